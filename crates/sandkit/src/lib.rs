@@ -1,0 +1,2 @@
+//! sandkit: an E2B-compatible sandbox SDK.
+pub mod wire;
