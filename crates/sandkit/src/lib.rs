@@ -1,2 +1,44 @@
 //! sandkit: an E2B-compatible sandbox SDK.
+//!
+//! The same code runs natively (reqwest on tokio) and on wasm32 (the runtime's `fetch`), and
+//! talks to E2B's cloud, a self-hosted E2B, or a local `sandkitd`.
+//!
+//! ```no_run
+//! use sandkit::{ListOpts, Sandbox, SandboxOpts, SandboxState};
+//! # async fn demo() -> sandkit::Result<()> {
+//! // E2B_API_KEY (and E2B_API_URL for a local sandkitd) come from the environment.
+//! let sandbox = Sandbox::create(SandboxOpts::new().metadata([("user", "42")])).await?;
+//! let mut running = Sandbox::list(ListOpts {
+//!     state: Some(vec![SandboxState::Running]),
+//!     metadata: Some([("user".to_string(), "42".to_string())].into()),
+//!     ..Default::default()
+//! });
+//! let first_page = running.next_items().await?;
+//! assert_eq!(first_page[0].sandbox_id, sandbox.sandbox_id());
+//! sandbox.kill().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod info;
+pub mod maybe_send;
+pub mod options;
+pub mod paginator;
+pub mod retry;
+pub mod runtime;
+pub mod sandbox;
+pub mod transport;
 pub mod wire;
+
+pub use api::ListOrder;
+pub use client::{Client, Platform};
+pub use config::{ConnectionConfig, ConnectionOpts};
+pub use error::{Error, ErrorKind, Result};
+pub use info::{LifecycleInfo, SandboxInfo, Timestamp};
+pub use options::{ConnectOpts, ListOpts, OnTimeout, SandboxOpts, duration_from_js_millis};
+pub use paginator::SandboxPaginator;
+pub use sandbox::Sandbox;
+pub use wire::{NetworkConfig, SandboxState, StringMap};

@@ -1,0 +1,207 @@
+//! The request pipeline of the control plane: auth and SDK headers, the request deadline,
+//! retries, and error mapping from the response body's `code` as the official SDK does it.
+
+use crate::config::ConnectionConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{Idempotency, Outcome, next_delay_ms};
+use crate::transport::{HttpRequest, HttpResponse, Method, TransportError};
+use bytes::Bytes;
+use futures_util::future::{Either, select};
+
+pub(crate) struct ApiRequest {
+    pub method: Method,
+    /// Path and query, already encoded, starting with `/`.
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+    pub idempotency: Idempotency,
+}
+
+pub(crate) struct ApiResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::transport::header_value(&self.headers, name)
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::new(
+                ErrorKind::Sandbox,
+                format!(
+                    "the API answered {} with a body that does not parse: {e}",
+                    self.status
+                ),
+            )
+            .with_status(self.status)
+        })
+    }
+
+    /// The `code` of an error body, else the HTTP status (a body the SDK cannot read).
+    pub fn error_code(&self) -> u16 {
+        serde_json::from_slice::<crate::wire::ApiErrorBody>(&self.body)
+            .map(|b| b.code)
+            .unwrap_or(self.status)
+    }
+
+    fn error_message(&self) -> Option<String> {
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(v) => v
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string),
+            Err(_) => Some(String::from_utf8_lossy(&self.body).trim().to_string())
+                .filter(|s| !s.is_empty()),
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The generic mapping of a failed response to a typed error.
+    pub fn into_error(self) -> Error {
+        let msg = self.error_message();
+        let with = |prefix: &str| match &msg {
+            Some(m) => format!("{prefix} - {m}"),
+            None => prefix.to_string(),
+        };
+        let (kind, message) = match self.status {
+            401 => (
+                ErrorKind::Authentication,
+                with("Unauthorized, please check your credentials."),
+            ),
+            429 => (
+                ErrorKind::RateLimit,
+                with("Rate limit exceeded, please try again later"),
+            ),
+            503 => (
+                ErrorKind::ServiceBusy,
+                with("Service temporarily unavailable, please retry"),
+            ),
+            s => (
+                ErrorKind::Sandbox,
+                format!("{s}: {}", msg.unwrap_or_else(|| "no message".into())),
+            ),
+        };
+        Error::new(kind, message).with_status(self.status)
+    }
+}
+
+fn header_pairs(cfg: &ConnectionConfig, api_key: &str, has_body: bool) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("x-api-key".to_string(), api_key.to_string()),
+        (
+            "user-agent".to_string(),
+            cfg.client().platform().user_agent.clone(),
+        ),
+    ];
+    if has_body {
+        headers.push(("content-type".to_string(), "application/json".to_string()));
+    }
+    for (k, v) in &cfg.headers {
+        let k = k.to_ascii_lowercase();
+        headers.retain(|(have, _)| *have != k);
+        headers.push((k, v.clone()));
+    }
+    headers
+}
+
+fn timeout_error(ms: u64) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "Request timed out after {ms} ms: the API did not answer in time (`requestTimeoutMs`; 0 disables the limit)."
+        ),
+    )
+}
+
+fn transport_error(e: TransportError) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!("Could not reach the API: {}", e.message),
+    )
+}
+
+/// Sends one control-plane request, retrying as the policy allows.
+pub(crate) async fn send(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiResponse> {
+    let api_key = cfg.require_api_key()?;
+    let runtime = cfg.client().runtime();
+    let start = runtime.now_ms();
+    // With no request timeout, retries still stop after the default budget.
+    let budget = if cfg.request_timeout_ms == 0 {
+        crate::config::DEFAULT_REQUEST_TIMEOUT_MS
+    } else {
+        cfg.request_timeout_ms
+    };
+    let http = HttpRequest {
+        method: req.method,
+        url: format!("{}{}", cfg.api_url, req.path),
+        headers: header_pairs(cfg, api_key, req.body.is_some()),
+        body: req.body.map(Bytes::from),
+        stream_response: false,
+    };
+    let mut attempt = 0;
+    loop {
+        let result = attempt_once(cfg, http.clone(), start).await?;
+        let remaining = budget as f64 - (runtime.now_ms() - start);
+        let outcome = match &result {
+            Ok(resp) if resp.is_success() => return result.map_err(transport_error),
+            Ok(resp) => Outcome::Status {
+                status: resp.status,
+                headers: &resp.headers,
+            },
+            Err(e) => Outcome::Transport(e.kind),
+        };
+        match next_delay_ms(
+            req.idempotency,
+            outcome,
+            attempt,
+            cfg.retries,
+            remaining,
+            runtime.random(),
+        ) {
+            Some(delay) => runtime.sleep(delay).await,
+            None => return result.map_err(transport_error),
+        }
+        attempt += 1;
+    }
+}
+
+/// One attempt, bounded by what is left of the request deadline. The outer error is the
+/// deadline passing; the inner one a transport failure that the policy may retry.
+async fn attempt_once(
+    cfg: &ConnectionConfig,
+    http: HttpRequest,
+    start: f64,
+) -> Result<std::result::Result<ApiResponse, TransportError>> {
+    let transport = cfg.client().transport();
+    let exchange = async move {
+        let HttpResponse {
+            status,
+            headers,
+            body,
+        } = transport.send(http).await?;
+        let body = body.bytes().await?;
+        Ok::<_, TransportError>(ApiResponse {
+            status,
+            headers,
+            body,
+        })
+    };
+    if cfg.request_timeout_ms == 0 {
+        return Ok(exchange.await);
+    }
+    let runtime = cfg.client().runtime();
+    let left = cfg.request_timeout_ms as f64 - (runtime.now_ms() - start);
+    if left <= 0.0 {
+        return Err(timeout_error(cfg.request_timeout_ms));
+    }
+    match select(Box::pin(exchange), runtime.sleep(left.ceil() as u64)).await {
+        Either::Left((r, _)) => Ok(r),
+        Either::Right(_) => Err(timeout_error(cfg.request_timeout_ms)),
+    }
+}

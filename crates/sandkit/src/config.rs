@@ -1,0 +1,181 @@
+//! Connection settings: call options first, then the environment, then defaults — the order
+//! and meaning of the official SDK. The environment is injected: wasm has none.
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use std::fmt;
+use std::sync::Arc;
+
+pub const DEFAULT_DOMAIN: &str = "e2b.app";
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+pub const DEFAULT_RETRIES: u32 = 3;
+const DEBUG_API_URL: &str = "http://localhost:3000";
+
+/// A source of environment variables.
+pub trait Env: Send + Sync {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// No environment at all (browsers, Workers).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEnv;
+
+impl Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// The process environment (native only).
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessEnv;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A fixed set of variables, handy in tests and for callers that keep their own config.
+impl Env for std::collections::HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// Per-call connection options; every field is optional.
+#[derive(Clone, Default)]
+pub struct ConnectionOpts {
+    pub api_key: Option<String>,
+    pub domain: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub debug: Option<bool>,
+    /// Milliseconds for one whole call, retries included; `0` disables the limit.
+    pub request_timeout_ms: Option<u64>,
+    /// How many times an idempotent call is retried.
+    pub retries: Option<u32>,
+    /// Extra headers sent to the control plane only.
+    pub headers: Vec<(String, String)>,
+    /// Allow an API key in a browser, where any visitor can read it.
+    pub dangerously_allow_browser: bool,
+    /// The client (transport, clock, environment) to use instead of the default one.
+    pub client: Option<Client>,
+}
+
+impl fmt::Debug for ConnectionOpts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionOpts")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("domain", &self.domain)
+            .field("api_url", &self.api_url)
+            .field("sandbox_url", &self.sandbox_url)
+            .field("debug", &self.debug)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolved settings for one call.
+#[derive(Clone)]
+pub struct ConnectionConfig {
+    pub(crate) api_key: Option<Arc<str>>,
+    pub domain: String,
+    pub api_url: String,
+    pub sandbox_url: Option<String>,
+    pub debug: bool,
+    pub request_timeout_ms: u64,
+    pub retries: u32,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) client: Client,
+}
+
+impl fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("domain", &self.domain)
+            .field("api_url", &self.api_url)
+            .field("sandbox_url", &self.sandbox_url)
+            .field("debug", &self.debug)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl ConnectionConfig {
+    /// Resolves options against the client's environment and the defaults.
+    pub fn resolve(opts: &ConnectionOpts) -> Result<Self> {
+        let client = opts.client.clone().unwrap_or_else(Client::shared);
+        let env = |name: &str| non_empty(client.env().var(name));
+        let debug = opts
+            .debug
+            .unwrap_or_else(|| env("E2B_DEBUG").is_some_and(|v| v.eq_ignore_ascii_case("true")));
+        let domain = non_empty(opts.domain.clone())
+            .or_else(|| env("E2B_DOMAIN"))
+            .unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
+        let api_url = non_empty(opts.api_url.clone())
+            .or_else(|| env("E2B_API_URL"))
+            .unwrap_or_else(|| {
+                if debug {
+                    DEBUG_API_URL.to_string()
+                } else {
+                    format!("https://api.{domain}")
+                }
+            });
+        let sandbox_url = non_empty(opts.sandbox_url.clone()).or_else(|| env("E2B_SANDBOX_URL"));
+        let api_key = non_empty(opts.api_key.clone()).or_else(|| env("E2B_API_KEY"));
+        if api_key.is_some() && client.platform().is_browser && !opts.dangerously_allow_browser {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "Refusing to use an API key in a browser, where every visitor can read it. Create \
+                 sandboxes on a server and hand the browser only the sandbox's access tokens, or \
+                 pass `dangerouslyAllowBrowser: true` if you accept the risk.",
+            ));
+        }
+        for url in std::iter::once(&api_url).chain(sandbox_url.as_ref()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::invalid_argument(format!(
+                    "`{url}` is not an http(s) URL"
+                )));
+            }
+        }
+        Ok(ConnectionConfig {
+            api_key: api_key.map(Arc::from),
+            domain,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            sandbox_url: sandbox_url.map(|u| u.trim_end_matches('/').to_string()),
+            debug,
+            request_timeout_ms: opts
+                .request_timeout_ms
+                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
+            retries: opts.retries.unwrap_or(DEFAULT_RETRIES),
+            headers: opts.headers.clone(),
+            client,
+        })
+    }
+
+    /// The API key, or the error the official SDK gives before sending anything.
+    pub(crate) fn require_api_key(&self) -> Result<&str> {
+        self.api_key.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Authentication,
+                "API key is required, please visit the Team tab at https://e2b.dev/dashboard to \
+                 get your API key. You can either set the environment variable `E2B_API_KEY` or \
+                 pass it directly as `apiKey`.",
+            )
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}

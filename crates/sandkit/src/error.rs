@@ -1,0 +1,113 @@
+//! Typed errors. Each kind has a stable `code` and the name of the JavaScript class it becomes,
+//! so the bindings only copy fields across.
+
+use std::fmt;
+
+/// What went wrong, coarse enough to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No API key, or one the server refused (HTTP 401).
+    Authentication,
+    /// The sandbox does not exist, was killed, or belongs to another team.
+    SandboxNotFound,
+    /// Something other than a sandbox was not found.
+    NotFound,
+    /// Too many requests (HTTP 429), after the retries allowed.
+    RateLimit,
+    /// The service said it is busy (HTTP 503).
+    ServiceBusy,
+    /// The request or the operation ran out of time.
+    Timeout,
+    /// The caller passed something unusable; nothing was sent.
+    InvalidArgument,
+    /// The server could not be reached or the connection broke.
+    Connection,
+    /// Any other failure the server reported, with its HTTP status.
+    Sandbox,
+}
+
+impl ErrorKind {
+    /// A stable machine-readable code, the same in every runtime.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::SandboxNotFound => "sandbox_not_found",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::RateLimit => "rate_limited",
+            ErrorKind::ServiceBusy => "service_busy",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Connection => "connection_error",
+            ErrorKind::Sandbox => "sandbox_error",
+        }
+    }
+
+    /// The JavaScript error class this kind becomes (the names of the `e2b` package).
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::Authentication => "AuthenticationError",
+            ErrorKind::SandboxNotFound => "SandboxNotFoundError",
+            ErrorKind::NotFound => "NotFoundError",
+            ErrorKind::RateLimit => "RateLimitError",
+            ErrorKind::ServiceBusy => "ServiceBusyError",
+            ErrorKind::Timeout => "TimeoutError",
+            ErrorKind::InvalidArgument => "InvalidArgumentError",
+            ErrorKind::Connection | ErrorKind::Sandbox => "SandboxError",
+        }
+    }
+}
+
+/// The one error type of the SDK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    status_code: Option<u16>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            status_code: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status_code = Some(status);
+        self
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status that caused this error, when there was one.
+    pub fn status_code(&self) -> Option<u16> {
+        self.status_code
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,239 @@
+//! Options of the sandbox calls, with the defaults and checks of the official SDK.
+
+use crate::api::{ListOrder, ListQuery};
+use crate::config::ConnectionOpts;
+use crate::error::{Error, Result};
+use crate::wire::{AutoResume, MAX_LIST_LIMIT, NetworkConfig, NewSandbox, SandboxState, StringMap};
+use std::time::Duration;
+
+/// The template a sandbox is made from when none is named.
+pub const DEFAULT_TEMPLATE: &str = "base";
+
+/// What happens when a sandbox's time runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Kill,
+    Pause,
+}
+
+/// Options of [`crate::Sandbox::create`].
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOpts {
+    pub template: Option<String>,
+    /// How long the sandbox lives; the server's default (300 s) when unset.
+    pub timeout: Option<Duration>,
+    pub metadata: Option<StringMap>,
+    /// Environment variables every command in the sandbox sees.
+    pub envs: Option<StringMap>,
+    pub allow_internet_access: Option<bool>,
+    pub network: Option<NetworkConfig>,
+    pub on_timeout: Option<OnTimeout>,
+    pub auto_resume: Option<bool>,
+    /// Deprecated upstream and not sent by the official SDK; kept for older servers.
+    pub secure: Option<bool>,
+    pub connection: ConnectionOpts,
+}
+
+impl SandboxOpts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn template(mut self, template: impl Into<String>) -> Self {
+        self.template = Some(template.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn metadata<K: Into<String>, V: Into<String>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.metadata
+            .get_or_insert_with(StringMap::new)
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    pub fn envs<K: Into<String>, V: Into<String>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.envs
+            .get_or_insert_with(StringMap::new)
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    pub fn connection(mut self, connection: ConnectionOpts) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// The create body as the official SDK 2.51 sends it.
+    pub(crate) fn to_wire(&self) -> Result<NewSandbox> {
+        let template = self
+            .template
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
+        if template.trim().is_empty() {
+            return Err(Error::invalid_argument(
+                "template must be a non-empty string",
+            ));
+        }
+        if self.auto_resume == Some(true) && self.on_timeout != Some(OnTimeout::Pause) {
+            return Err(Error::invalid_argument(
+                "autoResume can only be used when onTimeout is 'pause'",
+            ));
+        }
+        Ok(NewSandbox {
+            template_id: template,
+            timeout: self.timeout.map(timeout_secs).transpose()?,
+            metadata: self.metadata.clone(),
+            env_vars: self.envs.clone(),
+            allow_internet_access: self.allow_internet_access,
+            network: self.network.clone(),
+            auto_pause: self.on_timeout.map(|o| o == OnTimeout::Pause),
+            auto_resume: self.auto_resume.map(|enabled| AutoResume { enabled }),
+            secure: self.secure,
+            ..Default::default()
+        })
+    }
+}
+
+/// Whole seconds for the API, rounded up as the official SDK does (`Math.ceil(ms / 1000)`).
+pub(crate) fn timeout_secs(timeout: Duration) -> Result<i64> {
+    let secs = timeout.as_millis().div_ceil(1000);
+    i64::try_from(secs)
+        .ok()
+        .filter(|s| *s <= i64::from(i32::MAX))
+        .ok_or_else(|| Error::invalid_argument(format!("timeout of {secs} s is too large")))
+}
+
+/// A JavaScript millisecond count as a `Duration`, refusing what is not a duration.
+pub fn duration_from_js_millis(name: &str, ms: f64) -> Result<Duration> {
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(Error::invalid_argument(format!(
+            "{name} must be a non-negative finite number of milliseconds, got {ms}"
+        )));
+    }
+    if ms > f64::from(i32::MAX) * 1000.0 {
+        return Err(Error::invalid_argument(format!(
+            "{name} of {ms} ms is too large"
+        )));
+    }
+    Ok(Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// Options of [`crate::Sandbox::connect`].
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOpts {
+    /// Extends the sandbox's life to at least this; the server's default (300 s) when unset.
+    pub timeout: Option<Duration>,
+    pub connection: ConnectionOpts,
+}
+
+/// Options of [`crate::Sandbox::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListOpts {
+    /// `running`, `paused` or both; both when unset.
+    pub state: Option<Vec<SandboxState>>,
+    /// Only sandboxes with every one of these pairs (case-sensitive).
+    pub metadata: Option<StringMap>,
+    /// Page size, 1 to 100; the server's default (100) when unset.
+    pub limit: Option<u32>,
+    /// Start from this page.
+    pub next_token: Option<String>,
+    pub order: Option<ListOrder>,
+    pub template: Option<String>,
+    pub connection: ConnectionOpts,
+}
+
+impl ListOpts {
+    pub(crate) fn to_query(&self) -> Result<ListQuery> {
+        if let Some(limit) = self.limit.filter(|l| !(1..=MAX_LIST_LIMIT).contains(l)) {
+            return Err(Error::invalid_argument(format!(
+                "limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
+            )));
+        }
+        Ok(ListQuery {
+            state: self.state.clone(),
+            metadata: self.metadata.clone(),
+            limit: self.limit,
+            next_token: self.next_token.clone().filter(|t| !t.is_empty()),
+            order: self.order,
+            template: self.template.clone(),
+            started_after: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_like_the_official_sdk() {
+        assert_eq!(timeout_secs(Duration::from_millis(120_500)).unwrap(), 121);
+        assert_eq!(timeout_secs(Duration::from_millis(30_001)).unwrap(), 31);
+        assert_eq!(timeout_secs(Duration::from_millis(1000)).unwrap(), 1);
+        assert_eq!(timeout_secs(Duration::ZERO).unwrap(), 0);
+        assert!(timeout_secs(Duration::MAX).is_err());
+    }
+
+    #[test]
+    fn js_millis_are_checked() {
+        assert_eq!(
+            duration_from_js_millis("t", 1500.0).unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(duration_from_js_millis("t", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_body_matches_the_wire() {
+        let body = SandboxOpts::new()
+            .metadata([("k", "v")])
+            .envs([("A", "1")])
+            .timeout(Duration::from_millis(120_500))
+            .to_wire()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"templateID":"base","timeout":121,"metadata":{"k":"v"},"envVars":{"A":"1"}}"#
+        );
+        let bad = SandboxOpts {
+            auto_resume: Some(true),
+            ..Default::default()
+        };
+        assert!(bad.to_wire().is_err());
+    }
+
+    #[test]
+    fn list_limit_is_checked_before_sending() {
+        for bad in [0, 101, u32::MAX] {
+            assert!(
+                ListOpts {
+                    limit: Some(bad),
+                    ..Default::default()
+                }
+                .to_query()
+                .is_err()
+            );
+        }
+        assert!(
+            ListOpts {
+                limit: Some(100),
+                ..Default::default()
+            }
+            .to_query()
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Page-by-page listing, also usable as a `Stream` of sandboxes.
+
+use crate::api::{self, ListQuery};
+use crate::config::ConnectionConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::info::SandboxInfo;
+use crate::maybe_send::BoxFuture;
+use crate::options::ListOpts;
+use crate::wire::ListedSandbox;
+use futures_util::{FutureExt, Stream};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type Page = Result<(Vec<ListedSandbox>, Option<String>)>;
+
+/// Pages through `GET /v2/sandboxes`. `has_next` starts true; after each page it is true only
+/// if the server sent a next-page token.
+pub struct SandboxPaginator {
+    // Options are checked on the first fetch, so a bad option surfaces as a typed error there.
+    setup: Result<(ConnectionConfig, ListQuery)>,
+    has_next: bool,
+    next_token: Option<String>,
+    // Only used when the paginator is polled as a Stream.
+    buffer: VecDeque<SandboxInfo>,
+    in_flight: Option<BoxFuture<'static, Page>>,
+}
+
+impl Clone for SandboxPaginator {
+    /// Clones the position, not a page being fetched for the stream.
+    fn clone(&self) -> Self {
+        SandboxPaginator {
+            setup: self.setup.clone(),
+            has_next: self.has_next,
+            next_token: self.next_token.clone(),
+            buffer: VecDeque::new(),
+            in_flight: None,
+        }
+    }
+}
+
+impl SandboxPaginator {
+    pub(crate) fn new(opts: ListOpts) -> Self {
+        let setup =
+            ConnectionConfig::resolve(&opts.connection).and_then(|c| Ok((c, opts.to_query()?)));
+        let next_token = setup.as_ref().ok().and_then(|(_, q)| q.next_token.clone());
+        SandboxPaginator {
+            setup,
+            has_next: true,
+            next_token,
+            buffer: VecDeque::new(),
+            in_flight: None,
+        }
+    }
+
+    /// Whether another page may be fetched.
+    pub fn has_next(&self) -> bool {
+        self.has_next
+    }
+
+    /// The token of the next page, if the server sent one.
+    pub fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+
+    fn fetch(&self) -> Result<BoxFuture<'static, Page>> {
+        if !self.has_next {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "No more items to fetch",
+            ));
+        }
+        let (config, query) = self.setup.clone()?;
+        let query = ListQuery {
+            next_token: self.next_token.clone(),
+            ..query
+        };
+        Ok(Box::pin(async move {
+            api::list_sandboxes(&config, &query).await
+        }))
+    }
+
+    fn advance(&mut self, page: Page) -> Result<Vec<SandboxInfo>> {
+        let (items, next) = page?;
+        let items = items
+            .into_iter()
+            .map(SandboxInfo::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        self.has_next = next.is_some();
+        self.next_token = next;
+        Ok(items)
+    }
+
+    /// Fetches the next page. Errors with "No more items to fetch" once `has_next` is false.
+    pub async fn next_items(&mut self) -> Result<Vec<SandboxInfo>> {
+        let page = self.fetch()?.await;
+        self.advance(page)
+    }
+}
+
+impl Stream for SandboxPaginator {
+    type Item = Result<SandboxInfo>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if this.in_flight.is_none() {
+                if !this.has_next {
+                    return Poll::Ready(None);
+                }
+                match this.fetch() {
+                    Ok(f) => this.in_flight = Some(f),
+                    Err(e) => {
+                        this.has_next = false;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            let Some(fut) = this.in_flight.as_mut() else {
+                continue;
+            };
+            let page = match fut.poll_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(p) => p,
+            };
+            this.in_flight = None;
+            match this.advance(page) {
+                Ok(items) => this.buffer.extend(items),
+                Err(e) => {
+                    // Stop after an error rather than retrying the same page forever.
+                    this.has_next = false;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}

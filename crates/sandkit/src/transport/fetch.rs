@@ -1,0 +1,133 @@
+//! wasm transport: the global `fetch` of browsers, Workers, Deno and Node, reached through
+//! web-sys (far smaller than a general HTTP client compiled to wasm).
+
+use super::{Body, HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind};
+use crate::maybe_send::BoxFuture;
+use bytes::Bytes;
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    // The global function, looked up at call time, so it works without `window`.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &web_sys::Request) -> Promise;
+}
+
+/// Sends requests with the runtime's `fetch`.
+#[derive(Clone, Copy, Default)]
+pub struct FetchTransport {
+    /// Browsers refuse some headers (User-Agent) and preflight every custom one.
+    pub is_browser: bool,
+}
+
+// The transport holds no JavaScript objects, only a flag.
+unsafe impl Sync for FetchTransport {}
+
+fn js_message(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| {
+            let mut msg = String::from(e.message());
+            // Node's fetch hides the reason ("fetch failed") in `cause`.
+            let cause = Reflect::get(e, &JsValue::from_str("cause")).ok();
+            if let Some(c) = cause.as_ref().and_then(|c| c.dyn_ref::<js_sys::Error>()) {
+                msg.push_str(": ");
+                msg.push_str(&String::from(c.message()));
+            }
+            msg
+        })
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "fetch failed".to_string())
+}
+
+fn other(v: JsValue) -> TransportError {
+    TransportError::new(TransportErrorKind::Other, js_message(&v))
+}
+
+async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method.as_str());
+    let headers = web_sys::Headers::new().map_err(other)?;
+    for (k, v) in &request.headers {
+        if is_browser && k == "user-agent" {
+            continue;
+        }
+        headers.append(k, v).map_err(other)?;
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &request.body {
+        init.set_body(&Uint8Array::from(body.as_ref()));
+    }
+    let req = web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(other)?;
+    let resp: web_sys::Response = JsFuture::from(global_fetch(&req))
+        .await
+        // fetch rejects only when no response came: the server was not reached or went away.
+        .map_err(|e| TransportError::new(TransportErrorKind::Connect, js_message(&e)))?
+        .unchecked_into();
+    let status = resp.status();
+    let mut out_headers = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
+        for entry in iter.flatten() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out_headers.push((k.to_ascii_lowercase(), v));
+            }
+        }
+    }
+    let body = if request.stream_response {
+        Body::Stream(Box::pin(body_stream(resp.body())))
+    } else {
+        let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
+            .await
+            .map_err(|e| TransportError::new(TransportErrorKind::Reset, js_message(&e)))?;
+        Body::Full(Bytes::from(Uint8Array::new(&buf).to_vec()))
+    };
+    Ok(HttpResponse {
+        status,
+        headers: out_headers,
+        body,
+    })
+}
+
+fn body_stream(
+    body: Option<web_sys::ReadableStream>,
+) -> impl futures_util::Stream<Item = Result<Bytes, TransportError>> {
+    let reader = body.and_then(|b| {
+        b.get_reader()
+            .dyn_into::<web_sys::ReadableStreamDefaultReader>()
+            .ok()
+    });
+    futures_util::stream::unfold(reader, |reader| async move {
+        let reader = reader?;
+        let chunk = match JsFuture::from(reader.read()).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Some((
+                    Err(TransportError::new(
+                        TransportErrorKind::Reset,
+                        js_message(&e),
+                    )),
+                    None,
+                ));
+            }
+        };
+        let obj: &Object = chunk.unchecked_ref();
+        let done = Reflect::get(obj, &JsValue::from_str("done"))
+            .ok()?
+            .as_bool()
+            .unwrap_or(true);
+        if done {
+            return None;
+        }
+        let value = Reflect::get(obj, &JsValue::from_str("value")).ok()?;
+        let bytes = Bytes::from(Uint8Array::new(&value).to_vec());
+        Some((Ok(bytes), Some(reader)))
+    })
+}
+
+impl Transport for FetchTransport {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+        Box::pin(send(self.is_browser, request))
+    }
+}

@@ -1,0 +1,136 @@
+//! The seam between the SDK and the network: send a request, get a status, headers and a body
+//! that may be read as a stream. One implementation per platform.
+
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+
+#[cfg(target_arch = "wasm32")]
+pub use fetch::FetchTransport;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::NativeTransport;
+
+use crate::maybe_send::{BoxFuture, BoxStream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One HTTP request. Header names are lower-case.
+#[derive(Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+    /// Read the response body as it arrives instead of in one piece.
+    pub stream_response: bool,
+}
+
+impl fmt::Debug for HttpRequest {
+    // Headers carry secrets (API keys, access tokens): never print them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response body: whole, or a stream of chunks.
+pub enum Body {
+    Full(Bytes),
+    Stream(BoxStream<'static, Result<Bytes, TransportError>>),
+}
+
+impl Body {
+    /// Reads the whole body.
+    pub async fn bytes(self) -> Result<Bytes, TransportError> {
+        match self {
+            Body::Full(b) => Ok(b),
+            Body::Stream(mut s) => {
+                let mut out = Vec::new();
+                while let Some(chunk) = s.next().await {
+                    out.extend_from_slice(&chunk?);
+                }
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-case.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+}
+
+pub(crate) fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// The connection could not be made; the server never saw the request.
+    Connect,
+    /// The connection broke after the request may have been sent.
+    Reset,
+    /// Anything else (a malformed URL, a body that failed to read).
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    pub kind: TransportErrorKind,
+    pub message: String,
+}
+
+impl TransportError {
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Sends HTTP requests.
+pub trait Transport: crate::maybe_send::MaybeSend + Sync {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+}
