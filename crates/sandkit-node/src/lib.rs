@@ -1,1 +1,24 @@
+//! The Node.js binding: converts JavaScript values to the core's types and back, nothing else.
 
+mod convert;
+mod paginator;
+mod sandbox;
+
+use napi_derive::module_init;
+use sandkit::config::ProcessEnv;
+use sandkit::runtime::TokioRuntime;
+use sandkit::transport::NativeTransport;
+use sandkit::{Client, Platform};
+
+#[module_init]
+fn init() {
+    // Node reads E2B_* from process.env, which is the process environment.
+    if let Ok(transport) = NativeTransport::new() {
+        Client::set_shared(Client::new(
+            transport,
+            TokioRuntime::default(),
+            ProcessEnv,
+            Platform::new("node", false),
+        ));
+    }
+}

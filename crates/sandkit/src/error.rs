@@ -102,6 +102,25 @@ impl Error {
     }
 }
 
+/// The prefix of an error message that carries a typed error across a binding boundary.
+pub const BINDING_ERROR_PREFIX: &str = "SANDKIT_ERROR:";
+
+impl Error {
+    /// The message a binding throws: the prefix, then JSON with name, code, message and
+    /// statusCode, which the JavaScript layer turns into the matching error class.
+    pub fn to_binding_message(&self) -> String {
+        let mut v = serde_json::json!({
+            "name": self.kind.class_name(),
+            "code": self.code(),
+            "message": self.message,
+        });
+        if let Some(s) = self.status_code {
+            v["statusCode"] = s.into();
+        }
+        format!("{BINDING_ERROR_PREFIX}{v}")
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

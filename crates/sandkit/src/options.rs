@@ -237,3 +237,73 @@ mod tests {
         );
     }
 }
+
+/// Helpers for bindings: JavaScript values to core options, with the checks in one place.
+pub mod from_js {
+    use super::*;
+
+    /// A page size given as a JavaScript number.
+    pub fn list_limit(limit: f64) -> Result<u32> {
+        if limit.fract() != 0.0 || !(1.0..=f64::from(MAX_LIST_LIMIT)).contains(&limit) {
+            return Err(Error::invalid_argument(format!(
+                "limit must be an integer between 1 and {MAX_LIST_LIMIT}, got {limit}"
+            )));
+        }
+        Ok(limit as u32)
+    }
+
+    pub fn states(states: &[String]) -> Result<Vec<SandboxState>> {
+        states
+            .iter()
+            .map(|s| {
+                SandboxState::parse(s).ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "state must be 'running' or 'paused', got '{s}'"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    pub fn order(order: &str) -> Result<ListOrder> {
+        match order {
+            "asc" => Ok(ListOrder::Asc),
+            "desc" => Ok(ListOrder::Desc),
+            _ => Err(Error::invalid_argument(format!(
+                "order must be 'asc' or 'desc', got '{order}'"
+            ))),
+        }
+    }
+
+    pub fn on_timeout(action: &str) -> Result<OnTimeout> {
+        match action {
+            "kill" => Ok(OnTimeout::Kill),
+            "pause" => Ok(OnTimeout::Pause),
+            _ => Err(Error::invalid_argument(format!(
+                "onTimeout must be 'kill' or 'pause', got '{action}'"
+            ))),
+        }
+    }
+
+    /// A JavaScript millisecond count as an optional `Duration`.
+    pub fn millis(name: &str, ms: Option<f64>) -> Result<Option<Duration>> {
+        ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn checks_js_values() {
+            assert_eq!(list_limit(7.0).unwrap(), 7);
+            for bad in [0.0, 101.0, -1.0, 1.5, f64::NAN] {
+                assert!(list_limit(bad).is_err(), "{bad}");
+            }
+            assert!(states(&["running".into(), "paused".into()]).is_ok());
+            assert!(states(&["Running".into()]).is_err());
+            assert!(order("up").is_err());
+            assert!(on_timeout("explode").is_err());
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! JavaScript shapes (generated into index.d.ts) and their conversion to the core's options.
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use napi_derive::napi;
+use sandkit::options::from_js;
+use sandkit::{ConnectOpts, ConnectionOpts, Error, ListOpts, SandboxOpts as CoreSandboxOpts};
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// What happens when the sandbox's time runs out.
+#[napi(object)]
+pub struct SandboxLifecycle {
+    /// `'kill'` (default) or `'pause'`.
+    pub on_timeout: Option<String>,
+    /// Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`).
+    pub auto_resume: Option<bool>,
+}
+
+/// Options of `Sandbox.create`; the connection fields also apply to every other call.
+#[napi(object)]
+pub struct SandboxOpts {
+    /// Defaults to `E2B_API_KEY`.
+    pub api_key: Option<String>,
+    /// Defaults to `E2B_API_URL`, else `https://api.<domain>`.
+    pub api_url: Option<String>,
+    /// Defaults to `E2B_SANDBOX_URL`.
+    pub sandbox_url: Option<String>,
+    /// Defaults to `E2B_DOMAIN`, else `e2b.app`.
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    /// Time for one whole call, retries included; 0 disables it. Default 60 000.
+    pub request_timeout_ms: Option<f64>,
+    /// Allow an API key in a browser, where any visitor can read it.
+    pub dangerously_allow_browser: Option<bool>,
+    /// Template id or alias; default `base`.
+    pub template: Option<String>,
+    /// Sandbox lifetime; default 300 000.
+    pub timeout_ms: Option<f64>,
+    pub metadata: Option<HashMap<String, String>>,
+    /// Environment variables every command in the sandbox sees.
+    pub envs: Option<HashMap<String, String>>,
+    pub allow_internet_access: Option<bool>,
+    pub secure: Option<bool>,
+    pub lifecycle: Option<SandboxLifecycle>,
+}
+
+/// Connection options of the calls that act on one sandbox.
+#[napi(object)]
+pub struct SandboxApiOpts {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    pub request_timeout_ms: Option<f64>,
+    pub dangerously_allow_browser: Option<bool>,
+}
+
+/// Options of `Sandbox.connect` and `sandbox.connect`.
+#[napi(object)]
+pub struct SandboxConnectOpts {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    pub request_timeout_ms: Option<f64>,
+    pub dangerously_allow_browser: Option<bool>,
+    /// Extend the sandbox's life to at least this; default 300 000.
+    pub timeout_ms: Option<f64>,
+}
+
+/// Filters of `Sandbox.list`.
+#[napi(object)]
+pub struct SandboxQuery {
+    /// `'running'`, `'paused'`, or both (the default).
+    pub state: Option<Vec<String>>,
+    /// Only sandboxes with all of these pairs (case-sensitive).
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Options of `Sandbox.list`.
+#[napi(object)]
+pub struct SandboxListOpts {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    pub request_timeout_ms: Option<f64>,
+    pub dangerously_allow_browser: Option<bool>,
+    pub query: Option<SandboxQuery>,
+    /// Page size, 1 to 100 (default 100).
+    pub limit: Option<f64>,
+    /// Start from this page.
+    pub next_token: Option<String>,
+    /// `'asc'` or `'desc'` (default) by start time.
+    pub order: Option<String>,
+}
+
+/// What happens when the sandbox's time runs out.
+#[napi(object)]
+pub struct SandboxInfoLifecycle {
+    pub on_timeout: String,
+    pub auto_resume: bool,
+}
+
+/// A sandbox as listed or looked up.
+#[napi(object)]
+pub struct SandboxInfo {
+    pub sandbox_id: String,
+    pub template_id: String,
+    /// The template alias.
+    pub name: Option<String>,
+    pub metadata: HashMap<String, String>,
+    pub started_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    /// `'running'` or `'paused'`.
+    pub state: String,
+    pub cpu_count: u32,
+    #[napi(js_name = "memoryMB")]
+    pub memory_mb: u32,
+    pub envd_version: String,
+    pub sandbox_domain: Option<String>,
+    pub allow_internet_access: Option<bool>,
+    pub lifecycle: Option<SandboxInfoLifecycle>,
+}
+
+fn date(t: sandkit::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.unix_millis()).unwrap_or_default()
+}
+
+impl From<sandkit::SandboxInfo> for SandboxInfo {
+    fn from(i: sandkit::SandboxInfo) -> Self {
+        SandboxInfo {
+            started_at: date(i.started_at),
+            end_at: date(i.end_at),
+            sandbox_id: i.sandbox_id,
+            template_id: i.template_id,
+            name: i.name,
+            metadata: i.metadata.into_iter().collect(),
+            state: i.state.as_str().to_string(),
+            cpu_count: i.cpu_count,
+            memory_mb: i.memory_mb,
+            envd_version: i.envd_version,
+            sandbox_domain: i.sandbox_domain,
+            allow_internet_access: i.allow_internet_access,
+            lifecycle: i.lifecycle.map(|l| SandboxInfoLifecycle {
+                on_timeout: l.on_timeout,
+                auto_resume: l.auto_resume,
+            }),
+        }
+    }
+}
+
+/// The connection fields every options object shares.
+macro_rules! connection_opts {
+    ($o:expr) => {{
+        let o = $o;
+        Ok::<_, Error>(ConnectionOpts {
+            api_key: o.api_key,
+            api_url: o.api_url,
+            sandbox_url: o.sandbox_url,
+            domain: o.domain,
+            debug: o.debug,
+            request_timeout_ms: from_js::millis("requestTimeoutMs", o.request_timeout_ms)?
+                .map(|d| d.as_millis() as u64),
+            dangerously_allow_browser: o.dangerously_allow_browser.unwrap_or(false),
+            ..Default::default()
+        })
+    }};
+}
+
+pub fn api_opts(o: Option<SandboxApiOpts>) -> Result<ConnectionOpts, Error> {
+    o.map_or_else(|| Ok(ConnectionOpts::default()), |o| connection_opts!(o))
+}
+
+pub fn create_opts(
+    template: Option<String>,
+    o: Option<SandboxOpts>,
+) -> Result<CoreSandboxOpts, Error> {
+    let Some(o) = o else {
+        return Ok(CoreSandboxOpts {
+            template,
+            ..Default::default()
+        });
+    };
+    let (on_timeout, auto_resume) = match &o.lifecycle {
+        Some(l) => (
+            l.on_timeout
+                .as_deref()
+                .map(from_js::on_timeout)
+                .transpose()?,
+            l.auto_resume,
+        ),
+        None => (None, None),
+    };
+    Ok(CoreSandboxOpts {
+        template: template.or(o.template.clone()),
+        timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
+        metadata: o.metadata.clone().map(|m| m.into_iter().collect()),
+        envs: o.envs.clone().map(|m| m.into_iter().collect()),
+        allow_internet_access: o.allow_internet_access,
+        network: None,
+        on_timeout,
+        auto_resume,
+        secure: o.secure,
+        connection: connection_opts!(o)?,
+    })
+}
+
+pub fn connect_opts(o: Option<SandboxConnectOpts>) -> Result<ConnectOpts, Error> {
+    let Some(o) = o else {
+        return Ok(ConnectOpts::default());
+    };
+    Ok(ConnectOpts {
+        timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
+        connection: connection_opts!(o)?,
+    })
+}
+
+pub fn list_opts(o: Option<SandboxListOpts>) -> Result<ListOpts, Error> {
+    let Some(o) = o else {
+        return Ok(ListOpts::default());
+    };
+    let query = o.query.as_ref();
+    Ok(ListOpts {
+        state: query
+            .and_then(|q| q.state.as_deref())
+            .map(from_js::states)
+            .transpose()?,
+        metadata: query
+            .and_then(|q| q.metadata.clone())
+            .map(|m| m.into_iter().collect()),
+        limit: o.limit.map(from_js::list_limit).transpose()?,
+        next_token: o.next_token.clone(),
+        order: o.order.as_deref().map(from_js::order).transpose()?,
+        template: None,
+        connection: connection_opts!(o)?,
+    })
+}
+
+/// `undefined` rather than napi's `null` for an absent value, as the `e2b` package has it.
+pub fn or_undefined(v: Option<String>) -> napi::Either<String, ()> {
+    v.map_or(napi::Either::B(()), napi::Either::A)
+}
+
+/// A core error as the JavaScript error `js/wrap.mjs` turns into a typed class.
+pub fn js_error(e: Error) -> napi::Error {
+    napi::Error::from_reason(e.to_binding_message())
+}
+
+/// Runs a call, turning core errors and panics into JavaScript errors: a panic must never
+/// unwind into Node, where it would end the process.
+pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
+    match AssertUnwindSafe(f).catch_unwind().await {
+        Ok(r) => r.map_err(js_error),
+        Err(_) => Err(js_error(Error::new(
+            sandkit::ErrorKind::Sandbox,
+            "internal error in sandkit (a bug): the call was abandoned",
+        ))),
+    }
+}
+
+/// The synchronous form of [`guarded`].
+pub fn guarded_sync<T>(f: impl FnOnce() -> Result<T, Error>) -> napi::Result<T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(js_error),
+        Err(_) => Err(js_error(Error::new(
+            sandkit::ErrorKind::Sandbox,
+            "internal error in sandkit (a bug): the call was abandoned",
+        ))),
+    }
+}

@@ -1,0 +1,169 @@
+//! `Sandbox`: static calls by id and instance calls on a connected sandbox.
+
+use crate::convert::{
+    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts, api_opts,
+    connect_opts, create_opts, guarded, guarded_sync, list_opts,
+};
+use crate::paginator::SandboxPaginator;
+use napi::Either;
+use napi_derive::napi;
+
+/// A sandbox: an isolated Linux environment with its own processes and files.
+#[napi]
+pub struct Sandbox {
+    inner: sandkit::Sandbox,
+}
+
+#[napi]
+impl Sandbox {
+    /// Creates a sandbox from a template (default `base`).
+    #[napi(ts_return_type = "Promise<Sandbox>")]
+    pub async fn create(
+        template_or_opts: Option<Either<String, SandboxOpts>>,
+        opts: Option<SandboxOpts>,
+    ) -> napi::Result<Sandbox> {
+        let (template, opts) = match template_or_opts {
+            Some(Either::A(template)) => (Some(template), opts),
+            Some(Either::B(o)) => (None, Some(o)),
+            None => (None, opts),
+        };
+        guarded(async move {
+            Ok(Sandbox {
+                inner: sandkit::Sandbox::create(create_opts(template, opts)?).await?,
+            })
+        })
+        .await
+    }
+
+    /// Connects to a running sandbox or resumes a paused one, extending its life.
+    #[napi(js_name = "connect", ts_return_type = "Promise<Sandbox>")]
+    pub async fn connect_by_id(
+        sandbox_id: String,
+        opts: Option<SandboxConnectOpts>,
+    ) -> napi::Result<Sandbox> {
+        guarded(async move {
+            Ok(Sandbox {
+                inner: sandkit::Sandbox::connect(&sandbox_id, connect_opts(opts)?).await?,
+            })
+        })
+        .await
+    }
+
+    /// Connects to this sandbox again, extending its life.
+    #[napi(ts_return_type = "Promise<Sandbox>")]
+    pub async fn connect(&self, opts: Option<SandboxConnectOpts>) -> napi::Result<Sandbox> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            Ok(Sandbox {
+                inner: inner.reconnect(connect_opts(opts)?.timeout).await?,
+            })
+        })
+        .await
+    }
+
+    /// Lists sandboxes page by page.
+    #[napi]
+    pub fn list(opts: Option<SandboxListOpts>) -> napi::Result<SandboxPaginator> {
+        guarded_sync(|| {
+            Ok(SandboxPaginator::new(sandkit::Sandbox::list(list_opts(
+                opts,
+            )?)))
+        })
+    }
+
+    /// Kills a sandbox: `true` if it was killed, `false` if there was no such sandbox.
+    #[napi(js_name = "kill")]
+    pub async fn kill_by_id(
+        sandbox_id: String,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<bool> {
+        guarded(async move { sandkit::Sandbox::kill_by_id(&sandbox_id, &api_opts(opts)?).await })
+            .await
+    }
+
+    /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
+    #[napi]
+    pub async fn kill(&self) -> napi::Result<bool> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.kill().await }).await
+    }
+
+    /// Makes a sandbox end `timeoutMs` from now.
+    #[napi(js_name = "setTimeout")]
+    pub async fn set_timeout_by_id(
+        sandbox_id: String,
+        timeout_ms: f64,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<()> {
+        guarded(async move {
+            let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
+            sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout, &api_opts(opts)?).await
+        })
+        .await
+    }
+
+    /// Makes this sandbox end `timeoutMs` from now.
+    #[napi]
+    pub async fn set_timeout(&self, timeout_ms: f64) -> napi::Result<()> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            inner
+                .set_timeout(sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?)
+                .await
+        })
+        .await
+    }
+
+    /// Looks a sandbox up by id.
+    #[napi(js_name = "getInfo")]
+    pub async fn get_info_by_id(
+        sandbox_id: String,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<SandboxInfo> {
+        guarded(async move {
+            Ok(
+                sandkit::Sandbox::get_info_by_id(&sandbox_id, &api_opts(opts)?)
+                    .await?
+                    .into(),
+            )
+        })
+        .await
+    }
+
+    /// Looks this sandbox up.
+    #[napi]
+    pub async fn get_info(&self) -> napi::Result<SandboxInfo> {
+        let inner = self.inner.clone();
+        guarded(async move { Ok(inner.get_info().await?.into()) }).await
+    }
+
+    /// The host name under which `port` of the sandbox is reachable.
+    #[napi]
+    pub fn get_host(&self, port: f64) -> napi::Result<String> {
+        guarded_sync(|| {
+            if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
+                return Err(sandkit::Error::invalid_argument(format!(
+                    "port must be an integer from 0 to 65535, got {port}"
+                )));
+            }
+            Ok(self.inner.get_host(port as u16))
+        })
+    }
+
+    #[napi(getter)]
+    pub fn sandbox_id(&self) -> String {
+        self.inner.sandbox_id().to_string()
+    }
+
+    /// The domain the sandbox's public URLs live under.
+    #[napi(getter)]
+    pub fn sandbox_domain(&self) -> String {
+        self.inner.sandbox_domain().to_string()
+    }
+
+    /// Required on public URLs when the sandbox refuses public traffic.
+    #[napi(getter)]
+    pub fn traffic_access_token(&self) -> Either<String, ()> {
+        crate::convert::or_undefined(self.inner.traffic_access_token().map(str::to_string))
+    }
+}
