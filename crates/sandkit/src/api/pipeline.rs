@@ -205,3 +205,44 @@ async fn attempt_once(
         Either::Right(_) => Err(timeout_error(cfg.request_timeout_ms)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> ApiResponse {
+        ApiResponse { status, headers: vec![], body: Bytes::from(body.to_string()) }
+    }
+
+    #[test]
+    fn maps_statuses_like_the_official_sdk() {
+        let cases: &[(u16, &str, ErrorKind, &str)] = &[
+            (401, r#"{"code":401,"message":"Invalid API key"}"#, ErrorKind::Authentication, "Unauthorized, please check your credentials. - Invalid API key"),
+            (401, "", ErrorKind::Authentication, "Unauthorized, please check your credentials."),
+            (429, r#"{"code":429,"message":"slow down"}"#, ErrorKind::RateLimit, "Rate limit exceeded, please try again later - slow down"),
+            (503, r#"{"code":503,"message":"busy"}"#, ErrorKind::ServiceBusy, "Service temporarily unavailable, please retry - busy"),
+            (400, r#"{"code":400,"message":"limit must be 1..100"}"#, ErrorKind::Sandbox, "400: limit must be 1..100"),
+            (500, "upstream exploded", ErrorKind::Sandbox, "500: upstream exploded"),
+            (502, "", ErrorKind::Sandbox, "502: no message"),
+        ];
+        for (status, body, kind, message) in cases {
+            let e = resp(*status, body).into_error();
+            assert_eq!((e.kind(), e.message(), e.status_code()), (*kind, *message, Some(*status)), "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn reads_the_code_from_the_body() {
+        // The official SDK's 404 branches read the body's `code`, not the status.
+        assert_eq!(resp(404, r#"{"code":404,"message":"x"}"#).error_code(), 404);
+        assert_eq!(resp(400, r#"{"code":404,"message":"x"}"#).error_code(), 404);
+        assert_eq!(resp(404, "not json").error_code(), 404);
+        assert_eq!(resp(500, r#"{"message":"no code"}"#).error_code(), 500);
+    }
+
+    #[test]
+    fn binding_messages_carry_the_class() {
+        let e = resp(404, "").into_error();
+        assert_eq!(e.to_binding_message(), r#"SANDKIT_ERROR:{"code":"sandbox_error","message":"404: no message","name":"SandboxError","statusCode":404}"#);
+    }
+}

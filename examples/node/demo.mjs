@@ -1,0 +1,49 @@
+// The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect and kill,
+// against whatever E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd).
+// Only the import differs from a program written for the `e2b` package.
+import { Sandbox, SandboxNotFoundError } from 'sandkit'
+
+const run = `demo-${Date.now().toString(36)}`
+const say = (...args) => console.log('•', ...args)
+
+say(`creating 3 sandboxes tagged run=${run}`)
+const sandboxes = await Promise.all(
+  ['alice', 'bob', 'alice'].map((user, i) =>
+    Sandbox.create({ metadata: { run, user, n: String(i) }, envs: { GREETING: 'hi' }, timeoutMs: 120_000 }),
+  ),
+)
+for (const s of sandboxes) say(`  created ${s.sandboxId} (domain ${s.sandboxDomain})`)
+
+say("listing running sandboxes of user=alice in this run")
+const alice = Sandbox.list({ query: { state: ['running'], metadata: { run, user: 'alice' } } })
+for (const info of await alice.nextItems()) {
+  say(`  ${info.sandboxId} user=${info.metadata.user} started ${info.startedAt.toISOString()} ends ${info.endAt.toISOString()}`)
+}
+
+say('paging through the whole run, 2 per page')
+const pages = Sandbox.list({ query: { metadata: { run } }, limit: 2 })
+let page = 0
+while (pages.hasNext) {
+  const items = await pages.nextItems()
+  say(`  page ${++page}: ${items.map((i) => i.sandboxId).join(', ')}${pages.hasNext ? ` (next token ${pages.nextToken.slice(0, 12)}…)` : ''}`)
+}
+
+const [first] = sandboxes
+say(`connecting to ${first.sandboxId} and extending it to 10 minutes`)
+const again = await Sandbox.connect(first.sandboxId)
+const before = (await again.getInfo()).endAt
+await again.setTimeout(600_000)
+const after = (await again.getInfo()).endAt
+say(`  end time moved from ${before.toISOString()} to ${after.toISOString()}`)
+
+say('killing every sandbox of the run')
+for (const s of sandboxes) say(`  kill ${s.sandboxId} → ${await s.kill()}`)
+say(`  killing ${first.sandboxId} again → ${await Sandbox.kill(first.sandboxId)}`)
+try {
+  await Sandbox.getInfo(first.sandboxId)
+} catch (err) {
+  say(`  getInfo after kill → ${err.name}${err instanceof SandboxNotFoundError ? ' (instanceof SandboxNotFoundError)' : ''}: ${err.message}`)
+}
+let left = 0
+for await (const _ of Sandbox.list({ query: { metadata: { run } } })) left++
+say(`sandboxes left in the run: ${left}`)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, on a machine with only Rust and Node: npm packages,
+# the wasm target, wasm-bindgen-cli at the crate's exact version, and (for the browser tests)
+# Debian's Chromium. Each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WASM_BINDGEN_VERSION=0.2.130
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "npm packages"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
+  step "wasm toolchain"
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    # No --locked: its lockfile names a webpki-roots release the registry does not serve.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+fi
+
+if [ "${SANDKIT_NO_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
+  step "chromium (browser tests)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi

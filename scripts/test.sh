@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, the type check, Rust unit and integration tests (against an
+# in-process sandkitd), then the shared JS scenario in Node (napi), Node (wasm), workerd,
+# headless Chromium and with the official `e2b` package, each against a real sandkitd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "build"
+bash scripts/build.sh
+# The public .d.ts is generated from the napi binding and committed: it must be current.
+git diff --exit-code -- index.d.ts || { echo "index.d.ts is stale: run scripts/build.sh and commit it"; exit 1; }
+
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+cargo clippy -p sandkit -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
+
+step "TypeScript type check (public .d.ts, wasm types = node types, examples)"
+node_modules/.bin/tsc -p tsconfig.json
+
+step "Rust tests"
+cargo test
+
+step "JS scenario in every runtime"
+node tests/run-all.mjs
