@@ -31,13 +31,13 @@ export declare class Sandbox {
   /** The domain the sandbox's public URLs live under. */
   get sandboxDomain(): string
   /** Required on public URLs when the sandbox refuses public traffic. */
-  get trafficAccessToken(): string | null
+  get trafficAccessToken(): string | undefined
 }
 
 /** Pages through sandboxes. `hasNext` is true until a page comes without a next token. */
 export declare class SandboxPaginator {
   get hasNext(): boolean
-  get nextToken(): string | null
+  get nextToken(): string | undefined
   /** Fetches the next page; throws once there are no more. */
   nextItems(): Promise<Array<SandboxInfo>>
 }

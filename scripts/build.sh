@@ -11,6 +11,6 @@ node_modules/.bin/napi build --platform "${release[@]}" \
   --manifest-path crates/sandkit-node/Cargo.toml --package-json-path crates/sandkit-node/package.json \
   --output-dir js/native --js binding.cjs --dts binding.d.ts
 node scripts/build-js.mjs
-if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
+if [ "${SANDKIT_NO_WASM:-}" != 1 ] && [ -f scripts/build-wasm.sh ]; then
   bash scripts/build-wasm.sh
 fi

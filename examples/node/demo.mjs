@@ -4,6 +4,7 @@
 import { Sandbox, SandboxNotFoundError } from 'sandkit'
 
 const run = `demo-${Date.now().toString(36)}`
+/** @param {...unknown} args */
 const say = (...args) => console.log('•', ...args)
 
 say(`creating 3 sandboxes tagged run=${run}`)
@@ -25,7 +26,8 @@ const pages = Sandbox.list({ query: { metadata: { run } }, limit: 2 })
 let page = 0
 while (pages.hasNext) {
   const items = await pages.nextItems()
-  say(`  page ${++page}: ${items.map((i) => i.sandboxId).join(', ')}${pages.hasNext ? ` (next token ${pages.nextToken.slice(0, 12)}…)` : ''}`)
+  const more = pages.hasNext ? ` (next token ${String(pages.nextToken).slice(0, 12)}…)` : ''
+  say(`  page ${++page}: ${items.map((i) => i.sandboxId).join(', ')}${more}`)
 }
 
 const [first] = sandboxes
@@ -42,7 +44,8 @@ say(`  killing ${first.sandboxId} again → ${await Sandbox.kill(first.sandboxId
 try {
   await Sandbox.getInfo(first.sandboxId)
 } catch (err) {
-  say(`  getInfo after kill → ${err.name}${err instanceof SandboxNotFoundError ? ' (instanceof SandboxNotFoundError)' : ''}: ${err.message}`)
+  const e = /** @type {Error} */ (err)
+  say(`  getInfo after kill → ${e.name}${err instanceof SandboxNotFoundError ? ' (instanceof SandboxNotFoundError)' : ''}: ${e.message}`)
 }
 let left = 0
 for await (const _ of Sandbox.list({ query: { metadata: { run } } })) left++

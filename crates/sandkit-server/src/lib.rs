@@ -1,1 +1,134 @@
-pub fn placeholder() {}
+//! sandkitd, a local E2B-compatible control plane, as a library.
+//!
+//! [`start`] binds a port and serves on the current tokio runtime; the `sandkitd` binary and
+//! the core's integration tests both use it.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use sandkit_server::{ServerConfig, start};
+//! let server = start(ServerConfig {
+//!     api_keys: vec![("my-key".into(), "my-team".into())],
+//!     ..Default::default()
+//! })
+//! .await?;
+//! println!("E2B_API_URL={}", server.url());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod cors;
+pub mod cursor;
+pub mod error;
+pub mod random;
+pub mod reaper;
+pub mod store;
+
+pub use config::ServerConfig;
+
+use api::AppState;
+use auth::ApiKeys;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How long shutdown waits for requests in flight before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A server serving in the background. Dropping it stops it too, but only
+/// [`RunningServer::shutdown`] waits until it has stopped.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    serve: JoinHandle<std::io::Result<()>>,
+    reaper: JoinHandle<()>,
+    store: Arc<Store>,
+}
+
+// Only the address: the store holds sandbox tokens.
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The base URL to give an SDK, e.g. `http://127.0.0.1:3000` (a wildcard listen address
+    /// is replaced by loopback, so the URL is always one a local client can reach).
+    pub fn url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (for a few seconds at
+    /// most), then ends every sandbox.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut serve = self.serve;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
+            .await
+            .is_err()
+        {
+            serve.abort();
+        }
+        let _ = self.reaper.await;
+        self.store.end_all();
+    }
+}
+
+/// Binds `config.host:config.port` and starts serving on the current tokio runtime.
+pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind((config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    let domain = config
+        .domain
+        .unwrap_or_else(|| format!("localhost:{}", addr.port()));
+    let store = Arc::new(Store::new());
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        keys: ApiKeys::new(config.api_keys),
+        domain,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let reaper = tokio::spawn(reaper::run(
+        store.clone(),
+        config.reap_interval,
+        stop_rx.clone(),
+    ));
+    let app = api::router(state);
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop_rx))
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        stop,
+        serve,
+        reaper,
+        store,
+    })
+}
+
+/// Resolves when a stop is requested or the [`RunningServer`] is dropped.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}

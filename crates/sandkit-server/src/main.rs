@@ -1,1 +1,92 @@
-fn main() {}
+//! `sandkitd`: parse the flags, serve, print the banner, stop on SIGINT or SIGTERM.
+
+use sandkit_server::cli::{self, Command};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("sandkitd {}", cli::VERSION);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(config)) => run(config),
+        Err(e) => {
+            eprintln!("sandkitd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
+    // Listen for signals before the banner, so a signal sent right after it is never missed.
+    let stop = match StopSignal::new() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("sandkitd: cannot listen for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (host, port) = (config.host, config.port);
+    // `cli::parse` always leaves at least one key.
+    let first_key = config.api_keys[0].0.clone();
+    let server = match sandkit_server::start(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("sandkitd: cannot listen on {host}:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The banner is the one place the key is printed: it is how the user learns it.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(cli::banner(&server.url(), &first_key).as_bytes());
+    let _ = out.flush();
+    drop(out);
+
+    stop.wait().await;
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+struct StopSignal {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignal {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignal {})
+        }
+    }
+
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -10,27 +10,42 @@ use std::time::{Duration, Instant};
 
 async fn setup(script: Vec<Fault>) -> (sandkit_server::RunningServer, FaultProxy, String) {
     let server = start_server().await;
-    let sbx = Sandbox::create(SandboxOpts::new().connection(conn(&server.url(), TEAM_A_KEY))).await.unwrap();
+    let sbx = Sandbox::create(SandboxOpts::new().connection(conn(&server.url(), TEAM_A_KEY)))
+        .await
+        .unwrap();
     let proxy = FaultProxy::start(server.local_addr().to_string(), script).await;
     (server, proxy, sbx.sandbox_id().to_string())
 }
 
 #[tokio::test]
 async fn honours_retry_after_on_429() {
-    let (server, proxy, id) = setup(vec![Fault::Status(429, vec![("retry-after", "1".into())])]).await;
+    let (server, proxy, id) =
+        setup(vec![Fault::Status(429, vec![("retry-after", "1".into())])]).await;
     let started = Instant::now();
-    let info = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY)).await.unwrap();
+    let info = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY))
+        .await
+        .unwrap();
     assert_eq!(info.sandbox_id, id);
     assert_eq!(proxy.requests().len(), 2);
-    assert!(started.elapsed() >= Duration::from_millis(950), "retried after {:?}, not after Retry-After", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "retried after {:?}, not after Retry-After",
+        started.elapsed()
+    );
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn retries_busy_gateways_and_resets_for_idempotent_calls() {
-    let script = vec![Fault::Status(503, vec![]), Fault::Status(502, vec![]), Fault::Reset];
+    let script = vec![
+        Fault::Status(503, vec![]),
+        Fault::Status(502, vec![]),
+        Fault::Reset,
+    ];
     let (server, proxy, id) = setup(script).await;
-    let info = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY)).await.unwrap();
+    let info = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY))
+        .await
+        .unwrap();
     assert_eq!(info.sandbox_id, id);
     assert_eq!(proxy.requests().len(), 4, "{:?}", proxy.requests());
     server.shutdown().await;
@@ -40,24 +55,38 @@ async fn retries_busy_gateways_and_resets_for_idempotent_calls() {
 async fn gives_up_after_the_retry_budget() {
     let script = vec![Fault::Status(503, vec![]); 10];
     let (server, proxy, id) = setup(script).await;
-    let err = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY)).await.unwrap_err();
-    assert_eq!((err.kind(), err.status_code()), (ErrorKind::ServiceBusy, Some(503)));
+    let err = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.status_code()),
+        (ErrorKind::ServiceBusy, Some(503))
+    );
     assert_eq!(proxy.requests().len(), 4, "one try and three retries");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn create_is_not_retried_blindly() {
-    for fault in [Fault::Status(503, vec![]), Fault::Reset, Fault::Status(502, vec![])] {
+    for fault in [
+        Fault::Status(503, vec![]),
+        Fault::Reset,
+        Fault::Status(502, vec![]),
+    ] {
         let (server, proxy, _) = setup(vec![fault.clone()]).await;
-        let err = Sandbox::create(SandboxOpts::new().connection(conn(&proxy.url, TEAM_A_KEY))).await.unwrap_err();
+        let err = Sandbox::create(SandboxOpts::new().connection(conn(&proxy.url, TEAM_A_KEY)))
+            .await
+            .unwrap_err();
         assert_eq!(proxy.requests().len(), 1, "{fault:?} was retried");
         assert_ne!(err.kind(), ErrorKind::InvalidArgument);
         server.shutdown().await;
     }
     // A 429 means the server did not act on it: that one may go again.
-    let (server, proxy, _) = setup(vec![Fault::Status(429, vec![("retry-after", "0".into())])]).await;
-    Sandbox::create(SandboxOpts::new().connection(conn(&proxy.url, TEAM_A_KEY))).await.unwrap();
+    let (server, proxy, _) =
+        setup(vec![Fault::Status(429, vec![("retry-after", "0".into())])]).await;
+    Sandbox::create(SandboxOpts::new().connection(conn(&proxy.url, TEAM_A_KEY)))
+        .await
+        .unwrap();
     assert_eq!(proxy.requests().len(), 2);
     server.shutdown().await;
 }
@@ -65,7 +94,10 @@ async fn create_is_not_retried_blindly() {
 #[tokio::test]
 async fn a_stalled_server_hits_the_request_timeout() {
     let (server, proxy, id) = setup(vec![Fault::Stall]).await;
-    let opts = sandkit::ConnectionOpts { request_timeout_ms: Some(300), ..conn(&proxy.url, TEAM_A_KEY) };
+    let opts = sandkit::ConnectionOpts {
+        request_timeout_ms: Some(300),
+        ..conn(&proxy.url, TEAM_A_KEY)
+    };
     let err = Sandbox::get_info_by_id(&id, &opts).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert_eq!(proxy.requests().len(), 1);
@@ -74,12 +106,23 @@ async fn a_stalled_server_hits_the_request_timeout() {
 
 #[tokio::test]
 async fn never_waits_past_the_deadline_for_a_rate_limit() {
-    let (server, proxy, id) = setup(vec![Fault::Status(429, vec![("retry-after", "30".into())])]).await;
-    let opts = sandkit::ConnectionOpts { request_timeout_ms: Some(2_000), ..conn(&proxy.url, TEAM_A_KEY) };
+    let (server, proxy, id) =
+        setup(vec![Fault::Status(429, vec![("retry-after", "30".into())])]).await;
+    let opts = sandkit::ConnectionOpts {
+        request_timeout_ms: Some(2_000),
+        ..conn(&proxy.url, TEAM_A_KEY)
+    };
     let started = Instant::now();
     let err = Sandbox::get_info_by_id(&id, &opts).await.unwrap_err();
-    assert_eq!((err.kind(), err.status_code()), (ErrorKind::RateLimit, Some(429)));
-    assert!(started.elapsed() < Duration::from_secs(2), "waited {:?}", started.elapsed());
+    assert_eq!(
+        (err.kind(), err.status_code()),
+        (ErrorKind::RateLimit, Some(429))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
     assert_eq!(proxy.requests().len(), 1);
     server.shutdown().await;
 }
@@ -87,10 +130,15 @@ async fn never_waits_past_the_deadline_for_a_rate_limit() {
 #[tokio::test]
 async fn the_api_key_goes_only_to_the_api() {
     let (server, proxy, id) = setup(vec![Fault::Status(500, vec![])]).await;
-    let err = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY)).await.unwrap_err();
+    let err = Sandbox::get_info_by_id(&id, &conn(&proxy.url, TEAM_A_KEY))
+        .await
+        .unwrap_err();
     assert!(!err.to_string().contains(TEAM_A_KEY));
     assert!(!format!("{err:?}").contains(TEAM_A_KEY));
     let opts = conn(&proxy.url, TEAM_A_KEY);
-    assert!(!format!("{opts:?}").contains(TEAM_A_KEY), "Debug of the options shows the key");
+    assert!(
+        !format!("{opts:?}").contains(TEAM_A_KEY),
+        "Debug of the options shows the key"
+    );
     server.shutdown().await;
 }

@@ -211,23 +211,61 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, body: &str) -> ApiResponse {
-        ApiResponse { status, headers: vec![], body: Bytes::from(body.to_string()) }
+        ApiResponse {
+            status,
+            headers: vec![],
+            body: Bytes::from(body.to_string()),
+        }
     }
 
     #[test]
     fn maps_statuses_like_the_official_sdk() {
         let cases: &[(u16, &str, ErrorKind, &str)] = &[
-            (401, r#"{"code":401,"message":"Invalid API key"}"#, ErrorKind::Authentication, "Unauthorized, please check your credentials. - Invalid API key"),
-            (401, "", ErrorKind::Authentication, "Unauthorized, please check your credentials."),
-            (429, r#"{"code":429,"message":"slow down"}"#, ErrorKind::RateLimit, "Rate limit exceeded, please try again later - slow down"),
-            (503, r#"{"code":503,"message":"busy"}"#, ErrorKind::ServiceBusy, "Service temporarily unavailable, please retry - busy"),
-            (400, r#"{"code":400,"message":"limit must be 1..100"}"#, ErrorKind::Sandbox, "400: limit must be 1..100"),
-            (500, "upstream exploded", ErrorKind::Sandbox, "500: upstream exploded"),
+            (
+                401,
+                r#"{"code":401,"message":"Invalid API key"}"#,
+                ErrorKind::Authentication,
+                "Unauthorized, please check your credentials. - Invalid API key",
+            ),
+            (
+                401,
+                "",
+                ErrorKind::Authentication,
+                "Unauthorized, please check your credentials.",
+            ),
+            (
+                429,
+                r#"{"code":429,"message":"slow down"}"#,
+                ErrorKind::RateLimit,
+                "Rate limit exceeded, please try again later - slow down",
+            ),
+            (
+                503,
+                r#"{"code":503,"message":"busy"}"#,
+                ErrorKind::ServiceBusy,
+                "Service temporarily unavailable, please retry - busy",
+            ),
+            (
+                400,
+                r#"{"code":400,"message":"limit must be 1..100"}"#,
+                ErrorKind::Sandbox,
+                "400: limit must be 1..100",
+            ),
+            (
+                500,
+                "upstream exploded",
+                ErrorKind::Sandbox,
+                "500: upstream exploded",
+            ),
             (502, "", ErrorKind::Sandbox, "502: no message"),
         ];
         for (status, body, kind, message) in cases {
             let e = resp(*status, body).into_error();
-            assert_eq!((e.kind(), e.message(), e.status_code()), (*kind, *message, Some(*status)), "{status} {body}");
+            assert_eq!(
+                (e.kind(), e.message(), e.status_code()),
+                (*kind, *message, Some(*status)),
+                "{status} {body}"
+            );
         }
     }
 
@@ -243,6 +281,9 @@ mod tests {
     #[test]
     fn binding_messages_carry_the_class() {
         let e = resp(404, "").into_error();
-        assert_eq!(e.to_binding_message(), r#"SANDKIT_ERROR:{"code":"sandbox_error","message":"404: no message","name":"SandboxError","statusCode":404}"#);
+        assert_eq!(
+            e.to_binding_message(),
+            r#"SANDKIT_ERROR:{"code":"sandbox_error","message":"404: no message","name":"SandboxError","statusCode":404}"#
+        );
     }
 }

@@ -86,7 +86,11 @@ async fn serve(
     if request.is_empty() {
         return Ok(());
     }
-    let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string();
+    let line = String::from_utf8_lossy(&request)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     seen.lock().unwrap().push(line);
     let fault = script.lock().unwrap().pop().unwrap_or(Fault::Forward);
     match fault {
@@ -99,7 +103,8 @@ async fn serve(
             for (k, v) in headers {
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
-            conn.write_all(format!("{head}\r\n{body}").as_bytes()).await?;
+            conn.write_all(format!("{head}\r\n{body}").as_bytes())
+                .await?;
         }
         Fault::Reset => {
             // SO_LINGER 0 makes the close a TCP reset rather than a clean end.

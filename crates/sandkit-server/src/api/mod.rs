@@ -1,0 +1,72 @@
+//! The HTTP surface: routes, shared state, and the JSON answers for unknown routes and methods.
+
+mod extract;
+mod list;
+mod sandboxes;
+
+pub use extract::MAX_BODY_BYTES;
+
+use crate::auth::ApiKeys;
+use crate::cors;
+use crate::error::ApiError;
+use crate::store::Store;
+use axum::Router;
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// Every live sandbox.
+    pub store: Arc<Store>,
+    /// Accepted API keys and their teams.
+    pub keys: ApiKeys,
+    /// The `domain` reported for every sandbox.
+    pub domain: String,
+}
+
+/// The control-plane router, CORS included.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v2/sandboxes", get(list::list_v2).post(sandboxes::create))
+        .route("/sandboxes", get(list::list_v1).post(sandboxes::create))
+        .route(
+            "/sandboxes/{id}",
+            get(sandboxes::get_info).delete(sandboxes::kill),
+        )
+        .route("/sandboxes/{id}/timeout", post(sandboxes::set_timeout))
+        .route("/sandboxes/{id}/connect", post(sandboxes::connect))
+        .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Added last so that it wraps the fallbacks too.
+        .layer(middleware::from_fn(cors::cors))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {method} {}",
+            crate::error::shorten(uri.path())
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    // `{id}` also matches an empty segment; a path without an id is no resource at all.
+    let path = uri.path();
+    if path.contains("//") || (path.len() > 1 && path.ends_with('/')) {
+        return not_found(method, uri).await;
+    }
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "method {method} is not allowed on {}",
+            crate::error::shorten(uri.path())
+        ),
+    )
+}

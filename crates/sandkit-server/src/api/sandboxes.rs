@@ -1,0 +1,210 @@
+//! Create, inspect, kill, time out and connect to one sandbox.
+
+use super::AppState;
+use super::extract::{JsonBody, OptionalJsonBody, SandboxId};
+use crate::auth::Team;
+use crate::error::{ApiError, json_response};
+use crate::store::{SandboxRecord, SandboxSpec, now_ns};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sandkit::wire::time::format_rfc3339_millis;
+use sandkit::wire::{
+    ConnectSandbox, DEFAULT_TIMEOUT_SECS, ENVD_PORT, ENVD_VERSION, Lifecycle, ListedSandbox,
+    NewSandbox, SandboxCreated, SandboxDetail, SetTimeout,
+};
+use std::sync::Arc;
+
+/// The longest lifetime a create, connect or timeout call may ask for (24 h, E2B's top plan).
+pub const MAX_TIMEOUT_SECS: i64 = 86_400;
+
+/// Deprecated in the API but still required in responses.
+const CLIENT_ID: &str = "sandkitd";
+
+// The size every sandbox reports until templates carry their own.
+const CPU_COUNT: u32 = 2;
+const MEMORY_MB: u32 = 512;
+const DISK_SIZE_MB: u32 = 1024;
+
+/// `POST /v2/sandboxes` and `POST /sandboxes`: 201 with the new sandbox.
+pub async fn create(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    JsonBody(body): JsonBody<NewSandbox>,
+) -> Result<Response, ApiError> {
+    let spec = validate_new(team, body)?;
+    let record = app.store.create(spec, now_ns());
+    Ok(json_response(
+        StatusCode::CREATED,
+        &created(&record, &app.domain),
+    ))
+}
+
+/// `GET /sandboxes/{id}`: the sandbox's details, access token and domain included.
+pub async fn get_info(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+) -> Result<Response, ApiError> {
+    let record = app
+        .store
+        .get(&team, &id, now_ns())
+        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    Ok(json_response(StatusCode::OK, &detail(&record, &app.domain)))
+}
+
+/// `DELETE /sandboxes/{id}`: 204, or 404 (which the SDK's `kill` turns into `false`).
+pub async fn kill(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+) -> Result<Response, ApiError> {
+    app.store
+        .kill(&team, &id, now_ns())
+        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /sandboxes/{id}/timeout` `{timeout}`: the sandbox now ends `timeout` seconds from now.
+pub async fn set_timeout(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+    JsonBody(body): JsonBody<SetTimeout>,
+) -> Result<Response, ApiError> {
+    let secs = timeout_secs(Some(body.timeout))?;
+    app.store
+        .set_timeout(&team, &id, secs, now_ns())
+        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v2/sandboxes/{id}/connect` and `POST /sandboxes/{id}/connect` `{timeout?}`: 200 with
+/// the sandbox; its end moves to at least `timeout` (default 300) seconds from now.
+pub async fn connect(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+    OptionalJsonBody(body): OptionalJsonBody<ConnectSandbox>,
+) -> Result<Response, ApiError> {
+    let secs = timeout_secs(body.timeout)?;
+    let record = app
+        .store
+        .extend(&team, &id, secs, now_ns())
+        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &created(&record, &app.domain),
+    ))
+}
+
+/// A timeout in seconds: absent means the API default; negative or over a day is refused.
+fn timeout_secs(timeout: Option<i64>) -> Result<u32, ApiError> {
+    match timeout {
+        None => Ok(DEFAULT_TIMEOUT_SECS),
+        Some(t) if t < 0 => Err(ApiError::bad_request(format!(
+            "timeout must not be negative (got {t})"
+        ))),
+        Some(t) if t > MAX_TIMEOUT_SECS => Err(ApiError::bad_request(format!(
+            "timeout must be at most {MAX_TIMEOUT_SECS} seconds (got {t})"
+        ))),
+        // In range, so it fits.
+        Some(t) => Ok(t as u32),
+    }
+}
+
+fn validate_new(team: String, body: NewSandbox) -> Result<SandboxSpec, ApiError> {
+    let template_id = body.template_id.trim();
+    if template_id.is_empty() {
+        return Err(ApiError::bad_request("templateID must not be empty"));
+    }
+    if let Some(ports) = body.network.as_ref().and_then(|n| n.https_ports.as_ref())
+        && ports.contains(&ENVD_PORT)
+    {
+        return Err(ApiError::bad_request(format!(
+            "network.httpsPorts must not contain the envd port {ENVD_PORT}"
+        )));
+    }
+    let auto_pause = body.auto_pause.unwrap_or(false);
+    let auto_resume = body.auto_resume.is_some_and(|a| a.enabled);
+    if auto_resume && !auto_pause {
+        return Err(ApiError::bad_request(
+            "autoResume.enabled requires autoPause: true",
+        ));
+    }
+    Ok(SandboxSpec {
+        team,
+        template_id: template_id.to_string(),
+        timeout_secs: timeout_secs(body.timeout)?,
+        metadata: body.metadata.unwrap_or_default(),
+        env_vars: body.env_vars.unwrap_or_default(),
+        allow_internet_access: body.allow_internet_access,
+        network: body.network,
+        auto_pause,
+        auto_pause_memory: body.auto_pause_memory,
+        auto_resume,
+        secure: body.secure,
+    })
+}
+
+/// The `Sandbox` body of create and connect.
+pub fn created(r: &SandboxRecord, domain: &str) -> SandboxCreated {
+    SandboxCreated {
+        sandbox_id: r.id.clone(),
+        template_id: r.spec.template_id.clone(),
+        client_id: CLIENT_ID.into(),
+        envd_version: ENVD_VERSION.into(),
+        envd_access_token: Some(r.envd_access_token.clone()),
+        traffic_access_token: Some(r.traffic_access_token.clone()),
+        domain: Some(domain.into()),
+        alias: None,
+    }
+}
+
+/// One entry of a listing.
+pub fn listed(r: &SandboxRecord) -> ListedSandbox {
+    ListedSandbox {
+        sandbox_id: r.id.clone(),
+        template_id: r.spec.template_id.clone(),
+        client_id: CLIENT_ID.into(),
+        alias: None,
+        started_at: format_rfc3339_millis(r.started_ms()),
+        end_at: format_rfc3339_millis(r.end_ms),
+        cpu_count: CPU_COUNT,
+        memory_mb: MEMORY_MB,
+        disk_size_mb: DISK_SIZE_MB,
+        state: r.state,
+        envd_version: ENVD_VERSION.into(),
+        metadata: Some(r.spec.metadata.clone()),
+    }
+}
+
+/// `SandboxDetail`: a listed entry plus what a client needs to reach the sandbox.
+pub fn detail(r: &SandboxRecord, domain: &str) -> SandboxDetail {
+    SandboxDetail {
+        listed: listed(r),
+        domain: Some(domain.into()),
+        envd_access_token: Some(r.envd_access_token.clone()),
+        // Internet access is on unless the create call turned it off.
+        allow_internet_access: Some(r.spec.allow_internet_access.unwrap_or(true)),
+        network: Some(r.spec.network.clone().unwrap_or_default()),
+        lifecycle: Some(Lifecycle {
+            on_timeout: if r.spec.auto_pause { "pause" } else { "kill" }.into(),
+            auto_resume: r.spec.auto_resume,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(timeout_secs(None), Ok(300));
+        assert_eq!(timeout_secs(Some(0)), Ok(0));
+        assert_eq!(timeout_secs(Some(86_400)), Ok(86_400));
+        assert!(timeout_secs(Some(-1)).is_err());
+        assert!(timeout_secs(Some(86_401)).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! The `sandkitd` command line: flags, help text and the start-up banner.
+
+use crate::config::ServerConfig;
+use crate::random;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The version printed by `--version` and in the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The team of a key given without `=TEAM`, and of the generated key.
+pub const DEFAULT_TEAM: &str = "default";
+
+/// The port when `--port` is not given.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// `--help` text.
+pub const USAGE: &str = "\
+sandkitd: a local E2B-compatible server for developing and testing with any E2B SDK
+
+Usage: sandkitd [OPTIONS]
+
+Options:
+      --host <ADDR>           IP address (or localhost) to listen on [default: 127.0.0.1]
+      --port <PORT>           TCP port to listen on; 0 picks a free one [default: 3000]
+      --api-key <KEY[=TEAM]>  Accept KEY for team TEAM (team \"default\" without =TEAM);
+                              repeat for more keys. Without any, a random key is generated
+      --domain <DOMAIN>       Sandbox domain reported to SDKs [default: localhost:<port>]
+  -h, --help                  Print this help and exit
+  -V, --version               Print the version and exit
+
+Once listening, it prints the URL and the E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY lines
+that point an SDK at it (the key printed is the first one). SIGINT or SIGTERM stops it
+gracefully, ending every sandbox.
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// Serve with this configuration.
+    Run(ServerConfig),
+    /// Print [`USAGE`].
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// A command-line mistake, explained for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Parses the arguments after the program name. Without `--api-key`, one random key
+/// `sk_sandkit_<32 hex>` is generated for team `default`.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliError> {
+    let mut config = ServerConfig {
+        port: DEFAULT_PORT,
+        ..ServerConfig::default()
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let arg = arg
+            .into_string()
+            .map_err(|a| CliError(format!("argument {a:?} is not valid UTF-8")))?;
+        // Both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, CliError> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => args
+                    .next()
+                    .and_then(|v| v.into_string().ok())
+                    .ok_or_else(|| CliError(format!("{flag} needs a value"))),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--host" => {
+                let v = value()?;
+                config.host = match v.as_str() {
+                    "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    _ => v.parse::<IpAddr>().map_err(|_| {
+                        CliError(format!(
+                            "--host: {v:?} is not an IP address (e.g. 127.0.0.1)"
+                        ))
+                    })?,
+                };
+            }
+            "--port" => {
+                let v = value()?;
+                config.port = v
+                    .parse::<u16>()
+                    .map_err(|_| CliError(format!("--port: {v:?} is not a port (0-65535)")))?;
+            }
+            "--api-key" => config.api_keys.push(parse_key(&value()?)?),
+            "--domain" => {
+                let v = value()?;
+                if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/') {
+                    return Err(CliError(format!("--domain: {v:?} is not a domain")));
+                }
+                config.domain = Some(v);
+            }
+            other => {
+                return Err(CliError(format!("unknown argument {other:?} (see --help)")));
+            }
+        }
+    }
+    if config.api_keys.is_empty() {
+        config
+            .api_keys
+            .push((random::api_key(), DEFAULT_TEAM.to_string()));
+    }
+    Ok(Command::Run(config))
+}
+
+/// `KEY` or `KEY=TEAM`. Error messages never repeat the key.
+fn parse_key(spec: &str) -> Result<(String, String), CliError> {
+    let (key, team) = spec.split_once('=').unwrap_or((spec, DEFAULT_TEAM));
+    if key.is_empty() {
+        return Err(CliError("--api-key: the key is empty".into()));
+    }
+    // It must fit in an HTTP header as sent, so visible ASCII only.
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CliError(
+            "--api-key: the key may only contain visible ASCII characters".into(),
+        ));
+    }
+    if team.is_empty() {
+        return Err(CliError("--api-key: the team after '=' is empty".into()));
+    }
+    Ok((key.to_string(), team.to_string()))
+}
+
+/// The lines printed once the server listens; `url` is the server's URL.
+pub fn banner(url: &str, api_key: &str) -> String {
+    format!(
+        "sandkitd {VERSION} listening on {url}\n\
+         E2B_API_URL={url}\n\
+         E2B_SANDBOX_URL={url}\n\
+         E2B_API_KEY={api_key}\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<ServerConfig, CliError> {
+        match parse(args.iter().map(OsString::from))? {
+            Command::Run(c) => Ok(c),
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_generate_a_key() {
+        let c = run(&[]).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.api_keys.len(), 1);
+        assert!(c.api_keys[0].0.starts_with("sk_sandkit_"));
+        assert_eq!(c.api_keys[0].1, "default");
+    }
+
+    #[test]
+    fn flags_in_both_forms() {
+        let c = run(&[
+            "--host=0.0.0.0",
+            "--port",
+            "0",
+            "--api-key",
+            "k1=team-a",
+            "--api-key=k2",
+            "--domain",
+            "sandkit.test",
+        ])
+        .unwrap();
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        assert_eq!(c.port, 0);
+        assert_eq!(
+            c.api_keys,
+            vec![
+                ("k1".into(), "team-a".into()),
+                ("k2".into(), "default".into())
+            ]
+        );
+        assert_eq!(c.domain.as_deref(), Some("sandkit.test"));
+    }
+
+    #[test]
+    fn help_version_and_mistakes() {
+        let help = parse(["--help".into()]).unwrap();
+        assert!(matches!(help, Command::Help));
+        assert!(matches!(parse(["-V".into()]).unwrap(), Command::Version));
+        for bad in [
+            &["--port", "70000"][..],
+            &["--port"],
+            &["--host", "example.com"],
+            &["--api-key", "=team"],
+            &["--api-key", "secret="],
+            &["--nope"],
+        ] {
+            let err = run(bad).unwrap_err();
+            assert!(!err.0.contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn usage_documents_every_flag() {
+        for flag in [
+            "--host",
+            "--port",
+            "--api-key",
+            "--domain",
+            "--help",
+            "--version",
+        ] {
+            assert!(USAGE.contains(flag), "{flag}");
+        }
+    }
+
+    #[test]
+    fn banner_lines() {
+        assert_eq!(
+            banner("http://127.0.0.1:1", "k"),
+            format!(
+                "sandkitd {VERSION} listening on http://127.0.0.1:1\nE2B_API_URL=http://127.0.0.1:1\n\
+                 E2B_SANDBOX_URL=http://127.0.0.1:1\nE2B_API_KEY=k\n"
+            )
+        );
+    }
+}

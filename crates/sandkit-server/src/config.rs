@@ -1,0 +1,47 @@
+//! How an embedded or command-line server is set up.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Settings of one server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (see [`crate::RunningServer::local_addr`]).
+    pub port: u16,
+    /// Accepted API keys, each with the team it belongs to. With none, every call gets 401.
+    pub api_keys: Vec<(String, String)>,
+    /// The `domain` reported for sandboxes; `None` means `localhost:<port>`.
+    pub domain: Option<String>,
+    /// How often ended sandboxes are swept away. Expired sandboxes are never visible between
+    /// sweeps either; the sweep only frees them promptly.
+    pub reap_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    /// 127.0.0.1, a free port, no keys, the default domain, a sweep every 100 ms.
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            api_keys: Vec::new(),
+            domain: None,
+            reap_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+// API keys are secrets: debug output shows how many there are, and the teams, never the keys.
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let teams: Vec<&str> = self.api_keys.iter().map(|(_, t)| t.as_str()).collect();
+        f.debug_struct("ServerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("api_key_teams", &teams)
+            .field("domain", &self.domain)
+            .field("reap_interval", &self.reap_interval)
+            .finish()
+    }
+}

@@ -1,0 +1,58 @@
+//! Ids, tokens and generated API keys, all from the operating system's random source.
+
+/// Fills `buf` from the OS. There is no sensible fallback if the OS has no randomness.
+fn fill(buf: &mut [u8]) {
+    getrandom::getrandom(buf).expect("the operating system's random source is available");
+}
+
+/// A sandbox id shaped like E2B's: 20 characters of `[a-z0-9]`.
+pub fn sandbox_id() -> String {
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    const LEN: usize = 20;
+    let mut out = String::with_capacity(LEN);
+    let mut buf = [0u8; 32];
+    while out.len() < LEN {
+        fill(&mut buf);
+        // Bytes of 252 and above are dropped so that every character is equally likely.
+        for &b in buf.iter().filter(|&&b| b < 252) {
+            if out.len() == LEN {
+                break;
+            }
+            out.push(ALPHABET[usize::from(b % 36)] as char);
+        }
+    }
+    out
+}
+
+/// `bytes` random bytes as lowercase hex.
+pub fn hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An API key for the server to hand out when none was configured: `sk_sandkit_<32 hex>`.
+pub fn api_key() -> String {
+    format!("sk_sandkit_{}", hex(16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let id = sandbox_id();
+        assert_eq!(id.len(), 20);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_ne!(sandbox_id(), id);
+        let token = hex(32);
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        let key = api_key();
+        assert!(key.starts_with("sk_sandkit_") && key.len() == 11 + 32);
+    }
+}

@@ -1,0 +1,481 @@
+//! The sandboxes of every team: records, start order, listing with cursors, and expiry.
+//!
+//! Everything sits behind one mutex held only for map operations (never across an await), so
+//! each call sees and leaves a consistent state. A sandbox whose end time has passed is gone
+//! for every call, whether or not the reaper has removed it yet.
+
+use crate::cursor::{Order, StartKey};
+use crate::random;
+use sandkit::wire::{NetworkConfig, SandboxState, StringMap};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// What a create request asks for, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSpec {
+    /// The team that owns the sandbox.
+    pub team: String,
+    /// Template id or alias, as given.
+    pub template_id: String,
+    /// Lifetime from now, in seconds.
+    pub timeout_secs: u32,
+    /// Caller's labels, matched case-sensitively by list filters.
+    pub metadata: StringMap,
+    /// Environment of every process the sandbox will run.
+    pub env_vars: StringMap,
+    /// `allow_internet_access` as sent (absent means allowed).
+    pub allow_internet_access: Option<bool>,
+    /// Egress and ingress rules as sent.
+    pub network: Option<NetworkConfig>,
+    /// `autoPause`: pause instead of kill on timeout.
+    pub auto_pause: bool,
+    /// `autoPauseMemory` as sent.
+    pub auto_pause_memory: Option<bool>,
+    /// `autoResume.enabled`.
+    pub auto_resume: bool,
+    /// `secure` as sent by older SDKs.
+    pub secure: Option<bool>,
+}
+
+/// One sandbox as the server knows it.
+#[derive(Debug, Clone)]
+pub struct SandboxRecord {
+    /// `sandboxID`.
+    pub id: String,
+    /// Its start time, unique within the store: the listing order and the cursor position.
+    pub start_ns: i64,
+    /// When it ends, in Unix milliseconds; at or after this instant it no longer exists.
+    pub end_ms: i64,
+    /// `running` for now; pausing comes with real processes.
+    pub state: SandboxState,
+    /// Sent as `X-Access-Token` to the sandbox's envd.
+    pub envd_access_token: String,
+    /// Guards the sandbox's public ports when public traffic is off.
+    pub traffic_access_token: String,
+    /// Everything the create request asked for.
+    pub spec: SandboxSpec,
+}
+
+impl SandboxRecord {
+    /// The record's position in start order.
+    pub fn key(&self) -> StartKey {
+        StartKey {
+            start_ns: self.start_ns,
+            id: self.id.clone(),
+        }
+    }
+
+    /// Start time in Unix milliseconds, the precision the API reports.
+    pub fn started_ms(&self) -> i64 {
+        self.start_ns.div_euclid(1_000_000)
+    }
+
+    fn expired(&self, now_ms: i64) -> bool {
+        self.end_ms <= now_ms
+    }
+}
+
+/// Which sandboxes a listing returns, apart from its position and page size.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Include running sandboxes.
+    pub running: bool,
+    /// Include paused sandboxes.
+    pub paused: bool,
+    /// Every pair must be present with exactly this value (AND, case-sensitive).
+    pub metadata: StringMap,
+    /// Only sandboxes started at or after this Unix millisecond.
+    pub started_after_ms: Option<i64>,
+    /// Only sandboxes of this template.
+    pub template: Option<String>,
+}
+
+impl ListFilter {
+    fn matches_attributes(&self, r: &SandboxRecord) -> bool {
+        self.metadata
+            .iter()
+            .all(|(k, v)| r.spec.metadata.get(k) == Some(v))
+            && self.started_after_ms.is_none_or(|t| r.started_ms() >= t)
+            && self
+                .template
+                .as_deref()
+                .is_none_or(|t| r.spec.template_id == t)
+    }
+
+    fn matches_state(&self, r: &SandboxRecord) -> bool {
+        match r.state {
+            SandboxState::Running => self.running,
+            SandboxState::Paused => self.paused,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// At most `limit` records, in the requested order.
+    pub items: Vec<SandboxRecord>,
+    /// Position of the last item when more records follow it.
+    pub next: Option<StartKey>,
+    /// Running sandboxes that match the filter's attributes, across all pages.
+    pub total_running: usize,
+}
+
+/// Every live sandbox of every team.
+#[derive(Debug, Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    ordered: BTreeMap<StartKey, SandboxRecord>,
+    index: HashMap<String, StartKey>,
+    last_start_ns: i64,
+}
+
+impl Inner {
+    /// The team's live sandbox `id`; an expired one is removed on the way.
+    fn live_mut(&mut self, team: &str, id: &str, now_ms: i64) -> Option<&mut SandboxRecord> {
+        let key = self.index.get(id)?.clone();
+        let record = self.ordered.get(&key)?;
+        if record.spec.team != team {
+            return None;
+        }
+        if record.expired(now_ms) {
+            self.remove(&key);
+            return None;
+        }
+        self.ordered.get_mut(&key)
+    }
+
+    /// The one place a sandbox ends (its processes will be stopped from here).
+    fn remove(&mut self, key: &StartKey) -> Option<SandboxRecord> {
+        self.index.remove(&key.id);
+        self.ordered.remove(key)
+    }
+
+    fn reap(&mut self, now_ms: i64) -> Vec<SandboxRecord> {
+        let expired: Vec<StartKey> = self
+            .ordered
+            .values()
+            .filter(|r| r.expired(now_ms))
+            .map(SandboxRecord::key)
+            .collect();
+        expired.iter().filter_map(|k| self.remove(k)).collect()
+    }
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // No code panics while holding the lock, but a poisoned map is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a sandbox with a fresh id and tokens.
+    pub fn create(&self, spec: SandboxSpec, now_ns: i64) -> SandboxRecord {
+        let mut inner = self.lock();
+        // Strictly increasing start times make every start key unique and cursors exact.
+        let start_ns = now_ns.max(inner.last_start_ns + 1);
+        inner.last_start_ns = start_ns;
+        let id = loop {
+            let id = random::sandbox_id();
+            if !inner.index.contains_key(&id) {
+                break id;
+            }
+        };
+        let record = SandboxRecord {
+            id,
+            start_ns,
+            // From the reported start, so that endAt - startedAt is exactly the timeout.
+            end_ms: end_ms(start_ns, spec.timeout_secs),
+            state: SandboxState::Running,
+            envd_access_token: random::hex(32),
+            traffic_access_token: random::hex(32),
+            spec,
+        };
+        let key = record.key();
+        inner.index.insert(record.id.clone(), key.clone());
+        inner.ordered.insert(key, record.clone());
+        record
+    }
+
+    /// The team's sandbox `id`, if it exists and has not ended.
+    pub fn get(&self, team: &str, id: &str, now_ns: i64) -> Option<SandboxRecord> {
+        self.lock()
+            .live_mut(team, id, ms(now_ns))
+            .map(|r| r.clone())
+    }
+
+    /// Ends the team's sandbox `id`; `None` if there was no such live sandbox.
+    pub fn kill(&self, team: &str, id: &str, now_ns: i64) -> Option<SandboxRecord> {
+        let mut inner = self.lock();
+        let key = inner.live_mut(team, id, ms(now_ns))?.key();
+        inner.remove(&key)
+    }
+
+    /// Makes the sandbox end `timeout_secs` from now, earlier or later than before.
+    pub fn set_timeout(
+        &self,
+        team: &str,
+        id: &str,
+        timeout_secs: u32,
+        now_ns: i64,
+    ) -> Option<SandboxRecord> {
+        let mut inner = self.lock();
+        let record = inner.live_mut(team, id, ms(now_ns))?;
+        record.end_ms = end_ms(now_ns, timeout_secs);
+        Some(record.clone())
+    }
+
+    /// Makes the sandbox live at least `timeout_secs` from now; never shortens its life.
+    pub fn extend(
+        &self,
+        team: &str,
+        id: &str,
+        timeout_secs: u32,
+        now_ns: i64,
+    ) -> Option<SandboxRecord> {
+        let mut inner = self.lock();
+        let record = inner.live_mut(team, id, ms(now_ns))?;
+        record.end_ms = record.end_ms.max(end_ms(now_ns, timeout_secs));
+        Some(record.clone())
+    }
+
+    /// One page of the team's sandboxes that match `filter`, strictly after `after` in `order`.
+    pub fn list(
+        &self,
+        team: &str,
+        filter: &ListFilter,
+        order: Order,
+        limit: usize,
+        after: Option<&StartKey>,
+        now_ns: i64,
+    ) -> ListPage {
+        let mut inner = self.lock();
+        inner.reap(ms(now_ns));
+        let wanted = |r: &&SandboxRecord| {
+            r.spec.team == team && filter.matches_state(r) && filter.matches_attributes(r)
+        };
+        let tail = match after {
+            Some(k) => (Bound::Excluded(k), Bound::Unbounded),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let head = match after {
+            Some(k) => (Bound::Unbounded, Bound::Excluded(k)),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let page = limit.saturating_add(1);
+        let mut items: Vec<SandboxRecord> = match order {
+            Order::Asc => inner
+                .ordered
+                .range::<StartKey, _>(tail)
+                .map(|(_, r)| r)
+                .filter(wanted)
+                .take(page)
+                .cloned()
+                .collect(),
+            Order::Desc => inner
+                .ordered
+                .range::<StartKey, _>(head)
+                .rev()
+                .map(|(_, r)| r)
+                .filter(wanted)
+                .take(page)
+                .cloned()
+                .collect(),
+        };
+        let next = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(SandboxRecord::key)
+        });
+        let total_running = inner
+            .ordered
+            .values()
+            .filter(|r| {
+                r.spec.team == team
+                    && r.state == SandboxState::Running
+                    && filter.matches_attributes(r)
+            })
+            .count();
+        ListPage {
+            items,
+            next: next.flatten(),
+            total_running,
+        }
+    }
+
+    /// Removes every sandbox whose end time has passed and returns them.
+    pub fn reap(&self, now_ns: i64) -> Vec<SandboxRecord> {
+        self.lock().reap(ms(now_ns))
+    }
+
+    /// Ends every sandbox (server shutdown) and returns them.
+    pub fn end_all(&self) -> Vec<SandboxRecord> {
+        let mut inner = self.lock();
+        let keys: Vec<StartKey> = inner.ordered.keys().cloned().collect();
+        keys.iter().filter_map(|k| inner.remove(k)).collect()
+    }
+
+    /// How many sandboxes the store holds, expired ones not yet reaped included.
+    pub fn len(&self) -> usize {
+        self.lock().ordered.len()
+    }
+
+    /// Whether the store holds no sandbox at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn ms(ns: i64) -> i64 {
+    ns.div_euclid(1_000_000)
+}
+
+fn end_ms(now_ns: i64, timeout_secs: u32) -> i64 {
+    ms(now_ns) + i64::from(timeout_secs) * 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000_000_000;
+    const SEC: i64 = 1_000_000_000;
+
+    fn spec(team: &str, pairs: &[(&str, &str)]) -> SandboxSpec {
+        SandboxSpec {
+            team: team.into(),
+            template_id: "base".into(),
+            timeout_secs: 300,
+            metadata: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn all() -> ListFilter {
+        ListFilter {
+            running: true,
+            paused: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn start_keys_are_unique_even_at_the_same_instant() {
+        let store = Store::new();
+        let a = store.create(spec("t", &[]), T0);
+        let b = store.create(spec("t", &[]), T0);
+        assert!(b.start_ns > a.start_ns);
+    }
+
+    #[test]
+    fn expiry_hides_and_reaps() {
+        let store = Store::new();
+        let r = store.create(spec("t", &[]), T0);
+        assert!(store.get("t", &r.id, T0 + 299 * SEC).is_some());
+        assert!(store.get("other", &r.id, T0).is_none());
+        assert!(store.get("t", &r.id, T0 + 300 * SEC).is_none());
+        assert!(
+            store.is_empty(),
+            "an expired record is removed when touched"
+        );
+        let r = store.create(spec("t", &[]), T0);
+        assert_eq!(store.reap(T0 + 301 * SEC).len(), 1);
+        assert!(store.kill("t", &r.id, T0).is_none());
+    }
+
+    #[test]
+    fn extend_never_shortens_and_set_timeout_may() {
+        let store = Store::new();
+        let r = store.create(spec("t", &[]), T0);
+        let e = store.extend("t", &r.id, 10, T0 + SEC).unwrap();
+        assert_eq!(e.end_ms, r.end_ms);
+        let e = store.extend("t", &r.id, 600, T0 + SEC).unwrap();
+        assert_eq!(e.end_ms, ms(T0) + 601_000);
+        let s = store.set_timeout("t", &r.id, 10, T0 + SEC).unwrap();
+        assert_eq!(s.end_ms, ms(T0) + 11_000);
+    }
+
+    #[test]
+    fn pages_are_stable_under_churn() {
+        for order in [Order::Asc, Order::Desc] {
+            let store = Store::new();
+            let mut ids: Vec<String> = (0..20)
+                .map(|i| store.create(spec("t", &[]), T0 + i).id)
+                .collect();
+            store.create(spec("other", &[]), T0);
+            if order == Order::Desc {
+                ids.reverse();
+            }
+            let (mut seen, mut after, mut round) = (Vec::new(), None, 0);
+            loop {
+                let page = store.list("t", &all(), order, 3, after.as_ref(), T0 + SEC);
+                seen.extend(page.items.iter().map(|r| r.id.clone()));
+                if round == 1 {
+                    // Between pages: kill one already seen, one not yet seen, and create one.
+                    store.kill("t", &ids[0], T0 + SEC);
+                    store.kill("t", &ids[15], T0 + SEC);
+                    store.create(spec("t", &[]), T0 + SEC);
+                }
+                round += 1;
+                match page.next {
+                    Some(k) => after = Some(k),
+                    None => break,
+                }
+            }
+            let mut expected = ids.clone();
+            expected.remove(15);
+            let newest = seen.len() == expected.len() + 1;
+            if order == Order::Asc {
+                // Ascending reaches the sandbox created mid-listing at the end.
+                assert!(newest, "{order:?}");
+                seen.pop();
+            }
+            assert_eq!(seen, expected, "{order:?}");
+        }
+    }
+
+    #[test]
+    fn filters_match_case_sensitively_and_by_and() {
+        let store = Store::new();
+        let a = store.create(spec("t", &[("Team", "A")]), T0);
+        let b = store.create(spec("t", &[("Team", "A"), ("env", "dev")]), T0);
+        store.create(spec("t", &[("team", "a")]), T0);
+        let list = |pairs: &[(&str, &str)]| {
+            let filter = ListFilter {
+                metadata: spec("", pairs).metadata,
+                ..all()
+            };
+            let page = store.list("t", &filter, Order::Asc, 100, None, T0);
+            page.items.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(list(&[("Team", "A")]), vec![a.id.clone(), b.id.clone()]);
+        assert_eq!(list(&[("Team", "A"), ("env", "dev")]), vec![b.id]);
+        assert!(list(&[("Team", "a")]).is_empty());
+        let paused_only = ListFilter {
+            running: false,
+            ..all()
+        };
+        let page = store.list("t", &paused_only, Order::Asc, 100, None, T0);
+        assert!(page.items.is_empty());
+        assert_eq!(page.total_running, 3);
+    }
+}

@@ -1,0 +1,35 @@
+// How every runner prints checks: one line per check, then `N passed, N failed` alone on the
+// last line (run-all.mjs reads that line).
+
+/** One line for a check result { name, ok, skipped?, error?, detail?, ms? }. */
+export function formatCheck(r, prefix = '') {
+  const oneLine = (s) => String(s).replace(/\s*\n\s*/g, ' ⏎ ')
+  r = { ...r, detail: r.detail && oneLine(r.detail), error: r.error && oneLine(r.error) }
+  const time = r.ms !== undefined && r.ms >= 1000 ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''
+  if (r.expectedFailure) return `${prefix}xfail ${r.name} — ${r.detail}`
+  if (r.skipped) return `${prefix}skip  ${r.name}${r.detail ? ` — ${r.detail}` : ''}`
+  if (r.ok) return `${prefix}ok    ${r.name}${r.detail ? ` — ${r.detail}` : ''}${time}`
+  return `${prefix}FAIL  ${r.name} — ${r.error ?? 'failed'}${time}`
+}
+
+export function printCheck(r, prefix = '') {
+  console.log(formatCheck(r, prefix))
+}
+
+/** The final line; exactly this shape. */
+export function totalsLine(passed, failed) {
+  return `${passed} passed, ${failed} failed`
+}
+
+export const TOTALS_RE = /^(\d+) passed, (\d+) failed$/
+
+/** A result for a failure outside the scenario (the runner could not load or run it). */
+export function runnerFailure(name, err) {
+  return { name, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }
+}
+
+/** Prints the final line and exits: status 1 if anything failed or nothing ran. */
+export function finish(passed, failed) {
+  console.log(totalsLine(passed, failed))
+  process.exit(failed > 0 || passed === 0 ? 1 : 0)
+}

@@ -1,0 +1,184 @@
+// Starts a real sandkitd for the JS tests and benchmarks.
+//
+//   const server = await startSandkitd()
+//   // server.apiUrl, server.sandboxUrl, server.apiKey (team-a), server.otherTeamKey (team-b)
+//   await server.stop()
+//
+// The binary is $SANDKITD_BIN, else target/<profile>/sandkitd (profile `debug` unless asked).
+// It listens on a free port (--port 0); the URLs come from the banner it prints once bound.
+// If no complete banner arrives in time, or the process exits first, the promise rejects with
+// the output seen so far. Servers still running when this process exits (normally, by an
+// uncaught error, or on SIGINT/SIGTERM/SIGHUP) are killed, so no sandkitd outlives its test.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+export const TEAM_A_KEY = 'sk_test_team_a'
+export const TEAM_B_KEY = 'sk_test_team_b'
+
+/** The sandkitd binary to run: $SANDKITD_BIN, else target/<profile>/sandkitd. */
+export function sandkitdPath(profile = 'debug') {
+  if (process.env.SANDKITD_BIN) return process.env.SANDKITD_BIN
+  return `${REPO_ROOT}target/${profile}/sandkitd`
+}
+
+const running = new Set()
+let exitHooksInstalled = false
+
+function installExitHooks() {
+  if (exitHooksInstalled) return
+  exitHooksInstalled = true
+  // 'exit' also fires after an uncaught exception; only synchronous work is possible here.
+  process.on('exit', () => {
+    for (const child of running) {
+      try {
+        child.kill('SIGKILL')
+      } catch {}
+    }
+  })
+  // A signal would end this process without 'exit': stop the servers, then leave the way the
+  // signal would have (128 + signal number).
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+    process.once(signal, () => {
+      for (const child of running) {
+        try {
+          child.kill('SIGKILL')
+        } catch {}
+      }
+      process.exit(128 + number)
+    })
+  }
+}
+
+/**
+ * Starts sandkitd with two teams: `sk_test_team_a=team-a` (the key printed, `apiKey`) and
+ * `sk_test_team_b=team-b` (`otherTeamKey`).
+ *
+ * @param {object} [o]
+ * @param {string} [o.bin] binary; default sandkitdPath(o.profile)
+ * @param {string} [o.profile] 'debug' (default) or 'release', when o.bin and $SANDKITD_BIN are unset
+ * @param {string} [o.host] default 127.0.0.1
+ * @param {string[]} [o.args] extra arguments
+ * @param {number} [o.timeoutMs] how long to wait for the banner; default 20 000
+ * @param {boolean} [o.inheritStderr] pass the server's stderr through (default: $SANDKITD_LOG set)
+ */
+export async function startSandkitd(o = {}) {
+  const bin = o.bin ?? sandkitdPath(o.profile)
+  if (!existsSync(bin)) {
+    throw new Error(`sandkitd not found at ${bin}: run \`cargo build -p sandkit-server\` or set SANDKITD_BIN`)
+  }
+  const host = o.host ?? '127.0.0.1'
+  const timeoutMs = o.timeoutMs ?? 20_000
+  const inheritStderr = o.inheritStderr ?? Boolean(process.env.SANDKITD_LOG)
+  const args = [
+    '--host', host,
+    '--port', '0',
+    '--api-key', `${TEAM_A_KEY}=team-a`,
+    '--api-key', `${TEAM_B_KEY}=team-b`,
+    ...(o.args ?? []),
+  ]
+
+  installExitHooks()
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'pipe', inheritStderr ? 'inherit' : 'pipe'],
+    env: { ...process.env, RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1' },
+  })
+  running.add(child)
+
+  let exited = null
+  const exitPromise = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal }
+      running.delete(child)
+      resolve(exited)
+    })
+  })
+
+  // Keep the last few KB of output for error messages, and keep draining both pipes for the
+  // whole life of the server so it never blocks on a full pipe.
+  let output = ''
+  const remember = (chunk) => {
+    output = (output + chunk).slice(-8192)
+  }
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', remember)
+  child.stdout.setEncoding('utf8')
+
+  const banner = {}
+  let pending = ''
+  const bannerPromise = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`sandkitd printed no complete banner within ${timeoutMs} ms; output so far:\n${output}`))
+    }, timeoutMs)
+    child.stdout.on('data', (chunk) => {
+      remember(chunk)
+      if (banner.done) return
+      pending += chunk
+      let nl
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).replace(/\r$/, '')
+        pending = pending.slice(nl + 1)
+        let m
+        if ((m = /^sandkitd (\S+) listening on (\S+)$/.exec(line))) {
+          banner.version = m[1]
+          banner.url = m[2]
+        } else if ((m = /^(E2B_API_URL|E2B_SANDBOX_URL|E2B_API_KEY)=(.*)$/.exec(line))) {
+          banner[m[1]] = m[2]
+        }
+        if (banner.E2B_API_URL && banner.E2B_SANDBOX_URL && banner.E2B_API_KEY) {
+          banner.done = true
+          clearTimeout(timer)
+          resolve()
+          return
+        }
+      }
+    })
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(new Error(`could not start sandkitd (${bin}): ${err.message}`))
+    })
+    exitPromise.then(({ code, signal }) => {
+      clearTimeout(timer)
+      reject(new Error(`sandkitd exited (code ${code}, signal ${signal}) before printing its banner; output:\n${output}`))
+    })
+  })
+
+  try {
+    await bannerPromise
+  } catch (err) {
+    if (!exited) child.kill('SIGKILL')
+    throw err
+  }
+
+  let stopping = null
+  return {
+    apiUrl: banner.E2B_API_URL,
+    sandboxUrl: banner.E2B_SANDBOX_URL,
+    apiKey: banner.E2B_API_KEY,
+    otherTeamKey: TEAM_B_KEY,
+    version: banner.version,
+    url: banner.url ?? banner.E2B_API_URL,
+    pid: child.pid,
+    bin,
+    /** The last output of the server (stdout and, unless inherited, stderr). */
+    output: () => output,
+    /** True while the process runs. */
+    get running() {
+      return exited === null
+    },
+    /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves to the exit status. */
+    stop(graceMs = 5_000) {
+      stopping ??= (async () => {
+        if (exited) return exited
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+        const result = await exitPromise
+        clearTimeout(timer)
+        return result
+      })()
+      return stopping
+    },
+  }
+}

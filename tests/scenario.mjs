@@ -1,0 +1,661 @@
+// The one JS scenario every runtime runs: Node (napi and wasm), workerd, headless Chromium, and
+// the official `e2b` package for comparison. It uses nothing but the SDK under test and the
+// web platform (fetch-free: every request goes through the SDK), so it runs unchanged in Node,
+// workerd and browsers.
+//
+//   const summary = await runScenario({ Sandbox, errors, opts, log, check })
+//
+// - Sandbox: the SDK's Sandbox class.
+// - errors: an object holding the SDK's error classes by name (the module namespace will do).
+// - opts: { apiKey, apiUrl, sandboxUrl, otherTeamKey, ...more connection options }. Every call
+//   gets the connection options explicitly (browsers and workers have no environment);
+//   otherTeamKey is a key of a second team, used for the isolation checks.
+// - log(line): optional progress messages.
+// - check(result): optional, called after every check with { name, ok, skipped?, error?, detail?, ms }.
+// - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason } }.
+//   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
+//   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
+//   if it passes it is an ordinary pass.
+//
+// Resolves to { passed, failed, skipped, results }. It never rejects: a failure of the scenario
+// itself is reported as a failed check. Every sandbox it creates is tagged with a unique run tag
+// in its metadata (so concurrent runs cannot disturb each other) and killed at the end.
+
+const ERROR_NAMES_MOST_SPECIFIC_FIRST = [
+  'SandboxNotFoundError',
+  'FileNotFoundError',
+  'NotFoundError',
+  'TimeoutError',
+  'InvalidArgumentError',
+  'RateLimitError',
+  'TemplateError',
+  'NotEnoughSpaceError',
+  'CommandExitError',
+  'SandboxError',
+  'AuthenticationError',
+  'ServiceBusyError',
+]
+const REQUIRED_ERRORS = [
+  'SandboxError',
+  'TimeoutError',
+  'NotFoundError',
+  'SandboxNotFoundError',
+  'AuthenticationError',
+  'InvalidArgumentError',
+  'RateLimitError',
+  'ServiceBusyError',
+]
+
+class CheckFailed extends Error {
+  constructor(message) {
+    super(message)
+    this.name = 'CheckFailed'
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function fail(message) {
+  throw new CheckFailed(message)
+}
+function assert(cond, message) {
+  if (!cond) fail(message)
+}
+function show(v) {
+  if (v instanceof Date) return `Date(${isNaN(v.getTime()) ? 'invalid' : v.toISOString()})`
+  try {
+    const s = JSON.stringify(v)
+    return s === undefined ? String(v) : s.length > 200 ? `${s.slice(0, 200)}…` : s
+  } catch {
+    return String(v)
+  }
+}
+function assertEqual(actual, expected, what) {
+  if (actual !== expected) fail(`${what}: expected ${show(expected)}, got ${show(actual)}`)
+}
+function assertDeepEqual(actual, expected, what) {
+  if (canonical(actual) !== canonical(expected)) fail(`${what}: expected ${show(expected)}, got ${show(actual)}`)
+}
+function canonical(v) {
+  if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`
+  }
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  return JSON.stringify(v)
+}
+function isValidDate(d) {
+  return d instanceof Date && !isNaN(d.getTime())
+}
+function assertNear(actualMs, expectedMs, toleranceMs, what) {
+  if (!(Math.abs(actualMs - expectedMs) <= toleranceMs)) {
+    fail(`${what}: expected ${new Date(expectedMs).toISOString()} ± ${toleranceMs} ms, got ${show(new Date(actualMs))}`)
+  }
+}
+
+/** Compares a list of ids with the expected set: no duplicates, nothing missing, nothing extra. */
+function assertSameIds(actualIds, expectedIds, what) {
+  const seen = new Map()
+  for (const id of actualIds) seen.set(id, (seen.get(id) ?? 0) + 1)
+  const expected = new Set(expectedIds)
+  const dup = [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${id}×${n}`)
+  const missing = [...expected].filter((id) => !seen.has(id))
+  const extra = [...seen.keys()].filter((id) => !expected.has(id))
+  if (dup.length || missing.length || extra.length) {
+    const part = (label, xs) => (xs.length ? ` ${label} ${xs.length} (${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''})` : '')
+    fail(`${what}: got ${actualIds.length} ids, expected ${expected.size};${part('duplicated', dup)}${part('missing', missing)}${part('unexpected', extra)}`)
+  }
+}
+
+function withTimeout(promise, ms, what) {
+  let timer
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new CheckFailed(`${what}: no answer within ${ms} ms (hung)`)), ms)
+    }),
+  ])
+}
+
+function describeError(err) {
+  if (err instanceof Error || (err && typeof err === 'object' && 'message' in err)) {
+    const status = err.statusCode !== undefined ? ` [status ${err.statusCode}]` : ''
+    return `${err.name ?? 'Error'}: ${err.message}${status}`
+  }
+  return `non-Error thrown: ${show(err)}`
+}
+
+export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
+  const BULK = config.bulk ?? 260
+  const BATCH = config.batch ?? 26
+  const { otherTeamKey, ...conn } = opts
+  const otherConn = { ...conn, apiKey: otherTeamKey }
+  const badConn = { ...conn, apiKey: 'sk_wrong_key_for_sandkit_tests' }
+  const run = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  const createdA = new Set()
+  const createdB = new Set()
+  const results = []
+
+  /** The most specific of the SDK's error classes `err` is an instance of. */
+  function errorClassName(err) {
+    for (const name of ERROR_NAMES_MOST_SPECIFIC_FIRST) {
+      const C = errors[name]
+      if (typeof C === 'function' && err instanceof C) return name
+    }
+    return err instanceof Error ? `${err.name ?? 'Error'} (not an SDK error class)` : typeof err
+  }
+
+  async function step(name, fn, { timeoutMs = 30_000 } = {}) {
+    const started = Date.now()
+    let result
+    try {
+      const detail = await withTimeout(Promise.resolve().then(fn), timeoutMs, name)
+      result = { name, ok: true }
+      if (detail !== undefined) result.detail = String(detail)
+    } catch (err) {
+      result = { name, ok: false, error: describeError(err) }
+      const reason = config.expectedFailures?.[name]
+      if (reason) result = { name, ok: true, skipped: true, expectedFailure: true, detail: `${reason}; got ${result.error}` }
+    }
+    result.ms = Date.now() - started
+    results.push(result)
+    try {
+      check(result)
+    } catch {}
+    return result.ok
+  }
+  function skip(name, reason) {
+    const result = { name, ok: true, skipped: true, detail: reason, ms: 0 }
+    results.push(result)
+    try {
+      check(result)
+    } catch {}
+  }
+
+  /** Runs fn; it must throw or reject (within `within` ms) with an Error, of `Class` if given. */
+  async function expectError(fn, { Class, className, within = 15_000, what = 'call' } = {}) {
+    let value
+    try {
+      value = await withTimeout(Promise.resolve().then(fn), within, what)
+    } catch (err) {
+      if (err instanceof CheckFailed) throw err
+      if (!(err instanceof Error)) fail(`${what}: threw a non-Error: ${show(err)}`)
+      if (Class !== undefined) {
+        if (typeof Class !== 'function') fail(`${what}: the SDK exports no ${className}`)
+        if (!(err instanceof Class)) fail(`${what}: expected ${className}, got ${errorClassName(err)}: ${describeError(err)}`)
+      }
+      return err
+    }
+    fail(`${what}: expected an error${className ? ` (${className})` : ''}, but it succeeded with ${show(value)}`)
+  }
+  const notFound = { Class: errors.SandboxNotFoundError, className: 'SandboxNotFoundError' }
+  const authError = { Class: errors.AuthenticationError, className: 'AuthenticationError' }
+
+  async function create(meta, more = {}, c = conn, template) {
+    const o = { ...c, metadata: { run, ...meta }, ...more }
+    const sbx = template === undefined ? await Sandbox.create(o) : await Sandbox.create(template, o)
+    ;(c === otherConn ? createdB : createdA).add(sbx.sandboxId)
+    return sbx
+  }
+  /** Every item of a listing, page by page, with a cap so a broken paginator cannot loop forever. */
+  async function listAll(listOpts, { maxPages = 1000, pages } = {}) {
+    const p = Sandbox.list(listOpts)
+    const items = []
+    let n = 0
+    while (p.hasNext) {
+      if (++n > maxPages) fail(`more than ${maxPages} pages: the paginator does not end`)
+      const page = await p.nextItems()
+      if (!Array.isArray(page)) fail(`nextItems() returned ${show(page)}, not an array`)
+      pages?.push(page.length)
+      items.push(...page)
+    }
+    return items
+  }
+  const ids = (items) => items.map((i) => i.sandboxId)
+  const inRun = (meta = {}) => ({ metadata: { run, ...meta } })
+
+  log(`run tag ${run}`)
+  try {
+    // ── exports ────────────────────────────────────────────────────────────────────────────
+    await step('exports: Sandbox and the error classes', () => {
+      assert(typeof Sandbox === 'function', 'Sandbox is not a class')
+      for (const m of ['create', 'connect', 'list', 'kill', 'setTimeout', 'getInfo']) {
+        assert(typeof Sandbox[m] === 'function', `Sandbox.${m} is missing`)
+      }
+      const missing = REQUIRED_ERRORS.filter((n) => typeof errors[n] !== 'function')
+      assert(missing.length === 0, `missing error classes: ${missing.join(', ')}`)
+      if ('ALL_TRAFFIC' in errors) assertEqual(errors.ALL_TRAFFIC, '0.0.0.0/0', 'ALL_TRAFFIC')
+    })
+    await step('errors: class hierarchy as in e2b', () => {
+      const { SandboxError, NotFoundError, SandboxNotFoundError, TimeoutError, InvalidArgumentError, RateLimitError } = errors
+      assert(SandboxNotFoundError.prototype instanceof NotFoundError, 'SandboxNotFoundError does not extend NotFoundError')
+      assert(NotFoundError.prototype instanceof SandboxError, 'NotFoundError does not extend SandboxError')
+      for (const [n, C] of Object.entries({ TimeoutError, InvalidArgumentError, RateLimitError })) {
+        assert(C.prototype instanceof SandboxError, `${n} does not extend SandboxError`)
+      }
+      assert(SandboxError.prototype instanceof Error, 'SandboxError does not extend Error')
+      assert(errors.AuthenticationError.prototype instanceof Error, 'AuthenticationError does not extend Error')
+      assert(!(errors.AuthenticationError.prototype instanceof SandboxError), 'AuthenticationError extends SandboxError (e2b: it does not)')
+      assert(!(errors.ServiceBusyError.prototype instanceof SandboxError), 'ServiceBusyError extends SandboxError (e2b: it does not)')
+    })
+
+    // ── create ─────────────────────────────────────────────────────────────────────────────
+    const mainMeta = { role: 'main', 'Key With Space': 'v&a=l/ü%20', Team: 'A' }
+    let main
+    let mainCreatedAt
+    await step('create: with metadata and envs', async () => {
+      mainCreatedAt = Date.now()
+      main = await create(mainMeta, { envs: { GREETING: 'hello', EMPTY: '' }, timeoutMs: 120_000 })
+      assert(main instanceof Sandbox, 'create() did not return a Sandbox instance')
+      assert(typeof main.sandboxId === 'string' && main.sandboxId.length > 0, `sandboxId is ${show(main.sandboxId)}`)
+      assert(typeof main.sandboxDomain === 'string' && main.sandboxDomain.length > 0, `sandboxDomain is ${show(main.sandboxDomain)}`)
+      assert(
+        typeof main.trafficAccessToken === 'string' && main.trafficAccessToken.length > 0,
+        `trafficAccessToken is ${show(main.trafficAccessToken)}`,
+      )
+      return `id ${main.sandboxId}, domain ${main.sandboxDomain}`
+    })
+    const needMain = () => assert(main, 'no sandbox: "create: with metadata and envs" failed')
+
+    await step('create: ids are unique, template given positionally', async () => {
+      const a = await create({ role: 'tpl' }, { timeoutMs: 120_000 }, conn, 'base')
+      needMain()
+      assert(a.sandboxId !== main.sandboxId, 'two sandboxes got the same id')
+      const info = await Sandbox.getInfo(a.sandboxId, conn)
+      assertEqual(info.templateId, 'base', 'templateId')
+    })
+
+    if (typeof main?.getHost === 'function') {
+      await step('sandbox: getHost(port)', () => {
+        assertEqual(main.getHost(49983), `49983-${main.sandboxId}.${main.sandboxDomain}`, 'getHost(49983)')
+      })
+    }
+
+    // ── getInfo ────────────────────────────────────────────────────────────────────────────
+    await step('getInfo: fields, Dates, metadata round-trip', async () => {
+      needMain()
+      const info = await Sandbox.getInfo(main.sandboxId, conn)
+      assertEqual(info.sandboxId, main.sandboxId, 'sandboxId')
+      assertEqual(info.templateId, 'base', 'templateId (default template)')
+      assertDeepEqual(info.metadata, { run, ...mainMeta }, 'metadata')
+      assertEqual(info.state, 'running', 'state')
+      assert(isValidDate(info.startedAt), `startedAt is not a Date: ${show(info.startedAt)}`)
+      assert(isValidDate(info.endAt), `endAt is not a Date: ${show(info.endAt)}`)
+      assertNear(info.startedAt.getTime(), mainCreatedAt, 5_000, 'startedAt')
+      assertNear(info.endAt.getTime() - info.startedAt.getTime(), 120_000, 1_500, 'endAt - startedAt (timeoutMs 120 000)')
+      assert(Number.isInteger(info.cpuCount) && info.cpuCount > 0, `cpuCount is ${show(info.cpuCount)}`)
+      assert(Number.isInteger(info.memoryMB) && info.memoryMB > 0, `memoryMB is ${show(info.memoryMB)}`)
+      assert(typeof info.envdVersion === 'string' && info.envdVersion.length > 0, `envdVersion is ${show(info.envdVersion)}`)
+      return `cpu ${info.cpuCount}, mem ${info.memoryMB} MB, envd ${info.envdVersion}`
+    })
+    await step('getInfo: instance method', async () => {
+      needMain()
+      const info = await main.getInfo()
+      assertEqual(info.sandboxId, main.sandboxId, 'sandboxId')
+      assertDeepEqual(info.metadata, { run, ...mainMeta }, 'metadata')
+    })
+    await step('getInfo: unknown id → SandboxNotFoundError', async () => {
+      const err = await expectError(() => Sandbox.getInfo(`nonexistent${run}`, conn), { ...notFound, what: 'getInfo' })
+      assertEqual(err.name, 'SandboxNotFoundError', 'error.name')
+      assert(err instanceof errors.NotFoundError && err instanceof errors.SandboxError, 'not a NotFoundError/SandboxError')
+    })
+
+    // ── list: filters ──────────────────────────────────────────────────────────────────────
+    const fx = {}
+    const filt = { grp: 'filt' }
+    await step('list fixtures: create sandboxes with case-sensitive metadata', async () => {
+      const specs = {
+        upperA: { Team: 'A' },
+        lowerA: { team: 'a' },
+        upperKeyLowerValue: { Team: 'a' },
+        upperAprod: { Team: 'A', env: 'prod' },
+        weird: { 'we ird': 'a&b=c/d ü%' },
+      }
+      await Promise.all(
+        Object.entries(specs).map(async ([k, meta]) => {
+          fx[k] = (await create({ ...filt, ...meta }, { timeoutMs: 300_000 })).sandboxId
+        }),
+      )
+    })
+    const needFx = () => assert(Object.keys(fx).length === 5, 'fixtures missing')
+    await step('list: by metadata {Team:A} (case-sensitive)', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ ...filt, Team: 'A' }) })), [fx.upperA, fx.upperAprod], '{Team:A}')
+    })
+    await step('list: by metadata {team:a} (keys case-sensitive)', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ ...filt, team: 'a' }) })), [fx.lowerA], '{team:a}')
+    })
+    await step('list: by metadata {Team:a} (values case-sensitive)', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ ...filt, Team: 'a' }) })), [fx.upperKeyLowerValue], '{Team:a}')
+    })
+    await step('list: by metadata, several pairs are ANDed', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ ...filt, Team: 'A', env: 'prod' }) })), [fx.upperAprod], '{Team:A, env:prod}')
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ ...filt, Team: 'A', env: 'dev' }) })), [], '{Team:A, env:dev}')
+    })
+    await step('list: by metadata with spaces, &, =, /, % and non-ASCII', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ 'we ird': 'a&b=c/d ü%' }) })), [fx.weird], 'weird key/value')
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ 'we ird': 'a&b=c/d ü' }) })), [], 'prefix of the value')
+    })
+    await step('list: items carry metadata and the same info as getInfo', async () => {
+      needFx()
+      const items = await listAll({ ...conn, query: inRun({ ...filt, Team: 'A', env: 'prod' }) })
+      assertEqual(items.length, 1, 'items')
+      const [item] = items
+      const info = await Sandbox.getInfo(fx.upperAprod, conn)
+      assertDeepEqual(item.metadata, { run, ...filt, Team: 'A', env: 'prod' }, 'metadata')
+      assert(isValidDate(item.startedAt) && isValidDate(item.endAt), 'startedAt/endAt are not Dates')
+      assertEqual(item.startedAt.getTime(), info.startedAt.getTime(), 'startedAt (list vs getInfo)')
+      assertEqual(item.endAt.getTime(), info.endAt.getTime(), 'endAt (list vs getInfo)')
+      for (const k of ['templateId', 'state', 'cpuCount', 'memoryMB', 'envdVersion']) assertEqual(item[k], info[k], `${k} (list vs getInfo)`)
+    })
+    await step('list: by state running', async () => {
+      needFx()
+      const items = await listAll({ ...conn, query: { state: ['running'] } })
+      const bad = items.filter((i) => i.state !== 'running')
+      assert(bad.length === 0, `${bad.length} items are not running (${show(bad[0]?.state)})`)
+      const got = new Set(ids(items))
+      const missing = Object.values(fx).filter((id) => !got.has(id))
+      assert(missing.length === 0, `running sandboxes missing from the list: ${missing.join(', ')}`)
+      return `${items.length} running in team`
+    })
+    await step('list: by state and metadata', async () => {
+      needFx()
+      assertSameIds(ids(await listAll({ ...conn, query: { state: ['running'], ...inRun(filt) } })), Object.values(fx), 'running + run tag')
+      assertSameIds(ids(await listAll({ ...conn, query: { state: ['paused'], ...inRun(filt) } })), [], 'paused + run tag')
+      assertSameIds(
+        ids(await listAll({ ...conn, query: { state: ['running', 'paused'], ...inRun(filt) } })),
+        Object.values(fx),
+        'running,paused + run tag',
+      )
+    })
+    await step('list: an empty result has one empty page', async () => {
+      const p = Sandbox.list({ ...conn, query: inRun({ grp: 'nothing-has-this' }) })
+      assertEqual(p.hasNext, true, 'hasNext before the first page')
+      const page = await p.nextItems()
+      assertDeepEqual(page, [], 'page')
+      assertEqual(p.hasNext, false, 'hasNext after it')
+      assert(!p.nextToken, `nextToken after it is ${show(p.nextToken)}`)
+    })
+
+    // ── list: pagination over many sandboxes ──────────────────────────────────────────────
+    const bulk = []
+    await step(`pagination fixtures: create ${BULK} sandboxes in batches of ${BATCH}`, async () => {
+      for (let i = 0; i < BULK; i += BATCH) {
+        const batch = []
+        for (let j = i; j < Math.min(BULK, i + BATCH); j++) batch.push(create({ grp: 'bulk', i: String(j) }, { timeoutMs: 600_000 }))
+        const settled = await Promise.allSettled(batch)
+        for (const s of settled) if (s.status === 'fulfilled') bulk.push(s.value.sandboxId)
+        const failed = settled.find((s) => s.status === 'rejected')
+        if (failed) throw failed.reason
+      }
+      return `${bulk.length} created`
+    }, { timeoutMs: 240_000 })
+    const needBulk = () => assert(bulk.length === BULK, `only ${bulk.length} of ${BULK} pagination fixtures exist`)
+    const bulkQuery = { ...conn, query: inRun({ grp: 'bulk' }) }
+
+    let order100 = []
+    await step('pagination: limit 100, hasNext/nextToken on every page', async () => {
+      needBulk()
+      const p = Sandbox.list({ ...bulkQuery, limit: 100 })
+      assertEqual(p.hasNext, true, 'hasNext before the first page')
+      assert(!p.nextToken, `nextToken before the first page is ${show(p.nextToken)}`)
+      const sizes = []
+      const items = []
+      while (p.hasNext) {
+        if (sizes.length > 10) fail('more than 10 pages of 100 for 260 sandboxes')
+        const page = await p.nextItems()
+        sizes.push(page.length)
+        items.push(...page)
+        if (p.hasNext) assert(typeof p.nextToken === 'string' && p.nextToken.length > 0, `hasNext but nextToken is ${show(p.nextToken)}`)
+        else assert(!p.nextToken, `no next page but nextToken is ${show(p.nextToken)}`)
+      }
+      const expected = []
+      for (let left = BULK; left > 0; left -= 100) expected.push(Math.min(100, left))
+      assertDeepEqual(sizes, expected, 'page sizes')
+      assertSameIds(ids(items), bulk, 'limit 100')
+      order100 = ids(items)
+      return `pages ${sizes.join('+')}`
+    }, { timeoutMs: 60_000 })
+    await step('pagination: newest first (startedAt descending)', async () => {
+      needBulk()
+      const items = await listAll({ ...bulkQuery, limit: 100 })
+      for (let k = 1; k < items.length; k++) {
+        const a = items[k - 1].startedAt.getTime()
+        const b = items[k].startedAt.getTime()
+        assert(a >= b, `item ${k - 1} started ${show(items[k - 1].startedAt)}, before item ${k} at ${show(items[k].startedAt)}`)
+      }
+    }, { timeoutMs: 60_000 })
+    await step('pagination: limit 7 sees each exactly once, in the same order', async () => {
+      needBulk()
+      const sizes = []
+      const items = await listAll({ ...bulkQuery, limit: 7 }, { pages: sizes })
+      assertSameIds(ids(items), bulk, 'limit 7')
+      assertEqual(sizes.length, Math.ceil(BULK / 7), 'number of pages')
+      assert(sizes.slice(0, -1).every((n) => n === 7), `page sizes ${sizes.join(',')}`)
+      if (order100.length === BULK) assertDeepEqual(ids(items), order100, 'order (limit 7 vs limit 100)')
+      return `${sizes.length} pages`
+    }, { timeoutMs: 90_000 })
+    await step('pagination: a new paginator resumes from a nextToken', async () => {
+      needBulk()
+      const p = Sandbox.list({ ...bulkQuery, limit: 100 })
+      const first = await p.nextItems()
+      const second = await p.nextItems()
+      const token = Sandbox.list({ ...bulkQuery, limit: 100 })
+      await token.nextItems()
+      const resumed = Sandbox.list({ ...bulkQuery, limit: 100, nextToken: token.nextToken })
+      const again = await resumed.nextItems()
+      assertDeepEqual(ids(again), ids(second), 'first page after resuming')
+      assert(!ids(again).some((id) => ids(first).includes(id)), 'resumed page repeats items of the first page')
+    })
+    await step('pagination: nextItems() after the end throws', async () => {
+      needBulk()
+      const p = Sandbox.list({ ...bulkQuery, limit: 100 })
+      while (p.hasNext) await p.nextItems()
+      const err = await expectError(() => p.nextItems(), { what: 'nextItems() after the last page' })
+      return `${errorClassName(err)}: ${err.message}`
+    }, { timeoutMs: 60_000 })
+    {
+      const probe = Sandbox.list({ ...bulkQuery, limit: 100 })
+      if (typeof probe[Symbol.asyncIterator] === 'function') {
+        await step('pagination: for await over the paginator (limit 100 and 7)', async () => {
+          needBulk()
+          for (const limit of [100, 7]) {
+            const seen = []
+            for await (const item of Sandbox.list({ ...bulkQuery, limit })) {
+              assert(item && typeof item.sandboxId === 'string', `for await yielded ${show(item)}, not a SandboxInfo`)
+              seen.push(item.sandboxId)
+              if (seen.length > BULK * 2) fail('for await does not end')
+            }
+            assertSameIds(seen, bulk, `for await, limit ${limit}`)
+          }
+        }, { timeoutMs: 90_000 })
+      } else {
+        skip('pagination: for await over the paginator (limit 100 and 7)', 'the paginator is not async-iterable')
+      }
+    }
+
+    // ── setTimeout, connect ────────────────────────────────────────────────────────────────
+    await step('setTimeout: static call moves endAt', async () => {
+      needMain()
+      const t0 = Date.now()
+      await Sandbox.setTimeout(main.sandboxId, 600_000, conn)
+      const info = await Sandbox.getInfo(main.sandboxId, conn)
+      assertNear(info.endAt.getTime(), t0 + 600_000, 3_000, 'endAt after setTimeout(600 000)')
+    })
+    await step('setTimeout: instance call can shorten it', async () => {
+      needMain()
+      const t0 = Date.now()
+      await main.setTimeout(60_000)
+      const info = await main.getInfo()
+      assertNear(info.endAt.getTime(), t0 + 60_000, 3_000, 'endAt after setTimeout(60 000)')
+    })
+    await step('connect: static, returns a Sandbox with the same id', async () => {
+      needMain()
+      const s = await Sandbox.connect(main.sandboxId, conn)
+      assert(s instanceof Sandbox, 'connect() did not return a Sandbox')
+      assertEqual(s.sandboxId, main.sandboxId, 'sandboxId')
+      assert(typeof s.sandboxDomain === 'string' && s.sandboxDomain.length > 0, `sandboxDomain is ${show(s.sandboxDomain)}`)
+    })
+    await step('connect: extends the lifetime, never shortens it', async () => {
+      needMain()
+      await Sandbox.setTimeout(main.sandboxId, 60_000, conn)
+      const t0 = Date.now()
+      await Sandbox.connect(main.sandboxId, { ...conn, timeoutMs: 400_000 })
+      const longer = await Sandbox.getInfo(main.sandboxId, conn)
+      assertNear(longer.endAt.getTime(), t0 + 400_000, 3_000, 'endAt after connect(timeoutMs 400 000)')
+      await Sandbox.connect(main.sandboxId, { ...conn, timeoutMs: 10_000 })
+      const same = await Sandbox.getInfo(main.sandboxId, conn)
+      assert(same.endAt.getTime() >= longer.endAt.getTime() - 1_000, `connect(timeoutMs 10 000) shortened endAt to ${show(same.endAt)}`)
+    })
+    await step('connect: instance method', async () => {
+      needMain()
+      const s = await main.connect()
+      assert(s instanceof Sandbox, 'connect() did not return a Sandbox')
+      assertEqual(s.sandboxId, main.sandboxId, 'sandboxId')
+    })
+    await step('connect: unknown id → SandboxNotFoundError', async () => {
+      await expectError(() => Sandbox.connect(`nonexistent${run}`, conn), { ...notFound, what: 'connect' })
+    })
+
+    // ── teams ──────────────────────────────────────────────────────────────────────────────
+    await step('teams: another team cannot see the sandbox (getInfo, list)', async () => {
+      needMain()
+      await expectError(() => Sandbox.getInfo(main.sandboxId, otherConn), { ...notFound, what: 'getInfo by team B' })
+      const items = await listAll({ ...otherConn, query: inRun() })
+      assertSameIds(ids(items), [], 'team B listing team A run')
+    })
+    await step('teams: another team cannot kill, setTimeout or connect it', async () => {
+      needMain()
+      assertEqual(await Sandbox.kill(main.sandboxId, otherConn), false, 'kill by team B')
+      await expectError(() => Sandbox.setTimeout(main.sandboxId, 30_000, otherConn), { ...notFound, what: 'setTimeout by team B' })
+      await expectError(() => Sandbox.connect(main.sandboxId, otherConn), { ...notFound, what: 'connect by team B' })
+      const info = await Sandbox.getInfo(main.sandboxId, conn)
+      assertEqual(info.state, 'running', 'state for team A afterwards')
+    })
+    await step("teams: team A does not see team B's sandboxes", async () => {
+      const b = await create({ grp: 'teamb' }, { timeoutMs: 120_000 }, otherConn)
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ grp: 'teamb' }) })), [], 'team A listing')
+      assertSameIds(ids(await listAll({ ...otherConn, query: inRun({ grp: 'teamb' }) })), [b.sandboxId], 'team B listing')
+      await expectError(() => Sandbox.getInfo(b.sandboxId, conn), { ...notFound, what: 'getInfo by team A' })
+    })
+
+    // ── authentication ─────────────────────────────────────────────────────────────────────
+    await step('auth: a wrong API key → AuthenticationError (list, getInfo, create, kill)', async () => {
+      needMain()
+      const e1 = await expectError(() => Sandbox.list({ ...badConn, query: inRun() }).nextItems(), { ...authError, what: 'list' })
+      await expectError(() => Sandbox.getInfo(main.sandboxId, badConn), { ...authError, what: 'getInfo' })
+      await expectError(() => create({ grp: 'badkey' }, {}, badConn), { ...authError, what: 'create' })
+      await expectError(() => Sandbox.kill(main.sandboxId, badConn), { ...authError, what: 'kill' })
+      assertEqual(e1.name, 'AuthenticationError', 'error.name')
+      assert(!(e1 instanceof errors.SandboxError), 'AuthenticationError is a SandboxError (e2b: it is not)')
+      return e1.message
+    })
+
+    // ── kill ───────────────────────────────────────────────────────────────────────────────
+    await step('kill: static → true, again → false', async () => {
+      const s = await create({ grp: 'kill' }, { timeoutMs: 120_000 })
+      assertEqual(await Sandbox.kill(s.sandboxId, conn), true, 'first kill')
+      assertEqual(await Sandbox.kill(s.sandboxId, conn), false, 'second kill')
+      await expectError(() => Sandbox.getInfo(s.sandboxId, conn), { ...notFound, what: 'getInfo after kill' })
+      await expectError(() => Sandbox.setTimeout(s.sandboxId, 30_000, conn), { ...notFound, what: 'setTimeout after kill' })
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ grp: 'kill' }) })), [], 'list after kill')
+    })
+    await step('kill: instance → true, again → false', async () => {
+      const s = await create({ grp: 'kill2' }, { timeoutMs: 120_000 })
+      assertEqual(await s.kill(), true, 'first kill')
+      assertEqual(await s.kill(), false, 'second kill')
+      await expectError(() => s.getInfo(), { ...notFound, what: 'instance getInfo after kill' })
+    })
+    await step('kill: getInfo on a killed sandbox → SandboxNotFoundError (instanceof)', async () => {
+      const s = await create({ grp: 'kill3' }, { timeoutMs: 120_000 })
+      await Sandbox.kill(s.sandboxId, conn)
+      const err = await expectError(() => Sandbox.getInfo(s.sandboxId, conn), { ...notFound, what: 'getInfo' })
+      assert(err instanceof errors.SandboxError, 'not a SandboxError')
+      return err.message
+    })
+
+    // ── expiry ─────────────────────────────────────────────────────────────────────────────
+    await step('expiry: a sandbox with timeoutMs 1000 disappears within a few seconds', async () => {
+      const s = await create({ grp: 'expire' }, { timeoutMs: 1_000 })
+      const t0 = Date.now()
+      const info = await Sandbox.getInfo(s.sandboxId, conn)
+      assertNear(info.endAt.getTime() - info.startedAt.getTime(), 1_000, 500, 'endAt - startedAt')
+      let gone = false
+      while (Date.now() - t0 < 8_000) {
+        await sleep(200)
+        try {
+          await Sandbox.getInfo(s.sandboxId, conn)
+        } catch (err) {
+          if (!(err instanceof errors.SandboxNotFoundError)) throw err
+          gone = true
+          break
+        }
+      }
+      assert(gone, 'still there 8 s after its 1 s timeout')
+      const after = Date.now() - t0
+      assertSameIds(ids(await listAll({ ...conn, query: inRun({ grp: 'expire' }) })), [], 'list after expiry')
+      assertEqual(await Sandbox.kill(s.sandboxId, conn), false, 'kill after expiry')
+      return `gone after ≈${after} ms`
+    }, { timeoutMs: 20_000 })
+
+    // ── bad input ─────────────────────────────────────────────────────────────────────────
+    // Each must fail with an Error, promptly; `sdkClass`: with one of the SDK's error classes.
+    const badInput = (name, fn, { sdkClass = false } = {}) =>
+      step(`bad input: ${name} → ${sdkClass ? 'an SDK error' : 'an error'}`, async () => {
+        const err = await expectError(fn, { what: name })
+        if (sdkClass && !ERROR_NAMES_MOST_SPECIFIC_FIRST.some((n) => typeof errors[n] === 'function' && err instanceof errors[n])) {
+          fail(`${name}: threw ${describeError(err)}, which is none of the SDK's error classes`)
+        }
+        return `${errorClassName(err)}${err.statusCode !== undefined ? ` [${err.statusCode}]` : ''}: ${err.message}`
+      })
+    await badInput('list limit 0', () => Sandbox.list({ ...conn, query: inRun(), limit: 0 }).nextItems(), { sdkClass: true })
+    await badInput('list limit 101', () => Sandbox.list({ ...conn, query: inRun(), limit: 101 }).nextItems(), { sdkClass: true })
+    await badInput('metadata value that is not a string', () => create({ grp: 'bad', n: 42 }, { timeoutMs: 60_000 }))
+    await badInput("getInfo('')", () => Sandbox.getInfo('', conn))
+    await badInput("kill('')", () => Sandbox.kill('', conn))
+    await badInput('negative timeoutMs on create', () => create({ grp: 'bad' }, { timeoutMs: -5_000 }))
+    await badInput('forged nextToken (garbage)', () => Sandbox.list({ ...conn, query: inRun(), nextToken: 'not-a-token!!' }).nextItems())
+    await badInput('forged nextToken (base64 of garbage)', () =>
+      Sandbox.list({ ...conn, query: inRun(), nextToken: 'Zm9yZ2VkLWN1cnNvcg' }).nextItems(),
+    )
+  } catch (err) {
+    // A bug in the scenario itself: report it rather than reject.
+    results.push({ name: 'scenario: ran to the end', ok: false, error: describeError(err), ms: 0 })
+    try {
+      check(results.at(-1))
+    } catch {}
+  } finally {
+    // ── cleanup ───────────────────────────────────────────────────────────────────────────
+    await step('cleanup: kill every sandbox this run created', async () => {
+      let killed = 0
+      for (const [set, c] of [[createdA, conn], [createdB, otherConn]]) {
+        const all = [...set]
+        for (let i = 0; i < all.length; i += 25) {
+          const res = await Promise.allSettled(all.slice(i, i + 25).map((id) => Sandbox.kill(id, c)))
+          killed += res.filter((r) => r.status === 'fulfilled' && r.value === true).length
+          const failed = res.find((r) => r.status === 'rejected')
+          if (failed) throw failed.reason
+        }
+      }
+      const left = await listAll({ ...conn, query: inRun() })
+      const leftB = await listAll({ ...otherConn, query: inRun() })
+      assertSameIds([...ids(left), ...ids(leftB)], [], 'sandboxes of this run left')
+      return `${killed} killed of ${createdA.size + createdB.size} created`
+    }, { timeoutMs: 120_000 })
+  }
+
+  const counted = results.filter((r) => !r.skipped)
+  return {
+    run,
+    passed: counted.filter((r) => r.ok).length,
+    failed: counted.filter((r) => !r.ok).length,
+    skipped: results.length - counted.length,
+    results,
+  }
+}
