@@ -9,8 +9,9 @@ WASM_BINDGEN_VERSION=0.2.130
 step() { printf '\n== %s\n' "$*"; }
 
 step "npm packages"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # npm ci refuses this lock over optional platform packages of other OSes; install honours it.
+  npm install --no-audit --no-fund
 fi
 
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
