@@ -107,7 +107,9 @@ async fn serve(
                 .await?;
         }
         Fault::Reset => {
-            // SO_LINGER 0 makes the close a TCP reset rather than a clean end.
+            // SO_LINGER 0 makes the close a TCP reset rather than a clean end; with a zero
+            // timeout the drop never blocks, which is what the deprecation warns about.
+            #[allow(deprecated)]
             conn.set_linger(Some(std::time::Duration::ZERO))?;
         }
         Fault::Stall => {
