@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { extname, join, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+import { finish, printCheck, runGuard } from './harness/report.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -39,21 +39,7 @@ const CHROMIUM_ARGS = [
 ]
 const PAGE_PATH = '/__sandkit_test__/index.html'
 
-const cleanups = []
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()()
-    } catch {}
-  }
-}
-async function bail(name, err) {
-  printCheck(runnerFailure(name, err))
-  await cleanup()
-  finish(0, 1)
-}
-const overall = setTimeout(() => bail('chromium: whole run', new Error(`did not finish within ${values.timeout} s`)), Number(values.timeout) * 1000)
-overall.unref()
+const { cleanups, cleanup, bail } = runGuard('chromium', Number(values.timeout))
 
 const entryRel = values.entry.replace(/^\.?\//, '')
 if (!existsSync(resolve(REPO_ROOT, entryRel))) await bail('chromium: entry module', new Error(`${values.entry} does not exist (build the wasm package first)`))

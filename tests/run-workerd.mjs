@@ -16,7 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -34,22 +34,7 @@ const entryPath = resolve(REPO_ROOT, values.entry)
 const scenarioPath = join(REPO_ROOT, 'tests/scenario.mjs')
 const workDir = join(REPO_ROOT, `.tmp/workerd-${process.pid}`)
 
-const cleanups = []
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()()
-    } catch {}
-  }
-}
-async function bail(name, err) {
-  printCheck(runnerFailure(name, err))
-  await cleanup()
-  finish(0, 1)
-}
-
-const overall = setTimeout(() => bail('workerd: whole run', new Error(`did not finish within ${values.timeout} s`)), Number(values.timeout) * 1000)
-overall.unref()
+const { cleanups, cleanup, bail } = runGuard('workerd', Number(values.timeout))
 
 // ── the module graph ──────────────────────────────────────────────────────────────────────
 const IMPORT_RE = [

@@ -33,3 +33,26 @@ export function finish(passed, failed) {
   console.log(totalsLine(passed, failed))
   process.exit(failed > 0 || passed === 0 ? 1 : 0)
 }
+
+/**
+ * A runner's way out: `cleanups` run in reverse order (newest first) before `bail` reports
+ * a runner failure and exits; the whole run is bailed out of after `timeoutS` seconds.
+ */
+export function runGuard(runner, timeoutS) {
+  const cleanups = []
+  async function cleanup() {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()()
+      } catch {}
+    }
+  }
+  async function bail(name, err) {
+    printCheck(runnerFailure(name, err))
+    await cleanup()
+    finish(0, 1)
+  }
+  const overall = setTimeout(() => bail(`${runner}: whole run`, new Error(`did not finish within ${timeoutS} s`)), timeoutS * 1000)
+  overall.unref()
+  return { cleanups, cleanup, bail }
+}
