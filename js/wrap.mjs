@@ -132,8 +132,9 @@ function guardPrototype(proto) {
 
 // Static methods of napi classes can be neither redefined nor proxied, so the exported class
 // is a stand-in function that shares the binding class's prototype (so `instanceof` holds for
-// the instances the binding makes) and carries guarded copies of its static methods.
-function guardStatics(Class) {
+// the instances the binding makes) and carries guarded copies of its static methods, renamed
+// where `staticNames` says so.
+function guardStatics(Class, staticNames = {}) {
   const Public = {
     [Class.name]: function (...args) {
       return Reflect.construct(Class, args, new.target ?? Class)
@@ -144,13 +145,17 @@ function guardStatics(Class) {
   for (const key of Object.getOwnPropertyNames(Class)) {
     const desc = Object.getOwnPropertyDescriptor(Class, key)
     if (typeof desc.value !== 'function' || key === 'prototype') continue
-    Object.defineProperty(Public, key, { value: guard(desc.value), writable: true, configurable: true })
+    Object.defineProperty(Public, staticNames[key] ?? key, { value: guard(desc.value), writable: true, configurable: true })
   }
   return Public
 }
 
-/** Wraps a binding's classes once: returns the public API. */
-function wrapBinding(binding) {
+/**
+ * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
+ * static method names to public ones (wasm-bindgen cannot give a static and an instance
+ * method the same name).
+ */
+function wrapBinding(binding, opts = {}) {
   guardPrototype(binding.Sandbox.prototype)
   guardPrototype(binding.SandboxPaginator.prototype)
   Object.defineProperty(binding.SandboxPaginator.prototype, Symbol.asyncIterator, {
@@ -161,7 +166,7 @@ function wrapBinding(binding) {
   })
   return {
     ...errorClasses,
-    Sandbox: guardStatics(binding.Sandbox),
+    Sandbox: guardStatics(binding.Sandbox, opts.staticNames),
     SandboxPaginator: binding.SandboxPaginator,
     ALL_TRAFFIC: '0.0.0.0/0',
   }

@@ -20,7 +20,7 @@ git diff --exit-code -- index.d.ts || { echo "index.d.ts is stale: run scripts/b
 
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
-cargo clippy -p sandkit --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p sandkit -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "TypeScript type check (public .d.ts, examples)"
 node_modules/.bin/tsc -p tsconfig.json
@@ -28,7 +28,5 @@ node_modules/.bin/tsc -p tsconfig.json
 step "Rust tests"
 cargo test
 
-step "JS scenario (Node napi, and the official e2b package against sandkitd)"
-# The wasm binding has not landed yet: its runtimes (wasm in Node, workerd, Chromium) join
-# this list when it does.
-node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-napi,e2b}"
+step "JS scenario (Node napi, Node wasm, workerd, Chromium, and the official e2b package)"
+node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-napi,wasm,workerd,chromium,e2b}"

@@ -1,1 +1,59 @@
+//! The WebAssembly binding of sandkit (browsers, Cloudflare Workers, Node): converts
+//! JavaScript values to the core's types and back, nothing else. The surface is the one in
+//! `docs/binding-api.md`, the same as the napi binding's.
+//!
+//! Nothing here may panic: the wasm build aborts on panic, which traps the whole instance.
+//! Every failure becomes a thrown `Error` carrying `sandkit::Error::to_binding_message()`.
+#![cfg(target_arch = "wasm32")]
 
+mod convert;
+mod paginator;
+mod sandbox;
+mod types;
+
+pub use paginator::SandboxPaginator;
+pub use sandbox::Sandbox;
+
+use js_sys::Reflect;
+use sandkit::config::NoEnv;
+use sandkit::runtime::JsRuntime;
+use sandkit::transport::FetchTransport;
+use sandkit::{Client, Platform};
+use wasm_bindgen::prelude::*;
+
+/// `globalThis[key]`, or `undefined`.
+fn global(key: &str) -> JsValue {
+    Reflect::get(&js_sys::global(), &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key]` for an object, else `undefined`.
+fn member(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Runs once, when the module is instantiated (`initSync` or `init`): installs the client
+/// every call uses, with the runtime's `fetch` and no environment variables.
+#[wasm_bindgen(start, private)]
+fn start() {
+    // A page has both; Workers, Node and web workers have neither.
+    let is_browser = !global("window").is_undefined() && !global("document").is_undefined();
+    let label = if is_browser {
+        "wasm-browser"
+    } else if member(&member(&global("process"), "versions"), "node").is_string() {
+        "wasm-node"
+    } else {
+        // workerd (its `navigator.userAgent` is 'Cloudflare-Workers'), web workers, Deno:
+        // every runtime without a window that is not Node.
+        "wasm-worker"
+    };
+    Client::set_shared(Client::new(
+        FetchTransport { is_browser },
+        JsRuntime,
+        NoEnv,
+        Platform::new(label, is_browser),
+    ));
+}

@@ -1,0 +1,291 @@
+//! JavaScript values to the core's options and back. Every check of a value lives in
+//! `sandkit::options::from_js`; here only the JavaScript types are checked, so that a value of
+//! the wrong type is an `InvalidArgumentError` naming the field.
+
+use js_sys::{Array, Date, Object, Reflect};
+use sandkit::options::from_js;
+use sandkit::{
+    ConnectOpts, ConnectionOpts, Error, ListOpts, Result, SandboxInfo, SandboxOpts, StringMap,
+};
+use wasm_bindgen::prelude::*;
+
+/// A core error as the JavaScript `Error` that `js/wrap.mjs` turns into a typed class.
+pub fn js_error(e: Error) -> JsError {
+    JsError::new(&e.to_binding_message())
+}
+
+/// A JavaScript type name for messages: `typeof`, except `null` and `array`.
+fn type_name(v: &JsValue) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if Array::is_array(v) {
+        "array".into()
+    } else {
+        v.js_typeof().as_string().unwrap_or_default()
+    }
+}
+
+fn wrong_type(path: &str, expected: &str, got: &JsValue) -> Error {
+    Error::invalid_argument(format!("{path} must be {expected}, got {}", type_name(got)))
+}
+
+/// A field path for messages: `metadata.user`, or `metadata["a b"]` for keys that are not
+/// identifiers.
+fn child_path(parent: &str, key: &str) -> String {
+    let ident = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    match (parent.is_empty(), ident) {
+        (true, _) => key.to_string(),
+        (false, true) => format!("{parent}.{key}"),
+        (false, false) => format!("{parent}[{key:?}]"),
+    }
+}
+
+/// An options object (or nothing: `undefined` and `null` mean "all defaults").
+pub struct Opts {
+    obj: Option<Object>,
+    path: String,
+}
+
+impl Opts {
+    /// `what` names the argument in messages, e.g. `opts`.
+    pub fn new(v: Option<JsValue>, what: &str) -> Result<Opts> {
+        Opts::at(v, what.to_string(), "")
+    }
+
+    fn at(v: Option<JsValue>, describe: String, path: &str) -> Result<Opts> {
+        let v = v.filter(|v| !v.is_undefined() && !v.is_null());
+        match v {
+            None => Ok(Opts {
+                obj: None,
+                path: path.to_string(),
+            }),
+            Some(v) if v.is_object() && !Array::is_array(&v) => Ok(Opts {
+                obj: Some(v.unchecked_into()),
+                path: path.to_string(),
+            }),
+            Some(v) => Err(wrong_type(&describe, "an object", &v)),
+        }
+    }
+
+    /// The field's value; `None` when absent, `undefined` or `null`.
+    fn get(&self, key: &str) -> Result<Option<JsValue>> {
+        let Some(obj) = &self.obj else {
+            return Ok(None);
+        };
+        // A getter may throw.
+        let v = Reflect::get(obj, &JsValue::from_str(key)).map_err(|e| {
+            Error::invalid_argument(format!(
+                "reading {} threw: {}",
+                child_path(&self.path, key),
+                describe_thrown(&e)
+            ))
+        })?;
+        Ok(Some(v).filter(|v| !v.is_undefined() && !v.is_null()))
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>> {
+        self.get(key)?
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a string", &v))
+            })
+            .transpose()
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+        self.get(key)?
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a boolean", &v))
+            })
+            .transpose()
+    }
+
+    pub fn number(&self, key: &str) -> Result<Option<f64>> {
+        self.get(key)?
+            .map(|v| {
+                v.as_f64()
+                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a number", &v))
+            })
+            .transpose()
+    }
+
+    /// A nested options object.
+    pub fn object(&self, key: &str) -> Result<Opts> {
+        let path = child_path(&self.path, key);
+        Opts::at(self.get(key)?, path.clone(), &path)
+    }
+
+    /// A `Record<string, string>`.
+    pub fn string_map(&self, key: &str) -> Result<Option<StringMap>> {
+        let map = self.object(key)?;
+        let Some(obj) = &map.obj else {
+            return Ok(None);
+        };
+        let mut out = StringMap::new();
+        for entry in Object::entries(obj) {
+            let pair: Array = entry.unchecked_into();
+            let k = pair.get(0).as_string().unwrap_or_default();
+            let v = pair.get(1);
+            match v.as_string() {
+                Some(v) => {
+                    out.insert(k, v);
+                }
+                None => return Err(wrong_type(&child_path(&map.path, &k), "a string", &v)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// A `string[]`.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let path = child_path(&self.path, key);
+        if !Array::is_array(&v) {
+            return Err(wrong_type(&path, "an array of strings", &v));
+        }
+        let array: Array = v.unchecked_into();
+        array
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.as_string()
+                    .ok_or_else(|| wrong_type(&format!("{path}[{i}]"), "a string", &item))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+}
+
+fn describe_thrown(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| type_name(e))
+}
+
+/// The connection fields every options object shares.
+pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
+    Ok(ConnectionOpts {
+        api_key: o.string("apiKey")?,
+        api_url: o.string("apiUrl")?,
+        sandbox_url: o.string("sandboxUrl")?,
+        domain: o.string("domain")?,
+        debug: o.bool("debug")?,
+        request_timeout_ms: from_js::millis("requestTimeoutMs", o.number("requestTimeoutMs")?)?
+            .map(|d| d.as_millis() as u64),
+        dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?.unwrap_or(false),
+        ..Default::default()
+    })
+}
+
+/// `SandboxApiOpts`: connection fields only.
+pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
+    connection(&Opts::new(v, "opts")?)
+}
+
+/// `SandboxOpts`; `template` (given positionally) wins over `opts.template`.
+pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
+    let lifecycle = o.object("lifecycle")?;
+    Ok(SandboxOpts {
+        template: match template {
+            Some(t) => Some(t),
+            None => o.string("template")?,
+        },
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        metadata: o.string_map("metadata")?,
+        envs: o.string_map("envs")?,
+        allow_internet_access: o.bool("allowInternetAccess")?,
+        network: None,
+        on_timeout: lifecycle
+            .string("onTimeout")?
+            .as_deref()
+            .map(from_js::on_timeout)
+            .transpose()?,
+        auto_resume: lifecycle.bool("autoResume")?,
+        secure: o.bool("secure")?,
+        connection: connection(o)?,
+    })
+}
+
+/// `SandboxConnectOpts`.
+pub fn connect_opts(v: Option<JsValue>) -> Result<ConnectOpts> {
+    let o = Opts::new(v, "opts")?;
+    Ok(ConnectOpts {
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxListOpts`.
+pub fn list_opts(v: Option<JsValue>) -> Result<ListOpts> {
+    let o = Opts::new(v, "opts")?;
+    let query = o.object("query")?;
+    Ok(ListOpts {
+        state: query
+            .strings("state")?
+            .as_deref()
+            .map(from_js::states)
+            .transpose()?,
+        metadata: query.string_map("metadata")?,
+        limit: o.number("limit")?.map(from_js::list_limit).transpose()?,
+        next_token: o.string("nextToken")?,
+        order: o
+            .string("order")?
+            .as_deref()
+            .map(from_js::order)
+            .transpose()?,
+        template: None,
+        connection: connection(&o)?,
+    })
+}
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Only fails on frozen objects or proxies; this one is fresh.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+fn string_map_object(map: StringMap) -> Object {
+    let obj = Object::new();
+    for (k, v) in map {
+        set(&obj, &k, v);
+    }
+    obj
+}
+
+/// A `SandboxInfo` as a plain object with `Date`s; absent optional fields are left out.
+pub fn info_object(i: SandboxInfo) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "sandboxId", i.sandbox_id);
+    set(&obj, "templateId", i.template_id);
+    if let Some(name) = i.name {
+        set(&obj, "name", name);
+    }
+    set(&obj, "metadata", string_map_object(i.metadata));
+    let date = |t: sandkit::Timestamp| Date::new(&JsValue::from_f64(t.unix_millis() as f64));
+    set(&obj, "startedAt", date(i.started_at));
+    set(&obj, "endAt", date(i.end_at));
+    set(&obj, "state", i.state.as_str());
+    set(&obj, "cpuCount", i.cpu_count);
+    set(&obj, "memoryMB", i.memory_mb);
+    set(&obj, "envdVersion", i.envd_version);
+    if let Some(domain) = i.sandbox_domain {
+        set(&obj, "sandboxDomain", domain);
+    }
+    if let Some(allow) = i.allow_internet_access {
+        set(&obj, "allowInternetAccess", allow);
+    }
+    if let Some(l) = i.lifecycle {
+        let lifecycle = Object::new();
+        set(&lifecycle, "onTimeout", l.on_timeout);
+        set(&lifecycle, "autoResume", l.auto_resume);
+        set(&obj, "lifecycle", lifecycle);
+    }
+    obj.into()
+}

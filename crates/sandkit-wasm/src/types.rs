@@ -1,0 +1,95 @@
+//! The TypeScript shapes of the options and results, written out by hand (the options are read
+//! field by field in `convert.rs`): the same interfaces, names and docs as the napi binding's.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** Connection options of the calls that act on one sandbox. */
+export interface SandboxApiOpts {
+  /** Required: there is no environment to read `E2B_API_KEY` from. */
+  apiKey?: string;
+  /** Default `https://api.<domain>`. */
+  apiUrl?: string;
+  sandboxUrl?: string;
+  /** Default `e2b.app`. */
+  domain?: string;
+  debug?: boolean;
+  /** Time for one whole call, retries included; 0 disables it. Default 60 000. */
+  requestTimeoutMs?: number;
+  /** Allow an API key in a browser, where any visitor can read it. */
+  dangerouslyAllowBrowser?: boolean;
+}
+
+/** What happens when the sandbox's time runs out. */
+export interface SandboxLifecycle {
+  /** `'kill'` (default) or `'pause'`. */
+  onTimeout?: string;
+  /** Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`). */
+  autoResume?: boolean;
+}
+
+/** Options of `Sandbox.create`; the connection fields also apply to every other call. */
+export interface SandboxOpts extends SandboxApiOpts {
+  /** Template id or alias; default `base`. */
+  template?: string;
+  /** Sandbox lifetime; default 300 000. */
+  timeoutMs?: number;
+  metadata?: Record<string, string>;
+  /** Environment variables every command in the sandbox sees. */
+  envs?: Record<string, string>;
+  allowInternetAccess?: boolean;
+  secure?: boolean;
+  lifecycle?: SandboxLifecycle;
+}
+
+/** Options of `Sandbox.connect` and `sandbox.connect`. */
+export interface SandboxConnectOpts extends SandboxApiOpts {
+  /** Extend the sandbox's life to at least this; default 300 000. */
+  timeoutMs?: number;
+}
+
+/** Filters of `Sandbox.list`. */
+export interface SandboxQuery {
+  /** `'running'`, `'paused'`, or both (the default). */
+  state?: string[];
+  /** Only sandboxes with all of these pairs (case-sensitive). */
+  metadata?: Record<string, string>;
+}
+
+/** Options of `Sandbox.list`. */
+export interface SandboxListOpts extends SandboxApiOpts {
+  query?: SandboxQuery;
+  /** Page size, 1 to 100 (default 100). */
+  limit?: number;
+  /** Start from this page. */
+  nextToken?: string;
+  /** `'asc'` or `'desc'` (default) by start time. */
+  order?: string;
+}
+
+/** What happens when the sandbox's time runs out. */
+export interface SandboxInfoLifecycle {
+  onTimeout: string;
+  autoResume: boolean;
+}
+
+/** A sandbox as listed or looked up. */
+export interface SandboxInfo {
+  sandboxId: string;
+  templateId: string;
+  /** The template alias. */
+  name?: string;
+  metadata: Record<string, string>;
+  startedAt: Date;
+  endAt: Date;
+  /** `'running'` or `'paused'`. */
+  state: string;
+  cpuCount: number;
+  memoryMB: number;
+  envdVersion: string;
+  sandboxDomain?: string;
+  allowInternetAccess?: boolean;
+  lifecycle?: SandboxInfoLifecycle;
+}
+"#;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the wasm package: the binding crate for wasm32, wasm-bindgen's `web` glue, then
+# wasm-opt (binaryen from npm; Debian's older wasm-opt breaks the externref table).
+# Output: wasm/pkg/{sandkit_wasm.js,sandkit_wasm.d.ts,sandkit_wasm_bg.wasm}. Prints sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WASM_OPT=${WASM_OPT:-node_modules/.bin/wasm-opt}
+OUT=wasm/pkg
+IN=target/wasm32-unknown-unknown/wasm-release/sandkit_wasm.wasm
+
+cargo build -p sandkit-wasm --target wasm32-unknown-unknown --profile wasm-release
+rm -rf "$OUT"
+wasm-bindgen "$IN" --out-dir "$OUT" --target web
+# The glue is an ES module; the package's own `.js` files are CommonJS.
+echo '{ "type": "module" }' >"$OUT/package.json"
+"$WASM_OPT" -Oz "$OUT/sandkit_wasm_bg.wasm" -o "$OUT/sandkit_wasm_bg.wasm"
+
+size() { wc -c <"$1" | tr -d ' '; }
+gz() { gzip -9c "$@" | wc -c | tr -d ' '; }
+echo "wasm package: sandkit_wasm_bg.wasm $(size $OUT/sandkit_wasm_bg.wasm) B," \
+  "glue $(size $OUT/sandkit_wasm.js) B; gzip -9 of wasm + glue + entry:" \
+  "$(gz $OUT/sandkit_wasm_bg.wasm $OUT/sandkit_wasm.js wasm/api.mjs wasm/browser.mjs js/wrap.mjs) B"
