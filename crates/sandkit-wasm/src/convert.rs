@@ -2,16 +2,29 @@
 //! `sandkit::options::from_js`; here only the JavaScript types are checked, so that a value of
 //! the wrong type is an `InvalidArgumentError` naming the field.
 
-use js_sys::{Array, Date, Object, Reflect};
+use js_sys::{Array, Date, Object, Promise, Reflect};
 use sandkit::options::from_js;
 use sandkit::{
     ConnectOpts, ConnectionOpts, Error, ListOpts, Result, SandboxInfo, SandboxOpts, StringMap,
 };
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 
 /// A core error as the JavaScript `Error` that `js/wrap.mjs` turns into a typed class.
 pub fn js_error(e: Error) -> JsError {
     JsError::new(&e.to_binding_message())
+}
+
+/// The work of one async method, boxed so that every method shares one promise adapter:
+/// `future_to_promise` per distinct future type would add a few KB each to the module.
+pub type Job = Pin<Box<dyn Future<Output = Result<JsValue>>>>;
+
+/// Runs `job` as a JavaScript `Promise` that rejects with the binding's error.
+pub fn promise(job: Job) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        job.await.map_err(|e| JsValue::from(js_error(e)))
+    })
 }
 
 /// A JavaScript type name for messages: `typeof`, except `null` and `array`.
@@ -40,7 +53,11 @@ fn child_path(parent: &str, key: &str) -> String {
     match (parent.is_empty(), ident) {
         (true, _) => key.to_string(),
         (false, true) => format!("{parent}.{key}"),
-        (false, false) => format!("{parent}[{key:?}]"),
+        // JSON quoting: `{:?}` would bring Rust's Unicode printability tables into the module.
+        (false, false) => format!(
+            "{parent}[{}]",
+            serde_json::to_string(key).unwrap_or_default()
+        ),
     }
 }
 

@@ -1,22 +1,23 @@
 //! `SandboxPaginator`: one page per `nextItems()`.
 
-use crate::convert::{info_object, js_error};
-use js_sys::Array;
+use crate::convert::{info_object, promise};
+use js_sys::{Array, Promise};
 use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// Pages through sandboxes. `hasNext` is true until a page comes without a next token.
 #[wasm_bindgen]
 pub struct SandboxPaginator {
-    // Never borrowed across an `.await`: a fetch works on a copy that is put back afterwards,
-    // so the getters can be read while a page is on its way.
-    inner: RefCell<sandkit::SandboxPaginator>,
+    // Shared with the page request in flight, which puts the advanced paginator back. Never
+    // borrowed across an `.await`, so the getters can be read while a page is on its way.
+    inner: Rc<RefCell<sandkit::SandboxPaginator>>,
 }
 
 impl SandboxPaginator {
     pub fn new(inner: sandkit::SandboxPaginator) -> Self {
         SandboxPaginator {
-            inner: RefCell::new(inner),
+            inner: Rc::new(RefCell::new(inner)),
         }
     }
 }
@@ -42,22 +43,17 @@ impl SandboxPaginator {
     }
 
     /// Fetches the next page; throws once there are no more.
-    #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "SandboxInfo[]")]
-    pub async fn next_items(&self) -> Result<Array, JsError> {
-        // No borrow is ever held across an `.await`, so these never fail; `try_` keeps even
-        // the impossible case from panicking.
-        let Ok(mut p) = self.inner.try_borrow().map(|p| p.clone()) else {
-            return Err(js_error(busy()));
-        };
-        let items = p.next_items().await;
-        match self.inner.try_borrow_mut() {
-            Ok(mut slot) => *slot = p,
-            Err(_) => return Err(js_error(busy())),
-        }
-        Ok(items
-            .map_err(js_error)?
-            .into_iter()
-            .map(info_object)
-            .collect())
+    #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "Promise<SandboxInfo[]>")]
+    pub fn next_items(&self) -> Promise {
+        let slot = Rc::clone(&self.inner);
+        promise(Box::pin(async move {
+            // No borrow is held across the `.await`, so these never fail; `try_` keeps even
+            // the impossible case from trapping.
+            let mut p = slot.try_borrow().map_err(|_| busy())?.clone();
+            let items = p.next_items().await;
+            *slot.try_borrow_mut().map_err(|_| busy())? = p;
+            let page: Array = items?.into_iter().map(info_object).collect();
+            Ok(page.into())
+        }))
     }
 }

@@ -2,13 +2,18 @@
 //!
 //! Static and instance methods share their JavaScript names (`Sandbox.kill(id)` and
 //! `sandbox.kill()`), which wasm-bindgen 0.2.130 refuses: both would be exported from the wasm
-//! module as `sandbox_kill` ("symbol `sandbox_kill_<hash>` is already defined"). So the static
-//! forms are exported as `connectById`, `killById`, `setTimeoutById` and `getInfoById`, and
-//! `scripts/build-wasm.sh` renames them to their public names in the generated glue (.js and
-//! .d.ts) and checks that it did.
+//! module as `sandbox_kill`. So the static forms are exported as `connectById`, `killById`,
+//! `setTimeoutById` and `getInfoById`, and `wasm/api.mjs` publishes them under their public
+//! names.
+//!
+//! Async methods return a `Promise` made by `convert::promise` (one adapter for all of them);
+//! the real result types are given to TypeScript with `unchecked_return_type`.
 
-use crate::convert::{Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts};
+use crate::convert::{
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, promise,
+};
 use crate::paginator::SandboxPaginator;
+use js_sys::Promise;
 use sandkit::Error;
 use wasm_bindgen::prelude::*;
 
@@ -18,52 +23,57 @@ pub struct Sandbox {
     inner: sandkit::Sandbox,
 }
 
+fn wrap(inner: sandkit::Sandbox) -> JsValue {
+    JsValue::from(Sandbox { inner })
+}
+
 #[wasm_bindgen]
 impl Sandbox {
     /// Creates a sandbox from a template (default `base`).
-    pub async fn create(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
+    pub fn create(
         #[wasm_bindgen(js_name = templateOrOpts, unchecked_optional_param_type = "string | SandboxOpts")]
         template_or_opts: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxOpts")] opts: Option<JsValue>,
-    ) -> Result<Sandbox, JsError> {
+    ) -> Promise {
         // A string is the template; anything else present is the options (checked there).
         let (template, opts, what) = match template_or_opts {
             Some(v) if v.is_string() => (v.as_string(), opts, "opts"),
             Some(v) if !v.is_undefined() && !v.is_null() => (None, Some(v), "templateOrOpts"),
             _ => (None, opts, "opts"),
         };
-        let run = async {
-            let o = Opts::new(opts, what)?;
-            let inner = sandkit::Sandbox::create(create_opts(template, &o)?).await?;
-            Ok::<_, Error>(Sandbox { inner })
-        };
-        run.await.map_err(js_error)
+        // Options are read now, while the caller's object is as it was passed.
+        let opts = Opts::new(opts, what).and_then(|o| create_opts(template, &o));
+        promise(Box::pin(async move {
+            sandkit::Sandbox::create(opts?).await.map(wrap)
+        }))
     }
 
     /// Connects to a running sandbox or resumes a paused one, extending its life.
-    #[wasm_bindgen(js_name = connectById)]
-    pub async fn connect_by_id(
+    #[wasm_bindgen(js_name = connectById, unchecked_return_type = "Promise<Sandbox>")]
+    pub fn connect_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts")] opts: Option<JsValue>,
-    ) -> Result<Sandbox, JsError> {
-        let run = async {
-            let inner = sandkit::Sandbox::connect(&sandbox_id, connect_opts(opts)?).await?;
-            Ok::<_, Error>(Sandbox { inner })
-        };
-        run.await.map_err(js_error)
+    ) -> Promise {
+        let opts = connect_opts(opts);
+        promise(Box::pin(async move {
+            sandkit::Sandbox::connect(&sandbox_id, opts?)
+                .await
+                .map(wrap)
+        }))
     }
 
     /// Connects to this sandbox again, extending its life.
-    pub async fn connect(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
+    pub fn connect(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts")] opts: Option<JsValue>,
-    ) -> Result<Sandbox, JsError> {
+    ) -> Promise {
         let this = self.inner.clone();
-        let run = async {
-            let inner = this.reconnect(connect_opts(opts)?.timeout).await?;
-            Ok::<_, Error>(Sandbox { inner })
-        };
-        run.await.map_err(js_error)
+        let opts = connect_opts(opts);
+        promise(Box::pin(async move {
+            this.reconnect(opts?.timeout).await.map(wrap)
+        }))
     }
 
     /// Lists sandboxes page by page.
@@ -75,64 +85,75 @@ impl Sandbox {
     }
 
     /// Kills a sandbox: `true` if it was killed, `false` if there was no such sandbox.
-    #[wasm_bindgen(js_name = killById)]
-    pub async fn kill_by_id(
+    #[wasm_bindgen(js_name = killById, unchecked_return_type = "Promise<boolean>")]
+    pub fn kill_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
-    ) -> Result<bool, JsError> {
-        let run = async { sandkit::Sandbox::kill_by_id(&sandbox_id, &api_opts(opts)?).await };
-        run.await.map_err(js_error)
+    ) -> Promise {
+        let opts = api_opts(opts);
+        promise(Box::pin(async move {
+            sandkit::Sandbox::kill_by_id(&sandbox_id, &opts?)
+                .await
+                .map(JsValue::from)
+        }))
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
-    pub async fn kill(&self) -> Result<bool, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn kill(&self) -> Promise {
         let this = self.inner.clone();
-        this.kill().await.map_err(js_error)
+        promise(Box::pin(
+            async move { this.kill().await.map(JsValue::from) },
+        ))
     }
 
     /// Makes a sandbox end `timeoutMs` from now.
-    #[wasm_bindgen(js_name = setTimeoutById)]
-    pub async fn set_timeout_by_id(
+    #[wasm_bindgen(js_name = setTimeoutById, unchecked_return_type = "Promise<void>")]
+    pub fn set_timeout_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
         #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
-    ) -> Result<(), JsError> {
-        let run = async {
-            let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
-            sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout, &api_opts(opts)?).await
-        };
-        run.await.map_err(js_error)
+    ) -> Promise {
+        let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
+        let opts = api_opts(opts);
+        promise(Box::pin(async move {
+            sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout?, &opts?).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     /// Makes this sandbox end `timeoutMs` from now.
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub async fn set_timeout(
-        &self,
-        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
-    ) -> Result<(), JsError> {
+    #[wasm_bindgen(js_name = setTimeout, unchecked_return_type = "Promise<void>")]
+    pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
         let this = self.inner.clone();
-        let run = async {
-            let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
-            this.set_timeout(timeout).await
-        };
-        run.await.map_err(js_error)
+        let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
+        promise(Box::pin(async move {
+            this.set_timeout(timeout?).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     /// Looks a sandbox up by id.
-    #[wasm_bindgen(js_name = getInfoById, unchecked_return_type = "SandboxInfo")]
-    pub async fn get_info_by_id(
+    #[wasm_bindgen(js_name = getInfoById, unchecked_return_type = "Promise<SandboxInfo>")]
+    pub fn get_info_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
-    ) -> Result<JsValue, JsError> {
-        let run = async { sandkit::Sandbox::get_info_by_id(&sandbox_id, &api_opts(opts)?).await };
-        run.await.map(info_object).map_err(js_error)
+    ) -> Promise {
+        let opts = api_opts(opts);
+        promise(Box::pin(async move {
+            sandkit::Sandbox::get_info_by_id(&sandbox_id, &opts?)
+                .await
+                .map(info_object)
+        }))
     }
 
     /// Looks this sandbox up.
-    #[wasm_bindgen(js_name = getInfo, unchecked_return_type = "SandboxInfo")]
-    pub async fn get_info(&self) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(js_name = getInfo, unchecked_return_type = "Promise<SandboxInfo>")]
+    pub fn get_info(&self) -> Promise {
         let this = self.inner.clone();
-        this.get_info().await.map(info_object).map_err(js_error)
+        promise(Box::pin(
+            async move { this.get_info().await.map(info_object) },
+        ))
     }
 
     /// The host name under which `port` of the sandbox is reachable.
@@ -140,7 +161,8 @@ impl Sandbox {
     pub fn get_host(&self, port: f64) -> Result<String, JsError> {
         if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
             return Err(js_error(Error::invalid_argument(format!(
-                "port must be an integer from 0 to 65535, got {port}"
+                "port must be an integer from 0 to 65535, got {}",
+                sandkit::options::js_number_text(port)
             ))));
         }
         Ok(self.inner.get_host(port as u16))

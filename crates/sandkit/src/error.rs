@@ -109,15 +109,24 @@ impl Error {
     /// The message a binding throws: the prefix, then JSON with name, code, message and
     /// statusCode, which the JavaScript layer turns into the matching error class.
     pub fn to_binding_message(&self) -> String {
-        let mut v = serde_json::json!({
-            "name": self.kind.class_name(),
-            "code": self.code(),
-            "message": self.message,
-        });
-        if let Some(s) = self.status_code {
-            v["statusCode"] = s.into();
+        // A struct rather than `serde_json::Value`: the wasm build then carries no generic
+        // JSON value type.
+        #[derive(serde::Serialize)]
+        struct Payload<'a> {
+            name: &'a str,
+            code: &'a str,
+            message: &'a str,
+            #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
+            status_code: Option<u16>,
         }
-        format!("{BINDING_ERROR_PREFIX}{v}")
+        let payload = Payload {
+            name: self.kind.class_name(),
+            code: self.code(),
+            message: &self.message,
+            status_code: self.status_code,
+        };
+        let json = serde_json::to_string(&payload).unwrap_or_default();
+        format!("{BINDING_ERROR_PREFIX}{json}")
     }
 }
 

@@ -105,9 +105,9 @@ impl TryFrom<SandboxDetail> for SandboxInfo {
 
     fn try_from(d: SandboxDetail) -> Result<Self> {
         let mut info = SandboxInfo::try_from(d.listed)?;
-        info.sandbox_domain = d.domain;
-        info.allow_internet_access = d.allow_internet_access;
-        info.lifecycle = d.lifecycle.map(|l| LifecycleInfo {
+        info.sandbox_domain = d.access.domain;
+        info.allow_internet_access = d.access.allow_internet_access;
+        info.lifecycle = d.access.lifecycle.map(|l| LifecycleInfo {
             on_timeout: l.on_timeout,
             auto_resume: l.auto_resume,
         });

@@ -24,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod info;
+pub mod json;
 pub mod maybe_send;
 pub mod options;
 pub mod paginator;

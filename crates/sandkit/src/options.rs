@@ -107,23 +107,49 @@ impl SandboxOpts {
 
 /// Whole seconds for the API, rounded up as the official SDK does (`Math.ceil(ms / 1000)`).
 pub(crate) fn timeout_secs(timeout: Duration) -> Result<i64> {
-    let secs = timeout.as_millis().div_ceil(1000);
+    // u64 arithmetic: `as_millis()` is a u128, whose formatting and division cost the wasm
+    // build a few KB.
+    let secs = timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
     i64::try_from(secs)
         .ok()
         .filter(|s| *s <= i64::from(i32::MAX))
         .ok_or_else(|| Error::invalid_argument(format!("timeout of {secs} s is too large")))
 }
 
+/// A number as JavaScript prints it (`5`, `1.5`, `NaN`, `1e+300`), for messages about values a
+/// caller passed. On wasm the runtime does the printing: Rust's float formatting would add
+/// about 20 KB to the module.
+pub fn js_number_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{}", v as i64);
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Number::from(v)
+            .to_string_with_radix(10)
+            .map(String::from)
+            .unwrap_or_default()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        format!("{v}")
+    }
+}
+
 /// A JavaScript millisecond count as a `Duration`, refusing what is not a duration.
 pub fn duration_from_js_millis(name: &str, ms: f64) -> Result<Duration> {
     if !ms.is_finite() || ms < 0.0 {
         return Err(Error::invalid_argument(format!(
-            "{name} must be a non-negative finite number of milliseconds, got {ms}"
+            "{name} must be a non-negative finite number of milliseconds, got {}",
+            js_number_text(ms)
         )));
     }
     if ms > f64::from(i32::MAX) * 1000.0 {
         return Err(Error::invalid_argument(format!(
-            "{name} of {ms} ms is too large"
+            "{name} of {} ms is too large",
+            js_number_text(ms)
         )));
     }
     Ok(Duration::from_micros((ms * 1000.0) as u64))
@@ -246,7 +272,8 @@ pub mod from_js {
     pub fn list_limit(limit: f64) -> Result<u32> {
         if limit.fract() != 0.0 || !(1.0..=f64::from(MAX_LIST_LIMIT)).contains(&limit) {
             return Err(Error::invalid_argument(format!(
-                "limit must be an integer between 1 and {MAX_LIST_LIMIT}, got {limit}"
+                "limit must be an integer between 1 and {MAX_LIST_LIMIT}, got {}",
+                js_number_text(limit)
             )));
         }
         Ok(limit as u32)

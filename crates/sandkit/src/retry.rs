@@ -69,7 +69,7 @@ fn server_delay_ms(headers: &[(String, String)]) -> Option<f64> {
     let secs = |v: &str| -> Option<f64> {
         let v = v.trim();
         (!v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| v.parse::<f64>().ok())?
+            .then(|| v.parse::<u64>().ok().map(|s| s as f64))?
     };
     if let Some(s) = header_value(headers, "retry-after").and_then(secs) {
         return Some(s * 1000.0);

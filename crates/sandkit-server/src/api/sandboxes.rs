@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use sandkit::wire::time::format_rfc3339_millis;
 use sandkit::wire::{
     ConnectSandbox, DEFAULT_TIMEOUT_SECS, ENVD_PORT, ENVD_VERSION, Lifecycle, ListedSandbox,
-    NewSandbox, SandboxCreated, SandboxDetail, SetTimeout,
+    NewSandbox, SandboxAccess, SandboxCreated, SandboxDetail, SetTimeout,
 };
 use std::sync::Arc;
 
@@ -183,15 +183,17 @@ pub fn listed(r: &SandboxRecord) -> ListedSandbox {
 pub fn detail(r: &SandboxRecord, domain: &str) -> SandboxDetail {
     SandboxDetail {
         listed: listed(r),
-        domain: Some(domain.into()),
-        envd_access_token: Some(r.envd_access_token.clone()),
-        // Internet access is on unless the create call turned it off.
-        allow_internet_access: Some(r.spec.allow_internet_access.unwrap_or(true)),
-        network: Some(r.spec.network.clone().unwrap_or_default()),
-        lifecycle: Some(Lifecycle {
-            on_timeout: if r.spec.auto_pause { "pause" } else { "kill" }.into(),
-            auto_resume: r.spec.auto_resume,
-        }),
+        access: SandboxAccess {
+            domain: Some(domain.into()),
+            envd_access_token: Some(r.envd_access_token.clone()),
+            // Internet access is on unless the create call turned it off.
+            allow_internet_access: Some(r.spec.allow_internet_access.unwrap_or(true)),
+            network: Some(r.spec.network.clone().unwrap_or_default()),
+            lifecycle: Some(Lifecycle {
+                on_timeout: if r.spec.auto_pause { "pause" } else { "kill" }.into(),
+                auto_resume: r.spec.auto_resume,
+            }),
+        },
     }
 }
 

@@ -101,7 +101,12 @@ pub async fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<San
     expect(resp, || {
         sandbox_not_found(format!("Sandbox {sandbox_id} not found"))
     })?
-    .json()
+    .decode(|body| {
+        Ok(SandboxDetail {
+            listed: crate::json::from_slice(body)?,
+            access: crate::json::from_slice(body)?,
+        })
+    })
 }
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.

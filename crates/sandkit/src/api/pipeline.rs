@@ -3,8 +3,10 @@
 
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::JsonError;
 use crate::retry::{Idempotency, Outcome, next_delay_ms};
 use crate::transport::{HttpRequest, HttpResponse, Method, TransportError};
+use crate::wire::LooseErrorBody;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
 
@@ -28,7 +30,15 @@ impl ApiResponse {
     }
 
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+        self.decode(|body| crate::json::from_slice(body))
+    }
+
+    /// The body through `parse`; a body that does not parse is a `SandboxError`.
+    pub fn decode<T>(
+        &self,
+        parse: impl FnOnce(&[u8]) -> std::result::Result<T, JsonError>,
+    ) -> Result<T> {
+        parse(&self.body).map_err(|e| {
             Error::new(
                 ErrorKind::Sandbox,
                 format!(
@@ -42,17 +52,15 @@ impl ApiResponse {
 
     /// The `code` of an error body, else the HTTP status (a body the SDK cannot read).
     pub fn error_code(&self) -> u16 {
-        serde_json::from_slice::<crate::wire::ApiErrorBody>(&self.body)
-            .map(|b| b.code)
+        crate::json::from_slice::<LooseErrorBody>(&self.body)
+            .ok()
+            .and_then(|b| b.code)
             .unwrap_or(self.status)
     }
 
     fn error_message(&self) -> Option<String> {
-        match serde_json::from_slice::<serde_json::Value>(&self.body) {
-            Ok(v) => v
-                .get("message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string),
+        match crate::json::from_slice::<LooseErrorBody>(&self.body) {
+            Ok(b) => b.message,
             Err(_) => Some(String::from_utf8_lossy(&self.body).trim().to_string())
                 .filter(|s| !s.is_empty()),
         }
@@ -283,7 +291,7 @@ mod tests {
         let e = resp(404, "").into_error();
         assert_eq!(
             e.to_binding_message(),
-            r#"SANDKIT_ERROR:{"code":"sandbox_error","message":"404: no message","name":"SandboxError","statusCode":404}"#
+            r#"SANDKIT_ERROR:{"name":"SandboxError","code":"sandbox_error","message":"404: no message","statusCode":404}"#
         );
     }
 }

@@ -164,12 +164,23 @@ pub struct Lifecycle {
     pub auto_resume: bool,
 }
 
-/// `GET /sandboxes/{id}`: a listed sandbox plus its access details.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+/// `GET /sandboxes/{id}`: a listed sandbox plus its access details, in one flat object.
+///
+/// Serialize only: the client decodes the two halves separately from the same body, because
+/// serde's `flatten` on the decoding side buffers every field through a generic value type,
+/// which costs the wasm build several KB.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SandboxDetail {
     #[serde(flatten)]
     pub listed: ListedSandbox,
+    #[serde(flatten)]
+    pub access: SandboxAccess,
+}
+
+/// The fields of `SandboxDetail` that a listing does not carry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxAccess {
     #[serde(default)]
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,4 +198,13 @@ pub struct SandboxDetail {
 pub struct ApiErrorBody {
     pub code: u16,
     pub message: String,
+}
+
+/// An error body as a client reads it: whatever of `{code, message}` is there.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct LooseErrorBody {
+    #[serde(default)]
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
