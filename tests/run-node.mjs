@@ -7,6 +7,7 @@
 // Options: --bulk N (pagination fixtures, default 260), --timeout S (whole run, default 600),
 // --entry PATH (load this module instead of the impl's, e.g. to test a loader elsewhere).
 // Prints one line per check and ends with `N passed, N failed`; exits 1 on any failure.
+import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -109,6 +110,45 @@ const summary = await runScenario({
   log: (line) => console.log(`# ${line}`),
   check: (r) => printCheck(r),
 })
+
+// A program that made its calls must be able to end: nothing the SDK leaves behind (a request
+// deadline's timer, a pooled connection) may hold Node's event loop open. Without this, a
+// script using the wasm build would hang for `requestTimeoutMs` (60 s) after its last call.
+async function exitsAfterLastCall() {
+  const name = 'lifecycle: a script ends on its own after its last call (no timer or socket keeps it alive)'
+  const script = `
+    const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
+    const o = ${JSON.stringify({ apiKey: opts.apiKey, apiUrl: opts.apiUrl, sandboxUrl: opts.sandboxUrl })}
+    const s = await Sandbox.create({ ...o, timeoutMs: 60_000 })
+    await Sandbox.getInfo(s.sandboxId, o)
+    await Sandbox.list({ ...o, limit: 1 }).nextItems()
+    await s.kill()
+    console.log('done')`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const started = Date.now()
+  // A hang detector, not a speed check: the bug it guards against holds the process 60 s.
+  const limitMs = 30_000
+  const code = await new Promise((done) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL')
+      done('hung')
+    }, limitMs)
+    child.on('exit', (c) => {
+      clearTimeout(t)
+      done(c)
+    })
+  })
+  if (code === 0 && out.includes('done')) return { name, ok: true, detail: `exited ${Date.now() - started} ms after start` }
+  return { name, ok: false, error: code === 'hung' ? `still running after ${limitMs / 1000} s; output: ${out.trim()}` : `exit ${code}: ${out.trim()}` }
+}
+if (impl !== 'e2b') {
+  const r = await exitsAfterLastCall().catch((err) => runnerFailure('lifecycle: script ends on its own', err))
+  printCheck(r)
+  packageChecks.push(r)
+}
 
 let { passed, failed } = summary
 for (const r of packageChecks) r.ok ? passed++ : failed++

@@ -4,9 +4,13 @@ import * as glue from './pkg/sandkit_wasm.js'
 import { wrapBinding } from '../js/wrap.mjs'
 
 // wasm-bindgen cannot export a static and an instance method under one name, so the binding
-// names the static forms `…ById` (crates/sandkit-wasm/src/sandbox.rs); here they get their
-// public names.
-const STATIC_NAMES = { connectById: 'connect', killById: 'kill', setTimeoutById: 'setTimeout', getInfoById: 'getInfo' }
+// names the static forms `…ById` (crates/sandkit-wasm/src/sandbox.rs); here they lose the
+// suffix. tests/types/wasm-matches-node.ts checks the result against the Node entry's types.
+const STATIC_NAMES = Object.fromEntries(
+  Object.getOwnPropertyNames(glue.Sandbox)
+    .filter((name) => name.endsWith('ById'))
+    .map((name) => [name, name.slice(0, -'ById'.length)]),
+)
 
 const api = wrapBinding(glue, { staticNames: STATIC_NAMES })
 

@@ -1,7 +1,7 @@
 //! `SandboxPaginator`: one page per `nextItems()`.
 
-use crate::convert::{info_object, promise};
-use js_sys::{Array, Promise};
+use crate::convert::{info_objects, promise};
+use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -52,8 +52,7 @@ impl SandboxPaginator {
             let mut p = slot.try_borrow().map_err(|_| busy())?.clone();
             let items = p.next_items().await;
             *slot.try_borrow_mut().map_err(|_| busy())? = p;
-            let page: Array = items?.into_iter().map(info_object).collect();
-            Ok(page.into())
+            Ok(info_objects(&items?)?.into())
         }))
     }
 }

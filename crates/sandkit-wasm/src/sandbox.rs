@@ -32,9 +32,9 @@ impl Sandbox {
     /// Creates a sandbox from a template (default `base`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
     pub fn create(
-        #[wasm_bindgen(js_name = templateOrOpts, unchecked_optional_param_type = "string | SandboxOpts")]
+        #[wasm_bindgen(js_name = templateOrOpts, unchecked_optional_param_type = "string | SandboxOpts | null")]
         template_or_opts: Option<JsValue>,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         // A string is the template; anything else present is the options (checked there).
         let (template, opts, what) = match template_or_opts {
@@ -53,7 +53,9 @@ impl Sandbox {
     #[wasm_bindgen(js_name = connectById, unchecked_return_type = "Promise<Sandbox>")]
     pub fn connect_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let opts = connect_opts(opts);
         promise(Box::pin(async move {
@@ -67,7 +69,9 @@ impl Sandbox {
     #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
     pub fn connect(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let this = self.inner.clone();
         let opts = connect_opts(opts);
@@ -78,7 +82,9 @@ impl Sandbox {
 
     /// Lists sandboxes page by page.
     pub fn list(
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxListOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxListOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Result<SandboxPaginator, JsError> {
         let opts = list_opts(opts).map_err(js_error)?;
         Ok(SandboxPaginator::new(sandkit::Sandbox::list(opts)))
@@ -88,7 +94,9 @@ impl Sandbox {
     #[wasm_bindgen(js_name = killById, unchecked_return_type = "Promise<boolean>")]
     pub fn kill_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let opts = api_opts(opts);
         promise(Box::pin(async move {
@@ -112,7 +120,9 @@ impl Sandbox {
     pub fn set_timeout_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
         #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
         let opts = api_opts(opts);
@@ -137,13 +147,15 @@ impl Sandbox {
     #[wasm_bindgen(js_name = getInfoById, unchecked_return_type = "Promise<SandboxInfo>")]
     pub fn get_info_by_id(
         #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let opts = api_opts(opts);
         promise(Box::pin(async move {
             sandkit::Sandbox::get_info_by_id(&sandbox_id, &opts?)
                 .await
-                .map(info_object)
+                .and_then(info_object)
         }))
     }
 
@@ -151,9 +163,9 @@ impl Sandbox {
     #[wasm_bindgen(js_name = getInfo, unchecked_return_type = "Promise<SandboxInfo>")]
     pub fn get_info(&self) -> Promise {
         let this = self.inner.clone();
-        promise(Box::pin(
-            async move { this.get_info().await.map(info_object) },
-        ))
+        promise(Box::pin(async move {
+            this.get_info().await.and_then(info_object)
+        }))
     }
 
     /// The host name under which `port` of the sandbox is reachable.

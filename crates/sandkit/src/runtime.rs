@@ -59,11 +59,51 @@ pub use wasm::JsRuntime;
 mod wasm {
     use super::*;
     use js_sys::{Function, Promise, Reflect};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
     use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
 
     /// `Date.now`, the global `setTimeout` and `Math.random`.
     #[derive(Default, Clone, Copy)]
     pub struct JsRuntime;
+
+    fn global_function(name: &str) -> Option<Function> {
+        Reflect::get(&js_sys::global(), &JsValue::from_str(name))
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+    }
+
+    /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
+    /// race must not keep Node's event loop (or a Worker's request) alive until it fires.
+    struct Sleep {
+        fired: JsFuture,
+        timer: Option<JsValue>,
+    }
+
+    impl Future for Sleep {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            match Pin::new(&mut self.fired).poll(cx) {
+                Poll::Ready(_) => {
+                    self.timer = None;
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    impl Drop for Sleep {
+        fn drop(&mut self) {
+            if let (Some(timer), Some(clear)) = (self.timer.take(), global_function("clearTimeout"))
+            {
+                let _ = clear.call1(&JsValue::UNDEFINED, &timer);
+            }
+        }
+    }
 
     impl Runtime for JsRuntime {
         fn now_ms(&self) -> f64 {
@@ -71,14 +111,13 @@ mod wasm {
         }
 
         fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
+            let mut timer = None;
             let promise = Promise::new(&mut |resolve, _reject| {
-                let set_timeout = Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
-                    .ok()
-                    .and_then(|f| f.dyn_into::<Function>().ok());
-                match set_timeout {
+                match global_function("setTimeout") {
                     Some(f) => {
-                        let _ =
-                            f.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms as f64));
+                        timer = f
+                            .call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms as f64))
+                            .ok();
                     }
                     // No timer at all: resolve at once rather than hang forever.
                     None => {
@@ -86,8 +125,9 @@ mod wasm {
                     }
                 }
             });
-            Box::pin(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            Box::pin(Sleep {
+                fired: JsFuture::from(promise),
+                timer,
             })
         }
 

@@ -11,8 +11,9 @@ use wasm_bindgen_futures::JsFuture;
 #[wasm_bindgen]
 extern "C" {
     // The global function, looked up at call time, so it works without `window`.
+    // URL and init rather than a `Request`: fetch would copy a `Request` into a new one.
     #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> Promise;
+    fn global_fetch(url: &str, init: &web_sys::RequestInit) -> Promise;
 }
 
 /// Sends requests with the runtime's `fetch`.
@@ -59,8 +60,7 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     if let Some(body) = &request.body {
         init.set_body(&Uint8Array::from(body.as_ref()));
     }
-    let req = web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(other)?;
-    let resp: web_sys::Response = JsFuture::from(global_fetch(&req))
+    let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await
         // fetch rejects only when no response came: the server was not reached or went away.
         .map_err(|e| TransportError::new(TransportErrorKind::Connect, js_message(&e)))?
