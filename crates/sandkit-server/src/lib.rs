@@ -25,6 +25,7 @@ pub mod cursor;
 pub mod error;
 pub mod random;
 pub mod reaper;
+pub mod sandbox;
 pub mod store;
 
 pub use config::ServerConfig;

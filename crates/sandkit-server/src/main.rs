@@ -5,6 +5,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A sandbox's agent is this same binary; it must not start a runtime or parse flags.
+    let mut args = std::env::args();
+    if args.nth(1).as_deref() == Some(sandkit_server::sandbox::AGENT_ARG) {
+        sandkit_server::sandbox::agent::main(&args.next().unwrap_or_default());
+    }
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
             print!("{}", cli::USAGE);

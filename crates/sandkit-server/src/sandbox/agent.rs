@@ -1,0 +1,386 @@
+//! The agent: the first process of a sandbox (PID 1 of its PID namespace when isolated). It
+//! sets the sandbox's filesystem view up, then starts, signals and reaps processes on request.
+//!
+//! sandkitd runs it as `sandkitd __sandbox-agent <config json>` with the socket on fd 3. It is
+//! single-threaded and blocks in `poll`, so `fork` is safe here, which it would not be in
+//! sandkitd's multi-threaded runtime.
+
+use super::proto::{self, FromAgent, Received, SpawnRequest, ToAgent};
+use super::setup;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The descriptor sandkitd passes the socket on.
+pub const SOCKET_FD: RawFd = 3;
+
+/// Everything the agent needs to know, passed as JSON on its command line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentConfig {
+    /// Build the sandbox's own filesystem view and become PID 1 (namespaces were entered by
+    /// sandkitd before exec). Without it, processes run in the host's view.
+    pub isolated: bool,
+    /// The sandbox's directory on the host (`home/`, `root/`, `etc/` inside).
+    pub dir: String,
+    /// sandkitd's directory of all sandboxes, hidden inside the sandbox.
+    pub state_dir: String,
+    pub hostname: String,
+    /// Files to create under `/run/e2b`: name and content.
+    pub dot_files: Vec<(String, String)>,
+}
+
+/// Runs the agent; never returns.
+pub fn main(config_json: &str) -> ! {
+    // SAFETY: sandkitd put the socket there; nothing else in this process owns fd 3.
+    let sock = unsafe { OwnedFd::from_raw_fd(SOCKET_FD) };
+    let config: AgentConfig = match serde_json::from_str(config_json) {
+        Ok(c) => c,
+        Err(e) => fail(&sock, format!("bad agent config: {e}")),
+    };
+    if config.isolated {
+        become_pid_one(&sock);
+        if let Err(message) = setup::isolate(&config) {
+            fail(&sock, message);
+        }
+    }
+    let _ = proto::send(sock.as_fd(), &FromAgent::Ready, &[]);
+    serve(sock)
+}
+
+fn fail(sock: &OwnedFd, message: String) -> ! {
+    let _ = proto::send(sock.as_fd(), &FromAgent::SetupFailed { message }, &[]);
+    std::process::exit(1)
+}
+
+/// sandkitd unshared the PID namespace before exec, which applies to this process's children:
+/// fork once, and let the child carry on as PID 1 while this process waits and mirrors its end.
+/// Killing this process (what sandkitd does to end the sandbox) kills the child through the
+/// parent-death signal, and with PID 1 gone the kernel kills the whole namespace.
+fn become_pid_one(sock: &OwnedFd) {
+    // SAFETY: single-threaded at this point.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            // Should the parent die before this line, the closed socket ends us instead.
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        }
+        Ok(ForkResult::Parent { child }) => {
+            let code = loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => break code,
+                    Ok(WaitStatus::Signaled(..)) => break 1,
+                    Ok(_) | Err(Errno::EINTR) => continue,
+                    Err(_) => break 1,
+                }
+            };
+            std::process::exit(code)
+        }
+        Err(e) => fail(sock, format!("fork: {e}")),
+    }
+}
+
+struct Agent {
+    sock: OwnedFd,
+    children: HashSet<i32>,
+}
+
+fn serve(sock: OwnedFd) -> ! {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
+    let sigchld = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    {
+        Ok(fd) => fd,
+        Err(e) => fail(&sock, format!("signalfd: {e}")),
+    };
+    let mut agent = Agent {
+        sock,
+        children: HashSet::new(),
+    };
+    let mut buf = vec![0u8; proto::MAX_MESSAGE];
+    loop {
+        let (sock_ready, child_ready) = {
+            let mut fds = [
+                PollFd::new(agent.sock.as_fd(), PollFlags::POLLIN),
+                PollFd::new(sigchld.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => agent.shutdown(),
+            }
+            let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]))
+        };
+        if child_ready {
+            while let Ok(Some(_)) = sigchld.read_signal() {}
+            agent.reap();
+        }
+        if sock_ready {
+            match proto::recv::<ToAgent>(agent.sock.as_fd(), &mut buf) {
+                Ok(Received::Message(msg, _)) => agent.handle(msg),
+                Ok(Received::Closed) | Err(_) => agent.shutdown(),
+            }
+        }
+    }
+}
+
+impl Agent {
+    fn send(&self, msg: &FromAgent, fds: &[RawFd]) {
+        if proto::send(self.sock.as_fd(), msg, fds).is_err() {
+            self.shutdown();
+        }
+    }
+
+    fn handle(&mut self, msg: ToAgent) {
+        match msg {
+            ToAgent::Spawn(req) => {
+                let id = req.req;
+                match spawn(&req) {
+                    Ok((pid, fds)) => {
+                        self.children.insert(pid);
+                        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                        self.send(&FromAgent::Spawned { req: id, pid }, &raw);
+                        // Our copies close here; sandkitd holds its own now.
+                    }
+                    Err(message) => self.send(&FromAgent::Failed { req: id, message }, &[]),
+                }
+            }
+            ToAgent::Signal { req, pid, signal } => {
+                let found = self.children.contains(&pid);
+                if found && let Ok(sig) = Signal::try_from(signal) {
+                    // The whole process group: a shell's children go too.
+                    let _ = kill(Pid::from_raw(-pid), sig);
+                    let _ = kill(Pid::from_raw(pid), sig);
+                }
+                self.send(&FromAgent::Signalled { req, found }, &[]);
+            }
+            ToAgent::Shutdown => self.shutdown(),
+        }
+    }
+
+    /// Collects every ended child (as PID 1, orphans too) and reports the ones it started.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => self.ended(pid.as_raw(), Some(code), None),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    self.ended(pid.as_raw(), None, Some(sig as i32))
+                }
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn ended(&mut self, pid: i32, code: Option<i32>, signal: Option<i32>) {
+        if self.children.remove(&pid) {
+            self.send(&FromAgent::Exited { pid, code, signal }, &[]);
+        }
+    }
+
+    fn shutdown(&self) -> ! {
+        for pid in &self.children {
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        std::process::exit(0)
+    }
+}
+
+fn cstring(what: &str, s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("{what} contains a NUL byte"))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+/// Starts one process. Returns its pid and the descriptors sandkitd gets: stdin's write end
+/// (when asked for), stdout's and stderr's read ends; or the PTY master.
+fn spawn(req: &SpawnRequest) -> Result<(i32, Vec<OwnedFd>), String> {
+    let cmd = cstring("the command", &req.cmd)?;
+    let mut argv = vec![cmd.clone()];
+    for a in &req.args {
+        argv.push(cstring("an argument", a)?);
+    }
+    let mut envp = Vec::with_capacity(req.env.len());
+    for (k, v) in &req.env {
+        if k.is_empty() || k.contains('=') {
+            return Err(format!("invalid environment variable name '{k}'"));
+        }
+        envp.push(cstring("an environment variable", &format!("{k}={v}"))?);
+    }
+    let cwd = cstring("the working directory", &req.cwd)?;
+    let groups: Vec<nix::unistd::Gid> = req
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+
+    // The child's ends, then ours.
+    let (child_fds, ours): ([RawFd; 3], Vec<OwnedFd>);
+    let mut keep_alive: Vec<OwnedFd> = Vec::new();
+    if let Some((cols, rows)) = req.pty {
+        let size = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).map_err(|e| format!("openpty: {e}"))?;
+        let slave = pty.slave.as_raw_fd();
+        child_fds = [slave, slave, slave];
+        keep_alive.push(pty.slave);
+        ours = vec![pty.master];
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let stdin_fd;
+        let mut mine = Vec::new();
+        if req.stdin {
+            let (in_r, in_w) = pipe()?;
+            stdin_fd = in_r.as_raw_fd();
+            keep_alive.push(in_r);
+            mine.push(in_w);
+        } else {
+            let null = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| format!("/dev/null: {e}"))?;
+            stdin_fd = null.as_raw_fd();
+            keep_alive.push(null);
+        }
+        child_fds = [stdin_fd, out_w.as_raw_fd(), err_w.as_raw_fd()];
+        keep_alive.push(out_w);
+        keep_alive.push(err_w);
+        mine.push(out_r);
+        mine.push(err_r);
+        ours = mine;
+    }
+    let (err_r, err_w) = pipe()?;
+    let is_pty = req.pty.is_some();
+
+    // SAFETY: the agent is single-threaded; the child only makes system calls before exec.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let stage = child_exec(ChildSetup {
+                cmd: &cmd,
+                argv: &argv,
+                envp: &envp,
+                cwd: &cwd,
+                stdio: child_fds,
+                is_pty,
+                uid: req.uid,
+                gid: req.gid,
+                groups: &groups,
+            });
+            // Only reached when something failed: tell the parent what and why.
+            let (what, errno) = stage;
+            let msg = format!("{what}\0{}", errno as i32);
+            let _ = nix::unistd::write(&err_w, msg.as_bytes());
+            // SAFETY: `_exit` skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => {
+            drop(err_w);
+            drop(keep_alive);
+            let mut report = Vec::new();
+            let mut chunk = [0u8; 512];
+            loop {
+                match nix::unistd::read(&err_r, &mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => report.extend_from_slice(&chunk[..n]),
+                    Err(Errno::EINTR) => continue,
+                    Err(_) => break,
+                }
+            }
+            if report.is_empty() {
+                return Ok((child.as_raw(), ours));
+            }
+            // exec failed: the child is gone; reap it here so it is never reported.
+            let _ = waitpid(child, None);
+            let text = String::from_utf8_lossy(&report);
+            let (what, errno) = text.split_once('\0').unwrap_or((&text, "0"));
+            let errno = Errno::from_raw(errno.parse().unwrap_or(0));
+            Err(match what {
+                "chdir" if matches!(errno, Errno::ENOENT | Errno::ENOTDIR) => {
+                    format!("cwd '{}' does not exist", req.cwd)
+                }
+                "exec" if errno == Errno::ENOENT => {
+                    format!("failed to start '{}': no such file or directory", req.cmd)
+                }
+                _ => format!("failed to start '{}': {what}: {}", req.cmd, errno.desc()),
+            })
+        }
+    }
+}
+
+struct ChildSetup<'a> {
+    cmd: &'a CString,
+    argv: &'a [CString],
+    envp: &'a [CString],
+    cwd: &'a CString,
+    stdio: [RawFd; 3],
+    is_pty: bool,
+    uid: u32,
+    gid: u32,
+    groups: &'a [nix::unistd::Gid],
+}
+
+/// In the forked child: set up and exec. Returns only on failure, with the failing step.
+fn child_exec(s: ChildSetup<'_>) -> (&'static str, Errno) {
+    // Signals: nothing blocked, default dispositions (Rust's runtime ignores SIGPIPE, and
+    // exec keeps ignored signals ignored).
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: plain signal(2) calls in a single-threaded child.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
+    if let Err(e) = nix::unistd::setsid() {
+        return ("setsid", e);
+    }
+    if s.is_pty {
+        // SAFETY: TIOCSCTTY on the slave makes it this session's controlling terminal.
+        if unsafe { libc::ioctl(s.stdio[0], libc::TIOCSCTTY, 0) } < 0 {
+            return ("tiocsctty", Errno::last());
+        }
+    }
+    for (target, fd) in s.stdio.iter().enumerate() {
+        // SAFETY: dup2 onto 0..2 in the child; the sources stay open until exec.
+        if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
+            return ("dup2", Errno::last());
+        }
+    }
+    let uid = nix::unistd::Uid::from_raw(s.uid);
+    let gid = nix::unistd::Gid::from_raw(s.gid);
+    if nix::unistd::getuid() != uid || nix::unistd::getgid() != gid {
+        if let Err(e) = nix::unistd::setgroups(s.groups) {
+            return ("setgroups", e);
+        }
+        if let Err(e) = nix::unistd::setgid(gid) {
+            return ("setgid", e);
+        }
+        if let Err(e) = nix::unistd::setuid(uid) {
+            return ("setuid", e);
+        }
+    }
+    if let Err(e) = nix::unistd::chdir(s.cwd.as_c_str()) {
+        return ("chdir", e);
+    }
+    match nix::unistd::execvpe(s.cmd, s.argv, s.envp) {
+        Err(e) => ("exec", e),
+        Ok(never) => match never {},
+    }
+}

@@ -1,0 +1,530 @@
+//! Real sandboxes: each one a process tree behind an agent (see [`agent`]), isolated in its own
+//! PID, mount, UTS, IPC and network namespaces when the kernel allows it.
+//!
+//! [`Runtime`] starts and ends sandboxes; [`SandboxHandle`] talks to one sandbox's agent:
+//! start a process (getting its pipes or PTY), signal it, learn when it ends.
+
+pub mod agent;
+pub mod proto;
+mod setup;
+
+use proto::{FromAgent, Received, SpawnRequest, ToAgent};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+
+/// The uid and gid of the `user` account inside an isolated sandbox.
+pub const USER_ID: u32 = 1000;
+
+/// A Unix account of the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+/// How sandboxes are run on this machine.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Namespaces are in use; otherwise processes run in the host's view, as sandkitd's user.
+    pub isolated: bool,
+    /// Why isolation is off, when it is.
+    pub isolation_note: Option<String>,
+    state_dir: PathBuf,
+    exe: PathBuf,
+    spawner: mpsc::UnboundedSender<SpawnJob>,
+}
+
+/// The agent is spawned from one long-lived thread: the parent-death signal fires when the
+/// *thread* that forked it ends, and tokio's blocking threads come and go.
+struct SpawnJob {
+    command: std::process::Command,
+    reply: oneshot::Sender<std::io::Result<std::process::Child>>,
+}
+
+fn spawner_thread() -> mpsc::UnboundedSender<SpawnJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SpawnJob>();
+    std::thread::Builder::new()
+        .name("sandkitd-spawner".into())
+        .spawn(move || {
+            while let Some(mut job) = rx.blocking_recv() {
+                let _ = job.reply.send(job.command.spawn());
+            }
+        })
+        .expect("spawning a thread at startup");
+    tx
+}
+
+/// What the processes of a sandbox see in `/run/e2b` and their environment.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxIdentity {
+    pub sandbox_id: String,
+    pub template_id: String,
+    pub team_id: String,
+}
+
+impl SandboxIdentity {
+    /// `E2B_SANDBOX`, `E2B_SANDBOX_ID`, `E2B_TEAM_ID`, `E2B_TEMPLATE_ID`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("E2B_SANDBOX".into(), "true".into()),
+            ("E2B_SANDBOX_ID".into(), self.sandbox_id.clone()),
+            ("E2B_TEAM_ID".into(), self.team_id.clone()),
+            ("E2B_TEMPLATE_ID".into(), self.template_id.clone()),
+        ]
+    }
+}
+
+impl Runtime {
+    /// Prepares `state_dir` and finds out whether sandboxes can be isolated here, by starting
+    /// one: the only reliable test of what the kernel and the container allow. `agent_exe` is
+    /// the `sandkitd` binary (default: the running executable, which is right for sandkitd).
+    pub async fn new(
+        state_dir: PathBuf,
+        want_isolation: bool,
+        agent_exe: Option<PathBuf>,
+    ) -> std::io::Result<Runtime> {
+        std::fs::create_dir_all(&state_dir)?;
+        let exe = match agent_exe {
+            Some(exe) => exe,
+            None => std::env::current_exe()?,
+        };
+        let mut runtime = Runtime {
+            isolated: want_isolation,
+            isolation_note: None,
+            state_dir,
+            exe,
+            spawner: spawner_thread(),
+        };
+        if !want_isolation {
+            runtime.isolation_note = Some("turned off with --no-isolation".into());
+            return Ok(runtime);
+        }
+        let probe = SandboxIdentity {
+            sandbox_id: format!("probe-{}", std::process::id()),
+            ..Default::default()
+        };
+        match runtime.start(&probe).await {
+            Ok(handle) => handle.kill().await,
+            Err(e) => {
+                runtime.isolated = false;
+                runtime.isolation_note = Some(e.to_string());
+            }
+        }
+        Ok(runtime)
+    }
+
+    fn sandbox_dir(&self, id: &str) -> PathBuf {
+        self.state_dir.join(id)
+    }
+
+    /// The accounts of a sandbox: `root` and `user` when isolated; otherwise both names map to
+    /// sandkitd's own account (no switching without isolation).
+    pub fn user(&self, sandbox_id: &str, name: &str) -> Option<User> {
+        if !self.isolated {
+            let home = self.sandbox_dir(sandbox_id).join("home");
+            return matches!(name, "user" | "root").then(|| User {
+                name: name.to_string(),
+                uid: nix::unistd::getuid().as_raw(),
+                gid: nix::unistd::getgid().as_raw(),
+                home: home.to_string_lossy().into_owned(),
+            });
+        }
+        match name {
+            "root" => Some(User {
+                name: "root".into(),
+                uid: 0,
+                gid: 0,
+                home: "/root".into(),
+            }),
+            "user" => Some(User {
+                name: "user".into(),
+                uid: USER_ID,
+                gid: USER_ID,
+                home: "/home/user".into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Starts a sandbox: its directory, its agent, and (when isolated) its namespaces.
+    pub async fn start(&self, identity: &SandboxIdentity) -> std::io::Result<SandboxHandle> {
+        let dir = self.sandbox_dir(&identity.sandbox_id);
+        let result = self.start_in(&dir, identity).await;
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result
+    }
+
+    async fn start_in(
+        &self,
+        dir: &Path,
+        identity: &SandboxIdentity,
+    ) -> std::io::Result<SandboxHandle> {
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home)?;
+        std::fs::create_dir_all(dir.join("root"))?;
+        let etc = dir.join("etc");
+        std::fs::create_dir_all(&etc)?;
+        std::fs::write(
+            etc.join("passwd"),
+            format!(
+                "root:x:0:0:root:/root:/bin/bash\nuser:x:{USER_ID}:{USER_ID}:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+            ),
+        )?;
+        std::fs::write(
+            etc.join("group"),
+            format!("root:x:0:\nuser:x:{USER_ID}:\nnogroup:x:65534:\n"),
+        )?;
+        std::fs::write(etc.join("hostname"), format!("{}\n", identity.sandbox_id))?;
+        if self.isolated {
+            nix::unistd::chown(
+                &home,
+                Some(nix::unistd::Uid::from_raw(USER_ID)),
+                Some(nix::unistd::Gid::from_raw(USER_ID)),
+            )?;
+        }
+        let config = agent::AgentConfig {
+            isolated: self.isolated,
+            dir: dir.to_string_lossy().into_owned(),
+            state_dir: self.state_dir.to_string_lossy().into_owned(),
+            hostname: identity.sandbox_id.clone(),
+            dot_files: identity
+                .env()
+                .into_iter()
+                .map(|(k, v)| (format!(".{k}"), v))
+                .collect(),
+        };
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )?;
+        let mut command = std::process::Command::new(&self.exe);
+        command
+            .arg(AGENT_ARG)
+            .arg(serde_json::to_string(&config).map_err(std::io::Error::other)?)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .env_clear();
+        let theirs_raw = theirs.as_raw_fd();
+        let isolated = self.isolated;
+        // SAFETY: only async-signal-safe system calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(theirs_raw, agent::SOCKET_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if isolated {
+                    let flags = libc::CLONE_NEWNS
+                        | libc::CLONE_NEWUTS
+                        | libc::CLONE_NEWIPC
+                        | libc::CLONE_NEWNET
+                        | libc::CLONE_NEWPID;
+                    if libc::unshare(flags) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let (reply, child) = oneshot::channel();
+        self.spawner
+            .send(SpawnJob { command, reply })
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+        let child = child
+            .await
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))??;
+        drop(theirs);
+        let conn = AgentConn::new(ours)?;
+        let handle = SandboxHandle {
+            inner: Arc::new(HandleInner {
+                conn,
+                child: Mutex::new(Some(child)),
+                dir: dir.to_path_buf(),
+                pending: Mutex::new(HashMap::new()),
+                exits: Mutex::new(HashMap::new()),
+                next_req: AtomicU64::new(1),
+            }),
+        };
+        match handle.inner.conn.recv().await? {
+            Received::Message(FromAgent::Ready, _) => {}
+            Received::Message(FromAgent::SetupFailed { message }, _) => {
+                handle.kill().await;
+                return Err(std::io::Error::other(format!(
+                    "setting the sandbox up failed: {message}"
+                )));
+            }
+            _ => {
+                handle.kill().await;
+                return Err(std::io::Error::other(
+                    "the sandbox agent exited while starting",
+                ));
+            }
+        }
+        let reader = Arc::downgrade(&handle.inner);
+        tokio::spawn(async move { read_loop(reader).await });
+        Ok(handle)
+    }
+}
+
+/// The first argument that makes `sandkitd` run as a sandbox agent.
+pub const AGENT_ARG: &str = "__sandbox-agent";
+
+/// The socket to an agent, non-blocking, driven by tokio.
+struct AgentConn {
+    fd: AsyncFd<OwnedFd>,
+    buf: tokio::sync::Mutex<Vec<u8>>,
+}
+
+impl AgentConn {
+    fn new(fd: OwnedFd) -> std::io::Result<AgentConn> {
+        nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        // SAFETY: an OwnedFd keeps its descriptor open and unchanged for as long as it lives.
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
+        Ok(AgentConn {
+            fd,
+            buf: tokio::sync::Mutex::new(vec![0; proto::MAX_MESSAGE]),
+        })
+    }
+
+    async fn send(&self, msg: &ToAgent) -> std::io::Result<()> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|fd| proto::send(fd.get_ref().as_fd(), msg, &[])) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    async fn recv(&self) -> std::io::Result<Received<FromAgent>> {
+        let mut buf = self.buf.lock().await;
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| proto::recv(fd.get_ref().as_fd(), &mut buf)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+/// A started process's descriptors.
+#[derive(Debug)]
+pub enum ProcessIo {
+    Pipes {
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    Pty {
+        master: OwnedFd,
+    },
+}
+
+/// Why a start request failed.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// The request itself: no such command or directory, too large, a NUL byte.
+    Invalid(String),
+    /// The sandbox is gone or its agent failed.
+    Sandbox(String),
+}
+
+/// An answer, and for a started process the receiver of its end (registered by the reader
+/// before anything after `Spawned` is read, so the end cannot be missed).
+type Answer = (
+    FromAgent,
+    Vec<OwnedFd>,
+    Option<oneshot::Receiver<ExitStatus>>,
+);
+type Pending = oneshot::Sender<Answer>;
+
+struct HandleInner {
+    conn: AgentConn,
+    child: Mutex<Option<std::process::Child>>,
+    dir: PathBuf,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Per pid, who waits for its end (the exit arrives once).
+    exits: Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>,
+    next_req: AtomicU64,
+}
+
+/// One running sandbox. Cloning shares it; [`SandboxHandle::kill`] ends it for every clone.
+#[derive(Clone)]
+pub struct SandboxHandle {
+    inner: Arc<HandleInner>,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Dispatches what the agent says until it goes away.
+async fn read_loop(inner: std::sync::Weak<HandleInner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        // Holding the Arc across the await is fine: kill() closes the socket, which ends this.
+        let received = strong.conn.recv().await;
+        match received {
+            Ok(Received::Message(msg, fds)) => match msg {
+                FromAgent::Exited { pid, code, signal } => {
+                    let waiter = strong.exits.lock().ok().and_then(|mut m| m.remove(&pid));
+                    if let Some(w) = waiter {
+                        let _ = w.send(ExitStatus { code, signal });
+                    }
+                }
+                FromAgent::Spawned { req, pid } => {
+                    let (tx, rx) = oneshot::channel();
+                    if let Ok(mut m) = strong.exits.lock() {
+                        m.insert(pid, tx);
+                    }
+                    let waiter = strong.pending.lock().ok().and_then(|mut m| m.remove(&req));
+                    if let Some(w) = waiter {
+                        let _ = w.send((msg, fds, Some(rx)));
+                    }
+                }
+                FromAgent::Failed { req, .. } | FromAgent::Signalled { req, .. } => {
+                    let waiter = strong.pending.lock().ok().and_then(|mut m| m.remove(&req));
+                    if let Some(w) = waiter {
+                        let _ = w.send((msg, fds, None));
+                    }
+                }
+                FromAgent::Ready | FromAgent::SetupFailed { .. } => {}
+            },
+            Ok(Received::Closed) | Err(_) => {
+                // The agent is gone: nobody will answer or exit any more.
+                if let Ok(mut m) = strong.pending.lock() {
+                    m.clear();
+                }
+                if let Ok(mut m) = strong.exits.lock() {
+                    m.clear();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// A process just started: its pid, descriptors, and a receiver for its end.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    pub io: ProcessIo,
+    pub exit: oneshot::Receiver<ExitStatus>,
+}
+
+impl SandboxHandle {
+    async fn request(&self, make: impl FnOnce(u64) -> ToAgent) -> Option<Answer> {
+        let req = self.inner.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.inner.pending.lock().ok()?.insert(req, tx);
+        let msg = make(req);
+        if self.inner.conn.send(&msg).await.is_err() {
+            self.inner.pending.lock().ok()?.remove(&req);
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Starts a process in the sandbox.
+    pub async fn spawn(&self, mut req: SpawnRequest) -> Result<Spawned, SpawnError> {
+        let wants_stdin = req.stdin;
+        let pty = req.pty.is_some();
+        let answer = self
+            .request(|id| {
+                req.req = id;
+                ToAgent::Spawn(req)
+            })
+            .await;
+        match answer {
+            Some((FromAgent::Spawned { pid, .. }, mut fds, Some(rx))) => {
+                let io = if pty {
+                    if fds.len() != 1 {
+                        return Err(SpawnError::Sandbox("the agent sent no terminal".into()));
+                    }
+                    ProcessIo::Pty {
+                        master: fds.remove(0),
+                    }
+                } else {
+                    let expected = if wants_stdin { 3 } else { 2 };
+                    if fds.len() != expected {
+                        return Err(SpawnError::Sandbox("the agent sent no pipes".into()));
+                    }
+                    let stdin = wants_stdin.then(|| fds.remove(0));
+                    let stdout = fds.remove(0);
+                    let stderr = fds.remove(0);
+                    ProcessIo::Pipes {
+                        stdin,
+                        stdout,
+                        stderr,
+                    }
+                };
+                Ok(Spawned { pid, io, exit: rx })
+            }
+            Some((FromAgent::Failed { message, .. }, _, _)) => Err(SpawnError::Invalid(message)),
+            Some(_) | None => Err(SpawnError::Sandbox("the sandbox is not running".into())),
+        }
+    }
+
+    /// Sends `signal` to a process the agent started; `false` when there is no such process.
+    pub async fn signal(&self, pid: i32, signal: i32) -> bool {
+        matches!(
+            self.request(|req| ToAgent::Signal { req, pid, signal })
+                .await,
+            Some((FromAgent::Signalled { found: true, .. }, _, _))
+        )
+    }
+
+    /// Ends the sandbox: every process in it, then its files.
+    pub async fn kill(&self) {
+        let _ = self.inner.conn.send(&ToAgent::Shutdown).await;
+        let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
+        if let Some(mut child) = child {
+            let _ = child.kill();
+            let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+        }
+        let dir = self.inner.dir.clone();
+        let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
+
+    /// The sandbox's directory on the host.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}
+
+/// Removes a sandbox's directory; an unmounted leftover mount point is retried once.
+fn remove_tree(dir: &Path) {
+    if std::fs::remove_dir_all(dir).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
