@@ -26,6 +26,9 @@ Options:
       --api-key <KEY[=TEAM]>  Accept KEY for team TEAM (team \"default\" without =TEAM);
                               repeat for more keys. Without any, a random key is generated
       --domain <DOMAIN>       Sandbox domain reported to SDKs [default: localhost:<port>]
+      --state-dir <DIR>       Where sandbox files live [default: a new directory in $TMPDIR]
+      --no-isolation          Run sandbox processes without namespaces, as sandkitd's user
+      --no-processes          Sandboxes are records with a lifetime only; no processes
   -h, --help                  Print this help and exit
   -V, --version               Print the version and exit
 
@@ -104,6 +107,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                     .map_err(|_| CliError(format!("--port: {v:?} is not a port (0-65535)")))?;
             }
             "--api-key" => config.api_keys.push(parse_key(&value()?)?),
+            "--state-dir" => config.sandboxes.state_dir = Some(value()?.into()),
+            "--no-isolation" => config.sandboxes.isolation = false,
+            "--no-processes" => config.sandboxes.enabled = false,
             "--domain" => {
                 let v = value()?;
                 if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/') {

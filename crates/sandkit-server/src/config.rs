@@ -17,6 +17,32 @@ pub struct ServerConfig {
     /// How often ended sandboxes are swept away. Expired sandboxes are never visible between
     /// sweeps either; the sweep only frees them promptly.
     pub reap_interval: Duration,
+    /// How sandbox processes run.
+    pub sandboxes: SandboxesConfig,
+}
+
+/// How sandbox processes run.
+#[derive(Clone, Debug)]
+pub struct SandboxesConfig {
+    /// Run processes at all; without, sandboxes are records with a lifetime.
+    pub enabled: bool,
+    /// Use namespaces when the kernel allows them.
+    pub isolation: bool,
+    /// Where sandbox files live; default a fresh directory under the system temp dir.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The `sandkitd` binary that runs as each sandbox's agent; default the running one.
+    pub agent_exe: Option<std::path::PathBuf>,
+}
+
+impl Default for SandboxesConfig {
+    fn default() -> Self {
+        SandboxesConfig {
+            enabled: true,
+            isolation: true,
+            state_dir: None,
+            agent_exe: None,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -28,6 +54,7 @@ impl Default for ServerConfig {
             api_keys: Vec::new(),
             domain: None,
             reap_interval: Duration::from_millis(100),
+            sandboxes: SandboxesConfig::default(),
         }
     }
 }
@@ -42,6 +69,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("api_key_teams", &teams)
             .field("domain", &self.domain)
             .field("reap_interval", &self.reap_interval)
+            .field("sandboxes", &self.sandboxes)
             .finish()
     }
 }

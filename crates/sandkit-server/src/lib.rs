@@ -22,7 +22,9 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod cursor;
+pub mod envd;
 pub mod error;
+pub mod live;
 pub mod random;
 pub mod reaper;
 pub mod sandbox;
@@ -51,6 +53,7 @@ pub struct RunningServer {
     serve: JoinHandle<std::io::Result<()>>,
     reaper: JoinHandle<()>,
     store: Arc<Store>,
+    live: Arc<live::Live>,
 }
 
 // Only the address: the store holds sandbox tokens.
@@ -92,6 +95,23 @@ impl RunningServer {
         }
         let _ = self.reaper.await;
         self.store.end_all();
+        self.live.end_all().await;
+    }
+
+    /// How sandboxes run here: isolated, not isolated (and why), or not at all.
+    pub fn sandbox_mode(&self) -> String {
+        match &self.live.runtime {
+            Err(why) => format!("records only, no processes ({why})"),
+            Ok(rt) if rt.isolated => {
+                "isolated (PID, mount, UTS, IPC and network namespaces)".into()
+            }
+            Ok(rt) => format!(
+                "NOT isolated: {}",
+                rt.isolation_note
+                    .as_deref()
+                    .unwrap_or("namespaces unavailable")
+            ),
+        }
     }
 }
 
@@ -103,14 +123,31 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         .domain
         .unwrap_or_else(|| format!("localhost:{}", addr.port()));
     let store = Arc::new(Store::new());
+    let runtime = if config.sandboxes.enabled {
+        let state_dir = config.sandboxes.state_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("sandkitd-{}-{}", std::process::id(), addr.port()))
+        });
+        sandbox::Runtime::new(
+            state_dir,
+            config.sandboxes.isolation,
+            config.sandboxes.agent_exe.clone(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    } else {
+        Err("turned off".to_string())
+    };
+    let live = Arc::new(live::Live::new(runtime));
     let state = Arc::new(AppState {
         store: store.clone(),
         keys: ApiKeys::new(config.api_keys),
         domain,
+        live: live.clone(),
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(
         store.clone(),
+        live.clone(),
         config.reap_interval,
         stop_rx.clone(),
     ));
@@ -126,6 +163,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         serve,
         reaper,
         store,
+        live,
     })
 }
 

@@ -50,6 +50,7 @@ async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
     // The banner is the one place the key is printed: it is how the user learns it.
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(cli::banner(&server.url(), &first_key).as_bytes());
+    let _ = writeln!(out, "sandboxes: {}", server.sandbox_mode());
     let _ = out.flush();
     drop(out);
 

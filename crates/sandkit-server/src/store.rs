@@ -221,6 +221,17 @@ impl Store {
             .map(|r| r.clone())
     }
 
+    /// Whether sandbox `id` exists and has not ended, whatever its team (the daemon routes
+    /// authenticate with the sandbox's own access token, not an API key).
+    pub fn is_live(&self, id: &str, now_ns: i64) -> bool {
+        let inner = self.lock();
+        inner
+            .index
+            .get(id)
+            .and_then(|key| inner.ordered.get(key))
+            .is_some_and(|r| !r.expired(ms(now_ns)))
+    }
+
     /// Ends the team's sandbox `id`; `None` if there was no such live sandbox.
     pub fn kill(&self, team: &str, id: &str, now_ns: i64) -> Option<SandboxRecord> {
         let mut inner = self.lock();

@@ -328,8 +328,10 @@ async fn the_reaper_frees_ended_sandboxes_without_being_asked() {
     use std::sync::Arc;
     let store = Arc::new(Store::new());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let live = Arc::new(sandkit_server::live::Live::new(Err("records only".into())));
     let reaper = tokio::spawn(sandkit_server::reaper::run(
         store.clone(),
+        live,
         Duration::from_millis(10),
         stop_rx,
     ));

@@ -25,6 +25,8 @@ pub struct AppState {
     pub keys: ApiKeys,
     /// The `domain` reported for every sandbox.
     pub domain: String,
+    /// The processes of running sandboxes.
+    pub live: Arc<crate::live::Live>,
 }
 
 /// The control-plane router, CORS included.
@@ -41,7 +43,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // Added last so that it wraps the fallbacks too.
+        // Requests for a sandbox's daemon never reach the control-plane routes.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::envd::route,
+        ))
+        // Added last so that it wraps everything, the daemon routes and fallbacks too.
         .layer(middleware::from_fn(cors::cors))
         .with_state(state)
 }

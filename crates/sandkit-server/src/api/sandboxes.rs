@@ -32,8 +32,15 @@ pub async fn create(
     Team(team): Team,
     JsonBody(body): JsonBody<NewSandbox>,
 ) -> Result<Response, ApiError> {
-    let spec = validate_new(team, body)?;
+    let spec = validate_new(team.clone(), body)?;
     let record = app.store.create(spec, now_ns());
+    if let Err(e) = app.live.start(&record).await {
+        app.store.kill(&team, &record.id, now_ns());
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not start the sandbox: {e}"),
+        ));
+    }
     Ok(json_response(
         StatusCode::CREATED,
         &created(&record, &app.domain),
@@ -62,6 +69,7 @@ pub async fn kill(
     app.store
         .kill(&team, &id, now_ns())
         .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    app.live.end(&id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

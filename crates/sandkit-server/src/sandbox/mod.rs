@@ -83,9 +83,10 @@ impl SandboxIdentity {
 }
 
 impl Runtime {
-    /// Prepares `state_dir` and finds out whether sandboxes can be isolated here, by starting
-    /// one: the only reliable test of what the kernel and the container allow. `agent_exe` is
-    /// the `sandkitd` binary (default: the running executable, which is right for sandkitd).
+    /// Prepares `state_dir` and finds out how sandboxes can run here, by starting one: the
+    /// only reliable test of what the kernel and the container allow. Isolated if possible,
+    /// else not isolated; an error if processes cannot run at all. `agent_exe` is the
+    /// `sandkitd` binary (default: the running executable, which is right for sandkitd).
     pub async fn new(
         state_dir: PathBuf,
         want_isolation: bool,
@@ -103,22 +104,31 @@ impl Runtime {
             exe,
             spawner: spawner_thread(),
         };
-        if !want_isolation {
-            runtime.isolation_note = Some("turned off with --no-isolation".into());
-            return Ok(runtime);
-        }
         let probe = SandboxIdentity {
             sandbox_id: format!("probe-{}", std::process::id()),
             ..Default::default()
         };
-        match runtime.start(&probe).await {
-            Ok(handle) => handle.kill().await,
-            Err(e) => {
-                runtime.isolated = false;
-                runtime.isolation_note = Some(e.to_string());
+        if want_isolation {
+            match runtime.start(&probe).await {
+                Ok(handle) => {
+                    handle.kill().await;
+                    return Ok(runtime);
+                }
+                Err(e) => runtime.isolation_note = Some(e.to_string()),
             }
+        } else {
+            runtime.isolation_note = Some("turned off with --no-isolation".into());
         }
-        Ok(runtime)
+        runtime.isolated = false;
+        match runtime.start(&probe).await {
+            Ok(handle) => {
+                handle.kill().await;
+                Ok(runtime)
+            }
+            Err(e) => Err(std::io::Error::other(format!(
+                "sandbox processes cannot run here: {e}"
+            ))),
+        }
     }
 
     fn sandbox_dir(&self, id: &str) -> PathBuf {
@@ -250,6 +260,10 @@ impl Runtime {
         let handle = SandboxHandle {
             inner: Arc::new(HandleInner {
                 conn,
+                users: ["root", "user"]
+                    .iter()
+                    .filter_map(|name| self.user(&identity.sandbox_id, name))
+                    .collect(),
                 child: Mutex::new(Some(child)),
                 dir: dir.to_path_buf(),
                 pending: Mutex::new(HashMap::new()),
@@ -363,6 +377,8 @@ type Pending = oneshot::Sender<Answer>;
 
 struct HandleInner {
     conn: AgentConn,
+    /// The accounts a call may name.
+    users: Vec<User>,
     child: Mutex<Option<std::process::Child>>,
     dir: PathBuf,
     pending: Mutex<HashMap<u64, Pending>>,
@@ -442,16 +458,29 @@ pub struct Spawned {
 }
 
 impl SandboxHandle {
-    async fn request(&self, make: impl FnOnce(u64) -> ToAgent) -> Option<Answer> {
+    /// Sends a request and waits for its answer. An `InvalidInput` error means the request
+    /// itself was refused (too large); any other error, that the agent is gone.
+    async fn request(&self, make: impl FnOnce(u64) -> ToAgent) -> std::io::Result<Answer> {
+        let gone = || std::io::Error::other("the sandbox is not running");
         let req = self.inner.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.inner.pending.lock().ok()?.insert(req, tx);
+        self.inner
+            .pending
+            .lock()
+            .map_err(|_| gone())?
+            .insert(req, tx);
         let msg = make(req);
-        if self.inner.conn.send(&msg).await.is_err() {
-            self.inner.pending.lock().ok()?.remove(&req);
-            return None;
+        if let Err(e) = self.inner.conn.send(&msg).await {
+            if let Ok(mut pending) = self.inner.pending.lock() {
+                pending.remove(&req);
+            }
+            return Err(if e.kind() == std::io::ErrorKind::InvalidInput {
+                e
+            } else {
+                gone()
+            });
         }
-        rx.await.ok()
+        rx.await.map_err(|_| gone())
     }
 
     /// Starts a process in the sandbox.
@@ -465,7 +494,7 @@ impl SandboxHandle {
             })
             .await;
         match answer {
-            Some((FromAgent::Spawned { pid, .. }, mut fds, Some(rx))) => {
+            Ok((FromAgent::Spawned { pid, .. }, mut fds, Some(rx))) => {
                 let io = if pty {
                     if fds.len() != 1 {
                         return Err(SpawnError::Sandbox("the agent sent no terminal".into()));
@@ -489,8 +518,11 @@ impl SandboxHandle {
                 };
                 Ok(Spawned { pid, io, exit: rx })
             }
-            Some((FromAgent::Failed { message, .. }, _, _)) => Err(SpawnError::Invalid(message)),
-            Some(_) | None => Err(SpawnError::Sandbox("the sandbox is not running".into())),
+            Ok((FromAgent::Failed { message, .. }, _, _)) => Err(SpawnError::Invalid(message)),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err(SpawnError::Invalid(
+                format!("the command, its arguments and environment are too large: {e}"),
+            )),
+            Ok(_) | Err(_) => Err(SpawnError::Sandbox("the sandbox is not running".into())),
         }
     }
 
@@ -499,7 +531,7 @@ impl SandboxHandle {
         matches!(
             self.request(|req| ToAgent::Signal { req, pid, signal })
                 .await,
-            Some((FromAgent::Signalled { found: true, .. }, _, _))
+            Ok((FromAgent::Signalled { found: true, .. }, _, _))
         )
     }
 
@@ -513,6 +545,11 @@ impl SandboxHandle {
         }
         let dir = self.inner.dir.clone();
         let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
+
+    /// The sandbox's account called `name`.
+    pub fn user(&self, name: &str) -> Option<User> {
+        self.inner.users.iter().find(|u| u.name == name).cloned()
     }
 
     /// The sandbox's directory on the host.

@@ -1,0 +1,266 @@
+//! The in-sandbox daemon protocol (envd, port 49983), served by sandkitd for every sandbox.
+//!
+//! A request is for a sandbox when it names one: the `E2b-Sandbox-Id` header (what
+//! `E2B_SANDBOX_URL` makes the SDKs send, with `E2b-Sandbox-Port`), or a
+//! `<port>-<sandboxId>.<domain>` host (what browsers use). Everything else is the control
+//! plane.
+
+pub mod connect;
+pub mod process;
+pub mod procs;
+
+use crate::api::AppState;
+use crate::error::json_response;
+use crate::live::LiveSandbox;
+use crate::sandbox::User;
+use crate::store::now_ns;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use connect::RpcError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The daemon's port.
+pub const ENVD_PORT: u16 = 49983;
+/// The largest RPC request body (a start request with a large command or environment).
+const MAX_RPC_BODY: usize = 8 * 1024 * 1024;
+
+/// Which sandbox and port a request is for, if any.
+fn target(headers: &HeaderMap, domain: &str) -> Option<(String, u16)> {
+    if let Some(id) = headers.get("e2b-sandbox-id").and_then(|v| v.to_str().ok()) {
+        let port = headers
+            .get("e2b-sandbox-port")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(ENVD_PORT);
+        return Some((id.trim().to_string(), port));
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let label = host.strip_suffix(domain)?.strip_suffix('.')?;
+    let (port, id) = label.split_once('-')?;
+    Some((id.to_string(), port.parse().ok()?))
+}
+
+/// Middleware in front of the control plane: takes the requests that are for a sandbox.
+pub async fn route(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match target(req.headers(), &app.domain) {
+        Some((id, port)) => handle(app, id, port, req).await,
+        None => next.run(req).await,
+    }
+}
+
+/// What E2B's proxy answers for a sandbox that does not exist (any more): the SDKs read 502
+/// as "the sandbox is gone" (`isRunning()` false, `TimeoutError`).
+fn sandbox_gone(id: &str) -> Response {
+    json_response(
+        StatusCode::BAD_GATEWAY,
+        &serde_json::json!({
+            "sandboxId": id,
+            "message": "The sandbox was not found",
+            "code": 502,
+        }),
+    )
+}
+
+fn rest_error(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        &serde_json::json!({ "code": status.as_u16(), "message": message }),
+    )
+}
+
+async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
+    let live = match app.live.get(&id) {
+        Some(live) if app.store.is_live(&id, now_ns()) => live,
+        _ => return sandbox_gone(&id),
+    };
+    if port != ENVD_PORT {
+        return rest_error(
+            StatusCode::BAD_GATEWAY,
+            &format!("nothing serves port {port} of sandbox {id} through sandkitd yet"),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    if path == "/health" {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    if !token_ok(&parts.headers, &live.envd_token) {
+        return rest_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized access, please provide a valid access token or method signing if supported",
+        );
+    }
+    let Some(rpc) = path.strip_prefix('/') else {
+        return rest_error(StatusCode::NOT_FOUND, "no such route");
+    };
+    let Some((service, method)) = rpc.split_once('/') else {
+        return rest_error(StatusCode::NOT_FOUND, &format!("no such route: {path}"));
+    };
+    if !matches!(service, "process.Process" | "filesystem.Filesystem") {
+        return rest_error(StatusCode::NOT_FOUND, &format!("no such route: {path}"));
+    }
+    if parts.method != Method::POST {
+        return rest_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Connect calls are POST requests",
+        );
+    }
+    let body = match axum::body::to_bytes(body, MAX_RPC_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return connect::unary_error(&RpcError::new(
+                "resource_exhausted",
+                format!("request body is larger than {MAX_RPC_BODY} bytes"),
+            ));
+        }
+    };
+    let call = Call {
+        headers: parts.headers,
+        body,
+    };
+    match service {
+        "process.Process" => process::dispatch(live, method, call).await,
+        _ => connect::unary_error(&RpcError::new(
+            "unimplemented",
+            "the filesystem service is not served yet",
+        )),
+    }
+}
+
+/// Constant-time comparison of the `X-Access-Token` header with the sandbox's token.
+fn token_ok(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers.get("x-access-token").map(|v| v.as_bytes()) else {
+        return false;
+    };
+    let expected = token.as_bytes();
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// One RPC call: its headers and its body.
+pub struct Call {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Call {
+    fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The request message of a server-streaming call.
+    pub fn stream_message(&self) -> Result<Vec<u8>, RpcError> {
+        match connect::framing(self.content_type())? {
+            connect::Framing::Stream => Ok(connect::unwrap_envelope(&self.body)?.to_vec()),
+            connect::Framing::Unary => Err(RpcError::invalid(
+                "this is a streaming call: send application/connect+json",
+            )),
+        }
+    }
+
+    /// The request message of a unary call.
+    pub fn unary_message(&self) -> Result<Vec<u8>, RpcError> {
+        match connect::framing(self.content_type())? {
+            connect::Framing::Unary => Ok(self.body.to_vec()),
+            connect::Framing::Stream => Err(RpcError::invalid(
+                "this is a unary call: send application/json",
+            )),
+        }
+    }
+
+    /// `Keepalive-Ping-Interval` seconds; envd's 90 s when missing, zero or unreadable.
+    pub fn keepalive(&self) -> Duration {
+        let secs = self
+            .headers
+            .get("keepalive-ping-interval")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(90);
+        Duration::from_secs(secs)
+    }
+
+    /// `Connect-Timeout-Ms`, which envd takes as the process's lifetime; none when 0.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.headers
+            .get("connect-timeout-ms")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    }
+
+    /// The user named by `Authorization: Basic base64("<user>:")`, if any.
+    fn basic_user(&self) -> Result<Option<String>, RpcError> {
+        let Some(value) = self.headers.get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let invalid = || RpcError::unauthenticated("invalid authorization header");
+        let value = value.to_str().map_err(|_| invalid())?;
+        let encoded = value.strip_prefix("Basic ").ok_or_else(invalid)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| invalid())?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let name = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
+        Ok(Some(name.to_string()))
+    }
+}
+
+/// The user a call runs as: the Basic header's, else the template default `user`.
+pub fn user_of(live: &LiveSandbox, call: &Call) -> Result<User, RpcError> {
+    let name = call.basic_user()?.unwrap_or_else(|| "user".to_string());
+    live.handle
+        .user(&name)
+        .ok_or_else(|| RpcError::unauthenticated(format!("invalid username: '{name}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn finds_the_sandbox_by_header_or_host() {
+        let mut h = HeaderMap::new();
+        h.insert("e2b-sandbox-id", HeaderValue::from_static("abc"));
+        assert_eq!(
+            target(&h, "localhost:3000"),
+            Some(("abc".into(), ENVD_PORT))
+        );
+        h.insert("e2b-sandbox-port", HeaderValue::from_static("8080"));
+        assert_eq!(target(&h, "localhost:3000"), Some(("abc".into(), 8080)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::HOST,
+            HeaderValue::from_static("49983-abc.localhost:3000"),
+        );
+        assert_eq!(
+            target(&h, "localhost:3000"),
+            Some(("abc".into(), ENVD_PORT))
+        );
+        h.insert(header::HOST, HeaderValue::from_static("localhost:3000"));
+        assert_eq!(target(&h, "localhost:3000"), None);
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        let mut h = HeaderMap::new();
+        assert!(!token_ok(&h, "tok"));
+        h.insert("x-access-token", HeaderValue::from_static("tok"));
+        assert!(token_ok(&h, "tok"));
+        assert!(!token_ok(&h, "tok2"));
+        assert!(!token_ok(&h, "to"));
+    }
+}

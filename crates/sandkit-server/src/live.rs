@@ -1,0 +1,92 @@
+//! The running side of sandboxes: for each live record in the store, its agent and its
+//! processes. The store decides what exists; this module starts and ends what runs.
+
+use crate::envd::procs::ProcTable;
+use crate::sandbox::{Runtime, SandboxHandle, SandboxIdentity};
+use crate::store::SandboxRecord;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// One running sandbox, as the daemon protocol needs it.
+#[derive(Debug)]
+pub struct LiveSandbox {
+    pub id: String,
+    /// `X-Access-Token` every daemon call must carry.
+    pub envd_token: String,
+    pub handle: SandboxHandle,
+    pub procs: ProcTable,
+    /// `E2B_*` variables and the create call's `envVars`, in that order.
+    pub env: Vec<(String, String)>,
+}
+
+/// Every running sandbox, and the runtime that starts them.
+#[derive(Debug)]
+pub struct Live {
+    /// Why not, when this machine cannot run sandbox processes at all (then sandboxes are
+    /// records only, and the daemon routes answer that the sandbox is not running).
+    pub runtime: Result<Runtime, String>,
+    sandboxes: Mutex<HashMap<String, Arc<LiveSandbox>>>,
+}
+
+impl Live {
+    pub fn new(runtime: Result<Runtime, String>) -> Live {
+        Live {
+            runtime,
+            sandboxes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts the processes of a sandbox the store just created.
+    pub async fn start(&self, record: &SandboxRecord) -> std::io::Result<()> {
+        let Ok(runtime) = &self.runtime else {
+            return Ok(());
+        };
+        let identity = SandboxIdentity {
+            sandbox_id: record.id.clone(),
+            template_id: record.spec.template_id.clone(),
+            team_id: record.spec.team.clone(),
+        };
+        let handle = runtime.start(&identity).await?;
+        let mut env = identity.env();
+        env.extend(
+            record
+                .spec
+                .env_vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let live = Arc::new(LiveSandbox {
+            id: record.id.clone(),
+            envd_token: record.envd_access_token.clone(),
+            handle,
+            procs: ProcTable::default(),
+            env,
+        });
+        if let Ok(mut map) = self.sandboxes.lock() {
+            map.insert(record.id.clone(), live);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<LiveSandbox>> {
+        self.sandboxes.lock().ok()?.get(id).cloned()
+    }
+
+    /// Ends a sandbox's processes and frees its files.
+    pub async fn end(&self, id: &str) {
+        let live = self.sandboxes.lock().ok().and_then(|mut m| m.remove(id));
+        if let Some(live) = live {
+            live.handle.kill().await;
+        }
+    }
+
+    /// Ends every sandbox (shutdown).
+    pub async fn end_all(&self) {
+        let all: Vec<Arc<LiveSandbox>> = match self.sandboxes.lock() {
+            Ok(mut m) => m.drain().map(|(_, v)| v).collect(),
+            Err(_) => return,
+        };
+        let kills = all.iter().map(|l| l.handle.kill());
+        futures_util::future::join_all(kills).await;
+    }
+}

@@ -1,0 +1,222 @@
+// The commands scenario: real processes in real sandboxes, driven through an SDK's
+// `sandbox.commands` API. It runs with every SDK that has that API (today the official `e2b`
+// package, as the conformance check of sandkitd's daemon; sandkit's bindings as they gain it).
+//
+//   const summary = await runCommandsScenario({ Sandbox, errors, opts, log, check, config })
+//
+// Same conventions as scenario.mjs. `config.hostChecks` (Node only) adds the checks that look
+// at the host: that no process of a killed or expired sandbox is left behind.
+import { assert, assertEqual, createRunner, describeError, sleep } from './checks.mjs'
+
+export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
+  const { otherTeamKey, ...conn } = opts
+  const results = []
+  const { step, expectError } = createRunner({ errors, check, config, results })
+  const created = []
+  const create = async (more = {}) => {
+    const sbx = await Sandbox.create({ ...conn, ...more })
+    created.push(sbx)
+    return sbx
+  }
+  const exitError = { Class: errors.CommandExitError, className: 'CommandExitError' }
+
+  try {
+    let a
+    await step('commands: create a sandbox with envs', async () => {
+      a = await create({ envs: { GLOBAL_VAR: 'global', OVERRIDE_ME: 'from-create' } })
+    })
+    if (!a) throw new Error('no sandbox to run commands in')
+
+    await step('commands: echo $E2B_SANDBOX_ID prints the id', async () => {
+      const r = await a.commands.run('echo $E2B_SANDBOX_ID')
+      assertEqual(r.stdout.trim(), a.sandboxId, 'stdout')
+      assertEqual(r.exitCode, 0, 'exitCode')
+    })
+
+    await step('commands: default variables, user, home and /run/e2b', async () => {
+      const r = await a.commands.run('echo "$E2B_SANDBOX|$E2B_TEMPLATE_ID|$(whoami)|$PWD|$HOME|$(cat /run/e2b/.E2B_SANDBOX_ID)"')
+      assertEqual(r.stdout.trim(), `true|base|user|/home/user|/home/user|${a.sandboxId}`, 'stdout')
+    })
+
+    await step('commands: create-time envs are global; a command\'s envs override them for that command only', async () => {
+      const g = await a.commands.run('echo $GLOBAL_VAR $OVERRIDE_ME')
+      assertEqual(g.stdout.trim(), 'global from-create', 'global envs')
+      const o = await a.commands.run('echo $OVERRIDE_ME $ONLY_HERE', { envs: { OVERRIDE_ME: 'from-command', ONLY_HERE: 'x' } })
+      assertEqual(o.stdout.trim(), 'from-command x', 'per-command envs')
+      const after = await a.commands.run('echo "$OVERRIDE_ME|$ONLY_HERE"')
+      assertEqual(after.stdout.trim(), 'from-create|', 'after the command')
+    })
+
+    await step('commands: cwd and user options', async () => {
+      const r = await a.commands.run('pwd; whoami', { cwd: '/tmp', user: 'root' })
+      assertEqual(r.stdout, '/tmp\nroot\n', 'stdout')
+    })
+
+    await step('commands: ps aux lists only the sandbox\'s own processes', async () => {
+      const r = await a.commands.run('ps -e -o pid=,comm=')
+      const lines = r.stdout.trim().split('\n')
+      // The sandbox's first process (PID 1), the shell, ps.
+      assert(lines.length <= 4, `ps shows ${lines.length} processes:\n${r.stdout}`)
+      assert(lines.some((l) => l.trim().startsWith('1 ')), `no PID 1 in:\n${r.stdout}`)
+    })
+
+    await step('commands: a non-zero exit throws CommandExitError with exitCode, stdout and stderr', async () => {
+      const err = await expectError(() => a.commands.run('echo out; echo err >&2; exit 3'), { ...exitError, what: 'exit 3' })
+      assertEqual(err.exitCode, 3, 'exitCode')
+      assertEqual(err.stdout, 'out\n', 'stdout')
+      assertEqual(err.stderr, 'err\n', 'stderr')
+    })
+
+    await step('commands: onStdout/onStderr stream chunks as they come', async () => {
+      const out = []
+      const err = []
+      await a.commands.run('for i in 1 2 3; do echo $i; echo e$i >&2; sleep 0.05; done', {
+        onStdout: (d) => out.push(d),
+        onStderr: (d) => err.push(d),
+      })
+      assertEqual(out.join(''), '1\n2\n3\n', 'stdout')
+      assertEqual(err.join(''), 'e1\ne2\ne3\n', 'stderr')
+      assert(out.length >= 2, `stdout came in ${out.length} chunk(s), not streamed`)
+    })
+
+    await step('commands: 10 MB of stdout arrives complete and in order', async () => {
+      const n = 1_000_000 // 11-byte lines: 11 MB
+      const r = await a.commands.run(`seq -f '%08.0f..' 1 ${n}`, { timeoutMs: 120_000 })
+      const lines = r.stdout.split('\n')
+      assertEqual(lines.length, n + 1, 'line count')
+      for (let i = 0; i < n; i += 99_991) assertEqual(lines[i], `${String(i + 1).padStart(8, '0')}..`, `line ${i + 1}`)
+      assertEqual(lines[n - 1], `${String(n).padStart(8, '0')}..`, 'last line')
+      assert(r.stdout.length >= 10_000_000, `only ${r.stdout.length} bytes`)
+      return `${(r.stdout.length / 1e6).toFixed(1)} MB`
+    }, { timeoutMs: 120_000 })
+
+    await step('commands: stdin of a background command (sendStdin, closeStdin)', async () => {
+      const h = await a.commands.run('cat', { background: true, stdin: true })
+      await a.commands.sendStdin(h.pid, 'hello ')
+      await a.commands.sendStdin(h.pid, 'stdin\n')
+      await a.commands.closeStdin(h.pid)
+      const r = await h.wait()
+      assertEqual(r.stdout, 'hello stdin\n', 'stdout')
+    })
+
+    await step('commands: list shows a background command; kill (SIGKILL) ends it', async () => {
+      const h = await a.commands.run('sleep 100', { background: true })
+      const listed = await a.commands.list()
+      const mine = listed.find((p) => p.pid === h.pid)
+      assert(mine, `pid ${h.pid} not in ${JSON.stringify(listed)}`)
+      assertEqual(mine.args.at(-1), 'sleep 100', 'listed args')
+      assertEqual(await a.commands.kill(h.pid), true, 'kill')
+      const err = await expectError(() => h.wait(), { ...exitError, what: 'wait after kill' })
+      assertEqual(err.exitCode, -1, 'exitCode')
+      assertEqual(await a.commands.kill(h.pid), false, 'kill again')
+    })
+
+    await step('commands: handle.kill() of a background command', async () => {
+      const h = await a.commands.run('sleep 100', { background: true })
+      assertEqual(await h.kill(), true, 'kill')
+    })
+
+    await step('commands: timeoutMs ends a command', async () => {
+      const started = Date.now()
+      await expectError(() => a.commands.run('sleep 30', { timeoutMs: 500 }), {
+        Class: errors.TimeoutError,
+        className: 'TimeoutError',
+        what: 'sleep 30 with timeoutMs 500',
+      })
+      assert(Date.now() - started < 10_000, 'the timeout did not end the command')
+      const r = await a.commands.run('pgrep -x sleep || echo none')
+      assertEqual(r.stdout.trim(), 'none', 'sleep still running in the sandbox')
+    })
+
+    await step('commands: connect to a running command and see its output', async () => {
+      const h = await a.commands.run('sleep 0.3; echo later', { background: true })
+      const out = []
+      const again = await a.commands.connect(h.pid, { onStdout: (d) => out.push(d) })
+      const r = await again.wait()
+      assertEqual(r.stdout, 'later\n', 'stdout')
+      assertEqual(out.join(''), 'later\n', 'onStdout')
+    })
+
+    await step('isolation: sandbox B cannot read A\'s files or see or signal A\'s processes', async () => {
+      const b = await create()
+      await a.commands.run('echo secret > ~/a-secret.txt && echo t > /tmp/a-tmp')
+      const h = await a.commands.run('sleep 100', { background: true })
+      const r = await b.commands.run('ls -A /home/user; cat /tmp/a-tmp 2>&1; ps -e -o pid= | wc -l')
+      assert(!r.stdout.includes('a-secret'), `B sees A's home: ${r.stdout}`)
+      assert(r.stdout.includes('No such file'), `B sees A's /tmp: ${r.stdout}`)
+      assertEqual(await b.commands.kill(h.pid), false, 'B killing A\'s pid')
+      const still = await a.commands.list()
+      assert(still.some((p) => p.pid === h.pid), 'A\'s process died')
+      await a.commands.kill(h.pid)
+    })
+
+    await step('isolation: the host is read-only inside a sandbox', async () => {
+      const r = await a.commands.run('touch /usr/sandkit-probe 2>&1 || true', { user: 'root' })
+      assert(/Read-only file system|Permission denied/.test(r.stdout), `touch /usr: ${r.stdout}`)
+    })
+
+    await step('bad input: a missing cwd, an unknown user, a missing command, a huge command', async () => {
+      await expectError(() => a.commands.run('true', { cwd: '/no/such/dir' }), { what: 'missing cwd' })
+      await expectError(() => a.commands.run('true', { user: 'nobody-here' }), { what: 'unknown user' })
+      const missing = await expectError(() => a.commands.run('no-such-command-xyz'), { ...exitError, what: 'missing command' })
+      assertEqual(missing.exitCode, 127, 'exit code of a missing command')
+      await expectError(() => a.commands.run(`echo ${'x'.repeat(2_000_000)}`), { what: 'a 2 MB command' })
+      const r = await a.commands.run('echo still working')
+      assertEqual(r.stdout, 'still working\n', 'after bad input')
+    })
+
+    if (config.rawFetch) {
+      await step('bad input: a wrong or missing access token gets 401', async () => {
+        const url = `${conn.sandboxUrl}/process.Process/List`
+        for (const token of [undefined, 'wrong-token']) {
+          const res = await config.rawFetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'e2b-sandbox-id': a.sandboxId, 'e2b-sandbox-port': '49983', ...(token ? { 'x-access-token': token } : {}) },
+            body: '{}',
+          })
+          assertEqual(res.status, 401, `status with token ${token}`)
+        }
+      })
+    }
+
+    await step('lifecycle: kill ends the sandbox and every process in it', async () => {
+      const c = await create()
+      await c.commands.run('sleep 100', { background: true })
+      assertEqual(await c.isRunning(), true, 'isRunning before')
+      await c.kill()
+      assertEqual(await c.isRunning(), false, 'isRunning after kill')
+      if (config.hostChecks) {
+        const left = await config.hostChecks.processesOf(c.sandboxId)
+        assertEqual(left, 0, 'processes left on the host')
+      }
+    })
+
+    await step('lifecycle: an expired sandbox\'s processes end too', async () => {
+      const d = await create({ timeoutMs: 1_000 })
+      await d.commands.run('sleep 100', { background: true })
+      await sleep(2_500)
+      assertEqual(await d.isRunning(), false, 'isRunning after expiry')
+      if (config.hostChecks) {
+        const left = await config.hostChecks.processesOf(d.sandboxId)
+        assertEqual(left, 0, 'processes left on the host')
+      }
+    }, { timeoutMs: 15_000 })
+  } catch (err) {
+    results.push({ name: 'commands scenario: ran to the end', ok: false, error: describeError(err), ms: 0 })
+    try {
+      check(results.at(-1))
+    } catch {}
+  }
+  for (const s of created) {
+    try {
+      await s.kill()
+    } catch {}
+  }
+  const counted = results.filter((r) => !r.skipped)
+  return {
+    passed: counted.filter((r) => r.ok).length,
+    failed: counted.filter((r) => !r.ok).length,
+    skipped: results.length - counted.length,
+    results,
+  }
+}
