@@ -180,6 +180,18 @@ if (impl === 'e2b') {
   printCheck({ name: 'commands: sandbox.commands', ok: true, skipped: true, detail: 'not in sandkit\'s bindings yet; run with --impl e2b' })
 }
 
+// Stopping sandkitd must end every sandbox's processes, including ones nobody killed.
+let survivor
+if (impl === 'e2b') {
+  try {
+    survivor = await mod.Sandbox.create({ apiKey: opts.apiKey })
+    await survivor.commands.run('sleep 300', { background: true })
+  } catch (err) {
+    printCheck(runnerFailure('lifecycle: start a sandbox left running at shutdown', err))
+    commandsSummary.failed++
+  }
+}
+
 let { passed, failed } = summary
 passed += commandsSummary.passed
 failed += commandsSummary.failed
@@ -192,5 +204,12 @@ const status = await server.stop()
 if (status.signal === 'SIGKILL') {
   printCheck(runnerFailure('sandkitd stops on SIGTERM', new Error('it had to be killed')))
   failed++
+}
+if (survivor) {
+  const left = await processesOf(survivor.sandboxId)
+  const r = { name: 'lifecycle: stopping sandkitd (SIGTERM) leaves no sandbox process behind', ok: left === 0 }
+  if (left) r.error = `${left} process(es) of ${survivor.sandboxId} still running`
+  printCheck(r)
+  r.ok ? passed++ : failed++
 }
 finish(passed, failed)

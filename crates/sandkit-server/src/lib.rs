@@ -82,10 +82,13 @@ impl RunningServer {
         self.addr
     }
 
-    /// Stops accepting connections, lets requests in flight finish (for a few seconds at
-    /// most), then ends every sandbox.
+    /// Stops accepting connections, ends every sandbox (and with it every process stream),
+    /// then lets other requests in flight finish, for a few seconds at most.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        // Sandboxes first: their process streams are requests in flight, which end with them.
+        self.store.end_all();
+        self.live.end_all().await;
         let mut serve = self.serve;
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
             .await
@@ -94,8 +97,6 @@ impl RunningServer {
             serve.abort();
         }
         let _ = self.reaper.await;
-        self.store.end_all();
-        self.live.end_all().await;
     }
 
     /// How sandboxes run here: isolated, not isolated (and why), or not at all.
