@@ -153,6 +153,11 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         stop_rx.clone(),
     ));
     let app = api::router(state);
+    // Process output streams as many small frames: without TCP_NODELAY, Nagle's algorithm
+    // and delayed ACKs hold each one back for ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let serve = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(stopped(stop_rx))
