@@ -1,6 +1,7 @@
-// The commands scenario: real processes in real sandboxes, driven through an SDK's
-// `sandbox.commands` API. It runs with every SDK that has that API (today the official `e2b`
-// package, as the conformance check of sandkitd's daemon; sandkit's bindings as they gain it).
+// The sandbox scenario: real processes and files in real sandboxes, driven through an SDK's
+// `sandbox.commands` and `sandbox.files` APIs. It runs with every SDK that has them (today the
+// official `e2b` package, as the conformance check of sandkitd's daemon; sandkit's bindings as
+// they gain them).
 //
 //   const summary = await runCommandsScenario({ Sandbox, errors, opts, log, check, config })
 //
@@ -165,7 +166,124 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assertEqual(r.stdout, 'still working\n', 'after bad input')
     })
 
+    await step('files: write and read text, relative paths resolve against the home', async () => {
+      const info = await a.files.write('/home/user/notes/a.txt', 'hello files')
+      assertEqual(info.path, '/home/user/notes/a.txt', 'written path')
+      assertEqual(await a.files.read('notes/a.txt'), 'hello files', 'read back')
+      const r = await a.commands.run('cat ~/notes/a.txt; echo; stat -c %U ~/notes/a.txt')
+      assertEqual(r.stdout, 'hello files\nuser\n', 'seen by a command, owned by user')
+    })
+
+    await step('files: bytes that are not UTF-8 survive in bytes mode', async () => {
+      const bytes = new Uint8Array([0, 1, 0xfe, 0xff, 0x80, 0xc3, 0x28, 10])
+      await a.files.write('bin.dat', bytes)
+      const back = await a.files.read('bin.dat', { format: 'bytes' })
+      assertEqual(Array.from(back).join(','), Array.from(bytes).join(','), 'bytes')
+      const r = await a.commands.run('od -An -tx1 bin.dat')
+      assertEqual(r.stdout.trim().replace(/\s+/g, ' '), '00 01 fe ff 80 c3 28 0a', 'seen by od')
+    })
+
+    await step('files: a 50 MB file round-trips byte-exact', async () => {
+      const size = 50 * 1024 * 1024
+      const data = new Uint8Array(size)
+      let x = 0x12345678
+      for (let i = 0; i < size; i += 4) {
+        x ^= x << 13
+        x ^= x >>> 17
+        x ^= x << 5
+        data[i] = x & 255
+        data[i + 1] = (x >>> 8) & 255
+        data[i + 2] = (x >>> 16) & 255
+        data[i + 3] = (x >>> 24) & 255
+      }
+      await a.files.write('big.bin', data)
+      const back = await a.files.read('big.bin', { format: 'bytes' })
+      assertEqual(back.length, size, 'size')
+      for (let i = 0; i < size; i++) if (back[i] !== data[i]) fail(`byte ${i} differs`)
+      const r = await a.commands.run('stat -c %s big.bin')
+      assertEqual(r.stdout.trim(), String(size), 'size in the sandbox')
+      await a.files.remove('big.bin')
+    }, { timeoutMs: 120_000 })
+
+    await step('files: several files in one write, list with depth, exists, getInfo', async () => {
+      await a.files.write([
+        { path: 'tree/x.txt', data: 'x' },
+        { path: 'tree/sub/y.txt', data: 'yy' },
+      ])
+      const one = (await a.files.list('tree')).map((e) => `${e.name}:${e.type}`).sort()
+      assertEqual(one.join(' '), 'sub:dir x.txt:file', 'depth 1')
+      const two = (await a.files.list('tree', { depth: 2 })).map((e) => e.path).sort()
+      assertEqual(two.join(' '), '/home/user/tree/sub /home/user/tree/sub/y.txt /home/user/tree/x.txt', 'depth 2')
+      assertEqual(await a.files.exists('tree/sub/y.txt'), true, 'exists')
+      assertEqual(await a.files.exists('tree/nope'), false, 'exists (missing)')
+      const info = await a.files.getInfo('tree/sub/y.txt')
+      assertEqual(info.size, 2, 'size')
+      assertEqual(info.type, 'file', 'type')
+      assertEqual(info.owner, 'user', 'owner')
+    })
+
+    await step('files: makeDir, rename, remove', async () => {
+      assertEqual(await a.files.makeDir('made/deep'), true, 'makeDir')
+      assertEqual(await a.files.makeDir('made/deep'), false, 'makeDir again')
+      await a.files.write('made/f.txt', 'f')
+      const moved = await a.files.rename('made/f.txt', 'made/deep/g.txt')
+      assertEqual(moved.path, '/home/user/made/deep/g.txt', 'renamed path')
+      assertEqual(await a.files.read('made/deep/g.txt'), 'f', 'content after rename')
+      await a.files.remove('made')
+      assertEqual(await a.files.exists('made'), false, 'removed recursively')
+    })
+
+    await step('files: missing files and directories where files are expected get typed errors', async () => {
+      await expectError(() => a.files.read('no/such/file.txt'), { Class: errors.NotFoundError, className: 'NotFoundError', what: 'read a missing file' })
+      await expectError(() => a.files.read('/home/user'), { what: 'read a directory' })
+      await expectError(() => a.files.list('notes/a.txt'), { what: 'list a file' })
+      await expectError(() => a.files.write('/home/user', 'x'), { what: 'write over a directory' })
+    })
+
+    await step('files: paths that try to escape stay inside the sandbox', async () => {
+      const host = await a.files.read('../../../../../etc/hostname')
+      assertEqual(host.trim(), a.sandboxId, '../.. stops at the sandbox\'s /')
+      await a.commands.run('ln -sf /etc/passwd ~/pw-link && ln -sfn / ~/root-link')
+      const pw = await a.files.read('pw-link')
+      assert(pw.includes('user:x:1000:'), `a symlink out reads the sandbox's passwd: ${pw.slice(0, 80)}`)
+      const viaRoot = await a.files.list('root-link/home')
+      assertEqual(viaRoot.map((e) => e.name).join(','), 'user', 'a symlink to / stays in the sandbox')
+    })
+
+    await step('files: sandbox B cannot read A\'s files', async () => {
+      const b = await create()
+      await a.files.write('only-a.txt', 'a')
+      await expectError(() => b.files.read('/home/user/only-a.txt'), { Class: errors.NotFoundError, className: 'NotFoundError', what: 'B reads A\'s file' })
+    })
+
+    await step('files: concurrent writes to one file leave one whole version', async () => {
+      const versions = Array.from({ length: 8 }, (_, i) => String(i).repeat(100_000))
+      await Promise.all(versions.map((v) => a.files.write('race.txt', v)))
+      const final = await a.files.read('race.txt')
+      assert(versions.includes(final), `the file is a mix of writes (${final.length} bytes)`)
+      assertEqual((await a.commands.run('echo ok')).stdout, 'ok\n', 'the sandbox still works')
+    })
+
     if (config.rawFetch) {
+      await step('files: signed download and upload URLs work with no headers; a forged signature gets 401', async () => {
+        await a.files.write('signed.txt', 'signed content')
+        const down = await a.downloadUrl('signed.txt')
+        const res = await config.rawFetch(down)
+        assertEqual(res.status, 200, 'download status')
+        assertEqual(await res.text(), 'signed content', 'download body')
+        const up = await a.uploadUrl('uploaded.txt')
+        const form = new FormData()
+        form.append('file', new Blob(['via url']), 'uploaded.txt')
+        const posted = await config.rawFetch(up, { method: 'POST', body: form })
+        assertEqual(posted.status, 200, 'upload status')
+        assertEqual(await a.files.read('uploaded.txt'), 'via url', 'uploaded content')
+        const forged = down.replace(/signature=[^&]+/, 'signature=v1_forged')
+        const bad = await config.rawFetch(`${conn.sandboxUrl}/files?${forged.split('?')[1]}`, {
+          headers: { 'e2b-sandbox-id': a.sandboxId },
+        })
+        assertEqual(bad.status, 401, 'forged signature status')
+      })
+
       await step('bad input: a wrong or missing access token gets 401', async () => {
         const url = `${conn.sandboxUrl}/process.Process/List`
         for (const token of [undefined, 'wrong-token']) {

@@ -72,6 +72,16 @@ impl Live {
         self.sandboxes.lock().ok()?.get(id).cloned()
     }
 
+    /// The first running sandbox `matches` accepts.
+    pub fn find(&self, matches: impl Fn(&LiveSandbox) -> bool) -> Option<Arc<LiveSandbox>> {
+        self.sandboxes
+            .lock()
+            .ok()?
+            .values()
+            .find(|l| matches(l))
+            .cloned()
+    }
+
     /// Ends a sandbox's processes and frees its files.
     pub async fn end(&self, id: &str) {
         let live = self.sandboxes.lock().ok().and_then(|mut m| m.remove(id));

@@ -48,6 +48,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             crate::envd::route,
         ))
+        // Uploads to `/files` are streamed and unbounded; the control plane's extractors
+        // enforce their own limit (`MAX_BODY_BYTES`).
+        .layer(axum::extract::DefaultBodyLimit::disable())
         // Added last so that it wraps everything, the daemon routes and fallbacks too.
         .layer(middleware::from_fn(cors::cors))
         .with_state(state)

@@ -6,6 +6,9 @@
 //! plane.
 
 pub mod connect;
+pub mod files;
+pub mod filesystem;
+pub mod fs;
 pub mod process;
 pub mod procs;
 
@@ -47,10 +50,20 @@ fn target(headers: &HeaderMap, domain: &str) -> Option<(String, u16)> {
 
 /// Middleware in front of the control plane: takes the requests that are for a sandbox.
 pub async fn route(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    match target(req.headers(), &app.domain) {
-        Some((id, port)) => handle(app, id, port, req).await,
-        None => next.run(req).await,
+    if let Some((id, port)) = target(req.headers(), &app.domain) {
+        return handle(app, id, port, req).await;
     }
+    // A signed `/files` URL made with `E2B_SANDBOX_URL` names no sandbox: its signature does.
+    if req.uri().path() == "/files" {
+        let query = req.uri().query().unwrap_or("");
+        if let Some(op) = files::operation(req.method())
+            && let Some(live) = app.live.find(|l| files::signed_by(l, query, op))
+        {
+            let id = live.id.clone();
+            return handle(app, id, ENVD_PORT, req).await;
+        }
+    }
+    next.run(req).await
 }
 
 /// What E2B's proxy answers for a sandbox that does not exist (any more): the SDKs read 502
@@ -66,7 +79,7 @@ fn sandbox_gone(id: &str) -> Response {
     )
 }
 
-fn rest_error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
     json_response(
         status,
         &serde_json::json!({ "code": status.as_u16(), "message": message }),
@@ -84,11 +97,15 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
             &format!("nothing serves port {port} of sandbox {id} through sandkitd yet"),
         );
     }
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_string();
+    let path = req.uri().path().to_string();
     if path == "/health" {
         return StatusCode::NO_CONTENT.into_response();
     }
+    // `/files` checks its own auth: a header token or a URL signature.
+    if path == "/files" {
+        return files::handle(live, req).await;
+    }
+    let (parts, body) = req.into_parts();
     if !token_ok(&parts.headers, &live.envd_token) {
         return rest_error(
             StatusCode::UNAUTHORIZED,
@@ -125,10 +142,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
     };
     match service {
         "process.Process" => process::dispatch(live, method, call).await,
-        _ => connect::unary_error(&RpcError::new(
-            "unimplemented",
-            "the filesystem service is not served yet",
-        )),
+        _ => filesystem::dispatch(live, method, call).await,
     }
 }
 

@@ -256,10 +256,16 @@ impl Runtime {
             .await
             .map_err(|_| std::io::Error::other("the spawner thread is gone"))??;
         drop(theirs);
+        let root = if self.isolated {
+            PathBuf::from(format!("/proc/{}/root", child.id()))
+        } else {
+            PathBuf::from("/")
+        };
         let conn = AgentConn::new(ours)?;
         let handle = SandboxHandle {
             inner: Arc::new(HandleInner {
                 conn,
+                root,
                 users: ["root", "user"]
                     .iter()
                     .filter_map(|name| self.user(&identity.sandbox_id, name))
@@ -377,6 +383,8 @@ type Pending = oneshot::Sender<Answer>;
 
 struct HandleInner {
     conn: AgentConn,
+    /// The sandbox's `/` as a host path: `/proc/<agent>/root` when isolated, else `/`.
+    root: PathBuf,
     /// The accounts a call may name.
     users: Vec<User>,
     child: Mutex<Option<std::process::Child>>,
@@ -550,6 +558,23 @@ impl SandboxHandle {
     /// The sandbox's account called `name`.
     pub fn user(&self, name: &str) -> Option<User> {
         self.inner.users.iter().find(|u| u.name == name).cloned()
+    }
+
+    /// The sandbox's `/`, as a path on the host.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Every account of the sandbox: uid and name.
+    pub fn account_names(&self) -> Vec<(u32, String)> {
+        let mut names: Vec<(u32, String)> = self
+            .inner
+            .users
+            .iter()
+            .map(|u| (u.uid, u.name.clone()))
+            .collect();
+        names.push((65534, "nobody".into()));
+        names
     }
 
     /// The sandbox's directory on the host.
