@@ -98,5 +98,9 @@ impl Live {
         };
         let kills = all.iter().map(|l| l.handle.kill());
         futures_util::future::join_all(kills).await;
+        if let Ok(runtime) = &self.runtime {
+            // Only if empty: a directory the user named may hold other things.
+            let _ = std::fs::remove_dir(runtime.state_dir());
+        }
     }
 }

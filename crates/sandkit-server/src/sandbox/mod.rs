@@ -131,6 +131,11 @@ impl Runtime {
         }
     }
 
+    /// Where the sandboxes' directories live.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
     fn sandbox_dir(&self, id: &str) -> PathBuf {
         self.state_dir.join(id)
     }
