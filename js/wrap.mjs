@@ -90,7 +90,8 @@ function toSandkitError(err) {
       return new SandboxError(message)
     }
     const Class = errorClasses[payload.name] ?? SandboxError
-    return new Class(payload.message, { code: payload.code, statusCode: payload.statusCode })
+    const { name, message: text, ...fields } = payload
+    return new Class(text, fields)
   }
   if (NAPI_ARGUMENT_CODES.has(err?.code)) {
     return new InvalidArgumentError(message, { code: 'invalid_argument', cause: err })

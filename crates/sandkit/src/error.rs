@@ -13,6 +13,12 @@ pub enum ErrorKind {
     SandboxNotFound,
     /// Something other than a sandbox was not found.
     NotFound,
+    /// A file or directory in the sandbox was not found.
+    FileNotFound,
+    /// The sandbox's disk is full.
+    NotEnoughSpace,
+    /// A command ended with a non-zero exit code; [`Error::command`] has its output.
+    CommandExit,
     /// Too many requests (HTTP 429), after the retries allowed.
     RateLimit,
     /// The service said it is busy (HTTP 503).
@@ -34,6 +40,9 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::SandboxNotFound => "sandbox_not_found",
             ErrorKind::NotFound => "not_found",
+            ErrorKind::FileNotFound => "file_not_found",
+            ErrorKind::NotEnoughSpace => "not_enough_space",
+            ErrorKind::CommandExit => "command_exit",
             ErrorKind::RateLimit => "rate_limited",
             ErrorKind::ServiceBusy => "service_busy",
             ErrorKind::Timeout => "timeout",
@@ -49,6 +58,9 @@ impl ErrorKind {
             ErrorKind::Authentication => "AuthenticationError",
             ErrorKind::SandboxNotFound => "SandboxNotFoundError",
             ErrorKind::NotFound => "NotFoundError",
+            ErrorKind::FileNotFound => "FileNotFoundError",
+            ErrorKind::NotEnoughSpace => "NotEnoughSpaceError",
+            ErrorKind::CommandExit => "CommandExitError",
             ErrorKind::RateLimit => "RateLimitError",
             ErrorKind::ServiceBusy => "ServiceBusyError",
             ErrorKind::Timeout => "TimeoutError",
@@ -58,12 +70,23 @@ impl ErrorKind {
     }
 }
 
+/// How a command ended, carried by a [`ErrorKind::CommandExit`] error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub exit_code: i32,
+    /// `exit status 3`, `signal: killed`.
+    pub error: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// The one error type of the SDK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     status_code: Option<u16>,
+    command: Option<Box<CommandOutcome>>,
 }
 
 impl Error {
@@ -72,7 +95,27 @@ impl Error {
             kind,
             message: message.into(),
             status_code: None,
+            command: None,
         }
+    }
+
+    /// A command's non-zero exit, as the official SDK words it (the message is `error`).
+    pub fn command_exit(outcome: CommandOutcome) -> Self {
+        let message = outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("exit status {}", outcome.exit_code));
+        Error {
+            kind: ErrorKind::CommandExit,
+            message,
+            status_code: None,
+            command: Some(Box::new(outcome)),
+        }
+    }
+
+    /// The output of the command, for a [`ErrorKind::CommandExit`] error.
+    pub fn command(&self) -> Option<&CommandOutcome> {
+        self.command.as_deref()
     }
 
     pub fn with_status(mut self, status: u16) -> Self {
@@ -118,12 +161,25 @@ impl Error {
             message: &'a str,
             #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
             status_code: Option<u16>,
+            #[serde(rename = "exitCode", skip_serializing_if = "Option::is_none")]
+            exit_code: Option<i32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            stdout: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            stderr: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
         }
+        let c = self.command.as_deref();
         let payload = Payload {
             name: self.kind.class_name(),
             code: self.code(),
             message: &self.message,
             status_code: self.status_code,
+            exit_code: c.map(|c| c.exit_code),
+            stdout: c.map(|c| c.stdout.as_str()),
+            stderr: c.map(|c| c.stderr.as_str()),
+            error: c.and_then(|c| c.error.as_deref()),
         };
         let json = serde_json::to_string(&payload).unwrap_or_default();
         format!("{BINDING_ERROR_PREFIX}{json}")

@@ -21,7 +21,9 @@
 
 pub mod api;
 pub mod client;
+pub mod commands;
 pub mod config;
+pub mod envd;
 pub mod error;
 pub mod info;
 pub mod json;
@@ -37,7 +39,7 @@ pub mod wire;
 pub use api::ListOrder;
 pub use client::{Client, Platform};
 pub use config::{ConnectionConfig, ConnectionOpts};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{CommandOutcome, Error, ErrorKind, Result};
 pub use info::{LifecycleInfo, SandboxInfo, Timestamp};
 pub use options::{ConnectOpts, ListOpts, OnTimeout, SandboxOpts, duration_from_js_millis};
 pub use paginator::SandboxPaginator;

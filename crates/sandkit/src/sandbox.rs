@@ -208,6 +208,57 @@ impl Sandbox {
         self.traffic_access_token.as_deref()
     }
 
+    /// The sandbox's daemon.
+    pub(crate) fn envd(&self) -> crate::envd::Envd {
+        crate::envd::Envd::new(
+            &self.config,
+            &self.sandbox_id,
+            &self.sandbox_domain,
+            self.envd_access_token.as_deref(),
+        )
+    }
+
+    /// Run commands in the sandbox.
+    pub fn commands(&self) -> crate::commands::Commands {
+        crate::commands::Commands::new(self.envd())
+    }
+
+    /// Whether the sandbox answers: `GET /health` on its daemon. `false` when the sandbox is
+    /// gone (the proxy answers 502).
+    pub async fn is_running(&self) -> Result<bool> {
+        let envd = self.envd();
+        let request = crate::transport::HttpRequest {
+            method: crate::transport::Method::Get,
+            url: format!("{}/health", envd.base_url()),
+            headers: envd.headers(None),
+            body: None,
+            stream_response: false,
+        };
+        let transport = self.config.client().transport();
+        let status = crate::api::with_deadline(&self.config, async {
+            transport
+                .send(request)
+                .await
+                .map(|r| r.status)
+                .map_err(|e| {
+                    crate::error::Error::new(
+                        crate::error::ErrorKind::Connection,
+                        format!("Could not reach the sandbox: {}", e.message),
+                    )
+                })
+        })
+        .await?;
+        match status {
+            200..=299 => Ok(true),
+            502 => Ok(false),
+            other => Err(crate::error::Error::new(
+                crate::error::ErrorKind::Sandbox,
+                format!("{other}: the sandbox's health check failed"),
+            )
+            .with_status(other)),
+        }
+    }
+
     /// The host name under which `port` of the sandbox is reachable.
     pub fn get_host(&self, port: u16) -> String {
         if self.config.debug {

@@ -12,6 +12,7 @@ use crate::wire::{
     ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxState,
     SetTimeout, StringMap,
 };
+pub(crate) use pipeline::with_deadline;
 use pipeline::{ApiRequest, ApiResponse, send};
 
 /// Sandbox ids go into paths: refuse the empty one, encode the rest.

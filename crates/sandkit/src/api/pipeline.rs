@@ -179,6 +179,21 @@ pub(crate) async fn send(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiR
     }
 }
 
+/// `work`, bounded by the request timeout (`requestTimeoutMs`; 0 for none).
+pub(crate) async fn with_deadline<T>(
+    cfg: &ConnectionConfig,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    if cfg.request_timeout_ms == 0 {
+        return work.await;
+    }
+    let runtime = cfg.client().runtime();
+    match select(Box::pin(work), runtime.sleep(cfg.request_timeout_ms)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(timeout_error(cfg.request_timeout_ms)),
+    }
+}
+
 /// One attempt, bounded by what is left of the request deadline. The outer error is the
 /// deadline passing; the inner one a transport failure that the policy may retry.
 async fn attempt_once(

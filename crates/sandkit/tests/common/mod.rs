@@ -9,17 +9,45 @@ use sandkit_server::{RunningServer, ServerConfig};
 pub const TEAM_A_KEY: &str = "sk_test_team_a";
 pub const TEAM_B_KEY: &str = "sk_test_team_b";
 
+/// A control-plane sandkitd: sandboxes are records, no processes.
 pub async fn start_server() -> RunningServer {
-    sandkit_server::start(ServerConfig {
+    let mut config = config();
+    config.sandboxes.enabled = false;
+    sandkit_server::start(config)
+        .await
+        .expect("sandkitd starts")
+}
+
+/// A sandkitd whose sandboxes run real processes. Each sandbox's agent is the `sandkitd`
+/// binary: `$SANDKITD_BIN`, else `target/debug/sandkitd` (built by `cargo test` of the
+/// workspace, or `cargo build -p sandkit-server`).
+pub async fn start_server_with_sandboxes() -> RunningServer {
+    let agent = std::env::var_os("SANDKITD_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/sandkitd")
+        });
+    assert!(
+        agent.exists(),
+        "{} is missing: run `cargo build -p sandkit-server` first (or set SANDKITD_BIN)",
+        agent.display()
+    );
+    let mut config = config();
+    config.sandboxes.agent_exe = Some(agent);
+    sandkit_server::start(config)
+        .await
+        .expect("sandkitd starts")
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
         api_keys: vec![
             (TEAM_A_KEY.into(), "team-a".into()),
             (TEAM_B_KEY.into(), "team-b".into()),
         ],
         reap_interval: std::time::Duration::from_millis(50),
         ..Default::default()
-    })
-    .await
-    .expect("sandkitd starts")
+    }
 }
 
 pub fn conn(url: &str, key: &str) -> ConnectionOpts {

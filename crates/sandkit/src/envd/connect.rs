@@ -1,0 +1,245 @@
+//! The client side of the Connect protocol with the JSON codec: request envelopes, an
+//! incremental reader of response envelopes, and the mapping of Connect errors to SDK errors
+//! (as the official SDK maps them).
+
+use crate::error::{Error, ErrorKind};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::Deserialize;
+
+const END_STREAM: u8 = 0x02;
+const COMPRESSED: u8 = 0x01;
+/// The largest message accepted from a server (a PTY or output chunk is at most 32 KiB).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// One request message in an envelope.
+pub fn envelope(json: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(5 + json.len());
+    out.put_u8(0);
+    out.put_u32(json.len() as u32);
+    out.put_slice(json);
+    out.freeze()
+}
+
+/// What the reader found in the bytes so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    Message(Bytes),
+    /// The end-stream frame's JSON.
+    End(Bytes),
+}
+
+/// Splits a response body into envelopes, however it was chunked.
+#[derive(Default)]
+pub struct EnvelopeReader {
+    buf: BytesMut,
+}
+
+impl EnvelopeReader {
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next whole frame, if one has arrived.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+        if self.buf.len() < 5 {
+            return Ok(None);
+        }
+        let flags = self.buf[0];
+        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+        if len > MAX_MESSAGE {
+            return Err(protocol_error(format!(
+                "a message of {len} bytes is too large"
+            )));
+        }
+        if flags & COMPRESSED != 0 {
+            return Err(protocol_error("the server sent a compressed message"));
+        }
+        if self.buf.len() < 5 + len {
+            return Ok(None);
+        }
+        self.buf.advance(5);
+        let payload = self.buf.split_to(len).freeze();
+        Ok(Some(if flags & END_STREAM != 0 {
+            Frame::End(payload)
+        } else {
+            Frame::Message(payload)
+        }))
+    }
+
+    /// Bytes left over that do not make a frame.
+    pub fn has_partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
+}
+
+fn protocol_error(message: impl Into<String>) -> Error {
+    Error::new(
+        ErrorKind::Sandbox,
+        format!(
+            "the sandbox's daemon broke the protocol: {}",
+            message.into()
+        ),
+    )
+}
+
+/// A Connect error as the server sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConnectError {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct EndStream {
+    error: Option<ConnectError>,
+}
+
+/// The error an end-stream frame carries, if any.
+pub fn end_stream_error(json: &[u8]) -> Result<Option<ConnectError>, Error> {
+    let end: EndStream = crate::json::from_slice(if json.is_empty() { b"{}" } else { json })
+        .map_err(|e| protocol_error(format!("bad end-stream frame: {e}")))?;
+    Ok(end.error)
+}
+
+/// Where an error happened, which changes some mappings (as in the official SDK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// A filesystem call: `not_found` means a file.
+    Files,
+    /// A process call.
+    Process,
+}
+
+/// A Connect error as an SDK error, the way the official SDK maps them.
+pub fn map_error(e: &ConnectError, context: Context) -> Error {
+    let msg = &e.message;
+    match e.code.as_str() {
+        "invalid_argument" => Error::new(ErrorKind::InvalidArgument, msg.clone()),
+        "unauthenticated" => Error::new(ErrorKind::Authentication, msg.clone()),
+        "not_found" if context == Context::Files => {
+            Error::new(ErrorKind::FileNotFound, msg.clone())
+        }
+        "not_found" => Error::new(ErrorKind::NotFound, msg.clone()),
+        "resource_exhausted" => Error::new(
+            ErrorKind::RateLimit,
+            format!("{msg}: Rate limit exceeded, please try again later."),
+        ),
+        "unavailable" => Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{msg}: This error is likely due to sandbox timeout. You can modify the sandbox timeout by passing 'timeoutMs' when starting the sandbox or calling '.setTimeout' on the sandbox with the desired timeout."
+            ),
+        ),
+        "canceled" => Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{msg}: This error is likely due to exceeding 'requestTimeoutMs'. You can pass the request timeout value as an option when making the request."
+            ),
+        ),
+        "deadline_exceeded" => Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{msg}: This error is likely due to exceeding 'timeoutMs' — the total time a long running request (like command execution or directory watch) can be active. It can be modified by passing 'timeoutMs' when making the request. Use '0' to disable the timeout."
+            ),
+        ),
+        code => Error::new(ErrorKind::Sandbox, format!("{code}: {msg}")),
+    }
+}
+
+/// The Connect code a plain HTTP status stands for (a proxy answering instead of the daemon).
+pub fn code_from_status(status: u16) -> &'static str {
+    match status {
+        400 => "internal",
+        401 => "unauthenticated",
+        403 => "permission_denied",
+        404 => "unimplemented",
+        429 | 502 | 503 | 504 => "unavailable",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_envelopes_across_chunk_boundaries() {
+        let mut all = Vec::new();
+        all.extend_from_slice(&envelope(br#"{"a":1}"#));
+        all.extend_from_slice(&[END_STREAM, 0, 0, 0, 2, b'{', b'}']);
+        for split in 0..all.len() {
+            let mut r = EnvelopeReader::default();
+            let mut frames = Vec::new();
+            for part in [&all[..split], &all[split..]] {
+                r.push(part);
+                while let Some(f) = r.next_frame().unwrap() {
+                    frames.push(f);
+                }
+            }
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Message(Bytes::from_static(br#"{"a":1}"#)),
+                    Frame::End(Bytes::from_static(b"{}"))
+                ],
+                "split at {split}"
+            );
+            assert!(!r.has_partial());
+        }
+        let mut r = EnvelopeReader::default();
+        r.push(&[COMPRESSED, 0, 0, 0, 0]);
+        assert!(r.next_frame().is_err());
+        let mut r = EnvelopeReader::default();
+        r.push(&[0, 0xff, 0xff, 0xff, 0xff]);
+        assert!(r.next_frame().is_err());
+    }
+
+    #[test]
+    fn maps_errors_like_the_official_sdk() {
+        let e = |code: &str| ConnectError {
+            code: code.into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            map_error(&e("not_found"), Context::Files).kind(),
+            ErrorKind::FileNotFound
+        );
+        assert_eq!(
+            map_error(&e("not_found"), Context::Process).kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            map_error(&e("invalid_argument"), Context::Process).kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            map_error(&e("unauthenticated"), Context::Files).kind(),
+            ErrorKind::Authentication
+        );
+        assert_eq!(
+            map_error(&e("deadline_exceeded"), Context::Process).kind(),
+            ErrorKind::Timeout
+        );
+        assert_eq!(
+            map_error(&e("unavailable"), Context::Process).kind(),
+            ErrorKind::Timeout
+        );
+        assert_eq!(
+            map_error(&e("resource_exhausted"), Context::Process).kind(),
+            ErrorKind::RateLimit
+        );
+        assert_eq!(
+            map_error(&e("internal"), Context::Process).message(),
+            "internal: m"
+        );
+        assert_eq!(end_stream_error(b"{}").unwrap().map(|e| e.code), None);
+        assert_eq!(
+            end_stream_error(br#"{"error":{"code":"not_found","message":"x"}}"#)
+                .unwrap()
+                .map(|e| e.code),
+            Some("not_found".to_string())
+        );
+    }
+}

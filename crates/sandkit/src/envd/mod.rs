@@ -1,0 +1,265 @@
+//! The data plane: the daemon in each sandbox (envd, port 49983), spoken to over the Connect
+//! protocol (JSON codec) for processes and files, and plain HTTP for `/files` and `/health`.
+
+pub mod connect;
+
+use crate::config::ConnectionConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::maybe_send::BoxStream;
+use crate::transport::{Body, HttpRequest, Method, TransportError};
+use base64::Engine;
+use bytes::Bytes;
+use connect::{ConnectError, Context, EnvelopeReader, Frame};
+use futures_util::StreamExt;
+
+/// The daemon's port.
+pub const ENVD_PORT: u16 = 49983;
+/// The domains whose sandboxes are reached through the shared `sandbox.<domain>` host.
+const STABLE_HOST_DOMAINS: [&str; 4] = ["e2b.app", "e2b.dev", "e2b.pro", "e2b-staging.dev"];
+/// What the official SDK asks for: a keepalive every 50 s on idle streams.
+const KEEPALIVE_SECS: &str = "50";
+
+/// How to reach one sandbox's daemon.
+#[derive(Clone)]
+pub struct Envd {
+    base_url: String,
+    sandbox_id: String,
+    access_token: Option<String>,
+    config: ConnectionConfig,
+}
+
+impl std::fmt::Debug for Envd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envd")
+            .field("base_url", &self.base_url)
+            .field("sandbox_id", &self.sandbox_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn transport_error(e: TransportError) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!("Could not reach the sandbox: {}", e.message),
+    )
+}
+
+impl Envd {
+    /// The daemon's URL as the official SDK chooses it: `sandboxUrl`, else localhost in
+    /// debug mode, else the shared host for E2B's own domains (outside browsers), else the
+    /// sandbox's own host.
+    pub fn new(
+        config: &ConnectionConfig,
+        sandbox_id: &str,
+        sandbox_domain: &str,
+        access_token: Option<&str>,
+    ) -> Envd {
+        let base_url = if let Some(url) = &config.sandbox_url {
+            url.trim_end_matches('/').to_string()
+        } else if config.debug {
+            format!("http://localhost:{ENVD_PORT}")
+        } else if !config.client().platform().is_browser
+            && STABLE_HOST_DOMAINS.contains(&sandbox_domain)
+        {
+            format!("https://sandbox.{sandbox_domain}")
+        } else {
+            format!("https://{ENVD_PORT}-{sandbox_id}.{sandbox_domain}")
+        };
+        Envd {
+            base_url,
+            sandbox_id: sandbox_id.to_string(),
+            access_token: access_token.map(str::to_string),
+            config: config.clone(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn access_token(&self) -> Option<&str> {
+        self.access_token.as_deref()
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// The headers every daemon request carries.
+    pub fn headers(&self, user: Option<&str>) -> Vec<(String, String)> {
+        let mut h = vec![
+            ("e2b-sandbox-id".to_string(), self.sandbox_id.clone()),
+            ("e2b-sandbox-port".to_string(), ENVD_PORT.to_string()),
+            (
+                "user-agent".to_string(),
+                self.config.client().platform().user_agent.clone(),
+            ),
+        ];
+        if let Some(token) = &self.access_token {
+            h.push(("x-access-token".to_string(), token.clone()));
+        }
+        if let Some(user) = user {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
+            h.push(("authorization".to_string(), format!("Basic {basic}")));
+        }
+        for (k, v) in &self.config.headers {
+            let k = k.to_ascii_lowercase();
+            h.retain(|(have, _)| *have != k);
+            h.push((k, v.clone()));
+        }
+        h
+    }
+
+    /// A unary Connect call: one JSON message in, one out.
+    pub async fn unary(
+        &self,
+        rpc: &str,
+        message: &impl serde::Serialize,
+        user: Option<&str>,
+        context: Context,
+    ) -> Result<Bytes> {
+        let body = serde_json::to_vec(message)
+            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        let mut headers = self.headers(user);
+        headers.push(("content-type".into(), "application/json".into()));
+        headers.push(("connect-protocol-version".into(), "1".into()));
+        let request = HttpRequest {
+            method: Method::Post,
+            url: format!("{}/{rpc}", self.base_url),
+            headers,
+            body: Some(Bytes::from(body)),
+            stream_response: false,
+        };
+        let work = async {
+            let response = self
+                .config
+                .client()
+                .transport()
+                .send(request)
+                .await
+                .map_err(transport_error)?;
+            let status = response.status;
+            let body = response.body.bytes().await.map_err(transport_error)?;
+            if status == 200 {
+                return Ok(body);
+            }
+            Err(status_error(status, &body, context))
+        };
+        crate::api::with_deadline(&self.config, work).await
+    }
+
+    /// A server-streaming Connect call: the response's messages as they arrive. The request
+    /// timeout bounds only the handshake; `timeout_ms` (0 for none) is sent as
+    /// `Connect-Timeout-Ms`, which the daemon applies to the process itself.
+    pub async fn stream(
+        &self,
+        rpc: &str,
+        message: &impl serde::Serialize,
+        user: Option<&str>,
+        timeout_ms: u64,
+        context: Context,
+    ) -> Result<MessageStream> {
+        let json = serde_json::to_vec(message)
+            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        let mut headers = self.headers(user);
+        headers.push(("content-type".into(), "application/connect+json".into()));
+        headers.push(("connect-protocol-version".into(), "1".into()));
+        headers.push(("keepalive-ping-interval".into(), KEEPALIVE_SECS.into()));
+        if timeout_ms > 0 {
+            headers.push(("connect-timeout-ms".into(), timeout_ms.to_string()));
+        }
+        let request = HttpRequest {
+            method: Method::Post,
+            url: format!("{}/{rpc}", self.base_url),
+            headers,
+            body: Some(connect::envelope(&json)),
+            stream_response: true,
+        };
+        let transport = self.config.client().transport();
+        let response = crate::api::with_deadline(&self.config, async {
+            transport.send(request).await.map_err(transport_error)
+        })
+        .await?;
+        if response.status != 200 {
+            let body = response.body.bytes().await.map_err(transport_error)?;
+            return Err(status_error(response.status, &body, context));
+        }
+        Ok(MessageStream {
+            body: match response.body {
+                Body::Stream(s) => s,
+                Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
+            },
+            reader: EnvelopeReader::default(),
+            context,
+            done: false,
+        })
+    }
+}
+
+/// A non-200 answer to a Connect call: the Connect error JSON when there is one, else a code
+/// from the status (a proxy's answer).
+fn status_error(status: u16, body: &[u8], context: Context) -> Error {
+    let parsed: Option<ConnectError> = crate::json::from_slice(body)
+        .ok()
+        .filter(|e: &ConnectError| !e.code.is_empty());
+    let e = parsed.unwrap_or_else(|| ConnectError {
+        code: connect::code_from_status(status).to_string(),
+        message: String::from_utf8_lossy(body).trim().to_string(),
+    });
+    if status == 502 {
+        // E2B's proxy: the sandbox is gone.
+        return Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{}: The sandbox was not found, it may have reached its end of life.",
+                e.message
+            ),
+        )
+        .with_status(502);
+    }
+    connect::map_error(&e, context).with_status(status)
+}
+
+/// The messages of a streaming response, each a JSON document.
+pub struct MessageStream {
+    body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
+    reader: EnvelopeReader,
+    context: Context,
+    done: bool,
+}
+
+impl MessageStream {
+    /// The next message; `None` after a clean end of stream.
+    pub async fn next_message(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            match self.reader.next_frame()? {
+                Some(Frame::Message(m)) => return Ok(Some(m)),
+                Some(Frame::End(json)) => {
+                    self.done = true;
+                    return match connect::end_stream_error(&json)? {
+                        Some(e) => Err(connect::map_error(&e, self.context)),
+                        None => Ok(None),
+                    };
+                }
+                None => {}
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.reader.push(&chunk),
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(transport_error(e));
+                }
+                None => {
+                    self.done = true;
+                    return Err(Error::new(
+                        ErrorKind::Sandbox,
+                        "the stream ended without an end-of-stream message (missing EndStreamResponse)",
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `sandbox.commands` against an in-process sandkitd whose sandboxes run real processes.
+
+mod common;
+
+use common::{TEAM_A_KEY, conn, start_server_with_sandboxes};
+use sandkit::commands::{Output, RunOpts};
+use sandkit::{ErrorKind, Sandbox, SandboxOpts};
+use std::time::Duration;
+
+fn opts(url: &str) -> SandboxOpts {
+    let mut o = SandboxOpts::new();
+    o.connection = conn(url, TEAM_A_KEY);
+    o.connection.sandbox_url = Some(url.to_string());
+    o
+}
+
+#[tokio::test]
+async fn runs_commands_end_to_end() {
+    let server = start_server_with_sandboxes().await;
+    let url = server.url();
+    let mut o = opts(&url);
+    o.envs = Some(
+        [("GLOBAL".to_string(), "g".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let sandbox = Sandbox::create(o).await.unwrap();
+    let commands = sandbox.commands();
+
+    let r = commands
+        .run(
+            "echo $E2B_SANDBOX_ID $GLOBAL $LOCAL",
+            RunOpts {
+                envs: [("LOCAL".to_string(), "l".to_string())]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, format!("{} g l\n", sandbox.sandbox_id()));
+    assert_eq!(r.exit_code, 0);
+
+    // A non-zero exit carries the output.
+    let e = commands
+        .run("echo out; echo err >&2; exit 3", RunOpts::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandExit);
+    let c = e.command().unwrap();
+    assert_eq!(
+        (c.exit_code, c.stdout.as_str(), c.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+    assert_eq!(e.message(), "exit status 3");
+
+    // Output streams in pieces, in order.
+    let mut h = commands
+        .spawn(
+            "for i in 1 2 3; do echo $i; sleep 0.05; done",
+            RunOpts::default(),
+        )
+        .await
+        .unwrap();
+    let mut pieces = Vec::new();
+    while let Some(out) = h.next_output().await.unwrap() {
+        if let Output::Stdout(b) = out {
+            pieces.push(String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+    assert_eq!(pieces.concat(), "1\n2\n3\n");
+    assert!(pieces.len() >= 2, "{pieces:?}");
+
+    // stdin, list, kill.
+    let h = commands
+        .spawn(
+            "cat",
+            RunOpts {
+                stdin: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    h.send_stdin(b"hi\n").await.unwrap();
+    commands.close_stdin(h.pid()).await.unwrap();
+    assert_eq!(h.wait().await.unwrap().stdout, "hi\n");
+
+    let h = commands
+        .spawn("sleep 100", RunOpts::default())
+        .await
+        .unwrap();
+    assert!(
+        commands
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.pid == h.pid())
+    );
+    assert!(commands.kill(h.pid()).await.unwrap());
+    let e = h.wait().await.unwrap_err();
+    assert_eq!(e.command().unwrap().exit_code, -1);
+    assert!(!commands.kill(999_999).await.unwrap());
+
+    // The timeout ends the command.
+    let e = commands
+        .run(
+            "sleep 30",
+            RunOpts {
+                timeout: Some(Duration::from_millis(300)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
+
+    // Bad input gets typed errors; the sandbox keeps working.
+    let e = commands
+        .run(
+            "true",
+            RunOpts {
+                cwd: Some("/no/such/dir".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e:?}");
+    let e = commands
+        .run(
+            "true",
+            RunOpts {
+                user: Some("nobody-here".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Authentication, "{e:?}");
+
+    assert!(sandbox.is_running().await.unwrap());
+    assert!(sandbox.kill().await.unwrap());
+    assert!(!sandbox.is_running().await.unwrap());
+    server.shutdown().await;
+}
