@@ -3,6 +3,13 @@
 /* eslint-disable */
 
 
+/** A started process. Output is pulled with `nextOutput()` until it returns `null`. */
+export declare class ProcessHandle {
+  get pid(): number
+  nextOutput(): Promise<ProcessOutput | null>
+  wait(): Promise<ProcessResult>
+}
+
 /** A sandbox: an isolated Linux environment with its own processes and files. */
 export declare class Sandbox {
   /** Creates a sandbox from a template (default `base`). */
@@ -27,6 +34,14 @@ export declare class Sandbox {
   getInfo(): Promise<SandboxInfo>
   /** The host name under which `port` of the sandbox is reachable. */
   getHost(port: number): string
+  /** Whether the sandbox answers (its daemon's health check). */
+  isRunning(): Promise<boolean>
+  commandsSpawn(cmd: string, opts?: ProcessStartOpts | undefined | null): Promise<ProcessHandle>
+  commandsConnect(pid: number, timeoutMs?: number | undefined | null): Promise<ProcessHandle>
+  commandsList(): Promise<Array<ProcessListing>>
+  commandsKill(pid: number): Promise<boolean>
+  commandsSendStdin(pid: number, data: Uint8Array): Promise<void>
+  commandsCloseStdin(pid: number): Promise<void>
   get sandboxId(): string
   /** The domain the sandbox's public URLs live under. */
   get sandboxDomain(): string
@@ -40,6 +55,42 @@ export declare class SandboxPaginator {
   get nextToken(): string | undefined
   /** Fetches the next page; throws once there are no more. */
   nextItems(): Promise<Array<SandboxInfo>>
+}
+
+/** A running process, as listed. */
+export interface ProcessListing {
+  pid: number
+  tag?: string
+  cmd: string
+  args: Array<string>
+  envs: Record<string, string>
+  cwd?: string
+}
+
+/** One piece of output. */
+export interface ProcessOutput {
+  /** `stdout`, `stderr` or `pty`. */
+  stream: string
+  data: Uint8Array
+}
+
+/** How a process ended (a non-zero exit is thrown as `CommandExitError` instead). */
+export interface ProcessResult {
+  exitCode: number
+  error?: string
+  stdout: string
+  stderr: string
+}
+
+/** Options of a process start. */
+export interface ProcessStartOpts {
+  envs?: Record<string, string>
+  cwd?: string
+  user?: string
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+  stdin?: boolean
+  tag?: string
 }
 
 /** Connection options of the calls that act on one sandbox. */

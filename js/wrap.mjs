@@ -151,6 +151,122 @@ function guardStatics(Class, staticNames = {}) {
   return Public
 }
 
+const textEncoder = new TextEncoder()
+const toBytes = (data) => (typeof data === 'string' ? textEncoder.encode(data) : data)
+
+/**
+ * A started command, as the `e2b` package shapes it: `pid`, the output so far, `wait()`,
+ * `kill()`, `sendStdin()`. It reads the process's output from the moment it exists (output
+ * nobody reads is lost), decoding UTF-8 across chunk boundaries and calling the callbacks in
+ * order.
+ */
+class CommandHandle {
+  #sandbox
+  #done
+  constructor(sandbox, raw, { onStdout, onStderr, onPty } = {}) {
+    this.#sandbox = sandbox
+    this.pid = raw.pid
+    this.stdout = ''
+    this.stderr = ''
+    this.exitCode = undefined
+    this.error = undefined
+    this.#done = this.#pump(raw, onStdout, onStderr, onPty)
+    // A background command nobody waits for must not become an unhandled rejection.
+    this.#done.catch(() => {})
+  }
+
+  async #pump(raw, onStdout, onStderr, onPty) {
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
+    for (;;) {
+      const out = await raw.nextOutput()
+      if (!out) break
+      if (out.stream === 'pty') {
+        if (onPty) await onPty(out.data)
+        continue
+      }
+      const text = decoders[out.stream].decode(out.data, { stream: true })
+      if (!text) continue
+      this[out.stream] += text
+      const callback = out.stream === 'stdout' ? onStdout : onStderr
+      if (callback) await callback(text)
+    }
+    try {
+      const result = await raw.wait()
+      this.exitCode = result.exitCode
+      this.error = result.error ?? undefined
+      this.stdout = result.stdout
+      this.stderr = result.stderr
+      return { exitCode: result.exitCode, error: result.error ?? undefined, stdout: result.stdout, stderr: result.stderr }
+    } catch (err) {
+      if (err instanceof CommandExitError) {
+        this.exitCode = err.exitCode
+        this.error = err.error
+        this.stdout = err.stdout
+        this.stderr = err.stderr
+      }
+      throw err
+    }
+  }
+
+  /** The result once the command has ended; a non-zero exit throws `CommandExitError`. */
+  wait() {
+    return this.#done
+  }
+
+  /** Kills the command (SIGKILL): `false` if it had already ended. */
+  kill() {
+    return this.#sandbox.commandsKill(this.pid)
+  }
+
+  sendStdin(data) {
+    return this.#sandbox.commandsSendStdin(this.pid, toBytes(data))
+  }
+
+  closeStdin() {
+    return this.#sandbox.commandsCloseStdin(this.pid)
+  }
+}
+
+/** `sandbox.commands`: the `e2b` package's API over the binding's process calls. */
+class Commands {
+  #sandbox
+  constructor(sandbox) {
+    this.#sandbox = sandbox
+  }
+
+  /** Runs `cmd` with `bash -l -c`; waits for it unless `background` is set. */
+  async run(cmd, opts = {}) {
+    const { background, onStdout, onStderr, envs, cwd, user, timeoutMs, stdin, tag } = opts ?? {}
+    const raw = await this.#sandbox.commandsSpawn(cmd, { envs, cwd, user, timeoutMs, stdin: stdin ?? false, tag })
+    const handle = new CommandHandle(this.#sandbox, raw, { onStdout, onStderr })
+    return background ? handle : handle.wait()
+  }
+
+  /** Attaches to a running command. */
+  async connect(pid, opts = {}) {
+    const raw = await this.#sandbox.commandsConnect(pid, opts?.timeoutMs)
+    return new CommandHandle(this.#sandbox, raw, opts ?? {})
+  }
+
+  list() {
+    return this.#sandbox.commandsList()
+  }
+
+  kill(pid) {
+    return this.#sandbox.commandsKill(pid)
+  }
+
+  sendStdin(pid, data) {
+    return this.#sandbox.commandsSendStdin(pid, toBytes(data))
+  }
+
+  closeStdin(pid) {
+    return this.#sandbox.commandsCloseStdin(pid)
+  }
+}
+
+const commandsOf = new WeakMap()
+
 /**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
  * static method names to public ones (wasm-bindgen cannot give a static and an instance
@@ -159,6 +275,15 @@ function guardStatics(Class, staticNames = {}) {
 function wrapBinding(binding, opts = {}) {
   guardPrototype(binding.Sandbox.prototype)
   guardPrototype(binding.SandboxPaginator.prototype)
+  guardPrototype(binding.ProcessHandle.prototype)
+  Object.defineProperty(binding.Sandbox.prototype, 'commands', {
+    configurable: true,
+    get() {
+      let commands = commandsOf.get(this)
+      if (!commands) commandsOf.set(this, (commands = new Commands(this)))
+      return commands
+    },
+  })
   Object.defineProperty(binding.SandboxPaginator.prototype, Symbol.asyncIterator, {
     configurable: true,
     value: async function* items() {

@@ -164,10 +164,10 @@ async function processesOf(sandboxId) {
   return count
 }
 
-// Commands run in real sandboxes. sandkit's bindings do not have `commands` yet; until they
-// do, this part runs with the official package only, as the conformance check of sandkitd.
+// Commands (and files) in real sandboxes: with sandkit, and with the official package as the
+// conformance check of sandkitd's daemon.
 let commandsSummary = { passed: 0, failed: 0 }
-if (impl === 'e2b') {
+if (impl === 'e2b' || 'commands' in mod.Sandbox.prototype) {
   commandsSummary = await runCommandsScenario({
     Sandbox: mod.Sandbox,
     errors: mod,

@@ -19,7 +19,9 @@ type Swap<T> = T extends Wasm.Sandbox
   ? Node.Sandbox
   : T extends Wasm.SandboxPaginator
     ? Node.SandboxPaginator
-    : T
+    : T extends Wasm.ProcessHandle
+      ? Node.ProcessHandle
+      : T
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
@@ -32,6 +34,11 @@ export type Checks = [
   Assert<Equal<Surface<typeof Wasm.Sandbox>, Surface<typeof Node.Sandbox>>>,
   Assert<Equal<Surface<Wasm.Sandbox>, Surface<Node.Sandbox>>>,
   Assert<Equal<Surface<Wasm.SandboxPaginator>, Surface<Node.SandboxPaginator>>>,
+  Assert<Equal<Surface<Wasm.ProcessHandle>, Surface<Node.ProcessHandle>>>,
+  Assert<Equal<Wasm.ProcessStartOpts, Node.ProcessStartOpts>>,
+  Assert<Equal<Wasm.ProcessOutput, Node.ProcessOutput>>,
+  Assert<Equal<Wasm.ProcessResult, Node.ProcessResult>>,
+  Assert<Equal<Wasm.ProcessListing, Node.ProcessListing>>,
   Assert<Equal<Wasm.SandboxOpts, Node.SandboxOpts>>,
   Assert<Equal<Wasm.SandboxConnectOpts, Node.SandboxConnectOpts>>,
   Assert<Equal<Wasm.SandboxApiOpts, Node.SandboxApiOpts>>,

@@ -1,5 +1,6 @@
 //! The Node.js binding: converts JavaScript values to the core's types and back, nothing else.
 
+mod commands;
 mod convert;
 mod paginator;
 mod sandbox;

@@ -1,11 +1,13 @@
 //! `Sandbox`: static calls by id and instance calls on a connected sandbox.
 
+use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
     SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts, api_opts,
     connect_opts, create_opts, guarded, guarded_sync, list_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
+use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -148,6 +150,86 @@ impl Sandbox {
             }
             Ok(self.inner.get_host(port as u16))
         })
+    }
+
+    /// Whether the sandbox answers (its daemon's health check).
+    #[napi]
+    pub async fn is_running(&self) -> napi::Result<bool> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.is_running().await }).await
+    }
+
+    #[napi]
+    pub async fn commands_spawn(
+        &self,
+        cmd: String,
+        opts: Option<ProcessStartOpts>,
+    ) -> napi::Result<ProcessHandle> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let opts = commands::start_opts(opts)?;
+            Ok(ProcessHandle::new(
+                inner.commands().spawn(&cmd, opts).await?,
+            ))
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn commands_connect(
+        &self,
+        pid: f64,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<ProcessHandle> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let timeout = commands::millis("timeoutMs", timeout_ms)?;
+            let pid = commands::pid(pid)?;
+            Ok(ProcessHandle::new(
+                inner.commands().connect(pid, timeout).await?,
+            ))
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn commands_list(&self) -> napi::Result<Vec<ProcessListing>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            Ok(inner
+                .commands()
+                .list()
+                .await?
+                .into_iter()
+                .map(commands::listing)
+                .collect())
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn commands_kill(&self, pid: f64) -> napi::Result<bool> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.commands().kill(commands::pid(pid)?).await }).await
+    }
+
+    #[napi]
+    pub async fn commands_send_stdin(&self, pid: f64, data: Uint8Array) -> napi::Result<()> {
+        let inner = self.inner.clone();
+        let data = data.to_vec();
+        guarded(async move {
+            inner
+                .commands()
+                .send_stdin(commands::pid(pid)?, &data)
+                .await
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn commands_close_stdin(&self, pid: f64) -> napi::Result<()> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.commands().close_stdin(commands::pid(pid)?).await }).await
     }
 
     #[napi(getter)]

@@ -6,6 +6,7 @@
 //! Every failure becomes a thrown `Error` carrying `sandkit::Error::to_binding_message()`.
 #![cfg(target_arch = "wasm32")]
 
+mod commands;
 mod convert;
 mod paginator;
 mod sandbox;

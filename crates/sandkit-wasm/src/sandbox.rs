@@ -9,6 +9,7 @@
 //! Async methods return a `Promise` made by `convert::promise` (one adapter for all of them);
 //! the real result types are given to TypeScript with `unchecked_return_type`.
 
+use crate::commands::{self, ProcessHandle};
 use crate::convert::{
     Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, promise,
 };
@@ -178,6 +179,85 @@ impl Sandbox {
             ))));
         }
         Ok(self.inner.get_host(port as u16))
+    }
+
+    /// Whether the sandbox answers (its daemon's health check).
+    #[wasm_bindgen(js_name = isRunning, unchecked_return_type = "Promise<boolean>")]
+    pub fn is_running(&self) -> Promise {
+        let this = self.inner.clone();
+        promise(Box::pin(async move {
+            this.is_running().await.map(JsValue::from)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsSpawn, unchecked_return_type = "Promise<ProcessHandle>")]
+    pub fn commands_spawn(
+        &self,
+        cmd: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "ProcessStartOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let this = self.inner.clone();
+        let opts = commands::start_opts(opts);
+        promise(Box::pin(async move {
+            let h = this.commands().spawn(&cmd, opts?).await?;
+            Ok(JsValue::from(ProcessHandle::new(h)))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsConnect, unchecked_return_type = "Promise<ProcessHandle>")]
+    pub fn commands_connect(
+        &self,
+        pid: f64,
+        #[wasm_bindgen(js_name = timeoutMs, unchecked_optional_param_type = "number | null")]
+        timeout_ms: Option<f64>,
+    ) -> Promise {
+        let this = self.inner.clone();
+        let pid = commands::pid(pid);
+        let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
+        promise(Box::pin(async move {
+            let h = this.commands().connect(pid?, timeout?).await?;
+            Ok(JsValue::from(ProcessHandle::new(h)))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsList, unchecked_return_type = "Promise<ProcessListing[]>")]
+    pub fn commands_list(&self) -> Promise {
+        let this = self.inner.clone();
+        promise(Box::pin(async move {
+            Ok(commands::listings(this.commands().list().await?))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
+    pub fn commands_kill(&self, pid: f64) -> Promise {
+        let this = self.inner.clone();
+        let pid = commands::pid(pid);
+        promise(Box::pin(async move {
+            this.commands().kill(pid?).await.map(JsValue::from)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
+    pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
+        let this = self.inner.clone();
+        let pid = commands::pid(pid);
+        let data = data.to_vec();
+        promise(Box::pin(async move {
+            this.commands().send_stdin(pid?, &data).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
+    pub fn commands_close_stdin(&self, pid: f64) -> Promise {
+        let this = self.inner.clone();
+        let pid = commands::pid(pid);
+        promise(Box::pin(async move {
+            this.commands().close_stdin(pid?).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     #[wasm_bindgen(getter = sandboxId)]

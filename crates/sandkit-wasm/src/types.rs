@@ -74,6 +74,42 @@ export interface SandboxInfoLifecycle {
   autoResume: boolean;
 }
 
+/** Options of a process start (`sandbox.commandsSpawn`). */
+export interface ProcessStartOpts {
+  envs?: Record<string, string>;
+  cwd?: string;
+  user?: string;
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number;
+  stdin?: boolean;
+  tag?: string;
+}
+
+/** One piece of output. */
+export interface ProcessOutput {
+  /** `stdout`, `stderr` or `pty`. */
+  stream: string;
+  data: Uint8Array;
+}
+
+/** How a process ended (a non-zero exit is thrown as `CommandExitError` instead). */
+export interface ProcessResult {
+  exitCode: number;
+  error?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running process, as listed. */
+export interface ProcessListing {
+  pid: number;
+  tag?: string;
+  cmd: string;
+  args: string[];
+  envs: Record<string, string>;
+  cwd?: string;
+}
+
 /** A sandbox as listed or looked up. */
 export interface SandboxInfo {
   sandboxId: string;

@@ -13,8 +13,7 @@
 use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use crate::wire::base64;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -295,7 +294,7 @@ impl Commands {
         let request = SendInputRequest {
             process: PidSelector { pid },
             input: StdinMsg {
-                stdin: B64.encode(data),
+                stdin: base64::encode(data),
             },
         };
         self.envd
@@ -332,9 +331,12 @@ fn deadline(started_ms: f64, timeout: Duration) -> Option<f64> {
 }
 
 fn deadline_error() -> Error {
-    Error::new(
-        ErrorKind::Timeout,
-        "deadline_exceeded: This error is likely due to exceeding 'timeoutMs' — the total time a long running request (like command execution or directory watch) can be active. It can be modified by passing 'timeoutMs' when making the request. Use '0' to disable the timeout.",
+    crate::envd::connect::map_error(
+        &crate::envd::connect::ConnectError {
+            code: "deadline_exceeded".into(),
+            message: "the command did not end within its timeout".into(),
+        },
+        Context::Process,
     )
 }
 
@@ -437,7 +439,7 @@ impl CommandHandle {
             };
             if let Some(data) = event.data {
                 let bytes = |s: String| {
-                    B64.decode(s.as_bytes()).map(Bytes::from).map_err(|e| {
+                    base64::decode(s.as_bytes()).map(Bytes::from).map_err(|e| {
                         Error::new(ErrorKind::Sandbox, format!("output is not base64: {e}"))
                     })
                 };

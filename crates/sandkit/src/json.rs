@@ -120,6 +120,8 @@ enum Number {
     Float(f64),
 }
 
+// The parsing steps are kept out of line: `deserialize_any` is instantiated once per visitor
+// type, and inlining them there would copy the whole parser into every instance.
 impl<'de> Reader<'de> {
     fn error(&self, message: &str) -> JsonError {
         JsonError::at(message, self.pos)
@@ -132,6 +134,7 @@ impl<'de> Reader<'de> {
     }
 
     /// The next significant byte, not consumed.
+    #[inline(never)]
     fn peek(&mut self) -> Result<u8> {
         self.skip_whitespace();
         self.input
@@ -140,6 +143,7 @@ impl<'de> Reader<'de> {
             .ok_or_else(|| self.error("unexpected end of input"))
     }
 
+    #[inline(never)]
     fn eat(&mut self, byte: u8, what: &str) -> Result<()> {
         if self.peek()? == byte {
             self.pos += 1;
@@ -149,6 +153,7 @@ impl<'de> Reader<'de> {
         }
     }
 
+    #[inline(never)]
     fn literal(&mut self, word: &[u8]) -> Result<()> {
         if self.input[self.pos..].starts_with(word) {
             self.pos += word.len();
@@ -158,6 +163,7 @@ impl<'de> Reader<'de> {
         }
     }
 
+    #[inline(never)]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -167,6 +173,7 @@ impl<'de> Reader<'de> {
     }
 
     /// A string; borrowed from the input unless it has escapes. The opening quote is next.
+    #[inline(never)]
     fn string(&mut self) -> Result<Cow<'de, str>> {
         self.pos += 1;
         let start = self.pos;
@@ -212,6 +219,7 @@ impl<'de> Reader<'de> {
     }
 
     /// The character of an escape; the backslash has been consumed.
+    #[inline(never)]
     fn escape(&mut self) -> Result<char> {
         let Some(&b) = self.input.get(self.pos) else {
             return Err(self.error("unterminated string"));
@@ -249,6 +257,7 @@ impl<'de> Reader<'de> {
         })
     }
 
+    #[inline(never)]
     fn hex4(&mut self) -> Result<u32> {
         let digits = self
             .input
@@ -265,6 +274,24 @@ impl<'de> Reader<'de> {
         Ok(code)
     }
 
+    /// An `invalid type` error for the value that starts here.
+    fn invalid(&mut self, expected: &dyn de::Expected) -> JsonError {
+        let found = match self.peek() {
+            Ok(b'n') => Unexpected::Unit,
+            Ok(b't') => Unexpected::Bool(true),
+            Ok(b'f') => Unexpected::Bool(false),
+            Ok(b'"') => Unexpected::Str(""),
+            Ok(b'[') => Unexpected::Seq,
+            Ok(b'{') => Unexpected::Map,
+            Ok(b'-' | b'0'..=b'9') => Unexpected::Unsigned(0),
+            Ok(_) => return self.error("expected a JSON value"),
+            Err(e) => return e,
+        };
+        let mut e: JsonError = de::Error::invalid_type(found, expected);
+        e.offset = Some(self.pos);
+        e
+    }
+
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while self.input.get(self.pos).is_some_and(u8::is_ascii_digit) {
@@ -273,6 +300,7 @@ impl<'de> Reader<'de> {
         self.pos - start
     }
 
+    #[inline(never)]
     fn number(&mut self) -> Result<Number> {
         let start = self.pos;
         let negative = self.input[self.pos] == b'-';
@@ -357,6 +385,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Skips one value of any kind, without allocating.
+    #[inline(never)]
     fn skip_value(&mut self) -> Result<()> {
         match self.peek()? {
             b'"' => self.string().map(drop),
@@ -459,6 +488,154 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
+    // The typed entry points parse only what their type can be and refuse the rest. Going
+    // through `deserialize_any` would work too, but would instantiate the whole parser
+    // (strings, numbers, arrays, objects) once per visitor type: that was half of the wasm
+    // module's JSON code.
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek()? {
+            b't' => {
+                self.literal(b"true")?;
+                visitor.visit_bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                visitor.visit_bool(false)
+            }
+            _ => Err(self.invalid(&visitor)),
+        }
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek()? {
+            b'-' | b'0'..=b'9' => match self.number()? {
+                Number::Unsigned(n) => visitor.visit_u64(n),
+                Number::Signed(n) => visitor.visit_i64(n),
+                Number::Float(n) => visitor.visit_f64(n),
+            },
+            _ => Err(self.invalid(&visitor)),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek()? != b'"' {
+            return Err(self.invalid(&visitor));
+        }
+        match self.string()? {
+            Cow::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Cow::Owned(s) => visitor.visit_string(s),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek()? != b'[' {
+            return Err(self.invalid(&visitor));
+        }
+        self.enter()?;
+        self.pos += 1;
+        let value = visitor.visit_seq(Elements {
+            reader: &mut *self,
+            first: true,
+        })?;
+        self.eat(b']', "expected `,` or `]`")?;
+        self.depth -= 1;
+        Ok(value)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek()? != b'{' {
+            return Err(self.invalid(&visitor));
+        }
+        self.enter()?;
+        self.pos += 1;
+        let value = visitor.visit_map(Entries {
+            reader: &mut *self,
+            first: true,
+        })?;
+        self.eat(b'}', "expected `,` or `}`")?;
+        self.depth -= 1;
+        Ok(value)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek()? != b'n' {
+            return Err(self.invalid(&visitor));
+        }
+        self.literal(b"null")?;
+        visitor.visit_unit()
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -489,8 +666,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map struct identifier
+        i128 u128 bytes byte_buf
     }
 }
 

@@ -7,7 +7,6 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
 use crate::transport::{Body, HttpRequest, Method, TransportError};
-use base64::Engine;
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
 use futures_util::StreamExt;
@@ -99,7 +98,7 @@ impl Envd {
             h.push(("x-access-token".to_string(), token.clone()));
         }
         if let Some(user) = user {
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
+            let basic = crate::wire::base64::encode(format!("{user}:").as_bytes());
             h.push(("authorization".to_string(), format!("Basic {basic}")));
         }
         for (k, v) in &self.config.headers {
@@ -120,6 +119,27 @@ impl Envd {
     ) -> Result<Bytes> {
         let body = serde_json::to_vec(message)
             .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        // Boxed and not generic: one copy of the call's state machine for every RPC.
+        self.unary_bytes(rpc, body, user, context).await
+    }
+
+    fn unary_bytes<'a>(
+        &'a self,
+        rpc: &'a str,
+        body: Vec<u8>,
+        user: Option<&'a str>,
+        context: Context,
+    ) -> crate::maybe_send::BoxFuture<'a, Result<Bytes>> {
+        Box::pin(self.unary_inner(rpc, body, user, context))
+    }
+
+    async fn unary_inner(
+        &self,
+        rpc: &str,
+        body: Vec<u8>,
+        user: Option<&str>,
+        context: Context,
+    ) -> Result<Bytes> {
         let mut headers = self.headers(user);
         headers.push(("content-type".into(), "application/json".into()));
         headers.push(("connect-protocol-version".into(), "1".into()));
@@ -161,6 +181,29 @@ impl Envd {
     ) -> Result<MessageStream> {
         let json = serde_json::to_vec(message)
             .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        self.stream_bytes(rpc, json, user, timeout_ms, context)
+            .await
+    }
+
+    fn stream_bytes<'a>(
+        &'a self,
+        rpc: &'a str,
+        json: Vec<u8>,
+        user: Option<&'a str>,
+        timeout_ms: u64,
+        context: Context,
+    ) -> crate::maybe_send::BoxFuture<'a, Result<MessageStream>> {
+        Box::pin(self.stream_inner(rpc, json, user, timeout_ms, context))
+    }
+
+    async fn stream_inner(
+        &self,
+        rpc: &str,
+        json: Vec<u8>,
+        user: Option<&str>,
+        timeout_ms: u64,
+        context: Context,
+    ) -> Result<MessageStream> {
         let mut headers = self.headers(user);
         headers.push(("content-type".into(), "application/connect+json".into()));
         headers.push(("connect-protocol-version".into(), "1".into()));

@@ -3,6 +3,7 @@
 //! These types are shared by the client and by sandkitd, so that both sides name every field
 //! once. Conformance with the official SDK is checked separately, by its own tests.
 
+pub mod base64;
 pub mod metadata;
 pub mod time;
 

@@ -1,0 +1,157 @@
+//! Processes in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.commands` on.
+//! Users call `sandbox.commands`, which the JS layer builds on these.
+
+use crate::convert::guarded;
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Options of a process start.
+#[napi(object)]
+pub struct ProcessStartOpts {
+    pub envs: Option<HashMap<String, String>>,
+    pub cwd: Option<String>,
+    pub user: Option<String>,
+    /// 0 for no limit; default 60 000.
+    pub timeout_ms: Option<f64>,
+    pub stdin: Option<bool>,
+    pub tag: Option<String>,
+}
+
+/// One piece of output.
+#[napi(object)]
+pub struct ProcessOutput {
+    /// `stdout`, `stderr` or `pty`.
+    pub stream: String,
+    pub data: Uint8Array,
+}
+
+/// How a process ended (a non-zero exit is thrown as `CommandExitError` instead).
+#[napi(object)]
+pub struct ProcessResult {
+    pub exit_code: i32,
+    pub error: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A running process, as listed.
+#[napi(object)]
+pub struct ProcessListing {
+    pub pid: u32,
+    pub tag: Option<String>,
+    pub cmd: String,
+    pub args: Vec<String>,
+    pub envs: HashMap<String, String>,
+    pub cwd: Option<String>,
+}
+
+pub fn start_opts(o: Option<ProcessStartOpts>) -> sandkit::Result<sandkit::commands::RunOpts> {
+    let Some(o) = o else {
+        return Ok(Default::default());
+    };
+    Ok(sandkit::commands::RunOpts {
+        envs: o.envs.unwrap_or_default().into_iter().collect(),
+        cwd: o.cwd,
+        user: o.user,
+        timeout: sandkit::options::from_js::millis("timeoutMs", o.timeout_ms)?,
+        stdin: o.stdin.unwrap_or(false),
+        tag: o.tag,
+    })
+}
+
+pub fn millis(name: &str, ms: Option<f64>) -> sandkit::Result<Option<Duration>> {
+    sandkit::options::from_js::millis(name, ms)
+}
+
+pub fn pid(pid: f64) -> sandkit::Result<u32> {
+    if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {
+        return Err(sandkit::Error::invalid_argument(format!(
+            "pid must be a whole number, got {}",
+            sandkit::options::js_number_text(pid)
+        )));
+    }
+    Ok(pid as u32)
+}
+
+pub fn listing(p: sandkit::commands::ProcessInfo) -> ProcessListing {
+    ProcessListing {
+        pid: p.pid,
+        tag: p.tag,
+        cmd: p.cmd,
+        args: p.args,
+        envs: p.envs.into_iter().collect(),
+        cwd: p.cwd,
+    }
+}
+
+/// A started process. Output is pulled with `nextOutput()` until it returns `null`.
+#[napi]
+pub struct ProcessHandle {
+    pid: u32,
+    inner: Arc<Mutex<Option<sandkit::commands::CommandHandle>>>,
+}
+
+impl ProcessHandle {
+    pub fn new(h: sandkit::commands::CommandHandle) -> Self {
+        ProcessHandle {
+            pid: h.pid(),
+            inner: Arc::new(Mutex::new(Some(h))),
+        }
+    }
+}
+
+fn gone() -> sandkit::Error {
+    sandkit::Error::new(
+        sandkit::ErrorKind::Sandbox,
+        "the process handle was already waited for",
+    )
+}
+
+#[napi]
+impl ProcessHandle {
+    #[napi(getter)]
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    #[napi]
+    pub async fn next_output(&self) -> napi::Result<Option<ProcessOutput>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let mut slot = inner.lock().await;
+            let h = slot.as_mut().ok_or_else(gone)?;
+            Ok(h.next_output().await?.map(|o| {
+                let (stream, data) = match o {
+                    sandkit::commands::Output::Stdout(b) => ("stdout", b),
+                    sandkit::commands::Output::Stderr(b) => ("stderr", b),
+                    sandkit::commands::Output::Pty(b) => ("pty", b),
+                };
+                ProcessOutput {
+                    stream: stream.into(),
+                    data: Uint8Array::from(data.to_vec()),
+                }
+            }))
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn wait(&self) -> napi::Result<ProcessResult> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let h = inner.lock().await.take().ok_or_else(gone)?;
+            let r = h.wait().await?;
+            Ok(ProcessResult {
+                exit_code: r.exit_code,
+                error: r.error,
+                stdout: r.stdout,
+                stderr: r.stderr,
+            })
+        })
+        .await
+    }
+}

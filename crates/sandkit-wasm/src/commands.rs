@@ -1,0 +1,145 @@
+//! Processes in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.commands` on
+//! (the same surface as the napi binding's `ProcessHandle` and `commands*` methods).
+
+use crate::convert::{Opts, promise};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use sandkit::Result;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// `ProcessStartOpts` → the core's options.
+pub fn start_opts(v: Option<JsValue>) -> Result<sandkit::commands::RunOpts> {
+    let o = Opts::new(v, "opts")?;
+    Ok(sandkit::commands::RunOpts {
+        envs: o.string_map("envs")?.unwrap_or_default(),
+        cwd: o.string("cwd")?,
+        user: o.string("user")?,
+        timeout: sandkit::options::from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        stdin: o.bool("stdin")?.unwrap_or(false),
+        tag: o.string("tag")?,
+    })
+}
+
+pub fn pid(pid: f64) -> Result<u32> {
+    if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {
+        return Err(sandkit::Error::invalid_argument(format!(
+            "pid must be a whole number, got {}",
+            sandkit::options::js_number_text(pid)
+        )));
+    }
+    Ok(pid as u32)
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn opt_string(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+fn string_map(map: &std::collections::BTreeMap<String, String>) -> Object {
+    let obj = Object::new();
+    for (k, v) in map {
+        set(&obj, k, &JsValue::from_str(v));
+    }
+    obj
+}
+
+/// `ProcessListing[]`.
+pub fn listings(list: Vec<sandkit::commands::ProcessInfo>) -> JsValue {
+    let out = Array::new();
+    for p in list {
+        let obj = Object::new();
+        set(&obj, "pid", &JsValue::from(p.pid));
+        set(&obj, "tag", &opt_string(&p.tag));
+        set(&obj, "cmd", &JsValue::from_str(&p.cmd));
+        let args: Array = p.args.iter().map(|a| JsValue::from_str(a)).collect();
+        set(&obj, "args", &args);
+        set(&obj, "envs", &string_map(&p.envs));
+        set(&obj, "cwd", &opt_string(&p.cwd));
+        out.push(&obj);
+    }
+    out.into()
+}
+
+fn gone() -> sandkit::Error {
+    sandkit::Error::new(
+        sandkit::ErrorKind::Sandbox,
+        "the process handle was already waited for",
+    )
+}
+
+/// A started process. Output is pulled with `nextOutput()` until it returns `null`.
+#[wasm_bindgen]
+pub struct ProcessHandle {
+    pid: u32,
+    // Taken out while a call is in flight and put back after: never borrowed across an await.
+    inner: Rc<RefCell<Option<sandkit::commands::CommandHandle>>>,
+}
+
+impl ProcessHandle {
+    pub fn new(h: sandkit::commands::CommandHandle) -> Self {
+        ProcessHandle {
+            pid: h.pid(),
+            inner: Rc::new(RefCell::new(Some(h))),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl ProcessHandle {
+    #[wasm_bindgen(getter)]
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The next piece of output; `null` once the process has ended.
+    #[wasm_bindgen(js_name = nextOutput, unchecked_return_type = "Promise<ProcessOutput | null>")]
+    pub fn next_output(&self) -> Promise {
+        let slot = Rc::clone(&self.inner);
+        promise(Box::pin(async move {
+            let mut h = slot
+                .try_borrow_mut()
+                .map_err(|_| gone())?
+                .take()
+                .ok_or_else(gone)?;
+            let out = h.next_output().await;
+            *slot.try_borrow_mut().map_err(|_| gone())? = Some(h);
+            Ok(match out? {
+                None => JsValue::NULL,
+                Some(o) => {
+                    let (stream, data) = match o {
+                        sandkit::commands::Output::Stdout(b) => ("stdout", b),
+                        sandkit::commands::Output::Stderr(b) => ("stderr", b),
+                        sandkit::commands::Output::Pty(b) => ("pty", b),
+                    };
+                    let obj = Object::new();
+                    set(&obj, "stream", &JsValue::from_str(stream));
+                    set(&obj, "data", &Uint8Array::from(data.as_ref()));
+                    obj.into()
+                }
+            })
+        }))
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "Promise<ProcessResult>")]
+    pub fn wait(&self) -> Promise {
+        let slot = Rc::clone(&self.inner);
+        promise(Box::pin(async move {
+            let h = slot
+                .try_borrow_mut()
+                .map_err(|_| gone())?
+                .take()
+                .ok_or_else(gone)?;
+            let r = h.wait().await?;
+            let obj = Object::new();
+            set(&obj, "exitCode", &JsValue::from(r.exit_code));
+            set(&obj, "error", &opt_string(&r.error));
+            set(&obj, "stdout", &JsValue::from_str(&r.stdout));
+            set(&obj, "stderr", &JsValue::from_str(&r.stderr));
+            Ok(obj.into())
+        }))
+    }
+}
