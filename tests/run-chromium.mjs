@@ -72,7 +72,8 @@ const PAGE = `<!doctype html>
   try {
     const sdk = await import('/${entryRel}')
     const { runScenario } = await import('/tests/scenario.mjs')
-    window.__sandkit = { sdk, runScenario }
+    const { runCommandsScenario } = await import('/tests/scenario-commands.mjs')
+    window.__sandkit = { sdk, runScenario, runCommandsScenario }
     window.__ready = true
   } catch (err) {
     window.__loadError = String((err && err.stack) || err)
@@ -201,7 +202,7 @@ let summary
 try {
   summary = await page.evaluate(
     async ({ opts, config }) => {
-      const { sdk, runScenario } = window.__sandkit
+      const { sdk, runScenario, runCommandsScenario } = window.__sandkit
       const report = (r) => console.log(`SANDKIT_CHECK ${JSON.stringify(r)}`)
       const summary = await runScenario({
         Sandbox: sdk.Sandbox,
@@ -211,6 +212,19 @@ try {
         log: (line) => console.log(`SANDKIT_LOG ${line}`),
         check: report,
       })
+      // Commands in real sandboxes, from a page on another origin (CORS on every call).
+      if ('commands' in sdk.Sandbox.prototype) {
+        const more = await runCommandsScenario({
+          Sandbox: sdk.Sandbox,
+          errors: sdk,
+          opts,
+          config: { rawFetch: (...args) => fetch(...args) },
+          log: (line) => console.log(`SANDKIT_LOG ${line}`),
+          check: report,
+        })
+        summary.passed += more.passed
+        summary.failed += more.failed
+      }
 
       // The browser-only rule: an apiKey without dangerouslyAllowBrowser is refused, before
       // anything is sent (nothing gets created).
