@@ -9,6 +9,7 @@ use super::filesystem::sandbox_fs;
 use super::fs::{FsError, PendingWrite};
 use super::process::resolve_path;
 use super::rest_error;
+use crate::auth::constant_time_eq;
 use crate::live::LiveSandbox;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
@@ -78,10 +79,6 @@ pub fn signature(
         "v1_{}",
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
     )
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether the request's URL signature was made with this sandbox's token. Signed URLs made

@@ -148,16 +148,9 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
 
 /// Constant-time comparison of the `X-Access-Token` header with the sandbox's token.
 fn token_ok(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers.get("x-access-token").map(|v| v.as_bytes()) else {
-        return false;
-    };
-    let expected = token.as_bytes();
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    headers
+        .get("x-access-token")
+        .is_some_and(|given| crate::auth::constant_time_eq(given.as_bytes(), token.as_bytes()))
 }
 
 /// One RPC call: its headers and its body.
