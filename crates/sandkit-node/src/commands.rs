@@ -6,7 +6,6 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// Options of a process start.
@@ -61,20 +60,6 @@ pub fn start_opts(o: Option<ProcessStartOpts>) -> sandkit::Result<sandkit::comma
         stdin: o.stdin.unwrap_or(false),
         tag: o.tag,
     })
-}
-
-pub fn millis(name: &str, ms: Option<f64>) -> sandkit::Result<Option<Duration>> {
-    sandkit::options::from_js::millis(name, ms)
-}
-
-pub fn pid(pid: f64) -> sandkit::Result<u32> {
-    if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {
-        return Err(sandkit::Error::invalid_argument(format!(
-            "pid must be a whole number, got {}",
-            sandkit::options::js_number_text(pid)
-        )));
-    }
-    Ok(pid as u32)
 }
 
 pub fn listing(p: sandkit::commands::ProcessInfo) -> ProcessListing {

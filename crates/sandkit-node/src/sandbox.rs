@@ -183,8 +183,8 @@ impl Sandbox {
     ) -> napi::Result<ProcessHandle> {
         let inner = self.inner.clone();
         guarded(async move {
-            let timeout = commands::millis("timeoutMs", timeout_ms)?;
-            let pid = commands::pid(pid)?;
+            let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms)?;
+            let pid = sandkit::options::from_js::pid(pid)?;
             Ok(ProcessHandle::new(
                 inner.commands().connect(pid, timeout).await?,
             ))
@@ -210,7 +210,13 @@ impl Sandbox {
     #[napi]
     pub async fn commands_kill(&self, pid: f64) -> napi::Result<bool> {
         let inner = self.inner.clone();
-        guarded(async move { inner.commands().kill(commands::pid(pid)?).await }).await
+        guarded(async move {
+            inner
+                .commands()
+                .kill(sandkit::options::from_js::pid(pid)?)
+                .await
+        })
+        .await
     }
 
     #[napi]
@@ -220,7 +226,7 @@ impl Sandbox {
         guarded(async move {
             inner
                 .commands()
-                .send_stdin(commands::pid(pid)?, &data)
+                .send_stdin(sandkit::options::from_js::pid(pid)?, &data)
                 .await
         })
         .await
@@ -229,7 +235,13 @@ impl Sandbox {
     #[napi]
     pub async fn commands_close_stdin(&self, pid: f64) -> napi::Result<()> {
         let inner = self.inner.clone();
-        guarded(async move { inner.commands().close_stdin(commands::pid(pid)?).await }).await
+        guarded(async move {
+            inner
+                .commands()
+                .close_stdin(sandkit::options::from_js::pid(pid)?)
+                .await
+        })
+        .await
     }
 
     #[napi(getter)]

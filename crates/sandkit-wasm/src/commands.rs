@@ -21,16 +21,6 @@ pub fn start_opts(v: Option<JsValue>) -> Result<sandkit::commands::RunOpts> {
     })
 }
 
-pub fn pid(pid: f64) -> Result<u32> {
-    if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {
-        return Err(sandkit::Error::invalid_argument(format!(
-            "pid must be a whole number, got {}",
-            sandkit::options::js_number_text(pid)
-        )));
-    }
-    Ok(pid as u32)
-}
-
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }

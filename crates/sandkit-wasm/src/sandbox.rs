@@ -214,7 +214,7 @@ impl Sandbox {
         timeout_ms: Option<f64>,
     ) -> Promise {
         let this = self.inner.clone();
-        let pid = commands::pid(pid);
+        let pid = sandkit::options::from_js::pid(pid);
         let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
         promise(Box::pin(async move {
             let h = this.commands().connect(pid?, timeout?).await?;
@@ -233,7 +233,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
     pub fn commands_kill(&self, pid: f64) -> Promise {
         let this = self.inner.clone();
-        let pid = commands::pid(pid);
+        let pid = sandkit::options::from_js::pid(pid);
         promise(Box::pin(async move {
             this.commands().kill(pid?).await.map(JsValue::from)
         }))
@@ -242,7 +242,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
         let this = self.inner.clone();
-        let pid = commands::pid(pid);
+        let pid = sandkit::options::from_js::pid(pid);
         let data = data.to_vec();
         promise(Box::pin(async move {
             this.commands().send_stdin(pid?, &data).await?;
@@ -253,7 +253,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_close_stdin(&self, pid: f64) -> Promise {
         let this = self.inner.clone();
-        let pid = commands::pid(pid);
+        let pid = sandkit::options::from_js::pid(pid);
         promise(Box::pin(async move {
             this.commands().close_stdin(pid?).await?;
             Ok(JsValue::UNDEFINED)

@@ -312,6 +312,17 @@ pub mod from_js {
         }
     }
 
+    /// A process id given as a JavaScript number.
+    pub fn pid(pid: f64) -> Result<u32> {
+        if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {
+            return Err(Error::invalid_argument(format!(
+                "pid must be a whole number, got {}",
+                js_number_text(pid)
+            )));
+        }
+        Ok(pid as u32)
+    }
+
     /// A JavaScript millisecond count as an optional `Duration`.
     pub fn millis(name: &str, ms: Option<f64>) -> Result<Option<Duration>> {
         ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
@@ -331,6 +342,10 @@ pub mod from_js {
             assert!(states(&["Running".into()]).is_err());
             assert!(order("up").is_err());
             assert!(on_timeout("explode").is_err());
+            assert_eq!(pid(42.0).unwrap(), 42);
+            for bad in [-1.0, 1.5, f64::NAN, 5e9] {
+                assert!(pid(bad).is_err(), "{bad}");
+            }
         }
     }
 }
