@@ -25,6 +25,7 @@ pub mod commands;
 pub mod config;
 pub mod envd;
 pub mod error;
+pub mod files;
 pub mod info;
 pub mod json;
 pub mod maybe_send;

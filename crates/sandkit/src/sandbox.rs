@@ -218,6 +218,23 @@ impl Sandbox {
         )
     }
 
+    /// Read and write the sandbox's files.
+    pub fn files(&self) -> crate::files::Files {
+        crate::files::Files::new(self.envd(), self.envd_direct_url())
+    }
+
+    /// Where signed upload and download URLs point: `sandboxUrl` if set, else the daemon's
+    /// own host (never the shared host, which needs routing headers).
+    fn envd_direct_url(&self) -> String {
+        if let Some(url) = &self.config.sandbox_url {
+            url.trim_end_matches('/').to_string()
+        } else if self.config.debug {
+            format!("http://localhost:{ENVD_PORT}")
+        } else {
+            format!("https://{}", self.get_host(ENVD_PORT))
+        }
+    }
+
     /// Run commands in the sandbox.
     pub fn commands(&self) -> crate::commands::Commands {
         crate::commands::Commands::new(self.envd())
@@ -226,29 +243,17 @@ impl Sandbox {
     /// Whether the sandbox answers: `GET /health` on its daemon. `false` when the sandbox is
     /// gone (the proxy answers 502).
     pub async fn is_running(&self) -> Result<bool> {
-        let envd = self.envd();
-        let request = crate::transport::HttpRequest {
-            method: crate::transport::Method::Get,
-            url: format!("{}/health", envd.base_url()),
-            headers: envd.headers(None),
-            body: None,
-            stream_response: false,
-        };
-        let transport = self.config.client().transport();
-        let status = crate::api::with_deadline(&self.config, async {
-            transport
-                .send(request)
-                .await
-                .map(|r| r.status)
-                .map_err(|e| {
-                    crate::error::Error::new(
-                        crate::error::ErrorKind::Connection,
-                        format!("Could not reach the sandbox: {}", e.message),
-                    )
-                })
-        })
-        .await?;
-        match status {
+        let response = self
+            .envd()
+            .http(
+                crate::transport::Method::Get,
+                "/health",
+                Vec::new(),
+                None,
+                false,
+            )
+            .await?;
+        match response.status {
             200..=299 => Ok(true),
             502 => Ok(false),
             other => Err(crate::error::Error::new(

@@ -5,7 +5,7 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::JsonError;
 use crate::retry::{Idempotency, Outcome, next_delay_ms};
-use crate::transport::{HttpRequest, HttpResponse, Method, TransportError};
+use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
@@ -145,16 +145,19 @@ pub(crate) async fn send(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiR
     } else {
         cfg.request_timeout_ms
     };
-    let http = HttpRequest {
-        method: req.method,
-        url: format!("{}{}", cfg.api_url, req.path),
-        headers: header_pairs(cfg, api_key, req.body.is_some()),
-        body: req.body.map(Bytes::from),
-        stream_response: false,
-    };
+    let url = format!("{}{}", cfg.api_url, req.path);
+    let headers = header_pairs(cfg, api_key, req.body.is_some());
+    let body = req.body.map(Bytes::from);
     let mut attempt = 0;
     loop {
-        let result = attempt_once(cfg, http.clone(), start).await?;
+        let http = HttpRequest {
+            method: req.method,
+            url: url.clone(),
+            headers: headers.clone(),
+            body: body.clone().map(RequestBody::Bytes),
+            stream_response: false,
+        };
+        let result = attempt_once(cfg, http, start).await?;
         let remaining = budget as f64 - (runtime.now_ms() - start);
         let outcome = match &result {
             Ok(resp) if resp.is_success() => return result.map_err(transport_error),

@@ -112,6 +112,15 @@ pub enum Context {
     Process,
 }
 
+/// Whether `e` is a Connect error with `code` that [`map_error`] left generic (it keeps the
+/// code as the message's prefix).
+pub fn has_code(e: &Error, code: &str) -> bool {
+    e.kind() == ErrorKind::Sandbox
+        && e.message()
+            .strip_prefix(code)
+            .is_some_and(|rest| rest.starts_with(": "))
+}
+
 /// A Connect error as an SDK error, the way the official SDK maps them.
 pub fn map_error(e: &ConnectError, context: Context) -> Error {
     let msg = &e.message;

@@ -6,7 +6,7 @@ pub mod connect;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
-use crate::transport::{Body, HttpRequest, Method, TransportError};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
 use futures_util::StreamExt;
@@ -147,7 +147,7 @@ impl Envd {
             method: Method::Post,
             url: format!("{}/{rpc}", self.base_url),
             headers,
-            body: Some(Bytes::from(body)),
+            body: Some(Bytes::from(body).into()),
             stream_response: false,
         };
         let work = async {
@@ -215,7 +215,7 @@ impl Envd {
             method: Method::Post,
             url: format!("{}/{rpc}", self.base_url),
             headers,
-            body: Some(connect::envelope(&json)),
+            body: Some(connect::envelope(&json).into()),
             stream_response: true,
         };
         let transport = self.config.client().transport();
@@ -237,6 +237,81 @@ impl Envd {
             done: false,
         })
     }
+}
+
+impl Envd {
+    /// A plain HTTP call to the daemon (`/files`, `/health`) without the user header: the
+    /// response once its head has arrived (the request timeout bounds only that).
+    pub async fn http(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        extra_headers: Vec<(String, String)>,
+        body: Option<RequestBody>,
+        stream_response: bool,
+    ) -> Result<HttpResponse> {
+        let mut headers = self.headers(None);
+        headers.extend(extra_headers);
+        let request = HttpRequest {
+            method,
+            url: format!("{}{path_and_query}", self.base_url),
+            headers,
+            body,
+            stream_response,
+        };
+        let transport = self.config.client().transport();
+        crate::api::with_deadline(&self.config, async {
+            transport.send(request).await.map_err(transport_error)
+        })
+        .await
+    }
+
+    /// [`Envd::http`] for a call whose non-2xx answers are errors, mapped as the official
+    /// SDK maps the daemon's REST errors.
+    pub async fn http_ok(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        extra_headers: Vec<(String, String)>,
+        body: Option<RequestBody>,
+        stream_response: bool,
+    ) -> Result<HttpResponse> {
+        let response = self
+            .http(method, path_and_query, extra_headers, body, stream_response)
+            .await?;
+        if (200..300).contains(&response.status) {
+            return Ok(response);
+        }
+        let status = response.status;
+        let body = response.body.bytes().await.map_err(transport_error)?;
+        Err(rest_error(status, &body))
+    }
+}
+
+/// A non-2xx answer of `/files`: the message from the body's `message`, else the body text.
+pub fn rest_error(status: u16, body: &[u8]) -> Error {
+    let message = crate::json::from_slice::<crate::wire::LooseErrorBody>(body)
+        .ok()
+        .and_then(|b| b.message)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    let (kind, message) = match status {
+        400 => (ErrorKind::InvalidArgument, message),
+        401 => (ErrorKind::Authentication, message),
+        404 => (ErrorKind::FileNotFound, message),
+        429 => (
+            ErrorKind::RateLimit,
+            format!("{message}: The requests are being rate limited."),
+        ),
+        502 => (
+            ErrorKind::Timeout,
+            format!(
+                "{message}: This error is likely due to sandbox timeout. You can modify the sandbox timeout by passing 'timeoutMs' when starting the sandbox or calling '.setTimeout' on the sandbox with the desired timeout."
+            ),
+        ),
+        507 => (ErrorKind::NotEnoughSpace, message),
+        _ => (ErrorKind::Sandbox, format!("{status}: {message}")),
+    };
+    Error::new(kind, message).with_status(status)
 }
 
 /// A non-200 answer to a Connect call: the Connect error JSON when there is one, else a code

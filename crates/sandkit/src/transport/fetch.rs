@@ -1,9 +1,13 @@
 //! wasm transport: the global `fetch` of browsers, Workers, Deno and Node, reached through
 //! web-sys (far smaller than a general HTTP client compiled to wasm).
 
-use super::{Body, HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind};
+use super::{
+    Body, BodyPart, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
+    TransportErrorKind,
+};
 use crate::maybe_send::BoxFuture;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
@@ -46,6 +50,51 @@ fn other(v: JsValue) -> TransportError {
     TransportError::new(TransportErrorKind::Other, js_message(&v))
 }
 
+/// Whole bodies as a typed array; a single host value as it is (a `ReadableStream` streams,
+/// which needs `duplex: 'half'`); pieces as one `Blob`, which the runtime uploads without
+/// copying host values into wasm memory.
+async fn set_body(init: &web_sys::RequestInit, body: RequestBody) -> Result<(), TransportError> {
+    let parts = match body {
+        RequestBody::Bytes(b) => {
+            init.set_body(&Uint8Array::from(b.as_ref()));
+            return Ok(());
+        }
+        RequestBody::Parts(parts) => parts,
+    };
+    if let [BodyPart::Host(value)] = parts.as_slice() {
+        let get_reader = Reflect::get(value, &JsValue::from_str("getReader")).unwrap_or_default();
+        if get_reader.is_function() {
+            Reflect::set(
+                init,
+                &JsValue::from_str("duplex"),
+                &JsValue::from_str("half"),
+            )
+            .map_err(other)?;
+        }
+        init.set_body(value);
+        return Ok(());
+    }
+    let pieces = js_sys::Array::new();
+    for part in parts {
+        match part {
+            BodyPart::Bytes(b) => {
+                pieces.push(&Uint8Array::from(b.as_ref()));
+            }
+            BodyPart::Host(v) => {
+                pieces.push(&v);
+            }
+            BodyPart::Stream(mut s) => {
+                while let Some(chunk) = s.next().await {
+                    pieces.push(&Uint8Array::from(chunk?.as_ref()));
+                }
+            }
+        }
+    }
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&pieces).map_err(other)?;
+    init.set_body(&blob);
+    Ok(())
+}
+
 async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, TransportError> {
     let init = web_sys::RequestInit::new();
     init.set_method(request.method.as_str());
@@ -57,8 +106,8 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         headers.append(k, v).map_err(other)?;
     }
     init.set_headers(&headers);
-    if let Some(body) = &request.body {
-        init.set_body(&Uint8Array::from(body.as_ref()));
+    if let Some(body) = request.body {
+        set_body(&init, body).await?;
     }
     let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await

@@ -36,12 +36,11 @@ impl Method {
 }
 
 /// One HTTP request. Header names are lower-case.
-#[derive(Clone)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Bytes>,
+    pub body: Option<RequestBody>,
     /// Read the response body as it arrives instead of in one piece.
     pub stream_response: bool,
 }
@@ -54,6 +53,32 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .finish_non_exhaustive()
     }
+}
+
+/// A request body: whole, or pieces sent one after another (a file upload: multipart framing
+/// around the caller's data, which may be a stream).
+pub enum RequestBody {
+    Bytes(Bytes),
+    Parts(Vec<BodyPart>),
+}
+
+impl From<Bytes> for RequestBody {
+    fn from(b: Bytes) -> Self {
+        RequestBody::Bytes(b)
+    }
+}
+
+/// One piece of a [`RequestBody::Parts`] body.
+pub enum BodyPart {
+    Bytes(Bytes),
+    /// Sent as it is produced, never held whole (on wasm it is collected first: browsers
+    /// cannot stream a request body over HTTP/1.1).
+    Stream(BoxStream<'static, Result<Bytes, TransportError>>),
+    /// A value of the JavaScript runtime (a `Blob`, a typed array, a string, a
+    /// `ReadableStream`) handed to `fetch` as it is, so file data never passes through wasm
+    /// memory.
+    #[cfg(target_arch = "wasm32")]
+    Host(wasm_bindgen::JsValue),
 }
 
 /// A response body: whole, or a stream of chunks.

@@ -1,7 +1,8 @@
 //! Native transport: reqwest on tokio, with rustls (ring) for HTTPS.
 
 use super::{
-    Body, HttpRequest, HttpResponse, Method, Transport, TransportError, TransportErrorKind,
+    Body, BodyPart, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError,
+    TransportErrorKind,
 };
 use crate::maybe_send::BoxFuture;
 use futures_util::StreamExt;
@@ -52,6 +53,28 @@ fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
+/// Whole bodies go as they are; pieces as one stream, so streamed parts are never held whole.
+fn request_body(body: RequestBody) -> reqwest::Body {
+    let parts = match body {
+        RequestBody::Bytes(b) => return reqwest::Body::from(b),
+        RequestBody::Parts(parts) => parts,
+    };
+    if parts.iter().all(|p| matches!(p, BodyPart::Bytes(_))) {
+        let mut all = Vec::new();
+        for p in parts {
+            if let BodyPart::Bytes(b) = p {
+                all.extend_from_slice(&b);
+            }
+        }
+        return reqwest::Body::from(all);
+    }
+    let stream = futures_util::stream::iter(parts).flat_map(|p| match p {
+        BodyPart::Bytes(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
+        BodyPart::Stream(s) => s,
+    });
+    reqwest::Body::wrap_stream(stream.map(|r| r.map_err(|e| std::io::Error::other(e.message))))
+}
+
 impl Transport for NativeTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
@@ -66,7 +89,7 @@ impl Transport for NativeTransport {
                 builder = builder.header(k, v);
             }
             if let Some(body) = request.body {
-                builder = builder.body(body);
+                builder = builder.body(request_body(body));
             }
             let err = |e: reqwest::Error| TransportError::new(classify(&e), describe(&e));
             let resp = builder.send().await.map_err(err)?;

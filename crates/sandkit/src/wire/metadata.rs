@@ -20,7 +20,7 @@ pub fn encode_uri_component(s: &str) -> String {
 
 /// `application/x-www-form-urlencoded` serialization of one name or value, as `URLSearchParams`
 /// does it: space becomes `+`, everything but `A-Z a-z 0-9 * - . _` is percent-encoded.
-fn form_encode(s: &str) -> String {
+pub fn form_encode(s: &str) -> String {
     let spaced = encode_with(s, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_' | b' ')
     });

@@ -1,0 +1,544 @@
+//! `sandbox.files`: read, write, list, move, remove and watch the sandbox's files.
+//!
+//! File bodies travel as streams: reads come chunk by chunk ([`FileStream`]), writes take a
+//! stream ([`FileData::Stream`]), and neither is held whole unless the caller asks for it.
+//!
+//! ```no_run
+//! use sandkit::{Sandbox, SandboxOpts, files::{FileData, FsOpts, WriteOpts}};
+//! # async fn demo() -> sandkit::Result<()> {
+//! let sandbox = Sandbox::create(SandboxOpts::new()).await?;
+//! let files = sandbox.files();
+//! files.write("notes.txt", FileData::from("hello"), &WriteOpts::default()).await?;
+//! let text = files.read("notes.txt", &FsOpts::default()).await?;
+//! assert_eq!(&text[..], b"hello");
+//! # Ok(()) }
+//! ```
+
+mod entry;
+mod signature;
+mod watch;
+
+pub use entry::{EntryInfo, FileType, WriteInfo};
+pub use signature::sign;
+pub use watch::{EventType, FilesystemEvent, WatchHandle, WatchOpts, WatchStopper};
+
+use crate::envd::Envd;
+use crate::envd::connect::Context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::maybe_send::BoxStream;
+use crate::transport::{Body, BodyPart, Method, RequestBody, TransportError};
+use crate::wire::metadata::form_encode;
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Options every filesystem call takes.
+#[derive(Debug, Clone, Default)]
+pub struct FsOpts {
+    /// Whose home relative paths resolve against, and who owns what is created; the
+    /// sandbox's default user (`user`) when unset.
+    pub user: Option<String>,
+}
+
+/// Options of [`Files::write`] and [`Files::write_files`].
+#[derive(Debug, Clone, Default)]
+pub struct WriteOpts {
+    pub user: Option<String>,
+    /// Stored with the file (as `user.e2b.<key>` extended attributes by E2B's daemon); keys
+    /// are HTTP tokens, values printable ASCII.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The contents of a file to write.
+pub enum FileData {
+    Bytes(Bytes),
+    /// Uploaded as it is produced.
+    Stream(BoxStream<'static, std::result::Result<Bytes, TransportError>>),
+    /// A JavaScript value `fetch` accepts as a body (`Blob`, typed array, string,
+    /// `ReadableStream`), handed over without passing through wasm memory.
+    #[cfg(target_arch = "wasm32")]
+    Host(wasm_bindgen::JsValue),
+}
+
+impl std::fmt::Debug for FileData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileData::Bytes(b) => write!(f, "FileData::Bytes({} bytes)", b.len()),
+            FileData::Stream(_) => f.write_str("FileData::Stream"),
+            #[cfg(target_arch = "wasm32")]
+            FileData::Host(_) => f.write_str("FileData::Host"),
+        }
+    }
+}
+
+impl From<Bytes> for FileData {
+    fn from(b: Bytes) -> Self {
+        FileData::Bytes(b)
+    }
+}
+impl From<Vec<u8>> for FileData {
+    fn from(b: Vec<u8>) -> Self {
+        FileData::Bytes(b.into())
+    }
+}
+impl From<&str> for FileData {
+    fn from(s: &str) -> Self {
+        FileData::Bytes(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+impl From<String> for FileData {
+    fn from(s: String) -> Self {
+        FileData::Bytes(s.into())
+    }
+}
+
+impl FileData {
+    fn into_part(self) -> BodyPart {
+        match self {
+            FileData::Bytes(b) => BodyPart::Bytes(b),
+            FileData::Stream(s) => BodyPart::Stream(s),
+            #[cfg(target_arch = "wasm32")]
+            FileData::Host(v) => BodyPart::Host(v),
+        }
+    }
+}
+
+/// One file of [`Files::write_files`].
+#[derive(Debug)]
+pub struct WriteEntry {
+    pub path: String,
+    pub data: FileData,
+}
+
+/// Options of [`Files::upload_url`] and [`Files::download_url`].
+#[derive(Debug, Clone, Default)]
+pub struct UrlOpts {
+    pub user: Option<String>,
+    /// How long the signature stays valid; forever when unset. Only for sandboxes with an
+    /// access token (created `secure`).
+    pub signature_expiration: Option<Duration>,
+}
+
+/// The files of one sandbox; from [`crate::Sandbox::files`].
+#[derive(Debug, Clone)]
+pub struct Files {
+    envd: Envd,
+    /// Where signed URLs point (no routing headers can go with them).
+    direct_url: String,
+}
+
+#[derive(Serialize)]
+struct PathRequest<'a> {
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct ListRequest<'a> {
+    path: &'a str,
+    depth: u32,
+}
+
+#[derive(Serialize)]
+struct MoveRequest<'a> {
+    source: &'a str,
+    destination: &'a str,
+}
+
+/// `?path=…[&username=…]`, encoded as `URLSearchParams` does.
+fn file_query(path: Option<&str>, user: Option<&str>) -> String {
+    let mut q = String::new();
+    let mut add = |k: &str, v: &str| {
+        q.push(if q.is_empty() { '?' } else { '&' });
+        q.push_str(k);
+        q.push('=');
+        q.push_str(&form_encode(v));
+    };
+    if let Some(u) = user {
+        add("username", u);
+    }
+    if let Some(p) = path.filter(|p| !p.is_empty()) {
+        add("path", p);
+    }
+    q
+}
+
+fn is_metadata_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The `X-Metadata-<key>` headers, after the checks the official SDK makes.
+fn metadata_headers(metadata: &BTreeMap<String, String>) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(metadata.len());
+    for (k, v) in metadata {
+        if !is_metadata_key(k) {
+            return Err(Error::invalid_argument(format!(
+                "Invalid metadata key {k:?}: keys must be non-empty and use only HTTP token characters (letters, digits and !#$%&'*+-.^_`|~)."
+            )));
+        }
+        if !v.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return Err(Error::invalid_argument(format!(
+                "Invalid metadata value for key {k:?}: values must be printable US-ASCII."
+            )));
+        }
+        out.push((format!("x-metadata-{}", k.to_ascii_lowercase()), v.clone()));
+    }
+    Ok(out)
+}
+
+/// `filename="…"` as browsers write it: quotes and line breaks percent-encoded.
+fn quoted_filename(path: &str) -> String {
+    path.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.contains('\0') {
+        return Err(Error::invalid_argument("a path cannot contain a NUL byte"));
+    }
+    Ok(())
+}
+
+impl Files {
+    pub(crate) fn new(envd: Envd, direct_url: String) -> Self {
+        Files { envd, direct_url }
+    }
+
+    async fn rpc(
+        &self,
+        method: &str,
+        message: &impl Serialize,
+        user: Option<&str>,
+    ) -> Result<Bytes> {
+        self.envd
+            .unary(
+                &format!("filesystem.Filesystem/{method}"),
+                message,
+                user,
+                Context::Files,
+            )
+            .await
+    }
+
+    /// Reads a whole file.
+    pub async fn read(&self, path: &str, opts: &FsOpts) -> Result<Bytes> {
+        check_path(path)?;
+        let response = self
+            .envd
+            .http_ok(
+                Method::Get,
+                &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
+                Vec::new(),
+                None,
+                false,
+            )
+            .await?;
+        response.body.bytes().await.map_err(read_error)
+    }
+
+    /// Opens a file for reading chunk by chunk. The request timeout bounds only the opening.
+    pub async fn read_stream(&self, path: &str, opts: &FsOpts) -> Result<FileStream> {
+        check_path(path)?;
+        let response = self
+            .envd
+            .http_ok(
+                Method::Get,
+                &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
+                Vec::new(),
+                None,
+                true,
+            )
+            .await?;
+        Ok(FileStream {
+            body: match response.body {
+                Body::Stream(s) => s,
+                Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
+            },
+        })
+    }
+
+    /// Writes one file, creating its parent directories; an existing file is replaced.
+    pub async fn write(&self, path: &str, data: FileData, opts: &WriteOpts) -> Result<WriteInfo> {
+        check_path(path)?;
+        let mut headers = metadata_headers(&opts.metadata)?;
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+        let response = self
+            .envd
+            .http_ok(
+                Method::Post,
+                &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
+                headers,
+                Some(RequestBody::Parts(vec![data.into_part()])),
+                false,
+            )
+            .await?;
+        let body = response.body.bytes().await.map_err(read_error)?;
+        entry::write_infos(&body)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Sandbox,
+                    "Expected to receive information about written file",
+                )
+            })
+    }
+
+    /// Writes several files in one request (multipart).
+    pub async fn write_files(
+        &self,
+        files: Vec<WriteEntry>,
+        opts: &WriteOpts,
+    ) -> Result<Vec<WriteInfo>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut headers = metadata_headers(&opts.metadata)?;
+        let random = self.envd.config().client().runtime().random();
+        let boundary = format!("sandkit-{:016x}", (random * u64::MAX as f64) as u64);
+        headers.push((
+            "content-type".into(),
+            format!("multipart/form-data; boundary={boundary}"),
+        ));
+        let mut parts = Vec::with_capacity(files.len() * 2 + 1);
+        for (i, f) in files.into_iter().enumerate() {
+            check_path(&f.path)?;
+            let head = format!(
+                "{}--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                if i == 0 { "" } else { "\r\n" },
+                quoted_filename(&f.path)
+            );
+            parts.push(BodyPart::Bytes(head.into()));
+            parts.push(f.data.into_part());
+        }
+        parts.push(BodyPart::Bytes(format!("\r\n--{boundary}--\r\n").into()));
+        let response = self
+            .envd
+            .http_ok(
+                Method::Post,
+                &format!("/files{}", file_query(None, opts.user.as_deref())),
+                headers,
+                Some(RequestBody::Parts(parts)),
+                false,
+            )
+            .await?;
+        let body = response.body.bytes().await.map_err(read_error)?;
+        let infos = entry::write_infos(&body)?;
+        if infos.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Sandbox,
+                "Expected to receive information about written file",
+            ));
+        }
+        Ok(infos)
+    }
+
+    /// The entries of a directory, `depth` levels down (at least 1).
+    pub async fn list(&self, path: &str, depth: u32, opts: &FsOpts) -> Result<Vec<EntryInfo>> {
+        if depth < 1 {
+            return Err(Error::invalid_argument("depth should be at least one"));
+        }
+        let body = self
+            .rpc(
+                "ListDir",
+                &ListRequest { path, depth },
+                opts.user.as_deref(),
+            )
+            .await?;
+        entry::list_response(&body)
+    }
+
+    /// Whether the path exists.
+    pub async fn exists(&self, path: &str, opts: &FsOpts) -> Result<bool> {
+        match self.get_info(path, opts).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What is at the path.
+    pub async fn get_info(&self, path: &str, opts: &FsOpts) -> Result<EntryInfo> {
+        let body = self
+            .rpc("Stat", &PathRequest { path }, opts.user.as_deref())
+            .await?;
+        entry::entry_response(
+            &body,
+            "Expected to receive information about the file or directory",
+        )
+    }
+
+    /// Removes a file or a directory with everything in it.
+    pub async fn remove(&self, path: &str, opts: &FsOpts) -> Result<()> {
+        self.rpc("Remove", &PathRequest { path }, opts.user.as_deref())
+            .await
+            .map(drop)
+    }
+
+    /// Moves a file or directory; returns what is at the new path.
+    pub async fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Result<EntryInfo> {
+        let request = MoveRequest {
+            source: old_path,
+            destination: new_path,
+        };
+        let body = self.rpc("Move", &request, opts.user.as_deref()).await?;
+        entry::entry_response(&body, "Expected to receive information about moved object")
+    }
+
+    /// Creates a directory and its parents: `false` if it already existed.
+    pub async fn make_dir(&self, path: &str, opts: &FsOpts) -> Result<bool> {
+        match self
+            .rpc("MakeDir", &PathRequest { path }, opts.user.as_deref())
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if crate::envd::connect::has_code(&e, "already_exists") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Watches a directory; events arrive through [`WatchHandle::next_event`].
+    pub async fn watch_dir(&self, path: &str, opts: &WatchOpts) -> Result<WatchHandle> {
+        watch::start(&self.envd, path, opts).await
+    }
+
+    /// A URL that uploads to `path` with a multipart POST and no headers (signed when the
+    /// sandbox has an access token).
+    pub fn upload_url(&self, path: Option<&str>, opts: &UrlOpts) -> Result<String> {
+        self.file_url(path.unwrap_or(""), "write", opts)
+    }
+
+    /// A URL that downloads `path` with a plain GET.
+    pub fn download_url(&self, path: &str, opts: &UrlOpts) -> Result<String> {
+        self.file_url(path, "read", opts)
+    }
+
+    fn file_url(&self, path: &str, operation: &str, opts: &UrlOpts) -> Result<String> {
+        check_path(path)?;
+        let user = opts.user.as_deref();
+        let mut url = format!("{}/files{}", self.direct_url, file_query(Some(path), user));
+        let Some(token) = self.envd.access_token() else {
+            if opts.signature_expiration.is_some() {
+                return Err(Error::invalid_argument(
+                    "Signature expiration can be used only when sandbox is created as secured.",
+                ));
+            }
+            return Ok(url);
+        };
+        let expiration = opts.signature_expiration.map(|d| {
+            let now_s = (self.envd.config().client().runtime().now_ms() / 1000.0).floor() as u64;
+            now_s.saturating_add(d.as_secs())
+        });
+        let signature = sign(path, operation, user.unwrap_or(""), token, expiration);
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str("signature=");
+        url.push_str(&form_encode(&signature));
+        if let Some(exp) = expiration {
+            url.push_str(&format!("&signature_expiration={exp}"));
+        }
+        Ok(url)
+    }
+}
+
+fn read_error(e: TransportError) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!(
+            "the connection to the sandbox broke while reading: {}",
+            e.message
+        ),
+    )
+}
+
+/// A file being read: its contents chunk by chunk, as they arrive.
+pub struct FileStream {
+    body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileStream")
+    }
+}
+
+impl FileStream {
+    /// The next chunk; `None` at the end of the file.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        self.body.next().await.transpose().map_err(read_error)
+    }
+
+    /// The next chunk together with those that have already arrived, up to about `max`
+    /// bytes: fewer, larger pieces for a binding to hand across (each crossing costs).
+    pub async fn next_batch(&mut self, max: usize) -> Result<Option<Bytes>> {
+        let Some(first) = self.next_chunk().await? else {
+            return Ok(None);
+        };
+        if first.len() >= max {
+            return Ok(Some(first));
+        }
+        let mut batch: Option<Vec<u8>> = None;
+        while batch.as_ref().map_or(first.len(), Vec::len) < max {
+            let Some(ready) = self.body.next().now_or_never() else {
+                break;
+            };
+            let Some(chunk) = ready.transpose().map_err(read_error)? else {
+                break;
+            };
+            batch
+                .get_or_insert_with(|| first.to_vec())
+                .extend_from_slice(&chunk);
+        }
+        Ok(Some(batch.map_or(first, Bytes::from)))
+    }
+}
+
+impl futures_util::Stream for FileStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.body
+            .poll_next_unpin(cx)
+            .map(|c| c.map(|r| r.map_err(read_error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_encoded_like_url_search_params() {
+        assert_eq!(
+            file_query(Some("/home/user/a b.txt"), None),
+            "?path=%2Fhome%2Fuser%2Fa+b.txt"
+        );
+        assert_eq!(file_query(Some("x"), Some("root")), "?username=root&path=x");
+        assert_eq!(file_query(None, None), "");
+        assert_eq!(file_query(Some(""), Some("user")), "?username=user");
+    }
+
+    #[test]
+    fn metadata_is_checked_as_the_official_sdk_checks_it() {
+        let m = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        assert_eq!(
+            metadata_headers(&m("Owner", "me")).unwrap(),
+            vec![("x-metadata-owner".to_string(), "me".to_string())]
+        );
+        assert!(metadata_headers(&m("", "x")).is_err());
+        assert!(metadata_headers(&m("a b", "x")).is_err());
+        assert!(metadata_headers(&m("k", "caf\u{e9}")).is_err());
+        assert!(metadata_headers(&m("k", "line\nbreak")).is_err());
+    }
+
+    #[test]
+    fn filenames_cannot_break_out_of_their_quotes() {
+        assert_eq!(quoted_filename("a\"b\r\nc"), "a%22b%0D%0Ac");
+    }
+}
