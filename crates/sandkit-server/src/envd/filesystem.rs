@@ -1,4 +1,4 @@
-//! `filesystem.Filesystem`: Stat, MakeDir, Move, ListDir, Remove.
+//! `filesystem.Filesystem`: Stat, MakeDir, Move, ListDir, Remove; WatchDir is in [`super::watch`].
 
 use super::connect::{self, RpcError};
 use super::fs::{Entry, FileType, FsError, SandboxFs};
@@ -93,10 +93,7 @@ pub fn entry_json(e: &Entry) -> Value {
 
 pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Response {
     if method == "WatchDir" {
-        return connect::stream_error(&RpcError::new(
-            "unimplemented",
-            "watching directories is not served yet",
-        ));
+        return super::watch::watch_dir(live, call).await;
     }
     let result = async {
         let body = call.unary_message()?;

@@ -358,6 +358,22 @@ impl SandboxFs {
             .map_err(|e| FsError::from_errno(e, &norm))
     }
 
+    /// Opens directory `path` (a final symlink followed, inside the sandbox) as an `O_PATH`
+    /// descriptor: `NotFound` when it is missing, `Invalid` when it is not a directory.
+    pub fn open_dir(&self, path: &str) -> FsResult<OwnedFd> {
+        let norm = normalize(path);
+        let fd = self
+            .resolve(&norm, OFlag::O_PATH, Mode::empty())
+            .map_err(|e| FsError::from_errno(e, &norm))?;
+        let st = nix::sys::stat::fstat(&fd).map_err(|e| FsError::from_errno(e, &norm))?;
+        if file_type(&st) != FileType::Directory {
+            return Err(FsError::Invalid(format!(
+                "path '{norm}' is not a directory"
+            )));
+        }
+        Ok(fd)
+    }
+
     /// Opens a regular file for reading.
     pub fn open_read(&self, path: &str) -> FsResult<std::fs::File> {
         let norm = normalize(path);

@@ -11,6 +11,7 @@ pub mod filesystem;
 pub mod fs;
 pub mod process;
 pub mod procs;
+pub mod watch;
 
 use crate::api::AppState;
 use crate::error::json_response;
@@ -195,7 +196,8 @@ impl Call {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|s| *s > 0)
             .unwrap_or(90);
-        Duration::from_secs(secs)
+        // A day at most: an absurd interval would only overflow timers.
+        Duration::from_secs(secs.min(86_400))
     }
 
     /// `Connect-Timeout-Ms`, which envd takes as the process's lifetime; none when 0.

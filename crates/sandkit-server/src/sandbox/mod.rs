@@ -280,6 +280,7 @@ impl Runtime {
                 pending: Mutex::new(HashMap::new()),
                 exits: Mutex::new(HashMap::new()),
                 next_req: AtomicU64::new(1),
+                ended: tokio::sync::watch::Sender::new(false),
             }),
         };
         match handle.inner.conn.recv().await? {
@@ -398,6 +399,8 @@ struct HandleInner {
     /// Per pid, who waits for its end (the exit arrives once).
     exits: Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>,
     next_req: AtomicU64,
+    /// Becomes `true` once the sandbox is killed or its agent is gone.
+    ended: tokio::sync::watch::Sender<bool>,
 }
 
 /// One running sandbox. Cloning shares it; [`SandboxHandle::kill`] ends it for every clone.
@@ -450,6 +453,7 @@ async fn read_loop(inner: std::sync::Weak<HandleInner>) {
             },
             Ok(Received::Closed) | Err(_) => {
                 // The agent is gone: nobody will answer or exit any more.
+                strong.ended.send_replace(true);
                 if let Ok(mut m) = strong.pending.lock() {
                     m.clear();
                 }
@@ -550,6 +554,7 @@ impl SandboxHandle {
 
     /// Ends the sandbox: every process in it, then its files.
     pub async fn kill(&self) {
+        self.inner.ended.send_replace(true);
         let _ = self.inner.conn.send(&ToAgent::Shutdown).await;
         let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
         if let Some(mut child) = child {
@@ -558,6 +563,16 @@ impl SandboxHandle {
         }
         let dir = self.inner.dir.clone();
         let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
+
+    /// Resolves once the sandbox has been killed or its agent has gone away: what ends the
+    /// streams (a directory watch) that nothing inside the sandbox would end.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.inner.ended.subscribe();
+        async move {
+            // An error means the sandbox is gone altogether: ended too.
+            let _ = rx.wait_for(|ended| *ended).await;
+        }
     }
 
     /// The sandbox's account called `name`.

@@ -1,6 +1,8 @@
 //! Shared plumbing: an in-process server with two teams and a small JSON HTTP client.
 #![allow(dead_code)]
 
+pub mod envd;
+
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use sandkit_server::{RunningServer, ServerConfig};
