@@ -3,6 +3,24 @@
 /* eslint-disable */
 
 
+/** A file being read: `nextChunk()` until it returns `null`. */
+export declare class FileReader {
+  /** The next piece of the file (what has arrived, up to 1 MiB); `null` at the end. */
+  nextChunk(): Promise<Uint8Array | null>
+  /** Stops reading and closes the connection. */
+  cancel(): Promise<void>
+}
+
+/** A streamed write in progress. */
+export declare class FileWriter {
+  /** Queues a chunk; waits while the upload is behind. */
+  write(chunk: Uint8Array): Promise<void>
+  /** Ends the file; the result of the upload. */
+  finish(): Promise<WriteInfo>
+  /** Abandons the write; the file keeps its previous contents. */
+  abort(reason?: string | undefined | null): Promise<void>
+}
+
 /** A started process. Output is pulled with `nextOutput()` until it returns `null`. */
 export declare class ProcessHandle {
   get pid(): number
@@ -12,6 +30,22 @@ export declare class ProcessHandle {
 
 /** A sandbox: an isolated Linux environment with its own processes and files. */
 export declare class Sandbox {
+  filesReadStream(path: string, opts?: FilesOpts | undefined | null): Promise<FileReader>
+  filesWrite(path: string, dataIn: string | Uint8Array, opts?: FilesWriteOpts | undefined | null): Promise<WriteInfo>
+  filesWriteMany(entries: Array<FilesWriteEntry>, opts?: FilesWriteOpts | undefined | null): Promise<Array<WriteInfo>>
+  /** Starts a streamed write: chunks go in with `write()`, `finish()` gives the result. */
+  filesOpenWrite(path: string, opts?: FilesWriteOpts | undefined | null): Promise<FileWriter>
+  filesList(path: string, opts?: FilesOpts | undefined | null): Promise<Array<EntryInfo>>
+  filesExists(path: string, opts?: FilesOpts | undefined | null): Promise<boolean>
+  filesGetInfo(path: string, opts?: FilesOpts | undefined | null): Promise<EntryInfo>
+  filesRemove(path: string, opts?: FilesOpts | undefined | null): Promise<void>
+  filesRename(oldPath: string, newPath: string, opts?: FilesOpts | undefined | null): Promise<EntryInfo>
+  filesMakeDir(path: string, opts?: FilesOpts | undefined | null): Promise<boolean>
+  filesWatchDir(path: string, opts?: FilesWatchOpts | undefined | null): Promise<WatchHandle>
+  /** A URL that uploads a file with a multipart POST and no headers. */
+  uploadUrl(path?: string | undefined | null, opts?: FileUrlOpts | undefined | null): Promise<string>
+  /** A URL that downloads a file with a plain GET. */
+  downloadUrl(path: string, opts?: FileUrlOpts | undefined | null): Promise<string>
   /** Creates a sandbox from a template (default `base`). */
   static create(templateOrOpts?: string | SandboxOpts | undefined | null, opts?: SandboxOpts | undefined | null): Promise<Sandbox>
   /** Connects to a running sandbox or resumes a paused one, extending its life. */
@@ -55,6 +89,71 @@ export declare class SandboxPaginator {
   get nextToken(): string | undefined
   /** Fetches the next page; throws once there are no more. */
   nextItems(): Promise<Array<SandboxInfo>>
+}
+
+/** A running watch: `nextEvent()` until it returns `null`; `stop()` ends it. */
+export declare class WatchHandle {
+  nextEvent(): Promise<FilesystemEvent | null>
+  stop(): void
+}
+
+/** A file, directory or symlink. */
+export interface EntryInfo {
+  name: string
+  /** `file`, `dir` or `symlink`. */
+  type?: string
+  path: string
+  size: number
+  mode: number
+  permissions: string
+  owner: string
+  group: string
+  modifiedTime?: Date
+  symlinkTarget?: string
+  metadata?: Record<string, string>
+}
+
+/** Options of the filesystem calls. */
+export interface FilesOpts {
+  user?: string
+  /** `list` only: how many levels down (default 1). */
+  depth?: number
+}
+
+/** Options of `watchDir`. */
+export interface FilesWatchOpts {
+  user?: string
+  recursive?: boolean
+  includeEntry?: boolean
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+}
+
+/** One file of a many-file write. */
+export interface FilesWriteEntry {
+  path: string
+  data: string | Uint8Array
+}
+
+/** Options of writes. */
+export interface FilesWriteOpts {
+  user?: string
+  metadata?: Record<string, string>
+}
+
+/** A change under a watched directory. */
+export interface FilesystemEvent {
+  name: string
+  /** `create`, `write`, `remove`, `rename` or `chmod`. */
+  type: string
+  entry?: EntryInfo
+}
+
+/** Options of `uploadUrl` / `downloadUrl`. */
+export interface FileUrlOpts {
+  user?: string
+  /** Seconds the signature stays valid. */
+  useSignatureExpiration?: number
 }
 
 /** A running process, as listed. */
@@ -200,6 +299,14 @@ export interface SandboxQuery {
   /** `'running'`, `'paused'`, or both (the default). */
   state?: Array<string>
   /** Only sandboxes with all of these pairs (case-sensitive). */
+  metadata?: Record<string, string>
+}
+
+/** A written file. */
+export interface WriteInfo {
+  name: string
+  type?: string
+  path: string
   metadata?: Record<string, string>
 }
 

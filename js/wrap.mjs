@@ -265,7 +265,224 @@ class Commands {
   }
 }
 
+const isReadableStream = (v) => typeof v?.getReader === 'function'
+const isBlob = (v) => typeof v?.arrayBuffer === 'function' && typeof v?.stream === 'function' && typeof v?.size === 'number'
+// Browsers cannot stream a request body over HTTP/1.1, so there a stream is collected into a
+// Blob (which the browser may keep on disk) before it is sent.
+const canStreamUploads = !(typeof window !== 'undefined' && typeof document !== 'undefined')
+
+/** Bytes as a Uint8Array view, without copying. */
+function asUint8Array(data) {
+  if (data instanceof Uint8Array) return data
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]') return new Uint8Array(data)
+  return undefined
+}
+
+/** What a binding's `filesWrite` takes whole: a string or bytes; `undefined` for the rest. */
+function wholeData(data) {
+  return typeof data === 'string' ? data : asUint8Array(data)
+}
+
+function checkData(data, what) {
+  if (wholeData(data) === undefined && !isBlob(data) && !isReadableStream(data)) {
+    throw new InvalidArgumentError(`${what} must be a string, bytes, a Blob or a ReadableStream`, { code: 'invalid_argument' })
+  }
+}
+
+/** The chunks of a `ReadableStream` or `Blob`. */
+async function* chunksOf(data) {
+  const reader = (isBlob(data) ? data.stream() : data).getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      const bytes = typeof value === 'string' ? textEncoder.encode(value) : asUint8Array(value)
+      if (!bytes) throw new InvalidArgumentError('a stream to write must yield bytes or strings', { code: 'invalid_argument' })
+      if (bytes.length) yield bytes
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
+function concatChunks(chunks, size) {
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
+/** A `ReadableStream` over a binding's `FileReader`, pulled only as fast as it is read. */
+function readableFrom(reader) {
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        const chunk = await reader.nextChunk()
+        if (chunk) controller.enqueue(chunk)
+        else controller.close()
+      },
+      cancel() {
+        return reader.cancel()
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** The handle `files.watchDir` returns: events go to `onEvent` until `stop()`. */
+class WatchHandle {
+  #watcher
+  constructor(watcher, onEvent, onExit) {
+    this.#watcher = watcher
+    this.#pump(onEvent, onExit)
+  }
+
+  async #pump(onEvent, onExit) {
+    let error
+    try {
+      for (;;) {
+        const event = await this.#watcher.nextEvent()
+        if (!event) break
+        await onEvent?.(event)
+      }
+    } catch (err) {
+      error = err
+    }
+    try {
+      await onExit?.(error)
+    } catch {}
+  }
+
+  /** Stops watching. */
+  async stop() {
+    this.#watcher.stop()
+  }
+}
+
+/** `sandbox.files`: the `e2b` package's API over the binding's file calls. */
+class Filesystem {
+  #sandbox
+  constructor(sandbox) {
+    this.#sandbox = sandbox
+  }
+
+  /** Reads a file as `text` (default), `bytes`, `blob` or a `stream`. */
+  async read(path, opts = {}) {
+    const { format = 'text', user } = opts ?? {}
+    if (!['text', 'bytes', 'blob', 'stream'].includes(format)) {
+      throw new InvalidArgumentError(`format must be 'text', 'bytes', 'blob' or 'stream', got ${JSON.stringify(format)}`, { code: 'invalid_argument' })
+    }
+    const reader = await this.#sandbox.filesReadStream(path, { user })
+    if (format === 'stream') return readableFrom(reader)
+    const chunks = []
+    let size = 0
+    for (;;) {
+      const chunk = await reader.nextChunk()
+      if (!chunk) break
+      chunks.push(chunk)
+      size += chunk.length
+    }
+    if (format === 'blob') return new Blob(chunks)
+    const bytes = chunks.length ? concatChunks(chunks, size) : new Uint8Array(0)
+    return format === 'bytes' ? bytes : new TextDecoder().decode(bytes)
+  }
+
+  /**
+   * Writes one file (`write(path, data, opts)`, returns its WriteInfo) or several
+   * (`write([{ path, data }], opts)`, returns an array). Data: a string, bytes, a Blob or a
+   * ReadableStream; parent directories are created.
+   */
+  async write(pathOrFiles, dataOrOpts, opts) {
+    if (typeof pathOrFiles === 'string') {
+      if (Array.isArray(dataOrOpts)) {
+        throw new InvalidArgumentError('Cannot specify both path and array of files. You have to specify either path and data for a single file or an array for multiple files.', { code: 'invalid_argument' })
+      }
+      return this.#writeOne(pathOrFiles, dataOrOpts, opts)
+    }
+    if (!Array.isArray(pathOrFiles)) throw new InvalidArgumentError('Path or files are required', { code: 'invalid_argument' })
+    return this.writeFiles(pathOrFiles, dataOrOpts)
+  }
+
+  /** Writes several files. */
+  async writeFiles(files, opts) {
+    files.forEach((f, i) => checkData(f?.data, `files[${i}].data`))
+    const { user, metadata } = opts ?? {}
+    if (files.length === 0) return []
+    const streamed = files.some((f) => wholeData(f.data) === undefined)
+    if (streamed && this.#sandbox.filesOpenWrite) {
+      // The addon streams each such file in its own request rather than holding it whole.
+      return Promise.all(files.map((f) => this.#writeOne(f.path, f.data, opts)))
+    }
+    const entries = await Promise.all(
+      files.map(async (f) => ({
+        path: f.path,
+        data: wholeData(f.data) ?? (isReadableStream(f.data) ? await new Response(f.data).blob() : f.data),
+      })),
+    )
+    return this.#sandbox.filesWriteMany(entries, { user, metadata })
+  }
+
+  async #writeOne(path, data, opts) {
+    checkData(data, 'data')
+    const { user, metadata } = opts ?? {}
+    const whole = wholeData(data)
+    if (whole !== undefined) return this.#sandbox.filesWrite(path, whole, { user, metadata })
+    if (!this.#sandbox.filesOpenWrite) {
+      // wasm: fetch sends a Blob or stream as it is.
+      const body = isReadableStream(data) && !canStreamUploads ? await new Response(data).blob() : data
+      return this.#sandbox.filesWrite(path, body, { user, metadata })
+    }
+    const writer = await this.#sandbox.filesOpenWrite(path, { user, metadata })
+    try {
+      for await (const chunk of chunksOf(data)) await writer.write(chunk)
+    } catch (err) {
+      await writer.abort(String(err?.message ?? err))
+      throw err
+    }
+    return writer.finish()
+  }
+
+  /** The entries of a directory (`depth` levels down, default 1). */
+  list(path, opts) {
+    return this.#sandbox.filesList(path, { user: opts?.user, depth: opts?.depth })
+  }
+
+  exists(path, opts) {
+    return this.#sandbox.filesExists(path, { user: opts?.user })
+  }
+
+  getInfo(path, opts) {
+    return this.#sandbox.filesGetInfo(path, { user: opts?.user })
+  }
+
+  remove(path, opts) {
+    return this.#sandbox.filesRemove(path, { user: opts?.user })
+  }
+
+  rename(oldPath, newPath, opts) {
+    return this.#sandbox.filesRename(oldPath, newPath, { user: opts?.user })
+  }
+
+  /** Creates a directory and its parents: `false` if it already existed. */
+  makeDir(path, opts) {
+    return this.#sandbox.filesMakeDir(path, { user: opts?.user })
+  }
+
+  /** Watches a directory: `onEvent` gets each change until the handle's `stop()`. */
+  async watchDir(path, onEvent, opts = {}) {
+    const { user, recursive, includeEntry, timeoutMs, onExit } = opts ?? {}
+    const watcher = await this.#sandbox.filesWatchDir(path, { user, recursive, includeEntry, timeoutMs })
+    return new WatchHandle(watcher, onEvent, onExit)
+  }
+}
+
 const commandsOf = new WeakMap()
+const filesOf = new WeakMap()
 
 /**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
@@ -276,6 +493,17 @@ function wrapBinding(binding, opts = {}) {
   guardPrototype(binding.Sandbox.prototype)
   guardPrototype(binding.SandboxPaginator.prototype)
   guardPrototype(binding.ProcessHandle.prototype)
+  for (const name of ['FileReader', 'FileWriter', 'FileWatcher']) {
+    if (binding[name]) guardPrototype(binding[name].prototype)
+  }
+  Object.defineProperty(binding.Sandbox.prototype, 'files', {
+    configurable: true,
+    get() {
+      let files = filesOf.get(this)
+      if (!files) filesOf.set(this, (files = new Filesystem(this)))
+      return files
+    },
+  })
   Object.defineProperty(binding.Sandbox.prototype, 'commands', {
     configurable: true,
     get() {

@@ -128,7 +128,7 @@ pub struct SandboxInfo {
     pub lifecycle: Option<SandboxInfoLifecycle>,
 }
 
-fn date(t: sandkit::Timestamp) -> DateTime<Utc> {
+pub fn date(t: sandkit::Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.unix_millis()).unwrap_or_default()
 }
 

@@ -2,6 +2,7 @@
 
 mod commands;
 mod convert;
+mod files;
 mod paginator;
 mod sandbox;
 

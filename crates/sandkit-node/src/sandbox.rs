@@ -13,7 +13,7 @@ use napi_derive::napi;
 /// A sandbox: an isolated Linux environment with its own processes and files.
 #[napi]
 pub struct Sandbox {
-    inner: sandkit::Sandbox,
+    pub(crate) inner: sandkit::Sandbox,
 }
 
 #[napi]

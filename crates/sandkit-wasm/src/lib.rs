@@ -8,6 +8,7 @@
 
 mod commands;
 mod convert;
+mod files;
 mod paginator;
 mod sandbox;
 mod types;

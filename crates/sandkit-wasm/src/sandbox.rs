@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 /// A sandbox: an isolated Linux environment with its own processes and files.
 #[wasm_bindgen]
 pub struct Sandbox {
-    inner: sandkit::Sandbox,
+    pub(crate) inner: sandkit::Sandbox,
 }
 
 fn wrap(inner: sandkit::Sandbox) -> JsValue {

@@ -110,6 +110,73 @@ export interface ProcessListing {
   cwd?: string;
 }
 
+/** Options of the filesystem calls. */
+export interface FilesOpts {
+  user?: string;
+  /** `list` only: how many levels down (default 1). */
+  depth?: number;
+}
+
+/** Options of writes. */
+export interface FilesWriteOpts {
+  user?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Options of `watchDir`. */
+export interface FilesWatchOpts {
+  user?: string;
+  recursive?: boolean;
+  includeEntry?: boolean;
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number;
+}
+
+/** Options of `uploadUrl` / `downloadUrl`. */
+export interface FileUrlOpts {
+  user?: string;
+  /** Seconds the signature stays valid. */
+  useSignatureExpiration?: number;
+}
+
+/** One file of a many-file write. */
+export interface FilesWriteEntry {
+  path: string;
+  data: string | Uint8Array;
+}
+
+/** A file, directory or symlink. */
+export interface EntryInfo {
+  name: string;
+  /** `file`, `dir` or `symlink`. */
+  type?: string;
+  path: string;
+  size: number;
+  mode: number;
+  permissions: string;
+  owner: string;
+  group: string;
+  modifiedTime?: Date;
+  symlinkTarget?: string;
+  metadata?: Record<string, string>;
+}
+
+/** A written file. */
+export interface WriteInfo {
+  name: string;
+  type?: string;
+  path: string;
+  metadata?: Record<string, string>;
+}
+
+/** A change under a watched directory. */
+export interface FilesystemEvent {
+  name: string;
+  /** `create`, `write`, `remove`, `rename` or `chmod`. */
+  type: string;
+  entry?: EntryInfo;
+}
+
 /** A sandbox as listed or looked up. */
 export interface SandboxInfo {
   sandboxId: string;

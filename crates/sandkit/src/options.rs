@@ -323,6 +323,31 @@ pub mod from_js {
         Ok(pid as u32)
     }
 
+    /// A directory listing depth: a whole number, at least 1.
+    pub fn depth(depth: f64) -> Result<u32> {
+        if depth.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&depth) {
+            return Err(Error::invalid_argument(format!(
+                "depth should be at least one (a whole number), got {}",
+                js_number_text(depth)
+            )));
+        }
+        Ok(depth as u32)
+    }
+
+    /// A JavaScript count of seconds (`useSignatureExpiration`) as an optional `Duration`.
+    pub fn seconds(name: &str, s: Option<f64>) -> Result<Option<Duration>> {
+        s.map(|s| {
+            if s.fract() != 0.0 || !(0.0..=1e12).contains(&s) {
+                return Err(Error::invalid_argument(format!(
+                    "{name} must be a whole, non-negative number of seconds, got {}",
+                    js_number_text(s)
+                )));
+            }
+            Ok(Duration::from_secs(s as u64))
+        })
+        .transpose()
+    }
+
     /// A JavaScript millisecond count as an optional `Duration`.
     pub fn millis(name: &str, ms: Option<f64>) -> Result<Option<Duration>> {
         ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
@@ -345,6 +370,14 @@ pub mod from_js {
             assert_eq!(pid(42.0).unwrap(), 42);
             for bad in [-1.0, 1.5, f64::NAN, 5e9] {
                 assert!(pid(bad).is_err(), "{bad}");
+            }
+            assert_eq!(depth(2.0).unwrap(), 2);
+            for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY] {
+                assert!(depth(bad).is_err(), "{bad}");
+            }
+            assert_eq!(seconds("s", Some(60.0)).unwrap(), Some(Duration::from_secs(60)));
+            for bad in [-1.0, 0.5, f64::NAN, 1e20] {
+                assert!(seconds("s", Some(bad)).is_err(), "{bad}");
             }
         }
     }

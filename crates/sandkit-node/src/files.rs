@@ -1,0 +1,498 @@
+//! Files in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.files` on. File
+//! contents cross in batches (reads) and chunks (streamed writes), never as one copy of a
+//! whole large file.
+
+use crate::convert::{date, guarded};
+use crate::sandbox::Sandbox;
+use chrono::{DateTime, Utc};
+use napi::Either;
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
+use sandkit::options::from_js;
+use sandkit::transport::{TransportError, TransportErrorKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How much a read hands across at most per call.
+const READ_BATCH: usize = 1 << 20;
+/// Chunks a streamed write may have in flight before `write()` waits.
+const WRITE_QUEUE: usize = 4;
+
+/// Options of the filesystem calls.
+#[napi(object)]
+pub struct FilesOpts {
+    pub user: Option<String>,
+    /// `list` only: how many levels down (default 1).
+    pub depth: Option<f64>,
+}
+
+/// Options of writes.
+#[napi(object)]
+pub struct FilesWriteOpts {
+    pub user: Option<String>,
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Options of `watchDir`.
+#[napi(object)]
+pub struct FilesWatchOpts {
+    pub user: Option<String>,
+    pub recursive: Option<bool>,
+    pub include_entry: Option<bool>,
+    /// 0 for no limit; default 60 000.
+    pub timeout_ms: Option<f64>,
+}
+
+/// Options of `uploadUrl` / `downloadUrl`.
+#[napi(object)]
+pub struct FileUrlOpts {
+    pub user: Option<String>,
+    /// Seconds the signature stays valid.
+    pub use_signature_expiration: Option<f64>,
+}
+
+/// One file of a many-file write.
+#[napi(object)]
+pub struct FilesWriteEntry {
+    pub path: String,
+    pub data: Either<String, Uint8Array>,
+}
+
+/// A file, directory or symlink.
+#[napi(object)]
+pub struct EntryInfo {
+    pub name: String,
+    /// `file`, `dir` or `symlink`.
+    #[napi(js_name = "type")]
+    pub file_type: Option<String>,
+    pub path: String,
+    pub size: f64,
+    pub mode: u32,
+    pub permissions: String,
+    pub owner: String,
+    pub group: String,
+    pub modified_time: Option<DateTime<Utc>>,
+    pub symlink_target: Option<String>,
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// A written file.
+#[napi(object)]
+pub struct WriteInfo {
+    pub name: String,
+    #[napi(js_name = "type")]
+    pub file_type: Option<String>,
+    pub path: String,
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// A change under a watched directory.
+#[napi(object)]
+pub struct FilesystemEvent {
+    pub name: String,
+    /// `create`, `write`, `remove`, `rename` or `chmod`.
+    #[napi(js_name = "type")]
+    pub event_type: String,
+    pub entry: Option<EntryInfo>,
+}
+
+fn metadata(m: std::collections::BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| m.into_iter().collect())
+}
+
+fn entry(e: sandkit::files::EntryInfo) -> EntryInfo {
+    EntryInfo {
+        name: e.name,
+        file_type: e.file_type.map(|t| t.as_str().to_string()),
+        path: e.path,
+        size: e.size as f64,
+        mode: e.mode,
+        permissions: e.permissions,
+        owner: e.owner,
+        group: e.group,
+        modified_time: e.modified_time.map(date),
+        symlink_target: e.symlink_target,
+        metadata: metadata(e.metadata),
+    }
+}
+
+fn written(w: sandkit::files::WriteInfo) -> WriteInfo {
+    WriteInfo {
+        name: w.name,
+        file_type: w.file_type.map(|t| t.as_str().to_string()),
+        path: w.path,
+        metadata: metadata(w.metadata),
+    }
+}
+
+fn fs_opts(o: &Option<FilesOpts>) -> FsOpts {
+    FsOpts {
+        user: o.as_ref().and_then(|o| o.user.clone()),
+    }
+}
+
+fn write_opts(o: Option<FilesWriteOpts>) -> WriteOpts {
+    let o = o.unwrap_or(FilesWriteOpts {
+        user: None,
+        metadata: None,
+    });
+    WriteOpts {
+        user: o.user,
+        metadata: o.metadata.unwrap_or_default().into_iter().collect(),
+    }
+}
+
+fn url_opts(o: Option<FileUrlOpts>) -> sandkit::Result<UrlOpts> {
+    let Some(o) = o else {
+        return Ok(UrlOpts::default());
+    };
+    Ok(UrlOpts {
+        user: o.user,
+        signature_expiration: from_js::seconds(
+            "useSignatureExpiration",
+            o.use_signature_expiration,
+        )?,
+    })
+}
+
+fn data(d: Either<String, Uint8Array>) -> FileData {
+    match d {
+        Either::A(s) => FileData::from(s),
+        Either::B(b) => FileData::from(b.to_vec()),
+    }
+}
+
+#[napi]
+impl Sandbox {
+    #[napi]
+    pub async fn files_read_stream(
+        &self,
+        path: String,
+        opts: Option<FilesOpts>,
+    ) -> napi::Result<FileReader> {
+        let files = self.inner.files();
+        guarded(async move {
+            let stream = files.read_stream(&path, &fs_opts(&opts)).await?;
+            Ok(FileReader {
+                inner: Arc::new(Mutex::new(Some(stream))),
+            })
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn files_write(
+        &self,
+        path: String,
+        data_in: Either<String, Uint8Array>,
+        opts: Option<FilesWriteOpts>,
+    ) -> napi::Result<WriteInfo> {
+        let files = self.inner.files();
+        let body = data(data_in);
+        guarded(async move { Ok(written(files.write(&path, body, &write_opts(opts)).await?)) })
+            .await
+    }
+
+    #[napi]
+    pub async fn files_write_many(
+        &self,
+        entries: Vec<FilesWriteEntry>,
+        opts: Option<FilesWriteOpts>,
+    ) -> napi::Result<Vec<WriteInfo>> {
+        let files = self.inner.files();
+        let entries: Vec<_> = entries
+            .into_iter()
+            .map(|e| WriteEntry {
+                path: e.path,
+                data: data(e.data),
+            })
+            .collect();
+        guarded(async move {
+            let infos = files.write_files(entries, &write_opts(opts)).await?;
+            Ok(infos.into_iter().map(written).collect())
+        })
+        .await
+    }
+
+    /// Starts a streamed write: chunks go in with `write()`, `finish()` gives the result.
+    #[napi]
+    pub async fn files_open_write(
+        &self,
+        path: String,
+        opts: Option<FilesWriteOpts>,
+    ) -> napi::Result<FileWriter> {
+        let files = self.inner.files();
+        let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, TransportError>>(WRITE_QUEUE);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let (done, task) = oneshot::channel();
+        // Driven on its own while JavaScript feeds chunks through `write()`.
+        napi::bindgen_prelude::spawn(async move {
+            let result = files
+                .write(&path, FileData::Stream(Box::pin(stream)), &write_opts(opts))
+                .await;
+            let _ = done.send(result);
+        });
+        Ok(FileWriter {
+            tx: Mutex::new(Some(tx)),
+            task: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+
+    #[napi]
+    pub async fn files_list(
+        &self,
+        path: String,
+        opts: Option<FilesOpts>,
+    ) -> napi::Result<Vec<EntryInfo>> {
+        let files = self.inner.files();
+        guarded(async move {
+            let depth = match opts.as_ref().and_then(|o| o.depth) {
+                Some(d) => from_js::depth(d)?,
+                None => 1,
+            };
+            let entries = files.list(&path, depth, &fs_opts(&opts)).await?;
+            Ok(entries.into_iter().map(entry).collect())
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn files_exists(&self, path: String, opts: Option<FilesOpts>) -> napi::Result<bool> {
+        let files = self.inner.files();
+        guarded(async move { files.exists(&path, &fs_opts(&opts)).await }).await
+    }
+
+    #[napi]
+    pub async fn files_get_info(
+        &self,
+        path: String,
+        opts: Option<FilesOpts>,
+    ) -> napi::Result<EntryInfo> {
+        let files = self.inner.files();
+        guarded(async move { Ok(entry(files.get_info(&path, &fs_opts(&opts)).await?)) }).await
+    }
+
+    #[napi]
+    pub async fn files_remove(&self, path: String, opts: Option<FilesOpts>) -> napi::Result<()> {
+        let files = self.inner.files();
+        guarded(async move { files.remove(&path, &fs_opts(&opts)).await }).await
+    }
+
+    #[napi]
+    pub async fn files_rename(
+        &self,
+        old_path: String,
+        new_path: String,
+        opts: Option<FilesOpts>,
+    ) -> napi::Result<EntryInfo> {
+        let files = self.inner.files();
+        guarded(async move {
+            Ok(entry(
+                files.rename(&old_path, &new_path, &fs_opts(&opts)).await?,
+            ))
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn files_make_dir(
+        &self,
+        path: String,
+        opts: Option<FilesOpts>,
+    ) -> napi::Result<bool> {
+        let files = self.inner.files();
+        guarded(async move { files.make_dir(&path, &fs_opts(&opts)).await }).await
+    }
+
+    #[napi]
+    pub async fn files_watch_dir(
+        &self,
+        path: String,
+        opts: Option<FilesWatchOpts>,
+    ) -> napi::Result<FileWatcher> {
+        let files = self.inner.files();
+        guarded(async move {
+            let o = match opts {
+                Some(o) => sandkit::files::WatchOpts {
+                    user: o.user,
+                    recursive: o.recursive.unwrap_or(false),
+                    include_entry: o.include_entry.unwrap_or(false),
+                    timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
+                },
+                None => Default::default(),
+            };
+            let handle = files.watch_dir(&path, &o).await?;
+            Ok(FileWatcher {
+                stopper: handle.stopper(),
+                inner: Arc::new(Mutex::new(Some(handle))),
+            })
+        })
+        .await
+    }
+
+    /// A URL that uploads a file with a multipart POST and no headers.
+    #[napi]
+    pub async fn upload_url(
+        &self,
+        path: Option<String>,
+        opts: Option<FileUrlOpts>,
+    ) -> napi::Result<String> {
+        let files = self.inner.files();
+        guarded(async move { files.upload_url(path.as_deref(), &url_opts(opts)?) }).await
+    }
+
+    /// A URL that downloads a file with a plain GET.
+    #[napi]
+    pub async fn download_url(
+        &self,
+        path: String,
+        opts: Option<FileUrlOpts>,
+    ) -> napi::Result<String> {
+        let files = self.inner.files();
+        guarded(async move { files.download_url(&path, &url_opts(opts)?) }).await
+    }
+}
+
+/// A file being read: `nextChunk()` until it returns `null`.
+#[napi]
+pub struct FileReader {
+    inner: Arc<Mutex<Option<sandkit::files::FileStream>>>,
+}
+
+#[napi]
+impl FileReader {
+    /// The next piece of the file (what has arrived, up to 1 MiB); `null` at the end.
+    #[napi]
+    pub async fn next_chunk(&self) -> napi::Result<Option<Uint8Array>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let mut slot = inner.lock().await;
+            let Some(stream) = slot.as_mut() else {
+                return Ok(None);
+            };
+            let chunk = stream.next_batch(READ_BATCH).await?;
+            if chunk.is_none() {
+                *slot = None;
+            }
+            Ok(chunk.map(|b| Uint8Array::from(b.to_vec())))
+        })
+        .await
+    }
+
+    /// Stops reading and closes the connection.
+    #[napi]
+    pub async fn cancel(&self) -> napi::Result<()> {
+        self.inner.lock().await.take();
+        Ok(())
+    }
+}
+
+/// A streamed write in progress.
+#[napi]
+pub struct FileWriter {
+    tx: Mutex<Option<mpsc::Sender<Result<bytes::Bytes, TransportError>>>>,
+    task: Arc<Mutex<Option<oneshot::Receiver<sandkit::Result<sandkit::files::WriteInfo>>>>>,
+}
+
+async fn outcome(
+    task: &Mutex<Option<oneshot::Receiver<sandkit::Result<sandkit::files::WriteInfo>>>>,
+) -> sandkit::Result<sandkit::files::WriteInfo> {
+    let Some(handle) = task.lock().await.take() else {
+        return Err(sandkit::Error::new(
+            sandkit::ErrorKind::Sandbox,
+            "the write has already finished",
+        ));
+    };
+    handle.await.unwrap_or_else(|_| {
+        Err(sandkit::Error::new(
+            sandkit::ErrorKind::Sandbox,
+            "internal error in sandkit (a bug): the upload task was abandoned",
+        ))
+    })
+}
+
+#[napi]
+impl FileWriter {
+    /// Queues a chunk; waits while the upload is behind.
+    #[napi]
+    pub async fn write(&self, chunk: Uint8Array) -> napi::Result<()> {
+        let bytes = bytes::Bytes::copy_from_slice(&chunk);
+        let tx = self.tx.lock().await.clone();
+        let task = self.task.clone();
+        guarded(async move {
+            let Some(tx) = tx else {
+                return Err(sandkit::Error::new(
+                    sandkit::ErrorKind::Sandbox,
+                    "the write has already finished",
+                ));
+            };
+            if tx.send(Ok(bytes)).await.is_err() {
+                // The upload ended early: its error says why.
+                return outcome(&task).await.map(drop);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends the file; the result of the upload.
+    #[napi]
+    pub async fn finish(&self) -> napi::Result<WriteInfo> {
+        self.tx.lock().await.take();
+        let task = self.task.clone();
+        guarded(async move { Ok(written(outcome(&task).await?)) }).await
+    }
+
+    /// Abandons the write; the file keeps its previous contents.
+    #[napi]
+    pub async fn abort(&self, reason: Option<String>) -> napi::Result<()> {
+        if let Some(tx) = self.tx.lock().await.take() {
+            let reason = reason.unwrap_or_else(|| "the write was aborted".into());
+            let _ = tx
+                .send(Err(TransportError::new(TransportErrorKind::Other, reason)))
+                .await;
+        }
+        let _ = outcome(&self.task).await;
+        Ok(())
+    }
+}
+
+/// A running watch: `nextEvent()` until it returns `null`; `stop()` ends it.
+#[napi]
+pub struct FileWatcher {
+    stopper: sandkit::files::WatchStopper,
+    inner: Arc<Mutex<Option<sandkit::files::WatchHandle>>>,
+}
+
+#[napi]
+impl FileWatcher {
+    #[napi]
+    pub async fn next_event(&self) -> napi::Result<Option<FilesystemEvent>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let mut slot = inner.lock().await;
+            let Some(handle) = slot.as_mut() else {
+                return Ok(None);
+            };
+            let event = handle.next_event().await;
+            if !matches!(event, Ok(Some(_))) {
+                *slot = None;
+            }
+            Ok(event?.map(|e| FilesystemEvent {
+                name: e.name,
+                event_type: e.event_type.as_str().to_string(),
+                entry: e.entry.map(entry),
+            }))
+        })
+        .await
+    }
+
+    #[napi]
+    pub fn stop(&self) {
+        self.stopper.stop();
+    }
+}

@@ -1,0 +1,388 @@
+//! Files in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.files` on (the same
+//! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
+//! included, goes to `fetch` as it is, without passing through wasm memory).
+
+use crate::convert::{Opts, promise};
+use crate::sandbox::Sandbox;
+use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
+use sandkit::Result;
+use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
+use sandkit::options::from_js;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// How much a read hands across at most per call.
+const READ_BATCH: usize = 1 << 20;
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn opt_str(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+fn metadata(m: &std::collections::BTreeMap<String, String>) -> JsValue {
+    if m.is_empty() {
+        return JsValue::UNDEFINED;
+    }
+    let obj = Object::new();
+    for (k, v) in m {
+        set(&obj, k, &JsValue::from_str(v));
+    }
+    obj.into()
+}
+
+fn entry(e: &sandkit::files::EntryInfo) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "name", &JsValue::from_str(&e.name));
+    set(&obj, "type", &opt_str(e.file_type.map(|t| t.as_str())));
+    set(&obj, "path", &JsValue::from_str(&e.path));
+    set(&obj, "size", &JsValue::from_f64(e.size as f64));
+    set(&obj, "mode", &JsValue::from(e.mode));
+    set(&obj, "permissions", &JsValue::from_str(&e.permissions));
+    set(&obj, "owner", &JsValue::from_str(&e.owner));
+    set(&obj, "group", &JsValue::from_str(&e.group));
+    let modified = e.modified_time.map_or(JsValue::UNDEFINED, |t| {
+        Date::new(&JsValue::from_f64(t.unix_millis() as f64)).into()
+    });
+    set(&obj, "modifiedTime", &modified);
+    set(&obj, "symlinkTarget", &opt_str(e.symlink_target.as_deref()));
+    set(&obj, "metadata", &metadata(&e.metadata));
+    obj.into()
+}
+
+fn written(w: &sandkit::files::WriteInfo) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "name", &JsValue::from_str(&w.name));
+    set(&obj, "type", &opt_str(w.file_type.map(|t| t.as_str())));
+    set(&obj, "path", &JsValue::from_str(&w.path));
+    set(&obj, "metadata", &metadata(&w.metadata));
+    obj.into()
+}
+
+fn fs_opts(v: Option<JsValue>) -> Result<(FsOpts, Option<f64>)> {
+    let o = Opts::new(v, "opts")?;
+    Ok((
+        FsOpts {
+            user: o.string("user")?,
+        },
+        o.number("depth")?,
+    ))
+}
+
+fn write_opts(v: Option<JsValue>) -> Result<WriteOpts> {
+    let o = Opts::new(v, "opts")?;
+    Ok(WriteOpts {
+        user: o.string("user")?,
+        metadata: o.string_map("metadata")?.unwrap_or_default(),
+    })
+}
+
+fn url_opts(v: Option<JsValue>) -> Result<UrlOpts> {
+    let o = Opts::new(v, "opts")?;
+    Ok(UrlOpts {
+        user: o.string("user")?,
+        signature_expiration: from_js::seconds(
+            "useSignatureExpiration",
+            o.number("useSignatureExpiration")?,
+        )?,
+    })
+}
+
+/// `{path, data}[]`: the data stays a JavaScript value.
+fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
+    if !Array::is_array(v) {
+        return Err(sandkit::Error::invalid_argument(
+            "files must be an array of { path, data }",
+        ));
+    }
+    let array: &Array = v.unchecked_ref();
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let o = Opts::new(Some(item.clone()), &format!("files[{i}]"))?;
+            let path = o.string("path")?.ok_or_else(|| {
+                sandkit::Error::invalid_argument(format!("files[{i}].path is required"))
+            })?;
+            let data = Reflect::get(&item, &JsValue::from_str("data")).unwrap_or_default();
+            Ok(WriteEntry {
+                path,
+                data: FileData::Host(data),
+            })
+        })
+        .collect()
+}
+
+#[wasm_bindgen]
+impl Sandbox {
+    #[wasm_bindgen(js_name = filesReadStream, unchecked_return_type = "Promise<FileReader>")]
+    pub fn files_read_stream(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            let stream = files.read_stream(&path, &opts?.0).await?;
+            Ok(JsValue::from(FileReader {
+                inner: Rc::new(RefCell::new(Some(stream))),
+                cancelled: Rc::default(),
+            }))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesWrite, unchecked_return_type = "Promise<WriteInfo>")]
+    pub fn files_write(
+        &self,
+        path: String,
+        #[wasm_bindgen(js_name = dataIn, unchecked_param_type = "string | Uint8Array")]
+        data_in: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesWriteOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = write_opts(opts);
+        promise(Box::pin(async move {
+            let info = files.write(&path, FileData::Host(data_in), &opts?).await?;
+            Ok(written(&info))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesWriteMany, unchecked_return_type = "Promise<WriteInfo[]>")]
+    pub fn files_write_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "FilesWriteEntry[]")] entries: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesWriteOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = write_opts(opts);
+        let entries = write_entries(&entries);
+        promise(Box::pin(async move {
+            let infos = files.write_files(entries?, &opts?).await?;
+            Ok(infos.iter().map(written).collect::<Array>().into())
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesList, unchecked_return_type = "Promise<EntryInfo[]>")]
+    pub fn files_list(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            let (opts, depth) = opts?;
+            let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
+            let entries = files.list(&path, depth, &opts).await?;
+            Ok(entries.iter().map(entry).collect::<Array>().into())
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesExists, unchecked_return_type = "Promise<boolean>")]
+    pub fn files_exists(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            files.exists(&path, &opts?.0).await.map(JsValue::from)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesGetInfo, unchecked_return_type = "Promise<EntryInfo>")]
+    pub fn files_get_info(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            Ok(entry(&files.get_info(&path, &opts?.0).await?))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesRemove, unchecked_return_type = "Promise<void>")]
+    pub fn files_remove(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            files.remove(&path, &opts?.0).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesRename, unchecked_return_type = "Promise<EntryInfo>")]
+    pub fn files_rename(
+        &self,
+        #[wasm_bindgen(js_name = oldPath)] old_path: String,
+        #[wasm_bindgen(js_name = newPath)] new_path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            Ok(entry(&files.rename(&old_path, &new_path, &opts?.0).await?))
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesMakeDir, unchecked_return_type = "Promise<boolean>")]
+    pub fn files_make_dir(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = fs_opts(opts);
+        promise(Box::pin(async move {
+            files.make_dir(&path, &opts?.0).await.map(JsValue::from)
+        }))
+    }
+
+    #[wasm_bindgen(js_name = filesWatchDir, unchecked_return_type = "Promise<FileWatcher>")]
+    pub fn files_watch_dir(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FilesWatchOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let files = self.inner.files();
+        let opts = (|| -> Result<sandkit::files::WatchOpts> {
+            let o = Opts::new(opts, "opts")?;
+            Ok(sandkit::files::WatchOpts {
+                user: o.string("user")?,
+                recursive: o.bool("recursive")?.unwrap_or(false),
+                include_entry: o.bool("includeEntry")?.unwrap_or(false),
+                timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+            })
+        })();
+        promise(Box::pin(async move {
+            let handle = files.watch_dir(&path, &opts?).await?;
+            Ok(JsValue::from(FileWatcher {
+                stopper: handle.stopper(),
+                inner: Rc::new(RefCell::new(Some(handle))),
+            }))
+        }))
+    }
+
+    /// A URL that uploads a file with a multipart POST and no headers.
+    #[wasm_bindgen(js_name = uploadUrl, unchecked_return_type = "Promise<string>")]
+    pub fn upload_url(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let url = url_opts(opts).and_then(|o| self.inner.files().upload_url(path.as_deref(), &o));
+        promise(Box::pin(async move { url.map(|u| JsValue::from_str(&u)) }))
+    }
+
+    /// A URL that downloads a file with a plain GET.
+    #[wasm_bindgen(js_name = downloadUrl, unchecked_return_type = "Promise<string>")]
+    pub fn download_url(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
+    ) -> Promise {
+        let url = url_opts(opts).and_then(|o| self.inner.files().download_url(&path, &o));
+        promise(Box::pin(async move { url.map(|u| JsValue::from_str(&u)) }))
+    }
+}
+
+fn busy() -> sandkit::Error {
+    sandkit::Error::new(
+        sandkit::ErrorKind::Sandbox,
+        "another call on this handle is still in flight",
+    )
+}
+
+/// A file being read: `nextChunk()` until it returns `null`.
+#[wasm_bindgen]
+pub struct FileReader {
+    // Taken out while a call is in flight and put back after: never borrowed across an await.
+    inner: Rc<RefCell<Option<sandkit::files::FileStream>>>,
+    /// Set by `cancel()`, which may come while a read is in flight.
+    cancelled: Rc<std::cell::Cell<bool>>,
+}
+
+#[wasm_bindgen]
+impl FileReader {
+    /// The next piece of the file (what has arrived, up to 1 MiB); `null` at the end.
+    #[wasm_bindgen(js_name = nextChunk, unchecked_return_type = "Promise<Uint8Array | null>")]
+    pub fn next_chunk(&self) -> Promise {
+        let slot = Rc::clone(&self.inner);
+        let cancelled = Rc::clone(&self.cancelled);
+        promise(Box::pin(async move {
+            let Some(mut stream) = slot.try_borrow_mut().map_err(|_| busy())?.take() else {
+                return Ok(JsValue::NULL);
+            };
+            let chunk = stream.next_batch(READ_BATCH).await?;
+            let Some(chunk) = chunk.filter(|_| !cancelled.get()) else {
+                return Ok(JsValue::NULL);
+            };
+            *slot.try_borrow_mut().map_err(|_| busy())? = Some(stream);
+            Ok(Uint8Array::from(chunk.as_ref()).into())
+        }))
+    }
+
+    /// Stops reading and closes the connection.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn cancel(&self) -> Promise {
+        self.cancelled.set(true);
+        if let Ok(mut slot) = self.inner.try_borrow_mut() {
+            slot.take();
+        }
+        promise(Box::pin(async { Ok(JsValue::UNDEFINED) }))
+    }
+}
+
+/// A running watch: `nextEvent()` until it returns `null`; `stop()` ends it.
+#[wasm_bindgen]
+pub struct FileWatcher {
+    stopper: sandkit::files::WatchStopper,
+    inner: Rc<RefCell<Option<sandkit::files::WatchHandle>>>,
+}
+
+#[wasm_bindgen]
+impl FileWatcher {
+    #[wasm_bindgen(js_name = nextEvent, unchecked_return_type = "Promise<FilesystemEvent | null>")]
+    pub fn next_event(&self) -> Promise {
+        let slot = Rc::clone(&self.inner);
+        promise(Box::pin(async move {
+            let Some(mut handle) = slot.try_borrow_mut().map_err(|_| busy())?.take() else {
+                return Ok(JsValue::NULL);
+            };
+            let Some(event) = handle.next_event().await? else {
+                return Ok(JsValue::NULL);
+            };
+            *slot.try_borrow_mut().map_err(|_| busy())? = Some(handle);
+            let obj = Object::new();
+            set(&obj, "name", &JsValue::from_str(&event.name));
+            set(&obj, "type", &JsValue::from_str(event.event_type.as_str()));
+            set(
+                &obj,
+                "entry",
+                &event.entry.as_ref().map_or(JsValue::UNDEFINED, entry),
+            );
+            Ok(obj.into())
+        }))
+    }
+
+    pub fn stop(&self) {
+        self.stopper.stop();
+    }
+}
