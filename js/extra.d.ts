@@ -53,4 +53,145 @@ export declare class CommandExitError extends SandboxError {
   error?: string
 }
 
+export interface Sandbox {
+  /** Run commands in the sandbox (the `e2b` package's `sandbox.commands`). */
+  readonly commands: Commands
+  /** Read and write the sandbox's files (the `e2b` package's `sandbox.files`). */
+  readonly files: Filesystem
+}
+
+/** How a command ended. */
+export interface CommandResult {
+  exitCode: number
+  /** `exit status 3`, `signal: killed`; absent for a clean exit. */
+  error?: string
+  stdout: string
+  stderr: string
+}
+
+export interface CommandStartOpts {
+  /** Variables for this command only, over the sandbox's. */
+  envs?: Record<string, string>
+  /** Working directory; default the user's home. */
+  cwd?: string
+  /** `user` (default) or `root`. */
+  user?: string
+  /** How long the command may run; default 60 000, 0 for no limit. */
+  timeoutMs?: number
+  /** Keep stdin open for `sendStdin`. */
+  stdin?: boolean
+  tag?: string
+  /** Called with each piece of stdout, UTF-8 decoded. */
+  onStdout?: (data: string) => void | Promise<void>
+  onStderr?: (data: string) => void | Promise<void>
+}
+
+/** A running command. */
+export declare class CommandHandle {
+  readonly pid: number
+  /** Output so far. */
+  stdout: string
+  stderr: string
+  exitCode?: number
+  error?: string
+  /** The result once it has ended; a non-zero exit throws `CommandExitError`. */
+  wait(): Promise<CommandResult>
+  /** SIGKILL: `false` if it had already ended. */
+  kill(): Promise<boolean>
+  sendStdin(data: string | Uint8Array): Promise<void>
+  closeStdin(): Promise<void>
+}
+
+/** A running process, as listed. */
+export interface ProcessInfo {
+  pid: number
+  tag?: string
+  cmd: string
+  args: string[]
+  envs: Record<string, string>
+  cwd?: string
+}
+
+/** `sandbox.commands`. */
+export declare class Commands {
+  /** Runs `cmd` with `bash -l -c` and waits; a non-zero exit throws `CommandExitError`. */
+  run(cmd: string, opts?: CommandStartOpts & { background?: false }): Promise<CommandResult>
+  /** Starts `cmd` and returns at once. */
+  run(cmd: string, opts: CommandStartOpts & { background: true }): Promise<CommandHandle>
+  /** Attaches to a running command. */
+  connect(pid: number, opts?: Pick<CommandStartOpts, 'onStdout' | 'onStderr' | 'timeoutMs'>): Promise<CommandHandle>
+  list(): Promise<ProcessInfo[]>
+  /** SIGKILL: `false` if there was no such process. */
+  kill(pid: number): Promise<boolean>
+  sendStdin(pid: number, data: string | Uint8Array): Promise<void>
+  closeStdin(pid: number): Promise<void>
+}
+
+/** What a write takes: text, bytes, a Blob, or a stream of bytes (uploaded as it is read). */
+export type WriteData = string | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>
+
+export interface WriteEntry {
+  path: string
+  data: WriteData
+}
+
+export interface FilesystemOpts {
+  /** Whose home relative paths resolve against and who owns what is created; default `user`. */
+  user?: string
+}
+
+export interface FilesystemWriteOpts extends FilesystemOpts {
+  /** Stored with the file; keys are HTTP tokens, values printable ASCII. */
+  metadata?: Record<string, string>
+}
+
+export interface FilesystemReadOpts extends FilesystemOpts {
+  /** `text` (default), `bytes`, `blob` or `stream`. */
+  format?: 'text' | 'bytes' | 'blob' | 'stream'
+}
+
+export interface FilesystemListOpts extends FilesystemOpts {
+  /** Levels down, at least 1 (default 1). */
+  depth?: number
+}
+
+export interface WatchOpts extends FilesystemOpts {
+  /** Events in subdirectories too. */
+  recursive?: boolean
+  /** Send each event's EntryInfo. */
+  includeEntry?: boolean
+  /** How long the watch lasts; default 60 000, 0 for no limit. */
+  timeoutMs?: number
+  /** Called once when the watch ends, with the error that ended it, if any. */
+  onExit?: (err?: Error) => void | Promise<void>
+}
+
+/** A running watch. */
+export declare class WatchHandle {
+  stop(): Promise<void>
+}
+
+/** `sandbox.files`. */
+export declare class Filesystem {
+  read(path: string, opts?: FilesystemReadOpts & { format?: 'text' }): Promise<string>
+  read(path: string, opts: FilesystemReadOpts & { format: 'bytes' }): Promise<Uint8Array>
+  read(path: string, opts: FilesystemReadOpts & { format: 'blob' }): Promise<Blob>
+  /** Streamed as it arrives; never held whole. */
+  read(path: string, opts: FilesystemReadOpts & { format: 'stream' }): Promise<ReadableStream<Uint8Array>>
+  /** Writes one file, creating parent directories; an existing file is replaced. */
+  write(path: string, data: WriteData, opts?: FilesystemWriteOpts): Promise<WriteInfo>
+  /** Writes several files in one go. */
+  write(files: WriteEntry[], opts?: FilesystemWriteOpts): Promise<WriteInfo[]>
+  writeFiles(files: WriteEntry[], opts?: FilesystemWriteOpts): Promise<WriteInfo[]>
+  list(path: string, opts?: FilesystemListOpts): Promise<EntryInfo[]>
+  exists(path: string, opts?: FilesystemOpts): Promise<boolean>
+  getInfo(path: string, opts?: FilesystemOpts): Promise<EntryInfo>
+  /** Removes a file, or a directory with everything in it. */
+  remove(path: string, opts?: FilesystemOpts): Promise<void>
+  rename(oldPath: string, newPath: string, opts?: FilesystemOpts): Promise<EntryInfo>
+  /** Creates a directory and its parents: `false` if it already existed. */
+  makeDir(path: string, opts?: FilesystemOpts): Promise<boolean>
+  watchDir(path: string, onEvent: (event: FilesystemEvent) => void | Promise<void>, opts?: WatchOpts): Promise<WatchHandle>
+}
+
 export default Sandbox

@@ -7,7 +7,7 @@
 //
 // Same conventions as scenario.mjs. `config.hostChecks` (Node only) adds the checks that look
 // at the host: that no process of a killed or expired sandbox is left behind.
-import { assert, assertEqual, createRunner, describeError, sleep } from './checks.mjs'
+import { assert, assertEqual, createRunner, describeError, fail, sleep } from './checks.mjs'
 
 export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const { otherTeamKey, ...conn } = opts
@@ -125,8 +125,15 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
         what: 'sleep 30 with timeoutMs 500',
       })
       assert(Date.now() - started < 10_000, 'the timeout did not end the command')
-      const r = await a.commands.run('pgrep -x sleep || echo none')
-      assertEqual(r.stdout.trim(), 'none', 'sleep still running in the sandbox')
+      // The daemon's clock for the timeout starts when the request reaches it, a little after
+      // the client's: give it a moment to end the process.
+      let left
+      for (let i = 0; i < 30; i++) {
+        left = (await a.commands.run('pgrep -x sleep || echo none')).stdout.trim()
+        if (left === 'none') break
+        await sleep(100)
+      }
+      assertEqual(left, 'none', 'sleep still running in the sandbox 3 s after its timeout')
     })
 
     await step('commands: connect to a running command and see its output', async () => {
@@ -265,6 +272,49 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assertEqual((await a.commands.run('echo ok')).stdout, 'ok\n', 'the sandbox still works')
     })
 
+
+    await step('files: write a ReadableStream and a Blob; read as a stream and as a Blob', async () => {
+      const chunkCount = 48
+      const chunk = (i) => new Uint8Array(65_536).fill(i & 255)
+      let sent = 0
+      const source = new ReadableStream({
+        pull(controller) {
+          if (sent === chunkCount) return controller.close()
+          controller.enqueue(chunk(sent++))
+        },
+      })
+      const info = await a.files.write('streamed.bin', source)
+      assertEqual(info.path, '/home/user/streamed.bin', 'written path')
+      const stream = await a.files.read('streamed.bin', { format: 'stream' })
+      const reader = stream.getReader()
+      let total = 0
+      let pieces = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        for (let j = 0; j < value.length; j += 4099) {
+          const expected = Math.floor((total + j) / 65_536) & 255
+          if (value[j] !== expected) fail(`byte ${total + j} is ${value[j]}, not ${expected}`)
+        }
+        total += value.length
+        pieces++
+      }
+      assertEqual(total, chunkCount * 65_536, 'bytes streamed back')
+      await a.files.write('blob.txt', new Blob(['from ', 'a blob']))
+      const blob = await a.files.read('blob.txt', { format: 'blob' })
+      assertEqual(await blob.text(), 'from a blob', 'blob read back')
+      return `${total / 1_048_576} MiB in ${pieces} piece(s)`
+    }, { timeoutMs: 60_000 })
+
+    await step('files: a cancelled read stream leaves the sandbox working', async () => {
+      await a.files.write('cancel.bin', new Uint8Array(4 * 1024 * 1024))
+      const stream = await a.files.read('cancel.bin', { format: 'stream' })
+      const reader = stream.getReader()
+      const first = await reader.read()
+      assert(!first.done && first.value.length > 0, 'no first chunk')
+      await reader.cancel()
+      assertEqual(await a.files.read('notes/a.txt'), 'hello files', 'a read after the cancel')
+    })
     }
     if (a.files) await filesSteps()
     else skip('files: sandbox.files', 'this SDK has no files API yet')

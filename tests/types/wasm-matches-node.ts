@@ -21,11 +21,25 @@ type Swap<T> = T extends Wasm.Sandbox
     ? Node.SandboxPaginator
     : T extends Wasm.ProcessHandle
       ? Node.ProcessHandle
-      : T
+      : T extends Wasm.FileReader
+        ? Node.FileReader
+        : T extends Wasm.FileWatcher
+          ? Node.FileWatcher
+          : T
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-type Hidden = 'free' | 'prototype' | typeof Symbol.dispose | typeof Symbol.asyncIterator
+// `commands` and `files` are added to both by js/wrap.mjs (declared in js/extra.d.ts);
+// `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
+// `fetch` as they are instead).
+type Hidden =
+  | 'free'
+  | 'prototype'
+  | 'commands'
+  | 'files'
+  | 'filesOpenWrite'
+  | typeof Symbol.dispose
+  | typeof Symbol.asyncIterator
 type Surface<T> = {
   [K in keyof T as K extends Hidden ? never : K extends `${infer Base}ById` ? Base : K]: Method<T[K]>
 }
@@ -35,6 +49,16 @@ export type Checks = [
   Assert<Equal<Surface<Wasm.Sandbox>, Surface<Node.Sandbox>>>,
   Assert<Equal<Surface<Wasm.SandboxPaginator>, Surface<Node.SandboxPaginator>>>,
   Assert<Equal<Surface<Wasm.ProcessHandle>, Surface<Node.ProcessHandle>>>,
+  Assert<Equal<Surface<Wasm.FileReader>, Surface<Node.FileReader>>>,
+  Assert<Equal<Surface<Wasm.FileWatcher>, Surface<Node.FileWatcher>>>,
+  Assert<Equal<Wasm.FilesOpts, Node.FilesOpts>>,
+  Assert<Equal<Wasm.FilesWriteOpts, Node.FilesWriteOpts>>,
+  Assert<Equal<Wasm.FilesWatchOpts, Node.FilesWatchOpts>>,
+  Assert<Equal<Wasm.FileUrlOpts, Node.FileUrlOpts>>,
+  Assert<Equal<Wasm.FilesWriteEntry, Node.FilesWriteEntry>>,
+  Assert<Equal<Wasm.EntryInfo, Node.EntryInfo>>,
+  Assert<Equal<Wasm.WriteInfo, Node.WriteInfo>>,
+  Assert<Equal<Wasm.FilesystemEvent, Node.FilesystemEvent>>,
   Assert<Equal<Wasm.ProcessStartOpts, Node.ProcessStartOpts>>,
   Assert<Equal<Wasm.ProcessOutput, Node.ProcessOutput>>,
   Assert<Equal<Wasm.ProcessResult, Node.ProcessResult>>,
