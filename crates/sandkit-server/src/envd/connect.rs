@@ -1,12 +1,18 @@
-//! The Connect protocol as envd speaks it over HTTP/1.1, JSON codec: unary calls (a JSON
-//! body in, a JSON body or a Connect error out) and server streams (one enveloped request
-//! in; enveloped messages out, closed by an end-stream frame).
+//! The Connect protocol as envd speaks it over HTTP/1.1, with the JSON or the binary protobuf
+//! codec: unary calls (a message in, a message or a Connect error out) and server streams (one
+//! enveloped request in; enveloped messages out, closed by an end-stream frame). Errors are
+//! JSON whatever the codec, as Connect has them: unary error bodies and end-stream frames.
+//!
+//! Handlers work on JSON values only; [`Encoder`] and [`super::Call`] translate to and from
+//! protobuf (see [`super::protobuf`]) when the client asked for it.
 
+use super::protobuf::Message;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
+use serde_json::Value;
 
 /// Envelope flag of the end-stream frame.
 const END_STREAM: u8 = 0x02;
@@ -72,25 +78,124 @@ pub enum Framing {
     Stream,
 }
 
-/// Reads the `Content-Type` of an RPC: JSON only (the binary codec is refused clearly).
-pub fn framing(content_type: Option<&str>) -> Result<Framing, RpcError> {
-    let ct = content_type
+/// How messages are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Json,
+    Proto,
+}
+
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
         .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
-        "application/json" => Ok(Framing::Unary),
-        "application/connect+json" => Ok(Framing::Stream),
-        "application/proto" | "application/connect+proto" => Err(RpcError::new(
-            "unimplemented",
-            "the binary protobuf codec is not supported yet; use the JSON codec",
-        )),
+        .to_ascii_lowercase()
+}
+
+/// Reads the `Content-Type` of an RPC: JSON or protobuf, unary or streaming.
+pub fn framing(content_type: Option<&str>) -> Result<(Framing, Codec), RpcError> {
+    match media_type(content_type).as_str() {
+        "application/json" => Ok((Framing::Unary, Codec::Json)),
+        "application/connect+json" => Ok((Framing::Stream, Codec::Json)),
+        "application/proto" => Ok((Framing::Unary, Codec::Proto)),
+        "application/connect+proto" => Ok((Framing::Stream, Codec::Proto)),
         other => Err(RpcError::invalid(format!(
-            "unsupported content type '{other}' (want application/json or application/connect+json)"
+            "unsupported content type '{other}' (want application/json, application/proto, \
+             application/connect+json or application/connect+proto)"
         ))),
+    }
+}
+
+/// The codec the answer uses: the request's, JSON when it named none that is known (its
+/// error is then in JSON, which a client of either codec reads).
+pub fn codec_of(content_type: Option<&str>) -> Codec {
+    match framing(content_type) {
+        Ok((_, codec)) => codec,
+        Err(_) => Codec::Json,
+    }
+}
+
+/// Encodes the answers of one call in the codec it was made with.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoder {
+    pub codec: Codec,
+    /// The response message, for protobuf.
+    pub response: Option<&'static Message>,
+}
+
+impl Encoder {
+    /// JSON, whatever the message.
+    pub fn json() -> Encoder {
+        Encoder {
+            codec: Codec::Json,
+            response: None,
+        }
+    }
+
+    fn encode(&self, msg: &Value) -> Result<Vec<u8>, RpcError> {
+        match (self.codec, self.response) {
+            (Codec::Json, _) => {
+                serde_json::to_vec(msg).map_err(|e| RpcError::internal(e.to_string()))
+            }
+            (Codec::Proto, Some(schema)) => super::protobuf::encode(schema, msg)
+                .map_err(|e| RpcError::internal(format!("encoding the response: {e}"))),
+            (Codec::Proto, None) => Err(RpcError::new(
+                "unimplemented",
+                "this method has no protobuf encoding here; use the JSON codec",
+            )),
+        }
+    }
+
+    /// A unary answer.
+    pub fn unary_ok(&self, msg: &Value) -> Response {
+        match self.encode(msg) {
+            Ok(body) => {
+                let mut res = Response::new(Body::from(body));
+                let ct = match self.codec {
+                    Codec::Json => "application/json",
+                    Codec::Proto => "application/proto",
+                };
+                res.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                res
+            }
+            Err(e) => unary_error(&e),
+        }
+    }
+
+    /// One data envelope. A message that cannot be encoded (a bug) is sent empty.
+    pub fn envelope(&self, msg: &Value) -> Bytes {
+        match self.encode(msg) {
+            Ok(bytes) => frame(0, &bytes),
+            Err(e) => {
+                eprintln!("sandkitd: {}", e.message);
+                let empty: &[u8] = match self.codec {
+                    Codec::Json => b"{}",
+                    Codec::Proto => b"",
+                };
+                frame(0, empty)
+            }
+        }
+    }
+
+    /// A streaming answer (always HTTP 200) over `body`.
+    pub fn stream_response(&self, body: Body) -> Response {
+        let mut res = Response::new(body);
+        let ct = match self.codec {
+            Codec::Json => "application/connect+json",
+            Codec::Proto => "application/connect+proto",
+        };
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        res
+    }
+
+    /// A stream that fails before its first message: only the end-stream frame.
+    pub fn stream_error(&self, e: &RpcError) -> Response {
+        self.stream_response(Body::from(end_stream(Some(e))))
     }
 }
 
@@ -124,21 +229,6 @@ pub fn decode<T: for<'de> serde::Deserialize<'de>>(bytes: &[u8]) -> Result<T, Rp
     serde_json::from_slice(bytes).map_err(|e| RpcError::invalid(format!("invalid request: {e}")))
 }
 
-/// A unary answer.
-pub fn unary_ok<T: Serialize>(msg: &T) -> Response {
-    match serde_json::to_vec(msg) {
-        Ok(body) => {
-            let mut res = Response::new(Body::from(body));
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            res
-        }
-        Err(e) => unary_error(&RpcError::internal(e.to_string())),
-    }
-}
-
 /// A unary error: the code's HTTP status and the Connect error JSON.
 pub fn unary_error(e: &RpcError) -> Response {
     let mut res = (e.http_status(), e.json().to_string()).into_response();
@@ -149,7 +239,7 @@ pub fn unary_error(e: &RpcError) -> Response {
     res
 }
 
-/// One data envelope.
+/// One data envelope, in JSON.
 pub fn envelope<T: Serialize>(msg: &T) -> Bytes {
     let json = serde_json::to_vec(msg).unwrap_or_else(|_| b"{}".to_vec());
     frame(0, &json)
@@ -172,21 +262,6 @@ fn frame(flags: u8, payload: &[u8]) -> Bytes {
     out.put_u32(payload.len() as u32);
     out.put_slice(payload);
     out.freeze()
-}
-
-/// A streaming answer (always HTTP 200) over `body`.
-pub fn stream_response(body: Body) -> Response {
-    let mut res = Response::new(body);
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/connect+json"),
-    );
-    res
-}
-
-/// A stream that fails before its first message: only the end-stream frame.
-pub fn stream_error(e: &RpcError) -> Response {
-    stream_response(Body::from(end_stream(Some(e))))
 }
 
 #[cfg(test)]
@@ -218,9 +293,21 @@ mod tests {
         assert_eq!(RpcError::new("canceled", "").http_status(), 499);
         assert_eq!(
             framing(Some("application/connect+json; charset=utf-8")),
-            Ok(Framing::Stream)
+            Ok((Framing::Stream, Codec::Json))
         );
-        assert_eq!(framing(Some("application/json")), Ok(Framing::Unary));
+        assert_eq!(
+            framing(Some("application/json")),
+            Ok((Framing::Unary, Codec::Json))
+        );
+        assert_eq!(
+            framing(Some("Application/Proto")),
+            Ok((Framing::Unary, Codec::Proto))
+        );
+        assert_eq!(
+            framing(Some("application/connect+proto")),
+            Ok((Framing::Stream, Codec::Proto))
+        );
         assert!(framing(Some("text/plain")).is_err());
+        assert_eq!(codec_of(Some("text/plain")), Codec::Json);
     }
 }

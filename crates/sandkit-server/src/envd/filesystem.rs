@@ -95,6 +95,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
     if method == "WatchDir" {
         return super::watch::watch_dir(live, call).await;
     }
+    let encoder = call.encoder();
     let result = async {
         let body = call.unary_message()?;
         let user = user_of(&live, &call)?;
@@ -140,7 +141,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
     }
     .await;
     match result {
-        Ok(v) => connect::unary_ok(&v),
+        Ok(v) => encoder.unary_ok(&v),
         Err(e) => connect::unary_error(&e),
     }
 }

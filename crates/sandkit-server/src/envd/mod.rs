@@ -11,6 +11,7 @@ pub mod filesystem;
 pub mod fs;
 pub mod process;
 pub mod procs;
+pub mod protobuf;
 pub mod watch;
 
 use crate::api::AppState;
@@ -137,9 +138,17 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
             ));
         }
     };
+    let codec = connect::codec_of(
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let call = Call {
         headers: parts.headers,
         body,
+        codec,
+        schema: protobuf::schema(service, method),
     };
     match service {
         "process.Process" => process::dispatch(live, method, call).await,
@@ -154,10 +163,12 @@ fn token_ok(headers: &HeaderMap, token: &str) -> bool {
         .is_some_and(|given| crate::auth::constant_time_eq(given.as_bytes(), token.as_bytes()))
 }
 
-/// One RPC call: its headers and its body.
+/// One RPC call: its headers, its body, its codec, and its messages for protobuf.
 pub struct Call {
     headers: HeaderMap,
     body: Bytes,
+    codec: connect::Codec,
+    schema: Option<(&'static protobuf::Message, &'static protobuf::Message)>,
 }
 
 impl Call {
@@ -167,22 +178,50 @@ impl Call {
             .and_then(|v| v.to_str().ok())
     }
 
-    /// The request message of a server-streaming call.
+    /// How this call's answers are encoded.
+    pub fn encoder(&self) -> connect::Encoder {
+        connect::Encoder {
+            codec: self.codec,
+            response: self.schema.map(|(_, response)| response),
+        }
+    }
+
+    /// The request message in JSON, whatever codec it came in.
+    fn json_message(&self, codec: connect::Codec, bytes: &[u8]) -> Result<Vec<u8>, RpcError> {
+        match codec {
+            connect::Codec::Json => Ok(bytes.to_vec()),
+            connect::Codec::Proto => {
+                let (request, _) = self.schema.ok_or_else(|| {
+                    RpcError::new(
+                        "unimplemented",
+                        "this method has no protobuf encoding here; use the JSON codec",
+                    )
+                })?;
+                let value = protobuf::decode(request, bytes)
+                    .map_err(|e| RpcError::invalid(format!("invalid request: {e}")))?;
+                serde_json::to_vec(&value).map_err(|e| RpcError::internal(e.to_string()))
+            }
+        }
+    }
+
+    /// The request message of a server-streaming call, as JSON.
     pub fn stream_message(&self) -> Result<Vec<u8>, RpcError> {
         match connect::framing(self.content_type())? {
-            connect::Framing::Stream => Ok(connect::unwrap_envelope(&self.body)?.to_vec()),
-            connect::Framing::Unary => Err(RpcError::invalid(
-                "this is a streaming call: send application/connect+json",
+            (connect::Framing::Stream, codec) => {
+                self.json_message(codec, connect::unwrap_envelope(&self.body)?)
+            }
+            (connect::Framing::Unary, _) => Err(RpcError::invalid(
+                "this is a streaming call: send application/connect+json or application/connect+proto",
             )),
         }
     }
 
-    /// The request message of a unary call.
+    /// The request message of a unary call, as JSON.
     pub fn unary_message(&self) -> Result<Vec<u8>, RpcError> {
         match connect::framing(self.content_type())? {
-            connect::Framing::Unary => Ok(self.body.to_vec()),
-            connect::Framing::Stream => Err(RpcError::invalid(
-                "this is a unary call: send application/json",
+            (connect::Framing::Unary, codec) => self.json_message(codec, &self.body),
+            (connect::Framing::Stream, _) => Err(RpcError::invalid(
+                "this is a unary call: send application/json or application/proto",
             )),
         }
     }

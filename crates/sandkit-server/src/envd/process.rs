@@ -85,11 +85,12 @@ struct UpdateRequest {
 }
 
 pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Response {
+    let encoder = call.encoder();
     match method {
         "Start" | "Connect" => {
             let body = match call.stream_message() {
                 Ok(b) => b,
-                Err(e) => return connect::stream_error(&e),
+                Err(e) => return encoder.stream_error(&e),
             };
             let result = if method == "Start" {
                 start(&live, &call, &body).await
@@ -97,8 +98,8 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
                 attach(&live, &body)
             };
             match result {
-                Ok((pid, events)) => stream(pid, events, call.keepalive()),
-                Err(e) => connect::stream_error(&e),
+                Ok((pid, events)) => stream(encoder, pid, events, call.keepalive()),
+                Err(e) => encoder.stream_error(&e),
             }
         }
         "List" | "SendInput" | "SendSignal" | "CloseStdin" | "Update" => {
@@ -114,7 +115,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
                 _ => update(&live, &body),
             };
             match result {
-                Ok(v) => connect::unary_ok(&v),
+                Ok(v) => encoder.unary_ok(&v),
                 Err(e) => connect::unary_error(&e),
             }
         }
@@ -259,7 +260,12 @@ fn end_json(end: &EndInfo) -> Value {
 
 /// The event stream of a Start or Connect: `start`, output, keepalives when idle, `end`, and
 /// the end-stream frame.
-fn stream(pid: i32, events: mpsc::Receiver<ProcEvent>, keepalive: Duration) -> Response {
+fn stream(
+    encoder: connect::Encoder,
+    pid: i32,
+    events: mpsc::Receiver<ProcEvent>,
+    keepalive: Duration,
+) -> Response {
     enum Next {
         Start,
         Events,
@@ -271,12 +277,12 @@ fn stream(pid: i32, events: mpsc::Receiver<ProcEvent>, keepalive: Duration) -> R
         move |(next, mut events)| async move {
             let (frame, then) = match next {
                 Next::Start => (
-                    connect::envelope(&json!({ "event": { "start": { "pid": pid } } })),
+                    encoder.envelope(&json!({ "event": { "start": { "pid": pid } } })),
                     Next::Events,
                 ),
                 Next::Events => match tokio::time::timeout(keepalive, events.recv()).await {
                     Err(_idle) => (
-                        connect::envelope(&json!({ "event": { "keepalive": {} } })),
+                        encoder.envelope(&json!({ "event": { "keepalive": {} } })),
                         Next::Events,
                     ),
                     Ok(Some(event)) => {
@@ -285,7 +291,7 @@ fn stream(pid: i32, events: mpsc::Receiver<ProcEvent>, keepalive: Duration) -> R
                         } else {
                             Next::Events
                         };
-                        (connect::envelope(&event_json(&event)), then)
+                        (encoder.envelope(&event_json(&event)), then)
                     }
                     // Let go without an end: the sandbox went away under the process.
                     Ok(None) => (
@@ -301,7 +307,7 @@ fn stream(pid: i32, events: mpsc::Receiver<ProcEvent>, keepalive: Duration) -> R
             Some((Ok::<Bytes, std::io::Error>(frame), (then, events)))
         },
     );
-    connect::stream_response(Body::from_stream(body))
+    encoder.stream_response(Body::from_stream(body))
 }
 
 fn list(live: &LiveSandbox) -> Value {

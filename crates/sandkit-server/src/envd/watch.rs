@@ -81,15 +81,17 @@ type Item = Result<Value, RpcError>;
 
 /// The `WatchDir` call.
 pub async fn watch_dir(live: Arc<LiveSandbox>, call: Call) -> Response {
+    let encoder = call.encoder();
     match open(&live, &call).await {
         Ok((items, stop)) => stream(
+            encoder,
             items,
             stop,
             call.keepalive(),
             call.timeout(),
             live.handle.ended(),
         ),
-        Err(e) => connect::stream_error(&e),
+        Err(e) => encoder.stream_error(&e),
     }
 }
 
@@ -124,6 +126,7 @@ async fn open(
 /// the watch fails, the `Connect-Timeout-Ms` deadline passes (`deadline_exceeded`, as envd's
 /// context ends it) or the sandbox is killed (`unavailable`).
 fn stream(
+    encoder: connect::Encoder,
     items: mpsc::Receiver<Item>,
     stop: OwnedFd,
     keepalive: Duration,
@@ -155,7 +158,7 @@ fn stream(
             Phase::Closed => return None,
             Phase::Start => {
                 s.phase = Phase::Events;
-                connect::envelope(&json!({ "start": {} }))
+                encoder.envelope(&json!({ "start": {} }))
             }
             Phase::Events => {
                 enum Next {
@@ -180,9 +183,9 @@ fn stream(
                     },
                 };
                 match next {
-                    Next::Idle => connect::envelope(&json!({ "keepalive": {} })),
+                    Next::Idle => encoder.envelope(&json!({ "keepalive": {} })),
                     Next::Item(Some(Ok(event))) => {
-                        connect::envelope(&json!({ "filesystem": event }))
+                        encoder.envelope(&json!({ "filesystem": event }))
                     }
                     other => {
                         s.phase = Phase::Closed;
@@ -201,7 +204,7 @@ fn stream(
         };
         Some((Ok::<Bytes, std::io::Error>(frame), s))
     });
-    connect::stream_response(Body::from_stream(body))
+    encoder.stream_response(Body::from_stream(body))
 }
 
 /// One watch: the inotify descriptor and what its watch descriptors stand for.

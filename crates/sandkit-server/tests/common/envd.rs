@@ -51,6 +51,14 @@ impl Frame {
     }
 }
 
+/// Reads a stream response's frames.
+pub fn frames(res: reqwest::Response) -> Frames {
+    Frames {
+        res,
+        buf: Vec::new(),
+    }
+}
+
 /// The frames of a server stream, read as they arrive.
 pub struct Frames {
     pub res: reqwest::Response,
@@ -154,10 +162,7 @@ impl Envd {
         }
         let res = rb.send().await.unwrap();
         assert_eq!(res.status(), 200);
-        Frames {
-            res,
-            buf: Vec::new(),
-        }
+        frames(res)
     }
 
     /// Runs a shell script as `root` to its end: stdout, and the end event.
