@@ -258,6 +258,7 @@ impl Files {
                 Body::Stream(s) => s,
                 Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
             },
+            done: false,
         })
     }
 
@@ -457,7 +458,12 @@ fn read_error(e: TransportError) -> Error {
 /// A file being read: its contents chunk by chunk, as they arrive.
 pub struct FileStream {
     body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
+    /// The body has ended (a finished stream must not be polled again).
+    done: bool,
 }
+
+/// What [`FileStream::next_batch`] waits to gather before it hands a piece over.
+pub const MIN_BATCH: usize = 64 * 1024;
 
 impl std::fmt::Debug for FileStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -468,31 +474,49 @@ impl std::fmt::Debug for FileStream {
 impl FileStream {
     /// The next chunk; `None` at the end of the file.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        self.body.next().await.transpose().map_err(read_error)
+        if self.done {
+            return Ok(None);
+        }
+        let chunk = self.body.next().await.transpose().map_err(read_error)?;
+        self.done = chunk.is_none();
+        Ok(chunk)
     }
 
-    /// The next chunk together with those that have already arrived, up to about `max`
-    /// bytes: fewer, larger pieces for a binding to hand across (each crossing costs).
+    /// The next piece of the file, up to about `max` bytes: chunks are gathered until at
+    /// least [`MIN_BATCH`] bytes (or the end) have come, then whatever else has already
+    /// arrived is added. Fewer, larger pieces for a binding to hand across, since each
+    /// crossing costs (on wasm a `fetch` body arrives in 4–16 KiB chunks).
     pub async fn next_batch(&mut self, max: usize) -> Result<Option<Bytes>> {
-        let Some(first) = self.next_chunk().await? else {
-            return Ok(None);
-        };
-        if first.len() >= max {
-            return Ok(Some(first));
-        }
-        let mut batch: Option<Vec<u8>> = None;
-        while batch.as_ref().map_or(first.len(), Vec::len) < max {
-            let Some(ready) = self.body.next().now_or_never() else {
+        let mut pieces: Vec<Bytes> = Vec::new();
+        let mut len = 0;
+        while len < max && !self.done {
+            let next = if len < MIN_BATCH.min(max) {
+                Some(self.body.next().await)
+            } else {
+                self.body.next().now_or_never()
+            };
+            let Some(next) = next else {
                 break;
             };
-            let Some(chunk) = ready.transpose().map_err(read_error)? else {
-                break;
-            };
-            batch
-                .get_or_insert_with(|| first.to_vec())
-                .extend_from_slice(&chunk);
+            match next.transpose().map_err(read_error)? {
+                Some(chunk) => {
+                    len += chunk.len();
+                    pieces.push(chunk);
+                }
+                None => self.done = true,
+            }
         }
-        Ok(Some(batch.map_or(first, Bytes::from)))
+        Ok(match pieces.len() {
+            0 => None,
+            1 => pieces.pop(),
+            _ => {
+                let mut all = Vec::with_capacity(len);
+                for p in &pieces {
+                    all.extend_from_slice(p);
+                }
+                Some(Bytes::from(all))
+            }
+        })
     }
 }
 
@@ -503,9 +527,14 @@ impl futures_util::Stream for FileStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.body
-            .poll_next_unpin(cx)
-            .map(|c| c.map(|r| r.map_err(read_error)))
+        if self.done {
+            return std::task::Poll::Ready(None);
+        }
+        let polled = self.body.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.done = true;
+        }
+        polled.map(|c| c.map(|r| r.map_err(read_error)))
     }
 }
 
