@@ -246,6 +246,12 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       await expectError(() => a.files.read('/home/user'), { what: 'read a directory' })
       await expectError(() => a.files.list('notes/a.txt'), { what: 'list a file' })
       await expectError(() => a.files.write('/home/user', 'x'), { what: 'write over a directory' })
+      await expectError(() => a.files.read('notes/a.txt', { user: 'nobody-here' }), {
+        Class: errors.AuthenticationError,
+        className: 'AuthenticationError',
+        what: 'read as an unknown user',
+      })
+      await expectError(() => a.files.list('notes', { user: 'nobody-here' }), { what: 'list as an unknown user' })
     })
 
     await step('files: paths that try to escape stay inside the sandbox', async () => {
@@ -320,7 +326,7 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
     else skip('files: sandbox.files', 'this SDK has no files API yet')
 
     if (config.rawFetch && a.files) {
-      await step('files: signed download and upload URLs work with no headers; a forged signature gets 401', async () => {
+      await step('files: signed download and upload URLs work with no headers; forged and expired signatures get 401', async () => {
         await a.files.write('signed.txt', 'signed content')
         const down = await a.downloadUrl('signed.txt')
         const res = await config.rawFetch(down)
@@ -337,6 +343,12 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
           headers: { 'e2b-sandbox-id': a.sandboxId },
         })
         assertEqual(bad.status, 401, 'forged signature status')
+        const lasting = await a.downloadUrl('signed.txt', { useSignatureExpiration: 60 })
+        assert(/signature_expiration=\d+/.test(lasting), `no expiration in ${lasting}`)
+        assertEqual((await config.rawFetch(lasting)).status, 200, 'status within the expiration')
+        const brief = await a.downloadUrl('signed.txt', { useSignatureExpiration: 1 })
+        await sleep(2_100)
+        assertEqual((await config.rawFetch(brief)).status, 401, 'status after the expiration')
       })
     }
 
