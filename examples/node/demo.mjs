@@ -1,4 +1,5 @@
-// The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect and kill,
+// The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands
+// and files in a real sandbox, and kill,
 // against whatever E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd).
 // Only the import differs from a program written for the `e2b` package.
 import { Sandbox, SandboxNotFoundError } from 'sandkit'
@@ -37,6 +38,30 @@ const before = (await again.getInfo()).endAt
 await again.setTimeout(600_000)
 const after = (await again.getInfo()).endAt
 say(`  end time moved from ${before.toISOString()} to ${after.toISOString()}`)
+
+say(`running commands in ${first.sandboxId}`)
+const who = await again.commands.run('echo "$(whoami) in $PWD, $GREETING from sandbox $E2B_SANDBOX_ID"')
+say(`  ${who.stdout.trim()}`)
+await again.commands.run('for i in 1 2 3; do echo "tick $i"; sleep 0.1; done', {
+  onStdout: (chunk) => say(`  streamed: ${chunk.trim()}`),
+})
+try {
+  await again.commands.run('echo oops >&2; exit 3')
+} catch (err) {
+  const e = /** @type {Error & { exitCode?: number, stderr?: string }} */ (err)
+  say(`  exit 3 → ${e.name} exitCode=${e.exitCode} stderr=${JSON.stringify(e.stderr)}`)
+}
+
+say('writing and reading files')
+await again.files.write('notes/hello.txt', 'hello from the demo\n')
+await again.files.write([
+  { path: 'notes/data.bin', data: new Uint8Array([0, 1, 2, 255]) },
+  { path: 'notes/sub/deep.txt', data: 'deep' },
+])
+for (const e of await again.files.list('notes', { depth: 2 })) say(`  ${String(e.type).padEnd(4)} ${e.path} (${e.size} B, ${e.permissions} ${e.owner})`)
+say(`  read back: ${JSON.stringify(await again.files.read('notes/hello.txt'))}`)
+say(`  a command sees it: ${(await again.commands.run('wc -c < notes/hello.txt')).stdout.trim()} bytes`)
+say(`  download URL: ${(await again.downloadUrl('notes/hello.txt')).replace(/signature=[^&]+/, 'signature=…')}`)
 
 say('killing every sandbox of the run')
 for (const s of sandboxes) say(`  kill ${s.sandboxId} → ${await s.kill()}`)
