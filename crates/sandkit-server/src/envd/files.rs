@@ -1,5 +1,7 @@
 //! `GET /files` (download) and `POST /files` (upload, multipart or raw), streamed both ways:
-//! a file's bytes never sit whole in memory.
+//! a file's bytes never sit whole in memory. Uploads may be gzipped (`Content-Encoding:
+//! gzip`); downloads are gzipped when `Accept-Encoding` prefers it, and honour a single
+//! `Range`.
 //!
 //! Auth, as envd does it: an `X-Access-Token` header, which must match; without one, a URL
 //! signature (`v1_` + base64(sha256("<path>:<read|write>:<username>:<token>[:<expiry>]"))),
@@ -13,14 +15,16 @@ use crate::auth::constant_time_eq;
 use crate::live::LiveSandbox;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -165,13 +169,27 @@ pub async fn handle(live: Arc<LiveSandbox>, req: Request) -> Response {
         .map(|p| resolve_path(&p, &user.home));
     if op == "read" {
         let path = path.unwrap_or_else(|| user.home.clone());
-        download(&live, &user, path).await
+        download(&live, &user, path, req.headers()).await
     } else {
         upload(&live, &user, path, req).await
     }
 }
 
-async fn download(live: &Arc<LiveSandbox>, user: &crate::sandbox::User, path: String) -> Response {
+async fn download(
+    live: &Arc<LiveSandbox>,
+    user: &crate::sandbox::User,
+    path: String,
+    headers: &HeaderMap,
+) -> Response {
+    let accept = headers
+        .get(header::ACCEPT_ENCODING)
+        .map(|v| v.to_str().unwrap_or(""));
+    let Some(encoding) = negotiate(accept) else {
+        return rest_error(
+            StatusCode::NOT_ACCEPTABLE,
+            "no acceptable content encoding (gzip or identity)",
+        );
+    };
     let (live2, user2, path2) = (live.clone(), user.clone(), path.clone());
     let opened = tokio::task::spawn_blocking(move || {
         let fs = sandbox_fs(&live2, &user2)?;
@@ -185,30 +203,329 @@ async fn download(live: &Arc<LiveSandbox>, user: &crate::sandbox::User, path: St
         Ok(Err(e)) => return reply(fs_error(e)),
         Err(e) => return rest_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let file = tokio::fs::File::from_std(file);
-    let body = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
+    // A range is answered as asked, uncompressed; `If-Range` cannot match (no validators are
+    // sent), so with it the whole file is sent, as HTTP has it.
+    let range = match headers.get(header::RANGE) {
+        Some(r) if !headers.contains_key(header::IF_RANGE) => {
+            parse_range(r.to_str().unwrap_or(""), len)
         }
-    });
-    let mut res = Response::new(Body::from_stream(body));
+        _ => None,
+    };
+    let mut res = match range {
+        Some(Err(Unsatisfiable)) => {
+            let mut res = rest_error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                &format!("the range is not satisfiable: the file has {len} bytes"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return res;
+        }
+        Some(Ok((start, end))) => {
+            let count = end - start + 1;
+            let mut res = Response::new(file_body(file, start, count));
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            res
+        }
+        None if encoding == Encoding::Gzip && len > 0 => {
+            let mut res = Response::new(gzip_body(file));
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&path)),
+            );
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            res
+        }
+        None => {
+            let mut res = Response::new(file_body(file, 0, len));
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            res
+        }
+    };
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     let base = path.rsplit('/').next().unwrap_or("").replace('"', "");
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{base}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     res
+}
+
+/// `count` bytes of `file` from `start`, read as they are sent.
+fn file_body(file: std::fs::File, start: u64, count: u64) -> Body {
+    let file = tokio::fs::File::from_std(file);
+    let state = (file, start, count, false);
+    let body = futures_util::stream::unfold(state, |(mut file, start, left, seeked)| async move {
+        if left == 0 {
+            return None;
+        }
+        if !seeked
+            && start > 0
+            && let Err(e) = file.seek(std::io::SeekFrom::Start(start)).await
+        {
+            return Some((Err(e), (file, start, 0, true)));
+        }
+        let mut buf = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(buf)),
+                    (file, start, left - n as u64, true),
+                ))
+            }
+            Err(e) => Some((Err(e), (file, start, 0, true))),
+        }
+    });
+    Body::from_stream(body)
+}
+
+/// What the response body is encoded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+/// The encoding `Accept-Encoding` prefers: gzip when it is accepted at least as much as
+/// identity; identity (the default) unless refused; `None` when neither is acceptable.
+fn negotiate(accept: Option<&str>) -> Option<Encoding> {
+    let Some(accept) = accept else {
+        return Some(Encoding::Identity);
+    };
+    let (mut gzip, mut identity, mut any) = (None, None, None);
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().parse::<f32>().unwrap_or(1.0))
+            })
+            .next_back()
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "identity" => identity = Some(q),
+            "*" => any = Some(q),
+            _ => {}
+        }
+    }
+    let gzip = gzip.or(any).unwrap_or(0.0);
+    let identity = identity.or(any).unwrap_or(1.0);
+    if gzip > 0.0 && gzip >= identity {
+        Some(Encoding::Gzip)
+    } else if identity > 0.0 {
+        Some(Encoding::Identity)
+    } else {
+        None
+    }
+}
+
+/// A range no byte of the file is in.
+#[derive(Debug, PartialEq, Eq)]
+struct Unsatisfiable;
+
+/// A single `bytes=a-b`, `bytes=a-` or `bytes=-n` range against a file of `len` bytes, as
+/// the first and last byte; `None` (send everything) for anything else, several ranges
+/// included, as HTTP allows a server to.
+fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), Unsatisfiable>> {
+    let (unit, spec) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.trim().split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if first.is_empty() {
+        let suffix = number(last)?;
+        if suffix == 0 || len == 0 {
+            return Some(Err(Unsatisfiable));
+        }
+        return Some(Ok((len.saturating_sub(suffix), len - 1)));
+    }
+    let start = number(first)?;
+    let end = if last.is_empty() {
+        u64::MAX
+    } else {
+        number(last)?
+    };
+    if end < start {
+        return None;
+    }
+    if start >= len {
+        return Some(Err(Unsatisfiable));
+    }
+    Some(Ok((start, end.min(len - 1))))
+}
+
+/// The media type of a file from its extension (what envd sends with a gzipped body).
+fn content_type(path: &str) -> &'static str {
+    let ext = path
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "xml" => "text/xml; charset=utf-8",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "wasm" => "application/wasm",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `file` gzipped as it is read (on a blocking thread, a chunk at a time).
+fn gzip_body(file: std::fs::File) -> Body {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut file = file;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if let Err(e) = gz.write_all(&buf[..n]) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            let out = std::mem::take(gz.get_mut());
+            if !out.is_empty() && tx.blocking_send(Ok(Bytes::from(out))).is_err() {
+                return; // the client went away
+            }
+        }
+        match gz.finish() {
+            Ok(rest) => {
+                let _ = tx.blocking_send(Ok(Bytes::from(rest)));
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    Body::from_stream(receiver_stream(rx))
+}
+
+fn receiver_stream(
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
+
+/// A request body with `Content-Encoding: gzip`, decompressed as it arrives: the compressed
+/// chunks go to a blocking thread that inflates them a chunk at a time (the whole upload is
+/// never in memory, nor is a whole inflated chunk of a highly compressed one).
+fn gunzip(body: Body) -> Body {
+    let (compressed_tx, compressed_rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (plain_tx, plain_rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::spawn(async move {
+        let mut data = body.into_data_stream();
+        while let Some(chunk) = data.next().await {
+            let chunk = chunk.map_err(std::io::Error::other);
+            let failed = chunk.is_err();
+            if compressed_tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut decoder = flate2::read::MultiGzDecoder::new(ChannelReader {
+            rx: compressed_rx,
+            current: Bytes::new(),
+        });
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match decoder.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if plain_tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = plain_tx.blocking_send(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the gzip body is invalid: {e}"),
+                    )));
+                    return;
+                }
+            }
+        }
+    });
+    Body::from_stream(receiver_stream(plain_rx))
+}
+
+/// Blocking reads over chunks sent through a channel.
+struct ChannelReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 /// Starts writing `path` in the sandbox, as `user`: the file to write, and the pending write
@@ -266,16 +583,21 @@ async fn upload(
     path: Option<String>,
     req: Request,
 ) -> Response {
-    if req
+    let encoding = req
         .headers()
         .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| v != "identity")
-    {
-        return rest_error(
-            StatusCode::BAD_REQUEST,
-            "compressed uploads are not supported yet; send the body uncompressed",
-        );
-    }
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let req = match encoding.as_str() {
+        "" | "identity" => req,
+        "gzip" | "x-gzip" => req.map(gunzip),
+        other => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                &format!("unsupported content encoding '{other}' (gzip or none)"),
+            );
+        }
+    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -385,6 +707,52 @@ mod tests {
             signature("/home/user/hello.txt", "read", "root", "tok", None),
             "v1_TRlHfiNgpf44c8IeZCoou7xiz+m60QkIJ1Pm8NXrjXk"
         );
+    }
+
+    #[test]
+    fn ranges_are_read_as_http_has_them() {
+        assert_eq!(parse_range("bytes=0-4", 10), Some(Ok((0, 4))));
+        assert_eq!(parse_range("bytes=5-", 10), Some(Ok((5, 9))));
+        assert_eq!(parse_range("bytes=-3", 10), Some(Ok((7, 9))));
+        assert_eq!(parse_range("bytes=-30", 10), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=2-100", 10), Some(Ok((2, 9))));
+        assert_eq!(parse_range("Bytes = 1-1", 10), Some(Ok((1, 1))));
+        assert_eq!(parse_range("bytes=10-", 10), Some(Err(Unsatisfiable)));
+        assert_eq!(parse_range("bytes=-0", 10), Some(Err(Unsatisfiable)));
+        assert_eq!(parse_range("bytes=0-", 0), Some(Err(Unsatisfiable)));
+        assert_eq!(parse_range("bytes=-5", 0), Some(Err(Unsatisfiable)));
+        // Not understood: the whole file.
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
+        assert_eq!(parse_range("bytes=4-2", 10), None);
+        assert_eq!(parse_range("bytes=a-b", 10), None);
+        assert_eq!(parse_range("bytes=+1-2", 10), None);
+        assert_eq!(parse_range("items=0-1", 10), None);
+        assert_eq!(parse_range("bytes=-", 10), None);
+    }
+
+    #[test]
+    fn encodings_are_negotiated() {
+        assert_eq!(negotiate(None), Some(Encoding::Identity));
+        assert_eq!(negotiate(Some("")), Some(Encoding::Identity));
+        assert_eq!(negotiate(Some("gzip")), Some(Encoding::Gzip));
+        assert_eq!(negotiate(Some("gzip, deflate, br")), Some(Encoding::Gzip));
+        assert_eq!(negotiate(Some("br")), Some(Encoding::Identity));
+        assert_eq!(
+            negotiate(Some("gzip;q=0.5, identity")),
+            Some(Encoding::Identity)
+        );
+        assert_eq!(negotiate(Some("gzip;q=0")), Some(Encoding::Identity));
+        assert_eq!(negotiate(Some("*")), Some(Encoding::Gzip));
+        assert_eq!(negotiate(Some("identity;q=0")), None);
+        assert_eq!(negotiate(Some("br, *;q=0")), None);
+        assert_eq!(negotiate(Some("gzip, *;q=0")), Some(Encoding::Gzip));
+    }
+
+    #[test]
+    fn gzipped_media_types_come_from_the_extension() {
+        assert_eq!(content_type("/a/b.TXT"), "text/plain; charset=utf-8");
+        assert_eq!(content_type("/a.b/c"), "application/octet-stream");
+        assert_eq!(content_type("x.json"), "application/json");
     }
 
     #[test]

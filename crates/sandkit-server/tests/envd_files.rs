@@ -1,0 +1,271 @@
+//! `/files` extras against a real sandbox: gzipped uploads (raw and multipart), gzipped
+//! downloads, and single byte ranges.
+
+mod common;
+
+use common::envd::{Envd, isolated, start_with_sandboxes};
+use std::io::{Read, Write};
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Bytes that compress, but not to nothing.
+fn content(len: usize) -> Vec<u8> {
+    let mut x: u32 = 12345;
+    (0..len)
+        .map(|i| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            if i % 3 == 0 {
+                (x >> 24) as u8
+            } else {
+                b'a' + (i % 26) as u8
+            }
+        })
+        .collect()
+}
+
+struct Got {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn get(envd: &Envd, path: &str, headers: &[(&str, &str)]) -> Got {
+    let mut rb = envd.request(reqwest::Method::GET, &format!("/files?path={path}"));
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    let res = rb.send().await.unwrap();
+    Got {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: res.bytes().await.unwrap().to_vec(),
+    }
+}
+
+async fn post(envd: &Envd, path: &str, content_type: &str, encoding: &str, body: Vec<u8>) -> Got {
+    let mut rb = envd
+        .request(reqwest::Method::POST, &format!("/files?path={path}"))
+        .header("Content-Type", content_type)
+        .body(body);
+    if !encoding.is_empty() {
+        rb = rb.header("Content-Encoding", encoding);
+    }
+    let res = rb.send().await.unwrap();
+    Got {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: res.bytes().await.unwrap().to_vec(),
+    }
+}
+
+fn json(got: &Got) -> serde_json::Value {
+    serde_json::from_slice(&got.body)
+        .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&got.body)))
+}
+
+#[tokio::test]
+async fn gzip_both_ways_and_byte_ranges() {
+    let server = start_with_sandboxes().await;
+    if !isolated(&server) {
+        eprintln!("skipped: sandboxes are not isolated here");
+        return;
+    }
+    let envd = Envd::create(&server).await;
+    let data = content(700_000);
+
+    // A gzipped octet-stream upload is stored inflated.
+    let up = post(
+        &envd,
+        "/home/user/big.txt",
+        "application/octet-stream",
+        "gzip",
+        gzip(&data),
+    )
+    .await;
+    assert_eq!(up.status, 200, "{:?}", json(&up));
+    assert_eq!(json(&up)[0]["path"], "/home/user/big.txt");
+    let down = get(&envd, "/home/user/big.txt", &[]).await;
+    assert_eq!(down.status, 200);
+    assert_eq!(down.header("content-encoding"), None);
+    assert_eq!(down.header("accept-ranges"), Some("bytes"));
+    assert_eq!(down.body.len(), data.len());
+    assert!(down.body == data);
+
+    // So is a gzipped multipart upload (two gzip members back to back, too).
+    let mut form = Vec::new();
+    form.extend_from_slice(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/home/user/m.bin\"\r\n\
+          Content-Type: application/octet-stream\r\n\r\n",
+    );
+    form.extend_from_slice(&data[..100_000]);
+    form.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let (head, tail) = form.split_at(5000);
+    let mut body = gzip(head);
+    body.extend(gzip(tail));
+    let up = post(&envd, "", "multipart/form-data; boundary=XyZ", "gzip", body).await;
+    assert_eq!(up.status, 200, "{:?}", json(&up));
+    assert_eq!(json(&up)[0]["path"], "/home/user/m.bin");
+    let down = get(&envd, "/home/user/m.bin", &[]).await;
+    assert!(down.body == data[..100_000]);
+
+    // Bodies that are not gzip, and encodings that are not supported: 400, file untouched.
+    let bad = post(
+        &envd,
+        "/home/user/big.txt",
+        "application/octet-stream",
+        "gzip",
+        b"certainly not gzip".to_vec(),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{:?}", json(&bad));
+    assert_eq!(json(&bad)["code"], 400);
+    let mut truncated = gzip(&data);
+    truncated.truncate(truncated.len() / 2);
+    let bad = post(
+        &envd,
+        "/home/user/big.txt",
+        "application/octet-stream",
+        "gzip",
+        truncated,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{:?}", json(&bad));
+    let bad = post(
+        &envd,
+        "/home/user/big.txt",
+        "application/octet-stream",
+        "br",
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(json(&bad)["message"].as_str().unwrap().contains("br"));
+    assert!(get(&envd, "/home/user/big.txt", &[]).await.body == data);
+
+    // Downloads are gzipped when asked for, with the type from the extension.
+    let down = get(
+        &envd,
+        "/home/user/big.txt",
+        &[("Accept-Encoding", "gzip, deflate, br")],
+    )
+    .await;
+    assert_eq!(down.status, 200);
+    assert_eq!(down.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        down.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(down.body.len() < data.len());
+    assert!(gunzip(&down.body) == data);
+    // Not when gzip is refused, and 406 when nothing is acceptable.
+    let down = get(
+        &envd,
+        "/home/user/big.txt",
+        &[("Accept-Encoding", "gzip;q=0")],
+    )
+    .await;
+    assert_eq!(down.header("content-encoding"), None);
+    assert!(down.body == data);
+    let down = get(
+        &envd,
+        "/home/user/big.txt",
+        &[("Accept-Encoding", "identity;q=0")],
+    )
+    .await;
+    assert_eq!(down.status, 406);
+
+    // Ranges: first-last, from, suffix; each 206 with its Content-Range, never gzipped.
+    let len = data.len();
+    for (range, start, end) in [
+        ("bytes=0-4", 0, 4),
+        ("bytes=100-199", 100, 199),
+        ("bytes=699990-", 699_990, len - 1),
+        ("bytes=-7", len - 7, len - 1),
+        ("bytes=5-99999999", 5, len - 1),
+    ] {
+        let got = get(
+            &envd,
+            "/home/user/big.txt",
+            &[("Range", range), ("Accept-Encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(got.status, 206, "{range}");
+        assert_eq!(
+            got.header("content-range"),
+            Some(format!("bytes {start}-{end}/{len}").as_str()),
+            "{range}"
+        );
+        assert_eq!(got.header("content-encoding"), None, "{range}");
+        assert_eq!(
+            got.header("content-length"),
+            Some((end - start + 1).to_string().as_str())
+        );
+        assert!(got.body == data[start..=end], "{range}");
+    }
+    // Unsatisfiable: 416 with the length.
+    for range in ["bytes=700000-", "bytes=-0"] {
+        let got = get(&envd, "/home/user/big.txt", &[("Range", range)]).await;
+        assert_eq!(got.status, 416, "{range}");
+        assert_eq!(
+            got.header("content-range"),
+            Some(format!("bytes */{len}").as_str())
+        );
+        assert_eq!(json(&got)["code"], 416);
+    }
+    // Several ranges, or one not understood: the whole file.
+    for range in ["bytes=0-1,5-6", "bytes=9-3", "lines=1-2"] {
+        let got = get(&envd, "/home/user/big.txt", &[("Range", range)]).await;
+        assert_eq!(got.status, 200, "{range}");
+        assert_eq!(got.body.len(), len);
+    }
+    // An empty file has no satisfiable range, and is sent as it is even when gzip is asked.
+    let up = post(
+        &envd,
+        "/home/user/empty",
+        "application/octet-stream",
+        "",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(up.status, 200);
+    let got = get(&envd, "/home/user/empty", &[("Range", "bytes=0-")]).await;
+    assert_eq!(got.status, 416);
+    let got = get(&envd, "/home/user/empty", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(
+        (got.status, got.header("content-length"), got.body.len()),
+        (200, Some("0"), 0)
+    );
+    // Missing files and directories keep their answers.
+    assert_eq!(
+        get(&envd, "/home/user/nope", &[("Range", "bytes=0-1")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get(&envd, "/home/user", &[("Accept-Encoding", "gzip")])
+            .await
+            .status,
+        400
+    );
+
+    server.shutdown().await;
+}
