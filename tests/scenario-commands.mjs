@@ -321,6 +321,43 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       await reader.cancel()
       assertEqual(await a.files.read('notes/a.txt'), 'hello files', 'a read after the cancel')
     })
+
+    await step('files: watchDir reports creates, writes and removes until stopped; recursive with entries', async () => {
+      const waitFor = async (events, pred, what) => {
+        for (let i = 0; i < 100 && !events.some(pred); i++) await sleep(50)
+        assert(events.some(pred), `no ${what} event in ${JSON.stringify(events.map((e) => `${e.type}:${e.name}`))}`)
+      }
+      await a.files.makeDir('watched')
+      const events = []
+      let exited = false
+      const handle = await a.files.watchDir('watched', (e) => events.push(e), { onExit: () => (exited = true) })
+      await a.commands.run('echo one > ~/watched/a.txt && echo two >> ~/watched/a.txt && rm ~/watched/a.txt')
+      await waitFor(events, (e) => e.type === 'remove' && e.name === 'a.txt', 'remove')
+      const types = new Set(events.filter((e) => e.name === 'a.txt').map((e) => e.type))
+      for (const t of ['create', 'write', 'remove']) assert(types.has(t), `no ${t} event for a.txt: ${[...types]}`)
+      await handle.stop()
+      for (let i = 0; i < 40 && !exited; i++) await sleep(50)
+      assert(exited, 'onExit was not called after stop()')
+      const seen = events.length
+      await a.commands.run('touch ~/watched/late.txt')
+      await sleep(300)
+      assertEqual(events.length, seen, 'events after stop()')
+
+      const deep = []
+      const recursive = await a.files.watchDir('watched', (e) => deep.push(e), { recursive: true, includeEntry: true })
+      await a.commands.run('mkdir ~/watched/sub')
+      await waitFor(deep, (e) => e.name === 'sub' && e.type === 'create', 'create of sub')
+      await a.commands.run('echo x > ~/watched/sub/f.txt')
+      await waitFor(deep, (e) => e.name === 'sub/f.txt' && e.type === 'create', 'create of sub/f.txt')
+      const entry = deep.find((e) => e.name === 'sub/f.txt' && e.entry)?.entry
+      assertEqual(entry?.path, '/home/user/watched/sub/f.txt', 'the event\'s entry')
+      await recursive.stop()
+      await expectError(() => a.files.watchDir('no/such/dir', () => {}), {
+        Class: errors.NotFoundError,
+        className: 'NotFoundError',
+        what: 'watching a missing directory',
+      })
+    })
     }
     if (a.files) await filesSteps()
     else skip('files: sandbox.files', 'this SDK has no files API yet')
