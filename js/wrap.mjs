@@ -190,19 +190,26 @@ class CommandHandle {
       const callback = out.stream === 'stdout' ? onStdout : onStderr
       if (callback) await callback(text)
     }
+    // A sequence cut off at the end becomes U+FFFD, as a whole-buffer decode would make it.
+    for (const stream of ['stdout', 'stderr']) {
+      const rest = decoders[stream].decode()
+      if (!rest) continue
+      this[stream] += rest
+      const callback = stream === 'stdout' ? onStdout : onStderr
+      if (callback) await callback(rest)
+    }
+    // The result carries the strings built above: the output is held once, here.
     try {
       const result = await raw.wait()
       this.exitCode = result.exitCode
       this.error = result.error ?? undefined
-      this.stdout = result.stdout
-      this.stderr = result.stderr
-      return { exitCode: result.exitCode, error: result.error ?? undefined, stdout: result.stdout, stderr: result.stderr }
+      return { exitCode: result.exitCode, error: this.error, stdout: this.stdout, stderr: this.stderr }
     } catch (err) {
       if (err instanceof CommandExitError) {
         this.exitCode = err.exitCode
         this.error = err.error
-        this.stdout = err.stdout
-        this.stderr = err.stderr
+        err.stdout = this.stdout
+        err.stderr = this.stderr
       }
       throw err
     }
@@ -288,6 +295,28 @@ function checkData(data, what) {
   if (wholeData(data) === undefined && !isBlob(data) && !isReadableStream(data)) {
     throw new InvalidArgumentError(`${what} must be a string, bytes, a Blob or a ReadableStream`, { code: 'invalid_argument' })
   }
+}
+
+/** Bytes above this size are uploaded as a stream of slices rather than in one piece. */
+const STREAM_BYTES_ABOVE = 8 * 1024 * 1024
+const SLICE_BYTES = 1024 * 1024
+
+function* slicesOf(bytes) {
+  for (let at = 0; at < bytes.length; at += SLICE_BYTES) yield bytes.subarray(at, at + SLICE_BYTES)
+}
+
+function streamOfSlices(bytes) {
+  const slices = slicesOf(bytes)
+  return new ReadableStream(
+    {
+      pull(controller) {
+        const next = slices.next()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+    },
+    { highWaterMark: 0 },
+  )
 }
 
 /** The chunks of a `ReadableStream` or `Blob`. */
@@ -431,15 +460,26 @@ class Filesystem {
     checkData(data, 'data')
     const { user, metadata } = opts ?? {}
     const whole = wholeData(data)
+    if (whole instanceof Uint8Array && whole.length > STREAM_BYTES_ABOVE) {
+      // Large bytes go in slices of the caller's buffer, so no second whole copy exists.
+      if (this.#sandbox.filesOpenWrite) return this.#writeChunks(path, slicesOf(whole), opts)
+      if (canStreamUploads) return this.#sandbox.filesWrite(path, streamOfSlices(whole), { user, metadata })
+    }
     if (whole !== undefined) return this.#sandbox.filesWrite(path, whole, { user, metadata })
     if (!this.#sandbox.filesOpenWrite) {
       // wasm: fetch sends a Blob or stream as it is.
       const body = isReadableStream(data) && !canStreamUploads ? await new Response(data).blob() : data
       return this.#sandbox.filesWrite(path, body, { user, metadata })
     }
+    return this.#writeChunks(path, chunksOf(data), opts)
+  }
+
+  /** A streamed write through the addon's FileWriter. */
+  async #writeChunks(path, chunks, opts) {
+    const { user, metadata } = opts ?? {}
     const writer = await this.#sandbox.filesOpenWrite(path, { user, metadata })
     try {
-      for await (const chunk of chunksOf(data)) await writer.write(chunk)
+      for await (const chunk of chunks) await writer.write(chunk)
     } catch (err) {
       await writer.abort(String(err?.message ?? err))
       throw err
