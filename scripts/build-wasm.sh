@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_OPT=${WASM_OPT:-node_modules/.bin/wasm-opt}
 OUT=wasm/pkg
-IN=target/wasm32-unknown-unknown/wasm-release/sandkit_wasm.wasm
+IN=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/sandkit_wasm.wasm
 
 cargo build -p sandkit-wasm --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$OUT"

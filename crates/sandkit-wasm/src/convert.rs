@@ -3,6 +3,7 @@
 //! the wrong type is an `InvalidArgumentError` naming the field.
 
 use js_sys::{Array, Date, Object, Promise, Reflect};
+use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{
     ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, Result, SandboxInfo, SandboxOpts,
@@ -55,10 +56,7 @@ fn child_path(parent: &str, key: &str) -> String {
         (true, _) => key.to_string(),
         (false, true) => format!("{parent}.{key}"),
         // JSON quoting: `{:?}` would bring Rust's Unicode printability tables into the module.
-        (false, false) => format!(
-            "{parent}[{}]",
-            serde_json::to_string(key).unwrap_or_default()
-        ),
+        (false, false) => format!("{parent}[{}]", sandkit::json::quote(key)),
     }
 }
 
@@ -265,53 +263,27 @@ pub fn list_opts(v: Option<JsValue>) -> Result<ListOpts> {
 }
 
 /// A `SandboxInfo` as JSON: everything but the two dates, which `JSON.parse` cannot make.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InfoJson<'a> {
-    sandbox_id: &'a str,
-    template_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    metadata: &'a StringMap,
-    state: &'a str,
-    cpu_count: u32,
-    #[serde(rename = "memoryMB")]
-    memory_mb: u32,
-    envd_version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sandbox_domain: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_internet_access: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lifecycle: Option<LifecycleJson<'a>>,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LifecycleJson<'a> {
-    on_timeout: &'a str,
-    auto_resume: bool,
-}
-
-impl<'a> From<&'a SandboxInfo> for InfoJson<'a> {
-    fn from(i: &'a SandboxInfo) -> Self {
-        InfoJson {
-            sandbox_id: &i.sandbox_id,
-            template_id: &i.template_id,
-            name: i.name.as_deref(),
-            metadata: &i.metadata,
-            state: i.state.as_str(),
-            cpu_count: i.cpu_count,
-            memory_mb: i.memory_mb,
-            envd_version: &i.envd_version,
-            sandbox_domain: i.sandbox_domain.as_deref(),
-            allow_internet_access: i.allow_internet_access,
-            lifecycle: i.lifecycle.as_ref().map(|l| LifecycleJson {
-                on_timeout: &l.on_timeout,
-                auto_resume: l.auto_resume,
-            }),
-        }
+fn write_info(w: &mut Writer, i: &SandboxInfo) {
+    w.begin_object();
+    w.field_str("sandboxId", &i.sandbox_id);
+    w.field_str("templateId", &i.template_id);
+    w.field_opt_str("name", i.name.as_deref());
+    w.key("metadata");
+    w.string_map(&i.metadata);
+    w.field_str("state", i.state.as_str());
+    w.field_u64("cpuCount", i.cpu_count.into());
+    w.field_u64("memoryMB", i.memory_mb.into());
+    w.field_str("envdVersion", &i.envd_version);
+    w.field_opt_str("sandboxDomain", i.sandbox_domain.as_deref());
+    w.field_opt_bool("allowInternetAccess", i.allow_internet_access);
+    if let Some(l) = &i.lifecycle {
+        w.key("lifecycle");
+        w.begin_object();
+        w.field_str("onTimeout", &l.on_timeout);
+        w.field_bool("autoResume", l.auto_resume);
+        w.end_object();
     }
+    w.end_object();
 }
 
 thread_local! {
@@ -324,13 +296,13 @@ thread_local! {
 /// made listing slower than the official SDK. (`JSON.parse` also defines a metadata key such
 /// as `__proto__` as an own property, where an assignment would not.)
 pub fn info_objects(items: &[SandboxInfo]) -> Result<Array> {
-    let json: Vec<InfoJson<'_>> = items.iter().map(InfoJson::from).collect();
-    let text = serde_json::to_string(&json).map_err(|e| {
-        Error::new(
-            ErrorKind::Sandbox,
-            format!("internal error in sandkit: {e}"),
-        )
-    })?;
+    let mut w = Writer::new();
+    w.begin_array();
+    for info in items {
+        write_info(&mut w, info);
+    }
+    w.end_array();
+    let text = w.finish();
     let parsed: Array = js_sys::JSON::parse(&text)
         .map_err(|_| Error::new(ErrorKind::Sandbox, "internal error in sandkit: JSON.parse"))?
         .unchecked_into();

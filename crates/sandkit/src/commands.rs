@@ -13,9 +13,9 @@
 use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
+use crate::json::{self, Value, Writer};
 use crate::wire::base64;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -70,115 +70,136 @@ pub struct ProcessInfo {
 
 // ── wire messages ────────────────────────────────────────────────────────────────────────
 
-#[derive(Serialize)]
-struct ProcessConfigMsg<'a> {
-    cmd: &'a str,
-    args: Vec<&'a str>,
-    envs: &'a BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cwd: Option<&'a str>,
+/// `{"process":{"pid":N}`, left open for more members.
+fn select_request(pid: u32) -> Writer {
+    let mut w = Writer::new();
+    w.begin_object();
+    w.key("process");
+    w.begin_object();
+    w.field_u64("pid", pid.into());
+    w.end_object();
+    w
 }
 
-#[derive(Serialize)]
-struct StartRequest<'a> {
-    process: ProcessConfigMsg<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<&'a str>,
-    stdin: bool,
+/// The request made by `w`, closed.
+fn finish(mut w: Writer) -> String {
+    w.end_object();
+    w.finish()
 }
 
-#[derive(Serialize)]
-struct PidSelector {
-    pid: u32,
+/// `StartRequest`: `{process: {cmd, args, envs, cwd?}, tag?, stdin}`.
+fn start_request(cmd: &str, opts: &RunOpts) -> String {
+    let mut w = Writer::new();
+    w.begin_object();
+    w.key("process");
+    w.begin_object();
+    w.field_str("cmd", "/bin/bash");
+    w.key("args");
+    w.begin_array();
+    for a in ["-l", "-c", cmd] {
+        w.str(a);
+    }
+    w.end_array();
+    w.key("envs");
+    w.string_map(&opts.envs);
+    w.field_opt_str("cwd", opts.cwd.as_deref());
+    w.end_object();
+    w.field_opt_str("tag", opts.tag.as_deref());
+    w.field_bool("stdin", opts.stdin);
+    w.end_object();
+    w.finish()
 }
 
-#[derive(Serialize)]
-struct SelectRequest {
-    process: PidSelector,
-}
-
-#[derive(Serialize)]
-struct StdinMsg {
-    stdin: String,
-}
-
-#[derive(Serialize)]
-struct SendInputRequest {
-    process: PidSelector,
-    input: StdinMsg,
-}
-
-#[derive(Serialize)]
-struct SendSignalRequest {
-    process: PidSelector,
-    signal: &'static str,
-}
-
-#[derive(Deserialize, Default)]
-struct StartEvent {
-    #[serde(default)]
-    pid: u32,
-}
-
-#[derive(Deserialize, Default)]
-struct DataEvent {
-    stdout: Option<String>,
-    stderr: Option<String>,
-    pty: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct EndEvent {
-    #[serde(default)]
-    exit_code: i32,
-    error: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
+/// What one message of a process stream says (`{event: {start|data|end}}`); every part is
+/// checked, as the message's schema has them.
+#[derive(Debug, Default, PartialEq, Eq)]
 struct ProcessEvent {
-    start: Option<StartEvent>,
-    data: Option<DataEvent>,
-    end: Option<EndEvent>,
+    /// The pid of a start event.
+    start: Option<u32>,
+    /// stdout, stderr, pty: base64.
+    data: Option<[Option<String>; 3]>,
+    /// The exit code and error of an end event.
+    end: Option<(i32, Option<String>)>,
 }
 
-#[derive(Deserialize)]
-struct EventMessage {
-    event: Option<ProcessEvent>,
+/// A message of a process stream: `None` when it has no event (a keepalive).
+fn process_event(message: &[u8]) -> Result<Option<ProcessEvent>> {
+    let read = |v: &Value<'_>| -> json::Result<Option<ProcessEvent>> {
+        let Some(event) = v.object()?.opt("event")? else {
+            return Ok(None);
+        };
+        let e = event.object()?;
+        Ok(Some(ProcessEvent {
+            start: e
+                .opt("start")?
+                .map(|s| s.object()?.u32_or_zero("pid"))
+                .transpose()?,
+            data: e
+                .opt("data")?
+                .map(|d| {
+                    let d = d.object()?;
+                    Ok([
+                        d.opt_string("stdout")?,
+                        d.opt_string("stderr")?,
+                        d.opt_string("pty")?,
+                    ])
+                })
+                .transpose()?,
+            end: e
+                .opt("end")?
+                .map(|end| {
+                    let end = end.object()?;
+                    let code = end.get("exitCode")?.map_or(Ok(0), Value::i32)?;
+                    Ok((code, end.opt_string("error")?))
+                })
+                .transpose()?,
+        }))
+    };
+    json::parse(message)
+        .and_then(|v| read(&v))
+        .map_err(unreadable)
 }
 
-#[derive(Deserialize)]
-struct ListedConfig {
-    #[serde(default)]
-    cmd: String,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    envs: BTreeMap<String, String>,
-    cwd: Option<String>,
+/// `{processes: [{config?: {cmd, args, envs, cwd?}, pid, tag?}]}`.
+fn process_list(body: &[u8]) -> Result<Vec<ProcessInfo>> {
+    let read = |v: &Value<'_>| -> json::Result<Vec<ProcessInfo>> {
+        let Some(list) = v.object()?.get("processes")? else {
+            return Ok(Vec::new());
+        };
+        list.array()?
+            .iter()
+            .map(|p| {
+                let p = p.object()?;
+                let config = p.opt("config")?.map(Value::object).transpose()?;
+                let (cmd, args, envs, cwd) = match config {
+                    None => (String::new(), Vec::new(), BTreeMap::new(), None),
+                    Some(c) => (
+                        c.string_or_empty("cmd")?,
+                        c.get("args")?.map_or(Ok(Vec::new()), Value::strings)?,
+                        c.get("envs")?
+                            .map_or(Ok(BTreeMap::new()), Value::string_map)?,
+                        c.opt_string("cwd")?,
+                    ),
+                };
+                Ok(ProcessInfo {
+                    pid: p.u32_or_zero("pid")?,
+                    tag: p.opt_string("tag")?,
+                    cmd,
+                    args,
+                    envs,
+                    cwd,
+                })
+            })
+            .collect()
+    };
+    json::parse(body).and_then(|v| read(&v)).map_err(unreadable)
 }
 
-#[derive(Deserialize)]
-struct ListedProcess {
-    config: Option<ListedConfig>,
-    #[serde(default)]
-    pid: u32,
-    tag: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ListResponse {
-    #[serde(default)]
-    processes: Vec<ListedProcess>,
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    crate::json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Sandbox,
-            format!("the sandbox's daemon sent a message the SDK cannot read: {e}"),
-        )
-    })
+fn unreadable(e: json::JsonError) -> Error {
+    Error::new(
+        ErrorKind::Sandbox,
+        format!("the sandbox's daemon sent a message the SDK cannot read: {e}"),
+    )
 }
 
 // ── the API ──────────────────────────────────────────────────────────────────────────────
@@ -202,23 +223,14 @@ impl Commands {
 
     /// Starts `cmd` and returns at once with a handle to it.
     pub async fn spawn(&self, cmd: &str, opts: RunOpts) -> Result<CommandHandle> {
-        let request = StartRequest {
-            process: ProcessConfigMsg {
-                cmd: "/bin/bash",
-                args: vec!["-l", "-c", cmd],
-                envs: &opts.envs,
-                cwd: opts.cwd.as_deref(),
-            },
-            tag: opts.tag.as_deref(),
-            stdin: opts.stdin,
-        };
+        let request = start_request(cmd, &opts);
         let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let started = self.envd.config().client().runtime().now_ms();
         let stream = self
             .envd
             .stream(
                 "process.Process/Start",
-                &request,
+                request,
                 opts.user.as_deref(),
                 timeout.as_millis().min(u128::from(u64::MAX)) as u64,
                 Context::Process,
@@ -237,9 +249,7 @@ impl Commands {
             .envd
             .stream(
                 "process.Process/Connect",
-                &SelectRequest {
-                    process: PidSelector { pid },
-                },
+                finish(select_request(pid)),
                 None,
                 timeout.as_millis().min(u128::from(u64::MAX)) as u64,
                 Context::Process,
@@ -254,34 +264,9 @@ impl Commands {
     pub async fn list(&self) -> Result<Vec<ProcessInfo>> {
         let body = self
             .envd
-            .unary(
-                "process.Process/List",
-                &serde_json::json!({}),
-                None,
-                Context::Process,
-            )
+            .unary("process.Process/List", "{}".into(), None, Context::Process)
             .await?;
-        let listed: ListResponse = decode(&body)?;
-        Ok(listed
-            .processes
-            .into_iter()
-            .map(|p| {
-                let config = p.config.unwrap_or(ListedConfig {
-                    cmd: String::new(),
-                    args: Vec::new(),
-                    envs: BTreeMap::new(),
-                    cwd: None,
-                });
-                ProcessInfo {
-                    pid: p.pid,
-                    tag: p.tag,
-                    cmd: config.cmd,
-                    args: config.args,
-                    envs: config.envs,
-                    cwd: config.cwd,
-                }
-            })
-            .collect())
+        process_list(&body)
     }
 
     /// Kills a process (SIGKILL): `false` when there was no such process.
@@ -291,32 +276,24 @@ impl Commands {
 
     /// Writes to a process's stdin (it must have been started with `stdin: true`).
     pub async fn send_stdin(&self, pid: u32, data: &[u8]) -> Result<()> {
-        let request = SendInputRequest {
-            process: PidSelector { pid },
-            input: StdinMsg {
-                stdin: base64::encode(data),
-            },
-        };
+        let mut w = select_request(pid);
+        w.key("input");
+        w.begin_object();
+        w.field_str("stdin", &base64::encode(data));
+        w.end_object();
+        let request = finish(w);
         self.envd
-            .unary(
-                "process.Process/SendInput",
-                &request,
-                None,
-                Context::Process,
-            )
+            .unary("process.Process/SendInput", request, None, Context::Process)
             .await
             .map(drop)
     }
 
     /// Closes a process's stdin, so it reads end-of-file.
     pub async fn close_stdin(&self, pid: u32) -> Result<()> {
-        let request = SelectRequest {
-            process: PidSelector { pid },
-        };
         self.envd
             .unary(
                 "process.Process/CloseStdin",
-                &request,
+                finish(select_request(pid)),
                 None,
                 Context::Process,
             )
@@ -341,14 +318,13 @@ fn deadline_error() -> Error {
 }
 
 async fn signal(envd: &Envd, pid: u32, signal: &'static str) -> Result<bool> {
-    let request = SendSignalRequest {
-        process: PidSelector { pid },
-        signal,
-    };
+    let mut w = select_request(pid);
+    w.field_str("signal", signal);
+    let request = finish(w);
     match envd
         .unary(
             "process.Process/SendSignal",
-            &request,
+            request,
             None,
             Context::Process,
         )
@@ -386,11 +362,10 @@ impl CommandHandle {
         // The first message must say which process this is.
         let first = stream.next_message().await?;
         let pid = first
-            .map(|m| decode::<EventMessage>(&m))
+            .map(|m| process_event(&m))
             .transpose()?
-            .and_then(|m| m.event)
+            .flatten()
             .and_then(|e| e.start)
-            .map(|s| s.pid)
             .ok_or_else(|| Error::new(ErrorKind::Sandbox, "Expected start event"))?;
         Ok(CommandHandle {
             pid,
@@ -434,30 +409,34 @@ impl CommandHandle {
                     "Process exited without a result",
                 ));
             };
-            let Some(event) = decode::<EventMessage>(&msg)?.event else {
+            let Some(event) = process_event(&msg)? else {
                 continue;
             };
             if let Some(data) = event.data {
-                let bytes = |s: String| {
-                    base64::decode(s.as_bytes()).map(Bytes::from).map_err(|e| {
-                        Error::new(ErrorKind::Sandbox, format!("output is not base64: {e}"))
-                    })
+                // The first of stdout, stderr and pty that is there.
+                let Some((i, text)) = data
+                    .into_iter()
+                    .enumerate()
+                    .find_map(|(i, s)| Some((i, s?)))
+                else {
+                    continue;
                 };
-                if let Some(s) = data.stdout {
-                    let b = bytes(s)?;
-                    self.stdout.extend_from_slice(&b);
-                    return Ok(Some(Output::Stdout(b)));
-                }
-                if let Some(s) = data.stderr {
-                    let b = bytes(s)?;
-                    self.stderr.extend_from_slice(&b);
-                    return Ok(Some(Output::Stderr(b)));
-                }
-                if let Some(s) = data.pty {
-                    return Ok(Some(Output::Pty(bytes(s)?)));
-                }
+                let bytes = Bytes::from(base64::decode(text.as_bytes()).map_err(|e| {
+                    Error::new(ErrorKind::Sandbox, format!("output is not base64: {e}"))
+                })?);
+                return Ok(Some(match i {
+                    0 => {
+                        self.stdout.extend_from_slice(&bytes);
+                        Output::Stdout(bytes)
+                    }
+                    1 => {
+                        self.stderr.extend_from_slice(&bytes);
+                        Output::Stderr(bytes)
+                    }
+                    _ => Output::Pty(bytes),
+                }));
             } else if let Some(end) = event.end {
-                self.end = Some((end.exit_code, end.error));
+                self.end = Some(end);
             }
         }
         Ok(None)

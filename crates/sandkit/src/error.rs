@@ -152,36 +152,21 @@ impl Error {
     /// The message a binding throws: the prefix, then JSON with name, code, message and
     /// statusCode, which the JavaScript layer turns into the matching error class.
     pub fn to_binding_message(&self) -> String {
-        // A struct rather than `serde_json::Value`: the wasm build then carries no generic
-        // JSON value type.
-        #[derive(serde::Serialize)]
-        struct Payload<'a> {
-            name: &'a str,
-            code: &'a str,
-            message: &'a str,
-            #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
-            status_code: Option<u16>,
-            #[serde(rename = "exitCode", skip_serializing_if = "Option::is_none")]
-            exit_code: Option<i32>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            stdout: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            stderr: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<&'a str>,
-        }
         let c = self.command.as_deref();
-        let payload = Payload {
-            name: self.kind.class_name(),
-            code: self.code(),
-            message: &self.message,
-            status_code: self.status_code,
-            exit_code: c.map(|c| c.exit_code),
-            stdout: c.map(|c| c.stdout.as_str()),
-            stderr: c.map(|c| c.stderr.as_str()),
-            error: c.and_then(|c| c.error.as_deref()),
-        };
-        let json = serde_json::to_string(&payload).unwrap_or_default();
+        let mut w = crate::json::Writer::new();
+        w.begin_object();
+        w.field_str("name", self.kind.class_name());
+        w.field_str("code", self.code());
+        w.field_str("message", &self.message);
+        if let Some(status) = self.status_code {
+            w.field_u64("statusCode", status.into());
+        }
+        w.field_opt_i64("exitCode", c.map(|c| c.exit_code.into()));
+        w.field_opt_str("stdout", c.map(|c| c.stdout.as_str()));
+        w.field_opt_str("stderr", c.map(|c| c.stderr.as_str()));
+        w.field_opt_str("error", c.and_then(|c| c.error.as_deref()));
+        w.end_object();
+        let json = w.finish();
         format!("{BINDING_ERROR_PREFIX}{json}")
     }
 }
@@ -195,3 +180,27 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_messages_are_json() {
+        let e = Error::command_exit(CommandOutcome {
+            exit_code: -3,
+            error: Some("signal: \"killed\"".into()),
+            stdout: "out\n".into(),
+            stderr: "\u{1}".into(),
+        });
+        assert_eq!(
+            e.to_binding_message(),
+            r#"SANDKIT_ERROR:{"name":"CommandExitError","code":"command_exit","message":"signal: \"killed\"","exitCode":-3,"stdout":"out\n","stderr":"\u0001","error":"signal: \"killed\""}"#
+        );
+        let e = Error::new(ErrorKind::Timeout, "slow").with_status(504);
+        assert_eq!(
+            e.to_binding_message(),
+            r#"SANDKIT_ERROR:{"name":"TimeoutError","code":"timeout","message":"slow","statusCode":504}"#
+        );
+    }
+}

@@ -25,12 +25,12 @@ pub use watch::{EventType, FilesystemEvent, WatchHandle, WatchOpts, WatchStopper
 use crate::envd::Envd;
 use crate::envd::connect::Context;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::Writer;
 use crate::maybe_send::BoxStream;
 use crate::transport::{Body, BodyPart, Method, RequestBody, TransportError};
 use crate::wire::metadata::form_encode;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -129,21 +129,12 @@ pub struct Files {
     direct_url: String,
 }
 
-#[derive(Serialize)]
-struct PathRequest<'a> {
-    path: &'a str,
-}
-
-#[derive(Serialize)]
-struct ListRequest<'a> {
-    path: &'a str,
-    depth: u32,
-}
-
-#[derive(Serialize)]
-struct MoveRequest<'a> {
-    source: &'a str,
-    destination: &'a str,
+/// `{"path":…}` (`PathRequest`), left open for more members.
+fn path_request(key: &str, path: &str) -> Writer {
+    let mut w = Writer::new();
+    w.begin_object();
+    w.field_str(key, path);
+    w
 }
 
 /// `?path=…[&username=…]`, encoded as `URLSearchParams` does.
@@ -208,16 +199,13 @@ impl Files {
         Files { envd, direct_url }
     }
 
-    async fn rpc(
-        &self,
-        method: &str,
-        message: &impl Serialize,
-        user: Option<&str>,
-    ) -> Result<Bytes> {
+    /// A call to the filesystem service; `request` is closed here.
+    async fn rpc(&self, method: &str, mut request: Writer, user: Option<&str>) -> Result<Bytes> {
+        request.end_object();
         self.envd
             .unary(
                 &format!("filesystem.Filesystem/{method}"),
-                message,
+                request.finish(),
                 user,
                 Context::Files,
             )
@@ -343,13 +331,9 @@ impl Files {
         if depth < 1 {
             return Err(Error::invalid_argument("depth should be at least one"));
         }
-        let body = self
-            .rpc(
-                "ListDir",
-                &ListRequest { path, depth },
-                opts.user.as_deref(),
-            )
-            .await?;
+        let mut request = path_request("path", path);
+        request.field_u64("depth", depth.into());
+        let body = self.rpc("ListDir", request, opts.user.as_deref()).await?;
         entry::list_response(&body)
     }
 
@@ -365,7 +349,7 @@ impl Files {
     /// What is at the path.
     pub async fn get_info(&self, path: &str, opts: &FsOpts) -> Result<EntryInfo> {
         let body = self
-            .rpc("Stat", &PathRequest { path }, opts.user.as_deref())
+            .rpc("Stat", path_request("path", path), opts.user.as_deref())
             .await?;
         entry::entry_response(
             &body,
@@ -375,25 +359,23 @@ impl Files {
 
     /// Removes a file or a directory with everything in it.
     pub async fn remove(&self, path: &str, opts: &FsOpts) -> Result<()> {
-        self.rpc("Remove", &PathRequest { path }, opts.user.as_deref())
+        self.rpc("Remove", path_request("path", path), opts.user.as_deref())
             .await
             .map(drop)
     }
 
     /// Moves a file or directory; returns what is at the new path.
     pub async fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Result<EntryInfo> {
-        let request = MoveRequest {
-            source: old_path,
-            destination: new_path,
-        };
-        let body = self.rpc("Move", &request, opts.user.as_deref()).await?;
+        let mut request = path_request("source", old_path);
+        request.field_str("destination", new_path);
+        let body = self.rpc("Move", request, opts.user.as_deref()).await?;
         entry::entry_response(&body, "Expected to receive information about moved object")
     }
 
     /// Creates a directory and its parents: `false` if it already existed.
     pub async fn make_dir(&self, path: &str, opts: &FsOpts) -> Result<bool> {
         match self
-            .rpc("MakeDir", &PathRequest { path }, opts.user.as_deref())
+            .rpc("MakeDir", path_request("path", path), opts.user.as_deref())
             .await
         {
             Ok(_) => Ok(true),

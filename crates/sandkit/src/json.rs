@@ -1,26 +1,26 @@
-//! A small JSON reader behind serde's `Deserializer`: how the client decodes API responses.
+//! JSON for the client: a strict reader that builds a tree borrowing from the input, typed
+//! accessors to pick fields out of it, and a small writer for request bodies.
 //!
-//! serde_json would do the same job, but its error messages print the floating-point value
-//! they did not expect, and that one path brings Rust's float formatting (about 17 KB) into
-//! the wasm module. Errors here name the kind of value instead. The reader accepts exactly
-//! RFC 8259 JSON: strict strings (escapes, surrogate pairs, no control characters), no
-//! trailing commas, no trailing characters, nesting at most [`MAX_DEPTH`] deep.
+//! Why not serde: every `derive(Deserialize)` struct is a separate copy of a generic visitor
+//! (2–4 KB of wasm each), and serde_json's writer brings I/O errors and float formatting along.
+//! Here the parser exists once, and each message type is read by a few lines of plain calls
+//! (`obj.string("sandboxID")?`) that keep the decoding rules of serde's derives: unknown fields
+//! are ignored, a missing `Option` is `None`, `null` is accepted only where the field is an
+//! `Option`, a known field given twice is an error, integers must fit their type.
 //!
-//! Numbers: integers are exact (`u64`/`i64`); anything with a fraction or an exponent is
-//! computed in `f64` without correct rounding in the last bit, which is good enough for an
-//! API that sends no floats.
+//! The reader accepts exactly RFC 8259 JSON: strict strings (escapes, surrogate pairs, UTF-8,
+//! no control characters), strict numbers, no trailing commas or characters, nesting at most
+//! [`MAX_DEPTH`] deep. Numbers are kept as their text; only integers are ever converted (the
+//! APIs send no floats), so there is no float parsing or printing in the module.
 
-use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    Unexpected, Visitor,
-};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// How deep arrays and objects may nest: a hostile body must not exhaust the stack.
 pub const MAX_DEPTH: u32 = 128;
 
-/// Why a body did not decode, and the byte offset where the reader was.
+/// Why a body did not decode, and the byte offset where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
     message: String,
@@ -34,95 +34,69 @@ impl JsonError {
             offset: Some(offset),
         }
     }
+
+    /// An error about a decoded value that has no position (a field's contents).
+    pub fn custom(message: impl Into<String>) -> Self {
+        JsonError {
+            message: message.into(),
+            offset: None,
+        }
+    }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.offset {
-            Some(at) => write!(f, "{} at byte {at}", self.message),
-            None => f.write_str(&self.message),
+        f.write_str(&self.message)?;
+        if let Some(at) = self.offset {
+            f.write_str(" at byte ")?;
+            f.write_str(&decimal(at as u64))?;
         }
+        Ok(())
     }
 }
 
 impl std::error::Error for JsonError {}
 
-/// The kind of an unexpected value, without printing the value itself.
-fn kind(unexpected: &Unexpected<'_>) -> &'static str {
-    match unexpected {
-        Unexpected::Bool(_) => "a boolean",
-        Unexpected::Unsigned(_) | Unexpected::Signed(_) | Unexpected::Float(_) => "a number",
-        Unexpected::Char(_) | Unexpected::Str(_) => "a string",
-        Unexpected::Bytes(_) => "bytes",
-        Unexpected::Unit => "null",
-        Unexpected::Seq => "an array",
-        Unexpected::Map => "an object",
-        _ => "another kind of value",
-    }
+pub type Result<T, E = JsonError> = std::result::Result<T, E>;
+
+// ── the tree ─────────────────────────────────────────────────────────────────────────────
+
+/// A JSON value, borrowing its strings from the input unless they had escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value<'a> {
+    /// Where the value starts in the input.
+    at: usize,
+    kind: Kind<'a>,
 }
 
-impl de::Error for JsonError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        JsonError {
-            message: msg.to_string(),
-            offset: None,
-        }
-    }
-
-    fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
-        de::Error::custom(format_args!(
-            "invalid type: {}, expected {expected}",
-            kind(&unexpected)
-        ))
-    }
-
-    fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
-        let what = match unexpected {
-            Unexpected::Str(s) => format!("\"{s}\""),
-            Unexpected::Unsigned(n) => n.to_string(),
-            Unexpected::Signed(n) => n.to_string(),
-            other => kind(&other).to_string(),
-        };
-        de::Error::custom(format_args!("invalid value: {what}, expected {expected}"))
-    }
+#[derive(Debug, Clone, PartialEq)]
+enum Kind<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text, already checked against the grammar.
+    Number(&'a [u8]),
+    String(Cow<'a, str>),
+    Array(Vec<Value<'a>>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-type Result<T> = std::result::Result<T, JsonError>;
-
-/// Decodes one JSON document into `T`.
-pub fn from_slice<'de, T: de::Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
-    let mut reader = Reader {
-        input,
-        pos: 0,
-        depth: 0,
-    };
-    let value = T::deserialize(&mut reader).map_err(|mut e| {
-        // Errors raised by serde's visitors carry no position; the reader's is close enough.
-        e.offset.get_or_insert(reader.pos);
-        e
-    })?;
-    reader.skip_whitespace();
-    if reader.pos != input.len() {
-        return Err(JsonError::at("trailing characters", reader.pos));
+/// Parses one JSON document.
+pub fn parse(input: &[u8]) -> Result<Value<'_>> {
+    let mut parser = Parser { input, pos: 0 };
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.pos != input.len() {
+        return Err(parser.error("trailing characters"));
     }
     Ok(value)
 }
 
-struct Reader<'de> {
-    input: &'de [u8],
+struct Parser<'a> {
+    input: &'a [u8],
     pos: usize,
-    depth: u32,
 }
 
-enum Number {
-    Unsigned(u64),
-    Signed(i64),
-    Float(f64),
-}
-
-// The parsing steps are kept out of line: `deserialize_any` is instantiated once per visitor
-// type, and inlining them there would copy the whole parser into every instance.
-impl<'de> Reader<'de> {
+impl<'a> Parser<'a> {
     fn error(&self, message: &str) -> JsonError {
         JsonError::at(message, self.pos)
     }
@@ -134,7 +108,6 @@ impl<'de> Reader<'de> {
     }
 
     /// The next significant byte, not consumed.
-    #[inline(never)]
     fn peek(&mut self) -> Result<u8> {
         self.skip_whitespace();
         self.input
@@ -143,19 +116,21 @@ impl<'de> Reader<'de> {
             .ok_or_else(|| self.error("unexpected end of input"))
     }
 
-    #[inline(never)]
-    fn eat(&mut self, byte: u8, what: &str) -> Result<()> {
-        if self.peek()? == byte {
+    /// Consumes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> Result<bool> {
+        let found = self.peek()? == byte;
+        if found {
             self.pos += 1;
-            Ok(())
-        } else {
-            Err(self.error(what))
         }
+        Ok(found)
     }
 
-    #[inline(never)]
     fn literal(&mut self, word: &[u8]) -> Result<()> {
-        if self.input[self.pos..].starts_with(word) {
+        if self
+            .input
+            .get(self.pos..)
+            .is_some_and(|s| s.starts_with(word))
+        {
             self.pos += word.len();
             Ok(())
         } else {
@@ -163,18 +138,74 @@ impl<'de> Reader<'de> {
         }
     }
 
-    #[inline(never)]
-    fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error("nesting too deep"));
+    fn value(&mut self, depth: u32) -> Result<Value<'a>> {
+        let first = self.peek()?;
+        let at = self.pos;
+        let kind = match first {
+            b'n' => self.literal(b"null").map(|_| Kind::Null)?,
+            b't' => self.literal(b"true").map(|_| Kind::Bool(true))?,
+            b'f' => self.literal(b"false").map(|_| Kind::Bool(false))?,
+            b'"' => Kind::String(self.string()?),
+            b'-' | b'0'..=b'9' => Kind::Number(self.number()?),
+            b'[' | b'{' => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.error("nesting too deep"));
+                }
+                self.pos += 1;
+                if first == b'[' {
+                    self.array(depth + 1)?
+                } else {
+                    self.object(depth + 1)?
+                }
+            }
+            _ => return Err(self.error("expected a JSON value")),
+        };
+        Ok(Value { at, kind })
+    }
+
+    /// The elements of an array whose `[` has been consumed.
+    fn array(&mut self, depth: u32) -> Result<Kind<'a>> {
+        let mut items = Vec::new();
+        if !self.eat(b']')? {
+            loop {
+                items.push(self.value(depth)?);
+                if self.eat(b']')? {
+                    break;
+                }
+                if !self.eat(b',')? {
+                    return Err(self.error("expected `,` or `]`"));
+                }
+            }
         }
-        Ok(())
+        Ok(Kind::Array(items))
+    }
+
+    /// The members of an object whose `{` has been consumed.
+    fn object(&mut self, depth: u32) -> Result<Kind<'a>> {
+        let mut members = Vec::new();
+        if !self.eat(b'}')? {
+            loop {
+                if self.peek()? != b'"' {
+                    return Err(self.error("expected a string key"));
+                }
+                let key = self.string()?;
+                if !self.eat(b':')? {
+                    return Err(self.error("expected `:`"));
+                }
+                members.push((key, self.value(depth)?));
+                if self.eat(b'}')? {
+                    break;
+                }
+                if !self.eat(b',')? {
+                    return Err(self.error("expected `,` or `}`"));
+                }
+            }
+        }
+        Ok(Kind::Object(members))
     }
 
     /// A string; borrowed from the input unless it has escapes. The opening quote is next.
-    #[inline(never)]
-    fn string(&mut self) -> Result<Cow<'de, str>> {
+    fn string(&mut self) -> Result<Cow<'a, str>> {
         self.pos += 1;
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
@@ -184,25 +215,7 @@ impl<'de> Reader<'de> {
                 return Err(self.error("unterminated string"));
             };
             match b {
-                b'"' => {
-                    let tail = &self.input[run_start..self.pos];
-                    self.pos += 1;
-                    let text = match owned {
-                        None => Cow::Borrowed(tail),
-                        Some(mut buf) => {
-                            buf.extend_from_slice(tail);
-                            Cow::Owned(buf)
-                        }
-                    };
-                    return match text {
-                        Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
-                            .map(Cow::Borrowed)
-                            .map_err(|_| JsonError::at("string is not UTF-8", start)),
-                        Cow::Owned(bytes) => String::from_utf8(bytes)
-                            .map(Cow::Owned)
-                            .map_err(|_| JsonError::at("string is not UTF-8", start)),
-                    };
-                }
+                b'"' => break,
                 b'\\' => {
                     let buf = owned.get_or_insert_with(Vec::new);
                     buf.extend_from_slice(&self.input[run_start..self.pos]);
@@ -216,10 +229,19 @@ impl<'de> Reader<'de> {
                 _ => self.pos += 1,
             }
         }
+        let tail = &self.input[run_start..self.pos];
+        self.pos += 1;
+        let text = match owned {
+            None => std::str::from_utf8(tail).ok().map(Cow::Borrowed),
+            Some(mut buf) => {
+                buf.extend_from_slice(tail);
+                String::from_utf8(buf).ok().map(Cow::Owned)
+            }
+        };
+        text.ok_or_else(|| JsonError::at("string is not UTF-8", start))
     }
 
     /// The character of an escape; the backslash has been consumed.
-    #[inline(never)]
     fn escape(&mut self) -> Result<char> {
         let Some(&b) = self.input.get(self.pos) else {
             return Err(self.error("unterminated string"));
@@ -236,7 +258,7 @@ impl<'de> Reader<'de> {
             b't' => '\t',
             b'u' => {
                 let first = self.hex4()?;
-                match first {
+                let code = match first {
                     0xD800..=0xDBFF => {
                         if !self.input[self.pos..].starts_with(b"\\u") {
                             return Err(self.error("lone surrogate in \\u escape"));
@@ -246,50 +268,29 @@ impl<'de> Reader<'de> {
                         if !(0xDC00..=0xDFFF).contains(&second) {
                             return Err(self.error("lone surrogate in \\u escape"));
                         }
-                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
-                        char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))?
+                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
                     }
                     0xDC00..=0xDFFF => return Err(self.error("lone surrogate in \\u escape")),
-                    _ => char::from_u32(first).ok_or_else(|| self.error("invalid \\u escape"))?,
-                }
+                    _ => first,
+                };
+                char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))?
             }
             _ => return Err(self.error("invalid escape")),
         })
     }
 
-    #[inline(never)]
     fn hex4(&mut self) -> Result<u32> {
-        let digits = self
-            .input
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.error("unterminated \\u escape"))?;
         let mut code = 0;
-        for &d in digits {
-            let v = (d as char)
-                .to_digit(16)
+        for _ in 0..4 {
+            let digit = self
+                .input
+                .get(self.pos)
+                .and_then(|&d| (d as char).to_digit(16))
                 .ok_or_else(|| self.error("invalid \\u escape"))?;
-            code = code * 16 + v;
+            code = code * 16 + digit;
+            self.pos += 1;
         }
-        self.pos += 4;
         Ok(code)
-    }
-
-    /// An `invalid type` error for the value that starts here.
-    fn invalid(&mut self, expected: &dyn de::Expected) -> JsonError {
-        let found = match self.peek() {
-            Ok(b'n') => Unexpected::Unit,
-            Ok(b't') => Unexpected::Bool(true),
-            Ok(b'f') => Unexpected::Bool(false),
-            Ok(b'"') => Unexpected::Str(""),
-            Ok(b'[') => Unexpected::Seq,
-            Ok(b'{') => Unexpected::Map,
-            Ok(b'-' | b'0'..=b'9') => Unexpected::Unsigned(0),
-            Ok(_) => return self.error("expected a JSON value"),
-            Err(e) => return e,
-        };
-        let mut e: JsonError = de::Error::invalid_type(found, expected);
-        e.offset = Some(self.pos);
-        e
     }
 
     fn digits(&mut self) -> usize {
@@ -300,575 +301,705 @@ impl<'de> Reader<'de> {
         self.pos - start
     }
 
-    #[inline(never)]
-    fn number(&mut self) -> Result<Number> {
+    /// A number's text, checked against the grammar:
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<&'a [u8]> {
         let start = self.pos;
-        let negative = self.input[self.pos] == b'-';
-        if negative {
+        if self.input[self.pos] == b'-' {
             self.pos += 1;
         }
         let int_start = self.pos;
         let int_len = self.digits();
-        if int_len == 0 || (int_len > 1 && self.input[int_start] == b'0') {
-            return Err(JsonError::at("invalid number", start));
-        }
-        let mut fraction = None;
+        let mut ok = int_len == 1 || (int_len > 1 && self.input[int_start] != b'0');
         if self.input.get(self.pos) == Some(&b'.') {
             self.pos += 1;
-            let frac_start = self.pos;
-            if self.digits() == 0 {
-                return Err(JsonError::at("invalid number", start));
-            }
-            fraction = Some(frac_start..self.pos);
+            ok &= self.digits() > 0;
         }
-        let mut exponent: i32 = 0;
-        let mut has_exponent = false;
         if let Some(b'e' | b'E') = self.input.get(self.pos) {
-            has_exponent = true;
             self.pos += 1;
-            let sign = match self.input.get(self.pos) {
-                Some(b'-') => {
-                    self.pos += 1;
-                    -1
-                }
-                Some(b'+') => {
-                    self.pos += 1;
-                    1
-                }
-                _ => 1,
-            };
-            let exp_start = self.pos;
-            if self.digits() == 0 {
-                return Err(JsonError::at("invalid number", start));
+            if let Some(b'+' | b'-') = self.input.get(self.pos) {
+                self.pos += 1;
             }
-            for &d in &self.input[exp_start..self.pos] {
-                exponent = exponent
-                    .saturating_mul(10)
-                    .saturating_add(i32::from(d - b'0'));
-            }
-            exponent *= sign;
+            ok &= self.digits() > 0;
         }
-        let int_digits = &self.input[int_start..int_start + int_len];
-        if fraction.is_none() && !has_exponent {
-            let magnitude = int_digits.iter().try_fold(0u64, |acc, &d| {
-                acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            });
-            match (magnitude, negative) {
-                (Some(m), false) => return Ok(Number::Unsigned(m)),
-                // `-0` stays a float, as serde_json reads it.
-                (Some(m), true) if m != 0 && m <= i64::MAX as u64 + 1 => {
-                    return Ok(Number::Signed((m as i64).wrapping_neg()));
-                }
-                _ => {}
-            }
+        if !ok {
+            return Err(JsonError::at("invalid number", start));
         }
-        // Digits as an f64 mantissa, then scaled by the decimal exponent.
-        let mut mantissa = 0f64;
-        for &d in int_digits {
-            mantissa = mantissa * 10.0 + f64::from(d - b'0');
+        Ok(&self.input[start..self.pos])
+    }
+}
+
+// ── reading values ───────────────────────────────────────────────────────────────────────
+
+/// The members of an object, looked up by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Obj<'v, 'a> {
+    members: &'v [(Cow<'a, str>, Value<'a>)],
+    at: usize,
+}
+
+impl<'a> Value<'a> {
+    /// Where the value starts in the input.
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.kind == Kind::Null
+    }
+
+    /// The kind of value, for messages: never the value itself.
+    fn found(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Number(_) => "a number",
+            Kind::String(_) => "a string",
+            Kind::Array(_) => "an array",
+            Kind::Object(_) => "an object",
         }
-        if let Some(frac) = fraction {
-            for &d in &self.input[frac.clone()] {
-                mantissa = mantissa * 10.0 + f64::from(d - b'0');
-            }
-            exponent = exponent.saturating_sub(frac.len() as i32);
+    }
+
+    /// `invalid type: <found>, expected <expected>`.
+    pub fn invalid_type(&self, expected: &str) -> JsonError {
+        let mut m = String::from("invalid type: ");
+        m.push_str(self.found());
+        m.push_str(", expected ");
+        m.push_str(expected);
+        JsonError::at(m, self.at)
+    }
+
+    pub fn as_str(&self) -> Result<&str> {
+        match &self.kind {
+            Kind::String(s) => Ok(s),
+            _ => Err(self.invalid_type("a string")),
         }
-        let value = if exponent < 0 {
-            mantissa / 10f64.powi(exponent.saturating_neg())
-        } else {
-            mantissa * 10f64.powi(exponent)
+    }
+
+    pub fn string(&self) -> Result<String> {
+        self.as_str().map(str::to_string)
+    }
+
+    pub fn bool(&self) -> Result<bool> {
+        match self.kind {
+            Kind::Bool(b) => Ok(b),
+            _ => Err(self.invalid_type("a boolean")),
+        }
+    }
+
+    pub fn array(&self) -> Result<&[Value<'a>]> {
+        match &self.kind {
+            Kind::Array(items) => Ok(items),
+            _ => Err(self.invalid_type("an array")),
+        }
+    }
+
+    pub fn object(&self) -> Result<Obj<'_, 'a>> {
+        match &self.kind {
+            Kind::Object(members) => Ok(Obj {
+                members,
+                at: self.at,
+            }),
+            _ => Err(self.invalid_type("an object")),
+        }
+    }
+
+    /// An integer as its sign and magnitude. Fractions, exponents, `-0` and magnitudes past
+    /// 64 bits are not integers (serde_json reads them as floats), so they are type errors.
+    fn integer(&self, expected: &str) -> Result<(bool, u64)> {
+        let Kind::Number(text) = self.kind else {
+            return Err(self.invalid_type(expected));
         };
-        if value.is_infinite() {
-            return Err(JsonError::at("number out of range", start));
+        let (negative, digits) = match text {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        };
+        let magnitude = digits.iter().try_fold(0u64, |acc, &d| {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+        match magnitude {
+            Some(m) if !negative || (m != 0 && m <= 1 << 63) => Ok((negative, m)),
+            _ => Err(self.invalid_type(expected)),
         }
-        Ok(Number::Float(if negative { -value } else { value }))
     }
 
-    /// Skips one value of any kind, without allocating.
-    #[inline(never)]
-    fn skip_value(&mut self) -> Result<()> {
-        match self.peek()? {
-            b'"' => self.string().map(drop),
-            b'n' => self.literal(b"null"),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'-' | b'0'..=b'9' => self.number().map(drop),
-            open @ (b'[' | b'{') => {
-                let close = if open == b'[' { b']' } else { b'}' };
-                self.enter()?;
-                self.pos += 1;
-                if self.peek()? == close {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        if open == b'{' {
-                            if self.peek()? != b'"' {
-                                return Err(self.error("expected a string key"));
-                            }
-                            self.string()?;
-                            self.eat(b':', "expected `:`")?;
-                        }
-                        self.skip_value()?;
-                        match self.peek()? {
-                            b',' => self.pos += 1,
-                            b if b == close => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.error("expected `,` or a closing bracket")),
-                        }
-                    }
+    fn out_of_range(&self, expected: &str) -> JsonError {
+        let text = match self.kind {
+            Kind::Number(t) => String::from_utf8_lossy(t).into_owned(),
+            _ => String::new(),
+        };
+        JsonError::at(
+            format!("invalid value: {text}, expected {expected}"),
+            self.at,
+        )
+    }
+
+    fn unsigned(&self, expected: &str, max: u64) -> Result<u64> {
+        match self.integer(expected)? {
+            (false, m) if m <= max => Ok(m),
+            _ => Err(self.out_of_range(expected)),
+        }
+    }
+
+    fn signed(&self, expected: &str, min: i64, max: i64) -> Result<i64> {
+        let value = match self.integer(expected)? {
+            (false, m) => i64::try_from(m).ok(),
+            (true, m) => Some((m as i64).wrapping_neg()),
+        };
+        value
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(|| self.out_of_range(expected))
+    }
+
+    pub fn u64(&self) -> Result<u64> {
+        self.unsigned("u64", u64::MAX)
+    }
+
+    pub fn u32(&self) -> Result<u32> {
+        self.unsigned("u32", u32::MAX.into()).map(|v| v as u32)
+    }
+
+    pub fn u16(&self) -> Result<u16> {
+        self.unsigned("u16", u16::MAX.into()).map(|v| v as u16)
+    }
+
+    pub fn i64(&self) -> Result<i64> {
+        self.signed("i64", i64::MIN, i64::MAX)
+    }
+
+    pub fn i32(&self) -> Result<i32> {
+        self.signed("i32", i32::MIN.into(), i32::MAX.into())
+            .map(|v| v as i32)
+    }
+
+    /// An array of strings.
+    pub fn strings(&self) -> Result<Vec<String>> {
+        self.array()?.iter().map(Value::string).collect()
+    }
+
+    /// An object of strings; of a key given twice the last one wins (as in a map).
+    pub fn string_map(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (k, v) in self.object()?.members {
+            out.insert(k.to_string(), v.string()?);
+        }
+        Ok(out)
+    }
+}
+
+impl<'v, 'a> Obj<'v, 'a> {
+    /// The member named `key`, `None` when absent. A key given twice is an error, as it is for
+    /// the fields of serde's derived structs.
+    pub fn get(self, key: &str) -> Result<Option<&'v Value<'a>>> {
+        let mut found = None;
+        for (k, v) in self.members {
+            if k == key {
+                if found.is_some() {
+                    return Err(JsonError::at(format!("duplicate field `{key}`"), v.at));
                 }
-                self.depth -= 1;
-                Ok(())
+                found = Some(v);
             }
-            _ => Err(self.error("expected a JSON value")),
         }
+        Ok(found)
+    }
+
+    /// The member named `key`, `None` when absent or `null` (an `Option` field).
+    pub fn opt(self, key: &str) -> Result<Option<&'v Value<'a>>> {
+        Ok(self.get(key)?.filter(|v| !v.is_null()))
+    }
+
+    /// The member named `key`, which must be there.
+    pub fn req(self, key: &str) -> Result<&'v Value<'a>> {
+        self.get(key)?
+            .ok_or_else(|| JsonError::at(format!("missing field `{key}`"), self.at))
+    }
+
+    /// A required string.
+    pub fn string(self, key: &str) -> Result<String> {
+        self.req(key)?.string()
+    }
+
+    /// A string that defaults to empty when absent (but may not be `null`).
+    pub fn string_or_empty(self, key: &str) -> Result<String> {
+        self.get(key)?.map_or(Ok(String::new()), Value::string)
+    }
+
+    pub fn opt_string(self, key: &str) -> Result<Option<String>> {
+        self.opt(key)?.map(Value::string).transpose()
+    }
+
+    pub fn opt_bool(self, key: &str) -> Result<Option<bool>> {
+        self.opt(key)?.map(Value::bool).transpose()
+    }
+
+    /// A `u32` that defaults to zero when absent (but may not be `null`).
+    pub fn u32_or_zero(self, key: &str) -> Result<u32> {
+        self.get(key)?.map_or(Ok(0), Value::u32)
+    }
+
+    pub fn opt_string_map(self, key: &str) -> Result<Option<BTreeMap<String, String>>> {
+        self.opt(key)?.map(Value::string_map).transpose()
     }
 }
 
-impl<'de> Deserializer<'de> for &mut Reader<'de> {
-    type Error = JsonError;
+// ── writing ──────────────────────────────────────────────────────────────────────────────
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.peek()? {
-            b'n' => {
-                self.literal(b"null")?;
-                visitor.visit_unit()
-            }
-            b't' => {
-                self.literal(b"true")?;
-                visitor.visit_bool(true)
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                visitor.visit_bool(false)
-            }
-            b'"' => match self.string()? {
-                Cow::Borrowed(s) => visitor.visit_borrowed_str(s),
-                Cow::Owned(s) => visitor.visit_string(s),
-            },
-            b'-' | b'0'..=b'9' => match self.number()? {
-                Number::Unsigned(n) => visitor.visit_u64(n),
-                Number::Signed(n) => visitor.visit_i64(n),
-                Number::Float(n) => visitor.visit_f64(n),
-            },
-            b'[' => {
-                self.enter()?;
-                self.pos += 1;
-                let value = visitor.visit_seq(Elements {
-                    reader: &mut *self,
-                    first: true,
-                })?;
-                self.eat(b']', "expected `,` or `]`")?;
-                self.depth -= 1;
-                Ok(value)
-            }
-            b'{' => {
-                self.enter()?;
-                self.pos += 1;
-                let value = visitor.visit_map(Entries {
-                    reader: &mut *self,
-                    first: true,
-                })?;
-                self.eat(b'}', "expected `,` or `}`")?;
-                self.depth -= 1;
-                Ok(value)
-            }
-            _ => Err(self.error("expected a JSON value")),
+/// `n` in decimal, without `core::fmt`.
+pub fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek()? == b'n' {
-            self.literal(b"null")?;
-            visitor.visit_none()
-        } else {
-            visitor.visit_some(self)
-        }
-    }
-
-    // The typed entry points parse only what their type can be and refuse the rest. Going
-    // through `deserialize_any` would work too, but would instantiate the whole parser
-    // (strings, numbers, arrays, objects) once per visitor type: that was half of the wasm
-    // module's JSON code.
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.peek()? {
-            b't' => {
-                self.literal(b"true")?;
-                visitor.visit_bool(true)
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                visitor.visit_bool(false)
-            }
-            _ => Err(self.invalid(&visitor)),
-        }
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.peek()? {
-            b'-' | b'0'..=b'9' => match self.number()? {
-                Number::Unsigned(n) => visitor.visit_u64(n),
-                Number::Signed(n) => visitor.visit_i64(n),
-                Number::Float(n) => visitor.visit_f64(n),
-            },
-            _ => Err(self.invalid(&visitor)),
-        }
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek()? != b'"' {
-            return Err(self.invalid(&visitor));
-        }
-        match self.string()? {
-            Cow::Borrowed(s) => visitor.visit_borrowed_str(s),
-            Cow::Owned(s) => visitor.visit_string(s),
-        }
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek()? != b'[' {
-            return Err(self.invalid(&visitor));
-        }
-        self.enter()?;
-        self.pos += 1;
-        let value = visitor.visit_seq(Elements {
-            reader: &mut *self,
-            first: true,
-        })?;
-        self.eat(b']', "expected `,` or `]`")?;
-        self.depth -= 1;
-        Ok(value)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek()? != b'{' {
-            return Err(self.invalid(&visitor));
-        }
-        self.enter()?;
-        self.pos += 1;
-        let value = visitor.visit_map(Entries {
-            reader: &mut *self,
-            first: true,
-        })?;
-        self.eat(b'}', "expected `,` or `}`")?;
-        self.depth -= 1;
-        Ok(value)
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek()? != b'n' {
-            return Err(self.invalid(&visitor));
-        }
-        self.literal(b"null")?;
-        visitor.visit_unit()
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        self.deserialize_map(visitor)
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        self.deserialize_unit(visitor)
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    /// Unit variants only (`"running"`): the API has no enums with data.
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        if self.peek()? != b'"' {
-            return Err(self.error("invalid type: expected a string naming an enum variant"));
-        }
-        match self.string()? {
-            Cow::Borrowed(s) => visitor.visit_enum(UnitVariant(s)),
-            Cow::Owned(s) => visitor.visit_enum(UnitVariant(s.as_str())),
-        }
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.skip_value()?;
-        visitor.visit_unit()
-    }
-
-    serde::forward_to_deserialize_any! {
-        i128 u128 bytes byte_buf
-    }
+    digits[i..].iter().map(|&d| d as char).collect()
 }
 
-struct Elements<'a, 'de> {
-    reader: &'a mut Reader<'de>,
-    first: bool,
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+pub fn quote_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'\n' => 'n',
+            b'\r' => 'r',
+            b'\t' => 't',
+            0x08 => 'b',
+            0x0c => 'f',
+            0..=0x1f => 'u',
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            out.push_str("00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
 }
 
-impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
-    type Error = JsonError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        if self.reader.peek()? == b']' {
-            return Ok(None);
-        }
-        if !self.first {
-            self.reader.eat(b',', "expected `,` or `]`")?;
-            if self.reader.peek()? == b']' {
-                return Err(self.reader.error("trailing comma"));
-            }
-        }
-        self.first = false;
-        seed.deserialize(&mut *self.reader).map(Some)
-    }
+/// `s` as a JSON string.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    quote_into(&mut out, s);
+    out
 }
 
-struct Entries<'a, 'de> {
-    reader: &'a mut Reader<'de>,
-    first: bool,
+/// Writes one JSON document, compact, with members in the order they are written.
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: String,
+    /// Whether the next value or key needs a comma before it.
+    comma: bool,
 }
 
-impl<'de> MapAccess<'de> for Entries<'_, 'de> {
-    type Error = JsonError;
+impl Writer {
+    pub fn new() -> Self {
+        Writer::default()
+    }
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        if self.reader.peek()? == b'}' {
-            return Ok(None);
+    fn separate(&mut self) {
+        if self.comma {
+            self.out.push(',');
         }
-        if !self.first {
-            self.reader.eat(b',', "expected `,` or `}`")?;
+        self.comma = true;
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.separate();
+        self.out.push_str(text);
+    }
+
+    pub fn begin_object(&mut self) {
+        self.raw("{");
+        self.comma = false;
+    }
+
+    pub fn end_object(&mut self) {
+        self.out.push('}');
+        self.comma = true;
+    }
+
+    pub fn begin_array(&mut self) {
+        self.raw("[");
+        self.comma = false;
+    }
+
+    pub fn end_array(&mut self) {
+        self.out.push(']');
+        self.comma = true;
+    }
+
+    /// A member's name; its value comes next.
+    pub fn key(&mut self, key: &str) {
+        self.separate();
+        quote_into(&mut self.out, key);
+        self.out.push(':');
+        self.comma = false;
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.separate();
+        quote_into(&mut self.out, s);
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        self.raw(if b { "true" } else { "false" });
+    }
+
+    pub fn u64(&mut self, n: u64) {
+        self.raw(&decimal(n));
+    }
+
+    pub fn i64(&mut self, n: i64) {
+        self.separate();
+        if n < 0 {
+            self.out.push('-');
         }
-        self.first = false;
-        if self.reader.peek()? != b'"' {
-            return Err(self.reader.error("expected a string key"));
+        self.out.push_str(&decimal(n.unsigned_abs()));
+    }
+
+    pub fn strings(&mut self, items: &[String]) {
+        self.begin_array();
+        for s in items {
+            self.str(s);
         }
-        let key = self.reader.string()?;
-        self.reader.eat(b':', "expected `:`")?;
-        match key {
-            Cow::Borrowed(k) => seed.deserialize(k.into_deserializer()),
-            Cow::Owned(k) => seed.deserialize(k.into_deserializer()),
+        self.end_array();
+    }
+
+    pub fn string_map(&mut self, map: &BTreeMap<String, String>) {
+        self.begin_object();
+        for (k, v) in map {
+            self.key(k);
+            self.str(v);
         }
-        .map(Some)
+        self.end_object();
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        seed.deserialize(&mut *self.reader)
-    }
-}
+    // Members, as `key` then the value.
 
-/// A unit variant given by name.
-struct UnitVariant<'a>(&'a str);
-
-impl<'de> EnumAccess<'de> for UnitVariant<'_> {
-    type Error = JsonError;
-    type Variant = UnitOnly;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, UnitOnly)> {
-        let name: de::value::StrDeserializer<'_, JsonError> = self.0.into_deserializer();
-        Ok((seed.deserialize(name)?, UnitOnly))
-    }
-}
-
-struct UnitOnly;
-
-impl<'de> de::VariantAccess<'de> for UnitOnly {
-    type Error = JsonError;
-
-    fn unit_variant(self) -> Result<()> {
-        Ok(())
+    pub fn field_str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.str(value);
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
-        Err(de::Error::custom("expected a variant with data"))
+    /// Left out when `None`, as `skip_serializing_if = "Option::is_none"` does.
+    pub fn field_opt_str(&mut self, key: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.field_str(key, v);
+        }
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
-        Err(de::Error::custom("expected a variant with data"))
+    pub fn field_bool(&mut self, key: &str, value: bool) {
+        self.key(key);
+        self.bool(value);
     }
 
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value> {
-        Err(de::Error::custom("expected a variant with data"))
+    pub fn field_opt_bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.field_bool(key, v);
+        }
+    }
+
+    pub fn field_u64(&mut self, key: &str, value: u64) {
+        self.key(key);
+        self.u64(value);
+    }
+
+    pub fn field_opt_i64(&mut self, key: &str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.i64(v);
+        }
+    }
+
+    pub fn field_opt_strings(&mut self, key: &str, value: Option<&[String]>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.strings(v);
+        }
+    }
+
+    pub fn field_opt_map(&mut self, key: &str, value: Option<&BTreeMap<String, String>>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.string_map(v);
+        }
+    }
+
+    /// The document so far.
+    pub fn finish(self) -> String {
+        self.out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{ListedSandbox, LooseErrorBody, SandboxAccess, SandboxCreated, StringMap};
-    use serde::Deserialize;
 
-    /// Both readers must agree on every document serde_json accepts.
-    fn same<T>(doc: &str)
-    where
-        T: for<'de> Deserialize<'de> + PartialEq + fmt::Debug,
-    {
-        let ours: T = from_slice(doc.as_bytes()).unwrap_or_else(|e| panic!("{doc}: {e}"));
-        let theirs: T = serde_json::from_str(doc).unwrap();
-        assert_eq!(ours, theirs, "{doc}");
+    fn err(doc: &[u8]) -> String {
+        parse(doc)
+            .expect_err(&String::from_utf8_lossy(doc))
+            .to_string()
     }
 
-    fn fails<T: for<'de> Deserialize<'de> + fmt::Debug>(doc: &[u8]) -> String {
-        let err = from_slice::<T>(doc).expect_err(&String::from_utf8_lossy(doc));
-        assert!(
-            serde_json::from_slice::<T>(doc).is_err(),
-            "serde_json accepts {}",
-            String::from_utf8_lossy(doc)
-        );
-        err.to_string()
+    /// The reader and serde_json agree on what is JSON (serde_json also refuses numbers out
+    /// of f64's range, which this reader keeps as text; those are tested apart).
+    fn agrees(doc: &[u8]) {
+        let ours = parse(doc).map(|v| to_serde(&v));
+        let theirs = serde_json::from_slice::<serde_json::Value>(doc);
+        match (ours, theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(doc)),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!(
+                "{}: ours {:?}, serde_json {:?}",
+                String::from_utf8_lossy(doc),
+                a,
+                b
+            ),
+        }
+    }
+
+    fn to_serde(v: &Value<'_>) -> serde_json::Value {
+        match &v.kind {
+            Kind::Null => serde_json::Value::Null,
+            Kind::Bool(b) => (*b).into(),
+            Kind::Number(t) => serde_json::from_slice(t).unwrap(),
+            Kind::String(s) => s.to_string().into(),
+            Kind::Array(items) => items.iter().map(to_serde).collect(),
+            Kind::Object(members) => members
+                .iter()
+                .map(|(k, v)| (k.to_string(), to_serde(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        }
     }
 
     #[test]
-    fn wire_types_decode_as_serde_json_does() {
-        same::<ListedSandbox>(
-            r#"{"sandboxID":"abc","templateID":"base","clientID":"c","alias":null,
-                "startedAt":"2026-01-01T00:00:00.000Z","endAt":"2026-01-01T00:05:00Z",
-                "cpuCount":2,"memoryMB":512,"diskSizeMB":0,"state":"paused","envdVersion":"0.2.0",
-                "metadata":{"a b":"c=d","é":"\u00e9\ud83d\ude00"},"unknown":[1,{"x":[true,null]}]}"#,
-        );
-        same::<SandboxCreated>(
-            r#"{"sandboxID":"i","templateID":"t","envdVersion":"v","trafficAccessToken":null,"domain":"d"}"#,
-        );
-        same::<SandboxAccess>(
-            r#"{"domain":null,"allowInternetAccess":false,"lifecycle":{"onTimeout":"kill","autoResume":false},
-                "network":{"allowOut":["1.1.1.1"],"allowPublicTraffic":true}}"#,
-        );
-        same::<LooseErrorBody>(r#"{"code":404,"message":"not \"found\"\n"}"#);
-        same::<LooseErrorBody>(r#"{"message":"no code"}"#);
-        same::<Vec<StringMap>>(r#" [ {} , {"k":"v"} ] "#);
-        same::<Vec<i64>>("[0,-1,-9223372036854775808,9223372036854775807]");
-        same::<Vec<u64>>("[18446744073709551615]");
-        same::<Vec<f64>>("[1.5,-2e3,1E-2,0.1,-0,1e-400]");
+    fn reads_what_serde_json_reads() {
+        for doc in [
+            &br#"{"a":[1,-2,3.5,-0.0,1e3,1E-2,2e+2,0],"b":{"c":null,"d":true,"e":false}}"#[..],
+            br#" [ {} , {"k":"v"} , [] , [[]] ] "#,
+            br#""\"\\\/\b\f\n\r\t\u0041\u00e9\u20ac\ud83d\ude00""#,
+            "\"caf\u{e9} \u{1F600}\"".as_bytes(),
+            b"0",
+            b"-0",
+            b"18446744073709551615",
+            b"-9223372036854775808",
+            b"123456789012345678901234567890",
+            b"\t\r\n null \n",
+            br#"{"a":1,"a":2}"#,
+        ] {
+            agrees(doc);
+        }
     }
 
     #[test]
     fn refuses_what_serde_json_refuses() {
         for doc in [
             &b""[..],
+            b" ",
             b"{",
+            b"}",
             b"[1,]",
             b"[1 2]",
+            b"[,1]",
             b"{\"a\":1,}",
             b"{\"a\" 1}",
+            b"{\"a\":}",
             b"{a:1}",
+            b"{1:1}",
             b"[01]",
+            b"[-01]",
             b"[1.]",
+            b"[.5]",
             b"[1e]",
+            b"[1e+]",
             b"[-]",
+            b"[+1]",
+            b"[0x10]",
+            b"[NaN]",
             b"[\"\\x\"]",
+            b"[\"\\u12\"]",
+            b"[\"\\u12G4\"]",
             b"[\"a\nb\"]",
+            b"[\"a\x01b\"]",
+            b"[\"abc",
+            b"[\"abc\\",
             b"[nul]",
+            b"[nulll]",
+            b"[True]",
             b"[] []",
-        ] {
-            fails::<Vec<serde::de::IgnoredAny>>(doc);
-        }
-        // serde_json checks ranges, surrogates and UTF-8 only in values it keeps.
-        assert_eq!(
-            fails::<Vec<f64>>(b"[1e400]"),
-            "number out of range at byte 1"
-        );
-        for doc in [
-            &b"[\"\\ud800\"]"[..],
-            b"[\"\\udc00x\"]",
+            b"[1]x",
+            b"[\"\\ud800\"]",
+            b"[\"\\ud800x\"]",
+            b"[\"\\udc00\"]",
             b"[\"\\ud800\\u0041\"]",
+            b"[\"\\ud800\\ud800\"]",
             b"[\"\xff\"]",
+            b"[\"\xc3\"]",
+            b"[\"\xed\xa0\x80\"]",
         ] {
-            fails::<Vec<String>>(doc);
+            agrees(doc);
+            assert!(parse(doc).is_err(), "{}", String::from_utf8_lossy(doc));
         }
-        let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(from_slice::<serde::de::IgnoredAny>(deep.as_bytes()).is_err());
-        // Every nesting level up to the limit is fine.
-        let ok = "[".repeat(100) + &"]".repeat(100);
-        from_slice::<serde::de::IgnoredAny>(ok.as_bytes()).unwrap();
     }
 
     #[test]
-    fn errors_name_the_kind_and_place() {
-        let msg = fails::<LooseErrorBody>(br#"{"code":1.5}"#);
-        assert_eq!(msg, "invalid type: a number, expected u16 at byte 11");
-        let msg = fails::<LooseErrorBody>(br#"{"code":70000}"#);
-        assert!(
-            msg.starts_with("invalid value: 70000, expected u16"),
-            "{msg}"
+    fn strings_decode_escapes_and_surrogate_pairs() {
+        let v = parse(br#"["plain","a\"b","\u00e9\ud83d\ude00","\/\\","tab\there"]"#).unwrap();
+        let items = v.array().unwrap();
+        let texts: Vec<&str> = items.iter().map(|s| s.as_str().unwrap()).collect();
+        assert_eq!(texts, ["plain", "a\"b", "é😀", "/\\", "tab\there"]);
+        // Strings without escapes borrow from the input.
+        assert!(matches!(items[0].kind, Kind::String(Cow::Borrowed(_))));
+        assert!(matches!(items[1].kind, Kind::String(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let ok = "[".repeat(MAX_DEPTH as usize) + &"]".repeat(MAX_DEPTH as usize);
+        parse(ok.as_bytes()).unwrap();
+        let deep = "[".repeat(MAX_DEPTH as usize + 1) + &"]".repeat(MAX_DEPTH as usize + 1);
+        assert!(err(deep.as_bytes()).starts_with("nesting too deep"));
+        let objects = r#"{"a":"#.repeat(200) + "1" + &"}".repeat(200);
+        assert!(err(objects.as_bytes()).starts_with("nesting too deep"));
+        // Far deeper than the limit: refused without exhausting the stack.
+        let huge = "[".repeat(100_000);
+        assert!(err(huge.as_bytes()).starts_with("nesting too deep"));
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        assert_eq!(err(b"[1,]"), "expected a JSON value at byte 3");
+        assert_eq!(err(b"{\"a\":1} x"), "trailing characters at byte 8");
+        assert_eq!(err(b"[\"a"), "unterminated string at byte 3");
+        assert_eq!(err(b"[01]"), "invalid number at byte 1");
+        assert_eq!(err(b"{\"a\" 1}"), "expected `:` at byte 5");
+        assert_eq!(err(b"[\"\xff\"]"), "string is not UTF-8 at byte 2");
+        assert_eq!(err(b""), "unexpected end of input at byte 0");
+    }
+
+    #[test]
+    fn integers_must_fit_their_type() {
+        let v = parse(b"[0,4294967295,4294967296,-1,1.5,1e2,-0,18446744073709551616,-9223372036854775808,-9223372036854775809,65535]").unwrap();
+        let n = v.array().unwrap();
+        assert_eq!(n[0].u32().unwrap(), 0);
+        assert_eq!(n[1].u32().unwrap(), u32::MAX);
+        assert_eq!(
+            n[2].u32().unwrap_err().to_string(),
+            "invalid value: 4294967296, expected u32 at byte 14"
         );
-        let msg = fails::<ListedSandbox>(br#"{"state":"gone"}"#);
-        assert!(msg.contains("unknown variant `gone`"), "{msg}");
-        let msg = fails::<ListedSandbox>(br#"{"sandboxID":"x"}"#);
-        assert!(msg.contains("missing field"), "{msg}");
-        let msg = fails::<LooseErrorBody>(br#"{"code":1} x"#);
-        assert_eq!(msg, "trailing characters at byte 11");
+        assert_eq!(n[2].u64().unwrap(), 1 << 32);
+        assert!(n[3].u32().is_err());
+        assert_eq!(n[3].i32().unwrap(), -1);
+        assert_eq!(
+            n[4].i64().unwrap_err().to_string(),
+            "invalid type: a number, expected i64 at byte 28"
+        );
+        assert!(n[5].u64().is_err());
+        assert!(n[6].i64().is_err());
+        assert!(n[7].u64().is_err());
+        assert_eq!(n[8].i64().unwrap(), i64::MIN);
+        assert!(n[9].i64().is_err());
+        assert!(n[8].i32().is_err());
+        assert_eq!(n[10].u16().unwrap(), u16::MAX);
+        assert!(n[1].u16().is_err());
+        assert_eq!(
+            parse(b"\"7\"").unwrap().u32().unwrap_err().to_string(),
+            "invalid type: a string, expected u32 at byte 0"
+        );
+    }
+
+    #[test]
+    fn fields_follow_serde_derive_rules() {
+        let v =
+            parse(br#"{"s":"x","n":null,"i":3,"m":{"a":"1","a":"2"},"d":1,"d":2,"l":["a","b"]}"#)
+                .unwrap();
+        let o = v.object().unwrap();
+        assert_eq!(o.string("s").unwrap(), "x");
+        assert_eq!(o.opt_string("n").unwrap(), None);
+        assert_eq!(o.opt_string("absent").unwrap(), None);
+        assert_eq!(o.string_or_empty("absent").unwrap(), "");
+        assert!(o.string_or_empty("n").is_err());
+        assert!(o.string("n").is_err());
+        assert_eq!(
+            o.string("absent").unwrap_err().to_string(),
+            "missing field `absent` at byte 0"
+        );
+        assert_eq!(o.u32_or_zero("i").unwrap(), 3);
+        assert_eq!(o.u32_or_zero("absent").unwrap(), 0);
+        assert!(o.u32_or_zero("n").is_err());
+        assert_eq!(
+            o.opt_string_map("m").unwrap().unwrap(),
+            BTreeMap::from([("a".to_string(), "2".to_string())])
+        );
+        assert!(
+            o.get("d")
+                .unwrap_err()
+                .to_string()
+                .starts_with("duplicate field `d`")
+        );
+        assert_eq!(o.req("l").unwrap().strings().unwrap(), ["a", "b"]);
+        assert!(o.req("m").unwrap().strings().is_err());
+        assert!(o.req("i").unwrap().object().is_err());
+    }
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        let mut all = String::new();
+        for c in (0u32..0x250).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+            all.push(char::from_u32(c).unwrap());
+        }
+        for s in ["", "plain", "a\"b\\c/d", "\u{7f}\u{0}\u{1f}", all.as_str()] {
+            assert_eq!(quote(s), serde_json::to_string(s).unwrap());
+        }
+        let mut w = Writer::new();
+        w.begin_object();
+        w.field_str("a", "x\ny");
+        w.field_opt_str("none", None);
+        w.field_opt_i64("neg", Some(i64::MIN));
+        w.field_opt_i64("pos", Some(42));
+        w.field_u64("max", u64::MAX);
+        w.field_bool("t", true);
+        w.field_opt_bool("f", Some(false));
+        w.field_opt_strings("l", Some(&["p".to_string(), "q".to_string()]));
+        w.field_opt_strings("e", Some(&[]));
+        w.field_opt_map(
+            "m",
+            Some(&BTreeMap::from([("k\"".to_string(), "v".to_string())])),
+        );
+        w.key("nested");
+        w.begin_array();
+        w.begin_object();
+        w.end_object();
+        w.u64(0);
+        w.end_array();
+        w.end_object();
+        let expected = serde_json::json!({
+            "a": "x\ny", "neg": i64::MIN, "pos": 42, "max": u64::MAX, "t": true, "f": false,
+            "l": ["p", "q"], "e": [], "m": {"k\"": "v"}, "nested": [{}, 0]
+        });
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&w.finish()).unwrap(),
+            expected
+        );
+        assert_eq!(decimal(0), "0");
+        assert_eq!(decimal(u64::MAX), "18446744073709551615");
     }
 }

@@ -231,7 +231,7 @@ mod tests {
             .to_wire()
             .unwrap();
         assert_eq!(
-            serde_json::to_string(&body).unwrap(),
+            body.to_json(),
             r#"{"templateID":"base","timeout":121,"metadata":{"k":"v"},"envVars":{"A":"1"}}"#
         );
         let bad = SandboxOpts {
@@ -375,7 +375,10 @@ pub mod from_js {
             for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY] {
                 assert!(depth(bad).is_err(), "{bad}");
             }
-            assert_eq!(seconds("s", Some(60.0)).unwrap(), Some(Duration::from_secs(60)));
+            assert_eq!(
+                seconds("s", Some(60.0)).unwrap(),
+                Some(Duration::from_secs(60))
+            );
             for bad in [-1.0, 0.5, f64::NAN, 1e20] {
                 assert!(seconds("s", Some(bad)).is_err(), "{bad}");
             }

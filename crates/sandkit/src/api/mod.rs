@@ -25,12 +25,6 @@ fn id_path(sandbox_id: &str) -> Result<String> {
     Ok(encode_uri_component(sandbox_id))
 }
 
-fn json_body<T: serde::Serialize>(value: &T) -> Result<Option<Vec<u8>>> {
-    serde_json::to_vec(value)
-        .map(Some)
-        .map_err(|e| Error::invalid_argument(format!("cannot encode the request body: {e}")))
-}
-
 fn sandbox_not_found(message: String) -> Error {
     Error::new(ErrorKind::SandboxNotFound, message).with_status(404)
 }
@@ -52,7 +46,7 @@ pub async fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Result
         ApiRequest {
             method: Method::Post,
             path: "/v2/sandboxes".into(),
-            body: json_body(body)?,
+            body: Some(body.to_json().into_bytes()),
             idempotency: Idempotency::Once,
         },
     )
@@ -60,7 +54,7 @@ pub async fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Result
     if !resp.is_success() {
         return Err(resp.into_error());
     }
-    resp.json()
+    resp.json(SandboxCreated::from_json)
 }
 
 /// `POST /v2/sandboxes/{id}/connect`: resumes a paused sandbox, extends a running one.
@@ -75,7 +69,7 @@ pub async fn connect_sandbox(
         ApiRequest {
             method: Method::Post,
             path,
-            body: json_body(body)?,
+            body: Some(body.to_json().into_bytes()),
             idempotency: Idempotency::Idempotent,
         },
     )
@@ -83,7 +77,7 @@ pub async fn connect_sandbox(
     expect(resp, || {
         sandbox_not_found(format!("Paused sandbox {sandbox_id} not found"))
     })?
-    .json()
+    .json(SandboxCreated::from_json)
 }
 
 /// `GET /sandboxes/{id}`.
@@ -102,12 +96,7 @@ pub async fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<San
     expect(resp, || {
         sandbox_not_found(format!("Sandbox {sandbox_id} not found"))
     })?
-    .decode(|body| {
-        Ok(SandboxDetail {
-            listed: crate::json::from_slice(body)?,
-            access: crate::json::from_slice(body)?,
-        })
-    })
+    .json(SandboxDetail::from_json)
 }
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.
@@ -139,9 +128,13 @@ pub async fn set_sandbox_timeout(
     timeout_secs: i64,
 ) -> Result<()> {
     let path = format!("/sandboxes/{}/timeout", id_path(sandbox_id)?);
-    let body = json_body(&SetTimeout {
-        timeout: timeout_secs,
-    })?;
+    let body = Some(
+        SetTimeout {
+            timeout: timeout_secs,
+        }
+        .to_json()
+        .into_bytes(),
+    );
     let resp = send(
         cfg,
         ApiRequest {
@@ -238,7 +231,7 @@ pub async fn list_sandboxes(
         .header("x-next-token")
         .filter(|t| !t.is_empty())
         .map(str::to_string);
-    Ok((resp.json()?, next))
+    Ok((resp.json(ListedSandbox::list_from_json)?, next))
 }
 
 #[cfg(test)]

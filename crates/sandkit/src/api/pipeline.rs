@@ -3,7 +3,7 @@
 
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::JsonError;
+use crate::json::{JsonError, Value};
 use crate::retry::{Idempotency, Outcome, next_delay_ms};
 use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
@@ -29,39 +29,35 @@ impl ApiResponse {
         crate::transport::header_value(&self.headers, name)
     }
 
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        self.decode(|body| crate::json::from_slice(body))
+    /// The body read by `read`; a body that does not parse is a `SandboxError`.
+    pub fn json<T>(&self, read: fn(&Value<'_>) -> std::result::Result<T, JsonError>) -> Result<T> {
+        crate::json::parse(&self.body)
+            .and_then(|v| read(&v))
+            .map_err(|e| self.unreadable(e))
     }
 
-    /// The body through `parse`; a body that does not parse is a `SandboxError`.
-    pub fn decode<T>(
-        &self,
-        parse: impl FnOnce(&[u8]) -> std::result::Result<T, JsonError>,
-    ) -> Result<T> {
-        parse(&self.body).map_err(|e| {
-            Error::new(
-                ErrorKind::Sandbox,
-                format!(
-                    "the API answered {} with a body that does not parse: {e}",
-                    self.status
-                ),
-            )
-            .with_status(self.status)
-        })
+    fn unreadable(&self, e: JsonError) -> Error {
+        Error::new(
+            ErrorKind::Sandbox,
+            format!(
+                "the API answered {} with a body that does not parse: {e}",
+                self.status
+            ),
+        )
+        .with_status(self.status)
     }
 
     /// The `code` of an error body, else the HTTP status (a body the SDK cannot read).
     pub fn error_code(&self) -> u16 {
-        crate::json::from_slice::<LooseErrorBody>(&self.body)
-            .ok()
+        LooseErrorBody::from_body(&self.body)
             .and_then(|b| b.code)
             .unwrap_or(self.status)
     }
 
     fn error_message(&self) -> Option<String> {
-        match crate::json::from_slice::<LooseErrorBody>(&self.body) {
-            Ok(b) => b.message,
-            Err(_) => Some(String::from_utf8_lossy(&self.body).trim().to_string())
+        match LooseErrorBody::from_body(&self.body) {
+            Some(b) => b.message,
+            None => Some(String::from_utf8_lossy(&self.body).trim().to_string())
                 .filter(|s| !s.is_empty()),
         }
     }

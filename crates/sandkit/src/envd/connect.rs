@@ -3,8 +3,8 @@
 //! (as the official SDK maps them).
 
 use crate::error::{Error, ErrorKind};
+use crate::json::{self, JsonError, Value};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use serde::Deserialize;
 
 const END_STREAM: u8 = 0x02;
 const COMPRESSED: u8 = 0x01;
@@ -83,24 +83,44 @@ fn protocol_error(message: impl Into<String>) -> Error {
 }
 
 /// A Connect error as the server sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnectError {
-    #[serde(default)]
     pub code: String,
-    #[serde(default)]
     pub message: String,
 }
 
-#[derive(Deserialize)]
-struct EndStream {
-    error: Option<ConnectError>,
+impl ConnectError {
+    /// `{code, message}`, both defaulting to empty.
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        Ok(ConnectError {
+            code: o.string_or_empty("code")?,
+            message: o.string_or_empty("message")?,
+        })
+    }
+
+    /// A whole body that is a Connect error; `None` when it is not one.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        json::parse(body)
+            .and_then(|v| ConnectError::from_json(&v))
+            .ok()
+    }
 }
 
 /// The error an end-stream frame carries, if any.
-pub fn end_stream_error(json: &[u8]) -> Result<Option<ConnectError>, Error> {
-    let end: EndStream = crate::json::from_slice(if json.is_empty() { b"{}" } else { json })
-        .map_err(|e| protocol_error(format!("bad end-stream frame: {e}")))?;
-    Ok(end.error)
+pub fn end_stream_error(frame: &[u8]) -> Result<Option<ConnectError>, Error> {
+    let read = |v: &Value<'_>| {
+        v.object()?
+            .opt("error")?
+            .map(ConnectError::from_json)
+            .transpose()
+    };
+    if frame.is_empty() {
+        return Ok(None);
+    }
+    json::parse(frame)
+        .and_then(|v| read(&v))
+        .map_err(|e| protocol_error(format!("bad end-stream frame: {e}")))
 }
 
 /// Where an error happened, which changes some mappings (as in the official SDK).
@@ -244,6 +264,22 @@ mod tests {
             "internal: m"
         );
         assert_eq!(end_stream_error(b"{}").unwrap().map(|e| e.code), None);
+        assert_eq!(end_stream_error(b"").unwrap().map(|e| e.code), None);
+        assert_eq!(
+            end_stream_error(br#"{"error":null,"metadata":{}}"#)
+                .unwrap()
+                .map(|e| e.code),
+            None
+        );
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            br#"{"error":1}"#,
+            br#"{"error":{"code":null}}"#,
+            br#"{"error":{},"error":{}}"#,
+        ] {
+            assert!(end_stream_error(bad).is_err());
+        }
         assert_eq!(
             end_stream_error(br#"{"error":{"code":"not_found","message":"x"}}"#)
                 .unwrap()

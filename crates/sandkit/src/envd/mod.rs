@@ -109,28 +109,16 @@ impl Envd {
         h
     }
 
-    /// A unary Connect call: one JSON message in, one out.
-    pub async fn unary(
-        &self,
-        rpc: &str,
-        message: &impl serde::Serialize,
-        user: Option<&str>,
-        context: Context,
-    ) -> Result<Bytes> {
-        let body = serde_json::to_vec(message)
-            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
-        // Boxed and not generic: one copy of the call's state machine for every RPC.
-        self.unary_bytes(rpc, body, user, context).await
-    }
-
-    fn unary_bytes<'a>(
+    /// A unary Connect call: one JSON message in (written with [`crate::json::Writer`]), one
+    /// out. Boxed and not generic: one copy of the call's state machine for every RPC.
+    pub fn unary<'a>(
         &'a self,
         rpc: &'a str,
-        body: Vec<u8>,
+        message: String,
         user: Option<&'a str>,
         context: Context,
     ) -> crate::maybe_send::BoxFuture<'a, Result<Bytes>> {
-        Box::pin(self.unary_inner(rpc, body, user, context))
+        Box::pin(self.unary_inner(rpc, message.into_bytes(), user, context))
     }
 
     async fn unary_inner(
@@ -171,29 +159,15 @@ impl Envd {
     /// A server-streaming Connect call: the response's messages as they arrive. The request
     /// timeout bounds only the handshake; `timeout_ms` (0 for none) is sent as
     /// `Connect-Timeout-Ms`, which the daemon applies to the process itself.
-    pub async fn stream(
-        &self,
-        rpc: &str,
-        message: &impl serde::Serialize,
-        user: Option<&str>,
-        timeout_ms: u64,
-        context: Context,
-    ) -> Result<MessageStream> {
-        let json = serde_json::to_vec(message)
-            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
-        self.stream_bytes(rpc, json, user, timeout_ms, context)
-            .await
-    }
-
-    fn stream_bytes<'a>(
+    pub fn stream<'a>(
         &'a self,
         rpc: &'a str,
-        json: Vec<u8>,
+        message: String,
         user: Option<&'a str>,
         timeout_ms: u64,
         context: Context,
     ) -> crate::maybe_send::BoxFuture<'a, Result<MessageStream>> {
-        Box::pin(self.stream_inner(rpc, json, user, timeout_ms, context))
+        Box::pin(self.stream_inner(rpc, message.into_bytes(), user, timeout_ms, context))
     }
 
     async fn stream_inner(
@@ -290,8 +264,7 @@ impl Envd {
 
 /// A non-2xx answer of `/files`: the message from the body's `message`, else the body text.
 pub fn rest_error(status: u16, body: &[u8]) -> Error {
-    let message = crate::json::from_slice::<crate::wire::LooseErrorBody>(body)
-        .ok()
+    let message = crate::wire::LooseErrorBody::from_body(body)
         .and_then(|b| b.message)
         .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
     let (kind, message) = match status {
@@ -317,9 +290,7 @@ pub fn rest_error(status: u16, body: &[u8]) -> Error {
 /// A non-200 answer to a Connect call: the Connect error JSON when there is one, else a code
 /// from the status (a proxy's answer).
 fn status_error(status: u16, body: &[u8], context: Context) -> Error {
-    let parsed: Option<ConnectError> = crate::json::from_slice(body)
-        .ok()
-        .filter(|e: &ConnectError| !e.code.is_empty());
+    let parsed = ConnectError::from_body(body).filter(|e| !e.code.is_empty());
     let e = parsed.unwrap_or_else(|| ConnectError {
         code: connect::code_from_status(status).to_string(),
         message: String::from_utf8_lossy(body).trim().to_string(),

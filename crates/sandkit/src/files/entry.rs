@@ -3,8 +3,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::info::Timestamp;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use crate::json::{self, JsonError, Obj, Value};
 use std::collections::BTreeMap;
 
 /// The kind of a filesystem object.
@@ -64,99 +63,52 @@ pub struct WriteInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// A 64-bit integer sent as a string (protobuf JSON) or as a number.
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = u64;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an unsigned integer or a string holding one")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<u64, E> {
-            Ok(v)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<u64, E> {
-            v.parse()
-                .map_err(|_| E::custom(format!("{v:?} is not an unsigned integer")))
-        }
-        fn visit_unit<E: de::Error>(self) -> std::result::Result<u64, E> {
-            Ok(0)
-        }
+/// A 64-bit integer sent as a string (protobuf JSON) or as a number; `null` is zero.
+fn lenient_u64(v: &Value<'_>) -> json::Result<u64> {
+    if v.is_null() {
+        return Ok(0);
     }
-    d.deserialize_any(V)
+    let Ok(text) = v.as_str() else {
+        return v
+            .u64()
+            .map_err(|_| v.invalid_type("an unsigned integer or a string holding one"));
+    };
+    text.parse()
+        .map_err(|_| JsonError::custom(format!("\"{text}\" is not an unsigned integer")))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireEntry {
-    #[serde(default)]
-    name: String,
-    #[serde(rename = "type", default)]
-    file_type: Option<String>,
-    #[serde(default)]
-    path: String,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    size: u64,
-    #[serde(default)]
-    mode: u32,
-    #[serde(default)]
-    permissions: String,
-    #[serde(default)]
-    owner: String,
-    #[serde(default)]
-    group: String,
-    modified_time: Option<String>,
-    symlink_target: Option<String>,
-    #[serde(default)]
-    metadata: Option<BTreeMap<String, String>>,
+fn file_type(o: Obj<'_, '_>) -> json::Result<Option<FileType>> {
+    Ok(o.opt("type")?
+        .map(Value::as_str)
+        .transpose()?
+        .and_then(FileType::from_wire))
 }
 
-impl From<WireEntry> for EntryInfo {
-    fn from(w: WireEntry) -> Self {
-        EntryInfo {
-            name: w.name,
-            file_type: w.file_type.as_deref().and_then(FileType::from_wire),
-            path: w.path,
-            size: w.size,
-            mode: w.mode,
-            permissions: w.permissions,
-            owner: w.owner,
-            group: w.group,
-            modified_time: w
-                .modified_time
-                .as_deref()
-                .and_then(Timestamp::parse_rfc3339),
-            symlink_target: w.symlink_target,
-            metadata: w.metadata.unwrap_or_default(),
-        }
-    }
+/// An `EntryInfo` message.
+pub(crate) fn entry_from_json(v: &Value<'_>) -> json::Result<EntryInfo> {
+    let o = v.object()?;
+    Ok(EntryInfo {
+        name: o.string_or_empty("name")?,
+        file_type: file_type(o)?,
+        path: o.string_or_empty("path")?,
+        size: o.get("size")?.map_or(Ok(0), lenient_u64)?,
+        mode: o.u32_or_zero("mode")?,
+        permissions: o.string_or_empty("permissions")?,
+        owner: o.string_or_empty("owner")?,
+        group: o.string_or_empty("group")?,
+        modified_time: o
+            .opt("modifiedTime")?
+            .map(Value::as_str)
+            .transpose()?
+            .and_then(Timestamp::parse_rfc3339),
+        symlink_target: o.opt_string("symlinkTarget")?,
+        metadata: o.opt_string_map("metadata")?.unwrap_or_default(),
+    })
 }
 
-#[derive(Deserialize)]
-struct EntryResponse {
-    entry: Option<WireEntry>,
-}
-
-#[derive(Deserialize)]
-struct ListResponse {
-    #[serde(default)]
-    entries: Vec<WireEntry>,
-}
-
-#[derive(Deserialize)]
-struct WireWritten {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    path: String,
-    #[serde(rename = "type", default)]
-    file_type: Option<String>,
-    #[serde(default)]
-    metadata: Option<BTreeMap<String, String>>,
-}
-
-pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    crate::json::from_slice(bytes).map_err(|e| {
+/// A daemon's message read by `read`; one that does not read is a `SandboxError`.
+pub(crate) fn decode<T>(bytes: &[u8], read: fn(&Value<'_>) -> json::Result<T>) -> Result<T> {
+    json::parse(bytes).and_then(|v| read(&v)).map_err(|e| {
         Error::new(
             ErrorKind::Sandbox,
             format!("the sandbox's daemon sent a message the SDK cannot read: {e}"),
@@ -166,42 +118,41 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
 
 /// `{entry}` of Stat, Move, MakeDir; `missing` is the error when there is none.
 pub(crate) fn entry_response(body: &[u8], missing: &str) -> Result<EntryInfo> {
-    decode::<EntryResponse>(body)?
-        .entry
-        .map(EntryInfo::from)
-        .ok_or_else(|| Error::new(ErrorKind::Sandbox, missing))
+    decode(body, |v| {
+        v.object()?.opt("entry")?.map(entry_from_json).transpose()
+    })?
+    .ok_or_else(|| Error::new(ErrorKind::Sandbox, missing))
 }
-
-pub(crate) fn entry_message(entry: Option<WireEntryRef>) -> Option<EntryInfo> {
-    entry.map(|e| e.0.into())
-}
-
-/// An `EntryInfo` inside another message (watch events).
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub(crate) struct WireEntryRef(WireEntry);
 
 /// `{entries}` of ListDir, without the kinds the SDK does not know.
 pub(crate) fn list_response(body: &[u8]) -> Result<Vec<EntryInfo>> {
-    Ok(decode::<ListResponse>(body)?
-        .entries
+    let entries = decode(body, |v| {
+        v.object()?.get("entries")?.map_or(Ok(Vec::new()), |list| {
+            list.array()?.iter().map(entry_from_json).collect()
+        })
+    })?;
+    Ok(entries
         .into_iter()
-        .map(EntryInfo::from)
         .filter(|e| e.file_type.is_some())
         .collect())
 }
 
 /// The JSON array `/files` answers an upload with.
 pub(crate) fn write_infos(body: &[u8]) -> Result<Vec<WriteInfo>> {
-    Ok(decode::<Vec<WireWritten>>(body)?
-        .into_iter()
-        .map(|w| WriteInfo {
-            name: w.name,
-            path: w.path,
-            file_type: w.file_type.as_deref().and_then(FileType::from_wire),
-            metadata: w.metadata.unwrap_or_default(),
-        })
-        .collect())
+    decode(body, |v| {
+        v.array()?
+            .iter()
+            .map(|w| {
+                let o = w.object()?;
+                Ok(WriteInfo {
+                    name: o.string_or_empty("name")?,
+                    path: o.string_or_empty("path")?,
+                    file_type: file_type(o)?,
+                    metadata: o.opt_string_map("metadata")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -223,6 +174,24 @@ mod tests {
     }
 
     #[test]
+    fn lenient_fields_default() {
+        let e = entry_response(
+            br#"{"entry":{"size":null,"type":null,"modifiedTime":"not a date","symlinkTarget":null,"metadata":null}}"#,
+            "m",
+        )
+        .unwrap();
+        assert_eq!((e.size, e.file_type, e.modified_time), (0, None, None));
+        assert_eq!(e.symlink_target, None);
+        assert!(e.metadata.is_empty());
+        let e = entry_response(
+            br#"{"entry":{"size":"18446744073709551615","x":[{}]}}"#,
+            "m",
+        );
+        assert_eq!(e.unwrap().size, u64::MAX);
+        assert!(list_response(b"{}").unwrap().is_empty());
+    }
+
+    #[test]
     fn sizes_may_be_numbers_and_unknown_kinds_are_left_out_of_lists() {
         let body = br#"{"entries":[{"name":"d","type":"FILE_TYPE_DIRECTORY","path":"/d","size":4096},{"name":"sock","type":"FILE_TYPE_UNSPECIFIED","path":"/sock"},{"name":"e","path":"/e"}]}"#;
         let entries = list_response(body).unwrap();
@@ -234,8 +203,23 @@ mod tests {
     #[test]
     fn bad_answers_are_errors_not_panics() {
         assert!(entry_response(b"{}", "missing").is_err());
+        assert!(entry_response(br#"{"entry":null}"#, "missing").is_err());
         assert!(entry_response(br#"{"entry":{"size":"-1"}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"size":-1}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"size":1.5}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"size":true}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"name":null}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"mode":-1}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"type":7}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"modifiedTime":7}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"metadata":{"k":1}}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{"name":"a","name":"b"}}"#, "m").is_err());
+        assert!(entry_response(br#"{"entry":{}} x"#, "m").is_err());
+        assert!(list_response(br#"{"entries":null}"#).is_err());
+        assert!(list_response(br#"{"entries":[1]}"#).is_err());
         assert!(write_infos(b"not json").is_err());
+        assert!(write_infos(b"{}").is_err());
+        assert!(write_infos(br#"[{"path":1}]"#).is_err());
         assert_eq!(
             write_infos(br#"[{"name":"x","path":"/x","type":"file"}]"#).unwrap()[0].file_type,
             Some(FileType::File)

@@ -1,13 +1,13 @@
 //! `files.watchDir`: a server stream of filesystem events under a directory.
 
 use super::EntryInfo;
-use super::entry::{WireEntryRef, decode, entry_message};
+use super::entry::{decode, entry_from_json};
 use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::{self, Value, Writer};
 use futures_util::future::{Either, select};
 use futures_util::task::AtomicWaker;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
@@ -71,28 +71,30 @@ pub struct FilesystemEvent {
     pub entry: Option<EntryInfo>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WatchRequest<'a> {
-    path: &'a str,
-    recursive: bool,
-    include_entry: bool,
-    allow_network_mounts: bool,
-}
-
-#[derive(Deserialize)]
-struct WireEvent {
-    #[serde(default)]
-    name: String,
-    #[serde(rename = "type", default)]
-    event_type: String,
-    entry: Option<WireEntryRef>,
-}
-
-#[derive(Deserialize)]
+/// A message of the watch stream: `{start}`, `{filesystem: {name, type, entry?}}` or a
+/// keepalive.
 struct WatchMessage {
-    start: Option<serde::de::IgnoredAny>,
-    filesystem: Option<WireEvent>,
+    start: bool,
+    /// The name, the type as sent, the entry.
+    filesystem: Option<(String, String, Option<EntryInfo>)>,
+}
+
+fn watch_message(v: &Value<'_>) -> json::Result<WatchMessage> {
+    let o = v.object()?;
+    Ok(WatchMessage {
+        start: o.opt("start")?.is_some(),
+        filesystem: o
+            .opt("filesystem")?
+            .map(|e| {
+                let e = e.object()?;
+                Ok((
+                    e.string_or_empty("name")?,
+                    e.string_or_empty("type")?,
+                    e.opt("entry")?.map(entry_from_json).transpose()?,
+                ))
+            })
+            .transpose()?,
+    })
 }
 
 #[derive(Default)]
@@ -131,17 +133,18 @@ impl std::fmt::Debug for WatchHandle {
 }
 
 pub(super) async fn start(envd: &Envd, path: &str, opts: &WatchOpts) -> Result<WatchHandle> {
-    let request = WatchRequest {
-        path,
-        recursive: opts.recursive,
-        include_entry: opts.include_entry,
-        allow_network_mounts: false,
-    };
+    let mut w = Writer::new();
+    w.begin_object();
+    w.field_str("path", path);
+    w.field_bool("recursive", opts.recursive);
+    w.field_bool("includeEntry", opts.include_entry);
+    w.field_bool("allowNetworkMounts", false);
+    w.end_object();
     let timeout = opts.timeout.unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let mut stream = envd
         .stream(
             "filesystem.Filesystem/WatchDir",
-            &request,
+            w.finish(),
             opts.user.as_deref(),
             timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             Context::Files,
@@ -149,9 +152,9 @@ pub(super) async fn start(envd: &Envd, path: &str, opts: &WatchOpts) -> Result<W
         .await?;
     let first = stream.next_message().await?;
     let started = first
-        .map(|m| decode::<WatchMessage>(&m))
+        .map(|m| decode(&m, watch_message))
         .transpose()?
-        .is_some_and(|m| m.start.is_some());
+        .is_some_and(|m| m.start);
     if !started {
         return Err(Error::new(ErrorKind::Sandbox, "Expected start event"));
     }
@@ -187,16 +190,16 @@ impl WatchHandle {
                 return Ok(None);
             };
             // Keepalives and events of unknown types are skipped, as the official SDK does.
-            let Some(event) = decode::<WatchMessage>(&message)?.filesystem else {
+            let Some((name, kind, entry)) = decode(&message, watch_message)?.filesystem else {
                 continue;
             };
-            let Some(event_type) = EventType::from_wire(&event.event_type) else {
+            let Some(event_type) = EventType::from_wire(&kind) else {
                 continue;
             };
             return Ok(Some(FilesystemEvent {
-                name: event.name,
+                name,
                 event_type,
-                entry: entry_message(event.entry),
+                entry,
             }));
         }
     }

@@ -2,11 +2,16 @@
 //!
 //! These types are shared by the client and by sandkitd, so that both sides name every field
 //! once. Conformance with the official SDK is checked separately, by its own tests.
+//!
+//! sandkitd reads and writes them with their serde derives. The client does not: it writes
+//! requests with `to_json` and reads answers with `from_json` (see [`crate::json`] for why),
+//! and the tests below check that both ways give the same bytes and the same values.
 
 pub mod base64;
 pub mod metadata;
 pub mod time;
 
+use crate::json::{self, JsonError, Value, Writer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -208,4 +213,353 @@ pub struct LooseErrorBody {
     pub code: Option<u16>,
     #[serde(default)]
     pub message: Option<String>,
+}
+
+// ── the client's side: requests written and answers read without serde ───────────────────
+
+impl NewSandbox {
+    /// The body as the derive would serialize it.
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        w.field_str("templateID", &self.template_id);
+        w.field_opt_i64("timeout", self.timeout);
+        w.field_opt_map("metadata", self.metadata.as_ref());
+        w.field_opt_map("envVars", self.env_vars.as_ref());
+        w.field_opt_bool("allow_internet_access", self.allow_internet_access);
+        if let Some(n) = &self.network {
+            w.key("network");
+            n.write_json(&mut w);
+        }
+        w.field_opt_bool("autoPause", self.auto_pause);
+        w.field_opt_bool("autoPauseMemory", self.auto_pause_memory);
+        if let Some(r) = &self.auto_resume {
+            w.key("autoResume");
+            w.begin_object();
+            w.field_bool("enabled", r.enabled);
+            w.end_object();
+        }
+        w.field_opt_bool("secure", self.secure);
+        w.end_object();
+        w.finish()
+    }
+}
+
+impl NetworkConfig {
+    fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_opt_strings("allowOut", self.allow_out.as_deref());
+        w.field_opt_strings("denyOut", self.deny_out.as_deref());
+        w.field_opt_bool("allowPublicTraffic", self.allow_public_traffic);
+        w.field_opt_str("maskRequestHost", self.mask_request_host.as_deref());
+        if let Some(ports) = &self.https_ports {
+            w.key("httpsPorts");
+            w.begin_array();
+            for p in ports {
+                w.u64(u64::from(*p));
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        let strings = |key| o.opt(key)?.map(Value::strings).transpose();
+        Ok(NetworkConfig {
+            allow_out: strings("allowOut")?,
+            deny_out: strings("denyOut")?,
+            allow_public_traffic: o.opt_bool("allowPublicTraffic")?,
+            mask_request_host: o.opt_string("maskRequestHost")?,
+            https_ports: o
+                .opt("httpsPorts")?
+                .map(|v| v.array()?.iter().map(Value::u16).collect())
+                .transpose()?,
+        })
+    }
+}
+
+impl ConnectSandbox {
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        w.field_opt_i64("timeout", self.timeout);
+        w.field_opt_bool("memory", self.memory);
+        w.end_object();
+        w.finish()
+    }
+}
+
+impl SetTimeout {
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        w.field_opt_i64("timeout", Some(self.timeout));
+        w.end_object();
+        w.finish()
+    }
+}
+
+impl SandboxCreated {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        Ok(SandboxCreated {
+            sandbox_id: o.string("sandboxID")?,
+            template_id: o.string("templateID")?,
+            client_id: o.string_or_empty("clientID")?,
+            envd_version: o.string("envdVersion")?,
+            envd_access_token: o.opt_string("envdAccessToken")?,
+            traffic_access_token: o.opt_string("trafficAccessToken")?,
+            domain: o.opt_string("domain")?,
+            alias: o.opt_string("alias")?,
+        })
+    }
+}
+
+impl SandboxState {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let s = v.as_str()?;
+        SandboxState::parse(s).ok_or_else(|| {
+            JsonError::custom(format!(
+                "unknown variant `{s}`, expected `running` or `paused`"
+            ))
+        })
+    }
+}
+
+impl ListedSandbox {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        Ok(ListedSandbox {
+            sandbox_id: o.string("sandboxID")?,
+            template_id: o.string("templateID")?,
+            client_id: o.string_or_empty("clientID")?,
+            alias: o.opt_string("alias")?,
+            started_at: o.string("startedAt")?,
+            end_at: o.string("endAt")?,
+            cpu_count: o.req("cpuCount")?.u32()?,
+            memory_mb: o.req("memoryMB")?.u32()?,
+            disk_size_mb: o.u32_or_zero("diskSizeMB")?,
+            state: SandboxState::from_json(o.req("state")?)?,
+            envd_version: o.string("envdVersion")?,
+            metadata: o.opt_string_map("metadata")?,
+        })
+    }
+
+    /// A page of `GET /v2/sandboxes`: an array of them.
+    pub fn list_from_json(v: &Value<'_>) -> Result<Vec<Self>, JsonError> {
+        v.array()?.iter().map(ListedSandbox::from_json).collect()
+    }
+}
+
+impl SandboxAccess {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        Ok(SandboxAccess {
+            domain: o.opt_string("domain")?,
+            envd_access_token: o.opt_string("envdAccessToken")?,
+            allow_internet_access: o.opt_bool("allowInternetAccess")?,
+            network: o
+                .opt("network")?
+                .map(NetworkConfig::from_json)
+                .transpose()?,
+            lifecycle: o
+                .opt("lifecycle")?
+                .map(|v| {
+                    let l = v.object()?;
+                    Ok(Lifecycle {
+                        on_timeout: l.string("onTimeout")?,
+                        auto_resume: l.req("autoResume")?.bool()?,
+                    })
+                })
+                .transpose()?,
+        })
+    }
+}
+
+impl SandboxDetail {
+    /// Both halves from the one flat object.
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        Ok(SandboxDetail {
+            listed: ListedSandbox::from_json(v)?,
+            access: SandboxAccess::from_json(v)?,
+        })
+    }
+}
+
+impl LooseErrorBody {
+    /// Whatever of `{code, message}` the body has; `None` when it is not such an object.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let v = json::parse(body).ok()?;
+        let o = v.object().ok()?;
+        Some(LooseErrorBody {
+            code: o.opt("code").ok()?.map(Value::u16).transpose().ok()?,
+            message: o.opt_string("message").ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Debug;
+
+    /// The client's reader and the serde derive agree: the same value, or both an error.
+    fn same<T>(doc: &str, ours: fn(&Value<'_>) -> Result<T, JsonError>)
+    where
+        T: for<'de> Deserialize<'de> + PartialEq + Debug,
+    {
+        let mine = json::parse(doc.as_bytes()).and_then(|v| ours(&v));
+        let theirs = serde_json::from_str::<T>(doc);
+        match (&mine, &theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{doc}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{doc}: ours {mine:?}, serde {theirs:?}"),
+        }
+    }
+
+    const LISTED: &str = r#"{"sandboxID":"abc","templateID":"base","clientID":"c","alias":null,
+        "startedAt":"2026-01-01T00:00:00.000Z","endAt":"2026-01-01T00:05:00Z",
+        "cpuCount":2,"memoryMB":512,"diskSizeMB":0,"state":"paused","envdVersion":"0.2.0",
+        "metadata":{"a b":"c=d","\u00e9":"\u00e9\ud83d\ude00"},"unknown":[1,{"x":[true,null]}]}"#;
+
+    #[test]
+    fn answers_decode_as_the_derives_decode_them() {
+        same::<ListedSandbox>(LISTED, ListedSandbox::from_json);
+        // Each field broken in turn: the wrong type, out of range, null, unknown values.
+        for (field, bad) in [
+            ("sandboxID", "1"),
+            ("sandboxID", "null"),
+            ("clientID", "null"),
+            ("alias", "7"),
+            ("cpuCount", "-1"),
+            ("cpuCount", "4294967296"),
+            ("cpuCount", "1.5"),
+            ("cpuCount", "\"2\""),
+            ("diskSizeMB", "null"),
+            ("state", "\"gone\""),
+            ("state", "null"),
+            ("metadata", "{\"k\":1}"),
+            ("metadata", "[]"),
+            ("metadata", "null"),
+        ] {
+            let doc = LISTED.replacen(
+                &format!("\"{field}\":"),
+                &format!("\"{field}\":{bad},\"x{field}\":"),
+                1,
+            );
+            same::<ListedSandbox>(&doc, ListedSandbox::from_json);
+        }
+        // Each field missing, and each given twice.
+        for field in [
+            "sandboxID",
+            "clientID",
+            "alias",
+            "cpuCount",
+            "diskSizeMB",
+            "state",
+            "metadata",
+        ] {
+            let doc = LISTED.replacen(&format!("\"{field}\":"), &format!("\"x{field}\":"), 1);
+            same::<ListedSandbox>(&doc, ListedSandbox::from_json);
+            let doc = LISTED.replacen(
+                &format!("\"{field}\":"),
+                &format!("\"{field}\":null,\"{field}\":"),
+                1,
+            );
+            same::<ListedSandbox>(&doc, ListedSandbox::from_json);
+        }
+        let page = format!("[{LISTED},{LISTED}]");
+        same::<Vec<ListedSandbox>>(&page, ListedSandbox::list_from_json);
+        same::<Vec<ListedSandbox>>("[]", ListedSandbox::list_from_json);
+        same::<Vec<ListedSandbox>>("{}", ListedSandbox::list_from_json);
+        same::<ListedSandbox>("[]", ListedSandbox::from_json);
+
+        for doc in [
+            r#"{"sandboxID":"i","templateID":"t","envdVersion":"v","trafficAccessToken":null,"domain":"d"}"#,
+            r#"{"sandboxID":"i","templateID":"t","clientID":"c","envdVersion":"v","envdAccessToken":"a","trafficAccessToken":"b","domain":null,"alias":"x"}"#,
+            r#"{"sandboxID":"i","templateID":"t"}"#,
+            r#"{"sandboxID":"i","templateID":"t","envdVersion":5}"#,
+        ] {
+            same::<SandboxCreated>(doc, SandboxCreated::from_json);
+        }
+        for doc in [
+            r#"{"domain":null,"allowInternetAccess":false,"lifecycle":{"onTimeout":"kill","autoResume":false},
+                "network":{"allowOut":["1.1.1.1"],"allowPublicTraffic":true,"httpsPorts":[443,8443]}}"#,
+            r#"{}"#,
+            r#"{"lifecycle":null,"network":null}"#,
+            r#"{"lifecycle":{"onTimeout":"kill"}}"#,
+            r#"{"lifecycle":{"onTimeout":"kill","autoResume":"no"}}"#,
+            r#"{"network":{"httpsPorts":[70000]}}"#,
+            r#"{"network":{"allowOut":"x"}}"#,
+            r#"{"network":{"denyOut":[1]}}"#,
+            r#"{"network":{"maskRequestHost":"h","denyOut":[]}}"#,
+            r#"{"allowInternetAccess":"yes"}"#,
+        ] {
+            same::<SandboxAccess>(doc, SandboxAccess::from_json);
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_read_loosely() {
+        let read = |doc: &str| LooseErrorBody::from_body(doc.as_bytes());
+        for doc in [
+            r#"{"code":404,"message":"not \"found\"\n"}"#,
+            r#"{"message":"no code"}"#,
+            r#"{"code":null}"#,
+            r#"{"code":1.5}"#,
+            r#"{"code":70000}"#,
+            r#"{"code":"404"}"#,
+            r#"{"message":1}"#,
+            "not json",
+            "",
+        ] {
+            assert_eq!(read(doc), serde_json::from_str(doc).ok(), "{doc}");
+        }
+        // serde would read a struct from an array too; the client never has.
+        assert_eq!(read("[404]"), None);
+    }
+
+    #[test]
+    fn requests_are_written_as_the_derives_write_them() {
+        let full = NewSandbox {
+            template_id: "base\"".into(),
+            timeout: Some(-5),
+            metadata: Some([("k".to_string(), "v\n".to_string())].into()),
+            env_vars: Some(StringMap::new()),
+            allow_internet_access: Some(false),
+            network: Some(NetworkConfig {
+                allow_out: Some(vec!["1.1.1.1".into()]),
+                deny_out: Some(vec![]),
+                allow_public_traffic: Some(true),
+                mask_request_host: Some("h".into()),
+                https_ports: Some(vec![443, 65535]),
+            }),
+            auto_pause: Some(true),
+            auto_pause_memory: Some(false),
+            auto_resume: Some(AutoResume { enabled: true }),
+            secure: Some(true),
+        };
+        for body in [
+            full,
+            NewSandbox::default(),
+            NewSandbox {
+                network: Some(NetworkConfig::default()),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(body.to_json(), serde_json::to_string(&body).unwrap());
+        }
+        for body in [
+            ConnectSandbox::default(),
+            ConnectSandbox {
+                timeout: Some(300),
+                memory: Some(true),
+            },
+        ] {
+            assert_eq!(body.to_json(), serde_json::to_string(&body).unwrap());
+        }
+        let t = SetTimeout { timeout: 60 };
+        assert_eq!(t.to_json(), serde_json::to_string(&t).unwrap());
+    }
 }
