@@ -13,7 +13,10 @@ rm -rf "$OUT"
 wasm-bindgen "$IN" --out-dir "$OUT" --target web
 # The glue is an ES module; the package's own `.js` files are CommonJS.
 echo '{ "type": "module" }' >"$OUT/package.json"
-"$WASM_OPT" -Oz "$OUT/sandkit_wasm_bg.wasm" -o "$OUT/sandkit_wasm_bg.wasm"
+# --low-memory-unused: Rust's data starts at 1 MiB (the stack below it grows down), so
+# nothing lives in the first KiB and wasm-opt may fold pointer arithmetic into load offsets.
+"$WASM_OPT" -Oz --converge --low-memory-unused --strip-producers \
+  "$OUT/sandkit_wasm_bg.wasm" -o "$OUT/sandkit_wasm_bg.wasm"
 
 size() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9c "$@" | wc -c | tr -d ' '; }

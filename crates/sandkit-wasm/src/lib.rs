@@ -59,3 +59,7 @@ fn start() {
         Platform::new(label, is_browser),
     ));
 }
+
+/// Talc instead of the standard library's dlmalloc: about 7 KB less wasm, and faster.
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
