@@ -165,14 +165,16 @@ fn is_metadata_key(k: &str) -> bool {
 fn metadata_headers(metadata: &BTreeMap<String, String>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(metadata.len());
     for (k, v) in metadata {
+        // JSON quoting rather than `{k:?}`, whose escaping brings Unicode tables into wasm.
+        let quoted = crate::json::quote(k);
         if !is_metadata_key(k) {
             return Err(Error::invalid_argument(format!(
-                "Invalid metadata key {k:?}: keys must be non-empty and use only HTTP token characters (letters, digits and !#$%&'*+-.^_`|~)."
+                "Invalid metadata key {quoted}: keys must be non-empty and use only HTTP token characters (letters, digits and !#$%&'*+-.^_`|~)."
             )));
         }
         if !v.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
             return Err(Error::invalid_argument(format!(
-                "Invalid metadata value for key {k:?}: values must be printable US-ASCII."
+                "Invalid metadata value for key {quoted}: values must be printable US-ASCII."
             )));
         }
         out.push((format!("x-metadata-{}", k.to_ascii_lowercase()), v.clone()));

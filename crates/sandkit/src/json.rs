@@ -579,7 +579,9 @@ pub fn quote_into(out: &mut String, s: &str) {
             0..=0x1f => 'u',
             _ => continue,
         };
-        out.push_str(&s[run..i]);
+        // `get`: slicing with `[]` would bring the panic message of a bad char boundary (and
+        // with it `char`'s Debug formatting) into wasm; these are ASCII positions anyway.
+        out.push_str(s.get(run..i).unwrap_or_default());
         out.push('\\');
         out.push(short);
         if short == 'u' {
@@ -589,7 +591,7 @@ pub fn quote_into(out: &mut String, s: &str) {
         }
         run = i + 1;
     }
-    out.push_str(&s[run..]);
+    out.push_str(s.get(run..).unwrap_or_default());
     out.push('"');
 }
 

@@ -49,7 +49,10 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
     for chunk in body.chunks(4) {
         let mut n = 0u32;
         for (i, &c) in chunk.iter().enumerate() {
-            let v = value(c).ok_or_else(|| format!("invalid base64 character {:?}", c as char))?;
+            let v = value(c).ok_or_else(|| {
+                let shown = crate::json::quote(char::from(c).encode_utf8(&mut [0; 4]));
+                format!("invalid base64 character {shown}")
+            })?;
             n |= v << (18 - 6 * i as u32);
         }
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
