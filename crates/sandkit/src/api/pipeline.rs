@@ -130,8 +130,16 @@ fn transport_error(e: TransportError) -> Error {
     )
 }
 
-/// Sends one control-plane request, retrying as the policy allows.
-pub(crate) async fn send(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiResponse> {
+/// Sends one control-plane request, retrying as the policy allows. Boxed: the callers' state
+/// machines then hold a pointer instead of this one.
+pub(crate) fn send(
+    cfg: &ConnectionConfig,
+    req: ApiRequest,
+) -> crate::maybe_send::BoxFuture<'_, Result<ApiResponse>> {
+    Box::pin(send_inner(cfg, req))
+}
+
+async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiResponse> {
     let api_key = cfg.require_api_key()?;
     let runtime = cfg.client().runtime();
     let start = runtime.now_ms();
