@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
+/// How much output `nextOutput()` hands across at most per call.
+const OUTPUT_BATCH: usize = 1 << 20;
+
 /// Options of a process start.
 #[napi(object)]
 pub struct ProcessStartOpts {
@@ -81,7 +84,9 @@ pub struct ProcessHandle {
 }
 
 impl ProcessHandle {
-    pub fn new(h: sandkit::commands::CommandHandle) -> Self {
+    pub fn new(mut h: sandkit::commands::CommandHandle) -> Self {
+        // The JavaScript layer keeps the output it is handed; the core need not keep a copy.
+        h.discard_output();
         ProcessHandle {
             pid: h.pid(),
             inner: Arc::new(Mutex::new(Some(h))),
@@ -109,7 +114,7 @@ impl ProcessHandle {
         guarded(async move {
             let mut slot = inner.lock().await;
             let h = slot.as_mut().ok_or_else(gone)?;
-            Ok(h.next_output().await?.map(|o| {
+            Ok(h.next_output_batch(OUTPUT_BATCH).await?.map(|o| {
                 let (stream, data) = match o {
                     sandkit::commands::Output::Stdout(b) => ("stdout", b),
                     sandkit::commands::Output::Stderr(b) => ("stderr", b),

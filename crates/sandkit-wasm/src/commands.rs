@@ -8,6 +8,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+/// How much output `nextOutput()` hands across at most per call.
+const OUTPUT_BATCH: usize = 1 << 20;
+
 /// `ProcessStartOpts` → the core's options.
 pub fn start_opts(v: Option<JsValue>) -> Result<sandkit::commands::RunOpts> {
     let o = Opts::new(v, "opts")?;
@@ -70,7 +73,9 @@ pub struct ProcessHandle {
 }
 
 impl ProcessHandle {
-    pub fn new(h: sandkit::commands::CommandHandle) -> Self {
+    pub fn new(mut h: sandkit::commands::CommandHandle) -> Self {
+        // The JavaScript layer keeps the output it is handed; the core need not keep a copy.
+        h.discard_output();
         ProcessHandle {
             pid: h.pid(),
             inner: Rc::new(RefCell::new(Some(h))),
@@ -95,7 +100,7 @@ impl ProcessHandle {
                 .map_err(|_| gone())?
                 .take()
                 .ok_or_else(gone)?;
-            let out = h.next_output().await;
+            let out = h.next_output_batch(OUTPUT_BATCH).await;
             *slot.try_borrow_mut().map_err(|_| gone())? = Some(h);
             Ok(match out? {
                 None => JsValue::NULL,

@@ -16,6 +16,7 @@ use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Value, Writer};
 use crate::wire::base64;
 use bytes::Bytes;
+use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -336,6 +337,29 @@ async fn signal(envd: &Envd, pid: u32, signal: &'static str) -> Result<bool> {
     }
 }
 
+fn output_kind(o: &Output) -> u8 {
+    match o {
+        Output::Stdout(_) => 0,
+        Output::Stderr(_) => 1,
+        Output::Pty(_) => 2,
+    }
+}
+
+fn split_output(o: Output) -> (u8, Bytes) {
+    let kind = output_kind(&o);
+    match o {
+        Output::Stdout(b) | Output::Stderr(b) | Output::Pty(b) => (kind, b),
+    }
+}
+
+fn join_output(kind: u8, b: Bytes) -> Output {
+    match kind {
+        0 => Output::Stdout(b),
+        1 => Output::Stderr(b),
+        _ => Output::Pty(b),
+    }
+}
+
 /// A started (or connected) process: its pid, its output as it comes, and its end.
 pub struct CommandHandle {
     pid: u32,
@@ -347,6 +371,11 @@ pub struct CommandHandle {
     /// `timeoutMs` as a wall-clock instant: waiting past it is a `TimeoutError` (the daemon
     /// also kills the process then).
     deadline_ms: Option<f64>,
+    /// Whether the output is kept for [`Self::wait`]'s result.
+    keep_output: bool,
+    /// Read ahead by [`Self::next_output_batch`]: a piece of another stream, or the error
+    /// that came after a batch.
+    pending: Option<Result<Output>>,
 }
 
 impl std::fmt::Debug for CommandHandle {
@@ -375,6 +404,8 @@ impl CommandHandle {
             stderr: Vec::new(),
             end: None,
             deadline_ms: None,
+            keep_output: true,
+            pending: None,
         })
     }
 
@@ -402,6 +433,9 @@ impl CommandHandle {
     /// The next piece of output; `None` once the process has ended (then [`Self::wait`]
     /// returns at once).
     pub async fn next_output(&mut self) -> Result<Option<Output>> {
+        if let Some(pending) = self.pending.take() {
+            return pending.map(Some);
+        }
         while self.end.is_none() {
             let Some(msg) = self.next_message().await? else {
                 return Err(Error::new(
@@ -424,13 +458,18 @@ impl CommandHandle {
                 let bytes = Bytes::from(base64::decode(text.as_bytes()).map_err(|e| {
                     Error::new(ErrorKind::Sandbox, format!("output is not base64: {e}"))
                 })?);
+                let keep = self.keep_output;
                 return Ok(Some(match i {
                     0 => {
-                        self.stdout.extend_from_slice(&bytes);
+                        if keep {
+                            self.stdout.extend_from_slice(&bytes);
+                        }
                         Output::Stdout(bytes)
                     }
                     1 => {
-                        self.stderr.extend_from_slice(&bytes);
+                        if keep {
+                            self.stderr.extend_from_slice(&bytes);
+                        }
                         Output::Stderr(bytes)
                     }
                     _ => Output::Pty(bytes),
@@ -440,6 +479,50 @@ impl CommandHandle {
             }
         }
         Ok(None)
+    }
+
+    /// The next piece of output together with the pieces of the same stream that have
+    /// already arrived, up to about `max` bytes: fewer, larger pieces for a binding to hand
+    /// across (each crossing costs). Never waits for more than the first piece.
+    pub async fn next_output_batch(&mut self, max: usize) -> Result<Option<Output>> {
+        let Some(first) = self.next_output().await? else {
+            return Ok(None);
+        };
+        let (kind, first) = split_output(first);
+        let mut joined: Option<Vec<u8>> = None;
+        while joined.as_ref().map_or(first.len(), Vec::len) < max {
+            let Some(next) = self.next_output().now_or_never() else {
+                break;
+            };
+            match next {
+                Ok(Some(o)) if output_kind(&o) == kind => {
+                    let (_, bytes) = split_output(o);
+                    joined
+                        .get_or_insert_with(|| first.to_vec())
+                        .extend_from_slice(&bytes);
+                }
+                Ok(Some(other)) => {
+                    self.pending = Some(Ok(other));
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Reported on the next call, after what has been read.
+                    self.pending = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        Ok(Some(join_output(kind, joined.map_or(first, Bytes::from))))
+    }
+
+    /// Stops keeping the output for [`Self::wait`], whose result then has empty `stdout` and
+    /// `stderr`: for callers that keep what [`Self::next_output`] gives them (the bindings'
+    /// JavaScript layer does), so that the output is not held twice.
+    pub fn discard_output(&mut self) {
+        self.keep_output = false;
+        self.stdout = Vec::new();
+        self.stderr = Vec::new();
     }
 
     /// Waits for the end: the result, or a [`ErrorKind::CommandExit`] error for a non-zero

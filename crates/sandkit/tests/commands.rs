@@ -146,3 +146,48 @@ async fn runs_commands_end_to_end() {
     assert!(!sandbox.is_running().await.unwrap());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn batched_output_keeps_each_stream_whole_and_in_order() {
+    let server = start_server_with_sandboxes().await;
+    let sandbox = Sandbox::create(opts(&server.url())).await.unwrap();
+    // Interleaved stdout and stderr, several MB of each, then a non-zero exit.
+    let mut h = sandbox
+        .commands()
+        .spawn(
+            "for i in $(seq 1 40); do seq -f \"o$i-%g\" 1 5000; seq -f \"e$i-%g\" 1 5000 >&2; done; exit 4",
+            RunOpts::default(),
+        )
+        .await
+        .unwrap();
+    h.discard_output();
+    let (mut out, mut err, mut batches) = (Vec::new(), Vec::new(), 0);
+    while let Some(piece) = h.next_output_batch(256 * 1024).await.unwrap() {
+        batches += 1;
+        match piece {
+            Output::Stdout(b) => out.extend_from_slice(&b),
+            Output::Stderr(b) => err.extend_from_slice(&b),
+            Output::Pty(_) => panic!("no terminal was asked for"),
+        }
+    }
+    let expect = |tag: &str| -> String {
+        (1..=40)
+            .flat_map(|i| (1..=5000).map(move |n| format!("{tag}{i}-{n}\n")))
+            .collect()
+    };
+    assert!(
+        String::from_utf8(out).unwrap() == expect("o"),
+        "stdout differs"
+    );
+    assert!(
+        String::from_utf8(err).unwrap() == expect("e"),
+        "stderr differs"
+    );
+    assert!(batches > 1);
+    // The end comes after the batches; with the output discarded the result carries none.
+    let e = h.wait().await.unwrap_err();
+    let outcome = e.command().unwrap();
+    assert_eq!((outcome.exit_code, outcome.stdout.as_str()), (4, ""));
+    sandbox.kill().await.unwrap();
+    server.shutdown().await;
+}
