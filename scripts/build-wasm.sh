@@ -17,6 +17,12 @@ echo '{ "type": "module" }' >"$OUT/package.json"
 # nothing lives in the first KiB and wasm-opt may fold pointer arithmetic into load offsets.
 "$WASM_OPT" -Oz --converge --low-memory-unused --strip-producers \
   "$OUT/sandkit_wasm_bg.wasm" -o "$OUT/sandkit_wasm_bg.wasm"
+# One- or two-letter import and export names, in the module and in the glue.
+"$WASM_OPT" --minify-imports-and-exports-and-modules "$OUT/sandkit_wasm_bg.wasm" \
+  -o "$OUT/sandkit_wasm_bg.wasm" >"$OUT/names.json"
+node scripts/minify-wasm-names.mjs "$OUT/names.json" "$OUT/sandkit_wasm_bg.wasm" \
+  "$OUT/sandkit_wasm.js" "$OUT/sandkit_wasm.d.ts"
+rm "$OUT/names.json"
 
 size() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9c "$@" | wc -c | tr -d ' '; }
