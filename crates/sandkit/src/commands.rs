@@ -13,7 +13,7 @@
 use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
-use crate::json::{self, Value, Writer};
+use crate::json::{self, Obj, Value, Writer, owned, to_strings};
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -114,86 +114,77 @@ fn start_request(cmd: &str, opts: &RunOpts) -> String {
 /// What one message of a process stream says (`{event: {start|data|end}}`); every part is
 /// checked, as the message's schema has them.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct ProcessEvent {
+struct ProcessEvent<'v> {
     /// The pid of a start event.
     start: Option<u32>,
     /// stdout, stderr, pty: base64.
-    data: Option<[Option<String>; 3]>,
+    data: Option<[Option<&'v str>; 3]>,
     /// The exit code and error of an end event.
-    end: Option<(i32, Option<String>)>,
+    end: Option<(i32, Option<&'v str>)>,
 }
 
 /// A message of a process stream: `None` when it has no event (a keepalive).
-fn process_event(message: &[u8]) -> Result<Option<ProcessEvent>> {
-    let read = |v: &Value<'_>| -> json::Result<Option<ProcessEvent>> {
-        let Some(event) = v.object()?.opt("event")? else {
-            return Ok(None);
-        };
-        let e = event.object()?;
-        Ok(Some(ProcessEvent {
-            start: e
-                .opt("start")?
-                .map(|s| s.object()?.u32_or_zero("pid"))
-                .transpose()?,
-            data: e
-                .opt("data")?
-                .map(|d| {
-                    let d = d.object()?;
-                    Ok([
-                        d.opt_string("stdout")?,
-                        d.opt_string("stderr")?,
-                        d.opt_string("pty")?,
-                    ])
-                })
-                .transpose()?,
-            end: e
-                .opt("end")?
-                .map(|end| {
-                    let end = end.object()?;
-                    let code = end.get("exitCode")?.map_or(Ok(0), Value::i32)?;
-                    Ok((code, end.opt_string("error")?))
-                })
-                .transpose()?,
-        }))
+fn process_event<'v>(v: &'v Value<'_>) -> json::Result<Option<ProcessEvent<'v>>> {
+    let Some(event) = v.object()?.opt("event")? else {
+        return Ok(None);
     };
-    json::parse(message)
-        .and_then(|v| read(&v))
-        .map_err(unreadable)
+    let e = event.object()?;
+    let start = match e.opt("start")? {
+        Some(s) => Some(s.object()?.u32_or_zero("pid")?),
+        None => None,
+    };
+    let data = match e.opt("data")? {
+        Some(d) => {
+            let d = d.object()?;
+            Some([
+                d.opt_str("stdout")?,
+                d.opt_str("stderr")?,
+                d.opt_str("pty")?,
+            ])
+        }
+        None => None,
+    };
+    let end = match e.opt("end")? {
+        Some(end) => {
+            let end = end.object()?;
+            let code = end.get("exitCode")?.map_or(Ok(0), Value::i32)?;
+            Some((code, end.opt_str("error")?))
+        }
+        None => None,
+    };
+    Ok(Some(ProcessEvent { start, data, end }))
 }
 
-/// `{processes: [{config?: {cmd, args, envs, cwd?}, pid, tag?}]}`.
-fn process_list(body: &[u8]) -> Result<Vec<ProcessInfo>> {
-    let read = |v: &Value<'_>| -> json::Result<Vec<ProcessInfo>> {
-        let Some(list) = v.object()?.get("processes")? else {
-            return Ok(Vec::new());
-        };
-        list.array()?
-            .iter()
-            .map(|p| {
-                let p = p.object()?;
-                let config = p.opt("config")?.map(Value::object).transpose()?;
-                let (cmd, args, envs, cwd) = match config {
-                    None => (String::new(), Vec::new(), BTreeMap::new(), None),
-                    Some(c) => (
-                        c.string_or_empty("cmd")?,
-                        c.get("args")?.map_or(Ok(Vec::new()), Value::strings)?,
-                        c.get("envs")?
-                            .map_or(Ok(BTreeMap::new()), Value::string_map)?,
-                        c.opt_string("cwd")?,
-                    ),
-                };
-                Ok(ProcessInfo {
-                    pid: p.u32_or_zero("pid")?,
-                    tag: p.opt_string("tag")?,
-                    cmd,
-                    args,
-                    envs,
-                    cwd,
-                })
-            })
-            .collect()
+/// One entry of `{processes: [{config?: {cmd, args, envs, cwd?}, pid, tag?}]}`.
+fn listed_process(p: &Value<'_>) -> json::Result<ProcessInfo> {
+    let p = p.object()?;
+    let (pid, tag) = (p.u32_or_zero("pid")?, p.opt_str("tag")?);
+    let config = match p.opt("config")? {
+        Some(c) => {
+            let c = c.object()?;
+            let cmd = c.str_or_empty("cmd")?;
+            let args = c.get("args")?.map(Value::string_array).transpose()?;
+            let envs = c.get("envs")?.map(Value::string_object).transpose()?;
+            Some((cmd, args, envs, c.opt_str("cwd")?))
+        }
+        None => None,
     };
-    json::parse(body).and_then(|v| read(&v)).map_err(unreadable)
+    let (cmd, args, envs, cwd) = config.unwrap_or_default();
+    Ok(ProcessInfo {
+        pid,
+        tag: owned(tag),
+        cmd: cmd.into(),
+        args: args.map(to_strings).unwrap_or_default(),
+        envs: envs.map(Obj::to_string_map).unwrap_or_default(),
+        cwd: owned(cwd),
+    })
+}
+
+fn process_list(v: &Value<'_>) -> json::Result<Vec<ProcessInfo>> {
+    match v.object()?.get("processes")? {
+        None => Ok(Vec::new()),
+        Some(list) => list.array()?.iter().map(listed_process).collect(),
+    }
 }
 
 fn unreadable(e: json::JsonError) -> Error {
@@ -267,7 +258,9 @@ impl Commands {
             .envd
             .unary("process.Process/List", "{}".into(), None, Context::Process)
             .await?;
-        process_list(&body)
+        json::parse(&body)
+            .and_then(|v| process_list(&v))
+            .map_err(unreadable)
     }
 
     /// Kills a process (SIGKILL): `false` when there was no such process.
@@ -390,12 +383,13 @@ impl CommandHandle {
     async fn attach(envd: Envd, mut stream: MessageStream) -> Result<CommandHandle> {
         // The first message must say which process this is.
         let first = stream.next_message().await?;
-        let pid = first
-            .map(|m| process_event(&m))
-            .transpose()?
-            .flatten()
-            .and_then(|e| e.start)
-            .ok_or_else(|| Error::new(ErrorKind::Sandbox, "Expected start event"))?;
+        let start = match first {
+            Some(m) => json::parse(&m)
+                .and_then(|v| Ok(process_event(&v)?.and_then(|e| e.start)))
+                .map_err(unreadable)?,
+            None => None,
+        };
+        let pid = start.ok_or_else(|| Error::new(ErrorKind::Sandbox, "Expected start event"))?;
         Ok(CommandHandle {
             pid,
             envd,
@@ -443,7 +437,8 @@ impl CommandHandle {
                     "Process exited without a result",
                 ));
             };
-            let Some(event) = process_event(&msg)? else {
+            let parsed = json::parse(&msg).map_err(unreadable)?;
+            let Some(event) = process_event(&parsed).map_err(unreadable)? else {
                 continue;
             };
             if let Some(data) = event.data {
@@ -474,8 +469,8 @@ impl CommandHandle {
                     }
                     _ => Output::Pty(bytes),
                 }));
-            } else if let Some(end) = event.end {
-                self.end = Some(end);
+            } else if let Some((code, error)) = event.end {
+                self.end = Some((code, owned(error)));
             }
         }
         Ok(None)

@@ -475,21 +475,45 @@ impl<'a> Value<'a> {
             .map(|v| v as i32)
     }
 
+    /// An array whose items are all strings.
+    pub fn string_array(&self) -> Result<&[Value<'a>]> {
+        let items = self.array()?;
+        for item in items {
+            item.as_str()?;
+        }
+        Ok(items)
+    }
+
+    /// An object whose members are all strings.
+    pub fn string_object(&self) -> Result<Obj<'_, 'a>> {
+        let o = self.object()?;
+        for (_, v) in o.members {
+            v.as_str()?;
+        }
+        Ok(o)
+    }
+
     /// An array of strings.
     pub fn strings(&self) -> Result<Vec<String>> {
-        self.array()?.iter().map(Value::string).collect()
+        self.string_array().map(to_strings)
     }
 
     /// An object of strings; of a key given twice the last one wins (as in a map).
     pub fn string_map(&self) -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        for (k, v) in self.object()?.members {
-            out.insert(k.to_string(), v.string()?);
-        }
-        Ok(out)
+        self.string_object().map(Obj::to_string_map)
     }
 }
 
+/// The strings of an array read with [`Value::string_array`] (anything else is left out).
+pub fn to_strings(items: &[Value<'_>]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|v| v.as_str().ok().map(str::to_string))
+        .collect()
+}
+
+// Readers of messages check everything first, borrowing, and only then copy what they keep:
+// an early return after an allocation would need code to free it, at every such return.
 impl<'v, 'a> Obj<'v, 'a> {
     /// The member named `key`, `None` when absent. A key given twice is an error, as it is for
     /// the fields of serde's derived structs.
@@ -518,17 +542,17 @@ impl<'v, 'a> Obj<'v, 'a> {
     }
 
     /// A required string.
-    pub fn string(self, key: &str) -> Result<String> {
-        self.req(key)?.string()
+    pub fn str(self, key: &str) -> Result<&'v str> {
+        self.req(key)?.as_str()
     }
 
     /// A string that defaults to empty when absent (but may not be `null`).
-    pub fn string_or_empty(self, key: &str) -> Result<String> {
-        self.get(key)?.map_or(Ok(String::new()), Value::string)
+    pub fn str_or_empty(self, key: &str) -> Result<&'v str> {
+        self.get(key)?.map_or(Ok(""), Value::as_str)
     }
 
-    pub fn opt_string(self, key: &str) -> Result<Option<String>> {
-        self.opt(key)?.map(Value::string).transpose()
+    pub fn opt_str(self, key: &str) -> Result<Option<&'v str>> {
+        self.opt(key)?.map(Value::as_str).transpose()
     }
 
     pub fn opt_bool(self, key: &str) -> Result<Option<bool>> {
@@ -540,9 +564,26 @@ impl<'v, 'a> Obj<'v, 'a> {
         self.get(key)?.map_or(Ok(0), Value::u32)
     }
 
-    pub fn opt_string_map(self, key: &str) -> Result<Option<BTreeMap<String, String>>> {
-        self.opt(key)?.map(Value::string_map).transpose()
+    /// An optional object of strings (see [`Value::string_object`]).
+    pub fn opt_string_object(self, key: &str) -> Result<Option<Obj<'v, 'a>>> {
+        self.opt(key)?.map(Value::string_object).transpose()
     }
+
+    /// The members that are strings, as a map; of a key given twice the last one wins.
+    pub fn to_string_map(self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (k, v) in self.members {
+            if let Ok(v) = v.as_str() {
+                out.insert(k.to_string(), v.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// An owned copy of an optional borrowed string.
+pub fn owned(s: Option<&str>) -> Option<String> {
+    s.map(str::to_string)
 }
 
 // ── writing ──────────────────────────────────────────────────────────────────────────────
@@ -934,23 +975,25 @@ mod tests {
             parse(br#"{"s":"x","n":null,"i":3,"m":{"a":"1","a":"2"},"d":1,"d":2,"l":["a","b"]}"#)
                 .unwrap();
         let o = v.object().unwrap();
-        assert_eq!(o.string("s").unwrap(), "x");
-        assert_eq!(o.opt_string("n").unwrap(), None);
-        assert_eq!(o.opt_string("absent").unwrap(), None);
-        assert_eq!(o.string_or_empty("absent").unwrap(), "");
-        assert!(o.string_or_empty("n").is_err());
-        assert!(o.string("n").is_err());
+        assert_eq!(o.str("s").unwrap(), "x");
+        assert_eq!(o.opt_str("n").unwrap(), None);
+        assert_eq!(o.opt_str("absent").unwrap(), None);
+        assert_eq!(o.str_or_empty("absent").unwrap(), "");
+        assert!(o.str_or_empty("n").is_err());
+        assert!(o.str("n").is_err());
         assert_eq!(
-            o.string("absent").unwrap_err().to_string(),
+            o.str("absent").unwrap_err().to_string(),
             "missing field `absent` at byte 0"
         );
         assert_eq!(o.u32_or_zero("i").unwrap(), 3);
         assert_eq!(o.u32_or_zero("absent").unwrap(), 0);
         assert!(o.u32_or_zero("n").is_err());
         assert_eq!(
-            o.opt_string_map("m").unwrap().unwrap(),
+            o.opt_string_object("m").unwrap().unwrap().to_string_map(),
             BTreeMap::from([("a".to_string(), "2".to_string())])
         );
+        assert!(o.opt_string_object("l").is_err());
+        assert_eq!(o.opt_string_object("n").unwrap().map(|_| ()), None);
         assert!(
             o.get("d")
                 .unwrap_err()

@@ -93,9 +93,10 @@ impl ConnectError {
     /// `{code, message}`, both defaulting to empty.
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
+        let [code, message] = [o.str_or_empty("code")?, o.str_or_empty("message")?];
         Ok(ConnectError {
-            code: o.string_or_empty("code")?,
-            message: o.string_or_empty("message")?,
+            code: code.into(),
+            message: message.into(),
         })
     }
 

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::info::Timestamp;
-use crate::json::{self, JsonError, Obj, Value};
+use crate::json::{self, JsonError, Obj, Value, owned};
 use std::collections::BTreeMap;
 
 /// The kind of a filesystem object.
@@ -84,25 +84,32 @@ fn file_type(o: Obj<'_, '_>) -> json::Result<Option<FileType>> {
         .and_then(FileType::from_wire))
 }
 
-/// An `EntryInfo` message.
+/// An `EntryInfo` message. Every field is checked before any is copied (see `json`).
 pub(crate) fn entry_from_json(v: &Value<'_>) -> json::Result<EntryInfo> {
     let o = v.object()?;
+    let [name, path] = [o.str_or_empty("name")?, o.str_or_empty("path")?];
+    let file_type = file_type(o)?;
+    let size = o.get("size")?.map_or(Ok(0), lenient_u64)?;
+    let mode = o.u32_or_zero("mode")?;
+    let [permissions, owner, group] = [
+        o.str_or_empty("permissions")?,
+        o.str_or_empty("owner")?,
+        o.str_or_empty("group")?,
+    ];
+    let [modified, symlink_target] = [o.opt_str("modifiedTime")?, o.opt_str("symlinkTarget")?];
+    let metadata = o.opt_string_object("metadata")?;
     Ok(EntryInfo {
-        name: o.string_or_empty("name")?,
-        file_type: file_type(o)?,
-        path: o.string_or_empty("path")?,
-        size: o.get("size")?.map_or(Ok(0), lenient_u64)?,
-        mode: o.u32_or_zero("mode")?,
-        permissions: o.string_or_empty("permissions")?,
-        owner: o.string_or_empty("owner")?,
-        group: o.string_or_empty("group")?,
-        modified_time: o
-            .opt("modifiedTime")?
-            .map(Value::as_str)
-            .transpose()?
-            .and_then(Timestamp::parse_rfc3339),
-        symlink_target: o.opt_string("symlinkTarget")?,
-        metadata: o.opt_string_map("metadata")?.unwrap_or_default(),
+        name: name.into(),
+        file_type,
+        path: path.into(),
+        size,
+        mode,
+        permissions: permissions.into(),
+        owner: owner.into(),
+        group: group.into(),
+        modified_time: modified.and_then(Timestamp::parse_rfc3339),
+        symlink_target: owned(symlink_target),
+        metadata: metadata.map(Obj::to_string_map).unwrap_or_default(),
     })
 }
 
@@ -144,11 +151,14 @@ pub(crate) fn write_infos(body: &[u8]) -> Result<Vec<WriteInfo>> {
             .iter()
             .map(|w| {
                 let o = w.object()?;
+                let [name, path] = [o.str_or_empty("name")?, o.str_or_empty("path")?];
+                let file_type = file_type(o)?;
+                let metadata = o.opt_string_object("metadata")?;
                 Ok(WriteInfo {
-                    name: o.string_or_empty("name")?,
-                    path: o.string_or_empty("path")?,
-                    file_type: file_type(o)?,
-                    metadata: o.opt_string_map("metadata")?.unwrap_or_default(),
+                    name: name.into(),
+                    path: path.into(),
+                    file_type,
+                    metadata: metadata.map(Obj::to_string_map).unwrap_or_default(),
                 })
             })
             .collect()

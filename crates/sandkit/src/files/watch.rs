@@ -81,20 +81,17 @@ struct WatchMessage {
 
 fn watch_message(v: &Value<'_>) -> json::Result<WatchMessage> {
     let o = v.object()?;
-    Ok(WatchMessage {
-        start: o.opt("start")?.is_some(),
-        filesystem: o
-            .opt("filesystem")?
-            .map(|e| {
-                let e = e.object()?;
-                Ok((
-                    e.string_or_empty("name")?,
-                    e.string_or_empty("type")?,
-                    e.opt("entry")?.map(entry_from_json).transpose()?,
-                ))
-            })
-            .transpose()?,
-    })
+    let start = o.opt("start")?.is_some();
+    let filesystem = match o.opt("filesystem")? {
+        Some(e) => {
+            let e = e.object()?;
+            let [name, kind] = [e.str_or_empty("name")?, e.str_or_empty("type")?];
+            let entry = e.opt("entry")?.map(entry_from_json).transpose()?;
+            Some((name.into(), kind.into(), entry))
+        }
+        None => None,
+    };
+    Ok(WatchMessage { start, filesystem })
 }
 
 #[derive(Default)]

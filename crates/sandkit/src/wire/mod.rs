@@ -11,7 +11,7 @@ pub mod base64;
 pub mod metadata;
 pub mod time;
 
-use crate::json::{self, JsonError, Value, Writer};
+use crate::json::{self, JsonError, Obj, Value, Writer, owned, to_strings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -265,16 +265,25 @@ impl NetworkConfig {
 
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
-        let strings = |key| o.opt(key)?.map(Value::strings).transpose();
+        let strings = |key| o.opt(key)?.map(Value::string_array).transpose();
+        let (allow_out, deny_out) = (strings("allowOut")?, strings("denyOut")?);
+        let allow_public_traffic = o.opt_bool("allowPublicTraffic")?;
+        let mask_request_host = o.opt_str("maskRequestHost")?;
+        let https_ports = match o.opt("httpsPorts")? {
+            Some(p) => Some(
+                p.array()?
+                    .iter()
+                    .map(Value::u16)
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => None,
+        };
         Ok(NetworkConfig {
-            allow_out: strings("allowOut")?,
-            deny_out: strings("denyOut")?,
-            allow_public_traffic: o.opt_bool("allowPublicTraffic")?,
-            mask_request_host: o.opt_string("maskRequestHost")?,
-            https_ports: o
-                .opt("httpsPorts")?
-                .map(|v| v.array()?.iter().map(Value::u16).collect())
-                .transpose()?,
+            allow_out: allow_out.map(to_strings),
+            deny_out: deny_out.map(to_strings),
+            allow_public_traffic,
+            mask_request_host: owned(mask_request_host),
+            https_ports,
         })
     }
 }
@@ -300,18 +309,32 @@ impl SetTimeout {
     }
 }
 
+// The readers check every field first, borrowing, then copy (see `json`).
+
 impl SandboxCreated {
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
+        let [id, template, client, envd] = [
+            o.str("sandboxID")?,
+            o.str("templateID")?,
+            o.str_or_empty("clientID")?,
+            o.str("envdVersion")?,
+        ];
+        let [envd_token, traffic_token, domain, alias] = [
+            o.opt_str("envdAccessToken")?,
+            o.opt_str("trafficAccessToken")?,
+            o.opt_str("domain")?,
+            o.opt_str("alias")?,
+        ];
         Ok(SandboxCreated {
-            sandbox_id: o.string("sandboxID")?,
-            template_id: o.string("templateID")?,
-            client_id: o.string_or_empty("clientID")?,
-            envd_version: o.string("envdVersion")?,
-            envd_access_token: o.opt_string("envdAccessToken")?,
-            traffic_access_token: o.opt_string("trafficAccessToken")?,
-            domain: o.opt_string("domain")?,
-            alias: o.opt_string("alias")?,
+            sandbox_id: id.into(),
+            template_id: template.into(),
+            client_id: client.into(),
+            envd_version: envd.into(),
+            envd_access_token: owned(envd_token),
+            traffic_access_token: owned(traffic_token),
+            domain: owned(domain),
+            alias: owned(alias),
         })
     }
 }
@@ -330,19 +353,31 @@ impl SandboxState {
 impl ListedSandbox {
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
+        let [id, template, client] = [
+            o.str("sandboxID")?,
+            o.str("templateID")?,
+            o.str_or_empty("clientID")?,
+        ];
+        let alias = o.opt_str("alias")?;
+        let [started, end] = [o.str("startedAt")?, o.str("endAt")?];
+        let [cpu, memory] = [o.req("cpuCount")?.u32()?, o.req("memoryMB")?.u32()?];
+        let disk = o.u32_or_zero("diskSizeMB")?;
+        let state = SandboxState::from_json(o.req("state")?)?;
+        let envd = o.str("envdVersion")?;
+        let metadata = o.opt_string_object("metadata")?;
         Ok(ListedSandbox {
-            sandbox_id: o.string("sandboxID")?,
-            template_id: o.string("templateID")?,
-            client_id: o.string_or_empty("clientID")?,
-            alias: o.opt_string("alias")?,
-            started_at: o.string("startedAt")?,
-            end_at: o.string("endAt")?,
-            cpu_count: o.req("cpuCount")?.u32()?,
-            memory_mb: o.req("memoryMB")?.u32()?,
-            disk_size_mb: o.u32_or_zero("diskSizeMB")?,
-            state: SandboxState::from_json(o.req("state")?)?,
-            envd_version: o.string("envdVersion")?,
-            metadata: o.opt_string_map("metadata")?,
+            sandbox_id: id.into(),
+            template_id: template.into(),
+            client_id: client.into(),
+            alias: owned(alias),
+            started_at: started.into(),
+            end_at: end.into(),
+            cpu_count: cpu,
+            memory_mb: memory,
+            disk_size_mb: disk,
+            state,
+            envd_version: envd.into(),
+            metadata: metadata.map(Obj::to_string_map),
         })
     }
 
@@ -355,24 +390,28 @@ impl ListedSandbox {
 impl SandboxAccess {
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
+        let [domain, envd_token] = [o.opt_str("domain")?, o.opt_str("envdAccessToken")?];
+        let allow_internet_access = o.opt_bool("allowInternetAccess")?;
+        let network = o
+            .opt("network")?
+            .map(NetworkConfig::from_json)
+            .transpose()?;
+        let lifecycle = match o.opt("lifecycle")? {
+            Some(v) => {
+                let l = v.object()?;
+                Some((l.str("onTimeout")?, l.req("autoResume")?.bool()?))
+            }
+            None => None,
+        };
         Ok(SandboxAccess {
-            domain: o.opt_string("domain")?,
-            envd_access_token: o.opt_string("envdAccessToken")?,
-            allow_internet_access: o.opt_bool("allowInternetAccess")?,
-            network: o
-                .opt("network")?
-                .map(NetworkConfig::from_json)
-                .transpose()?,
-            lifecycle: o
-                .opt("lifecycle")?
-                .map(|v| {
-                    let l = v.object()?;
-                    Ok(Lifecycle {
-                        on_timeout: l.string("onTimeout")?,
-                        auto_resume: l.req("autoResume")?.bool()?,
-                    })
-                })
-                .transpose()?,
+            domain: owned(domain),
+            envd_access_token: owned(envd_token),
+            allow_internet_access,
+            network,
+            lifecycle: lifecycle.map(|(on_timeout, auto_resume)| Lifecycle {
+                on_timeout: on_timeout.into(),
+                auto_resume,
+            }),
         })
     }
 }
@@ -392,9 +431,11 @@ impl LooseErrorBody {
     pub fn from_body(body: &[u8]) -> Option<Self> {
         let v = json::parse(body).ok()?;
         let o = v.object().ok()?;
+        let code = o.opt("code").ok()?.map(Value::u16).transpose().ok()?;
+        let message = o.opt_str("message").ok()?;
         Some(LooseErrorBody {
-            code: o.opt("code").ok()?.map(Value::u16).transpose().ok()?,
-            message: o.opt_string("message").ok()?,
+            code,
+            message: owned(message),
         })
     }
 }
