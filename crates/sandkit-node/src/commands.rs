@@ -122,7 +122,7 @@ impl ProcessHandle {
                 };
                 ProcessOutput {
                     stream: stream.into(),
-                    data: Uint8Array::from(data.to_vec()),
+                    data: Uint8Array::from(Vec::from(data)),
                 }
             }))
         })

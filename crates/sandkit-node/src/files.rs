@@ -378,7 +378,7 @@ impl FileReader {
             if chunk.is_none() {
                 *slot = None;
             }
-            Ok(chunk.map(|b| Uint8Array::from(b.to_vec())))
+            Ok(chunk.map(|b| Uint8Array::from(Vec::from(b))))
         })
         .await
     }

@@ -28,47 +28,104 @@ pub enum Frame {
     End(Bytes),
 }
 
-/// Splits a response body into envelopes, however it was chunked.
+/// Splits a response body into envelopes, however it was chunked. Frames that arrive whole
+/// in a chunk are handed out as slices of it (no copy); only a frame split across chunks is
+/// gathered, into a buffer sized for it once its header is known.
 #[derive(Default)]
 pub struct EnvelopeReader {
-    buf: BytesMut,
+    /// The unread rest of the last chunk, while nothing is being gathered.
+    whole: Bytes,
+    /// A frame being gathered across chunks (and whatever came after it).
+    partial: BytesMut,
+}
+
+/// A frame header: flags and payload length, checked.
+fn header(b: &[u8]) -> Result<Option<(u8, usize)>, Error> {
+    if b.len() < 5 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+    if len > MAX_MESSAGE {
+        return Err(protocol_error(format!(
+            "a message of {len} bytes is too large"
+        )));
+    }
+    if b[0] & COMPRESSED != 0 {
+        return Err(protocol_error("the server sent a compressed message"));
+    }
+    Ok(Some((b[0], len)))
+}
+
+fn frame(flags: u8, payload: Bytes) -> Frame {
+    if flags & END_STREAM != 0 {
+        Frame::End(payload)
+    } else {
+        Frame::Message(payload)
+    }
 }
 
 impl EnvelopeReader {
     pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+        self.push_bytes(Bytes::copy_from_slice(chunk));
+    }
+
+    /// Adds a chunk of the body, without copying it when it can be sliced.
+    pub fn push_bytes(&mut self, chunk: Bytes) {
+        if self.partial.is_empty() && self.whole.is_empty() {
+            self.whole = chunk;
+        } else {
+            self.gather();
+            self.partial.extend_from_slice(&chunk);
+        }
+    }
+
+    /// Moves the unread rest of the last chunk into the gathering buffer.
+    fn gather(&mut self) {
+        if self.whole.is_empty() {
+            return;
+        }
+        let want = match header(&self.whole) {
+            Ok(Some((_, len))) => 5 + len,
+            _ => self.whole.len(),
+        };
+        self.partial.reserve(want.max(self.whole.len()));
+        self.partial.extend_from_slice(&self.whole);
+        self.whole = Bytes::new();
     }
 
     /// The next whole frame, if one has arrived.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
-        if self.buf.len() < 5 {
+        if !self.whole.is_empty() {
+            let Some((flags, len)) = header(&self.whole)? else {
+                self.gather();
+                return Ok(None);
+            };
+            if self.whole.len() < 5 + len {
+                self.gather();
+                return Ok(None);
+            }
+            let payload = self.whole.slice(5..5 + len);
+            self.whole = self.whole.slice(5 + len..);
+            return Ok(Some(frame(flags, payload)));
+        }
+        let Some((flags, len)) = header(&self.partial)? else {
+            return Ok(None);
+        };
+        if self.partial.len() < 5 + len {
             return Ok(None);
         }
-        let flags = self.buf[0];
-        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
-        if len > MAX_MESSAGE {
-            return Err(protocol_error(format!(
-                "a message of {len} bytes is too large"
-            )));
+        self.partial.advance(5);
+        let payload = self.partial.split_to(len).freeze();
+        if !self.partial.is_empty() {
+            // What follows goes back to being sliced rather than gathered.
+            self.whole = self.partial.split().freeze();
         }
-        if flags & COMPRESSED != 0 {
-            return Err(protocol_error("the server sent a compressed message"));
-        }
-        if self.buf.len() < 5 + len {
-            return Ok(None);
-        }
-        self.buf.advance(5);
-        let payload = self.buf.split_to(len).freeze();
-        Ok(Some(if flags & END_STREAM != 0 {
-            Frame::End(payload)
-        } else {
-            Frame::Message(payload)
-        }))
+        Ok(Some(frame(flags, payload)))
     }
 
     /// Bytes left over that do not make a frame.
     pub fn has_partial(&self) -> bool {
-        !self.buf.is_empty()
+        !self.whole.is_empty() || !self.partial.is_empty()
     }
 }
 
@@ -217,6 +274,29 @@ mod tests {
                 "split at {split}"
             );
             assert!(!r.has_partial());
+        }
+        // Three frames split at every pair of points: each arrives once, in order, intact.
+        let mut three = Vec::new();
+        for m in [&br#"{"n":1}"#[..], br#"{"n":22}"#, br#"{"n":333}"#] {
+            three.extend_from_slice(&envelope(m));
+        }
+        for i in 0..three.len() {
+            for j in i..three.len() {
+                let mut r = EnvelopeReader::default();
+                let mut got = Vec::new();
+                for part in [&three[..i], &three[i..j], &three[j..]] {
+                    r.push_bytes(Bytes::copy_from_slice(part));
+                    while let Some(Frame::Message(m)) = r.next_frame().unwrap() {
+                        got.push(m);
+                    }
+                }
+                assert_eq!(
+                    got,
+                    [&br#"{"n":1}"#[..], br#"{"n":22}"#, br#"{"n":333}"#],
+                    "split at {i}, {j}"
+                );
+                assert!(!r.has_partial());
+            }
         }
         let mut r = EnvelopeReader::default();
         r.push(&[COMPRESSED, 0, 0, 0, 0]);

@@ -336,7 +336,7 @@ impl MessageStream {
                 None => {}
             }
             match self.body.next().await {
-                Some(Ok(chunk)) => self.reader.push(&chunk),
+                Some(Ok(chunk)) => self.reader.push_bytes(chunk),
                 Some(Err(e)) => {
                     self.done = true;
                     return Err(transport_error(e));
