@@ -17,10 +17,8 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use base64::Engine;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -65,26 +63,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The signature envd expects for this path, operation and user.
-pub fn signature(
-    path: &str,
-    op: &str,
-    user: &str,
-    token: &str,
-    expiration: Option<&str>,
-) -> String {
-    let mut text = format!("{path}:{op}:{user}:{token}");
-    if let Some(exp) = expiration {
-        text.push(':');
-        text.push_str(exp);
-    }
-    let digest = Sha256::digest(text.as_bytes());
-    format!(
-        "v1_{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
-    )
-}
-
 /// Whether the request's URL signature was made with this sandbox's token. Signed URLs made
 /// with `E2B_SANDBOX_URL` name no sandbox: the signature is how sandkitd finds it.
 pub fn signed_by(live: &LiveSandbox, query: &str, op: &str) -> bool {
@@ -94,8 +72,15 @@ pub fn signed_by(live: &LiveSandbox, query: &str, op: &str) -> bool {
     // The values as given (decoded from the query, not resolved against a home directory).
     let path = query_param(query, "path").map_or_else(String::new, |(_, v)| v);
     let user = query_param(query, "username").map_or_else(String::new, |(_, v)| v);
-    let expiration = query_param(query, "signature_expiration").map(|(_, v)| v);
-    let expected = signature(&path, op, &user, &live.envd_token, expiration.as_deref());
+    // The SDK's own signing: the server checks exactly what the client computes.
+    let expiration = match query_param(query, "signature_expiration") {
+        None => None,
+        Some((_, v)) => match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => return false,
+        },
+    };
+    let expected = sandkit::files::sign(&path, op, &user, &live.envd_token, expiration);
     constant_time_eq(sig.as_bytes(), expected.as_bytes())
 }
 
@@ -704,7 +689,7 @@ mod tests {
     #[test]
     fn signatures_match_the_sdk_vector() {
         assert_eq!(
-            signature("/home/user/hello.txt", "read", "root", "tok", None),
+            sandkit::files::sign("/home/user/hello.txt", "read", "root", "tok", None),
             "v1_TRlHfiNgpf44c8IeZCoou7xiz+m60QkIJ1Pm8NXrjXk"
         );
     }
