@@ -6,7 +6,7 @@ use js_sys::{Array, Date, Object, Promise, Reflect};
 use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{
-    ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, Result, SandboxInfo, SandboxOpts,
+    ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, Op, Result, SandboxInfo, SandboxOpts,
     StringMap,
 };
 use std::future::Future;
@@ -27,6 +27,13 @@ pub fn promise(job: Job) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         job.await.map_err(|e| JsValue::from(js_error(e)))
     })
+}
+
+/// Runs a call of one request as a `Promise`. Every such call of the binding is an
+/// `Op<JsValue>`, so they all share this one state machine (`Op::run`) instead of an `async`
+/// block each.
+pub fn run(op: Op<JsValue>) -> Promise {
+    promise(Box::pin(op.run()))
 }
 
 /// A JavaScript type name for messages: `typeof`, except `null` and `array`.

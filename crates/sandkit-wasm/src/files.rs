@@ -2,12 +2,12 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{Opts, promise};
-use crate::sandbox::Sandbox;
+use crate::convert::{Opts, promise, run};
+use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
-use sandkit::Result;
 use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
 use sandkit::options::from_js;
+use sandkit::{Op, Result};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -124,14 +124,12 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            let stream = files.read_stream(&path, &opts?.0).await?;
-            Ok(JsValue::from(FileReader {
+        let op = fs_opts(opts).map(|o| self.inner.files().read_stream_op(&path, &o.0));
+        run(Op::build(op).map(|stream| {
+            JsValue::from(FileReader {
                 inner: Rc::new(RefCell::new(Some(stream))),
                 cancelled: Rc::default(),
-            }))
+            })
         }))
     }
 
@@ -145,12 +143,12 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = write_opts(opts);
-        promise(Box::pin(async move {
-            let info = files.write(&path, FileData::Host(data_in), &opts?).await?;
-            Ok(written(&info))
-        }))
+        let op = write_opts(opts).map(|o| {
+            self.inner
+                .files()
+                .write_op(&path, FileData::Host(data_in), &o)
+        });
+        run(Op::build(op).map(|info| written(&info)))
     }
 
     #[wasm_bindgen(js_name = filesWriteMany, unchecked_return_type = "Promise<WriteInfo[]>")]
@@ -161,13 +159,12 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let files = self.inner.files();
         let opts = write_opts(opts);
-        let entries = write_entries(&entries);
-        promise(Box::pin(async move {
-            let infos = files.write_files(entries?, &opts?).await?;
-            Ok(infos.iter().map(written).collect::<Array>().into())
-        }))
+        let op = write_entries(&entries).and_then(|entries| {
+            let o = opts?;
+            Ok(self.inner.files().write_files_op(entries, &o))
+        });
+        run(Op::build(op).map(|infos| infos.iter().map(written).collect::<Array>().into()))
     }
 
     #[wasm_bindgen(js_name = filesList, unchecked_return_type = "Promise<EntryInfo[]>")]
@@ -176,14 +173,11 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            let (opts, depth) = opts?;
+        let op = fs_opts(opts).and_then(|(opts, depth)| {
             let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
-            let entries = files.list(&path, depth, &opts).await?;
-            Ok(entries.iter().map(entry).collect::<Array>().into())
-        }))
+            Ok(self.inner.files().list_op(&path, depth, &opts))
+        });
+        run(Op::build(op).map(|entries| entries.iter().map(entry).collect::<Array>().into()))
     }
 
     #[wasm_bindgen(js_name = filesExists, unchecked_return_type = "Promise<boolean>")]
@@ -192,11 +186,8 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            files.exists(&path, &opts?.0).await.map(JsValue::from)
-        }))
+        let op = fs_opts(opts).map(|o| self.inner.files().exists_op(&path, &o.0));
+        run(Op::build(op).map(JsValue::from))
     }
 
     #[wasm_bindgen(js_name = filesGetInfo, unchecked_return_type = "Promise<EntryInfo>")]
@@ -205,11 +196,8 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            Ok(entry(&files.get_info(&path, &opts?.0).await?))
-        }))
+        let op = fs_opts(opts).map(|o| self.inner.files().get_info_op(&path, &o.0));
+        run(Op::build(op).map(|e| entry(&e)))
     }
 
     #[wasm_bindgen(js_name = filesRemove, unchecked_return_type = "Promise<void>")]
@@ -218,12 +206,8 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            files.remove(&path, &opts?.0).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        let op = fs_opts(opts).map(|o| self.inner.files().remove_op(&path, &o.0));
+        run(Op::build(op).map(undefined))
     }
 
     #[wasm_bindgen(js_name = filesRename, unchecked_return_type = "Promise<EntryInfo>")]
@@ -233,11 +217,8 @@ impl Sandbox {
         #[wasm_bindgen(js_name = newPath)] new_path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            Ok(entry(&files.rename(&old_path, &new_path, &opts?.0).await?))
-        }))
+        let op = fs_opts(opts).map(|o| self.inner.files().rename_op(&old_path, &new_path, &o.0));
+        run(Op::build(op).map(|e| entry(&e)))
     }
 
     #[wasm_bindgen(js_name = filesMakeDir, unchecked_return_type = "Promise<boolean>")]
@@ -246,11 +227,8 @@ impl Sandbox {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let files = self.inner.files();
-        let opts = fs_opts(opts);
-        promise(Box::pin(async move {
-            files.make_dir(&path, &opts?.0).await.map(JsValue::from)
-        }))
+        let op = fs_opts(opts).map(|o| self.inner.files().make_dir_op(&path, &o.0));
+        run(Op::build(op).map(JsValue::from))
     }
 
     #[wasm_bindgen(js_name = filesWatchDir, unchecked_return_type = "Promise<FileWatcher>")]
@@ -288,7 +266,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let url = url_opts(opts).and_then(|o| self.inner.files().upload_url(path.as_deref(), &o));
-        promise(Box::pin(async move { url.map(|u| JsValue::from_str(&u)) }))
+        run(Op::ready(url.map(|u| JsValue::from_str(&u))))
     }
 
     /// A URL that downloads a file with a plain GET.
@@ -299,7 +277,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let url = url_opts(opts).and_then(|o| self.inner.files().download_url(&path, &o));
-        promise(Box::pin(async move { url.map(|u| JsValue::from_str(&u)) }))
+        run(Op::ready(url.map(|u| JsValue::from_str(&u))))
     }
 }
 
@@ -346,7 +324,7 @@ impl FileReader {
         if let Ok(mut slot) = self.inner.try_borrow_mut() {
             slot.take();
         }
-        promise(Box::pin(async { Ok(JsValue::UNDEFINED) }))
+        run(Op::ready(Ok(JsValue::UNDEFINED)))
     }
 }
 

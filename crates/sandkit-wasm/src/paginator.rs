@@ -1,7 +1,8 @@
 //! `SandboxPaginator`: one page per `nextItems()`.
 
-use crate::convert::{info_objects, promise};
+use crate::convert::{info_objects, run};
 use js_sys::Promise;
+use sandkit::Op;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -45,14 +46,14 @@ impl SandboxPaginator {
     /// Fetches the next page; throws once there are no more.
     #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "Promise<SandboxInfo[]>")]
     pub fn next_items(&self) -> Promise {
+        // No borrow is held while the page is on its way, so these never fail; `try_` keeps
+        // even the impossible case from trapping.
+        let op = self.inner.try_borrow().map(|p| p.next_items_op());
         let slot = Rc::clone(&self.inner);
-        promise(Box::pin(async move {
-            // No borrow is held across the `.await`, so these never fail; `try_` keeps even
-            // the impossible case from trapping.
-            let mut p = slot.try_borrow().map_err(|_| busy())?.clone();
-            let items = p.next_items().await;
+        run(Op::build(op.map_err(|_| busy())).then(move |page| {
+            let (p, items) = page?;
             *slot.try_borrow_mut().map_err(|_| busy())? = p;
-            Ok(info_objects(&items?)?.into())
+            Ok(info_objects(&items)?.into())
         }))
     }
 }

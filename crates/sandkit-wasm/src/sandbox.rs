@@ -11,11 +11,11 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, promise,
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, promise, run,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
-use sandkit::Error;
+use sandkit::{Error, Op};
 use wasm_bindgen::prelude::*;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -26,6 +26,11 @@ pub struct Sandbox {
 
 fn wrap(inner: sandkit::Sandbox) -> JsValue {
     JsValue::from(Sandbox { inner })
+}
+
+/// What a call that yields nothing resolves to.
+pub(crate) fn undefined(_: ()) -> JsValue {
+    JsValue::UNDEFINED
 }
 
 #[wasm_bindgen]
@@ -45,9 +50,7 @@ impl Sandbox {
         };
         // Options are read now, while the caller's object is as it was passed.
         let opts = Opts::new(opts, what).and_then(|o| create_opts(template, &o));
-        promise(Box::pin(async move {
-            sandkit::Sandbox::create(opts?).await.map(wrap)
-        }))
+        run(Op::build(opts.map(sandkit::Sandbox::create_op)).map(wrap))
     }
 
     /// Connects to a running sandbox or resumes a paused one, extending its life.
@@ -58,12 +61,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let opts = connect_opts(opts);
-        promise(Box::pin(async move {
-            sandkit::Sandbox::connect(&sandbox_id, opts?)
-                .await
-                .map(wrap)
-        }))
+        let op = connect_opts(opts).map(|o| sandkit::Sandbox::connect_op(&sandbox_id, o));
+        run(Op::build(op).map(wrap))
     }
 
     /// Connects to this sandbox again, extending its life.
@@ -74,11 +73,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let this = self.inner.clone();
-        let opts = connect_opts(opts);
-        promise(Box::pin(async move {
-            this.reconnect(opts?.timeout).await.map(wrap)
-        }))
+        let op = connect_opts(opts).map(|o| self.inner.reconnect_op(o.timeout));
+        run(Op::build(op).map(wrap))
     }
 
     /// Lists sandboxes page by page.
@@ -99,21 +95,14 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let opts = api_opts(opts);
-        promise(Box::pin(async move {
-            sandkit::Sandbox::kill_by_id(&sandbox_id, &opts?)
-                .await
-                .map(JsValue::from)
-        }))
+        let op = api_opts(opts).map(|o| sandkit::Sandbox::kill_by_id_op(&sandbox_id, &o));
+        run(Op::build(op).map(JsValue::from))
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn kill(&self) -> Promise {
-        let this = self.inner.clone();
-        promise(Box::pin(
-            async move { this.kill().await.map(JsValue::from) },
-        ))
+        run(self.inner.kill_op().map(JsValue::from))
     }
 
     /// Makes a sandbox end `timeoutMs` from now.
@@ -127,21 +116,18 @@ impl Sandbox {
     ) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
         let opts = api_opts(opts);
-        promise(Box::pin(async move {
-            sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout?, &opts?).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        let op = timeout.and_then(|t| {
+            let o = opts?;
+            Ok(sandkit::Sandbox::set_timeout_by_id_op(&sandbox_id, t, &o))
+        });
+        run(Op::build(op).map(undefined))
     }
 
     /// Makes this sandbox end `timeoutMs` from now.
     #[wasm_bindgen(js_name = setTimeout, unchecked_return_type = "Promise<void>")]
     pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
-        let this = self.inner.clone();
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
-        promise(Box::pin(async move {
-            this.set_timeout(timeout?).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        run(Op::build(timeout.map(|t| self.inner.set_timeout_op(t))).map(undefined))
     }
 
     /// Looks a sandbox up by id.
@@ -152,21 +138,14 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let opts = api_opts(opts);
-        promise(Box::pin(async move {
-            sandkit::Sandbox::get_info_by_id(&sandbox_id, &opts?)
-                .await
-                .and_then(info_object)
-        }))
+        let op = api_opts(opts).map(|o| sandkit::Sandbox::get_info_by_id_op(&sandbox_id, &o));
+        run(Op::build(op).then(|info| info_object(info?)))
     }
 
     /// Looks this sandbox up.
     #[wasm_bindgen(js_name = getInfo, unchecked_return_type = "Promise<SandboxInfo>")]
     pub fn get_info(&self) -> Promise {
-        let this = self.inner.clone();
-        promise(Box::pin(async move {
-            this.get_info().await.and_then(info_object)
-        }))
+        run(self.inner.get_info_op().then(|info| info_object(info?)))
     }
 
     /// The host name under which `port` of the sandbox is reachable.
@@ -184,10 +163,7 @@ impl Sandbox {
     /// Whether the sandbox answers (its daemon's health check).
     #[wasm_bindgen(js_name = isRunning, unchecked_return_type = "Promise<boolean>")]
     pub fn is_running(&self) -> Promise {
-        let this = self.inner.clone();
-        promise(Box::pin(async move {
-            this.is_running().await.map(JsValue::from)
-        }))
+        run(self.inner.is_running_op().map(JsValue::from))
     }
 
     #[wasm_bindgen(js_name = commandsSpawn, unchecked_return_type = "Promise<ProcessHandle>")]
@@ -224,40 +200,27 @@ impl Sandbox {
 
     #[wasm_bindgen(js_name = commandsList, unchecked_return_type = "Promise<ProcessListing[]>")]
     pub fn commands_list(&self) -> Promise {
-        let this = self.inner.clone();
-        promise(Box::pin(async move {
-            Ok(commands::listings(this.commands().list().await?))
-        }))
+        run(self.inner.commands().list_op().map(commands::listings))
     }
 
     #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
     pub fn commands_kill(&self, pid: f64) -> Promise {
-        let this = self.inner.clone();
-        let pid = sandkit::options::from_js::pid(pid);
-        promise(Box::pin(async move {
-            this.commands().kill(pid?).await.map(JsValue::from)
-        }))
+        let op = sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().kill_op(pid));
+        run(Op::build(op).map(JsValue::from))
     }
 
     #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
-        let this = self.inner.clone();
-        let pid = sandkit::options::from_js::pid(pid);
-        let data = data.to_vec();
-        promise(Box::pin(async move {
-            this.commands().send_stdin(pid?, &data).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        let op = sandkit::options::from_js::pid(pid)
+            .map(|pid| self.inner.commands().send_stdin_op(pid, &data.to_vec()));
+        run(Op::build(op).map(undefined))
     }
 
     #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_close_stdin(&self, pid: f64) -> Promise {
-        let this = self.inner.clone();
-        let pid = sandkit::options::from_js::pid(pid);
-        promise(Box::pin(async move {
-            this.commands().close_stdin(pid?).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        let op = sandkit::options::from_js::pid(pid)
+            .map(|pid| self.inner.commands().close_stdin_op(pid));
+        run(Op::build(op).map(undefined))
     }
 
     #[wasm_bindgen(getter = sandboxId)]

@@ -14,6 +14,8 @@ use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
+use crate::maybe_send::MaybeSend;
+use crate::op::Op;
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -252,47 +254,72 @@ impl Commands {
         Ok(handle)
     }
 
+    /// A call to the process service; `finish` reads the answer or the error.
+    fn rpc<T: 'static>(
+        &self,
+        method: &str,
+        request: String,
+        finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
+    ) -> Op<T> {
+        let rpc = format!("process.Process/{method}");
+        Op::rpc(&self.envd, rpc, request, None, Context::Process, finish)
+    }
+
     /// The running processes.
     pub async fn list(&self) -> Result<Vec<ProcessInfo>> {
-        let body = self
-            .envd
-            .unary("process.Process/List", "{}".into(), None, Context::Process)
-            .await?;
-        json::parse(&body)
-            .and_then(|v| process_list(&v))
-            .map_err(unreadable)
+        self.list_op().run().await
+    }
+
+    /// [`Commands::list`] as an [`Op`].
+    pub fn list_op(&self) -> Op<Vec<ProcessInfo>> {
+        self.rpc("List", "{}".into(), |body| {
+            json::parse(&body?)
+                .and_then(|v| process_list(&v))
+                .map_err(unreadable)
+        })
     }
 
     /// Kills a process (SIGKILL): `false` when there was no such process.
     pub async fn kill(&self, pid: u32) -> Result<bool> {
-        signal(&self.envd, pid, "SIGNAL_SIGKILL").await
+        self.kill_op(pid).run().await
+    }
+
+    /// [`Commands::kill`] as an [`Op`].
+    pub fn kill_op(&self, pid: u32) -> Op<bool> {
+        let mut w = select_request(pid);
+        w.field_str("signal", "SIGNAL_SIGKILL");
+        self.rpc("SendSignal", finish(w), |answer| match answer {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        })
     }
 
     /// Writes to a process's stdin (it must have been started with `stdin: true`).
     pub async fn send_stdin(&self, pid: u32, data: &[u8]) -> Result<()> {
+        self.send_stdin_op(pid, data).run().await
+    }
+
+    /// [`Commands::send_stdin`] as an [`Op`].
+    pub fn send_stdin_op(&self, pid: u32, data: &[u8]) -> Op<()> {
         let mut w = select_request(pid);
         w.key("input");
         w.begin_object();
         w.field_str("stdin", &base64::encode(data));
         w.end_object();
-        let request = finish(w);
-        self.envd
-            .unary("process.Process/SendInput", request, None, Context::Process)
-            .await
-            .map(drop)
+        self.rpc("SendInput", finish(w), |answer| answer.map(drop))
     }
 
     /// Closes a process's stdin, so it reads end-of-file.
     pub async fn close_stdin(&self, pid: u32) -> Result<()> {
-        self.envd
-            .unary(
-                "process.Process/CloseStdin",
-                finish(select_request(pid)),
-                None,
-                Context::Process,
-            )
-            .await
-            .map(drop)
+        self.close_stdin_op(pid).run().await
+    }
+
+    /// [`Commands::close_stdin`] as an [`Op`].
+    pub fn close_stdin_op(&self, pid: u32) -> Op<()> {
+        self.rpc("CloseStdin", finish(select_request(pid)), |answer| {
+            answer.map(drop)
+        })
     }
 }
 
@@ -309,25 +336,6 @@ fn deadline_error() -> Error {
         },
         Context::Process,
     )
-}
-
-async fn signal(envd: &Envd, pid: u32, signal: &'static str) -> Result<bool> {
-    let mut w = select_request(pid);
-    w.field_str("signal", signal);
-    let request = finish(w);
-    match envd
-        .unary(
-            "process.Process/SendSignal",
-            request,
-            None,
-            Context::Process,
-        )
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 fn output_kind(o: &Output) -> u8 {
@@ -545,7 +553,7 @@ impl CommandHandle {
 
     /// Kills the process (SIGKILL): `false` if it had already ended.
     pub async fn kill(&self) -> Result<bool> {
-        signal(&self.envd, self.pid, "SIGNAL_SIGKILL").await
+        Commands::new(self.envd.clone()).kill(self.pid).await
     }
 
     /// Writes to the process's stdin.

@@ -27,6 +27,8 @@ use crate::envd::connect::Context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Writer;
 use crate::maybe_send::BoxStream;
+use crate::maybe_send::MaybeSend;
+use crate::op::{Op, Request};
 use crate::transport::{Body, BodyPart, Method, RequestBody, TransportError};
 use crate::wire::metadata::form_encode;
 use bytes::Bytes;
@@ -201,17 +203,38 @@ impl Files {
         Files { envd, direct_url }
     }
 
-    /// A call to the filesystem service; `request` is closed here.
-    async fn rpc(&self, method: &str, mut request: Writer, user: Option<&str>) -> Result<Bytes> {
+    /// A call to the filesystem service (`request` is closed here); `finish` reads the
+    /// answer or the error.
+    fn rpc<T: 'static>(
+        &self,
+        method: &str,
+        mut request: Writer,
+        user: Option<&str>,
+        finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
+    ) -> Op<T> {
         request.end_object();
-        self.envd
-            .unary(
-                &format!("filesystem.Filesystem/{method}"),
-                request.finish(),
-                user,
-                Context::Files,
-            )
-            .await
+        let rpc = format!("filesystem.Filesystem/{method}");
+        Op::rpc(
+            &self.envd,
+            rpc,
+            request.finish(),
+            user,
+            Context::Files,
+            finish,
+        )
+    }
+
+    /// An HTTP call to `/files`, whose non-2xx answers are errors.
+    fn files_request(
+        &self,
+        method: Method,
+        query: String,
+        headers: Vec<(String, String)>,
+        body: Option<RequestBody>,
+        stream: bool,
+    ) -> Request {
+        let path = format!("/files{query}");
+        crate::op::http(&self.envd, method, path, headers, body, true, stream)
     }
 
     /// Reads a whole file.
@@ -232,51 +255,46 @@ impl Files {
 
     /// Opens a file for reading chunk by chunk. The request timeout bounds only the opening.
     pub async fn read_stream(&self, path: &str, opts: &FsOpts) -> Result<FileStream> {
-        check_path(path)?;
-        let response = self
-            .envd
-            .http_ok(
-                Method::Get,
-                &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
-                Vec::new(),
-                None,
-                true,
-            )
-            .await?;
-        Ok(FileStream {
-            body: match response.body {
-                Body::Stream(s) => s,
-                Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
-            },
-            done: false,
-        })
+        self.read_stream_op(path, opts).run().await
+    }
+
+    /// [`Files::read_stream`] as an [`Op`].
+    pub fn read_stream_op(&self, path: &str, opts: &FsOpts) -> Op<FileStream> {
+        Op::build(check_path(path).map(|()| {
+            let query = file_query(Some(path), opts.user.as_deref());
+            let request = self.files_request(Method::Get, query, Vec::new(), None, true);
+            Op::new(request, |answer| {
+                Ok(FileStream {
+                    body: match answer?.http()?.body {
+                        Body::Stream(s) => s,
+                        Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
+                    },
+                    done: false,
+                })
+            })
+        }))
     }
 
     /// Writes one file, creating its parent directories; an existing file is replaced.
     pub async fn write(&self, path: &str, data: FileData, opts: &WriteOpts) -> Result<WriteInfo> {
-        check_path(path)?;
-        let mut headers = metadata_headers(&opts.metadata)?;
-        headers.push(("content-type".into(), "application/octet-stream".into()));
-        let response = self
-            .envd
-            .http_ok(
-                Method::Post,
-                &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
-                headers,
-                Some(RequestBody::Parts(vec![data.into_part()])),
-                false,
-            )
-            .await?;
-        let body = response.body.bytes().await.map_err(read_error)?;
-        entry::write_infos(&body)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Sandbox,
-                    "Expected to receive information about written file",
-                )
+        self.write_op(path, data, opts).run().await
+    }
+
+    /// [`Files::write`] as an [`Op`].
+    pub fn write_op(&self, path: &str, data: FileData, opts: &WriteOpts) -> Op<WriteInfo> {
+        let headers = check_path(path).and_then(|()| metadata_headers(&opts.metadata));
+        Op::build(headers.map(|mut headers| {
+            headers.push(("content-type".into(), "application/octet-stream".into()));
+            let query = file_query(Some(path), opts.user.as_deref());
+            let body = Some(RequestBody::Parts(vec![data.into_part()]));
+            let request = self.files_request(Method::Post, query, headers, body, false);
+            Op::new(request, |answer| {
+                entry::write_infos(&answer?.body()?)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(not_written)
             })
+        }))
     }
 
     /// Writes several files in one request (multipart).
@@ -285,9 +303,34 @@ impl Files {
         files: Vec<WriteEntry>,
         opts: &WriteOpts,
     ) -> Result<Vec<WriteInfo>> {
+        self.write_files_op(files, opts).run().await
+    }
+
+    /// [`Files::write_files`] as an [`Op`].
+    pub fn write_files_op(&self, files: Vec<WriteEntry>, opts: &WriteOpts) -> Op<Vec<WriteInfo>> {
         if files.is_empty() {
-            return Ok(Vec::new());
+            return Op::ready(Ok(Vec::new()));
         }
+        Op::build(self.multipart(files, opts).map(|(headers, parts)| {
+            let query = file_query(None, opts.user.as_deref());
+            let body = Some(RequestBody::Parts(parts));
+            let request = self.files_request(Method::Post, query, headers, body, false);
+            Op::new(request, |answer| {
+                let infos = entry::write_infos(&answer?.body()?)?;
+                if infos.is_empty() {
+                    return Err(not_written());
+                }
+                Ok(infos)
+            })
+        }))
+    }
+
+    /// The headers and the body parts of a multipart upload.
+    fn multipart(
+        &self,
+        files: Vec<WriteEntry>,
+        opts: &WriteOpts,
+    ) -> Result<(Headers, Vec<BodyPart>)> {
         let mut headers = metadata_headers(&opts.metadata)?;
         let random = self.envd.config().client().runtime().random();
         let boundary = format!("sandkit-{:016x}", (random * u64::MAX as f64) as u64);
@@ -307,83 +350,101 @@ impl Files {
             parts.push(f.data.into_part());
         }
         parts.push(BodyPart::Bytes(format!("\r\n--{boundary}--\r\n").into()));
-        let response = self
-            .envd
-            .http_ok(
-                Method::Post,
-                &format!("/files{}", file_query(None, opts.user.as_deref())),
-                headers,
-                Some(RequestBody::Parts(parts)),
-                false,
-            )
-            .await?;
-        let body = response.body.bytes().await.map_err(read_error)?;
-        let infos = entry::write_infos(&body)?;
-        if infos.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Sandbox,
-                "Expected to receive information about written file",
-            ));
-        }
-        Ok(infos)
+        Ok((headers, parts))
     }
 
     /// The entries of a directory, `depth` levels down (at least 1).
     pub async fn list(&self, path: &str, depth: u32, opts: &FsOpts) -> Result<Vec<EntryInfo>> {
+        self.list_op(path, depth, opts).run().await
+    }
+
+    /// [`Files::list`] as an [`Op`].
+    pub fn list_op(&self, path: &str, depth: u32, opts: &FsOpts) -> Op<Vec<EntryInfo>> {
         if depth < 1 {
-            return Err(Error::invalid_argument("depth should be at least one"));
+            return Op::ready(Err(Error::invalid_argument("depth should be at least one")));
         }
         let mut request = path_request("path", path);
         request.field_u64("depth", depth.into());
-        let body = self.rpc("ListDir", request, opts.user.as_deref()).await?;
-        entry::list_response(&body)
+        self.rpc("ListDir", request, opts.user.as_deref(), |body| {
+            entry::list_response(&body?)
+        })
     }
 
     /// Whether the path exists.
     pub async fn exists(&self, path: &str, opts: &FsOpts) -> Result<bool> {
-        match self.get_info(path, opts).await {
+        self.exists_op(path, opts).run().await
+    }
+
+    /// [`Files::exists`] as an [`Op`].
+    pub fn exists_op(&self, path: &str, opts: &FsOpts) -> Op<bool> {
+        self.get_info_op(path, opts).then(|info| match info {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(false),
             Err(e) => Err(e),
-        }
+        })
     }
 
     /// What is at the path.
     pub async fn get_info(&self, path: &str, opts: &FsOpts) -> Result<EntryInfo> {
-        let body = self
-            .rpc("Stat", path_request("path", path), opts.user.as_deref())
-            .await?;
-        entry::entry_response(
-            &body,
-            "Expected to receive information about the file or directory",
-        )
+        self.get_info_op(path, opts).run().await
+    }
+
+    /// [`Files::get_info`] as an [`Op`].
+    pub fn get_info_op(&self, path: &str, opts: &FsOpts) -> Op<EntryInfo> {
+        let request = path_request("path", path);
+        self.rpc("Stat", request, opts.user.as_deref(), |body| {
+            entry::entry_response(
+                &body?,
+                "Expected to receive information about the file or directory",
+            )
+        })
     }
 
     /// Removes a file or a directory with everything in it.
     pub async fn remove(&self, path: &str, opts: &FsOpts) -> Result<()> {
-        self.rpc("Remove", path_request("path", path), opts.user.as_deref())
-            .await
-            .map(drop)
+        self.remove_op(path, opts).run().await
+    }
+
+    /// [`Files::remove`] as an [`Op`].
+    pub fn remove_op(&self, path: &str, opts: &FsOpts) -> Op<()> {
+        let request = path_request("path", path);
+        self.rpc("Remove", request, opts.user.as_deref(), |body| {
+            body.map(drop)
+        })
     }
 
     /// Moves a file or directory; returns what is at the new path.
     pub async fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Result<EntryInfo> {
+        self.rename_op(old_path, new_path, opts).run().await
+    }
+
+    /// [`Files::rename`] as an [`Op`].
+    pub fn rename_op(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Op<EntryInfo> {
         let mut request = path_request("source", old_path);
         request.field_str("destination", new_path);
-        let body = self.rpc("Move", request, opts.user.as_deref()).await?;
-        entry::entry_response(&body, "Expected to receive information about moved object")
+        self.rpc("Move", request, opts.user.as_deref(), |body| {
+            entry::entry_response(&body?, "Expected to receive information about moved object")
+        })
     }
 
     /// Creates a directory and its parents: `false` if it already existed.
     pub async fn make_dir(&self, path: &str, opts: &FsOpts) -> Result<bool> {
-        match self
-            .rpc("MakeDir", path_request("path", path), opts.user.as_deref())
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if crate::envd::connect::has_code(&e, "already_exists") => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.make_dir_op(path, opts).run().await
+    }
+
+    /// [`Files::make_dir`] as an [`Op`].
+    pub fn make_dir_op(&self, path: &str, opts: &FsOpts) -> Op<bool> {
+        let request = path_request("path", path);
+        self.rpc(
+            "MakeDir",
+            request,
+            opts.user.as_deref(),
+            |body| match body {
+                Ok(_) => Ok(true),
+                Err(e) if crate::envd::connect::has_code(&e, "already_exists") => Ok(false),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     /// Watches a directory; events arrive through [`WatchHandle::next_event`].
@@ -429,7 +490,16 @@ impl Files {
     }
 }
 
-fn read_error(e: TransportError) -> Error {
+type Headers = Vec<(String, String)>;
+
+fn not_written() -> Error {
+    Error::new(
+        ErrorKind::Sandbox,
+        "Expected to receive information about written file",
+    )
+}
+
+pub(crate) fn read_error(e: TransportError) -> Error {
     Error::new(
         ErrorKind::Connection,
         format!(

@@ -5,6 +5,7 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::info::SandboxInfo;
 use crate::maybe_send::BoxFuture;
+use crate::op::Op;
 use crate::options::ListOpts;
 use crate::wire::ListedSandbox;
 use futures_util::{FutureExt, Stream};
@@ -63,21 +64,23 @@ impl SandboxPaginator {
         self.next_token.as_deref()
     }
 
-    fn fetch(&self) -> Result<BoxFuture<'static, Page>> {
+    fn fetch_op(&self) -> Result<Op<(Vec<ListedSandbox>, Option<String>)>> {
         if !self.has_next {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "No more items to fetch",
             ));
         }
-        let (config, query) = self.setup.clone()?;
+        let (config, query) = self.setup.as_ref().map_err(Error::clone)?;
         let query = ListQuery {
             next_token: self.next_token.clone(),
-            ..query
+            ..query.clone()
         };
-        Ok(Box::pin(async move {
-            api::list_sandboxes(&config, &query).await
-        }))
+        Ok(api::list_sandboxes_op(config, &query))
+    }
+
+    fn fetch(&self) -> Result<BoxFuture<'static, Page>> {
+        Ok(Box::pin(self.fetch_op()?.run()))
     }
 
     fn advance(&mut self, page: Page) -> Result<Vec<SandboxInfo>> {
@@ -95,6 +98,18 @@ impl SandboxPaginator {
     pub async fn next_items(&mut self) -> Result<Vec<SandboxInfo>> {
         let page = self.fetch()?.await;
         self.advance(page)
+    }
+
+    /// [`SandboxPaginator::next_items`] as an [`Op`], on a copy of the paginator: it yields
+    /// the copy, advanced, with the page's items (and leaves this one as it is).
+    pub fn next_items_op(&self) -> Op<(SandboxPaginator, Vec<SandboxInfo>)> {
+        let mut next = self.clone();
+        Op::build(self.fetch_op().map(|op| {
+            op.then(move |page| {
+                let items = next.advance(page)?;
+                Ok((next, items))
+            })
+        }))
     }
 }
 

@@ -4,6 +4,7 @@ use crate::api;
 use crate::config::{ConnectionConfig, ConnectionOpts};
 use crate::error::Result;
 use crate::info::SandboxInfo;
+use crate::op::Op;
 use crate::options::{ConnectOpts, ListOpts, SandboxOpts, timeout_secs};
 use crate::paginator::SandboxPaginator;
 use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated};
@@ -71,46 +72,72 @@ impl Sandbox {
     /// Creates a sandbox (`POST /v2/sandboxes`). Never retried unless the server certainly
     /// did not act on the request.
     pub async fn create(opts: SandboxOpts) -> Result<Sandbox> {
-        let config = ConnectionConfig::resolve(&opts.connection)?;
-        let body = opts.to_wire()?;
-        if config.debug {
-            return Ok(Sandbox::debug_sandbox(config));
-        }
-        let created = api::create_sandbox(&config, &body).await?;
-        let id = created.sandbox_id.clone();
-        Ok(Sandbox::from_wire(created, id, config))
+        Sandbox::create_op(opts).run().await
+    }
+
+    /// [`Sandbox::create`] as an [`Op`].
+    pub fn create_op(opts: SandboxOpts) -> Op<Sandbox> {
+        let prepared = ConnectionConfig::resolve(&opts.connection)
+            .and_then(|config| Ok((config, opts.to_wire()?)));
+        Op::build(prepared.map(|(config, body)| {
+            if config.debug {
+                return Op::ready(Ok(Sandbox::debug_sandbox(config)));
+            }
+            api::create_sandbox_op(&config, &body).map(move |created| {
+                let id = created.sandbox_id.clone();
+                Sandbox::from_wire(created, id, config)
+            })
+        }))
     }
 
     /// Connects to a running sandbox, or resumes a paused one. Its life is extended to at
     /// least `opts.timeout` (default 300 s), never shortened.
     pub async fn connect(sandbox_id: &str, opts: ConnectOpts) -> Result<Sandbox> {
-        let config = ConnectionConfig::resolve(&opts.connection)?;
-        if config.debug {
-            return Ok(Sandbox::debug_sandbox(config));
-        }
-        let body = ConnectSandbox {
-            timeout: opts.timeout.map(timeout_secs).transpose()?,
-            memory: None,
-        };
-        let created = api::connect_sandbox(&config, sandbox_id, &body).await?;
-        Ok(Sandbox::from_wire(created, sandbox_id.to_string(), config))
+        Sandbox::connect_op(sandbox_id, opts).run().await
+    }
+
+    /// [`Sandbox::connect`] as an [`Op`].
+    pub fn connect_op(sandbox_id: &str, opts: ConnectOpts) -> Op<Sandbox> {
+        let prepared = ConnectionConfig::resolve(&opts.connection).and_then(|config| {
+            if config.debug {
+                return Ok((config, None));
+            }
+            let timeout = opts.timeout.map(timeout_secs).transpose()?;
+            Ok((config, Some(timeout)))
+        });
+        Op::build(prepared.map(|(config, timeout)| {
+            let Some(timeout) = timeout else {
+                return Op::ready(Ok(Sandbox::debug_sandbox(config)));
+            };
+            let body = ConnectSandbox {
+                timeout,
+                memory: None,
+            };
+            let id = sandbox_id.to_string();
+            api::connect_sandbox_op(&config, sandbox_id, &body)
+                .map(move |created| Sandbox::from_wire(created, id, config))
+        }))
     }
 
     /// Connects to this sandbox again (the instance form of `connect`), extending its life.
     pub async fn reconnect(&self, timeout: Option<Duration>) -> Result<Sandbox> {
-        let body = ConnectSandbox {
-            timeout: timeout.map(timeout_secs).transpose()?,
-            memory: None,
-        };
-        if self.config.debug {
-            return Ok(self.clone());
-        }
-        let created = api::connect_sandbox(&self.config, &self.sandbox_id, &body).await?;
-        Ok(Sandbox::from_wire(
-            created,
-            self.sandbox_id.clone(),
-            self.config.clone(),
-        ))
+        self.reconnect_op(timeout).run().await
+    }
+
+    /// [`Sandbox::reconnect`] as an [`Op`].
+    pub fn reconnect_op(&self, timeout: Option<Duration>) -> Op<Sandbox> {
+        Op::build(timeout.map(timeout_secs).transpose().map(|timeout| {
+            if self.config.debug {
+                return Op::ready(Ok(self.clone()));
+            }
+            let body = ConnectSandbox {
+                timeout,
+                memory: None,
+            };
+            let (id, config) = (self.sandbox_id.clone(), self.config.clone());
+            api::connect_sandbox_op(&self.config, &self.sandbox_id, &body)
+                .map(move |created| Sandbox::from_wire(created, id, config))
+        }))
     }
 
     /// Lists sandboxes page by page. The paginator is also a `Stream` of [`SandboxInfo`].
@@ -134,19 +161,30 @@ impl Sandbox {
 
     /// Kills a sandbox by id: `true` if it was killed, `false` if there was no such sandbox.
     pub async fn kill_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Result<bool> {
-        let config = ConnectionConfig::resolve(opts)?;
-        if config.debug {
-            return Ok(true);
-        }
-        api::kill_sandbox(&config, sandbox_id).await
+        Sandbox::kill_by_id_op(sandbox_id, opts).run().await
+    }
+
+    /// [`Sandbox::kill_by_id`] as an [`Op`].
+    pub fn kill_by_id_op(sandbox_id: &str, opts: &ConnectionOpts) -> Op<bool> {
+        Op::build(ConnectionConfig::resolve(opts).map(|config| {
+            if config.debug {
+                return Op::ready(Ok(true));
+            }
+            api::kill_sandbox_op(&config, sandbox_id)
+        }))
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
     pub async fn kill(&self) -> Result<bool> {
+        self.kill_op().run().await
+    }
+
+    /// [`Sandbox::kill`] as an [`Op`].
+    pub fn kill_op(&self) -> Op<bool> {
         if self.config.debug {
-            return Ok(true);
+            return Op::ready(Ok(true));
         }
-        api::kill_sandbox(&self.config, &self.sandbox_id).await
+        api::kill_sandbox_op(&self.config, &self.sandbox_id)
     }
 
     /// Makes a sandbox end `timeout` from now (rounded up to whole seconds).
@@ -155,34 +193,63 @@ impl Sandbox {
         timeout: Duration,
         opts: &ConnectionOpts,
     ) -> Result<()> {
-        let config = ConnectionConfig::resolve(opts)?;
-        let secs = timeout_secs(timeout)?;
-        if config.debug {
-            return Ok(());
-        }
-        api::set_sandbox_timeout(&config, sandbox_id, secs).await
+        Sandbox::set_timeout_by_id_op(sandbox_id, timeout, opts)
+            .run()
+            .await
+    }
+
+    /// [`Sandbox::set_timeout_by_id`] as an [`Op`].
+    pub fn set_timeout_by_id_op(
+        sandbox_id: &str,
+        timeout: Duration,
+        opts: &ConnectionOpts,
+    ) -> Op<()> {
+        let prepared =
+            ConnectionConfig::resolve(opts).and_then(|config| Ok((config, timeout_secs(timeout)?)));
+        Op::build(prepared.map(|(config, secs)| {
+            if config.debug {
+                return Op::ready(Ok(()));
+            }
+            api::set_sandbox_timeout_op(&config, sandbox_id, secs)
+        }))
     }
 
     /// Makes this sandbox end `timeout` from now.
     pub async fn set_timeout(&self, timeout: Duration) -> Result<()> {
-        let secs = timeout_secs(timeout)?;
-        if self.config.debug {
-            return Ok(());
-        }
-        api::set_sandbox_timeout(&self.config, &self.sandbox_id, secs).await
+        self.set_timeout_op(timeout).run().await
+    }
+
+    /// [`Sandbox::set_timeout`] as an [`Op`].
+    pub fn set_timeout_op(&self, timeout: Duration) -> Op<()> {
+        Op::build(timeout_secs(timeout).map(|secs| {
+            if self.config.debug {
+                return Op::ready(Ok(()));
+            }
+            api::set_sandbox_timeout_op(&self.config, &self.sandbox_id, secs)
+        }))
     }
 
     /// Looks a sandbox up by id.
     pub async fn get_info_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Result<SandboxInfo> {
-        let config = ConnectionConfig::resolve(opts)?;
-        api::get_sandbox(&config, sandbox_id).await?.try_into()
+        Sandbox::get_info_by_id_op(sandbox_id, opts).run().await
+    }
+
+    /// [`Sandbox::get_info_by_id`] as an [`Op`].
+    pub fn get_info_by_id_op(sandbox_id: &str, opts: &ConnectionOpts) -> Op<SandboxInfo> {
+        Op::build(
+            ConnectionConfig::resolve(opts)
+                .map(|config| api::get_sandbox_op(&config, sandbox_id).then(|d| d?.try_into())),
+        )
     }
 
     /// Looks this sandbox up.
     pub async fn get_info(&self) -> Result<SandboxInfo> {
-        api::get_sandbox(&self.config, &self.sandbox_id)
-            .await?
-            .try_into()
+        self.get_info_op().run().await
+    }
+
+    /// [`Sandbox::get_info`] as an [`Op`].
+    pub fn get_info_op(&self) -> Op<SandboxInfo> {
+        api::get_sandbox_op(&self.config, &self.sandbox_id).then(|d| d?.try_into())
     }
 
     pub fn sandbox_id(&self) -> &str {
@@ -243,17 +310,21 @@ impl Sandbox {
     /// Whether the sandbox answers: `GET /health` on its daemon. `false` when the sandbox is
     /// gone (the proxy answers 502).
     pub async fn is_running(&self) -> Result<bool> {
-        let response = self
-            .envd()
-            .http(
-                crate::transport::Method::Get,
-                "/health",
-                Vec::new(),
-                None,
-                false,
-            )
-            .await?;
-        match response.status {
+        self.is_running_op().run().await
+    }
+
+    /// [`Sandbox::is_running`] as an [`Op`].
+    pub fn is_running_op(&self) -> Op<bool> {
+        let request = crate::op::http(
+            &self.envd(),
+            crate::transport::Method::Get,
+            "/health".into(),
+            Vec::new(),
+            None,
+            false,
+            false,
+        );
+        Op::new(request, |answer| match answer?.http()?.status {
             200..=299 => Ok(true),
             502 => Ok(false),
             other => Err(crate::error::Error::new(
@@ -261,7 +332,7 @@ impl Sandbox {
                 format!("{other}: the sandbox's health check failed"),
             )
             .with_status(other)),
-        }
+        })
     }
 
     /// The host name under which `port` of the sandbox is reachable.

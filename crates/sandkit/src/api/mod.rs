@@ -5,6 +5,7 @@ mod pipeline;
 
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::op::Op;
 use crate::retry::Idempotency;
 use crate::transport::Method;
 use crate::wire::metadata::{encode_query_value, encode_uri_component};
@@ -12,8 +13,7 @@ use crate::wire::{
     ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxState,
     SetTimeout, StringMap,
 };
-pub(crate) use pipeline::with_deadline;
-use pipeline::{ApiRequest, ApiResponse, send};
+pub(crate) use pipeline::{ApiRequest, ApiResponse, send, with_deadline};
 
 /// Sandbox ids go into paths: refuse the empty one, encode the rest.
 fn id_path(sandbox_id: &str) -> Result<String> {
@@ -25,130 +25,148 @@ fn id_path(sandbox_id: &str) -> Result<String> {
     Ok(encode_uri_component(sandbox_id))
 }
 
-fn sandbox_not_found(message: String) -> Error {
-    Error::new(ErrorKind::SandboxNotFound, message).with_status(404)
-}
-
-fn expect(resp: ApiResponse, not_found: impl FnOnce() -> Error) -> Result<ApiResponse> {
+/// The response if it is a success; a 404 (by the body's `code`) is a `SandboxNotFound`
+/// error with `not_found` as its message.
+fn expect(resp: ApiResponse, not_found: &str) -> Result<ApiResponse> {
     if resp.is_success() {
         Ok(resp)
     } else if resp.error_code() == 404 {
-        Err(not_found())
+        Err(Error::new(ErrorKind::SandboxNotFound, not_found).with_status(404))
     } else {
         Err(resp.into_error())
     }
 }
 
-/// `POST /v2/sandboxes`.
-pub async fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Result<SandboxCreated> {
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Post,
-            path: "/v2/sandboxes".into(),
-            body: Some(body.to_json().into_bytes()),
-            idempotency: Idempotency::Once,
-        },
-    )
-    .await?;
-    if !resp.is_success() {
-        return Err(resp.into_error());
+fn request(
+    method: Method,
+    path: String,
+    body: Option<String>,
+    idempotency: Idempotency,
+) -> ApiRequest {
+    ApiRequest {
+        method,
+        path,
+        body: body.map(String::into_bytes),
+        idempotency,
     }
-    resp.json(SandboxCreated::from_json)
+}
+
+/// `POST /v2/sandboxes`.
+pub fn create_sandbox_op(cfg: &ConnectionConfig, body: &NewSandbox) -> Op<SandboxCreated> {
+    let req = request(
+        Method::Post,
+        "/v2/sandboxes".into(),
+        Some(body.to_json()),
+        Idempotency::Once,
+    );
+    Op::api(cfg, req, |resp| {
+        if !resp.is_success() {
+            return Err(resp.into_error());
+        }
+        resp.json(SandboxCreated::from_json)
+    })
+}
+
+pub async fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Result<SandboxCreated> {
+    create_sandbox_op(cfg, body).run().await
 }
 
 /// `POST /v2/sandboxes/{id}/connect`: resumes a paused sandbox, extends a running one.
+pub fn connect_sandbox_op(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    body: &ConnectSandbox,
+) -> Op<SandboxCreated> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/v2/sandboxes/{id}/connect");
+        let req = request(
+            Method::Post,
+            path,
+            Some(body.to_json()),
+            Idempotency::Idempotent,
+        );
+        let not_found = format!("Paused sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            expect(resp, &not_found)?.json(SandboxCreated::from_json)
+        })
+    }))
+}
+
 pub async fn connect_sandbox(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     body: &ConnectSandbox,
 ) -> Result<SandboxCreated> {
-    let path = format!("/v2/sandboxes/{}/connect", id_path(sandbox_id)?);
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Post,
-            path,
-            body: Some(body.to_json().into_bytes()),
-            idempotency: Idempotency::Idempotent,
-        },
-    )
-    .await?;
-    expect(resp, || {
-        sandbox_not_found(format!("Paused sandbox {sandbox_id} not found"))
-    })?
-    .json(SandboxCreated::from_json)
+    connect_sandbox_op(cfg, sandbox_id, body).run().await
 }
 
 /// `GET /sandboxes/{id}`.
+pub fn get_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<SandboxDetail> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let req = request(
+            Method::Get,
+            format!("/sandboxes/{id}"),
+            None,
+            Idempotency::Idempotent,
+        );
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            expect(resp, &not_found)?.json(SandboxDetail::from_json)
+        })
+    }))
+}
+
 pub async fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<SandboxDetail> {
-    let path = format!("/sandboxes/{}", id_path(sandbox_id)?);
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Get,
-            path,
-            body: None,
-            idempotency: Idempotency::Idempotent,
-        },
-    )
-    .await?;
-    expect(resp, || {
-        sandbox_not_found(format!("Sandbox {sandbox_id} not found"))
-    })?
-    .json(SandboxDetail::from_json)
+    get_sandbox_op(cfg, sandbox_id).run().await
 }
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.
+pub fn kill_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<bool> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}");
+        let req = request(Method::Delete, path, None, Idempotency::Idempotent);
+        Op::api(cfg, req, |resp| {
+            if resp.is_success() {
+                Ok(true)
+            } else if resp.error_code() == 404 {
+                Ok(false)
+            } else {
+                Err(resp.into_error())
+            }
+        })
+    }))
+}
+
 pub async fn kill_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<bool> {
-    let path = format!("/sandboxes/{}", id_path(sandbox_id)?);
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Delete,
-            path,
-            body: None,
-            idempotency: Idempotency::Idempotent,
-        },
-    )
-    .await?;
-    if resp.is_success() {
-        Ok(true)
-    } else if resp.error_code() == 404 {
-        Ok(false)
-    } else {
-        Err(resp.into_error())
-    }
+    kill_sandbox_op(cfg, sandbox_id).run().await
 }
 
 /// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout_secs` from now.
+pub fn set_sandbox_timeout_op(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    timeout_secs: i64,
+) -> Op<()> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}/timeout");
+        let body = SetTimeout {
+            timeout: timeout_secs,
+        }
+        .to_json();
+        let req = request(Method::Post, path, Some(body), Idempotency::Idempotent);
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| expect(resp, &not_found).map(drop))
+    }))
+}
+
 pub async fn set_sandbox_timeout(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     timeout_secs: i64,
 ) -> Result<()> {
-    let path = format!("/sandboxes/{}/timeout", id_path(sandbox_id)?);
-    let body = Some(
-        SetTimeout {
-            timeout: timeout_secs,
-        }
-        .to_json()
-        .into_bytes(),
-    );
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Post,
-            path,
-            body,
-            idempotency: Idempotency::Idempotent,
-        },
-    )
-    .await?;
-    expect(resp, || {
-        sandbox_not_found(format!("Sandbox {sandbox_id} not found"))
-    })
-    .map(|_| ())
+    set_sandbox_timeout_op(cfg, sandbox_id, timeout_secs)
+        .run()
+        .await
 }
 
 /// Sort order of a listing, by start time.
@@ -209,29 +227,29 @@ impl ListQuery {
 }
 
 /// One page of `GET /v2/sandboxes` and the token of the next one (absent or empty: no more).
+pub fn list_sandboxes_op(
+    cfg: &ConnectionConfig,
+    query: &ListQuery,
+) -> Op<(Vec<ListedSandbox>, Option<String>)> {
+    let path = format!("/v2/sandboxes{}", query.to_query_string());
+    let req = request(Method::Get, path, None, Idempotency::Idempotent);
+    Op::api(cfg, req, |resp| {
+        if !resp.is_success() {
+            return Err(resp.into_error());
+        }
+        let next = resp
+            .header("x-next-token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok((resp.json(ListedSandbox::list_from_json)?, next))
+    })
+}
+
 pub async fn list_sandboxes(
     cfg: &ConnectionConfig,
     query: &ListQuery,
 ) -> Result<(Vec<ListedSandbox>, Option<String>)> {
-    let path = format!("/v2/sandboxes{}", query.to_query_string());
-    let resp = send(
-        cfg,
-        ApiRequest {
-            method: Method::Get,
-            path,
-            body: None,
-            idempotency: Idempotency::Idempotent,
-        },
-    )
-    .await?;
-    if !resp.is_success() {
-        return Err(resp.into_error());
-    }
-    let next = resp
-        .header("x-next-token")
-        .filter(|t| !t.is_empty())
-        .map(str::to_string);
-    Ok((resp.json(ListedSandbox::list_from_json)?, next))
+    list_sandboxes_op(cfg, query).run().await
 }
 
 #[cfg(test)]
