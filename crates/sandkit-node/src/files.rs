@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// How much a read hands across at most per call.
-const READ_BATCH: usize = 1 << 20;
+const READ_BATCH: usize = 256 << 10;
 /// Chunks a streamed write may have in flight before `write()` waits.
 const WRITE_QUEUE: usize = 4;
 
@@ -365,7 +365,7 @@ pub struct FileReader {
 
 #[napi]
 impl FileReader {
-    /// The next piece of the file (what has arrived, up to 1 MiB); `null` at the end.
+    /// The next piece of the file (what has arrived, up to 256 KiB); `null` at the end.
     #[napi]
     pub async fn next_chunk(&self) -> napi::Result<Option<Uint8Array>> {
         let inner = self.inner.clone();
