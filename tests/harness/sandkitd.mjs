@@ -18,10 +18,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const TEAM_A_KEY = 'sk_test_team_a'
 export const TEAM_B_KEY = 'sk_test_team_b'
 
-/** The sandkitd binary to run: $SANDKITD_BIN, else target/<profile>/sandkitd. */
+/** The sandkitd binary to run: $SANDKITD_BIN, else <cargo target dir>/<profile>/sandkitd. */
 export function sandkitdPath(profile = 'debug') {
   if (process.env.SANDKITD_BIN) return process.env.SANDKITD_BIN
-  return `${REPO_ROOT}target/${profile}/sandkitd`
+  const targetDir = process.env.CARGO_TARGET_DIR ? `${process.env.CARGO_TARGET_DIR.replace(/\/$/, '')}/` : `${REPO_ROOT}target/`
+  return `${targetDir}${profile}/sandkitd`
 }
 
 const running = new Set()
