@@ -67,6 +67,14 @@ fn child_path(parent: &str, key: &str) -> String {
     }
 }
 
+/// The JavaScript type a scalar field must have.
+#[derive(Clone, Copy)]
+enum Kind {
+    String,
+    Bool,
+    Number,
+}
+
 /// An options object (or nothing: `undefined` and `null` mean "all defaults").
 pub struct Opts {
     obj: Option<Object>,
@@ -110,31 +118,32 @@ impl Opts {
         Ok(Some(v).filter(|v| !v.is_undefined() && !v.is_null()))
     }
 
+    /// The field's value if it is a `kind`; `undefined` when absent or `null`.
+    fn typed(&self, key: &str, kind: Kind) -> Result<JsValue> {
+        let Some(v) = self.get(key)? else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let (ok, expected) = match kind {
+            Kind::String => (v.is_string(), "a string"),
+            Kind::Bool => (v.as_bool().is_some(), "a boolean"),
+            Kind::Number => (v.as_f64().is_some(), "a number"),
+        };
+        if !ok {
+            return Err(wrong_type(&child_path(&self.path, key), expected, &v));
+        }
+        Ok(v)
+    }
+
     pub fn string(&self, key: &str) -> Result<Option<String>> {
-        self.get(key)?
-            .map(|v| {
-                v.as_string()
-                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a string", &v))
-            })
-            .transpose()
+        Ok(self.typed(key, Kind::String)?.as_string())
     }
 
     pub fn bool(&self, key: &str) -> Result<Option<bool>> {
-        self.get(key)?
-            .map(|v| {
-                v.as_bool()
-                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a boolean", &v))
-            })
-            .transpose()
+        Ok(self.typed(key, Kind::Bool)?.as_bool())
     }
 
     pub fn number(&self, key: &str) -> Result<Option<f64>> {
-        self.get(key)?
-            .map(|v| {
-                v.as_f64()
-                    .ok_or_else(|| wrong_type(&child_path(&self.path, key), "a number", &v))
-            })
-            .transpose()
+        Ok(self.typed(key, Kind::Number)?.as_f64())
     }
 
     /// A nested options object.
@@ -293,11 +302,6 @@ fn write_info(w: &mut Writer, i: &SandboxInfo) {
     w.end_object();
 }
 
-thread_local! {
-    static STARTED_AT: JsValue = JsValue::from_str("startedAt");
-    static END_AT: JsValue = JsValue::from_str("endAt");
-}
-
 /// `SandboxInfo`s as plain objects with `Date`s, made by one `JSON.parse`: building them
 /// field by field through the boundary costs a string conversion per key and value, which
 /// made listing slower than the official SDK. (`JSON.parse` also defines a metadata key such
@@ -314,10 +318,11 @@ pub fn info_objects(items: &[SandboxInfo]) -> Result<Array> {
         .map_err(|_| Error::new(ErrorKind::Sandbox, "internal error in sandkit: JSON.parse"))?
         .unchecked_into();
     let date = |t: sandkit::Timestamp| Date::new(&JsValue::from_f64(t.unix_millis() as f64));
+    let (started_at, end_at) = (JsValue::from_str("startedAt"), JsValue::from_str("endAt"));
     for (i, info) in items.iter().enumerate() {
         let obj = parsed.get(i as u32);
-        STARTED_AT.with(|k| Reflect::set(&obj, k, &date(info.started_at)).ok());
-        END_AT.with(|k| Reflect::set(&obj, k, &date(info.end_at)).ok());
+        Reflect::set(&obj, &started_at, &date(info.started_at)).ok();
+        Reflect::set(&obj, &end_at, &date(info.end_at)).ok();
     }
     Ok(parsed)
 }

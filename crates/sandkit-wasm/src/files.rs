@@ -249,12 +249,12 @@ impl Sandbox {
                 timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
             })
         })();
-        promise(Box::pin(async move {
-            let handle = files.watch_dir(&path, &opts?).await?;
-            Ok(JsValue::from(FileWatcher {
+        let op = opts.map(|o| files.watch_dir_op(&path, &o));
+        run(Op::build(op).map(|handle| {
+            JsValue::from(FileWatcher {
                 stopper: handle.stopper(),
                 inner: Rc::new(RefCell::new(Some(handle))),
-            }))
+            })
         }))
     }
 

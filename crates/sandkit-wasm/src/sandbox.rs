@@ -11,7 +11,7 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, promise, run,
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, run,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -26,6 +26,10 @@ pub struct Sandbox {
 
 fn wrap(inner: sandkit::Sandbox) -> JsValue {
     JsValue::from(Sandbox { inner })
+}
+
+fn process_handle(h: sandkit::commands::CommandHandle) -> JsValue {
+    JsValue::from(ProcessHandle::new(h))
 }
 
 /// What a call that yields nothing resolves to.
@@ -174,12 +178,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let this = self.inner.clone();
-        let opts = commands::start_opts(opts);
-        promise(Box::pin(async move {
-            let h = this.commands().spawn(&cmd, opts?).await?;
-            Ok(JsValue::from(ProcessHandle::new(h)))
-        }))
+        let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn_op(&cmd, o));
+        run(Op::build(op).map(process_handle))
     }
 
     #[wasm_bindgen(js_name = commandsConnect, unchecked_return_type = "Promise<ProcessHandle>")]
@@ -189,13 +189,10 @@ impl Sandbox {
         #[wasm_bindgen(js_name = timeoutMs, unchecked_optional_param_type = "number | null")]
         timeout_ms: Option<f64>,
     ) -> Promise {
-        let this = self.inner.clone();
         let pid = sandkit::options::from_js::pid(pid);
         let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
-        promise(Box::pin(async move {
-            let h = this.commands().connect(pid?, timeout?).await?;
-            Ok(JsValue::from(ProcessHandle::new(h)))
-        }))
+        let op = pid.and_then(|pid| Ok(self.inner.commands().connect_op(pid, timeout?)));
+        run(Op::build(op).map(process_handle))
     }
 
     #[wasm_bindgen(js_name = commandsList, unchecked_return_type = "Promise<ProcessListing[]>")]

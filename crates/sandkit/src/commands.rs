@@ -15,7 +15,7 @@ use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
 use crate::maybe_send::MaybeSend;
-use crate::op::Op;
+use crate::op::{Op, Request};
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -217,41 +217,50 @@ impl Commands {
 
     /// Starts `cmd` and returns at once with a handle to it.
     pub async fn spawn(&self, cmd: &str, opts: RunOpts) -> Result<CommandHandle> {
+        self.spawn_op(cmd, opts).run().await
+    }
+
+    /// [`Commands::spawn`] as an [`Op`].
+    pub fn spawn_op(&self, cmd: &str, opts: RunOpts) -> Op<CommandHandle> {
         let request = start_request(cmd, &opts);
-        let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let started = self.envd.config().client().runtime().now_ms();
-        let stream = self
-            .envd
-            .stream(
-                "process.Process/Start",
-                request,
-                opts.user.as_deref(),
-                timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-                Context::Process,
-            )
-            .await?;
-        let mut handle = CommandHandle::attach(self.envd.clone(), stream).await?;
-        handle.deadline_ms = deadline(started, timeout);
-        Ok(handle)
+        self.attach_op("Start", request, opts.user, opts.timeout)
     }
 
     /// Attaches to a running process by pid, to follow its output and end.
     pub async fn connect(&self, pid: u32, timeout: Option<Duration>) -> Result<CommandHandle> {
+        self.connect_op(pid, timeout).run().await
+    }
+
+    /// [`Commands::connect`] as an [`Op`].
+    pub fn connect_op(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
+        self.attach_op("Connect", finish(select_request(pid)), None, timeout)
+    }
+
+    /// A process stream (`Start` or `Connect`) and the handle made from its first message.
+    fn attach_op(
+        &self,
+        method: &str,
+        request: String,
+        user: Option<String>,
+        timeout: Option<Duration>,
+    ) -> Op<CommandHandle> {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let started = self.envd.config().client().runtime().now_ms();
-        let stream = self
-            .envd
-            .stream(
-                "process.Process/Connect",
-                finish(select_request(pid)),
-                None,
-                timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-                Context::Process,
-            )
-            .await?;
-        let mut handle = CommandHandle::attach(self.envd.clone(), stream).await?;
-        handle.deadline_ms = deadline(started, timeout);
-        Ok(handle)
+        let envd = self.envd.clone();
+        let request = Request::Stream {
+            envd: envd.clone(),
+            rpc: format!("process.Process/{method}"),
+            message: request,
+            user,
+            timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            context: Context::Process,
+        };
+        Op::new(request, move |answer| {
+            let (stream, first) = answer?.stream()?;
+            let mut handle = CommandHandle::attach(envd, stream, first)?;
+            handle.deadline_ms = deadline(started, timeout);
+            Ok(handle)
+        })
     }
 
     /// A call to the process service; `finish` reads the answer or the error.
@@ -388,9 +397,9 @@ impl std::fmt::Debug for CommandHandle {
 }
 
 impl CommandHandle {
-    async fn attach(envd: Envd, mut stream: MessageStream) -> Result<CommandHandle> {
-        // The first message must say which process this is.
-        let first = stream.next_message().await?;
+    /// The handle of a process stream whose first message, which must say which process
+    /// this is, was `first`.
+    fn attach(envd: Envd, stream: MessageStream, first: Option<Bytes>) -> Result<CommandHandle> {
         let start = match first {
             Some(m) => json::parse(&m)
                 .and_then(|v| Ok(process_event(&v)?.and_then(|e| e.start)))

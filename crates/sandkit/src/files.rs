@@ -449,7 +449,12 @@ impl Files {
 
     /// Watches a directory; events arrive through [`WatchHandle::next_event`].
     pub async fn watch_dir(&self, path: &str, opts: &WatchOpts) -> Result<WatchHandle> {
-        watch::start(&self.envd, path, opts).await
+        self.watch_dir_op(path, opts).run().await
+    }
+
+    /// [`Files::watch_dir`] as an [`Op`].
+    pub fn watch_dir_op(&self, path: &str, opts: &WatchOpts) -> Op<WatchHandle> {
+        watch::start_op(&self.envd, path, opts)
     }
 
     /// A URL that uploads to `path` with a multipart POST and no headers (signed when the

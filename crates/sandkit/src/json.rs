@@ -345,7 +345,7 @@ impl<'a> Value<'a> {
     }
 
     pub fn is_null(&self) -> bool {
-        self.kind == Kind::Null
+        matches!(self.kind, Kind::Null)
     }
 
     /// The kind of value, for messages: never the value itself.

@@ -9,8 +9,8 @@
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::config::ConnectionConfig;
-use crate::envd::Envd;
 use crate::envd::connect::Context;
+use crate::envd::{Envd, MessageStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::{BoxFuture, MaybeSend};
 use crate::transport::{Body, HttpResponse, Method, RequestBody};
@@ -26,6 +26,16 @@ pub(crate) enum Request {
         rpc: String,
         message: String,
         user: Option<String>,
+        context: Context,
+    },
+    /// A server-streaming Connect call to the daemon, answered once its first message has
+    /// arrived (`timeout_ms` is sent as `Connect-Timeout-Ms`; 0 for none).
+    Stream {
+        envd: Envd,
+        rpc: String,
+        message: String,
+        user: Option<String>,
+        timeout_ms: u64,
         context: Context,
     },
     /// A plain HTTP call to the daemon; with `ok_only`, non-2xx answers are errors, and
@@ -46,6 +56,8 @@ pub(crate) enum Answer {
     None,
     Api(ApiResponse),
     Rpc(Bytes),
+    /// The stream and its first message (none if it ended cleanly at once).
+    Stream(MessageStream, Option<Bytes>),
     Http(HttpResponse),
 }
 
@@ -78,6 +90,13 @@ impl Answer {
         }
     }
 
+    pub(crate) fn stream(self) -> Result<(MessageStream, Option<Bytes>)> {
+        match self {
+            Answer::Stream(s, first) => Ok((s, first)),
+            _ => Err(wrong_answer()),
+        }
+    }
+
     /// The body of an HTTP answer that was read whole.
     pub(crate) fn body(self) -> Result<Bytes> {
         match self.http()?.body {
@@ -105,6 +124,20 @@ impl Request {
                     .unary(&rpc, message, user.as_deref(), context)
                     .await
                     .map(Answer::Rpc),
+                Request::Stream {
+                    envd,
+                    rpc,
+                    message,
+                    user,
+                    timeout_ms,
+                    context,
+                } => {
+                    let mut stream = envd
+                        .stream(&rpc, message, user.as_deref(), timeout_ms, context)
+                        .await?;
+                    let first = stream.next_message().await?;
+                    Ok(Answer::Stream(stream, first))
+                }
                 Request::Http {
                     envd,
                     method,

@@ -58,21 +58,26 @@ pub use wasm::JsRuntime;
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use super::*;
-    use js_sys::{Function, Promise, Reflect};
+    use js_sys::{Function, Promise};
     use std::future::Future;
     use std::pin::Pin;
     use std::task::{Context, Poll};
-    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen::prelude::wasm_bindgen;
     use wasm_bindgen_futures::JsFuture;
 
     /// `Date.now`, the global `setTimeout` and `Math.random`.
     #[derive(Default, Clone, Copy)]
     pub struct JsRuntime;
 
-    fn global_function(name: &str) -> Option<Function> {
-        Reflect::get(&js_sys::global(), &JsValue::from_str(name))
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
+    // The global functions, looked up when called (every runtime the SDK supports has them;
+    // `catch` turns their absence into an error instead of a trap).
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(catch, js_name = setTimeout)]
+        fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_name = clearTimeout)]
+        fn clear_timeout(timer: &JsValue) -> Result<(), JsValue>;
     }
 
     /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
@@ -98,9 +103,8 @@ mod wasm {
 
     impl Drop for Sleep {
         fn drop(&mut self) {
-            if let (Some(timer), Some(clear)) = (self.timer.take(), global_function("clearTimeout"))
-            {
-                let _ = clear.call1(&JsValue::UNDEFINED, &timer);
+            if let Some(timer) = self.timer.take() {
+                let _ = clear_timeout(&timer);
             }
         }
     }
@@ -113,14 +117,10 @@ mod wasm {
         fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
             let mut timer = None;
             let promise = Promise::new(&mut |resolve, _reject| {
-                match global_function("setTimeout") {
-                    Some(f) => {
-                        timer = f
-                            .call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms as f64))
-                            .ok();
-                    }
+                match set_timeout(&resolve, ms as f64) {
+                    Ok(t) => timer = Some(t),
                     // No timer at all: resolve at once rather than hang forever.
-                    None => {
+                    Err(_) => {
                         let _ = resolve.call0(&JsValue::UNDEFINED);
                     }
                 }

@@ -6,6 +6,7 @@ use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Value, Writer};
+use crate::op::{Op, Request};
 use futures_util::future::{Either, select};
 use futures_util::task::AtomicWaker;
 use std::sync::Arc;
@@ -129,7 +130,7 @@ impl std::fmt::Debug for WatchHandle {
     }
 }
 
-pub(super) async fn start(envd: &Envd, path: &str, opts: &WatchOpts) -> Result<WatchHandle> {
+pub(super) fn start_op(envd: &Envd, path: &str, opts: &WatchOpts) -> Op<WatchHandle> {
     let mut w = Writer::new();
     w.begin_object();
     w.field_str("path", path);
@@ -138,26 +139,27 @@ pub(super) async fn start(envd: &Envd, path: &str, opts: &WatchOpts) -> Result<W
     w.field_bool("allowNetworkMounts", false);
     w.end_object();
     let timeout = opts.timeout.unwrap_or(DEFAULT_WATCH_TIMEOUT);
-    let mut stream = envd
-        .stream(
-            "filesystem.Filesystem/WatchDir",
-            w.finish(),
-            opts.user.as_deref(),
-            timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-            Context::Files,
-        )
-        .await?;
-    let first = stream.next_message().await?;
-    let started = first
-        .map(|m| decode(&m, watch_message))
-        .transpose()?
-        .is_some_and(|m| m.start);
-    if !started {
-        return Err(Error::new(ErrorKind::Sandbox, "Expected start event"));
-    }
-    Ok(WatchHandle {
-        stream,
-        stop: Arc::default(),
+    let request = Request::Stream {
+        envd: envd.clone(),
+        rpc: "filesystem.Filesystem/WatchDir".into(),
+        message: w.finish(),
+        user: opts.user.clone(),
+        timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        context: Context::Files,
+    };
+    Op::new(request, |answer| {
+        let (stream, first) = answer?.stream()?;
+        let started = first
+            .map(|m| decode(&m, watch_message))
+            .transpose()?
+            .is_some_and(|m| m.start);
+        if !started {
+            return Err(Error::new(ErrorKind::Sandbox, "Expected start event"));
+        }
+        Ok(WatchHandle {
+            stream,
+            stop: Arc::default(),
+        })
     })
 }
 

@@ -115,13 +115,14 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         .map_err(|e| TransportError::new(TransportErrorKind::Connect, js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
-    let mut out_headers = Vec::new();
-    if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
-        for entry in iter.flatten() {
-            let pair: js_sys::Array = entry.unchecked_into();
-            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                out_headers.push((k.to_ascii_lowercase(), v));
-            }
+    // `Array.from` rather than the iterator protocol step by step: one call into JavaScript,
+    // and none of the iterator glue in the module.
+    let pairs = js_sys::Array::from(&resp.headers());
+    let mut out_headers = Vec::with_capacity(pairs.length() as usize);
+    for entry in pairs.iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out_headers.push((k.to_ascii_lowercase(), v));
         }
     }
     let body = if request.stream_response {
