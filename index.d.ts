@@ -5,7 +5,7 @@
 
 /** A file being read: `nextChunk()` until it returns `null`. */
 export declare class FileReader {
-  /** The next piece of the file (what has arrived, up to 1 MiB); `null` at the end. */
+  /** The next piece of the file (what has arrived, up to 256 KiB); `null` at the end. */
   nextChunk(): Promise<Uint8Array | null>
   /** Stops reading and closes the connection. */
   cancel(): Promise<void>
