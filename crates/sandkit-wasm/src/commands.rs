@@ -48,7 +48,10 @@ pub fn listings(list: Vec<sandkit::commands::ProcessInfo>) -> JsValue {
         set(&obj, "pid", &JsValue::from(p.pid));
         set(&obj, "tag", &opt_string(&p.tag));
         set(&obj, "cmd", &JsValue::from_str(&p.cmd));
-        let args: Array = p.args.iter().map(|a| JsValue::from_str(a)).collect();
+        let args = Array::new();
+        for a in &p.args {
+            args.push(&JsValue::from_str(a));
+        }
         set(&obj, "args", &args);
         set(&obj, "envs", &string_map(&p.envs));
         set(&obj, "cwd", &opt_string(&p.cwd));

@@ -183,15 +183,14 @@ impl Opts {
             return Err(wrong_type(&path, "an array of strings", &v));
         }
         let array: Array = v.unchecked_into();
-        array
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                item.as_string()
-                    .ok_or_else(|| wrong_type(&format!("{path}[{i}]"), "a string", &item))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        let mut out = Vec::with_capacity(array.length() as usize);
+        for (i, item) in array.iter().enumerate() {
+            match item.as_string() {
+                Some(s) => out.push(s),
+                None => return Err(wrong_type(&format!("{path}[{i}]"), "a string", &item)),
+            }
+        }
+        Ok(Some(out))
     }
 }
 

@@ -62,6 +62,15 @@ fn written(w: &sandkit::files::WriteInfo) -> JsValue {
     obj.into()
 }
 
+/// A JavaScript array of `f` of every item.
+fn array_of<T>(items: &[T], f: fn(&T) -> JsValue) -> JsValue {
+    let out = Array::new();
+    for item in items {
+        out.push(&f(item));
+    }
+    out.into()
+}
+
 fn fs_opts(v: Option<JsValue>) -> Result<(FsOpts, Option<f64>)> {
     let o = Opts::new(v, "opts")?;
     Ok((
@@ -99,21 +108,19 @@ fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
         ));
     }
     let array: &Array = v.unchecked_ref();
-    array
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let o = Opts::new(Some(item.clone()), &format!("files[{i}]"))?;
-            let path = o.string("path")?.ok_or_else(|| {
-                sandkit::Error::invalid_argument(format!("files[{i}].path is required"))
-            })?;
-            let data = Reflect::get(&item, &JsValue::from_str("data")).unwrap_or_default();
-            Ok(WriteEntry {
-                path,
-                data: FileData::Host(data),
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(array.length() as usize);
+    for (i, item) in array.iter().enumerate() {
+        let o = Opts::new(Some(item.clone()), &format!("files[{i}]"))?;
+        let path = o.string("path")?.ok_or_else(|| {
+            sandkit::Error::invalid_argument(format!("files[{i}].path is required"))
+        })?;
+        let data = Reflect::get(&item, &JsValue::from_str("data")).unwrap_or_default();
+        out.push(WriteEntry {
+            path,
+            data: FileData::Host(data),
+        });
+    }
+    Ok(out)
 }
 
 #[wasm_bindgen]
@@ -164,7 +171,7 @@ impl Sandbox {
             let o = opts?;
             Ok(self.inner.files().write_files_op(entries, &o))
         });
-        run(Op::build(op).map(|infos| infos.iter().map(written).collect::<Array>().into()))
+        run(Op::build(op).map(|infos| array_of(&infos, written)))
     }
 
     #[wasm_bindgen(js_name = filesList, unchecked_return_type = "Promise<EntryInfo[]>")]
@@ -177,7 +184,7 @@ impl Sandbox {
             let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
             Ok(self.inner.files().list_op(&path, depth, &opts))
         });
-        run(Op::build(op).map(|entries| entries.iter().map(entry).collect::<Array>().into()))
+        run(Op::build(op).map(|entries| array_of(&entries, entry)))
     }
 
     #[wasm_bindgen(js_name = filesExists, unchecked_return_type = "Promise<boolean>")]

@@ -185,7 +185,7 @@ fn listed_process(p: &Value<'_>) -> json::Result<ProcessInfo> {
 fn process_list(v: &Value<'_>) -> json::Result<Vec<ProcessInfo>> {
     match v.object()?.get("processes")? {
         None => Ok(Vec::new()),
-        Some(list) => list.array()?.iter().map(listed_process).collect(),
+        Some(list) => json::read_all(list.array()?, listed_process),
     }
 }
 
@@ -247,14 +247,14 @@ impl Commands {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let started = self.envd.config().client().runtime().now_ms();
         let envd = self.envd.clone();
-        let request = Request::Stream {
-            envd: envd.clone(),
-            rpc: format!("process.Process/{method}"),
-            message: request,
-            user,
-            timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-            context: Context::Process,
-        };
+        let request = Request::stream(
+            &envd,
+            &format!("process.Process/{method}"),
+            request,
+            user.as_deref(),
+            timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            Context::Process,
+        );
         Op::new(request, move |answer| {
             let (stream, first) = answer?.stream()?;
             let mut handle = CommandHandle::attach(envd, stream, first)?;
@@ -271,7 +271,7 @@ impl Commands {
         finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
     ) -> Op<T> {
         let rpc = format!("process.Process/{method}");
-        Op::rpc(&self.envd, rpc, request, None, Context::Process, finish)
+        Op::rpc(&self.envd, &rpc, request, None, Context::Process, finish)
     }
 
     /// The running processes.

@@ -216,7 +216,7 @@ impl Files {
         let rpc = format!("filesystem.Filesystem/{method}");
         Op::rpc(
             &self.envd,
-            rpc,
+            &rpc,
             request.finish(),
             user,
             Context::Files,

@@ -506,10 +506,23 @@ impl<'a> Value<'a> {
 
 /// The strings of an array read with [`Value::string_array`] (anything else is left out).
 pub fn to_strings(items: &[Value<'_>]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|v| v.as_str().ok().map(str::to_string))
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Ok(s) = item.as_str() {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// `read` applied to every item, stopping at the first error. A plain loop on purpose: each
+/// `collect::<Result<Vec<_>, _>>()` brings its own iterator adapters into the wasm module.
+pub fn read_all<T>(items: &[Value<'_>], read: fn(&Value<'_>) -> Result<T>) -> Result<Vec<T>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(read(item)?);
+    }
+    Ok(out)
 }
 
 // Readers of messages check everything first, borrowing, and only then copy what they keep:
@@ -600,7 +613,9 @@ pub fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    digits[i..].iter().map(|&d| d as char).collect()
+    std::str::from_utf8(&digits[i..])
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.

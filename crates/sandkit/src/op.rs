@@ -10,45 +10,29 @@
 use crate::api::{ApiRequest, ApiResponse};
 use crate::config::ConnectionConfig;
 use crate::envd::connect::Context;
-use crate::envd::{Envd, MessageStream};
+use crate::envd::{Envd, MessageStream, rest_checked, unary_answer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::{BoxFuture, MaybeSend};
-use crate::transport::{Body, HttpResponse, Method, RequestBody};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody};
 use bytes::Bytes;
 
 /// The request of an [`Op`].
 pub(crate) enum Request {
     /// A control-plane call, retried as its idempotency allows.
     Api(ConnectionConfig, ApiRequest),
-    /// A unary Connect call to the sandbox's daemon.
-    Rpc {
-        envd: Envd,
-        rpc: String,
-        message: String,
-        user: Option<String>,
-        context: Context,
-    },
-    /// A server-streaming Connect call to the daemon, answered once its first message has
-    /// arrived (`timeout_ms` is sent as `Connect-Timeout-Ms`; 0 for none).
-    Stream {
-        envd: Envd,
-        rpc: String,
-        message: String,
-        user: Option<String>,
-        timeout_ms: u64,
-        context: Context,
-    },
-    /// A plain HTTP call to the daemon; with `ok_only`, non-2xx answers are errors, and
-    /// unless `stream`, the body is read whole.
-    Http {
-        envd: Envd,
-        method: Method,
-        path: String,
-        headers: Vec<(String, String)>,
-        body: Option<RequestBody>,
-        ok_only: bool,
-        stream: bool,
-    },
+    /// A call to the sandbox's daemon (made by [`Envd::request`] or
+    /// [`Envd::connect_request`]), and how to take its answer.
+    Envd(Envd, HttpRequest, Expect),
+}
+
+/// How to take the answer of a call to the daemon.
+pub(crate) enum Expect {
+    /// A unary Connect call: the message.
+    Message(Context),
+    /// A server-streaming Connect call: the stream, once its first message has arrived.
+    Stream(Context),
+    /// Plain HTTP; with `ok_only`, non-2xx answers are errors (as the daemon's REST errors).
+    Http { ok_only: bool },
 }
 
 /// The answer to a [`Request`] (none for an `Op` answered without one).
@@ -107,50 +91,54 @@ impl Answer {
 }
 
 impl Request {
+    /// A unary Connect call; `rpc` is `service/Method`.
+    pub(crate) fn rpc(
+        envd: &Envd,
+        rpc: &str,
+        message: String,
+        user: Option<&str>,
+        context: Context,
+    ) -> Self {
+        let request = envd.connect_request(rpc, message, user, None);
+        Request::Envd(envd.clone(), request, Expect::Message(context))
+    }
+
+    /// A server-streaming Connect call, answered with its first message.
+    pub(crate) fn stream(
+        envd: &Envd,
+        rpc: &str,
+        message: String,
+        user: Option<&str>,
+        timeout_ms: u64,
+        context: Context,
+    ) -> Self {
+        let request = envd.connect_request(rpc, message, user, Some(timeout_ms));
+        Request::Envd(envd.clone(), request, Expect::Stream(context))
+    }
+
     /// Boxed and not generic: one copy of this state machine serves every `Op`.
     fn send(self) -> BoxFuture<'static, Result<Answer>> {
         Box::pin(async move {
-            match self {
+            let (envd, request, expect) = match self {
                 Request::Api(config, request) => {
-                    crate::api::send(&config, request).await.map(Answer::Api)
+                    return crate::api::send(&config, request).await.map(Answer::Api);
                 }
-                Request::Rpc {
-                    envd,
-                    rpc,
-                    message,
-                    user,
-                    context,
-                } => envd
-                    .unary(&rpc, message, user.as_deref(), context)
-                    .await
-                    .map(Answer::Rpc),
-                Request::Stream {
-                    envd,
-                    rpc,
-                    message,
-                    user,
-                    timeout_ms,
-                    context,
-                } => {
-                    let mut stream = envd
-                        .stream(&rpc, message, user.as_deref(), timeout_ms, context)
-                        .await?;
-                    let first = stream.next_message().await?;
-                    Ok(Answer::Stream(stream, first))
+                Request::Envd(envd, request, expect) => (envd, request, expect),
+            };
+            let stream = request.stream_response;
+            let response = envd.exchange(request).await?;
+            match expect {
+                Expect::Message(context) => unary_answer(response, context).map(Answer::Rpc),
+                Expect::Stream(context) => {
+                    let mut messages = MessageStream::open(response, context).await?;
+                    let first = messages.next_message().await?;
+                    Ok(Answer::Stream(messages, first))
                 }
-                Request::Http {
-                    envd,
-                    method,
-                    path,
-                    headers,
-                    body,
-                    ok_only,
-                    stream,
-                } => {
+                Expect::Http { ok_only } => {
                     let response = if ok_only {
-                        envd.http_ok(method, &path, headers, body, stream).await?
+                        rest_checked(response).await?
                     } else {
-                        envd.http(method, &path, headers, body, stream).await?
+                        response
                     };
                     if stream {
                         return Ok(Answer::Http(response));
@@ -232,22 +220,17 @@ impl<T: 'static> Op<T> {
         })
     }
 
-    /// A unary Connect call; `finish` reads the answer or the error.
+    /// A unary Connect call (`rpc` is `service/Method`); `finish` reads the answer or the
+    /// error.
     pub(crate) fn rpc(
         envd: &Envd,
-        rpc: String,
+        rpc: &str,
         message: String,
         user: Option<&str>,
         context: Context,
         finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
     ) -> Self {
-        let request = Request::Rpc {
-            envd: envd.clone(),
-            rpc,
-            message,
-            user: user.map(str::to_string),
-            context,
-        };
+        let request = Request::rpc(envd, rpc, message, user, context);
         Op::new(request, move |answer| finish(answer.and_then(Answer::rpc)))
     }
 
@@ -278,7 +261,8 @@ impl<T: 'static> Op<T> {
     }
 }
 
-/// An HTTP call to the daemon (see [`Request::Http`]).
+/// An HTTP call to the daemon (`path` under its URL, without the user header); see
+/// [`Expect::Http`].
 pub(crate) fn http(
     envd: &Envd,
     method: Method,
@@ -288,13 +272,6 @@ pub(crate) fn http(
     ok_only: bool,
     stream: bool,
 ) -> Request {
-    Request::Http {
-        envd: envd.clone(),
-        method,
-        path,
-        headers,
-        body,
-        ok_only,
-        stream,
-    }
+    let request = envd.request(method, &path, None, headers, body, stream);
+    Request::Envd(envd.clone(), request, Expect::Http { ok_only })
 }

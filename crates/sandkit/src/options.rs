@@ -75,10 +75,9 @@ impl SandboxOpts {
     }
 
     /// The create body as the official SDK 2.51 sends it.
-    pub(crate) fn to_wire(&self) -> Result<NewSandbox> {
+    pub(crate) fn into_wire(self) -> Result<NewSandbox> {
         let template = self
             .template
-            .clone()
             .unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
         if template.trim().is_empty() {
             return Err(Error::invalid_argument(
@@ -93,10 +92,10 @@ impl SandboxOpts {
         Ok(NewSandbox {
             template_id: template,
             timeout: self.timeout.map(timeout_secs).transpose()?,
-            metadata: self.metadata.clone(),
-            env_vars: self.envs.clone(),
+            metadata: self.metadata,
+            env_vars: self.envs,
             allow_internet_access: self.allow_internet_access,
-            network: self.network.clone(),
+            network: self.network,
             auto_pause: self.on_timeout.map(|o| o == OnTimeout::Pause),
             auto_resume: self.auto_resume.map(|enabled| AutoResume { enabled }),
             secure: self.secure,
@@ -180,19 +179,19 @@ pub struct ListOpts {
 }
 
 impl ListOpts {
-    pub(crate) fn to_query(&self) -> Result<ListQuery> {
+    pub(crate) fn into_query(self) -> Result<ListQuery> {
         if let Some(limit) = self.limit.filter(|l| !(1..=MAX_LIST_LIMIT).contains(l)) {
             return Err(Error::invalid_argument(format!(
                 "limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
             )));
         }
         Ok(ListQuery {
-            state: self.state.clone(),
-            metadata: self.metadata.clone(),
+            state: self.state,
+            metadata: self.metadata,
             limit: self.limit,
-            next_token: self.next_token.clone().filter(|t| !t.is_empty()),
+            next_token: self.next_token.filter(|t| !t.is_empty()),
             order: self.order,
-            template: self.template.clone(),
+            template: self.template,
             started_after: None,
         })
     }
@@ -228,7 +227,7 @@ mod tests {
             .metadata([("k", "v")])
             .envs([("A", "1")])
             .timeout(Duration::from_millis(120_500))
-            .to_wire()
+            .into_wire()
             .unwrap();
         assert_eq!(
             body.to_json(),
@@ -238,7 +237,7 @@ mod tests {
             auto_resume: Some(true),
             ..Default::default()
         };
-        assert!(bad.to_wire().is_err());
+        assert!(bad.into_wire().is_err());
     }
 
     #[test]
@@ -249,7 +248,7 @@ mod tests {
                     limit: Some(bad),
                     ..Default::default()
                 }
-                .to_query()
+                .into_query()
                 .is_err()
             );
         }
@@ -258,7 +257,7 @@ mod tests {
                 limit: Some(100),
                 ..Default::default()
             }
-            .to_query()
+            .into_query()
             .is_ok()
         );
     }
@@ -280,16 +279,13 @@ pub mod from_js {
     }
 
     pub fn states(states: &[String]) -> Result<Vec<SandboxState>> {
-        states
-            .iter()
-            .map(|s| {
-                SandboxState::parse(s).ok_or_else(|| {
-                    Error::invalid_argument(format!(
-                        "state must be 'running' or 'paused', got '{s}'"
-                    ))
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(states.len());
+        for s in states {
+            out.push(SandboxState::parse(s).ok_or_else(|| {
+                Error::invalid_argument(format!("state must be 'running' or 'paused', got '{s}'"))
+            })?);
+        }
+        Ok(out)
     }
 
     pub fn order(order: &str) -> Result<ListOrder> {

@@ -4,13 +4,14 @@ use crate::api::{self, ListQuery};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::info::SandboxInfo;
-use crate::maybe_send::BoxFuture;
+use crate::maybe_send::{BoxFuture, Shared};
 use crate::op::Op;
 use crate::options::ListOpts;
 use crate::wire::ListedSandbox;
 use futures_util::{FutureExt, Stream};
 use std::collections::VecDeque;
 use std::pin::Pin;
+
 use std::task::{Context, Poll};
 
 type Page = Result<(Vec<ListedSandbox>, Option<String>)>;
@@ -19,7 +20,8 @@ type Page = Result<(Vec<ListedSandbox>, Option<String>)>;
 /// if the server sent a next-page token.
 pub struct SandboxPaginator {
     // Options are checked on the first fetch, so a bad option surfaces as a typed error there.
-    setup: Result<(ConnectionConfig, ListQuery)>,
+    // Shared by the copies (`next_items_op` works on one), never changed.
+    setup: Shared<Result<(ConnectionConfig, ListQuery)>>,
     has_next: bool,
     next_token: Option<String>,
     // Only used when the paginator is polled as a Stream.
@@ -43,10 +45,10 @@ impl Clone for SandboxPaginator {
 impl SandboxPaginator {
     pub(crate) fn new(opts: ListOpts) -> Self {
         let setup =
-            ConnectionConfig::resolve(&opts.connection).and_then(|c| Ok((c, opts.to_query()?)));
+            ConnectionConfig::resolve(&opts.connection).and_then(|c| Ok((c, opts.into_query()?)));
         let next_token = setup.as_ref().ok().and_then(|(_, q)| q.next_token.clone());
         SandboxPaginator {
-            setup,
+            setup: Shared::new(setup),
             has_next: true,
             next_token,
             buffer: VecDeque::new(),
@@ -71,12 +73,8 @@ impl SandboxPaginator {
                 "No more items to fetch",
             ));
         }
-        let (config, query) = self.setup.as_ref().map_err(Error::clone)?;
-        let query = ListQuery {
-            next_token: self.next_token.clone(),
-            ..query.clone()
-        };
-        Ok(api::list_sandboxes_op(config, &query))
+        let (config, query) = self.setup.as_ref().as_ref().map_err(Error::clone)?;
+        Ok(api::list_page_op(config, query, self.next_token.as_deref()))
     }
 
     fn fetch(&self) -> Result<BoxFuture<'static, Page>> {
@@ -85,13 +83,13 @@ impl SandboxPaginator {
 
     fn advance(&mut self, page: Page) -> Result<Vec<SandboxInfo>> {
         let (items, next) = page?;
-        let items = items
-            .into_iter()
-            .map(SandboxInfo::try_from)
-            .collect::<Result<Vec<_>>>()?;
+        let mut infos = Vec::with_capacity(items.len());
+        for item in items {
+            infos.push(SandboxInfo::try_from(item)?);
+        }
         self.has_next = next.is_some();
         self.next_token = next;
-        Ok(items)
+        Ok(infos)
     }
 
     /// Fetches the next page. Errors with "No more items to fetch" once `has_next` is false.

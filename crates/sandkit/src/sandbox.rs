@@ -78,7 +78,7 @@ impl Sandbox {
     /// [`Sandbox::create`] as an [`Op`].
     pub fn create_op(opts: SandboxOpts) -> Op<Sandbox> {
         let prepared = ConnectionConfig::resolve(&opts.connection)
-            .and_then(|config| Ok((config, opts.to_wire()?)));
+            .and_then(|config| Ok((config, opts.into_wire()?)));
         Op::build(prepared.map(|(config, body)| {
             if config.debug {
                 return Op::ready(Ok(Sandbox::debug_sandbox(config)));

@@ -190,15 +190,22 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn to_query_string(&self) -> String {
+    /// The query with `next_token` in place of the query's own.
+    fn query_string(&self, next_token: Option<&str>) -> String {
         let mut parts = Vec::new();
         if let Some(m) = self.metadata.as_ref().filter(|m| !m.is_empty()) {
             parts.push(format!("metadata={}", encode_query_value(m)));
         }
         if let Some(states) = self.state.as_ref().filter(|s| !s.is_empty()) {
             // Arrays are `form, explode=false`: one comma list.
-            let list: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-            parts.push(format!("state={}", list.join(",")));
+            let mut list = String::from("state=");
+            for (i, s) in states.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                list.push_str(s.as_str());
+            }
+            parts.push(list);
         }
         if let Some(t) = &self.started_after {
             parts.push(format!("startedAfter={}", encode_uri_component(t)));
@@ -215,7 +222,7 @@ impl ListQuery {
         if let Some(l) = self.limit {
             parts.push(format!("limit={l}"));
         }
-        if let Some(t) = &self.next_token {
+        if let Some(t) = next_token {
             parts.push(format!("nextToken={}", encode_uri_component(t)));
         }
         if parts.is_empty() {
@@ -231,7 +238,16 @@ pub fn list_sandboxes_op(
     cfg: &ConnectionConfig,
     query: &ListQuery,
 ) -> Op<(Vec<ListedSandbox>, Option<String>)> {
-    let path = format!("/v2/sandboxes{}", query.to_query_string());
+    list_page_op(cfg, query, query.next_token.as_deref())
+}
+
+/// [`list_sandboxes_op`] for the page `next_token` (the first when `None`).
+pub(crate) fn list_page_op(
+    cfg: &ConnectionConfig,
+    query: &ListQuery,
+    next_token: Option<&str>,
+) -> Op<(Vec<ListedSandbox>, Option<String>)> {
+    let path = format!("/v2/sandboxes{}", query.query_string(next_token));
     let req = request(Method::Get, path, None, Idempotency::Idempotent);
     Op::api(cfg, req, |resp| {
         if !resp.is_success() {
@@ -266,7 +282,7 @@ mod tests {
         };
         // The request line observed on the wire with e2b 2.51.0.
         assert_eq!(
-            q.to_query_string(),
+            q.query_string(q.next_token.as_deref()),
             "?metadata=a%252520b%3Dc%252526d&state=running,paused&limit=1"
         );
         let q = ListQuery {
@@ -274,8 +290,11 @@ mod tests {
             order: Some(ListOrder::Asc),
             ..Default::default()
         };
-        assert_eq!(q.to_query_string(), "?order=asc&nextToken=a%2Bb%2Fc%3D%3D");
-        assert_eq!(ListQuery::default().to_query_string(), "");
+        assert_eq!(
+            q.query_string(q.next_token.as_deref()),
+            "?order=asc&nextToken=a%2Bb%2Fc%3D%3D"
+        );
+        assert_eq!(ListQuery::default().query_string(None), "");
     }
 
     #[test]

@@ -109,111 +109,99 @@ impl Envd {
         h
     }
 
-    /// A unary Connect call: one JSON message in (written with [`crate::json::Writer`]), one
-    /// out. Boxed and not generic: one copy of the call's state machine for every RPC.
-    pub fn unary<'a>(
-        &'a self,
-        rpc: &'a str,
-        message: String,
-        user: Option<&'a str>,
-        context: Context,
-    ) -> crate::maybe_send::BoxFuture<'a, Result<Bytes>> {
-        Box::pin(self.unary_inner(rpc, message.into_bytes(), user, context))
+    /// A request to the daemon: `path` under its URL, with the headers every request carries
+    /// (and the user's, when there is one), then `extra`.
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<&str>,
+        extra: Vec<(String, String)>,
+        body: Option<RequestBody>,
+        stream_response: bool,
+    ) -> HttpRequest {
+        let mut headers = self.headers(user);
+        headers.extend(extra);
+        HttpRequest {
+            method,
+            url: format!("{}{path}", self.base_url),
+            headers,
+            body,
+            stream_response,
+        }
     }
 
-    async fn unary_inner(
+    /// The request of a Connect call (`rpc` is `service/Method`): unary, or streaming with
+    /// `Some(timeout_ms)` (0 for none, sent as `Connect-Timeout-Ms`, which the daemon
+    /// applies to the process itself).
+    pub(crate) fn connect_request(
         &self,
         rpc: &str,
-        body: Vec<u8>,
+        message: String,
+        user: Option<&str>,
+        stream_timeout_ms: Option<u64>,
+    ) -> HttpRequest {
+        let header = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let mut extra = vec![header("connect-protocol-version", "1")];
+        let body = match stream_timeout_ms {
+            None => {
+                extra.push(header("content-type", "application/json"));
+                Bytes::from(message)
+            }
+            Some(timeout_ms) => {
+                extra.push(header("content-type", "application/connect+json"));
+                extra.push(header("keepalive-ping-interval", KEEPALIVE_SECS));
+                if timeout_ms > 0 {
+                    extra.push(header("connect-timeout-ms", &timeout_ms.to_string()));
+                }
+                connect::envelope(message.as_bytes())
+            }
+        };
+        let path = format!("/{rpc}");
+        let stream = stream_timeout_ms.is_some();
+        self.request(Method::Post, &path, user, extra, Some(body.into()), stream)
+    }
+
+    /// Sends a request made by [`Envd::request`]: the response once its head (and, unless it
+    /// is streamed, its body) has arrived, within the request timeout.
+    pub(crate) async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let transport = self.config.client().transport();
+        crate::api::with_deadline(&self.config, async {
+            transport.send(request).await.map_err(transport_error)
+        })
+        .await
+    }
+
+    /// A unary Connect call: one JSON message in (written with [`crate::json::Writer`]), one
+    /// out.
+    pub async fn unary(
+        &self,
+        rpc: &str,
+        message: String,
         user: Option<&str>,
         context: Context,
     ) -> Result<Bytes> {
-        let mut headers = self.headers(user);
-        headers.push(("content-type".into(), "application/json".into()));
-        headers.push(("connect-protocol-version".into(), "1".into()));
-        let request = HttpRequest {
-            method: Method::Post,
-            url: format!("{}/{rpc}", self.base_url),
-            headers,
-            body: Some(Bytes::from(body).into()),
-            stream_response: false,
-        };
-        let work = async {
-            let response = self
-                .config
-                .client()
-                .transport()
-                .send(request)
-                .await
-                .map_err(transport_error)?;
-            let status = response.status;
-            let body = response.body.bytes().await.map_err(transport_error)?;
-            if status == 200 {
-                return Ok(body);
-            }
-            Err(status_error(status, &body, context))
-        };
-        crate::api::with_deadline(&self.config, work).await
+        let response = self
+            .exchange(self.connect_request(rpc, message, user, None))
+            .await?;
+        unary_answer(response, context)
     }
 
     /// A server-streaming Connect call: the response's messages as they arrive. The request
     /// timeout bounds only the handshake; `timeout_ms` (0 for none) is sent as
     /// `Connect-Timeout-Ms`, which the daemon applies to the process itself.
-    pub fn stream<'a>(
-        &'a self,
-        rpc: &'a str,
-        message: String,
-        user: Option<&'a str>,
-        timeout_ms: u64,
-        context: Context,
-    ) -> crate::maybe_send::BoxFuture<'a, Result<MessageStream>> {
-        Box::pin(self.stream_inner(rpc, message.into_bytes(), user, timeout_ms, context))
-    }
-
-    async fn stream_inner(
+    pub async fn stream(
         &self,
         rpc: &str,
-        json: Vec<u8>,
+        message: String,
         user: Option<&str>,
         timeout_ms: u64,
         context: Context,
     ) -> Result<MessageStream> {
-        let mut headers = self.headers(user);
-        headers.push(("content-type".into(), "application/connect+json".into()));
-        headers.push(("connect-protocol-version".into(), "1".into()));
-        headers.push(("keepalive-ping-interval".into(), KEEPALIVE_SECS.into()));
-        if timeout_ms > 0 {
-            headers.push(("connect-timeout-ms".into(), timeout_ms.to_string()));
-        }
-        let request = HttpRequest {
-            method: Method::Post,
-            url: format!("{}/{rpc}", self.base_url),
-            headers,
-            body: Some(connect::envelope(&json).into()),
-            stream_response: true,
-        };
-        let transport = self.config.client().transport();
-        let response = crate::api::with_deadline(&self.config, async {
-            transport.send(request).await.map_err(transport_error)
-        })
-        .await?;
-        if response.status != 200 {
-            let body = response.body.bytes().await.map_err(transport_error)?;
-            return Err(status_error(response.status, &body, context));
-        }
-        Ok(MessageStream {
-            body: match response.body {
-                Body::Stream(s) => s,
-                Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
-            },
-            reader: EnvelopeReader::default(),
-            context,
-            done: false,
-        })
+        let request = self.connect_request(rpc, message, user, Some(timeout_ms));
+        MessageStream::open(self.exchange(request).await?, context).await
     }
-}
 
-impl Envd {
     /// A plain HTTP call to the daemon (`/files`, `/health`) without the user header: the
     /// response once its head has arrived (the request timeout bounds only that).
     pub async fn http(
@@ -224,20 +212,15 @@ impl Envd {
         body: Option<RequestBody>,
         stream_response: bool,
     ) -> Result<HttpResponse> {
-        let mut headers = self.headers(None);
-        headers.extend(extra_headers);
-        let request = HttpRequest {
+        let request = self.request(
             method,
-            url: format!("{}{path_and_query}", self.base_url),
-            headers,
+            path_and_query,
+            None,
+            extra_headers,
             body,
             stream_response,
-        };
-        let transport = self.config.client().transport();
-        crate::api::with_deadline(&self.config, async {
-            transport.send(request).await.map_err(transport_error)
-        })
-        .await
+        );
+        self.exchange(request).await
     }
 
     /// [`Envd::http`] for a call whose non-2xx answers are errors, mapped as the official
@@ -253,13 +236,31 @@ impl Envd {
         let response = self
             .http(method, path_and_query, extra_headers, body, stream_response)
             .await?;
-        if (200..300).contains(&response.status) {
-            return Ok(response);
-        }
-        let status = response.status;
-        let body = response.body.bytes().await.map_err(transport_error)?;
-        Err(rest_error(status, &body))
+        rest_checked(response).await
     }
+}
+
+/// A response whose non-2xx status is an error (see [`rest_error`]).
+pub(crate) async fn rest_checked(response: HttpResponse) -> Result<HttpResponse> {
+    if (200..300).contains(&response.status) {
+        return Ok(response);
+    }
+    let status = response.status;
+    let body = response.body.bytes().await.map_err(transport_error)?;
+    Err(rest_error(status, &body))
+}
+
+/// The answer of a unary Connect call (its body was read whole): the message, or the error
+/// a non-200 status stands for.
+pub(crate) fn unary_answer(response: HttpResponse, context: Context) -> Result<Bytes> {
+    let body = match response.body {
+        Body::Full(b) => b,
+        Body::Stream(_) => Bytes::new(),
+    };
+    if response.status == 200 {
+        return Ok(body);
+    }
+    Err(status_error(response.status, &body, context))
 }
 
 /// A non-2xx answer of `/files`: the message from the body's `message`, else the body text.
@@ -318,6 +319,23 @@ pub struct MessageStream {
 }
 
 impl MessageStream {
+    /// The messages of the response to a streaming call, or the error its status stands for.
+    pub(crate) async fn open(response: HttpResponse, context: Context) -> Result<MessageStream> {
+        if response.status != 200 {
+            let body = response.body.bytes().await.map_err(transport_error)?;
+            return Err(status_error(response.status, &body, context));
+        }
+        Ok(MessageStream {
+            body: match response.body {
+                Body::Stream(s) => s,
+                Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
+            },
+            reader: EnvelopeReader::default(),
+            context,
+            done: false,
+        })
+    }
+
     /// The next message; `None` after a clean end of stream.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>> {
         loop {

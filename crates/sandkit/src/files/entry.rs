@@ -133,35 +133,29 @@ pub(crate) fn entry_response(body: &[u8], missing: &str) -> Result<EntryInfo> {
 
 /// `{entries}` of ListDir, without the kinds the SDK does not know.
 pub(crate) fn list_response(body: &[u8]) -> Result<Vec<EntryInfo>> {
-    let entries = decode(body, |v| {
-        v.object()?.get("entries")?.map_or(Ok(Vec::new()), |list| {
-            list.array()?.iter().map(entry_from_json).collect()
-        })
+    let mut entries = decode(body, |v| match v.object()?.get("entries")? {
+        Some(list) => json::read_all(list.array()?, entry_from_json),
+        None => Ok(Vec::new()),
     })?;
-    Ok(entries
-        .into_iter()
-        .filter(|e| e.file_type.is_some())
-        .collect())
+    entries.retain(|e| e.file_type.is_some());
+    Ok(entries)
 }
 
 /// The JSON array `/files` answers an upload with.
 pub(crate) fn write_infos(body: &[u8]) -> Result<Vec<WriteInfo>> {
-    decode(body, |v| {
-        v.array()?
-            .iter()
-            .map(|w| {
-                let o = w.object()?;
-                let [name, path] = [o.str_or_empty("name")?, o.str_or_empty("path")?];
-                let file_type = file_type(o)?;
-                let metadata = o.opt_string_object("metadata")?;
-                Ok(WriteInfo {
-                    name: name.into(),
-                    path: path.into(),
-                    file_type,
-                    metadata: metadata.map(Obj::to_string_map).unwrap_or_default(),
-                })
-            })
-            .collect()
+    decode(body, |v| json::read_all(v.array()?, write_info))
+}
+
+fn write_info(w: &Value<'_>) -> json::Result<WriteInfo> {
+    let o = w.object()?;
+    let [name, path] = [o.str_or_empty("name")?, o.str_or_empty("path")?];
+    let file_type = file_type(o)?;
+    let metadata = o.opt_string_object("metadata")?;
+    Ok(WriteInfo {
+        name: name.into(),
+        path: path.into(),
+        file_type,
+        metadata: metadata.map(Obj::to_string_map).unwrap_or_default(),
     })
 }
 

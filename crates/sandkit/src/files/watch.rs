@@ -139,14 +139,14 @@ pub(super) fn start_op(envd: &Envd, path: &str, opts: &WatchOpts) -> Op<WatchHan
     w.field_bool("allowNetworkMounts", false);
     w.end_object();
     let timeout = opts.timeout.unwrap_or(DEFAULT_WATCH_TIMEOUT);
-    let request = Request::Stream {
-        envd: envd.clone(),
-        rpc: "filesystem.Filesystem/WatchDir".into(),
-        message: w.finish(),
-        user: opts.user.clone(),
-        timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-        context: Context::Files,
-    };
+    let request = Request::stream(
+        envd,
+        "filesystem.Filesystem/WatchDir",
+        w.finish(),
+        opts.user.as_deref(),
+        timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        Context::Files,
+    );
     Op::new(request, |answer| {
         let (stream, first) = answer?.stream()?;
         let started = first

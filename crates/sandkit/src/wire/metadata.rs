@@ -44,17 +44,15 @@ fn encode_with(s: &str, keep: impl Fn(u8) -> bool) -> String {
 
 /// The value to put after `metadata=` in the query string, already fully encoded.
 pub fn encode_query_value(metadata: &StringMap) -> String {
-    let form = metadata
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                form_encode(&encode_uri_component(k)),
-                form_encode(&encode_uri_component(v))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
+    let mut form = String::new();
+    for (k, v) in metadata {
+        if !form.is_empty() {
+            form.push('&');
+        }
+        form.push_str(&form_encode(&encode_uri_component(k)));
+        form.push('=');
+        form.push_str(&form_encode(&encode_uri_component(v)));
+    }
     encode_uri_component(&form)
 }
 

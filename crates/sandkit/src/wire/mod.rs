@@ -11,7 +11,7 @@ pub mod base64;
 pub mod metadata;
 pub mod time;
 
-use crate::json::{self, JsonError, Obj, Value, Writer, owned, to_strings};
+use crate::json::{self, JsonError, Obj, Value, Writer, owned, read_all, to_strings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -270,12 +270,7 @@ impl NetworkConfig {
         let allow_public_traffic = o.opt_bool("allowPublicTraffic")?;
         let mask_request_host = o.opt_str("maskRequestHost")?;
         let https_ports = match o.opt("httpsPorts")? {
-            Some(p) => Some(
-                p.array()?
-                    .iter()
-                    .map(Value::u16)
-                    .collect::<Result<_, _>>()?,
-            ),
+            Some(p) => Some(read_all(p.array()?, |v| v.u16())?),
             None => None,
         };
         Ok(NetworkConfig {
@@ -383,7 +378,7 @@ impl ListedSandbox {
 
     /// A page of `GET /v2/sandboxes`: an array of them.
     pub fn list_from_json(v: &Value<'_>) -> Result<Vec<Self>, JsonError> {
-        v.array()?.iter().map(ListedSandbox::from_json).collect()
+        read_all(v.array()?, ListedSandbox::from_json)
     }
 }
 
