@@ -36,6 +36,20 @@ pub fn run(op: Op<JsValue>) -> Promise {
     promise(Box::pin(op.run()))
 }
 
+/// A `Promise` rejected with the binding's error: a call refused before anything was sent.
+pub fn rejected(e: Error) -> Promise {
+    Promise::reject(&JsValue::from(js_error(e)))
+}
+
+/// Runs `op` with what it yields turned into JavaScript by `f`, or rejects with the error
+/// that kept it from being made.
+pub fn run_map<T: 'static>(op: Result<Op<T>>, f: impl FnOnce(T) -> JsValue + 'static) -> Promise {
+    match op {
+        Ok(op) => run(op.map(f)),
+        Err(e) => rejected(e),
+    }
+}
+
 /// A JavaScript type name for messages: `typeof`, except `null` and `array`.
 fn type_name(v: &JsValue) -> String {
     if v.is_null() {

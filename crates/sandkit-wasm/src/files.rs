@@ -2,7 +2,7 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{Opts, promise, run};
+use crate::convert::{Opts, promise, run, run_map};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
 use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
@@ -132,12 +132,12 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().read_stream_op(&path, &o.0));
-        run(Op::build(op).map(|stream| {
+        run_map(op, |stream| {
             JsValue::from(FileReader {
                 inner: Rc::new(RefCell::new(Some(stream))),
                 cancelled: Rc::default(),
             })
-        }))
+        })
     }
 
     #[wasm_bindgen(js_name = filesWrite, unchecked_return_type = "Promise<WriteInfo>")]
@@ -155,7 +155,7 @@ impl Sandbox {
                 .files()
                 .write_op(&path, FileData::Host(data_in), &o)
         });
-        run(Op::build(op).map(|info| written(&info)))
+        run_map(op, |info| written(&info))
     }
 
     #[wasm_bindgen(js_name = filesWriteMany, unchecked_return_type = "Promise<WriteInfo[]>")]
@@ -171,7 +171,7 @@ impl Sandbox {
             let o = opts?;
             Ok(self.inner.files().write_files_op(entries, &o))
         });
-        run(Op::build(op).map(|infos| array_of(&infos, written)))
+        run_map(op, |infos| array_of(&infos, written))
     }
 
     #[wasm_bindgen(js_name = filesList, unchecked_return_type = "Promise<EntryInfo[]>")]
@@ -184,7 +184,7 @@ impl Sandbox {
             let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
             Ok(self.inner.files().list_op(&path, depth, &opts))
         });
-        run(Op::build(op).map(|entries| array_of(&entries, entry)))
+        run_map(op, |entries| array_of(&entries, entry))
     }
 
     #[wasm_bindgen(js_name = filesExists, unchecked_return_type = "Promise<boolean>")]
@@ -194,7 +194,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().exists_op(&path, &o.0));
-        run(Op::build(op).map(JsValue::from))
+        run_map(op, JsValue::from)
     }
 
     #[wasm_bindgen(js_name = filesGetInfo, unchecked_return_type = "Promise<EntryInfo>")]
@@ -204,7 +204,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().get_info_op(&path, &o.0));
-        run(Op::build(op).map(|e| entry(&e)))
+        run_map(op, |e| entry(&e))
     }
 
     #[wasm_bindgen(js_name = filesRemove, unchecked_return_type = "Promise<void>")]
@@ -214,7 +214,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().remove_op(&path, &o.0));
-        run(Op::build(op).map(undefined))
+        run_map(op, undefined)
     }
 
     #[wasm_bindgen(js_name = filesRename, unchecked_return_type = "Promise<EntryInfo>")]
@@ -225,7 +225,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().rename_op(&old_path, &new_path, &o.0));
-        run(Op::build(op).map(|e| entry(&e)))
+        run_map(op, |e| entry(&e))
     }
 
     #[wasm_bindgen(js_name = filesMakeDir, unchecked_return_type = "Promise<boolean>")]
@@ -235,7 +235,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
         let op = fs_opts(opts).map(|o| self.inner.files().make_dir_op(&path, &o.0));
-        run(Op::build(op).map(JsValue::from))
+        run_map(op, JsValue::from)
     }
 
     #[wasm_bindgen(js_name = filesWatchDir, unchecked_return_type = "Promise<FileWatcher>")]
@@ -257,12 +257,12 @@ impl Sandbox {
             })
         })();
         let op = opts.map(|o| files.watch_dir_op(&path, &o));
-        run(Op::build(op).map(|handle| {
+        run_map(op, |handle| {
             JsValue::from(FileWatcher {
                 stopper: handle.stopper(),
                 inner: Rc::new(RefCell::new(Some(handle))),
             })
-        }))
+        })
     }
 
     /// A URL that uploads a file with a multipart POST and no headers.

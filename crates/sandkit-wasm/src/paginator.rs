@@ -1,8 +1,7 @@
 //! `SandboxPaginator`: one page per `nextItems()`.
 
-use crate::convert::{info_objects, run};
+use crate::convert::{info_objects, rejected, run};
 use js_sys::Promise;
-use sandkit::Op;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -37,10 +36,10 @@ impl SandboxPaginator {
         self.inner.try_borrow().is_ok_and(|p| p.has_next())
     }
 
-    #[wasm_bindgen(getter = nextToken)]
-    pub fn next_token(&self) -> Option<String> {
-        let p = self.inner.try_borrow().ok()?;
-        p.next_token().map(str::to_string)
+    #[wasm_bindgen(getter = nextToken, unchecked_return_type = "string | undefined")]
+    pub fn next_token(&self) -> JsValue {
+        let p = self.inner.try_borrow();
+        crate::sandbox::opt_str(p.as_ref().ok().and_then(|p| p.next_token()))
     }
 
     /// Fetches the next page; throws once there are no more.
@@ -50,7 +49,10 @@ impl SandboxPaginator {
         // even the impossible case from trapping.
         let op = self.inner.try_borrow().map(|p| p.next_items_op());
         let slot = Rc::clone(&self.inner);
-        run(Op::build(op.map_err(|_| busy())).then(move |page| {
+        let Ok(op) = op else {
+            return rejected(busy());
+        };
+        run(op.then(move |page| {
             let (p, items) = page?;
             *slot.try_borrow_mut().map_err(|_| busy())? = p;
             Ok(info_objects(&items)?.into())

@@ -11,11 +11,12 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, run,
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, rejected, run,
+    run_map,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
-use sandkit::{Error, Op};
+use sandkit::Error;
 use wasm_bindgen::prelude::*;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -30,6 +31,11 @@ fn wrap(inner: sandkit::Sandbox) -> JsValue {
 
 fn process_handle(h: sandkit::commands::CommandHandle) -> JsValue {
     JsValue::from(ProcessHandle::new(h))
+}
+
+/// A string, or `undefined`.
+pub(crate) fn opt_str(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
 /// What a call that yields nothing resolves to.
@@ -54,7 +60,7 @@ impl Sandbox {
         };
         // Options are read now, while the caller's object is as it was passed.
         let opts = Opts::new(opts, what).and_then(|o| create_opts(template, &o));
-        run(Op::build(opts.map(sandkit::Sandbox::create_op)).map(wrap))
+        run_map(opts.map(sandkit::Sandbox::create_op), wrap)
     }
 
     /// Connects to a running sandbox or resumes a paused one, extending its life.
@@ -66,7 +72,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = connect_opts(opts).map(|o| sandkit::Sandbox::connect_op(&sandbox_id, o));
-        run(Op::build(op).map(wrap))
+        run_map(op, wrap)
     }
 
     /// Connects to this sandbox again, extending its life.
@@ -78,7 +84,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = connect_opts(opts).map(|o| self.inner.reconnect_op(o.timeout));
-        run(Op::build(op).map(wrap))
+        run_map(op, wrap)
     }
 
     /// Lists sandboxes page by page.
@@ -100,7 +106,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = api_opts(opts).map(|o| sandkit::Sandbox::kill_by_id_op(&sandbox_id, &o));
-        run(Op::build(op).map(JsValue::from))
+        run_map(op, JsValue::from)
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
@@ -124,14 +130,14 @@ impl Sandbox {
             let o = opts?;
             Ok(sandkit::Sandbox::set_timeout_by_id_op(&sandbox_id, t, &o))
         });
-        run(Op::build(op).map(undefined))
+        run_map(op, undefined)
     }
 
     /// Makes this sandbox end `timeoutMs` from now.
     #[wasm_bindgen(js_name = setTimeout, unchecked_return_type = "Promise<void>")]
     pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
-        run(Op::build(timeout.map(|t| self.inner.set_timeout_op(t))).map(undefined))
+        run_map(timeout.map(|t| self.inner.set_timeout_op(t)), undefined)
     }
 
     /// Looks a sandbox up by id.
@@ -143,7 +149,10 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = api_opts(opts).map(|o| sandkit::Sandbox::get_info_by_id_op(&sandbox_id, &o));
-        run(Op::build(op).then(|info| info_object(info?)))
+        match op {
+            Ok(op) => run(op.then(|info| info_object(info?))),
+            Err(e) => rejected(e),
+        }
     }
 
     /// Looks this sandbox up.
@@ -153,15 +162,15 @@ impl Sandbox {
     }
 
     /// The host name under which `port` of the sandbox is reachable.
-    #[wasm_bindgen(js_name = getHost)]
-    pub fn get_host(&self, port: f64) -> Result<String, JsError> {
+    #[wasm_bindgen(js_name = getHost, unchecked_return_type = "string")]
+    pub fn get_host(&self, port: f64) -> Result<JsValue, JsError> {
         if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
             return Err(js_error(Error::invalid_argument(format!(
                 "port must be an integer from 0 to 65535, got {}",
                 sandkit::options::js_number_text(port)
             ))));
         }
-        Ok(self.inner.get_host(port as u16))
+        Ok(JsValue::from_str(&self.inner.get_host(port as u16)))
     }
 
     /// Whether the sandbox answers (its daemon's health check).
@@ -179,7 +188,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn_op(&cmd, o));
-        run(Op::build(op).map(process_handle))
+        run_map(op, process_handle)
     }
 
     #[wasm_bindgen(js_name = commandsConnect, unchecked_return_type = "Promise<ProcessHandle>")]
@@ -192,7 +201,7 @@ impl Sandbox {
         let pid = sandkit::options::from_js::pid(pid);
         let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
         let op = pid.and_then(|pid| Ok(self.inner.commands().connect_op(pid, timeout?)));
-        run(Op::build(op).map(process_handle))
+        run_map(op, process_handle)
     }
 
     #[wasm_bindgen(js_name = commandsList, unchecked_return_type = "Promise<ProcessListing[]>")]
@@ -203,37 +212,42 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
     pub fn commands_kill(&self, pid: f64) -> Promise {
         let op = sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().kill_op(pid));
-        run(Op::build(op).map(JsValue::from))
+        run_map(op, JsValue::from)
     }
 
     #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
         let op = sandkit::options::from_js::pid(pid)
             .map(|pid| self.inner.commands().send_stdin_op(pid, &data.to_vec()));
-        run(Op::build(op).map(undefined))
+        run_map(op, undefined)
     }
 
     #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_close_stdin(&self, pid: f64) -> Promise {
         let op = sandkit::options::from_js::pid(pid)
             .map(|pid| self.inner.commands().close_stdin_op(pid));
-        run(Op::build(op).map(undefined))
+        run_map(op, undefined)
     }
 
-    #[wasm_bindgen(getter = sandboxId)]
-    pub fn sandbox_id(&self) -> String {
-        self.inner.sandbox_id().to_string()
+    // Strings handed over as JavaScript strings made here: a `String` return costs the glue a
+    // copy out of wasm memory and a free, in every getter.
+    #[wasm_bindgen(getter = sandboxId, unchecked_return_type = "string")]
+    pub fn sandbox_id(&self) -> JsValue {
+        JsValue::from_str(self.inner.sandbox_id())
     }
 
     /// The domain the sandbox's public URLs live under.
-    #[wasm_bindgen(getter = sandboxDomain)]
-    pub fn sandbox_domain(&self) -> String {
-        self.inner.sandbox_domain().to_string()
+    #[wasm_bindgen(getter = sandboxDomain, unchecked_return_type = "string")]
+    pub fn sandbox_domain(&self) -> JsValue {
+        JsValue::from_str(self.inner.sandbox_domain())
     }
 
     /// Required on public URLs when the sandbox refuses public traffic.
-    #[wasm_bindgen(getter = trafficAccessToken)]
-    pub fn traffic_access_token(&self) -> Option<String> {
-        self.inner.traffic_access_token().map(str::to_string)
+    #[wasm_bindgen(
+        getter = trafficAccessToken,
+        unchecked_return_type = "string | undefined"
+    )]
+    pub fn traffic_access_token(&self) -> JsValue {
+        opt_str(self.inner.traffic_access_token())
     }
 }

@@ -9,7 +9,6 @@ use crate::op::Op;
 use crate::options::ListOpts;
 use crate::wire::ListedSandbox;
 use futures_util::{FutureExt, Stream};
-use std::collections::VecDeque;
 use std::pin::Pin;
 
 use std::task::{Context, Poll};
@@ -25,7 +24,7 @@ pub struct SandboxPaginator {
     has_next: bool,
     next_token: Option<String>,
     // Only used when the paginator is polled as a Stream.
-    buffer: VecDeque<SandboxInfo>,
+    buffer: std::vec::IntoIter<SandboxInfo>,
     in_flight: Option<BoxFuture<'static, Page>>,
 }
 
@@ -36,7 +35,7 @@ impl Clone for SandboxPaginator {
             setup: self.setup.clone(),
             has_next: self.has_next,
             next_token: self.next_token.clone(),
-            buffer: VecDeque::new(),
+            buffer: Vec::new().into_iter(),
             in_flight: None,
         }
     }
@@ -51,7 +50,7 @@ impl SandboxPaginator {
             setup: Shared::new(setup),
             has_next: true,
             next_token,
-            buffer: VecDeque::new(),
+            buffer: Vec::new().into_iter(),
             in_flight: None,
         }
     }
@@ -117,7 +116,7 @@ impl Stream for SandboxPaginator {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(item) = this.buffer.pop_front() {
+            if let Some(item) = this.buffer.next() {
                 return Poll::Ready(Some(Ok(item)));
             }
             if this.in_flight.is_none() {
@@ -141,7 +140,7 @@ impl Stream for SandboxPaginator {
             };
             this.in_flight = None;
             match this.advance(page) {
-                Ok(items) => this.buffer.extend(items),
+                Ok(items) => this.buffer = items.into_iter(),
                 Err(e) => {
                     // Stop after an error rather than retrying the same page forever.
                     this.has_next = false;

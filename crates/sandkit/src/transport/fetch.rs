@@ -143,10 +143,10 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
 fn body_stream(
     body: Option<web_sys::ReadableStream>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, TransportError>> {
-    let reader = body.and_then(|b| {
+    // `getReader()` without a mode always gives a default reader.
+    let reader = body.map(|b| {
         b.get_reader()
-            .dyn_into::<web_sys::ReadableStreamDefaultReader>()
-            .ok()
+            .unchecked_into::<web_sys::ReadableStreamDefaultReader>()
     });
     futures_util::stream::unfold(reader, |reader| async move {
         let reader = reader?;
