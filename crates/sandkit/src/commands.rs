@@ -15,7 +15,7 @@ use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
 use crate::maybe_send::MaybeSend;
-use crate::op::{Op, Request};
+use crate::op::{Answer, Op, Request};
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -256,7 +256,7 @@ impl Commands {
             Context::Process,
         );
         Op::new(request, move |answer| {
-            let (stream, first) = answer?.stream()?;
+            let (stream, first) = Answer::stream(answer)?;
             let mut handle = CommandHandle::attach(envd, stream, first)?;
             handle.deadline_ms = deadline(started, timeout);
             Ok(handle)

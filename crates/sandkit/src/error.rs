@@ -81,22 +81,43 @@ pub struct CommandOutcome {
 }
 
 /// The one error type of the SDK.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+///
+/// Boxed: a `Result` then carries one pointer for its error, which every `?` moves. (On wasm
+/// the copies of a four-field error at each of them add up to kilobytes.)
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<Inner>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     status_code: Option<u16>,
-    command: Option<Box<CommandOutcome>>,
+    command: Option<CommandOutcome>,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("status_code", &self.0.status_code)
+            .field("command", &self.0.command)
+            .finish()
+    }
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error::from_parts(kind, message.into(), None)
+    }
+
+    fn from_parts(kind: ErrorKind, message: String, command: Option<CommandOutcome>) -> Self {
+        Error(Box::new(Inner {
             kind,
-            message: message.into(),
+            message,
             status_code: None,
-            command: None,
-        }
+            command,
+        }))
     }
 
     /// A command's non-zero exit, as the official SDK words it (the message is `error`).
@@ -105,21 +126,16 @@ impl Error {
             .error
             .clone()
             .unwrap_or_else(|| format!("exit status {}", outcome.exit_code));
-        Error {
-            kind: ErrorKind::CommandExit,
-            message,
-            status_code: None,
-            command: Some(Box::new(outcome)),
-        }
+        Error::from_parts(ErrorKind::CommandExit, message, Some(outcome))
     }
 
     /// The output of the command, for a [`ErrorKind::CommandExit`] error.
     pub fn command(&self) -> Option<&CommandOutcome> {
-        self.command.as_deref()
+        self.0.command.as_ref()
     }
 
     pub fn with_status(mut self, status: u16) -> Self {
-        self.status_code = Some(status);
+        self.0.status_code = Some(status);
         self
     }
 
@@ -128,20 +144,20 @@ impl Error {
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.0.kind.code()
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The HTTP status that caused this error, when there was one.
     pub fn status_code(&self) -> Option<u16> {
-        self.status_code
+        self.0.status_code
     }
 }
 
@@ -152,13 +168,13 @@ impl Error {
     /// The message a binding throws: the prefix, then JSON with name, code, message and
     /// statusCode, which the JavaScript layer turns into the matching error class.
     pub fn to_binding_message(&self) -> String {
-        let c = self.command.as_deref();
+        let c = self.0.command.as_ref();
         let mut w = crate::json::Writer::new();
         w.begin_object();
-        w.field_str("name", self.kind.class_name());
+        w.field_str("name", self.0.kind.class_name());
         w.field_str("code", self.code());
-        w.field_str("message", &self.message);
-        if let Some(status) = self.status_code {
+        w.field_str("message", &self.0.message);
+        if let Some(status) = self.0.status_code {
             w.field_u64("statusCode", status.into());
         }
         w.field_opt_i64("exitCode", c.map(|c| c.exit_code.into()));
@@ -173,7 +189,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

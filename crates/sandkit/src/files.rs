@@ -28,7 +28,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::Writer;
 use crate::maybe_send::BoxStream;
 use crate::maybe_send::MaybeSend;
-use crate::op::{Op, Request};
+use crate::op::{Answer, Op, Request};
 use crate::transport::{Body, BodyPart, Method, RequestBody, TransportError};
 use crate::wire::metadata::form_encode;
 use bytes::Bytes;
@@ -265,7 +265,7 @@ impl Files {
             let request = self.files_request(Method::Get, query, Vec::new(), None, true);
             Op::new(request, |answer| {
                 Ok(FileStream {
-                    body: match answer?.http()?.body {
+                    body: match Answer::http(answer)?.body {
                         Body::Stream(s) => s,
                         Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
                     },
@@ -289,7 +289,7 @@ impl Files {
             let body = Some(RequestBody::Parts(vec![data.into_part()]));
             let request = self.files_request(Method::Post, query, headers, body, false);
             Op::new(request, |answer| {
-                entry::write_infos(&answer?.body()?)?
+                entry::write_infos(&Answer::body(answer)?)?
                     .into_iter()
                     .next()
                     .ok_or_else(not_written)
@@ -316,7 +316,7 @@ impl Files {
             let body = Some(RequestBody::Parts(parts));
             let request = self.files_request(Method::Post, query, headers, body, false);
             Op::new(request, |answer| {
-                let infos = entry::write_infos(&answer?.body()?)?;
+                let infos = entry::write_infos(&Answer::body(answer)?)?;
                 if infos.is_empty() {
                     return Err(not_written());
                 }

@@ -20,38 +20,30 @@ use std::fmt;
 /// How deep arrays and objects may nest: a hostile body must not exhaust the stack.
 pub const MAX_DEPTH: u32 = 128;
 
-/// Why a body did not decode, and the byte offset where it happened.
+/// Why a body did not decode, and the byte offset where it happened. Boxed, so that the
+/// `Result`s of the readers stay small (see [`crate::Error`]): a `Box<String>` is one word,
+/// where a `String` or a `Box<str>` would be three or two.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
-    message: String,
-    offset: Option<usize>,
-}
+#[allow(clippy::box_collection)]
+pub struct JsonError(Box<String>);
 
 impl JsonError {
     fn at(message: impl Into<String>, offset: usize) -> Self {
-        JsonError {
-            message: message.into(),
-            offset: Some(offset),
-        }
+        let mut message = message.into();
+        message.push_str(" at byte ");
+        message.push_str(&decimal(offset as u64));
+        JsonError(Box::new(message))
     }
 
     /// An error about a decoded value that has no position (a field's contents).
     pub fn custom(message: impl Into<String>) -> Self {
-        JsonError {
-            message: message.into(),
-            offset: None,
-        }
+        JsonError(Box::new(message.into()))
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(at) = self.offset {
-            f.write_str(" at byte ")?;
-            f.write_str(&decimal(at as u64))?;
-        }
-        Ok(())
+        f.write_str(&self.0)
     }
 }
 

@@ -52,38 +52,45 @@ fn wrong_answer() -> Error {
     )
 }
 
+// Each takes the whole `Result` so that the answer's readers, one closure per call, hand it
+// over as it is and get back one `Result` (not inlined: that unwrapping is the same in all).
 impl Answer {
-    pub(crate) fn api(self) -> Result<ApiResponse> {
-        match self {
+    #[inline(never)]
+    pub(crate) fn api(answer: Result<Answer>) -> Result<ApiResponse> {
+        match answer? {
             Answer::Api(r) => Ok(r),
             _ => Err(wrong_answer()),
         }
     }
 
-    pub(crate) fn rpc(self) -> Result<Bytes> {
-        match self {
+    #[inline(never)]
+    pub(crate) fn rpc(answer: Result<Answer>) -> Result<Bytes> {
+        match answer? {
             Answer::Rpc(b) => Ok(b),
             _ => Err(wrong_answer()),
         }
     }
 
-    pub(crate) fn http(self) -> Result<HttpResponse> {
-        match self {
+    #[inline(never)]
+    pub(crate) fn http(answer: Result<Answer>) -> Result<HttpResponse> {
+        match answer? {
             Answer::Http(r) => Ok(r),
             _ => Err(wrong_answer()),
         }
     }
 
-    pub(crate) fn stream(self) -> Result<(MessageStream, Option<Bytes>)> {
-        match self {
+    #[inline(never)]
+    pub(crate) fn stream(answer: Result<Answer>) -> Result<(MessageStream, Option<Bytes>)> {
+        match answer? {
             Answer::Stream(s, first) => Ok((s, first)),
             _ => Err(wrong_answer()),
         }
     }
 
     /// The body of an HTTP answer that was read whole.
-    pub(crate) fn body(self) -> Result<Bytes> {
-        match self.http()?.body {
+    #[inline(never)]
+    pub(crate) fn body(answer: Result<Answer>) -> Result<Bytes> {
+        match Answer::http(answer)?.body {
             Body::Full(b) => Ok(b),
             Body::Stream(_) => Err(wrong_answer()),
         }
@@ -216,7 +223,7 @@ impl<T: 'static> Op<T> {
         finish: impl FnOnce(ApiResponse) -> Result<T> + MaybeSend + 'static,
     ) -> Self {
         Op::new(Request::Api(config.clone(), request), move |answer| {
-            finish(answer?.api()?)
+            finish(Answer::api(answer)?)
         })
     }
 
@@ -231,7 +238,7 @@ impl<T: 'static> Op<T> {
         finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
     ) -> Self {
         let request = Request::rpc(envd, rpc, message, user, context);
-        Op::new(request, move |answer| finish(answer.and_then(Answer::rpc)))
+        Op::new(request, move |answer| finish(Answer::rpc(answer)))
     }
 
     /// What the `Op` yields, turned by `f` (which sees errors too).

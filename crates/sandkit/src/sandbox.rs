@@ -4,7 +4,7 @@ use crate::api;
 use crate::config::{ConnectionConfig, ConnectionOpts};
 use crate::error::Result;
 use crate::info::SandboxInfo;
-use crate::op::Op;
+use crate::op::{Answer, Op};
 use crate::options::{ConnectOpts, ListOpts, SandboxOpts, timeout_secs};
 use crate::paginator::SandboxPaginator;
 use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated};
@@ -324,7 +324,7 @@ impl Sandbox {
             false,
             false,
         );
-        Op::new(request, |answer| match answer?.http()?.status {
+        Op::new(request, |answer| match Answer::http(answer)?.status {
             200..=299 => Ok(true),
             502 => Ok(false),
             other => Err(crate::error::Error::new(

@@ -6,7 +6,7 @@ use crate::envd::connect::Context;
 use crate::envd::{Envd, MessageStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Value, Writer};
-use crate::op::{Op, Request};
+use crate::op::{Answer, Op, Request};
 use futures_util::future::{Either, select};
 use futures_util::task::AtomicWaker;
 use std::sync::Arc;
@@ -148,7 +148,7 @@ pub(super) fn start_op(envd: &Envd, path: &str, opts: &WatchOpts) -> Op<WatchHan
         Context::Files,
     );
     Op::new(request, |answer| {
-        let (stream, first) = answer?.stream()?;
+        let (stream, first) = Answer::stream(answer)?;
         let started = first
             .map(|m| decode(&m, watch_message))
             .transpose()?
