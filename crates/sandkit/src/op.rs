@@ -176,7 +176,8 @@ type Finish<T> = Box<dyn FnOnce(Result<Answer>) -> Result<T>>;
 /// name), or change what it yields first with [`Op::map`] and [`Op::then`].
 #[must_use = "an Op does nothing until it is run"]
 pub struct Op<T> {
-    request: Option<Request>,
+    // Boxed: an `Op` is moved at every step that builds it, and a request is large.
+    request: Option<Box<Request>>,
     finish: Finish<T>,
 }
 
@@ -192,7 +193,7 @@ impl<T: 'static> Op<T> {
         finish: impl FnOnce(Result<Answer>) -> Result<T> + MaybeSend + 'static,
     ) -> Self {
         Op {
-            request: Some(request),
+            request: Some(Box::new(request)),
             finish: Box::new(finish),
         }
     }
