@@ -72,7 +72,7 @@ fn gone() -> sandkit::Error {
 pub struct ProcessHandle {
     pid: u32,
     // Taken out while a call is in flight and put back after: never borrowed across an await.
-    inner: Rc<RefCell<Option<sandkit::commands::CommandHandle>>>,
+    inner: Rc<RefCell<Option<Box<sandkit::commands::CommandHandle>>>>,
 }
 
 impl ProcessHandle {
@@ -81,7 +81,7 @@ impl ProcessHandle {
         h.discard_output();
         ProcessHandle {
             pid: h.pid(),
-            inner: Rc::new(RefCell::new(Some(h))),
+            inner: Rc::new(RefCell::new(Some(Box::new(h)))),
         }
     }
 }

@@ -134,7 +134,7 @@ impl Sandbox {
         let op = fs_opts(opts).map(|o| self.inner.files().read_stream_op(&path, &o.0));
         run_map(op, |stream| {
             JsValue::from(FileReader {
-                inner: Rc::new(RefCell::new(Some(stream))),
+                inner: Rc::new(RefCell::new(Some(Box::new(stream)))),
                 cancelled: Rc::default(),
             })
         })
@@ -260,7 +260,7 @@ impl Sandbox {
         run_map(op, |handle| {
             JsValue::from(FileWatcher {
                 stopper: handle.stopper(),
-                inner: Rc::new(RefCell::new(Some(handle))),
+                inner: Rc::new(RefCell::new(Some(Box::new(handle)))),
             })
         })
     }
@@ -299,7 +299,7 @@ fn busy() -> sandkit::Error {
 #[wasm_bindgen]
 pub struct FileReader {
     // Taken out while a call is in flight and put back after: never borrowed across an await.
-    inner: Rc<RefCell<Option<sandkit::files::FileStream>>>,
+    inner: Rc<RefCell<Option<Box<sandkit::files::FileStream>>>>,
     /// Set by `cancel()`, which may come while a read is in flight.
     cancelled: Rc<std::cell::Cell<bool>>,
 }
@@ -339,7 +339,7 @@ impl FileReader {
 #[wasm_bindgen]
 pub struct FileWatcher {
     stopper: sandkit::files::WatchStopper,
-    inner: Rc<RefCell<Option<sandkit::files::WatchHandle>>>,
+    inner: Rc<RefCell<Option<Box<sandkit::files::WatchHandle>>>>,
 }
 
 #[wasm_bindgen]
