@@ -283,3 +283,93 @@ pub(crate) fn http(
     let request = envd.request(method, &path, None, headers, body, stream);
     Request::Envd(envd.clone(), request, Expect::Http { ok_only })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    fn now<T: 'static>(op: Op<T>) -> Result<T> {
+        Box::pin(op.run())
+            .now_or_never()
+            .expect("an Op without a request is ready at once")
+    }
+
+    #[test]
+    fn ops_without_a_request_compose() {
+        assert_eq!(now(Op::ready(Ok(1)).map(|x| x + 1)), Ok(2));
+        let failed = Op::<i32>::ready(Err(Error::invalid_argument("bad")));
+        assert_eq!(now(failed.then(|r| Ok(r.is_err()))), Ok(true));
+        let built = Op::<i32>::build(Err(Error::invalid_argument("nope")));
+        assert_eq!(now(built).unwrap_err().message(), "nope");
+        // A reader given the wrong kind of answer fails instead of panicking.
+        let op = Op::new(Request::Api(config(), api_request()), |a| {
+            Answer::rpc(a).map(|b| b.len())
+        });
+        assert!((op.finish)(Ok(Answer::None)).is_err());
+    }
+
+    fn config() -> ConnectionConfig {
+        ConnectionConfig::resolve(&crate::ConnectionOpts {
+            sandbox_url: Some("http://127.0.0.1:1".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn api_request() -> ApiRequest {
+        ApiRequest {
+            method: Method::Get,
+            path: "/".into(),
+            body: None,
+            idempotency: crate::retry::Idempotency::Idempotent,
+        }
+    }
+
+    #[test]
+    fn connect_requests_carry_the_protocol_headers() {
+        let envd = Envd::new(&config(), "sbx", "e2b.app", Some("tok"));
+        let header = |r: &HttpRequest, k: &str| {
+            crate::transport::header_value(&r.headers, k).map(str::to_string)
+        };
+        let unary = envd.connect_request("process.Process/List", "{}".into(), Some("root"), None);
+        assert_eq!(unary.url, "http://127.0.0.1:1/process.Process/List");
+        assert!(!unary.stream_response);
+        assert_eq!(
+            header(&unary, "content-type").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            header(&unary, "connect-protocol-version").as_deref(),
+            Some("1")
+        );
+        assert_eq!(header(&unary, "x-access-token").as_deref(), Some("tok"));
+        assert_eq!(
+            header(&unary, "authorization").as_deref(),
+            Some("Basic cm9vdDo=")
+        );
+        assert_eq!(header(&unary, "keepalive-ping-interval"), None);
+        let stream = envd.connect_request("process.Process/Start", "{}".into(), None, Some(0));
+        assert!(stream.stream_response);
+        assert_eq!(
+            header(&stream, "content-type").as_deref(),
+            Some("application/connect+json")
+        );
+        assert_eq!(
+            header(&stream, "keepalive-ping-interval").as_deref(),
+            Some("50")
+        );
+        assert_eq!(header(&stream, "connect-timeout-ms"), None);
+        assert_eq!(header(&stream, "authorization"), None);
+        let timed = envd.connect_request("process.Process/Start", "{}".into(), None, Some(60_000));
+        assert_eq!(
+            header(&timed, "connect-timeout-ms").as_deref(),
+            Some("60000")
+        );
+        // The message goes in one envelope: flags, big-endian length, JSON.
+        match timed.body {
+            Some(RequestBody::Bytes(b)) => assert_eq!(&b[..], b"\0\0\0\0\x02{}"),
+            _ => panic!("an enveloped body"),
+        }
+    }
+}
