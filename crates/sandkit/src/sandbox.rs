@@ -287,19 +287,10 @@ impl Sandbox {
 
     /// Read and write the sandbox's files.
     pub fn files(&self) -> crate::files::Files {
-        crate::files::Files::new(self.envd(), self.envd_direct_url())
-    }
-
-    /// Where signed upload and download URLs point: `sandboxUrl` if set, else the daemon's
-    /// own host (never the shared host, which needs routing headers).
-    fn envd_direct_url(&self) -> String {
-        if let Some(url) = &self.config.sandbox_url {
-            url.trim_end_matches('/').to_string()
-        } else if self.config.debug {
-            format!("http://localhost:{ENVD_PORT}")
-        } else {
-            format!("https://{}", self.get_host(ENVD_PORT))
-        }
+        // Signed URLs point at the daemon's own host, never the shared one.
+        let direct =
+            crate::envd::daemon_url(&self.config, &self.sandbox_id, &self.sandbox_domain, false);
+        crate::files::Files::new(self.envd(), direct)
     }
 
     /// Run commands in the sandbox.

@@ -43,6 +43,30 @@ fn transport_error(e: TransportError) -> Error {
     )
 }
 
+/// The daemon's URL: `sandboxUrl`, else localhost in debug mode, else (when `shared_host` is
+/// allowed, outside browsers, for E2B's own domains) the shared `sandbox.<domain>` host that
+/// routes by header, else the sandbox's own host. Signed URLs travel without headers, so they
+/// are made with `shared_host` false.
+pub fn daemon_url(
+    config: &ConnectionConfig,
+    sandbox_id: &str,
+    sandbox_domain: &str,
+    shared_host: bool,
+) -> String {
+    if let Some(url) = &config.sandbox_url {
+        url.trim_end_matches('/').to_string()
+    } else if config.debug {
+        format!("http://localhost:{ENVD_PORT}")
+    } else if shared_host
+        && !config.client().platform().is_browser
+        && STABLE_HOST_DOMAINS.contains(&sandbox_domain)
+    {
+        format!("https://sandbox.{sandbox_domain}")
+    } else {
+        format!("https://{ENVD_PORT}-{sandbox_id}.{sandbox_domain}")
+    }
+}
+
 impl Envd {
     /// The daemon's URL as the official SDK chooses it: `sandboxUrl`, else localhost in
     /// debug mode, else the shared host for E2B's own domains (outside browsers), else the
@@ -53,17 +77,7 @@ impl Envd {
         sandbox_domain: &str,
         access_token: Option<&str>,
     ) -> Envd {
-        let base_url = if let Some(url) = &config.sandbox_url {
-            url.trim_end_matches('/').to_string()
-        } else if config.debug {
-            format!("http://localhost:{ENVD_PORT}")
-        } else if !config.client().platform().is_browser
-            && STABLE_HOST_DOMAINS.contains(&sandbox_domain)
-        {
-            format!("https://sandbox.{sandbox_domain}")
-        } else {
-            format!("https://{ENVD_PORT}-{sandbox_id}.{sandbox_domain}")
-        };
+        let base_url = daemon_url(config, sandbox_id, sandbox_domain, true);
         Envd {
             base_url,
             sandbox_id: sandbox_id.to_string(),
@@ -368,5 +382,51 @@ impl MessageStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::client::{Client, Platform};
+    use crate::config::{ConnectionOpts, NoEnv};
+
+    fn config(browser: bool, sandbox_url: Option<&str>, debug: bool) -> ConnectionConfig {
+        let transport = crate::transport::NativeTransport::new().unwrap();
+        let client = Client::new(
+            transport,
+            crate::runtime::TokioRuntime::default(),
+            NoEnv,
+            Platform::new("test", browser),
+        );
+        ConnectionConfig::resolve(&ConnectionOpts {
+            client: Some(client),
+            sandbox_url: sandbox_url.map(str::to_string),
+            debug: Some(debug),
+            dangerously_allow_browser: true,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn daemon_urls_are_chosen_like_the_official_sdk() {
+        let url =
+            |c: &ConnectionConfig, domain: &str, shared| daemon_url(c, "sbx1", domain, shared);
+        let server = config(false, None, false);
+        assert_eq!(url(&server, "e2b.app", true), "https://sandbox.e2b.app");
+        // Signed URLs carry no routing headers: the sandbox's own host.
+        assert_eq!(url(&server, "e2b.app", false), "https://49983-sbx1.e2b.app");
+        assert_eq!(
+            url(&server, "example.com", true),
+            "https://49983-sbx1.example.com"
+        );
+        let browser = config(true, None, false);
+        assert_eq!(url(&browser, "e2b.app", true), "https://49983-sbx1.e2b.app");
+        let local = config(false, Some("http://127.0.0.1:9/"), false);
+        assert_eq!(url(&local, "e2b.app", true), "http://127.0.0.1:9");
+        assert_eq!(url(&local, "e2b.app", false), "http://127.0.0.1:9");
+        let debug = config(false, None, true);
+        assert_eq!(url(&debug, "e2b.app", false), "http://localhost:49983");
     }
 }
