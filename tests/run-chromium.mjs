@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { extname, join, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
 
 const { values } = parseArgs({
@@ -195,6 +196,7 @@ const opts = {
   apiUrl: server.apiUrl,
   sandboxUrl: server.sandboxUrl,
   otherTeamKey: server.otherTeamKey,
+  redirectUrl: (await startRedirector(server.apiUrl)).url,
   dangerouslyAllowBrowser: true,
 }
 const config = values.bulk ? { bulk: Number(values.bulk) } : {}
@@ -232,7 +234,7 @@ try {
       const started = Date.now()
       const result = { name, ok: true }
       try {
-        const { dangerouslyAllowBrowser, otherTeamKey, ...plain } = opts
+        const { dangerouslyAllowBrowser, otherTeamKey, redirectUrl, ...plain } = opts
         const tag = `refusal-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
         const attempts = {
           create: () => sdk.Sandbox.create({ ...plain, metadata: { run: tag } }),

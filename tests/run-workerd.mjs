@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
 const { values } = parseArgs({
@@ -257,7 +258,7 @@ try {
 console.log(`# workerd on 127.0.0.1:${port}, sandkitd ${server.version} at ${server.apiUrl}`)
 
 // ── run ───────────────────────────────────────────────────────────────────────────────────
-const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, otherTeamKey: server.otherTeamKey }
+const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, otherTeamKey: server.otherTeamKey, redirectUrl: (await startRedirector(server.apiUrl)).url }
 const config = values.bulk ? { bulk: Number(values.bulk) } : {}
 let summary = null
 let streamError = null

@@ -7,9 +7,11 @@
 //
 // - Sandbox: the SDK's Sandbox class.
 // - errors: an object holding the SDK's error classes by name (the module namespace will do).
-// - opts: { apiKey, apiUrl, sandboxUrl, otherTeamKey, ...more connection options }. Every call
-//   gets the connection options explicitly (browsers and workers have no environment);
-//   otherTeamKey is a key of a second team, used for the isolation checks.
+// - opts: { apiKey, apiUrl, sandboxUrl, otherTeamKey, redirectUrl, ...more connection options }.
+//   Every call gets the connection options explicitly (browsers and workers have no
+//   environment); otherTeamKey is a key of a second team, used for the isolation checks;
+//   redirectUrl (optional) answers every request with a redirect to sandkitd
+//   (tests/harness/redirector.mjs).
 // - log(line): optional progress messages.
 // - check(result): optional, called after every check with { name, ok, skipped?, error?, detail?, ms }.
 // - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason } }.
@@ -40,7 +42,7 @@ import {
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
   const BATCH = config.batch ?? 26
-  const { otherTeamKey, ...conn } = opts
+  const { otherTeamKey, redirectUrl, ...conn } = opts
   const otherConn = { ...conn, apiKey: otherTeamKey }
   const badConn = { ...conn, apiKey: 'sk_wrong_key_for_sandkit_tests' }
   const run = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
@@ -413,6 +415,24 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       await expectError(() => Sandbox.kill(main.sandboxId, badConn), { ...authError, what: 'kill' })
       assertEqual(e1.name, 'AuthenticationError', 'error.name')
       assert(!(e1 instanceof errors.SandboxError), 'AuthenticationError is a SandboxError (e2b: it is not)')
+      return e1.message
+    })
+
+    // ── redirects ──────────────────────────────────────────────────────────────────────────
+    // Credentials travel in custom headers, which fetch and HTTP clients keep when they follow
+    // a redirect to another host. The redirector points at the real server: a client that
+    // followed would succeed there.
+    const redirectName = 'redirects: refused, so the API key and access token are not sent on (API and sandbox)'
+    if (!redirectUrl) skip(redirectName, 'the runner started no redirector')
+    else await step(redirectName, async () => {
+      needMain()
+      const sandboxError = { Class: errors.SandboxError, className: 'SandboxError' }
+      const e1 = await expectError(() => Sandbox.getInfo(main.sandboxId, { ...conn, apiUrl: redirectUrl }), { ...sandboxError, what: 'getInfo through a redirecting apiUrl' })
+      assert(/redirect/.test(e1.message), `the message does not say redirect: ${e1.message}`)
+      assert(!e1.message.includes('redirected=1'), `the message shows the target's query: ${e1.message}`)
+      const through = await Sandbox.connect(main.sandboxId, { ...conn, sandboxUrl: redirectUrl })
+      const e2 = await expectError(() => through.files.read('/etc/hostname'), { ...sandboxError, what: 'files.read through a redirecting sandboxUrl' })
+      assert(/redirect/.test(e2.message), `the message does not say redirect: ${e2.message}`)
       return e1.message
     })
 

@@ -15,12 +15,11 @@ use sandkit::{Client, Platform};
 #[module_init]
 fn init() {
     // Node reads E2B_* from process.env, which is the process environment.
-    if let Ok(transport) = NativeTransport::new() {
-        Client::set_shared(Client::new(
-            transport,
-            TokioRuntime::default(),
-            ProcessEnv,
-            Platform::new("node", false),
-        ));
-    }
+    // Nothing is built here: the HTTP clients are made by the first request.
+    Client::set_shared(Client::new(
+        NativeTransport::new(),
+        TokioRuntime::default(),
+        ProcessEnv,
+        Platform::new("node", false),
+    ));
 }

@@ -103,36 +103,12 @@ mod shared {
     }
 
     fn default_client() -> Client {
-        match NativeTransport::new() {
-            Ok(t) => Client::new(
-                t,
-                TokioRuntime::default(),
-                ProcessEnv,
-                Platform::new("rust", false),
-            ),
-            // Building a reqwest client only fails without a TLS backend: report it per call.
-            Err(e) => Client::new(
-                Broken(e),
-                TokioRuntime::default(),
-                ProcessEnv,
-                Platform::new("rust", false),
-            ),
-        }
-    }
-
-    struct Broken(crate::transport::TransportError);
-
-    impl Transport for Broken {
-        fn send(
-            &self,
-            _: crate::transport::HttpRequest,
-        ) -> crate::maybe_send::BoxFuture<
-            '_,
-            Result<crate::transport::HttpResponse, crate::transport::TransportError>,
-        > {
-            let e = self.0.clone();
-            Box::pin(async move { Err(e) })
-        }
+        Client::new(
+            NativeTransport::new(),
+            TokioRuntime::default(),
+            ProcessEnv,
+            Platform::new("rust", false),
+        )
     }
 }
 

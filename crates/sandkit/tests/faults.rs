@@ -142,3 +142,57 @@ async fn the_api_key_goes_only_to_the_api() {
     );
     server.shutdown().await;
 }
+
+/// A redirect would carry `X-API-Key` or `X-Access-Token` to wherever it points: the SDK
+/// follows none. The target here is a second proxy in front of the same server, so a client
+/// that followed would succeed there, and the test would see it.
+#[tokio::test]
+async fn redirects_are_refused_and_credentials_stay() {
+    let (server, catcher, id) = setup(vec![]).await;
+    let to = |path: &str| vec![("location", format!("{}{path}?sig=x", catcher.url))];
+    let script = vec![
+        Fault::Status(307, to(&format!("/sandboxes/{id}"))),
+        Fault::Status(302, to("/files")),
+    ];
+    let redirector = FaultProxy::start(server.local_addr().to_string(), script).await;
+
+    let err = Sandbox::get_info_by_id(&id, &conn(&redirector.url, TEAM_A_KEY))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sandbox, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("redirect to http://"), "{message}");
+    assert!(
+        !message.contains("sig=x"),
+        "the target's query is shown: {message}"
+    );
+    assert_eq!(redirector.requests().len(), 1, "a redirect was retried");
+
+    // The daemon's routes: the access token must not travel either.
+    let opts = sandkit::ConnectOpts {
+        connection: sandkit::ConnectionOpts {
+            sandbox_url: Some(redirector.url.clone()),
+            ..conn(&server.url(), TEAM_A_KEY)
+        },
+        ..Default::default()
+    };
+    let sbx = Sandbox::connect(&id, opts).await.unwrap();
+    let err = sbx
+        .files()
+        .read("a.txt", &Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sandbox, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("The sandbox answered with a redirect"),
+        "{err}"
+    );
+
+    assert_eq!(
+        catcher.requests(),
+        Vec::<String>::new(),
+        "a redirect was followed"
+    );
+    server.shutdown().await;
+}

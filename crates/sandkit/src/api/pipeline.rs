@@ -5,7 +5,9 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
 use crate::retry::{Idempotency, Outcome, next_delay_ms};
-use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
+use crate::transport::{
+    HttpRequest, HttpResponse, Method, RequestBody, TransportError, TransportErrorKind,
+};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
@@ -124,10 +126,15 @@ fn timeout_error(ms: u64) -> Error {
 }
 
 fn transport_error(e: TransportError) -> Error {
-    Error::new(
-        ErrorKind::Connection,
-        format!("Could not reach the API: {}", e.message),
-    )
+    match e.kind {
+        TransportErrorKind::Redirect => {
+            Error::new(ErrorKind::Sandbox, format!("The API {}", e.message))
+        }
+        _ => Error::new(
+            ErrorKind::Connection,
+            format!("Could not reach the API: {}", e.message),
+        ),
+    }
 }
 
 /// Sends one control-plane request, retrying as the policy allows. Boxed: the callers' state

@@ -6,7 +6,9 @@ pub mod connect;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
-use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
+use crate::transport::{
+    Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError, TransportErrorKind,
+};
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
 use futures_util::StreamExt;
@@ -37,10 +39,15 @@ impl std::fmt::Debug for Envd {
 }
 
 fn transport_error(e: TransportError) -> Error {
-    Error::new(
-        ErrorKind::Connection,
-        format!("Could not reach the sandbox: {}", e.message),
-    )
+    match e.kind {
+        TransportErrorKind::Redirect => {
+            Error::new(ErrorKind::Sandbox, format!("The sandbox {}", e.message))
+        }
+        _ => Error::new(
+            ErrorKind::Connection,
+            format!("Could not reach the sandbox: {}", e.message),
+        ),
+    }
 }
 
 /// The daemon's URL: `sandboxUrl`, else localhost in debug mode, else (when `shared_host` is
@@ -392,7 +399,7 @@ mod tests {
     use crate::config::{ConnectionOpts, NoEnv};
 
     fn config(browser: bool, sandbox_url: Option<&str>, debug: bool) -> ConnectionConfig {
-        let transport = crate::transport::NativeTransport::new().unwrap();
+        let transport = crate::transport::NativeTransport::new();
         let client = Client::new(
             transport,
             crate::runtime::TokioRuntime::default(),

@@ -3,7 +3,7 @@
 
 use super::{
     Body, BodyPart, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
-    TransportErrorKind,
+    TransportErrorKind, refuse_redirect,
 };
 use crate::maybe_send::BoxFuture;
 use bytes::Bytes;
@@ -106,6 +106,13 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         headers.append(k, v).map_err(other)?;
     }
     init.set_headers(&headers);
+    // Never followed: see `refuse_redirect`. Browsers then answer an opaque redirect (status 0).
+    Reflect::set(
+        &init,
+        &JsValue::from_str("redirect"),
+        &JsValue::from_str("manual"),
+    )
+    .map_err(other)?;
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
@@ -124,6 +131,9 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
             out_headers.push((k.to_ascii_lowercase(), v));
         }
+    }
+    if let Some(e) = refuse_redirect(status, super::header_value(&out_headers, "location")) {
+        return Err(e);
     }
     let body = if request.stream_response {
         Body::Stream(Box::pin(body_stream(resp.body())))

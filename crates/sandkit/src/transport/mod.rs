@@ -130,6 +130,8 @@ pub enum TransportErrorKind {
     Connect,
     /// The connection broke after the request may have been sent.
     Reset,
+    /// The server answered with a redirect, which is never followed (see [`refuse_redirect`]).
+    Redirect,
     /// Anything else (a malformed URL, a body that failed to read).
     Other,
 }
@@ -155,7 +157,56 @@ impl fmt::Display for TransportError {
     }
 }
 
+/// A redirect as an error. Credentials travel in custom headers (`X-API-Key`,
+/// `X-Access-Token`) that HTTP clients keep when they follow a redirect to another host, so
+/// the transports follow none. `status` 0 is a browser's opaque redirect, whose target is
+/// hidden. The target is named without its query, which may carry a signature.
+pub(crate) fn refuse_redirect(status: u16, location: Option<&str>) -> Option<TransportError> {
+    let what = match status {
+        0 => "a redirect (its target hidden by the browser)".to_string(),
+        301 | 302 | 303 | 307 | 308 => {
+            let target = location.unwrap_or("");
+            let end = target
+                .bytes()
+                .position(|b| b == b'?' || b == b'#')
+                .unwrap_or(target.len());
+            // `get`, not indexing: its panic path alone costs KBs of wasm.
+            let shown = target.get(..end).unwrap_or_default();
+            format!("a redirect to {shown} (HTTP {status})")
+        }
+        _ => return None,
+    };
+    Some(TransportError::new(
+        TransportErrorKind::Redirect,
+        format!(
+            "answered with {what}; sandkit follows no redirect, because the API key or access token would travel with it. Point the SDK at the final address instead."
+        ),
+    ))
+}
+
 /// Sends HTTP requests.
 pub trait Transport: crate::maybe_send::MaybeSend + Sync {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_redirects_are_refused_and_their_query_is_not_shown() {
+        for status in [200, 204, 304, 400, 404, 502] {
+            assert!(refuse_redirect(status, Some("http://x/")).is_none(), "{status}");
+        }
+        let e = refuse_redirect(308, Some("https://other.example/p?token=secret#f")).unwrap();
+        assert_eq!(e.kind, TransportErrorKind::Redirect);
+        assert!(e.message.contains("to https://other.example/p (HTTP 308)"), "{e}");
+        assert!(!e.message.contains("secret"), "{e}");
+        // A browser's opaque redirect: status 0, no headers.
+        let e = refuse_redirect(0, None).unwrap();
+        assert!(e.message.contains("hidden by the browser"), "{e}");
+        // A multi-byte target cut at a `?` still gives valid text.
+        let e = refuse_redirect(302, Some("http://é/ü?x")).unwrap();
+        assert!(e.message.contains("http://é/ü (HTTP 302)"), "{e}");
+    }
 }

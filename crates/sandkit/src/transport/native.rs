@@ -2,32 +2,61 @@
 
 use super::{
     Body, BodyPart, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError,
-    TransportErrorKind,
+    TransportErrorKind, refuse_redirect,
 };
 use crate::maybe_send::BoxFuture;
 use futures_util::StreamExt;
+use std::sync::OnceLock;
 
-/// A pooled HTTP/1.1 + HTTP/2 client.
-#[derive(Clone)]
+/// Pooled HTTP/1.1 + HTTP/2 clients, built when first needed: building the HTTPS client reads
+/// and parses the system's root certificates (several milliseconds), which neither loading the
+/// SDK nor talking to a local `http://` server should pay for.
+///
+/// Neither client follows redirects: the API key and access tokens travel in custom headers,
+/// which a client following a redirect to another host would send there too. A redirect is
+/// answered to the caller as the 3xx it is.
+#[derive(Default)]
 pub struct NativeTransport {
-    client: reqwest::Client,
+    /// For `http://` URLs: no TLS roots loaded.
+    plain: OnceLock<Result<reqwest::Client, TransportError>>,
+    /// For `https://` URLs: the platform's roots.
+    tls: OnceLock<Result<reqwest::Client, TransportError>>,
+}
+
+fn build(tls: bool) -> Result<reqwest::Client, TransportError> {
+    let mut builder = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none());
+    // Several crates may race to install a provider; whoever wins, one is installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if !tls {
+        // Only `http://` URLs reach this client: an empty root store means no certificates
+        // are read, and HTTPS given to it by mistake would fail rather than go unchecked.
+        builder = builder.tls_certs_only([]);
+    }
+    builder.build().map_err(|e| {
+        TransportError::new(
+            TransportErrorKind::Other,
+            format!("cannot build the HTTP client: {e}"),
+        )
+    })
 }
 
 impl NativeTransport {
-    pub fn new() -> Result<Self, TransportError> {
-        // Several crates may race to install a provider; whoever wins, one is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| {
-                TransportError::new(
-                    TransportErrorKind::Other,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
-        Ok(NativeTransport { client })
+    /// A transport; nothing is built until the first request.
+    pub fn new() -> Self {
+        NativeTransport::default()
+    }
+
+    fn client(&self, url: &str) -> Result<&reqwest::Client, TransportError> {
+        let tls = !url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        let slot = if tls { &self.tls } else { &self.plain };
+        slot.get_or_init(|| build(tls))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -84,7 +113,7 @@ impl Transport for NativeTransport {
                 Method::Put => reqwest::Method::PUT,
                 Method::Delete => reqwest::Method::DELETE,
             };
-            let mut builder = self.client.request(method, &request.url);
+            let mut builder = self.client(&request.url)?.request(method, &request.url);
             for (k, v) in &request.headers {
                 builder = builder.header(k, v);
             }
@@ -94,6 +123,10 @@ impl Transport for NativeTransport {
             let err = |e: reqwest::Error| TransportError::new(classify(&e), describe(&e));
             let resp = builder.send().await.map_err(err)?;
             let status = resp.status().as_u16();
+            let location = resp.headers().get(reqwest::header::LOCATION);
+            if let Some(e) = refuse_redirect(status, location.and_then(|v| v.to_str().ok())) {
+                return Err(e);
+            }
             let headers = resp
                 .headers()
                 .iter()
