@@ -79,6 +79,28 @@ const NAPI_ARGUMENT_CODES = new Set([
   'DateExpected',
 ])
 
+const NAPI_EXPECTED = { String: 'a string', bool: 'a boolean', f64: 'a number', u32: 'a number', i64: 'a number', Vec: 'an array' }
+
+/**
+ * napi's conversion messages in the wasm binding's words: `Failed to convert napi value String
+ * into rust type \`f64\` on SandboxOpts.timeoutMs` becomes `timeoutMs must be a number, got
+ * string`. napi appends ` on Struct.field` once per enclosing object, innermost first.
+ */
+function napiArgumentMessage(message) {
+  const fields = []
+  let m
+  while ((m = / on \w+\.([\w$]+)$/.exec(message))) {
+    fields.unshift(m[1])
+    message = message.slice(0, m.index)
+  }
+  if ((m = /^Failed to convert napi value (\w+) into rust type `(\w+)/.exec(message))) {
+    message = `must be ${NAPI_EXPECTED[m[2]] ?? 'an object'}, got ${m[1].toLowerCase()}`
+  }
+  if (!fields.length) return /^must be/.test(message) ? `an argument ${message}` : message
+  const path = fields.join('.')
+  return /^[.[]/.test(message) ? `${path}${message}` : `${path} ${message}`
+}
+
 /** Turns whatever a binding threw into the matching exported error class. */
 function toSandkitError(err) {
   const message = typeof err?.message === 'string' ? err.message : String(err)
@@ -94,7 +116,7 @@ function toSandkitError(err) {
     return new Class(text, fields)
   }
   if (NAPI_ARGUMENT_CODES.has(err?.code)) {
-    return new InvalidArgumentError(message, { code: 'invalid_argument', cause: err })
+    return new InvalidArgumentError(napiArgumentMessage(message), { code: 'invalid_argument', cause: err })
   }
   if (err instanceof TypeError) {
     // wasm-bindgen and serde report wrong argument types as TypeErrors.

@@ -79,6 +79,12 @@ try {
 // Where the official package knowingly differs from what the scenario asks of sandkit. Each is
 // reported as `xfail`, not as a failure; sandkit runs get no such allowance.
 const E2B_EXPECTED_FAILURES = {
+  'bad input: timeoutMs that is a string → an SDK error naming timeoutMs':
+    "e2b checks no types: '60000' / 1000 is 60 in JavaScript, so the sandbox is made with a 60 s timeout",
+  'bad input: envs that is not an object → an SDK error naming envs':
+    'e2b sends the string as envVars; the server refuses it, and its message names envVars, the wire field',
+  'bad input: timeoutMs NaN on create → an SDK error':
+    'e2b sends NaN / 1000, which JSON turns into null, and null is taken as the default timeout',
   'redirects: refused, so the API key and access token are not sent on (API and sandbox)':
     'e2b follows redirects (fetch\'s default), and its X-API-Key and X-Access-Token headers go along to the new address',
   "bad input: kill('') → an error":

@@ -485,17 +485,28 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
 
     // ── bad input ─────────────────────────────────────────────────────────────────────────
     // Each must fail with an Error, promptly; `sdkClass`: with one of the SDK's error classes.
-    const badInput = (name, fn, { sdkClass = false } = {}) =>
-      step(`bad input: ${name} → ${sdkClass ? 'an SDK error' : 'an error'}`, async () => {
+    // `mentions`: the message must name the offending field.
+    const badInput = (name, fn, { sdkClass = false, mentions } = {}) =>
+      step(`bad input: ${name} → ${sdkClass ? 'an SDK error' : 'an error'}${mentions ? ` naming ${mentions}` : ''}`, async () => {
         const err = await expectError(fn, { what: name })
         if (sdkClass && !ERROR_NAMES_MOST_SPECIFIC_FIRST.some((n) => typeof errors[n] === 'function' && err instanceof errors[n])) {
           fail(`${name}: threw ${describeError(err)}, which is none of the SDK's error classes`)
         }
+        if (mentions && !err.message.includes(mentions)) fail(`${name}: the message does not name ${mentions}: ${err.message}`)
         return `${errorClassName(err)}${err.statusCode !== undefined ? ` [${err.statusCode}]` : ''}: ${err.message}`
       })
     await badInput('list limit 0', () => Sandbox.list({ ...conn, query: inRun(), limit: 0 }).nextItems(), { sdkClass: true })
     await badInput('list limit 101', () => Sandbox.list({ ...conn, query: inRun(), limit: 101 }).nextItems(), { sdkClass: true })
-    await badInput('metadata value that is not a string', () => create({ grp: 'bad', n: 42 }, { timeoutMs: 60_000 }))
+    await badInput('metadata value that is not a string', () => create({ grp: 'bad', n: 42 }, { timeoutMs: 60_000 }), { mentions: 'metadata.n' })
+    await badInput('timeoutMs that is a string', () => create({ grp: 'bad' }, { timeoutMs: '60000' }), { sdkClass: true, mentions: 'timeoutMs' })
+    await badInput('envs that is not an object', () => create({ grp: 'bad' }, { envs: 'A=1' }), { sdkClass: true, mentions: 'envs' })
+    await badInput('timeoutMs NaN on create', () => create({ grp: 'bad' }, { timeoutMs: NaN }), { sdkClass: true })
+    await badInput('absurd timeoutMs on create (1e15)', () => create({ grp: 'bad' }, { timeoutMs: 1e15 }), { sdkClass: true })
+    await badInput('setTimeout(Infinity)', async () => {
+      needMain()
+      await main.setTimeout(Infinity)
+    }, { sdkClass: true })
+    await badInput("getInfo of a malformed id ('../../v2/sandboxes')", () => Sandbox.getInfo('../../v2/sandboxes', conn), { sdkClass: true })
     await badInput("getInfo('')", () => Sandbox.getInfo('', conn))
     await badInput("kill('')", () => Sandbox.kill('', conn))
     await badInput('negative timeoutMs on create', () => create({ grp: 'bad' }, { timeoutMs: -5_000 }))

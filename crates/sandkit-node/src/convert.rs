@@ -2,12 +2,125 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use napi::bindgen_prelude::{FromNapiValue, Object, ToNapiValue, TypeName, ValueType};
+use napi::{JsValue, Status, sys};
 use napi_derive::napi;
 use sandkit::options::from_js;
 use sandkit::{ConnectOpts, ConnectionOpts, Error, ListOpts, SandboxOpts as CoreSandboxOpts};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+
+/// `typeof`, with `null` and `array` told apart, for messages.
+unsafe fn js_type(env: sys::napi_env, value: sys::napi_value) -> napi::Result<&'static str> {
+    let mut t = 0;
+    let mut array = false;
+    // SAFETY: `env` and `value` come from napi for the duration of this conversion.
+    unsafe {
+        napi::check_status!(sys::napi_typeof(env, value, &mut t))?;
+        napi::check_status!(sys::napi_is_array(env, value, &mut array))?;
+    }
+    Ok(match ValueType::from(t) {
+        _ if array => "array",
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "boolean",
+        ValueType::Number => "number",
+        ValueType::String => "string",
+        ValueType::Symbol => "symbol",
+        ValueType::Object => "object",
+        ValueType::Function => "function",
+        ValueType::BigInt => "bigint",
+        _ => "unknown",
+    })
+}
+
+/// A wrong-typed value. napi appends ` on Struct.field` for each enclosing object, and
+/// `js/wrap.mjs` turns that into a path (`metadata.a must be a string, got number`).
+fn wrong_type(what: String) -> napi::Error {
+    napi::Error::new(Status::InvalidArg, what)
+}
+
+/// `Record<string, string>` (metadata, envs), checked: napi's own map conversion takes a
+/// string for an object, and does not say which key holds a value that is not a string.
+pub struct StringRecord(pub HashMap<String, String>);
+
+impl TypeName for StringRecord {
+    fn type_name() -> &'static str {
+        "Record<string, string>"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl FromNapiValue for StringRecord {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: as for every `from_napi_value`, the values are live for this call.
+        unsafe {
+            let t = js_type(env, value)?;
+            if t != "object" {
+                return Err(wrong_type(format!("must be an object, got {t}")));
+            }
+            let obj = Object::from_napi_value(env, value)?;
+            let keys = Object::keys(&obj)?;
+            let mut map = HashMap::with_capacity(keys.len());
+            for key in keys {
+                let v: napi::Unknown = obj.get(&key)?.ok_or_else(|| wrong_type(key.clone()))?;
+                let t = js_type(env, v.raw())?;
+                if t != "string" {
+                    let at = from_js::key_suffix(&key);
+                    return Err(wrong_type(format!("{at} must be a string, got {t}")));
+                }
+                map.insert(key, String::from_napi_value(env, v.raw())?);
+            }
+            Ok(StringRecord(map))
+        }
+    }
+}
+
+impl ToNapiValue for StringRecord {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: delegated to napi's own map conversion, under the same contract.
+        unsafe { HashMap::to_napi_value(env, value.0) }
+    }
+}
+
+/// The first argument of `Sandbox.create`: a template name or the options.
+pub enum TemplateOrOpts {
+    Template(String),
+    Opts(Box<SandboxOpts>),
+}
+
+impl TypeName for TemplateOrOpts {
+    fn type_name() -> &'static str {
+        "string | SandboxOpts"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl FromNapiValue for TemplateOrOpts {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: as for every `from_napi_value`, the values are live for this call.
+        unsafe {
+            match js_type(env, value)? {
+                "string" => Ok(TemplateOrOpts::Template(String::from_napi_value(
+                    env, value,
+                )?)),
+                "object" => Ok(TemplateOrOpts::Opts(Box::new(
+                    SandboxOpts::from_napi_value(env, value)?,
+                ))),
+                t => Err(wrong_type(format!(
+                    "templateOrOpts must be a template name or an options object, got {t}"
+                ))),
+            }
+        }
+    }
+}
 
 /// What happens when the sandbox's time runs out.
 #[napi(object)]
@@ -38,9 +151,11 @@ pub struct SandboxOpts {
     pub template: Option<String>,
     /// Sandbox lifetime; default 300 000.
     pub timeout_ms: Option<f64>,
-    pub metadata: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub metadata: Option<StringRecord>,
     /// Environment variables every command in the sandbox sees.
-    pub envs: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub envs: Option<StringRecord>,
     pub allow_internet_access: Option<bool>,
     pub secure: Option<bool>,
     pub lifecycle: Option<SandboxLifecycle>,
@@ -78,7 +193,8 @@ pub struct SandboxQuery {
     /// `'running'`, `'paused'`, or both (the default).
     pub state: Option<Vec<String>>,
     /// Only sandboxes with all of these pairs (case-sensitive).
-    pub metadata: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub metadata: Option<StringRecord>,
 }
 
 /// Options of `Sandbox.list`.
@@ -181,7 +297,7 @@ pub fn create_opts(
     template: Option<String>,
     o: Option<SandboxOpts>,
 ) -> Result<CoreSandboxOpts, Error> {
-    let Some(o) = o else {
+    let Some(mut o) = o else {
         return Ok(CoreSandboxOpts {
             template,
             ..Default::default()
@@ -200,8 +316,8 @@ pub fn create_opts(
     Ok(CoreSandboxOpts {
         template: template.or(o.template.clone()),
         timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
-        metadata: o.metadata.clone().map(|m| m.into_iter().collect()),
-        envs: o.envs.clone().map(|m| m.into_iter().collect()),
+        metadata: o.metadata.take().map(|m| m.0.into_iter().collect()),
+        envs: o.envs.take().map(|m| m.0.into_iter().collect()),
         allow_internet_access: o.allow_internet_access,
         network: None,
         on_timeout,
@@ -232,8 +348,8 @@ pub fn list_opts(o: Option<SandboxListOpts>) -> Result<ListOpts, Error> {
             .map(from_js::states)
             .transpose()?,
         metadata: query
-            .and_then(|q| q.metadata.clone())
-            .map(|m| m.into_iter().collect()),
+            .and_then(|q| q.metadata.as_ref())
+            .map(|m| m.0.clone().into_iter().collect()),
         limit: o.limit.map(from_js::list_limit).transpose()?,
         next_token: o.next_token.clone(),
         order: o.order.as_deref().map(from_js::order).transpose()?,

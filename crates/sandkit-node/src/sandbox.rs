@@ -2,8 +2,8 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts, api_opts,
-    connect_opts, create_opts, guarded, guarded_sync, list_opts,
+    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts, TemplateOrOpts,
+    api_opts, connect_opts, create_opts, guarded, guarded_sync, list_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
@@ -19,14 +19,17 @@ pub struct Sandbox {
 #[napi]
 impl Sandbox {
     /// Creates a sandbox from a template (default `base`).
-    #[napi(ts_return_type = "Promise<Sandbox>")]
+    #[napi(
+        ts_args_type = "templateOrOpts?: string | SandboxOpts | undefined | null, opts?: SandboxOpts | undefined | null",
+        ts_return_type = "Promise<Sandbox>"
+    )]
     pub async fn create(
-        template_or_opts: Option<Either<String, SandboxOpts>>,
+        template_or_opts: Option<TemplateOrOpts>,
         opts: Option<SandboxOpts>,
     ) -> napi::Result<Sandbox> {
         let (template, opts) = match template_or_opts {
-            Some(Either::A(template)) => (Some(template), opts),
-            Some(Either::B(o)) => (None, Some(o)),
+            Some(TemplateOrOpts::Template(template)) => (Some(template), opts),
+            Some(TemplateOrOpts::Opts(o)) => (None, Some(*o)),
             None => (None, opts),
         };
         guarded(async move {

@@ -65,19 +65,12 @@ fn wrong_type(path: &str, expected: &str, got: &JsValue) -> Error {
     Error::invalid_argument(format!("{path} must be {expected}, got {}", type_name(got)))
 }
 
-/// A field path for messages: `metadata.user`, or `metadata["a b"]` for keys that are not
-/// identifiers.
+/// A field path for messages: `metadata.user`, or `metadata["a b"]`.
 fn child_path(parent: &str, key: &str) -> String {
-    let ident = !key.is_empty()
-        && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-    match (parent.is_empty(), ident) {
-        (true, _) => key.to_string(),
-        (false, true) => format!("{parent}.{key}"),
-        // JSON quoting: `{:?}` would bring Rust's Unicode printability tables into the module.
-        (false, false) => format!("{parent}[{}]", sandkit::json::quote(key)),
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}{}", from_js::key_suffix(key))
     }
 }
 

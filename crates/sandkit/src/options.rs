@@ -133,7 +133,16 @@ pub fn js_number_text(v: f64) -> String {
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        format!("{v}")
+        // JavaScript's spelling: `Infinity`, not `inf`; exponents past 1e21 and below 1e-6.
+        if v.is_nan() {
+            "NaN".into()
+        } else if v.is_infinite() {
+            if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+        } else if v.abs() >= 1e21 || v.abs() < 1e-6 {
+            format!("{v:e}").replace("e", if v.abs() >= 1.0 { "e+" } else { "e" })
+        } else {
+            format!("{v}")
+        }
     }
 }
 
@@ -202,6 +211,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numbers_are_spelled_as_javascript_spells_them() {
+        let cases = [
+            (5.0, "5"),
+            (-1.0, "-1"),
+            (1.5, "1.5"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (1e300, "1e+300"),
+            (1e-7, "1e-7"),
+            (1e16, "10000000000000000"),
+        ];
+        for (v, text) in cases {
+            assert_eq!(js_number_text(v), text);
+        }
+    }
+
+    #[test]
     fn timeouts_round_up_like_the_official_sdk() {
         assert_eq!(timeout_secs(Duration::from_millis(120_500)).unwrap(), 121);
         assert_eq!(timeout_secs(Duration::from_millis(30_001)).unwrap(), 31);
@@ -266,6 +293,22 @@ mod tests {
 /// Helpers for bindings: JavaScript values to core options, with the checks in one place.
 pub mod from_js {
     use super::*;
+
+    /// How a key continues a field path in messages: `.user`, or `["a b"]` (JSON-quoted)
+    /// for keys that are not identifiers.
+    pub fn key_suffix(key: &str) -> String {
+        let ident = !key.is_empty()
+            && !key.starts_with(|c: char| c.is_ascii_digit())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        if ident {
+            format!(".{key}")
+        } else {
+            // JSON quoting: `{:?}` would bring Rust's Unicode printability tables into wasm.
+            format!("[{}]", crate::json::quote(key))
+        }
+    }
 
     /// A page size given as a JavaScript number.
     pub fn list_limit(limit: f64) -> Result<u32> {

@@ -196,11 +196,17 @@ mod tests {
     #[test]
     fn only_redirects_are_refused_and_their_query_is_not_shown() {
         for status in [200, 204, 304, 400, 404, 502] {
-            assert!(refuse_redirect(status, Some("http://x/")).is_none(), "{status}");
+            assert!(
+                refuse_redirect(status, Some("http://x/")).is_none(),
+                "{status}"
+            );
         }
         let e = refuse_redirect(308, Some("https://other.example/p?token=secret#f")).unwrap();
         assert_eq!(e.kind, TransportErrorKind::Redirect);
-        assert!(e.message.contains("to https://other.example/p (HTTP 308)"), "{e}");
+        assert!(
+            e.message.contains("to https://other.example/p (HTTP 308)"),
+            "{e}"
+        );
         assert!(!e.message.contains("secret"), "{e}");
         // A browser's opaque redirect: status 0, no headers.
         let e = refuse_redirect(0, None).unwrap();
