@@ -10,8 +10,9 @@
 //    reports the median time of a whole listing.
 // 3. getInfo: `--info-calls` sequential getInfo calls per implementation after `--warmup` calls,
 //    in 10 interleaved rounds (rotating order); reports the median time per call.
-// 4. import cost: for each package, a fresh `node` imports it; time and RSS growth of the
-//    import, median of `--import-reps`.
+// 4. import cost: for each package, a fresh `node` imports it; time and RSS growth of the import,
+//    next to a fresh `node` importing an empty module (the ESM loader's own setup); median of
+//    `--import-reps`.
 // Prints a table with the ratios sandkit/e2b and sandkit/floor, and writes
 // bench/results/control-plane.json.
 //
@@ -21,7 +22,8 @@
 //
 // sandkitd: $SANDKITD_BIN, else target/release/sandkitd if it was built, else target/debug.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -199,7 +201,7 @@ const IMPORT_PROBE = `
 const before = process.memoryUsage().rss
 const t0 = performance.now()
 const spec = process.argv.at(-1)
-if (spec !== 'none') await import(spec)
+await import(spec)
 const ms = performance.now() - t0
 console.log(JSON.stringify({ ms, rssDelta: process.memoryUsage().rss - before }))
 `
@@ -217,11 +219,16 @@ function importOnce(spec) {
     })
   })
 }
-const importTargets = [['baseline', 'none'], ...impls.filter((i) => i.spec).map((i) => [i.name, i.spec])]
+// The baseline imports an empty module file: the first `import()` of a file sets up Node's ESM
+// loader (about 5 ms), which every package pays and none of them causes.
+const emptyModule = join(os.tmpdir(), `sandkit-bench-empty-${process.pid}.mjs`)
+writeFileSync(emptyModule, 'export {}\n')
+const importTargets = [['baseline', pathToFileURL(emptyModule).href], ...impls.filter((i) => i.spec).map((i) => [i.name, i.spec])]
 const importSamples = Object.fromEntries(importTargets.map(([k]) => [k, []]))
 for (let rep = 0; rep < IMPORT_REPS; rep++) {
   for (const [key, spec] of rotate(importTargets, rep)) importSamples[key].push(await importOnce(spec))
 }
+rmSync(emptyModule, { force: true })
 const imports = Object.fromEntries(
   Object.entries(importSamples).map(([k, xs]) => [
     k,
@@ -261,7 +268,7 @@ for (const impl of impls) {
   const r = results[impl.name]
   rows.push([r.label, f(r.listAllMs.median), f(r.getInfoMs.median * 1000, 0), f(r.import?.importMs), f(r.import?.rssDeltaMB)])
 }
-rows.push(['(node, importing nothing)', '', '', f(imports.baseline.importMs), f(imports.baseline.rssDeltaMB)])
+rows.push(['(node, an empty module)', '', '', f(imports.baseline.importMs), f(imports.baseline.rssDeltaMB)])
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)))
 console.log(`\nmedians (list: ${LIST_REPS} runs; getInfo: ${INFO_CALLS} calls after ${WARMUP} warm-up; import: ${IMPORT_REPS} fresh processes)`)
 for (const [i, r] of rows.entries()) {

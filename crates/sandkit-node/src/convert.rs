@@ -67,13 +67,20 @@ impl FromNapiValue for StringRecord {
             let keys = Object::keys(&obj)?;
             let mut map = HashMap::with_capacity(keys.len());
             for key in keys {
-                let v: napi::Unknown = obj.get(&key)?.ok_or_else(|| wrong_type(key.clone()))?;
-                let t = js_type(env, v.raw())?;
-                if t != "string" {
-                    let at = from_js::key_suffix(&key);
-                    return Err(wrong_type(format!("{at} must be a string, got {t}")));
+                let v: Option<napi::Unknown> = obj.get(&key)?;
+                let t = match &v {
+                    Some(v) => js_type(env, v.raw())?,
+                    None => "undefined",
+                };
+                match v {
+                    Some(v) if t == "string" => {
+                        map.insert(key, String::from_napi_value(env, v.raw())?);
+                    }
+                    _ => {
+                        let at = from_js::key_suffix(&key);
+                        return Err(wrong_type(format!("{at} must be a string, got {t}")));
+                    }
                 }
-                map.insert(key, String::from_napi_value(env, v.raw())?);
             }
             Ok(StringRecord(map))
         }

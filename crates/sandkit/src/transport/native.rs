@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 ///
 /// Neither client follows redirects: the API key and access tokens travel in custom headers,
 /// which a client following a redirect to another host would send there too. A redirect is
-/// answered to the caller as the 3xx it is.
+/// an error (`refuse_redirect`).
 #[derive(Default)]
 pub struct NativeTransport {
     /// For `http://` URLs: no TLS roots loaded.
