@@ -84,16 +84,17 @@ const NAPI_EXPECTED = { String: 'a string', bool: 'a boolean', f64: 'a number', 
 /**
  * napi's conversion messages in the wasm binding's words: `Failed to convert napi value String
  * into rust type \`f64\` on SandboxOpts.timeoutMs` becomes `timeoutMs must be a number, got
- * string`. napi appends ` on Struct.field` once per enclosing object, innermost first.
+ * string`. napi appends ` on Struct.field` once per enclosing object, innermost first, so
+ * peeling them off the end gives the path from the outside in.
  */
 function napiArgumentMessage(message) {
   const fields = []
   let m
   while ((m = / on \w+\.([\w$]+)$/.exec(message))) {
-    fields.unshift(m[1])
+    fields.push(m[1])
     message = message.slice(0, m.index)
   }
-  if ((m = /^Failed to convert napi value (\w+) into rust type `(\w+)/.exec(message))) {
+  if ((m = /^Failed to convert (?:napi|JavaScript) value `?(\w+)[^`]*`? into rust type `(\w+)/.exec(message))) {
     message = `must be ${NAPI_EXPECTED[m[2]] ?? 'an object'}, got ${m[1].toLowerCase()}`
   }
   if (!fields.length) return /^must be/.test(message) ? `an argument ${message}` : message

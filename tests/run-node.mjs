@@ -79,6 +79,8 @@ try {
 // Where the official package knowingly differs from what the scenario asks of sandkit. Each is
 // reported as `xfail`, not as a failure; sandkit runs get no such allowance.
 const E2B_EXPECTED_FAILURES = {
+  'bad input: list metadata filter value that is not a string → an SDK error naming query.metadata.n':
+    'e2b encodes the number as the string "1" and lists what matches it',
   'bad input: timeoutMs that is a string → an SDK error naming timeoutMs':
     "e2b checks no types: '60000' / 1000 is 60 in JavaScript, so the sandbox is made with a 60 s timeout",
   'bad input: envs that is not an object → an SDK error naming envs':

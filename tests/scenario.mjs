@@ -499,6 +499,7 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     await badInput('list limit 101', () => Sandbox.list({ ...conn, query: inRun(), limit: 101 }).nextItems(), { sdkClass: true })
     await badInput('metadata value that is not a string', () => create({ grp: 'bad', n: 42 }, { timeoutMs: 60_000 }), { mentions: 'metadata.n' })
     await badInput('timeoutMs that is a string', () => create({ grp: 'bad' }, { timeoutMs: '60000' }), { sdkClass: true, mentions: 'timeoutMs' })
+    await badInput('list metadata filter value that is not a string', () => Sandbox.list({ ...conn, query: { metadata: { run, n: 1 } } }).nextItems(), { sdkClass: true, mentions: 'query.metadata.n' })
     await badInput('envs that is not an object', () => create({ grp: 'bad' }, { envs: 'A=1' }), { sdkClass: true, mentions: 'envs' })
     await badInput('timeoutMs NaN on create', () => create({ grp: 'bad' }, { timeoutMs: NaN }), { sdkClass: true })
     await badInput('absurd timeoutMs on create (1e15)', () => create({ grp: 'bad' }, { timeoutMs: 1e15 }), { sdkClass: true })
