@@ -19,13 +19,18 @@ pub async fn start_server() -> RunningServer {
 }
 
 /// A sandkitd whose sandboxes run real processes. Each sandbox's agent is the `sandkitd`
-/// binary: `$SANDKITD_BIN`, else `target/debug/sandkitd` (built by `cargo test` of the
-/// workspace, or `cargo build -p sandkit-server`).
+/// binary: `$SANDKITD_BIN`, else `debug/sandkitd` in `$CARGO_TARGET_DIR` or the workspace's
+/// `target` (built by `cargo test` of the workspace, or `cargo build -p sandkit-server`).
 pub async fn start_server_with_sandboxes() -> RunningServer {
     let agent = std::env::var_os("SANDKITD_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/sandkitd")
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
+                });
+            target.join("debug/sandkitd")
         });
     assert!(
         agent.exists(),
