@@ -5,9 +5,7 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
 use crate::retry::{Idempotency, Outcome, next_delay_ms};
-use crate::transport::{
-    HttpRequest, HttpResponse, Method, RequestBody, TransportError, TransportErrorKind,
-};
+use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
@@ -126,15 +124,7 @@ fn timeout_error(ms: u64) -> Error {
 }
 
 fn transport_error(e: TransportError) -> Error {
-    match e.kind {
-        TransportErrorKind::Redirect => {
-            Error::new(ErrorKind::Sandbox, format!("The API {}", e.message))
-        }
-        _ => Error::new(
-            ErrorKind::Connection,
-            format!("Could not reach the API: {}", e.message),
-        ),
-    }
+    e.into_error("API")
 }
 
 /// Sends one control-plane request, retrying as the policy allows. Boxed: the callers' state

@@ -6,9 +6,7 @@ pub mod connect;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
-use crate::transport::{
-    Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError, TransportErrorKind,
-};
+use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
 use futures_util::StreamExt;
@@ -39,15 +37,7 @@ impl std::fmt::Debug for Envd {
 }
 
 fn transport_error(e: TransportError) -> Error {
-    match e.kind {
-        TransportErrorKind::Redirect => {
-            Error::new(ErrorKind::Sandbox, format!("The sandbox {}", e.message))
-        }
-        _ => Error::new(
-            ErrorKind::Connection,
-            format!("Could not reach the sandbox: {}", e.message),
-        ),
-    }
+    e.into_error("sandbox")
 }
 
 /// The daemon's URL: `sandboxUrl`, else localhost in debug mode, else (when `shared_host` is

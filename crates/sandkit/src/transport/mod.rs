@@ -151,6 +151,24 @@ impl TransportError {
     }
 }
 
+impl TransportError {
+    /// The SDK error for a request to `peer` (`API`, `sandbox`) that got no usable answer: a
+    /// refused redirect is the server's answer (`SandboxError`), anything else a connection
+    /// failure.
+    pub(crate) fn into_error(self, peer: &str) -> crate::error::Error {
+        use crate::error::{Error, ErrorKind};
+        match self.kind {
+            TransportErrorKind::Redirect => {
+                Error::new(ErrorKind::Sandbox, format!("The {peer} {}", self.message))
+            }
+            _ => Error::new(
+                ErrorKind::Connection,
+                format!("Could not reach the {peer}: {}", self.message),
+            ),
+        }
+    }
+}
+
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
