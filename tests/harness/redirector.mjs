@@ -5,9 +5,8 @@
 // the scenario checks that sandkit refuses instead.
 import http from 'node:http'
 
-/** @returns {Promise<{ url: string, hits: () => number, close: () => Promise<void> }>} */
-export async function startRedirector(target, status = 307) {
-  let hits = 0
+/** @returns {Promise<{ url: string }>} */
+export async function startRedirector(target) {
   const server = http.createServer((req, res) => {
     const cors = {
       'access-control-allow-origin': req.headers.origin ?? '*',
@@ -19,16 +18,11 @@ export async function startRedirector(target, status = 307) {
       res.writeHead(204, cors).end()
       return
     }
-    hits++
-    res.writeHead(status, { ...cors, location: `${target}${req.url}${req.url.includes('?') ? '&' : '?'}redirected=1` })
+    res.writeHead(307, { ...cors, location: `${target}${req.url}${req.url.includes('?') ? '&' : '?'}redirected=1` })
     res.end()
     req.resume()
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   server.unref() // never what keeps a runner alive
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    hits: () => hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
+  return { url: `http://127.0.0.1:${server.address().port}` }
 }
