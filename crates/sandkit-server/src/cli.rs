@@ -27,10 +27,23 @@ Options:
                               repeat for more keys. Without any, a random key is generated
       --domain <DOMAIN>       Sandbox domain reported to SDKs [default: localhost:<port>]
       --state-dir <DIR>       Where sandbox files live [default: a new directory in $TMPDIR]
+      --template <NAME=DIR>   Sandbox.create('NAME') runs on the root filesystem in DIR (an
+                              unpacked image or debootstrap tree); repeat for more. Without
+                              it, 'base' and 'code-interpreter-v1' run on the default
+                              template, made of the host's /usr, /etc, /opt (see docs)
+      --max-pids <N>          Processes and threads per sandbox [default: 1024]
+      --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
+      --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
+                              the host. Only for kernels that refuse user namespaces
+      --insecure-no-seccomp   Isolate without the system call filter
       --no-isolation          Run sandbox processes without namespaces, as sandkitd's user
       --no-processes          Sandboxes are records with a lifetime only; no processes
   -h, --help                  Print this help and exit
   -V, --version               Print the version and exit
+
+Sandboxes are isolated (user, PID, mount, UTS, IPC and network namespaces, a root filesystem
+of their own, seccomp, a cgroup); if this machine cannot, sandkitd stops and says why rather
+than isolate them less than it says, unless an --insecure-* or --no-isolation flag accepts it.
 
 Once listening, it prints the URL and the E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY lines
 that point an SDK at it (the key printed is the first one). SIGINT or SIGTERM stops it
@@ -109,6 +122,40 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             "--api-key" => config.api_keys.push(parse_key(&value()?)?),
             "--state-dir" => config.sandboxes.state_dir = Some(value()?.into()),
             "--no-isolation" => config.sandboxes.isolation = false,
+            "--insecure-no-userns" => config.sandboxes.insecure_no_userns = true,
+            "--insecure-no-seccomp" => config.sandboxes.insecure_no_seccomp = true,
+            "--template" => {
+                let v = value()?;
+                let (name, dir) = v
+                    .split_once('=')
+                    .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+                    .ok_or_else(|| CliError(format!("--template: {v:?} is not NAME=DIR")))?;
+                if !crate::sandbox::template::valid_name(name) {
+                    return Err(CliError(format!(
+                        "--template: {name:?} may only hold letters, digits, '-', '_' and '.'"
+                    )));
+                }
+                config.sandboxes.templates.push((name.into(), dir.into()));
+            }
+            "--max-pids" => {
+                let v = value()?;
+                config.sandboxes.max_pids =
+                    v.parse::<u32>().ok().filter(|n| *n >= 8).ok_or_else(|| {
+                        CliError(format!("--max-pids: {v:?} is not a number >= 8"))
+                    })?;
+            }
+            "--tmp-size" => {
+                let v = value()?;
+                config.sandboxes.tmp_size_mb = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1 << 20).contains(n))
+                    .ok_or_else(|| {
+                        CliError(format!(
+                            "--tmp-size: {v:?} is not a size in MiB (1-1048576)"
+                        ))
+                    })?;
+            }
             "--no-processes" => config.sandboxes.enabled = false,
             "--domain" => {
                 let v = value()?;
@@ -202,6 +249,37 @@ mod tests {
             ]
         );
         assert_eq!(c.domain.as_deref(), Some("sandkit.test"));
+        assert_eq!(c.sandboxes.max_pids, crate::config::DEFAULT_MAX_PIDS);
+        assert!(!c.sandboxes.insecure_no_userns);
+    }
+
+    #[test]
+    fn sandbox_flags() {
+        let c = run(&[
+            "--template",
+            "tiny=/srv/tiny",
+            "--template=py.3=/srv/py",
+            "--max-pids",
+            "256",
+            "--tmp-size=64",
+            "--insecure-no-userns",
+            "--insecure-no-seccomp",
+        ])
+        .unwrap();
+        let s = &c.sandboxes;
+        assert_eq!(
+            s.templates,
+            vec![
+                ("tiny".to_string(), "/srv/tiny".into()),
+                ("py.3".to_string(), "/srv/py".into())
+            ]
+        );
+        assert_eq!((s.max_pids, s.tmp_size_mb), (256, 64));
+        assert!(s.insecure_no_userns && s.insecure_no_seccomp && s.isolation);
+        assert_eq!(
+            s.template_names(),
+            ["base", "code-interpreter-v1", "tiny", "py.3"]
+        );
     }
 
     #[test]
@@ -216,6 +294,11 @@ mod tests {
             &["--api-key", "=team"],
             &["--api-key", "secret="],
             &["--nope"],
+            &["--template", "x"],
+            &["--template", "=dir"],
+            &["--template", "a/b=dir"],
+            &["--max-pids", "2"],
+            &["--tmp-size", "0"],
         ] {
             let err = run(bad).unwrap_err();
             assert!(!err.0.contains("secret"), "{err}");
@@ -229,6 +312,14 @@ mod tests {
             "--port",
             "--api-key",
             "--domain",
+            "--state-dir",
+            "--template",
+            "--max-pids",
+            "--tmp-size",
+            "--insecure-no-userns",
+            "--insecure-no-seccomp",
+            "--no-isolation",
+            "--no-processes",
             "--help",
             "--version",
         ] {

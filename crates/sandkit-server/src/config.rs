@@ -26,22 +26,59 @@ pub struct ServerConfig {
 pub struct SandboxesConfig {
     /// Run processes at all; without, sandboxes are records with a lifetime.
     pub enabled: bool,
-    /// Use namespaces when the kernel allows them.
+    /// Isolate sandboxes (namespaces, own root filesystem, seccomp, cgroup); when the machine
+    /// cannot, the server refuses to start rather than isolate less than it says.
     pub isolation: bool,
+    /// Isolate without a user namespace: root in a sandbox is root on the host.
+    pub insecure_no_userns: bool,
+    /// Isolate without the seccomp filter.
+    pub insecure_no_seccomp: bool,
     /// Where sandbox files live; default a fresh directory under the system temp dir.
     pub state_dir: Option<std::path::PathBuf>,
     /// The `sandkitd` binary that runs as each sandbox's agent; default the running one.
     pub agent_exe: Option<std::path::PathBuf>,
+    /// Named templates, each a directory holding a whole root filesystem.
+    pub templates: Vec<(String, std::path::PathBuf)>,
+    /// At most this many processes (and threads) in one sandbox.
+    pub max_pids: u32,
+    /// The size of each sandbox's `/tmp` (memory-backed), in MiB.
+    pub tmp_size_mb: u64,
 }
+
+/// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
+pub const DEFAULT_MAX_PIDS: u32 = 1024;
+/// A sandbox's `/tmp`, in MiB, unless `--tmp-size` says otherwise.
+pub const DEFAULT_TMP_SIZE_MB: u64 = 1024;
 
 impl Default for SandboxesConfig {
     fn default() -> Self {
         SandboxesConfig {
             enabled: true,
             isolation: true,
+            insecure_no_userns: false,
+            insecure_no_seccomp: false,
             state_dir: None,
             agent_exe: None,
+            templates: Vec::new(),
+            max_pids: DEFAULT_MAX_PIDS,
+            tmp_size_mb: DEFAULT_TMP_SIZE_MB,
         }
+    }
+}
+
+impl SandboxesConfig {
+    /// Every template name a sandbox may be created from.
+    pub fn template_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = crate::sandbox::template::DEFAULT_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        for (name, _) in &self.templates {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
     }
 }
 

@@ -45,6 +45,14 @@ impl ApiError {
         )
     }
 
+    /// 404 for a template this server does not have, worded as E2B's API words it.
+    pub fn template_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("template '{}' not found", shorten(name)),
+        )
+    }
+
     /// 413: the body is larger than the server accepts.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(

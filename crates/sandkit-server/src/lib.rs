@@ -99,26 +99,25 @@ impl RunningServer {
         let _ = self.reaper.await;
     }
 
-    /// How sandboxes run here: isolated, not isolated (and why), or not at all.
+    /// How sandboxes run here: isolated (and how), not isolated, or not at all.
     pub fn sandbox_mode(&self) -> String {
         match &self.live.runtime {
             Err(why) => format!("records only, no processes ({why})"),
-            Ok(rt) if rt.isolated => {
-                "isolated (PID, mount, UTS, IPC and network namespaces)".into()
-            }
-            Ok(rt) => format!(
-                "NOT isolated: {}",
-                rt.isolation_note
-                    .as_deref()
-                    .unwrap_or("namespaces unavailable")
-            ),
+            Ok(rt) => rt.describe(),
         }
     }
 }
 
 /// Binds `config.host:config.port` and starts serving on the current tokio runtime.
 pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
-    let listener = TcpListener::bind((config.host, config.port)).await?;
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}:{}: {e}", config.host, config.port),
+            )
+        })?;
     let addr = listener.local_addr()?;
     let domain = config
         .domain
@@ -128,13 +127,8 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         let state_dir = config.sandboxes.state_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("sandkitd-{}-{}", std::process::id(), addr.port()))
         });
-        sandbox::Runtime::new(
-            state_dir,
-            config.sandboxes.isolation,
-            config.sandboxes.agent_exe.clone(),
-        )
-        .await
-        .map_err(|e| e.to_string())
+        // A machine that cannot run sandboxes as configured is an error, not a quiet downgrade.
+        Ok(sandbox::Runtime::new(state_dir, &config.sandboxes).await?)
     } else {
         Err("turned off".to_string())
     };
@@ -144,6 +138,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         keys: ApiKeys::new(config.api_keys),
         domain,
         live: live.clone(),
+        templates: config.sandboxes.template_names(),
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // A sandbox's agent is this same binary; it must not start a runtime or parse flags.
-    let mut args = std::env::args();
-    if args.nth(1).as_deref() == Some(sandkit_server::sandbox::AGENT_ARG) {
-        sandkit_server::sandbox::agent::main(&args.next().unwrap_or_default());
+    if std::env::args().nth(1).as_deref() == Some(sandkit_server::sandbox::AGENT_ARG) {
+        sandkit_server::sandbox::agent::main();
     }
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
@@ -37,13 +36,12 @@ async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (host, port) = (config.host, config.port);
     // `cli::parse` always leaves at least one key.
     let first_key = config.api_keys[0].0.clone();
     let server = match sandkit_server::start(config).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("sandkitd: cannot listen on {host}:{port}: {e}");
+            eprintln!("sandkitd: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -249,7 +249,8 @@ async fn watch_dir_streams_changes_and_ends_cleanly() {
             std::process::id(),
             server.local_addr().port()
         ));
-        let target = format!("{}/{}/home", state_dir.display(), other.id);
+        // Its writable root layer: where what it writes (its home too) is on the host.
+        let target = format!("{}/{}/u/0", state_dir.display(), other.id);
         assert!(std::path::Path::new(&target).is_dir(), "{target}");
         let mut frames = watch(&envd, json!({ "path": target }), &[]).await;
         assert_eq!(end_code(&mut frames).await, "not_found");

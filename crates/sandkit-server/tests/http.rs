@@ -165,6 +165,14 @@ async fn bad_bodies_get_json_400s_naming_the_problem() {
     ] {
         api.post("/v2/sandboxes", body).await.expect_error(400);
     }
+    // A template the server does not have: 404, worded as E2B's API words it, on both paths.
+    for path in ["/v2/sandboxes", "/sandboxes"] {
+        let msg = api
+            .post(path, json!({"templateID": "python-latest"}))
+            .await
+            .expect_error(404);
+        assert_eq!(msg, "template 'python-latest' not found", "{path}");
+    }
     // The edges of the timeout range are fine, and so is a body without a content type.
     api.post(
         "/v2/sandboxes",

@@ -31,7 +31,7 @@ async fn filters_by_state_and_metadata() {
         .create_with_metadata(&[("Team", "A"), ("env", "dev")])
         .await;
     let other = api
-        .create(json!({"templateID": "other", "metadata": {"Team": "A"}}))
+        .create(json!({"templateID": "code-interpreter-v1", "metadata": {"Team": "A"}}))
         .await;
 
     let list = |q: String| {
@@ -85,7 +85,10 @@ async fn filters_by_state_and_metadata() {
         set(&[])
     );
     // Template.
-    assert_eq!(list("template=other".into()).await, set(&[&other]));
+    assert_eq!(
+        list("template=code-interpreter-v1".into()).await,
+        set(&[&other])
+    );
 
     // X-Total-Running counts across pages, and only when running was asked for.
     let reply = api.get("/v2/sandboxes?state=running&limit=1").await;

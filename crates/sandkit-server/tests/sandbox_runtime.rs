@@ -1,6 +1,7 @@
 //! The sandbox runtime on its own: real agents, real processes, real namespaces (when the
 //! machine allows them; the tests say which mode they ran in).
 
+use sandkit_server::config::SandboxesConfig;
 use sandkit_server::sandbox::proto::SpawnRequest;
 use sandkit_server::sandbox::{ProcessIo, Runtime, SandboxIdentity, Spawned};
 use std::io::Read;
@@ -8,13 +9,11 @@ use std::path::PathBuf;
 
 async fn runtime() -> (Runtime, tempdir::Dir) {
     let dir = tempdir::Dir::new();
-    let rt = Runtime::new(
-        dir.path.clone(),
-        true,
-        Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd"))),
-    )
-    .await
-    .unwrap();
+    let config = SandboxesConfig {
+        agent_exe: Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd"))),
+        ..Default::default()
+    };
+    let rt = Runtime::new(dir.path.clone(), &config).await.unwrap();
     eprintln!("isolated: {} ({:?})", rt.isolated, rt.isolation_note);
     (rt, dir)
 }
@@ -135,12 +134,13 @@ async fn runs_processes_with_identity_and_isolation() {
         );
         assert_eq!(lines[1], "sbx-a");
         assert_eq!(lines[2], "sbx-a");
-        // A's files are not B's; the host is read-only.
+        // A's files are not B's. Root may write anywhere in its own sandbox, and only there.
+        let marker = format!("sandkit-runtime-test-{}", std::process::id());
         let s = a
             .spawn(shell(
                 &rt,
                 "sbx-a",
-                "echo secret > ~/a.txt && echo x > /tmp/t && ls /home/user",
+                &format!("echo secret > ~/a.txt && echo x > /tmp/t && touch /tmp/{marker} && ls /home/user"),
                 "user",
             ))
             .await
@@ -150,7 +150,7 @@ async fn runs_processes_with_identity_and_isolation() {
             .spawn(shell(
                 &rt,
                 "sbx-b",
-                "ls -A /home/user; cat /tmp/t 2>&1; touch /usr/x 2>&1; echo done",
+                &format!("ls -A /home/user; cat /tmp/t 2>&1; touch /usr/{marker} && echo wrote; echo done"),
                 "root",
             ))
             .await
@@ -158,7 +158,19 @@ async fn runs_processes_with_identity_and_isolation() {
         let (out, _, _) = output(s).await;
         assert!(!out.contains("a.txt"), "{out}");
         assert!(out.contains("No such file"), "{out}");
-        assert!(out.contains("Read-only file system"), "{out}");
+        assert!(out.contains("wrote"), "{out}");
+        let s = a
+            .spawn(shell(
+                &rt,
+                "sbx-a",
+                &format!("ls /usr/{marker} 2>&1"),
+                "root",
+            ))
+            .await
+            .unwrap();
+        assert!(output(s).await.0.contains("No such file"));
+        assert!(!std::path::Path::new("/usr").join(&marker).exists());
+        assert!(!std::path::Path::new("/tmp").join(&marker).exists());
     }
 
     // Bad input: a missing directory, a missing command.

@@ -88,7 +88,7 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
         .post(
             "/sandboxes",
             json!({
-                "templateID": "mytpl",
+                "templateID": "code-interpreter-v1",
                 "timeout": 60,
                 "secure": true,
                 "allow_internet_access": false,
@@ -103,7 +103,7 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
         )
         .await
         .expect_json(201);
-    assert_eq!(created["templateID"], "mytpl");
+    assert_eq!(created["templateID"], "code-interpreter-v1");
     let detail = info(&api, created["sandboxID"].as_str().unwrap()).await;
     assert_eq!(detail["metadata"], json!({"k": "v"}));
     assert_eq!(detail["allowInternetAccess"], false);
@@ -125,11 +125,12 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
 
 #[tokio::test]
 async fn the_configured_domain_is_reported() {
-    let server = start_with(ServerConfig {
+    let mut config = ServerConfig {
         domain: Some("sandkit.test".into()),
         ..Default::default()
-    })
-    .await;
+    };
+    config.sandboxes.enabled = false;
+    let server = start_with(config).await;
     let api = Api::new(&server.url(), KEY_A);
     let created = api
         .post("/v2/sandboxes", json!({"templateID": "base"}))

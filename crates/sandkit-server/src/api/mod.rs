@@ -27,6 +27,8 @@ pub struct AppState {
     pub domain: String,
     /// The processes of running sandboxes.
     pub live: Arc<crate::live::Live>,
+    /// The templates sandboxes may be created from.
+    pub templates: Vec<String>,
 }
 
 /// The control-plane router, CORS included.

@@ -32,7 +32,7 @@ pub async fn create(
     Team(team): Team,
     JsonBody(body): JsonBody<NewSandbox>,
 ) -> Result<Response, ApiError> {
-    let spec = validate_new(team.clone(), body)?;
+    let spec = validate_new(team.clone(), body, &app.templates)?;
     let record = app.store.create(spec, now_ns());
     if let Err(e) = app.live.start(&record).await {
         app.store.kill(&team, &record.id, now_ns());
@@ -121,10 +121,17 @@ fn timeout_secs(timeout: Option<i64>) -> Result<u32, ApiError> {
     }
 }
 
-fn validate_new(team: String, body: NewSandbox) -> Result<SandboxSpec, ApiError> {
+fn validate_new(
+    team: String,
+    body: NewSandbox,
+    templates: &[String],
+) -> Result<SandboxSpec, ApiError> {
     let template_id = body.template_id.trim();
     if template_id.is_empty() {
         return Err(ApiError::bad_request("templateID must not be empty"));
+    }
+    if !templates.iter().any(|t| t == template_id) {
+        return Err(ApiError::template_not_found(template_id));
     }
     if let Some(ports) = body.network.as_ref().and_then(|n| n.https_ports.as_ref())
         && ports.contains(&ENVD_PORT)

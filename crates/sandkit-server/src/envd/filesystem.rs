@@ -50,6 +50,7 @@ impl From<FsError> for RpcError {
 pub fn sandbox_fs(live: &LiveSandbox, user: &User) -> Result<SandboxFs, FsError> {
     SandboxFs::open(
         live.handle.root(),
+        live.handle.ids(),
         user.uid,
         user.gid,
         live.handle.account_names(),

@@ -8,6 +8,7 @@
 //!
 //! These calls block; callers run them on tokio's blocking pool.
 
+use crate::sandbox::ids::IdMap;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
@@ -81,9 +82,12 @@ pub struct Entry {
 /// A sandbox's filesystem, with the owner given to what it creates.
 pub struct SandboxFs {
     root: OwnedFd,
+    /// The sandbox's ids on the host.
+    ids: IdMap,
+    /// The owner of what is created, as host ids.
     uid: u32,
     gid: u32,
-    /// uid/gid → name, for `owner` and `group`.
+    /// Inside id → name, for `owner` and `group`.
     names: Vec<(u32, String)>,
 }
 
@@ -147,8 +151,15 @@ fn file_type(st: &FileStat) -> FileType {
 }
 
 impl SandboxFs {
-    /// Opens the sandbox rooted at `root` (a directory path on the host).
-    pub fn open(root: &Path, uid: u32, gid: u32, names: Vec<(u32, String)>) -> FsResult<SandboxFs> {
+    /// Opens the sandbox rooted at `root` (a directory path on the host) whose ids are `ids`;
+    /// what it creates belongs to `uid`/`gid` (the sandbox's ids).
+    pub fn open(
+        root: &Path,
+        ids: IdMap,
+        uid: u32,
+        gid: u32,
+        names: Vec<(u32, String)>,
+    ) -> FsResult<SandboxFs> {
         let root = nix::fcntl::open(
             root,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -157,13 +168,19 @@ impl SandboxFs {
         .map_err(|e| FsError::Other(format!("the sandbox's filesystem is unavailable: {e}")))?;
         Ok(SandboxFs {
             root,
-            uid,
-            gid,
+            ids,
+            uid: ids.to_host(uid),
+            gid: ids.to_host(gid),
             names,
         })
     }
 
-    fn name_of(&self, id: u32) -> String {
+    /// The name a process in the sandbox sees for host id `host` (an unmapped id is the
+    /// kernel's overflow id, `nobody`).
+    fn name_of(&self, host: u32) -> String {
+        let Some(id) = self.ids.to_inside(host) else {
+            return "nobody".into();
+        };
         self.names
             .iter()
             .find(|(i, _)| *i == id)
@@ -374,16 +391,32 @@ impl SandboxFs {
         Ok(fd)
     }
 
-    /// Opens a regular file for reading.
+    /// Opens a regular file for reading. Anything else is refused before a byte is read: a
+    /// pipe would block sandkitd's reader forever, and `/dev/tty` is sandkitd's own terminal
+    /// (hence `O_NONBLOCK` and `O_NOCTTY` on the open itself).
     pub fn open_read(&self, path: &str) -> FsResult<std::fs::File> {
         let norm = normalize(path);
         let fd = self
-            .resolve(&norm, OFlag::O_RDONLY, Mode::empty())
+            .resolve(
+                &norm,
+                OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+                Mode::empty(),
+            )
             .map_err(|e| FsError::from_errno(e, &norm))?;
         let st = nix::sys::stat::fstat(&fd).map_err(|e| FsError::from_errno(e, &norm))?;
-        if file_type(&st) == FileType::Directory {
-            return Err(FsError::Invalid(format!("path '{norm}' is a directory")));
+        match file_type(&st) {
+            FileType::File => {}
+            FileType::Directory => {
+                return Err(FsError::Invalid(format!("path '{norm}' is a directory")));
+            }
+            _ => {
+                return Err(FsError::Invalid(format!(
+                    "path '{norm}' is not a regular file"
+                )));
+            }
         }
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
+            .map_err(|e| FsError::from_errno(e, &norm))?;
         Ok(std::fs::File::from(fd))
     }
 

@@ -1,12 +1,15 @@
 //! The agent: the first process of a sandbox (PID 1 of its PID namespace when isolated). It
 //! sets the sandbox's filesystem view up, then starts, signals and reaps processes on request.
 //!
-//! sandkitd runs it as `sandkitd __sandbox-agent <config json>` with the socket on fd 3. It is
+//! sandkitd runs it as `sandkitd __sandbox-agent` with the socket on fd 3, and sends its
+//! configuration as the first message. It is
 //! single-threaded and blocks in `poll`, so `fork` is safe here, which it would not be in
 //! sandkitd's multi-threaded runtime.
 
+use super::ids::IdMap;
 use super::proto::{self, FromAgent, Received, SpawnRequest, ToAgent};
-use super::setup;
+use super::template::Template;
+use super::{lockdown, setup, userns};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -21,37 +24,80 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// The descriptor sandkitd passes the socket on.
 pub const SOCKET_FD: RawFd = 3;
 
-/// Everything the agent needs to know, passed as JSON on its command line.
+/// Everything the agent needs to know: the first message sandkitd sends (never the command
+/// line, which processes in the sandbox could read in `/proc/1/cmdline`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentConfig {
     /// Build the sandbox's own filesystem view and become PID 1 (namespaces were entered by
     /// sandkitd before exec). Without it, processes run in the host's view.
     pub isolated: bool,
-    /// The sandbox's directory on the host (`home/`, `root/`, `etc/` inside).
+    /// The sandbox's directory on the host (the mount point `root/`, the overlays' `u/` and
+    /// `w/`, the staging `l/`).
     pub dir: String,
-    /// sandkitd's directory of all sandboxes, hidden inside the sandbox.
-    pub state_dir: String,
     pub hostname: String,
     /// Files to create under `/run/e2b`: name and content.
     pub dot_files: Vec<(String, String)>,
+    /// The root filesystem (isolated sandboxes only).
+    pub template: Option<Template>,
+    /// The user namespace's host ids; `None` runs without one (`--insecure-no-userns`).
+    pub ids: Option<IdMap>,
+    /// Install the seccomp filter (off only with `--insecure-no-seccomp`).
+    pub seccomp: bool,
+    /// The size of `/tmp`, in MiB.
+    pub tmp_size_mb: u64,
 }
 
 /// Runs the agent; never returns.
-pub fn main(config_json: &str) -> ! {
+pub fn main() -> ! {
     // SAFETY: sandkitd put the socket there; nothing else in this process owns fd 3.
     let sock = unsafe { OwnedFd::from_raw_fd(SOCKET_FD) };
-    let config: AgentConfig = match serde_json::from_str(config_json) {
-        Ok(c) => c,
-        Err(e) => fail(&sock, format!("bad agent config: {e}")),
+    // dup2 left it inheritable: no process of the sandbox may get it.
+    let _ = nix::fcntl::fcntl(
+        &sock,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let mut buf = vec![0u8; proto::MAX_MESSAGE];
+    let config = match proto::recv::<ToAgent>(sock.as_fd(), &mut buf) {
+        Ok(Received::Message(ToAgent::Configure(config), _)) => *config,
+        Ok(_) => fail(&sock, "the first message was not the configuration".into()),
+        Err(e) => fail(&sock, format!("reading the configuration: {e}")),
     };
     if config.isolated {
         become_pid_one(&sock);
-        if let Err(message) = setup::isolate(&config) {
+        if let Err(message) = isolate_and_lock_down(&config) {
             fail(&sock, message);
         }
     }
     let _ = proto::send(sock.as_fd(), &FromAgent::Ready, &[]);
     serve(sock)
+}
+
+/// Builds the sandbox's view with the host's privileges, then gives them up for good: into
+/// the user namespace as its root, capabilities cut to a container's default set, no new
+/// privileges, not traceable, and the seccomp filter.
+fn isolate_and_lock_down(config: &AgentConfig) -> Result<(), String> {
+    let template = config
+        .template
+        .as_ref()
+        .ok_or("an isolated sandbox needs a template")?;
+    let userns = setup::isolate(config, template)?;
+    // When memory runs out, the kernel picks a sandbox's processes before sandkitd; set with
+    // the host's privileges, it is also the lowest any of them can go.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "500");
+    // Built before the filter is in place; it allocates.
+    let filter = config.seccomp.then(lockdown::filter).transpose()?;
+    if let Some(ns) = userns {
+        userns::enter_as_root(ns)?;
+    }
+    // Changing credentials cleared the parent-death signal.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
+    lockdown::set_not_dumpable()?;
+    lockdown::drop_capabilities()?;
+    lockdown::set_no_new_privs()?;
+    if let Some(filter) = filter {
+        lockdown::install_seccomp(&filter)?;
+    }
+    Ok(())
 }
 
 fn fail(sock: &OwnedFd, message: String) -> ! {
@@ -71,6 +117,8 @@ fn become_pid_one(sock: &OwnedFd) {
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         }
         Ok(ForkResult::Parent { child }) => {
+            // The socket is PID 1's: its end is the sandbox's end.
+            let _ = nix::unistd::close(SOCKET_FD);
             let code = loop {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => break code,
@@ -162,6 +210,7 @@ impl Agent {
                 self.send(&FromAgent::Signalled { req, found }, &[]);
             }
             ToAgent::Shutdown => self.shutdown(),
+            ToAgent::Configure(_) => {}
         }
     }
 

@@ -1,20 +1,33 @@
 //! Real sandboxes: each one a process tree behind an agent (see [`agent`]), isolated in its own
-//! PID, mount, UTS, IPC and network namespaces when the kernel allows it.
+//! user, PID, mount, UTS, IPC and network namespaces, on a root filesystem of its own (see
+//! [`template`]), with a seccomp filter and a cgroup.
 //!
 //! [`Runtime`] starts and ends sandboxes; [`SandboxHandle`] talks to one sandbox's agent:
 //! start a process (getting its pipes or PTY), signal it, learn when it ends.
 
+mod accounts;
 pub mod agent;
+pub mod cgroup;
+pub mod ids;
+pub mod lockdown;
+mod mounts;
 pub mod proto;
 mod setup;
+pub mod template;
+mod userns;
 
+use crate::config::SandboxesConfig;
+use cgroup::{Cgroups, SandboxCgroup};
+use ids::{IdClaim, IdMap, IdRanges};
 use proto::{FromAgent, Received, SpawnRequest, ToAgent};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use template::Templates;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 
@@ -40,6 +53,14 @@ pub struct Runtime {
     state_dir: PathBuf,
     exe: PathBuf,
     spawner: mpsc::UnboundedSender<SpawnJob>,
+    templates: Arc<Templates>,
+    /// Host id ranges for user namespaces; `None` runs without (`--insecure-no-userns`).
+    ids: Option<Arc<IdRanges>>,
+    /// Each sandbox's cgroup (its pids limit); `Err` says why there is none.
+    cgroups: Result<Arc<Cgroups>, String>,
+    seccomp: bool,
+    max_pids: u32,
+    tmp_size_mb: u64,
 }
 
 /// The agent is spawned from one long-lived thread: the parent-death signal fires when the
@@ -83,52 +104,113 @@ impl SandboxIdentity {
 }
 
 impl Runtime {
-    /// Prepares `state_dir` and finds out how sandboxes can run here, by starting one: the
-    /// only reliable test of what the kernel and the container allow. Isolated if possible,
-    /// else not isolated; an error if processes cannot run at all. `agent_exe` is the
-    /// `sandkitd` binary (default: the running executable, which is right for sandkitd).
-    pub async fn new(
-        state_dir: PathBuf,
-        want_isolation: bool,
-        agent_exe: Option<PathBuf>,
-    ) -> std::io::Result<Runtime> {
+    /// Prepares `state_dir` and the templates, then finds out whether sandboxes can run as
+    /// `config` asks, by starting one: the only reliable test of what the kernel and the
+    /// container allow. Nothing is quietly weakened: when isolation as asked is impossible,
+    /// this fails and says why, and which flag would accept the risk.
+    pub async fn new(state_dir: PathBuf, config: &SandboxesConfig) -> std::io::Result<Runtime> {
         std::fs::create_dir_all(&state_dir)?;
-        let exe = match agent_exe {
-            Some(exe) => exe,
+        // Only root (sandkitd) goes in: the sandboxes' files are below.
+        std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+        let exe = match &config.agent_exe {
+            Some(exe) => exe.clone(),
             None => std::env::current_exe()?,
         };
-        let mut runtime = Runtime {
-            isolated: want_isolation,
-            isolation_note: None,
+        let isolated = config.isolation;
+        let templates = Arc::new(Templates::prepare(
+            &state_dir.join("templates"),
+            &config.templates,
+        )?);
+        let ids = if isolated && !config.insecure_no_userns {
+            Some(Arc::new(IdRanges::new(&state_dir)?))
+        } else {
+            None
+        };
+        let cgroups = if isolated {
+            Cgroups::new().map(Arc::new)
+        } else {
+            Err("sandboxes are not isolated".into())
+        };
+        let runtime = Runtime {
+            isolated,
+            isolation_note: (!isolated).then(|| "turned off with --no-isolation".into()),
             state_dir,
             exe,
             spawner: spawner_thread(),
+            templates,
+            ids,
+            cgroups,
+            seccomp: !config.insecure_no_seccomp,
+            max_pids: config.max_pids,
+            tmp_size_mb: config.tmp_size_mb,
         };
         let probe = SandboxIdentity {
             sandbox_id: format!("probe-{}", std::process::id()),
+            template_id: template::DEFAULT_NAMES[0].into(),
             ..Default::default()
         };
-        if want_isolation {
-            match runtime.start(&probe).await {
-                Ok(handle) => {
-                    handle.kill().await;
-                    return Ok(runtime);
-                }
-                Err(e) => runtime.isolation_note = Some(e.to_string()),
-            }
-        } else {
-            runtime.isolation_note = Some("turned off with --no-isolation".into());
-        }
-        runtime.isolated = false;
         match runtime.start(&probe).await {
             Ok(handle) => {
                 handle.kill().await;
                 Ok(runtime)
             }
+            Err(e) if isolated => Err(std::io::Error::other(format!(
+                "sandboxes cannot be isolated here: {e}. sandkitd does not run them with less \
+                 isolation than it says; if you accept the risk, start it with \
+                 --insecure-no-userns (root in a sandbox is root on the host), \
+                 --insecure-no-seccomp (no system call filter), or --no-isolation \
+                 (no namespaces at all)"
+            ))),
             Err(e) => Err(std::io::Error::other(format!(
                 "sandbox processes cannot run here: {e}"
             ))),
         }
+    }
+
+    /// One line for sandkitd's banner: how sandboxes are isolated, and what is missing.
+    pub fn describe(&self) -> String {
+        if !self.isolated {
+            return format!(
+                "NOT isolated ({}): processes run as sandkitd's user and see the host",
+                self.isolation_note.as_deref().unwrap_or("no namespaces")
+            );
+        }
+        let mut parts = Vec::new();
+        match &self.ids {
+            Some(_) => parts.push(format!(
+                "user namespace per sandbox (its ids on host ids {}+, {} each)",
+                ids::FIRST,
+                ids::RANGE
+            )),
+            None => parts.push(
+                "NO user namespace (--insecure-no-userns): root in a sandbox is root on the host"
+                    .into(),
+            ),
+        }
+        parts.push("PID, mount, UTS, IPC and network namespaces, own root filesystem".into());
+        parts.push(if self.seccomp {
+            "seccomp filter".into()
+        } else {
+            "NO seccomp filter (--insecure-no-seccomp)".into()
+        });
+        parts.push(match &self.cgroups {
+            Ok(c) => format!(
+                "at most {} processes each ({})",
+                self.max_pids,
+                c.describe()
+            ),
+            Err(why) => format!("NO process limit ({why})"),
+        });
+        let secure = self.ids.is_some() && self.seccomp;
+        format!(
+            "{}: {}",
+            if secure {
+                "isolated"
+            } else {
+                "INSECURELY isolated"
+            },
+            parts.join("; ")
+        )
     }
 
     /// Where the sandboxes' directories live.
@@ -184,40 +266,109 @@ impl Runtime {
         dir: &Path,
         identity: &SandboxIdentity,
     ) -> std::io::Result<SandboxHandle> {
-        let home = dir.join("home");
-        std::fs::create_dir_all(&home)?;
-        std::fs::create_dir_all(dir.join("root"))?;
-        let etc = dir.join("etc");
-        std::fs::create_dir_all(&etc)?;
-        std::fs::write(
-            etc.join("passwd"),
-            format!(
-                "root:x:0:0:root:/root:/bin/bash\nuser:x:{USER_ID}:{USER_ID}:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        // Isolated: the mount point of its root (the rest the agent makes). Not: its home.
+        std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
+        let template = if self.isolated {
+            let t = self.templates.get(&identity.template_id).ok_or_else(|| {
+                std::io::Error::other(format!("template '{}' not found", identity.template_id))
+            })?;
+            Some(t.clone())
+        } else {
+            None
+        };
+        let claim = self.ids.as_ref().map(|r| r.claim()).transpose()?;
+        let cgroup = match &self.cgroups {
+            Ok(c) => Some(
+                c.create(&identity.sandbox_id, self.max_pids)
+                    .map_err(std::io::Error::other)?,
             ),
-        )?;
-        std::fs::write(
-            etc.join("group"),
-            format!("root:x:0:\nuser:x:{USER_ID}:\nnogroup:x:65534:\n"),
-        )?;
-        std::fs::write(etc.join("hostname"), format!("{}\n", identity.sandbox_id))?;
-        if self.isolated {
-            nix::unistd::chown(
-                &home,
-                Some(nix::unistd::Uid::from_raw(USER_ID)),
-                Some(nix::unistd::Gid::from_raw(USER_ID)),
-            )?;
-        }
+            Err(_) => None,
+        };
         let config = agent::AgentConfig {
             isolated: self.isolated,
             dir: dir.to_string_lossy().into_owned(),
-            state_dir: self.state_dir.to_string_lossy().into_owned(),
             hostname: identity.sandbox_id.clone(),
             dot_files: identity
                 .env()
                 .into_iter()
                 .map(|(k, v)| (format!(".{k}"), v))
                 .collect(),
+            template,
+            ids: claim.as_ref().map(|c| c.map),
+            seccomp: self.seccomp,
+            tmp_size_mb: self.tmp_size_mb,
         };
+        let ids = claim.as_ref().map_or(IdMap::IDENTITY, |c| c.map);
+        let spawned = self.spawn_agent(cgroup.as_ref()).await;
+        let (ours, child) = match spawned {
+            Ok(pair) => pair,
+            Err(e) => {
+                if let Some(cg) = cgroup {
+                    let _ = tokio::task::spawn_blocking(move || cg.remove()).await;
+                }
+                return Err(e);
+            }
+        };
+        let root = if self.isolated {
+            PathBuf::from(format!("/proc/{}/root", child.id()))
+        } else {
+            PathBuf::from("/")
+        };
+        let conn = AgentConn::new(ours)?;
+        let handle = SandboxHandle {
+            inner: Arc::new(HandleInner {
+                conn,
+                root,
+                ids,
+                _ids_claim: claim,
+                cgroup: Mutex::new(cgroup),
+                users: ["root", "user"]
+                    .iter()
+                    .filter_map(|name| self.user(&identity.sandbox_id, name))
+                    .collect(),
+                child: Mutex::new(Some(child)),
+                dir: dir.to_path_buf(),
+                pending: Mutex::new(HashMap::new()),
+                exits: Mutex::new(HashMap::new()),
+                next_req: AtomicU64::new(1),
+                ended: tokio::sync::watch::Sender::new(false),
+            }),
+        };
+        let configured = handle
+            .inner
+            .conn
+            .send(&ToAgent::Configure(Box::new(config)))
+            .await;
+        let answer = match configured {
+            Ok(()) => handle.inner.conn.recv().await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(Received::Message(FromAgent::Ready, _)) => {}
+            Ok(Received::Message(FromAgent::SetupFailed { message }, _)) => {
+                handle.kill().await;
+                return Err(std::io::Error::other(format!(
+                    "setting the sandbox up failed: {message}"
+                )));
+            }
+            _ => {
+                handle.kill().await;
+                return Err(std::io::Error::other(
+                    "the sandbox agent exited while starting",
+                ));
+            }
+        }
+        let reader = Arc::downgrade(&handle.inner);
+        tokio::spawn(async move { read_loop(reader).await });
+        Ok(handle)
+    }
+
+    /// Starts the agent process (in new namespaces when isolated, in `cgroup` when given) and
+    /// returns sandkitd's end of its socket.
+    async fn spawn_agent(
+        &self,
+        cgroup: Option<&SandboxCgroup>,
+    ) -> std::io::Result<(OwnedFd, std::process::Child)> {
         let (ours, theirs) = nix::sys::socket::socketpair(
             nix::sys::socket::AddressFamily::Unix,
             nix::sys::socket::SockType::SeqPacket,
@@ -225,13 +376,15 @@ impl Runtime {
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
         )?;
         let mut command = std::process::Command::new(&self.exe);
+        // What `ps` in the sandbox shows as PID 1, instead of sandkitd's path on the host.
         command
+            .arg0("sandkit-agent")
             .arg(AGENT_ARG)
-            .arg(serde_json::to_string(&config).map_err(std::io::Error::other)?)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .env_clear();
         let theirs_raw = theirs.as_raw_fd();
+        let cgroup_procs = cgroup.map(|c| c.procs_fd().as_raw_fd());
         let isolated = self.isolated;
         // SAFETY: only async-signal-safe system calls between fork and exec.
         unsafe {
@@ -240,6 +393,10 @@ impl Runtime {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // Into the sandbox's cgroup first: everything it ever starts stays there.
+                if let Some(fd) = cgroup_procs {
+                    cgroup::join_from_child(fd).map_err(std::io::Error::from_raw_os_error)?;
+                }
                 if isolated {
                     let flags = libc::CLONE_NEWNS
                         | libc::CLONE_NEWUTS
@@ -261,46 +418,7 @@ impl Runtime {
             .await
             .map_err(|_| std::io::Error::other("the spawner thread is gone"))??;
         drop(theirs);
-        let root = if self.isolated {
-            PathBuf::from(format!("/proc/{}/root", child.id()))
-        } else {
-            PathBuf::from("/")
-        };
-        let conn = AgentConn::new(ours)?;
-        let handle = SandboxHandle {
-            inner: Arc::new(HandleInner {
-                conn,
-                root,
-                users: ["root", "user"]
-                    .iter()
-                    .filter_map(|name| self.user(&identity.sandbox_id, name))
-                    .collect(),
-                child: Mutex::new(Some(child)),
-                dir: dir.to_path_buf(),
-                pending: Mutex::new(HashMap::new()),
-                exits: Mutex::new(HashMap::new()),
-                next_req: AtomicU64::new(1),
-                ended: tokio::sync::watch::Sender::new(false),
-            }),
-        };
-        match handle.inner.conn.recv().await? {
-            Received::Message(FromAgent::Ready, _) => {}
-            Received::Message(FromAgent::SetupFailed { message }, _) => {
-                handle.kill().await;
-                return Err(std::io::Error::other(format!(
-                    "setting the sandbox up failed: {message}"
-                )));
-            }
-            _ => {
-                handle.kill().await;
-                return Err(std::io::Error::other(
-                    "the sandbox agent exited while starting",
-                ));
-            }
-        }
-        let reader = Arc::downgrade(&handle.inner);
-        tokio::spawn(async move { read_loop(reader).await });
-        Ok(handle)
+        Ok((ours, child))
     }
 }
 
@@ -391,6 +509,12 @@ struct HandleInner {
     conn: AgentConn,
     /// The sandbox's `/` as a host path: `/proc/<agent>/root` when isolated, else `/`.
     root: PathBuf,
+    /// Its ids on the host (the identity without a user namespace).
+    ids: IdMap,
+    /// Keeps the host id range the sandbox's own until the handle goes.
+    _ids_claim: Option<IdClaim>,
+    /// Its cgroup, until `kill` removes it.
+    cgroup: Mutex<Option<SandboxCgroup>>,
     /// The accounts a call may name.
     users: Vec<User>,
     child: Mutex<Option<std::process::Child>>,
@@ -561,6 +685,11 @@ impl SandboxHandle {
             let _ = child.kill();
             let _ = tokio::task::spawn_blocking(move || child.wait()).await;
         }
+        // Whatever might still run in it goes with the cgroup.
+        let cgroup = self.inner.cgroup.lock().ok().and_then(|mut c| c.take());
+        if let Some(cgroup) = cgroup {
+            let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
+        }
         let dir = self.inner.dir.clone();
         let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
     }
@@ -585,7 +714,12 @@ impl SandboxHandle {
         &self.inner.root
     }
 
-    /// Every account of the sandbox: uid and name.
+    /// How the sandbox's ids are the host's.
+    pub fn ids(&self) -> IdMap {
+        self.inner.ids
+    }
+
+    /// Every account of the sandbox: uid (inside) and name.
     pub fn account_names(&self) -> Vec<(u32, String)> {
         let mut names: Vec<(u32, String)> = self
             .inner

@@ -17,6 +17,8 @@ pub const MAX_MESSAGE: usize = 512 * 1024;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ToAgent {
+    /// The first message: how to set the sandbox up. Answered by `Ready` or `SetupFailed`.
+    Configure(Box<super::agent::AgentConfig>),
     /// Start a process. Answered by `Spawned` (with its descriptors) or `Failed`.
     Spawn(SpawnRequest),
     /// Send `signal` to the process `pid` (and its process group). Answered by `Signalled`.

@@ -1,138 +1,124 @@
-//! The isolated sandbox's filesystem view, built by the agent (PID 1) inside its own mount
-//! namespace: the host's root, read-only, with a private `/tmp`, `/run`, `/dev` and `/proc`,
-//! the sandbox's own writable `/home/user`, its own `/etc/passwd` and `/etc/group`, and
-//! sandkitd's directory of sandboxes hidden. Then `pivot_root` into it.
+//! The isolated sandbox's view, built by the agent (PID 1) with the host's privileges inside
+//! fresh mount, UTS, IPC, network and PID namespaces, before it drops them:
+//!
+//! - `/` and the template's other layers: overlays whose read-only layers are id-mapped to the
+//!   sandbox's user namespace and whose upper directories are the sandbox's own (`u/<n>` in its
+//!   state directory);
+//! - its own `/etc/passwd`, `group`, `shadow`, `gshadow`, `hostname`, `hosts`, `machine-id`;
+//! - private `/tmp`, `/run`, `/dev/shm` (size-limited tmpfs), a minimal `/dev`, a fresh `/proc`
+//!   and a read-only `/sys`, with the kernel interfaces container runtimes hide masked;
+//! - then `pivot_root` into it: nothing else of the host stays reachable.
+//!
+//! Every mount is made here, in a mount namespace the sandbox's user namespace does not own, so
+//! nothing inside can mount, unmount or remount anything.
 
+use super::accounts;
 use super::agent::AgentConfig;
+use super::ids::IdMap;
+use super::mounts::{self, err};
+use super::template::Template;
+use super::userns;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// Sizes of the sandbox's memory-backed directories besides `/tmp`.
+const RUN_SIZE: &str = "64m";
+const SHM_SIZE: &str = "64m";
+
+/// Kernel files and directories hidden from sandboxes (as runc's defaults hide them).
+const PROC_MASKED: &[&str] = &[
+    "kcore",
+    "keys",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "latency_stats",
+    "acpi",
+    "asound",
+    "scsi",
+];
+/// Kernel interfaces shown read-only.
+const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
+const SYS_MASKED: &[&str] = &["firmware", "devices/virtual/powercap"];
 
 fn at(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
 }
 
-fn err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{what} {}: {e}", path.display())
+fn mkdir(path: &Path) -> Result<(), String> {
+    std::fs::create_dir(path).map_err(|e| err("mkdir", path, e))
 }
 
-fn bind(src: &Path, dst: &Path, flags: MsFlags) -> Result<(), String> {
-    mount(
-        Some(src),
-        dst,
-        None::<&str>,
-        MsFlags::MS_BIND | flags,
-        None::<&str>,
-    )
-    .map_err(|e| err("bind-mount onto", dst, e))
+/// Owner and mode of a file or directory the agent makes for the sandbox (it runs as the
+/// host's root: without the chown, the sandbox would see `nobody`'s).
+fn own(path: &Path, ids: &IdMap, uid: u32, gid: u32, mode: u32) -> Result<(), String> {
+    std::os::unix::fs::chown(path, Some(ids.to_host(uid)), Some(ids.to_host(gid)))
+        .map_err(|e| err("chown", path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| err("chmod", path, e))
 }
 
-fn tmpfs(dst: &Path, options: &str) -> Result<(), String> {
-    mount(
-        Some("tmpfs"),
-        dst,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(options),
-    )
-    .map_err(|e| err("mount tmpfs on", dst, e))
+fn write_owned(path: &Path, content: &str, ids: &IdMap, gid: u32, mode: u32) -> Result<(), String> {
+    std::fs::write(path, content).map_err(|e| err("write", path, e))?;
+    own(path, ids, 0, gid, mode)
 }
 
-/// `mount_setattr(2)` with `AT_RECURSIVE`: makes a whole mount tree read-only at once (a
-/// remount would only change the top mount of a recursive bind).
-fn make_read_only_recursive(path: &Path) -> Result<(), String> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
+/// A directory the sandbox needs (a mount point a template may lack), owned by its root.
+fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
+    if path.is_dir() {
+        return Ok(());
     }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|e| err("path", path, e))?;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: a valid path, a correctly sized attribute struct, no descriptor use.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(err("make read-only", path, std::io::Error::last_os_error()));
-    }
-    Ok(())
+    std::fs::create_dir_all(path).map_err(|e| err("mkdir", path, e))?;
+    own(path, ids, 0, 0, mode)
 }
 
-fn write_file(path: &Path, content: &str) -> Result<(), String> {
-    std::fs::write(path, content).map_err(|e| err("write", path, e))
-}
-
-/// Builds the view and moves into it. Runs as root in fresh mount, UTS, IPC, network and PID
-/// namespaces.
-pub fn isolate(config: &AgentConfig) -> Result<(), String> {
+/// Builds the view and moves into it. With `config.ids`, also makes the sandbox's user
+/// namespace (which id-maps the template's layers) and returns it, for the agent to enter when
+/// it is done with the host's privileges.
+pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<OwnedFd>, String> {
     let dir = Path::new(&config.dir);
+    // Overlay options name paths relative to the sandbox's directory: short and unescaped.
+    nix::unistd::chdir(dir).map_err(|e| err("chdir", dir, e))?;
+    mounts::make_everything_private()?;
+    let ids = &config.ids.unwrap_or(IdMap::IDENTITY);
+    let userns = config.ids.as_ref().map(new_userns).transpose()?;
     let root = dir.join("root");
-    // Nothing done here may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("make / private: {e}"))?;
-    bind(Path::new("/"), &root, MsFlags::MS_REC)?;
-    make_read_only_recursive(&root)?;
+    mount_layers(template, &root, ids, userns.as_ref().map(|ns| ns.as_fd()))?;
+    write_identity(config, template, &root, ids)?;
 
-    tmpfs(&at(&root, "/tmp"), "mode=1777")?;
-    tmpfs(&at(&root, "/run"), "mode=755")?;
-    let run_e2b = at(&root, "/run/e2b");
-    std::fs::create_dir(&run_e2b).map_err(|e| err("mkdir", &run_e2b, e))?;
+    let tmp = at(&root, "/tmp");
+    ensure_dir(&tmp, ids, 0o1777)?;
+    let host_root = ids.to_host(0);
+    let owner = format!("uid={host_root},gid={host_root}");
+    mounts::tmpfs(
+        &tmp,
+        MsFlags::empty(),
+        &format!("mode=1777,size={}m,{owner}", config.tmp_size_mb),
+    )?;
+    let run = at(&root, "/run");
+    ensure_dir(&run, ids, 0o755)?;
+    mounts::tmpfs(
+        &run,
+        MsFlags::empty(),
+        &format!("mode=755,size={RUN_SIZE},{owner}"),
+    )?;
+    let run_lock = run.join("lock");
+    mkdir(&run_lock)?;
+    own(&run_lock, ids, 0, 0, 0o1777)?;
+    let run_e2b = run.join("e2b");
+    mkdir(&run_e2b)?;
+    own(&run_e2b, ids, 0, 0, 0o755)?;
     for (name, content) in &config.dot_files {
-        write_file(&run_e2b.join(name), content)?;
-    }
-    tmpfs(&at(&root, "/home"), "mode=755")?;
-    let home = at(&root, "/home/user");
-    std::fs::create_dir(&home).map_err(|e| err("mkdir", &home, e))?;
-    bind(&dir.join("home"), &home, MsFlags::empty())?;
-
-    // Other sandboxes live under the state directory: out of sight (under /tmp it already is).
-    let state = at(&root, &config.state_dir);
-    if !Path::new(&config.state_dir).starts_with("/tmp") && state.is_dir() {
-        tmpfs(&state, "mode=755,size=4k")?;
+        write_owned(&run_e2b.join(name), content, ids, 0, 0o644)?;
     }
 
-    for file in ["passwd", "group", "hostname"] {
-        let target = at(&root, &format!("/etc/{file}"));
-        if target.exists() {
-            bind(&dir.join("etc").join(file), &target, MsFlags::empty())?;
-        }
-    }
+    setup_dev(&root, ids, &owner)?;
+    setup_proc(&root)?;
+    setup_sys(&root)?;
 
-    setup_dev(&root)?;
-    let proc_dir = at(&root, "/proc");
-    mount(
-        Some("proc"),
-        &proc_dir,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(|e| err("mount proc on", &proc_dir, e))?;
-
-    // Into the new root; the old one is detached, so nothing of the host stays reachable
-    // except through the read-only bind.
+    // Into the new root; the old one is detached, and with it the host's.
     nix::unistd::chdir(&root).map_err(|e| err("chdir", &root, e))?;
     nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach the old root: {e}"))?;
@@ -140,14 +126,146 @@ pub fn isolate(config: &AgentConfig) -> Result<(), String> {
 
     nix::unistd::sethostname(&config.hostname).map_err(|e| format!("sethostname: {e}"))?;
     loopback_up()?;
+    Ok(userns)
+}
+
+/// The sandbox's user namespace. Its helper process is known by its pid in this PID namespace,
+/// so its maps are written through a procfs of this namespace (the one mounted is the host's).
+fn new_userns(map: &IdMap) -> Result<OwnedFd, String> {
+    let proc = Path::new("p");
+    mkdir(proc)?;
+    mount(
+        Some("proc"),
+        proc,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| err("mount proc on", proc, e))?;
+    let ns = userns::create(map, proc);
+    let _ = umount2(proc, MntFlags::MNT_DETACH);
+    ns
+}
+
+/// One overlay per template layer, `/` first. Lower layers are attached (id-mapped when the
+/// sandbox has a user namespace) at `l/<layer>.<n>`; uppers and work directories are
+/// `u/<layer>` and `w/<layer>`.
+fn mount_layers(
+    template: &Template,
+    root: &Path,
+    ids: &IdMap,
+    userns: Option<BorrowedFd<'_>>,
+) -> Result<(), String> {
+    for (i, layer) in template.layers.iter().enumerate() {
+        let mut lowers = Vec::with_capacity(layer.lowers.len());
+        for (j, lower) in layer.lowers.iter().enumerate() {
+            let stage = PathBuf::from(format!("l/{i}.{j}"));
+            std::fs::create_dir_all(&stage).map_err(|e| err("mkdir", &stage, e))?;
+            match userns {
+                Some(ns) => mounts::idmapped_bind(lower, &stage, ns)?,
+                None => {
+                    mounts::bind(lower, &stage)?;
+                    mounts::remount_read_only(&stage, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
+                }
+            }
+            lowers.push(stage.to_string_lossy().into_owned());
+        }
+        let (upper, work) = (PathBuf::from(format!("u/{i}")), format!("w/{i}"));
+        std::fs::create_dir_all(&upper).map_err(|e| err("mkdir", &upper, e))?;
+        std::fs::create_dir_all(&work).map_err(|e| err("mkdir", Path::new(&work), e))?;
+        // The merged directory shows the upper directory's owner and mode: the template's.
+        if let Some(bottom) = layer.lowers.last() {
+            let meta = std::fs::metadata(bottom).map_err(|e| err("stat", bottom, e))?;
+            let inside = |host: u32| if host < super::ids::RANGE { host } else { 0 };
+            own(
+                &upper,
+                ids,
+                inside(meta.uid()),
+                inside(meta.gid()),
+                meta.mode() & 0o7777,
+            )?;
+        }
+        let target = at(root, &layer.target);
+        if i > 0 {
+            ensure_dir(&target, ids, 0o755)?;
+        }
+        mounts::overlay(&target, &lowers, &upper.to_string_lossy(), &work)?;
+    }
     Ok(())
 }
 
-/// A minimal `/dev`: the usual character devices bound from the host, a private devpts for
-/// terminals, and `/dev/shm`.
-fn setup_dev(root: &Path) -> Result<(), String> {
+/// The sandbox's accounts, name and identity files in its `/etc` (written through the overlay,
+/// so the template's stay as they are).
+fn write_identity(
+    config: &AgentConfig,
+    template: &Template,
+    root: &Path,
+    ids: &IdMap,
+) -> Result<(), String> {
+    let etc = at(root, "/etc");
+    ensure_dir(&etc, ids, 0o755)?;
+    let read = |name: &str| std::fs::read_to_string(etc.join(name)).unwrap_or_default();
+    let host = template.host_accounts;
+    let passwd = accounts::passwd(&read("passwd"), host);
+    let group = accounts::group(&read("group"), host, &passwd);
+    // The host's hashes are never read; a template's own are kept.
+    let (shadow_in, gshadow_in) = if host {
+        (None, None)
+    } else {
+        (Some(read("shadow")), Some(read("gshadow")))
+    };
+    let shadow = accounts::shadow(&passwd, shadow_in.as_deref());
+    let gshadow = accounts::gshadow(&group, gshadow_in.as_deref());
+    let shadow_gid = group
+        .lines()
+        .find(|l| l.starts_with("shadow:"))
+        .and_then(|l| l.split(':').nth(2)?.parse().ok())
+        .unwrap_or(0);
+    write_owned(&etc.join("passwd"), &passwd, ids, 0, 0o644)?;
+    write_owned(&etc.join("group"), &group, ids, 0, 0o644)?;
+    write_owned(&etc.join("shadow"), &shadow, ids, shadow_gid, 0o640)?;
+    write_owned(&etc.join("gshadow"), &gshadow, ids, shadow_gid, 0o640)?;
+    let name = &config.hostname;
+    write_owned(&etc.join("hostname"), &format!("{name}\n"), ids, 0, 0o644)?;
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    );
+    write_owned(&etc.join("hosts"), &hosts, ids, 0, 0o644)?;
+    write_owned(
+        &etc.join("machine-id"),
+        &format!("{}\n", machine_id()),
+        ids,
+        0,
+        0o444,
+    )?;
+    let home = at(root, "/home/user");
+    if !home.is_dir() {
+        std::fs::create_dir_all(&home).map_err(|e| err("mkdir", &home, e))?;
+        own(&home, ids, super::USER_ID, super::USER_ID, 0o755)?;
+    }
+    Ok(())
+}
+
+/// 32 random hex digits: each sandbox is a machine of its own.
+fn machine_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // Unique enough without the kernel's randomness: the clock.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = t.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A minimal `/dev`, not writable by the sandbox: the harmless character devices bound from
+/// the host, a private devpts for terminals, and `/dev/shm`.
+fn setup_dev(root: &Path, ids: &IdMap, owner: &str) -> Result<(), String> {
     let dev = at(root, "/dev");
-    tmpfs(&dev, "mode=755")?;
+    ensure_dir(&dev, ids, 0o755)?;
+    mounts::tmpfs(&dev, MsFlags::MS_NOEXEC, "mode=755,size=64k")?;
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {
         let host = Path::new("/dev").join(name);
         if !host.exists() {
@@ -155,16 +273,24 @@ fn setup_dev(root: &Path) -> Result<(), String> {
         }
         let target = dev.join(name);
         std::fs::File::create(&target).map_err(|e| err("create", &target, e))?;
-        bind(&host, &target, MsFlags::empty())?;
+        mount(
+            Some(&host),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| err("bind-mount onto", &target, e))?;
     }
     let pts = dev.join("pts");
-    std::fs::create_dir(&pts).map_err(|e| err("mkdir", &pts, e))?;
+    mkdir(&pts)?;
+    let tty_gid = ids.to_host(5);
     mount(
         Some("devpts"),
         &pts,
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=620"),
+        Some(format!("newinstance,ptmxmode=0666,mode=620,gid={tty_gid}").as_str()),
     )
     .map_err(|e| err("mount devpts on", &pts, e))?;
     let links = [
@@ -179,8 +305,61 @@ fn setup_dev(root: &Path) -> Result<(), String> {
             .map_err(|e| err("symlink", &dev.join(name), e))?;
     }
     let shm = dev.join("shm");
-    std::fs::create_dir(&shm).map_err(|e| err("mkdir", &shm, e))?;
-    tmpfs(&shm, "mode=1777")?;
+    mkdir(&shm)?;
+    mounts::tmpfs(
+        &shm,
+        MsFlags::empty(),
+        &format!("mode=1777,size={SHM_SIZE},{owner}"),
+    )?;
+    Ok(())
+}
+
+/// A fresh `/proc` for the sandbox's PID namespace, with the kernel's settings read-only and
+/// its sensitive files masked.
+fn setup_proc(root: &Path) -> Result<(), String> {
+    let proc_dir = at(root, "/proc");
+    std::fs::create_dir_all(&proc_dir).map_err(|e| err("mkdir", &proc_dir, e))?;
+    mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| err("mount proc on", &proc_dir, e))?;
+    // The sandbox's own network: servers of any user may use low ports (only the sandbox's
+    // loopback sees them) and `ping` works without privileges. Best effort: an IPv4-less
+    // kernel has no such settings.
+    let net = proc_dir.join("sys/net/ipv4");
+    let _ = std::fs::write(net.join("ip_unprivileged_port_start"), "0");
+    let _ = std::fs::write(net.join("ping_group_range"), "0 2147483647");
+    for name in PROC_MASKED {
+        mounts::mask(&proc_dir.join(name))?;
+    }
+    for name in PROC_READ_ONLY {
+        let path = proc_dir.join(name);
+        if path.exists() {
+            mounts::read_only(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// A read-only `/sys` (the sandbox's network devices only), firmware and power caps masked.
+fn setup_sys(root: &Path) -> Result<(), String> {
+    let sys = at(root, "/sys");
+    std::fs::create_dir_all(&sys).map_err(|e| err("mkdir", &sys, e))?;
+    mount(
+        Some("sysfs"),
+        &sys,
+        Some("sysfs"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| err("mount sysfs on", &sys, e))?;
+    for name in SYS_MASKED {
+        mounts::mask(&sys.join(name))?;
+    }
     Ok(())
 }
 

@@ -12,9 +12,12 @@ use std::time::Duration;
 pub const KEY_A: &str = "sk_test_team_a";
 pub const KEY_B: &str = "sk_test_team_b";
 
-/// A server with teams `team-a` and `team-b` and a quick reaper.
+/// A server with teams `team-a` and `team-b` and a quick reaper; its sandboxes are records
+/// only (see [`envd::start_with_sandboxes`] for processes).
 pub async fn start_server() -> RunningServer {
-    start_with(ServerConfig::default()).await
+    let mut config = ServerConfig::default();
+    config.sandboxes.enabled = false;
+    start_with(config).await
 }
 
 pub async fn start_with(config: ServerConfig) -> RunningServer {
