@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { extname, join, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
 
@@ -131,7 +132,10 @@ const pageOrigin = `http://127.0.0.1:${staticServer.address().port}`
 
 // ── sandkitd and the browser ──────────────────────────────────────────────────────────────
 let server
+let host
 try {
+  // Planted before sandkitd starts (it hides what the host keeps private when it starts).
+  host = plantHostFixtures()
   server = await startSandkitd()
   cleanups.push(() => server.stop())
 } catch (err) {
@@ -203,7 +207,7 @@ const config = values.bulk ? { bulk: Number(values.bulk) } : {}
 let summary
 try {
   summary = await page.evaluate(
-    async ({ opts, config }) => {
+    async ({ opts, config, commandsConfig }) => {
       const { sdk, runScenario, runCommandsScenario } = window.__sandkit
       const report = (r) => console.log(`SANDKIT_CHECK ${JSON.stringify(r)}`)
       const summary = await runScenario({
@@ -220,7 +224,7 @@ try {
           Sandbox: sdk.Sandbox,
           errors: sdk,
           opts,
-          config: { rawFetch: (...args) => fetch(...args) },
+          config: { ...commandsConfig, rawFetch: (...args) => fetch(...args) },
           log: (line) => console.log(`SANDKIT_LOG ${line}`),
           check: report,
         })
@@ -283,13 +287,17 @@ try {
       else summary.failed++
       return summary
     },
-    { opts, config },
+    { opts, config, commandsConfig: { isolation: host.isolation(server.pid) } },
   )
 } catch (err) {
   printDiagnostics()
   await bail('chromium: run the scenario in the page', err)
 }
 
+for (const r of host.check()) {
+  printCheck(r)
+  r.ok ? summary.passed++ : summary.failed++
+}
 if (summary.failed) {
   console.log('# browser diagnostics (last 30):')
   printDiagnostics()

@@ -13,11 +13,12 @@ import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startSandkitd } from './harness/sandkitd.mjs'
+import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runnerFailure } from './harness/report.mjs'
 import { runScenario } from './scenario.mjs'
 import { runCommandsScenario } from './scenario-commands.mjs'
-import { readdir, readFile } from 'node:fs/promises'
+import { access, readdir, readFile } from 'node:fs/promises'
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +50,10 @@ const overall = setTimeout(() => {
 overall.unref()
 
 let server
+// Planted before sandkitd starts (it hides what the host keeps private when it starts).
+let host
 try {
+  host = plantHostFixtures()
   server = await startSandkitd()
 } catch (err) {
   printCheck(runnerFailure('start sandkitd', err))
@@ -183,7 +187,11 @@ if (impl === 'e2b' || 'commands' in mod.Sandbox.prototype) {
     Sandbox: mod.Sandbox,
     errors: mod,
     opts,
-    config: { hostChecks: { processesOf }, rawFetch: fetch },
+    config: {
+      hostChecks: { processesOf, pathExists: (p) => access(p).then(() => true, () => false) },
+      rawFetch: fetch,
+      isolation: host.isolation(server.pid),
+    },
     log: (line) => console.log(`# ${line}`),
     check: (r) => printCheck(r),
   })
@@ -206,6 +214,11 @@ if (impl === 'e2b') {
 let { passed, failed } = summary
 passed += commandsSummary.passed
 failed += commandsSummary.failed
+for (const r of host.check()) {
+  printCheck(r)
+  r.ok ? passed++ : failed++
+}
+host.cleanup()
 for (const r of packageChecks) r.ok ? passed++ : failed++
 if (!server.running) {
   printCheck(runnerFailure('sandkitd still running after the scenario', new Error(`it exited; output:\n${server.output()}`)))

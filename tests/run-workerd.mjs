@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
@@ -110,7 +111,7 @@ import { runCommandsScenario } from './${nameOf(commandsScenarioPath)}'
 export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('POST the options', { status: 405 })
-    const { opts, config } = await request.json()
+    const { opts, config, commandsConfig } = await request.json()
     const { readable, writable } = new TransformStream()
     const writer = writable.getWriter()
     const encoder = new TextEncoder()
@@ -131,7 +132,7 @@ export default {
           Sandbox: sdk.Sandbox,
           errors: sdk,
           opts,
-          config: { rawFetch: (...args) => fetch(...args) },
+          config: { ...commandsConfig, rawFetch: (...args) => fetch(...args) },
           log: (line) => send({ type: 'log', line }),
           check: (result) => send({ type: 'check', result }),
         })
@@ -197,7 +198,10 @@ console.log(`# workerd modules: ${[...modules.keys()].map((f) => `${nameOf(f)} (
 
 // ── sandkitd and workerd ──────────────────────────────────────────────────────────────────
 let server
+let host
 try {
+  // Planted before sandkitd starts (it hides what the host keeps private when it starts).
+  host = plantHostFixtures()
   server = await startSandkitd()
   cleanups.push(() => server.stop())
 } catch (err) {
@@ -264,7 +268,8 @@ let summary = null
 let streamError = null
 const printed = new Set()
 try {
-  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ opts, config }) })
+  const commandsConfig = { isolation: host.isolation(server.pid) }
+  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ opts, config, commandsConfig }) })
   if (!res.ok) throw new Error(`the worker answered ${res.status}: ${await res.text()}`)
   const decoder = new TextDecoder()
   let buf = ''
@@ -300,6 +305,10 @@ if (!summary) {
 } else if (streamError) {
   printCheck(runnerFailure('workerd: the worker', streamError))
   failed++
+}
+for (const r of host.check()) {
+  printCheck(r)
+  r.ok ? passed++ : failed++
 }
 if (failed && workerdOutput.trim()) console.log(`# workerd output (last lines):\n${workerdOutput.trim().split('\n').slice(-30).map((l) => `#   ${l}`).join('\n')}`)
 await cleanup()

@@ -6,7 +6,9 @@
 //   const summary = await runCommandsScenario({ Sandbox, errors, opts, log, check, config })
 //
 // Same conventions as scenario.mjs. `config.hostChecks` (Node only) adds the checks that look
-// at the host: that no process of a killed or expired sandbox is left behind.
+// at the host: that no process of a killed or expired sandbox is left behind, that what root
+// writes in a sandbox is not on the host. `config.isolation` ({ script, env }, from
+// tests/harness/hostile.mjs) runs the escape attempts as root and as user.
 import { assert, assertEqual, createRunner, describeError, fail, sleep } from './checks.mjs'
 
 export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
@@ -158,10 +160,37 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       await a.commands.kill(h.pid)
     })
 
-    await step('isolation: the host is read-only inside a sandbox', async () => {
-      const r = await a.commands.run('touch /usr/sandkit-probe 2>&1 || true', { user: 'root' })
-      assert(/Read-only file system|Permission denied/.test(r.stdout), `touch /usr: ${r.stdout}`)
+    await step('isolation: root writes /etc, /root and /usr/local in its own sandbox only; the next one has none of it', async () => {
+      const tag = Math.random().toString(36).slice(2, 10)
+      const paths = [`/etc/sandkit-${tag}`, `/root/${tag}`, `/usr/local/bin/sandkit-tool-${tag}`]
+      const r = await a.commands.run(`echo x > ${paths[0]} && mkdir ${paths[1]} && cp /bin/true ${paths[2]} && sandkit-tool-${tag} && echo ok`, { user: 'root' })
+      assertEqual(r.stdout, 'ok\n', 'root writes and runs what it installed')
+      const b = await create()
+      const seen = await b.commands.run(`ls -d ${paths.join(' ')} 2>/dev/null | wc -l`, { user: 'root' })
+      assertEqual(seen.stdout.trim(), '0', 'what the next sandbox sees of them')
+      if (config.hostChecks?.pathExists) {
+        for (const p of paths) assertEqual(await config.hostChecks.pathExists(p), false, `${p} on the host`)
+      }
     })
+
+    // tests/hostile/escape-attempts.sh, as root and as user: every way out the isolation
+    // issue lists must fail. The runner checks the host's side afterwards.
+    if (config.isolation) {
+      for (const user of ['root', 'user']) {
+        await step(`isolation: every escape attempt as ${user} fails`, async () => {
+          await a.files.write('/tmp/escape-attempts.sh', config.isolation.script)
+          const r = await a.commands.run('bash /tmp/escape-attempts.sh', { user, envs: config.isolation.env, timeoutMs: 180_000 })
+          const lines = r.stdout.split('\n')
+          const escaped = lines.filter((l) => l.startsWith('ESCAPED'))
+          assert(escaped.length === 0, escaped.join('\n'))
+          const held = lines.filter((l) => l.startsWith('HELD')).length
+          const count = (prefix) => Number(lines.find((l) => l.startsWith(prefix))?.slice(prefix.length))
+          const expected = count('DONE ') + count('COUNT ')
+          assert(held > 40 && held === expected, `${held} attempts reported, ${expected} made:\n${r.stdout}${r.stderr}`)
+          return `${held} attempts held`
+        }, { timeoutMs: 200_000 })
+      }
+    }
 
     await step('bad input: a missing cwd, an unknown user, a missing command, a huge command', async () => {
       await expectError(() => a.commands.run('true', { cwd: '/no/such/dir' }), { what: 'missing cwd' })

@@ -128,6 +128,16 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       assertEqual(info.templateId, 'base', 'templateId')
     })
 
+    await step('create: an unknown template is a SandboxError with statusCode 404 naming it', async () => {
+      const err = await expectError(() => create({ role: 'no-template' }, {}, conn, 'sandkit-no-such-template'), {
+        Class: errors.SandboxError,
+        className: 'SandboxError',
+        what: 'create from an unknown template',
+      })
+      assertEqual(err.statusCode, 404, 'statusCode')
+      assert(err.message.includes("template 'sandkit-no-such-template' not found"), `message: ${err.message}`)
+    })
+
     if (typeof main?.getHost === 'function') {
       await step('sandbox: getHost(port)', () => {
         assertEqual(main.getHost(49983), `49983-${main.sandboxId}.${main.sandboxDomain}`, 'getHost(49983)')

@@ -177,7 +177,9 @@ for p in "${secrets[@]}"; do
   must_fail "read_secret:$p" cat "$p"
 done
 if [ -n "${SECRET_TEXT:-}" ]; then
-  found=$(timeout 60 grep -rlsF --exclude-dir=proc --exclude-dir=sys -- "$SECRET_TEXT" / 2>/dev/null | grep -v "^/proc/" | head -3 | tr '\n' ' ')
+  # Everywhere host files could be (the template's /usr and /opt are searched by name only).
+  found=$(timeout 60 grep -rlsF -- "$SECRET_TEXT" /etc /root /home /var /srv /mnt /media /tmp /run 2>/dev/null | head -3 | tr '\n' ' ')
+  found="$found$(find /usr /opt -name "*$SECRET_TEXT*" 2>/dev/null | head -3)"
   if [ -n "$found" ]; then escaped secret_anywhere "found in $found"; else held secret_anywhere "no file of the sandbox holds it"; fi
 fi
 IFS=: read -r -a host_only <<< "${HOST_ONLY:-}"

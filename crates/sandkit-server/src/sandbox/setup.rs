@@ -238,6 +238,8 @@ fn write_identity(
         0,
         0o444,
     )?;
+    // The accounts' homes, which a template of its own may lack.
+    ensure_dir(&at(root, "/root"), ids, 0o700)?;
     let home = at(root, "/home/user");
     if !home.is_dir() {
         std::fs::create_dir_all(&home).map_err(|e| err("mkdir", &home, e))?;

@@ -167,33 +167,78 @@ impl Envd {
 
     /// Runs a shell script as `root` to its end: stdout, and the end event.
     pub async fn run(&self, script: &str) -> (String, Value) {
+        self.run_as(
+            "root",
+            "/bin/sh",
+            &["-c", script],
+            json!({}),
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// Runs `cmd args` as `user` with `envs` to its end, allowing `quiet` between events:
+    /// stdout (stderr appended), and the end event.
+    pub async fn run_as(
+        &self,
+        user: &str,
+        cmd: &str,
+        args: &[&str],
+        envs: Value,
+        quiet: Duration,
+    ) -> (String, Value) {
         use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let auth = format!("Basic {}", b64(&format!("{user}:")));
         let mut frames = self
             .stream(
                 "process.Process/Start",
-                json!({"process": {"cmd": "/bin/sh", "args": ["-c", script]}, "stdin": false}),
-                &[("Authorization", "Basic cm9vdDo=")],
+                json!({"process": {"cmd": cmd, "args": args, "envs": envs}, "stdin": false}),
+                &[("Authorization", auth.as_str())],
             )
             .await;
-        let mut out = Vec::new();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
         loop {
-            let frame = frames.next_within(Duration::from_secs(30)).await;
+            let frame = frames.next_within(quiet).await;
             assert!(!frame.is_end(), "no end event: {:?}", frame.json());
             let event = frame.json()["event"].clone();
-            if let Some(data) = event["data"]["stdout"].as_str() {
-                out.extend(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(data)
-                        .unwrap(),
-                );
+            for (key, buf) in [("stdout", &mut out), ("stderr", &mut err)] {
+                if let Some(data) = event["data"][key].as_str() {
+                    buf.extend(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(data)
+                            .unwrap(),
+                    );
+                }
             }
             if event.get("end").is_some() {
+                out.extend(err);
                 return (
                     String::from_utf8_lossy(&out).into_owned(),
                     event["end"].clone(),
                 );
             }
         }
+    }
+
+    /// Uploads `content` to `path` (as root).
+    pub async fn upload(&self, path: &str, content: &[u8]) {
+        let res = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/files?path={path}&username=root"),
+            )
+            .header("Content-Type", "application/octet-stream")
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
     }
 
     /// Runs a script that must succeed; its stdout.
