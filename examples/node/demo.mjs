@@ -1,5 +1,5 @@
 // The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands
-// and files in a real sandbox, and kill,
+// and files in a real sandbox, root confined to its own sandbox, and kill,
 // against whatever E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd).
 // Only the import differs from a program written for the `e2b` package.
 import { Sandbox, SandboxNotFoundError } from 'sandkit'
@@ -62,6 +62,18 @@ for (const e of await again.files.list('notes', { depth: 2 })) say(`  ${String(e
 say(`  read back: ${JSON.stringify(await again.files.read('notes/hello.txt'))}`)
 say(`  a command sees it: ${(await again.commands.run('wc -c < notes/hello.txt')).stdout.trim()} bytes`)
 say(`  download URL: ${(await again.downloadUrl('notes/hello.txt')).replace(/signature=[^&]+/, 'signature=…')}`)
+
+say('root in a sandbox: its own machine, not the host')
+const rooted = await again.commands.run(
+  'read -r _ host _ < /proc/self/uid_map; echo "uid $(id -u) inside is host uid $host"; ' +
+    'apt-get --version | head -1; echo "demo" > /etc/demo-marker && echo "wrote /etc/demo-marker"; ' +
+    'mount -o remount,rw /proc/sys 2>&1 | head -1',
+  { user: 'root' },
+)
+for (const line of rooted.stdout.trim().split('\n')) say(`  ${line}`)
+const other = sandboxes[1]
+const seen = await other.commands.run('ls /etc/demo-marker 2>&1 || true', { user: 'root' })
+say(`  another sandbox: ${seen.stdout.trim()}`)
 
 say('killing every sandbox of the run')
 for (const s of sandboxes) say(`  kill ${s.sandboxId} → ${await s.kill()}`)

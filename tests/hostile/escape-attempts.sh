@@ -163,6 +163,10 @@ must_fail read_pid1_environ cat /proc/1/environ
 must_fail list_pid1_root ls /proc/1/root/
 must_fail read_pid1_exe readlink -e /proc/1/exe
 must_fail list_pid1_fds ls /proc/1/fd
+# Nothing of sandkitd's or its agent's (the agent's socket, a descriptor sandkitd inherited)
+# may reach the processes of the sandbox: a fresh process holds its stdio only.
+fds=$(python3 -c 'import os; print(" ".join(f"{n}->{os.readlink(f"/proc/self/fd/{n}")}" for n in os.listdir("/proc/self/fd") if int(n) > 2 and os.path.exists(f"/proc/self/fd/{n}") and not os.readlink(f"/proc/self/fd/{n}").startswith("/proc/")))' </dev/null)
+if [ -n "$fds" ]; then escaped inherited_descriptors "$fds"; else held inherited_descriptors "stdio only"; fi
 procs=$(ls /proc | grep -c '^[0-9]')
 if [ "$procs" -gt 40 ]; then escaped see_processes "$procs processes visible"; else held see_processes "$procs processes, all the sandbox's"; fi
 if [ -n "${SANDKITD_PID:-}" ]; then

@@ -269,9 +269,11 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
             server.local_addr().port()
         ))
         .join(&a.id);
-    let written: Vec<PathBuf> = std::fs::read_dir(dir.join("u"))
+    let written: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|e| e.unwrap().path().join(format!("sandkit-{tag}")))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('u'))
+        .map(|upper| upper.join(format!("sandkit-{tag}")))
         .filter(|p| p.exists())
         .collect();
     assert_eq!(written.len(), 1, "/etc/sandkit-{tag} in one upper layer");

@@ -31,9 +31,11 @@ pub struct AgentConfig {
     /// Build the sandbox's own filesystem view and become PID 1 (namespaces were entered by
     /// sandkitd before exec). Without it, processes run in the host's view.
     pub isolated: bool,
-    /// The sandbox's directory on the host (the mount point `root/`, the overlays' `u/` and
-    /// `w/`, the staging `l/`).
+    /// The sandbox's directory on the host (the mount point `root/`, the overlays' upper and
+    /// work directories `u<n>` and `w<n>`).
     pub dir: String,
+    /// sandkitd's directory of sandboxes (and of the templates' skeleton and masks).
+    pub state_dir: String,
     pub hostname: String,
     /// Files to create under `/run/e2b`: name and content.
     pub dot_files: Vec<(String, String)>,
@@ -49,6 +51,10 @@ pub struct AgentConfig {
 
 /// Runs the agent; never returns.
 pub fn main() -> ! {
+    // Whatever sandkitd inherited and did not mark close-on-exec (its own parent's pipes, a
+    // directory of the host) must never reach a sandbox: only stdio and the socket stay.
+    // SAFETY: closes descriptors nothing in this fresh process uses.
+    unsafe { libc::close_range(SOCKET_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) };
     // SAFETY: sandkitd put the socket there; nothing else in this process owns fd 3.
     let sock = unsafe { OwnedFd::from_raw_fd(SOCKET_FD) };
     // dup2 left it inheritable: no process of the sandbox may get it.

@@ -7,6 +7,7 @@
 
 mod accounts;
 pub mod agent;
+mod identity;
 pub mod cgroup;
 pub mod ids;
 pub mod lockdown;
@@ -112,6 +113,8 @@ impl Runtime {
         std::fs::create_dir_all(&state_dir)?;
         // Only root (sandkitd) goes in: the sandboxes' files are below.
         std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+        // Each agent mounts a tmpfs of its own over it (see `setup::STAGE`).
+        std::fs::create_dir_all(state_dir.join(setup::STAGE))?;
         let exe = match &config.agent_exe {
             Some(exe) => exe.clone(),
             None => std::env::current_exe()?,
@@ -287,6 +290,7 @@ impl Runtime {
         let config = agent::AgentConfig {
             isolated: self.isolated,
             dir: dir.to_string_lossy().into_owned(),
+            state_dir: self.state_dir.to_string_lossy().into_owned(),
             hostname: identity.sandbox_id.clone(),
             dot_files: identity
                 .env()

@@ -130,10 +130,15 @@ pub fn idmapped_bind(src: &Path, dst: &Path, userns: BorrowedFd<'_>) -> Result<(
         )
     };
     if rc < 0 {
+        let e = std::io::Error::last_os_error();
         return Err(err(
             "id-map the mount of",
             src,
-            std::io::Error::last_os_error(),
+            format!(
+                "{e} (sandboxes need id-mapped mounts: Linux 5.19 or later, and the template's \
+                 and the state directory's filesystems must support them, as ext4, xfs, btrfs \
+                 and, since Linux 6.3, tmpfs do)"
+            ),
         ));
     }
     // SAFETY: our detached tree, attached at a valid path.

@@ -12,7 +12,7 @@
 //! Every mount is made here, in a mount namespace the sandbox's user namespace does not own, so
 //! nothing inside can mount, unmount or remount anything.
 
-use super::accounts;
+use super::identity;
 use super::agent::AgentConfig;
 use super::ids::IdMap;
 use super::mounts::{self, err};
@@ -74,22 +74,35 @@ fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
     own(path, ids, 0, 0, mode)
 }
 
+/// Where an agent stages what nobody else needs, in memory: a tmpfs of its own mount namespace
+/// over `<state>/stage` (the lower layers' mount points, a procfs, the sandbox's own files).
+/// The sandbox's directory on disk gets its overlays' upper and work directories only: each
+/// directory made on disk costs a journaled write, which is what setting a sandbox up would
+/// otherwise spend most of its time on.
+pub const STAGE: &str = "stage";
+
 /// Builds the view and moves into it. With `config.ids`, also makes the sandbox's user
 /// namespace (which id-maps the template's layers) and returns it, for the agent to enter when
 /// it is done with the host's privileges.
 pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<OwnedFd>, String> {
-    let dir = Path::new(&config.dir);
-    // Overlay options name paths relative to the sandbox's directory: short and unescaped.
-    nix::unistd::chdir(dir).map_err(|e| err("chdir", dir, e))?;
+    let state = Path::new(&config.state_dir);
+    // Overlay options name paths relative to the state directory: short and unescaped.
+    nix::unistd::chdir(state).map_err(|e| err("chdir", state, e))?;
     mounts::make_everything_private()?;
+    let stage = Path::new(STAGE);
+    mounts::tmpfs(stage, MsFlags::empty(), "mode=700")?;
     let ids = &config.ids.unwrap_or(IdMap::IDENTITY);
     let userns = config.ids.as_ref().map(new_userns).transpose()?;
+    let own_files = identity::stage(template, &config.hostname, ids, &stage.join("id"))?;
+    let dir = Path::new(&config.dir)
+        .file_name()
+        .map(PathBuf::from)
+        .ok_or("the sandbox directory has no name")?;
     let root = dir.join("root");
-    mount_layers(template, &root, ids, userns.as_ref().map(|ns| ns.as_fd()))?;
-    write_identity(config, template, &root, ids)?;
+    let layers = attach_lowers(template, &own_files, userns.as_ref().map(|ns| ns.as_fd()))?;
+    mount_overlays(template, &layers, &dir, &root, ids)?;
 
     let tmp = at(&root, "/tmp");
-    ensure_dir(&tmp, ids, 0o1777)?;
     let host_root = ids.to_host(0);
     let owner = format!("uid={host_root},gid={host_root}");
     mounts::tmpfs(
@@ -98,7 +111,6 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
         &format!("mode=1777,size={}m,{owner}", config.tmp_size_mb),
     )?;
     let run = at(&root, "/run");
-    ensure_dir(&run, ids, 0o755)?;
     mounts::tmpfs(
         &run,
         MsFlags::empty(),
@@ -132,134 +144,140 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
 /// The sandbox's user namespace. Its helper process is known by its pid in this PID namespace,
 /// so its maps are written through a procfs of this namespace (the one mounted is the host's).
 fn new_userns(map: &IdMap) -> Result<OwnedFd, String> {
-    let proc = Path::new("p");
-    mkdir(proc)?;
+    let proc = Path::new(STAGE).join("p");
+    mkdir(&proc)?;
     mount(
         Some("proc"),
-        proc,
+        &proc,
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None::<&str>,
     )
-    .map_err(|e| err("mount proc on", proc, e))?;
-    let ns = userns::create(map, proc);
-    let _ = umount2(proc, MntFlags::MNT_DETACH);
+    .map_err(|e| err("mount proc on", &proc, e))?;
+    let ns = userns::create(map, &proc);
+    let _ = umount2(&proc, MntFlags::MNT_DETACH);
     ns
 }
 
-/// One overlay per template layer, `/` first. Lower layers are attached (id-mapped when the
-/// sandbox has a user namespace) at `l/<layer>.<n>`; uppers and work directories are
-/// `u/<layer>` and `w/<layer>`.
-fn mount_layers(
+/// Attaches every layer's lowers (id-mapped when the sandbox has a user namespace) at
+/// `stage/l/<layer>.<n>`, the sandbox's own files first; returns each layer's lowerdir list.
+fn attach_lowers(
     template: &Template,
-    root: &Path,
-    ids: &IdMap,
+    own_files: &[Option<PathBuf>],
     userns: Option<BorrowedFd<'_>>,
-) -> Result<(), String> {
+) -> Result<Vec<Vec<String>>, String> {
+    let stage = Path::new(STAGE).join("l");
+    mkdir(&stage)?;
+    let mut all = Vec::with_capacity(template.layers.len());
     for (i, layer) in template.layers.iter().enumerate() {
-        let mut lowers = Vec::with_capacity(layer.lowers.len());
+        let mut lowers: Vec<String> = own_files[i]
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         for (j, lower) in layer.lowers.iter().enumerate() {
-            let stage = PathBuf::from(format!("l/{i}.{j}"));
-            std::fs::create_dir_all(&stage).map_err(|e| err("mkdir", &stage, e))?;
+            let at = stage.join(format!("{i}.{j}"));
+            mkdir(&at)?;
             match userns {
-                Some(ns) => mounts::idmapped_bind(lower, &stage, ns)?,
+                Some(ns) => mounts::idmapped_bind(lower, &at, ns)?,
                 None => {
-                    mounts::bind(lower, &stage)?;
-                    mounts::remount_read_only(&stage, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
+                    mounts::bind(lower, &at)?;
+                    mounts::remount_read_only(&at, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
                 }
             }
-            lowers.push(stage.to_string_lossy().into_owned());
+            lowers.push(at.to_string_lossy().into_owned());
         }
-        let (upper, work) = (PathBuf::from(format!("u/{i}")), format!("w/{i}"));
-        std::fs::create_dir_all(&upper).map_err(|e| err("mkdir", &upper, e))?;
-        std::fs::create_dir_all(&work).map_err(|e| err("mkdir", Path::new(&work), e))?;
-        // The merged directory shows the upper directory's owner and mode: the template's.
-        if let Some(bottom) = layer.lowers.last() {
-            let meta = std::fs::metadata(bottom).map_err(|e| err("stat", bottom, e))?;
-            let inside = |host: u32| if host < super::ids::RANGE { host } else { 0 };
-            own(
-                &upper,
-                ids,
-                inside(meta.uid()),
-                inside(meta.gid()),
-                meta.mode() & 0o7777,
-            )?;
-        }
-        let target = at(root, &layer.target);
-        if i > 0 {
-            ensure_dir(&target, ids, 0o755)?;
-        }
-        mounts::overlay(&target, &lowers, &upper.to_string_lossy(), &work)?;
+        all.push(lowers);
     }
-    Ok(())
+    Ok(all)
 }
 
-/// The sandbox's accounts, name and identity files in its `/etc` (written through the overlay,
-/// so the template's stay as they are).
-fn write_identity(
-    config: &AgentConfig,
+/// Mounts the overlays: `/` first, then the others at once, each by a process of its own. An
+/// overlay's mount is mostly the filesystem's journaled writes (its work directory, its
+/// checks), which wait on the disk rather than the CPU, so they overlap well.
+fn mount_overlays(
     template: &Template,
+    lowers: &[Vec<String>],
+    dir: &Path,
     root: &Path,
     ids: &IdMap,
 ) -> Result<(), String> {
-    let etc = at(root, "/etc");
-    ensure_dir(&etc, ids, 0o755)?;
-    let read = |name: &str| std::fs::read_to_string(etc.join(name)).unwrap_or_default();
-    let host = template.host_accounts;
-    let passwd = accounts::passwd(&read("passwd"), host);
-    let group = accounts::group(&read("group"), host, &passwd);
-    // The host's hashes are never read; a template's own are kept.
-    let (shadow_in, gshadow_in) = if host {
-        (None, None)
-    } else {
-        (Some(read("shadow")), Some(read("gshadow")))
-    };
-    let shadow = accounts::shadow(&passwd, shadow_in.as_deref());
-    let gshadow = accounts::gshadow(&group, gshadow_in.as_deref());
-    let shadow_gid = group
-        .lines()
-        .find(|l| l.starts_with("shadow:"))
-        .and_then(|l| l.split(':').nth(2)?.parse().ok())
-        .unwrap_or(0);
-    write_owned(&etc.join("passwd"), &passwd, ids, 0, 0o644)?;
-    write_owned(&etc.join("group"), &group, ids, 0, 0o644)?;
-    write_owned(&etc.join("shadow"), &shadow, ids, shadow_gid, 0o640)?;
-    write_owned(&etc.join("gshadow"), &gshadow, ids, shadow_gid, 0o640)?;
-    let name = &config.hostname;
-    write_owned(&etc.join("hostname"), &format!("{name}\n"), ids, 0, 0o644)?;
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    );
-    write_owned(&etc.join("hosts"), &hosts, ids, 0, 0o644)?;
-    write_owned(
-        &etc.join("machine-id"),
-        &format!("{}\n", machine_id()),
-        ids,
-        0,
-        0o444,
-    )?;
-    // The accounts' homes, which a template of its own may lack.
-    ensure_dir(&at(root, "/root"), ids, 0o700)?;
-    let home = at(root, "/home/user");
-    if !home.is_dir() {
-        std::fs::create_dir_all(&home).map_err(|e| err("mkdir", &home, e))?;
-        own(&home, ids, super::USER_ID, super::USER_ID, 0o755)?;
+    let one = |i: usize| mount_overlay(template, i, &lowers[i], dir, root, ids);
+    one(0)?;
+    let mut children = Vec::new();
+    for i in 1..template.layers.len() {
+        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| format!("pipe: {e}"))?;
+        // SAFETY: the agent is single-threaded; the child mounts and exits.
+        match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+            nix::unistd::ForkResult::Child => {
+                let code = match one(i) {
+                    Ok(()) => 0,
+                    Err(message) => {
+                        let _ = nix::unistd::write(&report_w, message.as_bytes());
+                        1
+                    }
+                };
+                // SAFETY: leave without the parent's exit handlers.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(report_w);
+                children.push((child, report_r));
+            }
+        }
     }
-    Ok(())
+    let mut failure = None;
+    for (child, report) in children {
+        let mut message = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(report), &mut message);
+        let status = nix::sys::wait::waitpid(child, None);
+        let ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
+        if !ok && failure.is_none() {
+            failure = Some(if message.is_empty() {
+                format!("mounting an overlay: {status:?}")
+            } else {
+                String::from_utf8_lossy(&message).into_owned()
+            });
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
-/// 32 random hex digits: each sandbox is a machine of its own.
-fn machine_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        // Unique enough without the kernel's randomness: the clock.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = t.to_le_bytes();
+/// Layer `i`'s overlay, with its upper and work directories `<dir>/u<i>` and `<dir>/w<i>`.
+fn mount_overlay(
+    template: &Template,
+    i: usize,
+    lowers: &[String],
+    dir: &Path,
+    root: &Path,
+    ids: &IdMap,
+) -> Result<(), String> {
+    let layer = &template.layers[i];
+    let (upper, work) = (dir.join(format!("u{i}")), dir.join(format!("w{i}")));
+    mkdir(&upper)?;
+    mkdir(&work)?;
+    // The merged directory shows the upper directory's owner and mode: the template's.
+    if let Some(bottom) = layer.lowers.last() {
+        let meta = std::fs::metadata(bottom).map_err(|e| err("stat", bottom, e))?;
+        let inside = |host: u32| if host < super::ids::RANGE { host } else { 0 };
+        own(
+            &upper,
+            ids,
+            inside(meta.uid()),
+            inside(meta.gid()),
+            meta.mode() & 0o7777,
+        )?;
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let target = at(root, &layer.target);
+    if i > 0 {
+        ensure_dir(&target, ids, 0o755)?;
+    }
+    mounts::overlay(
+        &target,
+        lowers,
+        &upper.to_string_lossy(),
+        &work.to_string_lossy(),
+    )
 }
 
 /// A minimal `/dev`, not writable by the sandbox: the harmless character devices bound from
