@@ -33,6 +33,8 @@ Options:
                               template, made of the host's /usr, /etc, /opt (see docs)
       --max-pids <N>          Processes and threads per sandbox [default: 1024]
       --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
+      --warm-pool <N>         Sandboxes of the default template kept set up ahead of time, so
+                              that a create only names one; 0 turns it off [default: 2]
       --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
                               the host. Only for kernels that refuse user namespaces
       --insecure-no-seccomp   Isolate without the system call filter
@@ -143,6 +145,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                     v.parse::<u32>().ok().filter(|n| *n >= 8).ok_or_else(|| {
                         CliError(format!("--max-pids: {v:?} is not a number >= 8"))
                     })?;
+            }
+            "--warm-pool" => {
+                let v = value()?;
+                config.sandboxes.warm_pool = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= 64)
+                    .ok_or_else(|| CliError(format!("--warm-pool: {v:?} is not a number 0-64")))?;
             }
             "--tmp-size" => {
                 let v = value()?;
@@ -262,6 +272,8 @@ mod tests {
             "--max-pids",
             "256",
             "--tmp-size=64",
+            "--warm-pool",
+            "0",
             "--insecure-no-userns",
             "--insecure-no-seccomp",
         ])
@@ -274,7 +286,7 @@ mod tests {
                 ("py.3".to_string(), "/srv/py".into())
             ]
         );
-        assert_eq!((s.max_pids, s.tmp_size_mb), (256, 64));
+        assert_eq!((s.max_pids, s.tmp_size_mb, s.warm_pool), (256, 64, 0));
         assert!(s.insecure_no_userns && s.insecure_no_seccomp && s.isolation);
         assert_eq!(
             s.template_names(),
@@ -299,6 +311,7 @@ mod tests {
             &["--template", "a/b=dir"],
             &["--max-pids", "2"],
             &["--tmp-size", "0"],
+            &["--warm-pool", "100"],
         ] {
             let err = run(bad).unwrap_err();
             assert!(!err.0.contains("secret"), "{err}");
@@ -316,6 +329,7 @@ mod tests {
             "--template",
             "--max-pids",
             "--tmp-size",
+            "--warm-pool",
             "--insecure-no-userns",
             "--insecure-no-seccomp",
             "--no-isolation",

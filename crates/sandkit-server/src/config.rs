@@ -43,12 +43,16 @@ pub struct SandboxesConfig {
     pub max_pids: u32,
     /// The size of each sandbox's `/tmp` (memory-backed), in MiB.
     pub tmp_size_mb: u64,
+    /// How many sandboxes of the default template to keep set up ahead of time.
+    pub warm_pool: usize,
 }
 
 /// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
 pub const DEFAULT_MAX_PIDS: u32 = 1024;
 /// A sandbox's `/tmp`, in MiB, unless `--tmp-size` says otherwise.
 pub const DEFAULT_TMP_SIZE_MB: u64 = 1024;
+/// Sandboxes kept set up ahead of time unless `--warm-pool` says otherwise.
+pub const DEFAULT_WARM_POOL: usize = 2;
 
 impl Default for SandboxesConfig {
     fn default() -> Self {
@@ -62,6 +66,7 @@ impl Default for SandboxesConfig {
             templates: Vec::new(),
             max_pids: DEFAULT_MAX_PIDS,
             tmp_size_mb: DEFAULT_TMP_SIZE_MB,
+            warm_pool: DEFAULT_WARM_POOL,
         }
     }
 }

@@ -99,6 +99,7 @@ impl Live {
         let kills = all.iter().map(|l| l.handle.kill());
         futures_util::future::join_all(kills).await;
         if let Ok(runtime) = &self.runtime {
+            runtime.close_pool().await;
             // Only if empty: a directory the user named may hold other things.
             let _ = std::fs::remove_dir(runtime.state_dir());
         }

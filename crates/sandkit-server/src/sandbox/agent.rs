@@ -9,7 +9,7 @@
 use super::ids::IdMap;
 use super::proto::{self, FromAgent, Received, SpawnRequest, ToAgent};
 use super::template::Template;
-use super::{lockdown, setup, userns};
+use super::{identity, lockdown, setup, userns};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -23,6 +23,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The descriptor sandkitd passes the socket on.
 pub const SOCKET_FD: RawFd = 3;
+/// The descriptor of the sandbox's cgroup's `cgroup.procs`, when it has one.
+pub const CGROUP_FD: RawFd = 4;
 
 /// Everything the agent needs to know: the first message sandkitd sends (never the command
 /// line, which processes in the sandbox could read in `/proc/1/cmdline`).
@@ -36,9 +38,6 @@ pub struct AgentConfig {
     pub dir: String,
     /// sandkitd's directory of sandboxes (and of the templates' skeleton and masks).
     pub state_dir: String,
-    pub hostname: String,
-    /// Files to create under `/run/e2b`: name and content.
-    pub dot_files: Vec<(String, String)>,
     /// The root filesystem (isolated sandboxes only).
     pub template: Option<Template>,
     /// The user namespace's host ids; `None` runs without one (`--insecure-no-userns`).
@@ -47,14 +46,17 @@ pub struct AgentConfig {
     pub seccomp: bool,
     /// The size of `/tmp`, in MiB.
     pub tmp_size_mb: u64,
+    /// The sandbox has a cgroup: its `cgroup.procs` is on [`CGROUP_FD`].
+    pub cgroup: bool,
 }
 
 /// Runs the agent; never returns.
 pub fn main() -> ! {
     // Whatever sandkitd inherited and did not mark close-on-exec (its own parent's pipes, a
-    // directory of the host) must never reach a sandbox: only stdio and the socket stay.
+    // directory of the host) must never reach a sandbox: only stdio, the socket and the
+    // cgroup's descriptor stay.
     // SAFETY: closes descriptors nothing in this fresh process uses.
-    unsafe { libc::close_range(SOCKET_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) };
+    unsafe { libc::close_range(CGROUP_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) };
     // SAFETY: sandkitd put the socket there; nothing else in this process owns fd 3.
     let sock = unsafe { OwnedFd::from_raw_fd(SOCKET_FD) };
     // dup2 left it inheritable: no process of the sandbox may get it.
@@ -68,20 +70,24 @@ pub fn main() -> ! {
         Ok(_) => fail(&sock, "the first message was not the configuration".into()),
         Err(e) => fail(&sock, format!("reading the configuration: {e}")),
     };
+    if !config.cgroup {
+        // Not ours: whatever sandkitd's parent left there.
+        let _ = nix::unistd::close(CGROUP_FD);
+    }
     if config.isolated {
-        become_pid_one(&sock);
-        if let Err(message) = isolate_and_lock_down(&config) {
+        let joined = become_pid_one(&sock, config.cgroup);
+        if let Err(message) = isolate_and_lock_down(&config, joined) {
             fail(&sock, message);
         }
     }
     let _ = proto::send(sock.as_fd(), &FromAgent::Ready, &[]);
-    serve(sock)
+    serve(sock, config.isolated)
 }
 
 /// Builds the sandbox's view with the host's privileges, then gives them up for good: into
 /// the user namespace as its root, capabilities cut to a container's default set, no new
 /// privileges, not traceable, and the seccomp filter.
-fn isolate_and_lock_down(config: &AgentConfig) -> Result<(), String> {
+fn isolate_and_lock_down(config: &AgentConfig, joined: OwnedFd) -> Result<(), String> {
     let template = config
         .template
         .as_ref()
@@ -90,15 +96,32 @@ fn isolate_and_lock_down(config: &AgentConfig) -> Result<(), String> {
     // When memory runs out, the kernel picks a sandbox's processes before sandkitd; set with
     // the host's privileges, it is also the lowest any of them can go.
     let _ = std::fs::write("/proc/self/oom_score_adj", "500");
+    // Nothing runs in the sandbox before its PID 1 is in its cgroup.
+    let mut status = [0u8; 4];
+    match nix::unistd::read(&joined, &mut status) {
+        Ok(4) if i32::from_ne_bytes(status) == 0 => {}
+        Ok(4) => {
+            let errno = Errno::from_raw(i32::from_ne_bytes(status));
+            return Err(format!("joining the sandbox's cgroup: {}", errno.desc()));
+        }
+        _ => return Err("joining the sandbox's cgroup: no answer".into()),
+    }
+    drop(joined);
     // Built before the filter is in place; it allocates.
     let filter = config.seccomp.then(lockdown::filter).transpose()?;
     if let Some(ns) = userns {
         userns::enter_as_root(ns)?;
     }
+    // Its own UTS namespace, owned by its user namespace: the agent names the sandbox later
+    // (a sandbox may be set up before it is asked for), which takes CAP_SYS_ADMIN over it.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS)
+        .map_err(|e| format!("unshare(CLONE_NEWUTS): {e}"))?;
     // Changing credentials cleared the parent-death signal.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
     lockdown::set_not_dumpable()?;
-    lockdown::drop_capabilities()?;
+    // CAP_SYS_ADMIN stays with the agent alone until the sandbox is named (never in the
+    // bounding set: no program it starts can have it).
+    lockdown::drop_capabilities(&[lockdown::CAP_SYS_ADMIN])?;
     lockdown::set_no_new_privs()?;
     if let Some(filter) = filter {
         lockdown::install_seccomp(&filter)?;
@@ -115,16 +138,40 @@ fn fail(sock: &OwnedFd, message: String) -> ! {
 /// fork once, and let the child carry on as PID 1 while this process waits and mirrors its end.
 /// Killing this process (what sandkitd does to end the sandbox) kills the child through the
 /// parent-death signal, and with PID 1 gone the kernel kills the whole namespace.
-fn become_pid_one(sock: &OwnedFd) {
+///
+/// Meanwhile this process moves PID 1 into the sandbox's cgroup (on cgroup v1 a move waits for
+/// the kernel, milliseconds that overlap the set-up this way); PID 1 reads the outcome, an
+/// errno or 0, from the descriptor returned to it.
+fn become_pid_one(sock: &OwnedFd, cgroup: bool) -> OwnedFd {
+    let (joined_r, joined_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(e) => fail(sock, format!("pipe: {e}")),
+    };
     // SAFETY: single-threaded at this point.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             // Should the parent die before this line, the closed socket ends us instead.
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            // The cgroup's descriptor is the parent's business, never the sandbox's.
+            if cgroup {
+                let _ = nix::unistd::close(CGROUP_FD);
+            }
+            drop(joined_w);
+            joined_r
         }
         Ok(ForkResult::Parent { child }) => {
             // The socket is PID 1's: its end is the sandbox's end.
             let _ = nix::unistd::close(SOCKET_FD);
+            drop(joined_r);
+            let status = if cgroup {
+                let result = super::cgroup::join(CGROUP_FD, child.as_raw());
+                let _ = nix::unistd::close(CGROUP_FD);
+                result.err().unwrap_or(0)
+            } else {
+                0
+            };
+            let _ = nix::unistd::write(&joined_w, &status.to_ne_bytes());
+            drop(joined_w);
             let code = loop {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => break code,
@@ -142,9 +189,11 @@ fn become_pid_one(sock: &OwnedFd) {
 struct Agent {
     sock: OwnedFd,
     children: HashSet<i32>,
+    isolated: bool,
+    named: bool,
 }
 
-fn serve(sock: OwnedFd) -> ! {
+fn serve(sock: OwnedFd, isolated: bool) -> ! {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
@@ -156,6 +205,8 @@ fn serve(sock: OwnedFd) -> ! {
     let mut agent = Agent {
         sock,
         children: HashSet::new(),
+        isolated,
+        named: false,
     };
     let mut buf = vec![0u8; proto::MAX_MESSAGE];
     loop {
@@ -215,6 +266,24 @@ impl Agent {
                 }
                 self.send(&FromAgent::Signalled { req, found }, &[]);
             }
+            ToAgent::Become {
+                req,
+                hostname,
+                dot_files,
+            } => {
+                let done = if self.named {
+                    Err("the sandbox already has its identity".to_string())
+                } else if self.isolated {
+                    become_sandbox(&hostname, &dot_files)
+                } else {
+                    Ok(())
+                };
+                self.named = done.is_ok();
+                match done {
+                    Ok(()) => self.send(&FromAgent::Became { req }, &[]),
+                    Err(message) => self.send(&FromAgent::Failed { req, message }, &[]),
+                }
+            }
             ToAgent::Shutdown => self.shutdown(),
             ToAgent::Configure(_) => {}
         }
@@ -249,6 +318,25 @@ impl Agent {
         }
         std::process::exit(0)
     }
+}
+
+/// Names the sandbox: its hostname, `/etc/hostname` and `/etc/hosts` (written as its root,
+/// through its overlay), its `/run/e2b` files; then the agent gives up CAP_SYS_ADMIN.
+fn become_sandbox(hostname: &str, dot_files: &[(String, String)]) -> Result<(), String> {
+    let write = |path: &str, content: &str| {
+        std::fs::write(path, content).map_err(|e| format!("write {path}: {e}"))
+    };
+    nix::unistd::sethostname(hostname).map_err(|e| format!("sethostname: {e}"))?;
+    write("/etc/hostname", &format!("{hostname}\n"))?;
+    write("/etc/hosts", &identity::hosts(hostname))?;
+    std::fs::create_dir("/run/e2b").map_err(|e| format!("mkdir /run/e2b: {e}"))?;
+    for (name, content) in dot_files {
+        if name.contains('/') || name.starts_with("..") {
+            return Err(format!("invalid file name {name:?}"));
+        }
+        write(&format!("/run/e2b/{name}"), content)?;
+    }
+    lockdown::give_up_own()
 }
 
 fn cstring(what: &str, s: &str) -> Result<CString, String> {

@@ -170,9 +170,9 @@ impl SandboxCgroup {
         })
     }
 
-    /// An open descriptor (`O_WRONLY|O_CLOEXEC`) of the cgroup's `cgroup.procs`, for a child to
-    /// join it between fork and exec with [`join_from_child`]. Join before leaving sandkitd's
-    /// cgroup namespace or dropping privileges: the kernel checks the move against the joiner.
+    /// An open descriptor (`O_WRONLY|O_CLOEXEC`) of the cgroup's `cgroup.procs`, to move a
+    /// process into it with [`join`]. The kernel checks the move against the writer: write it
+    /// before leaving sandkitd's cgroup namespace or dropping privileges.
     pub fn procs_fd(&self) -> BorrowedFd<'_> {
         self.procs.as_fd()
     }
@@ -204,25 +204,23 @@ impl SandboxCgroup {
     }
 }
 
-/// Called in the forked child before exec: joins the cgroup whose `cgroup.procs` is `fd`
-/// (from [`SandboxCgroup::procs_fd`]). Async-signal-safe: one `write(2)` of a static string,
-/// no allocation. Returns the errno on failure.
-pub fn join_from_child(fd: RawFd) -> Result<(), i32> {
-    // "0" means the writing process: no pid needs formatting.
-    const MYSELF: &[u8] = b"0";
+/// Moves process `pid` into the cgroup whose `cgroup.procs` is `fd` (from
+/// [`SandboxCgroup::procs_fd`]). Returns the errno on failure. On cgroup v1 this waits for an
+/// RCU grace period (milliseconds): the agent does it while the sandbox is being set up.
+pub fn join(fd: RawFd, pid: i32) -> Result<(), i32> {
+    let text = pid.to_string();
     loop {
-        // SAFETY: `MYSELF` is a valid buffer of `MYSELF.len()` bytes for the whole call; an
+        // SAFETY: `text` is a valid buffer of `text.len()` bytes for the whole call; an
         // invalid `fd` only makes write(2) fail with EBADF.
-        let written = unsafe { libc::write(fd, MYSELF.as_ptr().cast(), MYSELF.len()) };
+        let written = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
         if written >= 0 {
             // cgroupfs takes a write whole or fails it; a short write would be a kernel oddity.
-            return if written as usize == MYSELF.len() {
+            return if written as usize == text.len() {
                 Ok(())
             } else {
                 Err(libc::EIO)
             };
         }
-        // Reading errno neither allocates nor takes locks.
         let errno = io::Error::last_os_error()
             .raw_os_error()
             .unwrap_or(libc::EIO);
@@ -598,18 +596,19 @@ mod tests {
         let cgroup = cgroups.create("bomb-test", 20).expect("create");
         let dir = cgroup.dirs[0].clone();
         let fd = cgroup.procs_fd().as_raw_fd();
-        let mut command = Command::new("/bin/sh");
-        command
-            .args(["-c", "for i in $(seq 100); do sleep 5 & done; wait"])
-            .stdin(Stdio::null())
+        // The shell waits for a line before it forks, while it is moved into the cgroup.
+        let mut child = Command::new("/bin/sh")
+            .args([
+                "-c",
+                "read go; for i in $(seq 100); do sleep 5 & done; wait",
+            ])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: the hook only calls `join_from_child`, which is async-signal-safe, and builds
-        // an io::Error from an errno, which does not allocate.
-        unsafe {
-            command.pre_exec(move || join_from_child(fd).map_err(io::Error::from_raw_os_error));
-        }
-        let mut child = command.spawn().expect("spawn sh");
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        join(fd, child.id() as i32).expect("join");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").expect("go");
         std::thread::sleep(Duration::from_millis(500));
         let current = cgroup.pids_current();
         // Clean up before asserting anything, so that a failure leaves nothing behind.

@@ -1,15 +1,15 @@
 //! What sandkitd adds to every sandbox on top of its template: its accounts (`/etc/passwd`,
-//! `group`, `shadow`, `gshadow`), its name (`/etc/hostname`, `/etc/hosts`), its
-//! `/etc/machine-id`, and the directories it needs that a template may lack (the homes, the
-//! mount points). They are staged in memory as one more read-only layer, above the template's,
-//! so setting a sandbox up writes nothing to disk; the sandbox may still change them (a write
-//! goes to its upper layer, as for any template file).
+//! `group`, `shadow`, `gshadow`), its `/etc/machine-id`, and the directories it needs that a
+//! template may lack (the homes, the mount points). They are staged in memory as one more
+//! read-only layer, above the template's, so setting a sandbox up writes nothing to disk; the
+//! sandbox may still change them (a write goes to its upper layer, as for any template file).
+//! Its name (`/etc/hostname`, `/etc/hosts`) comes later, when it is asked for (see the agent).
 
+use super::USER_ID;
 use super::accounts;
 use super::ids::{IdMap, RANGE};
 use super::mounts::err;
 use super::template::Template;
-use super::USER_ID;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -99,7 +99,7 @@ fn template_has(template: &Template, path: &str) -> bool {
         .any(|lower| std::fs::symlink_metadata(lower.join(rel)).is_ok())
 }
 
-fn items(template: &Template, hostname: &str, machine_id: &str) -> Vec<Item> {
+fn items(template: &Template, machine_id: &str) -> Vec<Item> {
     let host = template.host_accounts;
     let passwd = accounts::passwd(&template_file(template, "/etc/passwd"), host);
     let group = accounts::group(&template_file(template, "/etc/group"), host, &passwd);
@@ -137,19 +137,21 @@ fn items(template: &Template, hostname: &str, machine_id: &str) -> Vec<Item> {
             mode,
         })
         .collect();
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    );
     items.extend([
         file("/etc/passwd", passwd, 0, 0o644),
         file("/etc/group", group, 0, 0o644),
         file("/etc/shadow", shadow, shadow_gid, 0o640),
         file("/etc/gshadow", gshadow, shadow_gid, 0o640),
-        file("/etc/hostname", format!("{hostname}\n"), 0, 0o644),
-        file("/etc/hosts", hosts, 0, 0o644),
         file("/etc/machine-id", format!("{machine_id}\n"), 0, 0o444),
     ]);
     items
+}
+
+/// `/etc/hosts` of the sandbox called `hostname` (written when it gets its name).
+pub fn hosts(hostname: &str) -> String {
+    format!(
+        "127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    )
 }
 
 /// 32 random hex digits: each sandbox is a machine of its own.
@@ -175,7 +177,13 @@ fn set_owner(path: &Path, ids: &IdMap, uid: u32, gid: u32, mode: u32) -> Result<
 
 /// Creates `stage/<layer>/<dir>` like the template's own directory there (in an overlay the
 /// topmost layer's directory attributes are the ones shown), or root's 0755 if it has none.
-fn mirror_dir(template: &Template, layer: usize, rel: &Path, to: &Path, ids: &IdMap) -> Result<(), String> {
+fn mirror_dir(
+    template: &Template,
+    layer: usize,
+    rel: &Path,
+    to: &Path,
+    ids: &IdMap,
+) -> Result<(), String> {
     if to.is_dir() {
         return Ok(());
     }
@@ -195,13 +203,12 @@ fn mirror_dir(template: &Template, layer: usize, rel: &Path, to: &Path, ids: &Id
 /// that has any; returns, per layer, that directory.
 pub fn stage(
     template: &Template,
-    hostname: &str,
     ids: &IdMap,
     stage: &Path,
 ) -> Result<Vec<Option<PathBuf>>, String> {
     let mut roots: Vec<Option<PathBuf>> = vec![None; template.layers.len()];
     std::fs::create_dir(stage).map_err(|e| err("mkdir", stage, e))?;
-    for item in items(template, hostname, &machine_id()) {
+    for item in items(template, &machine_id()) {
         let (layer, rel) = layer_of(template, item.path);
         let root = stage.join(layer.to_string());
         if roots[layer].is_none() {

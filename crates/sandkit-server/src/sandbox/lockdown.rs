@@ -25,6 +25,8 @@ const CAP_SETPCAP: u32 = 8;
 const CAP_NET_BIND_SERVICE: u32 = 10;
 const CAP_NET_RAW: u32 = 13;
 const CAP_SYS_CHROOT: u32 = 18;
+/// Not kept, but what the agent itself needs until the sandbox is named (`sethostname`).
+pub const CAP_SYS_ADMIN: u32 = 21;
 const CAP_MKNOD: u32 = 27;
 const CAP_AUDIT_WRITE: u32 = 29;
 const CAP_SETFCAP: u32 = 31;
@@ -148,13 +150,20 @@ pub fn set_not_dumpable() -> Result<(), String> {
 /// Drops every capability not in KEPT_CAPABILITIES from the bounding set (PR_CAPBSET_DROP for
 /// 0..=last cap, reading /proc/sys/kernel/cap_last_cap, falling back to 40 if unreadable;
 /// EINVAL for an unknown cap ends the loop), clears the ambient set (PR_CAP_AMBIENT_CLEAR_ALL;
-/// ignore EINVAL on old kernels), and sets effective = permitted = KEPT set, inheritable =
-/// empty with the raw capset syscall (_LINUX_CAPABILITY_VERSION_3, two 32-bit data words).
-pub fn drop_capabilities() -> Result<(), String> {
-    drop_capabilities_raw().map_err(String::from)
+/// ignore EINVAL on old kernels), and sets effective = permitted = KEPT set plus `own`,
+/// inheritable = empty with the raw capset syscall (_LINUX_CAPABILITY_VERSION_3, two 32-bit
+/// data words). `own` stays with this process only: not in the bounding set, no program it
+/// runs can get it; [`give_up_own`] drops it later.
+pub fn drop_capabilities(own: &[u32]) -> Result<(), String> {
+    drop_capabilities_raw(own).map_err(String::from)
 }
 
-fn drop_capabilities_raw() -> Result<(), Failure> {
+/// Drops the capabilities [`drop_capabilities`] left to this process alone.
+pub fn give_up_own() -> Result<(), String> {
+    capset(KEPT_MASK).map_err(String::from)
+}
+
+fn drop_capabilities_raw(own: &[u32]) -> Result<(), Failure> {
     // The bounding set first (that takes CAP_SETPCAP, which is kept anyway): it caps what any
     // later exec can give back, whatever files the sandbox has.
     let last = last_cap().unwrap_or(FALLBACK_LAST_CAP);
@@ -182,12 +191,21 @@ fn drop_capabilities_raw() -> Result<(), Failure> {
         Ok(_) | Err(Errno::EINVAL) => {}
         Err(errno) => return Err(Failure::new("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", errno)),
     }
+    let own = own
+        .iter()
+        .filter(|c| **c < 64)
+        .fold(0u64, |mask, c| mask | 1 << c);
+    capset(KEPT_MASK | own)
+}
+
+/// Effective and permitted become `mask`, inheritable nothing.
+fn capset(mask: u64) -> Result<(), Failure> {
     let header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
     // The low word holds capabilities 0..=31, the high word 32..=63.
-    let words = [KEPT_MASK as u32, (KEPT_MASK >> 32) as u32];
+    let words = [mask as u32, (mask >> 32) as u32];
     let data = words.map(|word| CapData {
         effective: word,
         permitted: word,
@@ -899,7 +917,7 @@ mod tests {
             if set_not_dumpable().is_err() {
                 return 2;
             }
-            if drop_capabilities().is_err() {
+            if drop_capabilities(&[]).is_err() {
                 return 3;
             }
             if set_no_new_privs().is_err() {
@@ -947,7 +965,7 @@ mod tests {
     fn seccomp_is_refused_without_no_new_privs_or_cap_sys_admin() {
         let program = filter().unwrap();
         let (bytes, status) = in_child(|out| {
-            if drop_capabilities().is_err() {
+            if drop_capabilities(&[]).is_err() {
                 return 2;
             }
             let errno = match install_seccomp_raw(&program) {

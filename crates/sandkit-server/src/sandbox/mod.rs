@@ -7,8 +7,8 @@
 
 mod accounts;
 pub mod agent;
-mod identity;
 pub mod cgroup;
+mod identity;
 pub mod ids;
 pub mod lockdown;
 mod mounts;
@@ -62,6 +62,18 @@ pub struct Runtime {
     seccomp: bool,
     max_pids: u32,
     tmp_size_mb: u64,
+    pool: Arc<WarmPool>,
+}
+
+/// Sandboxes of the default template set up ahead of time, so that a create only has to name
+/// one (its user namespace, filesystem, cgroup and agent are ready).
+#[derive(Debug, Default)]
+struct WarmPool {
+    ready: Mutex<Vec<SandboxHandle>>,
+    wanted: usize,
+    refill: tokio::sync::Notify,
+    closed: std::sync::atomic::AtomicBool,
+    next: AtomicU64,
 }
 
 /// The agent is spawned from one long-lived thread: the parent-death signal fires when the
@@ -146,6 +158,11 @@ impl Runtime {
             seccomp: !config.insecure_no_seccomp,
             max_pids: config.max_pids,
             tmp_size_mb: config.tmp_size_mb,
+            pool: Arc::new(WarmPool {
+                // Without isolation a sandbox's directory is its home: nothing to prepare.
+                wanted: if isolated { config.warm_pool } else { 0 },
+                ..Default::default()
+            }),
         };
         let probe = SandboxIdentity {
             sandbox_id: format!("probe-{}", std::process::id()),
@@ -155,6 +172,9 @@ impl Runtime {
         match runtime.start(&probe).await {
             Ok(handle) => {
                 handle.kill().await;
+                if runtime.pool.wanted > 0 {
+                    tokio::spawn(runtime.clone().keep_pool_filled());
+                }
                 Ok(runtime)
             }
             Err(e) if isolated => Err(std::io::Error::other(format!(
@@ -254,26 +274,88 @@ impl Runtime {
         }
     }
 
-    /// Starts a sandbox: its directory, its agent, and (when isolated) its namespaces.
+    /// Starts a sandbox: one set up ahead of time when its template has a warm pool, else a
+    /// new one (its directory, its agent, its namespaces); then gives it its identity.
     pub async fn start(&self, identity: &SandboxIdentity) -> std::io::Result<SandboxHandle> {
+        if let Some(warm) = self.take_warm(&identity.template_id) {
+            match self.name(&warm, identity).await {
+                Ok(()) => return Ok(warm),
+                // Gone bad while it waited (its agent killed): start a new one instead.
+                Err(_) => warm.kill().await,
+            }
+        }
+        let handle = self
+            .prepare(&identity.template_id, &identity.sandbox_id)
+            .await?;
+        match self.name(&handle, identity).await {
+            Ok(()) => Ok(handle),
+            Err(e) => {
+                handle.kill().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives a prepared sandbox its identity: its directory's name, then (the agent) its
+    /// hostname and `/run/e2b` files.
+    async fn name(
+        &self,
+        handle: &SandboxHandle,
+        identity: &SandboxIdentity,
+    ) -> std::io::Result<()> {
         let dir = self.sandbox_dir(&identity.sandbox_id);
-        let result = self.start_in(&dir, identity).await;
+        let current = handle.dir();
+        if current != dir {
+            std::fs::rename(&current, &dir)?;
+            if let Ok(mut d) = handle.inner.dir.lock() {
+                *d = dir;
+            }
+        }
+        let dot_files = identity
+            .env()
+            .into_iter()
+            .map(|(k, v)| (format!(".{k}"), v))
+            .collect();
+        let hostname = identity.sandbox_id.clone();
+        match handle
+            .request(|req| ToAgent::Become {
+                req,
+                hostname,
+                dot_files,
+            })
+            .await?
+        {
+            (FromAgent::Became { .. }, _, _) => Ok(()),
+            (FromAgent::Failed { message, .. }, _, _) => Err(std::io::Error::other(format!(
+                "naming the sandbox failed: {message}"
+            ))),
+            _ => Err(std::io::Error::other(
+                "the sandbox agent answered out of turn",
+            )),
+        }
+    }
+
+    /// Sets a sandbox of `template_id` up in `<state>/<name>`: all but its identity.
+    async fn prepare(&self, template_id: &str, name: &str) -> std::io::Result<SandboxHandle> {
+        let dir = self.sandbox_dir(name);
+        let result = self.prepare_in(&dir, template_id, name).await;
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         result
     }
 
-    async fn start_in(
+    async fn prepare_in(
         &self,
         dir: &Path,
-        identity: &SandboxIdentity,
+        template_id: &str,
+        name: &str,
     ) -> std::io::Result<SandboxHandle> {
         // Isolated: the mount point of its root (the rest the agent makes). Not: its home.
         std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
         let template = if self.isolated {
-            let t = self.templates.get(&identity.template_id).ok_or_else(|| {
-                std::io::Error::other(format!("template '{}' not found", identity.template_id))
+            let t = self.templates.get(template_id).ok_or_else(|| {
+                std::io::Error::other(format!("template '{template_id}' not found"))
             })?;
             Some(t.clone())
         } else {
@@ -282,7 +364,7 @@ impl Runtime {
         let claim = self.ids.as_ref().map(|r| r.claim()).transpose()?;
         let cgroup = match &self.cgroups {
             Ok(c) => Some(
-                c.create(&identity.sandbox_id, self.max_pids)
+                c.create(name, self.max_pids)
                     .map_err(std::io::Error::other)?,
             ),
             Err(_) => None,
@@ -291,16 +373,11 @@ impl Runtime {
             isolated: self.isolated,
             dir: dir.to_string_lossy().into_owned(),
             state_dir: self.state_dir.to_string_lossy().into_owned(),
-            hostname: identity.sandbox_id.clone(),
-            dot_files: identity
-                .env()
-                .into_iter()
-                .map(|(k, v)| (format!(".{k}"), v))
-                .collect(),
             template,
             ids: claim.as_ref().map(|c| c.map),
             seccomp: self.seccomp,
             tmp_size_mb: self.tmp_size_mb,
+            cgroup: cgroup.is_some(),
         };
         let ids = claim.as_ref().map_or(IdMap::IDENTITY, |c| c.map);
         let spawned = self.spawn_agent(cgroup.as_ref()).await;
@@ -326,12 +403,14 @@ impl Runtime {
                 ids,
                 _ids_claim: claim,
                 cgroup: Mutex::new(cgroup),
+                // Without isolation a home is the sandbox's directory, named after it: such
+                // sandboxes are never prepared ahead, so `name` is its id.
                 users: ["root", "user"]
                     .iter()
-                    .filter_map(|name| self.user(&identity.sandbox_id, name))
+                    .filter_map(|user| self.user(name, user))
                     .collect(),
                 child: Mutex::new(Some(child)),
-                dir: dir.to_path_buf(),
+                dir: Mutex::new(dir.to_path_buf()),
                 pending: Mutex::new(HashMap::new()),
                 exits: Mutex::new(HashMap::new()),
                 next_req: AtomicU64::new(1),
@@ -367,6 +446,68 @@ impl Runtime {
         Ok(handle)
     }
 
+    /// A warm sandbox of `template_id`, if its pool has one (the pool then makes another).
+    fn take_warm(&self, template_id: &str) -> Option<SandboxHandle> {
+        if !self.templates.is_default(template_id) {
+            return None;
+        }
+        let taken = self.pool.ready.lock().ok()?.pop();
+        self.pool.refill.notify_one();
+        taken
+    }
+
+    /// Keeps `pool.wanted` sandboxes of the default template set up, until the pool is closed.
+    /// All missing ones are made at once: joining a cgroup waits for the kernel (an RCU grace
+    /// period, milliseconds) and joins made together wait for one.
+    async fn keep_pool_filled(self) {
+        let pool = self.pool.clone();
+        while !pool.closed.load(Ordering::Acquire) {
+            let notified = pool.refill.notified();
+            let missing = pool
+                .wanted
+                .saturating_sub(pool.ready.lock().map_or(pool.wanted, |r| r.len()));
+            if missing == 0 {
+                notified.await;
+                continue;
+            }
+            let made = futures_util::future::join_all((0..missing).map(|_| {
+                let name = format!("warm-{}", pool.next.fetch_add(1, Ordering::Relaxed));
+                let rt = self.clone();
+                async move { rt.prepare(template::DEFAULT_NAMES[0], &name).await }
+            }))
+            .await;
+            let mut failed = false;
+            for handle in made {
+                match handle {
+                    Ok(h) if !pool.closed.load(Ordering::Acquire) => {
+                        if let Ok(mut ready) = pool.ready.lock() {
+                            ready.push(h);
+                        }
+                    }
+                    Ok(h) => h.kill().await,
+                    Err(_) => failed = true,
+                }
+            }
+            if failed {
+                // Whatever stopped it (no free id range, a full disk) does not pass at once.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// Ends the warm pool and the sandboxes in it (server shutdown).
+    pub async fn close_pool(&self) {
+        self.pool.closed.store(true, Ordering::Release);
+        self.pool.refill.notify_one();
+        let ready: Vec<SandboxHandle> = self
+            .pool
+            .ready
+            .lock()
+            .map(|mut r| r.drain(..).collect())
+            .unwrap_or_default();
+        futures_util::future::join_all(ready.iter().map(|h| h.kill())).await;
+    }
+
     /// Starts the agent process (in new namespaces when isolated, in `cgroup` when given) and
     /// returns sandkitd's end of its socket.
     async fn spawn_agent(
@@ -397,13 +538,15 @@ impl Runtime {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                // Into the sandbox's cgroup first: everything it ever starts stays there.
-                if let Some(fd) = cgroup_procs {
-                    cgroup::join_from_child(fd).map_err(std::io::Error::from_raw_os_error)?;
+                // The agent moves the sandbox's PID 1 into its cgroup (see the agent).
+                if let Some(fd) = cgroup_procs
+                    && libc::dup2(fd, agent::CGROUP_FD) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
                 }
                 if isolated {
+                    // UTS comes later, owned by the sandbox's user namespace (see the agent).
                     let flags = libc::CLONE_NEWNS
-                        | libc::CLONE_NEWUTS
                         | libc::CLONE_NEWIPC
                         | libc::CLONE_NEWNET
                         | libc::CLONE_NEWPID;
@@ -522,7 +665,8 @@ struct HandleInner {
     /// The accounts a call may name.
     users: Vec<User>,
     child: Mutex<Option<std::process::Child>>,
-    dir: PathBuf,
+    /// Its directory: `warm-<n>` while it waits in the pool, its id once named.
+    dir: Mutex<PathBuf>,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Per pid, who waits for its end (the exit arrives once).
     exits: Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>,
@@ -571,7 +715,9 @@ async fn read_loop(inner: std::sync::Weak<HandleInner>) {
                         let _ = w.send((msg, fds, Some(rx)));
                     }
                 }
-                FromAgent::Failed { req, .. } | FromAgent::Signalled { req, .. } => {
+                FromAgent::Failed { req, .. }
+                | FromAgent::Signalled { req, .. }
+                | FromAgent::Became { req } => {
                     let waiter = strong.pending.lock().ok().and_then(|mut m| m.remove(&req));
                     if let Some(w) = waiter {
                         let _ = w.send((msg, fds, None));
@@ -694,7 +840,7 @@ impl SandboxHandle {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
-        let dir = self.inner.dir.clone();
+        let dir = self.dir();
         let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
     }
 
@@ -736,8 +882,8 @@ impl SandboxHandle {
     }
 
     /// The sandbox's directory on the host.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
+    pub fn dir(&self) -> PathBuf {
+        self.inner.dir.lock().map(|d| d.clone()).unwrap_or_default()
     }
 }
 

@@ -21,6 +21,14 @@ pub enum ToAgent {
     Configure(Box<super::agent::AgentConfig>),
     /// Start a process. Answered by `Spawned` (with its descriptors) or `Failed`.
     Spawn(SpawnRequest),
+    /// Become the sandbox `hostname` (its name, `/etc/hostname`, `/etc/hosts`) with these
+    /// `/run/e2b` files: what a sandbox set up ahead of time still lacks. Answered by `Became`
+    /// or `Failed`.
+    Become {
+        req: u64,
+        hostname: String,
+        dot_files: Vec<(String, String)>,
+    },
     /// Send `signal` to the process `pid` (and its process group). Answered by `Signalled`.
     Signal { req: u64, pid: i32, signal: i32 },
     /// Kill every process and exit.
@@ -56,6 +64,8 @@ pub enum FromAgent {
     Spawned { req: u64, pid: i32 },
     /// The process could not be started (no such command, no such directory, ...).
     Failed { req: u64, message: String },
+    /// The sandbox has its identity.
+    Became { req: u64 },
     /// `found` is false when there was no such process.
     Signalled { req: u64, found: bool },
     /// A process started by `Spawn` ended: with an exit code, or killed by a signal.

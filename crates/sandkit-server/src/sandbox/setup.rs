@@ -12,8 +12,8 @@
 //! Every mount is made here, in a mount namespace the sandbox's user namespace does not own, so
 //! nothing inside can mount, unmount or remount anything.
 
-use super::identity;
 use super::agent::AgentConfig;
+use super::identity;
 use super::ids::IdMap;
 use super::mounts::{self, err};
 use super::template::Template;
@@ -60,11 +60,6 @@ fn own(path: &Path, ids: &IdMap, uid: u32, gid: u32, mode: u32) -> Result<(), St
         .map_err(|e| err("chmod", path, e))
 }
 
-fn write_owned(path: &Path, content: &str, ids: &IdMap, gid: u32, mode: u32) -> Result<(), String> {
-    std::fs::write(path, content).map_err(|e| err("write", path, e))?;
-    own(path, ids, 0, gid, mode)
-}
-
 /// A directory the sandbox needs (a mount point a template may lack), owned by its root.
 fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
     if path.is_dir() {
@@ -93,7 +88,7 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
     mounts::tmpfs(stage, MsFlags::empty(), "mode=700")?;
     let ids = &config.ids.unwrap_or(IdMap::IDENTITY);
     let userns = config.ids.as_ref().map(new_userns).transpose()?;
-    let own_files = identity::stage(template, &config.hostname, ids, &stage.join("id"))?;
+    let own_files = identity::stage(template, ids, &stage.join("id"))?;
     let dir = Path::new(&config.dir)
         .file_name()
         .map(PathBuf::from)
@@ -119,12 +114,6 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
     let run_lock = run.join("lock");
     mkdir(&run_lock)?;
     own(&run_lock, ids, 0, 0, 0o1777)?;
-    let run_e2b = run.join("e2b");
-    mkdir(&run_e2b)?;
-    own(&run_e2b, ids, 0, 0, 0o755)?;
-    for (name, content) in &config.dot_files {
-        write_owned(&run_e2b.join(name), content, ids, 0, 0o644)?;
-    }
 
     setup_dev(&root, ids, &owner)?;
     setup_proc(&root)?;
@@ -136,7 +125,6 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach the old root: {e}"))?;
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
 
-    nix::unistd::sethostname(&config.hostname).map_err(|e| format!("sethostname: {e}"))?;
     loopback_up()?;
     Ok(userns)
 }
@@ -205,8 +193,8 @@ fn mount_overlays(
     one(0)?;
     let mut children = Vec::new();
     for i in 1..template.layers.len() {
-        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| format!("pipe: {e}"))?;
+        let (report_r, report_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
         // SAFETY: the agent is single-threaded; the child mounts and exits.
         match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
             nix::unistd::ForkResult::Child => {

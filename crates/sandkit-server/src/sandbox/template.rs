@@ -75,6 +75,11 @@ impl Templates {
         })
     }
 
+    /// Whether `name` is the default template (not replaced by a named one).
+    pub fn is_default(&self, name: &str) -> bool {
+        DEFAULT_NAMES.contains(&name) && !self.named.iter().any(|(n, _)| n == name)
+    }
+
     /// The template called `name`: a named one, else the default under its names.
     pub fn get(&self, name: &str) -> Option<&Template> {
         self.named
