@@ -572,7 +572,6 @@ fn describe_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
 
     #[test]
