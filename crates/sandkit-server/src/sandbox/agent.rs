@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// The descriptor sandkitd passes the socket on.
 pub const SOCKET_FD: RawFd = 3;
@@ -75,8 +76,22 @@ pub fn main() -> ! {
         let _ = nix::unistd::close(CGROUP_FD);
     }
     if config.isolated {
+        // Made here, where the helper process it takes has a pid the host's /proc knows; then
+        // the sandbox's PID namespace, whose first process is PID 1.
+        let userns = match config
+            .ids
+            .as_ref()
+            .map(|ids| userns::create(ids, Path::new("/proc")))
+        {
+            Some(Err(message)) => fail(&sock, message),
+            Some(Ok(ns)) => Some(ns),
+            None => None,
+        };
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID) {
+            fail(&sock, format!("unshare(CLONE_NEWPID): {e}"));
+        }
         let joined = become_pid_one(&sock, config.cgroup);
-        if let Err(message) = isolate_and_lock_down(&config, joined) {
+        if let Err(message) = isolate_and_lock_down(&config, joined, userns) {
             fail(&sock, message);
         }
     }
@@ -87,12 +102,16 @@ pub fn main() -> ! {
 /// Builds the sandbox's view with the host's privileges, then gives them up for good: into
 /// the user namespace as its root, capabilities cut to a container's default set, no new
 /// privileges, not traceable, and the seccomp filter.
-fn isolate_and_lock_down(config: &AgentConfig, joined: OwnedFd) -> Result<(), String> {
+fn isolate_and_lock_down(
+    config: &AgentConfig,
+    joined: OwnedFd,
+    userns: Option<OwnedFd>,
+) -> Result<(), String> {
     let template = config
         .template
         .as_ref()
         .ok_or("an isolated sandbox needs a template")?;
-    let userns = setup::isolate(config, template)?;
+    setup::isolate(config, template, userns.as_ref().map(|ns| ns.as_fd()))?;
     // When memory runs out, the kernel picks a sandbox's processes before sandkitd; set with
     // the host's privileges, it is also the lowest any of them can go.
     let _ = std::fs::write("/proc/self/oom_score_adj", "500");
@@ -134,8 +153,8 @@ fn fail(sock: &OwnedFd, message: String) -> ! {
     std::process::exit(1)
 }
 
-/// sandkitd unshared the PID namespace before exec, which applies to this process's children:
-/// fork once, and let the child carry on as PID 1 while this process waits and mirrors its end.
+/// The PID namespace just unshared applies to this process's children: fork once, and let the
+/// child carry on as PID 1 while this process waits and mirrors its end.
 /// Killing this process (what sandkitd does to end the sandbox) kills the child through the
 /// parent-death signal, and with PID 1 gone the kernel kills the whole namespace.
 ///

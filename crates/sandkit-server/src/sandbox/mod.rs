@@ -545,11 +545,9 @@ impl Runtime {
                     return Err(std::io::Error::last_os_error());
                 }
                 if isolated {
-                    // UTS comes later, owned by the sandbox's user namespace (see the agent).
-                    let flags = libc::CLONE_NEWNS
-                        | libc::CLONE_NEWIPC
-                        | libc::CLONE_NEWNET
-                        | libc::CLONE_NEWPID;
+                    // The user and PID namespaces are the agent's to make, and UTS comes
+                    // later, owned by the sandbox's user namespace (see the agent).
+                    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
                     if libc::unshare(flags) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }

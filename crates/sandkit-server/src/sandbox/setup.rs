@@ -17,15 +17,24 @@ use super::identity;
 use super::ids::IdMap;
 use super::mounts::{self, err};
 use super::template::Template;
-use super::userns;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Sizes of the sandbox's memory-backed directories besides `/tmp`.
 const RUN_SIZE: &str = "64m";
 const SHM_SIZE: &str = "64m";
+
+/// The character devices of a sandbox's `/dev`: name, major, minor.
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 /// Kernel files and directories hidden from sandboxes (as runc's defaults hide them).
 const PROC_MASKED: &[&str] = &[
@@ -70,16 +79,19 @@ fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
 }
 
 /// Where an agent stages what nobody else needs, in memory: a tmpfs of its own mount namespace
-/// over `<state>/stage` (the lower layers' mount points, a procfs, the sandbox's own files).
+/// over `<state>/stage` (the lower layers' mount points, the sandbox's own files).
 /// The sandbox's directory on disk gets its overlays' upper and work directories only: each
 /// directory made on disk costs a journaled write, which is what setting a sandbox up would
 /// otherwise spend most of its time on.
 pub const STAGE: &str = "stage";
 
-/// Builds the view and moves into it. With `config.ids`, also makes the sandbox's user
-/// namespace (which id-maps the template's layers) and returns it, for the agent to enter when
-/// it is done with the host's privileges.
-pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<OwnedFd>, String> {
+/// Builds the view and moves into it. `userns`, the sandbox's user namespace when it has one,
+/// id-maps the template's layers.
+pub fn isolate(
+    config: &AgentConfig,
+    template: &Template,
+    userns: Option<BorrowedFd<'_>>,
+) -> Result<(), String> {
     let state = Path::new(&config.state_dir);
     // Overlay options name paths relative to the state directory: short and unescaped.
     nix::unistd::chdir(state).map_err(|e| err("chdir", state, e))?;
@@ -87,14 +99,13 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
     let stage = Path::new(STAGE);
     mounts::tmpfs(stage, MsFlags::empty(), "mode=700")?;
     let ids = &config.ids.unwrap_or(IdMap::IDENTITY);
-    let userns = config.ids.as_ref().map(new_userns).transpose()?;
     let own_files = identity::stage(template, ids, &stage.join("id"))?;
     let dir = Path::new(&config.dir)
         .file_name()
         .map(PathBuf::from)
         .ok_or("the sandbox directory has no name")?;
     let root = dir.join("root");
-    let layers = attach_lowers(template, &own_files, userns.as_ref().map(|ns| ns.as_fd()))?;
+    let layers = attach_lowers(template, &own_files, userns)?;
     mount_overlays(template, &layers, &dir, &root, ids)?;
 
     let tmp = at(&root, "/tmp");
@@ -125,26 +136,7 @@ pub fn isolate(config: &AgentConfig, template: &Template) -> Result<Option<Owned
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach the old root: {e}"))?;
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
 
-    loopback_up()?;
-    Ok(userns)
-}
-
-/// The sandbox's user namespace. Its helper process is known by its pid in this PID namespace,
-/// so its maps are written through a procfs of this namespace (the one mounted is the host's).
-fn new_userns(map: &IdMap) -> Result<OwnedFd, String> {
-    let proc = Path::new(STAGE).join("p");
-    mkdir(&proc)?;
-    mount(
-        Some("proc"),
-        &proc,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(|e| err("mount proc on", &proc, e))?;
-    let ns = userns::create(map, &proc);
-    let _ = umount2(&proc, MntFlags::MNT_DETACH);
-    ns
+    loopback_up()
 }
 
 /// Attaches every layer's lowers (id-mapped when the sandbox has a user namespace) at
@@ -273,22 +265,28 @@ fn mount_overlay(
 fn setup_dev(root: &Path, ids: &IdMap, owner: &str) -> Result<(), String> {
     let dev = at(root, "/dev");
     ensure_dir(&dev, ids, 0o755)?;
-    mounts::tmpfs(&dev, MsFlags::MS_NOEXEC, "mode=755,size=64k")?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let host = Path::new("/dev").join(name);
-        if !host.exists() {
-            continue;
-        }
-        let target = dev.join(name);
-        std::fs::File::create(&target).map_err(|e| err("create", &target, e))?;
-        mount(
-            Some(&host),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
+    // Not nodev, for the devices below; nothing in the sandbox can make one (a user namespace
+    // may not), nor write here (the host's root owns it).
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=755,size=64k"),
+    )
+    .map_err(|e| err("mount tmpfs on", &dev, e))?;
+    // Made by the agent while it is still the host's root: cheaper than a bind mount each.
+    for (name, major, minor) in DEVICES {
+        let path = dev.join(name);
+        nix::sys::stat::mknod(
+            &path,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(*major, *minor),
         )
-        .map_err(|e| err("bind-mount onto", &target, e))?;
+        .map_err(|e| err("mknod", &path, e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| err("chmod", &path, e))?;
     }
     let pts = dev.join("pts");
     mkdir(&pts)?;
