@@ -298,6 +298,35 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
 }
 
 #[tokio::test]
+async fn downloads_of_pipes_and_terminals_are_refused_at_once() {
+    // A FIFO would hold sandkitd's reader forever; /dev/tty is sandkitd's own terminal.
+    let server = start_with_sandboxes().await;
+    let envd = Envd::create(&server).await;
+    envd.ok("mkfifo /tmp/pipe").await;
+    for path in ["/tmp/pipe", "/dev/tty", "/dev/zero"] {
+        let res = tokio::time::timeout(
+            Duration::from_secs(10),
+            envd.request(
+                reqwest::Method::GET,
+                &format!("/files?path={path}&username=root"),
+            )
+            .send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("GET {path} hung"))
+        .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let body = res.text().await.unwrap();
+        // /dev/tty opens only where sandkitd has a terminal.
+        assert!(
+            body.contains("not a regular file") || body.contains("no such device"),
+            "{path}: {body}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn pip_and_npm_install_local_packages() {
     let server = start_with_sandboxes().await;
     let envd = Envd::create(&server).await;

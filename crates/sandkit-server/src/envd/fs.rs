@@ -38,6 +38,8 @@ impl FsError {
             Errno::ENAMETOOLONG => FsError::Invalid(format!("{what}: file name too long")),
             Errno::ENOSPC | Errno::EDQUOT => FsError::NoSpace(format!("{what}: no space left")),
             Errno::EXDEV => FsError::Invalid(format!("{what}: cannot move across filesystems")),
+            // A device with nothing behind it (`/dev/tty` of a process without a terminal).
+            Errno::ENXIO => FsError::Invalid(format!("{what}: no such device or address")),
             other => FsError::Other(format!("{what}: {}", other.desc())),
         }
     }

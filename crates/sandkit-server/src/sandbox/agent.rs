@@ -1,8 +1,8 @@
 //! The agent: the first process of a sandbox (PID 1 of its PID namespace when isolated). It
 //! sets the sandbox's filesystem view up, then starts, signals and reaps processes on request.
 //!
-//! sandkitd runs it as `sandkitd __sandbox-agent` with the socket on fd 3, and sends its
-//! configuration as the first message. It is
+//! sandkitd runs it as `sandkitd __sandbox-agent` with the socket on fd 3 (and the sandbox
+//! cgroup's `cgroup.procs` on fd 4), and sends its configuration as the first message. It is
 //! single-threaded and blocks in `poll`, so `fork` is safe here, which it would not be in
 //! sandkitd's multi-threaded runtime.
 
@@ -31,8 +31,9 @@ pub const CGROUP_FD: RawFd = 4;
 /// line, which processes in the sandbox could read in `/proc/1/cmdline`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentConfig {
-    /// Build the sandbox's own filesystem view and become PID 1 (namespaces were entered by
-    /// sandkitd before exec). Without it, processes run in the host's view.
+    /// Build the sandbox's own filesystem view and become PID 1 (the mount, IPC and network
+    /// namespaces were entered by sandkitd before exec; the agent makes the user, PID and UTS
+    /// ones). Without it, processes run in the host's view.
     pub isolated: bool,
     /// The sandbox's directory on the host (the mount point `root/`, the overlays' upper and
     /// work directories `u<n>` and `w<n>`).

@@ -1,10 +1,9 @@
 //! The isolated sandbox's view, built by the agent (PID 1) with the host's privileges inside
-//! fresh mount, UTS, IPC, network and PID namespaces, before it drops them:
+//! fresh mount, IPC, network and PID namespaces, before it drops them:
 //!
 //! - `/` and the template's other layers: overlays whose read-only layers are id-mapped to the
-//!   sandbox's user namespace and whose upper directories are the sandbox's own (`u/<n>` in its
-//!   state directory);
-//! - its own `/etc/passwd`, `group`, `shadow`, `gshadow`, `hostname`, `hosts`, `machine-id`;
+//!   sandbox's user namespace, with the sandbox's own files (see [`super::identity`]) on top,
+//!   and whose upper directories are the sandbox's own (`u<n>` in its directory);
 //! - private `/tmp`, `/run`, `/dev/shm` (size-limited tmpfs), a minimal `/dev`, a fresh `/proc`
 //!   and a read-only `/sys`, with the kernel interfaces container runtimes hide masked;
 //! - then `pivot_root` into it: nothing else of the host stays reachable.
@@ -260,8 +259,8 @@ fn mount_overlay(
     )
 }
 
-/// A minimal `/dev`, not writable by the sandbox: the harmless character devices bound from
-/// the host, a private devpts for terminals, and `/dev/shm`.
+/// A minimal `/dev`, not writable by the sandbox: the harmless character devices, a private
+/// devpts for terminals, and `/dev/shm`.
 fn setup_dev(root: &Path, ids: &IdMap, owner: &str) -> Result<(), String> {
     let dev = at(root, "/dev");
     ensure_dir(&dev, ids, 0o755)?;
