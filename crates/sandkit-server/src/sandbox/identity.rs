@@ -7,10 +7,9 @@
 
 use super::USER_ID;
 use super::accounts;
-use super::ids::{IdMap, RANGE};
+use super::ids::IdMap;
 use super::mounts::err;
 use super::template::Template;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// One file or directory of the sandbox's own, with its owner (inside ids) and mode.
@@ -168,13 +167,6 @@ fn machine_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn set_owner(path: &Path, ids: &IdMap, uid: u32, gid: u32, mode: u32) -> Result<(), String> {
-    std::os::unix::fs::chown(path, Some(ids.to_host(uid)), Some(ids.to_host(gid)))
-        .map_err(|e| err("chown", path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| err("chmod", path, e))
-}
-
 /// Creates `stage/<layer>/<dir>` like the template's own directory there (in an overlay the
 /// topmost layer's directory attributes are the ones shown), or root's 0755 if it has none.
 fn mirror_dir(
@@ -189,14 +181,10 @@ fn mirror_dir(
     }
     std::fs::create_dir(to).map_err(|e| err("mkdir", to, e))?;
     let source = template.layers[layer].lowers.last().map(|b| b.join(rel));
-    let (uid, gid, mode) = match source.and_then(|s| std::fs::metadata(s).ok()) {
-        Some(m) if m.is_dir() => {
-            let inside = |host: u32| if host < RANGE { host } else { 0 };
-            (inside(m.uid()), inside(m.gid()), m.mode() & 0o7777)
-        }
-        _ => (0, 0, 0o755),
-    };
-    set_owner(to, ids, uid, gid, mode)
+    match source.and_then(|s| std::fs::metadata(s).ok()) {
+        Some(m) if m.is_dir() => ids.own_like(to, &m),
+        _ => ids.own(to, 0, 0, 0o755),
+    }
 }
 
 /// Stages the sandbox's own files under `stage` (a tmpfs), one directory per template layer
@@ -228,7 +216,7 @@ pub fn stage(
             Some(content) => std::fs::write(&path, content).map_err(|e| err("write", &path, e))?,
             None => std::fs::create_dir(&path).map_err(|e| err("mkdir", &path, e))?,
         }
-        set_owner(&path, ids, item.uid, item.gid, item.mode)?;
+        ids.own(&path, item.uid, item.gid, item.mode)?;
     }
     Ok(roots)
 }

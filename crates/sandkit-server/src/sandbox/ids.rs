@@ -45,6 +45,30 @@ impl IdMap {
         host.checked_sub(self.base).filter(|i| *i < RANGE)
     }
 
+    /// Gives `path` (made by sandkitd, the host's root) to the sandbox's `uid` and `gid`, with
+    /// `mode`: without the chown, the sandbox would see `nobody`'s.
+    pub fn own(&self, path: &Path, uid: u32, gid: u32, mode: u32) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
+        std::os::unix::fs::chown(path, Some(self.to_host(uid)), Some(self.to_host(gid)))
+            .map_err(|e| err("chown", e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| err("chmod", e))
+    }
+
+    /// Gives `path` the owner and mode a template's `model` has: its ids below [`RANGE`] are
+    /// the template's own, mapped like every id of its layers; any other is root's.
+    pub fn own_like(&self, path: &Path, model: &std::fs::Metadata) -> Result<(), String> {
+        use std::os::unix::fs::MetadataExt;
+        let inside = |host: u32| if host < RANGE { host } else { 0 };
+        self.own(
+            path,
+            inside(model.uid()),
+            inside(model.gid()),
+            model.mode() & 0o7777,
+        )
+    }
+
     /// The line written to `/proc/<pid>/uid_map` and `gid_map`.
     pub fn map_line(&self) -> String {
         format!("0 {} {RANGE}\n", self.base)

@@ -18,7 +18,7 @@ use super::mounts::{self, err};
 use super::template::Template;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use std::os::fd::BorrowedFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Sizes of the sandbox's memory-backed directories besides `/tmp`.
@@ -59,22 +59,13 @@ fn mkdir(path: &Path) -> Result<(), String> {
     std::fs::create_dir(path).map_err(|e| err("mkdir", path, e))
 }
 
-/// Owner and mode of a file or directory the agent makes for the sandbox (it runs as the
-/// host's root: without the chown, the sandbox would see `nobody`'s).
-fn own(path: &Path, ids: &IdMap, uid: u32, gid: u32, mode: u32) -> Result<(), String> {
-    std::os::unix::fs::chown(path, Some(ids.to_host(uid)), Some(ids.to_host(gid)))
-        .map_err(|e| err("chown", path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| err("chmod", path, e))
-}
-
 /// A directory the sandbox needs (a mount point a template may lack), owned by its root.
 fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
     if path.is_dir() {
         return Ok(());
     }
     std::fs::create_dir_all(path).map_err(|e| err("mkdir", path, e))?;
-    own(path, ids, 0, 0, mode)
+    ids.own(path, 0, 0, mode)
 }
 
 /// Where an agent stages what nobody else needs, in memory: a tmpfs of its own mount namespace
@@ -123,7 +114,7 @@ pub fn isolate(
     )?;
     let run_lock = run.join("lock");
     mkdir(&run_lock)?;
-    own(&run_lock, ids, 0, 0, 0o1777)?;
+    ids.own(&run_lock, 0, 0, 0o1777)?;
 
     setup_dev(&root, ids, &owner)?;
     setup_proc(&root)?;
@@ -238,14 +229,7 @@ fn mount_overlay(
     // The merged directory shows the upper directory's owner and mode: the template's.
     if let Some(bottom) = layer.lowers.last() {
         let meta = std::fs::metadata(bottom).map_err(|e| err("stat", bottom, e))?;
-        let inside = |host: u32| if host < super::ids::RANGE { host } else { 0 };
-        own(
-            &upper,
-            ids,
-            inside(meta.uid()),
-            inside(meta.gid()),
-            meta.mode() & 0o7777,
-        )?;
+        ids.own_like(&upper, &meta)?;
     }
     let target = at(root, &layer.target);
     if i > 0 {
