@@ -98,6 +98,7 @@ pub fn isolate(
     let layers = attach_lowers(template, &own_files, userns)?;
     mount_overlays(template, &layers, &dir, &root, ids)?;
 
+    // Mount points every template has: the sandbox's own files add any it lacks.
     let tmp = at(&root, "/tmp");
     let host_root = ids.to_host(0);
     let owner = format!("uid={host_root},gid={host_root}");
@@ -247,7 +248,6 @@ fn mount_overlay(
 /// devpts for terminals, and `/dev/shm`.
 fn setup_dev(root: &Path, ids: &IdMap, owner: &str) -> Result<(), String> {
     let dev = at(root, "/dev");
-    ensure_dir(&dev, ids, 0o755)?;
     // Not nodev, for the devices below; nothing in the sandbox can make one (a user namespace
     // may not), nor write here (the host's root owns it).
     mount(
@@ -307,7 +307,6 @@ fn setup_dev(root: &Path, ids: &IdMap, owner: &str) -> Result<(), String> {
 /// its sensitive files masked.
 fn setup_proc(root: &Path) -> Result<(), String> {
     let proc_dir = at(root, "/proc");
-    std::fs::create_dir_all(&proc_dir).map_err(|e| err("mkdir", &proc_dir, e))?;
     mount(
         Some("proc"),
         &proc_dir,
@@ -337,7 +336,6 @@ fn setup_proc(root: &Path) -> Result<(), String> {
 /// A read-only `/sys` (the sandbox's network devices only), firmware and power caps masked.
 fn setup_sys(root: &Path) -> Result<(), String> {
     let sys = at(root, "/sys");
-    std::fs::create_dir_all(&sys).map_err(|e| err("mkdir", &sys, e))?;
     mount(
         Some("sysfs"),
         &sys,
