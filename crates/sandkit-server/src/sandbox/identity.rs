@@ -9,7 +9,7 @@ use super::USER_ID;
 use super::accounts;
 use super::ids::IdMap;
 use super::mounts::err;
-use super::template::Template;
+use super::template::{Template, open_inside};
 use std::path::{Path, PathBuf};
 
 /// One file or directory of the sandbox's own, with its owner (inside ids) and mode.
@@ -60,22 +60,13 @@ fn layer_of<'a>(template: &Template, path: &'a str) -> (usize, &'a str) {
 /// The template's own file at `path`, resolved inside its layer (a template's symlink cannot
 /// point sandkitd at a host file); empty when it has none.
 fn template_file(template: &Template, path: &str) -> String {
-    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
+    use nix::fcntl::OFlag;
     let (i, rel) = layer_of(template, path);
-    let Some(bottom) = template.layers[i].lowers.last() else {
-        return String::new();
-    };
-    let Ok(dir) = open(
-        bottom.as_path(),
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) else {
-        return String::new();
-    };
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT);
-    let Ok(fd) = openat2(&dir, rel, how) else {
+    let Some(fd) = template.layers[i]
+        .lowers
+        .last()
+        .and_then(|bottom| open_inside(bottom, rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK))
+    else {
         return String::new();
     };
     let mut text = String::new();

@@ -111,7 +111,7 @@ fn check_named(name: &str, root: &Path) -> std::io::Result<Template> {
         return Err(bad("not a directory".into()));
     }
     // Every process is started by /bin/sh or /bin/bash; links resolve inside the template.
-    if !resolves_inside(&root, "bin/sh") {
+    if open_inside(&root, "bin/sh", nix::fcntl::OFlag::O_PATH).is_none() {
         return Err(bad(
             "no /bin/sh in it: it must hold a whole root filesystem".into(),
         ));
@@ -125,20 +125,24 @@ fn check_named(name: &str, root: &Path) -> std::io::Result<Template> {
     })
 }
 
-/// Whether `path` exists below `root` with symlinks followed as if `root` were `/`.
-fn resolves_inside(root: &Path, path: &str) -> bool {
+/// Opens `path` below `root` with `flags`, symlinks followed as if `root` were `/`: a
+/// template's link can never lead sandkitd to a file of the host.
+pub fn open_inside(
+    root: &Path,
+    path: &str,
+    flags: nix::fcntl::OFlag,
+) -> Option<std::os::fd::OwnedFd> {
     use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
-    let Ok(dir) = open(
+    let dir = open(
         root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
-    ) else {
-        return false;
-    };
+    )
+    .ok()?;
     let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .flags(flags | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT);
-    openat2(&dir, path, how).is_ok()
+    openat2(&dir, path, how).ok()
 }
 
 /// The default template from the host rooted at `host` (`/`; tests use a fake host).
