@@ -14,7 +14,7 @@ async fn runtime() -> (Runtime, tempdir::Dir) {
         ..Default::default()
     };
     let rt = Runtime::new(dir.path.clone(), &config).await.unwrap();
-    eprintln!("isolated: {} ({:?})", rt.isolated, rt.isolation_note);
+    eprintln!("sandboxes: {}", rt.describe());
     (rt, dir)
 }
 

@@ -47,10 +47,9 @@ pub struct User {
 /// How sandboxes are run on this machine.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    /// Namespaces are in use; otherwise processes run in the host's view, as sandkitd's user.
+    /// Namespaces are in use; otherwise (`--no-isolation`) processes run in the host's view, as
+    /// sandkitd's user.
     pub isolated: bool,
-    /// Why isolation is off, when it is.
-    pub isolation_note: Option<String>,
     state_dir: PathBuf,
     exe: PathBuf,
     spawner: mpsc::UnboundedSender<SpawnJob>,
@@ -148,7 +147,6 @@ impl Runtime {
         };
         let runtime = Runtime {
             isolated,
-            isolation_note: (!isolated).then(|| "turned off with --no-isolation".into()),
             state_dir,
             exe,
             spawner: spawner_thread(),
@@ -193,10 +191,9 @@ impl Runtime {
     /// One line for sandkitd's banner: how sandboxes are isolated, and what is missing.
     pub fn describe(&self) -> String {
         if !self.isolated {
-            return format!(
-                "NOT isolated ({}): processes run as sandkitd's user and see the host",
-                self.isolation_note.as_deref().unwrap_or("no namespaces")
-            );
+            return "NOT isolated (turned off with --no-isolation): processes run as sandkitd's \
+                    user and see the host"
+                .into();
         }
         let mut parts = Vec::new();
         match &self.ids {
