@@ -140,31 +140,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.templates.push((name.into(), dir.into()));
             }
             "--max-pids" => {
-                let v = value()?;
                 config.sandboxes.max_pids =
-                    v.parse::<u32>().ok().filter(|n| *n >= 8).ok_or_else(|| {
-                        CliError(format!("--max-pids: {v:?} is not a number >= 8"))
-                    })?;
+                    number(&flag, &value()?, 8..=u32::MAX, "a number >= 8")?;
             }
             "--warm-pool" => {
-                let v = value()?;
-                config.sandboxes.warm_pool = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n <= 64)
-                    .ok_or_else(|| CliError(format!("--warm-pool: {v:?} is not a number 0-64")))?;
+                config.sandboxes.warm_pool = number(&flag, &value()?, 0..=64, "a number 0-64")?;
             }
             "--tmp-size" => {
-                let v = value()?;
-                config.sandboxes.tmp_size_mb = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=1 << 20).contains(n))
-                    .ok_or_else(|| {
-                        CliError(format!(
-                            "--tmp-size: {v:?} is not a size in MiB (1-1048576)"
-                        ))
-                    })?;
+                config.sandboxes.tmp_size_mb =
+                    number(&flag, &value()?, 1..=1 << 20, "a size in MiB (1-1048576)")?;
             }
             "--no-processes" => config.sandboxes.enabled = false,
             "--domain" => {
@@ -185,6 +169,22 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             .push((random::api_key(), DEFAULT_TEAM.to_string()));
     }
     Ok(Command::Run(config))
+}
+
+/// The number `v` given to `flag`, within `range`; else an error saying it is not `what`.
+fn number<T>(
+    flag: &str,
+    v: &str,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, CliError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    v.parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| CliError(format!("{flag}: {v:?} is not {what}")))
 }
 
 /// `KEY` or `KEY=TEAM`. Error messages never repeat the key.
