@@ -10,6 +10,9 @@
 // writes in a sandbox is not on the host. `config.isolation` ({ script, env }, from
 // tests/harness/hostile.mjs) runs the escape attempts as root and as user.
 import { assert, assertEqual, createRunner, describeError, fail, sleep } from './checks.mjs'
+import { runDaemonConformance } from './scenario-daemon.mjs'
+import { runSdkConformance } from './scenario-sdk.mjs'
+import { runPtyScenario } from './scenario-pty.mjs'
 
 export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const { otherTeamKey, ...conn } = opts
@@ -431,6 +434,12 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
         }
       })
     }
+
+    // Conformance with E2B's daemon and SDK, and terminals: one module each (issue 10).
+    const ctx = { Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }
+    await runDaemonConformance(ctx)
+    await runSdkConformance(ctx)
+    await runPtyScenario(ctx)
 
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {
       const c = await create()
