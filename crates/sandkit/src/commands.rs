@@ -74,7 +74,7 @@ pub struct ProcessInfo {
 // ── wire messages ────────────────────────────────────────────────────────────────────────
 
 /// `{"process":{"pid":N}`, left open for more members.
-fn select_request(pid: u32) -> Writer {
+pub(crate) fn select_request(pid: u32) -> Writer {
     let mut w = Writer::new();
     w.begin_object();
     w.key("process");
@@ -85,7 +85,7 @@ fn select_request(pid: u32) -> Writer {
 }
 
 /// The request made by `w`, closed.
-fn finish(mut w: Writer) -> String {
+pub(crate) fn finish(mut w: Writer) -> String {
     w.end_object();
     w.finish()
 }
@@ -237,7 +237,7 @@ impl Commands {
     }
 
     /// A process stream (`Start` or `Connect`) and the handle made from its first message.
-    fn attach_op(
+    pub(crate) fn attach_op(
         &self,
         method: &str,
         request: String,
@@ -264,7 +264,7 @@ impl Commands {
     }
 
     /// A call to the process service; `finish` reads the answer or the error.
-    fn rpc<T: 'static>(
+    pub(crate) fn rpc<T: 'static>(
         &self,
         method: &str,
         request: String,

@@ -32,6 +32,7 @@ pub mod maybe_send;
 pub mod op;
 pub mod options;
 pub mod paginator;
+pub mod pty;
 pub mod retry;
 pub mod runtime;
 pub mod sandbox;

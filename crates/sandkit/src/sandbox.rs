@@ -298,6 +298,11 @@ impl Sandbox {
         crate::commands::Commands::new(self.envd())
     }
 
+    /// Interactive terminals in the sandbox.
+    pub fn pty(&self) -> crate::pty::Pty {
+        crate::pty::Pty::new(self.envd())
+    }
+
     /// Whether the sandbox answers: `GET /health` on its daemon. `false` when the sandbox is
     /// gone (the proxy answers 502).
     pub async fn is_running(&self) -> Result<bool> {
