@@ -58,6 +58,8 @@ export interface Sandbox {
   readonly commands: Commands
   /** Read and write the sandbox's files (the `e2b` package's `sandbox.files`). */
   readonly files: Filesystem
+  /** Interactive terminals (the `e2b` package's `sandbox.pty`). */
+  readonly pty: Pty
 }
 
 /** How a command ended. */
@@ -195,3 +197,39 @@ export declare class Filesystem {
 }
 
 export default Sandbox
+
+export interface PtyCreateOpts {
+  /** Columns, a whole number from 1 to 65535. */
+  cols: number
+  /** Rows, a whole number from 1 to 65535. */
+  rows: number
+  /** Called with each piece of the terminal's output, as it comes (raw bytes, for a terminal emulator). */
+  onData: (data: Uint8Array) => void | Promise<void>
+  /** How long the terminal may live; default 60 000, 0 for no limit. */
+  timeoutMs?: number
+  /** `user` (default) or `root`. */
+  user?: string
+  /** Variables for this terminal, over the sandbox's; `TERM`, `LANG` and `LC_ALL` default to `xterm-256color`, `C.UTF-8`, `C.UTF-8`. */
+  envs?: Record<string, string>
+  /** Working directory; default the user's home. */
+  cwd?: string
+}
+
+export interface PtyConnectOpts {
+  onData?: (data: Uint8Array) => void | Promise<void>
+  timeoutMs?: number
+}
+
+/** `sandbox.pty`: a login shell (`bash -i -l`) on a pseudo-terminal. */
+export declare class Pty {
+  /** Starts a terminal; its handle's `wait()` ends when the shell exits. */
+  create(opts: PtyCreateOpts): Promise<CommandHandle>
+  /** Attaches to a running terminal; `onData` gets its output from then on. */
+  connect(pid: number, opts?: PtyConnectOpts): Promise<CommandHandle>
+  /** Types into the terminal: `\r` is Enter, `\x03` Ctrl-C, `\x04` Ctrl-D. */
+  sendInput(pid: number, data: Uint8Array): Promise<void>
+  /** Changes the terminal's size; the programs in it get SIGWINCH. */
+  resize(pid: number, size: { cols: number; rows: number }): Promise<void>
+  /** SIGKILL: `false` if there was no such process. */
+  kill(pid: number): Promise<boolean>
+}

@@ -295,6 +295,65 @@ class Commands {
   }
 }
 
+/** A terminal's handle: a `CommandHandle` whose output goes to `onData` as bytes. A terminal
+ * has no stdin pipe (input goes through `sandbox.pty.sendInput`), as in the `e2b` package. */
+class PtyHandle extends CommandHandle {
+  async sendStdin() {
+    throw new SandboxError('Sending stdin is not supported for this command handle.')
+  }
+
+  async closeStdin() {
+    throw new SandboxError('Closing stdin is not supported for this command handle.')
+  }
+}
+
+function checkOnData(onData) {
+  if (onData !== undefined && onData !== null && typeof onData !== 'function') {
+    throw new InvalidArgumentError(`onData must be a function, got ${typeof onData}`, { code: 'invalid_argument' })
+  }
+  return onData ?? undefined
+}
+
+/** `sandbox.pty`: interactive terminals (a login shell on a pseudo-terminal). */
+class Pty {
+  #sandbox
+  constructor(sandbox) {
+    this.#sandbox = sandbox
+  }
+
+  /** Starts `bash -i -l` on a `cols` × `rows` terminal; its output goes to `onData`. */
+  async create(opts) {
+    const { cols, rows, onData, envs, cwd, user, timeoutMs } = opts ?? {}
+    const onPty = checkOnData(onData)
+    const raw = await this.#sandbox.ptyCreate({ cols, rows, envs, cwd, user, timeoutMs })
+    return new PtyHandle(this.#sandbox, raw, { onPty })
+  }
+
+  /** Attaches to a running terminal; `onData` gets its output from then on. */
+  async connect(pid, opts) {
+    const onPty = checkOnData(opts?.onData)
+    const raw = await this.#sandbox.commandsConnect(pid, opts?.timeoutMs)
+    return new PtyHandle(this.#sandbox, raw, { onPty })
+  }
+
+  /** Types into a terminal: bytes (or a string, sent as UTF-8). */
+  async sendInput(pid, data) {
+    const bytes = typeof data === 'string' ? textEncoder.encode(data) : asUint8Array(data)
+    if (!bytes) throw new InvalidArgumentError('data must be a Uint8Array or a string', { code: 'invalid_argument' })
+    return this.#sandbox.ptySendInput(pid, bytes)
+  }
+
+  /** Changes a terminal's size (`{ cols, rows }`); the programs in it get SIGWINCH. */
+  async resize(pid, size) {
+    return this.#sandbox.ptyResize(pid, size)
+  }
+
+  /** Kills a terminal (SIGKILL): `false` if there was no such process. */
+  async kill(pid) {
+    return this.#sandbox.commandsKill(pid)
+  }
+}
+
 const isReadableStream = (v) => typeof v?.getReader === 'function'
 const isBlob = (v) => typeof v?.arrayBuffer === 'function' && typeof v?.stream === 'function' && typeof v?.size === 'number'
 // Browsers cannot stream a request body over HTTP/1.1, so there a stream is collected into a
@@ -546,6 +605,7 @@ class Filesystem {
 
 const commandsOf = new WeakMap()
 const filesOf = new WeakMap()
+const ptyOf = new WeakMap()
 
 /**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
@@ -573,6 +633,14 @@ function wrapBinding(binding, opts = {}) {
       let commands = commandsOf.get(this)
       if (!commands) commandsOf.set(this, (commands = new Commands(this)))
       return commands
+    },
+  })
+  Object.defineProperty(binding.Sandbox.prototype, 'pty', {
+    configurable: true,
+    get() {
+      let pty = ptyOf.get(this)
+      if (!pty) ptyOf.set(this, (pty = new Pty(this)))
+      return pty
     },
   })
   Object.defineProperty(binding.SandboxPaginator.prototype, Symbol.asyncIterator, {

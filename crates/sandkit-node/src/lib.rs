@@ -4,6 +4,7 @@ mod commands;
 mod convert;
 mod files;
 mod paginator;
+mod pty;
 mod sandbox;
 
 use napi_derive::module_init;

@@ -10,6 +10,7 @@ mod commands;
 mod convert;
 mod files;
 mod paginator;
+mod pty;
 mod sandbox;
 mod types;
 
