@@ -84,7 +84,7 @@ try {
 // reported as `xfail`, not as a failure; sandkit runs get no such allowance.
 const E2B_EXPECTED_FAILURES = {
   'pty: a size that is not a whole number from 1 to 65535 rejects with InvalidArgumentError':
-    'e2b checks no terminal sizes: it sends cols 0 (or -1, 80.5) as it is, and the daemon makes a terminal anyway',
+    'e2b checks no terminal sizes: it sends cols 0 as it is, and the daemon makes a terminal anyway',
   'bad input: list metadata filter value that is not a string → an SDK error naming query.metadata.n':
     'e2b encodes the number as the string "1" and lists what matches it',
   'bad input: timeoutMs that is a string → an SDK error naming timeoutMs':
