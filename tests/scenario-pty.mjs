@@ -103,6 +103,26 @@ export async function runPtyScenario({ errors, a, step, expectError, exitError }
     assertEqual(await a.pty.kill(h.pid), false, 'kill again')
   })
 
+  await step('pty: the daemon refuses stdin calls for a terminal and terminal calls for a plain command, with envd\'s words', async () => {
+    const sandboxError = { Class: errors.SandboxError, className: 'SandboxError' }
+    const h = await a.pty.create({ cols: 80, rows: 24, onData: () => {} })
+    const plain = await a.commands.run('sleep 30', { background: true })
+    try {
+      const close = await expectError(() => a.commands.closeStdin(h.pid), { ...sandboxError, what: 'closeStdin of a terminal' })
+      assert(close.message.includes('cannot close stdin for PTY process'), `closeStdin: ${close.message}`)
+      assert(!(close instanceof errors.InvalidArgumentError), 'closeStdin of a terminal is not a bad argument')
+      const stdin = await expectError(() => a.commands.sendStdin(h.pid, 'x'), { ...sandboxError, what: 'sendStdin to a terminal' })
+      assert(stdin.message.includes('tty assigned to process'), `sendStdin: ${stdin.message}`)
+      const input = await expectError(() => a.pty.sendInput(plain.pid, keys('x')), { ...sandboxError, what: 'sendInput to a plain command' })
+      assert(input.message.includes('tty not assigned to process'), `sendInput: ${input.message}`)
+      const resize = await expectError(() => a.pty.resize(plain.pid, { cols: 10, rows: 10 }), { ...sandboxError, what: 'resize of a plain command' })
+      assert(resize.message.includes('tty not assigned to process'), `resize: ${resize.message}`)
+    } finally {
+      await a.pty.kill(h.pid)
+      await plain.kill()
+    }
+  })
+
   await step('pty: timeoutMs ends the terminal', async () => {
     const h = await a.pty.create({ cols: 80, rows: 24, onData: () => {}, timeoutMs: 1000 })
     await expectError(() => h.wait(), { what: 'wait past timeoutMs' })

@@ -80,9 +80,14 @@ async fn a_terminal_takes_input_resizes_and_ends() {
     read_until(&mut second, &mut seen_second, "B5B").await;
     read_until(&mut h, &mut seen, "B5B").await;
 
-    // A terminal has no stdin pipe to close: Ctrl-D is how it ends input.
+    // A terminal has no stdin pipe: its input goes to the terminal, Ctrl-D ends it. Both
+    // are refused as envd refuses them (the process is fine; the request is not for it).
     let e = sandbox.commands().close_stdin(pid).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Sandbox, "{e}");
+    assert!(e.message().contains("send Ctrl+D (0x04) instead"), "{e}");
+    let e = sandbox.commands().send_stdin(pid, b"x").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Sandbox, "{e}");
+    assert!(e.message().contains("tty assigned to process"), "{e}");
 
     pty.send_input(pid, b"exit\n").run().await.unwrap();
     let r = h.wait().await.unwrap();
@@ -107,6 +112,22 @@ async fn a_terminal_runs_as_the_user_in_the_directory_asked_and_can_be_killed() 
         .await
         .unwrap();
     read_until(&mut h, &mut seen, "W=root@/tmp").await;
+
+    // A plain command has no terminal to type into or resize.
+    let plain = sandbox
+        .commands()
+        .spawn("sleep 30", Default::default())
+        .await
+        .unwrap();
+    let e = pty.send_input(plain.pid(), b"x").run().await.unwrap_err();
+    assert!(e.message().contains("tty not assigned to process"), "{e}");
+    let e = pty
+        .resize(plain.pid(), PtySize::new(10, 10).unwrap())
+        .run()
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("tty not assigned to process"), "{e}");
+    assert!(sandbox.commands().kill(plain.pid()).await.unwrap());
 
     assert!(pty.kill(h.pid()).run().await.unwrap());
     let e = h.wait().await.unwrap_err();

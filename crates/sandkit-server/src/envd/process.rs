@@ -345,6 +345,7 @@ async fn send_input(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> 
         (None, Some(d)) => (d, true),
         (None, None) => (String::new(), entry.is_pty()),
     };
+    check_input_target(&entry, to_pty)?;
     let bytes = B64
         .decode(data.as_bytes())
         .map_err(|e| RpcError::invalid(format!("input is not base64: {e}")))?;
@@ -353,6 +354,21 @@ async fn send_input(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> 
         .await
         .map_err(RpcError::invalid)?;
     Ok(json!({}))
+}
+
+/// Input for a terminal goes to its terminal, other input to stdin: the other way round is
+/// refused with envd's code and words (the process is fine, the request is for the wrong pipe).
+fn check_input_target(entry: &ProcEntry, to_pty: bool) -> Result<(), RpcError> {
+    let message = match (to_pty, entry.is_pty()) {
+        (true, false) => {
+            "error writing to tty: tty not assigned to process — input should be written to the stdin, not the tty"
+        }
+        (false, true) => {
+            "error writing to stdin: tty assigned to process — input should be written to the pty, not the stdin"
+        }
+        _ => return Ok(()),
+    };
+    Err(RpcError::new("failed_precondition", message))
 }
 
 fn signal_number(v: Option<Value>) -> Result<i32, RpcError> {
@@ -386,6 +402,12 @@ async fn send_signal(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError>
 async fn close_stdin(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> {
     let req: SelectRequest = connect::decode(body)?;
     let entry = select(live, req.process)?;
+    if entry.is_pty() {
+        return Err(RpcError::new(
+            "failed_precondition",
+            "error closing stdin: cannot close stdin for PTY process — send Ctrl+D (0x04) instead",
+        ));
+    }
     entry.close_stdin().await.map_err(RpcError::invalid)?;
     Ok(json!({}))
 }
@@ -394,6 +416,11 @@ fn update(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> {
     let req: UpdateRequest = connect::decode(body)?;
     let entry = select(live, req.process)?;
     if let Some(size) = req.pty.and_then(|p| p.size) {
+        if !entry.is_pty() {
+            return Err(RpcError::internal(
+                "error resizing tty: tty not assigned to process",
+            ));
+        }
         entry
             .resize(
                 size.cols.clamp(1, u16::MAX as u32) as u16,
