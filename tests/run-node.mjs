@@ -193,6 +193,7 @@ if (impl === 'e2b' || 'commands' in mod.Sandbox.prototype) {
       hostChecks: { processesOf, pathExists: (p) => access(p).then(() => true, () => false) },
       rawFetch: fetch,
       isolation: host.isolation(server.pid),
+      ...(impl === 'e2b' ? { expectedFailures: E2B_EXPECTED_FAILURES } : {}),
     },
     log: (line) => console.log(`# ${line}`),
     check: (r) => printCheck(r),
