@@ -29,7 +29,7 @@ type Swap<T> = T extends Wasm.Sandbox
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands` and `files` are added to both by js/wrap.mjs (declared in js/extra.d.ts);
+// `commands`, `files` and `pty` are added to both by js/wrap.mjs (declared in js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
 type Hidden =
@@ -37,6 +37,7 @@ type Hidden =
   | 'prototype'
   | 'commands'
   | 'files'
+  | 'pty'
   | 'filesOpenWrite'
   | typeof Symbol.dispose
   | typeof Symbol.asyncIterator
@@ -63,6 +64,8 @@ export type Checks = [
   Assert<Equal<Wasm.ProcessOutput, Node.ProcessOutput>>,
   Assert<Equal<Wasm.ProcessResult, Node.ProcessResult>>,
   Assert<Equal<Wasm.ProcessListing, Node.ProcessListing>>,
+  Assert<Equal<Wasm.PtyStartOpts, Node.PtyStartOpts>>,
+  Assert<Equal<Wasm.PtySizeOpts, Node.PtySizeOpts>>,
   Assert<Equal<Wasm.SandboxOpts, Node.SandboxOpts>>,
   Assert<Equal<Wasm.SandboxConnectOpts, Node.SandboxConnectOpts>>,
   Assert<Equal<Wasm.SandboxApiOpts, Node.SandboxApiOpts>>,

@@ -34,14 +34,14 @@ export interface PtySizeOpts {
 "#;
 
 /// `{ cols, rows }` → a size.
-fn size(o: &Opts) -> Result<PtySize> {
+fn size_of(o: &Opts) -> Result<PtySize> {
     PtySize::from_js(o.number("cols")?, o.number("rows")?)
 }
 
 /// `PtyStartOpts` → the core's options.
 fn start_opts(v: Option<JsValue>) -> Result<PtyOpts> {
     let o = Opts::new(v, "opts")?;
-    let mut opts = PtyOpts::new(size(&o)?);
+    let mut opts = PtyOpts::new(size_of(&o)?);
     opts.envs = o.string_map("envs")?.unwrap_or_default();
     opts.cwd = o.string("cwd")?;
     opts.user = o.string("user")?;
@@ -75,12 +75,10 @@ impl Sandbox {
     pub fn pty_resize(
         &self,
         pid: f64,
-        #[wasm_bindgen(unchecked_optional_param_type = "PtySizeOpts | null")] size_opts: Option<
-            JsValue,
-        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "PtySizeOpts | null")] size: Option<JsValue>,
     ) -> Promise {
         let op = from_js::pid(pid).and_then(|pid| {
-            let size = size(&Opts::new(size_opts, "size")?)?;
+            let size = size_of(&Opts::new(size, "size")?)?;
             Ok(self.inner.pty().resize(pid, size))
         });
         run_map(op, undefined)
