@@ -1,5 +1,5 @@
-// The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands
-// and files in a real sandbox, root confined to its own sandbox, and kill,
+// The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands,
+// files and a terminal in a real sandbox, root confined to its own sandbox, and kill,
 // against whatever E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd).
 // Only the import differs from a program written for the `e2b` package.
 import { Sandbox, SandboxNotFoundError } from 'sandkit'
@@ -62,6 +62,29 @@ for (const e of await again.files.list('notes', { depth: 2 })) say(`  ${String(e
 say(`  read back: ${JSON.stringify(await again.files.read('notes/hello.txt'))}`)
 say(`  a command sees it: ${(await again.commands.run('wc -c < notes/hello.txt')).stdout.trim()} bytes`)
 say(`  download URL: ${(await again.downloadUrl('notes/hello.txt')).replace(/signature=[^&]+/, 'signature=…')}`)
+
+say('a terminal (pty): an interactive bash, typed into and resized')
+let screen = ''
+const term = await again.pty.create({
+  cols: 80,
+  rows: 24,
+  onData: (bytes) => {
+    screen += new TextDecoder().decode(bytes)
+  },
+})
+/** Waits (at most 5 s) until the terminal has shown `re`. @param {RegExp} re */
+const shown = async (re) => {
+  for (let i = 0; i < 100 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 50))
+  return screen.match(re)?.[0]
+}
+const keys = new TextEncoder()
+await again.pty.sendInput(term.pid, keys.encode('stty size\n'))
+const small = await shown(/^\d+ \d+(?=\r?$)/m)
+await again.pty.resize(term.pid, { cols: 120, rows: 40 })
+await again.pty.sendInput(term.pid, keys.encode('stty size; echo "term is $TERM"; exit\n'))
+const big = await shown(/^40 120(?=\r?$)/m)
+const ended = await term.wait()
+say(`  pid ${term.pid}: rows/cols ${small} then ${big}, ${await shown(/term is [a-z][\w-]*/)}, exit ${ended.exitCode}`)
 
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
