@@ -94,8 +94,8 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
                 "allow_internet_access": false,
                 "metadata": {"k": "v"},
                 "envVars": {"A": "1"},
-                "autoPause": true,
-                "autoResume": {"enabled": true},
+                "autoPause": false,
+                "autoResume": {"enabled": false},
                 "network": {"allowOut": ["1.1.1.1"], "denyOut": ["0.0.0.0/0"], "allowPublicTraffic": false},
                 "mcp": null,
                 "volumeMounts": []
@@ -113,13 +113,94 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
     );
     assert_eq!(
         detail["lifecycle"],
-        json!({"onTimeout": "pause", "autoResume": true})
+        json!({"onTimeout": "kill", "autoResume": false})
     );
     assert_eq!(
         millis(&detail["endAt"]) - millis(&detail["startedAt"]),
         60_000
     );
     assert_ne!(created["sandboxID"], json!(id));
+    server.shutdown().await;
+}
+
+/// What sandkitd cannot give is refused by name, never accepted and ignored.
+#[tokio::test]
+async fn creates_asking_for_what_sandkitd_lacks_are_refused() {
+    let mut config = ServerConfig::default();
+    config.sandboxes.enabled = false;
+    let server = start_with(config).await;
+    let api = Api::new(&server.url(), KEY_A);
+    for (extra, named) in [
+        (json!({"mcp": {"github": {}}}), "`mcp`"),
+        (
+            json!({"volumeMounts": [{"name": "v", "path": "/data"}]}),
+            "`volumeMounts`",
+        ),
+        (json!({"autoPause": true}), "`autoPause`"),
+        (
+            json!({"autoPause": true, "autoResume": {"enabled": true}}),
+            "`autoPause`",
+        ),
+        (
+            json!({"autoResume": {"enabled": true}}),
+            "autoResume.enabled",
+        ),
+    ] {
+        let mut body = json!({"templateID": "base"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let reply = api.post("/v2/sandboxes", body.clone()).await;
+        let error = reply.expect_json(400);
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(named), "{body}: {message}");
+    }
+    let listed = api.get("/v2/sandboxes").await.expect_json(200);
+    assert_eq!(listed, json!([]), "no refused create left a sandbox");
+    server.shutdown().await;
+}
+
+/// Routes of features still to come answer 501 naming them, not a 404 that the official SDKs
+/// would report as a missing sandbox.
+#[tokio::test]
+async fn endpoints_not_served_yet_answer_501() {
+    let mut config = ServerConfig::default();
+    config.sandboxes.enabled = false;
+    let server = start_with(config).await;
+    let api = Api::new(&server.url(), KEY_A);
+    let id = api
+        .post("/v2/sandboxes", json!({"templateID": "base"}))
+        .await
+        .expect_json(201)["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, path, feature) in [
+        (Method::POST, format!("/sandboxes/{id}/pause"), "pausing"),
+        (Method::GET, format!("/sandboxes/{id}/metrics"), "metrics"),
+        (Method::PUT, format!("/sandboxes/{id}/network"), "network"),
+        (
+            Method::POST,
+            format!("/sandboxes/{id}/snapshots"),
+            "snapshots",
+        ),
+        (Method::GET, "/v2/sandboxes/x/logs".to_string(), "logs"),
+        (Method::DELETE, "/templates/t".to_string(), "templates"),
+    ] {
+        let reply = api.call(method.clone(), &path, Some(json!({}))).await;
+        let error = reply.expect_json(501);
+        assert_eq!(error["code"], 501);
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(feature) && message.contains("not implemented"),
+            "{method} {path}: {message}"
+        );
+        // The key is checked first.
+        api.with_key(None)
+            .call(method, &path, None)
+            .await
+            .expect_error(401);
+    }
     server.shutdown().await;
 }
 

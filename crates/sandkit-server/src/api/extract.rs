@@ -60,6 +60,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A required JSON body of type `T` and its bytes, for the fields `T` does not carry.
+#[derive(Debug, Clone)]
+pub struct JsonBodyAndBytes<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBodyAndBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req).await?;
+        let JsonBody(value) =
+            JsonBody::from_request(Request::new(Body::from(bytes.clone())), state).await?;
+        Ok(JsonBodyAndBytes(value, bytes))
+    }
+}
+
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = ApiError;
 

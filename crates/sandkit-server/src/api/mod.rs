@@ -3,6 +3,7 @@
 mod extract;
 mod list;
 mod sandboxes;
+mod unimplemented;
 
 pub use extract::MAX_BODY_BYTES;
 
@@ -33,7 +34,7 @@ pub struct AppState {
 
 /// The control-plane router, CORS included.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    unimplemented::add_routes(Router::new())
         .route("/v2/sandboxes", get(list::list_v2).post(sandboxes::create))
         .route("/sandboxes", get(list::list_v1).post(sandboxes::create))
         .route(

@@ -1,7 +1,7 @@
 //! Create, inspect, kill, time out and connect to one sandbox.
 
 use super::AppState;
-use super::extract::{JsonBody, OptionalJsonBody, SandboxId};
+use super::extract::{JsonBody, JsonBodyAndBytes, OptionalJsonBody, SandboxId};
 use crate::auth::Team;
 use crate::error::{ApiError, json_response};
 use crate::store::{SandboxRecord, SandboxSpec, now_ns};
@@ -30,8 +30,9 @@ const DISK_SIZE_MB: u32 = 1024;
 pub async fn create(
     State(app): State<Arc<AppState>>,
     Team(team): Team,
-    JsonBody(body): JsonBody<NewSandbox>,
+    JsonBodyAndBytes(body, bytes): JsonBodyAndBytes<NewSandbox>,
 ) -> Result<Response, ApiError> {
+    refuse_unserved(&bytes)?;
     let spec = validate_new(team.clone(), body, &app.templates)?;
     let record = app.store.create(spec, now_ns());
     if let Err(e) = app.live.start(&record).await {
@@ -121,6 +122,29 @@ fn timeout_secs(timeout: Option<i64>) -> Result<u32, ApiError> {
     }
 }
 
+/// Create fields for features sandkitd does not have. Accepting them would hand the caller
+/// a sandbox without what it asked for, so the create is refused, naming the field.
+fn refuse_unserved(body: &[u8]) -> Result<(), ApiError> {
+    // The body already parsed as a create, so it is a JSON object.
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return Ok(());
+    };
+    let refuse = |field: &str, feature: &str| {
+        Err(ApiError::bad_request(format!(
+            "`{field}` is not supported: sandkitd has no {feature}"
+        )))
+    };
+    if fields.get("mcp").is_some_and(|v| !v.is_null()) {
+        return refuse("mcp", "MCP gateway");
+    }
+    match fields.get("volumeMounts") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Array(mounts)) if mounts.is_empty() => {}
+        Some(_) => return refuse("volumeMounts", "volumes"),
+    }
+    Ok(())
+}
+
 fn validate_new(
     team: String,
     body: NewSandbox,
@@ -145,6 +169,13 @@ fn validate_new(
     if auto_resume && !auto_pause {
         return Err(ApiError::bad_request(
             "autoResume.enabled requires autoPause: true",
+        ));
+    }
+    // Until sandkitd can pause, a sandbox that asked to be paused at its timeout would be
+    // killed instead and lose its state: refuse rather than pretend.
+    if auto_pause {
+        return Err(ApiError::bad_request(
+            "`autoPause` (lifecycle.onTimeout: 'pause') is not supported: this sandkitd cannot pause sandboxes yet",
         ));
     }
     Ok(SandboxSpec {
