@@ -129,13 +129,20 @@ function toSandkitError(err) {
   return err
 }
 
-function guard(fn) {
+// The binding methods that are synchronous in the `e2b` package too. Every other method is
+// async there, so a bad argument must become a rejected promise, never a synchronous throw
+// that `.catch()` and `expect(...).rejects` would miss.
+const SYNC_METHODS = new Set(['list', 'getHost'])
+
+function guard(fn, name) {
+  const sync = SYNC_METHODS.has(name)
   return function guarded(...args) {
     let result
     try {
       result = fn.apply(this, args)
     } catch (err) {
-      throw toSandkitError(err)
+      if (sync) throw toSandkitError(err)
+      return Promise.reject(toSandkitError(err))
     }
     if (result && typeof result.then === 'function') {
       return result.then(undefined, (err) => {
@@ -150,7 +157,7 @@ function guardPrototype(proto) {
   for (const key of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, key)
     if (key === 'constructor' || typeof desc.value !== 'function') continue
-    Object.defineProperty(proto, key, { ...desc, value: guard(desc.value) })
+    Object.defineProperty(proto, key, { ...desc, value: guard(desc.value, key) })
   }
 }
 
@@ -169,7 +176,8 @@ function guardStatics(Class, staticNames = {}) {
   for (const key of Object.getOwnPropertyNames(Class)) {
     const desc = Object.getOwnPropertyDescriptor(Class, key)
     if (typeof desc.value !== 'function' || key === 'prototype') continue
-    Object.defineProperty(Public, staticNames[key] ?? key, { value: guard(desc.value), writable: true, configurable: true })
+    const name = staticNames[key] ?? key
+    Object.defineProperty(Public, name, { value: guard(desc.value, name), writable: true, configurable: true })
   }
   return Public
 }

@@ -95,6 +95,8 @@ const E2B_EXPECTED_FAILURES = {
     'e2b sends NaN / 1000, which JSON turns into null, and null is taken as the default timeout',
   'redirects: refused, so the API key and access token are not sent on (API and sandbox)':
     'e2b follows redirects (fetch\'s default), and its X-API-Key and X-Access-Token headers go along to the new address',
+  'sdk: async methods given bad arguments reject with InvalidArgumentError':
+    'e2b checks few argument types client-side: the calls go out as they are and fail (or succeed) on the server',
   "bad input: kill('') → an error":
     'e2b validates no ids client-side: DELETE /sandboxes/ gets a {code:404} body, which kill() turns into false',
 }

@@ -1,6 +1,49 @@
 // Part of the sandbox scenario (called from scenario-commands.mjs with its runner and a running
 // sandbox `a`): the SDK behaves as the official one: error texts, result keys, rejections, lifecycle,
 // list queries, signatures, exports.
-import { assert, assertEqual, sleep } from './checks.mjs'
+import { assert, assertEqual, describeError, fail, show } from './checks.mjs'
 
-export async function runSdkConformance({ Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }) {}
+export async function runSdkConformance({ Sandbox, errors, conn, a, step, expectError }) {
+  // Async methods given arguments of the wrong type. Each must hand back a promise (the
+  // official package's are all `async`), so `.catch()` and `expect(...).rejects` see the error.
+  const badCalls = [
+    ['Sandbox.create(42)', () => Sandbox.create(42, conn)],
+    ['Sandbox.connect(42)', () => Sandbox.connect(42, conn)],
+    ['Sandbox.getInfo(42)', () => Sandbox.getInfo(42, conn)],
+    ['Sandbox.kill(42)', () => Sandbox.kill(42, conn)],
+    ['Sandbox.setTimeout(42, 1000)', () => Sandbox.setTimeout(42, 1000, conn)],
+    ["sandbox.setTimeout('soon')", () => a.setTimeout('soon')],
+    ['sandbox.files.read(42)', () => a.files.read(42)],
+    ['sandbox.files.list(42)', () => a.files.list(42)],
+    ['sandbox.files.makeDir(42)', () => a.files.makeDir(42)],
+    ['sandbox.commands.run(42)', () => a.commands.run(42)],
+    ["sandbox.commands.kill('x')", () => a.commands.kill('x')],
+    ["sandbox.pty.create({ cols: 'wide' })", () => a.pty.create({ cols: 'wide', rows: 24, onData: () => {} })],
+    ["sandbox.pty.resize('x', …)", () => a.pty.resize('x', { cols: 80, rows: 24 })],
+  ]
+  const outcomes = []
+  await step('sdk: async methods given bad arguments return a promise; none throws synchronously', async () => {
+    for (const [what, call] of badCalls) {
+      let returned
+      try {
+        returned = call()
+      } catch (err) {
+        fail(`${what} threw synchronously: ${describeError(err)}`)
+      }
+      assert(typeof returned?.then === 'function', `${what} returned ${show(returned)}, not a promise`)
+      outcomes.push([what, await returned.then((value) => ({ value }), (error) => ({ error }))])
+    }
+  })
+
+  await step('sdk: async methods given bad arguments reject with InvalidArgumentError', async () => {
+    assertEqual(outcomes.length, badCalls.length, 'calls made by the previous step')
+    for (const [what, outcome] of outcomes) {
+      if (!('error' in outcome)) fail(`${what} resolved with ${show(outcome.value)}`)
+      await expectError(() => Promise.reject(outcome.error), {
+        Class: errors.InvalidArgumentError,
+        className: 'InvalidArgumentError',
+        what,
+      })
+    }
+  })
+}
