@@ -21,6 +21,33 @@ export async function runSdkConformance({ Sandbox, errors, conn, a, step, expect
     ["sandbox.pty.create({ cols: 'wide' })", () => a.pty.create({ cols: 'wide', rows: 24, onData: () => {} })],
     ["sandbox.pty.resize('x', …)", () => a.pty.resize('x', { cols: 80, rows: 24 })],
   ]
+  await step('errors: daemon RPC errors carry the Connect code in brackets, as the official SDK words them', async () => {
+    const missing = await expectError(() => a.files.getInfo('/no/such/file'), {
+      Class: errors.FileNotFoundError,
+      className: 'FileNotFoundError',
+      what: 'getInfo of a missing path',
+    })
+    assert(missing.message.startsWith('[not_found] '), `getInfo: ${missing.message}`)
+    const user = await expectError(() => a.commands.run('true', { user: 'no-such-user' }), {
+      Class: errors.AuthenticationError,
+      className: 'AuthenticationError',
+      what: 'a command as an unknown user',
+    })
+    assertEqual(user.message, "[unauthenticated] invalid username: 'no-such-user'", 'unknown user')
+    const pid = await expectError(() => a.commands.connect(999_999), {
+      Class: errors.NotFoundError,
+      className: 'NotFoundError',
+      what: 'connect to a pid that does not exist',
+    })
+    assert(pid.message.startsWith('[not_found] '), `connect: ${pid.message}`)
+    const slow = await expectError(() => a.commands.run('sleep 5', { timeoutMs: 300 }), {
+      Class: errors.TimeoutError,
+      className: 'TimeoutError',
+      what: 'a command past its timeoutMs',
+    })
+    assert(slow.message.startsWith('[deadline_exceeded] the operation timed out: '), `timeout: ${slow.message}`)
+  })
+
   const outcomes = []
   await step('sdk: async methods given bad arguments return a promise; none throws synchronously', async () => {
     for (const [what, call] of badCalls) {

@@ -341,7 +341,7 @@ fn deadline_error() -> Error {
     crate::envd::connect::map_error(
         &crate::envd::connect::ConnectError {
             code: "deadline_exceeded".into(),
-            message: "the command did not end within its timeout".into(),
+            message: "the operation timed out".into(),
         },
         Context::Process,
     )

@@ -190,19 +190,49 @@ pub enum Context {
     Process,
 }
 
-/// Whether `e` is a Connect error with `code` that [`map_error`] left generic (it keeps the
-/// code as the message's prefix).
+/// Whether `e` is a Connect error with `code` that [`map_error`] left generic.
 pub fn has_code(e: &Error, code: &str) -> bool {
     e.kind() == ErrorKind::Sandbox
-        && e.message()
-            .strip_prefix(code)
-            .is_some_and(|rest| rest.starts_with(": "))
+        && e.message().split_once(": ").is_some_and(|(_, rest)| {
+            rest.strip_prefix('[')
+                .and_then(|r| r.strip_prefix(code))
+                .is_some_and(|r| r.starts_with(']'))
+        })
 }
 
-/// A Connect error as an SDK error, the way the official SDK maps them.
+/// The Connect codes in the order of their numbers (`canceled` is 1).
+const CODES: [&str; 16] = [
+    "canceled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
+/// A Connect error as an SDK error, the way the official SDK maps them. Its messages are
+/// connect-es's: `[code] message`; a code with no class of its own is also preceded by the
+/// code's number, as the official SDK prints the enum.
 pub fn map_error(e: &ConnectError, context: Context) -> Error {
-    let msg = &e.message;
-    match e.code.as_str() {
+    let number = CODES.iter().position(|c| *c == e.code);
+    // connect-es reads a code it does not know as `unknown`.
+    let code = number.map_or("unknown", |n| CODES[n]);
+    let msg = &if e.message.is_empty() {
+        format!("[{code}]")
+    } else {
+        format!("[{code}] {}", e.message)
+    };
+    match code {
         "invalid_argument" => Error::new(ErrorKind::InvalidArgument, msg.clone()),
         "unauthenticated" => Error::new(ErrorKind::Authentication, msg.clone()),
         "not_found" if context == Context::Files => {
@@ -231,7 +261,10 @@ pub fn map_error(e: &ConnectError, context: Context) -> Error {
                 "{msg}: This error is likely due to exceeding 'timeoutMs' — the total time a long running request (like command execution or directory watch) can be active. It can be modified by passing 'timeoutMs' when making the request. Use '0' to disable the timeout."
             ),
         ),
-        code => Error::new(ErrorKind::Sandbox, format!("{code}: {msg}")),
+        _ => Error::new(
+            ErrorKind::Sandbox,
+            format!("{}: {msg}", number.map_or(2, |n| n + 1)),
+        ),
     }
 }
 
@@ -340,10 +373,38 @@ mod tests {
             map_error(&e("resource_exhausted"), Context::Process).kind(),
             ErrorKind::RateLimit
         );
+        // connect-es's `[code] message`, the enum's number before codes with no class.
         assert_eq!(
             map_error(&e("internal"), Context::Process).message(),
-            "internal: m"
+            "13: [internal] m"
         );
+        assert_eq!(
+            map_error(&e("not_found"), Context::Files).message(),
+            "[not_found] m"
+        );
+        assert_eq!(
+            map_error(&e("deadline_exceeded"), Context::Process)
+                .message()
+                .split(": ")
+                .next(),
+            Some("[deadline_exceeded] m")
+        );
+        let empty = ConnectError {
+            code: "invalid_argument".into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            map_error(&empty, Context::Files).message(),
+            "[invalid_argument]"
+        );
+        assert_eq!(
+            map_error(&e("no_such_code"), Context::Files).message(),
+            "2: [unknown] m"
+        );
+        let exists = map_error(&e("already_exists"), Context::Files);
+        assert!(has_code(&exists, "already_exists"));
+        assert!(!has_code(&exists, "already"));
+        assert!(!has_code(&exists, "not_found"));
         assert_eq!(end_stream_error(b"{}").unwrap().map(|e| e.code), None);
         assert_eq!(end_stream_error(b"").unwrap().map(|e| e.code), None);
         assert_eq!(
