@@ -325,6 +325,10 @@ export interface SandboxQuery {
   state?: Array<string>
   /** Only sandboxes with all of these pairs (case-sensitive). */
   metadata?: Record<string, string>
+  /** Only sandboxes started at or after this time. */
+  startedAfter?: Date
+  /** Only sandboxes of this template (id or name). */
+  template?: string
 }
 
 /** A written file. */

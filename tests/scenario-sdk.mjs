@@ -3,7 +3,7 @@
 // list queries, signatures, exports.
 import { assert, assertEqual, describeError, fail, show } from './checks.mjs'
 
-export async function runSdkConformance({ Sandbox, errors, conn, a, step, expectError }) {
+export async function runSdkConformance({ Sandbox, errors, conn, config, a, create, step, expectError }) {
   // Async methods given arguments of the wrong type. Each must hand back a promise (the
   // official package's are all `async`), so `.catch()` and `expect(...).rejects` see the error.
   const badCalls = [
@@ -46,6 +46,33 @@ export async function runSdkConformance({ Sandbox, errors, conn, a, step, expect
       what: 'a command past its timeoutMs',
     })
     assert(slow.message.startsWith('[deadline_exceeded] the operation timed out: '), `timeout: ${slow.message}`)
+  })
+
+  await step('sdk: useSignatureExpiration takes a negative count, making an already-expired URL', async () => {
+    await a.files.write('expired.txt', 'x')
+    const url = await a.downloadUrl('expired.txt', { useSignatureExpiration: -60 })
+    const expiration = Number(new URL(url).searchParams.get('signature_expiration'))
+    const now = Math.floor(Date.now() / 1000)
+    assert(expiration <= now - 59 && expiration >= now - 70, `signature_expiration ${expiration}, now ${now}`)
+    if (config.rawFetch) assertEqual((await config.rawFetch(url)).status, 401, 'status of the expired URL')
+  })
+
+  await step('list: query.startedAfter and query.template are sent and filter the listing', async () => {
+    const tag = `sdk-${Date.now().toString(36)}`
+    const first = await create({ metadata: { tag } })
+    await new Promise((r) => setTimeout(r, 20))
+    const second = await create({ metadata: { tag } })
+    const { startedAt } = await second.getInfo()
+    const ids = async (query) => {
+      const found = []
+      const pages = Sandbox.list({ ...conn, query: { metadata: { tag }, ...query } })
+      while (pages.hasNext) for (const info of await pages.nextItems()) found.push(info.sandboxId)
+      return found.sort()
+    }
+    assertEqual(show(await ids({ startedAfter: startedAt })), show([second.sandboxId]), 'started at or after the second')
+    assertEqual(show(await ids({ template: 'base' })), show([first.sandboxId, second.sandboxId].sort()), 'template base')
+    assertEqual(show(await ids({ template: 'sandkit-no-such-template' })), '[]', 'another template')
+    await Promise.all([first.kill(), second.kill()])
   })
 
   const outcomes = []

@@ -202,6 +202,10 @@ pub struct SandboxQuery {
     /// Only sandboxes with all of these pairs (case-sensitive).
     #[napi(ts_type = "Record<string, string>")]
     pub metadata: Option<StringRecord>,
+    /// Only sandboxes started at or after this time.
+    pub started_after: Option<DateTime<Utc>>,
+    /// Only sandboxes of this template (id or name).
+    pub template: Option<String>,
 }
 
 /// Options of `Sandbox.list`.
@@ -360,7 +364,10 @@ pub fn list_opts(o: Option<SandboxListOpts>) -> Result<ListOpts, Error> {
         limit: o.limit.map(from_js::list_limit).transpose()?,
         next_token: o.next_token.clone(),
         order: o.order.as_deref().map(from_js::order).transpose()?,
-        template: None,
+        template: query.and_then(|q| q.template.clone()),
+        started_after_ms: query
+            .and_then(|q| q.started_after)
+            .map(|t| t.timestamp_millis()),
         connection: connection_opts!(o)?,
     })
 }

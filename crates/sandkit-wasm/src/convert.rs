@@ -153,6 +153,24 @@ impl Opts {
         Ok(self.typed(key, Kind::Number)?.as_f64())
     }
 
+    /// A `Date`, as unix milliseconds; an invalid date is refused.
+    pub fn date_millis(&self, key: &str) -> Result<Option<i64>> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let path = child_path(&self.path, key);
+        if !v.is_instance_of::<Date>() {
+            return Err(wrong_type(&path, "a Date", &v));
+        }
+        let ms = v.unchecked_into::<Date>().get_time();
+        if !ms.is_finite() {
+            return Err(Error::invalid_argument(format!(
+                "{path} must be a valid Date"
+            )));
+        }
+        Ok(Some(ms as i64))
+    }
+
     /// A nested options object.
     pub fn object(&self, key: &str) -> Result<Opts> {
         let path = child_path(&self.path, key);
@@ -279,7 +297,8 @@ pub fn list_opts(v: Option<JsValue>) -> Result<ListOpts> {
             .as_deref()
             .map(from_js::order)
             .transpose()?,
-        template: None,
+        template: query.string("template")?,
+        started_after_ms: query.date_millis("startedAfter")?,
         connection: connection(&o)?,
     })
 }

@@ -34,7 +34,6 @@ use crate::wire::metadata::form_encode;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Options every filesystem call takes.
 #[derive(Debug, Clone, Default)]
@@ -118,9 +117,9 @@ pub struct WriteEntry {
 #[derive(Debug, Clone, Default)]
 pub struct UrlOpts {
     pub user: Option<String>,
-    /// How long the signature stays valid; forever when unset. Only for sandboxes with an
-    /// access token (created `secure`).
-    pub signature_expiration: Option<Duration>,
+    /// How many seconds from now the signature stays valid (negative: already expired);
+    /// forever when unset. Only for sandboxes with an access token (created `secure`).
+    pub signature_expiration: Option<i64>,
 }
 
 /// The files of one sandbox; from [`crate::Sandbox::files`].
@@ -480,9 +479,9 @@ impl Files {
             }
             return Ok(url);
         };
-        let expiration = opts.signature_expiration.map(|d| {
-            let now_s = (self.envd.config().client().runtime().now_ms() / 1000.0).floor() as u64;
-            now_s.saturating_add(d.as_secs())
+        let expiration = opts.signature_expiration.map(|secs| {
+            let now_s = (self.envd.config().client().runtime().now_ms() / 1000.0).floor() as i64;
+            now_s.saturating_add(secs)
         });
         let signature = sign(path, operation, user.unwrap_or(""), token, expiration);
         url.push(if url.contains('?') { '&' } else { '?' });

@@ -183,7 +183,10 @@ pub struct ListOpts {
     /// Start from this page.
     pub next_token: Option<String>,
     pub order: Option<ListOrder>,
+    /// Only sandboxes of this template (id or name); no filter when empty.
     pub template: Option<String>,
+    /// Only sandboxes started at or after this instant (unix milliseconds).
+    pub started_after_ms: Option<i64>,
     pub connection: ConnectionOpts,
 }
 
@@ -200,8 +203,10 @@ impl ListOpts {
             limit: self.limit,
             next_token: self.next_token.filter(|t| !t.is_empty()),
             order: self.order,
-            template: self.template,
-            started_after: None,
+            template: self.template.filter(|t| !t.is_empty()),
+            started_after: self
+                .started_after_ms
+                .map(crate::wire::time::format_rfc3339_millis),
         })
     }
 }
@@ -265,6 +270,27 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.into_wire().is_err());
+    }
+
+    #[test]
+    fn list_filters_are_sent_as_the_official_sdk_sends_them() {
+        let query = ListOpts {
+            template: Some("base".into()),
+            started_after_ms: Some(1_764_806_400_123),
+            ..Default::default()
+        }
+        .into_query()
+        .unwrap();
+        assert_eq!(query.template.as_deref(), Some("base"));
+        assert_eq!(
+            query.started_after.as_deref(),
+            Some("2025-12-04T00:00:00.123Z")
+        );
+        let empty = ListOpts {
+            template: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(empty.into_query().unwrap().template, None);
     }
 
     #[test]
@@ -373,16 +399,17 @@ pub mod from_js {
         Ok(depth as u32)
     }
 
-    /// A JavaScript count of seconds (`useSignatureExpiration`) as an optional `Duration`.
-    pub fn seconds(name: &str, s: Option<f64>) -> Result<Option<Duration>> {
+    /// A JavaScript count of seconds from now (`useSignatureExpiration`). Negative counts
+    /// are kept: the official SDK makes an already-expired URL from them.
+    pub fn seconds(name: &str, s: Option<f64>) -> Result<Option<i64>> {
         s.map(|s| {
-            if s.fract() != 0.0 || !(0.0..=1e12).contains(&s) {
+            if s.fract() != 0.0 || !(-1e12..=1e12).contains(&s) {
                 return Err(Error::invalid_argument(format!(
-                    "{name} must be a whole, non-negative number of seconds, got {}",
+                    "{name} must be a whole number of seconds, got {}",
                     js_number_text(s)
                 )));
             }
-            Ok(Duration::from_secs(s as u64))
+            Ok(s as i64)
         })
         .transpose()
     }
@@ -414,11 +441,9 @@ pub mod from_js {
             for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY] {
                 assert!(depth(bad).is_err(), "{bad}");
             }
-            assert_eq!(
-                seconds("s", Some(60.0)).unwrap(),
-                Some(Duration::from_secs(60))
-            );
-            for bad in [-1.0, 0.5, f64::NAN, 1e20] {
+            assert_eq!(seconds("s", Some(60.0)).unwrap(), Some(60));
+            assert_eq!(seconds("s", Some(-120.0)).unwrap(), Some(-120));
+            for bad in [0.5, f64::NAN, 1e20, -1e20] {
                 assert!(seconds("s", Some(bad)).is_err(), "{bad}");
             }
         }

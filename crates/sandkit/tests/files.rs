@@ -218,7 +218,7 @@ async fn signed_urls_work_without_headers_and_forgeries_do_not() {
         .download_url(
             "s.txt",
             &UrlOpts {
-                signature_expiration: Some(std::time::Duration::from_secs(60)),
+                signature_expiration: Some(60),
                 ..Default::default()
             },
         )

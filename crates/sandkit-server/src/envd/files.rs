@@ -75,7 +75,7 @@ pub fn signed_by(live: &LiveSandbox, query: &str, op: &str) -> bool {
     // The SDK's own signing: the server checks exactly what the client computes.
     let expiration = match query_param(query, "signature_expiration") {
         None => None,
-        Some((_, v)) => match v.parse::<u64>() {
+        Some((_, v)) => match v.parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => return false,
         },

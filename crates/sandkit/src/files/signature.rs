@@ -8,12 +8,15 @@ pub fn sign(
     operation: &str,
     user: &str,
     token: &str,
-    expiration: Option<u64>,
+    expiration: Option<i64>,
 ) -> String {
     let mut text = format!("{path}:{operation}:{user}:{token}");
     if let Some(exp) = expiration {
         text.push(':');
-        text.push_str(&crate::json::decimal(exp));
+        if exp < 0 {
+            text.push('-');
+        }
+        text.push_str(&crate::json::decimal(exp.unsigned_abs()));
     }
     let digest = sha256(text.as_bytes());
     let encoded = crate::wire::base64::encode(&digest);
