@@ -268,8 +268,8 @@ export interface SandboxInfoLifecycle {
 
 /** What happens when the sandbox's time runs out. */
 export interface SandboxLifecycle {
-  /** `'kill'` (default) or `'pause'`. */
-  onTimeout?: string
+  /** `'kill'` (default) or `'pause'`, or `{ action, keepMemory }`. */
+  onTimeout?: 'pause' | 'kill' | SandboxOnTimeout
   /** Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`). */
   autoResume?: boolean
 }
@@ -290,6 +290,14 @@ export interface SandboxListOpts {
   nextToken?: string
   /** `'asc'` or `'desc'` (default) by start time. */
   order?: string
+}
+
+/** The object form of `lifecycle.onTimeout`. */
+export interface SandboxOnTimeout {
+  /** `'pause'` or `'kill'`. */
+  action?: 'pause' | 'kill'
+  /** With `'pause'`: keep the memory (the default) or only the filesystem. */
+  keepMemory?: boolean
 }
 
 /** Options of `Sandbox.create`; the connection fields also apply to every other call. */

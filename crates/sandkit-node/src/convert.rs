@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{FromNapiValue, Object, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{Either, FromNapiValue, Object, ToNapiValue, TypeName, ValueType};
 use napi::{JsValue, Status, sys};
 use napi_derive::napi;
 use sandkit::options::from_js;
@@ -132,10 +132,21 @@ impl FromNapiValue for TemplateOrOpts {
 /// What happens when the sandbox's time runs out.
 #[napi(object)]
 pub struct SandboxLifecycle {
-    /// `'kill'` (default) or `'pause'`.
-    pub on_timeout: Option<String>,
+    /// `'kill'` (default) or `'pause'`, or `{ action, keepMemory }`.
+    #[napi(ts_type = "'pause' | 'kill' | SandboxOnTimeout")]
+    pub on_timeout: Option<Either<String, SandboxOnTimeout>>,
     /// Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`).
     pub auto_resume: Option<bool>,
+}
+
+/// The object form of `lifecycle.onTimeout`.
+#[napi(object)]
+pub struct SandboxOnTimeout {
+    /// `'pause'` or `'kill'`.
+    #[napi(ts_type = "'pause' | 'kill'")]
+    pub action: Option<String>,
+    /// With `'pause'`: keep the memory (the default) or only the filesystem.
+    pub keep_memory: Option<bool>,
 }
 
 /// Options of `Sandbox.create`; the connection fields also apply to every other call.
@@ -314,16 +325,19 @@ pub fn create_opts(
             ..Default::default()
         });
     };
-    let (on_timeout, auto_resume) = match &o.lifecycle {
-        Some(l) => (
-            l.on_timeout
-                .as_deref()
-                .map(from_js::on_timeout)
-                .transpose()?,
-            l.auto_resume,
-        ),
-        None => (None, None),
-    };
+    let lifecycle = o.lifecycle.as_ref();
+    let on_timeout = lifecycle
+        .and_then(|l| l.on_timeout.as_ref())
+        .map(|t| {
+            from_js::on_timeout(match t {
+                Either::A(action) => from_js::OnTimeoutGiven::Action(action),
+                Either::B(o) => from_js::OnTimeoutGiven::Object {
+                    action: o.action.as_deref(),
+                    keep_memory: o.keep_memory.map(Some),
+                },
+            })
+        })
+        .transpose()?;
     Ok(CoreSandboxOpts {
         template: template.or(o.template.clone()),
         timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
@@ -331,8 +345,9 @@ pub fn create_opts(
         envs: o.envs.take().map(|m| m.0.into_iter().collect()),
         allow_internet_access: o.allow_internet_access,
         network: None,
-        on_timeout,
-        auto_resume,
+        on_timeout: on_timeout.map(|(action, _)| action),
+        keep_memory: on_timeout.and_then(|(_, keep)| keep),
+        auto_resume: lifecycle.and_then(|l| l.auto_resume),
         secure: o.secure,
         connection: connection_opts!(o)?,
     })

@@ -109,8 +109,22 @@ impl Opts {
         }
     }
 
+    /// Whether the object has the key (`key in obj`), whatever its value.
+    pub fn has(&self, key: &str) -> Result<bool> {
+        let Some(obj) = &self.obj else {
+            return Ok(false);
+        };
+        Reflect::has(obj, &JsValue::from_str(key)).map_err(|e| {
+            Error::invalid_argument(format!(
+                "reading {} threw: {}",
+                child_path(&self.path, key),
+                describe_thrown(&e)
+            ))
+        })
+    }
+
     /// The field's value; `None` when absent, `undefined` or `null`.
-    fn get(&self, key: &str) -> Result<Option<JsValue>> {
+    pub fn get(&self, key: &str) -> Result<Option<JsValue>> {
         let Some(obj) = &self.obj else {
             return Ok(None);
         };
@@ -249,6 +263,23 @@ pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
 /// `SandboxOpts`; `template` (given positionally) wins over `opts.template`.
 pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
     let lifecycle = o.object("lifecycle")?;
+    let on_timeout = match lifecycle.get("onTimeout")? {
+        None => None,
+        Some(v) if v.is_string() => Some(from_js::on_timeout(from_js::OnTimeoutGiven::Action(
+            &v.as_string().unwrap_or_default(),
+        ))?),
+        Some(_) => {
+            let t = lifecycle.object("onTimeout")?;
+            let keep_memory = t
+                .has("keepMemory")?
+                .then(|| t.bool("keepMemory"))
+                .transpose()?;
+            Some(from_js::on_timeout(from_js::OnTimeoutGiven::Object {
+                action: t.string("action")?.as_deref(),
+                keep_memory,
+            })?)
+        }
+    };
     Ok(SandboxOpts {
         template: match template {
             Some(t) => Some(t),
@@ -259,11 +290,8 @@ pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
         envs: o.string_map("envs")?,
         allow_internet_access: o.bool("allowInternetAccess")?,
         network: None,
-        on_timeout: lifecycle
-            .string("onTimeout")?
-            .as_deref()
-            .map(from_js::on_timeout)
-            .transpose()?,
+        on_timeout: on_timeout.map(|(action, _)| action),
+        keep_memory: on_timeout.and_then(|(_, keep)| keep),
         auto_resume: lifecycle.bool("autoResume")?,
         secure: o.bool("secure")?,
         connection: connection(o)?,

@@ -22,9 +22,17 @@ export interface SandboxApiOpts {
 }
 
 /** What happens when the sandbox's time runs out. */
+/** The object form of `lifecycle.onTimeout`. */
+export interface SandboxOnTimeout {
+  /** `'pause'` or `'kill'`. */
+  action?: 'pause' | 'kill';
+  /** With `'pause'`: keep the memory (the default) or only the filesystem. */
+  keepMemory?: boolean;
+}
+
 export interface SandboxLifecycle {
-  /** `'kill'` (default) or `'pause'`. */
-  onTimeout?: string;
+  /** `'kill'` (default) or `'pause'`, or `{ action, keepMemory }`. */
+  onTimeout?: 'pause' | 'kill' | SandboxOnTimeout;
   /** Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`). */
   autoResume?: boolean;
 }

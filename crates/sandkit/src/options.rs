@@ -28,6 +28,9 @@ pub struct SandboxOpts {
     pub allow_internet_access: Option<bool>,
     pub network: Option<NetworkConfig>,
     pub on_timeout: Option<OnTimeout>,
+    /// Keep the memory of a sandbox paused at its timeout (`onTimeout: { action: 'pause',
+    /// keepMemory }`); the server's default (true) when unset.
+    pub keep_memory: Option<bool>,
     pub auto_resume: Option<bool>,
     /// Deprecated upstream and not sent by the official SDK; kept for older servers.
     pub secure: Option<bool>,
@@ -84,9 +87,21 @@ impl SandboxOpts {
                 "template must be a non-empty string",
             ));
         }
-        if self.auto_resume == Some(true) && self.on_timeout != Some(OnTimeout::Pause) {
+        // The official SDK's checks, in its order and words.
+        let pause = self.on_timeout == Some(OnTimeout::Pause);
+        if self.keep_memory.is_some() && !pause {
             return Err(Error::invalid_argument(
-                "autoResume can only be used when onTimeout is 'pause'",
+                "onTimeout.keepMemory is only allowed when action is 'pause'.",
+            ));
+        }
+        if self.auto_resume == Some(true) && !pause {
+            return Err(Error::invalid_argument(
+                "autoResume can only be true when onTimeout action is 'pause'.",
+            ));
+        }
+        if self.keep_memory == Some(false) && self.auto_resume == Some(true) {
+            return Err(Error::invalid_argument(
+                "autoResume: true is not a valid value when keepMemory: false - a filesystem-only snapshot cannot be auto-resumed by traffic and must be resumed explicitly using Sandbox.connect().",
             ));
         }
         Ok(NewSandbox {
@@ -97,6 +112,7 @@ impl SandboxOpts {
             allow_internet_access: self.allow_internet_access,
             network: self.network,
             auto_pause: self.on_timeout.map(|o| o == OnTimeout::Pause),
+            auto_pause_memory: self.keep_memory,
             auto_resume: self.auto_resume.map(|enabled| AutoResume { enabled }),
             secure: self.secure,
             ..Default::default()
@@ -273,6 +289,75 @@ mod tests {
     }
 
     #[test]
+    fn on_timeout_in_both_forms_with_the_official_checks() {
+        use from_js::{OnTimeoutGiven, on_timeout};
+        let err = |r: Result<(OnTimeout, Option<bool>)>| r.unwrap_err().message().to_string();
+        assert_eq!(
+            on_timeout(OnTimeoutGiven::Action("pause")).unwrap(),
+            (OnTimeout::Pause, None)
+        );
+        assert_eq!(
+            err(on_timeout(OnTimeoutGiven::Action("sleep"))),
+            r#"onTimeout must be one of: pause, kill (got "sleep")."#
+        );
+        let object = |action, keep_memory| OnTimeoutGiven::Object {
+            action,
+            keep_memory,
+        };
+        assert_eq!(
+            err(on_timeout(object(None, None))),
+            "onTimeout.action must be one of: pause, kill (got undefined)."
+        );
+        // `keepMemory` present but undefined means true, as `?? true` makes it.
+        assert_eq!(
+            on_timeout(object(Some("pause"), Some(None))).unwrap(),
+            (OnTimeout::Pause, Some(true))
+        );
+        let wire = |on_timeout, keep_memory, auto_resume| {
+            SandboxOpts {
+                on_timeout: Some(on_timeout),
+                keep_memory,
+                auto_resume,
+                ..Default::default()
+            }
+            .into_wire()
+        };
+        let body = wire(OnTimeout::Pause, Some(false), None).unwrap();
+        assert_eq!(
+            (body.auto_pause, body.auto_pause_memory, body.auto_resume),
+            (Some(true), Some(false), None)
+        );
+        let body = wire(OnTimeout::Kill, None, Some(false)).unwrap();
+        assert_eq!(
+            (body.auto_pause, body.auto_pause_memory, body.auto_resume),
+            (Some(false), None, Some(AutoResume { enabled: false }))
+        );
+        for (on_timeout, keep, resume, words) in [
+            (
+                OnTimeout::Kill,
+                Some(true),
+                None,
+                "keepMemory is only allowed",
+            ),
+            (
+                OnTimeout::Kill,
+                None,
+                Some(true),
+                "autoResume can only be true",
+            ),
+            (
+                OnTimeout::Pause,
+                Some(false),
+                Some(true),
+                "filesystem-only snapshot",
+            ),
+        ] {
+            let e = wire(on_timeout, keep, resume).unwrap_err();
+            assert!(e.message().contains(words), "{e}");
+        }
+    }
+
+    #[test]
     fn list_filters_are_sent_as_the_official_sdk_sends_them() {
         let query = ListOpts {
             template: Some("base".into()),
@@ -367,14 +452,39 @@ pub mod from_js {
         }
     }
 
-    pub fn on_timeout(action: &str) -> Result<OnTimeout> {
-        match action {
-            "kill" => Ok(OnTimeout::Kill),
-            "pause" => Ok(OnTimeout::Pause),
-            _ => Err(Error::invalid_argument(format!(
-                "onTimeout must be 'kill' or 'pause', got '{action}'"
-            ))),
-        }
+    /// `lifecycle.onTimeout` in either form: the action, and `keepMemory` when the object
+    /// form names it (`'keepMemory' in onTimeout`, whose `undefined` means true).
+    pub fn on_timeout(given: OnTimeoutGiven<'_>) -> Result<(OnTimeout, Option<bool>)> {
+        let (field, action, keep_memory) = match given {
+            OnTimeoutGiven::Action(a) => ("onTimeout", Some(a), None),
+            OnTimeoutGiven::Object {
+                action,
+                keep_memory,
+            } => ("onTimeout.action", action, keep_memory),
+        };
+        let action = match action {
+            Some("kill") => OnTimeout::Kill,
+            Some("pause") => OnTimeout::Pause,
+            other => {
+                let got = other.map_or_else(|| "undefined".to_string(), crate::json::quote);
+                return Err(Error::invalid_argument(format!(
+                    "{field} must be one of: pause, kill (got {got})."
+                )));
+            }
+        };
+        Ok((action, keep_memory.map(|k| k.unwrap_or(true))))
+    }
+
+    /// What a binding read from `lifecycle.onTimeout`.
+    #[derive(Debug, Clone, Copy)]
+    pub enum OnTimeoutGiven<'a> {
+        /// `'pause'` or `'kill'` (or anything else, refused).
+        Action(&'a str),
+        /// `{ action, keepMemory }`; `keep_memory` is `Some` when the key is present.
+        Object {
+            action: Option<&'a str>,
+            keep_memory: Option<Option<bool>>,
+        },
     }
 
     /// A process id given as a JavaScript number.
@@ -432,7 +542,7 @@ pub mod from_js {
             assert!(states(&["running".into(), "paused".into()]).is_ok());
             assert!(states(&["Running".into()]).is_err());
             assert!(order("up").is_err());
-            assert!(on_timeout("explode").is_err());
+            assert!(on_timeout(OnTimeoutGiven::Action("explode")).is_err());
             assert_eq!(pid(42.0).unwrap(), 42);
             for bad in [-1.0, 1.5, f64::NAN, 5e9] {
                 assert!(pid(bad).is_err(), "{bad}");
