@@ -115,8 +115,9 @@ export interface EntryInfo {
   owner: string
   group: string
   modifiedTime?: Date
-  symlinkTarget?: string
-  metadata?: Record<string, string>
+  /** Present (and `undefined`) when there is none, as in the `e2b` package. */
+  symlinkTarget: string | undefined
+  metadata: Record<string, string> | undefined
 }
 
 /** Options of the filesystem calls. */
@@ -344,7 +345,8 @@ export interface WriteInfo {
   name: string
   type?: string
   path: string
-  metadata?: Record<string, string>
+  /** Present (and `undefined`) when there is none, as in the `e2b` package. */
+  metadata: Record<string, string> | undefined
 }
 
 // The hand-written part of the public types: what js/wrap.mjs adds to the bindings.

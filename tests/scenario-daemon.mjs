@@ -1,6 +1,131 @@
 // Part of the sandbox scenario (called from scenario-commands.mjs with its runner and a running
-// sandbox `a`): sandkitd's daemon behaves as E2B's envd: watch events, uploads, killed sandboxes, removal,
-// symlinks, file metadata, error texts.
-import { assert, assertEqual, sleep } from './checks.mjs'
+// sandbox `a`): sandkitd's daemon behaves as E2B's envd: watch events, uploads, removal,
+// symlinks, file metadata, error texts, and the keys of result objects.
+import { assert, assertDeepEqual, assertEqual, describeError, fail, show, sleep } from './checks.mjs'
 
-export async function runDaemonConformance({ Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }) {}
+/** Waits (at most `ms`) until `done()` holds. */
+async function until(done, ms = 5_000) {
+  for (const start = Date.now(); !done() && Date.now() - start < ms; ) await sleep(25)
+  return done()
+}
+
+export async function runDaemonConformance({ errors, config, a, step, expectError }) {
+  await step('watch: a write gives envd\'s events (new file: create then write; existing: write), never a temporary name', async () => {
+    await a.files.makeDir('/home/user/watched')
+    const events = []
+    const handle = await a.files.watchDir('/home/user/watched', (e) => events.push({ name: e.name, type: e.type }))
+    try {
+      await a.files.write('/home/user/watched/new.txt', 'first')
+      const created = () => events.findIndex((e) => e.name === 'new.txt' && e.type === 'create')
+      const wrote = () => events.findIndex((e, i) => i > created() && e.name === 'new.txt' && e.type === 'write')
+      assert(await until(() => created() >= 0 && wrote() >= 0), `events of a new file: ${show(events)}`)
+      const before = events.length
+      await a.files.write('/home/user/watched/new.txt', 'second, longer')
+      const later = () => events.slice(before)
+      assert(await until(() => later().some((e) => e.name === 'new.txt' && e.type === 'write')), `events of an overwrite: ${show(later())}`)
+      assert(!later().some((e) => e.type === 'create'), `an overwrite gave create: ${show(later())}`)
+      await sleep(200)
+      const strangers = events.filter((e) => e.name !== 'new.txt')
+      assertEqual(show(strangers), '[]', 'events of other names')
+      assertEqual(await a.files.read('/home/user/watched/new.txt'), 'second, longer', 'content')
+    } finally {
+      await handle.stop()
+    }
+  })
+
+  // Node runs (napi, wasm in Node, e2b) send the full sizes; a browser or Worker sends less, as
+  // 1 GB through a page or an isolate proves nothing more about the server.
+  const sizes = config.rawFetch ? [1, 5 << 20, 100 << 20] : [1, 5 << 20]
+  const payload = new Uint8Array(Math.max(...sizes)).fill(120)
+  for (const size of sizes) {
+    await step(`files: 10 rejected uploads of ${size} B are each answered with the typed error, not a cut connection`, async () => {
+      const data = payload.subarray(0, size)
+      const results = []
+      for (let i = 0; i < 10; i++) {
+        try {
+          await a.files.write('/root/not-yours.bin', data)
+          results.push('written')
+        } catch (err) {
+          const typed = err instanceof errors.SandboxError && !/fetch failed|EPIPE|ECONNRESET|terminated|network/i.test(err.message)
+          results.push(typed ? 'typed' : `untyped: ${describeError(err)}`)
+        }
+      }
+      const typed = results.filter((r) => r === 'typed').length
+      if (typed !== 10) fail(`${typed} of 10 typed: ${show(results)}`)
+      return '10 of 10 typed'
+    }, { timeoutMs: 300_000 })
+  }
+
+  await step('files: a failed upload leaves the file it would have replaced untouched', async () => {
+    await a.files.write('/home/user/keep.txt', 'kept')
+    await a.commands.run('chmod 444 /home/user/keep.txt')
+    await expectError(() => a.files.write('/home/user/keep.txt', 'replaced'), { Class: errors.SandboxError, className: 'SandboxError', what: 'write to a read-only file' })
+    assertEqual(await a.files.read('/home/user/keep.txt'), 'kept', 'content')
+  })
+
+  await step('files: removing a path that does not exist succeeds, as envd\'s does', async () => {
+    await a.files.remove('/home/user/never-was-here.txt')
+    await a.files.remove('/home/user/no-dir/no-file')
+  })
+
+  await step('files: symlinks in getInfo and list as envd reports them (target\'s type and mode, absolute resolved target; broken: no type, mode 0)', async () => {
+    await a.files.write('/home/user/links/target.txt', 'target')
+    await a.commands.run('cd /home/user/links && chmod 640 target.txt && ln -sf target.txt link.txt && ln -sf nowhere broken')
+    const link = await a.files.getInfo('/home/user/links/link.txt')
+    assertEqual(link.type, 'file', 'link type')
+    assertEqual(link.mode, 0o640, 'link mode')
+    assertEqual(link.symlinkTarget, '/home/user/links/target.txt', 'link symlinkTarget')
+    const broken = await a.files.getInfo('/home/user/links/broken')
+    assertEqual(broken.type, undefined, 'broken type')
+    assertEqual(broken.mode, 0, 'broken mode')
+    assertEqual(broken.symlinkTarget, '/home/user/links/broken', 'broken symlinkTarget')
+    const listed = Object.fromEntries((await a.files.list('/home/user/links')).map((e) => [e.name, e]))
+    assertEqual(show([listed['link.txt']?.type, listed['link.txt']?.symlinkTarget]), show(['file', '/home/user/links/target.txt']), 'listed link')
+    // The official SDK leaves entries of no known type out of listings.
+    assert(!('broken' in listed), `a broken link is listed: ${show(listed.broken)}`)
+  })
+
+  await step('files: write metadata is kept (user.e2b.* attributes) and returned, keys lower-cased, by write, getInfo, list and watch', async () => {
+    await a.files.makeDir('/home/user/meta')
+    const events = []
+    const handle = await a.files.watchDir('/home/user/meta', (e) => events.push(e), { includeEntry: true })
+    try {
+      const info = await a.files.write('/home/user/meta/m.txt', 'm', { metadata: { Owner: 'ada', 'x-kind': 'notes' } })
+      const want = { 'owner': 'ada', 'x-kind': 'notes' }
+      assertDeepEqual(info.metadata, want, 'write result')
+      assertDeepEqual((await a.files.getInfo('/home/user/meta/m.txt')).metadata, want, 'getInfo')
+      assertDeepEqual((await a.files.list('/home/user/meta'))[0]?.metadata, want, 'list')
+      const attrs = await a.commands.run('getfattr -d /home/user/meta/m.txt 2>/dev/null || python3 -c "import os;print(os.listxattr(\'/home/user/meta/m.txt\'))" 2>/dev/null || true')
+      if (attrs.stdout.trim()) assert(attrs.stdout.includes('user.e2b.owner'), `attributes: ${attrs.stdout}`)
+      assert(await until(() => events.some((e) => e.entry?.metadata?.owner === 'ada')), `watch entries: ${show(events.map((e) => e.entry?.metadata))}`)
+      const plain = await a.files.write('/home/user/meta/m.txt', 'again')
+      assertEqual(plain.metadata, undefined, 'a write without metadata replaces it all')
+    } finally {
+      await handle.stop()
+    }
+  })
+
+  await step('files: result objects have the official keys even when empty (metadata, symlinkTarget)', async () => {
+    const info = await a.files.write('/home/user/keys.txt', 'k')
+    assert('metadata' in info && info.metadata === undefined, `write result keys: ${Object.keys(info)}`)
+    const entry = await a.files.getInfo('/home/user/keys.txt')
+    for (const key of ['metadata', 'symlinkTarget']) assert(key in entry && entry[key] === undefined, `getInfo has no ${key} key: ${Object.keys(entry)}`)
+    const [listed] = await a.files.list('/home/user', { depth: 1 }).then((l) => l.filter((e) => e.name === 'keys.txt'))
+    for (const key of ['metadata', 'symlinkTarget']) assert(key in listed, `list entry has no ${key} key: ${Object.keys(listed)}`)
+  })
+
+  await step('files: error texts are envd\'s', async () => {
+    const texts = [
+      [() => a.files.read('/home/user/nope.txt'), "path '/home/user/nope.txt' does not exist"],
+      [() => a.files.getInfo('/home/user/nope.txt'), 'file not found: '],
+      [() => a.files.list('/home/user/nope-dir'), 'not found: '],
+      [() => a.files.rename('/home/user/nope.txt', '/home/user/other.txt'), 'source file not found: '],
+      [() => a.files.makeDir('/home/user/keys.txt'), 'path already exists but it is not a directory: /home/user/keys.txt'],
+      [() => a.files.watchDir('/home/user/nope-dir', () => {}), 'path /home/user/nope-dir not found'],
+    ]
+    for (const [call, text] of texts) {
+      const err = await expectError(call, { Class: errors.SandboxError, className: 'SandboxError', what: text })
+      assert(err.message.includes(text), `expected ${show(text)} in ${show(err.message)}`)
+    }
+  })
+}

@@ -74,8 +74,11 @@ pub struct EntryInfo {
     pub owner: String,
     pub group: String,
     pub modified_time: Option<DateTime<Utc>>,
-    pub symlink_target: Option<String>,
-    pub metadata: Option<HashMap<String, String>>,
+    /// Present (and `undefined`) when there is none, as in the `e2b` package.
+    #[napi(ts_type = "string | undefined")]
+    pub symlink_target: Either<String, ()>,
+    #[napi(ts_type = "Record<string, string> | undefined")]
+    pub metadata: Either<HashMap<String, String>, ()>,
 }
 
 /// A written file.
@@ -85,7 +88,9 @@ pub struct WriteInfo {
     #[napi(js_name = "type")]
     pub file_type: Option<String>,
     pub path: String,
-    pub metadata: Option<HashMap<String, String>>,
+    /// Present (and `undefined`) when there is none, as in the `e2b` package.
+    #[napi(ts_type = "Record<string, string> | undefined")]
+    pub metadata: Either<HashMap<String, String>, ()>,
 }
 
 /// A change under a watched directory.
@@ -98,8 +103,12 @@ pub struct FilesystemEvent {
     pub entry: Option<EntryInfo>,
 }
 
-fn metadata(m: std::collections::BTreeMap<String, String>) -> Option<HashMap<String, String>> {
-    (!m.is_empty()).then(|| m.into_iter().collect())
+fn metadata(m: std::collections::BTreeMap<String, String>) -> Either<HashMap<String, String>, ()> {
+    if m.is_empty() {
+        Either::B(())
+    } else {
+        Either::A(m.into_iter().collect())
+    }
 }
 
 fn entry(e: sandkit::files::EntryInfo) -> EntryInfo {
@@ -113,7 +122,7 @@ fn entry(e: sandkit::files::EntryInfo) -> EntryInfo {
         owner: e.owner,
         group: e.group,
         modified_time: e.modified_time.map(date),
-        symlink_target: e.symlink_target,
+        symlink_target: e.symlink_target.map_or(Either::B(()), Either::A),
         metadata: metadata(e.metadata),
     }
 }

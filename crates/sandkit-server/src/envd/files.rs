@@ -8,7 +8,7 @@
 //! computed over the query values as given and checked for expiry after it matches.
 
 use super::filesystem::sandbox_fs;
-use super::fs::{FsError, PendingWrite};
+use super::fs::FsError;
 use super::process::resolve_path;
 use super::rest_error;
 use crate::auth::constant_time_eq;
@@ -19,12 +19,20 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::{Arc, LazyLock};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const CHUNK: usize = 64 * 1024;
+/// How much of a refused upload's body is read (and thrown away) so that the client, still
+/// sending, gets the answer instead of a broken pipe; past it the connection is closed.
+const DRAIN_LIMIT: u64 = 1 << 30;
+/// envd's bounds on file metadata: the xattr name (`user.e2b.` + key) fits in 255 bytes, and
+/// all names and values together in one 4 KiB filesystem block.
+const MAX_METADATA_KEY: usize = 255 - super::fs::xattr::PREFIX.len();
+const MAX_METADATA_TOTAL: usize = 4096;
 
 /// A refusal: the status and message of the `{code, message}` answer.
 type Reject = (StatusCode, String);
@@ -139,14 +147,15 @@ pub async fn handle(live: Arc<LiveSandbox>, req: Request) -> Response {
         return rest_error(StatusCode::METHOD_NOT_ALLOWED, "/files takes GET or POST");
     };
     if let Err(r) = authorize(&live, &req, &query, op) {
-        return reply(r);
+        return refuse(req.into_body(), r).await;
     }
     let username = query_param(&query, "username").map_or_else(|| "user".to_string(), |(_, u)| u);
     let Some(user) = live.handle.user(&username) else {
-        return rest_error(
+        let r = (
             StatusCode::UNAUTHORIZED,
-            &format!("error looking up user '{username}'"),
+            format!("error looking up user '{username}': user: unknown user {username}"),
         );
+        return refuse(req.into_body(), r).await;
     };
     let path = query_param(&query, "path")
         .map(|(_, p)| p)
@@ -157,6 +166,42 @@ pub async fn handle(live: Arc<LiveSandbox>, req: Request) -> Response {
         download(&live, &user, path, req.headers()).await
     } else {
         upload(&live, &user, path, req).await
+    }
+}
+
+/// Answers `r` once the rest of `body` has been read (up to [`DRAIN_LIMIT`]): a client
+/// still sending an upload then reads the answer rather than a broken pipe.
+async fn refuse(body: Body, r: Reject) -> Response {
+    drain(body.into_data_stream()).await;
+    reply(r)
+}
+
+async fn drain<S, E>(mut body: S)
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut read = 0u64;
+    while read < DRAIN_LIMIT {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
+/// The rest of a multipart upload, read and thrown away as [`drain`] does.
+async fn drain_multipart(multipart: &mut Multipart) {
+    let mut read = 0u64;
+    while read < DRAIN_LIMIT {
+        let Ok(Some(mut field)) = multipart.next_field().await else {
+            return;
+        };
+        while read < DRAIN_LIMIT {
+            match field.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len() as u64,
+                _ => break,
+            }
+        }
     }
 }
 
@@ -513,53 +558,214 @@ impl std::io::Read for ChannelReader {
     }
 }
 
-/// Starts writing `path` in the sandbox, as `user`: the file to write, and the pending write
-/// to commit once every byte is there.
+/// Writers of one file of one sandbox, one at a time: each truncates and writes in place, so
+/// two at once would leave a mix of both.
+static WRITERS: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// The turn of one writer of a file; the entry goes when no one else waits.
+struct WriterTurn {
+    key: String,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+async fn writer_turn(key: String) -> WriterTurn {
+    let lock = {
+        let mut writers = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+        writers.entry(key.clone()).or_default().clone()
+    };
+    WriterTurn {
+        key,
+        _turn: lock.lock_owned().await,
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        let mut writers = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+        // Held by the map and by this turn only: nobody waits.
+        if writers
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) <= 2)
+        {
+            writers.remove(&self.key);
+        }
+    }
+}
+
+/// A file being uploaded: where the bytes go, and what puts it in place.
+struct Upload {
+    /// The staged bytes (see [`staging_file`]).
+    file: tokio::fs::File,
+    live: Arc<LiveSandbox>,
+    user: crate::sandbox::User,
+    path: String,
+    _turn: WriterTurn,
+}
+
+/// An unnamed file in the host's temporary directory: the upload is kept there until its last
+/// byte arrived, so a failed upload never touches the sandbox, and nothing in the sandbox
+/// (listings, watchers) ever sees a name that is not the target's.
+fn staging_file() -> std::io::Result<std::fs::File> {
+    let dir = std::env::temp_dir();
+    let unnamed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(&dir);
+    match unnamed {
+        Ok(f) => Ok(f),
+        // A filesystem without O_TMPFILE: a random name, removed at once.
+        Err(_) => {
+            let name = dir.join(format!(".sandkitd-upload-{}", crate::random::hex(16)));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&name)?;
+            std::fs::remove_file(&name)?;
+            Ok(f)
+        }
+    }
+}
+
+/// Starts writing `path` in the sandbox, as `user`, once no other upload writes it.
 async fn create(
     live: &Arc<LiveSandbox>,
     user: &crate::sandbox::User,
     path: &str,
-) -> Result<(tokio::fs::File, PendingWrite), Reject> {
-    let (live2, user2, path2) = (live.clone(), user.clone(), path.to_string());
-    match tokio::task::spawn_blocking(move || sandbox_fs(&live2, &user2)?.create_write(&path2))
-        .await
+) -> Result<Upload, Reject> {
+    let norm = super::fs::normalize(path);
+    let turn = writer_turn(format!("{}:{norm}", live.id)).await;
+    let (live2, user2, path2) = (live.clone(), user.clone(), norm.clone());
+    // What can be refused before the body is read (a directory in the way) is refused now.
+    match tokio::task::spawn_blocking(move || sandbox_fs(&live2, &user2)?.check_write(&path2)).await
     {
-        Ok(Ok(mut pending)) => match pending.take_file() {
-            Some(f) => Ok((tokio::fs::File::from_std(f), pending)),
-            None => Err((StatusCode::INTERNAL_SERVER_ERROR, "no file to write".into())),
-        },
-        Ok(Err(e)) => Err(fs_error(e)),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(fs_error(e)),
+        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
+    let file = tokio::task::spawn_blocking(staging_file)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(io_error)?;
+    Ok(Upload {
+        file: tokio::fs::File::from_std(file),
+        live: live.clone(),
+        user: user.clone(),
+        path: norm,
+        _turn: turn,
+    })
 }
 
-/// Flushes a written file and puts it in place.
-async fn finish(mut file: tokio::fs::File, pending: PendingWrite) -> Result<(), Reject> {
-    file.flush().await.map_err(io_error)?;
-    drop(file);
-    match tokio::task::spawn_blocking(move || pending.commit()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(fs_error(e)),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+impl Upload {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), Reject> {
+        self.file.write_all(chunk).await.map_err(io_error)
+    }
+
+    /// Writes the whole upload into the target in place, as envd writes it (a watcher sees
+    /// `create` for a new file, then `write`), with `metadata`; what the upload answers.
+    async fn finish(self, metadata: &BTreeMap<String, String>) -> Result<Value, Reject> {
+        let Upload {
+            mut file,
+            live,
+            user,
+            path,
+            _turn,
+        } = self;
+        file.flush().await.map_err(io_error)?;
+        let mut staged = file.into_std().await;
+        let metadata = metadata.clone();
+        let target = path.clone();
+        let kept = tokio::task::spawn_blocking(move || {
+            let mut write = sandbox_fs(&live, &user)?.open_write(&target)?;
+            let Some(mut file) = write.take_file() else {
+                return Err(FsError::Other("no file to write".into()));
+            };
+            let copied = std::io::Seek::rewind(&mut staged)
+                .and_then(|()| std::io::copy(&mut staged, &mut file));
+            if let Err(e) = copied {
+                return Err(match e.raw_os_error() {
+                    Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+                        FsError::NoSpace("not enough disk space available".into())
+                    }
+                    _ => FsError::Other(format!("error writing file: {e}")),
+                });
+            }
+            write.keep(&file, &metadata)
+        })
+        .await;
+        match kept {
+            Ok(Ok(metadata)) => Ok(written(&path, &metadata)),
+            Ok(Err(e)) => Err(fs_error(e)),
+            Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        }
     }
 }
 
 fn io_error(e: std::io::Error) -> Reject {
-    if e.raw_os_error() == Some(libc::ENOSPC) {
+    if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
         return (
             StatusCode::INSUFFICIENT_STORAGE,
-            "no space left on the device".into(),
+            "not enough disk space available".into(),
         );
     }
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        format!("writing the file: {e}"),
+        format!("error writing file: {e}"),
     )
 }
 
-fn written(path: &str) -> serde_json::Value {
+type Value = serde_json::Value;
+
+fn written(path: &str, metadata: &BTreeMap<String, String>) -> Value {
     let name = path.rsplit('/').next().unwrap_or("");
-    serde_json::json!({ "path": super::fs::normalize(path), "name": name, "type": "file" })
+    let mut v = serde_json::json!({ "path": path, "name": name, "type": "file" });
+    if !metadata.is_empty() {
+        v["metadata"] = serde_json::json!(metadata);
+    }
+    v
+}
+
+/// The `X-Metadata-<key>` headers of an upload, keys lower-cased, checked as envd checks them.
+fn upload_metadata(headers: &HeaderMap) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let Some(key) = name.as_str().strip_prefix("x-metadata-") else {
+            continue;
+        };
+        if key.is_empty() || out.contains_key(key) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.insert(key.to_string(), value);
+    }
+    let mut total = 0;
+    for (k, v) in &out {
+        if k.len() > MAX_METADATA_KEY {
+            return Err(format!(
+                "metadata key \"{k}\" exceeds {MAX_METADATA_KEY} bytes"
+            ));
+        }
+        if let Some((i, b)) = v
+            .bytes()
+            .enumerate()
+            .find(|(_, b)| !(0x20..=0x7e).contains(b))
+        {
+            return Err(format!(
+                "metadata value for key \"{k}\" contains non-printable-ASCII byte 0x{b:02x} at offset {i}"
+            ));
+        }
+        total += super::fs::xattr::PREFIX.len() + k.len() + v.len();
+    }
+    if total > MAX_METADATA_TOTAL {
+        return Err(format!(
+            "total metadata size {total} exceeds {MAX_METADATA_TOTAL} bytes"
+        ));
+    }
+    Ok(out)
 }
 
 async fn upload(
@@ -577,10 +783,18 @@ async fn upload(
         "" | "identity" => req,
         "gzip" | "x-gzip" => req.map(gunzip),
         other => {
-            return rest_error(
+            let r = (
                 StatusCode::BAD_REQUEST,
-                &format!("unsupported content encoding '{other}' (gzip or none)"),
+                format!("error decompressing request body: unsupported Content-Encoding: {other}"),
             );
+            return refuse(req.into_body(), r).await;
+        }
+    };
+    let metadata = match upload_metadata(req.headers()) {
+        Ok(m) => m,
+        Err(e) => {
+            let r = (StatusCode::BAD_REQUEST, format!("invalid metadata: {e}"));
+            return refuse(req.into_body(), r).await;
         }
     };
     let content_type = req
@@ -588,98 +802,119 @@ async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+        .to_string();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
         .to_ascii_lowercase();
-    let mut results = Vec::new();
-    if content_type.starts_with("application/octet-stream") {
-        let Some(path) = path else {
-            return rest_error(
-                StatusCode::BAD_REQUEST,
-                "an octet-stream upload needs the path parameter",
-            );
-        };
-        let (mut file, pending) = match create(live, user, &path).await {
-            Ok(f) => f,
-            Err(r) => return reply(r),
-        };
+    let results = if media_type == "application/octet-stream" {
         let mut body = req.into_body().into_data_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    return rest_error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("reading the upload: {e}"),
-                    );
-                }
-            };
-            if let Err(e) = file.write_all(&chunk).await {
-                return reply(io_error(e));
-            }
+        let written = raw_upload(live, user, path, &mut body, &metadata).await;
+        if written.is_err() {
+            drain(body).await;
         }
-        if let Err(r) = finish(file, pending).await {
-            return reply(r);
-        }
-        results.push(written(&path));
-    } else if content_type.starts_with("multipart/form-data") {
+        written.map(|w| vec![w])
+    } else if media_type.starts_with("multipart/") {
         let mut multipart = match Multipart::from_request(req, &()).await {
             Ok(m) => m,
             Err(e) => return rest_error(StatusCode::BAD_REQUEST, &e.body_text()),
         };
-        let mut seen = HashSet::new();
-        loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return rest_error(StatusCode::BAD_REQUEST, &e.body_text()),
-            };
-            if field.name() != Some("file") {
-                continue;
-            }
-            let target = match (&path, field.file_name()) {
-                (Some(p), _) => p.clone(),
-                (None, Some(f)) if !f.is_empty() => resolve_path(f, &user.home),
-                _ => {
-                    return rest_error(
-                        StatusCode::BAD_REQUEST,
-                        "a file part has no filename and there is no path parameter",
-                    );
-                }
-            };
-            if !seen.insert(super::fs::normalize(&target)) {
-                return rest_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("path '{target}' appears twice in one upload"),
-                );
-            }
-            let (mut file, pending) = match create(live, user, &target).await {
-                Ok(f) => f,
-                Err(r) => return reply(r),
-            };
-            loop {
-                match field.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if let Err(e) = file.write_all(&chunk).await {
-                            return reply(io_error(e));
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => return rest_error(StatusCode::BAD_REQUEST, &e.body_text()),
-                }
-            }
-            if let Err(r) = finish(file, pending).await {
-                return reply(r);
-            }
-            results.push(written(&target));
+        let written = multipart_upload(live, user, path, &mut multipart, &metadata).await;
+        if written.is_err() {
+            drain_multipart(&mut multipart).await;
         }
+        written
     } else {
-        return rest_error(
+        let r = (
             StatusCode::BAD_REQUEST,
-            &format!(
-                "unsupported content type '{content_type}' (multipart/form-data or application/octet-stream)"
+            format!(
+                "unsupported content type: {content_type}, expected multipart/form-data or application/octet-stream"
             ),
         );
+        return refuse(req.into_body(), r).await;
+    };
+    match results {
+        Ok(results) => crate::error::json_response(StatusCode::OK, &results),
+        Err(r) => reply(r),
     }
-    crate::error::json_response(StatusCode::OK, &results)
+}
+
+/// An `application/octet-stream` upload: the body is the file.
+async fn raw_upload(
+    live: &Arc<LiveSandbox>,
+    user: &crate::sandbox::User,
+    path: Option<String>,
+    body: &mut axum::body::BodyDataStream,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Value, Reject> {
+    let Some(path) = path else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "path query parameter is required for raw body upload".into(),
+        ));
+    };
+    let mut upload = create(live, user, &path).await?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("error writing file: reading the upload: {e}"),
+            )
+        })?;
+        upload.write(&chunk).await?;
+    }
+    upload.finish(metadata).await
+}
+
+/// A multipart upload: each part named `file` is a file, at the `path` parameter or at its
+/// filename (a full path).
+async fn multipart_upload(
+    live: &Arc<LiveSandbox>,
+    user: &crate::sandbox::User,
+    path: Option<String>,
+    multipart: &mut Multipart,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, Reject> {
+    let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+    let mut results = Vec::new();
+    let mut seen = HashSet::new();
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(bad(e.body_text())),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let target = match (&path, field.file_name()) {
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) if !f.is_empty() => resolve_path(f, &user.home),
+            _ => {
+                return Err(bad(
+                    "a file part has no filename and there is no path parameter".into(),
+                ));
+            }
+        };
+        let target = super::fs::normalize(&target);
+        if !seen.insert(target.clone()) {
+            return Err(bad(format!(
+                "you cannot upload multiple files to the same path '{target}' in one upload request, only the first specified file was uploaded"
+            )));
+        }
+        let mut upload = create(live, user, &target).await?;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => upload.write(&chunk).await?,
+                Ok(None) => break,
+                Err(e) => return Err(bad(e.body_text())),
+            }
+        }
+        results.push(upload.finish(metadata).await?);
+    }
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ pub fn entry_json(e: &Entry) -> Value {
     if let Some(t) = &e.symlink_target {
         v.insert("symlinkTarget".into(), json!(t));
     }
+    if !e.metadata.is_empty() {
+        v.insert("metadata".into(), json!(e.metadata));
+    }
     Value::Object(v)
 }
 

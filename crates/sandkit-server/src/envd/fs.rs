@@ -12,7 +12,9 @@ use crate::sandbox::ids::IdMap;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
-use std::os::fd::{AsFd, OwnedFd};
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Why a filesystem operation failed, in the terms the protocol reports.
@@ -78,7 +80,11 @@ pub struct Entry {
     pub owner: String,
     pub group: String,
     pub modified_unix_ms: i64,
+    /// For a symlink: what it resolves to (absolute, inside the sandbox), or its own path when
+    /// it resolves to nothing.
     pub symlink_target: Option<String>,
+    /// The `user.e2b.*` extended attributes, without the prefix.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A sandbox's filesystem, with the owner given to what it creates.
@@ -121,19 +127,28 @@ fn split(path: &str) -> FsResult<(String, String)> {
     Ok((parent.to_string(), name.to_string()))
 }
 
+/// The mode as Go's `FileMode.String()` writes it, which is what envd sends: one letter per
+/// special bit (`d`, `L`, `D`, `p`, `S`, `u`, `g`, `c`, `t`, in Go's order), `-` when there
+/// is none, then `rwxrwxrwx`.
 fn permissions(st: &FileStat) -> String {
     let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-    let first = match kind {
-        SFlag::S_IFDIR => 'd',
-        SFlag::S_IFLNK => 'L',
-        SFlag::S_IFIFO => 'p',
-        SFlag::S_IFSOCK => 'S',
-        SFlag::S_IFCHR => 'c',
-        SFlag::S_IFBLK => 'D',
-        _ => '-',
-    };
-    let mut s = String::with_capacity(10);
-    s.push(first);
+    let bits = st.st_mode;
+    let flags = [
+        ('d', kind == SFlag::S_IFDIR),
+        ('L', kind == SFlag::S_IFLNK),
+        ('D', kind == SFlag::S_IFBLK || kind == SFlag::S_IFCHR),
+        ('p', kind == SFlag::S_IFIFO),
+        ('S', kind == SFlag::S_IFSOCK),
+        ('u', bits & libc::S_ISUID != 0),
+        ('g', bits & libc::S_ISGID != 0),
+        ('c', kind == SFlag::S_IFCHR),
+        ('t', bits & libc::S_ISVTX != 0),
+    ];
+    let mut s = String::with_capacity(12);
+    s.extend(flags.iter().filter(|(_, on)| *on).map(|(c, _)| *c));
+    if s.is_empty() {
+        s.push('-');
+    }
     for shift in [6u32, 3, 0] {
         let bits = (st.st_mode >> shift) & 0o7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
@@ -208,57 +223,185 @@ impl SandboxFs {
             .map_err(|e| FsError::from_errno(e, path))
     }
 
+    /// What `name` in `parent` is, as envd reports it: a symlink with the type and mode of
+    /// what it resolves to and that resolved path as `symlink_target`; one that resolves to
+    /// nothing with no type, mode 0 and its own path.
     fn entry_at(&self, parent: &OwnedFd, name: &str, path: &str) -> FsResult<Entry> {
         let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| FsError::from_errno(e, path))?;
-        let file_type = file_type(&st);
-        let symlink_target = (file_type == FileType::Symlink)
-            .then(|| nix::fcntl::readlinkat(parent, name).ok())
-            .flatten()
-            .map(|t| t.to_string_lossy().into_owned());
+        let (file_type, mode, symlink_target, target) = if file_type(&st) == FileType::Symlink {
+            match self.eval_symlinks(path) {
+                Ok((resolved, target)) => (
+                    file_type(&target),
+                    target.st_mode & 0o777,
+                    Some(resolved.clone()),
+                    Some(resolved),
+                ),
+                Err(_) => (FileType::Other, 0, Some(path.to_string()), None),
+            }
+        } else {
+            (
+                file_type(&st),
+                st.st_mode & 0o777,
+                None,
+                Some(path.to_string()),
+            )
+        };
+        let metadata = target.map_or_else(BTreeMap::new, |t| self.metadata_of(&t));
         Ok(Entry {
             name: name.to_string(),
             file_type,
             path: path.to_string(),
             size: st.st_size,
-            mode: st.st_mode & 0o7777,
+            mode,
             permissions: permissions(&st),
             owner: self.name_of(st.st_uid),
             group: self.name_of(st.st_gid),
             modified_unix_ms: st.st_mtime * 1000 + st.st_mtime_nsec / 1_000_000,
             symlink_target,
+            metadata,
         })
     }
 
-    /// `Stat`: the entry itself (a symlink is reported as one).
+    /// `path` with every symlink resolved inside the sandbox (Go's `filepath.EvalSymlinks`,
+    /// which envd uses), and what it ends at. Each step stats one name in an already
+    /// resolved directory, so no link can lead outside the sandbox.
+    fn eval_symlinks(&self, path: &str) -> Result<(String, FileStat), Missing> {
+        let mut pending: std::collections::VecDeque<String> =
+            path.split('/').map(str::to_string).collect();
+        let mut resolved: Vec<String> = Vec::new();
+        let mut links = 0;
+        let mut last = None;
+        while let Some(part) = pending.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    resolved.pop();
+                    last = None;
+                    continue;
+                }
+                _ => {}
+            }
+            let dir_path = format!("/{}", resolved.join("/"));
+            let here = if resolved.is_empty() {
+                format!("/{part}")
+            } else {
+                format!("{dir_path}/{part}")
+            };
+            let dir = self
+                .resolve(&dir_path, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+                .map_err(|e| Missing(dir_path.clone(), e))?;
+            let st = fstatat(&dir, part.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(|e| Missing(here.clone(), e))?;
+            if file_type(&st) != FileType::Symlink {
+                resolved.push(part);
+                last = Some(st);
+                continue;
+            }
+            links += 1;
+            if links > 255 {
+                return Err(Missing(here, Errno::ELOOP));
+            }
+            let target = nix::fcntl::readlinkat(&dir, part.as_str())
+                .map_err(|e| Missing(here.clone(), e))?
+                .to_string_lossy()
+                .into_owned();
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            for (i, p) in target.split('/').enumerate() {
+                pending.insert(i, p.to_string());
+            }
+            last = None;
+        }
+        let resolved = format!("/{}", resolved.join("/"));
+        let st = match last {
+            Some(st) => st,
+            None => {
+                let fd = self
+                    .resolve(&resolved, OFlag::O_PATH, Mode::empty())
+                    .map_err(|e| Missing(resolved.clone(), e))?;
+                nix::sys::stat::fstat(&fd).map_err(|e| Missing(resolved.clone(), e))?
+            }
+        };
+        Ok((resolved, st))
+    }
+
+    /// The `user.e2b.*` attributes of `path` (inside the sandbox); none when they cannot be
+    /// read, as envd treats them (best effort).
+    fn metadata_of(&self, path: &str) -> BTreeMap<String, String> {
+        match self.resolve(path, OFlag::O_PATH, Mode::empty()) {
+            Ok(fd) => xattr::read(&fd).unwrap_or_default(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    /// `Stat`: the entry itself (a symlink as envd reports one, see [`Self::entry_at`]).
     pub fn stat(&self, path: &str) -> FsResult<Entry> {
         let norm = normalize(path);
+        let missing = |e: Errno| match e {
+            Errno::ENOENT => FsError::NotFound(format!(
+                "file not found: lstat {norm}: no such file or directory"
+            )),
+            e => FsError::Other(format!(
+                "error getting file info: lstat {norm}: {}",
+                e.desc()
+            )),
+        };
         if norm == "/" {
-            let st = nix::sys::stat::fstat(&self.root).map_err(|e| FsError::from_errno(e, "/"))?;
+            let st = nix::sys::stat::fstat(&self.root).map_err(missing)?;
             return Ok(Entry {
                 name: "/".into(),
                 file_type: FileType::Directory,
                 path: "/".into(),
                 size: st.st_size,
-                mode: st.st_mode & 0o7777,
+                mode: st.st_mode & 0o777,
                 permissions: permissions(&st),
                 owner: self.name_of(st.st_uid),
                 group: self.name_of(st.st_gid),
                 modified_unix_ms: st.st_mtime * 1000 + st.st_mtime_nsec / 1_000_000,
                 symlink_target: None,
+                metadata: self.metadata_of("/"),
             });
         }
         let (parent, name) = split(&norm)?;
-        let dir = self.dir(&parent)?;
-        self.entry_at(&dir, &name, &norm)
+        let dir = self
+            .resolve(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+            .map_err(missing)?;
+        match fstatat(&dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(_) => self.entry_at(&dir, &name, &norm),
+            Err(e) => Err(missing(e)),
+        }
     }
 
     /// `ListDir`: entries to `depth` levels (1 = the directory's own entries).
     pub fn list(&self, path: &str, depth: u32) -> FsResult<Vec<Entry>> {
         let norm = normalize(path);
+        let resolved = match self.eval_symlinks(&norm) {
+            Ok((resolved, _)) => resolved,
+            Err(Missing(at, Errno::ENOENT)) => {
+                return Err(FsError::NotFound(format!(
+                    "path not found: lstat {at}: no such file or directory"
+                )));
+            }
+            Err(Missing(_, Errno::ELOOP)) => {
+                return Err(FsError::Invalid(format!(
+                    "cyclic symlink or chain >255 links at \"{norm}\""
+                )));
+            }
+            Err(Missing(at, e)) => {
+                return Err(FsError::Other(format!(
+                    "error resolving symlink: lstat {at}: {}",
+                    e.desc()
+                )));
+            }
+        };
         let dir = self
             .resolve(&norm, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
-            .map_err(|e| FsError::from_errno(e, &norm))?;
+            .map_err(|e| match e {
+                Errno::ENOTDIR => FsError::Invalid(format!("path is not a directory: {resolved}")),
+                e => FsError::from_errno(e, &norm),
+            })?;
         let mut out = Vec::new();
         self.list_into(dir, &norm, depth.max(1), &mut out)?;
         Ok(out)
@@ -328,9 +471,11 @@ impl SandboxFs {
             Err(Errno::EEXIST) => {
                 let existing = self.entry_at(&dir, &name, &norm)?;
                 return Err(if existing.file_type == FileType::Directory {
-                    FsError::AlreadyExists(format!("directory '{norm}' already exists"))
+                    FsError::AlreadyExists(format!("directory already exists: {norm}"))
                 } else {
-                    FsError::Invalid(format!("'{norm}' exists and is not a directory"))
+                    FsError::Invalid(format!(
+                        "path already exists but it is not a directory: {norm}"
+                    ))
                 });
             }
             Err(e) => return Err(FsError::from_errno(e, &norm)),
@@ -357,24 +502,52 @@ impl SandboxFs {
 
     /// `Move`.
     pub fn rename(&self, from: &str, to: &str) -> FsResult<Entry> {
-        let (from_parent, from_name) = split(from)?;
-        let (to_parent, to_name) = split(to)?;
-        let src = self.dir(&from_parent)?;
+        let (from, to) = (normalize(from), normalize(to));
+        let (from_parent, from_name) = split(&from)?;
+        let (to_parent, to_name) = split(&to)?;
         let dst = self.make_parents(&to_parent)?;
-        nix::fcntl::renameat(&src, from_name.as_str(), &dst, to_name.as_str())
-            .map_err(|e| FsError::from_errno(e, &normalize(from)))?;
-        self.entry_at(&dst, &to_name, &normalize(to))
+        let failed = |e: Errno| match e {
+            Errno::ENOENT => FsError::NotFound(format!(
+                "source file not found: rename {from} {to}: no such file or directory"
+            )),
+            e => FsError::from_errno(e, &format!("error renaming: rename {from} {to}")),
+        };
+        let src = self
+            .resolve(
+                &from_parent,
+                OFlag::O_PATH | OFlag::O_DIRECTORY,
+                Mode::empty(),
+            )
+            .map_err(failed)?;
+        nix::fcntl::renameat(&src, from_name.as_str(), &dst, to_name.as_str()).map_err(failed)?;
+        self.entry_at(&dst, &to_name, &to)
     }
 
     /// `Remove`: a file, a symlink (not its target), or a directory with everything in it.
+    /// A path that is not there is already removed (envd's `os.RemoveAll`).
     pub fn remove(&self, path: &str) -> FsResult<()> {
         let norm = normalize(path);
         let (parent, name) = split(&norm)?;
-        let dir = self.dir(&parent)?;
-        let st = fstatat(&dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| FsError::from_errno(e, &norm))?;
-        remove_at(&dir, &name, file_type(&st) == FileType::Directory)
-            .map_err(|e| FsError::from_errno(e, &norm))
+        let failed = |e: Errno| {
+            FsError::from_errno(
+                e,
+                &format!("error removing file or directory: unlinkat {norm}"),
+            )
+        };
+        let dir = match self.resolve(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()) {
+            Ok(dir) => dir,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        let st = match fstatat(&dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        match remove_at(&dir, &name, file_type(&st) == FileType::Directory) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// Opens directory `path` (a final symlink followed, inside the sandbox) as an `O_PATH`
@@ -404,7 +577,11 @@ impl SandboxFs {
                 OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
                 Mode::empty(),
             )
-            .map_err(|e| FsError::from_errno(e, &norm))?;
+            .map_err(|e| match e {
+                Errno::ENOENT => FsError::NotFound(format!("path '{norm}' does not exist")),
+                Errno::EISDIR => FsError::Invalid(format!("path '{norm}' is a directory")),
+                e => FsError::from_errno(e, &format!("error opening file '{norm}'")),
+            })?;
         let st = nix::sys::stat::fstat(&fd).map_err(|e| FsError::from_errno(e, &norm))?;
         match file_type(&st) {
             FileType::File => {}
@@ -422,81 +599,330 @@ impl SandboxFs {
         Ok(std::fs::File::from(fd))
     }
 
-    /// Starts writing a file (parents created), owned by the user. The bytes go to a
-    /// temporary file next to it, which [`PendingWrite::commit`] renames over the target: a
-    /// reader, or a concurrent writer, sees the old file or a new one whole, never a mix.
-    pub fn create_write(&self, path: &str) -> FsResult<PendingWrite> {
+    /// Refuses a write to `path` that cannot succeed whatever the bytes: its parents are
+    /// made (as envd makes them), and a directory or other non-file in its place is refused.
+    pub fn check_write(&self, path: &str) -> FsResult<()> {
         let norm = normalize(path);
-        let (parent, name) = split(&norm)?;
-        let dir = self.make_parents(&parent)?;
-        if let Ok(st) = fstatat(&dir, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            && file_type(&st) == FileType::Directory
-        {
-            return Err(FsError::Invalid(format!("path '{norm}' is a directory")));
+        let (parent, _) = split(&norm)?;
+        let _as_user = self.act_as_user();
+        let dir = self.make_parents(&parent).map_err(|e| match e {
+            FsError::Invalid(m) => FsError::Other(format!("error ensuring directories: {m}")),
+            other => other,
+        })?;
+        let denied = |e: Errno| FsError::from_errno(e, &format!("error opening file: open {norm}"));
+        match self.resolve(&norm, OFlag::O_PATH, Mode::empty()) {
+            Ok(fd) => match nix::sys::stat::fstat(&fd).map(|st| file_type(&st)) {
+                Ok(FileType::Directory) => {
+                    Err(FsError::Invalid(format!("path is a directory: {norm}")))
+                }
+                Ok(FileType::File) => self
+                    .resolve(&norm, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty())
+                    .map(drop)
+                    .map_err(denied),
+                Err(_) => Ok(()),
+                Ok(_) => Err(FsError::Invalid(format!(
+                    "path '{norm}' is not a regular file"
+                ))),
+            },
+            Err(Errno::ENOENT) => nix::unistd::faccessat(
+                &dir,
+                ".",
+                nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+                AtFlags::AT_EACCESS,
+            )
+            .map_err(denied),
+            Err(e) => Err(denied(e)),
         }
-        let mut attempt = 0u32;
-        let (fd, tmp) = loop {
-            let tmp = format!(".{name}.sandkit-{}-{attempt}.tmp", std::process::id());
-            let how = OpenHow::new()
-                .flags(OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC)
-                .mode(Mode::from_bits_truncate(0o644))
-                .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-            match openat2(dir.as_fd(), tmp.as_str(), how) {
-                Ok(fd) => break (fd, tmp),
-                Err(Errno::EEXIST) if attempt < 1000 => attempt += 1,
-                Err(e) => return Err(FsError::from_errno(e, &norm)),
-            }
+    }
+
+    /// Until dropped, this thread's filesystem calls are checked against the permissions of
+    /// the user (not root's), as the user's own calls in the sandbox would be. A sandbox's
+    /// root keeps full access to its own files.
+    fn act_as_user(&self) -> FsIdentity {
+        FsIdentity::switch(self.ids.to_inside(self.uid) != Some(0), self.uid, self.gid)
+    }
+
+    /// Opens a file to be written in place, as envd writes it (parents created, owned by the
+    /// user, truncated): a watcher sees `create` (for a new file) and `write`s of the file
+    /// itself, never a temporary name. A symlink is written through, inside the sandbox.
+    /// Callers serialise writers of one path (see `files.rs`).
+    pub fn open_write(&self, path: &str) -> FsResult<FileWrite> {
+        let norm = normalize(path);
+        let _as_user = self.act_as_user();
+        let (parent, name) = split(&norm)?;
+        let dir = self.make_parents(&parent).map_err(|e| match e {
+            FsError::Invalid(m) => FsError::Other(format!("error ensuring directories: {m}")),
+            other => other,
+        })?;
+        let is_dir = || FsError::Invalid(format!("path is a directory: {norm}"));
+        let opening = |e: Errno| match e {
+            Errno::EISDIR => is_dir(),
+            Errno::ENOSPC | Errno::EDQUOT => FsError::NoSpace(format!(
+                "not enough inodes available: open {norm}: no space left on device"
+            )),
+            e => FsError::from_errno(e, &format!("error opening file: open {norm}")),
         };
+        let write = OFlag::O_WRONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+        let (fd, created) = match self.resolve(&norm, write, Mode::empty()) {
+            Ok(fd) => (fd, false),
+            Err(Errno::ENOENT) => {
+                // A new name in the resolved parent; a dangling symlink there is followed
+                // (created through), as `O_CREAT` does, but then not removed on failure.
+                let how = OpenHow::new()
+                    .flags(write | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC)
+                    .mode(Mode::from_bits_truncate(0o644))
+                    .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+                match openat2(dir.as_fd(), name.as_str(), how) {
+                    Ok(fd) => (fd, true),
+                    Err(Errno::EEXIST) => (
+                        self.resolve(
+                            &norm,
+                            write | OFlag::O_CREAT,
+                            Mode::from_bits_truncate(0o644),
+                        )
+                        .map_err(opening)?,
+                        false,
+                    ),
+                    Err(e) => return Err(opening(e)),
+                }
+            }
+            Err(e) => return Err(opening(e)),
+        };
+        let st = nix::sys::stat::fstat(&fd).map_err(opening)?;
+        if file_type(&st) != FileType::File {
+            return Err(if file_type(&st) == FileType::Directory {
+                is_dir()
+            } else {
+                FsError::Invalid(format!("path '{norm}' is not a regular file"))
+            });
+        }
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty())).map_err(opening)?;
         let _ = nix::unistd::fchown(
             &fd,
             Some(nix::unistd::Uid::from_raw(self.uid)),
             Some(nix::unistd::Gid::from_raw(self.gid)),
         );
-        Ok(PendingWrite {
+        if !created {
+            nix::unistd::ftruncate(&fd, 0).map_err(opening)?;
+        }
+        Ok(FileWrite {
             file: Some(std::fs::File::from(fd)),
             dir,
-            tmp,
             name,
-            path: norm,
-            committed: false,
+            created,
+            kept: false,
         })
     }
 }
 
-/// A file being written; see [`SandboxFs::create_write`]. Dropped without a commit, it leaves
-/// the target as it was.
-pub struct PendingWrite {
-    file: Option<std::fs::File>,
-    dir: OwnedFd,
-    tmp: String,
-    name: String,
-    path: String,
-    committed: bool,
+/// The `/proc/self/fd` name of a descriptor: path-based calls through it reach exactly the
+/// opened inode (an `O_PATH` one included), wherever it is.
+fn fd_path(fd: &impl AsRawFd) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
 }
 
-impl PendingWrite {
+/// File metadata as envd keeps it: extended attributes `user.e2b.<key>`.
+pub mod xattr {
+    use super::{BTreeMap, Errno, fd_path};
+    use std::os::fd::AsRawFd;
+
+    pub const PREFIX: &str = "user.e2b.";
+
+    fn names(fd: &impl AsRawFd) -> Result<Vec<String>, Errno> {
+        let path = fd_path(fd);
+        let mut buf = vec![0u8; 1024];
+        loop {
+            // SAFETY: `path` is a C string and `buf` is writable for its length.
+            let n = unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                buf.truncate(n as usize);
+                break;
+            }
+            match Errno::last() {
+                Errno::ERANGE if buf.len() < 1 << 16 => buf.resize(buf.len() * 4, 0),
+                e => return Err(e),
+            }
+        }
+        Ok(buf
+            .split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect())
+    }
+
+    fn value(fd: &impl AsRawFd, name: &str) -> Result<Vec<u8>, Errno> {
+        let path = fd_path(fd);
+        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            // SAFETY: both are C strings and `buf` is writable for its length.
+            let n = unsafe {
+                libc::getxattr(
+                    path.as_ptr(),
+                    name.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n >= 0 {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            match Errno::last() {
+                Errno::ERANGE if buf.len() < 1 << 16 => buf.resize(buf.len() * 4, 0),
+                e => return Err(e),
+            }
+        }
+    }
+
+    /// The metadata of the file open as `fd`; empty where the filesystem has no extended
+    /// attributes. Values that are not UTF-8 are left out, as envd does.
+    pub fn read(fd: &impl AsRawFd) -> Result<BTreeMap<String, String>, Errno> {
+        let mut out = BTreeMap::new();
+        let names = match names(fd) {
+            Ok(n) => n,
+            Err(Errno::ENOTSUP) => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for name in names {
+            let Some(key) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
+            match value(fd, &name) {
+                Ok(v) => {
+                    if let Ok(v) = String::from_utf8(v) {
+                        out.insert(key.to_string(), v);
+                    }
+                }
+                Err(Errno::ENODATA) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the file's whole metadata with `metadata` (keys absent from it are removed).
+    /// `ENOTSUP`: the filesystem keeps none (envd then writes the file without it).
+    pub fn replace(fd: &impl AsRawFd, metadata: &BTreeMap<String, String>) -> Result<(), Errno> {
+        let path = fd_path(fd);
+        for name in names(fd)? {
+            let Some(key) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
+            if metadata.contains_key(key) {
+                continue;
+            }
+            let name = std::ffi::CString::new(name.as_str()).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: both are C strings.
+            if unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) } < 0 {
+                match Errno::last() {
+                    Errno::ENODATA => {}
+                    e => return Err(e),
+                }
+            }
+        }
+        for (k, v) in metadata {
+            let name = std::ffi::CString::new(format!("{PREFIX}{k}")).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: both are C strings and `v` is readable for its length.
+            let r = unsafe {
+                libc::setxattr(path.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), 0)
+            };
+            if r < 0 {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// This thread's filesystem ids switched to a user's (`setfsuid`/`setfsgid` act on the calling
+/// thread only, and a non-zero fsuid drops the capabilities that bypass permission checks);
+/// back to root's when dropped.
+struct FsIdentity {
+    switched: bool,
+}
+
+impl FsIdentity {
+    fn switch(switch: bool, uid: u32, gid: u32) -> FsIdentity {
+        if switch {
+            // SAFETY: plain syscalls on this thread's credentials.
+            unsafe {
+                libc::setfsgid(gid);
+                libc::setfsuid(uid);
+            }
+        }
+        FsIdentity { switched: switch }
+    }
+}
+
+impl Drop for FsIdentity {
+    fn drop(&mut self) {
+        if self.switched {
+            // SAFETY: as in `switch`.
+            unsafe {
+                libc::setfsuid(0);
+                libc::setfsgid(0);
+            }
+        }
+    }
+}
+
+/// A path, or a prefix of it, that does not resolve: where, and why.
+#[derive(Debug)]
+struct Missing(String, Errno);
+
+/// A file being written in place; see [`SandboxFs::open_write`]. Dropped before
+/// [`FileWrite::keep`], a file the write created is removed again, so a failed upload of a
+/// new file leaves nothing behind (an existing file is left as far as it was written, as
+/// envd leaves it).
+pub struct FileWrite {
+    file: Option<std::fs::File>,
+    dir: OwnedFd,
+    name: String,
+    created: bool,
+    kept: bool,
+}
+
+impl FileWrite {
     /// The file to write to.
     pub fn take_file(&mut self) -> Option<std::fs::File> {
         self.file.take()
     }
 
-    /// Puts the written file in place.
-    pub fn commit(mut self) -> FsResult<()> {
-        nix::fcntl::renameat(&self.dir, self.tmp.as_str(), &self.dir, self.name.as_str())
-            .map_err(|e| FsError::from_errno(e, &self.path))?;
-        self.committed = true;
-        Ok(())
+    /// Keeps the written file (`file`, given back) with `metadata` as its whole metadata;
+    /// returns the metadata it now has.
+    pub fn keep(
+        mut self,
+        file: &std::fs::File,
+        metadata: &BTreeMap<String, String>,
+    ) -> FsResult<BTreeMap<String, String>> {
+        self.kept = true;
+        match xattr::replace(file, metadata) {
+            Ok(()) | Err(Errno::ENOTSUP) => {}
+            Err(Errno::ENOSPC) | Err(Errno::EDQUOT) => {
+                return Err(FsError::NoSpace(
+                    "not enough space for file metadata: no space left on device".into(),
+                ));
+            }
+            Err(e) => {
+                return Err(FsError::Other(format!(
+                    "error writing file metadata: {}",
+                    e.desc()
+                )));
+            }
+        }
+        Ok(xattr::read(file).unwrap_or_default())
     }
 }
 
-impl Drop for PendingWrite {
+impl Drop for FileWrite {
     fn drop(&mut self) {
-        if self.committed {
+        if self.kept || !self.created {
             return;
         }
         let _ = nix::unistd::unlinkat(
             &self.dir,
-            self.tmp.as_str(),
+            self.name.as_str(),
             nix::unistd::UnlinkatFlags::NoRemoveDir,
         );
     }
