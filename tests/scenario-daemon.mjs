@@ -9,7 +9,7 @@ async function until(done, ms = 5_000) {
   return done()
 }
 
-export async function runDaemonConformance({ errors, config, a, step, expectError }) {
+export async function runDaemonConformance({ Sandbox, errors, conn, config, a, create, step, expectError }) {
   await step('watch: a write gives envd\'s events (new file: create then write; existing: write), never a temporary name', async () => {
     await a.files.makeDir('/home/user/watched')
     const events = []
@@ -127,5 +127,23 @@ export async function runDaemonConformance({ errors, config, a, step, expectErro
       const err = await expectError(call, { Class: errors.SandboxError, className: 'SandboxError', what: text })
       assert(err.message.includes(text), `expected ${show(text)} in ${show(err.message)}`)
     }
+  })
+
+  const inFlight = 'The sandbox was killed or reached its end of life while the request was in flight.'
+  await step('lifecycle: a command in flight when its sandbox is killed fails with TimeoutError, as over a dead VM', async () => {
+    const doomed = await create()
+    const running = doomed.commands.run('sleep 30')
+    running.catch(() => {})
+    await sleep(500)
+    assertEqual(await Sandbox.kill(doomed.sandboxId, conn), true, 'kill')
+    const err = await expectError(() => running, { Class: errors.TimeoutError, className: 'TimeoutError', what: 'the command' })
+    assert(err.message.includes(inFlight), `message: ${err.message}`)
+    assertEqual(await doomed.isRunning(), false, 'isRunning after the kill')
+  })
+
+  await step('lifecycle: a command in flight when its sandbox expires fails with TimeoutError too', async () => {
+    const brief = await create({ timeoutMs: 2_000 })
+    const err = await expectError(() => brief.commands.run('sleep 30'), { Class: errors.TimeoutError, className: 'TimeoutError', what: 'the command', within: 20_000 })
+    assert(err.message.includes(inFlight), `message: ${err.message}`)
   })
 }

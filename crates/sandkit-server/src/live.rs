@@ -17,6 +17,17 @@ pub struct LiveSandbox {
     pub procs: ProcTable,
     /// `E2B_*` variables and the create call's `envVars`, in that order.
     pub env: Vec<(String, String)>,
+    /// Becomes true when the sandbox is killed or expires: its open streams then break as a
+    /// dead VM's would (cut, with no end), not with an ordinary end of their process.
+    pub ended: tokio::sync::watch::Sender<bool>,
+}
+
+impl LiveSandbox {
+    /// Resolves once the sandbox has ended.
+    pub async fn ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|e| *e).await;
+    }
 }
 
 /// Every running sandbox, and the runtime that starts them.
@@ -61,6 +72,7 @@ impl Live {
             handle,
             procs: ProcTable::default(),
             env,
+            ended: tokio::sync::watch::Sender::new(false),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);
@@ -86,6 +98,7 @@ impl Live {
     pub async fn end(&self, id: &str) {
         let live = self.sandboxes.lock().ok().and_then(|mut m| m.remove(id));
         if let Some(live) = live {
+            live.ended.send_replace(true);
             live.handle.kill().await;
         }
     }
@@ -96,6 +109,9 @@ impl Live {
             Ok(mut m) => m.drain().map(|(_, v)| v).collect(),
             Err(_) => return,
         };
+        for l in &all {
+            l.ended.send_replace(true);
+        }
         let kills = all.iter().map(|l| l.handle.kill());
         futures_util::future::join_all(kills).await;
         if let Ok(runtime) = &self.runtime {

@@ -137,7 +137,7 @@ impl Request {
             match expect {
                 Expect::Message(context) => unary_answer(response, context).map(Answer::Rpc),
                 Expect::Stream(context) => {
-                    let mut messages = MessageStream::open(response, context).await?;
+                    let mut messages = MessageStream::open(response, context, envd).await?;
                     let first = messages.next_message().await?;
                     Ok(Answer::Stream(messages, first))
                 }

@@ -191,3 +191,28 @@ async fn batched_output_keeps_each_stream_whole_and_in_order() {
     sandbox.kill().await.unwrap();
     server.shutdown().await;
 }
+
+/// A sandbox killed under a running command: its stream is cut and `/health` answers 502, so
+/// the command fails as the official SDK reports it, with a `TimeoutError`.
+#[tokio::test]
+async fn a_command_in_flight_when_the_sandbox_is_killed_times_out() {
+    let server = start_server_with_sandboxes().await;
+    let sandbox = Sandbox::create(opts(&server.url())).await.unwrap();
+    let commands = sandbox.commands();
+    let running = tokio::spawn(async move { commands.run("sleep 30", RunOpts::default()).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sandbox.kill().await.unwrap());
+    let e = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the command still runs after the kill")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        e.message().ends_with(
+            "The sandbox was killed or reached its end of life while the request was in flight."
+        ),
+        "{e}"
+    );
+    server.shutdown().await;
+}

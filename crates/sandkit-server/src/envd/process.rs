@@ -98,7 +98,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
                 attach(&live, &body)
             };
             match result {
-                Ok((pid, events)) => stream(encoder, pid, events, call.keepalive()),
+                Ok((pid, events)) => stream(encoder, pid, events, call.keepalive(), live),
                 Err(e) => encoder.stream_error(&e),
             }
         }
@@ -259,12 +259,13 @@ fn end_json(end: &EndInfo) -> Value {
 }
 
 /// The event stream of a Start or Connect: `start`, output, keepalives when idle, `end`, and
-/// the end-stream frame.
+/// the end-stream frame. If the sandbox ends first, the stream breaks off mid-way.
 fn stream(
     encoder: connect::Encoder,
     pid: i32,
     events: mpsc::Receiver<ProcEvent>,
     keepalive: Duration,
+    live: Arc<LiveSandbox>,
 ) -> Response {
     enum Next {
         Start,
@@ -307,7 +308,7 @@ fn stream(
             Some((Ok::<Bytes, std::io::Error>(frame), (then, events)))
         },
     );
-    encoder.stream_response(Body::from_stream(body))
+    encoder.stream_response(Body::from_stream(super::cut_when_ended(body, live)))
 }
 
 fn list(live: &LiveSandbox) -> Value {

@@ -124,7 +124,7 @@ async fn open(
 
 /// The response: `start`, then events, keepalives when idle, and an end-stream frame when
 /// the watch fails, the `Connect-Timeout-Ms` deadline passes (`deadline_exceeded`, as envd's
-/// context ends it) or the sandbox is killed (`unavailable`).
+/// context ends it); cut without one when the sandbox is killed.
 fn stream(
     encoder: connect::Encoder,
     items: mpsc::Receiver<Item>,
@@ -187,10 +187,14 @@ fn stream(
                     Next::Item(Some(Ok(event))) => {
                         encoder.envelope(&json!({ "filesystem": event }))
                     }
+                    Next::Ended => {
+                        // Cut, as a vanished VM's stream is: no end-stream frame.
+                        s.phase = Phase::Closed;
+                        return Some((Err(std::io::Error::other("the sandbox ended")), s));
+                    }
                     other => {
                         s.phase = Phase::Closed;
                         let error = match other {
-                            Next::Ended => RpcError::unavailable("the sandbox was killed"),
                             Next::Deadline => {
                                 RpcError::new("deadline_exceeded", "context deadline exceeded")
                             }

@@ -66,6 +66,28 @@ pub struct Frames {
 }
 
 impl Frames {
+    /// Whether the stream breaks off (the connection dropped mid-body, with no end-stream
+    /// frame) within `limit`, as a dead VM's stream does; frames before the break are skipped.
+    pub async fn is_cut_within(&mut self, limit: Duration) -> bool {
+        let cut = async {
+            loop {
+                match self.res.chunk().await {
+                    Ok(Some(chunk)) => {
+                        self.buf.extend_from_slice(&chunk);
+                        // An end-stream frame is not a cut.
+                        if self.buf.len() >= 5 && self.buf[0] & 0b10 != 0 {
+                            return false;
+                        }
+                        self.buf.clear();
+                    }
+                    Ok(None) => return false,
+                    Err(_) => return true,
+                }
+            }
+        };
+        tokio::time::timeout(limit, cut).await.unwrap_or(false)
+    }
+
     /// The next frame; `None` when the body ended.
     pub async fn next(&mut self) -> Option<Frame> {
         loop {

@@ -210,7 +210,7 @@ impl Envd {
         context: Context,
     ) -> Result<MessageStream> {
         let request = self.connect_request(rpc, message, user, Some(timeout_ms));
-        MessageStream::open(self.exchange(request).await?, context).await
+        MessageStream::open(self.exchange(request).await?, context, self.clone()).await
     }
 
     /// A plain HTTP call to the daemon (`/files`, `/health`) without the user header: the
@@ -327,11 +327,17 @@ pub struct MessageStream {
     reader: EnvelopeReader,
     context: Context,
     done: bool,
+    /// Asked whether the sandbox still lives when the stream breaks off.
+    envd: Envd,
 }
 
 impl MessageStream {
     /// The messages of the response to a streaming call, or the error its status stands for.
-    pub(crate) async fn open(response: HttpResponse, context: Context) -> Result<MessageStream> {
+    pub(crate) async fn open(
+        response: HttpResponse,
+        context: Context,
+        envd: Envd,
+    ) -> Result<MessageStream> {
         if response.status != 200 {
             let body = response.body.bytes().await.map_err(transport_error)?;
             return Err(status_error(response.status, &body, context));
@@ -344,6 +350,7 @@ impl MessageStream {
             reader: EnvelopeReader::default(),
             context,
             done: false,
+            envd,
         })
     }
 
@@ -368,7 +375,7 @@ impl MessageStream {
                 Some(Ok(chunk)) => self.reader.push_bytes(chunk),
                 Some(Err(e)) => {
                     self.done = true;
-                    return Err(transport_error(e));
+                    return Err(broken(self.envd.clone(), transport_error(e)).await);
                 }
                 None => {
                     self.done = true;
@@ -379,6 +386,25 @@ impl MessageStream {
                 }
             }
         }
+    }
+}
+
+/// A stream cut mid-way: if the daemon's `/health` then answers 502, the sandbox was killed
+/// or expired under the call, and the error says so as the official SDK's does; otherwise (a
+/// network fault) the error stays what it was.
+async fn broken(envd: Envd, error: Error) -> Error {
+    let health = envd
+        .http(Method::Get, "/health", Vec::new(), None, false)
+        .await;
+    match health {
+        Ok(r) if r.status == 502 => Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "[unknown] {}: The sandbox was killed or reached its end of life while the request was in flight.",
+                error.message()
+            ),
+        ),
+        _ => error,
     }
 }
 
