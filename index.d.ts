@@ -163,6 +163,12 @@ export interface FileUrlOpts {
   useSignatureExpiration?: number
 }
 
+/**
+ * The signature of a `/files` URL for `path`, `operation` and `user`, as `e2b`'s
+ * `getSignature` makes it.
+ */
+export declare function getSignature(opts: SignatureOpts): Promise<Signature>
+
 /** A running process, as listed. */
 export interface ProcessListing {
   pid: number
@@ -338,6 +344,22 @@ export interface SandboxQuery {
   startedAfter?: Date
   /** Only sandboxes of this template (id or name). */
   template?: string
+}
+
+/** A signature and when it expires (unix seconds; `null` for never). */
+export interface Signature {
+  signature: string
+  expiration?: number
+}
+
+/** What `getSignature` signs. */
+export interface SignatureOpts {
+  path: string
+  operation: 'read' | 'write'
+  user?: string
+  /** Seconds from now; negative for an already-expired signature. */
+  expirationInSeconds?: number
+  envdAccessToken?: string
 }
 
 /** A written file. */
@@ -584,3 +606,17 @@ export declare class Pty {
   /** SIGKILL: `false` if there was no such process. */
   kill(pid: number): Promise<boolean>
 }
+
+/** What a filesystem entry is, as the `e2b` package's `FileType` enum has it. */
+export declare const FileType: { readonly FILE: 'file'; readonly DIR: 'dir'; readonly SYMLINK: 'symlink' }
+export type FileType = (typeof FileType)[keyof typeof FileType]
+
+/** What happened to a watched path, as the `e2b` package's `FilesystemEventType` enum has it. */
+export declare const FilesystemEventType: {
+  readonly CHMOD: 'chmod'
+  readonly CREATE: 'create'
+  readonly REMOVE: 'remove'
+  readonly RENAME: 'rename'
+  readonly WRITE: 'write'
+}
+export type FilesystemEventType = (typeof FilesystemEventType)[keyof typeof FilesystemEventType]

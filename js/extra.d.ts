@@ -233,3 +233,17 @@ export declare class Pty {
   /** SIGKILL: `false` if there was no such process. */
   kill(pid: number): Promise<boolean>
 }
+
+/** What a filesystem entry is, as the `e2b` package's `FileType` enum has it. */
+export declare const FileType: { readonly FILE: 'file'; readonly DIR: 'dir'; readonly SYMLINK: 'symlink' }
+export type FileType = (typeof FileType)[keyof typeof FileType]
+
+/** What happened to a watched path, as the `e2b` package's `FilesystemEventType` enum has it. */
+export declare const FilesystemEventType: {
+  readonly CHMOD: 'chmod'
+  readonly CREATE: 'create'
+  readonly REMOVE: 'remove'
+  readonly RENAME: 'rename'
+  readonly WRITE: 'write'
+}
+export type FilesystemEventType = (typeof FilesystemEventType)[keyof typeof FilesystemEventType]

@@ -20,5 +20,8 @@ export const {
   ServiceBusyError,
   CommandExitError,
   ALL_TRAFFIC,
+  FileType,
+  FilesystemEventType,
+  getSignature,
 } = api
 export default Sandbox

@@ -657,11 +657,17 @@ function wrapBinding(binding, opts = {}) {
       while (this.hasNext) yield* await this.nextItems()
     },
   })
+  const getSignature = guard(binding.getSignature, 'getSignature')
   return {
     ...errorClasses,
     Sandbox: guardStatics(binding.Sandbox, opts.staticNames),
     SandboxPaginator: binding.SandboxPaginator,
     ALL_TRAFFIC: '0.0.0.0/0',
+    // The `e2b` package's enums, as the plain objects its compiled enums are.
+    FileType: Object.freeze({ FILE: 'file', DIR: 'dir', SYMLINK: 'symlink' }),
+    FilesystemEventType: Object.freeze({ CHMOD: 'chmod', CREATE: 'create', REMOVE: 'remove', RENAME: 'rename', WRITE: 'write' }),
+    /** The signature of a signed `/files` URL, made by the core (async, as in `e2b`). */
+    getSignature: async (opts) => getSignature(opts),
   }
 }
 

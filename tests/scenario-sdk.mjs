@@ -102,6 +102,24 @@ export async function runSdkConformance({ Sandbox, errors, conn, config, a, crea
     await killed.kill()
   })
 
+  await step('sdk: FileType, FilesystemEventType and getSignature are exported and agree with the daemon', async () => {
+    const { FileType, FilesystemEventType, getSignature } = errors
+    assertEqual((await a.files.getInfo('/home/user')).type, FileType?.DIR, 'FileType.DIR')
+    assertEqual(show(Object.values(FilesystemEventType ?? {}).sort()), show(['chmod', 'create', 'remove', 'rename', 'write']), 'FilesystemEventType')
+    const opts = { path: '/home/user/a.txt', operation: 'read', user: 'user', envdAccessToken: 'token' }
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode('/home/user/a.txt:read:user:token'))
+    const expected = `v1_${btoa(String.fromCharCode(...new Uint8Array(digest))).replace(/=+$/, '')}`
+    const plain = await getSignature(opts)
+    assertEqual(show(plain), show({ signature: expected, expiration: null }), 'signature without expiry')
+    const timed = await getSignature({ ...opts, expirationInSeconds: 60 })
+    const now = Math.floor(Date.now() / 1000)
+    assert(timed.expiration >= now + 59 && timed.expiration <= now + 61, `expiration ${timed.expiration}`)
+    const missing = getSignature({ ...opts, envdAccessToken: undefined })
+    assert(typeof missing.then === 'function', 'getSignature returns a promise')
+    const err = await missing.then(() => fail('signed without a token'), (e) => e)
+    assertEqual(err.message, 'Access token is not set and signature cannot be generated!', 'no token')
+  })
+
   const outcomes = []
   await step('sdk: async methods given bad arguments return a promise; none throws synchronously', async () => {
     for (const [what, call] of badCalls) {

@@ -30,4 +30,7 @@ export const {
   ServiceBusyError,
   CommandExitError,
   ALL_TRAFFIC,
+  FileType,
+  FilesystemEventType,
+  getSignature,
 } = api

@@ -6,6 +6,7 @@ mod files;
 mod paginator;
 mod pty;
 mod sandbox;
+mod signature;
 
 use napi_derive::module_init;
 use sandkit::config::ProcessEnv;

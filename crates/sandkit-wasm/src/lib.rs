@@ -12,6 +12,7 @@ mod files;
 mod paginator;
 mod pty;
 mod sandbox;
+mod signature;
 mod types;
 
 pub use paginator::SandboxPaginator;

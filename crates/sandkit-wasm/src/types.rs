@@ -169,8 +169,9 @@ export interface EntryInfo {
   owner: string;
   group: string;
   modifiedTime?: Date;
-  symlinkTarget?: string;
-  metadata?: Record<string, string>;
+  /** Present (and `undefined`) when there is none, as in the `e2b` package. */
+  symlinkTarget: string | undefined;
+  metadata: Record<string, string> | undefined;
 }
 
 /** A written file. */
@@ -178,7 +179,8 @@ export interface WriteInfo {
   name: string;
   type?: string;
   path: string;
-  metadata?: Record<string, string>;
+  /** Present (and `undefined`) when there is none, as in the `e2b` package. */
+  metadata: Record<string, string> | undefined;
 }
 
 /** A change under a watched directory. */

@@ -19,7 +19,7 @@ mod signature;
 mod watch;
 
 pub use entry::{EntryInfo, FileType, WriteInfo};
-pub use signature::sign;
+pub use signature::{sign, signature_for};
 pub use watch::{EventType, FilesystemEvent, WatchHandle, WatchOpts, WatchStopper};
 
 use crate::envd::Envd;

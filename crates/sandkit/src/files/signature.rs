@@ -23,6 +23,33 @@ pub fn sign(
     format!("v1_{}", encoded.trim_end_matches('='))
 }
 
+/// A signature and its expiry (unix seconds), as the official SDK's `getSignature` makes them
+/// for a signed `/files` URL: valid `expiration_secs` from `now_ms` (negative: already
+/// expired), forever when `None`.
+pub fn signature_for(
+    path: &str,
+    operation: &str,
+    user: Option<&str>,
+    token: Option<&str>,
+    expiration_secs: Option<i64>,
+    now_ms: f64,
+) -> crate::Result<(String, Option<i64>)> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(crate::Error::invalid_argument(
+            "Access token is not set and signature cannot be generated!",
+        ));
+    };
+    if operation != "read" && operation != "write" {
+        return Err(crate::Error::invalid_argument(format!(
+            "operation must be 'read' or 'write', got {}",
+            crate::json::quote(operation)
+        )));
+    }
+    let expiration = expiration_secs.map(|s| ((now_ms / 1000.0).floor() as i64).saturating_add(s));
+    let signature = sign(path, operation, user.unwrap_or(""), token, expiration);
+    Ok((signature, expiration))
+}
+
 /// SHA-256 (FIPS 180-4), written as the plain loop of the standard: a few hundred bytes of
 /// wasm where an unrolled implementation takes several KB, and a signature hashes one short
 /// string.
