@@ -115,7 +115,6 @@ impl SandboxOpts {
             auto_pause_memory: self.keep_memory,
             auto_resume: self.auto_resume.map(|enabled| AutoResume { enabled }),
             secure: self.secure,
-            ..Default::default()
         })
     }
 }

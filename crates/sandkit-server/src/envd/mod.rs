@@ -274,6 +274,30 @@ pub fn user_of(live: &LiveSandbox, call: &Call) -> Result<User, RpcError> {
         .ok_or_else(|| RpcError::unauthenticated(format!("invalid username: '{name}'")))
 }
 
+/// `body` until the sandbox ends; then an error, which makes the server drop the connection
+/// without finishing the response, as a VM that vanished would. Clients tell this apart from
+/// an ordinary end, and the official SDKs then ask `/health` (which answers 502) and report a
+/// killed sandbox.
+pub fn cut_when_ended<S>(
+    body: S,
+    live: std::sync::Arc<crate::live::LiveSandbox>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let ended: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(async move { live.ended().await });
+    futures_util::stream::unfold(Some((Box::pin(body), ended)), |state| async move {
+        let (mut body, mut ended) = state?;
+        tokio::select! {
+            biased;
+            () = &mut ended => Some((Err(std::io::Error::other("the sandbox ended")), None)),
+            item = body.next() => item.map(|item| (item, Some((body, ended)))),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,28 +335,4 @@ mod tests {
         assert!(!token_ok(&h, "tok2"));
         assert!(!token_ok(&h, "to"));
     }
-}
-
-/// `body` until the sandbox ends; then an error, which makes the server drop the connection
-/// without finishing the response, as a VM that vanished would. Clients tell this apart from
-/// an ordinary end, and the official SDKs then ask `/health` (which answers 502) and report a
-/// killed sandbox.
-pub fn cut_when_ended<S>(
-    body: S,
-    live: std::sync::Arc<crate::live::LiveSandbox>,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
-{
-    use futures_util::StreamExt;
-    let ended: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-        Box::pin(async move { live.ended().await });
-    futures_util::stream::unfold(Some((Box::pin(body), ended)), |state| async move {
-        let (mut body, mut ended) = state?;
-        tokio::select! {
-            biased;
-            () = &mut ended => Some((Err(std::io::Error::other("the sandbox ended")), None)),
-            item = body.next() => item.map(|item| (item, Some((body, ended)))),
-        }
-    })
 }

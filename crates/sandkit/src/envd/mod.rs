@@ -327,8 +327,9 @@ pub struct MessageStream {
     reader: EnvelopeReader,
     context: Context,
     done: bool,
-    /// Asked whether the sandbox still lives when the stream breaks off.
-    envd: Envd,
+    /// Asked whether the sandbox still lives when the stream breaks off (boxed: a stream
+    /// travels inside small enums).
+    envd: Box<Envd>,
 }
 
 impl MessageStream {
@@ -350,7 +351,7 @@ impl MessageStream {
             reader: EnvelopeReader::default(),
             context,
             done: false,
-            envd,
+            envd: Box::new(envd),
         })
     }
 
@@ -375,7 +376,7 @@ impl MessageStream {
                 Some(Ok(chunk)) => self.reader.push_bytes(chunk),
                 Some(Err(e)) => {
                     self.done = true;
-                    return Err(broken(self.envd.clone(), transport_error(e)).await);
+                    return Err(broken((*self.envd).clone(), transport_error(e)).await);
                 }
                 None => {
                     self.done = true;
