@@ -349,7 +349,7 @@ export interface SandboxQuery {
 /** A signature and when it expires (unix seconds; `null` for never). */
 export interface Signature {
   signature: string
-  expiration?: number
+  expiration: number | null
 }
 
 /** What `getSignature` signs. */

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 use crate::convert::js_error;
+use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
 use sandkit::options::from_js;
 
@@ -22,7 +23,8 @@ pub struct SignatureOpts {
 #[napi(object)]
 pub struct Signature {
     pub signature: String,
-    pub expiration: Option<f64>,
+    #[napi(ts_type = "number | null")]
+    pub expiration: Either<f64, Null>,
 }
 
 /// The signature of a `/files` URL for `path`, `operation` and `user`, as `e2b`'s
@@ -45,6 +47,6 @@ pub fn get_signature(opts: SignatureOpts) -> napi::Result<Signature> {
     .map_err(js_error)?;
     Ok(Signature {
         signature,
-        expiration: expiration.map(|e| e as f64),
+        expiration: expiration.map_or(Either::B(Null), |e| Either::A(e as f64)),
     })
 }

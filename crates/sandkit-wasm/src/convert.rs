@@ -37,6 +37,12 @@ pub fn run(op: Op<JsValue>) -> Promise {
 }
 
 /// A `Promise` rejected with the binding's error: a call refused before anything was sent.
+/// A string argument. wasm-bindgen's `String` parameters take any value (a number becomes
+/// text, or nothing) in its release glue, so strings that matter are checked here.
+pub fn string_arg(v: &JsValue, name: &str) -> Result<String> {
+    v.as_string().ok_or_else(|| wrong_type(name, "a string", v))
+}
+
 pub fn rejected(e: Error) -> Promise {
     Promise::reject(&JsValue::from(js_error(e)))
 }

@@ -2,7 +2,7 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{Opts, promise, run, run_map};
+use crate::convert::{Opts, promise, rejected, run, run_map, string_arg};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
 use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
@@ -128,9 +128,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesReadStream, unchecked_return_type = "Promise<FileReader>")]
     pub fn files_read_stream(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).map(|o| self.inner.files().read_stream_op(&path, &o.0));
         run_map(op, |stream| {
             JsValue::from(FileReader {
@@ -143,13 +147,17 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesWrite, unchecked_return_type = "Promise<WriteInfo>")]
     pub fn files_write(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(js_name = dataIn, unchecked_param_type = "string | Uint8Array")]
         data_in: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesWriteOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = write_opts(opts).map(|o| {
             self.inner
                 .files()
@@ -177,9 +185,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesList, unchecked_return_type = "Promise<EntryInfo[]>")]
     pub fn files_list(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).and_then(|(opts, depth)| {
             let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
             Ok(self.inner.files().list_op(&path, depth, &opts))
@@ -190,9 +202,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesExists, unchecked_return_type = "Promise<boolean>")]
     pub fn files_exists(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).map(|o| self.inner.files().exists_op(&path, &o.0));
         run_map(op, JsValue::from)
     }
@@ -200,9 +216,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesGetInfo, unchecked_return_type = "Promise<EntryInfo>")]
     pub fn files_get_info(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).map(|o| self.inner.files().get_info_op(&path, &o.0));
         run_map(op, |e| entry(&e))
     }
@@ -210,9 +230,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesRemove, unchecked_return_type = "Promise<void>")]
     pub fn files_remove(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).map(|o| self.inner.files().remove_op(&path, &o.0));
         run_map(op, undefined)
     }
@@ -231,9 +255,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesMakeDir, unchecked_return_type = "Promise<boolean>")]
     pub fn files_make_dir(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = fs_opts(opts).map(|o| self.inner.files().make_dir_op(&path, &o.0));
         run_map(op, JsValue::from)
     }
@@ -241,11 +269,15 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesWatchDir, unchecked_return_type = "Promise<FileWatcher>")]
     pub fn files_watch_dir(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesWatchOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let files = self.inner.files();
         let opts = (|| -> Result<sandkit::files::WatchOpts> {
             let o = Opts::new(opts, "opts")?;
@@ -280,9 +312,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = downloadUrl, unchecked_return_type = "Promise<string>")]
     pub fn download_url(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = match string_arg(&path, "path") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let url = url_opts(opts).and_then(|o| self.inner.files().download_url(&path, &o));
         run(Op::ready(url.map(|u| JsValue::from_str(&u))))
     }

@@ -12,7 +12,7 @@
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
     Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, rejected, run,
-    run_map,
+    run_map, string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -182,11 +182,15 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsSpawn, unchecked_return_type = "Promise<ProcessHandle>")]
     pub fn commands_spawn(
         &self,
-        cmd: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] cmd: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ProcessStartOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let cmd = match string_arg(&cmd, "cmd") {
+            Ok(v) => v,
+            Err(e) => return rejected(e),
+        };
         let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn_op(&cmd, o));
         run_map(op, process_handle)
     }
