@@ -14,6 +14,21 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-audit --no-fund
 fi
 
+if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
+  step "the official Python package (e2b 2.63.0, a second conformance client)"
+  if ! .venv-e2b/bin/python -c 'import importlib.metadata as m; assert m.version("e2b") == "2.63.0"' 2>/dev/null; then
+    if ! python3 -m venv .venv-e2b 2>/dev/null; then
+      if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      fi
+      python3 -m venv .venv-e2b
+    fi
+    .venv-e2b/bin/pip install --quiet --disable-pip-version-check e2b==2.63.0
+  fi
+fi
+
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   step "wasm toolchain"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

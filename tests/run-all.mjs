@@ -1,7 +1,8 @@
 // Runs the shared scenario in every runtime, one runner after the other, each against its own
-// sandkitd: Node napi, Node wasm, workerd, Chromium, and the official e2b package.
+// sandkitd: Node napi, Node wasm, workerd, Chromium, the official e2b package, and the official
+// Python package (its own scenario, tests/python/scenario.py).
 //
-//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b] [--bulk N]
+//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b,python] [--bulk N]
 //
 // Every line a runner prints is shown prefixed with its name; the last line is the total,
 // `N passed, N failed`. A runner that ends without its totals line, or exits non-zero with no
@@ -17,6 +18,7 @@ const RUNNERS = [
   ['workerd', 'run-workerd.mjs', []],
   ['chromium', 'run-chromium.mjs', []],
   ['e2b', 'run-node.mjs', ['--impl', 'e2b']],
+  ['python', 'run-python.mjs', []],
 ]
 
 const { values } = parseArgs({

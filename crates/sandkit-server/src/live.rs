@@ -20,6 +20,8 @@ pub struct LiveSandbox {
     /// Becomes true when the sandbox is killed or expires: its open streams then break as a
     /// dead VM's would (cut, with no end), not with an ordinary end of their process.
     pub ended: tokio::sync::watch::Sender<bool>,
+    /// The polling directory watchers (`CreateWatcher`) open in the sandbox.
+    pub watchers: crate::envd::watchers::Watchers,
 }
 
 impl LiveSandbox {
@@ -73,6 +75,7 @@ impl Live {
             procs: ProcTable::default(),
             env,
             ended: tokio::sync::watch::Sender::new(false),
+            watchers: Default::default(),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);

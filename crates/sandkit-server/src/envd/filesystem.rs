@@ -1,4 +1,5 @@
-//! `filesystem.Filesystem`: Stat, MakeDir, Move, ListDir, Remove; WatchDir is in [`super::watch`].
+//! `filesystem.Filesystem`: Stat, MakeDir, Move, ListDir, Remove; WatchDir is in [`super::watch`],
+//! the polling watchers (CreateWatcher, GetWatcherEvents, RemoveWatcher) in [`super::watchers`].
 
 use super::connect::{self, RpcError};
 use super::fs::{Entry, FileType, FsError, SandboxFs};
@@ -98,6 +99,12 @@ pub fn entry_json(e: &Entry) -> Value {
 pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Response {
     if method == "WatchDir" {
         return super::watch::watch_dir(live, call).await;
+    }
+    if matches!(
+        method,
+        "CreateWatcher" | "GetWatcherEvents" | "RemoveWatcher"
+    ) {
+        return super::watchers::dispatch(live, method, call).await;
     }
     let encoder = call.encoder();
     let result = async {

@@ -13,6 +13,7 @@ pub mod process;
 pub mod procs;
 pub mod protobuf;
 pub mod watch;
+pub mod watchers;
 
 use crate::api::AppState;
 use crate::error::json_response;

@@ -262,6 +262,15 @@ pub static WATCH_DIR_RESPONSE: Message = Message {
         f(3, "keepalive", Msg(&EMPTY)),
     ],
 };
+/// `CreateWatcherResponse`, `GetWatcherEventsRequest`, `RemoveWatcherRequest`: `{watcherId}`.
+pub static WATCHER_ID: Message = Message {
+    name: "WatcherId",
+    fields: &[f(1, "watcherId", Str)],
+};
+pub static GET_WATCHER_EVENTS_RESPONSE: Message = Message {
+    name: "GetWatcherEventsResponse",
+    fields: &[rep(1, "events", Msg(&FILESYSTEM_EVENT))],
+};
 
 /// The request and response messages of an RPC sandkitd serves.
 pub fn schema(service: &str, method: &str) -> Option<(&'static Message, &'static Message)> {
@@ -284,6 +293,12 @@ pub fn schema(service: &str, method: &str) -> Option<(&'static Message, &'static
         ("filesystem.Filesystem", "Move") => (&MOVE_REQUEST, &ENTRY_RESPONSE),
         ("filesystem.Filesystem", "ListDir") => (&LIST_DIR_REQUEST, &LIST_DIR_RESPONSE),
         ("filesystem.Filesystem", "WatchDir") => (&WATCH_DIR_REQUEST, &WATCH_DIR_RESPONSE),
+        // `CreateWatcherRequest` has `WatchDirRequest`'s fields.
+        ("filesystem.Filesystem", "CreateWatcher") => (&WATCH_DIR_REQUEST, &WATCHER_ID),
+        ("filesystem.Filesystem", "GetWatcherEvents") => {
+            (&WATCHER_ID, &GET_WATCHER_EVENTS_RESPONSE)
+        }
+        ("filesystem.Filesystem", "RemoveWatcher") => (&WATCHER_ID, &EMPTY),
         _ => return None,
     })
 }

@@ -77,7 +77,7 @@ struct WatchRequest {
 }
 
 /// What the watching thread hands the stream: an event, or why the watch failed.
-type Item = Result<Value, RpcError>;
+pub(super) type Item = Result<Value, RpcError>;
 
 /// The `WatchDir` call.
 pub async fn watch_dir(live: Arc<LiveSandbox>, call: Call) -> Response {
@@ -102,8 +102,18 @@ async fn open(
     call: &Call,
 ) -> Result<(mpsc::Receiver<Item>, OwnedFd), RpcError> {
     let body = call.stream_message()?;
-    let req: WatchRequest = connect::decode(&body)?;
-    let user = user_of(live, call)?;
+    start(live, user_of(live, call)?, &body).await
+}
+
+/// Opens a watch of the directory a `WatchDirRequest` (or `CreateWatcherRequest`, the same
+/// fields) in JSON names, as `user`, and starts its thread: the events, and the pipe end whose
+/// closing stops the thread. Shared with the polling watchers of [`super::watchers`].
+pub(super) async fn start(
+    live: &Arc<LiveSandbox>,
+    user: crate::sandbox::User,
+    body: &[u8],
+) -> Result<(mpsc::Receiver<Item>, OwnedFd), RpcError> {
+    let req: WatchRequest = connect::decode(body)?;
     let path = resolve_path(&req.path, &user.home);
     let live2 = live.clone();
     let watcher = tokio::task::spawn_blocking(move || -> Result<Watcher, RpcError> {

@@ -1,0 +1,187 @@
+"""The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
+files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
+RemoveWatcher). One line per check, as the JS runners print them; the last line is the totals.
+
+Run by tests/run-python.mjs, which starts sandkitd and sets E2B_API_URL, E2B_SANDBOX_URL and
+E2B_API_KEY."""
+
+import time
+import traceback
+import uuid
+
+from e2b import CommandExitException, FilesystemEventType, Sandbox, SandboxQuery, SandboxState
+
+
+passed = 0
+failed = 0
+created = []
+
+
+def check(name):
+    def run(fn):
+        global passed, failed
+        started = time.monotonic()
+        try:
+            detail = fn()
+            took = time.monotonic() - started
+            extra = f" — {detail}" if detail else ""
+            timing = f" ({took:.1f} s)" if took >= 1 else ""
+            print(f"ok    python: {name}{extra}{timing}", flush=True)
+            passed += 1
+        except Exception as err:  # every failure is reported, none stops the run
+            reason = f"{type(err).__name__}: {err}".replace("\n", " ⏎ ")
+            print(f"FAIL  python: {name} — {reason}", flush=True)
+            traceback.print_exc()
+            failed += 1
+        return fn
+
+    return run
+
+
+def equal(actual, expected, what):
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def create(**kwargs):
+    sbx = Sandbox.create(**kwargs)
+    created.append(sbx)
+    return sbx
+
+
+def time_now(info):
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc) if info.end_at.tzinfo else datetime.utcnow()
+
+
+run = f"py-{uuid.uuid4().hex[:8]}"
+state = {}
+
+
+@check("lifecycle: create with metadata, envs and timeout; get_info; is_running")
+def _():
+    sbx = create(metadata={"run": run, "n": "0"}, envs={"GREETING": "hi"}, timeout=120)
+    state["a"] = sbx
+    info = sbx.get_info()
+    equal(info.sandbox_id, sbx.sandbox_id, "sandbox_id")
+    equal(info.metadata.get("run"), run, "metadata")
+    equal(sbx.is_running(), True, "is_running")
+    span = (info.end_at - info.started_at).total_seconds()
+    if not 118 <= span <= 122:
+        raise AssertionError(f"end_at - started_at is {span} s, not 120")
+
+
+@check("lifecycle: set_timeout moves the end; connect by id reaches the same sandbox")
+def _():
+    a = state["a"]
+    a.set_timeout(300)
+    info = a.get_info()
+    span = (info.end_at - time_now(info)).total_seconds()
+    if not 290 <= span <= 305:
+        raise AssertionError(f"the end is {span} s away, not 300")
+    again = Sandbox.connect(a.sandbox_id)
+    equal(again.commands.run("echo $GREETING").stdout, "hi\n", "a command through the connection")
+
+
+@check("list: SandboxQuery by metadata and state, paged with limit and next_token")
+def _():
+    for n in ("1", "2"):
+        create(metadata={"run": run, "n": n}, timeout=120)
+    paginator = Sandbox.list(query=SandboxQuery(metadata={"run": run}, state=[SandboxState.RUNNING]), limit=2)
+    ids, pages = [], 0
+    while paginator.has_next:
+        ids += [s.sandbox_id for s in paginator.next_items()]
+        pages += 1
+    equal(sorted(ids), sorted(s.sandbox_id for s in created), "listed ids")
+    equal(pages, 2, "pages of 2")
+    none = Sandbox.list(query=SandboxQuery(metadata={"run": "no-such-run"})).next_items()
+    equal(none, [], "an unmatched filter")
+
+
+@check("commands: run with envs, cwd and user; non-zero exit raises CommandExitException")
+def _():
+    a = state["a"]
+    r = a.commands.run("echo $X $PWD $(whoami)", envs={"X": "x"}, cwd="/tmp", user="root")
+    equal(r.stdout, "x /tmp root\n", "stdout")
+    try:
+        a.commands.run("echo out; echo err >&2; exit 3")
+        raise AssertionError("exit 3 did not raise")
+    except CommandExitException as e:
+        equal((e.exit_code, e.stdout, e.stderr), (3, "out\n", "err\n"), "the exception")
+
+
+@check("commands: stdout streams to on_stdout; a background command is killed")
+def _():
+    a = state["a"]
+    chunks = []
+    a.commands.run("for i in 1 2 3; do echo $i; sleep 0.05; done", on_stdout=chunks.append)
+    equal("".join(chunks), "1\n2\n3\n", "streamed stdout")
+    h = a.commands.run("sleep 60", background=True)
+    if not any(p.pid == h.pid for p in a.commands.list()):
+        raise AssertionError(f"pid {h.pid} is not listed")
+    equal(a.commands.kill(h.pid), True, "kill")
+    try:
+        h.wait()
+        raise AssertionError("a killed command ended normally")
+    except CommandExitException:
+        pass
+
+
+@check("files: write, read, list, exists, get_info, rename, make_dir, remove")
+def _():
+    f = state["a"].files
+    f.write("py/a.txt", "hello")
+    f.write("py/b.bin", b"\x00\xff")
+    equal(f.read("py/a.txt"), "hello", "text")
+    equal(bytes(f.read("py/b.bin", format="bytes")), b"\x00\xff", "bytes")
+    equal(sorted(e.name for e in f.list("py")), ["a.txt", "b.bin"], "list")
+    equal(f.get_info("py/a.txt").size, 5, "size")
+    equal(f.make_dir("py/sub"), True, "make_dir")
+    f.rename("py/a.txt", "py/sub/a.txt")
+    equal((f.exists("py/a.txt"), f.exists("py/sub/a.txt")), (False, True), "after rename")
+    f.remove("py/sub")
+    equal(f.exists("py/sub"), False, "after remove")
+    f.remove("py/never-was")
+
+
+@check("files: watch_dir (polling watchers) sees a write, then stops")
+def _():
+    f = state["a"].files
+    f.make_dir("/home/user/pywatch")
+    handle = f.watch_dir("/home/user/pywatch")
+    try:
+        f.write("/home/user/pywatch/x.txt", "x")
+        events = []
+        for _ in range(50):
+            events += handle.get_new_events()
+            if any(e.name == "x.txt" and e.type == FilesystemEventType.WRITE for e in events):
+                break
+            time.sleep(0.1)
+        kinds = [(e.name, e.type.value if hasattr(e.type, "value") else e.type) for e in events]
+        if not any(e.name == "x.txt" and e.type == FilesystemEventType.CREATE for e in events):
+            raise AssertionError(f"no create of x.txt in {kinds}")
+        if not any(e.name == "x.txt" and e.type == FilesystemEventType.WRITE for e in events):
+            raise AssertionError(f"no write of x.txt in {kinds}")
+    finally:
+        handle.stop()
+    try:
+        handle.get_new_events()
+        raise AssertionError("a stopped watcher still answers")
+    except Exception as e:
+        if isinstance(e, AssertionError):
+            raise
+
+
+@check("lifecycle: kill, then the sandbox is gone")
+def _():
+    for sbx in created:
+        equal(Sandbox.kill(sbx.sandbox_id), True, f"kill {sbx.sandbox_id}")
+    equal(Sandbox.kill(created[0].sandbox_id), False, "a second kill")
+    equal(state["a"].is_running(), False, "is_running after the kill")
+    left = Sandbox.list(query=SandboxQuery(metadata={"run": run})).next_items()
+    equal(left, [], "listed after the kills")
+
+
+print(f"{passed} passed, {failed} failed", flush=True)
+raise SystemExit(1 if failed or not passed else 0)

@@ -1,0 +1,57 @@
+// The official Python package (`e2b` 2.63.0, in .venv-e2b, made by scripts/setup.sh) as a
+// second conformance client of sandkitd: starts a sandkitd, runs tests/python/scenario.py
+// against it, and passes on its one-line-per-check output and totals.
+//
+//   node tests/run-python.mjs
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+
+const python = `${REPO_ROOT}.venv-e2b/bin/python`
+if (!existsSync(python)) {
+  printCheck(runnerFailure('python: the e2b package', new Error(`${python} is missing: run scripts/setup.sh`)))
+  finish(0, 1)
+}
+
+let server
+try {
+  server = await startSandkitd()
+} catch (err) {
+  printCheck(runnerFailure('start sandkitd', err))
+  finish(0, 1)
+}
+console.log(`# python e2b 2.63.0, sandkitd ${server.version} at ${server.apiUrl}`)
+
+const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  env: {
+    ...process.env,
+    E2B_API_URL: server.apiUrl,
+    E2B_SANDBOX_URL: server.sandboxUrl,
+    E2B_API_KEY: server.apiKey,
+  },
+})
+let totals = null
+let out = ''
+child.stdout.setEncoding('utf8')
+child.stdout.on('data', (chunk) => {
+  out += chunk
+  let nl
+  while ((nl = out.indexOf('\n')) >= 0) {
+    const line = out.slice(0, nl)
+    out = out.slice(nl + 1)
+    const m = /^(\d+) passed, (\d+) failed$/.exec(line)
+    if (m) totals = [Number(m[1]), Number(m[2])]
+    else console.log(line)
+  }
+})
+// Tracebacks of failed checks, for whoever reads the log.
+child.stderr.on('data', (chunk) => process.stderr.write(chunk))
+const code = await new Promise((done) => child.on('close', done))
+await server.stop()
+if (!totals) {
+  printCheck(runnerFailure('python: scenario', new Error(`ended with code ${code} and no totals`)))
+  finish(0, 1)
+}
+finish(totals[0], totals[1] + (code !== 0 && totals[1] === 0 ? 1 : 0))
