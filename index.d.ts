@@ -3,6 +3,22 @@
 /* eslint-disable */
 
 
+/** The resolved connection settings. */
+export declare class ConnectionConfig {
+  constructor(opts?: SandboxApiOpts | undefined | null)
+  get apiUrl(): string
+  get domain(): string
+  get debug(): boolean
+  get sandboxUrl(): string | undefined
+  get requestTimeoutMs(): number
+  /** The host of `port` of a sandbox (`localhost:<port>` in debug mode). */
+  getHost(sandboxId: string, port: number, sandboxDomain?: string | undefined | null): string
+  /** The URL SDK calls reach a sandbox's daemon at. */
+  getSandboxUrl(sandboxId: string, opts?: SandboxUrlOpts | undefined | null): string
+  /** The sandbox's own daemon URL (what signed URLs use). */
+  getSandboxDirectUrl(sandboxId: string, opts?: SandboxUrlOpts | undefined | null): string
+}
+
 /** A file being read: `nextChunk()` until it returns `null`. */
 export declare class FileReader {
   /** The next piece of the file (what has arrived, up to 256 KiB); `null` at the end. */
@@ -346,6 +362,13 @@ export interface SandboxQuery {
   template?: string
 }
 
+/** Where a sandbox's daemon is: its domain and port. */
+export interface SandboxUrlOpts {
+  sandboxDomain?: string
+  /** Default 49983. */
+  envdPort?: number
+}
+
 /** A signature and when it expires (unix seconds; `null` for never). */
 export interface Signature {
   signature: string
@@ -620,3 +643,8 @@ export declare const FilesystemEventType: {
   readonly WRITE: 'write'
 }
 export type FilesystemEventType = (typeof FilesystemEventType)[keyof typeof FilesystemEventType]
+
+export declare namespace ConnectionConfig {
+  /** The port of the in-sandbox daemon. */
+  const envdPort: 49983
+}

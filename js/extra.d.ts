@@ -247,3 +247,8 @@ export declare const FilesystemEventType: {
   readonly WRITE: 'write'
 }
 export type FilesystemEventType = (typeof FilesystemEventType)[keyof typeof FilesystemEventType]
+
+export declare namespace ConnectionConfig {
+  /** The port of the in-sandbox daemon. */
+  const envdPort: 49983
+}

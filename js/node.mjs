@@ -20,6 +20,7 @@ export const {
   ServiceBusyError,
   CommandExitError,
   ALL_TRAFFIC,
+  ConnectionConfig,
   FileType,
   FilesystemEventType,
   getSignature,

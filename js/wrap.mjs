@@ -132,7 +132,7 @@ function toSandkitError(err) {
 // The binding methods that are synchronous in the `e2b` package too. Every other method is
 // async there, so a bad argument must become a rejected promise, never a synchronous throw
 // that `.catch()` and `expect(...).rejects` would miss.
-const SYNC_METHODS = new Set(['list', 'getHost'])
+const SYNC_METHODS = new Set(['list', 'getHost', 'getSandboxUrl', 'getSandboxDirectUrl'])
 
 function guard(fn, name) {
   const sync = SYNC_METHODS.has(name)
@@ -168,7 +168,11 @@ function guardPrototype(proto) {
 function guardStatics(Class, staticNames = {}) {
   const Public = {
     [Class.name]: function (...args) {
-      return Reflect.construct(Class, args, new.target ?? Class)
+      try {
+        return Reflect.construct(Class, args, new.target ?? Class)
+      } catch (err) {
+        throw toSandkitError(err)
+      }
     },
   }[Class.name]
   Public.prototype = Class.prototype
@@ -658,12 +662,16 @@ function wrapBinding(binding, opts = {}) {
     },
   })
   const getSignature = guard(binding.getSignature, 'getSignature')
+  guardPrototype(binding.ConnectionConfig.prototype)
+  const ConnectionConfig = guardStatics(binding.ConnectionConfig)
+  Object.defineProperty(ConnectionConfig, 'envdPort', { value: 49983, enumerable: true })
   return {
     ...errorClasses,
     Sandbox: guardStatics(binding.Sandbox, opts.staticNames),
     SandboxPaginator: binding.SandboxPaginator,
     ALL_TRAFFIC: '0.0.0.0/0',
     // The `e2b` package's enums, as the plain objects its compiled enums are.
+    ConnectionConfig,
     FileType: Object.freeze({ FILE: 'file', DIR: 'dir', SYMLINK: 'symlink' }),
     FilesystemEventType: Object.freeze({ CHMOD: 'chmod', CREATE: 'create', REMOVE: 'remove', RENAME: 'rename', WRITE: 'write' }),
     /** The signature of a signed `/files` URL, made by the core (async, as in `e2b`). */

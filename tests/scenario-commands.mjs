@@ -435,11 +435,13 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       })
     }
 
-    // Conformance with E2B's daemon and SDK, and terminals: one module each (issue 10).
+    // Conformance with E2B's daemon and SDK, and terminals: one module each (issue 10). The
+    // terminals go first: after the daemon steps, Chromium was seen holding a connection to
+    // sandkitd busy, and two terminal streams then waited on its six-per-host limit.
     const ctx = { Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }
+    await runPtyScenario(ctx)
     await runDaemonConformance(ctx)
     await runSdkConformance(ctx)
-    await runPtyScenario(ctx)
 
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {
       const c = await create()

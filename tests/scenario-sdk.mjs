@@ -102,8 +102,18 @@ export async function runSdkConformance({ Sandbox, errors, conn, config, a, crea
     await killed.kill()
   })
 
-  await step('sdk: FileType, FilesystemEventType and getSignature are exported and agree with the daemon', async () => {
-    const { FileType, FilesystemEventType, getSignature } = errors
+  await step('sdk: ConnectionConfig, FileType, FilesystemEventType and getSignature are exported and agree with the daemon', async () => {
+    const { ConnectionConfig, FileType, FilesystemEventType, getSignature } = errors
+    const cfg = new ConnectionConfig({ apiUrl: conn.apiUrl, sandboxUrl: conn.sandboxUrl })
+    assertEqual(show([cfg.apiUrl, cfg.sandboxUrl, cfg.debug]), show([conn.apiUrl, conn.sandboxUrl, false]), 'ConnectionConfig fields')
+    assertEqual(cfg.getHost('abc', 3000, 'example.com'), '3000-abc.example.com', 'getHost')
+    assertEqual(cfg.getSandboxUrl('abc', { sandboxDomain: 'example.com', envdPort: 49983 }), conn.sandboxUrl, 'getSandboxUrl')
+    assertEqual(new ConnectionConfig({ debug: true }).getHost('abc', 3000, 'example.com'), 'localhost:3000', 'getHost in debug mode')
+    const direct = new ConnectionConfig({ apiUrl: conn.apiUrl, domain: 'example.com' })
+    // E2B_SANDBOX_URL, where the runner sets it (the e2b run), wins over the sandbox's own host.
+    const directUrl = direct.sandboxUrl ?? 'https://49983-abc.example.com'
+    assertEqual(direct.getSandboxDirectUrl('abc', { sandboxDomain: 'example.com', envdPort: 49983 }), directUrl, 'getSandboxDirectUrl')
+    assertEqual(ConnectionConfig.envdPort, 49983, 'ConnectionConfig.envdPort')
     assertEqual((await a.files.getInfo('/home/user')).type, FileType?.DIR, 'FileType.DIR')
     assertEqual(show(Object.values(FilesystemEventType ?? {}).sort()), show(['chmod', 'create', 'remove', 'rename', 'write']), 'FilesystemEventType')
     const opts = { path: '/home/user/a.txt', operation: 'read', user: 'user', envdAccessToken: 'token' }

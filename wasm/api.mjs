@@ -30,6 +30,7 @@ export const {
   ServiceBusyError,
   CommandExitError,
   ALL_TRAFFIC,
+  ConnectionConfig,
   FileType,
   FilesystemEventType,
   getSignature,

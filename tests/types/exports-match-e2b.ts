@@ -39,11 +39,8 @@ type DeliberatelyAbsent =
   | 'Git'
   | 'GitAuthError'
   | 'GitUpstreamError'
-  // The generated OpenAPI client, the `E2B` client factory and `ConnectionConfig`: sandkit
-  // resolves connections in its Rust core per call; a JavaScript copy of that resolution
-  // would be a second implementation to keep in step.
+  // The generated OpenAPI client and the `E2B` client factory that binds options to it.
   | 'ApiClient'
   | 'E2B'
-  | 'ConnectionConfig'
 
 export type ExportsMatchE2B = Assert<Equal<Absent, DeliberatelyAbsent>>

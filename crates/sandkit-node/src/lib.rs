@@ -1,6 +1,7 @@
 //! The Node.js binding: converts JavaScript values to the core's types and back, nothing else.
 
 mod commands;
+mod connection;
 mod convert;
 mod files;
 mod paginator;

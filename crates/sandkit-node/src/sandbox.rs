@@ -145,14 +145,7 @@ impl Sandbox {
     /// The host name under which `port` of the sandbox is reachable.
     #[napi]
     pub fn get_host(&self, port: f64) -> napi::Result<String> {
-        guarded_sync(|| {
-            if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
-                return Err(sandkit::Error::invalid_argument(format!(
-                    "port must be an integer from 0 to 65535, got {port}"
-                )));
-            }
-            Ok(self.inner.get_host(port as u16))
-        })
+        guarded_sync(|| Ok(self.inner.get_host(sandkit::options::from_js::port(port)?)))
     }
 
     /// Whether the sandbox answers (its daemon's health check).

@@ -7,6 +7,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod commands;
+mod connection;
 mod convert;
 mod files;
 mod paginator;

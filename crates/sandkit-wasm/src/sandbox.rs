@@ -16,7 +16,6 @@ use crate::convert::{
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
-use sandkit::Error;
 use wasm_bindgen::prelude::*;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -164,13 +163,8 @@ impl Sandbox {
     /// The host name under which `port` of the sandbox is reachable.
     #[wasm_bindgen(js_name = getHost, unchecked_return_type = "string")]
     pub fn get_host(&self, port: f64) -> Result<JsValue, JsError> {
-        if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
-            return Err(js_error(Error::invalid_argument(format!(
-                "port must be an integer from 0 to 65535, got {}",
-                sandkit::options::js_number_text(port)
-            ))));
-        }
-        Ok(JsValue::from_str(&self.inner.get_host(port as u16)))
+        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
+        Ok(JsValue::from_str(&self.inner.get_host(port)))
     }
 
     /// Whether the sandbox answers (its daemon's health check).

@@ -22,6 +22,13 @@ export interface SandboxApiOpts {
 }
 
 /** What happens when the sandbox's time runs out. */
+/** Where a sandbox's daemon is: its domain and port. */
+export interface SandboxUrlOpts {
+  sandboxDomain?: string;
+  /** Default 49983. */
+  envdPort?: number;
+}
+
 /** The object form of `lifecycle.onTimeout`. */
 export interface SandboxOnTimeout {
   /** `'pause'` or `'kill'`. */

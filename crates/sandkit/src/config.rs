@@ -112,6 +112,32 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 impl ConnectionConfig {
+    /// The host name under which `port` of sandbox `sandbox_id` is reached (`localhost:<port>`
+    /// in debug mode), on `sandbox_domain` or else this configuration's domain.
+    pub fn host(&self, sandbox_id: &str, port: u16, sandbox_domain: Option<&str>) -> String {
+        if self.debug {
+            format!("localhost:{port}")
+        } else {
+            format!(
+                "{port}-{sandbox_id}.{}",
+                sandbox_domain.unwrap_or(&self.domain)
+            )
+        }
+    }
+
+    /// The daemon's URL for `sandbox_id` on `port`, as the official SDK's `getSandboxUrl`
+    /// (`shared_host`) and `getSandboxDirectUrl` compute them.
+    pub fn sandbox_daemon_url(
+        &self,
+        sandbox_id: &str,
+        sandbox_domain: Option<&str>,
+        port: u16,
+        shared_host: bool,
+    ) -> String {
+        let domain = sandbox_domain.unwrap_or(&self.domain).to_string();
+        crate::envd::daemon_url_on(self, sandbox_id, &domain, port, shared_host)
+    }
+
     /// Resolves options against the client's environment and the defaults.
     pub fn resolve(opts: &ConnectionOpts) -> Result<Self> {
         let client = opts.client.clone().unwrap_or_else(Client::shared);

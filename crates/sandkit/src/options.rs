@@ -486,6 +486,17 @@ pub mod from_js {
         },
     }
 
+    /// A TCP port given as a JavaScript number.
+    pub fn port(port: f64) -> Result<u16> {
+        if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
+            return Err(Error::invalid_argument(format!(
+                "port must be an integer from 0 to 65535, got {}",
+                js_number_text(port)
+            )));
+        }
+        Ok(port as u16)
+    }
+
     /// A process id given as a JavaScript number.
     pub fn pid(pid: f64) -> Result<u32> {
         if pid.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&pid) {

@@ -333,11 +333,8 @@ impl Sandbox {
 
     /// The host name under which `port` of the sandbox is reachable.
     pub fn get_host(&self, port: u16) -> String {
-        if self.config.debug {
-            format!("localhost:{port}")
-        } else {
-            format!("{port}-{}.{}", self.sandbox_id, self.sandbox_domain)
-        }
+        self.config
+            .host(&self.sandbox_id, port, Some(&self.sandbox_domain))
     }
 
     /// The port of the in-sandbox daemon.

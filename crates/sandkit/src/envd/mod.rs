@@ -50,17 +50,28 @@ pub fn daemon_url(
     sandbox_domain: &str,
     shared_host: bool,
 ) -> String {
+    daemon_url_on(config, sandbox_id, sandbox_domain, ENVD_PORT, shared_host)
+}
+
+/// [`daemon_url`] for a daemon on `port` (the official `ConnectionConfig` takes it).
+pub fn daemon_url_on(
+    config: &ConnectionConfig,
+    sandbox_id: &str,
+    sandbox_domain: &str,
+    port: u16,
+    shared_host: bool,
+) -> String {
     if let Some(url) = &config.sandbox_url {
         url.trim_end_matches('/').to_string()
     } else if config.debug {
-        format!("http://localhost:{ENVD_PORT}")
+        format!("http://localhost:{port}")
     } else if shared_host
         && !config.client().platform().is_browser
         && STABLE_HOST_DOMAINS.contains(&sandbox_domain)
     {
         format!("https://sandbox.{sandbox_domain}")
     } else {
-        format!("https://{ENVD_PORT}-{sandbox_id}.{sandbox_domain}")
+        format!("https://{port}-{sandbox_id}.{sandbox_domain}")
     }
 }
 

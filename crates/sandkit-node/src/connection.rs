@@ -1,0 +1,116 @@
+//! `ConnectionConfig`: the connection settings the core resolves (options, then `E2B_*`, then
+//! defaults), shaped as the `e2b` package's class.
+
+use crate::convert::{SandboxApiOpts, api_opts, guarded_sync, or_undefined};
+use napi::bindgen_prelude::Either;
+use napi_derive::napi;
+use sandkit::options::from_js;
+
+/// Where a sandbox's daemon is: its domain and port.
+#[napi(object)]
+pub struct SandboxUrlOpts {
+    pub sandbox_domain: Option<String>,
+    /// Default 49983.
+    pub envd_port: Option<f64>,
+}
+
+/// The resolved connection settings.
+#[napi]
+pub struct ConnectionConfig {
+    inner: sandkit::ConnectionConfig,
+}
+
+fn port_of(o: &Option<SandboxUrlOpts>) -> sandkit::Result<u16> {
+    o.as_ref()
+        .and_then(|o| o.envd_port)
+        .map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port)
+}
+
+#[napi]
+impl ConnectionConfig {
+    #[napi(constructor)]
+    pub fn new(opts: Option<SandboxApiOpts>) -> napi::Result<Self> {
+        guarded_sync(|| {
+            let inner = sandkit::ConnectionConfig::resolve(&api_opts(opts)?)?;
+            Ok(ConnectionConfig { inner })
+        })
+    }
+
+    #[napi(getter)]
+    pub fn api_url(&self) -> String {
+        self.inner.api_url.clone()
+    }
+
+    #[napi(getter)]
+    pub fn domain(&self) -> String {
+        self.inner.domain.clone()
+    }
+
+    #[napi(getter)]
+    pub fn debug(&self) -> bool {
+        self.inner.debug
+    }
+
+    #[napi(getter)]
+    pub fn sandbox_url(&self) -> Either<String, ()> {
+        or_undefined(self.inner.sandbox_url.clone())
+    }
+
+    #[napi(getter)]
+    pub fn request_timeout_ms(&self) -> f64 {
+        self.inner.request_timeout_ms as f64
+    }
+
+    /// The host of `port` of a sandbox (`localhost:<port>` in debug mode).
+    #[napi]
+    pub fn get_host(
+        &self,
+        sandbox_id: String,
+        port: f64,
+        sandbox_domain: Option<String>,
+    ) -> napi::Result<String> {
+        guarded_sync(|| {
+            let port = from_js::port(port)?;
+            Ok(self
+                .inner
+                .host(&sandbox_id, port, sandbox_domain.as_deref()))
+        })
+    }
+
+    /// The URL SDK calls reach a sandbox's daemon at.
+    #[napi]
+    pub fn get_sandbox_url(
+        &self,
+        sandbox_id: String,
+        opts: Option<SandboxUrlOpts>,
+    ) -> napi::Result<String> {
+        self.daemon_url(sandbox_id, opts, true)
+    }
+
+    /// The sandbox's own daemon URL (what signed URLs use).
+    #[napi]
+    pub fn get_sandbox_direct_url(
+        &self,
+        sandbox_id: String,
+        opts: Option<SandboxUrlOpts>,
+    ) -> napi::Result<String> {
+        self.daemon_url(sandbox_id, opts, false)
+    }
+}
+
+impl ConnectionConfig {
+    fn daemon_url(
+        &self,
+        sandbox_id: String,
+        opts: Option<SandboxUrlOpts>,
+        shared_host: bool,
+    ) -> napi::Result<String> {
+        guarded_sync(|| {
+            let port = port_of(&opts)?;
+            let domain = opts.as_ref().and_then(|o| o.sandbox_domain.as_deref());
+            Ok(self
+                .inner
+                .sandbox_daemon_url(&sandbox_id, domain, port, shared_host))
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! `ConnectionConfig`: the connection settings the core resolves (options, then defaults; no
+//! environment in wasm), shaped as the `e2b` package's class.
+
+use crate::convert::{Opts, api_opts, js_error};
+use sandkit::options::from_js;
+use wasm_bindgen::prelude::*;
+
+/// The resolved connection settings.
+#[wasm_bindgen(js_name = ConnectionConfig)]
+pub struct JsConnectionConfig {
+    inner: sandkit::ConnectionConfig,
+}
+
+#[wasm_bindgen(js_class = ConnectionConfig)]
+impl JsConnectionConfig {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<JsConnectionConfig, JsError> {
+        let inner = api_opts(opts)
+            .and_then(|o| sandkit::ConnectionConfig::resolve(&o))
+            .map_err(js_error)?;
+        Ok(JsConnectionConfig { inner })
+    }
+
+    #[wasm_bindgen(getter = apiUrl)]
+    pub fn api_url(&self) -> String {
+        self.inner.api_url.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn domain(&self) -> String {
+        self.inner.domain.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn debug(&self) -> bool {
+        self.inner.debug
+    }
+
+    #[wasm_bindgen(getter = sandboxUrl)]
+    pub fn sandbox_url(&self) -> Option<String> {
+        self.inner.sandbox_url.clone()
+    }
+
+    #[wasm_bindgen(getter = requestTimeoutMs)]
+    pub fn request_timeout_ms(&self) -> f64 {
+        self.inner.request_timeout_ms as f64
+    }
+
+    /// The host of `port` of a sandbox (`localhost:<port>` in debug mode).
+    #[wasm_bindgen(js_name = getHost)]
+    pub fn get_host(
+        &self,
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        port: f64,
+        #[wasm_bindgen(js_name = sandboxDomain)] sandbox_domain: Option<String>,
+    ) -> Result<String, JsError> {
+        let port = from_js::port(port).map_err(js_error)?;
+        Ok(self
+            .inner
+            .host(&sandbox_id, port, sandbox_domain.as_deref()))
+    }
+
+    /// The URL SDK calls reach a sandbox's daemon at.
+    #[wasm_bindgen(js_name = getSandboxUrl)]
+    pub fn get_sandbox_url(
+        &self,
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxUrlOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<String, JsError> {
+        self.daemon_url(&sandbox_id, opts, true)
+    }
+
+    /// The sandbox's own daemon URL (what signed URLs use).
+    #[wasm_bindgen(js_name = getSandboxDirectUrl)]
+    pub fn get_sandbox_direct_url(
+        &self,
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxUrlOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<String, JsError> {
+        self.daemon_url(&sandbox_id, opts, false)
+    }
+}
+
+impl JsConnectionConfig {
+    fn daemon_url(
+        &self,
+        sandbox_id: &str,
+        opts: Option<JsValue>,
+        shared_host: bool,
+    ) -> Result<String, JsError> {
+        let o = Opts::new(opts, "opts").map_err(js_error)?;
+        let port = o
+            .number("envdPort")
+            .and_then(|p| p.map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port))
+            .map_err(js_error)?;
+        let domain = o.string("sandboxDomain").map_err(js_error)?;
+        Ok(self
+            .inner
+            .sandbox_daemon_url(sandbox_id, domain.as_deref(), port, shared_host))
+    }
+}
