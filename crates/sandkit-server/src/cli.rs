@@ -106,6 +106,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             "-V" | "--version" => return Ok(Command::Version),
             "--host" => {
                 let v = value()?;
+                config.ipv6_loopback_too = v == "localhost";
                 config.host = match v.as_str() {
                     "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
                     _ => v.parse::<IpAddr>().map_err(|_| {

@@ -8,6 +8,9 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on.
     pub host: IpAddr,
+    /// With `host` 127.0.0.1, listen on `::1` (same port) too: `*.localhost` names resolve to
+    /// both loopbacks, IPv6 first for many clients. Best effort on machines without IPv6.
+    pub ipv6_loopback_too: bool,
     /// Port to listen on; 0 picks a free one (see [`crate::RunningServer::local_addr`]).
     pub port: u16,
     /// Accepted API keys, each with the team it belongs to. With none, every call gets 401.
@@ -88,10 +91,11 @@ impl SandboxesConfig {
 }
 
 impl Default for ServerConfig {
-    /// 127.0.0.1, a free port, no keys, the default domain, a sweep every 100 ms.
+    /// 127.0.0.1 and ::1, a free port, no keys, the default domain, a sweep every 100 ms.
     fn default() -> Self {
         ServerConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ipv6_loopback_too: true,
             port: 0,
             api_keys: Vec::new(),
             domain: None,

@@ -1,11 +1,14 @@
 //! CORS for browser clients (the wasm SDK, or the JS SDK in a page): every response allows the
 //! caller's origin, and every `OPTIONS` request is a preflight answered here, before routing
-//! and without an API key.
+//! and without an API key. Requests for a sandbox's other ports are not sandkitd's to
+//! decorate: the proxy passes the servers' own CORS answers on (see [`crate::proxy`]).
 
-use axum::extract::Request;
+use crate::api::AppState;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 /// Methods the API and, later, the sandbox routes use.
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
@@ -24,7 +27,12 @@ pub const EXPOSE_HEADERS: &str = "X-Next-Token, X-Total-Running";
 pub const MAX_AGE_SECS: &str = "86400";
 
 /// The middleware: answers preflights, decorates every other response.
-pub async fn cors(req: Request, next: Next) -> Response {
+pub async fn cors(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if crate::envd::target(req.headers(), &app.domain)
+        .is_some_and(|(_, port)| port != crate::envd::ENVD_PORT)
+    {
+        return next.run(req).await;
+    }
     let origin = allowed_origin(req.headers());
     if req.method() == Method::OPTIONS {
         let requested = req

@@ -25,6 +25,7 @@ pub mod cursor;
 pub mod envd;
 pub mod error;
 pub mod live;
+pub mod proxy;
 pub mod random;
 pub mod reaper;
 pub mod sandbox;
@@ -34,6 +35,7 @@ pub use config::ServerConfig;
 
 use api::AppState;
 use auth::ApiKeys;
+use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,15 +150,39 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         stop_rx.clone(),
     ));
     let app = api::router(state);
-    // Process output streams as many small frames: without TCP_NODELAY, Nagle's algorithm
-    // and delayed ACKs hold each one back for ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    let serve = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped(stop_rx))
+    let also_v6 = if config.ipv6_loopback_too && config.host == IpAddr::V4(Ipv4Addr::LOCALHOST) {
+        // Same port as the IPv4 one; a machine without IPv6 just has the one listener.
+        TcpListener::bind((Ipv6Addr::LOCALHOST, addr.port()))
             .await
+            .ok()
+    } else {
+        None
+    };
+    let serve_one = |listener: TcpListener| {
+        // Process output streams as many small frames: without TCP_NODELAY, Nagle's
+        // algorithm and delayed ACKs hold each one back for ~40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        // The client's address goes to the sandboxes' servers as `X-Forwarded-For`.
+        axum::serve(
+            listener,
+            app.clone()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future()
+    };
+    let v4 = serve_one(listener);
+    let v6 = also_v6.map(serve_one);
+    let serve = tokio::spawn(async move {
+        match v6 {
+            Some(v6) => {
+                let (a, b) = tokio::join!(v4, v6);
+                a.and(b)
+            }
+            None => v4.await,
+        }
     });
     Ok(RunningServer {
         addr,

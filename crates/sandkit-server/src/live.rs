@@ -22,6 +22,10 @@ pub struct LiveSandbox {
     pub ended: tokio::sync::watch::Sender<bool>,
     /// The polling directory watchers (`CreateWatcher`) open in the sandbox.
     pub watchers: crate::envd::watchers::Watchers,
+    /// Who may reach its ports through the proxy, and the Host they see.
+    pub ingress: crate::proxy::Ingress,
+    /// The proxy's kept connections to its servers.
+    pub upstreams: crate::proxy::Upstreams,
 }
 
 impl LiveSandbox {
@@ -39,6 +43,25 @@ pub struct Live {
     /// records only, and the daemon routes answer that the sandbox is not running).
     pub runtime: Result<Runtime, String>,
     sandboxes: Mutex<HashMap<String, Arc<LiveSandbox>>>,
+    /// The ids of sandboxes that ended lately, newest last: the proxy tells a request for one
+    /// of them (502, gone) from one for an id that never existed (404).
+    ended_ids: Mutex<std::collections::VecDeque<String>>,
+}
+
+/// How many ended sandboxes' ids are remembered.
+const ENDED_IDS_KEPT: usize = 10_000;
+
+/// The public-URL rules of a sandbox: a traffic token only when public traffic is off.
+pub fn ingress_of(record: &SandboxRecord) -> crate::proxy::Ingress {
+    let network = record.spec.network.as_ref();
+    crate::proxy::Ingress {
+        traffic_token: network
+            .is_some_and(|n| n.allow_public_traffic == Some(false))
+            .then(|| record.traffic_access_token.clone()),
+        mask_host: network
+            .and_then(|n| n.mask_request_host.clone())
+            .filter(|m| !m.is_empty()),
+    }
 }
 
 impl Live {
@@ -46,6 +69,7 @@ impl Live {
         Live {
             runtime,
             sandboxes: Mutex::new(HashMap::new()),
+            ended_ids: Mutex::new(Default::default()),
         }
     }
 
@@ -76,6 +100,8 @@ impl Live {
             env,
             ended: tokio::sync::watch::Sender::new(false),
             watchers: Default::default(),
+            ingress: ingress_of(record),
+            upstreams: Default::default(),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);
@@ -85,6 +111,13 @@ impl Live {
 
     pub fn get(&self, id: &str) -> Option<Arc<LiveSandbox>> {
         self.sandboxes.lock().ok()?.get(id).cloned()
+    }
+
+    /// Whether `id` is one of the sandboxes that ended lately.
+    pub fn ended_lately(&self, id: &str) -> bool {
+        self.ended_ids
+            .lock()
+            .is_ok_and(|ended| ended.iter().rev().any(|e| e == id))
     }
 
     /// The first running sandbox `matches` accepts.
@@ -100,6 +133,12 @@ impl Live {
     /// Ends a sandbox's processes and frees its files.
     pub async fn end(&self, id: &str) {
         let live = self.sandboxes.lock().ok().and_then(|mut m| m.remove(id));
+        if let Ok(mut ended) = self.ended_ids.lock() {
+            if ended.len() == ENDED_IDS_KEPT {
+                ended.pop_front();
+            }
+            ended.push_back(id.to_string());
+        }
         if let Some(live) = live {
             live.ended.send_replace(true);
             live.handle.kill().await;

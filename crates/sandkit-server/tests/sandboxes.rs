@@ -51,8 +51,17 @@ async fn create_on_both_paths_returns_every_field_with_defaults() {
     assert!(created["clientID"].is_string());
     assert_eq!(created["envdVersion"], sandkit::wire::ENVD_VERSION);
     assert!(is_token(&created["envdAccessToken"]), "{created}");
-    assert!(is_token(&created["trafficAccessToken"]), "{created}");
-    assert_ne!(created["envdAccessToken"], created["trafficAccessToken"]);
+    // Only a sandbox that refuses public traffic has a traffic token, as with E2B.
+    assert!(created["trafficAccessToken"].is_null(), "{created}");
+    let closed = api
+        .post(
+            "/v2/sandboxes",
+            json!({"templateID": "base", "network": {"allowPublicTraffic": false}}),
+        )
+        .await
+        .expect_json(201);
+    assert!(is_token(&closed["trafficAccessToken"]), "{closed}");
+    assert_ne!(closed["envdAccessToken"], closed["trafficAccessToken"]);
     assert_eq!(created["domain"], json!(domain));
 
     let id = created["sandboxID"].as_str().unwrap();

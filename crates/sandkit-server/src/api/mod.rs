@@ -55,7 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // enforce their own limit (`MAX_BODY_BYTES`).
         .layer(axum::extract::DefaultBodyLimit::disable())
         // Added last so that it wraps everything, the daemon routes and fallbacks too.
-        .layer(middleware::from_fn(cors::cors))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .with_state(state)
 }
 

@@ -201,7 +201,8 @@ pub fn created(r: &SandboxRecord, domain: &str) -> SandboxCreated {
         client_id: CLIENT_ID.into(),
         envd_version: ENVD_VERSION.into(),
         envd_access_token: Some(r.envd_access_token.clone()),
-        traffic_access_token: Some(r.traffic_access_token.clone()),
+        // Only a sandbox that refuses public traffic has one to show, as with E2B.
+        traffic_access_token: crate::live::ingress_of(r).traffic_token,
         domain: Some(domain.into()),
         alias: None,
     }

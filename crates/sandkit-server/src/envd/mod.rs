@@ -36,7 +36,7 @@ pub const ENVD_PORT: u16 = 49983;
 const MAX_RPC_BODY: usize = 8 * 1024 * 1024;
 
 /// Which sandbox and port a request is for, if any.
-fn target(headers: &HeaderMap, domain: &str) -> Option<(String, u16)> {
+pub fn target(headers: &HeaderMap, domain: &str) -> Option<(String, u16)> {
     if let Some(id) = headers.get("e2b-sandbox-id").and_then(|v| v.to_str().ok()) {
         let port = headers
             .get("e2b-sandbox-port")
@@ -90,15 +90,30 @@ pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
-    let live = match app.live.get(&id) {
+    let found = app.live.get(&id);
+    let live = match found {
         Some(live) if app.store.is_live(&id, now_ns()) => live,
-        _ => return sandbox_gone(&id),
+        _ if port == ENVD_PORT => return sandbox_gone(&id),
+        // Other ports are for pages too: an answer they can read, and a known sandbox that
+        // ended told apart from an id that never was.
+        found => {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            let (status, message) = if found.is_some() || app.live.ended_lately(&id) {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "The sandbox was not found: it was killed or reached its end of life",
+                )
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    "The sandbox was not found: no sandbox has this id",
+                )
+            };
+            return crate::proxy::own_error(status, &id, port, message, origin);
+        }
     };
     if port != ENVD_PORT {
-        return rest_error(
-            StatusCode::BAD_GATEWAY,
-            &format!("nothing serves port {port} of sandbox {id} through sandkitd yet"),
-        );
+        return crate::proxy::handle(live, port, req).await;
     }
     let path = req.uri().path().to_string();
     if path == "/health" {

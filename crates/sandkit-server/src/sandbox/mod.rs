@@ -12,6 +12,7 @@ mod identity;
 pub mod ids;
 pub mod lockdown;
 mod mounts;
+pub mod netns;
 pub mod proto;
 mod setup;
 pub mod template;
@@ -62,6 +63,8 @@ pub struct Runtime {
     max_pids: u32,
     tmp_size_mb: u64,
     pool: Arc<WarmPool>,
+    /// Connects to ports inside sandboxes (the public-URL proxy).
+    dialer: netns::Dialer,
 }
 
 /// Sandboxes of the default template set up ahead of time, so that a create only has to name
@@ -156,6 +159,7 @@ impl Runtime {
             seccomp: !config.insecure_no_seccomp,
             max_pids: config.max_pids,
             tmp_size_mb: config.tmp_size_mb,
+            dialer: netns::Dialer::start()?,
             pool: Arc::new(WarmPool {
                 // Without isolation a sandbox's directory is its home: nothing to prepare.
                 wanted: if isolated { config.warm_pool } else { 0 },
@@ -392,12 +396,21 @@ impl Runtime {
         } else {
             PathBuf::from("/")
         };
+        // The agent entered the sandbox's network namespace before exec.
+        let netns = if self.isolated {
+            let path = format!("/proc/{}/ns/net", child.id());
+            Some(Arc::new(OwnedFd::from(std::fs::File::open(path)?)))
+        } else {
+            None
+        };
         let conn = AgentConn::new(ours)?;
         let handle = SandboxHandle {
             inner: Arc::new(HandleInner {
                 conn,
                 root,
                 ids,
+                netns,
+                dialer: self.dialer.clone(),
                 _ids_claim: claim,
                 cgroup: Mutex::new(cgroup),
                 // Without isolation a home is the sandbox's directory, named after it: such
@@ -653,6 +666,9 @@ struct HandleInner {
     root: PathBuf,
     /// Its ids on the host (the identity without a user namespace).
     ids: IdMap,
+    /// Its network namespace; `None` without isolation (the host's own).
+    netns: Option<Arc<OwnedFd>>,
+    dialer: netns::Dialer,
     /// Keeps the host id range the sandbox's own until the handle goes.
     _ids_claim: Option<IdClaim>,
     /// Its cgroup, until `kill` removes it.
@@ -846,6 +862,19 @@ impl SandboxHandle {
         async move {
             // An error means the sandbox is gone altogether: ended too.
             let _ = rx.wait_for(|ended| *ended).await;
+        }
+    }
+
+    /// A TCP connection to `port` on the sandbox's loopback, made inside its network
+    /// namespace (without isolation, the host's loopback, which such sandboxes share).
+    pub async fn connect_port(&self, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        match &self.inner.netns {
+            Some(ns) => self.inner.dialer.connect(ns, port).await,
+            None => {
+                let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
         }
     }
 
