@@ -96,6 +96,23 @@ export declare class Sandbox {
   getInfo(): Promise<SandboxInfo>
   /** The host name under which `port` of the sandbox is reachable. */
   getHost(port: number): string
+  /**
+   * The URL of `path` (default `/`) on `port` of the sandbox: `http://` for a local
+   * sandkitd's loopback domain, else `https://`.
+   */
+  getUrl(port: number, path?: string | undefined | null): string
+  /** Where `sandbox.fetch(port, path)` sends its request, with the headers it adds. */
+  fetchTarget(port: number, path?: string | undefined | null): PublicRequest
+  /**
+   * What a browser needs to reach this sandbox without the API key (a secret of this
+   * sandbox: its processes and files).
+   */
+  toHandle(): SandboxHandle
+  /**
+   * A sandbox from `sandbox.toHandle()`'s object: commands, files and public URLs work;
+   * control-plane calls need an `apiKey` in `opts`.
+   */
+  static fromHandle(handle: SandboxHandle, opts?: SandboxApiOpts | undefined | null): Sandbox
   /** Whether the sandbox answers (its daemon's health check). */
   isRunning(): Promise<boolean>
   commandsSpawn(cmd: string, opts?: ProcessStartOpts | undefined | null): Promise<ProcessHandle>
@@ -240,6 +257,15 @@ export interface PtyStartOpts {
   timeoutMs?: number
 }
 
+/**
+ * Where a request for a port of the sandbox goes, and the headers it must carry (used by
+ * `sandbox.fetch`).
+ */
+export interface PublicRequest {
+  url: string
+  headers: Record<string, string>
+}
+
 /** Connection options of the calls that act on one sandbox. */
 export interface SandboxApiOpts {
   apiKey?: string
@@ -262,6 +288,19 @@ export interface SandboxConnectOpts {
   dangerouslyAllowBrowser?: boolean
   /** Extend the sandbox's life to at least this; default 300 000. */
   timeoutMs?: number
+}
+
+/**
+ * What a browser needs to reach one sandbox without the API key (`sandbox.toHandle()`,
+ * `Sandbox.fromHandle(handle)`). A secret of that sandbox: whoever holds it controls the
+ * sandbox's processes and files.
+ */
+export interface SandboxHandle {
+  sandboxId?: string
+  domain?: string
+  envdVersion?: string
+  envdAccessToken?: string
+  trafficAccessToken?: string
 }
 
 /** A sandbox as listed or looked up. */
@@ -315,6 +354,22 @@ export interface SandboxListOpts {
   order?: string
 }
 
+/** `network` of `Sandbox.create`. */
+export interface SandboxNetworkOpts {
+  /**
+   * Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
+   * `denyOut`.
+   */
+  allowOut?: Array<string>
+  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all). */
+  denyOut?: Array<string>
+  /** `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true. */
+  allowPublicTraffic?: boolean
+  /** The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`. */
+  maskRequestHost?: string
+  httpsPorts?: Array<number>
+}
+
 /** The object form of `lifecycle.onTimeout`. */
 export interface SandboxOnTimeout {
   /** `'pause'` or `'kill'`. */
@@ -346,6 +401,8 @@ export interface SandboxOpts {
   /** Environment variables every command in the sandbox sees. */
   envs?: Record<string, string>
   allowInternetAccess?: boolean
+  /** Who may reach the sandbox's ports, and what it may reach. */
+  network?: SandboxNetworkOpts
   secure?: boolean
   lifecycle?: SandboxLifecycle
 }
@@ -456,6 +513,12 @@ export interface Sandbox {
   readonly files: Filesystem
   /** Interactive terminals (the `e2b` package's `sandbox.pty`). */
   readonly pty: Pty
+  /**
+   * The runtime's own `fetch` to `port` of the sandbox: `pathOrRequest` is a path (default
+   * `/`) or a `Request` whose path is used (never its host); the traffic access token is
+   * added when the sandbox has one. Resolves to the standard `Response` (a stream).
+   */
+  fetch(port: number, pathOrRequest?: string | Request, init?: RequestInit): Promise<Response>
 }
 
 /** How a command ended. */

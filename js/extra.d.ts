@@ -60,6 +60,12 @@ export interface Sandbox {
   readonly files: Filesystem
   /** Interactive terminals (the `e2b` package's `sandbox.pty`). */
   readonly pty: Pty
+  /**
+   * The runtime's own `fetch` to `port` of the sandbox: `pathOrRequest` is a path (default
+   * `/`) or a `Request` whose path is used (never its host); the traffic access token is
+   * added when the sandbox has one. Resolves to the standard `Response` (a stream).
+   */
+  fetch(port: number, pathOrRequest?: string | Request, init?: RequestInit): Promise<Response>
 }
 
 /** How a command ended. */

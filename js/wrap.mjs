@@ -132,7 +132,7 @@ function toSandkitError(err) {
 // The binding methods that are synchronous in the `e2b` package too. Every other method is
 // async there, so a bad argument must become a rejected promise, never a synchronous throw
 // that `.catch()` and `expect(...).rejects` would miss.
-const SYNC_METHODS = new Set(['list', 'getHost', 'getSandboxUrl', 'getSandboxDirectUrl'])
+const SYNC_METHODS = new Set(['list', 'getHost', 'getSandboxUrl', 'getSandboxDirectUrl', 'getUrl', 'fetchTarget', 'toHandle', 'fromHandle'])
 
 function guard(fn, name) {
   const sync = SYNC_METHODS.has(name)
@@ -615,6 +615,30 @@ class Filesystem {
   }
 }
 
+const isRequest = (v) => typeof Request !== 'undefined' && v instanceof Request
+
+/**
+ * `sandbox.fetch(port, pathOrRequest?, init?)`: the runtime's own `fetch` to a port of the
+ * sandbox, with the headers the core says it needs (the traffic token, and the routing
+ * headers when a `sandboxUrl` is set). Only a path is taken, never another host, so the
+ * token cannot be sent elsewhere. Returns the standard `Response`.
+ */
+async function fetchFromSandbox(port, pathOrRequest, init) {
+  let path = pathOrRequest ?? '/'
+  let base
+  if (isRequest(pathOrRequest)) {
+    const url = new URL(pathOrRequest.url)
+    path = url.pathname + url.search
+    base = pathOrRequest
+  } else if (typeof path !== 'string') {
+    throw new InvalidArgumentError('pathOrRequest must be a path starting with / or a Request', { code: 'invalid_argument' })
+  }
+  const target = this.fetchTarget(port, path)
+  const headers = new Headers(init?.headers ?? base?.headers)
+  for (const [name, value] of Object.entries(target.headers)) headers.set(name, value)
+  return fetch(base ? new Request(target.url, base) : target.url, { ...init, headers })
+}
+
 const commandsOf = new WeakMap()
 const filesOf = new WeakMap()
 const ptyOf = new WeakMap()
@@ -655,6 +679,7 @@ function wrapBinding(binding, opts = {}) {
       return pty
     },
   })
+  Object.defineProperty(binding.Sandbox.prototype, 'fetch', { configurable: true, writable: true, value: fetchFromSandbox })
   Object.defineProperty(binding.SandboxPaginator.prototype, Symbol.asyncIterator, {
     configurable: true,
     value: async function* items() {

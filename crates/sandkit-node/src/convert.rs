@@ -175,8 +175,25 @@ pub struct SandboxOpts {
     #[napi(ts_type = "Record<string, string>")]
     pub envs: Option<StringRecord>,
     pub allow_internet_access: Option<bool>,
+    /// Who may reach the sandbox's ports, and what it may reach.
+    pub network: Option<SandboxNetworkOpts>,
     pub secure: Option<bool>,
     pub lifecycle: Option<SandboxLifecycle>,
+}
+
+/// `network` of `Sandbox.create`.
+#[napi(object)]
+pub struct SandboxNetworkOpts {
+    /// Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
+    /// `denyOut`.
+    pub allow_out: Option<Vec<String>>,
+    /// Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all).
+    pub deny_out: Option<Vec<String>>,
+    /// `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true.
+    pub allow_public_traffic: Option<bool>,
+    /// The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`.
+    pub mask_request_host: Option<String>,
+    pub https_ports: Option<Vec<f64>>,
 }
 
 /// Connection options of the calls that act on one sandbox.
@@ -344,7 +361,19 @@ pub fn create_opts(
         metadata: o.metadata.take().map(|m| m.0.into_iter().collect()),
         envs: o.envs.take().map(|m| m.0.into_iter().collect()),
         allow_internet_access: o.allow_internet_access,
-        network: None,
+        network: o
+            .network
+            .take()
+            .map(|n| {
+                from_js::network(from_js::NetworkGiven {
+                    allow_out: n.allow_out,
+                    deny_out: n.deny_out,
+                    allow_public_traffic: n.allow_public_traffic,
+                    mask_request_host: n.mask_request_host,
+                    https_ports: n.https_ports,
+                })
+            })
+            .transpose()?,
         on_timeout: on_timeout.map(|(action, _)| action),
         keep_memory: on_timeout.and_then(|(_, keep)| keep),
         auto_resume: lifecycle.and_then(|l| l.auto_resume),

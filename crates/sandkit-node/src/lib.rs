@@ -6,6 +6,7 @@ mod convert;
 mod files;
 mod paginator;
 mod pty;
+mod public;
 mod sandbox;
 mod signature;
 

@@ -148,6 +148,53 @@ impl Sandbox {
         guarded_sync(|| Ok(self.inner.get_host(sandkit::options::from_js::port(port)?)))
     }
 
+    /// The URL of `path` (default `/`) on `port` of the sandbox: `http://` for a local
+    /// sandkitd's loopback domain, else `https://`.
+    #[napi]
+    pub fn get_url(&self, port: f64, path: Option<String>) -> napi::Result<String> {
+        guarded_sync(|| {
+            self.inner
+                .get_url(sandkit::options::from_js::port(port)?, path.as_deref())
+        })
+    }
+
+    /// Where `sandbox.fetch(port, path)` sends its request, with the headers it adds.
+    #[napi]
+    pub fn fetch_target(
+        &self,
+        port: f64,
+        path: Option<String>,
+    ) -> napi::Result<crate::public::PublicRequest> {
+        guarded_sync(|| {
+            let port = sandkit::options::from_js::port(port)?;
+            Ok(crate::public::request_object(
+                self.inner.public_request(port, path.as_deref())?,
+            ))
+        })
+    }
+
+    /// What a browser needs to reach this sandbox without the API key (a secret of this
+    /// sandbox: its processes and files).
+    #[napi]
+    pub fn to_handle(&self) -> crate::public::SandboxHandleObject {
+        crate::public::handle_object(self.inner.to_handle())
+    }
+
+    /// A sandbox from `sandbox.toHandle()`'s object: commands, files and public URLs work;
+    /// control-plane calls need an `apiKey` in `opts`.
+    #[napi]
+    pub fn from_handle(
+        handle: crate::public::SandboxHandleObject,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<Sandbox> {
+        guarded_sync(|| {
+            let handle = crate::public::core_handle(handle)?;
+            Ok(Sandbox {
+                inner: sandkit::Sandbox::from_handle(handle, &api_opts(opts)?)?,
+            })
+        })
+    }
+
     /// Whether the sandbox answers (its daemon's health check).
     #[napi]
     pub async fn is_running(&self) -> napi::Result<bool> {

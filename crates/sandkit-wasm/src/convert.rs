@@ -218,6 +218,26 @@ impl Opts {
         Ok(Some(out))
     }
 
+    /// A `number[]`.
+    pub fn numbers(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let path = child_path(&self.path, key);
+        if !Array::is_array(&v) {
+            return Err(wrong_type(&path, "an array of numbers", &v));
+        }
+        let array: Array = v.unchecked_into();
+        let mut out = Vec::with_capacity(array.length() as usize);
+        for (i, item) in array.iter().enumerate() {
+            match item.as_f64() {
+                Some(n) => out.push(n),
+                None => return Err(wrong_type(&format!("{path}[{i}]"), "a number", &item)),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// A `string[]`.
     pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
         let Some(v) = self.get(key)? else {
@@ -267,6 +287,22 @@ pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
 }
 
 /// `SandboxOpts`; `template` (given positionally) wins over `opts.template`.
+/// `network`, when given.
+fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
+    if o.get("network")?.is_none() {
+        return Ok(None);
+    }
+    let n = o.object("network")?;
+    from_js::network(from_js::NetworkGiven {
+        allow_out: n.strings("allowOut")?,
+        deny_out: n.strings("denyOut")?,
+        allow_public_traffic: n.bool("allowPublicTraffic")?,
+        mask_request_host: n.string("maskRequestHost")?,
+        https_ports: n.numbers("httpsPorts")?,
+    })
+    .map(Some)
+}
+
 pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
     let lifecycle = o.object("lifecycle")?;
     let on_timeout = match lifecycle.get("onTimeout")? {
@@ -295,7 +331,7 @@ pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
         metadata: o.string_map("metadata")?,
         envs: o.string_map("envs")?,
         allow_internet_access: o.bool("allowInternetAccess")?,
-        network: None,
+        network: network(o)?,
         on_timeout: on_timeout.map(|(action, _)| action),
         keep_memory: on_timeout.and_then(|(_, keep)| keep),
         auto_resume: lifecycle.bool("autoResume")?,

@@ -12,6 +12,7 @@ mod convert;
 mod files;
 mod paginator;
 mod pty;
+mod public;
 mod sandbox;
 mod signature;
 mod types;

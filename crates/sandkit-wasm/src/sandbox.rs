@@ -167,6 +167,62 @@ impl Sandbox {
         Ok(JsValue::from_str(&self.inner.get_host(port)))
     }
 
+    /// The URL of `path` (default `/`) on `port` of the sandbox: `http://` for a local
+    /// sandkitd's loopback domain, else `https://`.
+    #[wasm_bindgen(js_name = getUrl, unchecked_return_type = "string")]
+    pub fn get_url(
+        &self,
+        port: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] path: Option<JsValue>,
+    ) -> Result<JsValue, JsError> {
+        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
+        let path = crate::public::path_arg(path).map_err(js_error)?;
+        let url = self
+            .inner
+            .get_url(port, path.as_deref())
+            .map_err(js_error)?;
+        Ok(JsValue::from_str(&url))
+    }
+
+    /// Where `sandbox.fetch(port, path)` sends its request, with the headers it adds.
+    #[wasm_bindgen(js_name = fetchTarget, unchecked_return_type = "PublicRequest")]
+    pub fn fetch_target(
+        &self,
+        port: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] path: Option<JsValue>,
+    ) -> Result<JsValue, JsError> {
+        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
+        let path = crate::public::path_arg(path).map_err(js_error)?;
+        let req = self
+            .inner
+            .public_request(port, path.as_deref())
+            .map_err(js_error)?;
+        Ok(crate::public::request_object(req))
+    }
+
+    /// What a browser needs to reach this sandbox without the API key (a secret of this
+    /// sandbox: its processes and files).
+    #[wasm_bindgen(js_name = toHandle, unchecked_return_type = "SandboxHandle")]
+    pub fn to_handle(&self) -> JsValue {
+        crate::public::handle_object(self.inner.to_handle())
+    }
+
+    /// A sandbox from `sandbox.toHandle()`'s object: commands, files and public URLs work;
+    /// control-plane calls need an `apiKey` in `opts`.
+    #[wasm_bindgen(js_name = fromHandle)]
+    pub fn from_handle(
+        #[wasm_bindgen(unchecked_param_type = "SandboxHandle")] handle: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<Sandbox, JsError> {
+        let made = crate::public::core_handle(handle)
+            .and_then(|h| sandkit::Sandbox::from_handle(h, &api_opts(opts)?));
+        Ok(Sandbox {
+            inner: made.map_err(js_error)?,
+        })
+    }
+
     /// Whether the sandbox answers (its daemon's health check).
     #[wasm_bindgen(js_name = isRunning, unchecked_return_type = "Promise<boolean>")]
     pub fn is_running(&self) -> Promise {

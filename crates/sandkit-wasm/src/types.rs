@@ -21,6 +21,28 @@ export interface SandboxApiOpts {
   dangerouslyAllowBrowser?: boolean;
 }
 
+/**
+ * What a browser needs to reach one sandbox without the API key (`sandbox.toHandle()`,
+ * `Sandbox.fromHandle(handle)`). A secret of that sandbox: whoever holds it controls the
+ * sandbox's processes and files.
+ */
+export interface SandboxHandle {
+  sandboxId?: string;
+  domain?: string;
+  envdVersion?: string;
+  envdAccessToken?: string;
+  trafficAccessToken?: string;
+}
+
+/**
+ * Where a request for a port of the sandbox goes, and the headers it must carry (used by
+ * `sandbox.fetch`).
+ */
+export interface PublicRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
 /** What happens when the sandbox's time runs out. */
 /** Where a sandbox's daemon is: its domain and port. */
 export interface SandboxUrlOpts {
@@ -54,8 +76,26 @@ export interface SandboxOpts extends SandboxApiOpts {
   /** Environment variables every command in the sandbox sees. */
   envs?: Record<string, string>;
   allowInternetAccess?: boolean;
+  /** Who may reach the sandbox's ports, and what it may reach. */
+  network?: SandboxNetworkOpts;
   secure?: boolean;
   lifecycle?: SandboxLifecycle;
+}
+
+/** `network` of `Sandbox.create`. */
+export interface SandboxNetworkOpts {
+  /**
+   * Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
+   * `denyOut`.
+   */
+  allowOut?: Array<string>;
+  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all). */
+  denyOut?: Array<string>;
+  /** `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true. */
+  allowPublicTraffic?: boolean;
+  /** The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`. */
+  maskRequestHost?: string;
+  httpsPorts?: Array<number>;
 }
 
 /** Options of `Sandbox.connect` and `sandbox.connect`. */

@@ -486,6 +486,49 @@ pub mod from_js {
         },
     }
 
+    /// What a binding read from `network`: the fields as given.
+    #[derive(Debug, Clone, Default)]
+    pub struct NetworkGiven {
+        pub allow_out: Option<Vec<String>>,
+        pub deny_out: Option<Vec<String>>,
+        pub allow_public_traffic: Option<bool>,
+        pub mask_request_host: Option<String>,
+        pub https_ports: Option<Vec<f64>>,
+    }
+
+    /// `network` as the wire sends it; `httpsPorts` are ports other than the daemon's.
+    pub fn network(given: NetworkGiven) -> Result<crate::wire::NetworkConfig> {
+        let https_ports = given
+            .https_ports
+            .map(|ports| {
+                ports
+                    .into_iter()
+                    .map(|p| {
+                        let port = self::port(p).map_err(|_| {
+                            Error::invalid_argument(format!(
+                                "network.httpsPorts must hold integers from 1 to 65535, got {}",
+                                js_number_text(p)
+                            ))
+                        })?;
+                        if port == crate::wire::ENVD_PORT {
+                            return Err(Error::invalid_argument(format!(
+                                "network.httpsPorts must not contain the envd port {port}"
+                            )));
+                        }
+                        Ok(port)
+                    })
+                    .collect::<Result<Vec<u16>>>()
+            })
+            .transpose()?;
+        Ok(crate::wire::NetworkConfig {
+            allow_out: given.allow_out,
+            deny_out: given.deny_out,
+            allow_public_traffic: given.allow_public_traffic,
+            mask_request_host: given.mask_request_host,
+            https_ports,
+        })
+    }
+
     /// A TCP port given as a JavaScript number.
     pub fn port(port: f64) -> Result<u16> {
         if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {

@@ -29,6 +29,9 @@ pub struct Sandbox {
     envd_access_token: Option<String>,
     traffic_access_token: Option<String>,
     config: ConnectionConfig,
+    /// Made from a handle ([`Sandbox::from_handle`]): control-plane calls need a key of the
+    /// configuration's own.
+    from_handle: bool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -54,7 +57,36 @@ impl Sandbox {
             envd_access_token: created.envd_access_token,
             traffic_access_token: created.traffic_access_token,
             config,
+            from_handle: false,
         }
+    }
+
+    pub(crate) fn from_handle_parts(
+        handle: crate::public::SandboxHandle,
+        config: ConnectionConfig,
+    ) -> Self {
+        Sandbox {
+            sandbox_id: handle.sandbox_id,
+            sandbox_domain: handle.domain,
+            envd_version: handle.envd_version,
+            envd_access_token: handle.envd_access_token,
+            traffic_access_token: handle.traffic_access_token,
+            config,
+            from_handle: true,
+        }
+    }
+
+    /// Refuses a control-plane call that a handle-made sandbox has no key for.
+    fn control_plane(&self) -> Result<()> {
+        if self.from_handle && self.config.api_key.is_none() {
+            return Err(crate::public::no_key_for_handle());
+        }
+        Ok(())
+    }
+
+    /// The connection settings this sandbox was made with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
     }
 
     /// In debug mode the official SDK talks to a local envd and makes no API call.
@@ -66,6 +98,7 @@ impl Sandbox {
             envd_access_token: None,
             traffic_access_token: None,
             config,
+            from_handle: false,
         }
     }
 
@@ -126,7 +159,10 @@ impl Sandbox {
 
     /// [`Sandbox::reconnect`] as an [`Op`].
     pub fn reconnect_op(&self, timeout: Option<Duration>) -> Op<Sandbox> {
-        Op::build(timeout.map(timeout_secs).transpose().map(|timeout| {
+        let checked = self
+            .control_plane()
+            .and_then(|()| timeout.map(timeout_secs).transpose());
+        Op::build(checked.map(|timeout| {
             if self.config.debug {
                 return Op::ready(Ok(self.clone()));
             }
@@ -181,6 +217,9 @@ impl Sandbox {
 
     /// [`Sandbox::kill`] as an [`Op`].
     pub fn kill_op(&self) -> Op<bool> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
         if self.config.debug {
             return Op::ready(Ok(true));
         }
@@ -221,7 +260,8 @@ impl Sandbox {
 
     /// [`Sandbox::set_timeout`] as an [`Op`].
     pub fn set_timeout_op(&self, timeout: Duration) -> Op<()> {
-        Op::build(timeout_secs(timeout).map(|secs| {
+        let checked = self.control_plane().and_then(|()| timeout_secs(timeout));
+        Op::build(checked.map(|secs| {
             if self.config.debug {
                 return Op::ready(Ok(()));
             }
@@ -249,6 +289,9 @@ impl Sandbox {
 
     /// [`Sandbox::get_info`] as an [`Op`].
     pub fn get_info_op(&self) -> Op<SandboxInfo> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
         api::get_sandbox_op(&self.config, &self.sandbox_id).then(|d| d?.try_into())
     }
 

@@ -71,7 +71,9 @@ pub fn daemon_url_on(
     {
         format!("https://sandbox.{sandbox_domain}")
     } else {
-        format!("https://{port}-{sandbox_id}.{sandbox_domain}")
+        // A local sandkitd's domain (`localhost:3000`) is plain HTTP; E2B's always TLS.
+        let host = format!("{port}-{sandbox_id}.{sandbox_domain}");
+        format!("{}://{host}", crate::public::scheme_for(&host))
     }
 }
 
