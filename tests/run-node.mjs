@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
+import { webSocketEcho } from './harness/websocket.mjs'
 import { finish, printCheck, runnerFailure } from './harness/report.mjs'
 import { runScenario } from './scenario.mjs'
 import { runCommandsScenario } from './scenario-commands.mjs'
@@ -194,6 +195,7 @@ if (impl === 'e2b' || 'commands' in mod.Sandbox.prototype) {
     config: {
       hostChecks: { processesOf, pathExists: (p) => access(p).then(() => true, () => false) },
       rawFetch: fetch,
+      webSocketEcho,
       isolation: host.isolation(server.pid),
       ...(impl === 'e2b' ? { expectedFailures: E2B_EXPECTED_FAILURES } : {}),
     },

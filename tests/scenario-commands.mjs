@@ -13,6 +13,7 @@ import { assert, assertEqual, createRunner, describeError, fail, sleep } from '.
 import { runDaemonConformance } from './scenario-daemon.mjs'
 import { runSdkConformance } from './scenario-sdk.mjs'
 import { runPtyScenario } from './scenario-pty.mjs'
+import { runPublicScenario } from './scenario-public.mjs'
 
 export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const { otherTeamKey, ...conn } = opts
@@ -440,6 +441,7 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
     // sandkitd busy, and two terminal streams then waited on its six-per-host limit.
     const ctx = { Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }
     await runPtyScenario(ctx)
+    await runPublicScenario(ctx)
     await runDaemonConformance(ctx)
     await runSdkConformance(ctx)
 

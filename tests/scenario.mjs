@@ -112,10 +112,8 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       assert(main instanceof Sandbox, 'create() did not return a Sandbox instance')
       assert(typeof main.sandboxId === 'string' && main.sandboxId.length > 0, `sandboxId is ${show(main.sandboxId)}`)
       assert(typeof main.sandboxDomain === 'string' && main.sandboxDomain.length > 0, `sandboxDomain is ${show(main.sandboxDomain)}`)
-      assert(
-        typeof main.trafficAccessToken === 'string' && main.trafficAccessToken.length > 0,
-        `trafficAccessToken is ${show(main.trafficAccessToken)}`,
-      )
+      // Public traffic is allowed by default, so there is no token to show (as with E2B).
+      assert(main.trafficAccessToken == null, `trafficAccessToken is ${show(main.trafficAccessToken)}`)
       return `id ${main.sandboxId}, domain ${main.sandboxDomain}`
     })
     const needMain = () => assert(main, 'no sandbox: "create: with metadata and envs" failed')

@@ -144,9 +144,15 @@ impl Sandbox {
     }
 
     /// A sandbox from its handle: its daemon and ports work; control-plane calls need an API
-    /// key in `opts` (a browser has none, and they then fail saying so).
+    /// key in `opts` (a browser has none, and they then fail saying so). `E2B_API_KEY` is not
+    /// read: a handle-made sandbox has only what its maker gives it.
     pub fn from_handle(handle: SandboxHandle, opts: &ConnectionOpts) -> Result<Sandbox> {
-        let config = ConnectionConfig::resolve(opts)?;
+        let mut config = ConnectionConfig::resolve(opts)?;
+        config.api_key = opts
+            .api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .map(Into::into);
         let valid_id = !handle.sandbox_id.is_empty()
             && handle
                 .sandbox_id
