@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, on a machine with only Rust and Node: npm packages,
 # the wasm target, wasm-bindgen-cli at the crate's exact version, and (for the browser tests)
-# Debian's Chromium. Each step is skipped when already done.
+# Debian's Chromium and libnss-myhostname. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=0.2.130
@@ -36,6 +36,19 @@ if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
     # No --locked: its lockfile names a webpki-roots release the registry does not serve.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
+fi
+
+# Public sandbox URLs are <port>-<id>.localhost names: Chromium resolves them to loopback by
+# itself; for Node, workerd, curl and Python, Debian's libnss-myhostname does (its package
+# adds `myhostname` to the hosts line of /etc/nsswitch.conf).
+if ! getent hosts probe.localhost >/dev/null 2>&1 && command -v apt-get >/dev/null; then
+  step "libnss-myhostname (*.localhost names resolve to loopback)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-myhostname >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-myhostname >/dev/null
+  fi
+  getent hosts probe.localhost >/dev/null || echo "note: *.localhost names still do not resolve; add myhostname to the hosts line of /etc/nsswitch.conf"
 fi
 
 if [ "${SANDKIT_NO_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then

@@ -29,4 +29,4 @@ step "Rust tests"
 cargo test
 
 step "JS scenario (Node napi, Node wasm, workerd, Chromium, and the official e2b package)"
-node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-napi,wasm,workerd,chromium,e2b,python}"
+node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-napi,wasm,workerd,chromium,e2b,python,examples}"

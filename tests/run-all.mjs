@@ -1,8 +1,8 @@
 // Runs the shared scenario in every runtime, one runner after the other, each against its own
 // sandkitd: Node napi, Node wasm, workerd, Chromium, the official e2b package, and the official
-// Python package (its own scenario, tests/python/scenario.py).
+// Python package (its own scenario, tests/python/scenario.py), and examples/browser in Chromium.
 //
-//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b,python] [--bulk N]
+//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b,python,examples] [--bulk N]
 //
 // Every line a runner prints is shown prefixed with its name; the last line is the total,
 // `N passed, N failed`. A runner that ends without its totals line, or exits non-zero with no
@@ -19,6 +19,7 @@ const RUNNERS = [
   ['chromium', 'run-chromium.mjs', []],
   ['e2b', 'run-node.mjs', ['--impl', 'e2b']],
   ['python', 'run-python.mjs', []],
+  ['examples', 'run-examples.mjs', []],
 ]
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 // The page: a sandbox from its handle, a command, and the sandbox's web server through its
 // public URL (sandbox.fetch adds the traffic token; the request crosses origins).
-import { Sandbox } from '/sandkit/browser.mjs'
+import { Sandbox } from '/sandkit/wasm/browser.mjs'
 
 const show = (id, text) => (document.getElementById(id).textContent = text)
 try {

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { Sandbox } from 'sandkit'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const wasmDir = fileURLToPath(new URL('../../wasm/', import.meta.url))
+// sandkit's browser build: its wasm/ directory and the js/ layer it imports.
+const pkgDir = fileURLToPath(new URL('../../', import.meta.url))
+const served = ['wasm/', 'js/'].map((d) => join(pkgDir, d))
 const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' }
 
 // E2B_SANDBOX_URL is for this process's own calls; the page reaches the sandbox by its names.
@@ -27,8 +29,8 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
     return res.end(handle)
   }
-  const file = path === '/' ? join(here, 'index.html') : path.startsWith('/sandkit/') ? join(wasmDir, normalize(path.slice(9))) : join(here, normalize(path))
-  if (!file.startsWith(here) && !file.startsWith(wasmDir)) return res.writeHead(404).end()
+  const file = path === '/' ? join(here, 'index.html') : path.startsWith('/sandkit/') ? join(pkgDir, normalize(path.slice(9))) : join(here, normalize(path))
+  if (!file.startsWith(here) && !served.some((d) => file.startsWith(d))) return res.writeHead(404).end()
   try {
     const body = await readFile(file)
     res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
