@@ -173,6 +173,40 @@ def _():
             raise
 
 
+@check("public URL: a protected port wants e2b-traffic-access-token (403 without, 200 with), as the seed's requests example")
+def _():
+    import json
+    import urllib.error
+    import urllib.request
+
+    sbx = create(network={"allow_public_traffic": False})
+    token = sbx.traffic_access_token
+    if not token:
+        raise AssertionError(f"traffic_access_token is {token!r}")
+    sbx.commands.run(
+        "node -e \"require('node:http').createServer((q, s) => s.end(q.headers.host)).listen(8080)\"",
+        background=True,
+    )
+    url = f"http://{sbx.get_host(8080)}/"
+    for _attempt in range(100):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"e2b-traffic-access-token": token})) as res:
+                equal(res.read().decode(), sbx.get_host(8080), "the Host the server saw")
+                break
+        except urllib.error.HTTPError as e:
+            if e.code != 502:
+                raise
+            time.sleep(0.05)
+    else:
+        raise AssertionError("the server never answered")
+    try:
+        urllib.request.urlopen(url)
+        raise AssertionError("no 403 without the token")
+    except urllib.error.HTTPError as e:
+        equal(e.code, 403, "status without the token")
+        equal(json.loads(e.read())["code"], 403, "JSON code")
+
+
 @check("lifecycle: kill, then the sandbox is gone")
 def _():
     for sbx in created:
