@@ -86,6 +86,18 @@ const big = await shown(/^40 120(?=\r?$)/m)
 const ended = await term.wait()
 say(`  pid ${term.pid}: rows/cols ${small} then ${big}, ${await shown(/term is [a-z][\w-]*/)}, exit ${ended.exitCode}`)
 
+say('a public URL: a web server in the sandbox, reached with its traffic token')
+const web = await Sandbox.create({ network: { allowPublicTraffic: false } })
+await web.commands.run(`node -e "require('node:http').createServer((q, s) => s.end('hello from ' + process.env.E2B_SANDBOX_ID + ' at ' + q.url)).listen(3000)"`, { background: true })
+let served = await web.fetch(3000, '/hi')
+for (let i = 0; i < 50 && served.status !== 200; i++) {
+  await new Promise((r) => setTimeout(r, 100))
+  served = await web.fetch(3000, '/hi')
+}
+say(`  ${web.getUrl(3000, '/hi')} → ${served.status} ${await served.text()}`)
+say(`  without the token: ${(await fetch(web.getUrl(3000, '/hi')).then((r) => r.status, (e) => `(${e.cause?.code ?? e.message}: *.localhost needs libnss-myhostname)`))}`)
+await web.kill()
+
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
   'read -r _ host _ < /proc/self/uid_map; echo "uid $(id -u) inside is host uid $host"; ' +

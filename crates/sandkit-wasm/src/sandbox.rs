@@ -173,7 +173,7 @@ impl Sandbox {
     pub fn get_url(
         &self,
         port: f64,
-        #[wasm_bindgen(unchecked_optional_param_type = "string")] path: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
         let port = sandkit::options::from_js::port(port).map_err(js_error)?;
         let path = crate::public::path_arg(path).map_err(js_error)?;
@@ -189,7 +189,7 @@ impl Sandbox {
     pub fn fetch_target(
         &self,
         port: f64,
-        #[wasm_bindgen(unchecked_optional_param_type = "string")] path: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
         let port = sandkit::options::from_js::port(port).map_err(js_error)?;
         let path = crate::public::path_arg(path).map_err(js_error)?;
