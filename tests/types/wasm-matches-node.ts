@@ -29,7 +29,8 @@ type Swap<T> = T extends Wasm.Sandbox
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands`, `files` and `pty` are added to both by js/wrap.mjs (declared in js/extra.d.ts);
+// `commands`, `files`, `pty` and `fetch` are added to both by js/wrap.mjs (declared in
+// js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
 type Hidden =
@@ -38,6 +39,7 @@ type Hidden =
   | 'commands'
   | 'files'
   | 'pty'
+  | 'fetch'
   | 'filesOpenWrite'
   | typeof Symbol.dispose
   | typeof Symbol.asyncIterator
