@@ -67,7 +67,8 @@ async fn create_get_info_connect_timeout_kill() {
     .await
     .unwrap();
     assert!(!sbx.sandbox_id().is_empty());
-    assert!(sbx.traffic_access_token().is_some_and(|t| !t.is_empty()));
+    // Public traffic is allowed by default: no traffic token (tests/public.rs has one).
+    assert!(sbx.traffic_access_token().is_none());
     assert!(sbx.envd_access_token().is_some_and(|t| !t.is_empty()));
     assert!(!sbx.sandbox_domain().is_empty());
 
