@@ -194,13 +194,27 @@ async fn a_protected_port_wants_its_token_and_the_server_sees_a_proxied_request(
             .unwrap()
             .contains("e2b-traffic-access-token")
     );
-    let res = client
-        .put(t.url(8000, "/echo"))
-        .header("Origin", "http://page.example")
-        .header("e2b-traffic-access-token", &token)
-        .send()
-        .await
-        .unwrap();
+    // A server that sets no CORS headers of its own (the fixture sets `*`): the answer to a
+    // request that carried the token is made readable to the page's origin.
+    t.envd
+        .ok("cd /tmp && (setsid python3 -m http.server 8003 >/dev/null 2>&1 &)")
+        .await;
+    let mut res = None;
+    for _ in 0..100 {
+        let r = client
+            .get(t.url(8003, "/"))
+            .header("Origin", "http://page.example")
+            .header("e2b-traffic-access-token", &token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            res = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let res = res.expect("python's http.server answers");
     assert_eq!(
         res.headers()["access-control-allow-origin"],
         "http://page.example"
