@@ -1,9 +1,11 @@
 //! `/files` extras against a real sandbox: gzipped uploads (raw and multipart), gzipped
-//! downloads, and single byte ranges.
+//! downloads, and single byte ranges; and the filesystem RPCs that change names (MakeDir, Move,
+//! Remove) checked against the calling user's permissions.
 
 mod common;
 
 use common::envd::{Envd, isolated, start_with_sandboxes};
+use serde_json::json;
 use std::io::{Read, Write};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -268,4 +270,58 @@ async fn gzip_both_ways_and_byte_ranges() {
     );
 
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn make_dir_move_and_remove_obey_the_users_permissions() {
+    let server = start_with_sandboxes().await;
+    if !isolated(&server) {
+        eprintln!("skipped: without isolation both accounts are sandkitd's own");
+        return;
+    }
+    let envd = Envd::create(&server).await;
+    envd.ok("mkdir -p /srv/r && echo x > /srv/r/f").await;
+    // No Authorization header: the calls run as `user`.
+    for (rpc, body) in [
+        (
+            "filesystem.Filesystem/MakeDir",
+            json!({"path": "/root/made"}),
+        ),
+        (
+            "filesystem.Filesystem/Remove",
+            json!({"path": "/etc/hostname"}),
+        ),
+        (
+            "filesystem.Filesystem/Move",
+            json!({"source": "/srv/r/f", "destination": "/home/user/f"}),
+        ),
+    ] {
+        let (status, answer) = envd.unary(rpc, body).await;
+        assert_eq!(status, 403, "{rpc}: {answer}");
+        assert_eq!(answer["code"], "permission_denied", "{rpc}: {answer}");
+    }
+    envd.ok("test -e /etc/hostname && test -e /srv/r/f && test ! -e /root/made")
+        .await;
+    // The user's own files: as before.
+    let ok = |(status, answer): (u16, serde_json::Value)| assert_eq!(status, 200, "{answer}");
+    ok(envd
+        .unary(
+            "filesystem.Filesystem/MakeDir",
+            json!({"path": "/home/user/d/e"}),
+        )
+        .await);
+    ok(envd
+        .unary(
+            "filesystem.Filesystem/Move",
+            json!({"source": "/home/user/d", "destination": "/home/user/f"}),
+        )
+        .await);
+    ok(envd
+        .unary(
+            "filesystem.Filesystem/Remove",
+            json!({"path": "/home/user/f"}),
+        )
+        .await);
+    envd.ok("test ! -e /home/user/f && test ! -e /home/user/d")
+        .await;
 }

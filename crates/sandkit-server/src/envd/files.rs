@@ -136,7 +136,8 @@ fn fs_error(e: FsError) -> Reject {
         FsError::NotFound(_) => StatusCode::NOT_FOUND,
         FsError::Invalid(_) | FsError::AlreadyExists(_) => StatusCode::BAD_REQUEST,
         FsError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
-        FsError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // As envd answers a write it could not make: 500.
+        FsError::PermissionDenied(_) | FsError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, e.message().to_string())
 }

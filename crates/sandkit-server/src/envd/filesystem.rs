@@ -41,6 +41,7 @@ impl From<FsError> for RpcError {
             FsError::AlreadyExists(_) => "already_exists",
             FsError::Invalid(_) => "invalid_argument",
             FsError::NoSpace(_) => "resource_exhausted",
+            FsError::PermissionDenied(_) => "permission_denied",
             FsError::Other(_) => "internal",
         };
         RpcError::new(code, e.message())

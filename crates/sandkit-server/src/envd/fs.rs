@@ -25,6 +25,8 @@ pub enum FsError {
     /// A directory where a file is needed, or the reverse, or a bad path.
     Invalid(String),
     NoSpace(String),
+    /// The user may not (a name in a directory only root may change, say).
+    PermissionDenied(String),
     Other(String),
 }
 
@@ -39,6 +41,9 @@ impl FsError {
             Errno::ELOOP => FsError::Invalid(format!("{what}: too many levels of symbolic links")),
             Errno::ENAMETOOLONG => FsError::Invalid(format!("{what}: file name too long")),
             Errno::ENOSPC | Errno::EDQUOT => FsError::NoSpace(format!("{what}: no space left")),
+            Errno::EACCES | Errno::EPERM => {
+                FsError::PermissionDenied(format!("{what}: permission denied"))
+            }
             Errno::EXDEV => FsError::Invalid(format!("{what}: cannot move across filesystems")),
             // A device with nothing behind it (`/dev/tty` of a process without a terminal).
             Errno::ENXIO => FsError::Invalid(format!("{what}: no such device or address")),
@@ -52,6 +57,7 @@ impl FsError {
             | FsError::AlreadyExists(m)
             | FsError::Invalid(m)
             | FsError::NoSpace(m)
+            | FsError::PermissionDenied(m)
             | FsError::Other(m) => m,
         }
     }
@@ -464,6 +470,7 @@ impl SandboxFs {
     /// was already there.
     pub fn make_dir(&self, path: &str) -> FsResult<Entry> {
         let norm = normalize(path);
+        let _as_user = self.act_as_user();
         let (parent, name) = split(&norm)?;
         let dir = self.make_parents(&parent)?;
         match nix::sys::stat::mkdirat(&dir, name.as_str(), Mode::from_bits_truncate(0o755)) {
@@ -503,6 +510,7 @@ impl SandboxFs {
     /// `Move`.
     pub fn rename(&self, from: &str, to: &str) -> FsResult<Entry> {
         let (from, to) = (normalize(from), normalize(to));
+        let _as_user = self.act_as_user();
         let (from_parent, from_name) = split(&from)?;
         let (to_parent, to_name) = split(&to)?;
         let dst = self.make_parents(&to_parent)?;
@@ -527,6 +535,7 @@ impl SandboxFs {
     /// A path that is not there is already removed (envd's `os.RemoveAll`).
     pub fn remove(&self, path: &str) -> FsResult<()> {
         let norm = normalize(path);
+        let _as_user = self.act_as_user();
         let (parent, name) = split(&norm)?;
         let failed = |e: Errno| {
             FsError::from_errno(
