@@ -135,7 +135,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().read_stream_op(&path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().read_stream(&path, &o.0));
         run_map(op, |stream| {
             JsValue::from(FileReader {
                 inner: Rc::new(RefCell::new(Some(Box::new(stream)))),
@@ -158,11 +158,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = write_opts(opts).map(|o| {
-            self.inner
-                .files()
-                .write_op(&path, FileData::Host(data_in), &o)
-        });
+        let op =
+            write_opts(opts).map(|o| self.inner.files().write(&path, FileData::Host(data_in), &o));
         run_map(op, |info| written(&info))
     }
 
@@ -177,7 +174,7 @@ impl Sandbox {
         let opts = write_opts(opts);
         let op = write_entries(&entries).and_then(|entries| {
             let o = opts?;
-            Ok(self.inner.files().write_files_op(entries, &o))
+            Ok(self.inner.files().write_files(entries, &o))
         });
         run_map(op, |infos| array_of(&infos, written))
     }
@@ -194,7 +191,7 @@ impl Sandbox {
         };
         let op = fs_opts(opts).and_then(|(opts, depth)| {
             let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
-            Ok(self.inner.files().list_op(&path, depth, &opts))
+            Ok(self.inner.files().list(&path, depth, &opts))
         });
         run_map(op, |entries| array_of(&entries, entry))
     }
@@ -209,7 +206,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().exists_op(&path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().exists(&path, &o.0));
         run_map(op, JsValue::from)
     }
 
@@ -223,7 +220,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().get_info_op(&path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().get_info(&path, &o.0));
         run_map(op, |e| entry(&e))
     }
 
@@ -237,7 +234,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().remove_op(&path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().remove(&path, &o.0));
         run_map(op, undefined)
     }
 
@@ -248,7 +245,7 @@ impl Sandbox {
         #[wasm_bindgen(js_name = newPath)] new_path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let op = fs_opts(opts).map(|o| self.inner.files().rename_op(&old_path, &new_path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().rename(&old_path, &new_path, &o.0));
         run_map(op, |e| entry(&e))
     }
 
@@ -262,7 +259,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().make_dir_op(&path, &o.0));
+        let op = fs_opts(opts).map(|o| self.inner.files().make_dir(&path, &o.0));
         run_map(op, JsValue::from)
     }
 
@@ -288,7 +285,7 @@ impl Sandbox {
                 timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
             })
         })();
-        let op = opts.map(|o| files.watch_dir_op(&path, &o));
+        let op = opts.map(|o| files.watch_dir(&path, &o));
         run_map(op, |handle| {
             JsValue::from(FileWatcher {
                 stopper: handle.stopper(),

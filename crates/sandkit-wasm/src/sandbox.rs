@@ -59,7 +59,7 @@ impl Sandbox {
         };
         // Options are read now, while the caller's object is as it was passed.
         let opts = Opts::new(opts, what).and_then(|o| create_opts(template, &o));
-        run_map(opts.map(sandkit::Sandbox::create_op), wrap)
+        run_map(opts.map(sandkit::Sandbox::create), wrap)
     }
 
     /// Connects to a running sandbox or resumes a paused one, extending its life.
@@ -70,7 +70,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = connect_opts(opts).map(|o| sandkit::Sandbox::connect_op(&sandbox_id, o));
+        let op = connect_opts(opts).map(|o| sandkit::Sandbox::connect(&sandbox_id, o));
         run_map(op, wrap)
     }
 
@@ -82,7 +82,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = connect_opts(opts).map(|o| self.inner.reconnect_op(o.timeout));
+        let op = connect_opts(opts).map(|o| self.inner.reconnect(o.timeout));
         run_map(op, wrap)
     }
 
@@ -104,14 +104,14 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = api_opts(opts).map(|o| sandkit::Sandbox::kill_by_id_op(&sandbox_id, &o));
+        let op = api_opts(opts).map(|o| sandkit::Sandbox::kill_by_id(&sandbox_id, &o));
         run_map(op, JsValue::from)
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn kill(&self) -> Promise {
-        run(self.inner.kill_op().map(JsValue::from))
+        run(self.inner.kill().map(JsValue::from))
     }
 
     /// Makes a sandbox end `timeoutMs` from now.
@@ -127,7 +127,7 @@ impl Sandbox {
         let opts = api_opts(opts);
         let op = timeout.and_then(|t| {
             let o = opts?;
-            Ok(sandkit::Sandbox::set_timeout_by_id_op(&sandbox_id, t, &o))
+            Ok(sandkit::Sandbox::set_timeout_by_id(&sandbox_id, t, &o))
         });
         run_map(op, undefined)
     }
@@ -136,7 +136,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = setTimeout, unchecked_return_type = "Promise<void>")]
     pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
-        run_map(timeout.map(|t| self.inner.set_timeout_op(t)), undefined)
+        run_map(timeout.map(|t| self.inner.set_timeout(t)), undefined)
     }
 
     /// Looks a sandbox up by id.
@@ -147,7 +147,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = api_opts(opts).map(|o| sandkit::Sandbox::get_info_by_id_op(&sandbox_id, &o));
+        let op = api_opts(opts).map(|o| sandkit::Sandbox::get_info_by_id(&sandbox_id, &o));
         match op {
             Ok(op) => run(op.then(|info| info_object(info?))),
             Err(e) => rejected(e),
@@ -157,7 +157,7 @@ impl Sandbox {
     /// Looks this sandbox up.
     #[wasm_bindgen(js_name = getInfo, unchecked_return_type = "Promise<SandboxInfo>")]
     pub fn get_info(&self) -> Promise {
-        run(self.inner.get_info_op().then(|info| info_object(info?)))
+        run(self.inner.get_info().then(|info| info_object(info?)))
     }
 
     /// The host name under which `port` of the sandbox is reachable.
@@ -226,7 +226,7 @@ impl Sandbox {
     /// Whether the sandbox answers (its daemon's health check).
     #[wasm_bindgen(js_name = isRunning, unchecked_return_type = "Promise<boolean>")]
     pub fn is_running(&self) -> Promise {
-        run(self.inner.is_running_op().map(JsValue::from))
+        run(self.inner.is_running().map(JsValue::from))
     }
 
     #[wasm_bindgen(js_name = commandsSpawn, unchecked_return_type = "Promise<ProcessHandle>")]
@@ -241,7 +241,7 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn_op(&cmd, o));
+        let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn(&cmd, o));
         run_map(op, process_handle)
     }
 
@@ -254,32 +254,32 @@ impl Sandbox {
     ) -> Promise {
         let pid = sandkit::options::from_js::pid(pid);
         let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
-        let op = pid.and_then(|pid| Ok(self.inner.commands().connect_op(pid, timeout?)));
+        let op = pid.and_then(|pid| Ok(self.inner.commands().connect(pid, timeout?)));
         run_map(op, process_handle)
     }
 
     #[wasm_bindgen(js_name = commandsList, unchecked_return_type = "Promise<ProcessListing[]>")]
     pub fn commands_list(&self) -> Promise {
-        run(self.inner.commands().list_op().map(commands::listings))
+        run(self.inner.commands().list().map(commands::listings))
     }
 
     #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
     pub fn commands_kill(&self, pid: f64) -> Promise {
-        let op = sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().kill_op(pid));
+        let op = sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().kill(pid));
         run_map(op, JsValue::from)
     }
 
     #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
         let op = sandkit::options::from_js::pid(pid)
-            .map(|pid| self.inner.commands().send_stdin_op(pid, &data.to_vec()));
+            .map(|pid| self.inner.commands().send_stdin(pid, &data.to_vec()));
         run_map(op, undefined)
     }
 
     #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
     pub fn commands_close_stdin(&self, pid: f64) -> Promise {
-        let op = sandkit::options::from_js::pid(pid)
-            .map(|pid| self.inner.commands().close_stdin_op(pid));
+        let op =
+            sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().close_stdin(pid));
         run_map(op, undefined)
     }
 

@@ -216,23 +216,13 @@ impl Commands {
     }
 
     /// Starts `cmd` and returns at once with a handle to it.
-    pub async fn spawn(&self, cmd: &str, opts: RunOpts) -> Result<CommandHandle> {
-        self.spawn_op(cmd, opts).run().await
-    }
-
-    /// [`Commands::spawn`] as an [`Op`].
-    pub fn spawn_op(&self, cmd: &str, opts: RunOpts) -> Op<CommandHandle> {
+    pub fn spawn(&self, cmd: &str, opts: RunOpts) -> Op<CommandHandle> {
         let request = start_request(cmd, &opts);
         self.attach_op("Start", request, opts.user, opts.timeout)
     }
 
     /// Attaches to a running process by pid, to follow its output and end.
-    pub async fn connect(&self, pid: u32, timeout: Option<Duration>) -> Result<CommandHandle> {
-        self.connect_op(pid, timeout).run().await
-    }
-
-    /// [`Commands::connect`] as an [`Op`].
-    pub fn connect_op(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
+    pub fn connect(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
         self.attach_op("Connect", finish(select_request(pid)), None, timeout)
     }
 
@@ -275,12 +265,7 @@ impl Commands {
     }
 
     /// The running processes.
-    pub async fn list(&self) -> Result<Vec<ProcessInfo>> {
-        self.list_op().run().await
-    }
-
-    /// [`Commands::list`] as an [`Op`].
-    pub fn list_op(&self) -> Op<Vec<ProcessInfo>> {
+    pub fn list(&self) -> Op<Vec<ProcessInfo>> {
         self.rpc("List", "{}".into(), |body| {
             json::parse(&body?)
                 .and_then(|v| process_list(&v))
@@ -289,12 +274,7 @@ impl Commands {
     }
 
     /// Kills a process (SIGKILL): `false` when there was no such process.
-    pub async fn kill(&self, pid: u32) -> Result<bool> {
-        self.kill_op(pid).run().await
-    }
-
-    /// [`Commands::kill`] as an [`Op`].
-    pub fn kill_op(&self, pid: u32) -> Op<bool> {
+    pub fn kill(&self, pid: u32) -> Op<bool> {
         let mut w = select_request(pid);
         w.field_str("signal", "SIGNAL_SIGKILL");
         self.rpc("SendSignal", finish(w), |answer| match answer {
@@ -305,12 +285,7 @@ impl Commands {
     }
 
     /// Writes to a process's stdin (it must have been started with `stdin: true`).
-    pub async fn send_stdin(&self, pid: u32, data: &[u8]) -> Result<()> {
-        self.send_stdin_op(pid, data).run().await
-    }
-
-    /// [`Commands::send_stdin`] as an [`Op`].
-    pub fn send_stdin_op(&self, pid: u32, data: &[u8]) -> Op<()> {
+    pub fn send_stdin(&self, pid: u32, data: &[u8]) -> Op<()> {
         let mut w = select_request(pid);
         w.key("input");
         w.begin_object();
@@ -320,12 +295,7 @@ impl Commands {
     }
 
     /// Closes a process's stdin, so it reads end-of-file.
-    pub async fn close_stdin(&self, pid: u32) -> Result<()> {
-        self.close_stdin_op(pid).run().await
-    }
-
-    /// [`Commands::close_stdin`] as an [`Op`].
-    pub fn close_stdin_op(&self, pid: u32) -> Op<()> {
+    pub fn close_stdin(&self, pid: u32) -> Op<()> {
         self.rpc("CloseStdin", finish(select_request(pid)), |answer| {
             answer.map(drop)
         })
@@ -561,15 +531,13 @@ impl CommandHandle {
     }
 
     /// Kills the process (SIGKILL): `false` if it had already ended.
-    pub async fn kill(&self) -> Result<bool> {
-        Commands::new(self.envd.clone()).kill(self.pid).await
+    pub fn kill(&self) -> Op<bool> {
+        Commands::new(self.envd.clone()).kill(self.pid)
     }
 
     /// Writes to the process's stdin.
-    pub async fn send_stdin(&self, data: &[u8]) -> Result<()> {
-        Commands::new(self.envd.clone())
-            .send_stdin(self.pid, data)
-            .await
+    pub fn send_stdin(&self, data: &[u8]) -> Op<()> {
+        Commands::new(self.envd.clone()).send_stdin(self.pid, data)
     }
 
     /// Output so far.

@@ -253,12 +253,7 @@ impl Files {
     }
 
     /// Opens a file for reading chunk by chunk. The request timeout bounds only the opening.
-    pub async fn read_stream(&self, path: &str, opts: &FsOpts) -> Result<FileStream> {
-        self.read_stream_op(path, opts).run().await
-    }
-
-    /// [`Files::read_stream`] as an [`Op`].
-    pub fn read_stream_op(&self, path: &str, opts: &FsOpts) -> Op<FileStream> {
+    pub fn read_stream(&self, path: &str, opts: &FsOpts) -> Op<FileStream> {
         Op::build(check_path(path).map(|()| {
             let query = file_query(Some(path), opts.user.as_deref());
             let request = self.files_request(Method::Get, query, Vec::new(), None, true);
@@ -275,12 +270,7 @@ impl Files {
     }
 
     /// Writes one file, creating its parent directories; an existing file is replaced.
-    pub async fn write(&self, path: &str, data: FileData, opts: &WriteOpts) -> Result<WriteInfo> {
-        self.write_op(path, data, opts).run().await
-    }
-
-    /// [`Files::write`] as an [`Op`].
-    pub fn write_op(&self, path: &str, data: FileData, opts: &WriteOpts) -> Op<WriteInfo> {
+    pub fn write(&self, path: &str, data: FileData, opts: &WriteOpts) -> Op<WriteInfo> {
         let headers = check_path(path).and_then(|()| metadata_headers(&opts.metadata));
         Op::build(headers.map(|mut headers| {
             headers.push(("content-type".into(), "application/octet-stream".into()));
@@ -297,16 +287,7 @@ impl Files {
     }
 
     /// Writes several files in one request (multipart).
-    pub async fn write_files(
-        &self,
-        files: Vec<WriteEntry>,
-        opts: &WriteOpts,
-    ) -> Result<Vec<WriteInfo>> {
-        self.write_files_op(files, opts).run().await
-    }
-
-    /// [`Files::write_files`] as an [`Op`].
-    pub fn write_files_op(&self, files: Vec<WriteEntry>, opts: &WriteOpts) -> Op<Vec<WriteInfo>> {
+    pub fn write_files(&self, files: Vec<WriteEntry>, opts: &WriteOpts) -> Op<Vec<WriteInfo>> {
         if files.is_empty() {
             return Op::ready(Ok(Vec::new()));
         }
@@ -353,12 +334,7 @@ impl Files {
     }
 
     /// The entries of a directory, `depth` levels down (at least 1).
-    pub async fn list(&self, path: &str, depth: u32, opts: &FsOpts) -> Result<Vec<EntryInfo>> {
-        self.list_op(path, depth, opts).run().await
-    }
-
-    /// [`Files::list`] as an [`Op`].
-    pub fn list_op(&self, path: &str, depth: u32, opts: &FsOpts) -> Op<Vec<EntryInfo>> {
+    pub fn list(&self, path: &str, depth: u32, opts: &FsOpts) -> Op<Vec<EntryInfo>> {
         if depth < 1 {
             return Op::ready(Err(Error::invalid_argument("depth should be at least one")));
         }
@@ -370,13 +346,8 @@ impl Files {
     }
 
     /// Whether the path exists.
-    pub async fn exists(&self, path: &str, opts: &FsOpts) -> Result<bool> {
-        self.exists_op(path, opts).run().await
-    }
-
-    /// [`Files::exists`] as an [`Op`].
-    pub fn exists_op(&self, path: &str, opts: &FsOpts) -> Op<bool> {
-        self.get_info_op(path, opts).then(|info| match info {
+    pub fn exists(&self, path: &str, opts: &FsOpts) -> Op<bool> {
+        self.get_info(path, opts).then(|info| match info {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(false),
             Err(e) => Err(e),
@@ -384,12 +355,7 @@ impl Files {
     }
 
     /// What is at the path.
-    pub async fn get_info(&self, path: &str, opts: &FsOpts) -> Result<EntryInfo> {
-        self.get_info_op(path, opts).run().await
-    }
-
-    /// [`Files::get_info`] as an [`Op`].
-    pub fn get_info_op(&self, path: &str, opts: &FsOpts) -> Op<EntryInfo> {
+    pub fn get_info(&self, path: &str, opts: &FsOpts) -> Op<EntryInfo> {
         let request = path_request("path", path);
         self.rpc("Stat", request, opts.user.as_deref(), |body| {
             entry::entry_response(
@@ -400,12 +366,7 @@ impl Files {
     }
 
     /// Removes a file or a directory with everything in it.
-    pub async fn remove(&self, path: &str, opts: &FsOpts) -> Result<()> {
-        self.remove_op(path, opts).run().await
-    }
-
-    /// [`Files::remove`] as an [`Op`].
-    pub fn remove_op(&self, path: &str, opts: &FsOpts) -> Op<()> {
+    pub fn remove(&self, path: &str, opts: &FsOpts) -> Op<()> {
         let request = path_request("path", path);
         self.rpc("Remove", request, opts.user.as_deref(), |body| {
             body.map(drop)
@@ -413,12 +374,7 @@ impl Files {
     }
 
     /// Moves a file or directory; returns what is at the new path.
-    pub async fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Result<EntryInfo> {
-        self.rename_op(old_path, new_path, opts).run().await
-    }
-
-    /// [`Files::rename`] as an [`Op`].
-    pub fn rename_op(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Op<EntryInfo> {
+    pub fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Op<EntryInfo> {
         let mut request = path_request("source", old_path);
         request.field_str("destination", new_path);
         self.rpc("Move", request, opts.user.as_deref(), |body| {
@@ -427,12 +383,7 @@ impl Files {
     }
 
     /// Creates a directory and its parents: `false` if it already existed.
-    pub async fn make_dir(&self, path: &str, opts: &FsOpts) -> Result<bool> {
-        self.make_dir_op(path, opts).run().await
-    }
-
-    /// [`Files::make_dir`] as an [`Op`].
-    pub fn make_dir_op(&self, path: &str, opts: &FsOpts) -> Op<bool> {
+    pub fn make_dir(&self, path: &str, opts: &FsOpts) -> Op<bool> {
         let request = path_request("path", path);
         self.rpc(
             "MakeDir",
@@ -447,12 +398,7 @@ impl Files {
     }
 
     /// Watches a directory; events arrive through [`WatchHandle::next_event`].
-    pub async fn watch_dir(&self, path: &str, opts: &WatchOpts) -> Result<WatchHandle> {
-        self.watch_dir_op(path, opts).run().await
-    }
-
-    /// [`Files::watch_dir`] as an [`Op`].
-    pub fn watch_dir_op(&self, path: &str, opts: &WatchOpts) -> Op<WatchHandle> {
+    pub fn watch_dir(&self, path: &str, opts: &WatchOpts) -> Op<WatchHandle> {
         watch::start_op(&self.envd, path, opts)
     }
 

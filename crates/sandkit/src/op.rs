@@ -4,8 +4,8 @@
 //! the request, built at once, and a function that reads the answer. Only [`Op::run`] waits.
 //! A binding that turns every call into an `Op` of its own value type (`.map(to_js)`) then has
 //! one asynchronous state machine for all of them, where an `async fn` per call would bring
-//! its own (in the wasm module, a kilobyte or more each). The `async fn`s of the API are
-//! `op.run().await`.
+//! its own (in the wasm module, a kilobyte or more each). An `Op` is a future to Rust callers
+//! too ([`IntoFuture`]): `sandbox.kill().await` runs it, so each call is written once.
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::config::ConnectionConfig;
@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::{BoxFuture, MaybeSend};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody};
 use bytes::Bytes;
+use std::future::IntoFuture;
 
 /// The request of an [`Op`].
 pub(crate) enum Request {
@@ -172,8 +173,8 @@ type Finish<T> = Box<dyn FnOnce(Result<Answer>) -> Result<T> + Send>;
 #[cfg(target_arch = "wasm32")]
 type Finish<T> = Box<dyn FnOnce(Result<Answer>) -> Result<T>>;
 
-/// A call of one request: run it with [`Op::run`] (or `.await` the `async fn` of the same
-/// name), or change what it yields first with [`Op::map`] and [`Op::then`].
+/// A call of one request: `.await` it (or [`Op::run`] it), or change what it yields first
+/// with [`Op::map`] and [`Op::then`].
 #[must_use = "an Op does nothing until it is run"]
 pub struct Op<T> {
     // Boxed: an `Op` is moved at every step that builds it, and a request is large.
@@ -266,6 +267,15 @@ impl<T: 'static> Op<T> {
             Some(request) => request.send().await,
         };
         (self.finish)(answer)
+    }
+}
+
+impl<T: MaybeSend + 'static> IntoFuture for Op<T> {
+    type Output = Result<T>;
+    type IntoFuture = BoxFuture<'static, Result<T>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
     }
 }
 

@@ -161,7 +161,7 @@ impl Pty {
     /// Attaches to a running terminal by pid (another handle may be attached too; each gets
     /// the output from then on).
     pub fn connect(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
-        self.commands.connect_op(pid, timeout)
+        self.commands.connect(pid, timeout)
     }
 
     /// Types `data` into the terminal (keys as the terminal sends them: `\r` or `\n` for
@@ -186,7 +186,7 @@ impl Pty {
 
     /// Kills the terminal's shell (SIGKILL): `false` when there was no such process.
     pub fn kill(&self, pid: u32) -> Op<bool> {
-        self.commands.kill_op(pid)
+        self.commands.kill(pid)
     }
 }
 

@@ -104,12 +104,7 @@ impl Sandbox {
 
     /// Creates a sandbox (`POST /v2/sandboxes`). Never retried unless the server certainly
     /// did not act on the request.
-    pub async fn create(opts: SandboxOpts) -> Result<Sandbox> {
-        Sandbox::create_op(opts).run().await
-    }
-
-    /// [`Sandbox::create`] as an [`Op`].
-    pub fn create_op(opts: SandboxOpts) -> Op<Sandbox> {
+    pub fn create(opts: SandboxOpts) -> Op<Sandbox> {
         let prepared = ConnectionConfig::resolve(&opts.connection)
             .and_then(|config| Ok((config, opts.into_wire()?)));
         Op::build(prepared.map(|(config, body)| {
@@ -125,12 +120,7 @@ impl Sandbox {
 
     /// Connects to a running sandbox, or resumes a paused one. Its life is extended to at
     /// least `opts.timeout` (default 300 s), never shortened.
-    pub async fn connect(sandbox_id: &str, opts: ConnectOpts) -> Result<Sandbox> {
-        Sandbox::connect_op(sandbox_id, opts).run().await
-    }
-
-    /// [`Sandbox::connect`] as an [`Op`].
-    pub fn connect_op(sandbox_id: &str, opts: ConnectOpts) -> Op<Sandbox> {
+    pub fn connect(sandbox_id: &str, opts: ConnectOpts) -> Op<Sandbox> {
         let prepared = ConnectionConfig::resolve(&opts.connection).and_then(|config| {
             if config.debug {
                 return Ok((config, None));
@@ -153,12 +143,7 @@ impl Sandbox {
     }
 
     /// Connects to this sandbox again (the instance form of `connect`), extending its life.
-    pub async fn reconnect(&self, timeout: Option<Duration>) -> Result<Sandbox> {
-        self.reconnect_op(timeout).run().await
-    }
-
-    /// [`Sandbox::reconnect`] as an [`Op`].
-    pub fn reconnect_op(&self, timeout: Option<Duration>) -> Op<Sandbox> {
+    pub fn reconnect(&self, timeout: Option<Duration>) -> Op<Sandbox> {
         let checked = self
             .control_plane()
             .and_then(|()| timeout.map(timeout_secs).transpose());
@@ -196,12 +181,7 @@ impl Sandbox {
     }
 
     /// Kills a sandbox by id: `true` if it was killed, `false` if there was no such sandbox.
-    pub async fn kill_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Result<bool> {
-        Sandbox::kill_by_id_op(sandbox_id, opts).run().await
-    }
-
-    /// [`Sandbox::kill_by_id`] as an [`Op`].
-    pub fn kill_by_id_op(sandbox_id: &str, opts: &ConnectionOpts) -> Op<bool> {
+    pub fn kill_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Op<bool> {
         Op::build(ConnectionConfig::resolve(opts).map(|config| {
             if config.debug {
                 return Op::ready(Ok(true));
@@ -211,12 +191,7 @@ impl Sandbox {
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
-    pub async fn kill(&self) -> Result<bool> {
-        self.kill_op().run().await
-    }
-
-    /// [`Sandbox::kill`] as an [`Op`].
-    pub fn kill_op(&self) -> Op<bool> {
+    pub fn kill(&self) -> Op<bool> {
         if let Err(e) = self.control_plane() {
             return Op::ready(Err(e));
         }
@@ -227,22 +202,7 @@ impl Sandbox {
     }
 
     /// Makes a sandbox end `timeout` from now (rounded up to whole seconds).
-    pub async fn set_timeout_by_id(
-        sandbox_id: &str,
-        timeout: Duration,
-        opts: &ConnectionOpts,
-    ) -> Result<()> {
-        Sandbox::set_timeout_by_id_op(sandbox_id, timeout, opts)
-            .run()
-            .await
-    }
-
-    /// [`Sandbox::set_timeout_by_id`] as an [`Op`].
-    pub fn set_timeout_by_id_op(
-        sandbox_id: &str,
-        timeout: Duration,
-        opts: &ConnectionOpts,
-    ) -> Op<()> {
+    pub fn set_timeout_by_id(sandbox_id: &str, timeout: Duration, opts: &ConnectionOpts) -> Op<()> {
         let prepared =
             ConnectionConfig::resolve(opts).and_then(|config| Ok((config, timeout_secs(timeout)?)));
         Op::build(prepared.map(|(config, secs)| {
@@ -254,12 +214,7 @@ impl Sandbox {
     }
 
     /// Makes this sandbox end `timeout` from now.
-    pub async fn set_timeout(&self, timeout: Duration) -> Result<()> {
-        self.set_timeout_op(timeout).run().await
-    }
-
-    /// [`Sandbox::set_timeout`] as an [`Op`].
-    pub fn set_timeout_op(&self, timeout: Duration) -> Op<()> {
+    pub fn set_timeout(&self, timeout: Duration) -> Op<()> {
         let checked = self.control_plane().and_then(|()| timeout_secs(timeout));
         Op::build(checked.map(|secs| {
             if self.config.debug {
@@ -270,12 +225,7 @@ impl Sandbox {
     }
 
     /// Looks a sandbox up by id.
-    pub async fn get_info_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Result<SandboxInfo> {
-        Sandbox::get_info_by_id_op(sandbox_id, opts).run().await
-    }
-
-    /// [`Sandbox::get_info_by_id`] as an [`Op`].
-    pub fn get_info_by_id_op(sandbox_id: &str, opts: &ConnectionOpts) -> Op<SandboxInfo> {
+    pub fn get_info_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Op<SandboxInfo> {
         Op::build(
             ConnectionConfig::resolve(opts)
                 .map(|config| api::get_sandbox_op(&config, sandbox_id).then(|d| d?.try_into())),
@@ -283,12 +233,7 @@ impl Sandbox {
     }
 
     /// Looks this sandbox up.
-    pub async fn get_info(&self) -> Result<SandboxInfo> {
-        self.get_info_op().run().await
-    }
-
-    /// [`Sandbox::get_info`] as an [`Op`].
-    pub fn get_info_op(&self) -> Op<SandboxInfo> {
+    pub fn get_info(&self) -> Op<SandboxInfo> {
         if let Err(e) = self.control_plane() {
             return Op::ready(Err(e));
         }
@@ -348,12 +293,7 @@ impl Sandbox {
 
     /// Whether the sandbox answers: `GET /health` on its daemon. `false` when the sandbox is
     /// gone (the proxy answers 502).
-    pub async fn is_running(&self) -> Result<bool> {
-        self.is_running_op().run().await
-    }
-
-    /// [`Sandbox::is_running`] as an [`Op`].
-    pub fn is_running_op(&self) -> Op<bool> {
+    pub fn is_running(&self) -> Op<bool> {
         let request = crate::op::http(
             &self.envd(),
             crate::transport::Method::Get,

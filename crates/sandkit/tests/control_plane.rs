@@ -196,6 +196,7 @@ async fn pages_through_many_sandboxes_exactly_once_even_under_churn() {
                 .metadata([("tag", tag.as_str()), ("i", &i.to_string())])
                 .connection(conn(&url, TEAM_A_KEY)),
         )
+        .run()
     }))
     .await
     .unwrap();
