@@ -436,13 +436,14 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       })
     }
 
-    // Conformance with E2B's daemon and SDK, and terminals: one module each (issue 10). The
-    // terminals go first: after the daemon steps, Chromium was seen holding a connection to
-    // sandkitd busy, and two terminal streams then waited on its six-per-host limit.
+    // Conformance with E2B's daemon and SDK, terminals and public URLs: one module each. The
+    // terminals come after the daemon steps on purpose: a stream the SDK dropped (a stopped
+    // watch) once kept its connection busy in Chromium, and two terminal streams then waited
+    // on the six-connections-per-host limit.
     const ctx = { Sandbox, errors, conn, config, log, a, create, step, skip, expectError, exitError }
+    await runDaemonConformance(ctx)
     await runPtyScenario(ctx)
     await runPublicScenario(ctx)
-    await runDaemonConformance(ctx)
     await runSdkConformance(ctx)
 
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {

@@ -150,19 +150,43 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     })
 }
 
+/// A body's reader, cancelled when it is dropped before the end: otherwise the runtime keeps
+/// the response (a watch or a process stream that never ends) and its connection busy, and a
+/// browser has six per host.
+struct BodyReader {
+    reader: web_sys::ReadableStreamDefaultReader,
+    finished: bool,
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Awaited (and so handled) in a task of its own: on a stream that errored in the
+            // meantime the promise rejects, and an unhandled rejection ends a Node process.
+            let cancelled = JsFuture::from(self.reader.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
+        }
+    }
+}
+
 fn body_stream(
     body: Option<web_sys::ReadableStream>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, TransportError>> {
     // `getReader()` without a mode always gives a default reader.
-    let reader = body.map(|b| {
-        b.get_reader()
-            .unchecked_into::<web_sys::ReadableStreamDefaultReader>()
+    let reader = body.map(|b| BodyReader {
+        reader: b
+            .get_reader()
+            .unchecked_into::<web_sys::ReadableStreamDefaultReader>(),
+        finished: false,
     });
     futures_util::stream::unfold(reader, |reader| async move {
-        let reader = reader?;
-        let chunk = match JsFuture::from(reader.read()).await {
+        let mut reader = reader?;
+        let chunk = match JsFuture::from(reader.reader.read()).await {
             Ok(c) => c,
             Err(e) => {
+                reader.finished = true;
                 return Some((
                     Err(TransportError::new(
                         TransportErrorKind::Reset,
@@ -178,6 +202,7 @@ fn body_stream(
             .as_bool()
             .unwrap_or(true);
         if done {
+            reader.finished = true;
             return None;
         }
         let value = Reflect::get(obj, &JsValue::from_str("value")).ok()?;
