@@ -186,10 +186,24 @@ export async function runPublicScenario({ Sandbox, errors, conn, config, a, crea
     assertEqual(await countBytes(res), 256 * 1024 * 1024, 'bytes')
   }, { timeoutMs: 120_000 })
 
+  await step('public: getHost in debug mode is localhost:<port>, as the official SDK makes it', async () => {
+    const d = await Sandbox.create({ debug: true })
+    assertEqual(d.getHost(3000), 'localhost:3000', 'getHost')
+    if (isSandkit) assertEqual(d.getUrl(3000, '/x'), 'http://localhost:3000/x', 'getUrl')
+  })
+
   if (!isSandkit) {
     skip('public: sandbox.getUrl, sandbox.fetch and handles', 'sandkit\'s own API, not in the e2b package')
     return
   }
+
+  await step('public: getUrl is https for a public domain, http for a loopback one', async () => {
+    const remote = Sandbox.fromHandle({ sandboxId: 'abc123', domain: 'e2b.app', envdVersion: '0.6.13' })
+    assertEqual(remote.getHost(3000), '3000-abc123.e2b.app', 'getHost')
+    assertEqual(remote.getUrl(3000, '/a?b=1'), 'https://3000-abc123.e2b.app/a?b=1', 'getUrl on e2b.app')
+    const local = Sandbox.fromHandle({ sandboxId: 'abc123', domain: 'localhost:3000', envdVersion: '0.6.13' })
+    assertEqual(local.getUrl(8080), 'http://8080-abc123.localhost:3000/', 'getUrl on localhost')
+  })
 
   await step('public: getUrl makes the URL; sandbox.fetch attaches the token and takes paths only', async () => {
     assertEqual(p.getUrl(8000, '/echo'), url(p, 8000, '/echo'), 'getUrl')
