@@ -1,7 +1,8 @@
 // Runs examples/browser as a user would: sandkitd, the example's server (which holds the API
 // key and hands the page one sandbox's handle), and the page in headless Chromium, which runs
-// a command in the sandbox and fetches the web server inside through its public URL with the
-// traffic token, from another origin. (examples/worker runs in tests/run-workerd.mjs.)
+// a command in the sandbox, fetches the web server inside through its public URL with the
+// traffic token, from another origin, and streams a command's output into the page.
+// (examples/worker runs in tests/run-workerd.mjs.)
 //
 //   node tests/run-examples.mjs
 import { spawn } from 'node:child_process'
@@ -53,7 +54,7 @@ try {
 
 let passed = 0
 let failed = 0
-const name = 'example: examples/browser — a page with a handle runs a command and fetches the sandbox\'s protected web server from another origin'
+const name = 'example: examples/browser — a page with a handle runs a command, fetches the sandbox\'s protected web server from another origin, and shows a live log'
 const profile = mkdtempSync(join(tmpdir(), 'sandkit-example-'))
 cleanups.push(() => rmSync(profile, { recursive: true, force: true }))
 try {
@@ -72,17 +73,19 @@ try {
   await page.waitForSelector('body[data-state]', { state: 'attached', timeout: 60_000 }).catch((err) => {
     throw new Error(`${err.message.split('\n')[0]}; the page logged: ${seen.join(' | ')}`)
   })
-  const [state, command, body, url] = await page.evaluate(() => [
+  const [state, command, body, url, log] = await page.evaluate(() => [
     document.body.dataset.state,
     document.getElementById('command').textContent,
     document.getElementById('page').textContent,
     document.getElementById('url').textContent,
+    document.getElementById('log').textContent,
   ])
   const id = /sandbox (\w+)\)/.exec(output)?.[1]
   if (state !== 'done') throw new Error(`the page says: ${body}`)
   if (!command.includes(`user in ${id}`)) throw new Error(`command output ${JSON.stringify(command)}`)
   if (body !== `200: hello from the web server in ${id}`) throw new Error(`page ${JSON.stringify(body)}`)
   if (!url.includes(`http://3000-${id}.localhost:`)) throw new Error(`url ${JSON.stringify(url)}`)
+  if (log !== 'tick 1\ntick 2\ntick 3\n') throw new Error(`log ${JSON.stringify(log)}`)
   printCheck({ name, ok: true, detail: body })
   passed++
 } catch (err) {
