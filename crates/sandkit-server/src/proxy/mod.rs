@@ -85,7 +85,7 @@ pub async fn handle(live: Arc<LiveSandbox>, port: u16, mut req: Request) -> Resp
     let mut upstream = Request::from_parts(parts, body);
     *upstream.uri_mut() = origin_form(upstream.uri());
     *upstream.version_mut() = Version::HTTP_11;
-    let response = match send(&live, port, upstream).await {
+    let mut response = match send(&live, port, upstream).await {
         Ok(r) => r,
         Err(Failure::Refused) => {
             return own_error(
@@ -108,7 +108,6 @@ pub async fn handle(live: Arc<LiveSandbox>, port: u16, mut req: Request) -> Resp
             );
         }
     };
-    let mut response = response;
     if response.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some((_, client_side)) = client_upgrade
     {
