@@ -21,7 +21,8 @@ sandkitd: a local E2B-compatible server for developing and testing with any E2B 
 Usage: sandkitd [OPTIONS]
 
 Options:
-      --host <ADDR>           IP address (or localhost) to listen on [default: 127.0.0.1]
+      --host <ADDR>           IP address to listen on, or localhost for 127.0.0.1 and ::1
+                              (what *.localhost names resolve to) [default: localhost]
       --port <PORT>           TCP port to listen on; 0 picks a free one [default: 3000]
       --api-key <KEY[=TEAM]>  Accept KEY for team TEAM (team \"default\" without =TEAM);
                               repeat for more keys. Without any, a random key is generated
