@@ -113,6 +113,24 @@ impl Live {
         self.sandboxes.lock().ok()?.get(id).cloned()
     }
 
+    /// Stops (`true`) or restarts every process of a sandbox where it is. A sandbox with no
+    /// processes here (records only) has nothing to do; one that cannot be frozen is refused.
+    pub async fn set_paused(&self, id: &str, paused: bool) -> Result<(), String> {
+        let Some(live) = self.get(id) else {
+            return Ok(());
+        };
+        if !live.handle.can_pause() {
+            return Err(match &self.runtime {
+                Ok(rt) => rt.pause_support().err().unwrap_or_default(),
+                Err(why) => why.clone(),
+            });
+        }
+        live.handle
+            .set_paused(paused)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Whether `id` is one of the sandboxes that ended lately.
     pub fn ended_lately(&self, id: &str) -> bool {
         self.ended_ids

@@ -79,8 +79,9 @@ impl SandboxRecord {
         self.start_ns.div_euclid(1_000_000)
     }
 
+    /// A paused sandbox's time stands still: it never expires while paused.
     fn expired(&self, now_ms: i64) -> bool {
-        self.end_ms <= now_ms
+        self.state == SandboxState::Running && self.end_ms <= now_ms
     }
 }
 
@@ -229,7 +230,59 @@ impl Store {
             .index
             .get(id)
             .and_then(|key| inner.ordered.get(key))
-            .is_some_and(|r| !r.expired(ms(now_ns)))
+            .is_some_and(|r| r.state == SandboxState::Running && !r.expired(ms(now_ns)))
+    }
+
+    /// Whether sandbox `id` exists and is paused, whatever its team.
+    pub fn is_paused(&self, id: &str) -> bool {
+        let inner = self.lock();
+        inner
+            .index
+            .get(id)
+            .and_then(|key| inner.ordered.get(key))
+            .is_some_and(|r| r.state == SandboxState::Paused)
+    }
+
+    /// Marks the team's running sandbox `id` paused: `Err(true)` if it already was, `Err(false)`
+    /// if there is no such sandbox.
+    pub fn pause(&self, team: &str, id: &str, now_ns: i64) -> Result<SandboxRecord, bool> {
+        let mut inner = self.lock();
+        let record = inner.live_mut(team, id, ms(now_ns)).ok_or(false)?;
+        if record.state == SandboxState::Paused {
+            return Err(true);
+        }
+        record.state = SandboxState::Paused;
+        Ok(record.clone())
+    }
+
+    /// Marks the team's paused sandbox `id` running again, to end `timeout_secs` from now;
+    /// `None` if it is not a paused sandbox of the team.
+    pub fn resume(
+        &self,
+        team: &str,
+        id: &str,
+        timeout_secs: u32,
+        now_ns: i64,
+    ) -> Option<SandboxRecord> {
+        let mut inner = self.lock();
+        let record = inner.live_mut(team, id, ms(now_ns))?;
+        if record.state != SandboxState::Paused {
+            return None;
+        }
+        record.state = SandboxState::Running;
+        record.end_ms = end_ms(now_ns, timeout_secs);
+        Some(record.clone())
+    }
+
+    /// Puts a sandbox that was marked paused back to running, as it was (its pause failed).
+    pub fn unpause(&self, id: &str) {
+        let mut inner = self.lock();
+        let Some(key) = inner.index.get(id).cloned() else {
+            return;
+        };
+        if let Some(r) = inner.ordered.get_mut(&key) {
+            r.state = SandboxState::Running;
+        }
     }
 
     /// Ends the team's sandbox `id`; `None` if there was no such live sandbox.

@@ -185,7 +185,6 @@ async fn endpoints_not_served_yet_answer_501() {
         .unwrap()
         .to_string();
     for (method, path, feature) in [
-        (Method::POST, format!("/sandboxes/{id}/pause"), "pausing"),
         (Method::GET, format!("/sandboxes/{id}/metrics"), "metrics"),
         (Method::PUT, format!("/sandboxes/{id}/network"), "network"),
         (

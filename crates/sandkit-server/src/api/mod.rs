@@ -43,6 +43,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/sandboxes/{id}/timeout", post(sandboxes::set_timeout))
         .route("/sandboxes/{id}/connect", post(sandboxes::connect))
+        .route("/sandboxes/{id}/pause", post(sandboxes::pause))
+        .route("/sandboxes/{id}/resume", post(sandboxes::resume))
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -89,7 +89,8 @@ pub async fn set_timeout(
 }
 
 /// `POST /v2/sandboxes/{id}/connect` and `POST /sandboxes/{id}/connect` `{timeout?}`: 200 with
-/// the sandbox; its end moves to at least `timeout` (default 300) seconds from now.
+/// a running sandbox, whose end moves to at least `timeout` (default 300) seconds from now;
+/// 201 with a paused one, resumed to end `timeout` seconds from now.
 pub async fn connect(
     State(app): State<Arc<AppState>>,
     Team(team): Team,
@@ -97,6 +98,20 @@ pub async fn connect(
     OptionalJsonBody(body): OptionalJsonBody<ConnectSandbox>,
 ) -> Result<Response, ApiError> {
     let secs = timeout_secs(body.timeout)?;
+    // `memory: false` asks for a reboot of a paused sandbox (a running one just goes on).
+    let paused = app
+        .store
+        .get(&team, &id, now_ns())
+        .is_some_and(|r| r.state == sandkit::wire::SandboxState::Paused);
+    if paused && body.memory == Some(false) {
+        return Err(reboot_unsupported());
+    }
+    if let Some(record) = resume_paused(&app, &team, &id, secs).await? {
+        return Ok(json_response(
+            StatusCode::CREATED,
+            &created(&record, &app.domain),
+        ));
+    }
     let record = app
         .store
         .extend(&team, &id, secs, now_ns())
@@ -105,6 +120,104 @@ pub async fn connect(
         StatusCode::OK,
         &created(&record, &app.domain),
     ))
+}
+
+/// `POST /sandboxes/{id}/pause` `{memory?}`: 204; 409 when it is already paused. Its processes
+/// stop where they are (the cgroup freezer), memory kept, and its time stands still.
+pub async fn pause(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+    OptionalJsonBody(body): OptionalJsonBody<PauseBody>,
+) -> Result<Response, ApiError> {
+    if body.memory == Some(false) {
+        return Err(reboot_unsupported());
+    }
+    match app.store.pause(&team, &id, now_ns()) {
+        Ok(_) => {}
+        Err(true) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("sandbox \"{id}\" is already paused"),
+            ));
+        }
+        Err(false) => return Err(ApiError::sandbox_not_found(&id)),
+    }
+    if let Err(why) = app.live.set_paused(&id, true).await {
+        app.store.unpause(&id);
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("this sandkitd cannot pause sandboxes: {why}"),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /sandboxes/{id}/resume` `{timeout?}` (what SDKs before 2.5 call): 201 with the
+/// resumed sandbox; 409 when it is running.
+pub async fn resume(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+    OptionalJsonBody(body): OptionalJsonBody<ResumeBody>,
+) -> Result<Response, ApiError> {
+    if body.memory == Some(false) {
+        return Err(reboot_unsupported());
+    }
+    // The legacy body's default is 15 seconds.
+    let secs = timeout_secs(Some(body.timeout.unwrap_or(15)))?;
+    match resume_paused(&app, &team, &id, secs).await? {
+        Some(record) => Ok(json_response(
+            StatusCode::CREATED,
+            &created(&record, &app.domain),
+        )),
+        None if app.store.get(&team, &id, now_ns()).is_some() => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("sandbox \"{id}\" is already running"),
+        )),
+        None => Err(ApiError::sandbox_not_found(&id)),
+    }
+}
+
+/// `{memory?}` of a pause.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PauseBody {
+    memory: Option<bool>,
+}
+
+/// `{timeout?, memory?}` of the legacy resume (`autoPause` is ignored, as E2B deprecates it).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ResumeBody {
+    timeout: Option<i64>,
+    memory: Option<bool>,
+}
+
+/// Resumes the team's sandbox if it is paused: its processes go on where they stopped.
+async fn resume_paused(
+    app: &AppState,
+    team: &str,
+    id: &str,
+    secs: u32,
+) -> Result<Option<SandboxRecord>, ApiError> {
+    let Some(record) = app.store.resume(team, id, secs, now_ns()) else {
+        return Ok(None);
+    };
+    if let Err(why) = app.live.set_paused(id, false).await {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not resume the sandbox: {why}"),
+        ));
+    }
+    Ok(Some(record))
+}
+
+/// Until sandkitd can end a paused sandbox's processes and keep its files, a pause or resume
+/// without memory would not do what it says.
+fn reboot_unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "pausing or resuming without memory (keepMemory: false, a reboot) is not supported by this sandkitd yet",
+    )
 }
 
 /// A timeout in seconds: absent means the API default; negative or over a day is refused.

@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 /// (method, route, the feature as a user would name it).
 const NOT_YET: &[(Method, &str, &str)] = &[
-    (Method::POST, "/sandboxes/{id}/pause", "pausing a sandbox"),
-    (Method::POST, "/sandboxes/{id}/resume", "resuming a sandbox"),
     (
         Method::POST,
         "/sandboxes/{id}/refreshes",

@@ -90,6 +90,17 @@ pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
+    // Its processes are stopped: nothing there can answer until it is resumed.
+    if app.store.is_paused(&id) {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        return crate::proxy::own_error(
+            StatusCode::BAD_GATEWAY,
+            &id,
+            port,
+            "The sandbox is paused: resume it with Sandbox.connect",
+            origin,
+        );
+    }
     let found = app.live.get(&id);
     let live = match found {
         Some(live) if app.store.is_live(&id, now_ns()) => live,

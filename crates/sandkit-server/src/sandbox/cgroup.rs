@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 const BASE_DIR: &str = "sandkitd";
 /// The controller every sandbox needs.
 const PIDS: &str = "pids";
+/// The controller that pauses a sandbox (v1; on v2 every cgroup has `cgroup.freeze`).
+const FREEZER: &str = "freezer";
+/// How long a freeze may take to settle before it is reported as failed.
+const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
 /// How many times `remove` kills what is listed before it only waits.
 const KILL_ROUNDS: usize = 50;
 /// How long `remove` waits for killed processes to leave before giving up on `rmdir`.
@@ -72,14 +76,44 @@ impl Cgroups {
         remove_stale_instances(&mount.join(BASE_DIR));
         let instance = format!("{}.{}", std::process::id(), nonce());
         let parent = create_instance_dir(&mount, version, &instance)?;
-        Ok(Cgroups {
-            hierarchies: vec![Hierarchy {
-                version,
-                controllers: vec![PIDS],
-                mount,
-                parent,
-            }],
-        })
+        let mut hierarchies = vec![Hierarchy {
+            version,
+            controllers: vec![PIDS],
+            mount: mount.clone(),
+            parent: parent.clone(),
+        }];
+        // Pausing: a v1 freezer hierarchy of its own, or `cgroup.freeze` of the v2 cgroups.
+        match find_controller(&mounts, FREEZER) {
+            Some((Version::V1, freezer)) if freezer != mount => {
+                remove_stale_instances(&freezer.join(BASE_DIR));
+                if let Ok(parent) = create_instance_dir(&freezer, Version::V1, &instance) {
+                    hierarchies.push(Hierarchy {
+                        version: Version::V1,
+                        controllers: vec![FREEZER],
+                        mount: freezer,
+                        parent,
+                    });
+                }
+            }
+            _ if version == Version::V2 && parent.join("cgroup.freeze").exists() => {
+                hierarchies[0].controllers.push(FREEZER);
+            }
+            _ => {}
+        }
+        Ok(Cgroups { hierarchies })
+    }
+
+    /// Whether sandboxes can be paused (a freezer), and if not, why.
+    pub fn freezer(&self) -> Result<(), String> {
+        if self
+            .hierarchies
+            .iter()
+            .any(|h| h.controllers.contains(&FREEZER))
+        {
+            Ok(())
+        } else {
+            Err("no cgroup freezer (v1 `freezer` hierarchy or v2 `cgroup.freeze`)".into())
+        }
     }
 
     /// Human description for the banner, e.g. "pids (cgroup v1 at /sys/fs/cgroup/pids)".
@@ -119,7 +153,14 @@ impl Cgroups {
             }
             dirs.push(dir);
         }
-        match SandboxCgroup::configure(dirs.clone(), max_pids) {
+        // The freezer's directory and how to freeze it.
+        let freezer = self
+            .hierarchies
+            .iter()
+            .zip(&dirs)
+            .find(|(h, _)| h.controllers.contains(&FREEZER))
+            .map(|(h, dir)| (h.version, dir.clone()));
+        match SandboxCgroup::configure(dirs.clone(), max_pids, freezer) {
             Ok(cgroup) => Ok(cgroup),
             Err(e) => {
                 remove_dirs_quietly(&dirs);
@@ -148,10 +189,16 @@ pub struct SandboxCgroup {
     dirs: Vec<PathBuf>,
     /// The first directory's `cgroup.procs`, open for writing.
     procs: OwnedFd,
+    /// The directory that freezes the sandbox, and its cgroup version.
+    freezer: Option<(Version, PathBuf)>,
 }
 
 impl SandboxCgroup {
-    fn configure(dirs: Vec<PathBuf>, max_pids: u32) -> Result<SandboxCgroup, String> {
+    fn configure(
+        dirs: Vec<PathBuf>,
+        max_pids: u32,
+        freezer: Option<(Version, PathBuf)>,
+    ) -> Result<SandboxCgroup, String> {
         let first = dirs
             .first()
             .ok_or_else(|| "no cgroup hierarchy to create the cgroup in".to_string())?;
@@ -167,7 +214,55 @@ impl SandboxCgroup {
         Ok(SandboxCgroup {
             dirs,
             procs: procs.into(),
+            freezer,
         })
+    }
+
+    /// Moves process `pid` (and so what it starts from then on) into the cgroup's hierarchies
+    /// other than the pids one, which the agent joins itself (v1 only: v2 has one).
+    pub fn join_others(&self, pid: u32) -> Result<(), String> {
+        for dir in self.dirs.iter().skip(1) {
+            let procs = dir.join("cgroup.procs");
+            write_file(&procs, &pid.to_string()).map_err(|e| describe_err("write", &procs, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether this cgroup can be frozen.
+    pub fn can_freeze(&self) -> bool {
+        self.freezer.is_some()
+    }
+
+    /// Stops (`true`) or restarts every process in the cgroup, and waits until the kernel says
+    /// it is done. Blocking: run it on a blocking thread.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), String> {
+        let Some((version, dir)) = &self.freezer else {
+            return Err("this sandbox has no cgroup freezer".into());
+        };
+        let (file, value) = match (version, frozen) {
+            (Version::V1, true) => ("freezer.state", "FROZEN"),
+            (Version::V1, false) => ("freezer.state", "THAWED"),
+            (Version::V2, true) => ("cgroup.freeze", "1"),
+            (Version::V2, false) => ("cgroup.freeze", "0"),
+        };
+        let path = dir.join(file);
+        write_file(&path, value).map_err(|e| describe_err("write", &path, e))?;
+        let deadline = Instant::now() + FREEZE_PATIENCE;
+        loop {
+            let settled = match version {
+                // FREEZING while tasks are still being stopped.
+                Version::V1 => fs::read_to_string(&path).is_ok_and(|t| t.trim() == value),
+                Version::V2 => fs::read_to_string(dir.join("cgroup.events"))
+                    .is_ok_and(|t| t.lines().any(|l| l == format!("frozen {value}"))),
+            };
+            if settled {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{} did not settle at {value}", path.display()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// An open descriptor (`O_WRONLY|O_CLOEXEC`) of the cgroup's `cgroup.procs`, to move a
@@ -191,6 +286,10 @@ impl SandboxCgroup {
     /// Blocking: run it on a blocking thread.
     pub fn remove(&self) -> Result<(), String> {
         let deadline = Instant::now() + REMOVE_PATIENCE;
+        // Frozen processes die only once thawed.
+        if self.freezer.is_some() {
+            let _ = self.set_frozen(false);
+        }
         for dir in &self.dirs {
             kill_everything_in(dir);
             remove_dir_patiently(dir, deadline)?;

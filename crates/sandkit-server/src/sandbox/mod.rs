@@ -237,6 +237,14 @@ impl Runtime {
         )
     }
 
+    /// Whether sandboxes can be paused here, and if not, why.
+    pub fn pause_support(&self) -> Result<(), String> {
+        match &self.cgroups {
+            Ok(c) => c.freezer(),
+            Err(why) => Err(format!("sandboxes have no cgroup ({why})")),
+        }
+    }
+
     /// Where the sandboxes' directories live.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
@@ -396,6 +404,17 @@ impl Runtime {
         } else {
             PathBuf::from("/")
         };
+        // Its other hierarchies (the v1 freezer) before it starts anything: what it forks
+        // from then on is in them too.
+        if let Some(cg) = &cgroup
+            && let Err(e) = cg.join_others(child.id())
+        {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = tokio::task::spawn_blocking(move || cg_remove(cgroup)).await;
+            return Err(std::io::Error::other(e));
+        }
         // The agent entered the sandbox's network namespace before exec.
         let netns = if self.isolated {
             let path = format!("/proc/{}/ns/net", child.id());
@@ -840,6 +859,10 @@ impl SandboxHandle {
     /// Ends the sandbox: every process in it, then its files.
     pub async fn kill(&self) {
         self.inner.ended.send_replace(true);
+        // A paused sandbox's processes die only once they run again.
+        if self.can_pause() {
+            let _ = self.set_paused(false).await;
+        }
         let _ = self.inner.conn.send(&ToAgent::Shutdown).await;
         let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
         if let Some(mut child) = child {
@@ -853,6 +876,32 @@ impl SandboxHandle {
         }
         let dir = self.dir();
         let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
+
+    /// Whether the sandbox can be paused: its cgroup has a freezer.
+    pub fn can_pause(&self) -> bool {
+        self.inner
+            .cgroup
+            .lock()
+            .is_ok_and(|c| c.as_ref().is_some_and(SandboxCgroup::can_freeze))
+    }
+
+    /// Stops (`true`) every process of the sandbox, its agent included, where it is, or lets
+    /// them go on (`false`); memory and open files stay as they are.
+    pub async fn set_paused(&self, paused: bool) -> std::io::Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let cgroup = inner
+                .cgroup
+                .lock()
+                .map_err(|_| std::io::Error::other("the sandbox's cgroup is unavailable"))?;
+            match cgroup.as_ref() {
+                Some(cg) => cg.set_frozen(paused).map_err(std::io::Error::other),
+                None => Err(std::io::Error::other("the sandbox has no cgroup")),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// Resolves once the sandbox has been killed or its agent has gone away: what ends the
@@ -908,6 +957,12 @@ impl SandboxHandle {
     /// The sandbox's directory on the host.
     pub fn dir(&self) -> PathBuf {
         self.inner.dir.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+fn cg_remove(cgroup: Option<SandboxCgroup>) {
+    if let Some(cg) = cgroup {
+        let _ = cg.remove();
     }
 }
 

@@ -1,0 +1,145 @@
+//! Pause and resume against real sandboxes: the processes stop where they are (the cgroup
+//! freezer) and go on after a connect; a paused sandbox's time stands still, its daemon and
+//! ports answer 502, and killing it works.
+
+mod common;
+
+use common::envd::{Envd, isolated, start_with_sandboxes};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The counter a background loop writes every 50 ms.
+async fn counter(envd: &Envd) -> u64 {
+    envd.ok("cat /tmp/count").await.trim().parse().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
+    let server = start_with_sandboxes().await;
+    if !isolated(&server) {
+        eprintln!("skipped: sandboxes without isolation have no cgroup to freeze");
+        return;
+    }
+    let envd = Envd::create(&server).await;
+    let api = envd.api.clone();
+    let id = envd.id.clone();
+    envd.ok("(setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done' >/dev/null 2>&1 &)")
+        .await;
+    let started = Instant::now();
+    while counter(&envd).await < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the counter never counted"
+        );
+    }
+
+    let before = counter(&envd).await;
+    assert_eq!(
+        api.post(&format!("/sandboxes/{id}/pause"), json!({}))
+            .await
+            .status,
+        204
+    );
+    let paused_at = Instant::now();
+    let again = api.post(&format!("/sandboxes/{id}/pause"), json!({})).await;
+    assert_eq!(again.status, 409, "a second pause");
+    assert_eq!(
+        api.get(&format!("/sandboxes/{id}")).await.json()["state"],
+        "paused"
+    );
+    let listed = api.get("/v2/sandboxes?state=paused").await.json();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["sandboxID"] == id.as_str())
+    );
+    // Its daemon cannot answer while its processes are stopped.
+    let (status, _) = envd.unary("process.Process/List", json!({})).await;
+    assert_eq!(status, 502);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let resumed = api
+        .post(
+            &format!("/v2/sandboxes/{id}/connect"),
+            json!({"timeout": 60}),
+        )
+        .await;
+    assert_eq!(resumed.status, 201, "a connect resumes: {}", resumed.json());
+    let paused_for = paused_at.elapsed();
+    let after = counter(&envd).await;
+    // Running, the loop would have counted about 30 times in 1.5 s; paused, only in the
+    // moments around the two calls.
+    assert!(
+        after - before < 15,
+        "counted {} while paused for {paused_for:?}",
+        after - before
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while counter(&envd).await <= after {
+        assert!(
+            Instant::now() < until,
+            "the counter did not go on after the resume"
+        );
+    }
+    let running = api
+        .post(&format!("/v2/sandboxes/{id}/connect"), json!({}))
+        .await;
+    assert_eq!(running.status, 200, "a connect to a running sandbox");
+
+    // A paused sandbox can be killed, and is gone at once.
+    assert_eq!(
+        api.post(&format!("/sandboxes/{id}/pause"), json!({}))
+            .await
+            .status,
+        204
+    );
+    let killing = Instant::now();
+    assert_eq!(api.delete(&format!("/sandboxes/{id}")).await.status, 204);
+    assert!(killing.elapsed() < Duration::from_secs(5));
+    assert_eq!(api.get(&format!("/sandboxes/{id}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_paused_sandbox_does_not_expire_and_refuses_what_it_cannot_do() {
+    let server = start_with_sandboxes().await;
+    if !isolated(&server) {
+        return;
+    }
+    let api = common::Api::new(&server.url(), common::KEY_A);
+    let created = api
+        .post("/v2/sandboxes", json!({"templateID": "base", "timeout": 1}))
+        .await
+        .expect_json(201);
+    let id = created["sandboxID"].as_str().unwrap();
+    assert_eq!(
+        api.post(&format!("/sandboxes/{id}/pause"), json!({}))
+            .await
+            .status,
+        204
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let info: Value = api.get(&format!("/sandboxes/{id}")).await.expect_json(200);
+    assert_eq!(info["state"], "paused", "past its end while paused: {info}");
+    // A reboot (no memory) is not done yet, and says so.
+    let reboot = api
+        .post(
+            &format!("/v2/sandboxes/{id}/connect"),
+            json!({"memory": false}),
+        )
+        .await;
+    assert_eq!(reboot.status, 501);
+    let resumed = api
+        .post(&format!("/sandboxes/{id}/resume"), json!({"timeout": 30}))
+        .await;
+    assert_eq!(resumed.status, 201);
+    let running = api
+        .post(&format!("/sandboxes/{id}/resume"), json!({}))
+        .await;
+    assert_eq!(running.status, 409, "resuming a running sandbox");
+    assert_eq!(
+        api.post("/sandboxes/nope/pause", json!({})).await.status,
+        404
+    );
+}
