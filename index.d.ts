@@ -86,6 +86,14 @@ export declare class Sandbox {
   static kill(sandboxId: string, opts?: SandboxApiOpts | undefined | null): Promise<boolean>
   /** Kills this sandbox: `true` if it was killed, `false` if it was already gone. */
   kill(): Promise<boolean>
+  /**
+   * Pauses a sandbox: its processes stop where they are and its time stands still until
+   * `Sandbox.connect` resumes it. `true` when this call paused it, `false` when it already
+   * was paused.
+   */
+  static pause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /** Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused. */
+  pause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
   /** Makes a sandbox end `timeoutMs` from now. */
   static setTimeout(sandboxId: string, timeoutMs: number, opts?: SandboxApiOpts | undefined | null): Promise<void>
   /** Makes this sandbox end `timeoutMs` from now. */
@@ -407,6 +415,19 @@ export interface SandboxOpts {
   lifecycle?: SandboxLifecycle
 }
 
+/** Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`. */
+export interface SandboxPauseOpts {
+  apiKey?: string
+  apiUrl?: string
+  sandboxUrl?: string
+  domain?: string
+  debug?: boolean
+  requestTimeoutMs?: number
+  dangerouslyAllowBrowser?: boolean
+  /** `false`: end the processes and keep only the files; the resume is a reboot. */
+  keepMemory?: boolean
+}
+
 /** Filters of `Sandbox.list`. */
 export interface SandboxQuery {
   /** `'running'`, `'paused'`, or both (the default). */
@@ -519,6 +540,13 @@ export interface Sandbox {
    * added when the sandbox has one. Resolves to the standard `Response` (a stream).
    */
   fetch(port: number, pathOrRequest?: string | Request, init?: RequestInit): Promise<Response>
+  /** `pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
+  betaPause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+}
+
+export declare namespace Sandbox {
+  /** `Sandbox.pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
+  function betaPause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
 }
 
 /** How a command ended. */

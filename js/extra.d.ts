@@ -66,6 +66,13 @@ export interface Sandbox {
    * added when the sandbox has one. Resolves to the standard `Response` (a stream).
    */
   fetch(port: number, pathOrRequest?: string | Request, init?: RequestInit): Promise<Response>
+  /** `pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
+  betaPause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+}
+
+export declare namespace Sandbox {
+  /** `Sandbox.pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
+  function betaPause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
 }
 
 /** How a command ended. */

@@ -686,13 +686,23 @@ function wrapBinding(binding, opts = {}) {
       while (this.hasNext) yield* await this.nextItems()
     },
   })
+  // `betaPause`: the seeds' name of `pause` (a deprecated alias in the `e2b` package).
+  Object.defineProperty(binding.Sandbox.prototype, 'betaPause', {
+    configurable: true,
+    writable: true,
+    value: function betaPause(opts) {
+      return this.pause(opts)
+    },
+  })
+  const Sandbox = guardStatics(binding.Sandbox, opts.staticNames)
+  Object.defineProperty(Sandbox, 'betaPause', { value: (sandboxId, opts) => Sandbox.pause(sandboxId, opts), writable: true, configurable: true })
   const getSignature = guard(binding.getSignature, 'getSignature')
   guardPrototype(binding.ConnectionConfig.prototype)
   const ConnectionConfig = guardStatics(binding.ConnectionConfig)
   Object.defineProperty(ConnectionConfig, 'envdPort', { value: 49983, enumerable: true })
   return {
     ...errorClasses,
-    Sandbox: guardStatics(binding.Sandbox, opts.staticNames),
+    Sandbox,
     SandboxPaginator: binding.SandboxPaginator,
     ALL_TRAFFIC: '0.0.0.0/0',
     // The `e2b` package's enums, as the plain objects its compiled enums are.

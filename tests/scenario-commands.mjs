@@ -446,6 +446,33 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
     await runPublicScenario(ctx)
     await runSdkConformance(ctx)
 
+    await step('pause: a paused sandbox\'s counter stands still (a second pause is false, state paused); connect resumes it and it counts on', async () => {
+      const s = await create()
+      await s.commands.run(`sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`, { background: true })
+      const count = async () => Number((await s.files.read('/tmp/count').catch(() => '0')).trim() || 0)
+      for (let i = 0; i < 100 && (await count()) < 3; i++) await sleep(50)
+      const before = await count()
+      assert(before >= 3, `the counter did not count: ${before}`)
+      assertEqual(await s.pause(), true, 'pause')
+      assertEqual(await s.pause(), false, 'a second pause')
+      assertEqual((await Sandbox.getInfo(s.sandboxId, conn)).state, 'paused', 'state while paused')
+      const paused = await Sandbox.list({ ...conn, query: { state: ['paused'] } }).nextItems()
+      assert(paused.some((p) => p.sandboxId === s.sandboxId), 'not listed as paused')
+      await sleep(1_500)
+      const resumed = await Sandbox.connect(s.sandboxId, conn)
+      const after = await count()
+      // Running, it would have counted about 30 times in 1.5 s.
+      assert(after - before < 15, `counted ${after - before} times while paused`)
+      let later = after
+      for (let i = 0; i < 100 && later <= after; i++) {
+        await sleep(50)
+        later = await count()
+      }
+      assert(later > after, 'the counter did not go on after the resume')
+      assertEqual((await resumed.getInfo()).state, 'running', 'state after connect')
+      await s.kill()
+    }, { timeoutMs: 30_000 })
+
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {
       const c = await create()
       await c.commands.run('sleep 100', { background: true })

@@ -98,6 +98,18 @@ say(`  ${web.getUrl(3000, '/hi')} → ${served.status} ${await served.text()}`)
 say(`  without the token: ${(await fetch(web.getUrl(3000, '/hi')).then((r) => r.status, (e) => `(${e.cause?.code ?? e.message}: *.localhost needs libnss-myhostname)`))}`)
 await web.kill()
 
+say('pause and resume: the processes stop where they are and go on')
+await again.commands.run(`sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done'`, { background: true })
+await new Promise((r) => setTimeout(r, 500))
+const count = async () => Number((await again.files.read('/tmp/count')).trim())
+const atPause = await count()
+say(`  counter ${atPause}; pause → ${await again.pause()}, state ${(await again.getInfo()).state}`)
+await new Promise((r) => setTimeout(r, 1000))
+const back = await Sandbox.connect(again.sandboxId)
+const atResume = await count()
+await new Promise((r) => setTimeout(r, 500))
+say(`  a second later, resumed: counter ${atResume} (stood still), then ${await count()} (counting again), state ${(await back.getInfo()).state}`)
+
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
   'read -r _ host _ < /proc/self/uid_map; echo "uid $(id -u) inside is host uid $host"; ' +

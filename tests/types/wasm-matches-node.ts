@@ -29,8 +29,8 @@ type Swap<T> = T extends Wasm.Sandbox
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands`, `files`, `pty` and `fetch` are added to both by js/wrap.mjs (declared in
-// js/extra.d.ts);
+// `commands`, `files`, `pty`, `fetch` and `betaPause` are added to both by js/wrap.mjs
+// (declared in js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
 type Hidden =
@@ -40,6 +40,7 @@ type Hidden =
   | 'files'
   | 'pty'
   | 'fetch'
+  | 'betaPause'
   | 'filesOpenWrite'
   | typeof Symbol.dispose
   | typeof Symbol.asyncIterator

@@ -222,6 +222,20 @@ pub struct SandboxConnectOpts {
     pub timeout_ms: Option<f64>,
 }
 
+/// Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`.
+#[napi(object)]
+pub struct SandboxPauseOpts {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    pub request_timeout_ms: Option<f64>,
+    pub dangerously_allow_browser: Option<bool>,
+    /// `false`: end the processes and keep only the files; the resume is a reboot.
+    pub keep_memory: Option<bool>,
+}
+
 /// Filters of `Sandbox.list`.
 #[napi(object)]
 pub struct SandboxQuery {
@@ -390,6 +404,15 @@ pub fn connect_opts(o: Option<SandboxConnectOpts>) -> Result<ConnectOpts, Error>
         timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
         connection: connection_opts!(o)?,
     })
+}
+
+/// The connection and `keepMemory` of a pause.
+pub fn pause_opts(o: Option<SandboxPauseOpts>) -> Result<(ConnectionOpts, Option<bool>), Error> {
+    let Some(o) = o else {
+        return Ok((ConnectionOpts::default(), None));
+    };
+    let keep_memory = o.keep_memory;
+    Ok((connection_opts!(o)?, keep_memory))
 }
 
 pub fn list_opts(o: Option<SandboxListOpts>) -> Result<ListOpts, Error> {

@@ -2,8 +2,9 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts, TemplateOrOpts,
-    api_opts, connect_opts, create_opts, guarded, guarded_sync, list_opts,
+    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts,
+    SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts, create_opts, guarded, guarded_sync,
+    list_opts, pause_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
@@ -91,6 +92,28 @@ impl Sandbox {
     pub async fn kill(&self) -> napi::Result<bool> {
         let inner = self.inner.clone();
         guarded(async move { inner.kill().await }).await
+    }
+
+    /// Pauses a sandbox: its processes stop where they are and its time stands still until
+    /// `Sandbox.connect` resumes it. `true` when this call paused it, `false` when it already
+    /// was paused.
+    #[napi(js_name = "pause")]
+    pub async fn pause_by_id(
+        sandbox_id: String,
+        opts: Option<SandboxPauseOpts>,
+    ) -> napi::Result<bool> {
+        guarded(async move {
+            let (connection, keep_memory) = pause_opts(opts)?;
+            sandkit::Sandbox::pause_by_id(&sandbox_id, keep_memory, &connection).await
+        })
+        .await
+    }
+
+    /// Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused.
+    #[napi]
+    pub async fn pause(&self, opts: Option<SandboxPauseOpts>) -> napi::Result<bool> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.pause(pause_opts(opts)?.1).await }).await
     }
 
     /// Makes a sandbox end `timeoutMs` from now.

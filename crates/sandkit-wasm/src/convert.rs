@@ -282,6 +282,12 @@ pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
 }
 
 /// `SandboxApiOpts`: connection fields only.
+/// The connection and `keepMemory` of a pause.
+pub fn pause_opts(v: Option<JsValue>) -> Result<(ConnectionOpts, Option<bool>)> {
+    let o = Opts::new(v, "opts")?;
+    Ok((connection(&o)?, o.bool("keepMemory")?))
+}
+
 pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
     connection(&Opts::new(v, "opts")?)
 }

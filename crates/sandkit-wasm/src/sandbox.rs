@@ -11,8 +11,8 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, rejected, run,
-    run_map, string_arg,
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, pause_opts,
+    rejected, run, run_map, string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -112,6 +112,35 @@ impl Sandbox {
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn kill(&self) -> Promise {
         run(self.inner.kill().map(JsValue::from))
+    }
+
+    /// Pauses a sandbox: its processes stop where they are and its time stands still until
+    /// `Sandbox.connect` resumes it. `true` when this call paused it, `false` when it already
+    /// was paused.
+    #[wasm_bindgen(js_name = pauseById, unchecked_return_type = "Promise<boolean>")]
+    pub fn pause_by_id(
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxPauseOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let op =
+            pause_opts(opts).map(|(o, keep)| sandkit::Sandbox::pause_by_id(&sandbox_id, keep, &o));
+        run_map(op, JsValue::from)
+    }
+
+    /// Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn pause(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxPauseOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        run_map(
+            pause_opts(opts).map(|(_, keep)| self.inner.pause(keep)),
+            JsValue::from,
+        )
     }
 
     /// Makes a sandbox end `timeoutMs` from now.

@@ -98,6 +98,12 @@ export interface SandboxNetworkOpts {
   httpsPorts?: Array<number>;
 }
 
+/** Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`. */
+export interface SandboxPauseOpts extends SandboxApiOpts {
+  /** `false`: end the processes and keep only the files; the resume is a reboot. */
+  keepMemory?: boolean;
+}
+
 /** Options of `Sandbox.connect` and `sandbox.connect`. */
 export interface SandboxConnectOpts extends SandboxApiOpts {
   /** Extend the sandbox's life to at least this; default 300 000. */

@@ -201,6 +201,29 @@ impl Sandbox {
         api::kill_sandbox_op(&self.config, &self.sandbox_id)
     }
 
+    /// Pauses a sandbox by id: its processes stop where they are, memory kept, and its time
+    /// stands still until [`Sandbox::connect`] resumes it. `true` when this call paused it,
+    /// `false` when it already was paused. `keep_memory: Some(false)` asks for a reboot on
+    /// resume instead.
+    pub fn pause_by_id(
+        sandbox_id: &str,
+        keep_memory: Option<bool>,
+        opts: &ConnectionOpts,
+    ) -> Op<bool> {
+        Op::build(
+            ConnectionConfig::resolve(opts)
+                .map(|config| api::pause_sandbox_op(&config, sandbox_id, keep_memory)),
+        )
+    }
+
+    /// Pauses this sandbox (see [`Sandbox::pause_by_id`]); [`Sandbox::reconnect`] resumes it.
+    pub fn pause(&self, keep_memory: Option<bool>) -> Op<bool> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
+        api::pause_sandbox_op(&self.config, &self.sandbox_id, keep_memory)
+    }
+
     /// Makes a sandbox end `timeout` from now (rounded up to whole seconds).
     pub fn set_timeout_by_id(sandbox_id: &str, timeout: Duration, opts: &ConnectionOpts) -> Op<()> {
         let prepared =

@@ -216,3 +216,32 @@ async fn a_command_in_flight_when_the_sandbox_is_killed_times_out() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn pause_then_connect_resumes_the_same_processes() {
+    let server = start_server_with_sandboxes().await;
+    if !server.sandbox_mode().starts_with("isolated") {
+        eprintln!("skipped: sandboxes without isolation cannot be paused");
+        return;
+    }
+    let url = server.url();
+    let sandbox = Sandbox::create(opts(&url)).await.unwrap();
+    let commands = sandbox.commands();
+    let sleeper = commands
+        .spawn("sleep 600", RunOpts::default())
+        .await
+        .unwrap();
+    assert!(sandbox.pause(None).await.unwrap(), "the first pause");
+    assert!(!sandbox.pause(None).await.unwrap(), "a second pause");
+    let info = sandbox.get_info().await.unwrap();
+    assert_eq!(info.state, sandkit::SandboxState::Paused);
+    let resumed = sandbox.reconnect(None).await.unwrap();
+    // The process from before the pause is still there.
+    let listed = resumed.commands().list().await.unwrap();
+    assert!(listed.iter().any(|p| p.pid == sleeper.pid()), "{listed:?}");
+    let missing = Sandbox::pause_by_id("no-such-sandbox", None, &opts(&url).connection)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::SandboxNotFound);
+    assert!(resumed.kill().await.unwrap());
+}

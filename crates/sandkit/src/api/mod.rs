@@ -141,6 +141,31 @@ pub async fn kill_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<bo
     kill_sandbox_op(cfg, sandbox_id).run().await
 }
 
+/// `POST /sandboxes/{id}/pause` `{memory?}`: `true` when this call paused it, `false` when it
+/// already was paused (409).
+pub fn pause_sandbox_op(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    keep_memory: Option<bool>,
+) -> Op<bool> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}/pause");
+        let body = match keep_memory {
+            Some(keep) => format!("{{\"memory\":{keep}}}"),
+            None => "{}".to_string(),
+        };
+        // Retrying is safe: the sandbox ends up paused either way.
+        let req = request(Method::Post, path, Some(body), Idempotency::Idempotent);
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            if resp.error_code() == 409 {
+                return Ok(false);
+            }
+            expect(resp, &not_found).map(|_| true)
+        })
+    }))
+}
+
 /// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout_secs` from now.
 pub fn set_sandbox_timeout_op(
     cfg: &ConnectionConfig,
