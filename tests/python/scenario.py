@@ -207,6 +207,42 @@ def _():
         equal(json.loads(e.read())["code"], 403, "JSON code")
 
 
+@check("pause: pause() stops a counting sandbox (a second pause is False, state paused); connect resumes it")
+def _():
+    sbx = create()
+    sbx.commands.run(
+        "sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'",
+        background=True,
+    )
+
+    def count():
+        try:
+            return int(sbx.files.read("/tmp/count").strip() or 0)
+        except Exception:
+            return 0
+
+    for _attempt in range(100):
+        if count() >= 3:
+            break
+        time.sleep(0.05)
+    before = count()
+    equal(sbx.pause(), True, "pause")
+    equal(sbx.pause(), False, "a second pause")
+    equal(Sandbox.get_info(sbx.sandbox_id).state, SandboxState.PAUSED, "state while paused")
+    time.sleep(1.5)
+    resumed = Sandbox.connect(sbx.sandbox_id)
+    after = count()
+    if after - before >= 15:
+        raise AssertionError(f"counted {after - before} times while paused")
+    for _attempt in range(100):
+        if count() > after:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the counter did not go on after the resume")
+    equal(resumed.get_info().state, SandboxState.RUNNING, "state after connect")
+
+
 @check("lifecycle: kill, then the sandbox is gone")
 def _():
     for sbx in created:
