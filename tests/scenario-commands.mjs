@@ -473,6 +473,23 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       await s.kill()
     }, { timeoutMs: 30_000 })
 
+    await step('pause: onTimeout \'pause\' pauses at the timeout, files and processes kept; traffic resumes it (autoResume)', async () => {
+      const s = await create({ timeoutMs: 2_000, lifecycle: { onTimeout: 'pause', autoResume: true } })
+      await s.files.write('/tmp/kept', 'kept')
+      await s.commands.run('sleep 600', { background: true })
+      let state
+      for (let i = 0; i < 100 && state !== 'paused'; i++) {
+        if (i) await sleep(100)
+        state = (await Sandbox.getInfo(s.sandboxId, conn)).state
+      }
+      assertEqual(state, 'paused', 'state past the timeout')
+      assertEqual(await s.files.read('/tmp/kept'), 'kept', 'a read, which resumes it')
+      assertEqual((await Sandbox.getInfo(s.sandboxId, conn)).state, 'running', 'state after the read')
+      const listed = await s.commands.list()
+      assert(listed.some((p) => `${p.cmd} ${(p.args ?? []).join(' ')}`.includes('sleep 600')), `processes after the resume: ${JSON.stringify(listed)}`)
+      await s.kill()
+    }, { timeoutMs: 30_000 })
+
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {
       const c = await create()
       await c.commands.run('sleep 100', { background: true })

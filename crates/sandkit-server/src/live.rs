@@ -131,6 +131,21 @@ impl Live {
             .map_err(|e| e.to_string())
     }
 
+    /// Freezes a sandbox the store has just marked paused. A resume may come in between; it
+    /// thaws a sandbox that is not frozen yet, so after freezing, a sandbox the store no
+    /// longer has as paused is thawed again: either order ends with it running.
+    pub async fn freeze_if_paused(
+        &self,
+        store: &crate::store::Store,
+        id: &str,
+    ) -> Result<(), String> {
+        self.set_paused(id, true).await?;
+        if !store.is_paused(id) {
+            self.set_paused(id, false).await?;
+        }
+        Ok(())
+    }
+
     /// Whether `id` is one of the sandboxes that ended lately.
     pub fn ended_lately(&self, id: &str) -> bool {
         self.ended_ids

@@ -1,4 +1,5 @@
-//! Ends sandboxes whose time is up, so that they are freed even if nobody asks about them.
+//! Ends sandboxes whose time is up, so that they are freed even if nobody asks about them, and
+//! freezes those that asked to be paused instead (`autoPause`).
 
 use crate::live::Live;
 use crate::store::{Store, now_ns};
@@ -22,6 +23,15 @@ pub async fn run(
             _ = ticks.tick() => {
                 for record in store.reap(now_ns()) {
                     live.end(&record.id).await;
+                }
+                for id in store.take_auto_paused() {
+                    // A sandbox that cannot be frozen would go on running while reported
+                    // paused: it ends instead (the create was accepted only where pausing is
+                    // possible, so this is a failure of the freezer itself).
+                    if live.freeze_if_paused(&store, &id).await.is_err() {
+                        store.end(&id);
+                        live.end(&id).await;
+                    }
                 }
             }
             changed = stop.changed() => {

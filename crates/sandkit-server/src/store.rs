@@ -142,10 +142,13 @@ struct Inner {
     ordered: BTreeMap<StartKey, SandboxRecord>,
     index: HashMap<String, StartKey>,
     last_start_ns: i64,
+    /// Sandboxes marked paused at their timeout, not frozen yet (see [`Store::take_auto_paused`]).
+    auto_paused: Vec<String>,
 }
 
 impl Inner {
-    /// The team's live sandbox `id`; an expired one is removed on the way.
+    /// The team's live sandbox `id`; an expired one is removed on the way (or paused, when it
+    /// asked for that at its timeout).
     fn live_mut(&mut self, team: &str, id: &str, now_ms: i64) -> Option<&mut SandboxRecord> {
         let key = self.index.get(id)?.clone();
         let record = self.ordered.get(&key)?;
@@ -153,8 +156,16 @@ impl Inner {
             return None;
         }
         if record.expired(now_ms) {
-            self.remove(&key);
-            return None;
+            if !record.spec.auto_pause {
+                self.remove(&key);
+                return None;
+            }
+            // Its time is up and it asked to be paused: it is, from now on.
+            let id = record.id.clone();
+            self.auto_paused.push(id);
+            let record = self.ordered.get_mut(&key)?;
+            record.state = SandboxState::Paused;
+            return Some(record);
         }
         self.ordered.get_mut(&key)
     }
@@ -165,6 +176,9 @@ impl Inner {
         self.ordered.remove(key)
     }
 
+    /// Ends the sandboxes whose time is up, except those that asked to be paused instead
+    /// (`autoPause`): those are marked paused and left in `auto_paused` for the reaper to
+    /// freeze.
     fn reap(&mut self, now_ms: i64) -> Vec<SandboxRecord> {
         let expired: Vec<StartKey> = self
             .ordered
@@ -172,7 +186,17 @@ impl Inner {
             .filter(|r| r.expired(now_ms))
             .map(SandboxRecord::key)
             .collect();
-        expired.iter().filter_map(|k| self.remove(k)).collect()
+        let mut ended = Vec::new();
+        for key in expired {
+            match self.ordered.get_mut(&key) {
+                Some(r) if r.spec.auto_pause => {
+                    r.state = SandboxState::Paused;
+                    self.auto_paused.push(r.id.clone());
+                }
+                _ => ended.extend(self.remove(&key)),
+            }
+        }
+        ended
     }
 }
 
@@ -231,6 +255,36 @@ impl Store {
             .get(id)
             .and_then(|key| inner.ordered.get(key))
             .is_some_and(|r| r.state == SandboxState::Running && !r.expired(ms(now_ns)))
+    }
+
+    /// Ends sandbox `id`, whatever its team or state.
+    pub fn end(&self, id: &str) {
+        let mut inner = self.lock();
+        if let Some(key) = inner.index.get(id).cloned() {
+            inner.remove(&key);
+        }
+    }
+
+    /// The sandboxes paused at their timeout since the last call, to be frozen.
+    pub fn take_auto_paused(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().auto_paused)
+    }
+
+    /// Resumes sandbox `id`, whatever its team, if it is paused and asked to be resumed by
+    /// traffic (`autoResume`): it runs again for its create call's timeout.
+    pub fn auto_resume(&self, id: &str, now_ns: i64) -> bool {
+        let mut inner = self.lock();
+        let Some(key) = inner.index.get(id).cloned() else {
+            return false;
+        };
+        match inner.ordered.get_mut(&key) {
+            Some(r) if r.state == SandboxState::Paused && r.spec.auto_resume => {
+                r.state = SandboxState::Running;
+                r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether sandbox `id` exists and is paused, whatever its team.

@@ -143,3 +143,78 @@ async fn a_paused_sandbox_does_not_expire_and_refuses_what_it_cannot_do() {
         404
     );
 }
+
+#[tokio::test]
+async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
+    let server = start_with_sandboxes().await;
+    if !isolated(&server) {
+        return;
+    }
+    let api = common::Api::new(&server.url(), common::KEY_A);
+    let make = |auto_resume: bool| {
+        json!({
+            "templateID": "base",
+            "timeout": 1,
+            "autoPause": true,
+            "autoResume": {"enabled": auto_resume},
+        })
+    };
+    let mut sandboxes = Vec::new();
+    for auto_resume in [true, false] {
+        let created = api
+            .post("/v2/sandboxes", make(auto_resume))
+            .await
+            .expect_json(201);
+        let envd = Envd {
+            api: api.clone(),
+            id: created["sandboxID"].as_str().unwrap().to_string(),
+            token: created["envdAccessToken"].as_str().unwrap().to_string(),
+        };
+        envd.ok("echo kept > /tmp/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
+            .await;
+        sandboxes.push(envd);
+    }
+    // Past the timeout, both are paused, not gone.
+    let until = Instant::now() + Duration::from_secs(10);
+    for envd in &sandboxes {
+        loop {
+            let info: Value = api
+                .get(&format!("/sandboxes/{}", envd.id))
+                .await
+                .expect_json(200);
+            if info["state"] == "paused" {
+                break;
+            }
+            assert!(Instant::now() < until, "not paused at its timeout: {info}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Traffic resumes the one that asked for it, with its files and processes.
+    let resuming = &sandboxes[0];
+    let out = resuming
+        .ok("cat /tmp/kept; pgrep -x sleep >/dev/null && echo sleeping")
+        .await;
+    assert_eq!(out, "kept\nsleeping\n");
+    let info: Value = api
+        .get(&format!("/sandboxes/{}", resuming.id))
+        .await
+        .expect_json(200);
+    assert_eq!(info["state"], "running");
+    // The other stays paused: its daemon answers 502.
+    let (status, _) = sandboxes[1].unary("process.Process/List", json!({})).await;
+    assert_eq!(status, 502);
+    // autoPause without memory (a reboot) is refused, not accepted and ignored.
+    let reboot = api
+        .post(
+            "/v2/sandboxes",
+            json!({"templateID": "base", "autoPause": true, "autoPauseMemory": false}),
+        )
+        .await;
+    assert_eq!(reboot.status, 400);
+    for envd in &sandboxes {
+        assert_eq!(
+            api.delete(&format!("/sandboxes/{}", envd.id)).await.status,
+            204
+        );
+    }
+}

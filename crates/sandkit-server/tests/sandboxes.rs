@@ -145,10 +145,9 @@ async fn creates_asking_for_what_sandkitd_lacks_are_refused() {
             json!({"volumeMounts": [{"name": "v", "path": "/data"}]}),
             "`volumeMounts`",
         ),
-        (json!({"autoPause": true}), "`autoPause`"),
         (
-            json!({"autoPause": true, "autoResume": {"enabled": true}}),
-            "`autoPause`",
+            json!({"autoPause": true, "autoPauseMemory": false}),
+            "`autoPauseMemory: false`",
         ),
         (
             json!({"autoResume": {"enabled": true}}),

@@ -34,6 +34,15 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
     let spec = validate_new(team.clone(), body, &app.templates)?;
+    // Paused at its timeout where sandboxes cannot be paused, it would go on running.
+    if spec.auto_pause
+        && let Ok(runtime) = &app.live.runtime
+        && let Err(why) = runtime.pause_support()
+    {
+        return Err(ApiError::bad_request(format!(
+            "`autoPause` (lifecycle.onTimeout: 'pause') cannot be honoured here: {why}"
+        )));
+    }
     let record = app.store.create(spec, now_ns());
     if let Err(e) = app.live.start(&record).await {
         app.store.kill(&team, &record.id, now_ns());
@@ -143,7 +152,7 @@ pub async fn pause(
         }
         Err(false) => return Err(ApiError::sandbox_not_found(&id)),
     }
-    if let Err(why) = app.live.set_paused(&id, true).await {
+    if let Err(why) = app.live.freeze_if_paused(&app.store, &id).await {
         app.store.unpause(&id);
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -284,11 +293,11 @@ fn validate_new(
             "autoResume.enabled requires autoPause: true",
         ));
     }
-    // Until sandkitd can pause, a sandbox that asked to be paused at its timeout would be
-    // killed instead and lose its state: refuse rather than pretend.
-    if auto_pause {
+    // A pause without memory is a reboot on resume, which sandkitd does not do yet: refuse
+    // rather than keep the memory the caller asked to drop.
+    if auto_pause && body.auto_pause_memory == Some(false) {
         return Err(ApiError::bad_request(
-            "`autoPause` (lifecycle.onTimeout: 'pause') is not supported: this sandkitd cannot pause sandboxes yet",
+            "`autoPauseMemory: false` (onTimeout: { action: 'pause', keepMemory: false }) is not supported: this sandkitd cannot reboot sandboxes yet",
         ));
     }
     Ok(SandboxSpec {

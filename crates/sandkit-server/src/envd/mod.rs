@@ -90,6 +90,19 @@ pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
+    // Traffic resumes a paused sandbox that asked for it (`autoResume`).
+    if app.store.auto_resume(&id, now_ns())
+        && let Err(why) = app.live.set_paused(&id, false).await
+    {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        return crate::proxy::own_error(
+            StatusCode::BAD_GATEWAY,
+            &id,
+            port,
+            &format!("The sandbox could not be resumed: {why}"),
+            origin,
+        );
+    }
     // Its processes are stopped: nothing there can answer until it is resumed.
     if app.store.is_paused(&id) {
         let origin = req.headers().get(header::ORIGIN).cloned();

@@ -303,6 +303,20 @@ impl SandboxCgroup {
     }
 }
 
+impl Drop for SandboxCgroup {
+    /// A frozen process cannot die: whatever ends a sandbox that was never killed (a dropped
+    /// server, sandkitd's own exit and the agents' parent-death signal) must find it thawed.
+    fn drop(&mut self) {
+        if let Some((version, dir)) = &self.freezer {
+            let (file, value) = match version {
+                Version::V1 => ("freezer.state", "THAWED"),
+                Version::V2 => ("cgroup.freeze", "0"),
+            };
+            let _ = write_file(&dir.join(file), value);
+        }
+    }
+}
+
 /// Moves process `pid` into the cgroup whose `cgroup.procs` is `fd` (from
 /// [`SandboxCgroup::procs_fd`]). Returns the errno on failure. On cgroup v1 this waits for an
 /// RCU grace period (milliseconds): the agent does it while the sandbox is being set up.
@@ -488,8 +502,9 @@ fn nonce() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Removes the directories of instances whose sandkitd has died: their (empty) sandbox cgroups,
-/// then the instance directory. Anything still busy stays; so do names that are not ours.
+/// Removes the directories of instances whose sandkitd has died: their sandbox cgroups (thawed
+/// first, so that what was paused can die), then the instance directory. Anything still busy
+/// stays; so do names that are not ours.
 /// A sandkitd in another PID namespace sharing this hierarchy would look dead here; its
 /// populated cgroups survive (rmdir refuses them), only empty ones could go.
 fn remove_stale_instances(base: &Path) {
@@ -508,6 +523,11 @@ fn remove_stale_instances(base: &Path) {
         if let Ok(children) = fs::read_dir(&dir) {
             for child in children.flatten() {
                 if child.file_type().is_ok_and(|t| t.is_dir()) {
+                    // A sandbox paused when its sandkitd died is still frozen: its agent got
+                    // the parent-death SIGKILL but dies only once thawed (then its PID
+                    // namespace takes the rest).
+                    let _ = write_file(&child.path().join("freezer.state"), "THAWED");
+                    let _ = write_file(&child.path().join("cgroup.freeze"), "0");
                     let _ = fs::remove_dir(child.path());
                 }
             }
