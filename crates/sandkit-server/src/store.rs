@@ -46,6 +46,17 @@ pub struct SandboxSpec {
     pub secure: Option<bool>,
 }
 
+/// What a request for a sandbox's daemon or ports finds (see [`Store::admit_traffic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traffic {
+    Running,
+    /// It was paused and has just been resumed by this request: its processes must be thawed.
+    Resumed,
+    Paused,
+    /// No such sandbox, or its time is up.
+    Gone,
+}
+
 /// One sandbox as the server knows it.
 #[derive(Debug, Clone)]
 pub struct SandboxRecord {
@@ -147,6 +158,12 @@ struct Inner {
 }
 
 impl Inner {
+    /// Sandbox `id`, whatever its team, state or end.
+    fn by_id_mut(&mut self, id: &str) -> Option<&mut SandboxRecord> {
+        let key = self.index.get(id)?;
+        self.ordered.get_mut(key)
+    }
+
     /// The team's live sandbox `id`; an expired one is removed on the way (or paused, when it
     /// asked for that at its timeout).
     fn live_mut(&mut self, team: &str, id: &str, now_ms: i64) -> Option<&mut SandboxRecord> {
@@ -246,15 +263,25 @@ impl Store {
             .map(|r| r.clone())
     }
 
-    /// Whether sandbox `id` exists and has not ended, whatever its team (the daemon routes
-    /// authenticate with the sandbox's own access token, not an API key).
-    pub fn is_live(&self, id: &str, now_ns: i64) -> bool {
-        let inner = self.lock();
-        inner
-            .index
-            .get(id)
-            .and_then(|key| inner.ordered.get(key))
-            .is_some_and(|r| r.state == SandboxState::Running && !r.expired(ms(now_ns)))
+    /// What traffic for sandbox `id` finds, whatever its team (the daemon routes authenticate
+    /// with the sandbox's own access token, not an API key). A paused sandbox that asked to
+    /// be resumed by traffic (`autoResume`) is resumed on the way, for its create call's
+    /// timeout.
+    pub fn admit_traffic(&self, id: &str, now_ns: i64) -> Traffic {
+        let mut inner = self.lock();
+        let Some(r) = inner.by_id_mut(id) else {
+            return Traffic::Gone;
+        };
+        match r.state {
+            SandboxState::Paused if r.spec.auto_resume => {
+                r.state = SandboxState::Running;
+                r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
+                Traffic::Resumed
+            }
+            SandboxState::Paused => Traffic::Paused,
+            SandboxState::Running if r.expired(ms(now_ns)) => Traffic::Gone,
+            SandboxState::Running => Traffic::Running,
+        }
     }
 
     /// Ends sandbox `id`, whatever its team or state.
@@ -270,30 +297,10 @@ impl Store {
         std::mem::take(&mut self.lock().auto_paused)
     }
 
-    /// Resumes sandbox `id`, whatever its team, if it is paused and asked to be resumed by
-    /// traffic (`autoResume`): it runs again for its create call's timeout.
-    pub fn auto_resume(&self, id: &str, now_ns: i64) -> bool {
-        let mut inner = self.lock();
-        let Some(key) = inner.index.get(id).cloned() else {
-            return false;
-        };
-        match inner.ordered.get_mut(&key) {
-            Some(r) if r.state == SandboxState::Paused && r.spec.auto_resume => {
-                r.state = SandboxState::Running;
-                r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Whether sandbox `id` exists and is paused, whatever its team.
     pub fn is_paused(&self, id: &str) -> bool {
-        let inner = self.lock();
-        inner
-            .index
-            .get(id)
-            .and_then(|key| inner.ordered.get(key))
+        self.lock()
+            .by_id_mut(id)
             .is_some_and(|r| r.state == SandboxState::Paused)
     }
 
@@ -330,11 +337,7 @@ impl Store {
 
     /// Puts a sandbox that was marked paused back to running, as it was (its pause failed).
     pub fn unpause(&self, id: &str) {
-        let mut inner = self.lock();
-        let Some(key) = inner.index.get(id).cloned() else {
-            return;
-        };
-        if let Some(r) = inner.ordered.get_mut(&key) {
+        if let Some(r) = self.lock().by_id_mut(id) {
             r.state = SandboxState::Running;
         }
     }

@@ -19,7 +19,7 @@ use crate::api::AppState;
 use crate::error::json_response;
 use crate::live::LiveSandbox;
 use crate::sandbox::User;
-use crate::store::now_ns;
+use crate::store::{Traffic, now_ns};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -91,7 +91,8 @@ pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
 
 async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
     // Traffic resumes a paused sandbox that asked for it (`autoResume`).
-    if app.store.auto_resume(&id, now_ns())
+    let traffic = app.store.admit_traffic(&id, now_ns());
+    if traffic == Traffic::Resumed
         && let Err(why) = app.live.set_paused(&id, false).await
     {
         let origin = req.headers().get(header::ORIGIN).cloned();
@@ -104,7 +105,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
         );
     }
     // Its processes are stopped: nothing there can answer until it is resumed.
-    if app.store.is_paused(&id) {
+    if traffic == Traffic::Paused {
         let origin = req.headers().get(header::ORIGIN).cloned();
         return crate::proxy::own_error(
             StatusCode::BAD_GATEWAY,
@@ -116,7 +117,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
     }
     let found = app.live.get(&id);
     let live = match found {
-        Some(live) if app.store.is_live(&id, now_ns()) => live,
+        Some(live) if traffic != Traffic::Gone => live,
         _ if port == ENVD_PORT => return sandbox_gone(&id),
         // Other ports are for pages too: an answer they can read, and a known sandbox that
         // ended told apart from an id that never was.

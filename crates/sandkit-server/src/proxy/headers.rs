@@ -21,14 +21,19 @@ pub const TRAFFIC_TOKEN: &str = "e2b-traffic-access-token";
 /// routing headers mean nothing to the server inside.
 const FOR_SANDKITD: [&str; 3] = [TRAFFIC_TOKEN, "e2b-sandbox-id", "e2b-sandbox-port"];
 
-/// The protocol a request asks to switch to (`Connection: upgrade` with `Upgrade: …`).
-pub fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = headers
+/// The comma-separated tokens of every `Connection` header.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+        .map(str::trim)
+}
+
+/// The protocol a request asks to switch to (`Connection: upgrade` with `Upgrade: …`).
+pub fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
     asks.then(|| headers.get(header::UPGRADE).cloned())
         .flatten()
 }
@@ -36,12 +41,8 @@ pub fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
 /// Removes the hop-by-hop headers, those named by `Connection` included, and `Upgrade`
 /// (put back by the caller when an upgrade goes through).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for name in named {
         headers.remove(name);

@@ -239,12 +239,7 @@ impl SandboxCgroup {
         let Some((version, dir)) = &self.freezer else {
             return Err("this sandbox has no cgroup freezer".into());
         };
-        let (file, value) = match (version, frozen) {
-            (Version::V1, true) => ("freezer.state", "FROZEN"),
-            (Version::V1, false) => ("freezer.state", "THAWED"),
-            (Version::V2, true) => ("cgroup.freeze", "1"),
-            (Version::V2, false) => ("cgroup.freeze", "0"),
-        };
+        let (file, value) = freeze_control(*version, frozen);
         let path = dir.join(file);
         write_file(&path, value).map_err(|e| describe_err("write", &path, e))?;
         let deadline = Instant::now() + FREEZE_PATIENCE;
@@ -303,15 +298,22 @@ impl SandboxCgroup {
     }
 }
 
+/// The file that freezes (`frozen`) or thaws a cgroup of `version`, and what to write to it.
+fn freeze_control(version: Version, frozen: bool) -> (&'static str, &'static str) {
+    match (version, frozen) {
+        (Version::V1, true) => ("freezer.state", "FROZEN"),
+        (Version::V1, false) => ("freezer.state", "THAWED"),
+        (Version::V2, true) => ("cgroup.freeze", "1"),
+        (Version::V2, false) => ("cgroup.freeze", "0"),
+    }
+}
+
 impl Drop for SandboxCgroup {
     /// A frozen process cannot die: whatever ends a sandbox that was never killed (a dropped
     /// server, sandkitd's own exit and the agents' parent-death signal) must find it thawed.
     fn drop(&mut self) {
         if let Some((version, dir)) = &self.freezer {
-            let (file, value) = match version {
-                Version::V1 => ("freezer.state", "THAWED"),
-                Version::V2 => ("cgroup.freeze", "0"),
-            };
+            let (file, value) = freeze_control(*version, false);
             let _ = write_file(&dir.join(file), value);
         }
     }
@@ -526,8 +528,10 @@ fn remove_stale_instances(base: &Path) {
                     // A sandbox paused when its sandkitd died is still frozen: its agent got
                     // the parent-death SIGKILL but dies only once thawed (then its PID
                     // namespace takes the rest).
-                    let _ = write_file(&child.path().join("freezer.state"), "THAWED");
-                    let _ = write_file(&child.path().join("cgroup.freeze"), "0");
+                    for version in [Version::V1, Version::V2] {
+                        let (file, value) = freeze_control(version, false);
+                        let _ = write_file(&child.path().join(file), value);
+                    }
                     let _ = fs::remove_dir(child.path());
                 }
             }
