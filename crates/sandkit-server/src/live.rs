@@ -2,7 +2,7 @@
 //! processes. The store decides what exists; this module starts and ends what runs.
 
 use crate::envd::procs::ProcTable;
-use crate::sandbox::{Runtime, SandboxHandle, SandboxIdentity};
+use crate::sandbox::{Dormant, Runtime, SandboxHandle, SandboxIdentity};
 use crate::store::SandboxRecord;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,8 @@ pub struct Live {
     /// records only, and the daemon routes answer that the sandbox is not running).
     pub runtime: Result<Runtime, String>,
     sandboxes: Mutex<HashMap<String, Arc<LiveSandbox>>>,
+    /// Sandboxes paused without memory: files only, until a resume reboots them.
+    dormant: Mutex<HashMap<String, Dormant>>,
     /// The ids of sandboxes that ended lately, newest last: the proxy tells a request for one
     /// of them (502, gone) from one for an id that never existed (404).
     ended_ids: Mutex<std::collections::VecDeque<String>>,
@@ -64,11 +66,21 @@ pub fn ingress_of(record: &SandboxRecord) -> crate::proxy::Ingress {
     }
 }
 
+/// Who a sandbox is, as its processes see it.
+fn identity_of(record: &SandboxRecord) -> SandboxIdentity {
+    SandboxIdentity {
+        sandbox_id: record.id.clone(),
+        template_id: record.spec.template_id.clone(),
+        team_id: record.spec.team.clone(),
+    }
+}
+
 impl Live {
     pub fn new(runtime: Result<Runtime, String>) -> Live {
         Live {
             runtime,
             sandboxes: Mutex::new(HashMap::new()),
+            dormant: Mutex::new(HashMap::new()),
             ended_ids: Mutex::new(Default::default()),
         }
     }
@@ -78,12 +90,56 @@ impl Live {
         let Ok(runtime) = &self.runtime else {
             return Ok(());
         };
-        let identity = SandboxIdentity {
-            sandbox_id: record.id.clone(),
-            template_id: record.spec.template_id.clone(),
-            team_id: record.spec.team.clone(),
-        };
+        let identity = identity_of(record);
         let handle = runtime.start(&identity).await?;
+        self.add(record, &identity, handle);
+        Ok(())
+    }
+
+    /// Resumes a sandbox the store has just marked running again: thaws its processes, or,
+    /// when it was paused without memory, starts it afresh on its files (a reboot).
+    pub async fn resume(&self, record: &SandboxRecord) -> Result<(), String> {
+        let dormant = self
+            .dormant
+            .lock()
+            .ok()
+            .and_then(|mut d| d.remove(&record.id));
+        let Some(dormant) = dormant else {
+            return self.set_paused(&record.id, false).await;
+        };
+        let Ok(runtime) = &self.runtime else {
+            return Ok(());
+        };
+        let identity = identity_of(record);
+        match runtime.reboot(&identity, &dormant).await {
+            Ok(handle) => {
+                self.add(record, &identity, handle);
+                Ok(())
+            }
+            Err(e) => {
+                // Its files stay for another try, or a kill.
+                if let Ok(mut d) = self.dormant.lock() {
+                    d.insert(record.id.clone(), dormant);
+                }
+                Err(format!("could not reboot the sandbox: {e}"))
+            }
+        }
+    }
+
+    /// Pauses a sandbox without its memory: its processes end, its files stay for the reboot
+    /// that resuming it will be. Its streams break as a stopped VM's would.
+    pub async fn stop_keeping_files(&self, id: &str) {
+        let live = self.sandboxes.lock().ok().and_then(|mut m| m.remove(id));
+        if let Some(live) = live {
+            live.ended.send_replace(true);
+            let dormant = live.handle.stop_keeping_files().await;
+            if let Ok(mut d) = self.dormant.lock() {
+                d.insert(id.to_string(), dormant);
+            }
+        }
+    }
+
+    fn add(&self, record: &SandboxRecord, identity: &SandboxIdentity, handle: SandboxHandle) {
         let mut env = identity.env();
         env.extend(
             record
@@ -106,7 +162,6 @@ impl Live {
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);
         }
-        Ok(())
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<LiveSandbox>> {
@@ -131,17 +186,25 @@ impl Live {
             .map_err(|e| e.to_string())
     }
 
-    /// Freezes a sandbox the store has just marked paused. A resume may come in between; it
-    /// thaws a sandbox that is not frozen yet, so after freezing, a sandbox the store no
-    /// longer has as paused is thawed again: either order ends with it running.
-    pub async fn freeze_if_paused(
+    /// Pauses a sandbox the store has just marked paused: freezes it (`keep_memory`), or ends
+    /// its processes and keeps its files. A resume may come in between; it resumes what is
+    /// not paused yet, so afterwards a sandbox the store no longer has as paused is resumed
+    /// again: either order ends with it running.
+    pub async fn pause(
         &self,
         store: &crate::store::Store,
         id: &str,
+        keep_memory: bool,
     ) -> Result<(), String> {
-        self.set_paused(id, true).await?;
-        if !store.is_paused(id) {
-            self.set_paused(id, false).await?;
+        if keep_memory {
+            self.set_paused(id, true).await?;
+        } else {
+            self.stop_keeping_files(id).await;
+        }
+        if !store.is_paused(id)
+            && let Some(record) = store.get_any(id)
+        {
+            self.resume(&record).await?;
         }
         Ok(())
     }
@@ -176,6 +239,10 @@ impl Live {
             live.ended.send_replace(true);
             live.handle.kill().await;
         }
+        let dormant = self.dormant.lock().ok().and_then(|mut d| d.remove(id));
+        if let Some(dormant) = dormant {
+            dormant.discard().await;
+        }
     }
 
     /// Ends every sandbox (shutdown).
@@ -189,6 +256,11 @@ impl Live {
         }
         let kills = all.iter().map(|l| l.handle.kill());
         futures_util::future::join_all(kills).await;
+        let dormant: Vec<Dormant> = match self.dormant.lock() {
+            Ok(mut d) => d.drain().map(|(_, v)| v).collect(),
+            Err(_) => Vec::new(),
+        };
+        futures_util::future::join_all(dormant.into_iter().map(Dormant::discard)).await;
         if let Ok(runtime) = &self.runtime {
             runtime.close_pool().await;
             // Only if empty: a directory the user named may hold other things.

@@ -25,10 +25,13 @@ pub async fn run(
                     live.end(&record.id).await;
                 }
                 for id in store.take_auto_paused() {
+                    let keep_memory = store
+                        .get_any(&id)
+                        .is_none_or(|r| r.spec.auto_pause_memory != Some(false));
                     // A sandbox that cannot be frozen would go on running while reported
                     // paused: it ends instead (the create was accepted only where pausing is
                     // possible, so this is a failure of the freezer itself).
-                    if live.freeze_if_paused(&store, &id).await.is_err() {
+                    if live.pause(&store, &id, keep_memory).await.is_err() {
                         store.end(&id);
                         live.end(&id).await;
                     }

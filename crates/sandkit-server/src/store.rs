@@ -297,6 +297,11 @@ impl Store {
         std::mem::take(&mut self.lock().auto_paused)
     }
 
+    /// Sandbox `id`, whatever its team, state or end.
+    pub fn get_any(&self, id: &str) -> Option<SandboxRecord> {
+        self.lock().by_id_mut(id).map(|r| r.clone())
+    }
+
     /// Whether sandbox `id` exists and is paused, whatever its team.
     pub fn is_paused(&self, id: &str) -> bool {
         self.lock()
@@ -335,6 +340,13 @@ impl Store {
         Some(record.clone())
     }
 
+    /// Marks sandbox `id` paused again: its resume failed, it is still paused as it was.
+    pub fn repause(&self, id: &str) {
+        if let Some(r) = self.lock().by_id_mut(id) {
+            r.state = SandboxState::Paused;
+        }
+    }
+
     /// Puts a sandbox that was marked paused back to running, as it was (its pause failed).
     pub fn unpause(&self, id: &str) {
         if let Some(r) = self.lock().by_id_mut(id) {
@@ -349,18 +361,23 @@ impl Store {
         inner.remove(&key)
     }
 
-    /// Makes the sandbox end `timeout_secs` from now, earlier or later than before.
+    /// Makes the running sandbox end `timeout_secs` from now, earlier or later than before.
+    /// `Err(true)`: it is paused (its time stands still until it is resumed); `Err(false)`: no
+    /// such sandbox.
     pub fn set_timeout(
         &self,
         team: &str,
         id: &str,
         timeout_secs: u32,
         now_ns: i64,
-    ) -> Option<SandboxRecord> {
+    ) -> Result<SandboxRecord, bool> {
         let mut inner = self.lock();
-        let record = inner.live_mut(team, id, ms(now_ns))?;
+        let record = inner.live_mut(team, id, ms(now_ns)).ok_or(false)?;
+        if record.state == SandboxState::Paused {
+            return Err(true);
+        }
         record.end_ms = end_ms(now_ns, timeout_secs);
-        Some(record.clone())
+        Ok(record.clone())
     }
 
     /// Makes the sandbox live at least `timeout_secs` from now; never shortens its life.

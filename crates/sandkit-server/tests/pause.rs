@@ -122,14 +122,17 @@ async fn a_paused_sandbox_does_not_expire_and_refuses_what_it_cannot_do() {
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let info: Value = api.get(&format!("/sandboxes/{id}")).await.expect_json(200);
     assert_eq!(info["state"], "paused", "past its end while paused: {info}");
-    // A reboot (no memory) is not done yet, and says so.
-    let reboot = api
-        .post(
-            &format!("/v2/sandboxes/{id}/connect"),
-            json!({"memory": false}),
-        )
+    // Its time stands still: a timeout is refused, as E2B refuses it (connect sets it).
+    let timeout = api
+        .post(&format!("/sandboxes/{id}/timeout"), json!({"timeout": 60}))
         .await;
-    assert_eq!(reboot.status, 501);
+    assert_eq!(timeout.status, 404, "setTimeout of a paused sandbox");
+    assert!(
+        timeout.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("paused")
+    );
     let resumed = api
         .post(&format!("/sandboxes/{id}/resume"), json!({"timeout": 30}))
         .await;
@@ -203,18 +206,125 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
     // The other stays paused: its daemon answers 502.
     let (status, _) = sandboxes[1].unary("process.Process/List", json!({})).await;
     assert_eq!(status, 502);
-    // autoPause without memory (a reboot) is refused, not accepted and ignored.
-    let reboot = api
-        .post(
-            "/v2/sandboxes",
-            json!({"templateID": "base", "autoPause": true, "autoPauseMemory": false}),
-        )
-        .await;
-    assert_eq!(reboot.status, 400);
     for envd in &sandboxes {
         assert_eq!(
             api.delete(&format!("/sandboxes/{}", envd.id)).await.status,
             204
         );
     }
+}
+
+/// What a reboot must keep (a file in the home directory, on the sandbox's disk) and what it
+/// must not (a background process).
+async fn writes_a_file_and_starts_a_sleeper(envd: &Envd) {
+    envd.ok("echo kept > $HOME/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
+        .await;
+}
+
+async fn assert_rebooted(envd: &Envd) {
+    let out = envd
+        .ok("cat $HOME/kept; pgrep -x sleep >/dev/null && echo sleeping || echo fresh")
+        .await;
+    assert_eq!(out, "kept\nfresh\n", "files kept, processes gone");
+}
+
+#[tokio::test]
+async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
+    let server = start_with_sandboxes().await;
+    let envd = Envd::create(&server).await;
+    let api = envd.api.clone();
+    let id = envd.id.clone();
+
+    // Paused without memory: its processes end, its files stay.
+    writes_a_file_and_starts_a_sleeper(&envd).await;
+    let paused = api
+        .post(&format!("/sandboxes/{id}/pause"), json!({"memory": false}))
+        .await;
+    assert_eq!(paused.status, 204, "{}", paused.json());
+    assert_eq!(
+        api.get(&format!("/sandboxes/{id}")).await.json()["state"],
+        "paused"
+    );
+    let (status, _) = envd.unary("process.Process/List", json!({})).await;
+    assert_eq!(
+        status, 502,
+        "nothing runs in a sandbox paused without memory"
+    );
+    let resumed = api
+        .post(&format!("/v2/sandboxes/{id}/connect"), json!({}))
+        .await;
+    assert_eq!(resumed.status, 201, "{}", resumed.json());
+    assert_rebooted(&envd).await;
+    // And it works as any sandbox: a command, a file written again.
+    let whoami = envd.ok("echo again >> $HOME/kept && whoami").await;
+    assert_eq!(whoami, "root\n");
+
+    // Paused with memory, resumed without: a reboot too.
+    if isolated(&server) {
+        writes_a_file_and_starts_a_sleeper(&envd).await;
+        assert_eq!(
+            api.post(&format!("/sandboxes/{id}/pause"), json!({}))
+                .await
+                .status,
+            204
+        );
+        let resumed = api
+            .post(
+                &format!("/v2/sandboxes/{id}/connect"),
+                json!({"memory": false}),
+            )
+            .await;
+        assert_eq!(resumed.status, 201, "{}", resumed.json());
+        assert_rebooted(&envd).await;
+    }
+
+    // A sandbox paused without memory is killed with its files.
+    assert_eq!(
+        api.post(&format!("/sandboxes/{id}/pause"), json!({"memory": false}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(api.delete(&format!("/sandboxes/{id}")).await.status, 204);
+    assert_eq!(api.get(&format!("/sandboxes/{id}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
+    let server = start_with_sandboxes().await;
+    let api = common::Api::new(&server.url(), common::KEY_A);
+    let created = api
+        .post(
+            "/v2/sandboxes",
+            json!({"templateID": "base", "timeout": 1, "autoPause": true, "autoPauseMemory": false}),
+        )
+        .await
+        .expect_json(201);
+    let envd = Envd {
+        api: api.clone(),
+        id: created["sandboxID"].as_str().unwrap().to_string(),
+        token: created["envdAccessToken"].as_str().unwrap().to_string(),
+    };
+    writes_a_file_and_starts_a_sleeper(&envd).await;
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: Value = api
+            .get(&format!("/sandboxes/{}", envd.id))
+            .await
+            .expect_json(200);
+        if info["state"] == "paused" {
+            break;
+        }
+        assert!(Instant::now() < until, "not paused at its timeout: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resumed = api
+        .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
+        .await;
+    assert_eq!(resumed.status, 201, "{}", resumed.json());
+    assert_rebooted(&envd).await;
+    assert_eq!(
+        api.delete(&format!("/sandboxes/{}", envd.id)).await.status,
+        204
+    );
 }

@@ -34,8 +34,10 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
     let spec = validate_new(team.clone(), body, &app.templates)?;
-    // Paused at its timeout where sandboxes cannot be paused, it would go on running.
+    // Paused at its timeout where sandboxes cannot be frozen, it would go on running (a pause
+    // without memory needs no freezer).
     if spec.auto_pause
+        && spec.auto_pause_memory != Some(false)
         && let Ok(runtime) = &app.live.runtime
         && let Err(why) = runtime.pause_support()
     {
@@ -91,10 +93,15 @@ pub async fn set_timeout(
     JsonBody(body): JsonBody<SetTimeout>,
 ) -> Result<Response, ApiError> {
     let secs = timeout_secs(Some(body.timeout))?;
-    app.store
-        .set_timeout(&team, &id, secs, now_ns())
-        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    match app.store.set_timeout(&team, &id, secs, now_ns()) {
+        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        // As E2B: a paused sandbox is not among the running ones a timeout applies to.
+        Err(true) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Sandbox \"{id}\" is paused: resume it with connect, which sets its timeout"),
+        )),
+        Err(false) => Err(ApiError::sandbox_not_found(&id)),
+    }
 }
 
 /// `POST /v2/sandboxes/{id}/connect` and `POST /sandboxes/{id}/connect` `{timeout?}`: 200 with
@@ -108,14 +115,8 @@ pub async fn connect(
 ) -> Result<Response, ApiError> {
     let secs = timeout_secs(body.timeout)?;
     // `memory: false` asks for a reboot of a paused sandbox (a running one just goes on).
-    let paused = app
-        .store
-        .get(&team, &id, now_ns())
-        .is_some_and(|r| r.state == sandkit::wire::SandboxState::Paused);
-    if paused && body.memory == Some(false) {
-        return Err(reboot_unsupported());
-    }
-    if let Some(record) = resume_paused(&app, &team, &id, secs).await? {
+    let reboot = body.memory == Some(false);
+    if let Some(record) = resume_paused(&app, &team, &id, secs, reboot).await? {
         return Ok(json_response(
             StatusCode::CREATED,
             &created(&record, &app.domain),
@@ -132,16 +133,15 @@ pub async fn connect(
 }
 
 /// `POST /sandboxes/{id}/pause` `{memory?}`: 204; 409 when it is already paused. Its processes
-/// stop where they are (the cgroup freezer), memory kept, and its time stands still.
+/// stop where they are (the cgroup freezer), memory kept, or with `memory: false` they end and
+/// its files stay, for a reboot on resume. Its time stands still.
 pub async fn pause(
     State(app): State<Arc<AppState>>,
     Team(team): Team,
     SandboxId(id): SandboxId,
     OptionalJsonBody(body): OptionalJsonBody<PauseBody>,
 ) -> Result<Response, ApiError> {
-    if body.memory == Some(false) {
-        return Err(reboot_unsupported());
-    }
+    let keep_memory = body.memory != Some(false);
     match app.store.pause(&team, &id, now_ns()) {
         Ok(_) => {}
         Err(true) => {
@@ -152,7 +152,7 @@ pub async fn pause(
         }
         Err(false) => return Err(ApiError::sandbox_not_found(&id)),
     }
-    if let Err(why) = app.live.freeze_if_paused(&app.store, &id).await {
+    if let Err(why) = app.live.pause(&app.store, &id, keep_memory).await {
         app.store.unpause(&id);
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -170,12 +170,9 @@ pub async fn resume(
     SandboxId(id): SandboxId,
     OptionalJsonBody(body): OptionalJsonBody<ResumeBody>,
 ) -> Result<Response, ApiError> {
-    if body.memory == Some(false) {
-        return Err(reboot_unsupported());
-    }
     // The legacy body's default is 15 seconds.
     let secs = timeout_secs(Some(body.timeout.unwrap_or(15)))?;
-    match resume_paused(&app, &team, &id, secs).await? {
+    match resume_paused(&app, &team, &id, secs, body.memory == Some(false)).await? {
         Some(record) => Ok(json_response(
             StatusCode::CREATED,
             &created(&record, &app.domain),
@@ -201,32 +198,30 @@ pub struct ResumeBody {
     memory: Option<bool>,
 }
 
-/// Resumes the team's sandbox if it is paused: its processes go on where they stopped.
+/// Resumes the team's sandbox if it is paused: its processes go on where they stopped, or,
+/// with `reboot` or when it was paused without memory, start afresh on its files.
 async fn resume_paused(
     app: &AppState,
     team: &str,
     id: &str,
     secs: u32,
+    reboot: bool,
 ) -> Result<Option<SandboxRecord>, ApiError> {
     let Some(record) = app.store.resume(team, id, secs, now_ns()) else {
         return Ok(None);
     };
-    if let Err(why) = app.live.set_paused(id, false).await {
+    if reboot {
+        app.live.stop_keeping_files(id).await;
+    }
+    if let Err(why) = app.live.resume(&record).await {
+        // Still paused (its files kept, or its processes frozen), for another try or a kill.
+        app.store.repause(id);
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("could not resume the sandbox: {why}"),
         ));
     }
     Ok(Some(record))
-}
-
-/// Until sandkitd can end a paused sandbox's processes and keep its files, a pause or resume
-/// without memory would not do what it says.
-fn reboot_unsupported() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "pausing or resuming without memory (keepMemory: false, a reboot) is not supported by this sandkitd yet",
-    )
 }
 
 /// A timeout in seconds: absent means the API default; negative or over a day is refused.
@@ -291,13 +286,6 @@ fn validate_new(
     if auto_resume && !auto_pause {
         return Err(ApiError::bad_request(
             "autoResume.enabled requires autoPause: true",
-        ));
-    }
-    // A pause without memory is a reboot on resume, which sandkitd does not do yet: refuse
-    // rather than keep the memory the caller asked to drop.
-    if auto_pause && body.auto_pause_memory == Some(false) {
-        return Err(ApiError::bad_request(
-            "`autoPauseMemory: false` (onTimeout: { action: 'pause', keepMemory: false }) is not supported: this sandkitd cannot reboot sandboxes yet",
         ));
     }
     Ok(SandboxSpec {

@@ -93,7 +93,8 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
     // Traffic resumes a paused sandbox that asked for it (`autoResume`).
     let traffic = app.store.admit_traffic(&id, now_ns());
     if traffic == Traffic::Resumed
-        && let Err(why) = app.live.set_paused(&id, false).await
+        && let Some(record) = app.store.get_any(&id)
+        && let Err(why) = app.live.resume(&record).await
     {
         let origin = req.headers().get(header::ORIGIN).cloned();
         return crate::proxy::own_error(

@@ -82,6 +82,17 @@ pub struct IdClaim {
     _lock: std::fs::File,
 }
 
+impl IdClaim {
+    /// A second hold on the same claim: the range is free again only once both are dropped
+    /// (the `flock` belongs to the open file, which both share).
+    pub fn try_clone(&self) -> std::io::Result<IdClaim> {
+        Ok(IdClaim {
+            map: self.map,
+            _lock: self._lock.try_clone()?,
+        })
+    }
+}
+
 /// Hands out ranges.
 #[derive(Debug)]
 pub struct IdRanges {

@@ -347,18 +347,46 @@ impl Runtime {
     /// Sets a sandbox of `template_id` up in `<state>/<name>`: all but its identity.
     async fn prepare(&self, template_id: &str, name: &str) -> std::io::Result<SandboxHandle> {
         let dir = self.sandbox_dir(name);
-        let result = self.prepare_in(&dir, template_id, name).await;
+        let result = self.prepare_in(&dir, template_id, name, None).await;
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         result
     }
 
+    /// Starts a sandbox afresh on the files a [`Dormant`] kept (a reboot): new processes, the
+    /// same filesystem and host id range. On failure the files stay, for another try or a kill.
+    pub async fn reboot(
+        &self,
+        identity: &SandboxIdentity,
+        dormant: &Dormant,
+    ) -> std::io::Result<SandboxHandle> {
+        let claim = dormant.claim.as_ref().map(IdClaim::try_clone).transpose()?;
+        let handle = self
+            .prepare_in(
+                &dormant.dir,
+                &identity.template_id,
+                &identity.sandbox_id,
+                Some(claim),
+            )
+            .await?;
+        match self.name(&handle, identity).await {
+            Ok(()) => Ok(handle),
+            Err(e) => {
+                handle.stop_keeping_files().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `claim`: the host id range to use (`Some(None)`: none, not isolated by user namespace);
+    /// `None` claims a free one.
     async fn prepare_in(
         &self,
         dir: &Path,
         template_id: &str,
         name: &str,
+        claim: Option<Option<IdClaim>>,
     ) -> std::io::Result<SandboxHandle> {
         // Isolated: the mount point of its root (the rest the agent makes). Not: its home.
         std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
@@ -370,7 +398,10 @@ impl Runtime {
         } else {
             None
         };
-        let claim = self.ids.as_ref().map(|r| r.claim()).transpose()?;
+        let claim = match claim {
+            Some(claim) => claim,
+            None => self.ids.as_ref().map(|r| r.claim()).transpose()?,
+        };
         let cgroup = match &self.cgroups {
             Ok(c) => Some(
                 c.create(name, self.max_pids)
@@ -430,7 +461,7 @@ impl Runtime {
                 ids,
                 netns,
                 dialer: self.dialer.clone(),
-                _ids_claim: claim,
+                ids_claim: Mutex::new(claim),
                 cgroup: Mutex::new(cgroup),
                 // Without isolation a home is the sandbox's directory, named after it: such
                 // sandboxes are never prepared ahead, so `name` is its id.
@@ -563,15 +594,21 @@ impl Runtime {
         // SAFETY: only async-signal-safe system calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
-                if libc::dup2(theirs_raw, agent::SOCKET_FD) < 0 {
+                // Each source is first copied above both targets: a source may itself sit on
+                // the other's target (the cgroup's file on 3, the socket on 4), and one dup2
+                // would then overwrite it. The agent closes the copies (everything above 4).
+                let above = agent::CGROUP_FD + 1;
+                let socket = libc::fcntl(theirs_raw, libc::F_DUPFD, above);
+                if socket < 0 || libc::dup2(socket, agent::SOCKET_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 // The agent moves the sandbox's PID 1 into its cgroup (see the agent).
-                if let Some(fd) = cgroup_procs
-                    && libc::dup2(fd, agent::CGROUP_FD) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
+                if let Some(fd) = cgroup_procs {
+                    let procs = libc::fcntl(fd, libc::F_DUPFD, above);
+                    if procs < 0 || libc::dup2(procs, agent::CGROUP_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 if isolated {
                     // The user and PID namespaces are the agent's to make, and UTS comes
@@ -688,8 +725,9 @@ struct HandleInner {
     /// Its network namespace; `None` without isolation (the host's own).
     netns: Option<Arc<OwnedFd>>,
     dialer: netns::Dialer,
-    /// Keeps the host id range the sandbox's own until the handle goes.
-    _ids_claim: Option<IdClaim>,
+    /// Keeps the host id range the sandbox's own until the handle goes (or a reboot's
+    /// [`Dormant`] takes it over: its files on disk are owned by that range).
+    ids_claim: Mutex<Option<IdClaim>>,
     /// Its cgroup, until `kill` removes it.
     cgroup: Mutex<Option<SandboxCgroup>>,
     /// The accounts a call may name.
@@ -703,6 +741,23 @@ struct HandleInner {
     next_req: AtomicU64,
     /// Becomes `true` once the sandbox is killed or its agent is gone.
     ended: tokio::sync::watch::Sender<bool>,
+}
+
+/// A sandbox's files without its processes (paused without memory): its directory, whose
+/// overlay upper layers are its filesystem's changes, and the host id range that owns them.
+/// Dropping it leaves the files; [`Dormant::discard`] removes them.
+#[derive(Debug)]
+pub struct Dormant {
+    dir: PathBuf,
+    claim: Option<IdClaim>,
+}
+
+impl Dormant {
+    /// Removes the files for good (the sandbox is killed).
+    pub async fn discard(self) {
+        let dir = self.dir;
+        let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
 }
 
 /// One running sandbox. Cloning shares it; [`SandboxHandle::kill`] ends it for every clone.
@@ -858,6 +913,22 @@ impl SandboxHandle {
 
     /// Ends the sandbox: every process in it, then its files.
     pub async fn kill(&self) {
+        self.end_processes().await;
+        let dir = self.dir();
+        let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+    }
+
+    /// Ends every process of the sandbox but keeps its files and host id range, for a reboot
+    /// ([`Runtime::reboot`]) or a kill later ([`Dormant::discard`]).
+    pub async fn stop_keeping_files(&self) -> Dormant {
+        self.end_processes().await;
+        Dormant {
+            dir: self.dir(),
+            claim: self.inner.ids_claim.lock().ok().and_then(|mut c| c.take()),
+        }
+    }
+
+    async fn end_processes(&self) {
         self.inner.ended.send_replace(true);
         // A paused sandbox's processes die only once they run again.
         if self.can_pause() {
@@ -874,8 +945,6 @@ impl SandboxHandle {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
-        let dir = self.dir();
-        let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
     }
 
     /// Whether the sandbox can be paused: its cgroup has a freezer.

@@ -59,6 +59,13 @@ fn mkdir(path: &Path) -> Result<(), String> {
     std::fs::create_dir(path).map_err(|e| err("mkdir", path, e))
 }
 
+fn mkdir_or_kept(path: &Path) -> Result<(), String> {
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(err("mkdir", path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// A directory the sandbox needs (a mount point a template may lack), owned by its root.
 fn ensure_dir(path: &Path, ids: &IdMap, mode: u32) -> Result<(), String> {
     if path.is_dir() {
@@ -225,8 +232,9 @@ fn mount_overlay(
 ) -> Result<(), String> {
     let layer = &template.layers[i];
     let (upper, work) = (dir.join(format!("u{i}")), dir.join(format!("w{i}")));
-    mkdir(&upper)?;
-    mkdir(&work)?;
+    // A reboot finds them made, the upper one holding the sandbox's files.
+    mkdir_or_kept(&upper)?;
+    mkdir_or_kept(&work)?;
     // The merged directory shows the upper directory's owner and mode: the template's.
     if let Some(bottom) = layer.lowers.last() {
         let meta = std::fs::metadata(bottom).map_err(|e| err("stat", bottom, e))?;
