@@ -94,6 +94,10 @@ export declare class Sandbox {
   static pause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
   /** Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused. */
   pause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /** A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first. */
+  static getMetrics(sandboxId: string, opts?: SandboxMetricsOpts | undefined | null): Promise<Array<SandboxMetrics>>
+  /** This sandbox's CPU, memory and disk samples, oldest first. */
+  getMetrics(opts?: SandboxMetricsOpts | undefined | null): Promise<Array<SandboxMetrics>>
   /** Makes a sandbox end `timeoutMs` from now. */
   static setTimeout(sandboxId: string, timeoutMs: number, opts?: SandboxApiOpts | undefined | null): Promise<void>
   /** Makes this sandbox end `timeoutMs` from now. */
@@ -296,6 +300,11 @@ export interface SandboxConnectOpts {
   dangerouslyAllowBrowser?: boolean
   /** Extend the sandbox's life to at least this; default 300 000. */
   timeoutMs?: number
+  /**
+   * How a paused sandbox comes back: where it stopped (`'restore'`, the default) or afresh
+   * on its files (`'reboot'`).
+   */
+  onResume?: 'restore' | 'reboot'
 }
 
 /**
@@ -362,6 +371,35 @@ export interface SandboxListOpts {
   order?: string
 }
 
+/** One sample of a sandbox's CPU, memory and disk use. */
+export interface SandboxMetrics {
+  timestamp: Date
+  /** Of all its CPUs together, 0 to 100. */
+  cpuUsedPct: number
+  cpuCount: number
+  /** Bytes. */
+  memUsed: number
+  memTotal: number
+  memCache: number
+  diskUsed: number
+  diskTotal: number
+}
+
+/** Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`. */
+export interface SandboxMetricsOpts {
+  apiKey?: string
+  apiUrl?: string
+  sandboxUrl?: string
+  domain?: string
+  debug?: boolean
+  requestTimeoutMs?: number
+  dangerouslyAllowBrowser?: boolean
+  /** Samples taken at or after this time (rounded to the second). */
+  start?: Date
+  /** Samples taken at or before this time (rounded to the second). */
+  end?: Date
+}
+
 /** `network` of `Sandbox.create`. */
 export interface SandboxNetworkOpts {
   /**
@@ -413,6 +451,8 @@ export interface SandboxOpts {
   network?: SandboxNetworkOpts
   secure?: boolean
   lifecycle?: SandboxLifecycle
+  /** `betaCreate`'s spelling of `lifecycle.onTimeout`: `true` is `'pause'`. */
+  autoPause?: boolean
 }
 
 /** Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`. */
@@ -547,6 +587,11 @@ export interface Sandbox {
 export declare namespace Sandbox {
   /** `Sandbox.pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
   function betaPause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /**
+   * `Sandbox.create`, under the seeds' name: `autoPause: true` pauses the sandbox at its
+   * timeout instead of killing it (`lifecycle: { onTimeout: 'pause' }`).
+   */
+  function betaCreate(templateOrOpts?: string | SandboxOpts | undefined | null, opts?: SandboxOpts | undefined | null): Promise<Sandbox>
 }
 
 /** How a command ended. */

@@ -73,6 +73,11 @@ export interface Sandbox {
 export declare namespace Sandbox {
   /** `Sandbox.pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
   function betaPause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /**
+   * `Sandbox.create`, under the seeds' name: `autoPause: true` pauses the sandbox at its
+   * timeout instead of killing it (`lifecycle: { onTimeout: 'pause' }`).
+   */
+  function betaCreate(templateOrOpts?: string | SandboxOpts | undefined | null, opts?: SandboxOpts | undefined | null): Promise<Sandbox>
 }
 
 /** How a command ended. */

@@ -696,6 +696,8 @@ function wrapBinding(binding, opts = {}) {
   })
   const Sandbox = guardStatics(binding.Sandbox, opts.staticNames)
   Object.defineProperty(Sandbox, 'betaPause', { value: (sandboxId, opts) => Sandbox.pause(sandboxId, opts), writable: true, configurable: true })
+  // `betaCreate`: the seeds' create with `autoPause` (which `create` understands as well).
+  Object.defineProperty(Sandbox, 'betaCreate', { value: (templateOrOpts, opts) => Sandbox.create(templateOrOpts, opts), writable: true, configurable: true })
   const getSignature = guard(binding.getSignature, 'getSignature')
   guardPrototype(binding.ConnectionConfig.prototype)
   const ConnectionConfig = guardStatics(binding.ConnectionConfig)

@@ -9,7 +9,7 @@
 // at the host: that no process of a killed or expired sandbox is left behind, that what root
 // writes in a sandbox is not on the host. `config.isolation` ({ script, env }, from
 // tests/harness/hostile.mjs) runs the escape attempts as root and as user.
-import { assert, assertEqual, createRunner, describeError, fail, sleep } from './checks.mjs'
+import { assert, assertEqual, createRunner, describeError, fail, show, sleep } from './checks.mjs'
 import { runDaemonConformance } from './scenario-daemon.mjs'
 import { runSdkConformance } from './scenario-sdk.mjs'
 import { runPtyScenario } from './scenario-pty.mjs'
@@ -489,6 +489,76 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assert(listed.some((p) => `${p.cmd} ${(p.args ?? []).join(' ')}`.includes('sleep 600')), `processes after the resume: ${JSON.stringify(listed)}`)
       await s.kill()
     }, { timeoutMs: 30_000 })
+
+    await step('pause: without memory (keepMemory false) the processes end and the files stay; the resume reboots; onResume \'reboot\' reboots a frozen one', async () => {
+      const s = await create()
+      const started = async () => {
+        await s.files.write('/home/user/kept', 'kept')
+        await s.commands.run('sleep 600', { background: true })
+      }
+      const rebooted = async (what) => {
+        assertEqual(await s.files.read('/home/user/kept'), 'kept', `files after ${what}`)
+        const left = (await s.commands.list()).filter((p) => `${p.cmd} ${(p.args ?? []).join(' ')}`.includes('sleep 600'))
+        assertEqual(left.length, 0, `processes after ${what}`)
+        assertEqual((await s.commands.run('echo again')).stdout, 'again\n', `a command after ${what}`)
+      }
+      await started()
+      assertEqual(await s.pause({ keepMemory: false }), true, 'pause without memory')
+      assertEqual((await Sandbox.getInfo(s.sandboxId, conn)).state, 'paused', 'state')
+      await Sandbox.connect(s.sandboxId, conn)
+      await rebooted('a resume of a sandbox paused without memory')
+      await started()
+      assertEqual(await Sandbox.pause(s.sandboxId, conn), true, 'pause with memory')
+      await s.connect({ onResume: 'reboot' })
+      await rebooted("connect({ onResume: 'reboot' })")
+      const bad = await expectError(() => Sandbox.connect(s.sandboxId, { ...conn, onResume: 'thaw' }), { Class: errors.InvalidArgumentError, className: 'InvalidArgumentError', what: 'onResume thaw' })
+      assertEqual(bad.message, 'onResume must be one of: restore, reboot (got "thaw").', 'onResume message')
+      await s.kill()
+    }, { timeoutMs: 30_000 })
+
+    await step('metrics: a busy sandbox\'s samples show its CPU, memory and disk; an idle one\'s stay low; getMetrics static and instance', async () => {
+      const busy = await create()
+      const idle = await create()
+      await busy.commands.run('head -c 8388608 /dev/urandom > /home/user/blob')
+      await busy.commands.run("timeout 20 sh -c 'while :; do :; done'", { background: true })
+      let sample
+      for (let i = 0; i < 150 && !sample; i++) {
+        if (i) await sleep(100)
+        const all = await busy.getMetrics()
+        sample = all.find((m) => m.cpuUsedPct > 20 && m.diskUsed >= 8 * 2 ** 20)
+      }
+      assert(sample, 'no sample shows the busy loop and the file')
+      assert(sample.timestamp instanceof Date && Math.abs(sample.timestamp.getTime() - Date.now()) < 60_000, `timestamp ${sample.timestamp}`)
+      assertEqual(show([sample.cpuCount, sample.memTotal]), show([2, 512 * 2 ** 20]), 'cpuCount, memTotal')
+      assert(sample.memUsed > 0 && sample.memUsed < sample.memTotal, `memUsed ${sample.memUsed}`)
+      const keys = Object.keys(sample).sort()
+      assertEqual(show(keys), show(['cpuCount', 'cpuUsedPct', 'diskTotal', 'diskUsed', 'memCache', 'memTotal', 'memUsed', 'timestamp']), 'keys')
+      const quiet = await Sandbox.getMetrics(idle.sandboxId, conn)
+      assert(quiet.length > 0, 'the idle sandbox was sampled too')
+      assert(quiet[quiet.length - 1].cpuUsedPct < 10, `idle cpuUsedPct ${quiet[quiet.length - 1].cpuUsedPct}`)
+      const future = await busy.getMetrics({ start: new Date(Date.now() + 3_600_000) })
+      assertEqual(future.length, 0, 'samples from an hour ahead')
+      // Whole seconds on the wire (rounded): a span of a second either side holds the sample.
+      const at = sample.timestamp.getTime()
+      const span = await busy.getMetrics({ start: new Date(at - 1_000), end: new Date(at + 1_000) })
+      assert(span.some((m) => m.timestamp.getTime() === at), 'the sample is in the span around it')
+      assert(span.every((m) => Math.abs(m.timestamp - at) < 2_000), `a span of seconds: ${span.map((m) => m.timestamp.toISOString())}`)
+      await expectError(() => Sandbox.getMetrics('sandkit-no-such-sandbox', conn), { Class: errors.SandboxNotFoundError, className: 'SandboxNotFoundError', what: 'metrics of no sandbox' })
+      await Promise.all([busy.kill(), idle.kill()])
+    }, { timeoutMs: 30_000 })
+
+    if (typeof Sandbox.betaCreate === 'function') {
+      await step('pause: Sandbox.betaCreate({ autoPause: true }) is create with onTimeout \'pause\'; betaPause pauses', async () => {
+        const s = await Sandbox.betaCreate({ ...conn, autoPause: true })
+        assertEqual((await s.getInfo()).lifecycle?.onTimeout, 'pause', 'lifecycle.onTimeout')
+        assertEqual(await s.betaPause(), true, 'betaPause')
+        const contradicting = await expectError(() => Sandbox.betaCreate({ ...conn, autoPause: true, lifecycle: { onTimeout: 'kill' } }), { Class: errors.InvalidArgumentError, className: 'InvalidArgumentError', what: 'autoPause against onTimeout kill' })
+        assert(contradicting.message.includes('autoPause'), contradicting.message)
+        await s.kill()
+      })
+    } else {
+      skip("pause: Sandbox.betaCreate({ autoPause: true })", 'the seeds\' name, not in e2b 2.51')
+    }
 
     await step('lifecycle: kill ends the sandbox and every process in it', async () => {
       const c = await create()

@@ -78,6 +78,8 @@ export async function startSandkitd(o = {}) {
     '--port', '0',
     '--api-key', `${TEAM_A_KEY}=team-a`,
     '--api-key', `${TEAM_B_KEY}=team-b`,
+    // Metrics samples come quickly enough for a test to see a busy sandbox's.
+    '--metrics-interval', '250ms',
     ...(o.args ?? []),
   ]
 

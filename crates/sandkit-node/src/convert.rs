@@ -6,7 +6,9 @@ use napi::bindgen_prelude::{Either, FromNapiValue, Object, ToNapiValue, TypeName
 use napi::{JsValue, Status, sys};
 use napi_derive::napi;
 use sandkit::options::from_js;
-use sandkit::{ConnectOpts, ConnectionOpts, Error, ListOpts, SandboxOpts as CoreSandboxOpts};
+use sandkit::{
+    ConnectOpts, ConnectionOpts, Error, ListOpts, MetricsOpts, SandboxOpts as CoreSandboxOpts,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -179,6 +181,8 @@ pub struct SandboxOpts {
     pub network: Option<SandboxNetworkOpts>,
     pub secure: Option<bool>,
     pub lifecycle: Option<SandboxLifecycle>,
+    /// `betaCreate`'s spelling of `lifecycle.onTimeout`: `true` is `'pause'`.
+    pub auto_pause: Option<bool>,
 }
 
 /// `network` of `Sandbox.create`.
@@ -220,6 +224,56 @@ pub struct SandboxConnectOpts {
     pub dangerously_allow_browser: Option<bool>,
     /// Extend the sandbox's life to at least this; default 300 000.
     pub timeout_ms: Option<f64>,
+    /// How a paused sandbox comes back: where it stopped (`'restore'`, the default) or afresh
+    /// on its files (`'reboot'`).
+    #[napi(ts_type = "'restore' | 'reboot'")]
+    pub on_resume: Option<String>,
+}
+
+/// Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`.
+#[napi(object)]
+pub struct SandboxMetricsOpts {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub domain: Option<String>,
+    pub debug: Option<bool>,
+    pub request_timeout_ms: Option<f64>,
+    pub dangerously_allow_browser: Option<bool>,
+    /// Samples taken at or after this time (rounded to the second).
+    pub start: Option<DateTime<Utc>>,
+    /// Samples taken at or before this time (rounded to the second).
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// One sample of a sandbox's CPU, memory and disk use.
+#[napi(object)]
+pub struct SandboxMetrics {
+    pub timestamp: DateTime<Utc>,
+    /// Of all its CPUs together, 0 to 100.
+    pub cpu_used_pct: f64,
+    pub cpu_count: u32,
+    /// Bytes.
+    pub mem_used: i64,
+    pub mem_total: i64,
+    pub mem_cache: i64,
+    pub disk_used: i64,
+    pub disk_total: i64,
+}
+
+impl From<sandkit::SandboxMetrics> for SandboxMetrics {
+    fn from(m: sandkit::SandboxMetrics) -> Self {
+        SandboxMetrics {
+            timestamp: date(m.timestamp),
+            cpu_used_pct: m.cpu_used_pct,
+            cpu_count: m.cpu_count,
+            mem_used: m.mem_used,
+            mem_total: m.mem_total,
+            mem_cache: m.mem_cache,
+            disk_used: m.disk_used,
+            disk_total: m.disk_total,
+        }
+    }
 }
 
 /// Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`.
@@ -388,7 +442,7 @@ pub fn create_opts(
                 })
             })
             .transpose()?,
-        on_timeout: on_timeout.map(|(action, _)| action),
+        on_timeout: from_js::beta_auto_pause(o.auto_pause, on_timeout.map(|(action, _)| action))?,
         keep_memory: on_timeout.and_then(|(_, keep)| keep),
         auto_resume: lifecycle.and_then(|l| l.auto_resume),
         secure: o.secure,
@@ -402,6 +456,21 @@ pub fn connect_opts(o: Option<SandboxConnectOpts>) -> Result<ConnectOpts, Error>
     };
     Ok(ConnectOpts {
         timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
+        on_resume: from_js::on_resume(o.on_resume.as_deref())?,
+        connection: connection_opts!(o)?,
+    })
+}
+
+pub fn metrics_opts(o: Option<SandboxMetricsOpts>) -> Result<MetricsOpts, Error> {
+    let Some(o) = o else {
+        return Ok(MetricsOpts::default());
+    };
+    let stamp = |d: Option<DateTime<Utc>>| {
+        d.map(|d| sandkit::Timestamp::from_unix_millis(d.timestamp_millis()))
+    };
+    Ok(MetricsOpts {
+        start: stamp(o.start),
+        end: stamp(o.end),
         connection: connection_opts!(o)?,
     })
 }

@@ -2,9 +2,9 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxOpts,
-    SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts, create_opts, guarded, guarded_sync,
-    list_opts, pause_opts,
+    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
+    SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
+    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
@@ -61,7 +61,10 @@ impl Sandbox {
         let inner = self.inner.clone();
         guarded(async move {
             Ok(Sandbox {
-                inner: inner.reconnect(connect_opts(opts)?.timeout).await?,
+                inner: {
+                    let o = connect_opts(opts)?;
+                    inner.reconnect(o.timeout, o.on_resume).await?
+                },
             })
         })
         .await
@@ -114,6 +117,34 @@ impl Sandbox {
     pub async fn pause(&self, opts: Option<SandboxPauseOpts>) -> napi::Result<bool> {
         let inner = self.inner.clone();
         guarded(async move { inner.pause(pause_opts(opts)?.1).await }).await
+    }
+
+    /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.
+    #[napi(js_name = "getMetrics")]
+    pub async fn get_metrics_by_id(
+        sandbox_id: String,
+        opts: Option<SandboxMetricsOpts>,
+    ) -> napi::Result<Vec<SandboxMetrics>> {
+        guarded(async move {
+            let samples =
+                sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &metrics_opts(opts)?).await?;
+            Ok(samples.into_iter().map(SandboxMetrics::from).collect())
+        })
+        .await
+    }
+
+    /// This sandbox's CPU, memory and disk samples, oldest first.
+    #[napi]
+    pub async fn get_metrics(
+        &self,
+        opts: Option<SandboxMetricsOpts>,
+    ) -> napi::Result<Vec<SandboxMetrics>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let samples = inner.get_metrics(&metrics_opts(opts)?).await?;
+            Ok(samples.into_iter().map(SandboxMetrics::from).collect())
+        })
+        .await
     }
 
     /// Makes a sandbox end `timeoutMs` from now.

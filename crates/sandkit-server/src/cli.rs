@@ -34,6 +34,11 @@ Options:
                               template, made of the host's /usr, /etc, /opt (see docs)
       --max-pids <N>          Processes and threads per sandbox [default: 1024]
       --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
+      --cpu-count <N>         CPUs' worth of time per sandbox, a cgroup quota [default: 2]
+      --memory-mb <MIB>       Memory per sandbox, a cgroup limit; beyond it a process of that
+                              sandbox is killed, nothing else [default: 512]
+      --metrics-interval <T>  How often each sandbox's CPU, memory and disk use is sampled,
+                              in seconds, or with ms [default: 5]
       --warm-pool <N>         Sandboxes of the default template kept set up ahead of time, so
                               that a create only names one; 0 turns it off [default: 2]
       --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
@@ -57,7 +62,7 @@ gracefully, ending every sandbox.
 #[derive(Debug)]
 pub enum Command {
     /// Serve with this configuration.
-    Run(ServerConfig),
+    Run(Box<ServerConfig>),
     /// Print [`USAGE`].
     Help,
     /// Print the version.
@@ -152,6 +157,16 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.tmp_size_mb =
                     number(&flag, &value()?, 1..=1 << 20, "a size in MiB (1-1048576)")?;
             }
+            "--cpu-count" => {
+                config.sandboxes.cpu_count = number(&flag, &value()?, 1..=1024, "a number 1-1024")?;
+            }
+            "--memory-mb" => {
+                config.sandboxes.memory_mb =
+                    number(&flag, &value()?, 16..=1 << 22, "a size in MiB (16-4194304)")?;
+            }
+            "--metrics-interval" => {
+                config.sandboxes.metrics_interval = interval(&flag, &value()?)?;
+            }
             "--no-processes" => config.sandboxes.enabled = false,
             "--domain" => {
                 let v = value()?;
@@ -170,7 +185,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             .api_keys
             .push((random::api_key(), DEFAULT_TEAM.to_string()));
     }
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 /// The number `v` given to `flag`, within `range`; else an error saying it is not `what`.
@@ -187,6 +202,26 @@ where
         .ok()
         .filter(|n| range.contains(n))
         .ok_or_else(|| CliError(format!("{flag}: {v:?} is not {what}")))
+}
+
+/// `5`, `5s` or `500ms`: at least 10 ms, at most an hour.
+fn interval(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
+    let ms = match v.strip_suffix("ms") {
+        Some(ms) => ms.parse::<u64>().ok(),
+        None => v
+            .strip_suffix('s')
+            .unwrap_or(v)
+            .parse::<u64>()
+            .ok()
+            .and_then(|s| s.checked_mul(1000)),
+    };
+    ms.filter(|ms| (10..=3_600_000).contains(ms))
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| {
+            CliError(format!(
+                "{flag}: {v:?} is not an interval (seconds, or milliseconds with ms; 10ms-3600s)"
+            ))
+        })
 }
 
 /// `KEY` or `KEY=TEAM`. Error messages never repeat the key.
@@ -223,7 +258,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<ServerConfig, CliError> {
         match parse(args.iter().map(OsString::from))? {
-            Command::Run(c) => Ok(c),
+            Command::Run(c) => Ok(*c),
             other => panic!("expected run, got {other:?}"),
         }
     }
@@ -276,6 +311,11 @@ mod tests {
             "--tmp-size=64",
             "--warm-pool",
             "0",
+            "--cpu-count",
+            "1",
+            "--memory-mb=256",
+            "--metrics-interval",
+            "250ms",
             "--insecure-no-userns",
             "--insecure-no-seccomp",
         ])
@@ -289,6 +329,10 @@ mod tests {
             ]
         );
         assert_eq!((s.max_pids, s.tmp_size_mb, s.warm_pool), (256, 64, 0));
+        assert_eq!((s.cpu_count, s.memory_mb), (1, 256));
+        assert_eq!(s.metrics_interval, std::time::Duration::from_millis(250));
+        let every_2s = run(&["--metrics-interval", "2s"]).unwrap();
+        assert_eq!(every_2s.sandboxes.metrics_interval.as_secs(), 2);
         assert!(s.insecure_no_userns && s.insecure_no_seccomp && s.isolation);
         assert_eq!(
             s.template_names(),
@@ -314,6 +358,10 @@ mod tests {
             &["--max-pids", "2"],
             &["--tmp-size", "0"],
             &["--warm-pool", "100"],
+            &["--cpu-count", "0"],
+            &["--memory-mb", "8"],
+            &["--metrics-interval", "1ms"],
+            &["--metrics-interval", "soon"],
         ] {
             let err = run(bad).unwrap_err();
             assert!(!err.0.contains("secret"), "{err}");
@@ -332,6 +380,9 @@ mod tests {
             "--max-pids",
             "--tmp-size",
             "--warm-pool",
+            "--cpu-count",
+            "--memory-mb",
+            "--metrics-interval",
             "--insecure-no-userns",
             "--insecure-no-seccomp",
             "--no-isolation",

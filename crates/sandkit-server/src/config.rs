@@ -44,6 +44,12 @@ pub struct SandboxesConfig {
     pub templates: Vec<(String, std::path::PathBuf)>,
     /// At most this many processes (and threads) in one sandbox.
     pub max_pids: u32,
+    /// CPUs' worth of time each sandbox may use (a cgroup quota), and reports as `cpuCount`.
+    pub cpu_count: u32,
+    /// Memory each sandbox may use, in MiB (a cgroup limit), reported as `memoryMB`.
+    pub memory_mb: u32,
+    /// How often each running sandbox's CPU, memory and disk use is sampled.
+    pub metrics_interval: std::time::Duration,
     /// The size of each sandbox's `/tmp` (memory-backed), in MiB.
     pub tmp_size_mb: u64,
     /// How many sandboxes of the default template to keep set up ahead of time.
@@ -52,6 +58,12 @@ pub struct SandboxesConfig {
 
 /// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
 pub const DEFAULT_MAX_PIDS: u32 = 1024;
+/// CPUs per sandbox unless `--cpu-count` says otherwise (E2B's base sandbox).
+pub const DEFAULT_CPU_COUNT: u32 = 2;
+/// Memory per sandbox, in MiB, unless `--memory-mb` says otherwise (E2B's base sandbox).
+pub const DEFAULT_MEMORY_MB: u32 = 512;
+/// How often sandboxes are measured unless `--metrics-interval` says otherwise (E2B's).
+pub const DEFAULT_METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// A sandbox's `/tmp`, in MiB, unless `--tmp-size` says otherwise.
 pub const DEFAULT_TMP_SIZE_MB: u64 = 1024;
 /// Sandboxes kept set up ahead of time unless `--warm-pool` says otherwise.
@@ -68,6 +80,9 @@ impl Default for SandboxesConfig {
             agent_exe: None,
             templates: Vec::new(),
             max_pids: DEFAULT_MAX_PIDS,
+            cpu_count: DEFAULT_CPU_COUNT,
+            memory_mb: DEFAULT_MEMORY_MB,
+            metrics_interval: DEFAULT_METRICS_INTERVAL,
             tmp_size_mb: DEFAULT_TMP_SIZE_MB,
             warm_pool: DEFAULT_WARM_POOL,
         }

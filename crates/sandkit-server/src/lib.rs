@@ -25,6 +25,7 @@ pub mod cursor;
 pub mod envd;
 pub mod error;
 pub mod live;
+pub mod metrics;
 pub mod proxy;
 pub mod random;
 pub mod reaper;
@@ -54,6 +55,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     serve: JoinHandle<std::io::Result<()>>,
     reaper: JoinHandle<()>,
+    sampler: JoinHandle<()>,
     store: Arc<Store>,
     live: Arc<live::Live>,
 }
@@ -99,6 +101,7 @@ impl RunningServer {
             serve.abort();
         }
         let _ = self.reaper.await;
+        let _ = self.sampler.await;
     }
 
     /// How sandboxes run here: isolated (and how), not isolated, or not at all.
@@ -135,18 +138,31 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         Err("turned off".to_string())
     };
     let live = Arc::new(live::Live::new(runtime));
+    let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(AppState {
         store: store.clone(),
         keys: ApiKeys::new(config.api_keys),
         domain,
         live: live.clone(),
         templates: config.sandboxes.template_names(),
+        metrics: metrics.clone(),
+        size: api::SandboxSize {
+            cpu_count: config.sandboxes.cpu_count,
+            memory_mb: config.sandboxes.memory_mb,
+        },
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(
         store.clone(),
         live.clone(),
         config.reap_interval,
+        stop_rx.clone(),
+    ));
+    let sampler = tokio::spawn(metrics::run(
+        store.clone(),
+        live.clone(),
+        metrics,
+        config.sandboxes.metrics_interval,
         stop_rx.clone(),
     ));
     let app = api::router(state);
@@ -189,6 +205,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         stop,
         serve,
         reaper,
+        sampler,
         store,
         live,
     })

@@ -216,6 +216,14 @@ impl Live {
             .is_ok_and(|ended| ended.iter().rev().any(|e| e == id))
     }
 
+    /// Every sandbox with processes here.
+    pub fn all(&self) -> Vec<Arc<LiveSandbox>> {
+        self.sandboxes
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The first running sandbox `matches` accepts.
     pub fn find(&self, matches: impl Fn(&LiveSandbox) -> bool) -> Option<Arc<LiveSandbox>> {
         self.sandboxes

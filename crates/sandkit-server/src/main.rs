@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             println!("sandkitd {}", cli::VERSION);
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(config)) => run(config),
+        Ok(Command::Run(config)) => run(*config),
         Err(e) => {
             eprintln!("sandkitd: {e}");
             ExitCode::from(2)

@@ -44,6 +44,10 @@ pub struct SandboxSpec {
     pub auto_resume: bool,
     /// `secure` as sent by older SDKs.
     pub secure: Option<bool>,
+    /// Its size: CPUs and memory (its cgroup's limits) and disk, as reported.
+    pub cpu_count: u32,
+    pub memory_mb: u32,
+    pub disk_size_mb: u32,
 }
 
 /// What a request for a sandbox's daemon or ports finds (see [`Store::admit_traffic`]).
@@ -295,6 +299,11 @@ impl Store {
     /// The sandboxes paused at their timeout since the last call, to be frozen.
     pub fn take_auto_paused(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().auto_paused)
+    }
+
+    /// The ids of every sandbox, whatever its team or state.
+    pub fn all_ids(&self) -> Vec<String> {
+        self.lock().index.keys().cloned().collect()
     }
 
     /// Sandbox `id`, whatever its team, state or end.

@@ -146,10 +146,6 @@ async fn creates_asking_for_what_sandkitd_lacks_are_refused() {
             "`volumeMounts`",
         ),
         (
-            json!({"autoPause": true, "autoPauseMemory": false}),
-            "`autoPauseMemory: false`",
-        ),
-        (
             json!({"autoResume": {"enabled": true}}),
             "autoResume.enabled",
         ),
@@ -184,7 +180,11 @@ async fn endpoints_not_served_yet_answer_501() {
         .unwrap()
         .to_string();
     for (method, path, feature) in [
-        (Method::GET, format!("/sandboxes/{id}/metrics"), "metrics"),
+        (
+            Method::POST,
+            format!("/sandboxes/{id}/refreshes"),
+            "refreshing",
+        ),
         (Method::PUT, format!("/sandboxes/{id}/network"), "network"),
         (
             Method::POST,

@@ -6,8 +6,8 @@ use js_sys::{Array, Date, Object, Promise, Reflect};
 use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{
-    ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, Op, Result, SandboxInfo, SandboxOpts,
-    StringMap,
+    ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, MetricsOpts, Op, Result, SandboxInfo,
+    SandboxOpts, StringMap,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -338,7 +338,10 @@ pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
         envs: o.string_map("envs")?,
         allow_internet_access: o.bool("allowInternetAccess")?,
         network: network(o)?,
-        on_timeout: on_timeout.map(|(action, _)| action),
+        on_timeout: from_js::beta_auto_pause(
+            o.bool("autoPause")?,
+            on_timeout.map(|(action, _)| action),
+        )?,
         keep_memory: on_timeout.and_then(|(_, keep)| keep),
         auto_resume: lifecycle.bool("autoResume")?,
         secure: o.bool("secure")?,
@@ -351,8 +354,48 @@ pub fn connect_opts(v: Option<JsValue>) -> Result<ConnectOpts> {
     let o = Opts::new(v, "opts")?;
     Ok(ConnectOpts {
         timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        on_resume: from_js::on_resume(o.string("onResume")?.as_deref())?,
         connection: connection(&o)?,
     })
+}
+
+/// `SandboxMetricsOpts`.
+pub fn metrics_opts(v: Option<JsValue>) -> Result<MetricsOpts> {
+    let o = Opts::new(v, "opts")?;
+    let stamp = |ms: Option<i64>| ms.map(sandkit::Timestamp::from_unix_millis);
+    Ok(MetricsOpts {
+        start: stamp(o.date_millis("start")?),
+        end: stamp(o.date_millis("end")?),
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxMetrics` objects: plain objects with a `Date`, as the official SDK returns them.
+pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
+    let out = Array::new();
+    for m in samples {
+        let obj = Object::new();
+        let set = |k: &str, v: JsValue| {
+            Reflect::set(&obj, &JsValue::from_str(k), &v).ok();
+        };
+        set(
+            "timestamp",
+            Date::new(&JsValue::from_f64(m.timestamp.unix_millis() as f64)).into(),
+        );
+        set("cpuUsedPct", JsValue::from_f64(m.cpu_used_pct));
+        set("cpuCount", JsValue::from_f64(f64::from(m.cpu_count)));
+        for (k, v) in [
+            ("memUsed", m.mem_used),
+            ("memTotal", m.mem_total),
+            ("memCache", m.mem_cache),
+            ("diskUsed", m.disk_used),
+            ("diskTotal", m.disk_total),
+        ] {
+            set(k, JsValue::from_f64(v as f64));
+        }
+        out.push(&obj);
+    }
+    out.into()
 }
 
 /// `SandboxListOpts`.

@@ -11,8 +11,8 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, pause_opts,
-    rejected, run, run_map, string_arg,
+    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, metrics_objects,
+    metrics_opts, pause_opts, rejected, run, run_map, string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -82,7 +82,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = connect_opts(opts).map(|o| self.inner.reconnect(o.timeout));
+        let op = connect_opts(opts).map(|o| self.inner.reconnect(o.timeout, o.on_resume));
         run_map(op, wrap)
     }
 
@@ -140,6 +140,32 @@ impl Sandbox {
         run_map(
             pause_opts(opts).map(|(_, keep)| self.inner.pause(keep)),
             JsValue::from,
+        )
+    }
+
+    /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.
+    #[wasm_bindgen(js_name = getMetricsById, unchecked_return_type = "Promise<SandboxMetrics[]>")]
+    pub fn get_metrics_by_id(
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxMetricsOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let op = metrics_opts(opts).map(|o| sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &o));
+        run_map(op, metrics_objects)
+    }
+
+    /// This sandbox's CPU, memory and disk samples, oldest first.
+    #[wasm_bindgen(js_name = getMetrics, unchecked_return_type = "Promise<SandboxMetrics[]>")]
+    pub fn get_metrics(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxMetricsOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        run_map(
+            metrics_opts(opts).map(|o| self.inner.get_metrics(&o)),
+            metrics_objects,
         )
     }
 

@@ -80,6 +80,8 @@ export interface SandboxOpts extends SandboxApiOpts {
   network?: SandboxNetworkOpts;
   secure?: boolean;
   lifecycle?: SandboxLifecycle;
+  /** `betaCreate`'s spelling of `lifecycle.onTimeout`: `true` is `'pause'`. */
+  autoPause?: boolean;
 }
 
 /** `network` of `Sandbox.create`. */
@@ -108,6 +110,33 @@ export interface SandboxPauseOpts extends SandboxApiOpts {
 export interface SandboxConnectOpts extends SandboxApiOpts {
   /** Extend the sandbox's life to at least this; default 300 000. */
   timeoutMs?: number;
+  /**
+   * How a paused sandbox comes back: where it stopped (`'restore'`, the default) or afresh
+   * on its files (`'reboot'`).
+   */
+  onResume?: 'restore' | 'reboot';
+}
+
+/** Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`. */
+export interface SandboxMetricsOpts extends SandboxApiOpts {
+  /** Samples taken at or after this time (rounded to the second). */
+  start?: Date;
+  /** Samples taken at or before this time (rounded to the second). */
+  end?: Date;
+}
+
+/** One sample of a sandbox's CPU, memory and disk use. */
+export interface SandboxMetrics {
+  timestamp: Date;
+  /** Of all its CPUs together, 0 to 100. */
+  cpuUsedPct: number;
+  cpuCount: number;
+  /** Bytes. */
+  memUsed: number;
+  memTotal: number;
+  memCache: number;
+  diskUsed: number;
+  diskTotal: number;
 }
 
 /** Filters of `Sandbox.list`. */

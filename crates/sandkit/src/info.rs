@@ -41,6 +41,39 @@ impl std::fmt::Display for Timestamp {
     }
 }
 
+/// One sample of a sandbox's use (`getMetrics`), as the official SDK returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxMetrics {
+    pub timestamp: Timestamp,
+    /// Of all its CPUs together, 0 to 100.
+    pub cpu_used_pct: f64,
+    pub cpu_count: u32,
+    /// Bytes.
+    pub mem_used: i64,
+    pub mem_total: i64,
+    pub mem_cache: i64,
+    pub disk_used: i64,
+    pub disk_total: i64,
+}
+
+impl From<wire::SandboxMetric> for SandboxMetrics {
+    fn from(m: wire::SandboxMetric) -> Self {
+        SandboxMetrics {
+            // The official SDK reads the string; a server that sends an unreadable one still
+            // has its Unix seconds.
+            timestamp: Timestamp::parse_rfc3339(&m.timestamp)
+                .unwrap_or(Timestamp(m.timestamp_unix.saturating_mul(1000))),
+            cpu_used_pct: m.cpu_used_pct,
+            cpu_count: m.cpu_count,
+            mem_used: m.mem_used,
+            mem_total: m.mem_total,
+            mem_cache: m.mem_cache,
+            disk_used: m.disk_used,
+            disk_total: m.disk_total,
+        }
+    }
+}
+
 /// What happens when a sandbox's time runs out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleInfo {

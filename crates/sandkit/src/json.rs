@@ -458,6 +458,18 @@ impl<'a> Value<'a> {
         self.unsigned("u16", u16::MAX.into()).map(|v| v as u16)
     }
 
+    /// Any number, as the nearest `f64` (integers too, as serde_json reads them into one).
+    pub fn f64(&self) -> Result<f64> {
+        let Kind::Number(text) = self.kind else {
+            return Err(self.invalid_type("f64"));
+        };
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| self.out_of_range("f64"))
+    }
+
     pub fn i64(&self) -> Result<i64> {
         self.signed("i64", i64::MIN, i64::MAX)
     }

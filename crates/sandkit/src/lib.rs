@@ -44,9 +44,12 @@ pub use api::ListOrder;
 pub use client::{Client, Platform};
 pub use config::{ConnectionConfig, ConnectionOpts};
 pub use error::{CommandOutcome, Error, ErrorKind, Result};
+pub use info::SandboxMetrics;
 pub use info::{LifecycleInfo, SandboxInfo, Timestamp};
 pub use op::Op;
-pub use options::{ConnectOpts, ListOpts, OnTimeout, SandboxOpts, duration_from_js_millis};
+pub use options::{
+    ConnectOpts, ListOpts, MetricsOpts, OnResume, OnTimeout, SandboxOpts, duration_from_js_millis,
+};
 pub use paginator::SandboxPaginator;
 pub use public::{PublicRequest, SandboxHandle};
 pub use sandbox::Sandbox;

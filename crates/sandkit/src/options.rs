@@ -183,6 +183,26 @@ pub fn duration_from_js_millis(name: &str, ms: f64) -> Result<Duration> {
 pub struct ConnectOpts {
     /// Extends the sandbox's life to at least this; the server's default (300 s) when unset.
     pub timeout: Option<Duration>,
+    /// How a paused sandbox comes back; the server's default ([`OnResume::Restore`]) when unset.
+    pub on_resume: Option<OnResume>,
+    pub connection: ConnectionOpts,
+}
+
+/// How a paused sandbox is resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnResume {
+    /// Where it stopped, memory and processes included.
+    Restore,
+    /// Afresh on its files: its processes start anew (`memory: false` on the wire).
+    Reboot,
+}
+
+/// Options of [`crate::Sandbox::get_metrics`]: the span of samples wanted (whole seconds on
+/// the wire, rounded as the official SDK rounds them).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsOpts {
+    pub start: Option<crate::Timestamp>,
+    pub end: Option<crate::Timestamp>,
     pub connection: ConnectionOpts,
 }
 
@@ -448,6 +468,35 @@ pub mod from_js {
             _ => Err(Error::invalid_argument(format!(
                 "order must be 'asc' or 'desc', got '{order}'"
             ))),
+        }
+    }
+
+    /// `onResume`: `'restore'` or `'reboot'`, refused in the official SDK's words otherwise.
+    pub fn on_resume(given: Option<&str>) -> Result<Option<OnResume>> {
+        match given {
+            None => Ok(None),
+            Some("restore") => Ok(Some(OnResume::Restore)),
+            Some("reboot") => Ok(Some(OnResume::Reboot)),
+            Some(other) => Err(Error::invalid_argument(format!(
+                "onResume must be one of: restore, reboot (got {}).",
+                crate::json::quote(other)
+            ))),
+        }
+    }
+
+    /// `betaCreate`'s `autoPause` (the seeds' spelling of `lifecycle.onTimeout`): true is
+    /// `'pause'`, false `'kill'`; it may repeat what `lifecycle` says but not contradict it.
+    pub fn beta_auto_pause(
+        auto_pause: Option<bool>,
+        on_timeout: Option<OnTimeout>,
+    ) -> Result<Option<OnTimeout>> {
+        let wanted = auto_pause.map(|p| if p { OnTimeout::Pause } else { OnTimeout::Kill });
+        match (wanted, on_timeout) {
+            (Some(a), Some(b)) if a != b => Err(Error::invalid_argument(format!(
+                "autoPause: {} contradicts lifecycle.onTimeout",
+                auto_pause == Some(true)
+            ))),
+            (wanted, given) => Ok(given.or(wanted)),
         }
     }
 

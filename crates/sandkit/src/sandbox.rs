@@ -3,9 +3,9 @@
 use crate::api;
 use crate::config::{ConnectionConfig, ConnectionOpts};
 use crate::error::Result;
-use crate::info::SandboxInfo;
+use crate::info::{SandboxInfo, SandboxMetrics};
 use crate::op::{Answer, Op};
-use crate::options::{ConnectOpts, ListOpts, SandboxOpts, timeout_secs};
+use crate::options::{ConnectOpts, ListOpts, MetricsOpts, OnResume, SandboxOpts, timeout_secs};
 use crate::paginator::SandboxPaginator;
 use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated};
 use std::time::Duration;
@@ -134,7 +134,7 @@ impl Sandbox {
             };
             let body = ConnectSandbox {
                 timeout,
-                memory: None,
+                memory: reboot_memory(opts.on_resume),
             };
             let id = sandbox_id.to_string();
             api::connect_sandbox_op(&config, sandbox_id, &body)
@@ -142,8 +142,9 @@ impl Sandbox {
         }))
     }
 
-    /// Connects to this sandbox again (the instance form of `connect`), extending its life.
-    pub fn reconnect(&self, timeout: Option<Duration>) -> Op<Sandbox> {
+    /// Connects to this sandbox again (the instance form of `connect`), extending its life, or
+    /// resuming it (`on_resume`) when it is paused.
+    pub fn reconnect(&self, timeout: Option<Duration>, on_resume: Option<OnResume>) -> Op<Sandbox> {
         let checked = self
             .control_plane()
             .and_then(|()| timeout.map(timeout_secs).transpose());
@@ -153,7 +154,7 @@ impl Sandbox {
             }
             let body = ConnectSandbox {
                 timeout,
-                memory: None,
+                memory: reboot_memory(on_resume),
             };
             let (id, config) = (self.sandbox_id.clone(), self.config.clone());
             api::connect_sandbox_op(&self.config, &self.sandbox_id, &body)
@@ -245,6 +246,24 @@ impl Sandbox {
             }
             api::set_sandbox_timeout_op(&self.config, &self.sandbox_id, secs)
         }))
+    }
+
+    /// A sandbox's CPU, memory and disk samples from `opts.start` to `opts.end` (the whole
+    /// kept series when unset), oldest first; `[]` in debug mode, as the official SDK.
+    pub fn get_metrics_by_id(sandbox_id: &str, opts: &MetricsOpts) -> Op<Vec<SandboxMetrics>> {
+        Op::build(
+            ConnectionConfig::resolve(&opts.connection)
+                .map(|config| metrics_op(&config, sandbox_id, opts)),
+        )
+    }
+
+    /// This sandbox's samples (see [`Sandbox::get_metrics_by_id`]); `opts.connection` is not
+    /// used: the sandbox's own is.
+    pub fn get_metrics(&self, opts: &MetricsOpts) -> Op<Vec<SandboxMetrics>> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
+        metrics_op(&self.config, &self.sandbox_id, opts)
     }
 
     /// Looks a sandbox up by id.
@@ -345,4 +364,23 @@ impl Sandbox {
 
     /// The port of the in-sandbox daemon.
     pub const ENVD_PORT: u16 = ENVD_PORT;
+}
+
+/// `memory: false` asks the server for a reboot; a restore is its default, so nothing is sent.
+fn reboot_memory(on_resume: Option<OnResume>) -> Option<bool> {
+    (on_resume == Some(OnResume::Reboot)).then_some(false)
+}
+
+fn metrics_op(
+    config: &ConnectionConfig,
+    sandbox_id: &str,
+    opts: &MetricsOpts,
+) -> Op<Vec<SandboxMetrics>> {
+    if config.debug {
+        return Op::ready(Ok(Vec::new()));
+    }
+    // `Math.round(ms / 1000)`: halves go up.
+    let secs = |t: Option<crate::Timestamp>| t.map(|t| (t.unix_millis() + 500).div_euclid(1000));
+    api::get_metrics_op(config, sandbox_id, secs(opts.start), secs(opts.end))
+        .map(|samples| samples.into_iter().map(SandboxMetrics::from).collect())
 }

@@ -235,7 +235,7 @@ async fn pause_then_connect_resumes_the_same_processes() {
     assert!(!sandbox.pause(None).await.unwrap(), "a second pause");
     let info = sandbox.get_info().await.unwrap();
     assert_eq!(info.state, sandkit::SandboxState::Paused);
-    let resumed = sandbox.reconnect(None).await.unwrap();
+    let resumed = sandbox.reconnect(None, None).await.unwrap();
     // The process from before the pause is still there.
     let listed = resumed.commands().list().await.unwrap();
     assert!(listed.iter().any(|p| p.pid == sleeper.pid()), "{listed:?}");
@@ -244,4 +244,67 @@ async fn pause_then_connect_resumes_the_same_processes() {
         .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::SandboxNotFound);
     assert!(resumed.kill().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_pause_without_memory_reboots_and_metrics_come_through_the_sdk() {
+    let server = start_server_with_sandboxes().await;
+    let url = server.url();
+    let sandbox = Sandbox::create(opts(&url)).await.unwrap();
+    sandbox
+        .files()
+        .write("/home/user/kept", "kept".into(), &Default::default())
+        .await
+        .unwrap();
+    let sleeper = sandbox
+        .commands()
+        .spawn("sleep 600", RunOpts::default())
+        .await
+        .unwrap();
+    assert!(sandbox.pause(Some(false)).await.unwrap());
+    let rebooted = Sandbox::connect(
+        sandbox.sandbox_id(),
+        sandkit::ConnectOpts {
+            connection: opts(&url).connection,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let listed = rebooted.commands().list().await.unwrap();
+    assert!(listed.iter().all(|p| p.pid != sleeper.pid()), "{listed:?}");
+    let kept = rebooted
+        .commands()
+        .run("cat /home/user/kept", RunOpts::default())
+        .await
+        .unwrap();
+    assert_eq!(kept.stdout, "kept");
+
+    // Samples arrive every 100 ms here (the second one carries the first CPU rate).
+    let mut samples = Vec::new();
+    for _ in 0..100 {
+        samples = rebooted
+            .get_metrics(&sandkit::MetricsOpts::default())
+            .await
+            .unwrap();
+        if !samples.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sample = samples.last().expect("a sample within 10 s");
+    assert_eq!(sample.cpu_count, 2);
+    assert_eq!(sample.mem_total, 512 * 1024 * 1024);
+    assert!(sample.timestamp.unix_millis() > 0);
+    let missing = Sandbox::get_metrics_by_id(
+        "no-such-sandbox",
+        &sandkit::MetricsOpts {
+            connection: opts(&url).connection,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::SandboxNotFound);
+    assert!(rebooted.kill().await.unwrap());
 }

@@ -94,6 +94,7 @@ async fn create_get_info_connect_timeout_kill() {
         ConnectOpts {
             timeout: Some(Duration::from_secs(60)),
             connection: conn(&url, TEAM_A_KEY),
+            ..Default::default()
         },
     )
     .await

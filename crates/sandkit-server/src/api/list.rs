@@ -115,7 +115,7 @@ fn page_response(page: &ListPage) -> Response {
 }
 
 /// `name=value` pairs of a raw query string, still percent-encoded.
-fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+pub(super) fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -123,7 +123,7 @@ fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Form-decodes one query name or value (`+` is a space).
-fn decode_param(name: &str, raw: &str) -> Result<String, ApiError> {
+pub(super) fn decode_param(name: &str, raw: &str) -> Result<String, ApiError> {
     percent_decode(raw, true).map_err(|e| {
         ApiError::bad_request(format!(
             "query parameter `{}` is not valid percent-encoding: {e}",

@@ -2,6 +2,7 @@
 
 mod extract;
 mod list;
+mod metrics;
 mod sandboxes;
 mod unimplemented;
 
@@ -30,6 +31,17 @@ pub struct AppState {
     pub live: Arc<crate::live::Live>,
     /// The templates sandboxes may be created from.
     pub templates: Vec<String>,
+    /// Every sandbox's CPU, memory and disk samples.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// What each new sandbox may use.
+    pub size: SandboxSize,
+}
+
+/// The CPUs and memory each sandbox gets (its cgroup's limits).
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxSize {
+    pub cpu_count: u32,
+    pub memory_mb: u32,
 }
 
 /// The control-plane router, CORS included.
@@ -42,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(sandboxes::get_info).delete(sandboxes::kill),
         )
         .route("/sandboxes/{id}/timeout", post(sandboxes::set_timeout))
+        .route("/sandboxes/{id}/metrics", get(metrics::of_one))
+        .route("/sandboxes/metrics", get(metrics::latest_of_many))
         .route("/sandboxes/{id}/connect", post(sandboxes::connect))
         .route("/sandboxes/{id}/pause", post(sandboxes::pause))
         .route("/sandboxes/{id}/resume", post(sandboxes::resume))

@@ -21,9 +21,7 @@ pub const MAX_TIMEOUT_SECS: i64 = 86_400;
 /// Deprecated in the API but still required in responses.
 const CLIENT_ID: &str = "sandkitd";
 
-// The size every sandbox reports until templates carry their own.
-const CPU_COUNT: u32 = 2;
-const MEMORY_MB: u32 = 512;
+/// The disk size every sandbox reports (not a limit: its files share the host's disk).
 const DISK_SIZE_MB: u32 = 1024;
 
 /// `POST /v2/sandboxes` and `POST /sandboxes`: 201 with the new sandbox.
@@ -33,7 +31,10 @@ pub async fn create(
     JsonBodyAndBytes(body, bytes): JsonBodyAndBytes<NewSandbox>,
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
-    let spec = validate_new(team.clone(), body, &app.templates)?;
+    let mut spec = validate_new(team.clone(), body, &app.templates)?;
+    spec.cpu_count = app.size.cpu_count;
+    spec.memory_mb = app.size.memory_mb;
+    spec.disk_size_mb = DISK_SIZE_MB;
     // Paused at its timeout where sandboxes cannot be frozen, it would go on running (a pause
     // without memory needs no freezer).
     if spec.auto_pause
@@ -300,6 +301,7 @@ fn validate_new(
         auto_pause_memory: body.auto_pause_memory,
         auto_resume,
         secure: body.secure,
+        ..Default::default()
     })
 }
 
@@ -327,9 +329,9 @@ pub fn listed(r: &SandboxRecord) -> ListedSandbox {
         alias: None,
         started_at: format_rfc3339_millis(r.started_ms()),
         end_at: format_rfc3339_millis(r.end_ms),
-        cpu_count: CPU_COUNT,
-        memory_mb: MEMORY_MB,
-        disk_size_mb: DISK_SIZE_MB,
+        cpu_count: r.spec.cpu_count,
+        memory_mb: r.spec.memory_mb,
+        disk_size_mb: r.spec.disk_size_mb,
         state: r.state,
         envd_version: ENVD_VERSION.into(),
         metadata: Some(r.spec.metadata.clone()),

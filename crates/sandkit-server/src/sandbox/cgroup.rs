@@ -26,6 +26,13 @@ const BASE_DIR: &str = "sandkitd";
 const PIDS: &str = "pids";
 /// The controller that pauses a sandbox (v1; on v2 every cgroup has `cgroup.freeze`).
 const FREEZER: &str = "freezer";
+/// The controllers that limit and measure a sandbox's memory and CPU (`cpuacct` is v1 only;
+/// v2's `cpu.stat` always counts).
+const MEMORY: &str = "memory";
+const CPU: &str = "cpu";
+const CPUACCT: &str = "cpuacct";
+/// The CFS period CPU quotas are expressed in, in microseconds.
+const CPU_PERIOD_US: u64 = 100_000;
 /// How long a freeze may take to settle before it is reported as failed.
 const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
 /// How many times `remove` kills what is listed before it only waits.
@@ -100,7 +107,44 @@ impl Cgroups {
             }
             _ => {}
         }
+        // Limits and usage: best effort; what is missing is reported by `limits`.
+        for controller in [MEMORY, CPU, CPUACCT] {
+            match find_controller(&mounts, controller) {
+                Some((Version::V1, at)) => {
+                    if let Some(h) = hierarchies.iter_mut().find(|h| h.mount == at) {
+                        // Co-mounted with one we use already (`cpu,cpuacct`).
+                        h.controllers.push(controller);
+                        continue;
+                    }
+                    remove_stale_instances(&at.join(BASE_DIR));
+                    if let Ok(parent) = create_instance_dir(&at, Version::V1, &instance) {
+                        hierarchies.push(Hierarchy {
+                            version: Version::V1,
+                            controllers: vec![controller],
+                            mount: at,
+                            parent,
+                        });
+                    }
+                }
+                Some((Version::V2, at)) if version == Version::V2 && at == mount => {
+                    let base = mount.join(BASE_DIR);
+                    let enabled = [&mount, &base, &parent]
+                        .iter()
+                        .all(|dir| enable_for_children(dir, controller).is_ok());
+                    if enabled {
+                        hierarchies[0].controllers.push(controller);
+                    }
+                }
+                _ => {}
+            }
+        }
         Ok(Cgroups { hierarchies })
+    }
+
+    /// Which limits sandboxes get: memory, CPU, both or neither, and what is missing.
+    pub fn limits(&self) -> (bool, bool) {
+        let has = |c: &str| self.hierarchies.iter().any(|h| h.controllers.contains(&c));
+        (has(MEMORY), has(CPU))
     }
 
     /// Whether sandboxes can be paused (a freezer), and if not, why.
@@ -137,8 +181,9 @@ impl Cgroups {
     }
 
     /// Creates the cgroup of one sandbox (`name` is the sandbox id: `[a-z0-9-]` only, anything
-    /// else is refused) and sets `pids.max` to `max_pids`.
-    pub fn create(&self, name: &str, max_pids: u32) -> Result<SandboxCgroup, String> {
+    /// else is refused) and sets `pids.max` to `limits.max_pids`, and its memory and CPU
+    /// limits where those controllers are.
+    pub fn create(&self, name: &str, limits: &Limits) -> Result<SandboxCgroup, String> {
         if !is_valid_name(name) {
             return Err(format!(
                 "invalid cgroup name {name:?}: only [a-z0-9-] is allowed"
@@ -160,7 +205,17 @@ impl Cgroups {
             .zip(&dirs)
             .find(|(h, _)| h.controllers.contains(&FREEZER))
             .map(|(h, dir)| (h.version, dir.clone()));
-        match SandboxCgroup::configure(dirs.clone(), max_pids, freezer) {
+        let controllers = self
+            .hierarchies
+            .iter()
+            .zip(&dirs)
+            .flat_map(|(h, dir)| {
+                h.controllers
+                    .iter()
+                    .map(move |c| (*c, h.version, dir.clone()))
+            })
+            .collect();
+        match SandboxCgroup::configure(dirs.clone(), limits, freezer, controllers) {
             Ok(cgroup) => Ok(cgroup),
             Err(e) => {
                 remove_dirs_quietly(&dirs);
@@ -181,6 +236,28 @@ impl Drop for Cgroups {
     }
 }
 
+/// What one sandbox may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Processes and threads.
+    pub max_pids: u32,
+    /// CPUs' worth of time per period (a quota, not a pinning to cores).
+    pub cpu_count: u32,
+    /// Memory, page cache included; beyond it the kernel reclaims, then kills inside.
+    pub memory_mb: u32,
+}
+
+/// What a sandbox has used, as its cgroup counts it; `None` where the controller is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// CPU time since the cgroup was made, in nanoseconds.
+    pub cpu_ns: Option<u64>,
+    /// Memory in use, page cache included, in bytes.
+    pub memory: Option<u64>,
+    /// Of which page cache, in bytes.
+    pub cache: Option<u64>,
+}
+
 /// One sandbox's cgroup. Dropping it does NOT remove it (removal must wait for the processes to
 /// die): call [`SandboxCgroup::remove`].
 #[derive(Debug)]
@@ -191,20 +268,53 @@ pub struct SandboxCgroup {
     procs: OwnedFd,
     /// The directory that freezes the sandbox, and its cgroup version.
     freezer: Option<(Version, PathBuf)>,
+    /// Each controller in use, with its hierarchy's version and the sandbox's directory there.
+    controllers: Vec<(&'static str, Version, PathBuf)>,
 }
 
 impl SandboxCgroup {
     fn configure(
         dirs: Vec<PathBuf>,
-        max_pids: u32,
+        limits: &Limits,
         freezer: Option<(Version, PathBuf)>,
+        controllers: Vec<(&'static str, Version, PathBuf)>,
     ) -> Result<SandboxCgroup, String> {
         let first = dirs
             .first()
             .ok_or_else(|| "no cgroup hierarchy to create the cgroup in".to_string())?;
         let pids_max = first.join("pids.max");
-        write_file(&pids_max, &max_pids.to_string())
+        write_file(&pids_max, &limits.max_pids.to_string())
             .map_err(|e| describe_err("write", &pids_max, e))?;
+        let write = |dir: &Path, file: &str, value: &str| {
+            let path = dir.join(file);
+            write_file(&path, value).map_err(|e| describe_err("write", &path, e))
+        };
+        let bytes = u64::from(limits.memory_mb) * 1024 * 1024;
+        let quota = u64::from(limits.cpu_count) * CPU_PERIOD_US;
+        for (controller, version, dir) in &controllers {
+            match (*controller, version) {
+                (MEMORY, Version::V1) => {
+                    write(dir, "memory.limit_in_bytes", &bytes.to_string())?;
+                    // Swap must not stretch the limit (the file exists only with swap
+                    // accounting on; it must be written after the memory limit).
+                    if dir.join("memory.memsw.limit_in_bytes").exists() {
+                        write(dir, "memory.memsw.limit_in_bytes", &bytes.to_string())?;
+                    }
+                }
+                (MEMORY, Version::V2) => {
+                    write(dir, "memory.max", &bytes.to_string())?;
+                    if dir.join("memory.swap.max").exists() {
+                        write(dir, "memory.swap.max", "0")?;
+                    }
+                }
+                (CPU, Version::V1) => {
+                    write(dir, "cpu.cfs_period_us", &CPU_PERIOD_US.to_string())?;
+                    write(dir, "cpu.cfs_quota_us", &quota.to_string())?;
+                }
+                (CPU, Version::V2) => write(dir, "cpu.max", &format!("{quota} {CPU_PERIOD_US}"))?,
+                _ => {}
+            }
+        }
         let procs_path = first.join("cgroup.procs");
         // std opens files with O_CLOEXEC: the descriptor reaches a forked child but no program.
         let procs = fs::OpenOptions::new()
@@ -215,7 +325,34 @@ impl SandboxCgroup {
             dirs,
             procs: procs.into(),
             freezer,
+            controllers,
         })
+    }
+
+    /// The sandbox's CPU time and memory now. Blocking (small reads of cgroup files).
+    pub fn usage(&self) -> Usage {
+        let mut usage = Usage::default();
+        for (controller, version, dir) in &self.controllers {
+            match (*controller, version) {
+                (CPUACCT, Version::V1) => usage.cpu_ns = read_number(&dir.join("cpuacct.usage")),
+                (MEMORY, Version::V1) => {
+                    usage.memory = read_number(&dir.join("memory.usage_in_bytes"));
+                    usage.cache = read_stat(&dir.join("memory.stat"), "total_cache");
+                }
+                (MEMORY, Version::V2) => {
+                    usage.memory = read_number(&dir.join("memory.current"));
+                    usage.cache = read_stat(&dir.join("memory.stat"), "file");
+                }
+                _ => {}
+            }
+        }
+        if let (None, Some(first)) = (usage.cpu_ns, self.dirs.first())
+            && let Some(usec) = read_stat(&first.join("cpu.stat"), "usage_usec")
+        {
+            // v2: every cgroup counts its CPU time in `cpu.stat`.
+            usage.cpu_ns = Some(usec.saturating_mul(1000));
+        }
+        usage
     }
 
     /// Moves process `pid` (and so what it starts from then on) into the cgroup's hierarchies
@@ -296,6 +433,18 @@ impl SandboxCgroup {
         // `configure` refuses an empty list, so the fallback is never taken.
         self.dirs.first().map_or(Path::new(""), PathBuf::as_path)
     }
+}
+
+/// A cgroup file holding one number.
+fn read_number(path: &Path) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The value of `key` in a `key value` per line file (`memory.stat`, `cpu.stat`).
+fn read_stat(path: &Path, key: &str) -> Option<u64> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// The file that freezes (`frozen`) or thaws a cgroup of `version`, and what to write to it.
@@ -694,6 +843,14 @@ fn describe_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn test_limits(max_pids: u32) -> Limits {
+        Limits {
+            max_pids,
+            cpu_count: 1,
+            memory_mb: 256,
+        }
+    }
+
     use super::*;
     use std::process::{Command, Stdio};
 
@@ -715,7 +872,9 @@ mod tests {
     #[test]
     fn a_fork_bomb_stays_under_pids_max_and_remove_kills_it() {
         let cgroups = Cgroups::new().expect("a pids controller on this machine");
-        let cgroup = cgroups.create("bomb-test", 20).expect("create");
+        let cgroup = cgroups
+            .create("bomb-test", &test_limits(20))
+            .expect("create");
         let dir = cgroup.dirs[0].clone();
         let fd = cgroup.procs_fd().as_raw_fd();
         // The shell waits for a line before it forks, while it is moved into the cgroup.
@@ -748,7 +907,10 @@ mod tests {
     fn invalid_names_are_refused() {
         let cgroups = Cgroups::new().expect("a pids controller on this machine");
         for name in ["../x", "", "a/b", ".", "Upper", "cgroup.procs"] {
-            assert!(cgroups.create(name, 10).is_err(), "{name:?} was accepted");
+            assert!(
+                cgroups.create(name, &test_limits(10)).is_err(),
+                "{name:?} was accepted"
+            );
         }
     }
 

@@ -19,7 +19,7 @@ pub mod template;
 mod userns;
 
 use crate::config::SandboxesConfig;
-use cgroup::{Cgroups, SandboxCgroup};
+use cgroup::{Cgroups, Limits, SandboxCgroup};
 use ids::{IdClaim, IdMap, IdRanges};
 use proto::{FromAgent, Received, SpawnRequest, ToAgent};
 use std::collections::HashMap;
@@ -60,7 +60,7 @@ pub struct Runtime {
     /// Each sandbox's cgroup (its pids limit); `Err` says why there is none.
     cgroups: Result<Arc<Cgroups>, String>,
     seccomp: bool,
-    max_pids: u32,
+    limits: Limits,
     tmp_size_mb: u64,
     pool: Arc<WarmPool>,
     /// Connects to ports inside sandboxes (the public-URL proxy).
@@ -157,7 +157,11 @@ impl Runtime {
             ids,
             cgroups,
             seccomp: !config.insecure_no_seccomp,
-            max_pids: config.max_pids,
+            limits: Limits {
+                max_pids: config.max_pids,
+                cpu_count: config.cpu_count,
+                memory_mb: config.memory_mb,
+            },
             tmp_size_mb: config.tmp_size_mb,
             dialer: netns::Dialer::start()?,
             pool: Arc::new(WarmPool {
@@ -218,12 +222,29 @@ impl Runtime {
             "NO seccomp filter (--insecure-no-seccomp)".into()
         });
         parts.push(match &self.cgroups {
-            Ok(c) => format!(
-                "at most {} processes each ({})",
-                self.max_pids,
-                c.describe()
-            ),
-            Err(why) => format!("NO process limit ({why})"),
+            Ok(c) => {
+                let (memory, cpu) = c.limits();
+                let Limits {
+                    max_pids,
+                    cpu_count,
+                    memory_mb,
+                } = self.limits;
+                let memory = if memory {
+                    format!("{memory_mb} MiB of memory")
+                } else {
+                    "memory NOT limited (no memory cgroup controller)".into()
+                };
+                let cpu = if cpu {
+                    format!("{cpu_count} CPUs")
+                } else {
+                    "CPU NOT limited (no cpu cgroup controller)".into()
+                };
+                format!(
+                    "at most {max_pids} processes, {memory}, {cpu} each ({})",
+                    c.describe()
+                )
+            }
+            Err(why) => format!("NO process, memory or CPU limits ({why})"),
         });
         let secure = self.ids.is_some() && self.seccomp;
         format!(
@@ -404,7 +425,7 @@ impl Runtime {
         };
         let cgroup = match &self.cgroups {
             Ok(c) => Some(
-                c.create(name, self.max_pids)
+                c.create(name, &self.limits)
                     .map_err(std::io::Error::other)?,
             ),
             Err(_) => None,
@@ -945,6 +966,16 @@ impl SandboxHandle {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
+    }
+
+    /// Its CPU time and memory as its cgroup counts them (nothing without one). Blocking.
+    pub fn usage(&self) -> cgroup::Usage {
+        self.inner
+            .cgroup
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(SandboxCgroup::usage))
+            .unwrap_or_default()
     }
 
     /// Whether the sandbox can be paused: its cgroup has a freezer.

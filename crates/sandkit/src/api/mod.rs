@@ -10,8 +10,8 @@ use crate::retry::Idempotency;
 use crate::transport::Method;
 use crate::wire::metadata::{encode_query_value, encode_uri_component};
 use crate::wire::{
-    ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxState,
-    SetTimeout, StringMap,
+    ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxMetric,
+    SandboxState, SetTimeout, StringMap,
 };
 pub(crate) use pipeline::{ApiRequest, ApiResponse, send, with_deadline};
 
@@ -118,6 +118,32 @@ pub fn get_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<SandboxDet
 
 pub async fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<SandboxDetail> {
     get_sandbox_op(cfg, sandbox_id).run().await
+}
+
+/// `GET /sandboxes/{id}/metrics?start=&end=` (Unix seconds; each omitted when unset).
+pub fn get_metrics_op(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Op<Vec<SandboxMetric>> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let query: Vec<String> = [("start", start), ("end", end)]
+            .iter()
+            .filter_map(|(name, v)| v.map(|v| format!("{name}={v}")))
+            .collect();
+        let path = if query.is_empty() {
+            format!("/sandboxes/{id}/metrics")
+        } else {
+            format!("/sandboxes/{id}/metrics?{}", query.join("&"))
+        };
+        let req = request(Method::Get, path, None, Idempotency::Idempotent);
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            expect(resp, &not_found)?
+                .json(|v| crate::json::read_all(v.array()?, SandboxMetric::from_json))
+        })
+    }))
 }
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.

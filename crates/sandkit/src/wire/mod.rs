@@ -162,6 +162,59 @@ pub struct ListedSandbox {
     pub metadata: Option<StringMap>,
 }
 
+/// One sample of `GET /sandboxes/{id}/metrics` (`SandboxMetric`): the sandbox's own use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxMetric {
+    /// RFC 3339; what the official SDKs read.
+    pub timestamp: String,
+    /// The same instant in Unix seconds.
+    pub timestamp_unix: i64,
+    pub cpu_count: u32,
+    /// Of all its CPUs together, 0 to 100.
+    pub cpu_used_pct: f64,
+    /// Bytes.
+    pub mem_used: i64,
+    pub mem_total: i64,
+    pub mem_cache: i64,
+    pub disk_used: i64,
+    pub disk_total: i64,
+}
+
+impl SandboxMetric {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        let timestamp = o.str("timestamp")?;
+        let timestamp_unix = o.req("timestampUnix")?.i64()?;
+        let cpu_count = o.req("cpuCount")?.u32()?;
+        let cpu_used_pct = o.req("cpuUsedPct")?.f64()?;
+        let [mem_used, mem_total, mem_cache, disk_used, disk_total] = [
+            o.req("memUsed")?.i64()?,
+            o.req("memTotal")?.i64()?,
+            o.req("memCache")?.i64()?,
+            o.req("diskUsed")?.i64()?,
+            o.req("diskTotal")?.i64()?,
+        ];
+        Ok(SandboxMetric {
+            timestamp: timestamp.into(),
+            timestamp_unix,
+            cpu_count,
+            cpu_used_pct,
+            mem_used,
+            mem_total,
+            mem_cache,
+            disk_used,
+            disk_total,
+        })
+    }
+}
+
+/// `GET /sandboxes/metrics?sandbox_ids=` (`SandboxesWithMetrics`): each sandbox's latest sample.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SandboxesWithMetrics {
+    pub sandboxes: BTreeMap<String, SandboxMetric>,
+}
+
 /// `lifecycle` of `SandboxDetail`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -458,6 +511,36 @@ mod tests {
         "startedAt":"2026-01-01T00:00:00.000Z","endAt":"2026-01-01T00:05:00Z",
         "cpuCount":2,"memoryMB":512,"diskSizeMB":0,"state":"paused","envdVersion":"0.2.0",
         "metadata":{"a b":"c=d","\u00e9":"\u00e9\ud83d\ude00"},"unknown":[1,{"x":[true,null]}]}"#;
+
+    #[test]
+    fn metrics_decode_as_the_derive_decodes_them() {
+        const METRIC: &str = r#"{"timestamp":"2026-01-01T00:00:05.000Z","timestampUnix":1767225605,
+            "cpuCount":2,"cpuUsedPct":12.5,"memUsed":1048576,"memTotal":536870912,"memCache":0,
+            "diskUsed":4096,"diskTotal":1073741824}"#;
+        same::<SandboxMetric>(METRIC, SandboxMetric::from_json);
+        for (field, bad) in [
+            ("cpuUsedPct", "3"),
+            ("cpuUsedPct", "1e2"),
+            ("cpuUsedPct", "\"1\""),
+            ("cpuUsedPct", "null"),
+            ("memUsed", "1.5"),
+            ("memUsed", "-1"),
+            ("timestampUnix", "9223372036854775808"),
+            ("cpuCount", "-2"),
+            ("timestamp", "5"),
+        ] {
+            let doc = METRIC.replacen(
+                &format!("\"{field}\":"),
+                &format!("\"{field}\":{bad},\"x{field}\":"),
+                1,
+            );
+            same::<SandboxMetric>(&doc, SandboxMetric::from_json);
+        }
+        for field in ["timestamp", "cpuUsedPct", "diskTotal"] {
+            let doc = METRIC.replacen(&format!("\"{field}\":"), &format!("\"x{field}\":"), 1);
+            same::<SandboxMetric>(&doc, SandboxMetric::from_json);
+        }
+    }
 
     #[test]
     fn answers_decode_as_the_derives_decode_them() {

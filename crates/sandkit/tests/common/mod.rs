@@ -45,14 +45,16 @@ pub async fn start_server_with_sandboxes() -> RunningServer {
 }
 
 fn config() -> ServerConfig {
-    ServerConfig {
+    let mut config = ServerConfig {
         api_keys: vec![
             (TEAM_A_KEY.into(), "team-a".into()),
             (TEAM_B_KEY.into(), "team-b".into()),
         ],
         reap_interval: std::time::Duration::from_millis(50),
         ..Default::default()
-    }
+    };
+    config.sandboxes.metrics_interval = std::time::Duration::from_millis(100);
+    config
 }
 
 pub fn conn(url: &str, key: &str) -> ConnectionOpts {
