@@ -110,6 +110,25 @@ const atResume = await count()
 await new Promise((r) => setTimeout(r, 500))
 say(`  a second later, resumed: counter ${atResume} (stood still), then ${await count()} (counting again), state ${(await back.getInfo()).state}`)
 
+say('pause without memory: the processes end, the files stay; the resume is a reboot')
+await back.files.write('/home/user/notes.txt', 'kept across the reboot')
+await back.pause({ keepMemory: false })
+const rebooted = await Sandbox.connect(back.sandboxId)
+const counting = (await rebooted.commands.list()).some((p) => (p.args ?? []).join(' ').includes('/tmp/count'))
+say(`  ${await rebooted.files.read('/home/user/notes.txt')}; the counter still running: ${counting}`)
+
+say('metrics: what a busy sandbox uses, sampled by sandkitd (every 5 s by default)')
+await rebooted.commands.run(`timeout 3 sh -c 'while :; do :; done'`, { background: true })
+let busiest
+for (let i = 0; i < 60 && !(busiest?.cpuUsedPct > 20); i++) {
+  await new Promise((r) => setTimeout(r, 250))
+  busiest = (await rebooted.getMetrics()).sort((x, y) => y.cpuUsedPct - x.cpuUsedPct)[0]
+}
+if (busiest) {
+  const mib = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`
+  say(`  ${busiest.timestamp.toISOString()}: CPU ${busiest.cpuUsedPct}% of ${busiest.cpuCount}, memory ${mib(busiest.memUsed)} of ${mib(busiest.memTotal)}, disk ${mib(busiest.diskUsed)}`)
+}
+
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
   'read -r _ host _ < /proc/self/uid_map; echo "uid $(id -u) inside is host uid $host"; ' +

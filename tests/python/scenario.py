@@ -243,6 +243,37 @@ def _():
     equal(resumed.get_info().state, SandboxState.RUNNING, "state after connect")
 
 
+@check("metrics: get_metrics of a busy sandbox shows its CPU; the classmethod too")
+def _():
+    sbx = create()
+    sbx.commands.run("timeout 20 sh -c 'while :; do :; done'", background=True)
+    busy = None
+    for _attempt in range(150):
+        busy = next((m for m in sbx.get_metrics() if m.cpu_used_pct > 20), None)
+        if busy:
+            break
+        time.sleep(0.1)
+    if busy is None:
+        raise AssertionError("no sample shows the busy loop")
+    equal((busy.cpu_count, busy.mem_total), (2, 512 * 2**20), "cpu_count, mem_total")
+    if not 0 < busy.mem_used < busy.mem_total:
+        raise AssertionError(f"mem_used {busy.mem_used}")
+    if not Sandbox.get_metrics(sbx.sandbox_id):
+        raise AssertionError("the classmethod found no samples")
+
+
+@check("pause: without memory, the files stay and the resume is a reboot")
+def _():
+    sbx = create()
+    sbx.files.write("/home/user/kept", "kept")
+    sbx.commands.run("sleep 600", background=True)
+    equal(sbx.pause(keep_memory=False), True, "pause without memory")
+    resumed = Sandbox.connect(sbx.sandbox_id)
+    equal(resumed.files.read("/home/user/kept"), "kept", "files after the reboot")
+    left = [p for p in resumed.commands.list() if "600" in " ".join(p.args or [])]
+    equal(left, [], "processes after the reboot")
+
+
 @check("lifecycle: kill, then the sandbox is gone")
 def _():
     for sbx in created:
