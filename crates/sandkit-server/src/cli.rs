@@ -27,7 +27,12 @@ Options:
       --api-key <KEY[=TEAM]>  Accept KEY for team TEAM (team \"default\" without =TEAM);
                               repeat for more keys. Without any, a random key is generated
       --domain <DOMAIN>       Sandbox domain reported to SDKs [default: localhost:<port>]
-      --state-dir <DIR>       Where sandbox files live [default: a new directory in $TMPDIR]
+      --state-dir <DIR>       Where sandbox files and records live; given, sandboxes outlive a
+                              restart: paused ones (and those with autoPause) come back paused,
+                              their files kept, to resume as a reboot [default: a new directory
+                              in $TMPDIR, removed at exit]
+      --max-paused-age <T>    Paused sandboxes older than this are deleted, e.g. 30d, 12h, 90m
+                              [default: 30d]
       --template <NAME=DIR>   Sandbox.create('NAME') runs on the root filesystem in DIR (an
                               unpacked image or debootstrap tree); repeat for more. Without
                               it, 'base' and 'code-interpreter-v1' run on the default
@@ -157,6 +162,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.tmp_size_mb =
                     number(&flag, &value()?, 1..=1 << 20, "a size in MiB (1-1048576)")?;
             }
+            "--max-paused-age" => {
+                config.max_paused_age = age(&flag, &value()?)?;
+            }
             "--cpu-count" => {
                 config.sandboxes.cpu_count = number(&flag, &value()?, 1..=1024, "a number 1-1024")?;
             }
@@ -202,6 +210,28 @@ where
         .ok()
         .filter(|n| range.contains(n))
         .ok_or_else(|| CliError(format!("{flag}: {v:?} is not {what}")))
+}
+
+/// `30d`, `12h`, `90m` or `45s`: at least a second.
+fn age(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
+    let (number, unit) = match v.char_indices().last() {
+        Some((at, 'd')) => (&v[..at], 86_400),
+        Some((at, 'h')) => (&v[..at], 3_600),
+        Some((at, 'm')) => (&v[..at], 60),
+        Some((at, 's')) => (&v[..at], 1),
+        _ => ("", 0),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|secs| *secs >= 1)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            CliError(format!(
+                "{flag}: {v:?} is not an age such as 30d, 12h, 90m or 45s"
+            ))
+        })
 }
 
 /// `5`, `5s` or `500ms`: at least 10 ms, at most an hour.
@@ -331,6 +361,12 @@ mod tests {
         assert_eq!((s.max_pids, s.tmp_size_mb, s.warm_pool), (256, 64, 0));
         assert_eq!((s.cpu_count, s.memory_mb), (1, 256));
         assert_eq!(s.metrics_interval, std::time::Duration::from_millis(250));
+        let aged = run(&["--max-paused-age", "12h"]).unwrap();
+        assert_eq!(aged.max_paused_age.as_secs(), 12 * 3600);
+        assert_eq!(
+            run(&[]).unwrap().max_paused_age,
+            crate::config::DEFAULT_MAX_PAUSED_AGE
+        );
         let every_2s = run(&["--metrics-interval", "2s"]).unwrap();
         assert_eq!(every_2s.sandboxes.metrics_interval.as_secs(), 2);
         assert!(s.insecure_no_userns && s.insecure_no_seccomp && s.isolation);
@@ -362,6 +398,10 @@ mod tests {
             &["--memory-mb", "8"],
             &["--metrics-interval", "1ms"],
             &["--metrics-interval", "soon"],
+            &["--max-paused-age", "30"],
+            &["--max-paused-age", "0d"],
+            &["--max-paused-age", "ed"],
+            &["--max-paused-age", "3é"],
         ] {
             let err = run(bad).unwrap_err();
             assert!(!err.0.contains("secret"), "{err}");
@@ -383,6 +423,7 @@ mod tests {
             "--cpu-count",
             "--memory-mb",
             "--metrics-interval",
+            "--max-paused-age",
             "--insecure-no-userns",
             "--insecure-no-seccomp",
             "--no-isolation",

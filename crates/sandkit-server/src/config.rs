@@ -20,9 +20,14 @@ pub struct ServerConfig {
     /// How often ended sandboxes are swept away. Expired sandboxes are never visible between
     /// sweeps either; the sweep only frees them promptly.
     pub reap_interval: Duration,
+    /// How long a paused sandbox is kept before it is deleted (files and record).
+    pub max_paused_age: Duration,
     /// How sandbox processes run.
     pub sandboxes: SandboxesConfig,
 }
+
+/// How long paused sandboxes are kept unless `--max-paused-age` says otherwise.
+pub const DEFAULT_MAX_PAUSED_AGE: Duration = Duration::from_secs(30 * 86_400);
 
 /// How sandbox processes run.
 #[derive(Clone, Debug)]
@@ -36,7 +41,8 @@ pub struct SandboxesConfig {
     pub insecure_no_userns: bool,
     /// Isolate without the seccomp filter.
     pub insecure_no_seccomp: bool,
-    /// Where sandbox files live; default a fresh directory under the system temp dir.
+    /// Where sandbox files live; default a fresh directory under the system temp dir. When
+    /// given, sandbox records are kept there too, and paused sandboxes outlive a restart.
     pub state_dir: Option<std::path::PathBuf>,
     /// The `sandkitd` binary that runs as each sandbox's agent; default the running one.
     pub agent_exe: Option<std::path::PathBuf>,
@@ -115,6 +121,7 @@ impl Default for ServerConfig {
             api_keys: Vec::new(),
             domain: None,
             reap_interval: Duration::from_millis(100),
+            max_paused_age: DEFAULT_MAX_PAUSED_AGE,
             sandboxes: SandboxesConfig::default(),
         }
     }
@@ -130,6 +137,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("api_key_teams", &teams)
             .field("domain", &self.domain)
             .field("reap_interval", &self.reap_interval)
+            .field("max_paused_age", &self.max_paused_age)
             .field("sandboxes", &self.sandboxes)
             .finish()
     }

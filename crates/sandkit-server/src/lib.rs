@@ -26,6 +26,7 @@ pub mod envd;
 pub mod error;
 pub mod live;
 pub mod metrics;
+pub mod persist;
 pub mod proxy;
 pub mod random;
 pub mod reaper;
@@ -58,6 +59,8 @@ pub struct RunningServer {
     sampler: JoinHandle<()>,
     store: Arc<Store>,
     live: Arc<live::Live>,
+    /// Sandboxes are kept across restarts (`--state-dir`).
+    persistent: bool,
 }
 
 // Only the address: the store holds sandbox tokens.
@@ -91,8 +94,21 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         // Sandboxes first: their process streams are requests in flight, which end with them.
-        self.store.end_all();
-        self.live.end_all().await;
+        if self.persistent {
+            // Paused ones, and those that would have been paused at their timeout, stay: their
+            // files on disk, their records paused (processes cannot outlive sandkitd).
+            let (kept, ended) = self.store.close(store::now_ns());
+            for record in kept {
+                self.live.stop_keeping_files(&record.id).await;
+            }
+            for record in ended {
+                self.live.end(&record.id).await;
+            }
+            self.live.end_all(true).await;
+        } else {
+            self.store.end_all();
+            self.live.end_all(false).await;
+        }
         let mut serve = self.serve;
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
             .await
@@ -127,17 +143,39 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let domain = config
         .domain
         .unwrap_or_else(|| format!("localhost:{}", addr.port()));
-    let store = Arc::new(Store::new());
+    // With a state directory of the user's, records live there too, and sandboxes outlive a
+    // restart of sandkitd (paused: their processes cannot).
+    let persistent = config.sandboxes.state_dir.is_some();
+    let store = Arc::new(match &config.sandboxes.state_dir {
+        Some(dir) => {
+            let (persist, records) = persist::Persist::open(dir)?;
+            let store = Store::persisted(persist, records);
+            store.settle_after_restart(store::now_ns(), config.max_paused_age);
+            store
+        }
+        None => Store::new(),
+    });
+    let kept = store.all_ids();
     let runtime = if config.sandboxes.enabled {
         let state_dir = config.sandboxes.state_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("sandkitd-{}-{}", std::process::id(), addr.port()))
         });
         // A machine that cannot run sandboxes as configured is an error, not a quiet downgrade.
-        Ok(sandbox::Runtime::new(state_dir, &config.sandboxes).await?)
+        Ok(sandbox::Runtime::new(state_dir, &config.sandboxes, &kept).await?)
     } else {
         Err("turned off".to_string())
     };
     let live = Arc::new(live::Live::new(runtime));
+    for id in kept {
+        let Some(record) = store.get_any(&id) else {
+            continue;
+        };
+        if let Err(e) = live.adopt(&record) {
+            eprintln!("sandkitd: sandbox {id} from the state directory cannot be restored: {e}");
+            store.end(&id);
+            live.end(&id).await;
+        }
+    }
     let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -155,7 +193,10 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let reaper = tokio::spawn(reaper::run(
         store.clone(),
         live.clone(),
-        config.reap_interval,
+        reaper::Timing {
+            interval: config.reap_interval,
+            max_paused_age: config.max_paused_age,
+        },
         stop_rx.clone(),
     ));
     let sampler = tokio::spawn(metrics::run(
@@ -208,6 +249,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         sampler,
         store,
         live,
+        persistent,
     })
 }
 

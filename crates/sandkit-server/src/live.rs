@@ -126,6 +126,25 @@ impl Live {
         }
     }
 
+    /// Takes back a paused sandbox's files from an earlier sandkitd (its resume reboots it).
+    pub fn adopt(&self, record: &SandboxRecord) -> std::io::Result<()> {
+        let Ok(runtime) = &self.runtime else {
+            return Ok(());
+        };
+        let dormant = runtime.adopt(&record.id, record.host_ids)?;
+        if let Ok(mut d) = self.dormant.lock() {
+            d.insert(record.id.clone(), dormant);
+        }
+        Ok(())
+    }
+
+    /// The first host id of a running sandbox's user namespace range (see
+    /// [`SandboxRecord::host_ids`]).
+    pub fn host_ids(&self, id: &str) -> Option<u32> {
+        let base = self.get(id)?.handle.ids().base;
+        (base != 0).then_some(base)
+    }
+
     /// Pauses a sandbox without its memory: its processes end, its files stay for the reboot
     /// that resuming it will be. Its streams break as a stopped VM's would.
     pub async fn stop_keeping_files(&self, id: &str) {
@@ -253,8 +272,9 @@ impl Live {
         }
     }
 
-    /// Ends every sandbox (shutdown).
-    pub async fn end_all(&self) {
+    /// Ends every sandbox (shutdown); `keep_files`: the files of those paused without memory
+    /// stay (a state directory kept for the next start).
+    pub async fn end_all(&self, keep_files: bool) {
         let all: Vec<Arc<LiveSandbox>> = match self.sandboxes.lock() {
             Ok(mut m) => m.drain().map(|(_, v)| v).collect(),
             Err(_) => return,
@@ -268,7 +288,9 @@ impl Live {
             Ok(mut d) => d.drain().map(|(_, v)| v).collect(),
             Err(_) => Vec::new(),
         };
-        futures_util::future::join_all(dormant.into_iter().map(Dormant::discard)).await;
+        if !keep_files {
+            futures_util::future::join_all(dormant.into_iter().map(Dormant::discard)).await;
+        }
         if let Ok(runtime) = &self.runtime {
             runtime.close_pool().await;
             // Only if empty: a directory the user named may hold other things.

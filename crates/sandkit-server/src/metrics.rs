@@ -240,6 +240,8 @@ mod tests {
             start_ns: started_ms * 1_000_000,
             end_ms: i64::MAX,
             state: sandkit::wire::SandboxState::Running,
+            paused_at_ms: None,
+            host_ids: None,
             envd_access_token: String::new(),
             traffic_access_token: String::new(),
             spec: SandboxSpec {

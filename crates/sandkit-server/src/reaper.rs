@@ -8,20 +8,32 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
+/// How often the reaper sweeps, and how long a paused sandbox is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub interval: Duration,
+    pub max_paused_age: Duration,
+}
+
 /// Sweeps `store` every `interval` until `stop` turns true or its sender is gone.
 pub async fn run(
     store: Arc<Store>,
     live: Arc<Live>,
-    interval: Duration,
+    timing: Timing,
     mut stop: watch::Receiver<bool>,
 ) {
     // tokio's interval refuses zero.
-    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    let mut ticks = tokio::time::interval(timing.interval.max(Duration::from_millis(1)));
+    let max_paused_ms = i64::try_from(timing.max_paused_age.as_millis()).unwrap_or(i64::MAX);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {
                 for record in store.reap(now_ns()) {
+                    live.end(&record.id).await;
+                }
+                let cutoff = now_ns().div_euclid(1_000_000).saturating_sub(max_paused_ms);
+                for record in store.forget_paused_before(cutoff) {
                     live.end(&record.id).await;
                 }
                 for id in store.take_auto_paused() {

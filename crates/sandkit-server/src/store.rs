@@ -20,7 +20,8 @@ pub fn now_ns() -> i64 {
 }
 
 /// What a create request asks for, already validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SandboxSpec {
     /// The team that owns the sandbox.
     pub team: String,
@@ -61,8 +62,8 @@ pub enum Traffic {
     Gone,
 }
 
-/// One sandbox as the server knows it.
-#[derive(Debug, Clone)]
+/// One sandbox as the server knows it (and, with a state directory, as it is kept on disk).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SandboxRecord {
     /// `sandboxID`.
     pub id: String,
@@ -70,8 +71,14 @@ pub struct SandboxRecord {
     pub start_ns: i64,
     /// When it ends, in Unix milliseconds; at or after this instant it no longer exists.
     pub end_ms: i64,
-    /// `running` for now; pausing comes with real processes.
     pub state: SandboxState,
+    /// When it was last paused, in Unix milliseconds (what `--max-paused-age` counts from).
+    #[serde(default)]
+    pub paused_at_ms: Option<i64>,
+    /// The first host id of its user namespace's range, which owns its files on disk: a
+    /// sandbox restored after a restart must get the same one.
+    #[serde(default)]
+    pub host_ids: Option<u32>,
     /// Sent as `X-Access-Token` to the sandbox's envd.
     pub envd_access_token: String,
     /// Guards the sandbox's public ports when public traffic is off.
@@ -97,6 +104,11 @@ impl SandboxRecord {
     /// A paused sandbox's time stands still: it never expires while paused.
     fn expired(&self, now_ms: i64) -> bool {
         self.state == SandboxState::Running && self.end_ms <= now_ms
+    }
+
+    fn mark_paused(&mut self, now_ms: i64) {
+        self.state = SandboxState::Paused;
+        self.paused_at_ms = Some(now_ms);
     }
 }
 
@@ -150,6 +162,15 @@ pub struct ListPage {
 #[derive(Debug, Default)]
 pub struct Store {
     inner: Mutex<Inner>,
+    /// Where every change is written before the call that made it returns (`--state-dir`).
+    persist: Option<crate::persist::Persist>,
+}
+
+/// A change to write to the state directory, numbered in the order it was made.
+#[derive(Debug)]
+pub enum Change {
+    Saved(Box<SandboxRecord>, u64),
+    Removed(String, u64),
 }
 
 #[derive(Debug, Default)]
@@ -159,9 +180,27 @@ struct Inner {
     last_start_ns: i64,
     /// Sandboxes marked paused at their timeout, not frozen yet (see [`Store::take_auto_paused`]).
     auto_paused: Vec<String>,
+    /// Changes not written yet, when the store is persisted; written as the lock is released.
+    changes: Option<Vec<Change>>,
+    change_seq: u64,
 }
 
 impl Inner {
+    /// Notes that sandbox `id` changed, for the state directory.
+    fn changed(&mut self, id: &str) {
+        if self.changes.is_none() {
+            return;
+        }
+        let Some(record) = self.by_id_mut(id).map(|r| Box::new(r.clone())) else {
+            return;
+        };
+        self.change_seq += 1;
+        let seq = self.change_seq;
+        if let Some(changes) = &mut self.changes {
+            changes.push(Change::Saved(record, seq));
+        }
+    }
+
     /// Sandbox `id`, whatever its team, state or end.
     fn by_id_mut(&mut self, id: &str) -> Option<&mut SandboxRecord> {
         let key = self.index.get(id)?;
@@ -183,10 +222,10 @@ impl Inner {
             }
             // Its time is up and it asked to be paused: it is, from now on.
             let id = record.id.clone();
-            self.auto_paused.push(id);
-            let record = self.ordered.get_mut(&key)?;
-            record.state = SandboxState::Paused;
-            return Some(record);
+            self.auto_paused.push(id.clone());
+            self.ordered.get_mut(&key)?.mark_paused(now_ms);
+            self.changed(&id);
+            return self.ordered.get_mut(&key);
         }
         self.ordered.get_mut(&key)
     }
@@ -194,7 +233,15 @@ impl Inner {
     /// The one place a sandbox ends (its processes will be stopped from here).
     fn remove(&mut self, key: &StartKey) -> Option<SandboxRecord> {
         self.index.remove(&key.id);
-        self.ordered.remove(key)
+        let removed = self.ordered.remove(key);
+        if removed.is_some() && self.changes.is_some() {
+            self.change_seq += 1;
+            let seq = self.change_seq;
+            if let Some(changes) = &mut self.changes {
+                changes.push(Change::Removed(key.id.clone(), seq));
+            }
+        }
+        removed
     }
 
     /// Ends the sandboxes whose time is up, except those that asked to be paused instead
@@ -211,8 +258,9 @@ impl Inner {
         for key in expired {
             match self.ordered.get_mut(&key) {
                 Some(r) if r.spec.auto_pause => {
-                    r.state = SandboxState::Paused;
-                    self.auto_paused.push(r.id.clone());
+                    r.mark_paused(now_ms);
+                    self.auto_paused.push(key.id.clone());
+                    self.changed(&key.id);
                 }
                 _ => ended.extend(self.remove(&key)),
             }
@@ -227,9 +275,30 @@ impl Store {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    /// A store whose every change is written to `persist` (in the call that makes it), holding
+    /// `records` (read back from it).
+    pub fn persisted(persist: crate::persist::Persist, records: Vec<SandboxRecord>) -> Self {
+        let mut inner = Inner {
+            changes: Some(Vec::new()),
+            ..Default::default()
+        };
+        for record in records {
+            inner.last_start_ns = inner.last_start_ns.max(record.start_ns);
+            inner.index.insert(record.id.clone(), record.key());
+            inner.ordered.insert(record.key(), record);
+        }
+        Store {
+            inner: Mutex::new(inner),
+            persist: Some(persist),
+        }
+    }
+
+    fn lock(&self) -> Txn<'_> {
         // No code panics while holding the lock, but a poisoned map is still consistent.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        Txn {
+            guard: Some(self.inner.lock().unwrap_or_else(|e| e.into_inner())),
+            persist: self.persist.as_ref(),
+        }
     }
 
     /// Starts a sandbox with a fresh id and tokens.
@@ -250,6 +319,8 @@ impl Store {
             // From the reported start, so that endAt - startedAt is exactly the timeout.
             end_ms: end_ms(start_ns, spec.timeout_secs),
             state: SandboxState::Running,
+            paused_at_ms: None,
+            host_ids: None,
             envd_access_token: random::hex(32),
             traffic_access_token: random::hex(32),
             spec,
@@ -257,7 +328,19 @@ impl Store {
         let key = record.key();
         inner.index.insert(record.id.clone(), key.clone());
         inner.ordered.insert(key, record.clone());
+        inner.changed(&record.id);
         record
+    }
+
+    /// Notes the host id range sandbox `id` was started with (see [`SandboxRecord::host_ids`]).
+    pub fn set_host_ids(&self, id: &str, base: Option<u32>) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.by_id_mut(id)
+            && r.host_ids != base
+        {
+            r.host_ids = base;
+            inner.changed(id);
+        }
     }
 
     /// The team's sandbox `id`, if it exists and has not ended.
@@ -280,6 +363,7 @@ impl Store {
             SandboxState::Paused if r.spec.auto_resume => {
                 r.state = SandboxState::Running;
                 r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
+                inner.changed(id);
                 Traffic::Resumed
             }
             SandboxState::Paused => Traffic::Paused,
@@ -326,8 +410,10 @@ impl Store {
         if record.state == SandboxState::Paused {
             return Err(true);
         }
-        record.state = SandboxState::Paused;
-        Ok(record.clone())
+        record.mark_paused(ms(now_ns));
+        let record = record.clone();
+        inner.changed(id);
+        Ok(record)
     }
 
     /// Marks the team's paused sandbox `id` running again, to end `timeout_secs` from now;
@@ -346,20 +432,26 @@ impl Store {
         }
         record.state = SandboxState::Running;
         record.end_ms = end_ms(now_ns, timeout_secs);
-        Some(record.clone())
+        let record = record.clone();
+        inner.changed(id);
+        Some(record)
     }
 
     /// Marks sandbox `id` paused again: its resume failed, it is still paused as it was.
     pub fn repause(&self, id: &str) {
-        if let Some(r) = self.lock().by_id_mut(id) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.by_id_mut(id) {
             r.state = SandboxState::Paused;
+            inner.changed(id);
         }
     }
 
     /// Puts a sandbox that was marked paused back to running, as it was (its pause failed).
     pub fn unpause(&self, id: &str) {
-        if let Some(r) = self.lock().by_id_mut(id) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.by_id_mut(id) {
             r.state = SandboxState::Running;
+            inner.changed(id);
         }
     }
 
@@ -386,7 +478,9 @@ impl Store {
             return Err(true);
         }
         record.end_ms = end_ms(now_ns, timeout_secs);
-        Ok(record.clone())
+        let record = record.clone();
+        inner.changed(id);
+        Ok(record)
     }
 
     /// Makes the sandbox live at least `timeout_secs` from now; never shortens its life.
@@ -400,7 +494,9 @@ impl Store {
         let mut inner = self.lock();
         let record = inner.live_mut(team, id, ms(now_ns))?;
         record.end_ms = record.end_ms.max(end_ms(now_ns, timeout_secs));
-        Some(record.clone())
+        let record = record.clone();
+        inner.changed(id);
+        Some(record)
     }
 
     /// One page of the team's sandboxes that match `filter`, strictly after `after` in `order`.
@@ -471,6 +567,52 @@ impl Store {
         self.lock().reap(ms(now_ns))
     }
 
+    /// Server shutdown with a state directory: the sandboxes that are paused, or that asked to
+    /// be paused at their timeout, are kept (paused, to resume as a reboot after the restart);
+    /// every other one is ended. Returns (kept, ended).
+    pub fn close(&self, now_ns: i64) -> (Vec<SandboxRecord>, Vec<SandboxRecord>) {
+        let mut inner = self.lock();
+        let keys: Vec<StartKey> = inner.ordered.keys().cloned().collect();
+        let (mut kept, mut ended) = (Vec::new(), Vec::new());
+        for key in keys {
+            match inner.ordered.get_mut(&key) {
+                Some(r) if r.state == SandboxState::Paused || r.spec.auto_pause => {
+                    if r.state != SandboxState::Paused {
+                        r.mark_paused(ms(now_ns));
+                    }
+                    kept.push(r.clone());
+                    inner.changed(&key.id);
+                }
+                _ => ended.extend(inner.remove(&key)),
+            }
+        }
+        (kept, ended)
+    }
+
+    /// After a restart (records read back): a sandbox that was running is paused if it asked
+    /// to be at its timeout (its processes are gone; it resumes as a reboot), else ended, as
+    /// a shutdown would have done; paused ones older than `max_paused_age` are dropped.
+    pub fn settle_after_restart(&self, now_ns: i64, max_paused_age: std::time::Duration) {
+        let (kept, _) = self.close(now_ns);
+        drop(kept);
+        let age_ms = i64::try_from(max_paused_age.as_millis()).unwrap_or(i64::MAX);
+        self.forget_paused_before(ms(now_ns).saturating_sub(age_ms));
+    }
+
+    /// Removes the paused sandboxes paused before `cutoff_ms` and returns them.
+    pub fn forget_paused_before(&self, cutoff_ms: i64) -> Vec<SandboxRecord> {
+        let mut inner = self.lock();
+        let old: Vec<StartKey> = inner
+            .ordered
+            .values()
+            .filter(|r| {
+                r.state == SandboxState::Paused && r.paused_at_ms.unwrap_or(i64::MAX) < cutoff_ms
+            })
+            .map(SandboxRecord::key)
+            .collect();
+        old.iter().filter_map(|k| inner.remove(k)).collect()
+    }
+
     /// Ends every sandbox (server shutdown) and returns them.
     pub fn end_all(&self) -> Vec<SandboxRecord> {
         let mut inner = self.lock();
@@ -486,6 +628,44 @@ impl Store {
     /// Whether the store holds no sandbox at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The store's lock, held for one call. Changes the call made are written to the state
+/// directory when it is released, after the lock itself (blocking file writes: they must be on
+/// disk before the call's answer is sent).
+struct Txn<'a> {
+    guard: Option<MutexGuard<'a, Inner>>,
+    persist: Option<&'a crate::persist::Persist>,
+}
+
+impl std::ops::Deref for Txn<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        // Present until `drop`.
+        self.guard.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for Txn<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.guard.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        let changes = self
+            .guard
+            .as_mut()
+            .and_then(|g| g.changes.as_mut())
+            .map(std::mem::take)
+            .unwrap_or_default();
+        // Released first: other calls go on while these are written (in order, see Persist).
+        self.guard = None;
+        if let (Some(persist), false) = (self.persist, changes.is_empty()) {
+            persist.write(changes);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ async fn runtime() -> (Runtime, tempdir::Dir) {
         agent_exe: Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd"))),
         ..Default::default()
     };
-    let rt = Runtime::new(dir.path.clone(), &config).await.unwrap();
+    let rt = Runtime::new(dir.path.clone(), &config, &[]).await.unwrap();
     eprintln!("sandboxes: {}", rt.describe());
     (rt, dir)
 }

@@ -421,7 +421,10 @@ async fn the_reaper_frees_ended_sandboxes_without_being_asked() {
     let reaper = tokio::spawn(sandkit_server::reaper::run(
         store.clone(),
         live,
-        Duration::from_millis(10),
+        sandkit_server::reaper::Timing {
+            interval: Duration::from_millis(10),
+            max_paused_age: Duration::from_secs(60),
+        },
         stop_rx,
     ));
     let spec = |secs| SandboxSpec {

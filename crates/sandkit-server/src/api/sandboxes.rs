@@ -54,6 +54,8 @@ pub async fn create(
             format!("could not start the sandbox: {e}"),
         ));
     }
+    app.store
+        .set_host_ids(&record.id, app.live.host_ids(&record.id));
     Ok(json_response(
         StatusCode::CREATED,
         &created(&record, &app.domain),

@@ -139,6 +139,25 @@ impl IdRanges {
         )))
     }
 
+    /// Claims the range that starts at host id `base` (a sandbox's again, after a restart):
+    /// its files on disk are owned by it.
+    pub fn claim_base(&self, base: u32) -> std::io::Result<IdClaim> {
+        let slot = base
+            .checked_sub(FIRST)
+            .filter(|o| o % RANGE == 0 && o / RANGE < SLOTS)
+            .map(|o| o / RANGE)
+            .ok_or_else(|| std::io::Error::other(format!("{base} is not a range's first id")))?;
+        match self.try_lock(slot)? {
+            Some(lock) => Ok(IdClaim {
+                map: IdMap { base },
+                _lock: lock,
+            }),
+            None => Err(std::io::Error::other(format!(
+                "host ids {base}+ are in use by another sandbox"
+            ))),
+        }
+    }
+
     fn try_lock(&self, slot: u32) -> std::io::Result<Option<std::fs::File>> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()

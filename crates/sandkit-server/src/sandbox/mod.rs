@@ -123,10 +123,18 @@ impl Runtime {
     /// `config` asks, by starting one: the only reliable test of what the kernel and the
     /// container allow. Nothing is quietly weakened: when isolation as asked is impossible,
     /// this fails and says why, and which flag would accept the risk.
-    pub async fn new(state_dir: PathBuf, config: &SandboxesConfig) -> std::io::Result<Runtime> {
+    ///
+    /// Sandbox directories an earlier sandkitd left in `state_dir` are removed, except those
+    /// of the sandboxes in `keep` (restored from its records).
+    pub async fn new(
+        state_dir: PathBuf,
+        config: &SandboxesConfig,
+        keep: &[String],
+    ) -> std::io::Result<Runtime> {
         std::fs::create_dir_all(&state_dir)?;
         // Only root (sandkitd) goes in: the sandboxes' files are below.
         std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+        remove_left_behind(&state_dir, keep);
         // Each agent mounts a tmpfs of its own over it (see `setup::STAGE`).
         std::fs::create_dir_all(state_dir.join(setup::STAGE))?;
         let exe = match &config.agent_exe {
@@ -264,6 +272,28 @@ impl Runtime {
             Ok(c) => c.freezer(),
             Err(why) => Err(format!("sandboxes have no cgroup ({why})")),
         }
+    }
+
+    /// The files of sandbox `id` left by an earlier sandkitd (a paused sandbox kept across a
+    /// restart), with its host id range `host_ids` claimed again.
+    pub fn adopt(&self, id: &str, host_ids: Option<u32>) -> std::io::Result<Dormant> {
+        let dir = self.sandbox_dir(id);
+        if !dir.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "its directory {} is gone",
+                dir.display()
+            )));
+        }
+        let claim = match (&self.ids, host_ids) {
+            (Some(ranges), Some(base)) => Some(ranges.claim_base(base)?),
+            (Some(_), None) => {
+                return Err(std::io::Error::other(
+                    "its host id range is unknown (it ran without a user namespace)",
+                ));
+            }
+            (None, _) => None,
+        };
+        Ok(Dormant { dir, claim })
     }
 
     /// Where the sandboxes' directories live.
@@ -1057,6 +1087,26 @@ impl SandboxHandle {
     /// The sandbox's directory on the host.
     pub fn dir(&self) -> PathBuf {
         self.inner.dir.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+/// Removes the sandbox directories (`warm-<n>`, `probe-<pid>`, sandbox ids) in `state_dir`
+/// that are not in `keep`: what a crashed or stopped sandkitd left.
+fn remove_left_behind(state_dir: &Path, keep: &[String]) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let sandbox_like = name.starts_with("warm-")
+            || name.starts_with("probe-")
+            || (name.len() == 20
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        if sandbox_like && !keep.contains(&name) && entry.path().is_dir() {
+            remove_tree(&entry.path());
+        }
     }
 }
 
