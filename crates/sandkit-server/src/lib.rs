@@ -24,6 +24,7 @@ pub mod cors;
 pub mod cursor;
 pub mod envd;
 pub mod error;
+pub mod limits;
 pub mod live;
 pub mod proxy;
 pub mod random;
@@ -141,6 +142,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         domain,
         live: live.clone(),
         templates: config.sandboxes.template_names(),
+        limits: limits::Limits::new(config.limits),
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

@@ -30,6 +30,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Live>,
     /// The templates sandboxes may be created from.
     pub templates: Vec<String>,
+    /// Rate limits and quotas.
+    pub limits: crate::limits::Limits,
 }
 
 /// The control-plane router, CORS included.
@@ -48,6 +50,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the daemon routing: counts control-plane requests only.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::control_plane,
+        ))
         // Requests for a sandbox's daemon never reach the control-plane routes.
         .layer(middleware::from_fn_with_state(
             state.clone(),
