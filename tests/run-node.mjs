@@ -12,7 +12,7 @@ import { resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { startSandkitd } from './harness/sandkitd.mjs'
+import { limitedOptions, startLimitedSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { webSocketEcho } from './harness/websocket.mjs'
@@ -51,11 +51,14 @@ const overall = setTimeout(() => {
 overall.unref()
 
 let server
+// A second sandkitd with small rate limits, for the scenario's rate-limit steps alone.
+let limited
 // Planted before sandkitd starts (it hides what the host keeps private when it starts).
 let host
 try {
   host = plantHostFixtures()
   server = await startSandkitd()
+  limited = await startLimitedSandkitd()
 } catch (err) {
   printCheck(runnerFailure('start sandkitd', err))
   finish(0, 1)
@@ -121,6 +124,7 @@ if (!values.entry && impl !== 'e2b') {
 for (const r of packageChecks) printCheck(r)
 
 const config = {
+  limited: limitedOptions(limited),
   ...(values.bulk ? { bulk: Number(values.bulk) } : {}),
   ...(impl === 'e2b' ? { expectedFailures: E2B_EXPECTED_FAILURES } : {}),
 }
@@ -231,6 +235,7 @@ if (!server.running) {
   printCheck(runnerFailure('sandkitd still running after the scenario', new Error(`it exited; output:\n${server.output()}`)))
   failed++
 }
+await limited.stop()
 const status = await server.stop()
 if (status.signal === 'SIGKILL') {
   printCheck(runnerFailure('sandkitd stops on SIGTERM', new Error('it had to be killed')))

@@ -14,7 +14,8 @@
 //   (tests/harness/redirector.mjs).
 // - log(line): optional progress messages.
 // - check(result): optional, called after every check with { name, ok, skipped?, error?, detail?, ms }.
-// - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason } }.
+// - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason },
+//   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs) }.
 //   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
 //   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
 //   if it passes it is an ordinary pass.
@@ -38,6 +39,7 @@ import {
   show,
   sleep,
 } from './checks.mjs'
+import { runLimitsScenario } from './scenario-limits.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -523,6 +525,10 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     await badInput('forged nextToken (base64 of garbage)', () =>
       Sandbox.list({ ...conn, query: inRun(), nextToken: 'Zm9yZ2VkLWN1cnNvcg' }).nextItems(),
     )
+
+    // ── rate limits (a second sandkitd with small ones) ──────────────────────────────────
+    if (config.limited) await runLimitsScenario({ Sandbox, errors, conn, limited: config.limited, run, step, expectError })
+    else skip('rate limits: bursts over small limits', 'the runner started no sandkitd with small limits')
   } catch (err) {
     // A bug in the scenario itself: report it rather than reject.
     results.push({ name: 'scenario: ran to the end', ok: false, error: describeError(err), ms: 0 })

@@ -25,6 +25,18 @@ export function sandkitdPath(profile = 'debug') {
   return `${targetDir}${profile}/sandkitd`
 }
 
+/**
+ * Rate limits and quotas out of the way: the scenario and the benchmarks make hundreds of
+ * sandboxes at once, beyond E2B's Pro defaults (5 creations a second, 100 running). The
+ * rate-limit steps use a second server (startLimitedSandkitd); later flags in o.args win.
+ */
+export const LIFTED_LIMITS = [
+  '--rate-limit', '1000000/1',
+  '--ops-rate-limit', '1000000/1',
+  '--create-rate', '1000000/1',
+  '--max-sandboxes', '1000000',
+]
+
 const running = new Set()
 let exitHooksInstalled = false
 
@@ -80,6 +92,7 @@ export async function startSandkitd(o = {}) {
     '--api-key', `${TEAM_B_KEY}=team-b`,
     // Metrics samples come quickly enough for a test to see a busy sandbox's.
     '--metrics-interval', '250ms',
+    ...LIFTED_LIMITS,
     ...(o.args ?? []),
   ]
 
@@ -184,4 +197,27 @@ export async function startSandkitd(o = {}) {
       return stopping
     },
   }
+}
+
+/** The small limits of the second sandkitd the scenario's rate-limit steps run against. */
+export const SMALL_LIMITS = {
+  rateLimit: { requests: 5, seconds: 1 },
+  createRate: { requests: 1, seconds: 60 },
+}
+
+/**
+ * Starts a sandkitd (records only, no processes) with SMALL_LIMITS, so that the rate-limit
+ * steps meet them and nothing else does. Options as for startSandkitd.
+ */
+export async function startLimitedSandkitd(o = {}) {
+  const { rateLimit: r, createRate: c } = SMALL_LIMITS
+  return startSandkitd({
+    ...o,
+    args: ['--no-processes', '--rate-limit', `${r.requests}/${r.seconds}`, '--create-rate', `${c.requests}/${c.seconds}`, ...(o.args ?? [])],
+  })
+}
+
+/** What the scenario needs to know of a server from startLimitedSandkitd (config.limited). */
+export function limitedOptions(server) {
+  return { apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, apiKey: server.apiKey, otherTeamKey: server.otherTeamKey, ...SMALL_LIMITS }
 }

@@ -1,6 +1,7 @@
 //! The `sandkitd` command line: flags, help text and the start-up banner.
 
-use crate::config::ServerConfig;
+use crate::config::{LimitsConfig, ServerConfig};
+use crate::limits::Rate;
 use crate::random;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
@@ -46,6 +47,17 @@ Options:
                               in seconds, or with ms [default: 5]
       --warm-pool <N>         Sandboxes of the default template kept set up ahead of time, so
                               that a create only names one; 0 turns it off [default: 2]
+      --rate-limit <N/SECS>   Control-plane requests (create, list, kill, connect, ...) per
+                              team: at most N every SECS seconds [default: 20000/30]
+      --ops-rate-limit <N/SECS>
+                              Sandbox operations (daemon calls, public-URL requests) per
+                              client IP address [default: 40000/60]
+      --create-rate <N[/SECS]>
+                              Sandbox creations per team; N alone is per second [default: 5]
+      --max-sandboxes <N>     Running sandboxes per team; paused ones do not count, and a
+                              resume counts as a create [default: 100]
+      --max-timeout <TIME>    The longest lifetime a create, connect or setTimeout may ask
+                              for, in seconds or with an s, m or h suffix [default: 24h]
       --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
                               the host. Only for kernels that refuse user namespaces
       --insecure-no-seccomp   Isolate without the system call filter
@@ -58,6 +70,11 @@ Sandboxes are isolated (user, PID, mount, UTS, IPC and network namespaces, a roo
 of their own, seccomp, a cgroup); if this machine cannot, sandkitd stops and says why rather
 than isolate them less than it says, unless an --insecure-* or --no-isolation flag accepts it.
 
+The limits' defaults are E2B's Pro plan. A request beyond a rate or quota gets 429 with a JSON
+body {\"code\":429,\"message\":\"...\"} naming the limit, Retry-After (whole seconds) and
+RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset headers; a timeout beyond
+--max-timeout gets 400, as E2B answers.
+
 Once listening, it prints the URL and the E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY lines
 that point an SDK at it (the key printed is the first one). SIGINT or SIGTERM stops it
 gracefully, ending every sandbox.
@@ -66,7 +83,7 @@ gracefully, ending every sandbox.
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    /// Serve with this configuration.
+    /// Serve with this configuration (boxed: it is much larger than the other variants).
     Run(Box<ServerConfig>),
     /// Print [`USAGE`].
     Help,
@@ -176,6 +193,27 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.metrics_interval = interval(&flag, &value()?)?;
             }
             "--no-processes" => config.sandboxes.enabled = false,
+            "--rate-limit" => config.limits.rate_limit = rate(&flag, &value()?)?,
+            "--ops-rate-limit" => config.limits.ops_rate_limit = rate(&flag, &value()?)?,
+            "--create-rate" => {
+                // A number alone is a rate per second, as E2B states this limit.
+                let v = value()?;
+                let spec = if v.contains('/') {
+                    v.clone()
+                } else {
+                    format!("{v}/1")
+                };
+                config.limits.create_rate = rate(&flag, &spec).map_err(|_| {
+                    CliError(format!(
+                        "{flag}: {v:?} is not <requests> (per second) or <requests>/<seconds>"
+                    ))
+                })?;
+            }
+            "--max-sandboxes" => {
+                config.limits.max_sandboxes =
+                    number(&flag, &value()?, 1..=1_000_000, "a number 1-1000000")?;
+            }
+            "--max-timeout" => config.limits.max_timeout_secs = duration_secs(&flag, &value()?)?,
             "--domain" => {
                 let v = value()?;
                 if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/') {
@@ -212,20 +250,43 @@ where
         .ok_or_else(|| CliError(format!("{flag}: {v:?} is not {what}")))
 }
 
-/// `30d`, `12h`, `90m` or `45s`: at least a second.
-fn age(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
-    let (number, unit) = match v.char_indices().last() {
-        Some((at, 'd')) => (&v[..at], 86_400),
-        Some((at, 'h')) => (&v[..at], 3_600),
-        Some((at, 'm')) => (&v[..at], 60),
+/// `<requests>/<seconds>` (or `<requests>` per second) given to `flag`.
+fn rate(flag: &str, v: &str) -> Result<Rate, CliError> {
+    Rate::parse(v).map_err(|why| {
+        CliError(format!(
+            "{flag}: {v:?} is not <requests>/<seconds> (e.g. 100/60): {why}"
+        ))
+    })
+}
+
+/// Seconds, or a number with an `s`, `m`, `h` or `d` suffix.
+fn seconds(v: &str) -> Option<u64> {
+    let (digits, unit) = match v.char_indices().last() {
         Some((at, 's')) => (&v[..at], 1),
-        _ => ("", 0),
+        Some((at, 'm')) => (&v[..at], 60),
+        Some((at, 'h')) => (&v[..at], 3600),
+        Some((at, 'd')) => (&v[..at], 86_400),
+        _ => (v, 1),
     };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .filter(|secs| *secs >= 1)
+    digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A duration of 1 s to 30 days given to `flag`, in seconds.
+fn duration_secs(flag: &str, v: &str) -> Result<u32, CliError> {
+    seconds(v)
+        .filter(|s| (1..=30 * 86_400).contains(s))
+        .map(|s| s as u32)
+        .ok_or_else(|| {
+            CliError(format!(
+                "{flag}: {v:?} is not a duration of 1 s to 30 days (e.g. 3600, 90m, 24h)"
+            ))
+        })
+}
+
+/// An age of at least a second given to `flag` (`30d`, `12h`, `90m`, `45s`).
+fn age(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
+    seconds(v)
+        .filter(|s| *s >= 1)
         .map(std::time::Duration::from_secs)
         .ok_or_else(|| {
             CliError(format!(
@@ -252,6 +313,15 @@ fn interval(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
                 "{flag}: {v:?} is not an interval (seconds, or milliseconds with ms; 10ms-3600s)"
             ))
         })
+}
+
+/// The banner line that states the limits in force.
+pub fn limits_line(l: &LimitsConfig) -> String {
+    format!(
+        "limits: {} control-plane requests per team, {} sandbox operations per client IP, \
+         {} creations per team, {} running sandboxes per team, timeouts up to {} s\n",
+        l.rate_limit, l.ops_rate_limit, l.create_rate, l.max_sandboxes, l.max_timeout_secs
+    )
 }
 
 /// `KEY` or `KEY=TEAM`. Error messages never repeat the key.
@@ -377,6 +447,55 @@ mod tests {
     }
 
     #[test]
+    fn limit_flags() {
+        let c = run(&[]).unwrap();
+        assert_eq!(c.limits, LimitsConfig::default());
+        assert_eq!(c.limits.rate_limit, Rate::new(20_000, 30));
+        assert_eq!(c.limits.ops_rate_limit, Rate::new(40_000, 60));
+        assert_eq!(c.limits.create_rate, Rate::new(5, 1));
+        assert_eq!(c.limits.max_sandboxes, 100);
+        assert_eq!(c.limits.max_timeout_secs, 86_400);
+        let c = run(&[
+            "--rate-limit",
+            "3/2",
+            "--ops-rate-limit=7/60",
+            "--create-rate",
+            "2",
+            "--max-sandboxes",
+            "4",
+            "--max-timeout",
+            "90m",
+        ])
+        .unwrap();
+        let l = &c.limits;
+        assert_eq!(
+            (l.rate_limit, l.ops_rate_limit, l.create_rate),
+            (Rate::new(3, 2), Rate::new(7, 60), Rate::new(2, 1))
+        );
+        assert_eq!((l.max_sandboxes, l.max_timeout_secs), (4, 5400));
+        assert_eq!(
+            run(&["--max-timeout", "600"])
+                .unwrap()
+                .limits
+                .max_timeout_secs,
+            600
+        );
+        assert_eq!(
+            run(&["--max-timeout", "2h"])
+                .unwrap()
+                .limits
+                .max_timeout_secs,
+            7200
+        );
+        let err = run(&["--rate-limit", "lots"]).unwrap_err();
+        assert!(
+            err.0.contains("--rate-limit") && err.0.contains("<requests>/<seconds>"),
+            "{err}"
+        );
+        assert!(limits_line(l).contains("3/2s control-plane requests per team"));
+    }
+
+    #[test]
     fn help_version_and_mistakes() {
         let help = parse(["--help".into()]).unwrap();
         assert!(matches!(help, Command::Help));
@@ -398,10 +517,19 @@ mod tests {
             &["--memory-mb", "8"],
             &["--metrics-interval", "1ms"],
             &["--metrics-interval", "soon"],
-            &["--max-paused-age", "30"],
             &["--max-paused-age", "0d"],
             &["--max-paused-age", "ed"],
             &["--max-paused-age", "3é"],
+            &["--rate-limit", "10"],
+            &["--rate-limit", "0/30"],
+            &["--rate-limit", "10/0"],
+            &["--rate-limit", "ten/30"],
+            &["--ops-rate-limit", "5/x"],
+            &["--create-rate", "-1"],
+            &["--max-sandboxes", "0"],
+            &["--max-timeout", "0"],
+            &["--max-timeout", "31d"],
+            &["--max-timeout", "h"],
         ] {
             let err = run(bad).unwrap_err();
             assert!(!err.0.contains("secret"), "{err}");
@@ -428,6 +556,11 @@ mod tests {
             "--insecure-no-seccomp",
             "--no-isolation",
             "--no-processes",
+            "--rate-limit",
+            "--ops-rate-limit",
+            "--create-rate",
+            "--max-sandboxes",
+            "--max-timeout",
             "--help",
             "--version",
         ] {

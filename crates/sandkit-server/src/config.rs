@@ -1,5 +1,6 @@
 //! How an embedded or command-line server is set up.
 
+use crate::limits::Rate;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -24,6 +25,61 @@ pub struct ServerConfig {
     pub max_paused_age: Duration,
     /// How sandbox processes run.
     pub sandboxes: SandboxesConfig,
+    /// Rate limits and quotas.
+    pub limits: LimitsConfig,
+}
+
+/// Rate limits and quotas; the defaults are E2B's Pro plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Control-plane requests (create, list, kill, connect, …) per team.
+    pub rate_limit: Rate,
+    /// Sandbox operations (daemon and public-URL requests) per client IP address.
+    pub ops_rate_limit: Rate,
+    /// Sandbox creations per team.
+    pub create_rate: Rate,
+    /// Running sandboxes per team (paused ones do not count).
+    pub max_sandboxes: u32,
+    /// The longest lifetime, in seconds, that a create, connect or timeout call may ask for.
+    pub max_timeout_secs: u32,
+}
+
+/// Control-plane requests per team unless `--rate-limit` says otherwise.
+pub const DEFAULT_RATE_LIMIT: Rate = Rate::new(20_000, 30);
+/// Sandbox operations per client IP unless `--ops-rate-limit` says otherwise.
+pub const DEFAULT_OPS_RATE_LIMIT: Rate = Rate::new(40_000, 60);
+/// Sandbox creations per team unless `--create-rate` says otherwise.
+pub const DEFAULT_CREATE_RATE: Rate = Rate::new(5, 1);
+/// Running sandboxes per team unless `--max-sandboxes` says otherwise.
+pub const DEFAULT_MAX_SANDBOXES: u32 = 100;
+/// The longest lifetime without a pause unless `--max-timeout` says otherwise: 24 hours.
+pub const DEFAULT_MAX_TIMEOUT_SECS: u32 = 86_400;
+
+impl LimitsConfig {
+    /// Every rate and count limit lifted, for embedders whose callers are trusted (a test
+    /// suite making hundreds of fixtures at once); the maximum timeout stays.
+    pub fn lifted() -> Self {
+        let unlimited = Rate::new(u32::MAX, 1);
+        LimitsConfig {
+            rate_limit: unlimited,
+            ops_rate_limit: unlimited,
+            create_rate: unlimited,
+            max_sandboxes: u32::MAX,
+            ..LimitsConfig::default()
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            rate_limit: DEFAULT_RATE_LIMIT,
+            ops_rate_limit: DEFAULT_OPS_RATE_LIMIT,
+            create_rate: DEFAULT_CREATE_RATE,
+            max_sandboxes: DEFAULT_MAX_SANDBOXES,
+            max_timeout_secs: DEFAULT_MAX_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// How long paused sandboxes are kept unless `--max-paused-age` says otherwise.
@@ -123,6 +179,7 @@ impl Default for ServerConfig {
             reap_interval: Duration::from_millis(100),
             max_paused_age: DEFAULT_MAX_PAUSED_AGE,
             sandboxes: SandboxesConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -139,6 +196,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("reap_interval", &self.reap_interval)
             .field("max_paused_age", &self.max_paused_age)
             .field("sandboxes", &self.sandboxes)
+            .field("limits", &self.limits)
             .finish()
     }
 }

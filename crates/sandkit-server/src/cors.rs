@@ -20,8 +20,14 @@ pub const ALLOW_HEADERS: &str = "x-api-key, content-type, browser, lang, lang_ve
      e2b-sandbox-port, x-access-token, authorization, connect-protocol-version, \
      connect-timeout-ms, keepalive-ping-interval, content-encoding, e2b-traffic-access-token";
 
-/// Response headers a page may read: pagination depends on `X-Next-Token`.
-pub const EXPOSE_HEADERS: &str = "X-Next-Token, X-Total-Running";
+/// Response headers a page may read: pagination depends on `X-Next-Token`, and an SDK's
+/// retries on 429 on `Retry-After` (which browsers hide from pages unless exposed).
+pub const EXPOSE_HEADERS: &str = "X-Next-Token, X-Total-Running, Retry-After, RateLimit-Limit, \
+     RateLimit-Remaining, RateLimit-Reset";
+
+/// The rate-limit headers alone, for answers outside this middleware (the public-URL proxy).
+pub const EXPOSE_RATE_LIMIT_HEADERS: &str =
+    "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset";
 
 /// How long a browser may cache a preflight, in seconds.
 pub const MAX_AGE_SECS: &str = "86400";

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// A human-readable explanation.
     pub message: String,
+    /// For a refusal by a rate limit or quota: the `Retry-After` and `RateLimit-*` headers.
+    pub quota: Option<crate::limits::Quota>,
 }
 
 impl ApiError {
@@ -23,7 +25,14 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            quota: None,
         }
+    }
+
+    /// The same error, sent with the `Retry-After` and `RateLimit-*` headers of `quota`.
+    pub fn with_quota(mut self, quota: crate::limits::Quota) -> Self {
+        self.quota = Some(quota);
+        self
     }
 
     /// 400: the request is malformed or a value is out of range.
@@ -76,7 +85,11 @@ impl IntoResponse for ApiError {
             code: self.status.as_u16(),
             message: self.message,
         };
-        json_response(self.status, &body)
+        let mut res = json_response(self.status, &body);
+        if let Some(quota) = self.quota {
+            quota.write_headers(res.headers_mut(), true);
+        }
+        res
     }
 }
 

@@ -24,6 +24,7 @@ pub mod cors;
 pub mod cursor;
 pub mod envd;
 pub mod error;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod persist;
@@ -188,6 +189,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             cpu_count: config.sandboxes.cpu_count,
             memory_mb: config.sandboxes.memory_mb,
         },
+        limits: limits::Limits::new(config.limits),
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

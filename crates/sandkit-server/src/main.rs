@@ -38,6 +38,7 @@ async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
     };
     // `cli::parse` always leaves at least one key.
     let first_key = config.api_keys[0].0.clone();
+    let limits = cli::limits_line(&config.limits);
     let server = match sandkit_server::start(config).await {
         Ok(server) => server,
         Err(e) => {
@@ -49,6 +50,7 @@ async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(cli::banner(&server.url(), &first_key).as_bytes());
     let _ = writeln!(out, "sandboxes: {}", server.sandbox_mode());
+    let _ = out.write_all(limits.as_bytes());
     let _ = out.flush();
     drop(out);
 

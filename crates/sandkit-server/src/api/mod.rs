@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What each new sandbox may use.
     pub size: SandboxSize,
+    /// Rate limits and quotas.
+    pub limits: crate::limits::Limits,
 }
 
 /// The CPUs and memory each sandbox gets (its cgroup's limits).
@@ -62,6 +64,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the daemon routing: counts control-plane requests only.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::control_plane,
+        ))
         // Requests for a sandbox's daemon never reach the control-plane routes.
         .layer(middleware::from_fn_with_state(
             state.clone(),

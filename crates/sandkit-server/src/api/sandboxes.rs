@@ -10,13 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sandkit::wire::time::format_rfc3339_millis;
 use sandkit::wire::{
-    ConnectSandbox, DEFAULT_TIMEOUT_SECS, ENVD_PORT, ENVD_VERSION, Lifecycle, ListedSandbox,
-    NewSandbox, SandboxAccess, SandboxCreated, SandboxDetail, SetTimeout,
+    ConnectSandbox, ENVD_PORT, ENVD_VERSION, Lifecycle, ListedSandbox, NewSandbox, SandboxAccess,
+    SandboxCreated, SandboxDetail, SetTimeout,
 };
 use std::sync::Arc;
-
-/// The longest lifetime a create, connect or timeout call may ask for (24 h, E2B's top plan).
-pub const MAX_TIMEOUT_SECS: i64 = 86_400;
 
 /// Deprecated in the API but still required in responses.
 const CLIENT_ID: &str = "sandkitd";
@@ -31,7 +28,7 @@ pub async fn create(
     JsonBodyAndBytes(body, bytes): JsonBodyAndBytes<NewSandbox>,
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
-    let mut spec = validate_new(team.clone(), body, &app.templates)?;
+    let mut spec = validate_new(team.clone(), body, &app.templates, &app.limits)?;
     spec.cpu_count = app.size.cpu_count;
     spec.memory_mb = app.size.memory_mb;
     spec.disk_size_mb = DISK_SIZE_MB;
@@ -46,7 +43,10 @@ pub async fn create(
             "`autoPause` (lifecycle.onTimeout: 'pause') cannot be honoured here: {why}"
         )));
     }
-    let record = app.store.create(spec, now_ns());
+    app.limits.admit_create(&team)?;
+    let record = app
+        .limits
+        .within_max_sandboxes(&app.store, &team, || app.store.create(spec, now_ns()))?;
     if let Err(e) = app.live.start(&record).await {
         app.store.kill(&team, &record.id, now_ns());
         return Err(ApiError::new(
@@ -95,7 +95,7 @@ pub async fn set_timeout(
     SandboxId(id): SandboxId,
     JsonBody(body): JsonBody<SetTimeout>,
 ) -> Result<Response, ApiError> {
-    let secs = timeout_secs(Some(body.timeout))?;
+    let secs = app.limits.timeout_secs(Some(body.timeout))?;
     match app.store.set_timeout(&team, &id, secs, now_ns()) {
         Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         // As E2B: a paused sandbox is not among the running ones a timeout applies to.
@@ -116,7 +116,7 @@ pub async fn connect(
     SandboxId(id): SandboxId,
     OptionalJsonBody(body): OptionalJsonBody<ConnectSandbox>,
 ) -> Result<Response, ApiError> {
-    let secs = timeout_secs(body.timeout)?;
+    let secs = app.limits.timeout_secs(body.timeout)?;
     // `memory: false` asks for a reboot of a paused sandbox (a running one just goes on).
     let reboot = body.memory == Some(false);
     if let Some(record) = resume_paused(&app, &team, &id, secs, reboot).await? {
@@ -174,7 +174,7 @@ pub async fn resume(
     OptionalJsonBody(body): OptionalJsonBody<ResumeBody>,
 ) -> Result<Response, ApiError> {
     // The legacy body's default is 15 seconds.
-    let secs = timeout_secs(Some(body.timeout.unwrap_or(15)))?;
+    let secs = app.limits.timeout_secs(Some(body.timeout.unwrap_or(15)))?;
     match resume_paused(&app, &team, &id, secs, body.memory == Some(false)).await? {
         Some(record) => Ok(json_response(
             StatusCode::CREATED,
@@ -202,7 +202,8 @@ pub struct ResumeBody {
 }
 
 /// Resumes the team's sandbox if it is paused: its processes go on where they stopped, or,
-/// with `reboot` or when it was paused without memory, start afresh on its files.
+/// with `reboot` or when it was paused without memory, start afresh on its files. A resume
+/// counts against `--max-sandboxes` as a create does.
 async fn resume_paused(
     app: &AppState,
     team: &str,
@@ -210,7 +211,14 @@ async fn resume_paused(
     secs: u32,
     reboot: bool,
 ) -> Result<Option<SandboxRecord>, ApiError> {
-    let Some(record) = app.store.resume(team, id, secs, now_ns()) else {
+    let record = app.store.get(team, id, now_ns());
+    if !record.is_some_and(|r| r.state == sandkit::wire::SandboxState::Paused) {
+        return Ok(None);
+    }
+    let resumed = app.limits.within_max_sandboxes(&app.store, team, || {
+        app.store.resume(team, id, secs, now_ns())
+    })?;
+    let Some(record) = resumed else {
         return Ok(None);
     };
     if reboot {
@@ -225,21 +233,6 @@ async fn resume_paused(
         ));
     }
     Ok(Some(record))
-}
-
-/// A timeout in seconds: absent means the API default; negative or over a day is refused.
-fn timeout_secs(timeout: Option<i64>) -> Result<u32, ApiError> {
-    match timeout {
-        None => Ok(DEFAULT_TIMEOUT_SECS),
-        Some(t) if t < 0 => Err(ApiError::bad_request(format!(
-            "timeout must not be negative (got {t})"
-        ))),
-        Some(t) if t > MAX_TIMEOUT_SECS => Err(ApiError::bad_request(format!(
-            "timeout must be at most {MAX_TIMEOUT_SECS} seconds (got {t})"
-        ))),
-        // In range, so it fits.
-        Some(t) => Ok(t as u32),
-    }
 }
 
 /// Create fields for features sandkitd does not have. Accepting them would hand the caller
@@ -269,6 +262,7 @@ fn validate_new(
     team: String,
     body: NewSandbox,
     templates: &[String],
+    limits: &crate::limits::Limits,
 ) -> Result<SandboxSpec, ApiError> {
     let template_id = body.template_id.trim();
     if template_id.is_empty() {
@@ -294,7 +288,7 @@ fn validate_new(
     Ok(SandboxSpec {
         team,
         template_id: template_id.to_string(),
-        timeout_secs: timeout_secs(body.timeout)?,
+        timeout_secs: limits.timeout_secs(body.timeout)?,
         metadata: body.metadata.unwrap_or_default(),
         env_vars: body.env_vars.unwrap_or_default(),
         allow_internet_access: body.allow_internet_access,
@@ -355,19 +349,5 @@ pub fn detail(r: &SandboxRecord, domain: &str) -> SandboxDetail {
                 auto_resume: r.spec.auto_resume,
             }),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts() {
-        assert_eq!(timeout_secs(None), Ok(300));
-        assert_eq!(timeout_secs(Some(0)), Ok(0));
-        assert_eq!(timeout_secs(Some(86_400)), Ok(86_400));
-        assert!(timeout_secs(Some(-1)).is_err());
-        assert!(timeout_secs(Some(86_401)).is_err());
     }
 }

@@ -90,6 +90,10 @@ pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Response {
+    // Counted before anything else, so that a refused request resumes nothing either.
+    if let Err(quota) = app.limits.admit_op(client_ip(&req)) {
+        return rate_limited(&app, &id, port, &req, quota);
+    }
     // Traffic resumes a paused sandbox that asked for it (`autoResume`).
     let traffic = app.store.admit_traffic(&id, now_ns());
     if traffic == Traffic::Resumed
@@ -196,6 +200,47 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
         "process.Process" => process::dispatch(live, method, call).await,
         _ => filesystem::dispatch(live, method, call).await,
     }
+}
+
+/// The address the request came from (unspecified when the server was not told, which then
+/// counts as one client).
+fn client_ip(req: &Request) -> std::net::IpAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+            c.0.ip()
+        })
+}
+
+/// A sandbox operation refused by `--ops-rate-limit`: 429 in the shape of the path's own
+/// errors (a Connect error for RPCs, which the SDKs turn into `RateLimitError`; the proxy's
+/// JSON for other ports), with the `Retry-After` and `RateLimit-*` headers.
+fn rate_limited(
+    app: &AppState,
+    id: &str,
+    port: u16,
+    req: &Request,
+    quota: crate::limits::Quota,
+) -> Response {
+    let message = app.limits.op_refusal_message(&quota);
+    let path = req.uri().path();
+    let mut res = if port != ENVD_PORT {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let mut res =
+            crate::proxy::own_error(StatusCode::TOO_MANY_REQUESTS, id, port, &message, origin);
+        // Other ports are outside the CORS middleware, which exposes these everywhere else.
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            axum::http::HeaderValue::from_static(crate::cors::EXPOSE_RATE_LIMIT_HEADERS),
+        );
+        res
+    } else if path.starts_with("/process.Process/") || path.starts_with("/filesystem.Filesystem/") {
+        connect::unary_error(&RpcError::new("resource_exhausted", message))
+    } else {
+        rest_error(StatusCode::TOO_MANY_REQUESTS, &message)
+    };
+    quota.write_headers(res.headers_mut(), true);
+    res
 }
 
 /// Constant-time comparison of the `X-Access-Token` header with the sandbox's token.

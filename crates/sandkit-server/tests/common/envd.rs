@@ -7,9 +7,11 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A server whose sandboxes run real processes (the agent is the built `sandkitd`).
+/// A server whose sandboxes run real processes (the agent is the built `sandkitd`), without
+/// rate limits.
 pub async fn start_with_sandboxes() -> RunningServer {
     let mut config = ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
     config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
     let server = start_with(config).await;
     eprintln!("sandboxes: {}", server.sandbox_mode());

@@ -12,11 +12,13 @@ use std::time::Duration;
 pub const KEY_A: &str = "sk_test_team_a";
 pub const KEY_B: &str = "sk_test_team_b";
 
-/// A server with teams `team-a` and `team-b` and a quick reaper; its sandboxes are records
-/// only (see [`envd::start_with_sandboxes`] for processes).
+/// A server with teams `team-a` and `team-b` and a quick reaper, without rate limits (tests
+/// make fixtures in bulk; tests/limits.rs tests the limits); its sandboxes are records only
+/// (see [`envd::start_with_sandboxes`] for processes).
 pub async fn start_server() -> RunningServer {
     let mut config = ServerConfig::default();
     config.sandboxes.enabled = false;
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
     start_with(config).await
 }
 

@@ -44,13 +44,15 @@ pub async fn start_server_with_sandboxes() -> RunningServer {
         .expect("sandkitd starts")
 }
 
-fn config() -> ServerConfig {
+pub fn config() -> ServerConfig {
     let mut config = ServerConfig {
         api_keys: vec![
             (TEAM_A_KEY.into(), "team-a".into()),
             (TEAM_B_KEY.into(), "team-b".into()),
         ],
         reap_interval: std::time::Duration::from_millis(50),
+        // Fixtures are made in bulk; sandkitd's own tests test its limits.
+        limits: sandkit_server::config::LimitsConfig::lifted(),
         ..Default::default()
     };
     config.sandboxes.metrics_interval = std::time::Duration::from_millis(100);
