@@ -15,7 +15,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { extname, join, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
@@ -133,6 +133,7 @@ const pageOrigin = `http://127.0.0.1:${staticServer.address().port}`
 // ── sandkitd and the browser ──────────────────────────────────────────────────────────────
 let server
 let limited
+let restartable
 let host
 try {
   // Planted before sandkitd starts (it hides what the host keeps private when it starts).
@@ -142,6 +143,9 @@ try {
   // Small rate limits, for the scenario's rate-limit steps alone.
   limited = await startLimitedSandkitd()
   cleanups.push(() => limited.stop())
+  // A state directory, and a host-side control server that restarts it, for the restart steps.
+  restartable = await startRestartableSandkitd()
+  cleanups.push(() => restartable.stop())
 } catch (err) {
   await bail('start sandkitd', err)
 }
@@ -207,7 +211,7 @@ const opts = {
   redirectUrl: (await startRedirector(server.apiUrl)).url,
   dangerouslyAllowBrowser: true,
 }
-const config = { limited: limitedOptions(limited), ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+const config = { limited: limitedOptions(limited), restartable: restartable.options, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary
 try {
   summary = await page.evaluate(

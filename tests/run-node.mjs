@@ -12,7 +12,7 @@ import { resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { limitedOptions, startLimitedSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { webSocketEcho } from './harness/websocket.mjs'
@@ -53,12 +53,15 @@ overall.unref()
 let server
 // A second sandkitd with small rate limits, for the scenario's rate-limit steps alone.
 let limited
+// A sandkitd with a state directory that the scenario's restart steps restart.
+let restartable
 // Planted before sandkitd starts (it hides what the host keeps private when it starts).
 let host
 try {
   host = plantHostFixtures()
   server = await startSandkitd()
   limited = await startLimitedSandkitd()
+  restartable = await startRestartableSandkitd()
 } catch (err) {
   printCheck(runnerFailure('start sandkitd', err))
   finish(0, 1)
@@ -125,6 +128,7 @@ for (const r of packageChecks) printCheck(r)
 
 const config = {
   limited: limitedOptions(limited),
+  restartable: restartable.options,
   ...(values.bulk ? { bulk: Number(values.bulk) } : {}),
   ...(impl === 'e2b' ? { expectedFailures: E2B_EXPECTED_FAILURES } : {}),
 }
@@ -236,6 +240,7 @@ if (!server.running) {
   failed++
 }
 await limited.stop()
+await restartable.stop()
 const status = await server.stop()
 if (status.signal === 'SIGKILL') {
   printCheck(runnerFailure('sandkitd stops on SIGTERM', new Error('it had to be killed')))

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
@@ -209,6 +209,7 @@ console.log(`# workerd modules: ${[...modules.keys()].map((f) => `${nameOf(f)} (
 // ── sandkitd and workerd ──────────────────────────────────────────────────────────────────
 let server
 let limited
+let restartable
 let host
 try {
   // Planted before sandkitd starts (it hides what the host keeps private when it starts).
@@ -218,6 +219,9 @@ try {
   // Small rate limits, for the scenario's rate-limit steps alone.
   limited = await startLimitedSandkitd()
   cleanups.push(() => limited.stop())
+  // A state directory, and a host-side control server that restarts it, for the restart steps.
+  restartable = await startRestartableSandkitd()
+  cleanups.push(() => restartable.stop())
 } catch (err) {
   await bail('start sandkitd', err)
 }
@@ -277,7 +281,7 @@ console.log(`# workerd on 127.0.0.1:${port}, sandkitd ${server.version} at ${ser
 
 // ── run ───────────────────────────────────────────────────────────────────────────────────
 const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, otherTeamKey: server.otherTeamKey, redirectUrl: (await startRedirector(server.apiUrl)).url }
-const config = { limited: limitedOptions(limited), ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+const config = { limited: limitedOptions(limited), restartable: restartable.options, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary = null
 let streamError = null
 const printed = new Set()

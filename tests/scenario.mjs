@@ -15,7 +15,8 @@
 // - log(line): optional progress messages.
 // - check(result): optional, called after every check with { name, ok, skipped?, error?, detail?, ms }.
 // - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason },
-//   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs) }.
+//   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs),
+//   restartable: a sandkitd with a state directory the runner restarts (scenario-restart.mjs) }.
 //   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
 //   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
 //   if it passes it is an ordinary pass.
@@ -40,6 +41,7 @@ import {
   sleep,
 } from './checks.mjs'
 import { runLimitsScenario } from './scenario-limits.mjs'
+import { runRestartScenario } from './scenario-restart.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -529,6 +531,10 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     // ── rate limits (a second sandkitd with small ones) ──────────────────────────────────
     if (config.limited) await runLimitsScenario({ Sandbox, errors, conn, limited: config.limited, run, step, expectError })
     else skip('rate limits: bursts over small limits', 'the runner started no sandkitd with small limits')
+
+    // ── restarts (a second sandkitd with a state directory, restarted by the runner) ─────
+    if (config.restartable) await runRestartScenario({ Sandbox, errors, conn, restartable: config.restartable, step, expectError })
+    else skip('restart: sandkitd keeps paused sandboxes across restarts', 'the runner started no restartable sandkitd')
   } catch (err) {
     // A bug in the scenario itself: report it rather than reject.
     results.push({ name: 'scenario: ran to the end', ok: false, error: describeError(err), ms: 0 })

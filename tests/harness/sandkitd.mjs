@@ -10,7 +10,10 @@
 // the output seen so far. Servers still running when this process exits (normally, by an
 // uncaught error, or on SIGINT/SIGTERM/SIGHUP) are killed, so no sandkitd outlives its test.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -184,6 +187,11 @@ export async function startSandkitd(o = {}) {
     get running() {
       return exited === null
     },
+    /** SIGKILL at once, as a crash would end it. Resolves to the exit status. */
+    kill() {
+      if (!exited) child.kill('SIGKILL')
+      return exitPromise
+    },
     /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves to the exit status. */
     stop(graceMs = 5_000) {
       stopping ??= (async () => {
@@ -220,4 +228,40 @@ export async function startLimitedSandkitd(o = {}) {
 /** What the scenario needs to know of a server from startLimitedSandkitd (config.limited). */
 export function limitedOptions(server) {
   return { apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, apiKey: server.apiKey, otherTeamKey: server.otherTeamKey, ...SMALL_LIMITS }
+}
+
+/**
+ * Starts a sandkitd with a state directory of its own, and a small control server on the host
+ * that restarts it on the same port and directory: `POST <controlUrl>/restart?signal=TERM`
+ * (a clean stop) or `?signal=KILL` (a crash), answered once the new sandkitd listens. The
+ * answer allows any origin, so that a page in Chromium and a Worker can ask for it. For the
+ * scenario's restart steps (scenario-restart.mjs).
+ */
+export async function startRestartableSandkitd(o = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'sandkit-state-'))
+  let server = await startSandkitd({ ...o, args: ['--state-dir', stateDir, ...(o.args ?? [])] })
+  const again = { ...o, args: ['--state-dir', stateDir, '--port', new URL(server.apiUrl).port, ...(o.args ?? [])] }
+  const control = createServer((req, res) => {
+    const headers = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'content-type': 'application/json' }
+    if (req.method === 'OPTIONS') return res.writeHead(204, headers).end()
+    const signal = new URL(req.url ?? '/', 'http://control').searchParams.get('signal')
+    if (req.method !== 'POST' || !['TERM', 'KILL'].includes(signal ?? '')) {
+      return res.writeHead(400, headers).end(JSON.stringify({ message: 'POST /restart?signal=TERM|KILL' }))
+    }
+    ;(async () => {
+      await (signal === 'KILL' ? server.kill() : server.stop())
+      server = await startSandkitd(again)
+      res.writeHead(200, headers).end(JSON.stringify({ apiUrl: server.apiUrl }))
+    })().catch((err) => res.writeHead(500, headers).end(JSON.stringify({ message: String(err) })))
+  })
+  await new Promise((resolve) => control.listen(0, '127.0.0.1', resolve))
+  const address = /** @type {import('node:net').AddressInfo} */ (control.address())
+  return {
+    options: { apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, apiKey: server.apiKey, controlUrl: `http://127.0.0.1:${address.port}` },
+    async stop() {
+      control.close()
+      await server.stop()
+      rmSync(stateDir, { recursive: true, force: true })
+    },
+  }
 }

@@ -171,10 +171,15 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         let Some(record) = store.get_any(&id) else {
             continue;
         };
-        if let Err(e) = live.adopt(&record) {
-            eprintln!("sandkitd: sandbox {id} from the state directory cannot be restored: {e}");
-            store.end(&id);
-            live.end(&id).await;
+        match live.adopt(&record) {
+            Ok(host_ids) => store.set_host_ids(&id, host_ids),
+            Err(e) => {
+                eprintln!(
+                    "sandkitd: sandbox {id} from the state directory cannot be restored: {e}"
+                );
+                store.end(&id);
+                live.end(&id).await;
+            }
         }
     }
     let metrics = Arc::new(metrics::Metrics::new());

@@ -127,15 +127,18 @@ impl Live {
     }
 
     /// Takes back a paused sandbox's files from an earlier sandkitd (its resume reboots it).
-    pub fn adopt(&self, record: &SandboxRecord) -> std::io::Result<()> {
+    /// Returns the host id range its files are owned by now (another one than the record's
+    /// when that was taken meanwhile).
+    pub fn adopt(&self, record: &SandboxRecord) -> std::io::Result<Option<u32>> {
         let Ok(runtime) = &self.runtime else {
-            return Ok(());
+            return Ok(record.host_ids);
         };
         let dormant = runtime.adopt(&record.id, record.host_ids)?;
+        let host_ids = dormant.host_ids();
         if let Ok(mut d) = self.dormant.lock() {
             d.insert(record.id.clone(), dormant);
         }
-        Ok(())
+        Ok(host_ids)
     }
 
     /// The first host id of a running sandbox's user namespace range (see

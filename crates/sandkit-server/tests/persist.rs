@@ -62,9 +62,17 @@ async fn resumes_as_a_reboot(envd: &Envd) {
         .await;
     assert_eq!(resumed.status, 201, "{}", resumed.json());
     let out = envd
-        .ok("cat $HOME/kept; pgrep -x sleep >/dev/null && echo sleeping || echo fresh")
+        .ok("cat $HOME/kept; stat -c %U $HOME/kept; pgrep -x sleep >/dev/null && echo sleeping || echo fresh")
         .await;
-    assert_eq!(out, "kept\nfresh\n");
+    // Owned by the sandbox's root still (not `nobody`: its host ids are the sandbox's).
+    assert_eq!(out, "kept\nroot\nfresh\n");
+}
+
+/// The host id range a sandbox's record names.
+fn host_ids_of(dir: &Path, id: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(dir.join("records").join(format!("{id}.json"))).ok()?;
+    let record: Value = serde_json::from_str(&text).ok()?;
+    record["host_ids"].as_u64().map(|b| b as u32)
 }
 
 #[tokio::test]
@@ -94,9 +102,19 @@ async fn a_restart_keeps_paused_sandboxes_with_their_files() {
         204
     );
     server.shutdown().await;
+    // Another sandkitd's sandbox takes the paused one's host id range meanwhile: its files
+    // move to another range at the start.
+    let squatter = host_ids_of(&dir.0, &paused.id).map(|base| {
+        sandkit_server::sandbox::ids::IdRanges::new(&dir.0)
+            .and_then(|r| r.claim_base(base))
+            .expect("the range is free while no sandkitd runs")
+    });
 
     let server = start_on(&dir.0).await;
     let api = Api::new(&server.url(), KEY_A);
+    if let Some(squatter) = &squatter {
+        assert_ne!(host_ids_of(&dir.0, &paused.id), Some(squatter.map.base));
+    }
     for (envd, role) in [(&paused, "paused"), (&auto, "auto")] {
         let (status, info) = state_of(&api, &envd.id).await;
         assert_eq!(status, 200, "{role}: {info}");

@@ -69,6 +69,32 @@ impl IdMap {
         )
     }
 
+    /// Gives every file under `dir` owned by an id of this range the same id of range `to`
+    /// (a sandbox's files moving to another range). Set-user-id and set-group-id bits, which a
+    /// change of owner clears, are put back. Symbolic links are changed, not followed.
+    pub fn move_tree(&self, dir: &Path, to: IdMap) -> std::io::Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let moved = |id: u32| self.to_inside(id).map_or(id, |i| to.to_host(i));
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            let meta = std::fs::symlink_metadata(&path)?;
+            let (uid, gid) = (moved(meta.uid()), moved(meta.gid()));
+            if (uid, gid) != (meta.uid(), meta.gid()) {
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+                let mode = meta.mode() & 0o7777;
+                if !meta.file_type().is_symlink() && mode & 0o6000 != 0 {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+                }
+            }
+            if meta.is_dir() {
+                for entry in std::fs::read_dir(&path)? {
+                    stack.push(entry?.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The line written to `/proc/<pid>/uid_map` and `gid_map`.
     pub fn map_line(&self) -> String {
         format!("0 {} {RANGE}\n", self.base)
@@ -196,6 +222,60 @@ mod tests {
         assert_eq!(IdMap::IDENTITY.to_inside(5), Some(5));
         // The last range ends below u32::MAX, which means "no id".
         assert!(u64::from(FIRST) + u64::from(SLOTS) * u64::from(RANGE) <= u64::from(u32::MAX));
+    }
+
+    #[test]
+    fn a_tree_moves_to_another_range() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if !nix::unistd::getuid().is_root() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("sandkit-move-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::write(dir.join("home/file"), b"x").unwrap();
+        std::fs::write(dir.join("setuid"), b"x").unwrap();
+        std::os::unix::fs::symlink("file", dir.join("home/link")).unwrap();
+        let (from, to) = (
+            IdMap { base: FIRST },
+            IdMap {
+                base: FIRST + RANGE,
+            },
+        );
+        for (path, id) in [
+            ("home", 1000),
+            ("home/file", 1000),
+            ("home/link", 0),
+            ("setuid", 0),
+        ] {
+            std::os::unix::fs::lchown(
+                dir.join(path),
+                Some(from.to_host(id)),
+                Some(from.to_host(id)),
+            )
+            .unwrap();
+        }
+        std::fs::set_permissions(dir.join("setuid"), std::fs::Permissions::from_mode(0o4755))
+            .unwrap();
+        from.move_tree(&dir, to).unwrap();
+        for (path, id) in [
+            ("home", 1000),
+            ("home/file", 1000),
+            ("home/link", 0),
+            ("setuid", 0),
+        ] {
+            let meta = std::fs::symlink_metadata(dir.join(path)).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (to.to_host(id), to.to_host(id)),
+                "{path}"
+            );
+        }
+        let root_owned = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(root_owned.uid(), 0, "ids outside the range stay");
+        let mode = std::fs::metadata(dir.join("setuid")).unwrap().mode();
+        assert_eq!(mode & 0o7777, 0o4755, "the set-user-id bit is kept");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -275,7 +275,8 @@ impl Runtime {
     }
 
     /// The files of sandbox `id` left by an earlier sandkitd (a paused sandbox kept across a
-    /// restart), with its host id range `host_ids` claimed again.
+    /// restart), with its host id range `host_ids` claimed again. When another sandbox (of
+    /// another sandkitd) took that range meanwhile, the files move to a free one.
     pub fn adopt(&self, id: &str, host_ids: Option<u32>) -> std::io::Result<Dormant> {
         let dir = self.sandbox_dir(id);
         if !dir.is_dir() {
@@ -285,7 +286,14 @@ impl Runtime {
             )));
         }
         let claim = match (&self.ids, host_ids) {
-            (Some(ranges), Some(base)) => Some(ranges.claim_base(base)?),
+            (Some(ranges), Some(base)) => match ranges.claim_base(base) {
+                Ok(claim) => Some(claim),
+                Err(_) => {
+                    let claim = ranges.claim()?;
+                    IdMap { base }.move_tree(&dir, claim.map)?;
+                    Some(claim)
+                }
+            },
             (Some(_), None) => {
                 return Err(std::io::Error::other(
                     "its host id range is unknown (it ran without a user namespace)",
@@ -804,6 +812,12 @@ pub struct Dormant {
 }
 
 impl Dormant {
+    /// The first host id of the range its files are owned by (`None` without a user
+    /// namespace).
+    pub fn host_ids(&self) -> Option<u32> {
+        self.claim.as_ref().map(|c| c.map.base)
+    }
+
     /// Removes the files for good (the sandbox is killed).
     pub async fn discard(self) {
         let dir = self.dir;
