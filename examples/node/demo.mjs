@@ -120,12 +120,12 @@ say(`  ${await rebooted.files.read('/home/user/notes.txt')}; the counter still r
 say('metrics: what a busy sandbox uses, sampled by sandkitd (every 5 s by default)')
 await rebooted.commands.run(`timeout 3 sh -c 'while :; do :; done'`, { background: true })
 let busiest
-for (let i = 0; i < 60 && !(busiest?.cpuUsedPct > 20); i++) {
+for (let i = 0; i < 60 && (busiest?.cpuUsedPct ?? 0) <= 20; i++) {
   await new Promise((r) => setTimeout(r, 250))
   busiest = (await rebooted.getMetrics()).sort((x, y) => y.cpuUsedPct - x.cpuUsedPct)[0]
 }
 if (busiest) {
-  const mib = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`
+  const mib = (/** @type {number} */ n) => `${(n / 2 ** 20).toFixed(1)} MiB`
   say(`  ${busiest.timestamp.toISOString()}: CPU ${busiest.cpuUsedPct}% of ${busiest.cpuCount}, memory ${mib(busiest.memUsed)} of ${mib(busiest.memTotal)}, disk ${mib(busiest.diskUsed)}`)
 }
 

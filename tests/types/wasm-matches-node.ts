@@ -29,7 +29,7 @@ type Swap<T> = T extends Wasm.Sandbox
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands`, `files`, `pty`, `fetch` and `betaPause` are added to both by js/wrap.mjs
+// `commands`, `files`, `pty`, `fetch`, `betaPause` and `betaCreate` are added to both by js/wrap.mjs
 // (declared in js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
@@ -41,6 +41,7 @@ type Hidden =
   | 'pty'
   | 'fetch'
   | 'betaPause'
+  | 'betaCreate'
   | 'filesOpenWrite'
   | typeof Symbol.dispose
   | typeof Symbol.asyncIterator
