@@ -92,6 +92,23 @@ export async function runPublicScenario({ Sandbox, errors, conn, config, a, crea
     await m.kill()
   }, { timeoutMs: 30_000 })
 
+  await step('public: a request to a paused sandbox with autoResume resumes it and is served; without autoResume it gets 502', async () => {
+    const r = await create({ lifecycle: { onTimeout: 'pause', autoResume: true } })
+    const n = await create()
+    await serve(r, 8000, rawFetch)
+    await serve(n, 8000, rawFetch)
+    await Sandbox.pause(r.sandboxId, conn)
+    await Sandbox.pause(n.sandboxId, conn)
+    const served = await rawFetch(url(r, 8000, '/echo'))
+    assertEqual(served.status, 200, 'status from the paused sandbox with autoResume')
+    assertEqual((await served.json()).url, '/echo', 'what the server saw')
+    assertEqual((await Sandbox.getInfo(r.sandboxId, conn)).state, 'running', 'state after the request')
+    const refused = await rawFetch(url(n, 8000, '/echo'))
+    assertEqual(refused.status, 502, 'status from a paused sandbox without autoResume')
+    assert((await refused.json()).message.includes('paused'), 'the answer says it is paused')
+    await Promise.all([r.kill(), n.kill()])
+  }, { timeoutMs: 30_000 })
+
   await step('public: a streamed response\'s first chunk arrives before its last is produced', async () => {
     const res = await rawFetch(url(a, 8000, '/stream'))
     const reader = res.body.getReader()
