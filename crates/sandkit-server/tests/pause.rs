@@ -13,6 +13,19 @@ async fn counter(envd: &Envd) -> u64 {
     envd.ok("cat /tmp/count").await.trim().parse().unwrap_or(0)
 }
 
+/// Waits (10 s at most) until sandbox `id` is reported paused, as it is at its timeout.
+async fn paused_at_its_timeout(api: &common::Api, id: &str) {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: Value = api.get(&format!("/sandboxes/{id}")).await.expect_json(200);
+        if info["state"] == "paused" {
+            return;
+        }
+        assert!(Instant::now() < until, "not paused at its timeout: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
     let server = start_with_sandboxes().await;
@@ -178,19 +191,8 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
         sandboxes.push(envd);
     }
     // Past the timeout, both are paused, not gone.
-    let until = Instant::now() + Duration::from_secs(10);
     for envd in &sandboxes {
-        loop {
-            let info: Value = api
-                .get(&format!("/sandboxes/{}", envd.id))
-                .await
-                .expect_json(200);
-            if info["state"] == "paused" {
-                break;
-            }
-            assert!(Instant::now() < until, "not paused at its timeout: {info}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        paused_at_its_timeout(&api, &envd.id).await;
     }
     // Traffic resumes the one that asked for it, with its files and processes.
     let resuming = &sandboxes[0];
@@ -306,18 +308,7 @@ async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
         token: created["envdAccessToken"].as_str().unwrap().to_string(),
     };
     writes_a_file_and_starts_a_sleeper(&envd).await;
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: Value = api
-            .get(&format!("/sandboxes/{}", envd.id))
-            .await
-            .expect_json(200);
-        if info["state"] == "paused" {
-            break;
-        }
-        assert!(Instant::now() < until, "not paused at its timeout: {info}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
         .await;
