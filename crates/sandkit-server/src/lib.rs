@@ -25,6 +25,7 @@ pub mod cursor;
 pub mod envd;
 pub mod error;
 pub mod live;
+pub mod logs;
 pub mod proxy;
 pub mod random;
 pub mod reaper;
@@ -134,7 +135,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     } else {
         Err("turned off".to_string())
     };
-    let live = Arc::new(live::Live::new(runtime));
+    let live = Arc::new(live::Live::new(runtime).with_logs(store.logs()));
     let state = Arc::new(AppState {
         store: store.clone(),
         keys: ApiKeys::new(config.api_keys),

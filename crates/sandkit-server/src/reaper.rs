@@ -28,7 +28,8 @@ pub async fn run(
                     // A sandbox that cannot be frozen would go on running while reported
                     // paused: it ends instead (the create was accepted only where pausing is
                     // possible, so this is a failure of the freezer itself).
-                    if live.freeze_if_paused(&store, &id).await.is_err() {
+                    if let Err(why) = live.freeze_if_paused(&store, &id).await {
+                        live.log_error(&id, "pause the sandbox at its timeout", &why);
                         store.end(&id);
                         live.end(&id).await;
                     }

@@ -5,11 +5,12 @@
 //! for every call, whether or not the reaper has removed it yet.
 
 use crate::cursor::{Order, StartKey};
+use crate::logs::{Event, SandboxLogs};
 use crate::random;
 use sandkit::wire::{NetworkConfig, SandboxState, StringMap};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -155,6 +156,8 @@ struct Inner {
     last_start_ns: i64,
     /// Sandboxes marked paused at their timeout, not frozen yet (see [`Store::take_auto_paused`]).
     auto_paused: Vec<String>,
+    /// Each sandbox's own events, written here as its state changes (see [`crate::logs`]).
+    logs: Arc<SandboxLogs>,
 }
 
 impl Inner {
@@ -174,11 +177,13 @@ impl Inner {
         }
         if record.expired(now_ms) {
             if !record.spec.auto_pause {
+                self.logs.lock().end(&key.id, &Event::Expired, now_ms);
                 self.remove(&key);
                 return None;
             }
             // Its time is up and it asked to be paused: it is, from now on.
             let id = record.id.clone();
+            self.logs.lock().record(&id, &Event::AutoPaused, now_ms);
             self.auto_paused.push(id);
             let record = self.ordered.get_mut(&key)?;
             record.state = SandboxState::Paused;
@@ -209,8 +214,12 @@ impl Inner {
                 Some(r) if r.spec.auto_pause => {
                     r.state = SandboxState::Paused;
                     self.auto_paused.push(r.id.clone());
+                    self.logs.lock().record(&key.id, &Event::AutoPaused, now_ms);
                 }
-                _ => ended.extend(self.remove(&key)),
+                _ => {
+                    self.logs.lock().end(&key.id, &Event::Expired, now_ms);
+                    ended.extend(self.remove(&key));
+                }
             }
         }
         ended
@@ -253,7 +262,24 @@ impl Store {
         let key = record.key();
         inner.index.insert(record.id.clone(), key.clone());
         inner.ordered.insert(key, record.clone());
+        inner
+            .logs
+            .lock()
+            .open(&record.id, &record.spec.team, ms(start_ns));
+        inner.logs.lock().record(
+            &record.id,
+            &Event::Created {
+                template: &record.spec.template_id,
+                timeout_secs: record.spec.timeout_secs,
+            },
+            ms(start_ns),
+        );
         record
+    }
+
+    /// The sandboxes' logs, shared with whoever writes or reads them.
+    pub fn logs(&self) -> Arc<SandboxLogs> {
+        self.lock().logs.clone()
     }
 
     /// The team's sandbox `id`, if it exists and has not ended.
@@ -269,6 +295,7 @@ impl Store {
     /// timeout.
     pub fn admit_traffic(&self, id: &str, now_ns: i64) -> Traffic {
         let mut inner = self.lock();
+        let logs = inner.logs.clone();
         let Some(r) = inner.by_id_mut(id) else {
             return Traffic::Gone;
         };
@@ -276,6 +303,7 @@ impl Store {
             SandboxState::Paused if r.spec.auto_resume => {
                 r.state = SandboxState::Running;
                 r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
+                logs.lock().record(id, &Event::AutoResumed, ms(now_ns));
                 Traffic::Resumed
             }
             SandboxState::Paused => Traffic::Paused,
@@ -288,6 +316,11 @@ impl Store {
     pub fn end(&self, id: &str) {
         let mut inner = self.lock();
         if let Some(key) = inner.index.get(id).cloned() {
+            // Only a sandbox that could not be paused at its timeout ends this way.
+            inner
+                .logs
+                .lock()
+                .end(id, &Event::Expired, crate::logs::now_ms());
             inner.remove(&key);
         }
     }
@@ -313,7 +346,9 @@ impl Store {
             return Err(true);
         }
         record.state = SandboxState::Paused;
-        Ok(record.clone())
+        let record = record.clone();
+        inner.logs.lock().record(id, &Event::Paused, ms(now_ns));
+        Ok(record)
     }
 
     /// Marks the team's paused sandbox `id` running again, to end `timeout_secs` from now;
@@ -332,7 +367,10 @@ impl Store {
         }
         record.state = SandboxState::Running;
         record.end_ms = end_ms(now_ns, timeout_secs);
-        Some(record.clone())
+        let record = record.clone();
+        let resumed = Event::Resumed { timeout_secs };
+        inner.logs.lock().record(id, &resumed, ms(now_ns));
+        Some(record)
     }
 
     /// Puts a sandbox that was marked paused back to running, as it was (its pause failed).
@@ -346,6 +384,7 @@ impl Store {
     pub fn kill(&self, team: &str, id: &str, now_ns: i64) -> Option<SandboxRecord> {
         let mut inner = self.lock();
         let key = inner.live_mut(team, id, ms(now_ns))?.key();
+        inner.logs.lock().end(id, &Event::Killed, ms(now_ns));
         inner.remove(&key)
     }
 
@@ -449,6 +488,10 @@ impl Store {
     pub fn end_all(&self) -> Vec<SandboxRecord> {
         let mut inner = self.lock();
         let keys: Vec<StartKey> = inner.ordered.keys().cloned().collect();
+        let now_ms = crate::logs::now_ms();
+        for k in &keys {
+            inner.logs.lock().end(&k.id, &Event::ServerStopped, now_ms);
+        }
         keys.iter().filter_map(|k| inner.remove(k)).collect()
     }
 

@@ -45,6 +45,8 @@ pub async fn create(
     }
     let record = app.store.create(spec, now_ns());
     if let Err(e) = app.live.start(&record).await {
+        app.live
+            .log_error(&record.id, "start the sandbox", &e.to_string());
         app.store.kill(&team, &record.id, now_ns());
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,6 +155,7 @@ pub async fn pause(
         Err(false) => return Err(ApiError::sandbox_not_found(&id)),
     }
     if let Err(why) = app.live.freeze_if_paused(&app.store, &id).await {
+        app.live.log_error(&id, "pause the sandbox", &why);
         app.store.unpause(&id);
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -212,6 +215,7 @@ async fn resume_paused(
         return Ok(None);
     };
     if let Err(why) = app.live.set_paused(id, false).await {
+        app.live.log_error(id, "resume the sandbox", &why);
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("could not resume the sandbox: {why}"),

@@ -95,6 +95,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
     if traffic == Traffic::Resumed
         && let Err(why) = app.live.set_paused(&id, false).await
     {
+        app.live.log_error(&id, "resume the sandbox", &why);
         let origin = req.headers().get(header::ORIGIN).cloned();
         return crate::proxy::own_error(
             StatusCode::BAD_GATEWAY,
