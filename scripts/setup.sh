@@ -29,6 +29,14 @@ if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
   fi
 fi
 
+if [ "${SANDKIT_NO_CLI:-}" != 1 ]; then
+  # Test-only, outside package.json: the SDK never needs it (tests/run-cli.mjs uses it).
+  step "the official CLI (@e2b/cli 2.19.0, in .e2b-cli, for tests/run-cli.mjs)"
+  if [ "$(node -p 'require("./.e2b-cli/node_modules/@e2b/cli/package.json").version' 2>/dev/null)" != 2.19.0 ]; then
+    npm install --prefix .e2b-cli --no-audit --no-fund --no-save @e2b/cli@2.19.0
+  fi
+fi
+
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   step "wasm toolchain"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

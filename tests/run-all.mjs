@@ -1,8 +1,9 @@
 // Runs the shared scenario in every runtime, one runner after the other, each against its own
 // sandkitd: Node napi, Node wasm, workerd, Chromium, the official e2b package, and the official
-// Python package (its own scenario, tests/python/scenario.py), and examples/browser in Chromium.
+// Python package (its own scenario, tests/python/scenario.py), examples/browser in Chromium, and
+// the official CLI (tests/run-cli.mjs: exec, pause, resume, logs, kill).
 //
-//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b,python,examples] [--bulk N]
+//   node tests/run-all.mjs [--only napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
 //
 // Every line a runner prints is shown prefixed with its name; the last line is the total,
 // `N passed, N failed`. A runner that ends without its totals line, or exits non-zero with no
@@ -20,6 +21,7 @@ const RUNNERS = [
   ['e2b', 'run-node.mjs', ['--impl', 'e2b']],
   ['python', 'run-python.mjs', []],
   ['examples', 'run-examples.mjs', []],
+  ['cli', 'run-cli.mjs', []],
 ]
 
 const { values } = parseArgs({

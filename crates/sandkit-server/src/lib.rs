@@ -26,6 +26,7 @@ pub mod envd;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod logs;
 pub mod metrics;
 pub mod persist;
 pub mod proxy;
@@ -106,6 +107,7 @@ impl RunningServer {
                 self.live.end(&record.id).await;
             }
             self.live.end_all(true).await;
+            self.store.save_logs();
         } else {
             self.store.end_all();
             self.live.end_all(false).await;
@@ -149,8 +151,8 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let persistent = config.sandboxes.state_dir.is_some();
     let store = Arc::new(match &config.sandboxes.state_dir {
         Some(dir) => {
-            let (persist, records) = persist::Persist::open(dir)?;
-            let store = Store::persisted(persist, records);
+            let (persist, records, logs) = persist::Persist::open(dir)?;
+            let store = Store::persisted(persist, records, logs);
             store.settle_after_restart(store::now_ns(), config.max_paused_age);
             store
         }
@@ -166,7 +168,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     } else {
         Err("turned off".to_string())
     };
-    let live = Arc::new(live::Live::new(runtime));
+    let live = Arc::new(live::Live::new(runtime).with_logs(store.logs()));
     for id in kept {
         let Some(record) = store.get_any(&id) else {
             continue;

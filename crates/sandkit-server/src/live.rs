@@ -26,6 +26,8 @@ pub struct LiveSandbox {
     pub ingress: crate::proxy::Ingress,
     /// The proxy's kept connections to its servers.
     pub upstreams: crate::proxy::Upstreams,
+    /// Its own log: processes started and ended, daemon errors.
+    pub log: crate::logs::SandboxLogger,
 }
 
 impl LiveSandbox {
@@ -48,6 +50,8 @@ pub struct Live {
     /// The ids of sandboxes that ended lately, newest last: the proxy tells a request for one
     /// of them (502, gone) from one for an id that never existed (404).
     ended_ids: Mutex<std::collections::VecDeque<String>>,
+    /// Where the sandboxes' own events are written (the store's, see [`Live::with_logs`]).
+    logs: Arc<crate::logs::SandboxLogs>,
 }
 
 /// How many ended sandboxes' ids are remembered.
@@ -82,7 +86,20 @@ impl Live {
             sandboxes: Mutex::new(HashMap::new()),
             dormant: Mutex::new(HashMap::new()),
             ended_ids: Mutex::new(Default::default()),
+            logs: Default::default(),
         }
+    }
+
+    /// Writes the sandboxes' events to `logs` (a `Live` of its own keeps them unread).
+    pub fn with_logs(mut self, logs: Arc<crate::logs::SandboxLogs>) -> Live {
+        self.logs = logs;
+        self
+    }
+
+    /// Writes down that something failed for sandbox `id`.
+    pub fn log_error(&self, id: &str, action: &str, error: &str) {
+        self.logs
+            .record(id, &crate::logs::Event::DaemonError { action, error });
     }
 
     /// Starts the processes of a sandbox the store just created.
@@ -180,6 +197,7 @@ impl Live {
             watchers: Default::default(),
             ingress: ingress_of(record),
             upstreams: Default::default(),
+            log: crate::logs::SandboxLogger::new(self.logs.clone(), &record.id),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);

@@ -6,6 +6,7 @@
 //! The files hold the sandboxes' access tokens: the directory is root's alone (0700), each file
 //! 0600.
 
+use crate::logs::LogBook;
 use crate::store::{Change, SandboxRecord};
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,11 +16,14 @@ use std::sync::Mutex;
 
 /// The records' directory under the state directory.
 pub const RECORDS_DIR: &str = "records";
+/// The sandboxes' logs, saved when sandkitd stops.
+pub const LOGS_FILE: &str = "logs.json";
 
 /// Writes the store's changes to `<state>/records`.
 #[derive(Debug)]
 pub struct Persist {
     dir: PathBuf,
+    state_dir: PathBuf,
     /// The number of the last change written per sandbox: changes are made in order under the
     /// store's lock but written after it, so an older one that comes late is skipped. Held
     /// while writing, which keeps the writes themselves in order.
@@ -29,7 +33,7 @@ pub struct Persist {
 impl Persist {
     /// Opens (making it if needed) `<state_dir>/records` and reads every record in it. Files
     /// that cannot be read as a record are reported and left alone.
-    pub fn open(state_dir: &Path) -> std::io::Result<(Persist, Vec<SandboxRecord>)> {
+    pub fn open(state_dir: &Path) -> std::io::Result<(Persist, Vec<SandboxRecord>, LogBook)> {
         std::fs::create_dir_all(state_dir)?;
         std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700))?;
         let dir = state_dir.join(RECORDS_DIR);
@@ -56,13 +60,26 @@ impl Persist {
                 Err(e) => eprintln!("sandkitd: skipping {}: {e}", path.display()),
             }
         }
+        // Logs are saved at a clean stop only: after a crash, those of before the last start.
+        let logs = std::fs::read(state_dir.join(LOGS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         Ok((
             Persist {
                 dir,
+                state_dir: state_dir.to_path_buf(),
                 written: Mutex::new(HashMap::new()),
             },
             records,
+            logs,
         ))
+    }
+
+    /// Saves the sandboxes' logs (at a clean stop).
+    pub fn save_logs(&self, book: &LogBook) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(book).map_err(std::io::Error::other)?;
+        write_atomically(&self.state_dir, LOGS_FILE, &bytes)
     }
 
     /// Writes `changes` (in the order they were made). A failure to write is reported on
@@ -96,17 +113,7 @@ impl Persist {
 
     fn save(&self, record: &SandboxRecord) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        let temp = self.dir.join(format!(".{}.tmp", record.id));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, self.path(&record.id))?;
-        self.sync_dir()
+        write_atomically(&self.dir, &format!("{}.json", record.id), &bytes)
     }
 
     fn remove(&self, id: &str) -> std::io::Result<()> {
@@ -120,6 +127,21 @@ impl Persist {
     fn sync_dir(&self) -> std::io::Result<()> {
         std::fs::File::open(&self.dir)?.sync_all()
     }
+}
+
+/// Replaces `dir/name` with `bytes` (0600): a temporary file, fsync, rename, fsync of `dir`.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -137,9 +159,9 @@ mod tests {
     #[test]
     fn every_change_is_on_disk_when_the_call_returns() {
         let dir = temp_dir("changes");
-        let (persist, records) = Persist::open(&dir).unwrap();
+        let (persist, records, logs) = Persist::open(&dir).unwrap();
         assert!(records.is_empty());
-        let store = Store::persisted(persist, records);
+        let store = Store::persisted(persist, records, logs);
         let spec = SandboxSpec {
             team: "t".into(),
             timeout_secs: 60,
@@ -150,7 +172,7 @@ mod tests {
         store.pause("t", &a.id, 2_000_000_000).unwrap();
         store.kill("t", &b.id, 2_000_000_000).unwrap();
         // Read back as a restart would, while the first store still runs.
-        let (_, mut read) = Persist::open(&dir).unwrap();
+        let (_, mut read, _) = Persist::open(&dir).unwrap();
         assert_eq!(read.len(), 1);
         let back = read.remove(0);
         assert_eq!(back.id, a.id);
@@ -171,7 +193,7 @@ mod tests {
         std::fs::create_dir_all(dir.join(RECORDS_DIR)).unwrap();
         std::fs::write(dir.join(RECORDS_DIR).join(".abc.tmp"), b"{\"id\":").unwrap();
         std::fs::write(dir.join(RECORDS_DIR).join("bad.json"), b"not json").unwrap();
-        let (_, records) = Persist::open(&dir).unwrap();
+        let (_, records, _) = Persist::open(&dir).unwrap();
         assert!(records.is_empty());
         assert!(!dir.join(RECORDS_DIR).join(".abc.tmp").exists());
         let _ = std::fs::remove_dir_all(&dir);

@@ -43,7 +43,8 @@ pub async fn run(
                     // A sandbox that cannot be frozen would go on running while reported
                     // paused: it ends instead (the create was accepted only where pausing is
                     // possible, so this is a failure of the freezer itself).
-                    if live.pause(&store, &id, keep_memory).await.is_err() {
+                    if let Err(why) = live.pause(&store, &id, keep_memory).await {
+                        live.log_error(&id, "pause the sandbox at its timeout", &why);
                         store.end(&id);
                         live.end(&id).await;
                     }

@@ -5,11 +5,12 @@
 //! for every call, whether or not the reaper has removed it yet.
 
 use crate::cursor::{Order, StartKey};
+use crate::logs::{Event, SandboxLogs};
 use crate::random;
 use sandkit::wire::{NetworkConfig, SandboxState, StringMap};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -183,6 +184,8 @@ struct Inner {
     /// Changes not written yet, when the store is persisted; written as the lock is released.
     changes: Option<Vec<Change>>,
     change_seq: u64,
+    /// Each sandbox's own events, written here as its state changes (see [`crate::logs`]).
+    logs: Arc<SandboxLogs>,
 }
 
 impl Inner {
@@ -217,11 +220,13 @@ impl Inner {
         }
         if record.expired(now_ms) {
             if !record.spec.auto_pause {
+                self.logs.lock().end(&key.id, &Event::Expired, now_ms);
                 self.remove(&key);
                 return None;
             }
             // Its time is up and it asked to be paused: it is, from now on.
             let id = record.id.clone();
+            self.logs.lock().record(&id, &Event::AutoPaused, now_ms);
             self.auto_paused.push(id.clone());
             self.ordered.get_mut(&key)?.mark_paused(now_ms);
             self.changed(&id);
@@ -260,9 +265,13 @@ impl Inner {
                 Some(r) if r.spec.auto_pause => {
                     r.mark_paused(now_ms);
                     self.auto_paused.push(key.id.clone());
+                    self.logs.lock().record(&key.id, &Event::AutoPaused, now_ms);
                     self.changed(&key.id);
                 }
-                _ => ended.extend(self.remove(&key)),
+                _ => {
+                    self.logs.lock().end(&key.id, &Event::Expired, now_ms);
+                    ended.extend(self.remove(&key));
+                }
             }
         }
         ended
@@ -277,9 +286,14 @@ impl Store {
 
     /// A store whose every change is written to `persist` (in the call that makes it), holding
     /// `records` (read back from it).
-    pub fn persisted(persist: crate::persist::Persist, records: Vec<SandboxRecord>) -> Self {
+    pub fn persisted(
+        persist: crate::persist::Persist,
+        records: Vec<SandboxRecord>,
+        logs: crate::logs::LogBook,
+    ) -> Self {
         let mut inner = Inner {
             changes: Some(Vec::new()),
+            logs: Arc::new(SandboxLogs::new(logs)),
             ..Default::default()
         };
         for record in records {
@@ -328,8 +342,34 @@ impl Store {
         let key = record.key();
         inner.index.insert(record.id.clone(), key.clone());
         inner.ordered.insert(key, record.clone());
+        inner
+            .logs
+            .lock()
+            .open(&record.id, &record.spec.team, ms(start_ns));
+        inner.logs.lock().record(
+            &record.id,
+            &Event::Created {
+                template: &record.spec.template_id,
+                timeout_secs: record.spec.timeout_secs,
+            },
+            ms(start_ns),
+        );
         inner.changed(&record.id);
         record
+    }
+
+    /// Saves the sandboxes' logs to the state directory, if the store has one.
+    pub fn save_logs(&self) {
+        if let Some(persist) = &self.persist
+            && let Err(e) = persist.save_logs(&self.logs().snapshot())
+        {
+            eprintln!("sandkitd: could not save the sandboxes' logs: {e}");
+        }
+    }
+
+    /// The sandboxes' logs, shared with whoever writes or reads them.
+    pub fn logs(&self) -> Arc<SandboxLogs> {
+        self.lock().logs.clone()
     }
 
     /// Notes the host id range sandbox `id` was started with (see [`SandboxRecord::host_ids`]).
@@ -356,6 +396,7 @@ impl Store {
     /// timeout.
     pub fn admit_traffic(&self, id: &str, now_ns: i64) -> Traffic {
         let mut inner = self.lock();
+        let logs = inner.logs.clone();
         let Some(r) = inner.by_id_mut(id) else {
             return Traffic::Gone;
         };
@@ -363,6 +404,7 @@ impl Store {
             SandboxState::Paused if r.spec.auto_resume => {
                 r.state = SandboxState::Running;
                 r.end_ms = end_ms(now_ns, r.spec.timeout_secs);
+                logs.lock().record(id, &Event::AutoResumed, ms(now_ns));
                 inner.changed(id);
                 Traffic::Resumed
             }
@@ -376,6 +418,11 @@ impl Store {
     pub fn end(&self, id: &str) {
         let mut inner = self.lock();
         if let Some(key) = inner.index.get(id).cloned() {
+            // Only a sandbox that could not be paused at its timeout ends this way.
+            inner
+                .logs
+                .lock()
+                .end(id, &Event::Expired, crate::logs::now_ms());
             inner.remove(&key);
         }
     }
@@ -412,6 +459,7 @@ impl Store {
         }
         record.mark_paused(ms(now_ns));
         let record = record.clone();
+        inner.logs.lock().record(id, &Event::Paused, ms(now_ns));
         inner.changed(id);
         Ok(record)
     }
@@ -433,6 +481,8 @@ impl Store {
         record.state = SandboxState::Running;
         record.end_ms = end_ms(now_ns, timeout_secs);
         let record = record.clone();
+        let resumed = Event::Resumed { timeout_secs };
+        inner.logs.lock().record(id, &resumed, ms(now_ns));
         inner.changed(id);
         Some(record)
     }
@@ -459,6 +509,7 @@ impl Store {
     pub fn kill(&self, team: &str, id: &str, now_ns: i64) -> Option<SandboxRecord> {
         let mut inner = self.lock();
         let key = inner.live_mut(team, id, ms(now_ns))?.key();
+        inner.logs.lock().end(id, &Event::Killed, ms(now_ns));
         inner.remove(&key)
     }
 
@@ -577,13 +628,24 @@ impl Store {
         for key in keys {
             match inner.ordered.get_mut(&key) {
                 Some(r) if r.state == SandboxState::Paused || r.spec.auto_pause => {
-                    if r.state != SandboxState::Paused {
+                    let was_running = r.state != SandboxState::Paused;
+                    if was_running {
                         r.mark_paused(ms(now_ns));
                     }
                     kept.push(r.clone());
+                    if was_running {
+                        inner
+                            .logs
+                            .lock()
+                            .record(&key.id, &Event::Paused, ms(now_ns));
+                    }
                     inner.changed(&key.id);
                 }
-                _ => ended.extend(inner.remove(&key)),
+                _ => {
+                    let stopped = Event::ServerStopped;
+                    inner.logs.lock().end(&key.id, &stopped, ms(now_ns));
+                    ended.extend(inner.remove(&key));
+                }
             }
         }
         (kept, ended)
@@ -617,6 +679,10 @@ impl Store {
     pub fn end_all(&self) -> Vec<SandboxRecord> {
         let mut inner = self.lock();
         let keys: Vec<StartKey> = inner.ordered.keys().cloned().collect();
+        let now_ms = crate::logs::now_ms();
+        for k in &keys {
+            inner.logs.lock().end(&k.id, &Event::ServerStopped, now_ms);
+        }
         keys.iter().filter_map(|k| inner.remove(k)).collect()
     }
 

@@ -126,6 +126,21 @@ async fn a_restart_keeps_paused_sandboxes_with_their_files() {
         404,
         "a plain running one"
     );
+    // Their logs came back too: created, then paused.
+    let logs = api
+        .get(&format!("/v2/sandboxes/{}/logs?direction=forward", paused.id))
+        .await
+        .expect_json(200);
+    let events: Vec<&str> = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["fields"]["event"].as_str())
+        .collect();
+    assert!(
+        events.first() == Some(&"created") && events.contains(&"paused"),
+        "events after the restart: {events:?}"
+    );
     let listed = api.get("/v2/sandboxes?state=paused").await.expect_json(200);
     assert_eq!(listed.as_array().unwrap().len(), 2);
     // The daemon tokens are the same: the old handles work.

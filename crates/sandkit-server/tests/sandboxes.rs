@@ -191,7 +191,7 @@ async fn endpoints_not_served_yet_answer_501() {
             format!("/sandboxes/{id}/snapshots"),
             "snapshots",
         ),
-        (Method::GET, "/v2/sandboxes/x/logs".to_string(), "logs"),
+        (Method::GET, "/templates/t".to_string(), "templates"),
         (Method::DELETE, "/templates/t".to_string(), "templates"),
     ] {
         let reply = api.call(method.clone(), &path, Some(json!({}))).await;

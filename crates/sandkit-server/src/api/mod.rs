@@ -2,6 +2,7 @@
 
 mod extract;
 mod list;
+mod logs;
 mod metrics;
 mod sandboxes;
 mod unimplemented;
@@ -62,6 +63,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sandboxes/{id}/pause", post(sandboxes::pause))
         .route("/sandboxes/{id}/resume", post(sandboxes::resume))
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
+        .route("/sandboxes/{id}/logs", get(logs::logs_v1))
+        .route("/v2/sandboxes/{id}/logs", get(logs::logs_v2))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the daemon routing: counts control-plane requests only.

@@ -48,6 +48,8 @@ pub async fn create(
         .limits
         .within_max_sandboxes(&app.store, &team, || app.store.create(spec, now_ns()))?;
     if let Err(e) = app.live.start(&record).await {
+        app.live
+            .log_error(&record.id, "start the sandbox", &e.to_string());
         app.store.kill(&team, &record.id, now_ns());
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,6 +158,7 @@ pub async fn pause(
         Err(false) => return Err(ApiError::sandbox_not_found(&id)),
     }
     if let Err(why) = app.live.pause(&app.store, &id, keep_memory).await {
+        app.live.log_error(&id, "pause the sandbox", &why);
         app.store.unpause(&id);
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -225,6 +228,7 @@ async fn resume_paused(
         app.live.stop_keeping_files(id).await;
     }
     if let Err(why) = app.live.resume(&record).await {
+        app.live.log_error(id, "resume the sandbox", &why);
         // Still paused (its files kept, or its processes frozen), for another try or a kill.
         app.store.repause(id);
         return Err(ApiError::new(

@@ -17,8 +17,6 @@ const NOT_YET: &[(Method, &str, &str)] = &[
         "/sandboxes/{id}/refreshes",
         "refreshing a sandbox",
     ),
-    (Method::GET, "/sandboxes/{id}/logs", "sandbox logs"),
-    (Method::GET, "/v2/sandboxes/{id}/logs", "sandbox logs"),
     (Method::PUT, "/sandboxes/{id}/network", "network rules"),
     (Method::POST, "/sandboxes/{id}/fork", "forking a sandbox"),
     (Method::POST, "/sandboxes/{id}/snapshots", "snapshots"),

@@ -100,6 +100,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
         && let Some(record) = app.store.get_any(&id)
         && let Err(why) = app.live.resume(&record).await
     {
+        app.live.log_error(&id, "resume the sandbox", &why);
         let origin = req.headers().get(header::ORIGIN).cloned();
         return crate::proxy::own_error(
             StatusCode::BAD_GATEWAY,

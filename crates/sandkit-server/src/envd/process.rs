@@ -194,9 +194,21 @@ async fn start(
     };
     let spawned = live.handle.spawn(spawn).await.map_err(|e| match e {
         SpawnError::Invalid(m) => RpcError::invalid(m),
-        SpawnError::Sandbox(m) => RpcError::unavailable(m),
+        SpawnError::Sandbox(m) => {
+            let error = crate::logs::Event::DaemonError {
+                action: "start a process",
+                error: &m,
+            };
+            live.log.record(&error);
+            RpcError::unavailable(m)
+        }
     })?;
     let pid = spawned.pid;
+    live.log.record(&crate::logs::Event::ProcessStarted {
+        pid,
+        cmd: &req.process.cmd,
+        args: &req.process.args,
+    });
     let config = ProcConfig {
         cmd: req.process.cmd,
         args: req.process.args,
@@ -207,6 +219,7 @@ async fn start(
         .procs
         .add(
             live.handle.clone(),
+            live.log.clone(),
             spawned,
             config,
             req.tag,

@@ -211,6 +211,7 @@ impl ProcTable {
     pub fn add(
         &self,
         handle: SandboxHandle,
+        log: crate::logs::SandboxLogger,
         spawned: crate::sandbox::Spawned,
         config: ProcConfig,
         tag: Option<String>,
@@ -260,6 +261,12 @@ impl ProcTable {
         tokio::spawn(async move {
             let status = pump(&pumped, readers, exit).await;
             let end = EndInfo::from_status(status);
+            log.record(&crate::logs::Event::ProcessEnded {
+                pid,
+                status: &end.status,
+                exit_code: end.exit_code,
+                exited: end.exited,
+            });
             if let Ok(mut e) = pumped.ended.lock() {
                 *e = Some(end.clone());
             }

@@ -1,0 +1,128 @@
+// The official CLI (`@e2b/cli` 2.19.0, in .e2b-cli, installed by scripts/setup.sh; test-only)
+// against a real sandkitd: `e2b sandbox exec`, `pause`, `resume`, `logs` and `kill` of a
+// sandbox, with `logs` showing its events in order (`GET /sandboxes/{id}/logs`).
+//
+//   node tests/run-cli.mjs
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+
+const CLI = `${REPO_ROOT}.e2b-cli/node_modules/@e2b/cli/dist/index.js`
+if (!existsSync(CLI)) {
+  printCheck(runnerFailure('cli: @e2b/cli', new Error(`${CLI} is missing: run scripts/setup.sh`)))
+  finish(0, 1)
+}
+
+let server
+try {
+  server = await startSandkitd()
+} catch (err) {
+  printCheck(runnerFailure('start sandkitd', err))
+  finish(0, 1)
+}
+console.log(`# @e2b/cli 2.19.0, sandkitd ${server.version} at ${server.apiUrl}`)
+
+/** Runs `e2b args…` against the server: { code, stdout, stderr }. Stdin is closed: `exec`
+ * would otherwise wait to forward it to the command. */
+function e2b(...args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        E2B_API_URL: server.apiUrl,
+        E2B_SANDBOX_URL: server.sandboxUrl,
+        E2B_API_KEY: server.apiKey,
+        NO_COLOR: '1',
+      },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c) => (stdout += c))
+    child.stderr.on('data', (c) => (stderr += c))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? signal, stdout, stderr })
+    })
+  })
+}
+
+/** `e2b sandbox logs --format json` as parsed entries. */
+async function logs(id, ...options) {
+  const r = await e2b('sandbox', 'logs', '--format', 'json', ...options, id)
+  if (r.code !== 0) throw new Error(`logs exited ${r.code}: ${r.stderr || r.stdout}`)
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message)
+}
+
+let passed = 0
+let failed = 0
+async function check(name, fn) {
+  const started = Date.now()
+  try {
+    const detail = await fn()
+    printCheck({ name, ok: true, detail, ms: Date.now() - started })
+    passed++
+  } catch (err) {
+    printCheck({ ...runnerFailure(name, err), ms: Date.now() - started })
+    failed++
+  }
+}
+
+let id
+await check('a sandbox to look at (created over the API)', async () => {
+  const res = await fetch(`${server.apiUrl}/v2/sandboxes`, {
+    method: 'POST',
+    headers: { 'X-API-Key': server.apiKey, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ templateID: 'base' }),
+  })
+  expect(res.status === 201, `create answered ${res.status}`)
+  id = (await res.json()).sandboxID
+  return id
+})
+
+await check('e2b sandbox exec runs a command that exits with 3', async () => {
+  const r = await e2b('sandbox', 'exec', id, 'sh', '-c', 'exit 3')
+  expect(`${r.stdout}${r.stderr}`.includes('exit status 3'), `output: ${r.stdout} ${r.stderr}`)
+})
+
+await check('e2b sandbox pause and resume', async () => {
+  const paused = await e2b('sandbox', 'pause', id)
+  expect(paused.code === 0 && paused.stdout.includes('has been paused'), `pause: ${paused.stdout} ${paused.stderr}`)
+  const resumed = await e2b('sandbox', 'resume', id)
+  expect(resumed.code === 0 && resumed.stdout.includes('has been resumed'), `resume: ${resumed.stdout} ${resumed.stderr}`)
+})
+
+await check('e2b sandbox logs shows its life in order, with levels', async () => {
+  const entries = await logs(id, '--level', 'DEBUG')
+  const events = entries.map((e) => e.event)
+  const wanted = ['created', 'process-started', 'process-ended', 'paused', 'resumed']
+  expect(JSON.stringify(events) === JSON.stringify(wanted), `events: ${events.join(', ')}`)
+  const ended = entries[2]
+  expect(ended.exitCode === '3' && /warn/i.test(ended.level), `process end: ${JSON.stringify(ended)}`)
+  expect(entries.every((e) => e.logger === 'sandkitd'), 'every line names its logger')
+  return events.join(' → ')
+})
+
+await check('e2b sandbox logs --level WARN shows only the failed process', async () => {
+  const events = (await logs(id, '--level', 'WARN')).map((e) => e.event)
+  expect(JSON.stringify(events) === JSON.stringify(['process-ended']), `events: ${events.join(', ')}`)
+})
+
+await check('e2b sandbox kill, then its logs end with the kill', async () => {
+  const killed = await e2b('sandbox', 'kill', id)
+  expect(killed.code === 0, `kill: ${killed.stdout} ${killed.stderr}`)
+  const events = (await logs(id)).map((e) => e.event)
+  expect(events.at(-1) === 'killed', `events: ${events.join(', ')}`)
+})
+
+await server.stop()
+finish(passed, failed)
