@@ -128,7 +128,10 @@ async fn a_restart_keeps_paused_sandboxes_with_their_files() {
     );
     // Their logs came back too: created, then paused.
     let logs = api
-        .get(&format!("/v2/sandboxes/{}/logs?direction=forward", paused.id))
+        .get(&format!(
+            "/v2/sandboxes/{}/logs?direction=forward",
+            paused.id
+        ))
         .await
         .expect_json(200);
     let events: Vec<&str> = logs["logs"]
