@@ -38,6 +38,9 @@ Options:
                               unpacked image or debootstrap tree); repeat for more. Without
                               it, 'base' and 'code-interpreter-v1' run on the default
                               template, made of the host's /usr, /etc, /opt (see docs)
+      --python <PATH>         The Python interpreter of code contexts (port 49999), a name
+                              on the sandbox's PATH or a path the sandbox sees, such as a
+                              virtual environment under /opt [default: python3]
       --max-pids <N>          Processes and threads per sandbox [default: 1024]
       --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
       --cpu-count <N>         CPUs' worth of time per sandbox, a cgroup quota [default: 2]
@@ -191,6 +194,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             }
             "--metrics-interval" => {
                 config.sandboxes.metrics_interval = interval(&flag, &value()?)?;
+            }
+            "--python" => {
+                let v = value()?;
+                if v.trim().is_empty() {
+                    return Err(CliError(
+                        "--python: give an interpreter name or path".into(),
+                    ));
+                }
+                config.sandboxes.python = v;
             }
             "--no-processes" => config.sandboxes.enabled = false,
             "--rate-limit" => config.limits.rate_limit = rate(&flag, &value()?)?,
@@ -431,6 +443,10 @@ mod tests {
         assert_eq!((s.max_pids, s.tmp_size_mb, s.warm_pool), (256, 64, 0));
         assert_eq!((s.cpu_count, s.memory_mb), (1, 256));
         assert_eq!(s.metrics_interval, std::time::Duration::from_millis(250));
+        assert_eq!(run(&[]).unwrap().sandboxes.python, "python3");
+        let venv = run(&["--python", "/opt/venv/bin/python"]).unwrap();
+        assert_eq!(venv.sandboxes.python, "/opt/venv/bin/python");
+        assert!(run(&["--python", ""]).is_err());
         let aged = run(&["--max-paused-age", "12h"]).unwrap();
         assert_eq!(aged.max_paused_age.as_secs(), 12 * 3600);
         assert_eq!(

@@ -116,6 +116,9 @@ pub struct SandboxesConfig {
     pub tmp_size_mb: u64,
     /// How many sandboxes of the default template to keep set up ahead of time.
     pub warm_pool: usize,
+    /// The Python interpreter code contexts run on (a name looked up on the sandbox's PATH,
+    /// or a path inside the sandbox).
+    pub python: String,
 }
 
 /// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
@@ -147,6 +150,7 @@ impl Default for SandboxesConfig {
             metrics_interval: DEFAULT_METRICS_INTERVAL,
             tmp_size_mb: DEFAULT_TMP_SIZE_MB,
             warm_pool: DEFAULT_WARM_POOL,
+            python: "python3".into(),
         }
     }
 }

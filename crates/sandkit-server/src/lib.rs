@@ -24,6 +24,7 @@ pub mod cors;
 pub mod cursor;
 pub mod envd;
 pub mod error;
+pub mod interpreter;
 pub mod limits;
 pub mod live;
 pub mod logs;
@@ -197,6 +198,10 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             memory_mb: config.sandboxes.memory_mb,
         },
         limits: limits::Limits::new(config.limits),
+        interpreter: interpreter::Settings {
+            python: config.sandboxes.python.clone(),
+            ..Default::default()
+        },
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

@@ -28,6 +28,8 @@ pub struct LiveSandbox {
     pub upstreams: crate::proxy::Upstreams,
     /// Its own log: processes started and ended, daemon errors.
     pub log: crate::logs::SandboxLogger,
+    /// Its code interpreter's contexts (port 49999).
+    pub contexts: crate::interpreter::Contexts,
 }
 
 impl LiveSandbox {
@@ -198,6 +200,7 @@ impl Live {
             ingress: ingress_of(record),
             upstreams: Default::default(),
             log: crate::logs::SandboxLogger::new(self.logs.clone(), &record.id),
+            contexts: Default::default(),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);

@@ -38,6 +38,8 @@ pub struct AppState {
     pub size: SandboxSize,
     /// Rate limits and quotas.
     pub limits: crate::limits::Limits,
+    /// The programs the code interpreter's kernels run on.
+    pub interpreter: crate::interpreter::Settings,
 }
 
 /// The CPUs and memory each sandbox gets (its cgroup's limits).

@@ -143,6 +143,12 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
             return crate::proxy::own_error(status, &id, port, message, origin);
         }
     };
+    if port == crate::interpreter::PORT {
+        return match crate::proxy::admit(&live, port, &req) {
+            Some(refused) => refused,
+            None => crate::interpreter::handle(&app.interpreter, live, req).await,
+        };
+    }
     if port != ENVD_PORT {
         return crate::proxy::handle(live, port, req).await;
     }

@@ -36,26 +36,8 @@ pub struct Ingress {
 pub async fn handle(live: Arc<LiveSandbox>, port: u16, mut req: Request) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let protected = live.ingress.traffic_token.is_some();
-    if protected && is_preflight(&req) {
-        // A preflight never carries the token, so the server behind could not be asked
-        // without opening the port to everyone: sandkitd answers it; the request that
-        // follows still needs the token.
-        return preflight(req.headers());
-    }
-    if let Some(token) = &live.ingress.traffic_token {
-        let given = req.headers().get(TRAFFIC_TOKEN).map(|v| v.as_bytes());
-        if !given.is_some_and(|g| crate::auth::constant_time_eq(g, token.as_bytes())) {
-            let message = if given.is_some() {
-                format!(
-                    "the {TRAFFIC_TOKEN} header does not match this sandbox's traffic access token"
-                )
-            } else {
-                format!(
-                    "the sandbox does not allow public traffic: send its traffic access token in the {TRAFFIC_TOKEN} header"
-                )
-            };
-            return own_error(StatusCode::FORBIDDEN, &live.id, port, &message, origin);
-        }
+    if let Some(refused) = admit(&live, port, &req) {
+        return refused;
     }
     let client_upgrade =
         headers::upgrade_of(req.headers()).map(|protocol| (protocol, hyper::upgrade::on(&mut req)));
@@ -138,6 +120,38 @@ pub async fn handle(live: Arc<LiveSandbox>, port: u16, mut req: Request) -> Resp
     Response::from_parts(parts, Body::new(body))
 }
 
+/// The answer sandkitd gives itself before a request reaches `port`, if any: a preflight to
+/// a protected sandbox, or a request without its traffic access token.
+pub fn admit(live: &LiveSandbox, port: u16, req: &Request) -> Option<Response> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let protected = live.ingress.traffic_token.is_some();
+    if protected && is_preflight(req) {
+        // A preflight never carries the token, so the server behind could not be asked
+        // without opening the port to everyone: sandkitd answers it; the request that
+        // follows still needs the token.
+        return Some(preflight(req.headers()));
+    }
+    let token = live.ingress.traffic_token.as_ref()?;
+    let given = req.headers().get(TRAFFIC_TOKEN).map(|v| v.as_bytes());
+    if given.is_some_and(|g| crate::auth::constant_time_eq(g, token.as_bytes())) {
+        return None;
+    }
+    let message = if given.is_some() {
+        format!("the {TRAFFIC_TOKEN} header does not match this sandbox's traffic access token")
+    } else {
+        format!(
+            "the sandbox does not allow public traffic: send its traffic access token in the {TRAFFIC_TOKEN} header"
+        )
+    };
+    Some(own_error(
+        StatusCode::FORBIDDEN,
+        &live.id,
+        port,
+        &message,
+        origin,
+    ))
+}
+
 /// Why a request could not be passed on.
 enum Failure {
     /// Nothing listens on the port.
@@ -207,7 +221,7 @@ fn is_preflight(req: &Request) -> bool {
 
 /// The answer to a preflight for a protected port: whatever the page asks, since the
 /// request itself must still carry the token.
-fn preflight(req: &HeaderMap) -> Response {
+pub(crate) fn preflight(req: &HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
     h.insert(

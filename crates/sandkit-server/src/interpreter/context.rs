@@ -1,0 +1,464 @@
+//! One code context: a kernel process inside the sandbox, started through its agent as user
+//! `user`, and the executions it runs one at a time.
+
+use super::language::Kernel;
+use super::split::{Piece, Splitter};
+use crate::live::LiveSandbox;
+use crate::sandbox::proto::SpawnRequest;
+use crate::sandbox::{ExitStatus, ProcessIo};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+
+const PYTHON_DRIVER: &str = include_str!("driver.py");
+const JS_DRIVER: &str = include_str!("driver.js");
+/// How long an interrupted execution may take to stop before its process is killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+/// Lines of a stream held for a slow client before the kernel waits for it.
+const STREAM_BUFFER: usize = 64;
+
+/// Which programs run the kernels.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The Python interpreter (`--python`).
+    pub python: String,
+    pub node: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            python: "python3".into(),
+            node: "node".into(),
+        }
+    }
+}
+
+/// A running kernel process.
+struct Session {
+    pid: i32,
+    stdin: pipe::Sender,
+    stdout: pipe::Receiver,
+    stderr: pipe::Receiver,
+    exit: oneshot::Receiver<ExitStatus>,
+    /// `execution_count` of its last execution.
+    count: u64,
+}
+
+impl Session {
+    fn exited(&mut self) -> bool {
+        !matches!(
+            self.exit.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        )
+    }
+}
+
+pub struct Context {
+    pub id: String,
+    pub language: String,
+    pub cwd: String,
+    kernel: Kernel,
+    settings: Settings,
+    live: std::sync::Weak<LiveSandbox>,
+    session: tokio::sync::Mutex<Option<Session>>,
+    /// The running process, for a restart or delete that must not wait for an execution.
+    pid: std::sync::Mutex<Option<i32>>,
+    /// Counts restarts, so that an execution whose process vanished can tell why.
+    restarts: AtomicU64,
+}
+
+impl Context {
+    pub fn new(
+        id: String,
+        language: String,
+        cwd: String,
+        kernel: Kernel,
+        settings: Settings,
+        live: &Arc<LiveSandbox>,
+    ) -> Context {
+        Context {
+            id,
+            language,
+            cwd,
+            kernel,
+            settings,
+            live: Arc::downgrade(live),
+            session: tokio::sync::Mutex::new(None),
+            pid: std::sync::Mutex::new(None),
+            restarts: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts its process unless it runs.
+    pub async fn start(&self) -> Result<(), String> {
+        let mut session = self.session.lock().await;
+        self.ensure_started(&mut session).await
+    }
+
+    async fn ensure_started(&self, session: &mut Option<Session>) -> Result<(), String> {
+        if session.as_mut().is_some_and(|s| !s.exited()) {
+            return Ok(());
+        }
+        let live = self.live.upgrade().ok_or("the sandbox is not running")?;
+        let started = spawn(&live, self.kernel, &self.settings, &self.cwd).await?;
+        self.set_pid(Some(started.pid));
+        *session = Some(started);
+        Ok(())
+    }
+
+    fn set_pid(&self, pid: Option<i32>) {
+        if let Ok(mut p) = self.pid.lock() {
+            *p = pid;
+        }
+    }
+
+    /// Kills its process (and whatever it started): an execution in progress ends.
+    pub async fn kill(&self) {
+        let pid = self.pid.lock().ok().and_then(|mut p| p.take());
+        if let (Some(pid), Some(live)) = (pid, self.live.upgrade()) {
+            live.handle.signal(pid, libc::SIGKILL).await;
+        }
+    }
+
+    /// A new process in place of the old one: its state is gone.
+    pub async fn restart(&self) -> Result<(), String> {
+        self.restarts.fetch_add(1, Ordering::SeqCst);
+        self.kill().await;
+        let mut session = self.session.lock().await;
+        *session = None;
+        self.ensure_started(&mut session).await
+    }
+
+    /// Runs `code`; the returned stream yields the response's lines, `end_of_execution` last.
+    /// The execution goes on when the stream is dropped (the client went away), but is
+    /// interrupted.
+    pub fn execute(
+        self: Arc<Self>,
+        code: String,
+        env: BTreeMap<String, String>,
+    ) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(async move {
+            self.run(code, env, &tx).await;
+            let _ = tx.send(line(&json!({ "type": "end_of_execution" }))).await;
+        });
+        rx
+    }
+
+    async fn run(&self, code: String, env: BTreeMap<String, String>, tx: &mpsc::Sender<Bytes>) {
+        let mut guard = self.session.lock().await;
+        let restarts = self.restarts.load(Ordering::SeqCst);
+        if let Err(why) = self.ensure_started(&mut guard).await {
+            let _ = tx.send(error_line("ContextError", &why)).await;
+            return;
+        }
+        let Some(session) = guard.as_mut() else {
+            return;
+        };
+        session.count += 1;
+        let mut client = tx
+            .send(line(&json!({
+                "type": "number_of_executions",
+                "execution_count": session.count,
+            })))
+            .await
+            .is_ok();
+        let job = match self.kernel {
+            Kernel::Bash => bash_job(&code, &env),
+            _ => {
+                let mut l =
+                    serde_json::to_vec(&json!({ "code": code, "env": env })).unwrap_or_default();
+                l.push(b'\n');
+                l
+            }
+        };
+        let outcome = if session.stdin.write_all(&job).await.is_err() {
+            Outcome::Vanished
+        } else {
+            self.drain(session, tx, &mut client).await
+        };
+        match outcome {
+            Outcome::Done => {}
+            Outcome::Vanished | Outcome::Killed => {
+                *guard = None;
+                self.set_pid(None);
+                let (name, value) = if self.restarts.load(Ordering::SeqCst) != restarts {
+                    ("ContextRestarting", "Context was restarted")
+                } else if outcome == Outcome::Killed {
+                    (
+                        "ExecutionInterrupted",
+                        "The execution was stopped by killing the context's process; its state is lost",
+                    )
+                } else {
+                    (
+                        "UnexpectedEndOfExecution",
+                        "The context's process ended during the execution; the next execution starts a new one",
+                    )
+                };
+                if client {
+                    let _ = tx.send(error_line(name, value)).await;
+                }
+            }
+        }
+    }
+
+    /// Passes on the kernel's output until both of its streams say the execution is done.
+    async fn drain(
+        &self,
+        session: &mut Session,
+        tx: &mpsc::Sender<Bytes>,
+        client: &mut bool,
+    ) -> Outcome {
+        let (mut out_done, mut err_done) = (false, false);
+        let (mut out_split, mut err_split) = (Splitter::default(), Splitter::default());
+        let mut out_buf = vec![0u8; 32 * 1024];
+        let mut err_buf = vec![0u8; 32 * 1024];
+        let mut deadline: Option<tokio::time::Instant> = None;
+        while !(out_done && err_done) {
+            if !*client && deadline.is_none() {
+                // The client went away: stop the execution, keep the context.
+                if self.kernel == Kernel::Bash {
+                    self.kill().await;
+                    return Outcome::Killed;
+                }
+                if let Some(live) = self.live.upgrade() {
+                    live.handle.signal(session.pid, libc::SIGINT).await;
+                }
+                deadline = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+            }
+            let grace = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let (pieces, stream) = tokio::select! {
+                r = session.stdout.read(&mut out_buf), if !out_done => match r {
+                    Ok(n) if n > 0 => (out_split.push(&out_buf[..n]), "stdout"),
+                    _ => return Outcome::Vanished,
+                },
+                r = session.stderr.read(&mut err_buf), if !err_done => match r {
+                    Ok(n) if n > 0 => (err_split.push(&err_buf[..n]), "stderr"),
+                    _ => return Outcome::Vanished,
+                },
+                () = tx.closed(), if *client => {
+                    *client = false;
+                    continue;
+                }
+                () = grace => {
+                    self.kill().await;
+                    return Outcome::Killed;
+                }
+            };
+            for piece in pieces {
+                let out = match piece {
+                    Piece::Text(text) => Some(output_line(stream, &text)),
+                    Piece::Message(raw) => match serde_json::from_slice::<Value>(&raw) {
+                        Ok(Value::Object(mut msg)) => {
+                            match msg.get("type").and_then(Value::as_str) {
+                                Some("done") => {
+                                    if stream == "stdout" {
+                                        out_done = true;
+                                    } else {
+                                        err_done = true;
+                                    }
+                                    None
+                                }
+                                Some("stdout" | "stderr") => {
+                                    msg.insert("timestamp".into(), json!(now()));
+                                    Some(line(&Value::Object(msg)))
+                                }
+                                Some(_) => Some(line(&Value::Object(msg))),
+                                None => None,
+                            }
+                        }
+                        // Not a message after all: the bytes were output.
+                        _ => Some(output_line(
+                            stream,
+                            &format!("\u{1e}{}\n", String::from_utf8_lossy(&raw)),
+                        )),
+                    },
+                };
+                if let Some(out) = out
+                    && *client
+                    && tx.send(out).await.is_err()
+                {
+                    *client = false;
+                }
+            }
+        }
+        Outcome::Done
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    /// The process ended (killed by a restart, or on its own).
+    Vanished,
+    /// It was killed because an interrupt could not stop it.
+    Killed,
+}
+
+/// Starts a kernel process as `user`, with the sandbox's environment.
+async fn spawn(
+    live: &LiveSandbox,
+    kernel: Kernel,
+    settings: &Settings,
+    cwd: &str,
+) -> Result<Session, String> {
+    let user = live
+        .handle
+        .user("user")
+        .or_else(|| live.handle.user("root"))
+        .ok_or("the sandbox has no user to run the context as")?;
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
+        ("HOME".into(), user.home.clone()),
+        ("USER".into(), user.name.clone()),
+        ("LOGNAME".into(), user.name.clone()),
+    ];
+    env.extend(live.env.iter().cloned());
+    let (cmd, args) = match kernel {
+        Kernel::Python => {
+            env.push(("MPLBACKEND".into(), "Agg".into()));
+            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+            (
+                settings.python.clone(),
+                vec!["-c".to_string(), PYTHON_DRIVER.to_string()],
+            )
+        }
+        Kernel::JavaScript => (
+            settings.node.clone(),
+            vec!["-e".to_string(), JS_DRIVER.to_string()],
+        ),
+        Kernel::Bash => (
+            "bash".to_string(),
+            vec!["--norc".into(), "--noprofile".into()],
+        ),
+    };
+    let spawned = live
+        .handle
+        .spawn(SpawnRequest {
+            req: 0,
+            cmd: cmd.clone(),
+            args,
+            env,
+            cwd: cwd.to_string(),
+            uid: user.uid,
+            gid: user.gid,
+            groups: vec![user.gid],
+            stdin: true,
+            pty: None,
+        })
+        .await
+        .map_err(|e| match e {
+            crate::sandbox::SpawnError::Invalid(m) => format!("could not start {cmd}: {m}"),
+            crate::sandbox::SpawnError::Sandbox(m) => m,
+        })?;
+    let ProcessIo::Pipes {
+        stdin: Some(stdin),
+        stdout,
+        stderr,
+    } = spawned.io
+    else {
+        return Err("the agent gave the context no pipes".into());
+    };
+    let pipes = || -> std::io::Result<_> {
+        Ok((
+            pipe::Sender::from_owned_fd(stdin)?,
+            pipe::Receiver::from_owned_fd(stdout)?,
+            pipe::Receiver::from_owned_fd(stderr)?,
+        ))
+    };
+    let (stdin, stdout, stderr) = pipes().map_err(|e| format!("the context's pipes: {e}"))?;
+    Ok(Session {
+        pid: spawned.pid,
+        stdin,
+        stdout,
+        stderr,
+        exit: spawned.exit,
+        count: 0,
+    })
+}
+
+/// What bash reads for one execution: the code (base64, so no quoting can break out) run by
+/// `eval` in the shell itself so its variables, functions and directory stay; the
+/// execution's variables set before and put back after; then the done marks.
+fn bash_job(code: &str, env: &BTreeMap<String, String>) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut script = String::new();
+    let names: Vec<&String> = env.keys().filter(|k| is_shell_name(k)).collect();
+    for (i, name) in names.iter().enumerate() {
+        script.push_str(&format!(
+            "if [ -n \"${{{name}+x}}\" ]; then __sk_had_{i}=1; __sk_old_{i}=\"${name}\"; else __sk_had_{i}=0; fi; export {name}=\"$(printf %s '{}' | base64 -d)\"\n",
+            b64(&env[*name])
+        ));
+    }
+    script.push_str(&format!(
+        "eval \"$(printf %s '{}' | base64 -d)\" </dev/null\n__sk_status=$?\n",
+        b64(code)
+    ));
+    for (i, name) in names.iter().enumerate() {
+        script.push_str(&format!(
+            "if [ \"$__sk_had_{i}\" = 1 ]; then export {name}=\"$__sk_old_{i}\"; else unset {name}; fi; unset __sk_had_{i} __sk_old_{i}\n"
+        ));
+    }
+    script.push_str(
+        "printf '\\036{\"type\":\"done\",\"status\":%d}\\n' \"$__sk_status\"; printf '\\036{\"type\":\"done\"}\\n' >&2\n",
+    );
+    script.into_bytes()
+}
+
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    sandkit::Timestamp::from_unix_millis(ms).to_rfc3339()
+}
+
+fn line(value: &Value) -> Bytes {
+    let mut l = serde_json::to_vec(value).unwrap_or_default();
+    l.push(b'\n');
+    Bytes::from(l)
+}
+
+fn output_line(stream: &str, text: &str) -> Bytes {
+    line(&json!({ "type": stream, "text": text, "timestamp": now() }))
+}
+
+fn error_line(name: &str, value: &str) -> Bytes {
+    line(&json!({ "type": "error", "name": name, "value": value, "traceback": "" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_names() {
+        assert!(is_shell_name("A_1"));
+        assert!(!is_shell_name("1A"));
+        assert!(!is_shell_name("A-B"));
+        assert!(!is_shell_name(""));
+    }
+}

@@ -1,0 +1,269 @@
+# sandkitd's Python context driver. It reads one JSON request per line on stdin
+# ({"code", "env"}), runs the code in a namespace kept between requests, and writes what
+# happens as protocol lines on fd 1: a 0x1E byte, one JSON object, a newline. Anything else
+# on fd 1 or fd 2 (a subprocess's output) is passed on by sandkitd as plain stdout/stderr.
+# Each request ends with {"type": "done"} on fd 1 and on fd 2, so that sandkitd knows both
+# streams are drained.
+import ast
+import base64
+import io
+import json
+import linecache
+import os
+import signal
+import sys
+import threading
+import traceback
+import warnings
+
+MARK = "\x1e"
+CHUNK = 64 * 1024
+_lock = threading.Lock()
+_running = False
+# The driver runs from `python -c`: its frames are the ones with this file name.
+DRIVER_FILE = (lambda: 0).__code__.co_filename
+
+
+def _write_fd(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def send(msg):
+    data = (MARK + json.dumps(msg) + "\n").encode("utf-8", "replace")
+    with _lock:
+        _write_fd(1, data)
+
+
+class Stream(io.TextIOBase):
+    """sys.stdout / sys.stderr: each write becomes protocol lines, so order is kept."""
+
+    def __init__(self, kind, fd):
+        self._kind = kind
+        self._fd = fd
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        for i in range(0, len(s), CHUNK):
+            send({"type": self._kind, "text": s[i : i + CHUNK]})
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self._fd
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+# Wire keys of the MIME types IPython's display system knows.
+WIRE_KEYS = {
+    "text/plain": "text",
+    "text/html": "html",
+    "text/markdown": "markdown",
+    "image/svg+xml": "svg",
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "application/pdf": "pdf",
+    "text/latex": "latex",
+    "application/json": "json",
+    "application/javascript": "javascript",
+    "e2b/data": "data",
+    "e2b/chart": "chart",
+}
+
+REPR_METHODS = [
+    ("_repr_html_", "text/html"),
+    ("_repr_markdown_", "text/markdown"),
+    ("_repr_svg_", "image/svg+xml"),
+    ("_repr_png_", "image/png"),
+    ("_repr_jpeg_", "image/jpeg"),
+    ("_repr_pdf_", "application/pdf"),
+    ("_repr_latex_", "text/latex"),
+    ("_repr_json_", "application/json"),
+    ("_repr_javascript_", "application/javascript"),
+]
+
+
+def _is_figure(obj):
+    mod = sys.modules.get("matplotlib.figure")
+    return mod is not None and isinstance(obj, mod.Figure)
+
+
+def _figure_png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def mime_bundle(obj):
+    data = {}
+    if _is_figure(obj):
+        data["image/png"] = _figure_png(obj)
+    for method, mime in REPR_METHODS:
+        f = getattr(obj, method, None)
+        if not callable(f) or isinstance(obj, type):
+            continue
+        try:
+            value = f()
+        except Exception:
+            continue
+        if isinstance(value, tuple):
+            value = value[0]
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            value = base64.b64encode(value).decode("ascii")
+        data[mime] = value
+    mimebundle = getattr(obj, "_repr_mimebundle_", None)
+    if callable(mimebundle) and not isinstance(obj, type):
+        try:
+            extra = mimebundle()
+            if isinstance(extra, tuple):
+                extra = extra[0]
+            if isinstance(extra, dict):
+                for k, v in extra.items():
+                    data.setdefault(k, v)
+        except Exception:
+            pass
+    data["text/plain"] = repr(obj)
+    return data
+
+
+def publish(obj, main):
+    data = mime_bundle(obj)
+    msg = {"type": "result", "is_main_result": main}
+    text = data.pop("text/plain", None)
+    # As E2B's server does: a string's quotes are taken off its text.
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    if text is not None:
+        msg["text"] = text
+    for mime in list(data):
+        key = WIRE_KEYS.get(mime)
+        if key:
+            msg[key] = data.pop(mime)
+    msg["extra"] = data
+    send(msg)
+
+
+def display(*objs, **_kwargs):
+    """IPython's display(), for the plain interpreter: each object as a non-main result."""
+    for obj in objs:
+        publish(obj, False)
+
+
+def show_figures():
+    """Every open matplotlib figure as a PNG result (what plt.show() means here)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    for num in plt.get_fignums():
+        publish(plt.figure(num), False)
+    plt.close("all")
+
+
+def report(exc):
+    tb = exc.__traceback__
+    # The driver's own frames are not the user's business.
+    while tb is not None and tb.tb_frame.f_code.co_filename == DRIVER_FILE:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    send(
+        {
+            "type": "error",
+            "name": type(exc).__name__,
+            "value": str(exc),
+            "traceback": text,
+        }
+    )
+
+
+namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": display}
+cells = 0
+
+
+def run(code):
+    global cells
+    cells += 1
+    filename = "<cell-%d>" % cells
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tree = ast.parse(code, filename, "exec")
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, filename, "exec"), namespace)
+    if last is not None:
+        value = eval(compile(last, filename, "eval"), namespace)
+        if value is not None:
+            namespace["_"] = value
+            publish(value, True)
+            if _is_figure(value):
+                sys.modules["matplotlib.pyplot"].close(value)
+    show_figures()
+
+
+def with_env(env, body):
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        body()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def on_sigint(_sig, _frame):
+    # An interrupt only means something while user code runs.
+    if _running:
+        raise KeyboardInterrupt
+
+
+def main():
+    global _running
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+    signal.signal(signal.SIGINT, on_sigint)
+    stdin = sys.stdin.buffer
+    sys.stdin = open(os.devnull)
+    sys.stdout = Stream("stdout", 1)
+    sys.stderr = Stream("stderr", 2)
+    while True:
+        line = stdin.readline()
+        if not line:
+            return
+        try:
+            req = json.loads(line)
+        except ValueError:
+            continue
+        try:
+            _running = True
+            with_env(req.get("env") or {}, lambda: run(req.get("code", "")))
+        except BaseException as exc:  # noqa: B036 - KeyboardInterrupt and SystemExit too
+            _running = False
+            try:
+                show_figures()
+            except BaseException:
+                pass
+            report(exc)
+        finally:
+            _running = False
+        send({"type": "done"})
+        _write_fd(2, (MARK + '{"type":"done"}\n').encode())
+
+
+main()

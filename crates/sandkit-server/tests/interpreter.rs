@@ -1,0 +1,477 @@
+//! The code interpreter on port 49999 against real kernels in real sandboxes: kept state,
+//! results, streams, errors, rich output, environment scoping, contexts, interrupts, Bash and
+//! JavaScript, and the protocol's errors.
+
+mod common;
+
+use common::envd::Envd;
+use common::{KEY_A, start_with};
+use sandkit_server::{RunningServer, ServerConfig};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The virtual environment `scripts/setup.sh` makes with matplotlib and IPython (under /opt,
+/// which sandboxes see).
+const VENV_PYTHON: &str = "/opt/sandkit-interpreter-venv/bin/python";
+
+async fn server(python: Option<&str>) -> RunningServer {
+    let mut config = ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
+    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    config.sandboxes.warm_pool = 0;
+    if let Some(p) = python {
+        config.sandboxes.python = p.into();
+    }
+    start_with(config).await
+}
+
+struct Interp {
+    envd: Envd,
+}
+
+impl Interp {
+    async fn new(server: &RunningServer) -> Interp {
+        Interp {
+            envd: Envd::create(server).await,
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.envd
+            .api
+            .http
+            .request(method, format!("{}{path}", self.envd.api.url))
+            .header("E2b-Sandbox-Id", &self.envd.id)
+            .header("E2b-Sandbox-Port", "49999")
+    }
+
+    fn execute(&self, body: Value) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST, "/execute")
+            .header("X-Access-Token", &self.envd.token)
+            .json(&body)
+    }
+
+    /// Every line of an execution.
+    async fn run(&self, body: Value) -> Vec<Value> {
+        let res = self.execute(body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    async fn python(&self, code: &str) -> Vec<Value> {
+        self.run(json!({ "code": code })).await
+    }
+
+    async fn in_context(&self, id: &str, code: &str) -> Vec<Value> {
+        self.run(json!({ "code": code, "context_id": id })).await
+    }
+
+    async fn create_context(&self, body: Value) -> Value {
+        let res = self
+            .request(reqwest::Method::POST, "/contexts")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+}
+
+fn of_type<'a>(lines: &'a [Value], t: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == t).collect()
+}
+
+fn main_text(lines: &[Value]) -> Option<String> {
+    of_type(lines, "result")
+        .into_iter()
+        .find(|r| r["is_main_result"] == true)
+        .and_then(|r| r["text"].as_str().map(str::to_string))
+}
+
+fn stream(lines: &[Value], t: &str) -> String {
+    of_type(lines, t)
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect()
+}
+
+fn no_error(lines: &[Value]) {
+    assert!(of_type(lines, "error").is_empty(), "{lines:?}");
+}
+
+#[tokio::test]
+async fn python_state_results_streams_and_errors() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let health = s
+        .request(reqwest::Method::GET, "/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.json::<Value>().await.unwrap(), "OK");
+
+    // Kept state, and the protocol's first and last lines.
+    let first = s.python("x = 1").await;
+    assert_eq!(first.first().unwrap()["type"], "number_of_executions");
+    assert_eq!(first.last().unwrap()["type"], "end_of_execution");
+    assert_eq!(main_text(&first), None);
+    let second = s.python("x + 1").await;
+    assert_eq!(main_text(&second).as_deref(), Some("2"));
+    let n1 = first[0]["execution_count"].as_i64().unwrap();
+    assert_eq!(second[0]["execution_count"].as_i64().unwrap(), n1 + 1);
+    let data = s.python("data = [1, 2, 3, 4, 5]\nsum(data)").await;
+    assert_eq!(main_text(&data).as_deref(), Some("15"));
+    let string = s.python("'a' + 'b'").await;
+    assert_eq!(main_text(&string).as_deref(), Some("ab"));
+
+    // stdout and stderr in order, subprocess output included.
+    let out = s
+        .python(
+            "import sys, subprocess\nprint('one')\nprint('two', file=sys.stderr)\nprint('three')\nsubprocess.run(['echo', 'from a child'])",
+        )
+        .await;
+    no_error(&out);
+    assert_eq!(stream(&out, "stdout"), "one\nthree\nfrom a child\n");
+    assert_eq!(stream(&out, "stderr"), "two\n");
+    let mut kinds: Vec<&str> = out
+        .iter()
+        .filter(|l| l["type"] == "stdout" || l["type"] == "stderr")
+        .map(|l| l["type"].as_str().unwrap())
+        .collect();
+    kinds.dedup();
+    assert_eq!(kinds, ["stdout", "stderr", "stdout"]);
+    assert!(
+        out.iter()
+            .filter(|l| l["type"] == "stdout")
+            .all(|l| l["timestamp"].is_string())
+    );
+
+    // An exception: name, value, traceback; the context goes on.
+    let err = s
+        .python("def f():\n    raise ValueError('bad value')\nf()")
+        .await;
+    let e = of_type(&err, "error")[0];
+    assert_eq!(e["name"], "ValueError");
+    assert_eq!(e["value"], "bad value");
+    let tb = e["traceback"].as_str().unwrap();
+    assert!(tb.contains("raise ValueError('bad value')"), "{tb}");
+    assert!(!tb.contains("driver"), "{tb}");
+    let syntax = s.python("1 +").await;
+    assert_eq!(of_type(&syntax, "error")[0]["name"], "SyntaxError");
+    assert_eq!(main_text(&s.python("x").await).as_deref(), Some("1"));
+
+    // Rich output.
+    let html = s
+        .python("class T:\n    def _repr_html_(self):\n        return '<b>hi</b>'\n    def __repr__(self):\n        return 'T()'\nT()")
+        .await;
+    let r = of_type(&html, "result")[0];
+    assert_eq!(r["html"], "<b>hi</b>");
+    assert_eq!(r["text"], "T()");
+    assert_eq!(r["is_main_result"], true);
+    let shown = s.python("display(T())\n3").await;
+    let results = of_type(&shown, "result");
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["is_main_result"], false);
+    assert_eq!(results[0]["html"], "<b>hi</b>");
+    assert_eq!(main_text(&shown).as_deref(), Some("3"));
+
+    // Environment: E2B_* defaults, and an execution's own variables for that execution only.
+    let env = s
+        .run(json!({ "code": "import os\nos.environ.get('E2B_SANDBOX_ID')" }))
+        .await;
+    assert_eq!(main_text(&env), Some(s.envd.id.clone()));
+    let scoped = s
+        .run(json!({ "code": "os.environ['ONLY_HERE']", "env_vars": { "ONLY_HERE": "yes" } }))
+        .await;
+    assert_eq!(main_text(&scoped).as_deref(), Some("yes"));
+    let after = s.python("os.environ.get('ONLY_HERE', 'gone')").await;
+    assert_eq!(main_text(&after).as_deref(), Some("gone"));
+
+    // 1 MB of output in one execution, in bounded lines.
+    let big = s.python("print('x' * (1024 * 1024))").await;
+    no_error(&big);
+    assert_eq!(stream(&big, "stdout").len(), 1024 * 1024 + 1);
+    assert!(of_type(&big, "stdout").len() > 1);
+}
+
+#[tokio::test]
+async fn output_streams_as_it_happens() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let started = Instant::now();
+    let mut res = s
+        .execute(
+            json!({ "code": "import time\nfor i in range(6):\n    print(i)\n    time.sleep(1)" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let first_at = loop {
+        let chunk = res.chunk().await.unwrap().expect("a chunk before the end");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen.contains("\"stdout\"") {
+            break started.elapsed();
+        }
+    };
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let total = started.elapsed();
+    assert!(seen.contains("end_of_execution"));
+    // The first line came while the loop still ran (it lasts 6 s).
+    assert!(
+        first_at + Duration::from_secs(3) < total,
+        "{first_at:?} of {total:?}"
+    );
+}
+
+#[tokio::test]
+async fn contexts_are_isolated_restartable_and_interruptible() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let a = s.create_context(json!({})).await;
+    assert_eq!(a["language"], "python");
+    assert_eq!(a["cwd"], "/home/user");
+    let b = s
+        .create_context(json!({ "language": " Python ", "cwd": "/tmp" }))
+        .await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    s.in_context(a, "v = 'in a'").await;
+    let in_b = s
+        .in_context(b, "import os\n(os.getcwd(), globals().get('v'))")
+        .await;
+    assert_eq!(main_text(&in_b).as_deref(), Some("('/tmp', None)"));
+    let user = s.in_context(a, "import getpass\ngetpass.getuser()").await;
+    assert_eq!(main_text(&user).as_deref(), Some("user"));
+
+    let listed: Value = s
+        .request(reqwest::Method::GET, "/contexts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&a) && ids.contains(&b), "{listed}");
+
+    // Restart clears state.
+    let restarted = s
+        .request(reqwest::Method::POST, &format!("/contexts/{a}/restart"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restarted.status(), 200);
+    let gone = s.in_context(a, "v").await;
+    assert_eq!(of_type(&gone, "error")[0]["name"], "NameError");
+
+    // A runaway execution whose client gives up is interrupted; the context stays usable.
+    s.in_context(b, "kept = 41").await;
+    let runaway = s
+        .execute(json!({ "code": "while True:\n    pass", "context_id": b }))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    if let Ok(res) = runaway {
+        assert!(res.text().await.is_err(), "the runaway ended by itself");
+    }
+    let after = s.in_context(b, "kept + 1").await;
+    assert_eq!(main_text(&after).as_deref(), Some("42"), "{after:?}");
+
+    // Delete, then unknown.
+    let deleted = s
+        .request(reqwest::Method::DELETE, &format!("/contexts/{a}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let res = s
+        .execute(json!({ "code": "1", "context_id": a }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains(a));
+}
+
+#[tokio::test]
+async fn bash_and_javascript_contexts() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+
+    let sh = s.create_context(json!({ "language": "bash" })).await;
+    let sh = sh["id"].as_str().unwrap();
+    s.in_context(
+        sh,
+        "GREETING=hello\ngreet() { echo \"$GREETING $1\"; }\ncd /tmp",
+    )
+    .await;
+    let out = s.in_context(sh, "greet world; pwd; echo oops >&2").await;
+    no_error(&out);
+    assert_eq!(stream(&out, "stdout"), "hello world\n/tmp\n");
+    assert_eq!(stream(&out, "stderr"), "oops\n");
+    let scoped = s
+        .run(json!({ "code": "echo \"$ONLY_HERE\"", "context_id": sh, "env_vars": { "ONLY_HERE": "yes" } }))
+        .await;
+    assert_eq!(stream(&scoped, "stdout"), "yes\n");
+    let after = s.in_context(sh, "echo \"${ONLY_HERE:-gone}\"").await;
+    assert_eq!(stream(&after, "stdout"), "gone\n");
+
+    let js = s
+        .run(json!({ "code": "let n = 20; console.log('hi', {a: 1}); n + 1", "language": "js" }))
+        .await;
+    no_error(&js);
+    assert_eq!(stream(&js, "stdout"), "hi { a: 1 }\n");
+    assert_eq!(main_text(&js).as_deref(), Some("21"));
+    let kept = s
+        .run(json!({ "code": "n * 2", "language": "javascript" }))
+        .await;
+    assert_eq!(main_text(&kept).as_deref(), Some("40"));
+    let thrown = s
+        .run(json!({ "code": "throw new TypeError('nope')", "language": "javascript" }))
+        .await;
+    let e = of_type(&thrown, "error")[0];
+    assert_eq!(e["name"], "TypeError");
+    assert_eq!(e["value"], "nope");
+    let awaited = s
+        .run(json!({ "code": "(async () => 7)()", "language": "ts" }))
+        .await;
+    assert_eq!(main_text(&awaited).as_deref(), Some("7"));
+}
+
+#[tokio::test]
+async fn protocol_errors() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let both = s
+        .execute(json!({ "code": "1", "context_id": "x", "language": "python" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+    let unknown = s
+        .execute(json!({ "code": "1", "context_id": "no-such-context" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.text().await.unwrap(),
+        "Context no-such-context not found"
+    );
+    let language = s
+        .execute(json!({ "code": "1", "language": "cobol" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(language.status(), 400);
+    assert!(language.text().await.unwrap().contains("cobol"));
+    let no_token = s
+        .request(reqwest::Method::POST, "/execute")
+        .json(&json!({ "code": "1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let restart = s
+        .request(reqwest::Method::POST, "/contexts/nope/restart")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restart.status(), 404);
+    // The per-sandbox cap.
+    let mut refused = None;
+    for _ in 0..=sandkit_server::interpreter::MAX_CONTEXTS {
+        let res = s
+            .request(reqwest::Method::POST, "/contexts")
+            .json(&json!({ "language": "bash" }))
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 200 {
+            refused = Some((res.status().as_u16(), res.text().await.unwrap()));
+            break;
+        }
+    }
+    let (status, message) = refused.expect("the cap refuses a context");
+    assert_eq!(status, 400);
+    assert!(message.contains("delete one"), "{message}");
+}
+
+#[tokio::test]
+async fn matplotlib_and_ipython_venv() {
+    if !std::path::Path::new(VENV_PYTHON).exists() {
+        eprintln!("skipped: {VENV_PYTHON} is missing (scripts/setup.sh makes it)");
+        return;
+    }
+    let server = server(Some(VENV_PYTHON)).await;
+    let s = Interp::new(&server).await;
+    let chart = s
+        .python("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()")
+        .await;
+    no_error(&chart);
+    let png = of_type(&chart, "result")
+        .into_iter()
+        .find_map(|r| r["png"].as_str())
+        .expect("a png result")
+        .to_string();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(png)
+        .unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let fig = s
+        .python("fig, ax = plt.subplots()\nax.bar(['a', 'b'], [1, 2])\nfig")
+        .await;
+    let main = of_type(&fig, "result")
+        .into_iter()
+        .find(|r| r["is_main_result"] == true)
+        .expect("the figure as main result");
+    assert!(main["png"].is_string());
+    assert!(main["text"].as_str().unwrap().contains("Figure"));
+}
+
+#[tokio::test]
+async fn traffic_token_guards_the_interpreter() {
+    let server = server(None).await;
+    let api = common::Api::new(&server.url(), KEY_A);
+    let created = api
+        .post(
+            "/v2/sandboxes",
+            json!({ "templateID": "base", "network": { "allowPublicTraffic": false } }),
+        )
+        .await
+        .expect_json(201);
+    let id = created["sandboxID"].as_str().unwrap();
+    let token = created["envdAccessToken"].as_str().unwrap();
+    let traffic = created["trafficAccessToken"].as_str().unwrap();
+    let send = |with: Option<&str>| {
+        let mut rb = api
+            .http
+            .post(format!("{}/execute", api.url))
+            .header("E2b-Sandbox-Id", id)
+            .header("E2b-Sandbox-Port", "49999")
+            .header("X-Access-Token", token)
+            .json(&json!({ "code": "6 * 7" }));
+        if let Some(t) = with {
+            rb = rb.header("E2B-Traffic-Access-Token", t);
+        }
+        rb.send()
+    };
+    assert_eq!(send(None).await.unwrap().status(), 403);
+    let ok = send(Some(traffic)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let text = ok.text().await.unwrap();
+    assert!(text.contains("\"42\""), "{text}");
+}
