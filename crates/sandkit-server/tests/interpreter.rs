@@ -409,6 +409,8 @@ async fn protocol_errors() {
     assert!(message.contains("delete one"), "{message}");
 }
 
+/// Charts on both Python paths of the test virtual environment: IPython's machinery, and the
+/// plain interpreter (which a sandbox gets with `SANDKIT_PLAIN_PYTHON=1`).
 #[tokio::test]
 async fn matplotlib_and_ipython_venv() {
     if !std::path::Path::new(VENV_PYTHON).exists() {
@@ -416,30 +418,78 @@ async fn matplotlib_and_ipython_venv() {
         return;
     }
     let server = server(Some(VENV_PYTHON)).await;
-    let s = Interp::new(&server).await;
-    let chart = s
-        .python("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()")
+    let ipython = Interp::new(&server).await;
+    let api = common::Api::new(&server.url(), KEY_A);
+    let created = api
+        .post(
+            "/v2/sandboxes",
+            json!({ "templateID": "base", "envVars": { "SANDKIT_PLAIN_PYTHON": "1" } }),
+        )
+        .await
+        .expect_json(201);
+    let plain = Interp {
+        envd: Envd {
+            api,
+            id: created["sandboxID"].as_str().unwrap().to_string(),
+            token: created["envdAccessToken"].as_str().unwrap().to_string(),
+        },
+    };
+    let uses_ipython = "import sys\n'IPython' in sys.modules";
+    assert_eq!(
+        main_text(&ipython.python(uses_ipython).await).as_deref(),
+        Some("True")
+    );
+    assert_eq!(
+        main_text(&plain.python(uses_ipython).await).as_deref(),
+        Some("False")
+    );
+    for s in [&ipython, &plain] {
+        let chart = s
+            .python("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()")
+            .await;
+        no_error(&chart);
+        let results = of_type(&chart, "result");
+        assert_eq!(results.len(), 1, "{chart:?}");
+        let png = results[0]["png"].as_str().expect("a png result");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let fig = s
+            .python("fig, ax = plt.subplots()\nax.bar(['a', 'b'], [1, 2])\nfig")
+            .await;
+        let results = of_type(&fig, "result");
+        assert_eq!(results.len(), 1, "shown once: {fig:?}");
+        assert_eq!(results[0]["is_main_result"], true);
+        assert!(results[0]["png"].is_string());
+        assert!(results[0]["text"].as_str().unwrap().contains("Figure"));
+        let err = s.python("def g():\n    return 1 / 0\ng()").await;
+        let e = of_type(&err, "error")[0];
+        assert_eq!(e["name"], "ZeroDivisionError");
+        assert!(
+            e["traceback"].as_str().unwrap().contains("return 1 / 0"),
+            "{e}"
+        );
+        let html = s
+            .python("class H:\n    def _repr_html_(self):\n        return '<i>h</i>'\nH()")
+            .await;
+        assert_eq!(of_type(&html, "result")[0]["html"], "<i>h</i>");
+    }
+    // IPython's own machinery: shell escapes, magics, display().
+    let magic = ipython
+        .python("!echo from-a-shell\n%cd /tmp\nfrom IPython.display import display, Markdown\ndisplay(Markdown('*md*'))")
         .await;
-    no_error(&chart);
-    let png = of_type(&chart, "result")
-        .into_iter()
-        .find_map(|r| r["png"].as_str())
-        .expect("a png result")
-        .to_string();
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(png)
-        .unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    let fig = s
-        .python("fig, ax = plt.subplots()\nax.bar(['a', 'b'], [1, 2])\nfig")
-        .await;
-    let main = of_type(&fig, "result")
-        .into_iter()
-        .find(|r| r["is_main_result"] == true)
-        .expect("the figure as main result");
-    assert!(main["png"].is_string());
-    assert!(main["text"].as_str().unwrap().contains("Figure"));
+    no_error(&magic);
+    assert!(
+        stream(&magic, "stdout").contains("from-a-shell"),
+        "{magic:?}"
+    );
+    let md = of_type(&magic, "result");
+    assert_eq!(md[0]["markdown"], "*md*");
+    assert_eq!(md[0]["is_main_result"], false);
+    let cwd = ipython.python("import os\nos.getcwd()").await;
+    assert_eq!(main_text(&cwd).as_deref(), Some("/tmp"));
 }
 
 #[tokio::test]

@@ -142,7 +142,14 @@ def mime_bundle(obj):
 
 
 def publish(obj, main):
-    data = mime_bundle(obj)
+    publish_bundle(mime_bundle(obj), main)
+
+
+def publish_bundle(data, main):
+    data = dict(data)
+    for mime, value in data.items():
+        if isinstance(value, bytes):
+            data[mime] = base64.b64encode(value).decode("ascii")
     msg = {"type": "result", "is_main_result": main}
     text = data.pop("text/plain", None)
     # As E2B's server does: a string's quotes are taken off its text.
@@ -165,19 +172,30 @@ def display(*objs, **_kwargs):
 
 
 def show_figures():
-    """Every open matplotlib figure as a PNG result (what plt.show() means here)."""
+    """Every open matplotlib figure as a PNG result (what plt.show() means here), but for
+    the one already shown as the main result."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return
     for num in plt.get_fignums():
-        publish(plt.figure(num), False)
+        fig = plt.figure(num)
+        if id(fig) not in shown_as_main:
+            publish(fig, False)
+    shown_as_main.clear()
     plt.close("all")
+
+
+shown_as_main = set()
+
+
+def _machinery(filename):
+    return filename == DRIVER_FILE or os.sep + "IPython" + os.sep in filename
 
 
 def report(exc):
     tb = exc.__traceback__
-    # The driver's own frames are not the user's business.
-    while tb is not None and tb.tb_frame.f_code.co_filename == DRIVER_FILE:
+    # The driver's (and IPython's) own frames are not the user's business.
+    while tb is not None and _machinery(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     send(
@@ -214,6 +232,44 @@ def run(code):
     show_figures()
 
 
+def ipython_runner():
+    """run(code) on IPython's InteractiveShell (magics, !cmd, display()), its output, results
+    and errors sent as the plain runner's are; None when IPython is not importable."""
+    try:
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+    except Exception:
+        return None
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.displayhook.write_output_prompt = lambda: None
+    shell.displayhook.write_format_data = lambda data, md=None: publish_bundle(data, True)
+    shell.display_pub.publish = lambda data, *a, **k: publish_bundle(data, False)
+
+    def show_error(*_args, **_kwargs):
+        exc = sys.exc_info()[1] or getattr(sys, "last_value", None)
+        if exc is not None:
+            report(exc)
+
+    shell.showtraceback = show_error
+    shell.showsyntaxerror = show_error
+    shell.user_ns.setdefault("display", display)
+
+    def figure_png(fig):
+        shown_as_main.add(id(fig))
+        return _figure_png(fig)
+
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type_by_name("matplotlib.figure", "Figure", figure_png)
+
+    def run_cell(code):
+        shell.run_cell(code, store_history=True)
+        show_figures()
+
+    return run_cell
+
+
 def with_env(env, body):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -242,6 +298,8 @@ def main():
     sys.stdin = open(os.devnull)
     sys.stdout = Stream("stdout", 1)
     sys.stderr = Stream("stderr", 2)
+    runner = None if os.environ.get("SANDKIT_PLAIN_PYTHON") else ipython_runner()
+    runner = runner or run
     while True:
         line = stdin.readline()
         if not line:
@@ -252,7 +310,7 @@ def main():
             continue
         try:
             _running = True
-            with_env(req.get("env") or {}, lambda: run(req.get("code", "")))
+            with_env(req.get("env") or {}, lambda: runner(req.get("code", "")))
         except BaseException as exc:  # noqa: B036 - KeyboardInterrupt and SystemExit too
             _running = False
             try:
