@@ -13,12 +13,13 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 
 MARK = "\x1e"
 CHUNK = 64 * 1024
-_lock = threading.Lock()
+_lock = threading.RLock()
 _running = False
 # The driver runs from `python -c`: its frames are the ones with this file name.
 DRIVER_FILE = (lambda: 0).__code__.co_filename
@@ -30,14 +31,41 @@ def _write_fd(fd, data):
         data = data[n:]
 
 
+def _emit(msg):
+    _write_fd(1, (MARK + json.dumps(msg) + "\n").encode("utf-8", "replace"))
+
+
 def send(msg):
-    data = (MARK + json.dumps(msg) + "\n").encode("utf-8", "replace")
     with _lock:
-        _write_fd(1, data)
+        _flush_partial()
+        _emit(msg)
+
+
+# Output not ending in a newline yet, per stream: sent with the line's end, before any other
+# message, or when it is PARTIAL_WAIT old, so that a print() is one chunk and a prompt
+# without a newline still shows promptly.
+_partial = {"stdout": "", "stderr": ""}
+_partial_since = [0.0]
+PARTIAL_WAIT = 0.05
+
+
+def _flush_partial():
+    for kind, text in _partial.items():
+        if text:
+            _partial[kind] = ""
+            _emit({"type": kind, "text": text})
+
+
+def _flusher():
+    while True:
+        time.sleep(PARTIAL_WAIT)
+        with _lock:
+            if time.monotonic() - _partial_since[0] >= PARTIAL_WAIT:
+                _flush_partial()
 
 
 class Stream(io.TextIOBase):
-    """sys.stdout / sys.stderr: each write becomes protocol lines, so order is kept."""
+    """sys.stdout / sys.stderr: writes become protocol lines in one sequence, so order is kept."""
 
     def __init__(self, kind, fd):
         self._kind = kind
@@ -49,12 +77,26 @@ class Stream(io.TextIOBase):
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not %s" % type(s).__name__)
-        for i in range(0, len(s), CHUNK):
-            send({"type": self._kind, "text": s[i : i + CHUNK]})
+        if not s:
+            return 0
+        with _lock:
+            other = "stderr" if self._kind == "stdout" else "stdout"
+            if _partial[other]:
+                _flush_partial()
+            text = _partial[self._kind] + s
+            cut = text.rfind("\n") + 1
+            if len(text) - cut > CHUNK:
+                cut = len(text)
+            for i in range(0, cut, CHUNK):
+                _emit({"type": self._kind, "text": text[i : min(i + CHUNK, cut)]})
+            if not _partial[self._kind] and cut < len(text):
+                _partial_since[0] = time.monotonic()
+            _partial[self._kind] = text[cut:]
         return len(s)
 
     def flush(self):
-        pass
+        with _lock:
+            _flush_partial()
 
     def isatty(self):
         return False
@@ -298,6 +340,7 @@ def main():
     sys.stdin = open(os.devnull)
     sys.stdout = Stream("stdout", 1)
     sys.stderr = Stream("stderr", 2)
+    threading.Thread(target=_flusher, daemon=True).start()
     runner = None if os.environ.get("SANDKIT_PLAIN_PYTHON") else ipython_runner()
     runner = runner or run
     while True:
