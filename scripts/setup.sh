@@ -37,6 +37,21 @@ if [ "${SANDKIT_NO_CLI:-}" != 1 ]; then
   fi
 fi
 
+if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
+  # Under /opt, which sandboxes see: sandkitd's code-interpreter tests run their Python
+  # contexts on it (--python) for matplotlib and IPython.
+  step "the code interpreter's Python (matplotlib, ipython) in /opt/sandkit-interpreter-venv"
+  if ! /opt/sandkit-interpreter-venv/bin/python -c 'import matplotlib, IPython' 2>/dev/null; then
+    if [ -w /opt ]; then
+      /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
+      /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib ipython
+    else
+      sudo /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
+      sudo /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib ipython
+    fi
+  fi
+fi
+
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   step "wasm toolchain"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
