@@ -46,9 +46,12 @@ impl Interp {
             .header("E2b-Sandbox-Port", "49999")
     }
 
+    /// An execution request; one that has not ended within a minute fails (a context that
+    /// could not be interrupted would otherwise hang the test).
     fn execute(&self, body: Value) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::POST, "/execute")
             .header("X-Access-Token", &self.envd.token)
+            .timeout(Duration::from_secs(60))
             .json(&body)
     }
 
@@ -138,7 +141,7 @@ async fn python_state_results_streams_and_errors() {
     no_error(&out);
     assert_eq!(stream(&out, "stdout"), "one\nthree\nfrom a child\n");
     assert_eq!(stream(&out, "stderr"), "two\n");
-    let mut kinds: Vec<&str> = out
+    let kinds: Vec<&str> = out
         .iter()
         .filter(|l| l["type"] == "stdout" || l["type"] == "stderr")
         .map(|l| l["type"].as_str().unwrap())
@@ -527,4 +530,106 @@ async fn traffic_token_guards_the_interpreter() {
     assert_eq!(ok.status(), 200);
     let text = ok.text().await.unwrap();
     assert!(text.contains("\"42\""), "{text}");
+}
+
+/// Create-time `envVars` are the global value: an execution's `env_vars` win for it only, and
+/// the next execution sees the global value again, in every kernel.
+#[tokio::test]
+async fn execution_env_vars_shadow_the_sandbox_env_for_one_execution() {
+    let server = server(None).await;
+    let api = common::Api::new(&server.url(), KEY_A);
+    let created = api
+        .post(
+            "/v2/sandboxes",
+            json!({ "templateID": "base", "envVars": { "SCOPED": "global" } }),
+        )
+        .await
+        .expect_json(201);
+    let s = Interp {
+        envd: Envd {
+            api,
+            id: created["sandboxID"].as_str().unwrap().to_string(),
+            token: created["envdAccessToken"].as_str().unwrap().to_string(),
+        },
+    };
+    let cases = [
+        ("python", "import os\nprint(os.environ['SCOPED'])"),
+        ("javascript", "console.log(process.env.SCOPED)"),
+        ("bash", "echo \"$SCOPED\""),
+    ];
+    for (language, code) in cases {
+        let before = s.run(json!({ "code": code, "language": language })).await;
+        assert_eq!(
+            stream(&before, "stdout"),
+            "global\n",
+            "{language}: {before:?}"
+        );
+        let during = s
+            .run(json!({ "code": code, "language": language, "env_vars": { "SCOPED": "call" } }))
+            .await;
+        assert_eq!(
+            stream(&during, "stdout"),
+            "call\n",
+            "{language}: {during:?}"
+        );
+        let after = s.run(json!({ "code": code, "language": language })).await;
+        assert_eq!(
+            stream(&after, "stdout"),
+            "global\n",
+            "{language}: {after:?}"
+        );
+    }
+}
+
+/// A kernel that dies ends its execution with an error; the next execution gets a new one.
+/// A quiet execution is kept alive with `keepalive` lines.
+#[tokio::test]
+async fn a_dead_kernel_is_replaced_and_quiet_executions_keep_alive() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let died = s.python("import os\nos._exit(3)").await;
+    assert_eq!(
+        of_type(&died, "error")[0]["name"],
+        "UnexpectedEndOfExecution"
+    );
+    assert_eq!(died.last().unwrap()["type"], "end_of_execution");
+    let again = s.python("1 + 1").await;
+    assert_eq!(main_text(&again).as_deref(), Some("2"));
+    assert_eq!(again[0]["execution_count"], 1, "a new kernel counts anew");
+
+    let quiet = s.python("import time\ntime.sleep(6)\n'woke'").await;
+    assert!(!of_type(&quiet, "keepalive").is_empty(), "{quiet:?}");
+    assert_eq!(main_text(&quiet).as_deref(), Some("woke"));
+}
+
+/// A paused sandbox's interpreter answers 502 like its other ports; resumed, its contexts
+/// are where they were (their processes were frozen, not ended).
+#[tokio::test]
+async fn contexts_sleep_through_a_pause() {
+    let server = server(None).await;
+    if !common::envd::isolated(&server) {
+        eprintln!("skipped: sandboxes without isolation have no cgroup to freeze");
+        return;
+    }
+    let s = Interp::new(&server).await;
+    s.python("kept = 'still here'").await;
+    let id = s.envd.id.clone();
+    let api = s.envd.api.clone();
+    assert_eq!(
+        api.post(&format!("/sandboxes/{id}/pause"), json!({}))
+            .await
+            .status,
+        204
+    );
+    let paused = s.execute(json!({ "code": "kept" })).send().await.unwrap();
+    assert_eq!(paused.status(), 502);
+    let resumed = api
+        .post(
+            &format!("/v2/sandboxes/{id}/connect"),
+            json!({ "timeout": 60 }),
+        )
+        .await;
+    assert_eq!(resumed.status, 201);
+    let after = s.python("kept").await;
+    assert_eq!(main_text(&after).as_deref(), Some("still here"));
 }
