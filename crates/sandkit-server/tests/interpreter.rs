@@ -354,6 +354,31 @@ async fn bash_and_javascript_contexts() {
         .run(json!({ "code": "(async () => 7)()", "language": "ts" }))
         .await;
     assert_eq!(main_text(&awaited).as_deref(), Some("7"));
+
+    // Runaways whose client gives up: JavaScript is interrupted and keeps its state; bash is
+    // replaced by a new shell, usable again.
+    let runaway = s
+        .execute(json!({ "code": "while (true) {}", "language": "javascript" }))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    if let Ok(res) = runaway {
+        assert!(res.text().await.is_err(), "the runaway ended by itself");
+    }
+    let kept = s
+        .run(json!({ "code": "n + 1", "language": "javascript" }))
+        .await;
+    assert_eq!(main_text(&kept).as_deref(), Some("21"), "{kept:?}");
+    let runaway = s
+        .execute(json!({ "code": "while :; do :; done", "context_id": sh }))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    if let Ok(res) = runaway {
+        assert!(res.text().await.is_err(), "the runaway ended by itself");
+    }
+    let usable = s.in_context(sh, "echo again").await;
+    assert_eq!(stream(&usable, "stdout"), "again\n", "{usable:?}");
 }
 
 #[tokio::test]
