@@ -506,6 +506,20 @@ async fn matplotlib_and_ipython_venv() {
             .python("class H:\n    def _repr_html_(self):\n        return '<i>h</i>'\nH()")
             .await;
         assert_eq!(of_type(&html, "result")[0]["html"], "<i>h</i>");
+        let syntax = s.python("1 +").await;
+        assert_eq!(of_type(&syntax, "error")[0]["name"], "SyntaxError");
+        // An abandoned runaway is interrupted; the state stays.
+        s.python("kept = 41").await;
+        let runaway = s
+            .execute(json!({ "code": "while True:\n    pass" }))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if let Ok(res) = runaway {
+            assert!(res.text().await.is_err(), "the runaway ended by itself");
+        }
+        let kept = s.python("kept + 1").await;
+        assert_eq!(main_text(&kept).as_deref(), Some("42"), "{kept:?}");
     }
     // IPython's own machinery: shell escapes, magics, display().
     let magic = ipython

@@ -284,7 +284,11 @@ def ipython_runner():
         return None
     config = Config()
     config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
+    try:
+        shell = InteractiveShell.instance(config=config)
+    except Exception as exc:
+        sys.__stderr__.write("sandkit: IPython could not start, using plain Python: %r\n" % exc)
+        return None
     shell.displayhook.write_output_prompt = lambda: None
     shell.displayhook.write_format_data = lambda data, md=None: publish_bundle(data, True)
     shell.display_pub.publish = lambda data, *a, **k: publish_bundle(data, False)
