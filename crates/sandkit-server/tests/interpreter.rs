@@ -354,6 +354,15 @@ async fn bash_and_javascript_contexts() {
         .run(json!({ "code": "(async () => 7)()", "language": "ts" }))
         .await;
     assert_eq!(main_text(&awaited).as_deref(), Some("7"));
+    // A callback that throws after its execution leaves the context alive.
+    s.run(
+        json!({ "code": "setTimeout(() => { throw new Error('late') }, 10); 0", "language": "js" }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let alive = s.run(json!({ "code": "n", "language": "js" })).await;
+    assert_eq!(main_text(&alive).as_deref(), Some("20"), "{alive:?}");
+    assert!(stream(&alive, "stderr").contains("late"), "{alive:?}");
 
     // Runaways whose client gives up: JavaScript is interrupted and keeps its state; bash is
     // replaced by a new shell, usable again.

@@ -114,6 +114,11 @@ async function run(req) {
 
 // Outside an execution an interrupt means nothing.
 process.on('SIGINT', () => {});
+// A callback or promise of user code failing later must not end the context: it is told on
+// stderr (shown with the next execution's output).
+const later = (err) => writeAll(2, `Uncaught ${err && err.stack ? err.stack : String(err)}\n`);
+process.on('uncaughtException', later);
+process.on('unhandledRejection', later);
 let queue = Promise.resolve();
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   let req;
