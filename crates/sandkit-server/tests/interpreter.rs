@@ -255,6 +255,22 @@ async fn contexts_are_isolated_restartable_and_interruptible() {
     assert_eq!(main_text(&in_b).as_deref(), Some("('/tmp', None)"));
     let user = s.in_context(a, "import getpass\ngetpass.getuser()").await;
     assert_eq!(main_text(&user).as_deref(), Some("user"));
+    // The sandbox's log shows the kernels started, without the driver's source.
+    let logs = s
+        .envd
+        .api
+        .get(&format!("/v2/sandboxes/{}/logs", s.envd.id))
+        .await
+        .json();
+    let started: Vec<&str> = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .filter(|m| m.contains("code interpreter"))
+        .collect();
+    assert_eq!(started.len(), 2, "{logs}");
+    assert!(started.iter().all(|m| m.len() < 200), "{started:?}");
 
     let listed: Value = s
         .request(reqwest::Method::GET, "/contexts")

@@ -329,6 +329,12 @@ async fn spawn(
         ("LOGNAME".into(), user.name.clone()),
     ];
     env.extend(live.env.iter().cloned());
+    // What the sandbox's log shows instead of the driver's source.
+    let label = match kernel {
+        Kernel::Python => "<code interpreter: sandkitd's Python driver>",
+        Kernel::JavaScript => "<code interpreter: sandkitd's JavaScript driver>",
+        Kernel::Bash => "<code interpreter: bash context>",
+    };
     let (cmd, args) = match kernel {
         Kernel::Python => {
             env.push(("MPLBACKEND".into(), "Agg".into()));
@@ -362,10 +368,22 @@ async fn spawn(
             pty: None,
         })
         .await
-        .map_err(|e| match e {
-            crate::sandbox::SpawnError::Invalid(m) => format!("could not start {cmd}: {m}"),
-            crate::sandbox::SpawnError::Sandbox(m) => m,
+        .map_err(|e| {
+            let m = match e {
+                crate::sandbox::SpawnError::Invalid(m) => format!("could not start {cmd}: {m}"),
+                crate::sandbox::SpawnError::Sandbox(m) => m,
+            };
+            live.log.record(&crate::logs::Event::DaemonError {
+                action: "start a code context",
+                error: &m,
+            });
+            m
         })?;
+    live.log.record(&crate::logs::Event::ProcessStarted {
+        pid: spawned.pid,
+        cmd: &cmd,
+        args: &[label.to_string()],
+    });
     let ProcessIo::Pipes {
         stdin: Some(stdin),
         stdout,
