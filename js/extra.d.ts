@@ -68,6 +68,107 @@ export interface Sandbox {
   fetch(port: number, pathOrRequest?: string | Request, init?: RequestInit): Promise<Response>
   /** `pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
   betaPause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /**
+   * Runs `code` in the sandbox's code interpreter (as `@e2b/code-interpreter`): in the default
+   * context of `language` (default `python`), or in `context`; not both. Output and results
+   * reach the callbacks as they arrive; the `Execution` has them all.
+   */
+  runCode(code: string, opts?: RunCodeOpts & { language?: RunCodeLanguage }): Promise<Execution>
+  runCode(code: string, opts?: RunCodeOpts & { context?: Context }): Promise<Execution>
+  /** A new code context: its own variables, imports and working directory. */
+  createCodeContext(opts?: CreateCodeContextOpts): Promise<Context>
+  /** The contexts made with `createCodeContext`. */
+  listCodeContexts(): Promise<Context[]>
+  removeCodeContext(context: Context | string): Promise<void>
+  /** Clears the context's state (its interpreter starts anew). */
+  restartCodeContext(context: Context | string): Promise<void>
+}
+
+/** A code context (`createCodeContext`). */
+export interface Context {
+  id: string
+  language: string
+  cwd: string
+}
+
+export type RunCodeLanguage = 'python' | 'javascript' | 'typescript' | 'r' | 'java' | 'bash' | (string & {})
+
+export interface RunCodeOpts {
+  onStdout?: (output: OutputMessage) => Promise<any> | any
+  onStderr?: (output: OutputMessage) => Promise<any> | any
+  onResult?: (data: Result) => Promise<any> | any
+  onError?: (error: ExecutionError) => Promise<any> | any
+  /** Environment variables for this execution only. */
+  envs?: Record<string, string>
+  /** How long the execution may run once started; default 60 000, 0 for no limit. */
+  timeoutMs?: number
+  /** How long the interpreter may take to start answering. */
+  requestTimeoutMs?: number
+}
+
+export interface CreateCodeContextOpts {
+  /** Default `/home/user`. */
+  cwd?: string
+  /** Default `python`. */
+  language?: RunCodeLanguage
+  requestTimeoutMs?: number
+}
+
+/** A piece of output of an execution. */
+export interface OutputMessage {
+  readonly line: string
+  /** Microseconds since the epoch. */
+  readonly timestamp: number
+  /** True for stderr. */
+  readonly error: boolean
+  toString(): string
+}
+
+/** An exception the code raised. */
+export interface ExecutionError {
+  name: string
+  value: string
+  traceback: string
+}
+
+/** A value the code produced: its main result (the last expression) or a display. */
+export interface Result {
+  readonly isMainResult: boolean
+  readonly text?: string
+  readonly html?: string
+  readonly markdown?: string
+  readonly svg?: string
+  /** Base64. */
+  readonly png?: string
+  /** Base64. */
+  readonly jpeg?: string
+  readonly pdf?: string
+  readonly latex?: string
+  readonly json?: string
+  readonly javascript?: string
+  readonly data?: Record<string, unknown>
+  readonly chart?: any
+  readonly extra?: any
+  readonly raw: Record<string, any>
+  /** The formats present besides text. */
+  formats(): string[]
+  toJSON(): Record<string, any>
+}
+
+export interface Logs {
+  stdout: string[]
+  stderr: string[]
+}
+
+/** What an execution produced. */
+export interface Execution {
+  results: Result[]
+  logs: Logs
+  error?: ExecutionError
+  executionCount?: number
+  /** The main result's text. */
+  readonly text: string | undefined
+  toJSON(): { results: Result[]; logs: Logs; error: ExecutionError | undefined }
 }
 
 export declare namespace Sandbox {

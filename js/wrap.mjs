@@ -639,6 +639,141 @@ async function fetchFromSandbox(port, pathOrRequest, init) {
   return fetch(base ? new Request(target.url, base) : target.url, { ...init, headers })
 }
 
+// ── the code interpreter, as `@e2b/code-interpreter` shapes its answers ──────────────────
+
+/** A line of output of an execution (`onStdout`, `onStderr`). */
+class OutputMessage {
+  constructor(line, timestamp, error) {
+    this.line = line
+    this.timestamp = timestamp
+    this.error = error
+  }
+
+  toString() {
+    return this.line
+  }
+}
+
+/** An exception the code raised. */
+class ExecutionError {
+  constructor(name, value, traceback) {
+    this.name = name
+    this.value = value
+    this.traceback = traceback
+  }
+}
+
+const RESULT_FORMATS = ['text', 'html', 'markdown', 'svg', 'png', 'jpeg', 'pdf', 'latex', 'json', 'javascript']
+const RESULT_KNOWN = new Set([...RESULT_FORMATS, 'plain', 'data', 'chart', 'extra'])
+
+/** A value the code produced: the main result (its last expression) or a display. */
+class Result {
+  constructor(raw, isMainResult) {
+    this.isMainResult = isMainResult
+    for (const format of RESULT_FORMATS) this[format] = raw[format]
+    this.data = raw.data
+    this.chart = raw.chart
+    this.raw = raw
+    this.extra = {}
+    for (const key of Object.keys(raw)) if (!RESULT_KNOWN.has(key)) this.extra[key] = raw[key]
+  }
+
+  /** The formats the result has besides text. */
+  formats() {
+    const present = RESULT_FORMATS.slice(1).filter((f) => this[f])
+    if (this.data) present.push('data')
+    return [...present, ...Object.keys(this.extra)]
+  }
+
+  toJSON() {
+    const out = {}
+    for (const format of RESULT_FORMATS) out[format] = this[format]
+    if (Object.keys(this.extra).length > 0) out.extra = this.extra
+    return out
+  }
+}
+
+/** What an execution produced. */
+class Execution {
+  constructor(results = [], logs = { stdout: [], stderr: [] }, error = undefined, executionCount = undefined) {
+    this.results = results
+    this.logs = logs
+    this.error = error
+    this.executionCount = executionCount
+  }
+
+  /** The main result's text. */
+  get text() {
+    for (const result of this.results) if (result.isMainResult) return result.text
+    return undefined
+  }
+
+  toJSON() {
+    return { results: this.results, logs: this.logs, error: this.error }
+  }
+}
+
+/**
+ * `sandbox.runCode(code, opts)`: the events of the execution, read as they arrive, make the
+ * `Execution`; the callbacks see them in order.
+ */
+async function runCode(code, opts = {}) {
+  const { onStdout, onStderr, onResult, onError } = opts ?? {}
+  const run = await this.codeRun(code, {
+    language: opts?.language,
+    contextId: opts?.context?.id,
+    envs: opts?.envs,
+    timeoutMs: opts?.timeoutMs,
+    requestTimeoutMs: opts?.requestTimeoutMs,
+  })
+  const execution = new Execution()
+  for (let events; (events = await run.nextEvents()); ) {
+    for (const e of events) {
+      switch (e.type) {
+        case 'stdout':
+        case 'stderr': {
+          execution.logs[e.type].push(e.text)
+          const callback = e.type === 'stdout' ? onStdout : onStderr
+          if (callback) await callback(new OutputMessage(e.text, Date.now() * 1000, e.type === 'stderr'))
+          break
+        }
+        case 'result': {
+          const result = new Result(JSON.parse(e.raw), e.isMainResult)
+          execution.results.push(result)
+          if (onResult) await onResult(result)
+          break
+        }
+        case 'error':
+          execution.error = new ExecutionError(e.name, e.value, e.traceback)
+          if (onError) await onError(execution.error)
+          break
+        case 'number_of_executions':
+          execution.executionCount = e.executionCount
+          break
+      }
+    }
+  }
+  return execution
+}
+
+const contextId = (context) => (typeof context === 'string' ? context : context?.id)
+
+const codeInterpreterMethods = {
+  runCode,
+  createCodeContext(opts) {
+    return this.codeContextCreate(opts)
+  },
+  listCodeContexts() {
+    return this.codeContextsList()
+  },
+  removeCodeContext(context) {
+    return this.codeContextRemove(contextId(context))
+  },
+  restartCodeContext(context) {
+    return this.codeContextRestart(contextId(context))
+  },
+}
+
 const commandsOf = new WeakMap()
 const filesOf = new WeakMap()
 const ptyOf = new WeakMap()
@@ -686,6 +821,11 @@ function wrapBinding(binding, opts = {}) {
       while (this.hasNext) yield* await this.nextItems()
     },
   })
+  for (const [name, value] of Object.entries(codeInterpreterMethods)) {
+    // The binding calls they make are guarded already; a callback's own error passes as it is.
+    Object.defineProperty(binding.Sandbox.prototype, name, { configurable: true, writable: true, value })
+  }
+  if (binding.CodeRun) guardPrototype(binding.CodeRun.prototype)
   // `betaPause`: the seeds' name of `pause` (a deprecated alias in the `e2b` package).
   Object.defineProperty(binding.Sandbox.prototype, 'betaPause', {
     configurable: true,

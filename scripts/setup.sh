@@ -15,8 +15,8 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
 fi
 
 if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
-  step "the official Python package (e2b 2.63.0, a second conformance client)"
-  if ! .venv-e2b/bin/python -c 'import importlib.metadata as m; assert m.version("e2b") == "2.63.0"' 2>/dev/null; then
+  step "the official Python packages (e2b 2.63.0 and e2b-code-interpreter 2.11.5, conformance clients)"
+  if ! .venv-e2b/bin/python -c 'import importlib.metadata as m; assert m.version("e2b") == "2.63.0"; assert m.version("e2b-code-interpreter") == "2.11.5"' 2>/dev/null; then
     if ! python3 -m venv .venv-e2b 2>/dev/null; then
       if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
@@ -25,7 +25,7 @@ if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
       fi
       python3 -m venv .venv-e2b
     fi
-    .venv-e2b/bin/pip install --quiet --disable-pip-version-check e2b==2.63.0
+    .venv-e2b/bin/pip install --quiet --disable-pip-version-check e2b==2.63.0 e2b-code-interpreter==2.11.5
   fi
 fi
 
@@ -41,13 +41,13 @@ if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
   # Under /opt, which sandboxes see: sandkitd's code-interpreter tests run their Python
   # contexts on it (--python) for matplotlib and IPython.
   step "the code interpreter's Python (matplotlib, ipython) in /opt/sandkit-interpreter-venv"
-  if ! /opt/sandkit-interpreter-venv/bin/python -c 'import matplotlib, IPython' 2>/dev/null; then
+  if ! /opt/sandkit-interpreter-venv/bin/python -c 'import importlib.metadata as m; assert (m.version("matplotlib"), m.version("ipython")) == ("3.11.2", "9.18.1")' 2>/dev/null; then
     if [ -w /opt ]; then
       /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
-      /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib ipython
+      /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 ipython==9.18.1
     else
       sudo /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
-      sudo /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib ipython
+      sudo /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 ipython==9.18.1
     fi
   fi
 fi

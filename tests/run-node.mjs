@@ -130,7 +130,9 @@ const config = {
   limited: limitedOptions(limited),
   restartable: restartable.options,
   ...(values.bulk ? { bulk: Number(values.bulk) } : {}),
-  ...(impl === 'e2b' ? { expectedFailures: E2B_EXPECTED_FAILURES } : {}),
+  ...(impl === 'e2b'
+    ? { expectedFailures: E2B_EXPECTED_FAILURES, interpreterSandbox: (await import('@e2b/code-interpreter')).Sandbox }
+    : {}),
 }
 const summary = await runScenario({
   Sandbox: mod.Sandbox,

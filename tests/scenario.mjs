@@ -42,6 +42,7 @@ import {
 } from './checks.mjs'
 import { runLimitsScenario } from './scenario-limits.mjs'
 import { runRestartScenario } from './scenario-restart.mjs'
+import { runInterpreterScenario } from './scenario-interpreter.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -531,6 +532,11 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     // ── rate limits (a second sandkitd with small ones) ──────────────────────────────────
     if (config.limited) await runLimitsScenario({ Sandbox, errors, conn, limited: config.limited, run, step, expectError })
     else skip('rate limits: bursts over small limits', 'the runner started no sandkitd with small limits')
+
+    // ── the code interpreter (the official package's own Sandbox class in the e2b run) ───
+    const Interpreter = config.interpreterSandbox ?? (typeof Sandbox.prototype?.runCode === 'function' ? Sandbox : null)
+    if (Interpreter) await runInterpreterScenario({ Sandbox: Interpreter, errors, conn, step, expectError })
+    else skip('runCode: the code interpreter', 'this Sandbox has no runCode')
 
     // ── restarts (a second sandkitd with a state directory, restarted by the runner) ─────
     if (config.restartable) await runRestartScenario({ Sandbox, errors, conn, restartable: config.restartable, step, expectError })

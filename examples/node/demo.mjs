@@ -129,6 +129,17 @@ if (busiest) {
   say(`  ${busiest.timestamp.toISOString()}: CPU ${busiest.cpuUsedPct}% of ${busiest.cpuCount}, memory ${mib(busiest.memUsed)} of ${mib(busiest.memTotal)}, disk ${mib(busiest.diskUsed)}`)
 }
 
+say('the code interpreter: runCode keeps state, streams output, returns rich results')
+await rebooted.runCode('import math\nradius = 2')
+const area = await rebooted.runCode('print("computing", flush=True)\nmath.pi * radius ** 2', {
+  onStdout: (m) => say(`  stdout as it runs: ${m.line.trim()}`),
+})
+say(`  math.pi * radius ** 2 → ${area.text} (execution ${area.executionCount})`)
+const failed = await rebooted.runCode('1 / 0')
+say(`  1 / 0 → ${failed.error?.name}: ${failed.error?.value}`)
+const js = await rebooted.runCode('[1, 2, 3].map((n) => n * 2)', { language: 'javascript' })
+say(`  javascript [1, 2, 3].map(n => n * 2) → ${js.text}`)
+
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
   'read -r _ host _ < /proc/self/uid_map; echo "uid $(id -u) inside is host uid $host"; ' +

@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
+/** The code interpreter's Python, under /opt (which sandboxes see), made by scripts/setup.sh. */
+export const INTERPRETER_PYTHON = '/opt/sandkit-interpreter-venv/bin/python'
 export const TEAM_A_KEY = 'sk_test_team_a'
 export const TEAM_B_KEY = 'sk_test_team_b'
 
@@ -95,6 +97,8 @@ export async function startSandkitd(o = {}) {
     '--api-key', `${TEAM_B_KEY}=team-b`,
     // Metrics samples come quickly enough for a test to see a busy sandbox's.
     '--metrics-interval', '250ms',
+    // The code interpreter's Python with matplotlib and IPython (scripts/setup.sh makes it).
+    ...(existsSync(INTERPRETER_PYTHON) ? ['--python', INTERPRETER_PYTHON] : []),
     ...LIFTED_LIMITS,
     ...(o.args ?? []),
   ]

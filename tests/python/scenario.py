@@ -274,6 +274,23 @@ def _():
     equal(left, [], "processes after the reboot")
 
 
+@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors")
+def _():
+    from e2b_code_interpreter import Sandbox as CodeSandbox
+
+    sbx = CodeSandbox.create(timeout=120)
+    created.append(sbx)
+    sbx.run_code("x = 1")
+    equal(sbx.run_code("x + 1").text, "2", "x + 1")
+    printed = sbx.run_code("print('hi')")
+    equal("".join(printed.logs.stdout), "hi\n", "stdout")
+    failed = sbx.run_code("1 / 0")
+    equal(failed.error.name if failed.error else None, "ZeroDivisionError", "error name")
+    ctx = sbx.create_code_context()
+    sbx.run_code("y = 5", context=ctx)
+    equal(sbx.run_code("y * 2", context=ctx).text, "10", "a context's state")
+
+
 @check("lifecycle: kill, then the sandbox is gone")
 def _():
     for sbx in created:

@@ -25,11 +25,14 @@ type Swap<T> = T extends Wasm.Sandbox
         ? Node.FileReader
         : T extends Wasm.FileWatcher
           ? Node.FileWatcher
-          : T
+          : T extends Wasm.CodeRun
+            ? Node.CodeRun
+            : T
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands`, `files`, `pty`, `fetch`, `betaPause` and `betaCreate` are added to both by js/wrap.mjs
+// `commands`, `files`, `pty`, `fetch`, `betaPause`, `betaCreate` and the code interpreter's
+// methods are added to both by js/wrap.mjs
 // (declared in js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
@@ -42,6 +45,11 @@ type Hidden =
   | 'fetch'
   | 'betaPause'
   | 'betaCreate'
+  | 'runCode'
+  | 'createCodeContext'
+  | 'listCodeContexts'
+  | 'removeCodeContext'
+  | 'restartCodeContext'
   | 'filesOpenWrite'
   | typeof Symbol.dispose
   | typeof Symbol.asyncIterator
@@ -56,6 +64,11 @@ export type Checks = [
   Assert<Equal<Surface<Wasm.ProcessHandle>, Surface<Node.ProcessHandle>>>,
   Assert<Equal<Surface<Wasm.FileReader>, Surface<Node.FileReader>>>,
   Assert<Equal<Surface<Wasm.FileWatcher>, Surface<Node.FileWatcher>>>,
+  Assert<Equal<Surface<Wasm.CodeRun>, Surface<Node.CodeRun>>>,
+  Assert<Equal<Wasm.CodeRunOpts, Node.CodeRunOpts>>,
+  Assert<Equal<Wasm.CodeContextOpts, Node.CodeContextOpts>>,
+  Assert<Equal<Wasm.CodeContext, Node.CodeContext>>,
+  Assert<Equal<Wasm.CodeEvent, Node.CodeEvent>>,
   Assert<Equal<Wasm.FilesOpts, Node.FilesOpts>>,
   Assert<Equal<Wasm.FilesWriteOpts, Node.FilesWriteOpts>>,
   Assert<Equal<Wasm.FilesWatchOpts, Node.FilesWatchOpts>>,

@@ -4,6 +4,7 @@ mod commands;
 mod connection;
 mod convert;
 mod files;
+mod interpreter;
 mod paginator;
 mod pty;
 mod public;

@@ -117,6 +117,45 @@ export interface SandboxConnectOpts extends SandboxApiOpts {
   onResume?: 'restore' | 'reboot';
 }
 
+/** Options of one execution, as `runCode` takes them. */
+export interface CodeRunOpts {
+  language?: string;
+  contextId?: string;
+  envs?: Record<string, string>;
+  timeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** Options of `createCodeContext`. */
+export interface CodeContextOpts {
+  cwd?: string;
+  language?: string;
+  requestTimeoutMs?: number;
+}
+
+/** A code context. */
+export interface CodeContext {
+  id: string;
+  language: string;
+  cwd: string;
+}
+
+/**
+ * One event of an execution: `stdout`/`stderr` (`text`), `result` (`raw`, the JSON of its
+ * formats, and `isMainResult`), `error` (`name`, `value`, `traceback`) or
+ * `number_of_executions` (`executionCount`).
+ */
+export interface CodeEvent {
+  type: string;
+  text?: string;
+  raw?: string;
+  isMainResult?: boolean;
+  name?: string;
+  value?: string;
+  traceback?: string;
+  executionCount?: number;
+}
+
 /** Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`. */
 export interface SandboxMetricsOpts extends SandboxApiOpts {
   /** Samples taken at or after this time (rounded to the second). */

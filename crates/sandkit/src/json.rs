@@ -458,14 +458,56 @@ impl<'a> Value<'a> {
         self.unsigned("u16", u16::MAX.into()).map(|v| v as u16)
     }
 
-    /// Any number, as the nearest `f64` (integers too, as serde_json reads them into one).
+    /// An object's members in their order.
+    pub fn members(&self) -> Result<impl Iterator<Item = (&str, &Value<'a>)>> {
+        match &self.kind {
+            Kind::Object(members) => Ok(members.iter().map(|(k, v)| (k.as_ref(), v))),
+            _ => Err(self.invalid_type("an object")),
+        }
+    }
+
+    /// Writes the value as JSON (numbers as they were written, strings escaped anew).
+    pub fn write_to(&self, out: &mut String) {
+        match &self.kind {
+            Kind::Null => out.push_str("null"),
+            Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            // Checked against the grammar when parsed: ASCII.
+            Kind::Number(text) => out.push_str(std::str::from_utf8(text).unwrap_or("0")),
+            Kind::String(s) => quote_into(out, s),
+            Kind::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_to(out);
+                }
+                out.push(']');
+            }
+            Kind::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    quote_into(out, key);
+                    out.push(':');
+                    value.write_to(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Any number, as an `f64` (integers too, as serde_json reads them into one): exact (the
+    /// nearest) for up to 15 significant digits with a decimal exponent within ±22, the numbers
+    /// APIs send (percentages, sizes); within a few units in the last place beyond. The
+    /// standard library's exact parser would add its tables (about 16 KB) to the wasm module.
     pub fn f64(&self) -> Result<f64> {
         let Kind::Number(text) = self.kind else {
             return Err(self.invalid_type("f64"));
         };
-        std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
+        decimal_to_f64(text)
             .filter(|f| f.is_finite())
             .ok_or_else(|| self.out_of_range("f64"))
     }
@@ -596,6 +638,67 @@ impl<'v, 'a> Obj<'v, 'a> {
         }
         out
     }
+}
+
+/// Powers of ten that an `f64` holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A JSON number's text (already checked against the grammar) as an `f64`: the digits as an
+/// integer times a power of ten. When both are exact in an `f64` (the integer below 2^53, the
+/// power within 10^±22) one rounding gives the nearest value.
+fn decimal_to_f64(text: &[u8]) -> Option<f64> {
+    let (negative, rest) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let mut mantissa: u64 = 0;
+    let mut exponent: i64 = 0;
+    let mut digits = rest.iter().peekable();
+    let mut fraction = false;
+    while let Some(&&b) = digits.peek() {
+        match b {
+            b'0'..=b'9' => {
+                if mantissa < (1 << 60) {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    if fraction {
+                        exponent -= 1;
+                    }
+                } else if !fraction {
+                    // Digits past what a u64 holds only scale the value.
+                    exponent += 1;
+                }
+                digits.next();
+            }
+            b'.' => {
+                fraction = true;
+                digits.next();
+            }
+            _ => break,
+        }
+    }
+    if let Some(b'e' | b'E') = digits.next() {
+        let written: String = digits.map(|&b| b as char).collect();
+        exponent = exponent.checked_add(written.trim_start_matches('+').parse::<i64>().ok()?)?;
+    }
+    let mut value = mantissa as f64;
+    let step = |value: f64, by: i64| {
+        if by >= 0 {
+            value * EXACT_POWERS_OF_TEN[by as usize]
+        } else {
+            value / EXACT_POWERS_OF_TEN[(-by) as usize]
+        }
+    };
+    // Beyond 10^±22, in steps (each step rounds, so the result is close but not always nearest).
+    while exponent.abs() > 22 && value != 0.0 && value.is_finite() {
+        let by = exponent.clamp(-22, 22);
+        value = step(value, by);
+        exponent -= by;
+    }
+    value = step(value, exponent.clamp(-22, 22));
+    Some(if negative { -value } else { value })
 }
 
 /// An owned copy of an optional borrowed string.
@@ -812,6 +915,47 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn numbers_read_as_f64_agree_with_serde_json() {
+        let read = |t: &str| parse(t.as_bytes()).unwrap().f64().ok();
+        // Up to 15 significant digits within 10^±22: exactly what serde_json reads.
+        for t in [
+            "0",
+            "-0",
+            "3",
+            "12.5",
+            "49.6",
+            "0.1",
+            "-2.25",
+            "1e2",
+            "1E-5",
+            "100.01",
+            "5e22",
+            "123456789012345",
+            "0.000001",
+            "99.99",
+            "536870912",
+            "1.5e-7",
+        ] {
+            let theirs: f64 = serde_json::from_str(t).unwrap();
+            assert_eq!(read(t).map(f64::to_bits), Some(theirs.to_bits()), "{t}");
+        }
+        // Beyond: close.
+        for t in [
+            "1.7976931348623157e308",
+            "2.2250738585072014e-308",
+            "12345678901234567890123",
+        ] {
+            let theirs: f64 = serde_json::from_str(t).unwrap();
+            let ours = read(t).unwrap();
+            assert!(
+                ((ours - theirs) / theirs).abs() < 1e-14,
+                "{t}: {ours} vs {theirs}"
+            );
+        }
+        assert_eq!(read("1e400"), None, "out of range");
+    }
     use super::*;
 
     fn err(doc: &[u8]) -> String {

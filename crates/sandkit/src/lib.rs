@@ -27,6 +27,7 @@ pub mod envd;
 pub mod error;
 pub mod files;
 pub mod info;
+pub mod interpreter;
 pub mod json;
 pub mod maybe_send;
 pub mod op;

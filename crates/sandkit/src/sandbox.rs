@@ -323,6 +323,17 @@ impl Sandbox {
         crate::files::Files::new(self.envd(), direct)
     }
 
+    /// The sandbox's code interpreter (port 49999): `run_code` and code contexts.
+    pub fn interpreter(&self) -> crate::interpreter::Interpreter {
+        crate::interpreter::Interpreter::new(
+            &self.config,
+            &self.sandbox_id,
+            &self.sandbox_domain,
+            self.envd_access_token.as_deref(),
+            self.traffic_access_token.as_deref(),
+        )
+    }
+
     /// Run commands in the sandbox.
     pub fn commands(&self) -> crate::commands::Commands {
         crate::commands::Commands::new(self.envd())

@@ -116,6 +116,16 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
+    // A streamed answer dropped before its end aborts its request: cancelling the reader
+    // alone leaves some runtimes (workerd) reading it, and the server's work (a process, an
+    // execution) goes on for nobody.
+    let abort = if request.stream_response {
+        let controller = web_sys::AbortController::new().map_err(other)?;
+        init.set_signal(Some(&controller.signal()));
+        Some(controller)
+    } else {
+        None
+    };
     let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await
         // fetch rejects only when no response came: the server was not reached or went away.
@@ -136,7 +146,7 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         return Err(e);
     }
     let body = if request.stream_response {
-        Body::Stream(Box::pin(body_stream(resp.body())))
+        Body::Stream(Box::pin(body_stream(resp.body(), abort)))
     } else {
         let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
             .await
@@ -155,12 +165,16 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
 /// browser has six per host.
 struct BodyReader {
     reader: web_sys::ReadableStreamDefaultReader,
+    abort: Option<web_sys::AbortController>,
     finished: bool,
 }
 
 impl Drop for BodyReader {
     fn drop(&mut self) {
         if !self.finished {
+            if let Some(abort) = &self.abort {
+                abort.abort();
+            }
             // Awaited (and so handled) in a task of its own: on a stream that errored in the
             // meantime the promise rejects, and an unhandled rejection ends a Node process.
             let cancelled = JsFuture::from(self.reader.cancel());
@@ -173,12 +187,14 @@ impl Drop for BodyReader {
 
 fn body_stream(
     body: Option<web_sys::ReadableStream>,
+    abort: Option<web_sys::AbortController>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, TransportError>> {
     // `getReader()` without a mode always gives a default reader.
     let reader = body.map(|b| BodyReader {
         reader: b
             .get_reader()
             .unchecked_into::<web_sys::ReadableStreamDefaultReader>(),
+        abort,
         finished: false,
     });
     futures_util::stream::unfold(reader, |reader| async move {

@@ -1,0 +1,179 @@
+//! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
+//! code-context methods on (it makes the official package's `Execution` and `Result`).
+
+use crate::convert::guarded;
+use crate::sandbox::Sandbox;
+use napi_derive::napi;
+use sandkit::interpreter::{CodeEvent as CoreEvent, ContextOpts, RunCodeOpts};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// How much output one `nextEvents()` hands across at most.
+const EVENTS_BATCH: usize = 1 << 20;
+
+/// Options of one execution, as `runCode` takes them.
+#[napi(object)]
+pub struct CodeRunOpts {
+    pub language: Option<String>,
+    pub context_id: Option<String>,
+    pub envs: Option<HashMap<String, String>>,
+    pub timeout_ms: Option<f64>,
+    pub request_timeout_ms: Option<f64>,
+}
+
+/// Options of `createCodeContext`.
+#[napi(object)]
+pub struct CodeContextOpts {
+    pub cwd: Option<String>,
+    pub language: Option<String>,
+    pub request_timeout_ms: Option<f64>,
+}
+
+/// A code context.
+#[napi(object)]
+pub struct CodeContext {
+    pub id: String,
+    pub language: String,
+    pub cwd: String,
+}
+
+/// One event of an execution: `stdout`/`stderr` (`text`), `result` (`raw`, the JSON of its
+/// formats, and `isMainResult`), `error` (`name`, `value`, `traceback`) or
+/// `number_of_executions` (`executionCount`).
+#[napi(object)]
+pub struct CodeEvent {
+    #[napi(js_name = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    pub raw: Option<String>,
+    pub is_main_result: Option<bool>,
+    pub name: Option<String>,
+    pub value: Option<String>,
+    pub traceback: Option<String>,
+    pub execution_count: Option<u32>,
+}
+
+fn event(e: CoreEvent) -> CodeEvent {
+    let mut out = CodeEvent {
+        kind: String::new(),
+        text: None,
+        raw: None,
+        is_main_result: None,
+        name: None,
+        value: None,
+        traceback: None,
+        execution_count: None,
+    };
+    match e {
+        CoreEvent::Stdout(t) => (out.kind, out.text) = ("stdout".into(), Some(t)),
+        CoreEvent::Stderr(t) => (out.kind, out.text) = ("stderr".into(), Some(t)),
+        CoreEvent::Result(r) => {
+            out.kind = "result".into();
+            out.raw = Some(r.raw_json);
+            out.is_main_result = Some(r.is_main_result);
+        }
+        CoreEvent::Error(err) => {
+            out.kind = "error".into();
+            out.name = Some(err.name);
+            out.value = Some(err.value);
+            out.traceback = Some(err.traceback);
+        }
+        CoreEvent::ExecutionCount(n) => {
+            out.kind = "number_of_executions".into();
+            out.execution_count = Some(n);
+        }
+    }
+    out
+}
+
+fn context(c: sandkit::interpreter::CodeContext) -> CodeContext {
+    CodeContext {
+        id: c.id,
+        language: c.language,
+        cwd: c.cwd,
+    }
+}
+
+/// An execution under way; its events are pulled with `nextEvents()` until it returns null.
+#[napi]
+pub struct CodeRun {
+    inner: Arc<Mutex<sandkit::interpreter::CodeRun>>,
+}
+
+#[napi]
+impl CodeRun {
+    #[napi]
+    pub async fn next_events(&self) -> napi::Result<Option<Vec<CodeEvent>>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let batch = inner.lock().await.next_events(EVENTS_BATCH).await?;
+            Ok(batch.map(|events| events.into_iter().map(event).collect()))
+        })
+        .await
+    }
+}
+
+#[napi]
+impl Sandbox {
+    /// Starts an execution (`sandbox.runCode` reads it).
+    #[napi]
+    pub async fn code_run(&self, code: String, opts: Option<CodeRunOpts>) -> napi::Result<CodeRun> {
+        let interpreter = self.inner.interpreter();
+        guarded(async move {
+            let opts = match opts {
+                None => RunCodeOpts::default(),
+                Some(o) => RunCodeOpts::from_js(
+                    o.language,
+                    o.context_id,
+                    o.envs.map(|m| m.into_iter().collect()),
+                    o.timeout_ms,
+                    o.request_timeout_ms,
+                )?,
+            };
+            let run = interpreter.run_code(&code, opts).await?;
+            Ok(CodeRun {
+                inner: Arc::new(Mutex::new(run)),
+            })
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn code_context_create(
+        &self,
+        opts: Option<CodeContextOpts>,
+    ) -> napi::Result<CodeContext> {
+        let interpreter = self.inner.interpreter();
+        guarded(async move {
+            let opts = match opts {
+                None => ContextOpts::default(),
+                Some(o) => ContextOpts::from_js(o.cwd, o.language, o.request_timeout_ms)?,
+            };
+            Ok(context(interpreter.create_context(opts).await?))
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn code_contexts_list(&self) -> napi::Result<Vec<CodeContext>> {
+        let interpreter = self.inner.interpreter();
+        guarded(async move {
+            let all = interpreter.list_contexts().await?;
+            Ok(all.into_iter().map(context).collect())
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn code_context_remove(&self, id: String) -> napi::Result<()> {
+        let interpreter = self.inner.interpreter();
+        guarded(async move { interpreter.remove_context(&id).await }).await
+    }
+
+    #[napi]
+    pub async fn code_context_restart(&self, id: String) -> napi::Result<()> {
+        let interpreter = self.inner.interpreter();
+        guarded(async move { interpreter.restart_context(&id).await }).await
+    }
+}

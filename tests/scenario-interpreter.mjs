@@ -1,0 +1,141 @@
+// The code interpreter (`runCode` and code contexts), in every runtime and with the official
+// `@e2b/code-interpreter` package: the checks the seeds' examples depend on.
+//
+//   await runInterpreterScenario({ Sandbox, errors, conn, step, expectError })
+//
+// `Sandbox` is one with `runCode` (sandkit's own, or the official code-interpreter package's).
+import { assert, assertEqual, show } from './checks.mjs'
+
+export async function runInterpreterScenario({ Sandbox, errors, conn, step, expectError }) {
+  let sbx
+  await step('runCode: state is kept between calls (x = 1, then x + 1 is 2); sum(data) is 15; executionCount counts', async () => {
+    sbx = await Sandbox.create({ ...conn, envs: { SCOPE: 'global' } })
+    const first = await sbx.runCode('x = 1')
+    assertEqual(first.error, undefined, 'error of x = 1')
+    const second = await sbx.runCode('x + 1')
+    assertEqual(second.text, '2', 'text of x + 1')
+    assert(second.executionCount > first.executionCount, `executionCount ${first.executionCount} then ${second.executionCount}`)
+    const data = await sbx.runCode('data = [1, 2, 3, 4, 5]\nsum(data)')
+    assertEqual(data.text, '15', 'sum(data)')
+    assertEqual(data.results.length, 1, 'results')
+    assertEqual(data.results[0].isMainResult, true, 'isMainResult')
+    const json = JSON.parse(JSON.stringify(data))
+    assertEqual(show(Object.keys(json).sort()), show(['logs', 'results']), 'toJSON keys (error undefined)')
+  }, { timeoutMs: 60_000 })
+  if (!sbx) return
+
+  await step('runCode: stdout and stderr arrive in order, through the callbacks, as the code runs', async () => {
+    const seen = []
+    const execution = await sbx.runCode(
+      [
+        'import os, sys, time',
+        "print('one', flush=True)",
+        "print('two', file=sys.stderr, flush=True)",
+        // Waits for a file the first callback writes: output held back to the end would never
+        // let this execution finish.
+        "while not os.path.exists('/tmp/go'): time.sleep(0.05)",
+        "print('three', flush=True)",
+      ].join('\n'),
+      {
+        timeoutMs: 30_000,
+        onStdout: async (m) => {
+          seen.push(`out:${m.line}`)
+          if (m.line.includes('one')) await sbx.files.write('/tmp/go', 'go')
+        },
+        onStderr: (m) => {
+          assertEqual(m.error, true, 'error flag of stderr')
+          seen.push(`err:${m.line}`)
+        },
+      },
+    )
+    assertEqual(execution.logs.stdout.join(''), 'one\nthree\n', 'stdout')
+    assertEqual(execution.logs.stderr.join(''), 'two\n', 'stderr')
+    assertEqual(seen.join('|').replace(/\n/g, ''), 'out:one|err:two|out:three', 'callback order')
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: an exception gives error name, value and traceback, and onError', async () => {
+    let called
+    const execution = await sbx.runCode('1 / 0', { onError: (e) => (called = e) })
+    assertEqual(execution.error?.name, 'ZeroDivisionError', 'name')
+    assertEqual(execution.error?.value, 'division by zero', 'value')
+    assert(execution.error?.traceback.includes('ZeroDivisionError'), `traceback ${show(execution.error?.traceback)}`)
+    assertEqual(called?.name, 'ZeroDivisionError', 'onError')
+    assertEqual(execution.text, undefined, 'no main result')
+  })
+
+  await step('runCode: rich results: an object with _repr_html_, and a matplotlib chart as a base64 PNG', async () => {
+    const html = await sbx.runCode("class Card:\n    def _repr_html_(self):\n        return '<b>card</b>'\nCard()")
+    const card = html.results.find((r) => r.isMainResult)
+    assertEqual(card?.html, '<b>card</b>', 'html')
+    assert(card.formats().includes('html'), `formats ${show(card.formats())}`)
+    const chart = await sbx.runCode('import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()')
+    assertEqual(chart.error, undefined, `error ${show(chart.error)}`)
+    const png = chart.results.find((r) => r.png)
+    assert(png, `no PNG among ${chart.results.length} results`)
+    assert(png.png.startsWith('iVBORw0KGgo'), 'a base64 PNG')
+    assert(png.formats().includes('png'), 'formats has png')
+  }, { timeoutMs: 60_000 })
+
+  // A string's text is its repr without the quotes, as the official server makes it.
+  await step('runCode: envs for one call win over the create-time ones, and only for that call; E2B_* are visible', async () => {
+    const env = (name, opts) => sbx.runCode(`import os\nos.environ.get(${JSON.stringify(name)})`, opts).then((e) => e.text)
+    assertEqual(await env('SCOPE', { envs: { SCOPE: 'local' } }), 'local', 'with envs')
+    assertEqual(await env('SCOPE'), 'global', 'without envs, after')
+    assertEqual(await env('E2B_SANDBOX'), 'true', 'E2B_SANDBOX')
+  })
+
+  await step('contexts: two are isolated; listed; restart clears one; a removed one is gone (NotFoundError)', async () => {
+    const a = await sbx.createCodeContext()
+    const b = await sbx.createCodeContext({ cwd: '/tmp' })
+    assertEqual(show([a.language, a.cwd, b.cwd]), show(['python', '/home/user', '/tmp']), 'context fields')
+    await sbx.runCode('v = "a"', { context: a })
+    await sbx.runCode('v = "b"', { context: b })
+    assertEqual((await sbx.runCode('v', { context: a })).text, 'a', 'v in a')
+    assertEqual((await sbx.runCode('import os\nos.getcwd()', { context: b })).text, '/tmp', 'cwd of b')
+    const listed = (await sbx.listCodeContexts()).map((c) => c.id)
+    assert(listed.includes(a.id) && listed.includes(b.id), `listed ${show(listed)}`)
+    await sbx.restartCodeContext(a)
+    assertEqual((await sbx.runCode('v', { context: a })).error?.name, 'NameError', 'v after restart')
+    await sbx.removeCodeContext(b.id)
+    assert(!(await sbx.listCodeContexts()).some((c) => c.id === b.id), 'removed context listed')
+    await expectError(() => sbx.runCode('1', { context: b }), { Class: errors.NotFoundError, className: 'NotFoundError', what: 'a removed context' })
+    await sbx.removeCodeContext(a)
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: a timeout ends a runaway execution (TimeoutError) and the context stays usable', async () => {
+    const ctx = await sbx.createCodeContext()
+    await sbx.runCode('kept = 7', { context: ctx })
+    const err = await expectError(() => sbx.runCode('while True: pass', { context: ctx, timeoutMs: 1_500 }), {
+      Class: errors.TimeoutError,
+      className: 'TimeoutError',
+      what: 'a runaway execution',
+    })
+    assert(err.message.includes('timeoutMs'), err.message)
+    assertEqual((await sbx.runCode('kept', { context: ctx })).text, '7', 'the context after the timeout')
+    await sbx.removeCodeContext(ctx)
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: JavaScript and Bash contexts keep their state', async () => {
+    const js = await sbx.runCode('const a = 2\na * 21', { language: 'javascript' })
+    assertEqual(js.text, '42', 'javascript')
+    assertEqual((await sbx.runCode('a + 1', { language: 'js' })).text, '3', 'javascript state (js)')
+    const sh = await sbx.runCode('X=5\necho $X', { language: 'bash' })
+    assertEqual(sh.logs.stdout.join(''), '5\n', 'bash')
+    assertEqual((await sbx.runCode('echo $((X + 1))', { language: 'bash' })).logs.stdout.join(''), '6\n', 'bash state')
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: 1 MB of output in one execution arrives whole', async () => {
+    const big = await sbx.runCode("print('x' * 1_000_000)")
+    const out = big.logs.stdout.join('')
+    assertEqual(out.length, 1_000_001, 'stdout length')
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: bad input: context and language together (InvalidArgumentError), an unknown context (NotFoundError), an unknown language', async () => {
+    const ctx = { id: 'sandkit-no-such-context', language: 'python', cwd: '/' }
+    await expectError(() => sbx.runCode('1', { context: ctx, language: 'python' }), { Class: errors.InvalidArgumentError, className: 'InvalidArgumentError', what: 'context and language' })
+    await expectError(() => sbx.runCode('1', { context: ctx }), { Class: errors.NotFoundError, className: 'NotFoundError', what: 'an unknown context' })
+    await expectError(() => sbx.runCode('1', { language: 'cobol-from-mars' }), { Class: errors.SandboxError, className: 'SandboxError', what: 'an unknown language' })
+  })
+
+  await sbx.kill()
+}
