@@ -6,6 +6,11 @@
 /** An execution under way; its events are pulled with `nextEvents()` until it returns null. */
 export declare class CodeRun {
   nextEvents(): Promise<Array<CodeEvent> | null>
+  /**
+   * Stops reading the execution (an `AbortSignal` fired): the read under way fails and
+   * the connection closes, which interrupts the code.
+   */
+  cancel(): void
 }
 
 /** The resolved connection settings. */
@@ -668,6 +673,8 @@ export interface RunCodeOpts {
   timeoutMs?: number
   /** How long the interpreter may take to start answering. */
   requestTimeoutMs?: number
+  /** Aborting it ends the execution (the interpreter is interrupted); `runCode` rejects with its reason. */
+  signal?: AbortSignal
 }
 
 export interface CreateCodeContextOpts {

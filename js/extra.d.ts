@@ -104,6 +104,8 @@ export interface RunCodeOpts {
   timeoutMs?: number
   /** How long the interpreter may take to start answering. */
   requestTimeoutMs?: number
+  /** Aborting it ends the execution (the interpreter is interrupted); `runCode` rejects with its reason. */
+  signal?: AbortSignal
 }
 
 export interface CreateCodeContextOpts {

@@ -718,7 +718,8 @@ class Execution {
  * `Execution`; the callbacks see them in order.
  */
 async function runCode(code, opts = {}) {
-  const { onStdout, onStderr, onResult, onError } = opts ?? {}
+  const { onStdout, onStderr, onResult, onError, signal } = opts ?? {}
+  signal?.throwIfAborted()
   const run = await this.codeRun(code, {
     language: opts?.language,
     contextId: opts?.context?.id,
@@ -726,6 +727,20 @@ async function runCode(code, opts = {}) {
     timeoutMs: opts?.timeoutMs,
     requestTimeoutMs: opts?.requestTimeoutMs,
   })
+  // An aborted signal ends the reading (and so the execution: its connection closes).
+  const abort = () => run.cancel()
+  signal?.addEventListener('abort', abort, { once: true })
+  try {
+    return await readExecution(run, onStdout, onStderr, onResult, onError)
+  } catch (err) {
+    signal?.throwIfAborted()
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', abort)
+  }
+}
+
+async function readExecution(run, onStdout, onStderr, onResult, onError) {
   const execution = new Execution()
   for (let events; (events = await run.nextEvents()); ) {
     for (const e of events) {

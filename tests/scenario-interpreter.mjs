@@ -115,6 +115,30 @@ export async function runInterpreterScenario({ Sandbox, errors, conn, step, expe
     await sbx.removeCodeContext(ctx)
   }, { timeoutMs: 60_000 })
 
+  // sandkit's own option: the official package has no `signal`.
+  if (typeof Sandbox.prototype?.codeRun === 'function') {
+    await step('runCode: an AbortSignal ends the execution (runCode rejects with its reason) and the context stays usable', async () => {
+      const ctx = await sbx.createCodeContext()
+      await sbx.runCode('kept = 3', { context: ctx })
+      const controller = new AbortController()
+      const reason = new Error('stop now')
+      let rejected
+      try {
+        await sbx.runCode("print('started', flush=True)\nimport time\ntime.sleep(60)", {
+          context: ctx,
+          signal: controller.signal,
+          timeoutMs: 30_000,
+          onStdout: () => controller.abort(reason),
+        })
+      } catch (err) {
+        rejected = err
+      }
+      assertEqual(rejected, reason, 'the rejection is the signal\'s reason')
+      assertEqual((await sbx.runCode('kept', { context: ctx })).text, '3', 'the context after the abort')
+      await sbx.removeCodeContext(ctx)
+    }, { timeoutMs: 60_000 })
+  }
+
   await step('runCode: JavaScript and Bash contexts keep their state', async () => {
     const js = await sbx.runCode('const a = 2\na * 21', { language: 'javascript' })
     assertEqual(js.text, '42', 'javascript')

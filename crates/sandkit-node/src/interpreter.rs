@@ -99,6 +99,7 @@ fn context(c: sandkit::interpreter::CodeContext) -> CodeContext {
 #[napi]
 pub struct CodeRun {
     inner: Arc<Mutex<sandkit::interpreter::CodeRun>>,
+    cancel: sandkit::interpreter::CancelHandle,
 }
 
 #[napi]
@@ -111,6 +112,13 @@ impl CodeRun {
             Ok(batch.map(|events| events.into_iter().map(event).collect()))
         })
         .await
+    }
+
+    /// Stops reading the execution (an `AbortSignal` fired): the read under way fails and
+    /// the connection closes, which interrupts the code.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.cancel();
     }
 }
 
@@ -133,6 +141,7 @@ impl Sandbox {
             };
             let run = interpreter.run_code(&code, opts).await?;
             Ok(CodeRun {
+                cancel: run.cancel_handle(),
                 inner: Arc::new(Mutex::new(run)),
             })
         })

@@ -88,6 +88,7 @@ fn gone() -> sandkit::Error {
 pub struct CodeRun {
     // Taken out while a call is in flight and put back after: never borrowed across an await.
     inner: Rc<RefCell<Option<Box<sandkit::interpreter::CodeRun>>>>,
+    cancel: sandkit::interpreter::CancelHandle,
 }
 
 #[wasm_bindgen]
@@ -109,6 +110,12 @@ impl CodeRun {
             })
         }))
     }
+
+    /// Stops reading the execution (an `AbortSignal` fired): the read under way fails and
+    /// the connection closes, which interrupts the code.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
 }
 
 #[wasm_bindgen]
@@ -127,6 +134,7 @@ impl Sandbox {
         let op = run_opts(opts).map(|o| self.inner.interpreter().run_code(&code, o));
         run_map(op, |run| {
             CodeRun {
+                cancel: run.cancel_handle(),
                 inner: Rc::new(RefCell::new(Some(Box::new(run)))),
             }
             .into()

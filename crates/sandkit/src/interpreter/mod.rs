@@ -220,6 +220,7 @@ impl Interpreter {
             let failed = (!(200..300).contains(&response.status)).then_some(response.status);
             Ok(CodeRun {
                 failed,
+                cancel: CancelHandle::default(),
                 body: match response.body {
                     Body::Stream(s) => s,
                     Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
@@ -346,6 +347,7 @@ fn reason(status: u16) -> &'static str {
 pub struct CodeRun {
     /// The status of an answer that refused the execution; its body is the message.
     failed: Option<u16>,
+    cancel: CancelHandle,
     body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
     lines: stream::LineSplitter,
     /// Events read but not handed out yet.
@@ -445,23 +447,49 @@ impl CodeRun {
         Ok(execution)
     }
 
+    /// What stops this execution from elsewhere (an `AbortSignal`): the next read ends with
+    /// an error and the answer is let go.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
     /// Reads the next chunk of the answer (within the execution timeout) into `ready`.
     async fn read_more(&mut self) -> Result<()> {
-        let chunk = match self.deadline {
-            None => self.body.next().await,
-            Some(deadline) => {
-                let runtime = self.config.client().runtime();
-                let left = (deadline - runtime.now_ms()).max(0.0) as u64;
-                match select(self.body.next(), runtime.sleep(left)).await {
-                    Either::Left((chunk, _)) => chunk,
-                    Either::Right(_) => {
-                        self.end();
-                        return Err(Error::new(
-                            ErrorKind::Timeout,
-                            "Execution timed out — the 'timeoutMs' option can be used to increase this timeout",
-                        ));
+        let cancel = self.cancel.clone();
+        let config = self.config.clone();
+        let read = {
+            let next = select(self.body.next(), cancel.cancelled());
+            match self.deadline {
+                None => match next.await {
+                    Either::Left((chunk, _)) => Read::Chunk(chunk),
+                    Either::Right(_) => Read::Cancelled,
+                },
+                Some(deadline) => {
+                    let runtime = config.client().runtime();
+                    let left = (deadline - runtime.now_ms()).max(0.0) as u64;
+                    match select(next, runtime.sleep(left)).await {
+                        Either::Left((Either::Left((chunk, _)), _)) => Read::Chunk(chunk),
+                        Either::Left((Either::Right(_), _)) => Read::Cancelled,
+                        Either::Right(_) => Read::TimedOut,
                     }
                 }
+            }
+        };
+        let chunk = match read {
+            Read::Chunk(chunk) => chunk,
+            Read::Cancelled => {
+                self.end();
+                return Err(Error::new(
+                    ErrorKind::Sandbox,
+                    "The execution was cancelled.",
+                ));
+            }
+            Read::TimedOut => {
+                self.end();
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "Execution timed out — the 'timeoutMs' option can be used to increase this timeout",
+                ));
             }
         };
         let lines = match chunk {
@@ -481,6 +509,51 @@ impl CodeRun {
             }
         }
         Ok(())
+    }
+}
+
+/// What one read of an execution's answer came to.
+enum Read {
+    Chunk(Option<std::result::Result<Bytes, TransportError>>),
+    Cancelled,
+    TimedOut,
+}
+
+/// Cancels a [`CodeRun`] from another task or thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle {
+    state: std::sync::Arc<CancelState>,
+}
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    waker: futures_util::task::AtomicWaker,
+}
+
+impl CancelHandle {
+    /// Ends the execution's reading: the read under way (or the next) fails.
+    pub fn cancel(&self) {
+        self.state
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.state.waker.wake();
+    }
+
+    /// Resolves once [`CancelHandle::cancel`] was called.
+    fn cancelled(&self) -> impl std::future::Future<Output = ()> + Unpin + '_ {
+        futures_util::future::poll_fn(move |cx| {
+            self.state.waker.register(cx.waker());
+            if self
+                .state
+                .cancelled
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 }
 
