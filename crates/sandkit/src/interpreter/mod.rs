@@ -175,8 +175,8 @@ impl Interpreter {
         }
     }
 
-    /// An `Op` of one request whose answer `finish` reads (after the interpreter's error
-    /// statuses are mapped), within `request_timeout_ms` (default the connection's).
+    /// An `Op` of one request whose answer, status and all, `finish` reads, within
+    /// `request_timeout_ms` (default the connection's).
     fn op<T: crate::maybe_send::MaybeSend + 'static>(
         &self,
         request: HttpRequest,
