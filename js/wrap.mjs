@@ -733,6 +733,8 @@ async function runCode(code, opts = {}) {
   try {
     return await readExecution(run, onStdout, onStderr, onResult, onError)
   } catch (err) {
+    // A callback that threw leaves the execution unread: let its connection go too.
+    run.cancel()
     signal?.throwIfAborted()
     throw err
   } finally {
