@@ -6,21 +6,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+import { finish, orFinish, printCheck, runnerFailure } from './harness/report.mjs'
 
 const CLI = `${REPO_ROOT}.e2b-cli/node_modules/@e2b/cli/dist/index.js`
-if (!existsSync(CLI)) {
-  printCheck(runnerFailure('cli: @e2b/cli', new Error(`${CLI} is missing: run scripts/setup.sh`)))
-  finish(0, 1)
-}
-
-let server
-try {
-  server = await startSandkitd()
-} catch (err) {
-  printCheck(runnerFailure('start sandkitd', err))
-  finish(0, 1)
-}
+await orFinish('cli: @e2b/cli', () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run scripts/setup.sh`)
+})
+const server = await orFinish('start sandkitd', () => startSandkitd())
 console.log(`# @e2b/cli 2.19.0, sandkitd ${server.version} at ${server.apiUrl}`)
 
 /** Runs `e2b args…` against the server: { code, stdout, stderr }. Stdin is closed: `exec`

@@ -6,21 +6,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runnerFailure } from './harness/report.mjs'
+import { finish, orFinish, printCheck, runnerFailure } from './harness/report.mjs'
 
 const python = `${REPO_ROOT}.venv-e2b/bin/python`
-if (!existsSync(python)) {
-  printCheck(runnerFailure('python: the e2b package', new Error(`${python} is missing: run scripts/setup.sh`)))
-  finish(0, 1)
-}
-
-let server
-try {
-  server = await startSandkitd()
-} catch (err) {
-  printCheck(runnerFailure('start sandkitd', err))
-  finish(0, 1)
-}
+await orFinish('python: the e2b package', () => {
+  if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/setup.sh`)
+})
+const server = await orFinish('start sandkitd', () => startSandkitd())
 console.log(`# python e2b 2.63.0, sandkitd ${server.version} at ${server.apiUrl}`)
 
 const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {

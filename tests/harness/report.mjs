@@ -35,6 +35,19 @@ export function finish(passed, failed) {
 }
 
 /**
+ * What `step` gives (awaited); if it throws, the run ends at once as one runner failure
+ * named `name` (a missing tool, a sandkitd that would not start).
+ */
+export async function orFinish(name, step) {
+  try {
+    return await step()
+  } catch (err) {
+    printCheck(runnerFailure(name, err))
+    finish(0, 1)
+  }
+}
+
+/**
  * A runner's way out: `cleanups` run in reverse order (newest first) before `bail` reports
  * a runner failure and exits; the whole run is bailed out of after `timeoutS` seconds.
  */

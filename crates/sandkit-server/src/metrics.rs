@@ -160,12 +160,10 @@ pub async fn run(
 }
 
 async fn sample_all(store: &Store, live: &Live, metrics: &Metrics) {
-    let mut known = HashSet::new();
     for sandbox in live.all() {
         let Some(record) = store.get_any(&sandbox.id) else {
             continue;
         };
-        known.insert(record.id.clone());
         if record.state != sandkit::wire::SandboxState::Running {
             continue;
         }
@@ -174,8 +172,7 @@ async fn sample_all(store: &Store, live: &Live, metrics: &Metrics) {
         }
     }
     // Paused sandboxes keep their series; ended ones lose it.
-    known.extend(store.all_ids());
-    metrics.retain(&known);
+    metrics.retain(&store.all_ids().into_iter().collect());
 }
 
 /// Measures one sandbox. Blocking: cgroup files and a walk of its writable layers.

@@ -143,6 +143,23 @@ pub fn resolve_path(path: &str, home: &str) -> String {
     }
 }
 
+/// What every process of the sandbox starts with, before its own variables: a login's
+/// `PATH`, `HOME`, `USER` and `LOGNAME` for `user`, then the sandbox's (`E2B_*` and the
+/// create call's `envVars`).
+pub fn base_env(live: &LiveSandbox, user: &crate::sandbox::User) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
+        ("HOME".into(), user.home.clone()),
+        ("USER".into(), user.name.clone()),
+        ("LOGNAME".into(), user.name.clone()),
+    ];
+    env.extend(live.env.iter().cloned());
+    env
+}
+
 async fn start(
     live: &Arc<LiveSandbox>,
     call: &Call,
@@ -154,16 +171,7 @@ async fn start(
         None | Some("") => user.home.clone(),
         Some(c) => resolve_path(c, &user.home),
     };
-    let mut env: Vec<(String, String)> = vec![
-        (
-            "PATH".into(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        ),
-        ("HOME".into(), user.home.clone()),
-        ("USER".into(), user.name.clone()),
-        ("LOGNAME".into(), user.name.clone()),
-    ];
-    env.extend(live.env.iter().cloned());
+    let mut env = base_env(live, &user);
     env.extend(req.process.envs.iter().map(|(k, v)| (k.clone(), v.clone())));
     // Later entries win: keep the last of each name.
     let mut seen = std::collections::HashSet::new();

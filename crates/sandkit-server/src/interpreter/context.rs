@@ -319,16 +319,7 @@ async fn spawn(
         .user("user")
         .or_else(|| live.handle.user("root"))
         .ok_or("the sandbox has no user to run the context as")?;
-    let mut env: Vec<(String, String)> = vec![
-        (
-            "PATH".into(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        ),
-        ("HOME".into(), user.home.clone()),
-        ("USER".into(), user.name.clone()),
-        ("LOGNAME".into(), user.name.clone()),
-    ];
-    env.extend(live.env.iter().cloned());
+    let mut env = crate::envd::process::base_env(live, &user);
     // What the sandbox's log shows instead of the driver's source.
     let label = match kernel {
         Kernel::Python => "<code interpreter: sandkitd's Python driver>",
