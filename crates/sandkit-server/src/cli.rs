@@ -61,6 +61,14 @@ Options:
                               resume counts as a create [default: 100]
       --max-timeout <TIME>    The longest lifetime a create, connect or setTimeout may ask
                               for, in seconds or with an s, m or h suffix [default: 24h]
+      --dns <ADDR[:PORT]>     The resolver sandboxes' DNS queries are relayed to [default: the
+                              host's first nameserver in /etc/resolv.conf]
+      --egress-range <CIDR>   Private range sandbox addresses come from; each sandkitd on the
+                              machine takes a /21 of it [default: 10.201.0.0/16]
+      --max-egress-connections <N>
+                              Concurrent outbound connections per sandbox; beyond it new ones
+                              are refused [default: 2500]
+      --no-egress             Sandboxes get loopback only: no interface, nothing outside
       --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
                               the host. Only for kernels that refuse user namespaces
       --insecure-no-seccomp   Isolate without the system call filter
@@ -205,6 +213,38 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.python = v;
             }
             "--no-processes" => config.sandboxes.enabled = false,
+            "--no-egress" => config.network.enabled = false,
+            "--dns" => {
+                let v = value()?;
+                config.network.upstream_dns = Some(
+                    v.parse::<std::net::SocketAddr>()
+                        .or_else(|_| v.parse::<IpAddr>().map(|ip| (ip, 53).into()))
+                        .map_err(|_| {
+                            CliError(format!(
+                                "--dns: {v:?} is not an IP address with an optional port"
+                            ))
+                        })?,
+                );
+            }
+            "--egress-range" => {
+                let v = value()?;
+                let bad = || {
+                    CliError(format!(
+                        "--egress-range: {v:?} is not an IPv4 block of /1 to /20 (e.g. 10.201.0.0/16)"
+                    ))
+                };
+                let (ip, len) = v.split_once('/').ok_or_else(bad)?;
+                let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
+                let len: u8 = len.parse().map_err(|_| bad())?;
+                if !(1..=20).contains(&len) || u32::from(ip) & !(u32::MAX << (32 - len)) != 0 {
+                    return Err(bad());
+                }
+                config.network.range = (ip, len);
+            }
+            "--max-egress-connections" => {
+                config.network.max_connections =
+                    number(&flag, &value()?, 1..=1_000_000, "a number 1-1000000")?;
+            }
             "--rate-limit" => config.limits.rate_limit = rate(&flag, &value()?)?,
             "--ops-rate-limit" => config.limits.ops_rate_limit = rate(&flag, &value()?)?,
             "--create-rate" => {

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub sandboxes: SandboxesConfig,
     /// Rate limits and quotas.
     pub limits: LimitsConfig,
+    /// Sandboxes' network egress.
+    pub network: crate::net::NetConfig,
 }
 
 /// Rate limits and quotas; the defaults are E2B's Pro plan.
@@ -184,6 +186,7 @@ impl Default for ServerConfig {
             max_paused_age: DEFAULT_MAX_PAUSED_AGE,
             sandboxes: SandboxesConfig::default(),
             limits: LimitsConfig::default(),
+            network: crate::net::NetConfig::default(),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod limits;
 pub mod live;
 pub mod logs;
 pub mod metrics;
+pub mod net;
 pub mod persist;
 pub mod proxy;
 pub mod random;
@@ -124,6 +125,11 @@ impl RunningServer {
         let _ = self.sampler.await;
     }
 
+    /// What sandboxes can reach (the banner's line).
+    pub fn network_mode(&self) -> String {
+        self.live.network_line()
+    }
+
     /// How sandboxes run here: isolated (and how), not isolated, or not at all.
     pub fn sandbox_mode(&self) -> String {
         match &self.live.runtime {
@@ -169,7 +175,16 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     } else {
         Err("turned off".to_string())
     };
-    let live = Arc::new(live::Live::new(runtime).with_logs(store.logs()));
+    let network = match &runtime {
+        Ok(rt) if rt.isolated => net::Network::start(&config.network).await,
+        Ok(_) => Err("isolation is off: sandbox processes share the host's network".into()),
+        Err(_) => Err("no sandbox processes".into()),
+    };
+    let live = Arc::new(
+        live::Live::new(runtime)
+            .with_logs(store.logs())
+            .with_network(network),
+    );
     for id in kept {
         let Some(record) = store.get_any(&id) else {
             continue;

@@ -30,6 +30,8 @@ pub struct LiveSandbox {
     pub log: crate::logs::SandboxLogger,
     /// Its code interpreter's contexts (port 49999).
     pub contexts: crate::interpreter::Contexts,
+    /// Its interface and rules, when sandboxes have a network here.
+    pub egress: Mutex<Option<crate::net::Attachment>>,
 }
 
 impl LiveSandbox {
@@ -54,6 +56,8 @@ pub struct Live {
     ended_ids: Mutex<std::collections::VecDeque<String>>,
     /// Where the sandboxes' own events are written (the store's, see [`Live::with_logs`]).
     logs: Arc<crate::logs::SandboxLogs>,
+    /// Sandboxes' network; `Err` says why they have loopback only.
+    pub net: Result<crate::net::Network, String>,
 }
 
 /// How many ended sandboxes' ids are remembered.
@@ -70,6 +74,16 @@ pub fn ingress_of(record: &SandboxRecord) -> crate::proxy::Ingress {
             .and_then(|n| n.mask_request_host.clone())
             .filter(|m| !m.is_empty()),
     }
+}
+
+/// The egress rules of a sandbox (checked when they were stored).
+pub fn policy_of(spec: &crate::store::SandboxSpec) -> Result<crate::net::Policy, String> {
+    let network = spec.network.clone().unwrap_or_default();
+    crate::net::Policy::parse(
+        spec.allow_internet_access,
+        network.allow_out.as_deref().unwrap_or_default(),
+        network.deny_out.as_deref().unwrap_or_default(),
+    )
 }
 
 /// Who a sandbox is, as its processes see it.
@@ -89,6 +103,82 @@ impl Live {
             dormant: Mutex::new(HashMap::new()),
             ended_ids: Mutex::new(Default::default()),
             logs: Default::default(),
+            net: Err("not started".into()),
+        }
+    }
+
+    /// Gives sandboxes `net` (or says why they have loopback only).
+    pub fn with_network(mut self, net: Result<crate::net::Network, String>) -> Live {
+        self.net = net;
+        self
+    }
+
+    /// The banner's line on sandboxes' network.
+    pub fn network_line(&self) -> String {
+        match &self.net {
+            Ok(net) => net.describe(),
+            Err(why) => format!(
+                "egress off: {why}; sandboxes have loopback only, and creates with allowOut rules are refused"
+            ),
+        }
+    }
+
+    /// Whether sandboxes here can have the egress rules of `spec` as they ask: `Err` is a
+    /// message for a 400.
+    pub fn check_egress(&self, spec: &crate::store::SandboxSpec) -> Result<(), String> {
+        let policy = policy_of(spec)?;
+        match &self.net {
+            Ok(_) => Ok(()),
+            // Without a network every deny rule holds by itself; an allow rule cannot be
+            // granted, and must not be taken as if it were.
+            Err(why) if !policy.allow.is_empty() || !policy.domains.is_empty() => Err(format!(
+                "network.allowOut cannot be granted: sandboxes here have no network ({why})"
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Puts a started sandbox on the network under its record's rules.
+    async fn attach(
+        &self,
+        handle: &SandboxHandle,
+        record: &SandboxRecord,
+    ) -> Result<Option<crate::net::Attachment>, String> {
+        let Ok(net) = &self.net else {
+            return Ok(None);
+        };
+        let (Some(pid), Some(netns)) = (handle.pid(), handle.netns()) else {
+            return Ok(None);
+        };
+        let policy = policy_of(&record.spec)?;
+        net.attach(pid, netns, policy)
+            .await
+            .map(Some)
+            .map_err(|e| format!("could not give the sandbox its network: {e}"))
+    }
+
+    /// Takes a sandbox off the network (its processes have ended).
+    async fn detach(&self, live: &LiveSandbox) {
+        let attachment = live.egress.lock().ok().and_then(|mut a| a.take());
+        if let (Some(a), Ok(net)) = (attachment, &self.net) {
+            net.detach(a).await;
+        }
+    }
+
+    /// Applies a record's new egress rules to its running (or frozen) sandbox; a sandbox
+    /// paused without memory gets them when it is rebooted.
+    pub async fn update_egress(&self, record: &SandboxRecord) -> Result<(), String> {
+        let Some(live) = self.get(&record.id) else {
+            return Ok(());
+        };
+        let address = live
+            .egress
+            .lock()
+            .ok()
+            .and_then(|a| a.as_ref().map(|a| a.address));
+        match (address, &self.net) {
+            (Some(address), Ok(net)) => net.update(address, policy_of(&record.spec)?).await,
+            _ => Ok(()),
         }
     }
 
@@ -111,8 +201,16 @@ impl Live {
         };
         let identity = identity_of(record);
         let handle = runtime.start(&identity).await?;
-        self.add(record, &identity, handle);
-        Ok(())
+        match self.attach(&handle, record).await {
+            Ok(egress) => {
+                self.add(record, &identity, handle, egress);
+                Ok(())
+            }
+            Err(e) => {
+                handle.kill().await;
+                Err(std::io::Error::other(e))
+            }
+        }
     }
 
     /// Resumes a sandbox the store has just marked running again: thaws its processes, or,
@@ -130,9 +228,19 @@ impl Live {
             return Ok(());
         };
         let identity = identity_of(record);
-        match runtime.reboot(&identity, &dormant).await {
-            Ok(handle) => {
-                self.add(record, &identity, handle);
+        let rebooted = match runtime.reboot(&identity, &dormant).await {
+            Ok(handle) => match self.attach(&handle, record).await {
+                Ok(egress) => Ok((handle, egress)),
+                Err(e) => {
+                    handle.stop_keeping_files().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match rebooted {
+            Ok((handle, egress)) => {
+                self.add(record, &identity, handle, egress);
                 Ok(())
             }
             Err(e) => {
@@ -174,13 +282,20 @@ impl Live {
         if let Some(live) = live {
             live.ended.send_replace(true);
             let dormant = live.handle.stop_keeping_files().await;
+            self.detach(&live).await;
             if let Ok(mut d) = self.dormant.lock() {
                 d.insert(id.to_string(), dormant);
             }
         }
     }
 
-    fn add(&self, record: &SandboxRecord, identity: &SandboxIdentity, handle: SandboxHandle) {
+    fn add(
+        &self,
+        record: &SandboxRecord,
+        identity: &SandboxIdentity,
+        handle: SandboxHandle,
+        egress: Option<crate::net::Attachment>,
+    ) {
         let mut env = identity.env();
         env.extend(
             record
@@ -201,6 +316,7 @@ impl Live {
             upstreams: Default::default(),
             log: crate::logs::SandboxLogger::new(self.logs.clone(), &record.id),
             contexts: Default::default(),
+            egress: Mutex::new(egress),
         });
         if let Ok(mut map) = self.sandboxes.lock() {
             map.insert(record.id.clone(), live);
@@ -289,6 +405,7 @@ impl Live {
         if let Some(live) = live {
             live.ended.send_replace(true);
             live.handle.kill().await;
+            self.detach(&live).await;
         }
         let dormant = self.dormant.lock().ok().and_then(|mut d| d.remove(id));
         if let Some(dormant) = dormant {
@@ -306,8 +423,14 @@ impl Live {
         for l in &all {
             l.ended.send_replace(true);
         }
-        let kills = all.iter().map(|l| l.handle.kill());
+        let kills = all.iter().map(|l| async {
+            l.handle.kill().await;
+            self.detach(l).await;
+        });
         futures_util::future::join_all(kills).await;
+        if let Ok(net) = &self.net {
+            net.close().await;
+        }
         let dormant: Vec<Dormant> = match self.dormant.lock() {
             Ok(mut d) => d.drain().map(|(_, v)| v).collect(),
             Err(_) => Vec::new(),

@@ -50,6 +50,7 @@ async fn run(config: sandkit_server::ServerConfig) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(cli::banner(&server.url(), &first_key).as_bytes());
     let _ = writeln!(out, "sandboxes: {}", server.sandbox_mode());
+    let _ = writeln!(out, "network: {}", server.network_mode());
     let _ = out.write_all(limits.as_bytes());
     let _ = out.flush();
     drop(out);

@@ -534,6 +534,32 @@ impl Store {
         Ok(record)
     }
 
+    /// Replaces the team's sandbox `id`'s egress rules (`PUT /sandboxes/{id}/network`): the
+    /// lists, proxy and header rules as given, cleared where not given; its public-traffic
+    /// settings stay. `None`: no such sandbox.
+    pub fn set_network(
+        &self,
+        team: &str,
+        id: &str,
+        allow_internet_access: Option<bool>,
+        egress: NetworkConfig,
+        now_ns: i64,
+    ) -> Option<SandboxRecord> {
+        let mut inner = self.lock();
+        let record = inner.live_mut(team, id, ms(now_ns))?;
+        let kept = record.spec.network.take().unwrap_or_default();
+        record.spec.network = Some(NetworkConfig {
+            allow_public_traffic: kept.allow_public_traffic,
+            mask_request_host: kept.mask_request_host,
+            https_ports: kept.https_ports,
+            ..egress
+        });
+        record.spec.allow_internet_access = allow_internet_access;
+        let record = record.clone();
+        inner.changed(id);
+        Some(record)
+    }
+
     /// Makes the sandbox live at least `timeout_secs` from now; never shortens its life.
     pub fn extend(
         &self,

@@ -185,7 +185,6 @@ async fn endpoints_not_served_yet_answer_501() {
             format!("/sandboxes/{id}/refreshes"),
             "refreshing",
         ),
-        (Method::PUT, format!("/sandboxes/{id}/network"), "network"),
         (
             Method::POST,
             format!("/sandboxes/{id}/snapshots"),

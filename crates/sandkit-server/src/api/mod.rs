@@ -4,6 +4,7 @@ mod extract;
 mod list;
 mod logs;
 mod metrics;
+mod network;
 mod sandboxes;
 mod unimplemented;
 
@@ -59,6 +60,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(sandboxes::get_info).delete(sandboxes::kill),
         )
         .route("/sandboxes/{id}/timeout", post(sandboxes::set_timeout))
+        .route(
+            "/sandboxes/{id}/network",
+            axum::routing::put(network::update),
+        )
         .route("/sandboxes/{id}/metrics", get(metrics::of_one))
         .route("/sandboxes/metrics", get(metrics::latest_of_many))
         .route("/sandboxes/{id}/connect", post(sandboxes::connect))

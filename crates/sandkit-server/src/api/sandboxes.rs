@@ -29,6 +29,9 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
     let mut spec = validate_new(team.clone(), body, &app.templates, &app.limits)?;
+    app.live
+        .check_egress(&spec)
+        .map_err(ApiError::bad_request)?;
     spec.cpu_count = app.size.cpu_count;
     spec.memory_mb = app.size.memory_mb;
     spec.disk_size_mb = DISK_SIZE_MB;
@@ -253,6 +256,9 @@ fn refuse_unserved(body: &[u8]) -> Result<(), ApiError> {
     };
     if fields.get("mcp").is_some_and(|v| !v.is_null()) {
         return refuse("mcp", "MCP gateway");
+    }
+    if let Some(network) = fields.get("network") {
+        super::network::refuse_unenforced(network)?;
     }
     match fields.get("volumeMounts") {
         None | Some(serde_json::Value::Null) => {}

@@ -17,7 +17,6 @@ const NOT_YET: &[(Method, &str, &str)] = &[
         "/sandboxes/{id}/refreshes",
         "refreshing a sandbox",
     ),
-    (Method::PUT, "/sandboxes/{id}/network", "network rules"),
     (Method::POST, "/sandboxes/{id}/fork", "forking a sandbox"),
     (Method::POST, "/sandboxes/{id}/snapshots", "snapshots"),
     (Method::GET, "/snapshots", "snapshots"),

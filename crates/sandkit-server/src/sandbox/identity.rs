@@ -1,5 +1,5 @@
 //! What sandkitd adds to every sandbox on top of its template: its accounts (`/etc/passwd`,
-//! `group`, `shadow`, `gshadow`), its `/etc/machine-id`, and the directories it needs that a
+//! `group`, `shadow`, `gshadow`), its `/etc/machine-id` and `/etc/resolv.conf`, and the directories it needs that a
 //! template may lack (the homes, the mount points). They are staged in memory as one more
 //! read-only layer, above the template's, so setting a sandbox up writes nothing to disk; the
 //! sandbox may still change them (a write goes to its upper layer, as for any template file).
@@ -20,6 +20,9 @@ struct Item {
     gid: u32,
     mode: u32,
 }
+
+/// A sandbox's `/etc/resolv.conf`.
+const RESOLV_CONF: &str = "nameserver 8.8.8.8\n";
 
 /// Directories every sandbox needs; added only where the template lacks them.
 const NEEDED_DIRS: &[(&str, u32, u32)] = &[
@@ -133,6 +136,9 @@ fn items(template: &Template, machine_id: &str) -> Vec<Item> {
         file("/etc/shadow", shadow, shadow_gid, 0o640),
         file("/etc/gshadow", gshadow, shadow_gid, 0o640),
         file("/etc/machine-id", format!("{machine_id}\n"), 0, 0o444),
+        // E2B's nameserver; whatever address a sandbox sends DNS to, sandkitd's forwarder
+        // answers it (see net/dns.rs).
+        file("/etc/resolv.conf", RESOLV_CONF.into(), 0, 0o644),
     ]);
     items
 }

@@ -1076,6 +1076,16 @@ impl SandboxHandle {
         self.inner.users.iter().find(|u| u.name == name).cloned()
     }
 
+    /// The agent's process id (in sandkitd's PID namespace), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.child.lock().ok()?.as_ref().map(|c| c.id())
+    }
+
+    /// The sandbox's network namespace (isolated sandboxes only).
+    pub fn netns(&self) -> Option<&OwnedFd> {
+        self.inner.netns.as_deref()
+    }
+
     /// The sandbox's `/`, as a path on the host.
     pub fn root(&self) -> &Path {
         &self.inner.root
