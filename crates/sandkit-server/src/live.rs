@@ -86,6 +86,15 @@ pub fn policy_of(spec: &crate::store::SandboxSpec) -> Result<crate::net::Policy,
     )
 }
 
+/// Whether a sandbox asks for any egress rule at all.
+fn asks_rules(spec: &crate::store::SandboxSpec) -> bool {
+    let network = spec.network.as_ref();
+    let given = |list: Option<&Vec<String>>| list.is_some_and(|l| !l.is_empty());
+    spec.allow_internet_access == Some(false)
+        || given(network.and_then(|n| n.allow_out.as_ref()))
+        || given(network.and_then(|n| n.deny_out.as_ref()))
+}
+
 /// Who a sandbox is, as its processes see it.
 fn identity_of(record: &SandboxRecord) -> SandboxIdentity {
     SandboxIdentity {
@@ -127,8 +136,15 @@ impl Live {
     /// message for a 400.
     pub fn check_egress(&self, spec: &crate::store::SandboxSpec) -> Result<(), String> {
         let policy = policy_of(spec)?;
+        let shares_host_network = matches!(&self.runtime, Ok(rt) if !rt.isolated);
         match &self.net {
             Ok(_) => Ok(()),
+            // Its processes are on the host's network: no rule can hold.
+            Err(why) if shares_host_network && asks_rules(spec) => {
+                Err(format!(
+                    "network rules cannot be enforced: {why}; create the sandbox without allowOut, denyOut or allow_internet_access: false"
+                ))
+            }
             // Without a network every deny rule holds by itself; an allow rule cannot be
             // granted, and must not be taken as if it were.
             Err(why) if !policy.allow.is_empty() || !policy.domains.is_empty() => Err(format!(
