@@ -137,14 +137,16 @@ impl Live {
     pub fn check_egress(&self, spec: &crate::store::SandboxSpec) -> Result<(), String> {
         let policy = policy_of(spec)?;
         let shares_host_network = matches!(&self.runtime, Ok(rt) if !rt.isolated);
+        if self.runtime.is_err() {
+            // Records only: nothing runs that a rule could apply to.
+            return Ok(());
+        }
         match &self.net {
             Ok(_) => Ok(()),
             // Its processes are on the host's network: no rule can hold.
-            Err(why) if shares_host_network && asks_rules(spec) => {
-                Err(format!(
-                    "network rules cannot be enforced: {why}; create the sandbox without allowOut, denyOut or allow_internet_access: false"
-                ))
-            }
+            Err(why) if shares_host_network && asks_rules(spec) => Err(format!(
+                "network rules cannot be enforced: {why}; create the sandbox without allowOut, denyOut or allow_internet_access: false"
+            )),
             // Without a network every deny rule holds by itself; an allow rule cannot be
             // granted, and must not be taken as if it were.
             Err(why) if !policy.allow.is_empty() || !policy.domains.is_empty() => Err(format!(

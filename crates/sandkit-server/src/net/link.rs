@@ -34,8 +34,15 @@ pub async fn create(
     Ok(())
 }
 
-/// Removes the pair (already gone when the sandbox's namespace ended).
+/// Removes the pair, if it is still there (it goes with the sandbox's namespace, when its
+/// processes end).
 pub async fn remove(host_if: &str) {
+    if !std::path::Path::new("/sys/class/net")
+        .join(host_if)
+        .exists()
+    {
+        return;
+    }
     let _ = batch(&format!("link del {host_if}\n"), None).await;
 }
 
