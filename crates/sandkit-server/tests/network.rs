@@ -1,0 +1,416 @@
+//! Network egress against real sandboxes and a test "internet" (tests/harness/outside.mjs: a
+//! network namespace with HTTP, HTTPS, TCP and DNS servers on addresses of its own): what the
+//! rules let through and what they stop, live updates, isolation from the host and from other
+//! sandboxes, the connection limit, and nothing left behind.
+
+mod common;
+
+use common::envd::{Envd, isolated};
+use common::{Api, KEY_A, start_with};
+use sandkit_server::{RunningServer, ServerConfig};
+use serde_json::{Value, json};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The outside world, up while this lives.
+struct World {
+    desc: Value,
+    _guardian: Child,
+}
+
+impl World {
+    fn start() -> World {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/outside.mjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs tests/harness/outside.mjs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let desc: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the outside world did not start: {line:?}"));
+        World {
+            desc,
+            _guardian: child,
+        }
+    }
+    fn web(&self) -> &str {
+        self.desc["web"].as_str().unwrap()
+    }
+    fn second(&self) -> &str {
+        self.desc["second"].as_str().unwrap()
+    }
+    fn dns(&self) -> &str {
+        self.desc["dns"].as_str().unwrap()
+    }
+    fn host_address(&self) -> &str {
+        self.desc["hostAddress"].as_str().unwrap()
+    }
+    fn ca_pem(&self) -> &str {
+        self.desc["caPem"].as_str().unwrap()
+    }
+}
+
+/// A server with processes whose sandboxes' DNS goes to the world's server.
+async fn start(world: &World, max_connections: u32) -> RunningServer {
+    let mut config = ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
+    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    config.network.upstream_dns = Some(format!("{}:53", world.dns()).parse().unwrap());
+    config.network.max_connections = max_connections;
+    let server = start_with(config).await;
+    assert!(isolated(&server), "{}", server.sandbox_mode());
+    assert!(
+        server.network_mode().starts_with("egress on"),
+        "{}",
+        server.network_mode()
+    );
+    server
+}
+
+async fn create(server: &RunningServer, body: Value) -> Envd {
+    let api = Api::new(&server.url(), KEY_A);
+    let mut body = body;
+    body["templateID"] = json!("base");
+    let created = api.post("/v2/sandboxes", body).await.expect_json(201);
+    Envd {
+        api,
+        id: created["sandboxID"].as_str().unwrap().to_string(),
+        token: created["envdAccessToken"].as_str().unwrap().to_string(),
+    }
+}
+
+/// What `curl` got: the body, or `ERR <exit code>`. Bounded: 5 s per attempt.
+async fn curl(sbx: &Envd, args: &str) -> String {
+    let (out, end) = sbx
+        .run(&format!(
+            "curl -sS --max-time 5 --cacert /tmp/ca.pem {args} 2>&1"
+        ))
+        .await;
+    match end["exitCode"].as_i64() {
+        None | Some(0) => out,
+        Some(code) => format!("ERR {code}: {out}"),
+    }
+}
+
+/// Whether a TCP connection to `ip:port` gets the world's banner.
+async fn tcp_banner(sbx: &Envd, ip: &str, port: u16) -> bool {
+    let (out, _) = sbx
+        .run(&format!(
+            "python3 -c \"import socket; s = socket.create_connection(('{ip}', {port}), 5); s.settimeout(5); print(s.recv(200).decode())\" 2>&1"
+        ))
+        .await;
+    out.contains("sandkit-world tcp")
+}
+
+async fn put_network(sbx: &Envd, body: Value) -> u16 {
+    sbx.api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/sandboxes/{}/network", sbx.id),
+            Some(body),
+        )
+        .await
+        .status
+}
+
+async fn address_of(sbx: &Envd) -> String {
+    sbx.ok("ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1")
+        .await
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn by_default_a_sandbox_reaches_the_world_by_name_and_address_over_ipv4_only() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let sbx = create(&server, json!({})).await;
+    sbx.upload("/tmp/ca.pem", world.ca_pem().as_bytes()).await;
+    let http = curl(&sbx, "http://api.example.test/").await;
+    assert!(http.contains("\"host\":\"api.example.test\""), "{http}");
+    let https = curl(&sbx, "https://www.github.test/").await;
+    assert!(https.contains("www.github.test"), "{https}");
+    assert!(tcp_banner(&sbx, world.web(), 7000).await);
+    // No IPv6 address but loopback's, no IPv6 route out.
+    let v6 = sbx.ok("cat /proc/net/if_inet6").await;
+    assert!(v6.lines().all(|l| l.ends_with(" lo")), "{v6}");
+    let (out, end) = sbx
+        .run("python3 -c \"import socket; socket.create_connection(('2001:db8::1', 80), 3)\" 2>&1")
+        .await;
+    assert!(end["exitCode"].as_i64().is_some(), "IPv6 got out: {out}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_internet_access_nothing_outside_is_reached_but_loopback_works() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let sbx = create(&server, json!({"allow_internet_access": false})).await;
+    sbx.upload("/tmp/ca.pem", world.ca_pem().as_bytes()).await;
+    let by_ip = curl(&sbx, &format!("http://{}/", world.web())).await;
+    assert!(by_ip.starts_with("ERR"), "{by_ip}");
+    assert!(!tcp_banner(&sbx, world.web(), 7000).await);
+    // DNS is refused at once, not left to time out.
+    let (out, end) = sbx.run("getent hosts api.example.test").await;
+    assert!(end["exitCode"].as_i64().is_some(), "resolved: {out}");
+    sbx.ok("(python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1 &) && sleep 1")
+        .await;
+    let local = curl(&sbx, "-o /dev/null -w %{http_code} http://127.0.0.1:8000/").await;
+    assert_eq!(local, "200");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn deny_all_with_an_allowed_address_reaches_that_address_only() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let sbx = create(
+        &server,
+        json!({"network": {"denyOut": ["0.0.0.0/0"], "allowOut": [format!("{}/32", world.second())]}}),
+    )
+    .await;
+    assert!(tcp_banner(&sbx, world.second(), 7000).await);
+    assert!(!tcp_banner(&sbx, world.web(), 7000).await);
+    let web = curl(&sbx, &format!("http://{}/", world.web())).await;
+    assert!(web.starts_with("ERR"), "{web}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn domain_rules_pass_the_allowed_names_over_http_and_https_and_nothing_else() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let sbx = create(
+        &server,
+        json!({"network": {"denyOut": ["0.0.0.0/0"], "allowOut": ["api.example.test", "*.github.test"]}}),
+    )
+    .await;
+    sbx.upload("/tmp/ca.pem", world.ca_pem().as_bytes()).await;
+    for url in [
+        "http://api.example.test/",
+        "https://api.example.test/",
+        "http://www.github.test/",
+        "https://api.github.test/",
+    ] {
+        let got = curl(&sbx, url).await;
+        let name = url.split('/').nth(2).unwrap();
+        assert!(
+            got.contains(&format!("\"host\":\"{name}\"")),
+            "{url}: {got}"
+        );
+    }
+    // The same address under another name, by raw address, or on another port: refused.
+    for url in [
+        "http://other.test/".to_string(),
+        "https://other.test/".to_string(),
+        "https://github.test/".to_string(),
+        format!("http://{}/", world.web()),
+    ] {
+        let got = curl(&sbx, &url).await;
+        assert!(got.starts_with("ERR"), "{url}: {got}");
+    }
+    // A process that ignores proxies and connects by address to another port gets nothing.
+    assert!(!tcp_banner(&sbx, world.web(), 7000).await);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn updates_change_what_is_reached_at_once() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let sbx = create(&server, json!({"network": {"allowPublicTraffic": true}})).await;
+    let reach = |ip: String| {
+        let sbx = sbx.clone();
+        async move { tcp_banner(&sbx, &ip, 7000).await }
+    };
+    assert!(reach(world.web().into()).await);
+    assert_eq!(
+        put_network(&sbx, json!({"denyOut": ["0.0.0.0/0"]})).await,
+        204
+    );
+    assert!(!reach(world.web().into()).await);
+    assert_eq!(
+        put_network(
+            &sbx,
+            json!({"denyOut": ["0.0.0.0/0"], "allowOut": [world.web()]})
+        )
+        .await,
+        204
+    );
+    assert!(reach(world.web().into()).await);
+    assert!(!reach(world.second().into()).await);
+    let info = sbx
+        .api
+        .get(&format!("/sandboxes/{}", sbx.id))
+        .await
+        .expect_json(200);
+    assert_eq!(
+        info["network"],
+        json!({"allowOut": [world.web()], "denyOut": ["0.0.0.0/0"], "allowPublicTraffic": true})
+    );
+    assert_eq!(
+        put_network(&sbx, json!({"allow_internet_access": false})).await,
+        204
+    );
+    assert!(!reach(world.web().into()).await);
+    // Everything cleared: open again.
+    assert_eq!(put_network(&sbx, json!({})).await, 204);
+    assert!(reach(world.second().into()).await);
+    // Bad rules change nothing; unenforceable parts are refused; unknown sandboxes are 404.
+    assert_eq!(
+        put_network(&sbx, json!({"allowOut": ["1.2.3.4/40"]})).await,
+        400
+    );
+    assert_eq!(
+        put_network(&sbx, json!({"denyOut": ["example.test"]})).await,
+        400
+    );
+    assert_eq!(
+        put_network(&sbx, json!({"allowOut": ["2001:db8::/32"]})).await,
+        400
+    );
+    assert_eq!(
+        put_network(&sbx, json!({"egressProxy": {"address": "198.18.0.9:1080"}})).await,
+        501
+    );
+    assert_eq!(
+        put_network(
+            &sbx,
+            json!({"rules": {"api.example.test": [{"transform": {"headers": {"a": "b"}}}]}})
+        )
+        .await,
+        501
+    );
+    assert!(reach(world.second().into()).await);
+    let missing = Envd {
+        id: "nosuchsandbox".into(),
+        ..sbx.clone()
+    };
+    assert_eq!(put_network(&missing, json!({})).await, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sandbox_reaches_neither_another_sandbox_nor_the_host() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let a = create(&server, json!({})).await;
+    let b = create(&server, json!({})).await;
+    b.ok("(python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 &) && sleep 1")
+        .await;
+    let b_address = address_of(&b).await;
+    assert_eq!(
+        curl(&b, "-o /dev/null -w %{http_code} http://127.0.0.1:8080/").await,
+        "200"
+    );
+    let got = curl(&a, &format!("http://{b_address}:8080/")).await;
+    assert!(got.starts_with("ERR"), "A reached B: {got}");
+    // A server on every address of the host, and sandkitd's own port.
+    let host = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let host_port = host.local_addr().unwrap().port();
+    let a_address = address_of(&a).await;
+    let gateway = {
+        let mut octets: [u8; 4] = a_address.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        octets[3] -= 1;
+        std::net::Ipv4Addr::from(octets).to_string()
+    };
+    let api_port = server.local_addr().port();
+    for (ip, port) in [
+        (world.host_address().to_string(), host_port),
+        (gateway.clone(), host_port),
+        (gateway, api_port),
+    ] {
+        let got = curl(&a, &format!("http://{ip}:{port}/")).await;
+        assert!(
+            got.starts_with("ERR"),
+            "reached the host at {ip}:{port}: {got}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn beyond_the_connection_limit_new_connections_are_refused_and_open_ones_go_on() {
+    let world = World::start();
+    let server = start(&world, 3).await;
+    let sbx = create(&server, json!({})).await;
+    let web = world.web();
+    let script = format!(
+        r#"
+import socket
+def banner(s):
+    s.settimeout(5)
+    return s.recv(200).decode().startswith("sandkit-world tcp")
+held = [socket.create_connection(("{web}", 7000), 5) for _ in range(3)]
+print("held", all(banner(s) for s in held))
+try:
+    socket.create_connection(("{web}", 7000), 5)
+    print("fourth connected")
+except OSError as e:
+    print("fourth refused")
+held[0].sendall(b"still here\n")
+print("echo", held[0].recv(200).decode().strip())
+held.pop().close()
+import time; time.sleep(0.5)
+print("after a close", banner(socket.create_connection(("{web}", 7000), 5)))
+"#
+    );
+    sbx.upload("/tmp/limit.py", script.as_bytes()).await;
+    let out = sbx.ok("python3 /tmp/limit.py").await;
+    assert_eq!(
+        out,
+        "held True\nfourth refused\necho still here\nafter a close True\n"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_killed_sandbox_and_a_stopped_server_leave_nothing_behind() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    let mode = server.network_mode();
+    let table = mode
+        .split("table inet ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap()
+        .to_string();
+    let index = table.trim_start_matches("sandkitd");
+    let sbx = create(
+        &server,
+        json!({"network": {"denyOut": ["0.0.0.0/0"], "allowOut": ["api.example.test"]}}),
+    )
+    .await;
+    let address = address_of(&sbx).await;
+    let links = || {
+        std::fs::read_dir("/sys/class/net")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(&format!("sk{index}x")))
+            .count()
+    };
+    let ruleset = || {
+        let out = Command::new("nft")
+            .args(["list", "table", "inet", &table])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(links(), 1);
+    assert!(ruleset().contains(&address));
+    sbx.api.delete(&format!("/sandboxes/{}", sbx.id)).await;
+    assert!(
+        common::envd::eventually(std::time::Duration::from_secs(5), || links() == 0).await,
+        "its interface stayed"
+    );
+    assert!(!ruleset().contains(&address), "its rules stayed");
+    server.shutdown().await;
+    assert_eq!(ruleset(), "", "the table stayed");
+}
