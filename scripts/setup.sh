@@ -74,6 +74,21 @@ if ! getent hosts probe.localhost >/dev/null 2>&1 && command -v apt-get >/dev/nu
   getent hosts probe.localhost >/dev/null || echo "note: *.localhost names still do not resolve; add myhostname to the hosts line of /etc/nsswitch.conf"
 fi
 
+# Sandboxes' network egress: sandkitd writes its rules with nft (Debian's nftables) and makes
+# interfaces with ip (iproute2); without them sandboxes have loopback only.
+if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    step "nftables and iproute2 (sandbox network egress)"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+    fi
+  else
+    echo "note: no nft or ip: sandboxes will have loopback only (install nftables and iproute2)"
+  fi
+fi
+
 if [ "${SANDKIT_NO_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
   step "chromium (browser tests)"
   if [ "$(id -u)" = 0 ]; then
