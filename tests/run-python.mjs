@@ -5,6 +5,7 @@
 //   node tests/run-python.mjs
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { startOutsideWorld } from './harness/outside.mjs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { finish, orFinish, printCheck, runnerFailure } from './harness/report.mjs'
 
@@ -12,7 +13,9 @@ const python = `${REPO_ROOT}.venv-e2b/bin/python`
 await orFinish('python: the e2b package', () => {
   if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/setup.sh`)
 })
-const server = await orFinish('start sandkitd', () => startSandkitd())
+// The test internet the network step reaches (the sandboxes' DNS goes to its server).
+const world = await orFinish('python: the outside world', () => startOutsideWorld())
+const server = await orFinish('start sandkitd', () => startSandkitd({ args: ['--dns', world.dns] }))
 console.log(`# python e2b 2.63.0, sandkitd ${server.version} at ${server.apiUrl}`)
 
 const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {
@@ -22,6 +25,7 @@ const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {
     E2B_API_URL: server.apiUrl,
     E2B_SANDBOX_URL: server.sandboxUrl,
     E2B_API_KEY: server.apiKey,
+    SANDKIT_WORLD: JSON.stringify({ web: world.web, second: world.second }),
   },
 })
 let totals = null
@@ -42,6 +46,7 @@ child.stdout.on('data', (chunk) => {
 child.stderr.on('data', (chunk) => process.stderr.write(chunk))
 const code = await new Promise((done) => child.on('close', done))
 await server.stop()
+await world.stop()
 if (!totals) {
   printCheck(runnerFailure('python: scenario', new Error(`ended with code ${code} and no totals`)))
   finish(0, 1)

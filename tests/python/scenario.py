@@ -1,15 +1,17 @@
 """The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
-files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
+network egress rules (against the test internet of tests/harness/outside.mjs), files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
 RemoveWatcher). One line per check, as the JS runners print them; the last line is the totals.
 
 Run by tests/run-python.mjs, which starts sandkitd and sets E2B_API_URL, E2B_SANDBOX_URL and
 E2B_API_KEY."""
 
+import json
+import os
 import time
 import traceback
 import uuid
 
-from e2b import CommandExitException, FilesystemEventType, Sandbox, SandboxQuery, SandboxState
+from e2b import ALL_TRAFFIC, CommandExitException, FilesystemEventType, Sandbox, SandboxQuery, SandboxState
 
 
 passed = 0
@@ -289,6 +291,32 @@ def _():
     ctx = sbx.create_code_context()
     sbx.run_code("y = 5", context=ctx)
     equal(sbx.run_code("y * 2", context=ctx).text, "10", "a context's state")
+
+
+@check("network: deny-all plus a domain reaches that name only; update_network (instance and static) changes it live; get_info shows the rules")
+def _():
+    world = json.loads(os.environ["SANDKIT_WORLD"])
+
+    def reach(sbx, url):
+        try:
+            out = sbx.commands.run(f"curl -sS --max-time 5 {url}", timeout=30).stdout
+            return "\"host\"" in out
+        except CommandExitException:
+            return False
+
+    sbx = create(network={"deny_out": [ALL_TRAFFIC], "allow_out": ["api.example.test"]})
+    equal(reach(sbx, "http://api.example.test/"), True, "the allowed name")
+    equal(reach(sbx, "http://other.test/"), False, "another name on the same address")
+    equal(reach(sbx, f"http://{world['second']}/"), False, "a denied address")
+    sbx.update_network({"deny_out": [ALL_TRAFFIC], "allow_out": [world["second"]]})
+    equal(reach(sbx, f"http://{world['second']}/"), True, "the address allowed by the update")
+    equal(reach(sbx, "http://api.example.test/"), False, "the name the update took away")
+    info = sbx.get_info()
+    equal((info.network or {}).get("allow_out"), [world["second"]], "get_info().network allow_out")
+    Sandbox.update_network(sbx.sandbox_id, {})
+    equal(reach(sbx, "http://other.test/"), True, "everything, once the rules are cleared")
+    offline = create(allow_internet_access=False)
+    equal(reach(offline, f"http://{world['web']}/"), False, "allow_internet_access=False")
 
 
 @check("lifecycle: kill, then the sandbox is gone")
