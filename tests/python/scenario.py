@@ -1,9 +1,10 @@
 """The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
-network egress rules (against the test internet of tests/harness/outside.mjs), files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
-RemoveWatcher). One line per check, as the JS runners print them; the last line is the totals.
+files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
+RemoveWatcher), network egress rules (against the test internet of tests/harness/outside.mjs).
+One line per check, as the JS runners print them; the last line is the totals.
 
-Run by tests/run-python.mjs, which starts sandkitd and sets E2B_API_URL, E2B_SANDBOX_URL and
-E2B_API_KEY."""
+Run by tests/run-python.mjs, which starts the test internet and sandkitd and sets
+E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY and SANDKIT_WORLD."""
 
 import json
 import os
