@@ -414,3 +414,36 @@ async fn a_killed_sandbox_and_a_stopped_server_leave_nothing_behind() {
     server.shutdown().await;
     assert_eq!(ruleset(), "", "the table stayed");
 }
+
+#[tokio::test]
+async fn without_a_network_allow_rules_are_refused_and_a_sandbox_has_loopback_only() {
+    let mut config = ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
+    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    config.network.enabled = false;
+    let server = start_with(config).await;
+    let mode = server.network_mode();
+    assert!(mode.starts_with("egress off: turned off"), "{mode}");
+    let api = Api::new(&server.url(), KEY_A);
+    let refused = api
+        .post(
+            "/v2/sandboxes",
+            json!({"templateID": "base", "network": {"denyOut": ["0.0.0.0/0"], "allowOut": ["1.1.1.1"]}}),
+        )
+        .await
+        .expect_error(400);
+    assert!(refused.contains("allowOut cannot be granted"), "{refused}");
+    // Deny rules hold by themselves.
+    let sbx = create(&server, json!({"network": {"denyOut": ["10.0.0.0/8"]}})).await;
+    assert_eq!(sbx.ok("ls /sys/class/net").await, "lo\n");
+    let update = sbx
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/sandboxes/{}/network", sbx.id),
+            Some(json!({"allowOut": ["api.example.test"]})),
+        )
+        .await;
+    assert_eq!(update.status, 400);
+    server.shutdown().await;
+}
