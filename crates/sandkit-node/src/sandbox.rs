@@ -3,8 +3,9 @@
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
     SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
-    SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
-    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts,
+    SandboxMetricsOpts, SandboxNetworkUpdate, SandboxOpts, SandboxPauseOpts, TemplateOrOpts,
+    api_opts, connect_opts, create_opts, guarded, guarded_sync, list_opts, metrics_opts,
+    pause_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
@@ -169,6 +170,38 @@ impl Sandbox {
             inner
                 .set_timeout(sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?)
                 .await
+        })
+        .await
+    }
+
+    /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
+    #[napi(js_name = "updateNetwork")]
+    pub async fn update_network_by_id(
+        sandbox_id: String,
+        network: SandboxNetworkUpdate,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<()> {
+        guarded(async move {
+            let network = network.into_core()?;
+            sandkit::Sandbox::update_network_by_id(&sandbox_id, &network, &api_opts(opts)?).await
+        })
+        .await
+    }
+
+    /// Replaces this sandbox's egress configuration; what `network` leaves out is cleared.
+    #[napi(
+        ts_args_type = "network: SandboxNetworkUpdate, opts?: Pick<SandboxOpts, 'requestTimeoutMs'> | undefined | null"
+    )]
+    pub async fn update_network(
+        &self,
+        network: SandboxNetworkUpdate,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<()> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let network = network.into_core()?;
+            let timeout = api_opts(opts)?.request_timeout_ms;
+            inner.update_network(&network, timeout).await
         })
         .await
     }

@@ -535,7 +535,71 @@ pub mod from_js {
         },
     }
 
-    /// What a binding read from `network`: the fields as given.
+    /// A JavaScript value as a binding read it, for options whose shape the core checks
+    /// (`network.rules`, `network.egressProxy`): objects keep their own enumerable keys in
+    /// order (as `Object.entries` lists them).
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum JsAny {
+        Undefined,
+        Null,
+        Bool(bool),
+        Number(f64),
+        String(String),
+        Array(Vec<JsAny>),
+        Object(Vec<(String, JsAny)>),
+        /// A function, symbol or bigint: its `typeof`.
+        Other(&'static str),
+    }
+
+    impl JsAny {
+        /// The type for messages: `typeof`, with `null` and `array` told apart.
+        pub fn type_name(&self) -> &'static str {
+            match self {
+                JsAny::Undefined => "undefined",
+                JsAny::Null => "null",
+                JsAny::Bool(_) => "boolean",
+                JsAny::Number(_) => "number",
+                JsAny::String(_) => "string",
+                JsAny::Array(_) => "array",
+                JsAny::Object(_) => "object",
+                JsAny::Other(t) => t,
+            }
+        }
+
+        fn is_nullish(&self) -> bool {
+            matches!(self, JsAny::Undefined | JsAny::Null)
+        }
+
+        fn member(&self, key: &str) -> Option<&JsAny> {
+            match self {
+                JsAny::Object(members) => {
+                    members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+                }
+                _ => None,
+            }
+        }
+    }
+
+    /// How deep a binding reads a [`JsAny`]; deeper (or cyclic) values are refused.
+    pub const JS_ANY_MAX_DEPTH: usize = 16;
+
+    /// The error of a value nested deeper than [`JS_ANY_MAX_DEPTH`].
+    pub fn too_deep(path: &str) -> Error {
+        Error::invalid_argument(format!(
+            "{path} is nested too deeply (more than {JS_ANY_MAX_DEPTH} levels, or cyclic)"
+        ))
+    }
+
+    fn wrong(path: &str, expected: &str, got: &JsAny) -> Error {
+        Error::invalid_argument(format!(
+            "{path} must be {expected}, got {}",
+            got.type_name()
+        ))
+    }
+
+    /// What a binding read from `network` (of a create, or of an update): the fields as given.
+    /// `allowOut` and `denyOut` callbacks, `rules` given as a `Map` and `transform` callbacks
+    /// have been resolved by the JavaScript layer already.
     #[derive(Debug, Clone, Default)]
     pub struct NetworkGiven {
         pub allow_out: Option<Vec<String>>,
@@ -543,9 +607,14 @@ pub mod from_js {
         pub allow_public_traffic: Option<bool>,
         pub mask_request_host: Option<String>,
         pub https_ports: Option<Vec<f64>>,
+        pub rules: Option<JsAny>,
+        pub egress_proxy: Option<JsAny>,
+        /// Only of an update (`allowInternetAccess`).
+        pub allow_internet_access: Option<bool>,
     }
 
-    /// `network` as the wire sends it; `httpsPorts` are ports other than the daemon's.
+    /// `network` of a create as the wire sends it; `httpsPorts` are ports other than the
+    /// daemon's.
     pub fn network(given: NetworkGiven) -> Result<crate::wire::NetworkConfig> {
         let https_ports = given
             .https_ports
@@ -570,12 +639,125 @@ pub mod from_js {
             })
             .transpose()?;
         Ok(crate::wire::NetworkConfig {
+            egress_proxy: given.egress_proxy.map(egress_proxy).transpose()?.flatten(),
+            rules: given.rules.map(rules).transpose()?.flatten(),
             allow_out: given.allow_out,
             deny_out: given.deny_out,
             allow_public_traffic: given.allow_public_traffic,
             mask_request_host: given.mask_request_host,
             https_ports,
         })
+    }
+
+    /// The body of `updateNetwork` (`SandboxNetworkUpdateConfig`); the fields only a create
+    /// has are not read, as the official SDK does not send them.
+    pub fn network_update(given: NetworkGiven) -> Result<crate::wire::SandboxNetworkUpdateConfig> {
+        Ok(crate::wire::SandboxNetworkUpdateConfig {
+            egress_proxy: given.egress_proxy.map(egress_proxy).transpose()?.flatten(),
+            rules: given.rules.map(rules).transpose()?.flatten(),
+            allow_out: given.allow_out,
+            deny_out: given.deny_out,
+            allow_internet_access: given.allow_internet_access,
+        })
+    }
+
+    /// `network.egressProxy`: `{ address, username?, password? }`; `null` or `undefined` is
+    /// none. The official SDK refuses anything without a string `address` in these words. The
+    /// password is never part of a message.
+    pub fn egress_proxy(given: JsAny) -> Result<Option<crate::wire::EgressProxy>> {
+        if given.is_nullish() {
+            return Ok(None);
+        }
+        let address = match (&given, given.member("address")) {
+            (JsAny::Object(_), Some(JsAny::String(a))) => a.clone(),
+            _ => {
+                return Err(Error::invalid_argument(
+                    "network egressProxy must be an object with a string 'address' (e.g. 'proxy.example.com:1080').",
+                ));
+            }
+        };
+        let credential = |key: &str| match given.member(key) {
+            None | Some(JsAny::Undefined | JsAny::Null) => Ok(None),
+            Some(JsAny::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(wrong(
+                &format!("network.egressProxy.{key}"),
+                "a string",
+                other,
+            )),
+        };
+        Ok(Some(crate::wire::EgressProxy {
+            address,
+            username: credential("username")?,
+            password: credential("password")?,
+        }))
+    }
+
+    /// `network.rules`: host → `[{ transform?: { headers?: { name: value } } }]`, in the
+    /// order given; `null` or `undefined` is none. A rule's other fields are left out, as the
+    /// official SDK leaves them out; a transform holds headers and nothing else.
+    pub fn rules(given: JsAny) -> Result<Option<crate::wire::NetworkRules>> {
+        use crate::wire::{NetworkRule, NetworkRules, NetworkTransform, OrderedMap};
+        let JsAny::Object(hosts) = given else {
+            return if given.is_nullish() {
+                Ok(None)
+            } else {
+                Err(wrong("network.rules", "an object or a Map", &given))
+            };
+        };
+        let mut out = NetworkRules::new();
+        for (host, list) in hosts {
+            let at = format!("network.rules{}", key_suffix(&host));
+            let JsAny::Array(list) = list else {
+                return Err(wrong(&at, "an array of rules", &list));
+            };
+            let mut rules = Vec::with_capacity(list.len());
+            for (i, rule) in list.into_iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                if !matches!(rule, JsAny::Object(_)) {
+                    return Err(wrong(&at, "an object", &rule));
+                }
+                let transform = match rule.member("transform") {
+                    None | Some(JsAny::Undefined | JsAny::Null) => None,
+                    Some(JsAny::Object(fields)) => {
+                        let mut headers = None;
+                        for (field, value) in fields {
+                            let at = format!("{at}.transform{}", key_suffix(field));
+                            match (field.as_str(), value) {
+                                (_, JsAny::Undefined) => {}
+                                ("headers", JsAny::Null) => headers = None,
+                                ("headers", JsAny::Object(pairs)) => {
+                                    let mut map = OrderedMap::new();
+                                    for (name, v) in pairs {
+                                        match v {
+                                            JsAny::String(v) => map.insert(name.clone(), v.clone()),
+                                            JsAny::Undefined => {}
+                                            other => {
+                                                let at = format!("{at}{}", key_suffix(name));
+                                                return Err(wrong(&at, "a string", other));
+                                            }
+                                        }
+                                    }
+                                    headers = Some(map);
+                                }
+                                ("headers", other) => return Err(wrong(&at, "an object", other)),
+                                _ => {
+                                    return Err(Error::invalid_argument(format!(
+                                        "{at} is not a transform sandkit knows (only headers)"
+                                    )));
+                                }
+                            }
+                        }
+                        Some(NetworkTransform { headers })
+                    }
+                    Some(other) => {
+                        return Err(wrong(&format!("{at}.transform"), "an object", other));
+                    }
+                };
+                rules.push(NetworkRule { transform });
+            }
+            out.insert(host, rules);
+        }
+        Ok(Some(out))
     }
 
     /// A TCP port given as a JavaScript number.
