@@ -298,7 +298,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             body.to_json(),
-            r#"{"templateID":"base","timeout":121,"metadata":{"k":"v"},"envVars":{"A":"1"}}"#
+            // What e2b 2.51.0 sends for the same options, byte for byte.
+            r#"{"templateID":"base","metadata":{"k":"v"},"envVars":{"A":"1"},"timeout":121}"#
         );
         let bad = SandboxOpts {
             auto_resume: Some(true),
@@ -816,6 +817,153 @@ pub mod from_js {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        fn obj(members: &[(&str, JsAny)]) -> JsAny {
+            JsAny::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        }
+
+        fn s(v: &str) -> JsAny {
+            JsAny::String(v.into())
+        }
+
+        fn message(e: Error) -> String {
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{e}");
+            e.message().to_string()
+        }
+
+        #[test]
+        fn egress_proxy_is_checked_as_the_official_sdk_checks_it() {
+            assert_eq!(egress_proxy(JsAny::Null).unwrap(), None);
+            assert_eq!(egress_proxy(JsAny::Undefined).unwrap(), None);
+            let p = egress_proxy(obj(&[
+                ("address", s("p:1080")),
+                ("username", s("u")),
+                ("password", s("hunter2")),
+                ("extra", JsAny::Number(1.0)),
+            ]))
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                (
+                    p.address.as_str(),
+                    p.username.as_deref(),
+                    p.password.as_deref()
+                ),
+                ("p:1080", Some("u"), Some("hunter2"))
+            );
+            let official = "network egressProxy must be an object with a string 'address' (e.g. 'proxy.example.com:1080').";
+            for bad in [
+                s("p:1080"),
+                JsAny::Array(vec![]),
+                obj(&[]),
+                obj(&[
+                    ("address", JsAny::Number(1080.0)),
+                    ("password", s("hunter2")),
+                ]),
+                JsAny::Other("function"),
+            ] {
+                assert_eq!(message(egress_proxy(bad).unwrap_err()), official);
+            }
+            let e = egress_proxy(obj(&[
+                ("address", s("p:1080")),
+                ("password", JsAny::Number(7.0)),
+            ]))
+            .unwrap_err();
+            assert_eq!(
+                message(e),
+                "network.egressProxy.password must be a string, got number"
+            );
+        }
+
+        #[test]
+        fn rules_keep_their_order_and_name_the_bad_field() {
+            let given = obj(&[
+                (
+                    "z.com",
+                    JsAny::Array(vec![
+                        obj(&[(
+                            "transform",
+                            obj(&[(
+                                "headers",
+                                obj(&[("B", s("1")), ("A", s("2")), ("C", JsAny::Undefined)]),
+                            )]),
+                        )]),
+                        obj(&[("transform", JsAny::Null), ("other", s("dropped"))]),
+                        obj(&[("transform", obj(&[("headers", JsAny::Undefined)]))]),
+                    ]),
+                ),
+                ("*.a.com", JsAny::Array(vec![])),
+            ]);
+            let rules = rules(given).unwrap().unwrap();
+            let mut w = crate::json::Writer::new();
+            crate::wire::NetworkConfig {
+                rules: Some(rules),
+                ..Default::default()
+            }
+            .write_json(&mut w);
+            assert_eq!(
+                w.finish(),
+                r#"{"rules":{"z.com":[{"transform":{"headers":{"B":"1","A":"2"}}},{},{"transform":{}}],"*.a.com":[]}}"#
+            );
+            let bad = |v: JsAny| message(super::rules(v).unwrap_err());
+            assert_eq!(
+                bad(s("x")),
+                "network.rules must be an object or a Map, got string"
+            );
+            assert_eq!(
+                bad(obj(&[("a.com", obj(&[]))])),
+                r#"network.rules["a.com"] must be an array of rules, got object"#
+            );
+            assert_eq!(
+                bad(obj(&[("a", JsAny::Array(vec![JsAny::Null]))])),
+                "network.rules.a[0] must be an object, got null"
+            );
+            assert_eq!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[("transform", s("x"))])])
+                )])),
+                "network.rules.a[0].transform must be an object, got string"
+            );
+            assert_eq!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[(
+                        "transform",
+                        obj(&[("headers", obj(&[("X-Key", JsAny::Number(1.0))]))])
+                    )])])
+                )])),
+                r#"network.rules.a[0].transform.headers["X-Key"] must be a string, got number"#
+            );
+            assert!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[("transform", obj(&[("body", s("x"))]))])])
+                )]))
+                .contains("network.rules.a[0].transform.body")
+            );
+        }
+
+        #[test]
+        fn update_bodies_leave_out_what_only_a_create_has() {
+            let body = network_update(NetworkGiven {
+                allow_out: Some(vec!["a.com".into()]),
+                https_ports: Some(vec![443.0]),
+                allow_public_traffic: Some(false),
+                allow_internet_access: Some(false),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(
+                body.to_json(),
+                r#"{"allowOut":["a.com"],"allow_internet_access":false}"#
+            );
+        }
 
         #[test]
         fn checks_js_values() {

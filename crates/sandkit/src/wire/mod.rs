@@ -919,6 +919,15 @@ mod tests {
             r#"{"network":{"denyOut":[1]}}"#,
             r#"{"network":{"maskRequestHost":"h","denyOut":[]}}"#,
             r#"{"allowInternetAccess":"yes"}"#,
+            r#"{"network":{"egressProxy":null,"rules":{}}}"#,
+            r#"{"network":{"egressProxy":{"address":"p:1080","username":"u"},
+                "rules":{"b.com":[{}],"a.com":[{"transform":{"headers":{"Z":"1","A":"2"}}},{"transform":null}]}}}"#,
+            r#"{"network":{"egressProxy":{"username":"u"}}}"#,
+            r#"{"network":{"egressProxy":"p:1080"}}"#,
+            r#"{"network":{"rules":{"a.com":{}}}}"#,
+            r#"{"network":{"rules":{"a.com":[{"transform":{"headers":{"A":1}}}]}}}"#,
+            r#"{"network":{"rules":{"a.com":[{"transform":{"headers":[]}}]}}}"#,
+            r#"{"network":{"rules":[]}}"#,
         ] {
             same::<SandboxAccess>(doc, SandboxAccess::from_json);
         }
@@ -944,6 +953,143 @@ mod tests {
         assert_eq!(read("[404]"), None);
     }
 
+    fn full_network() -> NetworkConfig {
+        NetworkConfig {
+            allow_out: Some(vec!["1.1.1.1".into(), "*.example.com".into()]),
+            deny_out: Some(vec![]),
+            egress_proxy: Some(EgressProxy {
+                address: "proxy.example.com:1080".into(),
+                username: Some("u\"".into()),
+                password: Some("secret".into()),
+            }),
+            rules: Some(
+                [
+                    (
+                        "z.example.com",
+                        vec![
+                            NetworkRule {
+                                transform: Some(NetworkTransform {
+                                    headers: Some(
+                                        [("X-B", "2"), ("Authorization", "Bearer t")]
+                                            .into_iter()
+                                            .map(|(k, v)| (k, v.to_string()))
+                                            .collect(),
+                                    ),
+                                }),
+                            },
+                            NetworkRule::default(),
+                            NetworkRule {
+                                transform: Some(NetworkTransform::default()),
+                            },
+                        ],
+                    ),
+                    ("*.a.example.com", vec![]),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            allow_public_traffic: Some(true),
+            mask_request_host: Some("h:${PORT}".into()),
+            https_ports: Some(vec![443, 65535]),
+        }
+    }
+
+    #[test]
+    fn network_bodies_are_the_official_sdks() {
+        // The create body of e2b 2.51.0 for the same options (recorded on the wire): keys in
+        // its order, rules and headers in the order given.
+        let body = NewSandbox {
+            template_id: "base".into(),
+            metadata: Some([("k".to_string(), "v".to_string())].into()),
+            timeout: Some(5),
+            allow_internet_access: Some(false),
+            network: Some(NetworkConfig {
+                allow_out: Some(vec!["api.x.com".into(), "1.1.1.1".into()]),
+                deny_out: Some(vec!["0.0.0.0/0".into()]),
+                egress_proxy: Some(EgressProxy {
+                    address: "p:1080".into(),
+                    username: Some("u".into()),
+                    password: Some("pw".into()),
+                }),
+                rules: Some(
+                    [(
+                        "api.x.com",
+                        vec![
+                            NetworkRule {
+                                transform: Some(NetworkTransform {
+                                    headers: Some([("A", "b".to_string())].into_iter().collect()),
+                                }),
+                            },
+                            NetworkRule::default(),
+                        ],
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
+                allow_public_traffic: Some(false),
+                mask_request_host: Some("h:${PORT}".into()),
+                https_ports: Some(vec![8443]),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            body.to_json(),
+            r#"{"templateID":"base","metadata":{"k":"v"},"timeout":5,"allow_internet_access":false,"network":{"allowOut":["api.x.com","1.1.1.1"],"denyOut":["0.0.0.0/0"],"egressProxy":{"address":"p:1080","username":"u","password":"pw"},"rules":{"api.x.com":[{"transform":{"headers":{"A":"b"}}},{}]},"allowPublicTraffic":false,"maskRequestHost":"h:${PORT}","httpsPorts":[8443]}}"#
+        );
+        let update = SandboxNetworkUpdateConfig {
+            allow_out: Some(vec!["a.com".into()]),
+            deny_out: Some(vec!["0.0.0.0/0".into()]),
+            egress_proxy: Some(EgressProxy {
+                address: "p:1080".into(),
+                ..Default::default()
+            }),
+            rules: Some(NetworkRules::new()),
+            allow_internet_access: Some(true),
+        };
+        assert_eq!(
+            update.to_json(),
+            r#"{"allowOut":["a.com"],"denyOut":["0.0.0.0/0"],"egressProxy":{"address":"p:1080"},"rules":{},"allow_internet_access":true}"#
+        );
+        assert_eq!(SandboxNetworkUpdateConfig::default().to_json(), "{}");
+        for body in [update, SandboxNetworkUpdateConfig::default()] {
+            let text = body.to_json();
+            assert_eq!(text, serde_json::to_string(&body).unwrap());
+            // sandkitd reads it with serde; the client's reader agrees.
+            same::<SandboxNetworkUpdateConfig>(&text, SandboxNetworkUpdateConfig::from_json);
+            assert_eq!(
+                serde_json::from_str::<SandboxNetworkUpdateConfig>(&text).unwrap(),
+                body
+            );
+        }
+    }
+
+    #[test]
+    fn network_config_round_trips_and_keeps_its_secret() {
+        let n = full_network();
+        let text = serde_json::to_string(&n).unwrap();
+        // Order kept both ways, through serde and through the client's reader.
+        assert_eq!(serde_json::from_str::<NetworkConfig>(&text).unwrap(), n);
+        same::<NetworkConfig>(&text, NetworkConfig::from_json);
+        assert!(text.find("z.example.com") < text.find("*.a.example.com"));
+        assert!(text.find("X-B") < text.find("Authorization"));
+        // A key given twice: the last value, at the first one's place (as JavaScript has it).
+        let twice: OrderedMap<String> =
+            serde_json::from_str(r#"{"a":"1","b":"2","a":"3"}"#).unwrap();
+        assert_eq!(
+            twice.0,
+            vec![("a".into(), "3".into()), ("b".into(), "2".into())]
+        );
+        // The password is in no Debug output and in no answer made with without_secrets.
+        assert!(!format!("{n:?}").contains("secret"));
+        let shown = n.without_secrets();
+        assert_eq!(shown.egress_proxy.as_ref().unwrap().password, None);
+        assert!(!serde_json::to_string(&shown).unwrap().contains("secret"));
+        assert_eq!(
+            shown.egress_proxy.as_ref().unwrap().username.as_deref(),
+            Some("u\"")
+        );
+    }
+
     #[test]
     fn requests_are_written_as_the_derives_write_them() {
         let full = NewSandbox {
@@ -952,13 +1098,7 @@ mod tests {
             metadata: Some([("k".to_string(), "v\n".to_string())].into()),
             env_vars: Some(StringMap::new()),
             allow_internet_access: Some(false),
-            network: Some(NetworkConfig {
-                allow_out: Some(vec!["1.1.1.1".into()]),
-                deny_out: Some(vec![]),
-                allow_public_traffic: Some(true),
-                mask_request_host: Some("h".into()),
-                https_ports: Some(vec![443, 65535]),
-            }),
+            network: Some(full_network()),
             auto_pause: Some(true),
             auto_pause_memory: Some(false),
             auto_resume: Some(AutoResume { enabled: true }),
