@@ -513,7 +513,8 @@ export interface SandboxNetworkTransform {
 
 /**
  * What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
- * (a field left out is cleared).
+ * (a field left out is cleared). Declared for the types; the argument is read as it is and
+ * checked by the core (`from_js::network_update_value`).
  */
 export interface SandboxNetworkUpdate {
   allowOut?: SandboxNetworkSelector

@@ -191,10 +191,10 @@ pub struct SandboxNetworkOpts {
     /// Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
     /// `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
     #[napi(ts_type = "SandboxNetworkSelector")]
-    pub allow_out: Option<Vec<String>>,
+    pub allow_out: Option<JsAnyArg>,
     /// Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback.
     #[napi(ts_type = "SandboxNetworkSelector")]
-    pub deny_out: Option<Vec<String>>,
+    pub deny_out: Option<JsAnyArg>,
     /// Per-host transforms of outbound requests (headers set), as an object or a `Map`.
     #[napi(ts_type = "SandboxNetworkRules")]
     pub rules: Option<JsAnyArg>,
@@ -210,13 +210,15 @@ pub struct SandboxNetworkOpts {
 }
 
 /// What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
-/// (a field left out is cleared).
+/// (a field left out is cleared). Declared for the types; the argument is read as it is and
+/// checked by the core (`from_js::network_update_value`).
 #[napi(object)]
+#[allow(dead_code)]
 pub struct SandboxNetworkUpdate {
     #[napi(ts_type = "SandboxNetworkSelector")]
-    pub allow_out: Option<Vec<String>>,
+    pub allow_out: Option<JsAnyArg>,
     #[napi(ts_type = "SandboxNetworkSelector")]
-    pub deny_out: Option<Vec<String>>,
+    pub deny_out: Option<JsAnyArg>,
     #[napi(ts_type = "SandboxNetworkRules")]
     pub rules: Option<JsAnyArg>,
     #[napi(ts_type = "SandboxEgressProxyOpts")]
@@ -319,19 +321,6 @@ impl ToNapiValue for JsAnyArg {
                 ),
             }
         }
-    }
-}
-
-impl SandboxNetworkUpdate {
-    pub fn into_core(self) -> Result<sandkit::SandboxNetworkUpdateConfig, Error> {
-        from_js::network_update(from_js::NetworkGiven {
-            allow_out: self.allow_out,
-            deny_out: self.deny_out,
-            rules: self.rules.map(|r| r.0),
-            egress_proxy: self.egress_proxy.map(|p| p.0),
-            allow_internet_access: self.allow_internet_access,
-            ..Default::default()
-        })
     }
 }
 
@@ -667,8 +656,16 @@ pub fn create_opts(
             .take()
             .map(|n| {
                 from_js::network(from_js::NetworkGiven {
-                    allow_out: n.allow_out,
-                    deny_out: n.deny_out,
+                    allow_out: n
+                        .allow_out
+                        .map(|v| from_js::string_list("network.allowOut", v.0))
+                        .transpose()?
+                        .flatten(),
+                    deny_out: n
+                        .deny_out
+                        .map(|v| from_js::string_list("network.denyOut", v.0))
+                        .transpose()?
+                        .flatten(),
                     allow_public_traffic: n.allow_public_traffic,
                     mask_request_host: n.mask_request_host,
                     https_ports: n.https_ports,

@@ -2,10 +2,9 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
-    SandboxMetricsOpts, SandboxNetworkUpdate, SandboxOpts, SandboxPauseOpts, TemplateOrOpts,
-    api_opts, connect_opts, create_opts, guarded, guarded_sync, list_opts, metrics_opts,
-    pause_opts,
+    JsAnyArg, SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
+    SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
+    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts,
 };
 use crate::paginator::SandboxPaginator;
 use napi::Either;
@@ -175,14 +174,17 @@ impl Sandbox {
     }
 
     /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
-    #[napi(js_name = "updateNetwork")]
+    #[napi(
+        js_name = "updateNetwork",
+        ts_args_type = "sandboxId: string, network: SandboxNetworkUpdate, opts?: SandboxApiOpts | undefined | null"
+    )]
     pub async fn update_network_by_id(
         sandbox_id: String,
-        network: SandboxNetworkUpdate,
+        network: JsAnyArg,
         opts: Option<SandboxApiOpts>,
     ) -> napi::Result<()> {
         guarded(async move {
-            let network = network.into_core()?;
+            let network = sandkit::options::from_js::network_update_value(network.0)?;
             sandkit::Sandbox::update_network_by_id(&sandbox_id, &network, &api_opts(opts)?).await
         })
         .await
@@ -194,12 +196,12 @@ impl Sandbox {
     )]
     pub async fn update_network(
         &self,
-        network: SandboxNetworkUpdate,
+        network: JsAnyArg,
         opts: Option<SandboxApiOpts>,
     ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
-            let network = network.into_core()?;
+            let network = sandkit::options::from_js::network_update_value(network.0)?;
             let timeout = api_opts(opts)?.request_timeout_ms;
             inner.update_network(&network, timeout).await
         })

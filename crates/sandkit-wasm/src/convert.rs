@@ -352,17 +352,6 @@ impl Opts {
     }
 }
 
-/// What `network` (of a create, or an update) holds, read field by field.
-fn network_given(n: &Opts) -> Result<from_js::NetworkGiven> {
-    Ok(from_js::NetworkGiven {
-        allow_out: n.strings("allowOut")?,
-        deny_out: n.strings("denyOut")?,
-        rules: n.any("rules")?,
-        egress_proxy: n.any("egressProxy")?,
-        ..Default::default()
-    })
-}
-
 /// `network`, when given.
 fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
     if o.get("network")?.is_none() {
@@ -373,21 +362,18 @@ fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
         allow_public_traffic: n.bool("allowPublicTraffic")?,
         mask_request_host: n.string("maskRequestHost")?,
         https_ports: n.numbers("httpsPorts")?,
-        ..network_given(&n)?
+        allow_out: n.strings("allowOut")?,
+        deny_out: n.strings("denyOut")?,
+        rules: n.any("rules")?,
+        egress_proxy: n.any("egressProxy")?,
+        allow_internet_access: None,
     })
     .map(Some)
 }
 
-/// `SandboxNetworkUpdate`, the argument of `updateNetwork`.
+/// `SandboxNetworkUpdate`, the argument of `updateNetwork`, checked by the core.
 pub fn network_update(v: JsValue) -> Result<sandkit::SandboxNetworkUpdateConfig> {
-    let n = Opts::at(Some(v.clone()), "network".into(), "network")?;
-    if n.obj.is_none() {
-        return Err(wrong_type("network", "an object", &v));
-    }
-    from_js::network_update(from_js::NetworkGiven {
-        allow_internet_access: n.bool("allowInternetAccess")?,
-        ..network_given(&n)?
-    })
+    from_js::network_update_value(any(&v, "network", 0)?)
 }
 
 pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {

@@ -662,6 +662,51 @@ pub mod from_js {
         })
     }
 
+    /// A `string[]` field (`path` names it); `None` when `null` or `undefined`.
+    pub fn string_list(path: &str, given: JsAny) -> Result<Option<Vec<String>>> {
+        let items = match given {
+            JsAny::Undefined | JsAny::Null => return Ok(None),
+            JsAny::Array(items) => items,
+            other => return Err(wrong(path, "an array of strings", &other)),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                JsAny::String(s) => out.push(s),
+                other => return Err(wrong(&format!("{path}[{i}]"), "a string", &other)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The argument of `updateNetwork` (`SandboxNetworkUpdate`) as a binding read it: an
+    /// object, whose fields are checked here.
+    pub fn network_update_value(given: JsAny) -> Result<crate::wire::SandboxNetworkUpdateConfig> {
+        let JsAny::Object(members) = given else {
+            return Err(wrong("network", "an object", &given));
+        };
+        let mut n = NetworkGiven::default();
+        for (key, value) in members {
+            match key.as_str() {
+                "allowOut" => n.allow_out = string_list("network.allowOut", value)?,
+                "denyOut" => n.deny_out = string_list("network.denyOut", value)?,
+                "rules" => n.rules = Some(value),
+                "egressProxy" => n.egress_proxy = Some(value),
+                "allowInternetAccess" => {
+                    n.allow_internet_access = match value {
+                        JsAny::Undefined | JsAny::Null => None,
+                        JsAny::Bool(b) => Some(b),
+                        other => {
+                            return Err(wrong("network.allowInternetAccess", "a boolean", &other));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        network_update(n)
+    }
+
     /// `network.egressProxy`: `{ address, username?, password? }`; `null` or `undefined` is
     /// none. The official SDK refuses anything without a string `address` in these words. The
     /// password is never part of a message.
