@@ -513,8 +513,7 @@ export interface SandboxNetworkTransform {
 
 /**
  * What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
- * (a field left out is cleared). Declared for the types; the argument is read as it is and
- * checked by the core (`from_js::network_update_value`).
+ * (a field left out is cleared).
  */
 export interface SandboxNetworkUpdate {
   allowOut?: SandboxNetworkSelector

@@ -209,9 +209,10 @@ pub struct SandboxNetworkOpts {
     pub https_ports: Option<Vec<f64>>,
 }
 
+// Declared for the generated types: the argument is read as it is (`JsAnyArg`) and checked by
+// the core (`from_js::network_update_value`).
 /// What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
-/// (a field left out is cleared). Declared for the types; the argument is read as it is and
-/// checked by the core (`from_js::network_update_value`).
+/// (a field left out is cleared).
 #[napi(object)]
 #[allow(dead_code)]
 pub struct SandboxNetworkUpdate {
