@@ -121,7 +121,7 @@ const E2B_EXPECTED_FAILURES = {
   'bad input: updateNetwork with rules that are a string → InvalidArgumentError naming network.rules':
     "e2b reads the string's characters as hosts and calls .map on each: a TypeError, not an SDK error",
   'bad input: updateNetwork with a network that is a string → InvalidArgumentError naming network':
-    'e2b sends an empty body for it, which clears the configuration (here: of a sandbox that does not exist, 404)',
+    'e2b sends an empty body for it, which clears the configuration (here the server answers for a sandbox that does not exist)',
   "bad input: kill('') → an error":
     'e2b validates no ids client-side: DELETE /sandboxes/ gets a {code:404} body, which kill() turns into false',
 }
