@@ -118,6 +118,10 @@ export declare class Sandbox {
   static setTimeout(sandboxId: string, timeoutMs: number, opts?: SandboxApiOpts | undefined | null): Promise<void>
   /** Makes this sandbox end `timeoutMs` from now. */
   setTimeout(timeoutMs: number): Promise<void>
+  /** Replaces a sandbox's egress configuration; what `network` leaves out is cleared. */
+  static updateNetwork(sandboxId: string, network: SandboxNetworkUpdate, opts?: SandboxApiOpts | undefined | null): Promise<void>
+  /** Replaces this sandbox's egress configuration; what `network` leaves out is cleared. */
+  updateNetwork(network: SandboxNetworkUpdate, opts?: Pick<SandboxOpts, 'requestTimeoutMs'> | undefined | null): Promise<void>
   /** Looks a sandbox up by id. */
   static getInfo(sandboxId: string, opts?: SandboxApiOpts | undefined | null): Promise<SandboxInfo>
   /** Looks this sandbox up. */
@@ -362,6 +366,12 @@ export interface SandboxConnectOpts {
   onResume?: 'restore' | 'reboot'
 }
 
+/** `getInfo().network.egressProxy`: the API never returns the password. */
+export interface SandboxEgressProxyInfo {
+  address: string
+  username?: string
+}
+
 /**
  * What a browser needs to reach one sandbox without the API key (`sandbox.toHandle()`,
  * `Sandbox.fromHandle(handle)`). A secret of that sandbox: whoever holds it controls the
@@ -391,6 +401,8 @@ export interface SandboxInfo {
   envdVersion: string
   sandboxDomain?: string
   allowInternetAccess?: boolean
+  /** Only from `getInfo`: the network settings. */
+  network?: SandboxNetworkInfo
   lifecycle?: SandboxInfoLifecycle
 }
 
@@ -455,20 +467,61 @@ export interface SandboxMetricsOpts {
   end?: Date
 }
 
+/** `getInfo().network`: the settings as the official SDK maps them. */
+export interface SandboxNetworkInfo {
+  allowOut?: Array<string>
+  denyOut?: Array<string>
+  rules?: Record<string, SandboxNetworkRuleInfo[]>
+  /** The proxy the sandbox's egress goes through; never with its password. */
+  egressProxy?: SandboxEgressProxyInfo
+  allowPublicTraffic?: boolean
+  maskRequestHost?: string
+  httpsPorts?: Array<number>
+}
+
 /** `network` of `Sandbox.create`. */
 export interface SandboxNetworkOpts {
   /**
    * Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
-   * `denyOut`.
+   * `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
    */
-  allowOut?: Array<string>
-  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all). */
-  denyOut?: Array<string>
+  allowOut?: SandboxNetworkSelector
+  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback. */
+  denyOut?: SandboxNetworkSelector
+  /** Per-host transforms of outbound requests (headers set), as an object or a `Map`. */
+  rules?: SandboxNetworkRules
+  /** A SOCKS5 proxy the sandbox's outbound TCP goes through. */
+  egressProxy?: SandboxEgressProxyOpts
   /** `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true. */
   allowPublicTraffic?: boolean
   /** The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`. */
   maskRequestHost?: string
+  /** Ports whose servers speak HTTPS (the proxy connects to them with TLS). */
   httpsPorts?: Array<number>
+}
+
+/** A rule of `getInfo().network.rules`. */
+export interface SandboxNetworkRuleInfo {
+  transform?: SandboxNetworkTransform
+}
+
+/** What is done to a matching outbound request. */
+export interface SandboxNetworkTransform {
+  /** Headers set on the request, replacing any of the same name. */
+  headers?: Record<string, string>
+}
+
+/**
+ * What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
+ * (a field left out is cleared).
+ */
+export interface SandboxNetworkUpdate {
+  allowOut?: SandboxNetworkSelector
+  denyOut?: SandboxNetworkSelector
+  rules?: SandboxNetworkRules
+  egressProxy?: SandboxEgressProxyOpts
+  /** `false` is the same as `denyOut: [ALL_TRAFFIC]`. */
+  allowInternetAccess?: boolean
 }
 
 /** The object form of `lifecycle.onTimeout`. */
@@ -571,6 +624,45 @@ export interface WriteInfo {
 
 /** Every address: `allowOut`/`denyOut` entry meaning all traffic. */
 export declare const ALL_TRAFFIC: '0.0.0.0/0'
+
+/** What an `allowOut`/`denyOut` callback is given. */
+export interface SandboxNetworkSelectorContext {
+  /** `'0.0.0.0/0'`, as `ALL_TRAFFIC`. */
+  allTraffic: string
+  /** The `rules` of the same options, as a `Map` (empty when there are none). */
+  rules: Map<string, SandboxNetworkRule[]>
+}
+/**
+ * `allowOut`/`denyOut`: CIDRs, IPs (and for `allowOut` domains, `*.example.com`), or a
+ * callback that returns them, called once before the request is sent.
+ */
+export type SandboxNetworkSelector = string[] | ((ctx: SandboxNetworkSelectorContext) => string[])
+/**
+ * What a `transform` callback is given: placeholders the egress proxy replaces per request.
+ * `iam.tokens.<name>` is `'${e2b.identity.tokens.<name>}'` in an update; in a create, where
+ * sandkit registers no workload tokens, reading a token is an `InvalidArgumentError`.
+ */
+export interface SandboxNetworkTransformContext {
+  iam: { tokens: Record<string, string> }
+}
+/** A `transform` given as a synchronous callback that returns the transform object. */
+export type SandboxNetworkTransformResolver = (ctx: SandboxNetworkTransformContext) => SandboxNetworkTransform
+/** One rule for the requests to a host. */
+export interface SandboxNetworkRule {
+  transform?: SandboxNetworkTransform | SandboxNetworkTransformResolver
+}
+/**
+ * Host (`api.example.com`, `*.example.com`) → its rules, in order. Registering a host does
+ * not allow egress to it: `allowOut` does.
+ */
+export type SandboxNetworkRules = Record<string, SandboxNetworkRule[]> | Map<string, SandboxNetworkRule[]>
+/** A SOCKS5 proxy (`host:port`) the sandbox's outbound TCP goes through, with optional RFC 1929 credentials. */
+export interface SandboxEgressProxyOpts {
+  address: string
+  username?: string
+  /** A secret: never part of an error message, never returned by `getInfo`. */
+  password?: string
+}
 
 export interface SandboxPaginator {
   /** Every sandbox of every remaining page, fetched page by page. */

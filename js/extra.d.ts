@@ -3,6 +3,45 @@
 /** Every address: `allowOut`/`denyOut` entry meaning all traffic. */
 export declare const ALL_TRAFFIC: '0.0.0.0/0'
 
+/** What an `allowOut`/`denyOut` callback is given. */
+export interface SandboxNetworkSelectorContext {
+  /** `'0.0.0.0/0'`, as `ALL_TRAFFIC`. */
+  allTraffic: string
+  /** The `rules` of the same options, as a `Map` (empty when there are none). */
+  rules: Map<string, SandboxNetworkRule[]>
+}
+/**
+ * `allowOut`/`denyOut`: CIDRs, IPs (and for `allowOut` domains, `*.example.com`), or a
+ * callback that returns them, called once before the request is sent.
+ */
+export type SandboxNetworkSelector = string[] | ((ctx: SandboxNetworkSelectorContext) => string[])
+/**
+ * What a `transform` callback is given: placeholders the egress proxy replaces per request.
+ * `iam.tokens.<name>` is `'${e2b.identity.tokens.<name>}'` in an update; in a create, where
+ * sandkit registers no workload tokens, reading a token is an `InvalidArgumentError`.
+ */
+export interface SandboxNetworkTransformContext {
+  iam: { tokens: Record<string, string> }
+}
+/** A `transform` given as a synchronous callback that returns the transform object. */
+export type SandboxNetworkTransformResolver = (ctx: SandboxNetworkTransformContext) => SandboxNetworkTransform
+/** One rule for the requests to a host. */
+export interface SandboxNetworkRule {
+  transform?: SandboxNetworkTransform | SandboxNetworkTransformResolver
+}
+/**
+ * Host (`api.example.com`, `*.example.com`) → its rules, in order. Registering a host does
+ * not allow egress to it: `allowOut` does.
+ */
+export type SandboxNetworkRules = Record<string, SandboxNetworkRule[]> | Map<string, SandboxNetworkRule[]>
+/** A SOCKS5 proxy (`host:port`) the sandbox's outbound TCP goes through, with optional RFC 1929 credentials. */
+export interface SandboxEgressProxyOpts {
+  address: string
+  username?: string
+  /** A secret: never part of an error message, never returned by `getInfo`. */
+  password?: string
+}
+
 export interface SandboxPaginator {
   /** Every sandbox of every remaining page, fetched page by page. */
   [Symbol.asyncIterator](): AsyncGenerator<SandboxInfo, void, undefined>

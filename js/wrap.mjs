@@ -795,6 +795,112 @@ const commandsOf = new WeakMap()
 const filesOf = new WeakMap()
 const ptyOf = new WeakMap()
 
+const ALL_TRAFFIC = '0.0.0.0/0'
+
+// ── network options: the callback forms of the `e2b` package, resolved before the binding
+// sees them (they are JavaScript functions); every check of the values is the core's.
+
+// Names a runtime reads off any object it serializes, awaits or coerces: never token names.
+const PROBED_NAMES = new Set(['toJSON', 'then', 'toString', 'valueOf'])
+const BAD_TOKEN_NAME = /[{}\p{Cc}]/u
+
+function invalidArgument(message) {
+  return new InvalidArgumentError(message, { code: 'invalid_argument' })
+}
+
+/**
+ * `iam.tokens` of a transform callback's context: the placeholder the egress proxy replaces
+ * with a minted token. An update cannot check names (its body carries no `iam`), so every
+ * usable name gives its placeholder; a create registers no tokens in sandkit, so none does.
+ */
+function tokenPlaceholders(create) {
+  return new Proxy(
+    {},
+    {
+      get(target, name) {
+        if (typeof name !== 'string' || PROBED_NAMES.has(name)) return Reflect.get(target, name)
+        if (create) {
+          throw invalidArgument(`Network transform references iam token '${name}', which is not registered: sandkit registers no workload identity tokens (iam) when it creates a sandbox.`)
+        }
+        if (name.length === 0 || BAD_TOKEN_NAME.test(name)) {
+          throw invalidArgument(`iam token name ${JSON.stringify(name)} is not usable: a token name cannot be empty or contain '{', '}' or control characters, because it is interpolated into the '\${e2b.identity.tokens.<name>}' placeholder the egress proxy resolves.`)
+        }
+        return `\${e2b.identity.tokens.${name}}`
+      },
+      has() {
+        return false
+      },
+    },
+  )
+}
+
+function isPlainObject(value) {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function describeValue(value) {
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return typeof value
+  return Array.isArray(value) ? 'array' : (value.constructor?.name ?? 'object')
+}
+
+/** A rule whose `transform` is a callback, with the transform it returns. */
+function resolveRule(host, rule, ctx) {
+  if (rule === null || typeof rule !== 'object' || typeof rule.transform !== 'function') return rule
+  const transform = rule.transform(ctx)
+  if (typeof transform?.then === 'function') {
+    Promise.resolve(transform).catch(() => {})
+    throw invalidArgument(`Network transform callback for '${host}' must be synchronous, it returned a promise. Resolve the value before creating the sandbox.`)
+  }
+  if (!isPlainObject(transform)) {
+    throw invalidArgument(`Network transform callback for '${host}' must return a transform object, got ${describeValue(transform)}.`)
+  }
+  return { transform }
+}
+
+/**
+ * `network` (of a create, or an update) with `allowOut`/`denyOut` callbacks called (given
+ * `{ allTraffic, rules }`), `rules` as a plain object in its order and `transform` callbacks
+ * called; anything else is passed on as it is, for the core to check.
+ */
+function resolveNetwork(network, create) {
+  if (network === null || typeof network !== 'object') return network
+  const given = network.rules
+  const listed = given !== null && typeof given === 'object'
+  const rules = given instanceof Map ? given : new Map(listed ? Object.entries(given) : [])
+  const select = (selector) => (typeof selector === 'function' ? selector({ allTraffic: ALL_TRAFFIC, rules }) : selector)
+  const out = { ...network, allowOut: select(network.allowOut), denyOut: select(network.denyOut) }
+  if (listed) {
+    const ctx = { iam: { tokens: tokenPlaceholders(create) } }
+    const entries = []
+    for (const [host, hostRules] of rules) {
+      entries.push([host, Array.isArray(hostRules) ? hostRules.map((rule) => resolveRule(host, rule, ctx)) : hostRules])
+    }
+    out.rules = Object.fromEntries(entries)
+  }
+  return out
+}
+
+/** Options whose `network` is resolved (see `resolveNetwork`). */
+function withNetwork(opts) {
+  if (opts === null || typeof opts !== 'object' || opts.network === null || typeof opts.network !== 'object') return opts
+  return { ...opts, network: resolveNetwork(opts.network, true) }
+}
+
+/** `fn` with its arguments prepared by `prepare` first; a throw there is a rejection. */
+function preparing(fn, prepare) {
+  return function prepared(...args) {
+    try {
+      args = prepare(...args)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return fn.apply(this, args)
+  }
+}
+
 /**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
  * static method names to public ones (wasm-bindgen cannot give a static and an instance
@@ -851,7 +957,19 @@ function wrapBinding(binding, opts = {}) {
       return this.pause(opts)
     },
   })
+  const updateNetwork = binding.Sandbox.prototype.updateNetwork
+  Object.defineProperty(binding.Sandbox.prototype, 'updateNetwork', {
+    configurable: true,
+    writable: true,
+    value: preparing(updateNetwork, (network, opts) => [resolveNetwork(network, false), opts]),
+  })
   const Sandbox = guardStatics(binding.Sandbox, opts.staticNames)
+  for (const [name, prepare] of [
+    ['create', (templateOrOpts, opts) => (typeof templateOrOpts === 'object' && templateOrOpts !== null ? [withNetwork(templateOrOpts), opts] : [templateOrOpts, withNetwork(opts)])],
+    ['updateNetwork', (sandboxId, network, opts) => [sandboxId, resolveNetwork(network, false), opts]],
+  ]) {
+    Object.defineProperty(Sandbox, name, { value: preparing(Sandbox[name], prepare), writable: true, configurable: true })
+  }
   Object.defineProperty(Sandbox, 'betaPause', { value: (sandboxId, opts) => Sandbox.pause(sandboxId, opts), writable: true, configurable: true })
   // `betaCreate`: the seeds' create with `autoPause` (which `create` understands as well).
   Object.defineProperty(Sandbox, 'betaCreate', { value: (templateOrOpts, opts) => Sandbox.create(templateOrOpts, opts), writable: true, configurable: true })
@@ -863,7 +981,7 @@ function wrapBinding(binding, opts = {}) {
     ...errorClasses,
     Sandbox,
     SandboxPaginator: binding.SandboxPaginator,
-    ALL_TRAFFIC: '0.0.0.0/0',
+    ALL_TRAFFIC,
     // The `e2b` package's enums, as the plain objects its compiled enums are.
     ConnectionConfig,
     FileType: Object.freeze({ FILE: 'file', DIR: 'dir', SYMLINK: 'symlink' }),

@@ -104,6 +104,24 @@ const E2B_EXPECTED_FAILURES = {
     'e2b follows redirects (fetch\'s default), and its X-API-Key and X-Access-Token headers go along to the new address',
   'sdk: async methods given bad arguments reject with InvalidArgumentError':
     'e2b checks few argument types client-side: the calls go out as they are and fail (or succeed) on the server',
+  'bad input: network.allowOut that is a string → InvalidArgumentError naming network.allowOut':
+    'e2b checks no types: it sends the string, and the server refuses the body (SandboxError 400)',
+  'bad input: network.denyOut callback returning a number → InvalidArgumentError naming network.denyOut':
+    'e2b sends what the callback returns; the server refuses the body (SandboxError 400)',
+  'bad input: network.denyOut holding a number → InvalidArgumentError naming network.denyOut':
+    'e2b checks no types: the server refuses the body (SandboxError 400)',
+  'bad input: network.httpsPorts with the envd port → InvalidArgumentError naming network.httpsPorts':
+    'e2b leaves the check to the server, which answers 400 (SandboxError)',
+  'bad input: network.rules host whose rules are not an array → InvalidArgumentError naming network.rules':
+    "e2b calls .map on it: a TypeError ('hostRules.map is not a function'), not an SDK error",
+  'bad input: network.rules header value that is not a string → InvalidArgumentError naming headers.A':
+    'e2b passes a transform object through as it is: the server refuses the body (SandboxError 400)',
+  'bad input: network.egressProxy password that is a number → InvalidArgumentError naming egressProxy.password':
+    'e2b checks only the address; the server refuses the body (SandboxError 400)',
+  'bad input: updateNetwork with rules that are a string → InvalidArgumentError naming network.rules':
+    "e2b reads the string's characters as hosts and calls .map on each: a TypeError, not an SDK error",
+  'bad input: updateNetwork with a network that is a string → InvalidArgumentError naming network':
+    'e2b sends an empty body for it, which clears the configuration (here the server answers for a sandbox that does not exist)',
   "bad input: kill('') → an error":
     'e2b validates no ids client-side: DELETE /sandboxes/ gets a {code:404} body, which kill() turns into false',
 }

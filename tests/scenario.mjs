@@ -524,6 +524,47 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     await badInput("getInfo('')", () => Sandbox.getInfo('', conn))
     await badInput("kill('')", () => Sandbox.kill('', conn))
     await badInput('negative timeoutMs on create', () => create({ grp: 'bad' }, { timeoutMs: -5_000 }))
+    // updateNetwork reaches sandkitd: 204 where it serves PUT /sandboxes/{id}/network, else
+    // its 501 for endpoints still to come (a SandboxError with that status, not a hang or a
+    // client-side failure).
+    await step('updateNetwork: sandbox and static forms get sandkitd\'s answer (204, or 501 while it does not serve network rules)', async () => {
+      needMain()
+      const outcomes = []
+      for (const call of [() => main.updateNetwork({}), () => Sandbox.updateNetwork(main.sandboxId, { allowInternetAccess: true }, conn)]) {
+        try {
+          await call()
+          outcomes.push('204')
+        } catch (err) {
+          if (!(err instanceof errors.SandboxError) || err.statusCode !== 501) throw err
+          outcomes.push('501')
+        }
+      }
+      return outcomes.join(', ')
+    })
+    // Network options: refused before anything is sent, with InvalidArgumentError naming the
+    // field (the official words where the official SDK checks too); a password never shown.
+    const badNetwork = (name, fn, mentions) =>
+      step(`bad input: ${name} → InvalidArgumentError naming ${mentions}`, async () => {
+        const err = await expectError(fn, { Class: errors.InvalidArgumentError, className: 'InvalidArgumentError', what: name })
+        if (!err.message.includes(mentions)) fail(`${name}: the message does not name ${mentions}: ${err.message}`)
+        if (err.message.includes('hunter2')) fail(`${name}: the message shows the proxy password`)
+        return err.message
+      })
+    const net = (network) => create({ grp: 'bad' }, { timeoutMs: 60_000, network })
+    await badNetwork('network.allowOut that is a string', () => net({ allowOut: '1.1.1.1' }), 'network.allowOut')
+    await badNetwork('network.denyOut callback returning a number', () => net({ denyOut: () => 5 }), 'network.denyOut')
+    await badNetwork('network.denyOut holding a number', () => net({ denyOut: ['10.0.0.0/8', 1] }), 'network.denyOut')
+    await badNetwork('network.httpsPorts with the envd port', () => net({ httpsPorts: [49983] }), 'network.httpsPorts')
+    await badNetwork('network.rules host whose rules are not an array', () => net({ rules: { 'a.test': {} } }), 'network.rules')
+    await badNetwork('network.rules header value that is not a string', () => net({ rules: { 'a.test': [{ transform: { headers: { A: 1 } } }] } }), 'headers.A')
+    await badNetwork('network.rules transform callback that is async', () => net({ rules: { 'a.test': [{ transform: async () => ({}) }] } }), 'transform')
+    await badNetwork('network.rules transform callback returning a string', () => net({ rules: new Map([['a.test', [{ transform: () => 'x' }]]]) }), 'transform')
+    await badNetwork('network.egressProxy without an address', () => net({ egressProxy: { username: 'u', password: 'hunter2' } }), 'egressProxy')
+    await badNetwork('network.egressProxy that is a string', () => net({ egressProxy: 'proxy.test:1080' }), 'egressProxy')
+    await badNetwork('network.egressProxy password that is a number', () => net({ egressProxy: { address: 'p:1080', password: 7 } }), 'egressProxy.password')
+    await badNetwork('updateNetwork with an egressProxy without an address', () => Sandbox.updateNetwork('no-such-sandbox', { egressProxy: { password: 'hunter2' } }, conn), 'egressProxy')
+    await badNetwork('updateNetwork with rules that are a string', () => Sandbox.updateNetwork('no-such-sandbox', { rules: 'a.test' }, conn), 'network.rules')
+    await badNetwork('updateNetwork with a network that is a string', () => Sandbox.updateNetwork('no-such-sandbox', 'deny all', conn), 'network')
     await badInput('forged nextToken (garbage)', () => Sandbox.list({ ...conn, query: inRun(), nextToken: 'not-a-token!!' }).nextItems())
     await badInput('forged nextToken (base64 of garbage)', () =>
       Sandbox.list({ ...conn, query: inRun(), nextToken: 'Zm9yZ2VkLWN1cnNvcg' }).nextItems(),

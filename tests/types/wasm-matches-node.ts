@@ -91,6 +91,11 @@ export type Checks = [
   Assert<Equal<Wasm.SandboxLifecycle, Node.SandboxLifecycle>>,
   Assert<Equal<Wasm.SandboxInfo, Node.SandboxInfo>>,
   Assert<Equal<Wasm.SandboxInfoLifecycle, Node.SandboxInfoLifecycle>>,
+  Assert<Equal<Wasm.SandboxNetworkOpts, Node.SandboxNetworkOpts>>,
+  Assert<Equal<Wasm.SandboxNetworkUpdate, Node.SandboxNetworkUpdate>>,
+  Assert<Equal<Wasm.SandboxNetworkInfo, Node.SandboxNetworkInfo>>,
+  Assert<Equal<Wasm.SandboxNetworkRules, Node.SandboxNetworkRules>>,
+  Assert<Equal<Wasm.SandboxEgressProxyOpts, Node.SandboxEgressProxyOpts>>,
 ]
 
 // The check itself must be able to fail: each of these differs from the real surface.

@@ -189,15 +189,235 @@ pub struct SandboxOpts {
 #[napi(object)]
 pub struct SandboxNetworkOpts {
     /// Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
-    /// `denyOut`.
-    pub allow_out: Option<Vec<String>>,
-    /// Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all).
-    pub deny_out: Option<Vec<String>>,
+    /// `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
+    #[napi(ts_type = "SandboxNetworkSelector")]
+    pub allow_out: Option<JsAnyArg>,
+    /// Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback.
+    #[napi(ts_type = "SandboxNetworkSelector")]
+    pub deny_out: Option<JsAnyArg>,
+    /// Per-host transforms of outbound requests (headers set), as an object or a `Map`.
+    #[napi(ts_type = "SandboxNetworkRules")]
+    pub rules: Option<JsAnyArg>,
+    /// A SOCKS5 proxy the sandbox's outbound TCP goes through.
+    #[napi(ts_type = "SandboxEgressProxyOpts")]
+    pub egress_proxy: Option<JsAnyArg>,
     /// `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true.
     pub allow_public_traffic: Option<bool>,
     /// The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`.
     pub mask_request_host: Option<String>,
+    /// Ports whose servers speak HTTPS (the proxy connects to them with TLS).
     pub https_ports: Option<Vec<f64>>,
+}
+
+// Declared for the generated types: the argument is read as it is (`JsAnyArg`) and checked by
+// the core (`from_js::network_update_value`).
+/// What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
+/// (a field left out is cleared).
+#[napi(object)]
+#[allow(dead_code)]
+pub struct SandboxNetworkUpdate {
+    #[napi(ts_type = "SandboxNetworkSelector")]
+    pub allow_out: Option<JsAnyArg>,
+    #[napi(ts_type = "SandboxNetworkSelector")]
+    pub deny_out: Option<JsAnyArg>,
+    #[napi(ts_type = "SandboxNetworkRules")]
+    pub rules: Option<JsAnyArg>,
+    #[napi(ts_type = "SandboxEgressProxyOpts")]
+    pub egress_proxy: Option<JsAnyArg>,
+    /// `false` is the same as `denyOut: [ALL_TRAFFIC]`.
+    pub allow_internet_access: Option<bool>,
+}
+
+/// A JavaScript value read as it is, for the options whose shape the core checks.
+pub struct JsAnyArg(pub from_js::JsAny);
+
+impl TypeName for JsAnyArg {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl FromNapiValue for JsAnyArg {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: as for every `from_napi_value`, the values are live for this call.
+        unsafe { read_any(env, value, 0).map(JsAnyArg) }
+    }
+}
+
+/// # Safety
+/// `env` and `value` come from napi for the duration of this conversion.
+unsafe fn read_any(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    depth: usize,
+) -> napi::Result<from_js::JsAny> {
+    use from_js::JsAny;
+    if depth > from_js::JS_ANY_MAX_DEPTH {
+        return Err(wrong_type(format!(
+            "is nested too deeply (more than {} levels, or cyclic)",
+            from_js::JS_ANY_MAX_DEPTH
+        )));
+    }
+    // SAFETY: the caller's contract.
+    unsafe {
+        Ok(match js_type(env, value)? {
+            "undefined" => JsAny::Undefined,
+            "null" => JsAny::Null,
+            "boolean" => JsAny::Bool(bool::from_napi_value(env, value)?),
+            "number" => JsAny::Number(f64::from_napi_value(env, value)?),
+            "string" => JsAny::String(String::from_napi_value(env, value)?),
+            "array" => {
+                let mut len = 0u32;
+                napi::check_status!(sys::napi_get_array_length(env, value, &mut len))?;
+                let mut items = Vec::with_capacity(len as usize);
+                for i in 0..len {
+                    let mut item = std::ptr::null_mut();
+                    napi::check_status!(sys::napi_get_element(env, value, i, &mut item))?;
+                    items.push(read_any(env, item, depth + 1)?);
+                }
+                JsAny::Array(items)
+            }
+            "object" => {
+                let obj = Object::from_napi_value(env, value)?;
+                let keys = Object::keys(&obj)?;
+                let mut members = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let v: Option<napi::Unknown> = obj.get(&key)?;
+                    let item = match v {
+                        Some(v) => read_any(env, v.raw(), depth + 1)?,
+                        None => JsAny::Undefined,
+                    };
+                    members.push((key, item));
+                }
+                JsAny::Object(members)
+            }
+            t => JsAny::Other(t),
+        })
+    }
+}
+
+impl ToNapiValue for JsAnyArg {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        use from_js::JsAny;
+        // SAFETY: `env` is live for this conversion; nested values under the same contract.
+        unsafe {
+            match value.0 {
+                JsAny::Undefined | JsAny::Other(_) => <()>::to_napi_value(env, ()),
+                JsAny::Null => {
+                    napi::bindgen_prelude::Null::to_napi_value(env, napi::bindgen_prelude::Null)
+                }
+                JsAny::Bool(b) => bool::to_napi_value(env, b),
+                JsAny::Number(n) => f64::to_napi_value(env, n),
+                JsAny::String(s) => String::to_napi_value(env, s),
+                JsAny::Array(items) => {
+                    Vec::to_napi_value(env, items.into_iter().map(JsAnyArg).collect::<Vec<_>>())
+                }
+                JsAny::Object(members) => Ordered::to_napi_value(
+                    env,
+                    Ordered(members.into_iter().map(|(k, v)| (k, JsAnyArg(v))).collect()),
+                ),
+            }
+        }
+    }
+}
+
+/// `getInfo().network`: the settings as the official SDK maps them.
+#[napi(object, object_from_js = false)]
+pub struct SandboxNetworkInfo {
+    pub allow_out: Option<Vec<String>>,
+    pub deny_out: Option<Vec<String>>,
+    #[napi(ts_type = "Record<string, SandboxNetworkRuleInfo[]>")]
+    pub rules: Option<Ordered<Vec<SandboxNetworkRuleInfo>>>,
+    /// The proxy the sandbox's egress goes through; never with its password.
+    pub egress_proxy: Option<SandboxEgressProxyInfo>,
+    pub allow_public_traffic: Option<bool>,
+    pub mask_request_host: Option<String>,
+    pub https_ports: Option<Vec<u32>>,
+}
+
+/// A rule of `getInfo().network.rules`.
+#[napi(object, object_from_js = false)]
+pub struct SandboxNetworkRuleInfo {
+    pub transform: Option<SandboxNetworkTransform>,
+}
+
+/// What is done to a matching outbound request.
+#[napi(object, object_from_js = false)]
+pub struct SandboxNetworkTransform {
+    /// Headers set on the request, replacing any of the same name.
+    #[napi(ts_type = "Record<string, string>")]
+    pub headers: Option<Ordered<String>>,
+}
+
+/// `getInfo().network.egressProxy`: the API never returns the password.
+#[napi(object, object_from_js = false)]
+pub struct SandboxEgressProxyInfo {
+    pub address: String,
+    pub username: Option<String>,
+}
+
+/// An object whose keys keep their order.
+pub struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<T> TypeName for Ordered<T> {
+    fn type_name() -> &'static str {
+        "Record<string, unknown>"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl<T: ToNapiValue> ToNapiValue for Ordered<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        let mut obj = std::ptr::null_mut();
+        // SAFETY: `env` is live for this conversion; each value is converted under the same
+        // contract.
+        unsafe {
+            napi::check_status!(sys::napi_create_object(env, &mut obj))?;
+            for (k, v) in value.0 {
+                let key = String::to_napi_value(env, k)?;
+                let v = T::to_napi_value(env, v)?;
+                napi::check_status!(sys::napi_set_property(env, obj, key, v))?;
+            }
+        }
+        Ok(obj)
+    }
+}
+
+impl From<sandkit::NetworkConfig> for SandboxNetworkInfo {
+    fn from(n: sandkit::NetworkConfig) -> Self {
+        let rule = |r: sandkit::NetworkRule| SandboxNetworkRuleInfo {
+            transform: r.transform.map(|t| SandboxNetworkTransform {
+                headers: t.headers.map(|h| Ordered(h.0)),
+            }),
+        };
+        SandboxNetworkInfo {
+            allow_out: n.allow_out,
+            deny_out: n.deny_out,
+            rules: n.rules.map(|r| {
+                Ordered(
+                    r.0.into_iter()
+                        .map(|(host, rules)| (host, rules.into_iter().map(rule).collect()))
+                        .collect(),
+                )
+            }),
+            egress_proxy: n.egress_proxy.map(|p| SandboxEgressProxyInfo {
+                address: p.address,
+                username: p.username,
+            }),
+            allow_public_traffic: n.allow_public_traffic,
+            mask_request_host: n.mask_request_host,
+            https_ports: n
+                .https_ports
+                .map(|p| p.into_iter().map(u32::from).collect()),
+        }
+    }
 }
 
 /// Connection options of the calls that act on one sandbox.
@@ -331,7 +551,7 @@ pub struct SandboxInfoLifecycle {
 }
 
 /// A sandbox as listed or looked up.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct SandboxInfo {
     pub sandbox_id: String,
     pub template_id: String,
@@ -348,6 +568,8 @@ pub struct SandboxInfo {
     pub envd_version: String,
     pub sandbox_domain: Option<String>,
     pub allow_internet_access: Option<bool>,
+    /// Only from `getInfo`: the network settings.
+    pub network: Option<SandboxNetworkInfo>,
     pub lifecycle: Option<SandboxInfoLifecycle>,
 }
 
@@ -370,6 +592,7 @@ impl From<sandkit::SandboxInfo> for SandboxInfo {
             envd_version: i.envd_version,
             sandbox_domain: i.sandbox_domain,
             allow_internet_access: i.allow_internet_access,
+            network: i.network.map(SandboxNetworkInfo::from),
             lifecycle: i.lifecycle.map(|l| SandboxInfoLifecycle {
                 on_timeout: l.on_timeout,
                 auto_resume: l.auto_resume,
@@ -434,11 +657,22 @@ pub fn create_opts(
             .take()
             .map(|n| {
                 from_js::network(from_js::NetworkGiven {
-                    allow_out: n.allow_out,
-                    deny_out: n.deny_out,
+                    allow_out: n
+                        .allow_out
+                        .map(|v| from_js::string_list("network.allowOut", v.0))
+                        .transpose()?
+                        .flatten(),
+                    deny_out: n
+                        .deny_out
+                        .map(|v| from_js::string_list("network.denyOut", v.0))
+                        .transpose()?
+                        .flatten(),
                     allow_public_traffic: n.allow_public_traffic,
                     mask_request_host: n.mask_request_host,
                     https_ports: n.https_ports,
+                    rules: n.rules.map(|r| r.0),
+                    egress_proxy: n.egress_proxy.map(|p| p.0),
+                    allow_internet_access: None,
                 })
             })
             .transpose()?,

@@ -2,7 +2,7 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
+    JsAnyArg, SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
     SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
     create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts,
 };
@@ -169,6 +169,41 @@ impl Sandbox {
             inner
                 .set_timeout(sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?)
                 .await
+        })
+        .await
+    }
+
+    /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
+    #[napi(
+        js_name = "updateNetwork",
+        ts_args_type = "sandboxId: string, network: SandboxNetworkUpdate, opts?: SandboxApiOpts | undefined | null"
+    )]
+    pub async fn update_network_by_id(
+        sandbox_id: String,
+        network: JsAnyArg,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<()> {
+        guarded(async move {
+            let network = sandkit::options::from_js::network_update_value(network.0)?;
+            sandkit::Sandbox::update_network_by_id(&sandbox_id, &network, &api_opts(opts)?).await
+        })
+        .await
+    }
+
+    /// Replaces this sandbox's egress configuration; what `network` leaves out is cleared.
+    #[napi(
+        ts_args_type = "network: SandboxNetworkUpdate, opts?: Pick<SandboxOpts, 'requestTimeoutMs'> | undefined | null"
+    )]
+    pub async fn update_network(
+        &self,
+        network: JsAnyArg,
+        opts: Option<SandboxApiOpts>,
+    ) -> napi::Result<()> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let network = sandkit::options::from_js::network_update_value(network.0)?;
+            let timeout = api_opts(opts)?.request_timeout_ms;
+            inner.update_network(&network, timeout).await
         })
         .await
     }

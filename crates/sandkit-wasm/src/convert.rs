@@ -293,6 +293,65 @@ pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
 }
 
 /// `SandboxOpts`; `template` (given positionally) wins over `opts.template`.
+/// A JavaScript value as it is, for the options whose shape the core checks; `path` names it
+/// in messages.
+fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
+    use from_js::JsAny;
+    if depth > from_js::JS_ANY_MAX_DEPTH {
+        return Err(from_js::too_deep(path));
+    }
+    Ok(if v.is_undefined() {
+        JsAny::Undefined
+    } else if v.is_null() {
+        JsAny::Null
+    } else if let Some(b) = v.as_bool() {
+        JsAny::Bool(b)
+    } else if let Some(n) = v.as_f64() {
+        JsAny::Number(n)
+    } else if let Some(s) = v.as_string() {
+        JsAny::String(s)
+    } else if Array::is_array(v) {
+        let array: &Array = v.unchecked_ref();
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for (i, item) in array.iter().enumerate() {
+            items.push(any(&item, &format!("{path}[{i}]"), depth + 1)?);
+        }
+        JsAny::Array(items)
+    } else if v.is_function() {
+        JsAny::Other("function")
+    } else if v.is_object() {
+        let keys = Object::keys(v.unchecked_ref::<Object>());
+        let mut members = Vec::with_capacity(keys.length() as usize);
+        for key in keys.iter() {
+            let key = key.as_string().unwrap_or_default();
+            // A getter may throw.
+            let item = Reflect::get(v, &JsValue::from_str(&key)).map_err(|e| {
+                Error::invalid_argument(format!(
+                    "reading {} threw: {}",
+                    child_path(path, &key),
+                    describe_thrown(&e)
+                ))
+            })?;
+            let at = child_path(path, &key);
+            members.push((key, any(&item, &at, depth + 1)?));
+        }
+        JsAny::Object(members)
+    } else if v.is_symbol() {
+        JsAny::Other("symbol")
+    } else {
+        JsAny::Other("bigint")
+    })
+}
+
+impl Opts {
+    /// A field as it is (see [`any`]); `None` when absent, `undefined` or `null`.
+    fn any(&self, key: &str) -> Result<Option<from_js::JsAny>> {
+        self.get(key)?
+            .map(|v| any(&v, &child_path(&self.path, key), 0))
+            .transpose()
+    }
+}
+
 /// `network`, when given.
 fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
     if o.get("network")?.is_none() {
@@ -300,13 +359,21 @@ fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
     }
     let n = o.object("network")?;
     from_js::network(from_js::NetworkGiven {
-        allow_out: n.strings("allowOut")?,
-        deny_out: n.strings("denyOut")?,
         allow_public_traffic: n.bool("allowPublicTraffic")?,
         mask_request_host: n.string("maskRequestHost")?,
         https_ports: n.numbers("httpsPorts")?,
+        allow_out: n.strings("allowOut")?,
+        deny_out: n.strings("denyOut")?,
+        rules: n.any("rules")?,
+        egress_proxy: n.any("egressProxy")?,
+        allow_internet_access: None,
     })
     .map(Some)
+}
+
+/// `SandboxNetworkUpdate`, the argument of `updateNetwork`, checked by the core.
+pub fn network_update(v: JsValue) -> Result<sandkit::SandboxNetworkUpdateConfig> {
+    from_js::network_update_value(any(&v, "network", 0)?)
 }
 
 pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
@@ -436,6 +503,10 @@ fn write_info(w: &mut Writer, i: &SandboxInfo) {
     w.field_str("envdVersion", &i.envd_version);
     w.field_opt_str("sandboxDomain", i.sandbox_domain.as_deref());
     w.field_opt_bool("allowInternetAccess", i.allow_internet_access);
+    if let Some(n) = &i.network {
+        w.key("network");
+        n.write_json(w);
+    }
     if let Some(l) = &i.lifecycle {
         w.key("lifecycle");
         w.begin_object();

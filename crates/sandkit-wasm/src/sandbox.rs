@@ -12,7 +12,7 @@
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
     Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, metrics_objects,
-    metrics_opts, pause_opts, rejected, run, run_map, string_arg,
+    metrics_opts, network_update, pause_opts, rejected, run, run_map, string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -192,6 +192,43 @@ impl Sandbox {
     pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
         run_map(timeout.map(|t| self.inner.set_timeout(t)), undefined)
+    }
+
+    /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
+    #[wasm_bindgen(js_name = updateNetworkById, unchecked_return_type = "Promise<void>")]
+    pub fn update_network_by_id(
+        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(unchecked_param_type = "SandboxNetworkUpdate")] network: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let op = network_update(network).and_then(|network| {
+            let o = api_opts(opts)?;
+            Ok(sandkit::Sandbox::update_network_by_id(
+                &sandbox_id,
+                &network,
+                &o,
+            ))
+        });
+        run_map(op, undefined)
+    }
+
+    /// Replaces this sandbox's egress configuration; what `network` leaves out is cleared.
+    #[wasm_bindgen(js_name = updateNetwork, unchecked_return_type = "Promise<void>")]
+    pub fn update_network(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SandboxNetworkUpdate")] network: JsValue,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "Pick<SandboxOpts, 'requestTimeoutMs'> | null"
+        )]
+        opts: Option<JsValue>,
+    ) -> Promise {
+        let op = network_update(network).and_then(|network| {
+            let timeout = api_opts(opts)?.request_timeout_ms;
+            Ok(self.inner.update_network(&network, timeout))
+        });
+        run_map(op, undefined)
     }
 
     /// Looks a sandbox up by id.

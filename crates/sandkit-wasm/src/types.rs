@@ -88,16 +88,83 @@ export interface SandboxOpts extends SandboxApiOpts {
 export interface SandboxNetworkOpts {
   /**
    * Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
-   * `denyOut`.
+   * `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
    */
-  allowOut?: Array<string>;
-  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all). */
-  denyOut?: Array<string>;
+  allowOut?: SandboxNetworkSelector;
+  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback. */
+  denyOut?: SandboxNetworkSelector;
+  /** Per-host transforms of outbound requests (headers set), as an object or a `Map`. */
+  rules?: SandboxNetworkRules;
+  /** A SOCKS5 proxy the sandbox's outbound TCP goes through. */
+  egressProxy?: SandboxEgressProxyOpts;
   /** `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true. */
   allowPublicTraffic?: boolean;
   /** The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`. */
   maskRequestHost?: string;
+  /** Ports whose servers speak HTTPS (the proxy connects to them with TLS). */
   httpsPorts?: Array<number>;
+}
+
+/**
+ * What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
+ * (a field left out is cleared).
+ */
+export interface SandboxNetworkUpdate {
+  allowOut?: SandboxNetworkSelector;
+  denyOut?: SandboxNetworkSelector;
+  rules?: SandboxNetworkRules;
+  egressProxy?: SandboxEgressProxyOpts;
+  /** `false` is the same as `denyOut: [ALL_TRAFFIC]`. */
+  allowInternetAccess?: boolean;
+}
+
+/** `getInfo().network`: the settings as the official SDK maps them. */
+export interface SandboxNetworkInfo {
+  allowOut?: Array<string>;
+  denyOut?: Array<string>;
+  rules?: Record<string, SandboxNetworkRuleInfo[]>;
+  /** The proxy the sandbox's egress goes through; never with its password. */
+  egressProxy?: SandboxEgressProxyInfo;
+  allowPublicTraffic?: boolean;
+  maskRequestHost?: string;
+  httpsPorts?: Array<number>;
+}
+
+/** A rule of `getInfo().network.rules`. */
+export interface SandboxNetworkRuleInfo {
+  transform?: SandboxNetworkTransform;
+}
+
+/** What is done to a matching outbound request. */
+export interface SandboxNetworkTransform {
+  /** Headers set on the request, replacing any of the same name. */
+  headers?: Record<string, string>;
+}
+
+/** `getInfo().network.egressProxy`: the API never returns the password. */
+export interface SandboxEgressProxyInfo {
+  address: string;
+  username?: string;
+}
+
+// The callback and union forms js/wrap.mjs resolves (as in js/extra.d.ts).
+export interface SandboxNetworkSelectorContext {
+  allTraffic: string;
+  rules: Map<string, SandboxNetworkRule[]>;
+}
+export type SandboxNetworkSelector = string[] | ((ctx: SandboxNetworkSelectorContext) => string[]);
+export interface SandboxNetworkTransformContext {
+  iam: { tokens: Record<string, string> };
+}
+export type SandboxNetworkTransformResolver = (ctx: SandboxNetworkTransformContext) => SandboxNetworkTransform;
+export interface SandboxNetworkRule {
+  transform?: SandboxNetworkTransform | SandboxNetworkTransformResolver;
+}
+export type SandboxNetworkRules = Record<string, SandboxNetworkRule[]> | Map<string, SandboxNetworkRule[]>;
+export interface SandboxEgressProxyOpts {
+  address: string;
+  username?: string;
+  password?: string;
 }
 
 /** Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`. */
@@ -328,6 +395,8 @@ export interface SandboxInfo {
   envdVersion: string;
   sandboxDomain?: string;
   allowInternetAccess?: boolean;
+  /** Only from `getInfo`: the network settings. */
+  network?: SandboxNetworkInfo;
   lifecycle?: SandboxInfoLifecycle;
 }
 "#;

@@ -99,6 +99,9 @@ pub struct SandboxInfo {
     /// Only from a lookup (`get_info`), not from a listing.
     pub sandbox_domain: Option<String>,
     pub allow_internet_access: Option<bool>,
+    /// Only from a lookup: the egress and public-traffic settings, as the official SDK maps
+    /// them (the egress proxy's password is never there).
+    pub network: Option<wire::NetworkConfig>,
     pub lifecycle: Option<LifecycleInfo>,
 }
 
@@ -128,6 +131,7 @@ impl TryFrom<ListedSandbox> for SandboxInfo {
             envd_version: s.envd_version,
             sandbox_domain: None,
             allow_internet_access: None,
+            network: None,
             lifecycle: None,
         })
     }
@@ -140,6 +144,11 @@ impl TryFrom<SandboxDetail> for SandboxInfo {
         let mut info = SandboxInfo::try_from(d.listed)?;
         info.sandbox_domain = d.access.domain;
         info.allow_internet_access = d.access.allow_internet_access;
+        info.network = d
+            .access
+            .network
+            .as_ref()
+            .map(wire::NetworkConfig::without_secrets);
         info.lifecycle = d.access.lifecycle.map(|l| LifecycleInfo {
             on_timeout: l.on_timeout,
             auto_resume: l.auto_resume,

@@ -54,4 +54,7 @@ pub use options::{
 pub use paginator::SandboxPaginator;
 pub use public::{PublicRequest, SandboxHandle};
 pub use sandbox::Sandbox;
-pub use wire::{NetworkConfig, SandboxState, StringMap};
+pub use wire::{
+    EgressProxy, NetworkConfig, NetworkRule, NetworkRules, NetworkTransform, OrderedMap,
+    SandboxNetworkUpdateConfig, SandboxState, StringMap,
+};

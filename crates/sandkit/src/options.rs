@@ -298,7 +298,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             body.to_json(),
-            r#"{"templateID":"base","timeout":121,"metadata":{"k":"v"},"envVars":{"A":"1"}}"#
+            // What e2b 2.51.0 sends for the same options, byte for byte.
+            r#"{"templateID":"base","metadata":{"k":"v"},"envVars":{"A":"1"},"timeout":121}"#
         );
         let bad = SandboxOpts {
             auto_resume: Some(true),
@@ -535,7 +536,71 @@ pub mod from_js {
         },
     }
 
-    /// What a binding read from `network`: the fields as given.
+    /// A JavaScript value as a binding read it, for options whose shape the core checks
+    /// (`network.rules`, `network.egressProxy`): objects keep their own enumerable keys in
+    /// order (as `Object.entries` lists them).
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum JsAny {
+        Undefined,
+        Null,
+        Bool(bool),
+        Number(f64),
+        String(String),
+        Array(Vec<JsAny>),
+        Object(Vec<(String, JsAny)>),
+        /// A function, symbol or bigint: its `typeof`.
+        Other(&'static str),
+    }
+
+    impl JsAny {
+        /// The type for messages: `typeof`, with `null` and `array` told apart.
+        pub fn type_name(&self) -> &'static str {
+            match self {
+                JsAny::Undefined => "undefined",
+                JsAny::Null => "null",
+                JsAny::Bool(_) => "boolean",
+                JsAny::Number(_) => "number",
+                JsAny::String(_) => "string",
+                JsAny::Array(_) => "array",
+                JsAny::Object(_) => "object",
+                JsAny::Other(t) => t,
+            }
+        }
+
+        fn is_nullish(&self) -> bool {
+            matches!(self, JsAny::Undefined | JsAny::Null)
+        }
+
+        fn member(&self, key: &str) -> Option<&JsAny> {
+            match self {
+                JsAny::Object(members) => {
+                    members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+                }
+                _ => None,
+            }
+        }
+    }
+
+    /// How deep a binding reads a [`JsAny`]; deeper (or cyclic) values are refused.
+    pub const JS_ANY_MAX_DEPTH: usize = 16;
+
+    /// The error of a value nested deeper than [`JS_ANY_MAX_DEPTH`].
+    pub fn too_deep(path: &str) -> Error {
+        Error::invalid_argument(format!(
+            "{path} is nested too deeply (more than {JS_ANY_MAX_DEPTH} levels, or cyclic)"
+        ))
+    }
+
+    fn wrong(path: &str, expected: &str, got: &JsAny) -> Error {
+        Error::invalid_argument(format!(
+            "{path} must be {expected}, got {}",
+            got.type_name()
+        ))
+    }
+
+    /// What a binding read from `network` (of a create, or of an update): the fields as given.
+    /// `allowOut` and `denyOut` callbacks, `rules` given as a `Map` and `transform` callbacks
+    /// have been resolved by the JavaScript layer already.
     #[derive(Debug, Clone, Default)]
     pub struct NetworkGiven {
         pub allow_out: Option<Vec<String>>,
@@ -543,9 +608,14 @@ pub mod from_js {
         pub allow_public_traffic: Option<bool>,
         pub mask_request_host: Option<String>,
         pub https_ports: Option<Vec<f64>>,
+        pub rules: Option<JsAny>,
+        pub egress_proxy: Option<JsAny>,
+        /// Only of an update (`allowInternetAccess`).
+        pub allow_internet_access: Option<bool>,
     }
 
-    /// `network` as the wire sends it; `httpsPorts` are ports other than the daemon's.
+    /// `network` of a create as the wire sends it; `httpsPorts` are ports other than the
+    /// daemon's.
     pub fn network(given: NetworkGiven) -> Result<crate::wire::NetworkConfig> {
         let https_ports = given
             .https_ports
@@ -570,12 +640,170 @@ pub mod from_js {
             })
             .transpose()?;
         Ok(crate::wire::NetworkConfig {
+            egress_proxy: given.egress_proxy.map(egress_proxy).transpose()?.flatten(),
+            rules: given.rules.map(rules).transpose()?.flatten(),
             allow_out: given.allow_out,
             deny_out: given.deny_out,
             allow_public_traffic: given.allow_public_traffic,
             mask_request_host: given.mask_request_host,
             https_ports,
         })
+    }
+
+    /// The body of `updateNetwork` (`SandboxNetworkUpdateConfig`); the fields only a create
+    /// has are not read, as the official SDK does not send them.
+    pub fn network_update(given: NetworkGiven) -> Result<crate::wire::SandboxNetworkUpdateConfig> {
+        Ok(crate::wire::SandboxNetworkUpdateConfig {
+            egress_proxy: given.egress_proxy.map(egress_proxy).transpose()?.flatten(),
+            rules: given.rules.map(rules).transpose()?.flatten(),
+            allow_out: given.allow_out,
+            deny_out: given.deny_out,
+            allow_internet_access: given.allow_internet_access,
+        })
+    }
+
+    /// A `string[]` field (`path` names it); `None` when `null` or `undefined`.
+    pub fn string_list(path: &str, given: JsAny) -> Result<Option<Vec<String>>> {
+        let items = match given {
+            JsAny::Undefined | JsAny::Null => return Ok(None),
+            JsAny::Array(items) => items,
+            other => return Err(wrong(path, "an array of strings", &other)),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                JsAny::String(s) => out.push(s),
+                other => return Err(wrong(&format!("{path}[{i}]"), "a string", &other)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The argument of `updateNetwork` (`SandboxNetworkUpdate`) as a binding read it: an
+    /// object, whose fields are checked here.
+    pub fn network_update_value(given: JsAny) -> Result<crate::wire::SandboxNetworkUpdateConfig> {
+        let JsAny::Object(members) = given else {
+            return Err(wrong("network", "an object", &given));
+        };
+        let mut n = NetworkGiven::default();
+        for (key, value) in members {
+            match key.as_str() {
+                "allowOut" => n.allow_out = string_list("network.allowOut", value)?,
+                "denyOut" => n.deny_out = string_list("network.denyOut", value)?,
+                "rules" => n.rules = Some(value),
+                "egressProxy" => n.egress_proxy = Some(value),
+                "allowInternetAccess" => {
+                    n.allow_internet_access = match value {
+                        JsAny::Undefined | JsAny::Null => None,
+                        JsAny::Bool(b) => Some(b),
+                        other => {
+                            return Err(wrong("network.allowInternetAccess", "a boolean", &other));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        network_update(n)
+    }
+
+    /// `network.egressProxy`: `{ address, username?, password? }`; `null` or `undefined` is
+    /// none. The official SDK refuses anything without a string `address` in these words. The
+    /// password is never part of a message.
+    pub fn egress_proxy(given: JsAny) -> Result<Option<crate::wire::EgressProxy>> {
+        if given.is_nullish() {
+            return Ok(None);
+        }
+        let address = match (&given, given.member("address")) {
+            (JsAny::Object(_), Some(JsAny::String(a))) => a.clone(),
+            _ => {
+                return Err(Error::invalid_argument(
+                    "network egressProxy must be an object with a string 'address' (e.g. 'proxy.example.com:1080').",
+                ));
+            }
+        };
+        let credential = |key: &str| match given.member(key) {
+            None | Some(JsAny::Undefined | JsAny::Null) => Ok(None),
+            Some(JsAny::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(wrong(
+                &format!("network.egressProxy.{key}"),
+                "a string",
+                other,
+            )),
+        };
+        Ok(Some(crate::wire::EgressProxy {
+            address,
+            username: credential("username")?,
+            password: credential("password")?,
+        }))
+    }
+
+    /// `network.rules`: host → `[{ transform?: { headers?: { name: value } } }]`, in the
+    /// order given; `null` or `undefined` is none. A rule's other fields are left out, as the
+    /// official SDK leaves them out; a transform holds headers and nothing else.
+    pub fn rules(given: JsAny) -> Result<Option<crate::wire::NetworkRules>> {
+        use crate::wire::{NetworkRule, NetworkRules, NetworkTransform, OrderedMap};
+        let JsAny::Object(hosts) = given else {
+            return if given.is_nullish() {
+                Ok(None)
+            } else {
+                Err(wrong("network.rules", "an object or a Map", &given))
+            };
+        };
+        let mut out = NetworkRules::new();
+        for (host, list) in hosts {
+            let at = format!("network.rules{}", key_suffix(&host));
+            let JsAny::Array(list) = list else {
+                return Err(wrong(&at, "an array of rules", &list));
+            };
+            let mut rules = Vec::with_capacity(list.len());
+            for (i, rule) in list.into_iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                if !matches!(rule, JsAny::Object(_)) {
+                    return Err(wrong(&at, "an object", &rule));
+                }
+                let transform = match rule.member("transform") {
+                    None | Some(JsAny::Undefined | JsAny::Null) => None,
+                    Some(JsAny::Object(fields)) => {
+                        let mut headers = None;
+                        for (field, value) in fields {
+                            let at = format!("{at}.transform{}", key_suffix(field));
+                            match (field.as_str(), value) {
+                                (_, JsAny::Undefined) => {}
+                                ("headers", JsAny::Null) => headers = None,
+                                ("headers", JsAny::Object(pairs)) => {
+                                    let mut map = OrderedMap::new();
+                                    for (name, v) in pairs {
+                                        match v {
+                                            JsAny::String(v) => map.insert(name.clone(), v.clone()),
+                                            JsAny::Undefined => {}
+                                            other => {
+                                                let at = format!("{at}{}", key_suffix(name));
+                                                return Err(wrong(&at, "a string", other));
+                                            }
+                                        }
+                                    }
+                                    headers = Some(map);
+                                }
+                                ("headers", other) => return Err(wrong(&at, "an object", other)),
+                                _ => {
+                                    return Err(Error::invalid_argument(format!(
+                                        "{at} is not a transform sandkit knows (only headers)"
+                                    )));
+                                }
+                            }
+                        }
+                        Some(NetworkTransform { headers })
+                    }
+                    Some(other) => {
+                        return Err(wrong(&format!("{at}.transform"), "an object", other));
+                    }
+                };
+                rules.push(NetworkRule { transform });
+            }
+            out.insert(host, rules);
+        }
+        Ok(Some(out))
     }
 
     /// A TCP port given as a JavaScript number.
@@ -634,6 +862,153 @@ pub mod from_js {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        fn obj(members: &[(&str, JsAny)]) -> JsAny {
+            JsAny::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        }
+
+        fn s(v: &str) -> JsAny {
+            JsAny::String(v.into())
+        }
+
+        fn message(e: Error) -> String {
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{e}");
+            e.message().to_string()
+        }
+
+        #[test]
+        fn egress_proxy_is_checked_as_the_official_sdk_checks_it() {
+            assert_eq!(egress_proxy(JsAny::Null).unwrap(), None);
+            assert_eq!(egress_proxy(JsAny::Undefined).unwrap(), None);
+            let p = egress_proxy(obj(&[
+                ("address", s("p:1080")),
+                ("username", s("u")),
+                ("password", s("hunter2")),
+                ("extra", JsAny::Number(1.0)),
+            ]))
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                (
+                    p.address.as_str(),
+                    p.username.as_deref(),
+                    p.password.as_deref()
+                ),
+                ("p:1080", Some("u"), Some("hunter2"))
+            );
+            let official = "network egressProxy must be an object with a string 'address' (e.g. 'proxy.example.com:1080').";
+            for bad in [
+                s("p:1080"),
+                JsAny::Array(vec![]),
+                obj(&[]),
+                obj(&[
+                    ("address", JsAny::Number(1080.0)),
+                    ("password", s("hunter2")),
+                ]),
+                JsAny::Other("function"),
+            ] {
+                assert_eq!(message(egress_proxy(bad).unwrap_err()), official);
+            }
+            let e = egress_proxy(obj(&[
+                ("address", s("p:1080")),
+                ("password", JsAny::Number(7.0)),
+            ]))
+            .unwrap_err();
+            assert_eq!(
+                message(e),
+                "network.egressProxy.password must be a string, got number"
+            );
+        }
+
+        #[test]
+        fn rules_keep_their_order_and_name_the_bad_field() {
+            let given = obj(&[
+                (
+                    "z.com",
+                    JsAny::Array(vec![
+                        obj(&[(
+                            "transform",
+                            obj(&[(
+                                "headers",
+                                obj(&[("B", s("1")), ("A", s("2")), ("C", JsAny::Undefined)]),
+                            )]),
+                        )]),
+                        obj(&[("transform", JsAny::Null), ("other", s("dropped"))]),
+                        obj(&[("transform", obj(&[("headers", JsAny::Undefined)]))]),
+                    ]),
+                ),
+                ("*.a.com", JsAny::Array(vec![])),
+            ]);
+            let rules = rules(given).unwrap().unwrap();
+            let mut w = crate::json::Writer::new();
+            crate::wire::NetworkConfig {
+                rules: Some(rules),
+                ..Default::default()
+            }
+            .write_json(&mut w);
+            assert_eq!(
+                w.finish(),
+                r#"{"rules":{"z.com":[{"transform":{"headers":{"B":"1","A":"2"}}},{},{"transform":{}}],"*.a.com":[]}}"#
+            );
+            let bad = |v: JsAny| message(super::rules(v).unwrap_err());
+            assert_eq!(
+                bad(s("x")),
+                "network.rules must be an object or a Map, got string"
+            );
+            assert_eq!(
+                bad(obj(&[("a.com", obj(&[]))])),
+                r#"network.rules["a.com"] must be an array of rules, got object"#
+            );
+            assert_eq!(
+                bad(obj(&[("a", JsAny::Array(vec![JsAny::Null]))])),
+                "network.rules.a[0] must be an object, got null"
+            );
+            assert_eq!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[("transform", s("x"))])])
+                )])),
+                "network.rules.a[0].transform must be an object, got string"
+            );
+            assert_eq!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[(
+                        "transform",
+                        obj(&[("headers", obj(&[("X-Key", JsAny::Number(1.0))]))])
+                    )])])
+                )])),
+                r#"network.rules.a[0].transform.headers["X-Key"] must be a string, got number"#
+            );
+            assert!(
+                bad(obj(&[(
+                    "a",
+                    JsAny::Array(vec![obj(&[("transform", obj(&[("body", s("x"))]))])])
+                )]))
+                .contains("network.rules.a[0].transform.body")
+            );
+        }
+
+        #[test]
+        fn update_bodies_leave_out_what_only_a_create_has() {
+            let body = network_update(NetworkGiven {
+                allow_out: Some(vec!["a.com".into()]),
+                https_ports: Some(vec![443.0]),
+                allow_public_traffic: Some(false),
+                allow_internet_access: Some(false),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(
+                body.to_json(),
+                r#"{"allowOut":["a.com"],"allow_internet_access":false}"#
+            );
+        }
 
         #[test]
         fn checks_js_values() {

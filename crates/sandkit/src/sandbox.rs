@@ -7,7 +7,7 @@ use crate::info::{SandboxInfo, SandboxMetrics};
 use crate::op::{Answer, Op};
 use crate::options::{ConnectOpts, ListOpts, MetricsOpts, OnResume, SandboxOpts, timeout_secs};
 use crate::paginator::SandboxPaginator;
-use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated};
+use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated, SandboxNetworkUpdateConfig};
 use std::time::Duration;
 
 /// A running sandbox, as returned by [`Sandbox::create`] or [`Sandbox::connect`].
@@ -246,6 +246,36 @@ impl Sandbox {
             }
             api::set_sandbox_timeout_op(&self.config, &self.sandbox_id, secs)
         }))
+    }
+
+    /// Replaces a sandbox's egress configuration (`PUT /sandboxes/{id}/network`): what the
+    /// update leaves out is cleared, as with the official SDK.
+    pub fn update_network_by_id(
+        sandbox_id: &str,
+        network: &SandboxNetworkUpdateConfig,
+        opts: &ConnectionOpts,
+    ) -> Op<()> {
+        Op::build(
+            ConnectionConfig::resolve(opts)
+                .map(|config| api::update_network_op(&config, sandbox_id, network)),
+        )
+    }
+
+    /// Replaces this sandbox's egress configuration (see [`Sandbox::update_network_by_id`]);
+    /// `request_timeout_ms` overrides the sandbox's own for this call.
+    pub fn update_network(
+        &self,
+        network: &SandboxNetworkUpdateConfig,
+        request_timeout_ms: Option<u64>,
+    ) -> Op<()> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
+        let mut config = self.config.clone();
+        if let Some(ms) = request_timeout_ms {
+            config.request_timeout_ms = ms;
+        }
+        api::update_network_op(&config, &self.sandbox_id, network)
     }
 
     /// A sandbox's CPU, memory and disk samples from `opts.start` to `opts.end` (the whole

@@ -11,7 +11,7 @@ use crate::transport::Method;
 use crate::wire::metadata::{encode_query_value, encode_uri_component};
 use crate::wire::{
     ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxMetric,
-    SandboxState, SetTimeout, StringMap,
+    SandboxNetworkUpdateConfig, SandboxState, SetTimeout, StringMap,
 };
 pub(crate) use pipeline::{ApiRequest, ApiResponse, send, with_deadline};
 
@@ -218,6 +218,26 @@ pub async fn set_sandbox_timeout(
     set_sandbox_timeout_op(cfg, sandbox_id, timeout_secs)
         .run()
         .await
+}
+
+/// `PUT /sandboxes/{id}/network`: the sandbox's egress configuration, replaced as a whole.
+pub fn update_network_op(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    body: &SandboxNetworkUpdateConfig,
+) -> Op<()> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}/network");
+        // A replacement: sending it twice leaves the same configuration.
+        let req = request(
+            Method::Put,
+            path,
+            Some(body.to_json()),
+            Idempotency::Idempotent,
+        );
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| expect(resp, &not_found).map(drop))
+    }))
 }
 
 /// Sort order of a listing, by start time.

@@ -26,18 +26,19 @@ pub const ENVD_VERSION: &str = "0.6.13";
 
 pub type StringMap = BTreeMap<String, String>;
 
-/// `POST /v2/sandboxes` (and the older `POST /sandboxes`) request body.
+/// `POST /v2/sandboxes` (and the older `POST /sandboxes`) request body, its fields in the
+/// order the official SDK writes them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSandbox {
     #[serde(rename = "templateID")]
     pub template_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<StringMap>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env_vars: Option<StringMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
     #[serde(
         rename = "allow_internet_access",
         skip_serializing_if = "Option::is_none"
@@ -60,20 +61,174 @@ pub struct AutoResume {
     pub enabled: bool,
 }
 
-/// `SandboxNetworkConfig`: every field camelCase on the wire.
+/// `SandboxNetworkConfig`: every field camelCase on the wire, in the order the official SDK
+/// writes them. `egressProxy` carries a password on the way in; [`NetworkConfig::without_secrets`]
+/// is what an answer may show.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_out: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deny_out: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A SOCKS5 proxy for the sandbox's egress; `null` on the wire is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_proxy: Option<EgressProxy>,
+    /// Per-host header transforms of outbound requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<NetworkRules>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_public_traffic: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_request_host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_ports: Option<Vec<u16>>,
+}
+
+/// `SandboxNetworkUpdateConfig`, the body of `PUT /sandboxes/{id}/network`: the whole egress
+/// configuration, replaced (a field left out is cleared). Fields in the official SDK's order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxNetworkUpdateConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_out: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_out: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_proxy: Option<EgressProxy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<NetworkRules>,
+    #[serde(
+        default,
+        rename = "allow_internet_access",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_internet_access: Option<bool>,
+}
+
+/// `SandboxEgressProxyConfig`: a SOCKS5 proxy, `host:port`, with optional RFC 1929
+/// credentials. The password is a secret: `Debug` leaves it out, and answers never carry it.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EgressProxy {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for EgressProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgressProxy")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// `rules`: host (an exact name or `*.suffix`) → its rules, in the order given.
+pub type NetworkRules = OrderedMap<Vec<NetworkRule>>;
+
+/// `SandboxNetworkRule`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NetworkRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<NetworkTransform>,
+}
+
+/// `SandboxNetworkTransform`: what is done to a matching outbound request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NetworkTransform {
+    /// Headers set on the request (replacing any of the same name), in the order given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<OrderedMap<String>>,
+}
+
+/// A JSON object whose members keep their order (as JavaScript objects and the official SDK's
+/// bodies do). Of a key given twice the last value wins, at the first one's place, as in
+/// JavaScript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<V> OrderedMap<V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key`, keeping its place if it is there already.
+    pub fn insert(&mut self, key: String, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>, V> FromIterator<(K, V)> for OrderedMap<V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = OrderedMap::new();
+        for (k, v) in iter {
+            map.insert(k.into(), v);
+        }
+        map
+    }
+}
+
+impl<V: Serialize> Serialize for OrderedMap<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = OrderedMap::new();
+                while let Some((k, v)) = access.next_entry::<String, V>()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// `ConnectSandboxV2`: `{timeout?, memory?}`; an empty body is valid.
@@ -276,9 +431,9 @@ impl NewSandbox {
         let mut w = Writer::new();
         w.begin_object();
         w.field_str("templateID", &self.template_id);
-        w.field_opt_i64("timeout", self.timeout);
         w.field_opt_map("metadata", self.metadata.as_ref());
         w.field_opt_map("envVars", self.env_vars.as_ref());
+        w.field_opt_i64("timeout", self.timeout);
         w.field_opt_bool("allow_internet_access", self.allow_internet_access);
         if let Some(n) = &self.network {
             w.key("network");
@@ -298,11 +453,114 @@ impl NewSandbox {
     }
 }
 
-impl NetworkConfig {
-    fn write_json(&self, w: &mut Writer) {
+/// The egress fields that create and update bodies share, in the official SDK's order.
+fn write_egress(
+    w: &mut Writer,
+    allow_out: Option<&[String]>,
+    deny_out: Option<&[String]>,
+    egress_proxy: Option<&EgressProxy>,
+    rules: Option<&NetworkRules>,
+) {
+    w.field_opt_strings("allowOut", allow_out);
+    w.field_opt_strings("denyOut", deny_out);
+    if let Some(p) = egress_proxy {
+        w.key("egressProxy");
         w.begin_object();
-        w.field_opt_strings("allowOut", self.allow_out.as_deref());
-        w.field_opt_strings("denyOut", self.deny_out.as_deref());
+        w.field_str("address", &p.address);
+        w.field_opt_str("username", p.username.as_deref());
+        w.field_opt_str("password", p.password.as_deref());
+        w.end_object();
+    }
+    if let Some(rules) = rules {
+        w.key("rules");
+        w.begin_object();
+        for (host, list) in rules.iter() {
+            w.key(host);
+            w.begin_array();
+            for rule in list {
+                w.begin_object();
+                if let Some(t) = &rule.transform {
+                    w.key("transform");
+                    w.begin_object();
+                    if let Some(headers) = &t.headers {
+                        w.key("headers");
+                        w.begin_object();
+                        for (name, value) in headers.iter() {
+                            w.field_str(name, value);
+                        }
+                        w.end_object();
+                    }
+                    w.end_object();
+                }
+                w.end_object();
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+}
+
+/// `egressProxy`: `null` is none.
+fn read_egress_proxy(o: Obj<'_, '_>) -> Result<Option<EgressProxy>, JsonError> {
+    let Some(v) = o.opt("egressProxy")? else {
+        return Ok(None);
+    };
+    let p = v.object()?;
+    let (address, username, password) = (
+        p.str("address")?,
+        p.opt_str("username")?,
+        p.opt_str("password")?,
+    );
+    Ok(Some(EgressProxy {
+        address: address.into(),
+        username: owned(username),
+        password: owned(password),
+    }))
+}
+
+/// `rules`: host → `[{transform?: {headers?: {name: value}}}]`, in order.
+fn read_rules(o: Obj<'_, '_>) -> Result<Option<NetworkRules>, JsonError> {
+    let Some(v) = o.opt("rules")? else {
+        return Ok(None);
+    };
+    let mut rules = NetworkRules::new();
+    for (host, list) in v.members()? {
+        let mut out = Vec::new();
+        for rule in list.array()? {
+            let transform = match rule.object()?.opt("transform")? {
+                None => None,
+                Some(t) => {
+                    let headers = match t.object()?.opt("headers")? {
+                        None => None,
+                        Some(h) => {
+                            let mut headers = OrderedMap::new();
+                            for (name, value) in h.members()? {
+                                headers.insert(name.into(), value.string()?);
+                            }
+                            Some(headers)
+                        }
+                    };
+                    Some(NetworkTransform { headers })
+                }
+            };
+            out.push(NetworkRule { transform });
+        }
+        rules.insert(host.into(), out);
+    }
+    Ok(Some(rules))
+}
+
+impl NetworkConfig {
+    /// Writes the configuration as a JSON object, the fields in the official SDK's order.
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        write_egress(
+            w,
+            self.allow_out.as_deref(),
+            self.deny_out.as_deref(),
+            self.egress_proxy.as_ref(),
+            self.rules.as_ref(),
+        );
         w.field_opt_bool("allowPublicTraffic", self.allow_public_traffic);
         w.field_opt_str("maskRequestHost", self.mask_request_host.as_deref());
         if let Some(ports) = &self.https_ports {
@@ -316,6 +574,15 @@ impl NetworkConfig {
         w.end_object();
     }
 
+    /// The configuration as an answer may show it: the egress proxy's password left out.
+    pub fn without_secrets(&self) -> NetworkConfig {
+        let mut shown = self.clone();
+        if let Some(p) = &mut shown.egress_proxy {
+            p.password = None;
+        }
+        shown
+    }
+
     pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
         let o = v.object()?;
         let strings = |key| o.opt(key)?.map(Value::string_array).transpose();
@@ -326,12 +593,50 @@ impl NetworkConfig {
             Some(p) => Some(read_all(p.array()?, |v| v.u16())?),
             None => None,
         };
+        let egress_proxy = read_egress_proxy(o)?;
+        let rules = read_rules(o)?;
         Ok(NetworkConfig {
             allow_out: allow_out.map(to_strings),
             deny_out: deny_out.map(to_strings),
+            egress_proxy,
+            rules,
             allow_public_traffic,
             mask_request_host: owned(mask_request_host),
             https_ports,
+        })
+    }
+}
+
+impl SandboxNetworkUpdateConfig {
+    /// The body as the derive would serialize it.
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        write_egress(
+            &mut w,
+            self.allow_out.as_deref(),
+            self.deny_out.as_deref(),
+            self.egress_proxy.as_ref(),
+            self.rules.as_ref(),
+        );
+        w.field_opt_bool("allow_internet_access", self.allow_internet_access);
+        w.end_object();
+        w.finish()
+    }
+
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        let strings = |key| o.opt(key)?.map(Value::string_array).transpose();
+        let (allow_out, deny_out) = (strings("allowOut")?, strings("denyOut")?);
+        let egress_proxy = read_egress_proxy(o)?;
+        let rules = read_rules(o)?;
+        let allow_internet_access = o.opt_bool("allow_internet_access")?;
+        Ok(SandboxNetworkUpdateConfig {
+            allow_out: allow_out.map(to_strings),
+            deny_out: deny_out.map(to_strings),
+            egress_proxy,
+            rules,
+            allow_internet_access,
         })
     }
 }
@@ -614,6 +919,15 @@ mod tests {
             r#"{"network":{"denyOut":[1]}}"#,
             r#"{"network":{"maskRequestHost":"h","denyOut":[]}}"#,
             r#"{"allowInternetAccess":"yes"}"#,
+            r#"{"network":{"egressProxy":null,"rules":{}}}"#,
+            r#"{"network":{"egressProxy":{"address":"p:1080","username":"u"},
+                "rules":{"b.com":[{}],"a.com":[{"transform":{"headers":{"Z":"1","A":"2"}}},{"transform":null}]}}}"#,
+            r#"{"network":{"egressProxy":{"username":"u"}}}"#,
+            r#"{"network":{"egressProxy":"p:1080"}}"#,
+            r#"{"network":{"rules":{"a.com":{}}}}"#,
+            r#"{"network":{"rules":{"a.com":[{"transform":{"headers":{"A":1}}}]}}}"#,
+            r#"{"network":{"rules":{"a.com":[{"transform":{"headers":[]}}]}}}"#,
+            r#"{"network":{"rules":[]}}"#,
         ] {
             same::<SandboxAccess>(doc, SandboxAccess::from_json);
         }
@@ -639,6 +953,143 @@ mod tests {
         assert_eq!(read("[404]"), None);
     }
 
+    fn full_network() -> NetworkConfig {
+        NetworkConfig {
+            allow_out: Some(vec!["1.1.1.1".into(), "*.example.com".into()]),
+            deny_out: Some(vec![]),
+            egress_proxy: Some(EgressProxy {
+                address: "proxy.example.com:1080".into(),
+                username: Some("u\"".into()),
+                password: Some("secret".into()),
+            }),
+            rules: Some(
+                [
+                    (
+                        "z.example.com",
+                        vec![
+                            NetworkRule {
+                                transform: Some(NetworkTransform {
+                                    headers: Some(
+                                        [("X-B", "2"), ("Authorization", "Bearer t")]
+                                            .into_iter()
+                                            .map(|(k, v)| (k, v.to_string()))
+                                            .collect(),
+                                    ),
+                                }),
+                            },
+                            NetworkRule::default(),
+                            NetworkRule {
+                                transform: Some(NetworkTransform::default()),
+                            },
+                        ],
+                    ),
+                    ("*.a.example.com", vec![]),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            allow_public_traffic: Some(true),
+            mask_request_host: Some("h:${PORT}".into()),
+            https_ports: Some(vec![443, 65535]),
+        }
+    }
+
+    #[test]
+    fn network_bodies_are_the_official_sdks() {
+        // The create body of e2b 2.51.0 for the same options (recorded on the wire): keys in
+        // its order, rules and headers in the order given.
+        let body = NewSandbox {
+            template_id: "base".into(),
+            metadata: Some([("k".to_string(), "v".to_string())].into()),
+            timeout: Some(5),
+            allow_internet_access: Some(false),
+            network: Some(NetworkConfig {
+                allow_out: Some(vec!["api.x.com".into(), "1.1.1.1".into()]),
+                deny_out: Some(vec!["0.0.0.0/0".into()]),
+                egress_proxy: Some(EgressProxy {
+                    address: "p:1080".into(),
+                    username: Some("u".into()),
+                    password: Some("pw".into()),
+                }),
+                rules: Some(
+                    [(
+                        "api.x.com",
+                        vec![
+                            NetworkRule {
+                                transform: Some(NetworkTransform {
+                                    headers: Some([("A", "b".to_string())].into_iter().collect()),
+                                }),
+                            },
+                            NetworkRule::default(),
+                        ],
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
+                allow_public_traffic: Some(false),
+                mask_request_host: Some("h:${PORT}".into()),
+                https_ports: Some(vec![8443]),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            body.to_json(),
+            r#"{"templateID":"base","metadata":{"k":"v"},"timeout":5,"allow_internet_access":false,"network":{"allowOut":["api.x.com","1.1.1.1"],"denyOut":["0.0.0.0/0"],"egressProxy":{"address":"p:1080","username":"u","password":"pw"},"rules":{"api.x.com":[{"transform":{"headers":{"A":"b"}}},{}]},"allowPublicTraffic":false,"maskRequestHost":"h:${PORT}","httpsPorts":[8443]}}"#
+        );
+        let update = SandboxNetworkUpdateConfig {
+            allow_out: Some(vec!["a.com".into()]),
+            deny_out: Some(vec!["0.0.0.0/0".into()]),
+            egress_proxy: Some(EgressProxy {
+                address: "p:1080".into(),
+                ..Default::default()
+            }),
+            rules: Some(NetworkRules::new()),
+            allow_internet_access: Some(true),
+        };
+        assert_eq!(
+            update.to_json(),
+            r#"{"allowOut":["a.com"],"denyOut":["0.0.0.0/0"],"egressProxy":{"address":"p:1080"},"rules":{},"allow_internet_access":true}"#
+        );
+        assert_eq!(SandboxNetworkUpdateConfig::default().to_json(), "{}");
+        for body in [update, SandboxNetworkUpdateConfig::default()] {
+            let text = body.to_json();
+            assert_eq!(text, serde_json::to_string(&body).unwrap());
+            // sandkitd reads it with serde; the client's reader agrees.
+            same::<SandboxNetworkUpdateConfig>(&text, SandboxNetworkUpdateConfig::from_json);
+            assert_eq!(
+                serde_json::from_str::<SandboxNetworkUpdateConfig>(&text).unwrap(),
+                body
+            );
+        }
+    }
+
+    #[test]
+    fn network_config_round_trips_and_keeps_its_secret() {
+        let n = full_network();
+        let text = serde_json::to_string(&n).unwrap();
+        // Order kept both ways, through serde and through the client's reader.
+        assert_eq!(serde_json::from_str::<NetworkConfig>(&text).unwrap(), n);
+        same::<NetworkConfig>(&text, NetworkConfig::from_json);
+        assert!(text.find("z.example.com") < text.find("*.a.example.com"));
+        assert!(text.find("X-B") < text.find("Authorization"));
+        // A key given twice: the last value, at the first one's place (as JavaScript has it).
+        let twice: OrderedMap<String> =
+            serde_json::from_str(r#"{"a":"1","b":"2","a":"3"}"#).unwrap();
+        assert_eq!(
+            twice.0,
+            vec![("a".into(), "3".into()), ("b".into(), "2".into())]
+        );
+        // The password is in no Debug output and in no answer made with without_secrets.
+        assert!(!format!("{n:?}").contains("secret"));
+        let shown = n.without_secrets();
+        assert_eq!(shown.egress_proxy.as_ref().unwrap().password, None);
+        assert!(!serde_json::to_string(&shown).unwrap().contains("secret"));
+        assert_eq!(
+            shown.egress_proxy.as_ref().unwrap().username.as_deref(),
+            Some("u\"")
+        );
+    }
+
     #[test]
     fn requests_are_written_as_the_derives_write_them() {
         let full = NewSandbox {
@@ -647,13 +1098,7 @@ mod tests {
             metadata: Some([("k".to_string(), "v\n".to_string())].into()),
             env_vars: Some(StringMap::new()),
             allow_internet_access: Some(false),
-            network: Some(NetworkConfig {
-                allow_out: Some(vec!["1.1.1.1".into()]),
-                deny_out: Some(vec![]),
-                allow_public_traffic: Some(true),
-                mask_request_host: Some("h".into()),
-                https_ports: Some(vec![443, 65535]),
-            }),
+            network: Some(full_network()),
             auto_pause: Some(true),
             auto_pause_memory: Some(false),
             auto_resume: Some(AutoResume { enabled: true }),
