@@ -2,33 +2,15 @@
 //! network fields sandkitd refuses rather than accept and ignore.
 
 use super::AppState;
-use super::extract::{JsonBodyAndBytes, SandboxId};
+use super::extract::{JsonBody, SandboxId};
 use crate::auth::Team;
 use crate::error::ApiError;
 use crate::store::now_ns;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sandkit::wire::NetworkConfig;
-use serde::Deserialize;
+use sandkit::wire::{EgressProxy, NetworkConfig, NetworkRules, SandboxNetworkUpdateConfig};
 use std::sync::Arc;
-
-/// `SandboxNetworkUpdateConfig`: the egress half of the create's `network`, and
-/// `allow_internet_access`. Absent fields are cleared.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkUpdate {
-    #[serde(default)]
-    allow_out: Option<Vec<String>>,
-    #[serde(default)]
-    deny_out: Option<Vec<String>>,
-    #[serde(
-        default,
-        rename = "allow_internet_access",
-        alias = "allowInternetAccess"
-    )]
-    allow_internet_access: Option<bool>,
-}
 
 /// One update at a time: the record's rules and the kernel's must end up the same.
 static UPDATES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -37,11 +19,9 @@ pub async fn update(
     State(app): State<Arc<AppState>>,
     Team(team): Team,
     SandboxId(id): SandboxId,
-    JsonBodyAndBytes(body, bytes): JsonBodyAndBytes<NetworkUpdate>,
+    JsonBody(body): JsonBody<SandboxNetworkUpdateConfig>,
 ) -> Result<Response, ApiError> {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        refuse_unenforced(&value)?;
-    }
+    refuse_unenforced(body.egress_proxy.as_ref(), body.rules.as_ref())?;
     let _one = UPDATES.lock().await;
     let current = app
         .store
@@ -75,18 +55,20 @@ pub async fn update(
 
 /// The parts of `network` (create or update) sandkitd does not enforce: a SOCKS5 egress
 /// proxy and header transforms. Taking them would let traffic go out other than as asked.
-pub fn refuse_unenforced(network: &serde_json::Value) -> Result<(), ApiError> {
+pub fn refuse_unenforced(
+    egress_proxy: Option<&EgressProxy>,
+    rules: Option<&NetworkRules>,
+) -> Result<(), ApiError> {
     let refuse = |message: &str| Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, message));
-    if network.get("egressProxy").is_some_and(|v| !v.is_null()) {
+    if egress_proxy.is_some() {
         return refuse(
             "network.egressProxy is not supported: sandkitd does not send sandbox traffic through a SOCKS5 proxy",
         );
     }
-    match network.get("rules") {
-        None | Some(serde_json::Value::Null) => Ok(()),
-        Some(serde_json::Value::Object(hosts)) if hosts.is_empty() => Ok(()),
-        Some(_) => refuse(
+    if rules.is_some_and(|r| !r.is_empty()) {
+        return refuse(
             "network.rules is not supported: sandkitd does not rewrite the headers of sandbox traffic",
-        ),
+        );
     }
+    Ok(())
 }

@@ -28,6 +28,9 @@ pub async fn create(
     JsonBodyAndBytes(body, bytes): JsonBodyAndBytes<NewSandbox>,
 ) -> Result<Response, ApiError> {
     refuse_unserved(&bytes)?;
+    if let Some(n) = &body.network {
+        super::network::refuse_unenforced(n.egress_proxy.as_ref(), n.rules.as_ref())?;
+    }
     let mut spec = validate_new(team.clone(), body, &app.templates, &app.limits)?;
     app.live
         .check_egress(&spec)
@@ -257,9 +260,6 @@ fn refuse_unserved(body: &[u8]) -> Result<(), ApiError> {
     if fields.get("mcp").is_some_and(|v| !v.is_null()) {
         return refuse("mcp", "MCP gateway");
     }
-    if let Some(network) = fields.get("network") {
-        super::network::refuse_unenforced(network)?;
-    }
     match fields.get("volumeMounts") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Array(mounts)) if mounts.is_empty() => {}
@@ -353,7 +353,13 @@ pub fn detail(r: &SandboxRecord, domain: &str) -> SandboxDetail {
             envd_access_token: Some(r.envd_access_token.clone()),
             // Internet access is on unless the create call turned it off.
             allow_internet_access: Some(r.spec.allow_internet_access.unwrap_or(true)),
-            network: Some(r.spec.network.clone().unwrap_or_default()),
+            network: Some(
+                r.spec
+                    .network
+                    .as_ref()
+                    .map(|n| n.without_secrets())
+                    .unwrap_or_default(),
+            ),
             lifecycle: Some(Lifecycle {
                 on_timeout: if r.spec.auto_pause { "pause" } else { "kill" }.into(),
                 auto_resume: r.spec.auto_resume,
