@@ -1,8 +1,10 @@
 // The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands,
-// files and a terminal in a real sandbox, root confined to its own sandbox, and kill,
-// against whatever E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd).
-// Only the import differs from a program written for the `e2b` package.
-import { Sandbox, SandboxNotFoundError } from 'sandkit'
+// files and a terminal in a real sandbox, pause and resume, metrics, the code interpreter,
+// network egress rules, root confined to its own sandbox, and kill, against whatever
+// E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd, and a small test
+// internet that answers api.example.test and other.test, since this demo must not need the
+// real one). Only the import differs from a program written for the `e2b` package.
+import { ALL_TRAFFIC, Sandbox, SandboxNotFoundError } from 'sandkit'
 
 const run = `demo-${Date.now().toString(36)}`
 /** @param {...unknown} args */
@@ -139,6 +141,29 @@ const failed = await rebooted.runCode('1 / 0')
 say(`  1 / 0 → ${failed.error?.name}: ${failed.error?.value}`)
 const js = await rebooted.runCode('[1, 2, 3].map((n) => n * 2)', { language: 'javascript' })
 say(`  javascript [1, 2, 3].map(n => n * 2) → ${js.text}`)
+
+say('network egress: rules enforced by sandkitd, outside the sandbox, changed live')
+/** An HTTP request from inside a sandbox, by a process that knows nothing of the rules. */
+const fetchFrom = (/** @type {Sandbox} */ s, /** @type {string} */ url) =>
+  s.commands.run(`curl -s --max-time 5 -o /dev/null -w '%{http_code}' ${url}`).then(
+    (r) => `HTTP ${r.stdout}`,
+    (/** @type {any} */ e) => `refused (curl exit ${e.exitCode})`,
+  )
+const guarded = await Sandbox.create({
+  metadata: { run },
+  network: { denyOut: [ALL_TRAFFIC], allowOut: ['api.example.test'] },
+})
+sandboxes.push(guarded)
+if (process.env.DEMO_NO_INTERNET) {
+  say(`  skipped: ${process.env.DEMO_NO_INTERNET}`)
+} else {
+  say(`  deny all, allow api.example.test: http://api.example.test → ${await fetchFrom(guarded, 'http://api.example.test/')}, http://other.test (the same address) → ${await fetchFrom(guarded, 'http://other.test/')}`)
+  await guarded.updateNetwork({ denyOut: [ALL_TRAFFIC], allowOut: ['other.test'] })
+  say(`  after updateNetwork: other.test → ${await fetchFrom(guarded, 'http://other.test/')}, api.example.test → ${await fetchFrom(guarded, 'http://api.example.test/')}`)
+  const offline = await Sandbox.create({ metadata: { run }, allowInternetAccess: false })
+  sandboxes.push(offline)
+  say(`  allowInternetAccess: false → ${await fetchFrom(offline, 'http://api.example.test/')}; getInfo().network of the first: ${JSON.stringify((await guarded.getInfo()).network)}`)
+}
 
 say('root in a sandbox: its own machine, not the host')
 const rooted = await again.commands.run(
