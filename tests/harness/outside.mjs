@@ -22,8 +22,8 @@
 //   questions seen), HTTPS on 443 (the same, plus the TLS SNI) with a certificate of a test CA
 //   made at start with the `openssl` CLI (SANs: every name below, and the two addresses), a
 //   plain TCP service on 7000 (writes `sandkit-world tcp <local address>\n`, then echoes), and
-//   a DNS server on UDP 53 answering A records for the names below (AAAA and others: no data;
-//   any other name: NXDOMAIN).
+//   a DNS server on UDP 53 of the .53 address answering A records for the names below (AAAA
+//   and others: no data; any other name: NXDOMAIN).
 //     api.example.test, www.github.test, api.github.test, github.test, other.test,
 //     blocked.test, and any other *.github.test → web (.2); second.test → second (.3)
 //
@@ -215,6 +215,20 @@ export async function startOutsideWorld(o = {}) {
   throw new Error(`no free instance of the outside world: all ${INSTANCES} /24s of 198.18.0.0/15 are in use`)
 }
 
+/**
+ * For the test runners: the world, the sandkitd arguments that point sandboxes' DNS at it, and
+ * what the scenario gets as `config.network` — the description, or { unavailable: reason } when
+ * the world cannot be built here (the network steps then fail with that reason). Never rejects.
+ */
+export async function startWorldForRunner() {
+  try {
+    const { stop, output, exited, ...description } = await startOutsideWorld()
+    return { args: ['--dns', description.dns], config: description, stop, description }
+  } catch (err) {
+    return { args: [], config: { unavailable: `the outside world could not be built: ${err.message}` }, stop: async () => {}, description: null }
+  }
+}
+
 // ── the guardian (host side, holds the instance's lock) ────────────────────────────────────
 
 function sh(cmd, args, { check = true } = {}) {
@@ -297,7 +311,7 @@ async function guardian(n) {
     const names = Object.fromEntries(Object.entries(NAMES).map(([name, role]) => [name, addr[role]]))
     makeCertificates(dir, Object.keys(names), [addr.web, addr.second])
     const caPem = readFileSync(`${dir}/ca.pem`, 'utf8')
-    const serveConfig = { names, dir, ports: PORTS }
+    const serveConfig = { names, dir, ports: PORTS, dnsAddress: addr.dns }
 
     server = spawn('ip', ['netns', 'exec', ns, process.execPath, SELF, '--serve', JSON.stringify(serveConfig)], { stdio: ['pipe', 'pipe', 'inherit'] })
     server.stdin.on('error', () => {})
@@ -351,7 +365,7 @@ async function guardian(n) {
 // ── the servers (inside the namespace) ─────────────────────────────────────────────────────
 
 function serve(config) {
-  const { names, dir, ports } = config
+  const { names, dir, ports, dnsAddress } = config
   const dnsLog = []
   const lookup = (name) => {
     const q = name.toLowerCase().replace(/\.$/, '')
@@ -411,7 +425,9 @@ function serve(config) {
     sock.pipe(sock)
   }), ports.tcp)
 
-  // DNS (RFC 1035) over UDP: one question; A records for the known names.
+  // DNS (RFC 1035) over UDP: one question; A records for the known names. Bound to the DNS
+  // address alone: a socket on 0.0.0.0 would answer from the interface's first address (.2),
+  // which a resolver's connected socket drops.
   const udp = createSocket('udp4')
   udp.on('message', (msg, rinfo) => {
     try {
@@ -457,7 +473,7 @@ function serve(config) {
   })
   listening.push(new Promise((resolve, reject) => {
     udp.once('error', reject)
-    udp.bind(ports.dns, '0.0.0.0', resolve)
+    udp.bind(ports.dns, dnsAddress, resolve)
   }))
 
   Promise.all(listening).then(
