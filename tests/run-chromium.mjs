@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
+import { startWorldForRunner } from './harness/outside.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
 
 const { values } = parseArgs({
@@ -135,10 +136,14 @@ let server
 let limited
 let restartable
 let host
+// The test's outside world for the network steps; sandkitd sends sandboxes' DNS to its server.
+const world = await startWorldForRunner()
+cleanups.push(() => world.stop())
+console.log(`# outside world: ${world.description ? `${world.description.namespace}, ${world.description.subnet}, DNS ${world.description.dns}` : world.config.unavailable}`)
 try {
   // Planted before sandkitd starts (it hides what the host keeps private when it starts).
   host = plantHostFixtures()
-  server = await startSandkitd()
+  server = await startSandkitd({ args: world.args })
   cleanups.push(() => server.stop())
   // Small rate limits, for the scenario's rate-limit steps alone.
   limited = await startLimitedSandkitd()
@@ -211,7 +216,7 @@ const opts = {
   redirectUrl: (await startRedirector(server.apiUrl)).url,
   dangerouslyAllowBrowser: true,
 }
-const config = { limited: limitedOptions(limited), restartable: restartable.options, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+const config = { limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary
 try {
   summary = await page.evaluate(

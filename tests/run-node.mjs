@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
+import { startWorldForRunner } from './harness/outside.mjs'
 import { webSocketEcho } from './harness/websocket.mjs'
 import { finish, printCheck, runnerFailure } from './harness/report.mjs'
 import { runScenario } from './scenario.mjs'
@@ -57,9 +58,11 @@ let limited
 let restartable
 // Planted before sandkitd starts (it hides what the host keeps private when it starts).
 let host
+// The test's outside world for the network steps; sandkitd sends sandboxes' DNS to its server.
+const world = await startWorldForRunner()
 try {
   host = plantHostFixtures()
-  server = await startSandkitd()
+  server = await startSandkitd({ args: world.args })
   limited = await startLimitedSandkitd()
   restartable = await startRestartableSandkitd()
 } catch (err) {
@@ -67,6 +70,7 @@ try {
   finish(0, 1)
 }
 console.log(`# impl ${impl}${values.entry ? ` (entry ${values.entry})` : ''}, sandkitd ${server.version} at ${server.apiUrl}`)
+console.log(`# outside world: ${world.description ? `${world.description.namespace}, ${world.description.subnet}, DNS ${world.description.dns}` : world.config.unavailable}`)
 
 const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, otherTeamKey: server.otherTeamKey, redirectUrl: (await startRedirector(server.apiUrl)).url }
 if (impl === 'e2b') {
@@ -147,6 +151,7 @@ for (const r of packageChecks) printCheck(r)
 const config = {
   limited: limitedOptions(limited),
   restartable: restartable.options,
+  network: world.config,
   ...(values.bulk ? { bulk: Number(values.bulk) } : {}),
   ...(impl === 'e2b'
     ? { expectedFailures: E2B_EXPECTED_FAILURES, interpreterSandbox: (await import('@e2b/code-interpreter')).Sandbox }
@@ -262,6 +267,7 @@ if (!server.running) {
 await limited.stop()
 await restartable.stop()
 const status = await server.stop()
+await world.stop()
 if (status.signal === 'SIGKILL') {
   printCheck(runnerFailure('sandkitd stops on SIGTERM', new Error('it had to be killed')))
   failed++

@@ -16,7 +16,8 @@
 // - check(result): optional, called after every check with { name, ok, skipped?, error?, detail?, ms }.
 // - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason },
 //   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs),
-//   restartable: a sandkitd with a state directory the runner restarts (scenario-restart.mjs) }.
+//   restartable: a sandkitd with a state directory the runner restarts (scenario-restart.mjs),
+//   network: the test's outside world, or { unavailable: reason } (scenario-network.mjs) }.
 //   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
 //   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
 //   if it passes it is an ordinary pass.
@@ -42,6 +43,7 @@ import {
 } from './checks.mjs'
 import { runLimitsScenario } from './scenario-limits.mjs'
 import { runRestartScenario } from './scenario-restart.mjs'
+import { runNetworkScenario } from './scenario-network.mjs'
 import { runInterpreterScenario } from './scenario-interpreter.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
@@ -567,6 +569,11 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     const Interpreter = config.interpreterSandbox ?? (typeof Sandbox.prototype?.runCode === 'function' ? Sandbox : null)
     if (Interpreter) await runInterpreterScenario({ Sandbox: Interpreter, errors, conn, step, expectError })
     else skip('runCode: the code interpreter', 'this Sandbox has no runCode')
+
+    // ── network egress, against the outside world the runner built (sandkitd --dns at it) ───
+    if (config.network) {
+      await runNetworkScenario({ Sandbox, errors, conn, world: config.network, create: (meta, more) => create(meta, more), step, expectError })
+    } else skip('network: egress rules against the test\'s outside world', 'the runner built no outside world')
 
     // ── restarts (a second sandkitd with a state directory, restarted by the runner) ─────
     if (config.restartable) await runRestartScenario({ Sandbox, errors, conn, restartable: config.restartable, step, expectError })
