@@ -290,12 +290,12 @@ except Exception as e:
       info = await onlySecond.getInfo()
       assertDeepEqual(info.network?.allowOut, [W.second], 'network.allowOut of the address sandbox')
       await named.updateNetwork({ denyOut: [W.subnet], allowOut: ['second.test', W.web] })
-      info = await named.getInfo()
-      assertDeepEqual(sorted(info.network?.allowOut), sorted(['second.test', W.web]), 'network.allowOut after updateNetwork')
-      assertDeepEqual(info.network?.denyOut, [W.subnet], 'network.denyOut after updateNetwork')
+      const updated = await named.getInfo()
+      assertDeepEqual(sorted(updated.network?.allowOut), sorted(['second.test', W.web]), 'network.allowOut after updateNetwork')
+      assertDeepEqual(updated.network?.denyOut, [W.subnet], 'network.denyOut after updateNetwork')
       info = await offline.getInfo()
       assertEqual(info.allowInternetAccess, false, 'allowInternetAccess of a sandbox made with allowInternetAccess: false')
-      return show(info.network ?? {})
+      return `after the update: ${show(updated.network)}`
     }, O)
 
     await step('network: bad rules are refused by the server with status 400 naming them (create and updateNetwork); the rules in force stay', async () => {
