@@ -58,6 +58,29 @@ pub struct Live {
     logs: Arc<crate::logs::SandboxLogs>,
     /// Sandboxes' network; `Err` says why they have loopback only.
     pub net: Result<crate::net::Network, String>,
+    /// Pauses and resumes under way, by sandbox: a resume waits for a pause that has begun
+    /// (else it would find neither the running sandbox nor its files, and do nothing).
+    transitions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A sandbox's turn to pause or resume; see [`Live::transition`].
+struct Transition<'a> {
+    live: &'a Live,
+    id: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Transition<'_> {
+    fn drop(&mut self) {
+        self._guard.take();
+        // Only the map and this one hold it: nobody waits; forget it.
+        if let Ok(mut t) = self.live.transitions.lock()
+            && Arc::strong_count(&self.lock) == 2
+        {
+            t.remove(&self.id);
+        }
+    }
 }
 
 /// How many ended sandboxes' ids are remembered.
@@ -113,6 +136,7 @@ impl Live {
             ended_ids: Mutex::new(Default::default()),
             logs: Default::default(),
             net: Err("not started".into()),
+            transitions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -234,6 +258,7 @@ impl Live {
     /// Resumes a sandbox the store has just marked running again: thaws its processes, or,
     /// when it was paused without memory, starts it afresh on its files (a reboot).
     pub async fn resume(&self, record: &SandboxRecord) -> Result<(), String> {
+        let _one = self.transition(&record.id).await;
         let dormant = self
             .dormant
             .lock()
@@ -300,10 +325,12 @@ impl Live {
         if let Some(live) = live {
             live.ended.send_replace(true);
             let dormant = live.handle.stop_keeping_files().await;
-            self.detach(&live).await;
             if let Ok(mut d) = self.dormant.lock() {
                 d.insert(id.to_string(), dormant);
             }
+            // After the files are on record: a resume that comes meanwhile reboots at once
+            // (on another address; this one's rules go now).
+            self.detach(&live).await;
         }
     }
 
@@ -373,10 +400,13 @@ impl Live {
         id: &str,
         keep_memory: bool,
     ) -> Result<(), String> {
-        if keep_memory {
-            self.set_paused(id, true).await?;
-        } else {
-            self.stop_keeping_files(id).await;
+        {
+            let _one = self.transition(id).await;
+            if keep_memory {
+                self.set_paused(id, true).await?;
+            } else {
+                self.stop_keeping_files(id).await;
+            }
         }
         if !store.is_paused(id)
             && let Some(record) = store.get_any(id)
@@ -384,6 +414,22 @@ impl Live {
             self.resume(&record).await?;
         }
         Ok(())
+    }
+
+    /// Holds sandbox `id`'s turn to pause or resume (forgotten when nobody waits for it).
+    async fn transition(&self, id: &str) -> Transition<'_> {
+        let lock = self
+            .transitions
+            .lock()
+            .map(|mut t| t.entry(id.to_string()).or_default().clone())
+            .unwrap_or_default();
+        let guard = lock.clone().lock_owned().await;
+        Transition {
+            live: self,
+            id: id.to_string(),
+            lock,
+            _guard: Some(guard),
+        }
     }
 
     /// Whether `id` is one of the sandboxes that ended lately.

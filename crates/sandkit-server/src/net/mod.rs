@@ -294,6 +294,20 @@ impl Network {
     }
 }
 
+impl Drop for Inner {
+    /// A server dropped without [`Network::close`] (a panicking test, say) still takes its
+    /// table with it; after a close this finds nothing to delete.
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "inet", &self.table.name])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// Claims the first free block of the range (an `flock` held while sandkitd runs). The
 /// table of a crashed sandkitd that had the block is replaced when the block is taken again.
 fn claim_block(base: Ipv4Addr, len: u8) -> Result<(u32, std::fs::File), String> {
