@@ -18,6 +18,7 @@ mod link;
 pub mod nft;
 pub mod policy;
 mod proxy;
+mod relay;
 pub mod sniff;
 
 pub use policy::Policy;

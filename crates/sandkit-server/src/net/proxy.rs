@@ -82,9 +82,7 @@ async fn handle(
     let _ = server.set_nodelay(true);
     let _ = client.set_nodelay(true);
     server.write_all(&head).await.ok()?;
-    // Large buffers: a bulk transfer then costs few system calls per megabyte.
-    let _ =
-        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 1 << 16, 1 << 16).await;
+    let _ = super::relay::relay(&client, &server).await;
     Some(())
 }
 
