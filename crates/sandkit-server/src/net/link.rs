@@ -48,19 +48,14 @@ pub async fn remove(host_if: &str) {
 
 /// Runs `ip -batch -` on `commands`, in `netns` when given.
 async fn batch(commands: &str, netns: Option<&OwnedFd>) -> Result<(), String> {
-    use tokio::io::AsyncWriteExt;
-    let mut cmd = tokio::process::Command::new("ip");
-    cmd.args(["-batch", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+    let mut ip = tokio::process::Command::new("ip");
+    ip.args(["-batch", "-"]);
     if let Some(ns) = netns {
         let fd = ns.as_raw_fd();
         // SAFETY: setns is async-signal-safe; between fork and exec the child only enters the
         // namespace (the descriptor stays open until exec).
         unsafe {
-            cmd.pre_exec(move || {
+            ip.pre_exec(move || {
                 if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
                     Ok(())
                 } else {
@@ -69,23 +64,5 @@ async fn batch(commands: &str, netns: Option<&OwnedFd>) -> Result<(), String> {
             });
         }
     }
-    let mut child = cmd.spawn().map_err(|e| format!("running ip: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(commands.as_bytes())
-            .await
-            .map_err(|e| format!("writing to ip: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| format!("running ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    super::feed(ip, commands).await
 }

@@ -309,6 +309,37 @@ impl Drop for Inner {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin; its error output is the error when it fails.
+async fn feed(mut cmd: tokio::process::Command, input: &str) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .map_err(|e| format!("writing to {program}: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// Claims the first free block of the range (an `flock` held while sandkitd runs). The
 /// table of a crashed sandkitd that had the block is replaced when the block is taken again.
 fn claim_block(base: Ipv4Addr, len: u8) -> Result<(u32, std::fs::File), String> {
