@@ -57,11 +57,17 @@ impl World {
     }
 }
 
-/// A server with processes whose sandboxes' DNS goes to the world's server.
-async fn start(world: &World, max_connections: u32) -> RunningServer {
+/// A server whose sandboxes run real processes, without rate limits.
+fn with_processes() -> ServerConfig {
     let mut config = ServerConfig::default();
     config.limits = sandkit_server::config::LimitsConfig::lifted();
     config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    config
+}
+
+/// A server with processes whose sandboxes' DNS goes to the world's server.
+async fn start(world: &World, max_connections: u32) -> RunningServer {
+    let mut config = with_processes();
     config.network.upstream_dns = Some(format!("{}:53", world.dns()).parse().unwrap());
     config.network.max_connections = max_connections;
     let server = start_with(config).await;
@@ -417,9 +423,7 @@ async fn a_killed_sandbox_and_a_stopped_server_leave_nothing_behind() {
 
 #[tokio::test]
 async fn without_a_network_allow_rules_are_refused_and_a_sandbox_has_loopback_only() {
-    let mut config = ServerConfig::default();
-    config.limits = sandkit_server::config::LimitsConfig::lifted();
-    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    let mut config = with_processes();
     config.network.enabled = false;
     let server = start_with(config).await;
     let mode = server.network_mode();
