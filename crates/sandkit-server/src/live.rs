@@ -210,6 +210,8 @@ impl Live {
     /// Applies a record's new egress rules to its running (or frozen) sandbox; a sandbox
     /// paused without memory gets them when it is rebooted.
     pub async fn update_egress(&self, record: &SandboxRecord) -> Result<(), String> {
+        // After a resume under way, which may have attached it under the rules of before.
+        let _one = self.transition(&record.id).await;
         let Some(live) = self.get(&record.id) else {
             return Ok(());
         };
@@ -257,8 +259,15 @@ impl Live {
 
     /// Resumes a sandbox the store has just marked running again: thaws its processes, or,
     /// when it was paused without memory, starts it afresh on its files (a reboot).
-    pub async fn resume(&self, record: &SandboxRecord) -> Result<(), String> {
+    pub async fn resume(
+        &self,
+        store: &crate::store::Store,
+        record: &SandboxRecord,
+    ) -> Result<(), String> {
         let _one = self.transition(&record.id).await;
+        // Its rules as they are now: a network update may have come while this waited.
+        let latest = store.get_any(&record.id);
+        let record = latest.as_ref().unwrap_or(record);
         let dormant = self
             .dormant
             .lock()
@@ -411,7 +420,7 @@ impl Live {
         if !store.is_paused(id)
             && let Some(record) = store.get_any(id)
         {
-            self.resume(&record).await?;
+            self.resume(store, &record).await?;
         }
         Ok(())
     }

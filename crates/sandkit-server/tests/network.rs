@@ -451,3 +451,43 @@ async fn without_a_network_allow_rules_are_refused_and_a_sandbox_has_loopback_on
     assert_eq!(update.status, 400);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn rules_changed_while_paused_hold_after_the_resume_with_or_without_memory() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    for memory in [true, false] {
+        let sbx = create(&server, json!({})).await;
+        assert!(tcp_banner(&sbx, world.web(), 7000).await);
+        let paused = sbx
+            .api
+            .post(
+                &format!("/sandboxes/{}/pause", sbx.id),
+                json!({ "memory": memory }),
+            )
+            .await;
+        assert_eq!(paused.status, 204);
+        assert_eq!(
+            put_network(
+                &sbx,
+                json!({"denyOut": ["0.0.0.0/0"], "allowOut": [world.second()]})
+            )
+            .await,
+            204
+        );
+        let resumed = sbx
+            .api
+            .post(&format!("/v2/sandboxes/{}/connect", sbx.id), json!({}))
+            .await;
+        assert_eq!(resumed.status, 201, "memory {memory}");
+        assert!(
+            !tcp_banner(&sbx, world.web(), 7000).await,
+            "memory {memory}"
+        );
+        assert!(
+            tcp_banner(&sbx, world.second(), 7000).await,
+            "memory {memory}"
+        );
+    }
+    server.shutdown().await;
+}

@@ -233,7 +233,7 @@ async fn resume_paused(
     if reboot {
         app.live.stop_keeping_files(id).await;
     }
-    if let Err(why) = app.live.resume(&record).await {
+    if let Err(why) = app.live.resume(&app.store, &record).await {
         app.live.log_error(id, "resume the sandbox", &why);
         // Still paused (its files kept, or its processes frozen), for another try or a kill.
         app.store.repause(id);

@@ -98,7 +98,7 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
     let traffic = app.store.admit_traffic(&id, now_ns());
     if traffic == Traffic::Resumed
         && let Some(record) = app.store.get_any(&id)
-        && let Err(why) = app.live.resume(&record).await
+        && let Err(why) = app.live.resume(&app.store, &record).await
     {
         app.live.log_error(&id, "resume the sandbox", &why);
         let origin = req.headers().get(header::ORIGIN).cloned();
