@@ -1,15 +1,21 @@
 //! A sandbox's network interface: a veth pair, `eth0` inside its network namespace and
-//! `sk<n>x<slot>` on the host, a /31 between them (the host end is the sandbox's gateway),
-//! made with iproute2's `ip`. Neither end gets an IPv6 address, not even a link-local one.
+//! `sk<n>x<slot>` on the host, made with iproute2's `ip`. The sandbox's address is a /32 on
+//! `eth0`, reached from the host by a route through the pair; its gateway is [`GATEWAY`],
+//! which the host end answers for by proxy ARP. The host end has no address at all: a
+//! sandbox's coming and going changes no address of the host, which programs that watch the
+//! host's addresses take as a network change (Chromium aborts its requests in flight). Neither
+//! end gets an IPv6 address, not even a link-local one.
 
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The next hop every sandbox is given: on no host, answered by proxy ARP on the host end.
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 
 /// Makes the pair and configures both ends. `pid`: a process in the sandbox's namespace
 /// (`netns`), which the peer is created in.
 pub async fn create(
     host_if: &str,
-    gateway: Ipv4Addr,
     address: Ipv4Addr,
     pid: u32,
     netns: &OwnedFd,
@@ -17,19 +23,35 @@ pub async fn create(
     let host = format!(
         "link add {host_if} type veth peer name eth0 netns {pid}\n\
          link set {host_if} addrgenmode none\n\
-         addr add {gateway}/31 dev {host_if}\n\
-         link set {host_if} up\n"
+         link set {host_if} up\n\
+         route add {address}/32 dev {host_if}\n"
     );
     batch(&host, None).await?;
+    let configured = host_settings(host_if);
     let inside = format!(
         "link set eth0 addrgenmode none\n\
-         addr add {address}/31 dev eth0\n\
+         addr add {address}/32 dev eth0\n\
          link set eth0 up\n\
-         route add default via {gateway}\n"
+         route add default via {GATEWAY} dev eth0 onlink\n"
     );
-    if let Err(e) = batch(&inside, Some(netns)).await {
+    let configured = match configured {
+        Ok(()) => batch(&inside, Some(netns)).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = configured {
         remove(host_if).await;
         return Err(e);
+    }
+    Ok(())
+}
+
+/// The host end answers ARP for the gateway (proxy ARP), and takes packets to 127.0.0.1,
+/// where the rules send DNS and domain-checked connections to sandkitd (route_localnet; the
+/// rules refuse every other packet addressed to the host).
+fn host_settings(host_if: &str) -> Result<(), String> {
+    for setting in ["proxy_arp", "route_localnet"] {
+        let path = format!("/proc/sys/net/ipv4/conf/{host_if}/{setting}");
+        std::fs::write(&path, "1").map_err(|e| format!("writing {path}: {e}"))?;
     }
     Ok(())
 }

@@ -3,10 +3,10 @@
 //!
 //! A sandkitd claims one block of addresses (a /21 of `--egress-range`, 10.201.0.0/16 by
 //! default, so that several sandkitds on one machine never share one) and one nftables table
-//! named after it. A sandbox gets a slot of its block: a /31, the even address the host end
-//! of its veth pair (its gateway), the odd one its `eth0`. Its DNS goes to a forwarder here,
-//! and connections that need a domain rule to pass go through the proxy here; everything
-//! else is routed and filtered by the kernel, at the kernel's speed.
+//! named after it. A sandbox gets an address of its block (a /32 on its `eth0`, see link.rs).
+//! Its DNS goes to a forwarder here, and connections that need a domain rule to pass go
+//! through the proxy here (both listen on 127.0.0.1; the rules send the packets there);
+//! everything else is routed and filtered by the kernel, at the kernel's speed.
 //!
 //! What a sandbox reaches, with its rules allowing: whatever the host routes to, under the
 //! host's address (masquerade). Never: other sandboxes, any address of the host itself
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// The seed's figure: concurrent outbound connections of one sandbox.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 2500;
-/// Each sandkitd takes a /21 of the range: 1,024 sandboxes, 32 sandkitds in a /16.
+/// Each sandkitd takes a /21 of the range: 2,046 sandboxes, 32 sandkitds in a /16.
 const BLOCK_BITS: u32 = 11;
 const SHARED_CLAIMS: &str = "/run/sandkitd/egress-blocks";
 
@@ -135,10 +135,10 @@ impl Network {
         let (index, claim) = claim_block(range_base, range_len)?;
         let first = u32::from(range_base) + (index << BLOCK_BITS);
         let block = (first, first + (1 << BLOCK_BITS) - 1);
-        let dns_socket = tokio::net::UdpSocket::bind(("0.0.0.0", 0))
+        let dns_socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| format!("binding the DNS forwarder: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(("0.0.0.0", 0))
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| format!("binding the egress proxy: {e}"))?;
         let table = nft::Table {
@@ -194,7 +194,7 @@ impl Network {
         policy: Policy,
     ) -> Result<Attachment, String> {
         let slot = self.take_slot()?;
-        let (gateway, address) = self.addresses(slot);
+        let address = Ipv4Addr::from(self.inner.block.0 + slot);
         let host_if = format!("{}{slot}", self.inner.table.iface_prefix);
         let policy = Arc::new(policy);
         {
@@ -215,7 +215,7 @@ impl Network {
         };
         // A link of an earlier sandkitd of this block, whose sandbox lived on: not ours.
         link::remove(&attachment.host_if).await;
-        if let Err(e) = link::create(&attachment.host_if, gateway, address, pid, netns).await {
+        if let Err(e) = link::create(&attachment.host_if, address, pid, netns).await {
             self.detach(attachment).await;
             return Err(e);
         }
@@ -266,18 +266,14 @@ impl Network {
         std::net::UdpSocket::bind((ip, 0)).is_ok()
     }
 
-    fn addresses(&self, slot: u32) -> (Ipv4Addr, Ipv4Addr) {
-        let gateway = self.inner.block.0 + slot * 2;
-        (Ipv4Addr::from(gateway), Ipv4Addr::from(gateway + 1))
-    }
-
     fn take_slot(&self) -> Result<u32, String> {
-        let slots_in_block = (1u32 << BLOCK_BITS) / 2;
+        // Every address of the block but its first and last.
+        let slots_in_block = (1u32 << BLOCK_BITS) - 2;
         let mut s = self.inner.free.lock().map_err(|_| "slot table poisoned")?;
         // Freed slots are reused last, so a late packet of a killed sandbox meets nobody.
         if s.next < slots_in_block {
             s.next += 1;
-            return Ok(s.next - 1);
+            return Ok(s.next);
         }
         if s.freed.is_empty() {
             return Err(format!(

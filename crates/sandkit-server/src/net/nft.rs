@@ -10,7 +10,8 @@
 //! - forward (filter): replies to established connections pass; IPv6 and traffic to other
 //!   sandboxes are refused; a new connection over the sandbox's limit is refused; then an
 //!   allowed address passes, a denied one is refused, and the rest passes.
-//! - input (filter): a sandbox reaches the host only through the two redirects above;
+//! - input (filter): a sandbox reaches the host only through the two redirects above (to
+//!   sandkitd's listeners on 127.0.0.1);
 //!   anything else addressed to the host (its API port, other services, any of its
 //!   addresses) is refused.
 //! - postrouting (nat): what leaves for elsewhere is masqueraded behind the host's address.
@@ -58,10 +59,10 @@ table inet {name} {{
     iifname "{p}*" jump from_sandbox_nat
   }}
   chain from_sandbox_nat {{
-    meta l4proto udp udp dport 53 redirect to :{dns_port}
+    meta l4proto udp udp dport 53 dnat ip to 127.0.0.1:{dns_port}
     fib daddr type local return
     ip saddr . ip daddr @allow return
-    ip saddr @domains ip saddr . ip daddr @deny tcp dport {{ 80, 443 }} redirect to :{proxy_port}
+    ip saddr @domains ip saddr . ip daddr @deny tcp dport {{ 80, 443 }} dnat ip to 127.0.0.1:{proxy_port}
   }}
   chain hook_forward {{
     type filter hook forward priority filter; policy accept;
