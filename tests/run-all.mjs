@@ -1,8 +1,9 @@
 // Runs the network wire-body conformance check (tests/run-wire.mjs: sandkit's and e2b's request
 // bodies against one recording server, no sandkitd), then the shared scenario in every runtime,
 // one runner after the other, each against its own sandkitd: Node napi, Node wasm, workerd,
-// Chromium, the official e2b package, and the official Python package (its own scenario, tests/python/scenario.py), examples/browser in Chromium, and
-// the official CLI (tests/run-cli.mjs: exec, pause, resume, logs, kill).
+// Chromium, the official e2b package, and the official Python package (its own scenario,
+// tests/python/scenario.py), examples/browser in Chromium, and the official CLI
+// (tests/run-cli.mjs: exec, pause, resume, logs, kill).
 //
 //   node tests/run-all.mjs [--only wire,napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
 //
