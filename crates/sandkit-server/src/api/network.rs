@@ -44,6 +44,14 @@ pub async fn update(
         .set_network(&team, &id, body.allow_internet_access, egress, now_ns())
         .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
     if let Err(e) = app.live.update_egress(&record).await {
+        // The rules in force stay the rules on record.
+        app.store.set_network(
+            &team,
+            &id,
+            current.spec.allow_internet_access,
+            current.spec.network.unwrap_or_default(),
+            now_ns(),
+        );
         app.live.log_error(&id, "update the network rules", &e);
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
