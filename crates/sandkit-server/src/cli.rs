@@ -66,8 +66,8 @@ Options:
       --egress-range <CIDR>   Private range sandbox addresses come from; each sandkitd on the
                               machine takes a /21 of it [default: 10.201.0.0/16]
       --max-egress-connections <N>
-                              Concurrent outbound connections per sandbox; beyond it new ones
-                              are refused [default: 2500]
+                              Concurrent outbound TCP connections per sandbox; beyond it new
+                              ones are refused [default: 2500]
       --no-egress             Sandboxes get loopback only: no interface, nothing outside
       --insecure-no-userns    Isolate without a user namespace: root in a sandbox is root on
                               the host. Only for kernels that refuse user namespaces

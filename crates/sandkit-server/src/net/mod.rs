@@ -29,7 +29,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// The seed's figure: concurrent outbound connections of one sandbox.
+/// The seed's figure: concurrent outbound (TCP) connections of one sandbox.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 2500;
 /// Each sandkitd takes a /21 of the range: 2,046 sandboxes, 32 sandkitds in a /16.
 const BLOCK_BITS: u32 = 11;
@@ -180,7 +180,7 @@ impl Network {
     pub fn describe(&self) -> String {
         let i = &self.inner;
         format!(
-            "egress on: sandbox addresses {} (nftables table inet {}), DNS via {}, at most {} connections per sandbox; IPv4 forwarding is on",
+            "egress on: sandbox addresses {} (nftables table inet {}), DNS via {}, at most {} TCP connections per sandbox; IPv4 forwarding is on",
             i.table.block, i.table.name, i.upstream, i.table.max_connections
         )
     }
@@ -199,10 +199,9 @@ impl Network {
         let policy = Arc::new(policy);
         {
             let _one = self.inner.changes.lock().await;
-            let script = self.inner.table.elements_script("add", address, &policy);
-            if !script.is_empty()
-                && let Err(e) = nft::apply(&script).await
-            {
+            let script = self.inner.table.reset_count_script(address)
+                + &self.inner.table.elements_script("add", address, &policy);
+            if let Err(e) = nft::apply(&script).await {
                 self.free_slot(slot);
                 return Err(e);
             }
@@ -245,8 +244,9 @@ impl Network {
         let _one = self.inner.changes.lock().await;
         let address = attachment.address;
         let old = self.inner.policies.get(address).unwrap_or_default();
-        let script = self.inner.table.elements_script("delete", address, &old);
-        if !script.is_empty() && nft::apply(&script).await.is_err() {
+        let script = self.inner.table.elements_script("delete", address, &old)
+            + &self.inner.table.reset_count_script(address);
+        if nft::apply(&script).await.is_err() {
             return;
         }
         self.inner.policies.set(address, None);

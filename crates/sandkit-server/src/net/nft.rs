@@ -8,7 +8,7 @@
 //!   443 of a sandbox with domain rules, to a denied address, go to sandkitd's proxy, which
 //!   reads the Host or SNI; nothing else is rewritten.
 //! - forward (filter): replies to established connections pass; IPv6 and traffic to other
-//!   sandboxes are refused; a new connection over the sandbox's limit is refused; then an
+//!   sandboxes are refused; a new TCP connection over the sandbox's limit is refused; then an
 //!   allowed address passes, a denied one is refused, and the rest passes.
 //! - input (filter): a sandbox reaches the host only through the two redirects above (to
 //!   sandkitd's listeners on 127.0.0.1);
@@ -73,7 +73,7 @@ table inet {name} {{
     ct state established,related accept
     meta nfproto ipv6 reject
     oifname "{p}*" reject
-    ct state new add @connections {{ ip saddr ct count over {max_connections} }} reject
+    ct state new meta l4proto tcp add @connections {{ ip saddr ct count over {max_connections} }} reject
     ip saddr . ip daddr @allow accept
     ip saddr . ip daddr @deny reject
     accept
@@ -88,7 +88,7 @@ table inet {name} {{
   }}
   chain sandbox_to_host {{
     ct state established,related accept
-    ct status dnat ct state new add @connections {{ ip saddr ct count over {max_connections} }} reject
+    ct status dnat ct state new meta l4proto tcp add @connections {{ ip saddr ct count over {max_connections} }} reject
     ct status dnat accept
     reject
   }}
@@ -98,6 +98,16 @@ table inet {name} {{
   }}
 }}
 "#
+        )
+    }
+
+    /// Forgets the connections counted for `addr` (the count of a sandbox that had it before
+    /// would otherwise go on: connections a killed sandbox left open stay in the kernel's
+    /// tracking for days). Adding first makes the deletion valid whether or not it is there.
+    pub fn reset_count_script(&self, addr: Ipv4Addr) -> String {
+        format!(
+            "add element inet {0} connections {{ {addr} }}\ndelete element inet {0} connections {{ {addr} }}\n",
+            self.name
         )
     }
 
