@@ -1,7 +1,15 @@
 // Node entry (CommonJS): the napi addon behind the public API. wrap.cjs is generated from
 // wrap.mjs by scripts/build-js.mjs, because Node 20 cannot require() an ES module.
+// On a platform without a matching addon, the wasm build (an ES module without top-level
+// await, which require() loads from Node 20.19 on).
 'use strict'
-const { wrapBinding } = require('./wrap.cjs')
+const { fallbackNotice, wrapBinding } = require('./wrap.cjs')
 
-const api = wrapBinding(require('./native/binding.cjs'))
+let binding
+try {
+  binding = require('./native/binding.cjs')
+} catch (err) {
+  fallbackNotice(err)
+}
+const api = binding ? wrapBinding(binding) : require('../wasm/node.mjs')
 module.exports = { ...api, default: api.Sandbox }

@@ -1,8 +1,16 @@
-// Node entry (ES module): the napi addon behind the public API.
+// Node entry (ES module): the napi addon behind the public API; on a platform without a
+// matching addon, the wasm build, whose API is the same (one line on stderr says so when
+// DEBUG is set).
 import { createRequire } from 'node:module'
-import { wrapBinding } from './wrap.mjs'
+import { fallbackNotice, wrapBinding } from './wrap.mjs'
 
-const api = wrapBinding(createRequire(import.meta.url)('./native/binding.cjs'))
+let binding
+try {
+  binding = createRequire(import.meta.url)('./native/binding.cjs')
+} catch (err) {
+  fallbackNotice(err)
+}
+const api = binding ? wrapBinding(binding) : await import('../wasm/node.mjs')
 
 export const {
   Sandbox,

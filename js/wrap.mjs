@@ -902,6 +902,17 @@ function preparing(fn, prepare) {
 }
 
 /**
+ * Says, in one line on stderr when `DEBUG` is set, that Node has no native addon for this
+ * platform (`err`: why loading it failed) and the wasm build stands in.
+ */
+function fallbackNotice(err) {
+  const env = globalThis.process?.env
+  if (!env?.DEBUG) return
+  const why = String(err?.message ?? err).split(/\.\s|\n/)[0]
+  globalThis.process.stderr.write(`sandkit: no native addon for ${globalThis.process.platform}-${globalThis.process.arch} (${why}); using the wasm build\n`)
+}
+
+/**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
  * static method names to public ones (wasm-bindgen cannot give a static and an instance
  * method the same name).
@@ -991,4 +1002,4 @@ function wrapBinding(binding, opts = {}) {
   }
 }
 
-export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX }
+export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX, fallbackNotice }

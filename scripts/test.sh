@@ -28,5 +28,5 @@ node_modules/.bin/tsc -p tsconfig.json
 step "Rust tests"
 cargo test
 
-step "JS: network wire bodies against e2b 2.51.0, then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
-node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-wire,napi,wasm,workerd,chromium,e2b,python,examples,cli}"
+step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
+node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-wire,fallback,napi,wasm,workerd,chromium,e2b,python,examples,cli}"

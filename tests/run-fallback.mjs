@@ -1,0 +1,103 @@
+// Node on a platform without a native addon: a copy of the package with the addon left out
+// (what `npm install` gives on a platform it has no addon for), imported (ESM) and required
+// (CommonJS), must run on the wasm build with the same API against a real sandkitd: a sandbox
+// created, a command run, its output read, the sandbox killed, and a typed error for an
+// unknown sandbox; with DEBUG set, exactly one line on stderr says so, and without it none.
+//
+//   node tests/run-fallback.mjs
+import { spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
+
+parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
+const { bail, cleanup, cleanups } = runGuard('fallback', 120)
+
+// The package as npm would lay it out, without any .node file.
+const dir = mkdtempSync(join(tmpdir(), 'sandkit-fallback-'))
+cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+const pkg = join(dir, 'node_modules', 'sandkit')
+for (const path of ['package.json', 'index.d.ts', 'js', 'wasm']) {
+  cpSync(join(REPO_ROOT, path), join(pkg, path), { recursive: true, filter: (src) => !src.endsWith('.node') })
+}
+const left = readdirSync(join(pkg, 'js', 'native')).filter((f) => f.endsWith('.node'))
+
+let server
+try {
+  server = await startSandkitd()
+  cleanups.push(() => server.stop())
+} catch (err) {
+  await bail('fallback: start sandkitd', err)
+}
+
+// One program, in both module systems: what a user's code would do.
+const body = `
+  const conn = { apiKey: process.env.KEY, apiUrl: process.env.API, sandboxUrl: process.env.API }
+  const s = await Sandbox.create(conn)
+  const r = await s.commands.run('echo hi from $E2B_SANDBOX_ID')
+  let typed = 'none'
+  try { await Sandbox.getInfo('nosuchsandbox', conn) } catch (e) { typed = e.constructor.name + ' ' + (e instanceof sandkit.SandboxNotFoundError) }
+  console.log(JSON.stringify({ out: r.stdout, id: s.sandboxId, killed: await s.kill(), typed, allTraffic: sandkit.ALL_TRAFFIC }))
+`
+const programs = {
+  import: ['--input-type=module', '-e', `import * as sandkit from 'sandkit'; const { Sandbox } = sandkit;\n${body}`],
+  require: ['-e', `const sandkit = require('sandkit'); const { Sandbox } = sandkit; (async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1) })`],
+}
+
+function run(args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      cwd: dir,
+      env: { PATH: process.env.PATH, KEY: server.apiKey, API: server.apiUrl, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+let passed = 0
+let failed = 0
+const check = async (name, fn) => {
+  try {
+    const detail = await fn()
+    printCheck({ name, ok: true, detail })
+    passed++
+  } catch (err) {
+    printCheck(runnerFailure(name, err))
+    failed++
+  }
+}
+
+await check('the copy has no native addon', () => {
+  if (left.length) throw new Error(`left in the copy: ${left.join(', ')}`)
+})
+for (const [how, args] of Object.entries(programs)) {
+  for (const debug of [true, false]) {
+    await check(`${how} 'sandkit' without an addon${debug ? ', DEBUG set' : ''}: the wasm build runs a sandbox's command, typed errors and all${debug ? ', and one line says so' : ', silently'}`, async () => {
+      const { code, stdout, stderr } = await run(args, debug ? { DEBUG: 'sandkit' } : {})
+      if (code !== 0) throw new Error(`exit ${code}: ${stderr}`)
+      const got = JSON.parse(stdout.trim().split('\n').pop())
+      if (got.out !== `hi from ${got.id}\n`) throw new Error(`stdout ${JSON.stringify(got.out)}`)
+      if (got.killed !== true) throw new Error('kill did not return true')
+      if (got.typed !== 'SandboxNotFoundError true') throw new Error(`getInfo of an unknown sandbox: ${got.typed}`)
+      if (got.allTraffic !== '0.0.0.0/0') throw new Error(`ALL_TRAFFIC ${got.allTraffic}`)
+      const lines = stderr.split('\n').filter(Boolean)
+      if (debug) {
+        const notice = new RegExp(`^sandkit: no native addon for ${process.platform}-${process.arch} \\(.+\\); using the wasm build$`)
+        if (lines.length !== 1 || !notice.test(lines[0])) throw new Error(`stderr: ${JSON.stringify(stderr)}`)
+        return lines[0]
+      }
+      if (lines.length) throw new Error(`stderr without DEBUG: ${JSON.stringify(stderr)}`)
+    })
+  }
+}
+
+await cleanup()
+finish(passed, failed)
