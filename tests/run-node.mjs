@@ -126,6 +126,8 @@ const E2B_EXPECTED_FAILURES = {
     "e2b reads the string's characters as hosts and calls .map on each: a TypeError, not an SDK error",
   'bad input: updateNetwork with a network that is a string → InvalidArgumentError naming network':
     'e2b sends an empty body for it, which clears the configuration (here the server answers for a sandbox that does not exist)',
+  'secrets: the API key and the access token show in no String, JSON.stringify or (Node) util.inspect of a sandbox, its parts, its info or an error':
+    'e2b keeps its connection config (API key included) and the access token as plain fields of the Sandbox: JSON.stringify(sandbox) shows them',
   "bad input: kill('') → an error":
     'e2b validates no ids client-side: DELETE /sandboxes/ gets a {code:404} body, which kill() turns into false',
 }

@@ -451,6 +451,40 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       return e1.message
     })
 
+    // ── secrets ────────────────────────────────────────────────────────────────────────────
+    // Objects get printed and serialized (logs, error reports, JSON): neither the API key nor a
+    // sandbox's access token may show there.
+    await step('secrets: the API key and the access token show in no String, JSON.stringify or (Node) util.inspect of a sandbox, its parts, its info or an error', async () => {
+      needMain()
+      const res = await fetch(`${conn.apiUrl}/sandboxes/${main.sandboxId}`, { headers: { 'X-API-Key': conn.apiKey } })
+      const token = (await res.json()).envdAccessToken
+      assert(typeof token === 'string' && token.length > 8, 'sandkitd gave no access token to look for')
+      let inspect = null
+      if (globalThis.process?.versions?.node && !globalThis.navigator?.userAgent?.includes('Cloudflare')) {
+        inspect = await import('node:util').then((m) => m.inspect, () => null)
+      }
+      let authError
+      try {
+        await Sandbox.list(badConn).nextItems()
+      } catch (err) {
+        authError = err
+      }
+      assert(authError, 'a wrong API key was accepted')
+      const subjects = { sandbox: main, commands: main.commands, files: main.files, pty: main.pty, info: await main.getInfo(), error: authError }
+      const texts = []
+      for (const [name, value] of Object.entries(subjects)) {
+        texts.push([`String(${name})`, String(value)])
+        texts.push([`JSON.stringify(${name})`, JSON.stringify(value) ?? ''])
+        if (inspect) texts.push([`util.inspect(${name})`, inspect(value, { depth: 6, showHidden: true })])
+      }
+      for (const [what, text] of texts) {
+        assert(!text.includes(conn.apiKey), `${what} shows the API key`)
+        assert(!text.includes(badConn.apiKey), `${what} shows the wrong API key it was given`)
+        assert(!text.includes(token), `${what} shows the access token`)
+      }
+      return `${texts.length} renderings${inspect ? ', util.inspect among them' : ''}`
+    })
+
     // ── kill ───────────────────────────────────────────────────────────────────────────────
     await step('kill: static → true, again → false', async () => {
       const s = await create({ grp: 'kill' }, { timeoutMs: 120_000 })
