@@ -427,7 +427,7 @@ async function parent() {
     uploadFile = `${os.tmpdir()}/sandkit-transfer-${process.pid}.bin`
     writeFileSync(uploadFile, payload(N))
   }
-  const env = { ...process.env, E2B_API_URL: server.apiUrl, E2B_SANDBOX_URL: server.sandboxUrl, E2B_API_KEY: server.apiKey }
+  const env = { ...process.env, ...server.env }
   const rowTimeoutMs = 120_000 + N / 1000 // ≥ 1 MB/s
 
   const results = {}

@@ -25,9 +25,7 @@ const child = spawn(cmd, args, {
   stdio: 'inherit',
   env: {
     ...process.env,
-    E2B_API_URL: server.apiUrl,
-    E2B_SANDBOX_URL: server.sandboxUrl,
-    E2B_API_KEY: server.apiKey,
+    ...server.env,
     ...(noInternet ? { DEMO_NO_INTERNET: noInternet } : {}),
   },
 })

@@ -23,9 +23,7 @@ function e2b(...args) {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
-        E2B_API_URL: server.apiUrl,
-        E2B_SANDBOX_URL: server.sandboxUrl,
-        E2B_API_KEY: server.apiKey,
+        ...server.env,
         NO_COLOR: '1',
       },
     })

@@ -25,7 +25,7 @@ try {
 
 // The example's server: its own calls may use E2B_SANDBOX_URL; the page gets only a handle.
 const example = spawn(process.execPath, [join(REPO_ROOT, 'examples/browser/server.mjs'), '0'], {
-  env: { ...process.env, E2B_API_KEY: server.apiKey, E2B_API_URL: server.apiUrl, E2B_SANDBOX_URL: server.sandboxUrl },
+  env: { ...process.env, ...server.env },
   stdio: ['ignore', 'pipe', 'pipe'],
 })
 cleanups.push(async () => {

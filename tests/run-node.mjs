@@ -76,9 +76,7 @@ const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.
 if (impl === 'e2b') {
   // The documented way to point the official SDK at another server; apiUrl and sandboxUrl are
   // also passed as options (internal in e2b, but read).
-  process.env.E2B_API_URL = server.apiUrl
-  process.env.E2B_SANDBOX_URL = server.sandboxUrl
-  process.env.E2B_API_KEY = server.apiKey
+  Object.assign(process.env, server.env)
 }
 
 const entry = values.entry ? pathToFileURL(resolve(values.entry)).href : IMPLS[impl]

@@ -22,9 +22,7 @@ const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {
   stdio: ['ignore', 'pipe', 'pipe'],
   env: {
     ...process.env,
-    E2B_API_URL: server.apiUrl,
-    E2B_SANDBOX_URL: server.sandboxUrl,
-    E2B_API_KEY: server.apiKey,
+    ...server.env,
     SANDKIT_WORLD: JSON.stringify({ web: world.web, second: world.second }),
   },
 })

@@ -326,8 +326,7 @@ let failed = summary?.failed ?? 0
 {
   const name = 'example: examples/worker/worker.mjs proxies a request to a server in a sandbox it made (traffic token attached)'
   try {
-    const env = { E2B_API_KEY: server.apiKey, E2B_API_URL: server.apiUrl, E2B_SANDBOX_URL: server.sandboxUrl }
-    const res = await fetch(`http://127.0.0.1:${port}/greet?who=workerd`, { headers: { 'x-example-env': JSON.stringify(env) } })
+    const res = await fetch(`http://127.0.0.1:${port}/greet?who=workerd`, { headers: { 'x-example-env': JSON.stringify(server.env) } })
     const text = await res.text()
     if (res.status !== 200 || !/^hello from \w+ at \/greet\?who=workerd$/.test(text)) throw new Error(`${res.status}: ${text}`)
     printCheck({ name, ok: true, detail: text })

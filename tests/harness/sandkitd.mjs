@@ -181,6 +181,8 @@ export async function startSandkitd(o = {}) {
     sandboxUrl: banner.E2B_SANDBOX_URL,
     apiKey: banner.E2B_API_KEY,
     otherTeamKey: TEAM_B_KEY,
+    /** The variables that point an SDK, the CLI or a program at this server. */
+    env: { E2B_API_URL: banner.E2B_API_URL, E2B_SANDBOX_URL: banner.E2B_SANDBOX_URL, E2B_API_KEY: banner.E2B_API_KEY },
     version: banner.version,
     url: banner.url ?? banner.E2B_API_URL,
     pid: child.pid,
