@@ -476,19 +476,12 @@ async fn matplotlib_and_ipython_venv() {
     let server = server(Some(VENV_PYTHON)).await;
     let ipython = Interp::new(&server).await;
     let api = common::Api::new(&server.url(), KEY_A);
-    let created = api
-        .post(
-            "/v2/sandboxes",
+    let plain = Interp {
+        envd: Envd::create_with(
+            &api,
             json!({ "templateID": "base", "envVars": { "SANDKIT_PLAIN_PYTHON": "1" } }),
         )
-        .await
-        .expect_json(201);
-    let plain = Interp {
-        envd: Envd {
-            api,
-            id: created["sandboxID"].as_str().unwrap().to_string(),
-            token: created["envdAccessToken"].as_str().unwrap().to_string(),
-        },
+        .await,
     };
     let uses_ipython = "import sys\n'IPython' in sys.modules";
     assert_eq!(
@@ -602,19 +595,12 @@ async fn traffic_token_guards_the_interpreter() {
 async fn execution_env_vars_shadow_the_sandbox_env_for_one_execution() {
     let server = server(None).await;
     let api = common::Api::new(&server.url(), KEY_A);
-    let created = api
-        .post(
-            "/v2/sandboxes",
+    let s = Interp {
+        envd: Envd::create_with(
+            &api,
             json!({ "templateID": "base", "envVars": { "SCOPED": "global" } }),
         )
-        .await
-        .expect_json(201);
-    let s = Interp {
-        envd: Envd {
-            api,
-            id: created["sandboxID"].as_str().unwrap().to_string(),
-            token: created["envdAccessToken"].as_str().unwrap().to_string(),
-        },
+        .await,
     };
     let cases = [
         ("python", "import os\nprint(os.environ['SCOPED'])"),

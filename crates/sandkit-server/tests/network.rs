@@ -80,16 +80,10 @@ async fn start(world: &World, max_connections: u32) -> RunningServer {
     server
 }
 
-async fn create(server: &RunningServer, body: Value) -> Envd {
-    let api = Api::new(&server.url(), KEY_A);
-    let mut body = body;
+/// A sandbox of the base template with the rest of the create body `body`.
+async fn create(server: &RunningServer, mut body: Value) -> Envd {
     body["templateID"] = json!("base");
-    let created = api.post("/v2/sandboxes", body).await.expect_json(201);
-    Envd {
-        api,
-        id: created["sandboxID"].as_str().unwrap().to_string(),
-        token: created["envdAccessToken"].as_str().unwrap().to_string(),
-    }
+    Envd::create_with(&Api::new(&server.url(), KEY_A), body).await
 }
 
 /// What `curl` got: the body, or `ERR <exit code>`. Bounded: 5 s per attempt.

@@ -177,15 +177,7 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
     };
     let mut sandboxes = Vec::new();
     for auto_resume in [true, false] {
-        let created = api
-            .post("/v2/sandboxes", make(auto_resume))
-            .await
-            .expect_json(201);
-        let envd = Envd {
-            api: api.clone(),
-            id: created["sandboxID"].as_str().unwrap().to_string(),
-            token: created["envdAccessToken"].as_str().unwrap().to_string(),
-        };
+        let envd = Envd::create_with(&api, make(auto_resume)).await;
         envd.ok("echo kept > /tmp/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
             .await;
         sandboxes.push(envd);
@@ -295,18 +287,11 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
 async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
     let server = start_with_sandboxes().await;
     let api = common::Api::new(&server.url(), common::KEY_A);
-    let created = api
-        .post(
-            "/v2/sandboxes",
-            json!({"templateID": "base", "timeout": 1, "autoPause": true, "autoPauseMemory": false}),
-        )
-        .await
-        .expect_json(201);
-    let envd = Envd {
-        api: api.clone(),
-        id: created["sandboxID"].as_str().unwrap().to_string(),
-        token: created["envdAccessToken"].as_str().unwrap().to_string(),
-    };
+    let envd = Envd::create_with(
+        &api,
+        json!({"templateID": "base", "timeout": 1, "autoPause": true, "autoPauseMemory": false}),
+    )
+    .await;
     writes_a_file_and_starts_a_sleeper(&envd).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api

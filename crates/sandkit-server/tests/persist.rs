@@ -40,15 +40,6 @@ async fn start_on(dir: &Path) -> RunningServer {
     start_with(config).await
 }
 
-async fn create(api: &Api, body: Value) -> Envd {
-    let created = api.post("/v2/sandboxes", body).await.expect_json(201);
-    Envd {
-        api: api.clone(),
-        id: created["sandboxID"].as_str().unwrap().to_string(),
-        token: created["envdAccessToken"].as_str().unwrap().to_string(),
-    }
-}
-
 async fn state_of(api: &Api, id: &str) -> (u16, Value) {
     let reply = api.get(&format!("/sandboxes/{id}")).await;
     (reply.status, reply.json())
@@ -80,17 +71,17 @@ async fn a_restart_keeps_paused_sandboxes_with_their_files() {
     let dir = StateDir::new("graceful");
     let server = start_on(&dir.0).await;
     let api = Api::new(&server.url(), KEY_A);
-    let paused = create(
+    let paused = Envd::create_with(
         &api,
         json!({"templateID": "base", "metadata": {"role": "paused"}}),
     )
     .await;
-    let auto = create(
+    let auto = Envd::create_with(
         &api,
         json!({"templateID": "base", "autoPause": true, "metadata": {"role": "auto"}}),
     )
     .await;
-    let plain = create(&api, json!({"templateID": "base"})).await;
+    let plain = Envd::create_with(&api, json!({"templateID": "base"})).await;
     for envd in [&paused, &auto, &plain] {
         envd.ok("echo kept > $HOME/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
             .await;
@@ -208,9 +199,10 @@ async fn a_sigkill_loses_no_record_written_before_it() {
     let dir = StateDir::new("sigkill");
     let (mut first, url) = spawn_daemon(&dir.0);
     let api = Api::new(&url, KEY_A);
-    let auto = create(&api, json!({"templateID": "base", "autoPause": true})).await;
+    let auto = Envd::create_with(&api, json!({"templateID": "base", "autoPause": true})).await;
     auto.ok("echo kept > $HOME/kept").await;
-    let paused = create(&api, json!({"templateID": "base", "metadata": {"k": "v"}})).await;
+    let paused =
+        Envd::create_with(&api, json!({"templateID": "base", "metadata": {"k": "v"}})).await;
     paused.ok("echo kept > $HOME/kept").await;
     assert_eq!(
         api.post(
@@ -222,7 +214,7 @@ async fn a_sigkill_loses_no_record_written_before_it() {
         204
     );
     // Created, answered, and killed at once: the record was written before the answer.
-    let last = create(&api, json!({"templateID": "base", "autoPause": true})).await;
+    let last = Envd::create_with(&api, json!({"templateID": "base", "autoPause": true})).await;
     first.kill().unwrap();
     first.wait().unwrap();
 

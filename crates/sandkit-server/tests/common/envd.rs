@@ -134,13 +134,18 @@ impl Frames {
 impl Envd {
     /// Creates a sandbox for team A.
     pub async fn create(server: &RunningServer) -> Envd {
-        let api = Api::new(&server.url(), KEY_A);
-        let created = api
-            .post("/v2/sandboxes", json!({"templateID": "base"}))
-            .await
-            .expect_json(201);
+        Envd::create_with(
+            &Api::new(&server.url(), KEY_A),
+            json!({"templateID": "base"}),
+        )
+        .await
+    }
+
+    /// Creates a sandbox with the create body `body`, for `api`'s team.
+    pub async fn create_with(api: &Api, body: Value) -> Envd {
+        let created = api.post("/v2/sandboxes", body).await.expect_json(201);
         Envd {
-            api,
+            api: api.clone(),
             id: created["sandboxID"].as_str().unwrap().to_string(),
             token: created["envdAccessToken"].as_str().unwrap().to_string(),
         }
