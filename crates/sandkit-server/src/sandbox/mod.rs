@@ -553,11 +553,17 @@ impl Runtime {
                     "setting the sandbox up failed: {message}"
                 )));
             }
-            _ => {
+            other => {
+                let got = match other {
+                    Ok(Received::Closed) => "its socket closed".to_string(),
+                    Ok(Received::Message(m, _)) => format!("it sent {m:?}"),
+                    Err(e) => format!("reading its socket: {e}"),
+                };
+                let end = handle.reap_agent().await;
                 handle.kill().await;
-                return Err(std::io::Error::other(
-                    "the sandbox agent exited while starting",
-                ));
+                return Err(std::io::Error::other(format!(
+                    "the sandbox agent exited while starting ({got}; {end})"
+                )));
             }
         }
         let reader = Arc::downgrade(&handle.inner);
@@ -990,6 +996,33 @@ impl SandboxHandle {
         Dormant {
             dir: self.dir(),
             claim: self.inner.ids_claim.lock().ok().and_then(|mut c| c.take()),
+        }
+    }
+
+    /// How the agent ended, for an error: it closed its socket, so it has ended or is about
+    /// to (a second later it is killed).
+    async fn reap_agent(&self) -> String {
+        let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
+        let Some(mut child) = child else {
+            return "already reaped".into();
+        };
+        let status = tokio::task::spawn_blocking(move || {
+            for _ in 0..100 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Some(status);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        match status {
+            Some(s) => s.to_string(),
+            None => "still running after closing its socket: killed".into(),
         }
     }
 
