@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=0.2.130
 
 step() { printf '\n== %s\n' "$*"; }
+# Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 
 step "npm packages"
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -18,11 +24,7 @@ if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
   step "the official Python packages (e2b 2.63.0 and e2b-code-interpreter 2.11.5, conformance clients)"
   if ! .venv-e2b/bin/python -c 'import importlib.metadata as m; assert m.version("e2b") == "2.63.0"; assert m.version("e2b-code-interpreter") == "2.11.5"' 2>/dev/null; then
     if ! python3 -m venv .venv-e2b 2>/dev/null; then
-      if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-      else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-      fi
+      apt_install python3-venv
       python3 -m venv .venv-e2b
     fi
     .venv-e2b/bin/pip install --quiet --disable-pip-version-check e2b==2.63.0 e2b-code-interpreter==2.11.5
@@ -66,11 +68,7 @@ fi
 # adds `myhostname` to the hosts line of /etc/nsswitch.conf).
 if ! getent hosts probe.localhost >/dev/null 2>&1 && command -v apt-get >/dev/null; then
   step "libnss-myhostname (*.localhost names resolve to loopback)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-myhostname >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-myhostname >/dev/null
-  fi
+  apt_install libnss-myhostname
   getent hosts probe.localhost >/dev/null || echo "note: *.localhost names still do not resolve; add myhostname to the hosts line of /etc/nsswitch.conf"
 fi
 
@@ -79,11 +77,7 @@ fi
 if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
   if command -v apt-get >/dev/null; then
     step "nftables and iproute2 (sandbox network egress)"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
-    fi
+    apt_install nftables iproute2
   else
     echo "note: no nft or ip: sandboxes will have loopback only (install nftables and iproute2)"
   fi
@@ -91,9 +85,11 @@ fi
 
 if [ "${SANDKIT_NO_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
   step "chromium (browser tests)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  fi
+  apt_install chromium
+fi
+
+# The fuzz targets link libFuzzer, which its crate builds from C++ (scripts/fuzz.sh).
+if [ "${SANDKIT_NO_FUZZ:-}" != 1 ] && ! command -v c++ >/dev/null && command -v apt-get >/dev/null; then
+  step "g++ (libFuzzer, for the fuzz targets)"
+  apt_install g++
 fi

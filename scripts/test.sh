@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, the type check, Rust unit and integration tests (against an
-# in-process sandkitd), then the shared JS scenario in Node (napi), Node (wasm), workerd,
-# headless Chromium and with the official `e2b` package, each against a real sandkitd.
+# in-process sandkitd), a bounded fuzzing run of every decoder, then the shared JS scenario in
+# Node (napi), Node (wasm), workerd, headless Chromium and with the official `e2b` package,
+# each against a real sandkitd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,9 @@ node_modules/.bin/tsc -p tsconfig.json
 
 step "Rust tests"
 cargo test
+
+step "fuzz: every decoder of untrusted bytes, ${FUZZ_SECONDS:-60} s per target from its committed corpus"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
 step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
 node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-wire,fallback,napi,wasm,workerd,chromium,e2b,python,examples,cli}"

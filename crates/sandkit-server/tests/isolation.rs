@@ -297,6 +297,48 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
     server.shutdown().await;
 }
 
+/// The descriptors of this process (the in-process sandkitd's) that point at `target`.
+fn open_descriptors_of(target: &str) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy() == target)
+        .count()
+}
+
+#[tokio::test]
+async fn a_killed_sandbox_gives_back_its_namespace_at_once_whatever_its_commands_timeouts() {
+    let server = start_with_sandboxes().await;
+    let sbx = Envd::create(&server).await;
+    let netns = sbx
+        .ok("readlink /proc/self/ns/net")
+        .await
+        .trim()
+        .to_string();
+    assert!(netns.starts_with("net:["), "{netns}");
+    // A command that ends at once but was given an hour: its deadline kept the sandbox's
+    // handle (namespace, id range) for that hour after a kill.
+    let mut frames = sbx
+        .stream(
+            "process.Process/Start",
+            json!({"process": {"cmd": "/bin/true"}, "stdin": false}),
+            &[
+                ("Authorization", "Basic cm9vdDo="),
+                ("Connect-Timeout-Ms", "3600000"),
+            ],
+        )
+        .await;
+    while !frames.next_within(Duration::from_secs(10)).await.is_end() {}
+    assert!(open_descriptors_of(&netns) > 0, "sandkitd holds {netns}");
+    let api = Api::new(&server.url(), KEY_A);
+    api.delete(&format!("/sandboxes/{}", sbx.id)).await;
+    assert!(
+        common::envd::eventually(Duration::from_secs(5), || open_descriptors_of(&netns) == 0).await,
+        "{netns} is still open in sandkitd after the kill"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn downloads_of_pipes_and_terminals_are_refused_at_once() {
     // A FIFO would hold sandkitd's reader forever; /dev/tty is sandkitd's own terminal.

@@ -680,8 +680,24 @@ fn decimal_to_f64(text: &[u8]) -> Option<f64> {
         }
     }
     if let Some(b'e' | b'E') = digits.next() {
-        let written: String = digits.map(|&b| b as char).collect();
-        exponent = exponent.checked_add(written.trim_start_matches('+').parse::<i64>().ok()?)?;
+        // Saturating: past ±10^6 every exponent gives 0 or infinity alike (and `5e-99…9`
+        // is 0, as serde_json reads it, not an error).
+        let mut written: i64 = 0;
+        let mut sign = 1;
+        for &b in digits {
+            match b {
+                b'-' => sign = -1,
+                b'0'..=b'9' => written = (written * 10 + i64::from(b - b'0')).min(1_000_000),
+                _ => {}
+            }
+        }
+        exponent = exponent.saturating_add(sign * written);
+    }
+    // Trailing zeros go to the exponent, so that the digits that matter convert exactly
+    // (found by fuzz/json: `123456781234506000000000000` was read one unit off).
+    while mantissa != 0 && mantissa.is_multiple_of(10) {
+        mantissa /= 10;
+        exponent = exponent.saturating_add(1);
     }
     let mut value = mantissa as f64;
     let step = |value: f64, by: i64| {
@@ -955,6 +971,14 @@ mod tests {
             );
         }
         assert_eq!(read("1e400"), None, "out of range");
+        // Found by fuzz/json: an exponent past i64 is 0 (or out of range), not an error.
+        assert_eq!(read("5e-3456789134832209450617283945"), Some(0.0));
+        assert_eq!(read("-0e99999999999999999999"), Some(-0.0));
+        assert_eq!(read("1e3456789134832209450617283945"), None);
+        assert_eq!(
+            read("123456781234506000000000000"),
+            Some(1.23456781234506e26)
+        );
     }
     use super::*;
 

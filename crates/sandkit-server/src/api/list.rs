@@ -198,6 +198,13 @@ fn parse_query(query: &str) -> Result<ListParams, ApiError> {
     Ok(params)
 }
 
+/// The metadata filter of a list query string, or `None` when the query is refused: for the
+/// fuzz target (fuzz/), which checks it against what the SDK encoded. Not an API.
+#[doc(hidden)]
+pub fn fuzz_metadata_filter(query: &str) -> Option<StringMap> {
+    parse_query(query).ok().map(|p| p.metadata)
+}
+
 fn parse_limit(value: &str) -> Result<usize, ApiError> {
     let max = MAX_LIST_LIMIT as usize;
     let ok = !value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit());

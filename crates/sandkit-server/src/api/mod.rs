@@ -2,6 +2,9 @@
 
 mod extract;
 mod list;
+
+#[doc(hidden)]
+pub use list::fuzz_metadata_filter;
 mod logs;
 mod metrics;
 mod network;

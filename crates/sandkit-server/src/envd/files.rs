@@ -887,24 +887,9 @@ async fn multipart_upload(
             Ok(None) => break,
             Err(e) => return Err(bad(e.body_text())),
         };
-        if field.name() != Some("file") {
+        let Some(target) = part_target(&field, path.as_deref(), &user.home, &mut seen)? else {
             continue;
-        }
-        let target = match (&path, field.file_name()) {
-            (Some(p), _) => p.clone(),
-            (None, Some(f)) if !f.is_empty() => resolve_path(f, &user.home),
-            _ => {
-                return Err(bad(
-                    "a file part has no filename and there is no path parameter".into(),
-                ));
-            }
         };
-        let target = super::fs::normalize(&target);
-        if !seen.insert(target.clone()) {
-            return Err(bad(format!(
-                "you cannot upload multiple files to the same path '{target}' in one upload request, only the first specified file was uploaded"
-            )));
-        }
         let mut upload = create(live, user, &target).await?;
         loop {
             match field.chunk().await {
@@ -916,6 +901,112 @@ async fn multipart_upload(
         results.push(upload.finish(metadata).await?);
     }
     Ok(results)
+}
+
+/// Where a multipart part goes: `None` for a part not named `file` (skipped), else the
+/// `path` parameter or the part's filename (a path, relative to `home`), normalised; a second
+/// part for the same path is refused.
+fn part_target(
+    field: &axum::extract::multipart::Field<'_>,
+    path: Option<&str>,
+    home: &str,
+    seen: &mut HashSet<String>,
+) -> Result<Option<String>, Reject> {
+    if field.name() != Some("file") {
+        return Ok(None);
+    }
+    let target = match (path, field.file_name()) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(f)) if !f.is_empty() => resolve_path(f, home),
+        _ => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "a file part has no filename and there is no path parameter".into(),
+            ));
+        }
+    };
+    let target = super::fs::normalize(&target);
+    if !seen.insert(target.clone()) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!(
+                "you cannot upload multiple files to the same path '{target}' in one upload request, only the first specified file was uploaded"
+            ),
+        ));
+    }
+    Ok(Some(target))
+}
+
+/// Entry points for the fuzz targets (fuzz/): the parsing an upload or download request goes
+/// through, without a sandbox to write to. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// `Range` against a file of `len` bytes, `Accept-Encoding`, and `X-Metadata-*` headers:
+    /// whatever they say, an answer within bounds (checked here) and no panic.
+    pub fn headers(range: &str, len: u64, accept: &str, metadata: &[(String, String)]) {
+        if let Some(Ok((first, last))) = parse_range(range, len) {
+            assert!(
+                first <= last && last < len,
+                "{range:?} of {len}: {first}-{last}"
+            );
+        }
+        let _ = negotiate(Some(accept));
+        let mut map = HeaderMap::new();
+        for (k, v) in metadata {
+            let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(format!("x-metadata-{k}").as_bytes()),
+                HeaderValue::from_str(v),
+            ) else {
+                continue;
+            };
+            map.append(name, value);
+        }
+        if let Ok(m) = upload_metadata(&map) {
+            let total: usize = m
+                .iter()
+                .map(|(k, v)| super::super::fs::xattr::PREFIX.len() + k.len() + v.len())
+                .sum();
+            assert!(total <= MAX_METADATA_TOTAL);
+        }
+    }
+
+    /// A multipart upload body (gzipped when `gzip`), read as the handler reads it: each
+    /// file part's target and size, or the 400 it gets.
+    pub async fn multipart(
+        content_type: &str,
+        body: Vec<u8>,
+        gzip: bool,
+        path: Option<&str>,
+    ) -> Result<Vec<(String, usize)>, String> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .map_err(|e| e.to_string())?;
+        if gzip {
+            req = req.map(gunzip);
+        }
+        let mut multipart = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| e.body_text())?;
+        let mut seen = HashSet::new();
+        let mut parts = Vec::new();
+        while let Some(mut field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+            let Some(target) =
+                part_target(&field, path, "/home/user", &mut seen).map_err(|(_, m)| m)?
+            else {
+                continue;
+            };
+            let mut size = 0;
+            while let Some(chunk) = field.chunk().await.map_err(|e| e.body_text())? {
+                size += chunk.len();
+            }
+            parts.push((target, size));
+        }
+        Ok(parts)
+    }
 }
 
 #[cfg(test)]

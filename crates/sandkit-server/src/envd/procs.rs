@@ -246,20 +246,26 @@ impl ProcTable {
         if let Ok(mut m) = self.procs.lock() {
             m.insert(pid, entry.clone());
         }
-        if let Some(limit) = deadline {
+        // Ended with the process: it holds the sandbox's handle, and with it the sandbox's
+        // host resources (its id range, network namespace), which a killed sandbox must give
+        // back at once, not when a long command timeout runs out.
+        let deadline = deadline.map(|limit| {
             let weak = Arc::downgrade(&entry);
-            let handle = handle.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(limit).await;
                 if weak.upgrade().is_some_and(|e| !e.ended()) {
                     handle.signal(pid, libc::SIGKILL).await;
                 }
-            });
-        }
+            })
+            .abort_handle()
+        });
         let procs = self.procs.clone();
         let pumped = entry.clone();
         tokio::spawn(async move {
             let status = pump(&pumped, readers, exit).await;
+            if let Some(deadline) = deadline {
+                deadline.abort();
+            }
             let end = EndInfo::from_status(status);
             log.record(&crate::logs::Event::ProcessEnded {
                 pid,

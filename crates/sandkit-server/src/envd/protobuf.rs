@@ -466,6 +466,10 @@ fn utf8(b: &[u8]) -> Result<String, String> {
         .map_err(|_| "a string is not UTF-8".to_string())
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: what an RFC 3339 timestamp can say.
+const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 /// One non-map value in its JSON form.
 fn scalar(kind: Kind, wire: Wire<'_>) -> Result<Value, String> {
     let mismatch = || "unexpected wire type".to_string();
@@ -483,8 +487,15 @@ fn scalar(kind: Kind, wire: Wire<'_>) -> Result<Value, String> {
                     _ => {}
                 }
             }
+            // Protobuf's JSON form has years 1 to 9999 only (found by fuzz/connect: a year
+            // 1256286 decoded, then could not be written back).
+            if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&seconds)
+                || !(0..1_000_000_000).contains(&nanos)
+            {
+                return Err(format!("a timestamp out of range: {seconds} s {nanos} ns"));
+            }
             Value::String(sandkit::wire::time::format_rfc3339_millis(
-                seconds.saturating_mul(1000) + nanos / 1_000_000,
+                seconds * 1000 + nanos / 1_000_000,
             ))
         }
         (Bool, Wire::Varint(v)) => Value::Bool(v != 0),
@@ -734,5 +745,28 @@ mod tests {
         );
         assert!(encode(&EMPTY, &json!({"nope": 1})).is_err());
         assert!(encode(&ENTRY_RESPONSE, &json!({"entry": {"size": "x"}})).is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_rfc_3339_years_are_refused() {
+        let at = |seconds: u64| {
+            let mut time = Vec::new();
+            put_tag(&mut time, 1, VARINT);
+            put_varint(&mut time, seconds);
+            let mut entry = Vec::new();
+            put_len(&mut entry, 9, &time);
+            let mut resp = Vec::new();
+            put_len(&mut resp, 1, &entry);
+            decode(&ENTRY_RESPONSE, &resp)
+        };
+        let ok = at(MAX_TIMESTAMP_SECONDS as u64).unwrap();
+        assert_eq!(ok["entry"]["modifiedTime"], "9999-12-31T23:59:59.000Z");
+        assert!(encode(&ENTRY_RESPONSE, &ok).is_ok());
+        assert!(at(MAX_TIMESTAMP_SECONDS as u64 + 1).is_err());
+        assert!(
+            at(MIN_TIMESTAMP_SECONDS as u64).is_ok(),
+            "year 1, negative seconds"
+        );
+        assert!(at((MIN_TIMESTAMP_SECONDS - 1) as u64).is_err());
     }
 }

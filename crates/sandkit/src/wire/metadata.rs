@@ -74,8 +74,10 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, MetadataDe
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                // Two hex digits, nothing else: from_str_radix alone would take `%+1` as 0x01.
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| {
@@ -167,5 +169,9 @@ mod tests {
         assert!(decode("a%2=b").is_err());
         assert!(decode("%FF%FE=x").is_err());
         assert!(decode("=x").is_err());
+        // Two hex digits or nothing: `%+1` is not 0x01.
+        assert!(percent_decode("%+1", false).is_err());
+        assert!(percent_decode("a%-1", false).is_err());
+        assert_eq!(percent_decode("%2b%2B", false).unwrap(), "++");
     }
 }
