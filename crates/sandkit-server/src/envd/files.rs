@@ -966,7 +966,7 @@ pub mod fuzzing {
         if let Ok(m) = upload_metadata(&map) {
             let total: usize = m
                 .iter()
-                .map(|(k, v)| super::super::fs::xattr::PREFIX.len() + k.len() + v.len())
+                .map(|(k, v)| crate::envd::fs::xattr::PREFIX.len() + k.len() + v.len())
                 .sum();
             assert!(total <= MAX_METADATA_TOTAL);
         }
