@@ -56,15 +56,17 @@ if (values.worker) {
   const errors = []
   const noteError = (what, e) => errors.push(`${what}: ${e?.name ?? 'Error'}: ${String(e?.message ?? e).slice(0, 200)}`)
   const out = values.worker === 'addon' ? await addon(Sandbox, noteError) : await round(Sandbox, noteError)
-  process.stdout.write(`${JSON.stringify({ ...out, errors })}\n`)
-  process.exit(0)
+  // A pipe's writes are asynchronous: exit once this one is out.
+  process.stdout.write(`${JSON.stringify({ ...out, errorCount: errors.length, errors: errors.slice(0, 200) })}\n`, () => process.exit(0))
+  await new Promise(() => {})
 }
 
 async function startOne(Sandbox) {
   const sbx = await Sandbox.create({ timeoutMs: MS + 600_000 })
   await sbx.files.write('/tmp/web.cjs', WEB_SERVER)
   await sbx.commands.run('node /tmp/web.cjs 8000 >/tmp/web.log 2>&1', { background: true })
-  for (let i = 0; i < 200; i++) {
+  // Up to 30 s: a round starts `--sandboxes` Node servers on what may be two cores.
+  for (let i = 0; i < 600; i++) {
     const res = await fetch(`http://${sbx.getHost(8000)}/echo`).catch(() => undefined)
     await res?.body?.cancel()
     if (res?.status === 200) return sbx
@@ -86,8 +88,8 @@ async function busy(sbx, until, ops, noteError) {
       if ((await sbx.files.read(`/tmp/f${i % 4}`)) !== body) throw new Error('file read back differs')
       ops.files++
       const res = await fetch(`http://${sbx.getHost(8000)}/echo?i=${i}`)
-      const seen = await res.json()
-      if (res.status !== 200 || !seen.url?.includes(`i=${i}`)) throw new Error(`public URL answered ${res.status}`)
+      const text = await res.text()
+      if (res.status !== 200 || !text.includes(`i=${i}`)) throw new Error(`public URL answered ${res.status}: ${text.slice(0, 160)}`)
       ops.requests++
     } catch (e) {
       noteError(`busy ${sbx.sandboxId}`, e)
@@ -211,20 +213,23 @@ function child(kind) {
 }
 
 const errors = []
+let errorCount = 0
 const before = await settled()
 console.log('before:', JSON.stringify(before))
 const rounds = []
 for (let r = 1; r <= ROUNDS; r++) {
   const got = child('round')
   errors.push(...got.errors)
+  errorCount += got.errorCount
   const after = await settled()
   rounds.push({ ...got, after })
   const ops = got.ops.commands + got.ops.files + got.ops.requests
-  console.log(`round ${r}: ${CONC} concurrent creates (each with a web server started) in ${(got.concurrentMs / 1000).toFixed(1)} s; ${got.up} sandboxes busy for ${got.busyS.toFixed(0)} s: ${got.ops.commands} commands, ${got.ops.files} file round trips, ${got.ops.requests} public-URL requests (${(ops / got.busyS).toFixed(0)} ops/s), ${got.errors.length} errors`)
+  console.log(`round ${r}: ${CONC} concurrent creates (each with a web server started) in ${(got.concurrentMs / 1000).toFixed(1)} s; ${got.up} sandboxes busy for ${got.busyS.toFixed(0)} s: ${got.ops.commands} commands, ${got.ops.files} file round trips, ${got.ops.requests} public-URL requests (${(ops / got.busyS).toFixed(0)} ops/s), ${got.errorCount} errors`)
   console.log(`after round ${r}:`, JSON.stringify(after))
 }
 const addonRun = child('addon')
 errors.push(...addonRun.errors)
+errorCount += addonRun.errorCount
 const rss = addonRun.rssMb
 console.log(`addon: ${CALLS} getInfo calls in ${addonRun.seconds.toFixed(1)} s; client RSS (MB) every tenth: ${rss.join(' ')}`)
 
@@ -243,8 +248,15 @@ const clientGrowth = rss.at(-1) - rss[1]
 if (clientGrowth > Math.max(20, rss[1] * 0.15)) leaks.push(`client RSS grew ${clientGrowth} MB over ${CALLS} calls`)
 
 mkdirSync(`${REPO_ROOT}bench/results`, { recursive: true })
-writeFileSync(`${REPO_ROOT}bench/results/soak.json`, JSON.stringify({ at: new Date().toISOString(), sandboxes: N, concurrent: CONC, minutes: MS / 60000, before, rounds, addon: addonRun, errors, leaks }, null, 2))
-console.log(`errors: ${errors.length}${errors.length ? `\n  ${errors.slice(0, 20).join('\n  ')}` : ''}`)
+writeFileSync(`${REPO_ROOT}bench/results/soak.json`, JSON.stringify({ at: new Date().toISOString(), sandboxes: N, concurrent: CONC, minutes: MS / 60000, before, rounds, addon: addonRun, errorCount, errors, leaks }, null, 2))
+// Errors by kind (sandbox ids and numbers left out), the most frequent first.
+const kinds = new Map()
+for (const e of errors) {
+  const kind = e.replace(/[a-z0-9]{20}/g, '<id>').replace(/\d+/g, 'N')
+  kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+}
+console.log(`errors: ${errorCount}${errorCount ? ' (kinds among the first ones):' : ''}`)
+for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${n}× ${k}`)
 console.log(`leaks: ${leaks.length ? `\n  ${leaks.join('\n  ')}` : 'none'}`)
 await server.stop()
-process.exit(errors.length || leaks.length ? 1 : 0)
+process.exit(errorCount || leaks.length ? 1 : 0)

@@ -357,6 +357,25 @@ async fn deliver(entry: &ProcEntry, event: ProcEvent) {
     }
 }
 
+/// Delivers what is in `fd` right now, without waiting for readiness: when the grace after
+/// an exit runs out, the reactor of a busy sandkitd may not have seen yet that the pipe holds
+/// the output the process wrote before it exited (200 busy sandboxes lost an `echo`'s line
+/// now and then). Output still to come from a child that holds the pipe is not waited for.
+async fn drain_now(
+    entry: &ProcEntry,
+    fd: &AsyncFd<OwnedFd>,
+    buf: &mut [u8],
+    event: fn(Bytes) -> ProcEvent,
+) {
+    // Bounded: a child writing without pause must not keep the end from being reported.
+    for _ in 0..64 {
+        match nix::unistd::read(fd.get_ref().as_fd(), buf) {
+            Ok(n) if n > 0 => deliver(entry, event(Bytes::copy_from_slice(&buf[..n]))).await,
+            _ => return,
+        }
+    }
+}
+
 /// Pumps output until the process has ended and its output is drained; returns its status.
 async fn pump(
     entry: &ProcEntry,
@@ -391,7 +410,15 @@ async fn pump(
                         _ => err_open = false,
                     },
                     s = &mut exit, if status.is_none() => status = Some(s.unwrap_or(lost)),
-                    _ = grace => break,
+                    _ = grace => {
+                        if out_open {
+                            drain_now(entry, &out, &mut out_buf, ProcEvent::Stdout).await;
+                        }
+                        if err_open {
+                            drain_now(entry, &err, &mut err_buf, ProcEvent::Stderr).await;
+                        }
+                        break;
+                    }
                 }
             }
         }
@@ -411,7 +438,10 @@ async fn pump(
                         _ => break,
                     },
                     s = &mut exit, if status.is_none() => status = Some(s.unwrap_or(lost)),
-                    _ = grace => break,
+                    _ = grace => {
+                        drain_now(entry, &master, &mut buf, ProcEvent::Pty).await;
+                        break;
+                    }
                 }
             }
         }
