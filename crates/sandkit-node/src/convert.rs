@@ -757,10 +757,7 @@ pub fn js_error(e: Error) -> napi::Error {
 pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
     match AssertUnwindSafe(f).catch_unwind().await {
         Ok(r) => r.map_err(js_error),
-        Err(_) => Err(js_error(Error::new(
-            sandkit::ErrorKind::Sandbox,
-            "internal error in sandkit (a bug): the call was abandoned",
-        ))),
+        Err(payload) => Err(js_error(Error::from_panic(payload.as_ref()))),
     }
 }
 
@@ -768,9 +765,6 @@ pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Resu
 pub fn guarded_sync<T>(f: impl FnOnce() -> Result<T, Error>) -> napi::Result<T> {
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(js_error),
-        Err(_) => Err(js_error(Error::new(
-            sandkit::ErrorKind::Sandbox,
-            "internal error in sandkit (a bug): the call was abandoned",
-        ))),
+        Err(payload) => Err(js_error(Error::from_panic(payload.as_ref()))),
     }
 }
