@@ -119,6 +119,12 @@ export default {
     // The example Worker, given its bindings by the runner.
     const exampleEnv = request.headers.get('x-example-env')
     if (exampleEnv) return example.fetch(request, JSON.parse(exampleEnv), ctx)
+    // Asked for last, after the example too: a panic ends the wasm instance they all share.
+    if (request.headers.get('x-panic-test')) {
+      const results = []
+      const summary = await runPanicScenario({ Sandbox: sdk.Sandbox, errors: sdk, opts: await request.json(), endsInstance: true, check: (r) => results.push(r) })
+      return Response.json({ ...summary, results })
+    }
     if (request.method !== 'POST') return new Response('POST the options', { status: 405 })
     const { opts, config, commandsConfig } = await request.json()
     const { readable, writable } = new TransformStream()
@@ -145,11 +151,6 @@ export default {
           log: (line) => send({ type: 'log', line }),
           check: (result) => send({ type: 'check', result }),
         })
-        return { ...summary, passed: summary.passed + more.passed, failed: summary.failed + more.failed, skipped: summary.skipped + more.skipped }
-      })
-      // Last: a panic ends the wasm instance.
-      .then(async (summary) => {
-        const more = await runPanicScenario({ Sandbox: sdk.Sandbox, errors: sdk, opts, endsInstance: true, check: (result) => send({ type: 'check', result }) })
         return { ...summary, passed: summary.passed + more.passed, failed: summary.failed + more.failed, skipped: summary.skipped + more.skipped }
       })
       .then(
@@ -340,6 +341,18 @@ let failed = summary?.failed ?? 0
     printCheck(runnerFailure(name, err))
     failed++
   }
+}
+// Last: the binding's panic test entry point (it ends the worker's wasm instance).
+try {
+  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'x-panic-test': '1' }, body: JSON.stringify(opts) })
+  if (!res.ok) throw new Error(`the worker answered ${res.status}: ${await res.text()}`)
+  const panic = await res.json()
+  for (const r of panic.results) printCheck(r)
+  passed += panic.passed
+  failed += panic.failed
+} catch (err) {
+  printCheck(runnerFailure('panic: the worker ran the panic steps', err))
+  failed++
 }
 if (summary?.userAgent) console.log(`# worker navigator.userAgent: ${summary.userAgent}`)
 if (!summary) {
