@@ -599,6 +599,48 @@ pub mod from_js {
         },
     }
 
+    /// The connection fields every options object shares, as a binding read them.
+    #[derive(Debug, Clone, Default)]
+    pub struct ConnectionGiven {
+        pub api_key: Option<String>,
+        pub api_url: Option<String>,
+        pub sandbox_url: Option<String>,
+        pub domain: Option<String>,
+        pub debug: Option<bool>,
+        pub request_timeout_ms: Option<f64>,
+        pub dangerously_allow_browser: Option<bool>,
+    }
+
+    /// The connection options: `requestTimeoutMs` checked, `dangerouslyAllowBrowser` off
+    /// unless given.
+    pub fn connection(given: ConnectionGiven) -> Result<crate::ConnectionOpts> {
+        Ok(crate::ConnectionOpts {
+            api_key: given.api_key,
+            api_url: given.api_url,
+            sandbox_url: given.sandbox_url,
+            domain: given.domain,
+            debug: given.debug,
+            request_timeout_ms: millis("requestTimeoutMs", given.request_timeout_ms)?
+                .map(|d| d.as_millis() as u64),
+            dangerously_allow_browser: given.dangerously_allow_browser.unwrap_or(false),
+            ..Default::default()
+        })
+    }
+
+    /// What a create does at its timeout, from `lifecycle.onTimeout` and the seeds'
+    /// `autoPause` (which may repeat it but not contradict it): the action, and `keepMemory`
+    /// when the object form names it.
+    pub fn lifecycle(
+        auto_pause: Option<bool>,
+        on_timeout: Option<OnTimeoutGiven<'_>>,
+    ) -> Result<(Option<OnTimeout>, Option<bool>)> {
+        let on_timeout = on_timeout.map(self::on_timeout).transpose()?;
+        Ok((
+            beta_auto_pause(auto_pause, on_timeout.map(|(action, _)| action))?,
+            on_timeout.and_then(|(_, keep)| keep),
+        ))
+    }
+
     /// A JavaScript value as a binding read it, for options whose shape the core checks
     /// (`network.rules`, `network.egressProxy`): objects keep their own enumerable keys in
     /// order (as `Object.entries` lists them).
