@@ -22,6 +22,8 @@ const generated = readFileSync(at('js/native/binding.d.ts'), 'utf8')
   // The loader's internals are not part of the public API.
   .replace(/\/\*\*(?:(?!\*\/)[\s\S])*?\*\/\s*export declare const __napiBindingTarget[^\n]*\n/, '')
   .replace(/^export declare const __napiBindingTarget[^\n]*\n/m, '')
+  // Nor are the test-only entry points (`__testPanic…`), with their doc comments.
+  .replace(/(?:\/\*\*(?:(?!\*\/)[\s\S])*?\*\/\s*)?export declare function __test\w+\([^\n]*\n\n?/g, '')
 const extra = readFileSync(at('js/extra.d.ts'), 'utf8')
 writeFileSync(
   at('index.d.ts'),

@@ -74,9 +74,9 @@ const PAGE = `<!doctype html>
 <script type="module">
   try {
     const sdk = await import('/${entryRel}')
-    const { runScenario } = await import('/tests/scenario.mjs')
+    const { runPanicScenario, runScenario } = await import('/tests/scenario.mjs')
     const { runCommandsScenario } = await import('/tests/scenario-commands.mjs')
-    window.__sandkit = { sdk, runScenario, runCommandsScenario }
+    window.__sandkit = { sdk, runScenario, runPanicScenario, runCommandsScenario }
     window.__ready = true
   } catch (err) {
     window.__loadError = String((err && err.stack) || err)
@@ -221,7 +221,7 @@ let summary
 try {
   summary = await page.evaluate(
     async ({ opts, config, commandsConfig }) => {
-      const { sdk, runScenario, runCommandsScenario } = window.__sandkit
+      const { sdk, runScenario, runPanicScenario, runCommandsScenario } = window.__sandkit
       const report = (r) => console.log(`SANDKIT_CHECK ${JSON.stringify(r)}`)
       const summary = await runScenario({
         Sandbox: sdk.Sandbox,
@@ -298,6 +298,11 @@ try {
       summary.results.push(result)
       if (result.ok) summary.passed++
       else summary.failed++
+
+      // Last: a panic ends the wasm instance.
+      const panic = await runPanicScenario({ Sandbox: sdk.Sandbox, errors: sdk, opts, endsInstance: true, check: report })
+      summary.passed += panic.passed
+      summary.failed += panic.failed
       return summary
     },
     { opts, config, commandsConfig: { isolation: host.isolation(server.pid) } },

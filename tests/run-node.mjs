@@ -18,8 +18,9 @@ import { startRedirector } from './harness/redirector.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { webSocketEcho } from './harness/websocket.mjs'
 import { finish, printCheck, runnerFailure } from './harness/report.mjs'
-import { runScenario } from './scenario.mjs'
+import { runPanicScenario, runScenario } from './scenario.mjs'
 import { runCommandsScenario } from './scenario-commands.mjs'
+import { badInputExpectedFailures } from './scenario-badinput.mjs'
 import { access, readdir, readFile } from 'node:fs/promises'
 
 const { values } = parseArgs({
@@ -128,6 +129,8 @@ const E2B_EXPECTED_FAILURES = {
     'e2b keeps its connection config (API key included) and the access token as plain fields of the Sandbox: JSON.stringify(sandbox) shows them',
   "bad input: kill('') → an error":
     'e2b validates no ids client-side: DELETE /sandboxes/ gets a {code:404} body, which kill() turns into false',
+  // The bad-input matrix: one reason per case, kept beside the cases (scenario-badinput.mjs).
+  ...badInputExpectedFailures(),
 }
 // The package's exports map must lead Node to the same entries (import and require).
 const packageChecks = []
@@ -251,9 +254,12 @@ if (impl === 'e2b') {
   }
 }
 
+// Last, as a wasm instance ends with a panic: the binding's panic test entry point.
+const panicSummary = await runPanicScenario({ Sandbox: mod.Sandbox, errors: mod, opts, endsInstance: impl === 'wasm', check: (r) => printCheck(r) })
+
 let { passed, failed } = summary
-passed += commandsSummary.passed
-failed += commandsSummary.failed
+passed += commandsSummary.passed + panicSummary.passed
+failed += commandsSummary.failed + panicSummary.failed
 for (const r of host.check()) {
   printCheck(r)
   r.ok ? passed++ : failed++

@@ -45,6 +45,7 @@ import { runLimitsScenario } from './scenario-limits.mjs'
 import { runRestartScenario } from './scenario-restart.mjs'
 import { runNetworkScenario } from './scenario-network.mjs'
 import { runInterpreterScenario } from './scenario-interpreter.mjs'
+import { runBadInputScenario } from './scenario-badinput.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -356,6 +357,63 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       }
     }
 
+    // ── list under churn (issue 15 §2; sandkit-server/tests/list_churn.rs does 10,000) ───
+    // Real sandboxes here, so fewer: CHURN of them paged 10 at a time while a fifth are killed
+    // and a tenth more are made, each round's kills and creates running alongside its page.
+    const CHURN = config.churn ?? 100
+    const churnPool = []
+    await step(`list under churn: fixtures, ${CHURN} sandboxes`, async () => {
+      for (let i = 0; i < CHURN; i += BATCH) {
+        const n = Math.min(BATCH, CHURN - i)
+        const made = await Promise.all(Array.from({ length: n }, () => create({ grp: 'churn' }, { timeoutMs: 600_000 })))
+        churnPool.push(...made.map((s) => s.sandboxId))
+      }
+      return `${churnPool.length} created`
+    }, { timeoutMs: 240_000 })
+    for (const [order, state] of [['desc', undefined], ['asc', undefined], ['desc', ['running']], ['asc', ['running']]]) {
+      const what = `order ${order}${state ? `, state ${state}` : ''}, metadata filter`
+      await step(`list under churn: ${what}: none twice, no survivor skipped, while a fifth are killed and more made`, async () => {
+        assert(churnPool.length >= CHURN, `only ${churnPool.length} of ${CHURN} fixtures`)
+        const before = new Set(churnPool)
+        // Every fifth, spread over the listing: some already listed when killed, some not.
+        const victims = churnPool.filter((_, i) => i % 5 === 2)
+        const adds = Math.ceil(churnPool.length / 10)
+        const limit = 10
+        const rounds = Math.max(1, Math.floor(churnPool.length / limit / 2))
+        const p = Sandbox.list({ ...conn, query: { ...inRun({ grp: 'churn' }), ...(state ? { state } : {}) }, limit, order })
+        const seen = []
+        const killed = new Set()
+        const added = new Set()
+        let pages = 0
+        while (p.hasNext) {
+          if (++pages > 100) fail('more than 100 pages: the paginator does not end')
+          const kills = victims.splice(0, Math.ceil(victims.length / Math.max(1, rounds - pages + 1)))
+          const n = Math.min(adds - added.size, Math.ceil(adds / rounds))
+          const [page, , made] = await Promise.all([
+            p.nextItems(),
+            Promise.all(kills.map(async (id) => assertEqual(await Sandbox.kill(id, conn), true, `kill ${id}`))),
+            Promise.all(Array.from({ length: n }, () => create({ grp: 'churn' }, { timeoutMs: 600_000 }))),
+          ])
+          seen.push(...ids(page))
+          for (const id of kills) killed.add(id)
+          for (const s of made) added.add(s.sandboxId)
+        }
+        assert(victims.length === 0, `the listing ended (${pages} pages) before the kills did`)
+        const unique = new Set(seen)
+        assertEqual(seen.length - unique.size, 0, 'sandboxes listed twice')
+        const skipped = [...before].filter((id) => !killed.has(id) && !unique.has(id))
+        assertSameIds(skipped, [], 'survivors skipped')
+        const strangers = seen.filter((id) => !before.has(id) && !added.has(id))
+        assertSameIds(strangers, [], 'listed but neither a fixture nor made meanwhile')
+        // The next round starts from what is left, topped up to CHURN again.
+        churnPool.splice(0, churnPool.length, ...[...before].filter((id) => !killed.has(id)), ...added)
+        const top = Math.max(0, CHURN - churnPool.length)
+        const more = await Promise.all(Array.from({ length: top }, () => create({ grp: 'churn' }, { timeoutMs: 600_000 })))
+        churnPool.push(...more.map((s) => s.sandboxId))
+        return `${pages} pages, ${seen.length} listed, ${before.size - killed.size} survivors all seen, ${killed.size} killed and ${added.size} made meanwhile`
+      }, { timeoutMs: 180_000 })
+    }
+
     // ── setTimeout, connect ────────────────────────────────────────────────────────────────
     await step('setTimeout: static call moves endAt', async () => {
       needMain()
@@ -594,6 +652,9 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     await badInput('forged nextToken (base64 of garbage)', () =>
       Sandbox.list({ ...conn, query: inRun(), nextToken: 'Zm9yZ2VkLWN1cnNvcg' }).nextItems(),
     )
+    // The wider matrix: every option of every call, each named in its message.
+    if (main) await runBadInputScenario({ Sandbox, errors, conn, main, run, step, expectError, listAll })
+    else skip('bad input: the matrix of every option', 'the main sandbox was not created')
 
     // ── rate limits (a second sandkitd with small ones) ──────────────────────────────────
     if (config.limited) await runLimitsScenario({ Sandbox, errors, conn, limited: config.limited, run, step, expectError })
@@ -646,4 +707,48 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     skipped: results.length - counted.length,
     results,
   }
+}
+
+/**
+ * A panic inside the binding (through the hidden test entry point `Sandbox.__testPanic`): the
+ * caller gets a SandboxError carrying the panic's message. Afterwards the napi addon (and
+ * Node) go on; a wasm instance has ended (`endsInstance`), and every later call is refused
+ * with SandboxError code 'wasm_ended'. Runners call this last: after it, a wasm instance is
+ * of no use to any other step. Resolves to { passed, failed, skipped, results }.
+ */
+export async function runPanicScenario({ Sandbox, errors = {}, opts, endsInstance, check = () => {}, config = {} }) {
+  const results = []
+  const { step, skip, expectError } = createRunner({ errors, check, config, results })
+  const { otherTeamKey, redirectUrl, ...conn } = opts
+  const tag = `sandkit-test-panic-${Math.random().toString(36).slice(2, 10)}`
+  const sandboxError = { Class: errors.SandboxError, className: 'SandboxError' }
+  if (typeof Sandbox.__testPanic !== 'function') {
+    skip('panic: a panic inside the binding is a SandboxError carrying its message', 'this SDK has no test entry point that panics')
+  } else {
+    const forms = [['a call', Sandbox.__testPanic]]
+    if (!endsInstance && typeof Sandbox.__testPanicAsync === 'function') forms.push(['an async call, inside its future', Sandbox.__testPanicAsync])
+    for (const [where, fn] of forms) {
+      await step(`panic: a panic inside the binding (${where}) is a SandboxError carrying its message`, async () => {
+        const err = await expectError(() => fn(`${tag} ${where}`), { ...sandboxError, what: `__testPanic in ${where}` })
+        if (!err.message.includes(`${tag} ${where}`)) fail(`the message does not carry the panic's: ${err.message}`)
+        if (!err.message.includes('internal error in sandkit')) fail(`the message does not say it is an internal error: ${err.message}`)
+        return err.message
+      })
+    }
+    if (endsInstance) {
+      await step("panic: afterwards the wasm instance refuses every call with SandboxError 'wasm_ended' naming the panic", async () => {
+        const err = await expectError(() => Sandbox.list({ ...conn, limit: 1 }).nextItems(), { ...sandboxError, what: 'list after the panic' })
+        if (err.code !== 'wasm_ended') fail(`code ${err.code}, not wasm_ended: ${err.message}`)
+        if (!err.message.includes(tag)) fail(`the message does not name the panic: ${err.message}`)
+        return err.message
+      })
+    } else {
+      await step('panic: afterwards the process goes on and the SDK works', async () => {
+        const page = await Sandbox.list({ ...conn, limit: 1 }).nextItems()
+        assert(Array.isArray(page), `list gave ${show(page)}`)
+      })
+    }
+  }
+  const passed = results.filter((r) => r.ok && !r.skipped).length
+  return { passed, failed: results.filter((r) => !r.ok).length, skipped: results.filter((r) => r.skipped).length, results }
 }

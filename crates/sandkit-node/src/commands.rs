@@ -14,7 +14,8 @@ const OUTPUT_BATCH: usize = 1 << 20;
 /// Options of a process start.
 #[napi(object)]
 pub struct ProcessStartOpts {
-    pub envs: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub envs: Option<crate::convert::StringRecord>,
     pub cwd: Option<String>,
     pub user: Option<String>,
     /// 0 for no limit; default 60 000.
@@ -56,7 +57,12 @@ pub fn start_opts(o: Option<ProcessStartOpts>) -> sandkit::Result<sandkit::comma
         return Ok(Default::default());
     };
     Ok(sandkit::commands::RunOpts {
-        envs: o.envs.unwrap_or_default().into_iter().collect(),
+        envs: o
+            .envs
+            .map(|m| m.0)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         cwd: o.cwd,
         user: o.user,
         timeout: sandkit::options::from_js::millis("timeoutMs", o.timeout_ms)?,

@@ -601,20 +601,19 @@ impl From<sandkit::SandboxInfo> for SandboxInfo {
     }
 }
 
-/// The connection fields every options object shares.
+/// The connection fields every options object shares (a macro: each options struct has
+/// them as its own fields); the core checks and defaults them.
 macro_rules! connection_opts {
     ($o:expr) => {{
         let o = $o;
-        Ok::<_, Error>(ConnectionOpts {
+        from_js::connection(from_js::ConnectionGiven {
             api_key: o.api_key,
             api_url: o.api_url,
             sandbox_url: o.sandbox_url,
             domain: o.domain,
             debug: o.debug,
-            request_timeout_ms: from_js::millis("requestTimeoutMs", o.request_timeout_ms)?
-                .map(|d| d.as_millis() as u64),
-            dangerously_allow_browser: o.dangerously_allow_browser.unwrap_or(false),
-            ..Default::default()
+            request_timeout_ms: o.request_timeout_ms,
+            dangerously_allow_browser: o.dangerously_allow_browser,
         })
     }};
 }
@@ -634,18 +633,18 @@ pub fn create_opts(
         });
     };
     let lifecycle = o.lifecycle.as_ref();
-    let on_timeout = lifecycle
-        .and_then(|l| l.on_timeout.as_ref())
-        .map(|t| {
-            from_js::on_timeout(match t {
+    let (on_timeout, keep_memory) = from_js::lifecycle(
+        o.auto_pause,
+        lifecycle
+            .and_then(|l| l.on_timeout.as_ref())
+            .map(|t| match t {
                 Either::A(action) => from_js::OnTimeoutGiven::Action(action),
                 Either::B(o) => from_js::OnTimeoutGiven::Object {
                     action: o.action.as_deref(),
                     keep_memory: o.keep_memory.map(Some),
                 },
-            })
-        })
-        .transpose()?;
+            }),
+    )?;
     Ok(CoreSandboxOpts {
         template: template.or(o.template.clone()),
         timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
@@ -676,8 +675,8 @@ pub fn create_opts(
                 })
             })
             .transpose()?,
-        on_timeout: from_js::beta_auto_pause(o.auto_pause, on_timeout.map(|(action, _)| action))?,
-        keep_memory: on_timeout.and_then(|(_, keep)| keep),
+        on_timeout,
+        keep_memory,
         auto_resume: lifecycle.and_then(|l| l.auto_resume),
         secure: o.secure,
         connection: connection_opts!(o)?,
@@ -757,10 +756,7 @@ pub fn js_error(e: Error) -> napi::Error {
 pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
     match AssertUnwindSafe(f).catch_unwind().await {
         Ok(r) => r.map_err(js_error),
-        Err(_) => Err(js_error(Error::new(
-            sandkit::ErrorKind::Sandbox,
-            "internal error in sandkit (a bug): the call was abandoned",
-        ))),
+        Err(payload) => Err(js_error(Error::from_panic(payload.as_ref()))),
     }
 }
 
@@ -768,9 +764,6 @@ pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Resu
 pub fn guarded_sync<T>(f: impl FnOnce() -> Result<T, Error>) -> napi::Result<T> {
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(js_error),
-        Err(_) => Err(js_error(Error::new(
-            sandkit::ErrorKind::Sandbox,
-            "internal error in sandkit (a bug): the call was abandoned",
-        ))),
+        Err(payload) => Err(js_error(Error::from_panic(payload.as_ref()))),
     }
 }

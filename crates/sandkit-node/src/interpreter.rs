@@ -5,7 +5,6 @@ use crate::convert::guarded;
 use crate::sandbox::Sandbox;
 use napi_derive::napi;
 use sandkit::interpreter::{CodeEvent as CoreEvent, ContextOpts, RunCodeOpts};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -17,7 +16,8 @@ const EVENTS_BATCH: usize = 1 << 20;
 pub struct CodeRunOpts {
     pub language: Option<String>,
     pub context_id: Option<String>,
-    pub envs: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub envs: Option<crate::convert::StringRecord>,
     pub timeout_ms: Option<f64>,
     pub request_timeout_ms: Option<f64>,
 }
@@ -134,7 +134,7 @@ impl Sandbox {
                 Some(o) => RunCodeOpts::from_js(
                     o.language,
                     o.context_id,
-                    o.envs.map(|m| m.into_iter().collect()),
+                    o.envs.map(|m| m.0.into_iter().collect()),
                     o.timeout_ms,
                     o.request_timeout_ms,
                 )?,

@@ -9,7 +9,6 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use sandkit::options::from_js;
 use sandkit::pty::{PtyOpts, PtySize};
-use std::collections::HashMap;
 
 /// Options of a terminal's start.
 #[napi(object)]
@@ -18,7 +17,8 @@ pub struct PtyStartOpts {
     pub cols: Option<f64>,
     /// Rows, 1 to 65535 (required).
     pub rows: Option<f64>,
-    pub envs: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub envs: Option<crate::convert::StringRecord>,
     pub cwd: Option<String>,
     pub user: Option<String>,
     /// 0 for no limit; default 60 000.
@@ -42,7 +42,12 @@ fn start_opts(o: Option<PtyStartOpts>) -> sandkit::Result<PtyOpts> {
         timeout_ms: None,
     });
     let mut opts = PtyOpts::new(PtySize::from_js(o.cols, o.rows)?);
-    opts.envs = o.envs.unwrap_or_default().into_iter().collect();
+    opts.envs = o
+        .envs
+        .map(|m| m.0)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     opts.cwd = o.cwd;
     opts.user = o.user;
     opts.timeout = from_js::millis("timeoutMs", o.timeout_ms)?;

@@ -12,7 +12,7 @@ use crate::api::AppState;
 use crate::auth::API_KEY_HEADER;
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
-use crate::store::{ListFilter, Store, now_ns};
+use crate::store::{Store, now_ns};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -255,23 +255,16 @@ impl Limits {
         let _one_at_a_time = self.lock_admission();
         let max = self.config.max_sandboxes;
         let now = now_ns();
-        let running = ListFilter {
-            running: true,
-            ..ListFilter::default()
-        };
-        let first = store.list(
-            team,
-            &running,
-            crate::cursor::Order::Asc,
-            max as usize,
-            None,
-            now,
-        );
-        if first.total_running < max as usize {
+        // Fewer records in all than the limit: no team can be at it, and nothing need be counted.
+        if store.len() < max as usize {
+            return Ok(start());
+        }
+        let (running, first_end_ms) = store.running(team, now);
+        if running < max as usize {
             return Ok(start());
         }
         let now_ms = now.div_euclid(1_000_000);
-        let first_end_ms = first.items.iter().map(|r| r.end_ms).min().unwrap_or(now_ms);
+        let first_end_ms = first_end_ms.unwrap_or(now_ms);
         let wait = Duration::from_millis(first_end_ms.saturating_sub(now_ms).max(0) as u64);
         let quota = Quota {
             limit: max,
@@ -280,8 +273,7 @@ impl Limits {
         };
         Err(refused(
             format!(
-                "team \"{team}\" has {} running sandboxes, the most allowed (--max-sandboxes {max}): kill or pause one first",
-                first.total_running
+                "team \"{team}\" has {running} running sandboxes, the most allowed (--max-sandboxes {max}): kill or pause one first"
             ),
             quota,
         ))

@@ -639,6 +639,23 @@ impl Store {
         }
     }
 
+    /// How many of the team's sandboxes run, and the earliest end among them. Admission asks
+    /// this on every create: it clones nothing, so creating the n-th sandbox stays cheap.
+    pub fn running(&self, team: &str, now_ns: i64) -> (usize, Option<i64>) {
+        let mut inner = self.lock();
+        inner.reap(ms(now_ns));
+        inner
+            .ordered
+            .values()
+            .filter(|r| r.spec.team == team && r.state == SandboxState::Running)
+            .fold((0, None), |(n, first), r| {
+                (
+                    n + 1,
+                    Some(first.map_or(r.end_ms, |f: i64| f.min(r.end_ms))),
+                )
+            })
+    }
+
     /// Removes every sandbox whose end time has passed and returns them.
     pub fn reap(&self, now_ns: i64) -> Vec<SandboxRecord> {
         self.lock().reap(ms(now_ns))

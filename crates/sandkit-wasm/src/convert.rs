@@ -268,16 +268,14 @@ fn describe_thrown(e: &JsValue) -> String {
 
 /// The connection fields every options object shares.
 pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
-    Ok(ConnectionOpts {
+    from_js::connection(from_js::ConnectionGiven {
         api_key: o.string("apiKey")?,
         api_url: o.string("apiUrl")?,
         sandbox_url: o.string("sandboxUrl")?,
         domain: o.string("domain")?,
         debug: o.bool("debug")?,
-        request_timeout_ms: from_js::millis("requestTimeoutMs", o.number("requestTimeoutMs")?)?
-            .map(|d| d.as_millis() as u64),
-        dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?.unwrap_or(false),
-        ..Default::default()
+        request_timeout_ms: o.number("requestTimeoutMs")?,
+        dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?,
     })
 }
 
@@ -378,23 +376,32 @@ pub fn network_update(v: JsValue) -> Result<sandkit::SandboxNetworkUpdateConfig>
 
 pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
     let lifecycle = o.object("lifecycle")?;
-    let on_timeout = match lifecycle.get("onTimeout")? {
-        None => None,
-        Some(v) if v.is_string() => Some(from_js::on_timeout(from_js::OnTimeoutGiven::Action(
-            &v.as_string().unwrap_or_default(),
-        ))?),
+    let given = lifecycle.get("onTimeout")?;
+    // `onTimeout`: an action, or `{ action, keepMemory }` (keepMemory: `Some` when the key is
+    // there, as `'keepMemory' in onTimeout`).
+    let (action, keep_memory, object_form) = match &given {
+        None => (None, None, false),
+        Some(v) if v.is_string() => (v.as_string(), None, false),
         Some(_) => {
             let t = lifecycle.object("onTimeout")?;
-            let keep_memory = t
+            let keep = t
                 .has("keepMemory")?
                 .then(|| t.bool("keepMemory"))
                 .transpose()?;
-            Some(from_js::on_timeout(from_js::OnTimeoutGiven::Object {
-                action: t.string("action")?.as_deref(),
-                keep_memory,
-            })?)
+            (t.string("action")?, keep, true)
         }
     };
+    let on_timeout = match (given.is_some(), object_form) {
+        (false, _) => None,
+        (true, false) => Some(from_js::OnTimeoutGiven::Action(
+            action.as_deref().unwrap_or_default(),
+        )),
+        (true, true) => Some(from_js::OnTimeoutGiven::Object {
+            action: action.as_deref(),
+            keep_memory,
+        }),
+    };
+    let (on_timeout, keep_memory) = from_js::lifecycle(o.bool("autoPause")?, on_timeout)?;
     Ok(SandboxOpts {
         template: match template {
             Some(t) => Some(t),
@@ -405,11 +412,8 @@ pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
         envs: o.string_map("envs")?,
         allow_internet_access: o.bool("allowInternetAccess")?,
         network: network(o)?,
-        on_timeout: from_js::beta_auto_pause(
-            o.bool("autoPause")?,
-            on_timeout.map(|(action, _)| action),
-        )?,
-        keep_memory: on_timeout.and_then(|(_, keep)| keep),
+        on_timeout,
+        keep_memory,
         auto_resume: lifecycle.bool("autoResume")?,
         secure: o.bool("secure")?,
         connection: connection(o)?,

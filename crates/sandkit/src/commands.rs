@@ -217,6 +217,9 @@ impl Commands {
 
     /// Starts `cmd` and returns at once with a handle to it.
     pub fn spawn(&self, cmd: &str, opts: RunOpts) -> Op<CommandHandle> {
+        if let Err(e) = crate::options::check_envs(opts.envs.iter()) {
+            return Op::ready(Err(e));
+        }
         let request = start_request(cmd, &opts);
         self.attach_op("Start", request, opts.user, opts.timeout)
     }

@@ -106,6 +106,20 @@ impl fmt::Debug for Error {
     }
 }
 
+/// What a caller is told of a panic: that it is a bug, and the panic's message when it has a
+/// text one (`panic!` with a literal or a format gives `&str` or `String`).
+pub fn panic_text(payload: Option<&(dyn std::any::Any + Send)>) -> String {
+    let said = payload.and_then(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+    });
+    match said {
+        Some(m) => format!("internal error in sandkit (a bug): {m}"),
+        None => "internal error in sandkit (a bug)".to_string(),
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error::from_parts(kind, message.into(), None)
@@ -141,6 +155,12 @@ impl Error {
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// A panic caught at a binding's edge, as the error the caller gets: a bug in sandkit,
+    /// with the panic's own words (`payload` as `catch_unwind` gives it).
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::new(ErrorKind::Sandbox, panic_text(Some(payload)))
     }
 
     pub fn kind(&self) -> ErrorKind {

@@ -191,10 +191,26 @@ fn quoted_filename(path: &str) -> String {
 }
 
 fn check_path(path: &str) -> Result<()> {
+    check_named_path("path", path)
+}
+
+/// A path the filesystem can have: no NUL (the kernel would cut it there).
+fn check_named_path(name: &str, path: &str) -> Result<()> {
     if path.contains('\0') {
-        return Err(Error::invalid_argument("a path cannot contain a NUL byte"));
+        return Err(Error::invalid_argument(format!(
+            "{name} cannot contain a NUL byte"
+        )));
     }
     Ok(())
+}
+
+/// `Op::ready` of the error when `$check` fails.
+macro_rules! checked {
+    ($check:expr) => {
+        if let Err(e) = $check {
+            return Op::ready(Err(e));
+        }
+    };
 }
 
 impl Files {
@@ -335,6 +351,7 @@ impl Files {
 
     /// The entries of a directory, `depth` levels down (at least 1).
     pub fn list(&self, path: &str, depth: u32, opts: &FsOpts) -> Op<Vec<EntryInfo>> {
+        checked!(check_path(path));
         if depth < 1 {
             return Op::ready(Err(Error::invalid_argument("depth should be at least one")));
         }
@@ -356,6 +373,7 @@ impl Files {
 
     /// What is at the path.
     pub fn get_info(&self, path: &str, opts: &FsOpts) -> Op<EntryInfo> {
+        checked!(check_path(path));
         let request = path_request("path", path);
         self.rpc("Stat", request, opts.user.as_deref(), |body| {
             entry::entry_response(
@@ -367,6 +385,7 @@ impl Files {
 
     /// Removes a file or a directory with everything in it.
     pub fn remove(&self, path: &str, opts: &FsOpts) -> Op<()> {
+        checked!(check_path(path));
         let request = path_request("path", path);
         self.rpc("Remove", request, opts.user.as_deref(), |body| {
             body.map(drop)
@@ -375,6 +394,8 @@ impl Files {
 
     /// Moves a file or directory; returns what is at the new path.
     pub fn rename(&self, old_path: &str, new_path: &str, opts: &FsOpts) -> Op<EntryInfo> {
+        checked!(check_named_path("oldPath", old_path));
+        checked!(check_named_path("newPath", new_path));
         let mut request = path_request("source", old_path);
         request.field_str("destination", new_path);
         self.rpc("Move", request, opts.user.as_deref(), |body| {
@@ -384,6 +405,7 @@ impl Files {
 
     /// Creates a directory and its parents: `false` if it already existed.
     pub fn make_dir(&self, path: &str, opts: &FsOpts) -> Op<bool> {
+        checked!(check_path(path));
         let request = path_request("path", path);
         self.rpc(
             "MakeDir",
@@ -399,6 +421,7 @@ impl Files {
 
     /// Watches a directory; events arrive through [`WatchHandle::next_event`].
     pub fn watch_dir(&self, path: &str, opts: &WatchOpts) -> Op<WatchHandle> {
+        checked!(check_path(path));
         watch::start_op(&self.envd, path, opts)
     }
 

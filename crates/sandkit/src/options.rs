@@ -87,6 +87,16 @@ impl SandboxOpts {
                 "template must be a non-empty string",
             ));
         }
+        // A template name or id is short; a long one is a mistake, not a name to send.
+        if template.len() > MAX_NAME_BYTES || template.contains(|c: char| c.is_control()) {
+            return Err(Error::invalid_argument(format!(
+                "template must be a template name or id (at most {MAX_NAME_BYTES} bytes, no control characters), got {} bytes",
+                template.len()
+            )));
+        }
+        if let Some(envs) = &self.envs {
+            check_envs(envs.iter())?;
+        }
         // The official SDK's checks, in its order and words.
         let pause = self.on_timeout == Some(OnTimeout::Pause);
         if self.keep_memory.is_some() && !pause {
@@ -117,6 +127,29 @@ impl SandboxOpts {
             secure: self.secure,
         })
     }
+}
+
+/// The most bytes a template name or a sandbox id may have.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// Environment variables as a process can have them: a name that is not empty and holds no
+/// `=` or NUL, a value without NUL (`execve` would cut or refuse either).
+pub(crate) fn check_envs<'a>(envs: impl Iterator<Item = (&'a String, &'a String)>) -> Result<()> {
+    for (name, value) in envs {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(Error::invalid_argument(format!(
+                "envs: {} is not a variable name (it must not be empty or hold '=' or NUL)",
+                crate::json::quote(name)
+            )));
+        }
+        if value.contains('\0') {
+            return Err(Error::invalid_argument(format!(
+                "envs{} must not hold a NUL character",
+                from_js::key_suffix(name)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whole seconds for the API, rounded up as the official SDK does (`Math.ceil(ms / 1000)`).
@@ -249,6 +282,33 @@ impl ListOpts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_environment_variables_no_process_can_have() {
+        let envs = |pairs: &[(&str, &str)]| -> StringMap {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(check_envs(envs(&[("A", "1"), ("B_2", ""), ("ü", "x y")]).iter()).is_ok());
+        for (bad, names) in [
+            (envs(&[("", "1")]), "envs"),
+            (envs(&[("A=B", "1")]), "envs"),
+            (envs(&[("A\0B", "1")]), "envs"),
+            (envs(&[("A", "x\0y")]), "envs.A"),
+            (envs(&[("a b", "\0")]), "envs[\"a b\"]"),
+        ] {
+            let err = check_envs(bad.iter()).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(err.message().contains(names), "{}", err.message());
+        }
+        let long = SandboxOpts {
+            template: Some("t".repeat(MAX_NAME_BYTES + 1)),
+            ..Default::default()
+        };
+        assert!(long.into_wire().unwrap_err().message().contains("template"));
+    }
 
     #[test]
     fn numbers_are_spelled_as_javascript_spells_them() {
@@ -456,7 +516,10 @@ pub mod from_js {
         let mut out = Vec::with_capacity(states.len());
         for s in states {
             out.push(SandboxState::parse(s).ok_or_else(|| {
-                Error::invalid_argument(format!("state must be 'running' or 'paused', got '{s}'"))
+                Error::invalid_argument(format!(
+                    "query.state must be 'running' or 'paused', got {}",
+                    crate::json::quote(s)
+                ))
             })?);
         }
         Ok(out)
@@ -534,6 +597,48 @@ pub mod from_js {
             action: Option<&'a str>,
             keep_memory: Option<Option<bool>>,
         },
+    }
+
+    /// The connection fields every options object shares, as a binding read them.
+    #[derive(Debug, Clone, Default)]
+    pub struct ConnectionGiven {
+        pub api_key: Option<String>,
+        pub api_url: Option<String>,
+        pub sandbox_url: Option<String>,
+        pub domain: Option<String>,
+        pub debug: Option<bool>,
+        pub request_timeout_ms: Option<f64>,
+        pub dangerously_allow_browser: Option<bool>,
+    }
+
+    /// The connection options: `requestTimeoutMs` checked, `dangerouslyAllowBrowser` off
+    /// unless given.
+    pub fn connection(given: ConnectionGiven) -> Result<crate::ConnectionOpts> {
+        Ok(crate::ConnectionOpts {
+            api_key: given.api_key,
+            api_url: given.api_url,
+            sandbox_url: given.sandbox_url,
+            domain: given.domain,
+            debug: given.debug,
+            request_timeout_ms: millis("requestTimeoutMs", given.request_timeout_ms)?
+                .map(|d| d.as_millis() as u64),
+            dangerously_allow_browser: given.dangerously_allow_browser.unwrap_or(false),
+            ..Default::default()
+        })
+    }
+
+    /// What a create does at its timeout, from `lifecycle.onTimeout` and the seeds'
+    /// `autoPause` (which may repeat it but not contradict it): the action, and `keepMemory`
+    /// when the object form names it.
+    pub fn lifecycle(
+        auto_pause: Option<bool>,
+        on_timeout: Option<OnTimeoutGiven<'_>>,
+    ) -> Result<(Option<OnTimeout>, Option<bool>)> {
+        let on_timeout = on_timeout.map(self::on_timeout).transpose()?;
+        Ok((
+            beta_auto_pause(auto_pause, on_timeout.map(|(action, _)| action))?,
+            on_timeout.and_then(|(_, keep)| keep),
+        ))
     }
 
     /// A JavaScript value as a binding read it, for options whose shape the core checks

@@ -153,6 +153,9 @@ impl Pty {
     /// `next_output` as [`crate::commands::Output::Pty`]; it ends when the shell exits, is
     /// killed, or its timeout passes.
     pub fn create(&self, opts: PtyOpts) -> Op<CommandHandle> {
+        if let Err(e) = crate::options::check_envs(opts.envs.iter()) {
+            return Op::ready(Err(e));
+        }
         let request = start_request(&opts);
         self.commands
             .attach_op("Start", request, opts.user, opts.timeout)

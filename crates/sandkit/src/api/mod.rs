@@ -22,6 +22,17 @@ fn id_path(sandbox_id: &str) -> Result<String> {
             "sandboxId must be a non-empty string",
         ));
     }
+    // Ids are short and printable; anything else cannot name a sandbox (and would only make
+    // a huge or unreadable URL).
+    if sandbox_id.len() > crate::options::MAX_NAME_BYTES
+        || sandbox_id.contains(|c: char| c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(Error::invalid_argument(format!(
+            "sandboxId must be a sandbox id (at most {} bytes, no control or direction characters), got {} bytes",
+            crate::options::MAX_NAME_BYTES,
+            sandbox_id.len()
+        )));
+    }
     Ok(encode_uri_component(sandbox_id))
 }
 
@@ -342,6 +353,22 @@ pub async fn list_sandboxes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sandbox_ids_must_be_short_and_printable() {
+        assert_eq!(id_path("abc-1_x").unwrap(), "abc-1_x");
+        assert_eq!(id_path("a b").unwrap(), "a%20b");
+        for bad in [
+            String::new(),
+            " ".into(),
+            "a\nb".into(),
+            "\u{202e}abc".into(),
+            "x".repeat(257),
+        ] {
+            let err = id_path(&bad).unwrap_err();
+            assert!(err.message().contains("sandboxId"), "{}", err.message());
+        }
+    }
 
     #[test]
     fn list_query_is_encoded_like_the_official_sdk() {

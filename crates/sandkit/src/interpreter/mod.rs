@@ -203,6 +203,11 @@ impl Interpreter {
                 "You can provide context or language, but not both at the same time.",
             )));
         }
+        if let Some(envs) = &opts.envs
+            && let Err(e) = crate::options::check_envs(envs.iter())
+        {
+            return Op::ready(Err(e));
+        }
         let mut w = Writer::new();
         w.begin_object();
         w.field_str("code", code);
