@@ -4,7 +4,7 @@
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
-use crate::retry::{Idempotency, Outcome, next_delay_ms};
+use crate::retry::{Budget, Idempotency, Outcome, next_delay_ms};
 use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
@@ -168,14 +168,14 @@ async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiRespon
             },
             Err(e) => Outcome::Transport(e.kind),
         };
-        match next_delay_ms(
-            req.idempotency,
-            outcome,
+        let left = Budget {
             attempt,
-            cfg.retries,
-            remaining,
-            runtime.random(),
-        ) {
+            max_retries: cfg.retries,
+            remaining_ms: remaining,
+            now_ms: runtime.now_ms(),
+            random: runtime.random(),
+        };
+        match next_delay_ms(req.idempotency, outcome, left) {
             Some(delay) => runtime.sleep(delay).await,
             None => return result.map_err(transport_error),
         }

@@ -46,6 +46,21 @@ fn js_message(v: &JsValue) -> String {
         .unwrap_or_else(|| "fetch failed".to_string())
 }
 
+/// fetch rejects when no response came, without saying whether the request was sent: a
+/// refused connection (which Node names in `cause.code`) certainly was not; anything else may
+/// have reached the server, so a create is not sent again after it.
+fn rejection_kind(v: &JsValue) -> TransportErrorKind {
+    let code = Reflect::get(v, &JsValue::from_str("cause"))
+        .ok()
+        .filter(|c| c.is_object())
+        .and_then(|c| Reflect::get(&c, &JsValue::from_str("code")).ok())
+        .and_then(|c| c.as_string());
+    match code.as_deref() {
+        Some("ECONNREFUSED") => TransportErrorKind::Connect,
+        _ => TransportErrorKind::Reset,
+    }
+}
+
 fn other(v: JsValue) -> TransportError {
     TransportError::new(TransportErrorKind::Other, js_message(&v))
 }
@@ -128,8 +143,7 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     };
     let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await
-        // fetch rejects only when no response came: the server was not reached or went away.
-        .map_err(|e| TransportError::new(TransportErrorKind::Connect, js_message(&e)))?
+        .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
     // `Array.from` rather than the iterator protocol step by step: one call into JavaScript,
