@@ -276,6 +276,7 @@ pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
         debug: o.bool("debug")?,
         request_timeout_ms: from_js::millis("requestTimeoutMs", o.number("requestTimeoutMs")?)?
             .map(|d| d.as_millis() as u64),
+        retries: from_js::retries(o.number("retries")?)?,
         dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?.unwrap_or(false),
         ..Default::default()
     })

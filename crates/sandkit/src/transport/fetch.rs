@@ -115,7 +115,8 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     init.set_method(request.method.as_str());
     let headers = web_sys::Headers::new().map_err(other)?;
     for (k, v) in &request.headers {
-        if is_browser && k == "user-agent" {
+        // Headers a browser sets itself (a page may not).
+        if is_browser && (k == "user-agent" || k == "accept-encoding") {
             continue;
         }
         headers.append(k, v).map_err(other)?;
@@ -131,16 +132,15 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
-    // A streamed answer dropped before its end aborts its request: cancelling the reader
-    // alone leaves some runtimes (workerd) reading it, and the server's work (a process, an
-    // execution) goes on for nobody.
-    let abort = if request.stream_response {
-        let controller = web_sys::AbortController::new().map_err(other)?;
-        init.set_signal(Some(&controller.signal()));
-        Some(controller)
-    } else {
-        None
-    };
+    // A request given up before its answer is whole (its deadline passed, its caller went
+    // away) is aborted: otherwise it keeps one of the six connections a browser or workerd
+    // opens to a host until the server answers, which a stalled server never does, and the
+    // next calls queue behind it. A streamed answer dropped before its end is aborted too:
+    // cancelling the reader alone leaves some runtimes (workerd) reading it, and the server's
+    // work (a process, an execution) goes on for nobody.
+    let controller = web_sys::AbortController::new().map_err(other)?;
+    init.set_signal(Some(&controller.signal()));
+    let mut abort = AbortOnDrop(Some(controller));
     let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await
         .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
@@ -160,11 +160,13 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         return Err(e);
     }
     let body = if request.stream_response {
-        Body::Stream(Box::pin(body_stream(resp.body(), abort)))
+        Body::Stream(Box::pin(body_stream(resp.body(), abort.0.take())))
     } else {
         let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
             .await
             .map_err(|e| TransportError::new(TransportErrorKind::Reset, js_message(&e)))?;
+        // Whole: nothing left to abort.
+        abort.0 = None;
         Body::Full(Bytes::from(Uint8Array::new(&buf).to_vec()))
     };
     Ok(HttpResponse {
@@ -172,6 +174,17 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         headers: out_headers,
         body,
     })
+}
+
+/// Aborts its request when dropped still holding it.
+struct AbortOnDrop(Option<web_sys::AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
+    }
 }
 
 /// A body's reader, cancelled when it is dropped before the end: otherwise the runtime keeps
