@@ -20,10 +20,12 @@ use std::time::{Duration, Instant};
 const CALLS: usize = 10_000;
 const CREATES: usize = 60;
 /// Calls in flight at once: a stalled one holds its slot for the whole request timeout.
-const CONCURRENCY: usize = 500;
+const CONCURRENCY: usize = 600;
 /// Long enough that no chain of retries reaches it, only a stall: backoff doubles from 100 ms
-/// per attempt, and 8 failed attempts in a row (0.45^8 per call) sum to well under it.
-const REQUEST_TIMEOUT_MS: u64 = 20_000;
+/// per attempt (429s count as attempts) up to 10 s, so passing 30 s takes about ten failed
+/// attempts in a row (0.45^10 per call, 3 in 10,000) of which the last three or more are
+/// resets or 503s rather than 429s.
+const REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Creates are not retried after a 503 or a reset: a stall is the only long wait.
 const CREATE_TIMEOUT_MS: u64 = 10_000;
 
