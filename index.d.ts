@@ -345,6 +345,12 @@ export interface SandboxApiOpts {
   domain?: string
   debug?: boolean
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   dangerouslyAllowBrowser?: boolean
 }
 
@@ -356,6 +362,12 @@ export interface SandboxConnectOpts {
   domain?: string
   debug?: boolean
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   dangerouslyAllowBrowser?: boolean
   /** Extend the sandbox's life to at least this; default 300 000. */
   timeoutMs?: number
@@ -428,6 +440,12 @@ export interface SandboxListOpts {
   domain?: string
   debug?: boolean
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   dangerouslyAllowBrowser?: boolean
   query?: SandboxQuery
   /** Page size, 1 to 100 (default 100). */
@@ -460,6 +478,12 @@ export interface SandboxMetricsOpts {
   domain?: string
   debug?: boolean
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   dangerouslyAllowBrowser?: boolean
   /** Samples taken at or after this time (rounded to the second). */
   start?: Date
@@ -545,6 +569,12 @@ export interface SandboxOpts {
   debug?: boolean
   /** Time for one whole call, retries included; 0 disables it. Default 60 000. */
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   /** Allow an API key in a browser, where any visitor can read it. */
   dangerouslyAllowBrowser?: boolean
   /** Template id or alias; default `base`. */
@@ -571,6 +601,12 @@ export interface SandboxPauseOpts {
   domain?: string
   debug?: boolean
   requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
   dangerouslyAllowBrowser?: boolean
   /** `false`: end the processes and keep only the files; the resume is a reboot. */
   keepMemory?: boolean

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
+import { startFaultProxy } from './harness/faults.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
 
@@ -216,7 +217,12 @@ const opts = {
   redirectUrl: (await startRedirector(server.apiUrl)).url,
   dangerouslyAllowBrowser: true,
 }
-const config = { limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+// A fault-injecting proxy in front of the main sandkitd (scenario-faults.mjs).
+const faultProxy = await startFaultProxy(server.apiUrl)
+// At most 6 connections to one host at once, CORS preflights and the proxy's control calls
+// among them: a call queued behind stalled ones would miss its deadline.
+const faults = { url: faultProxy.url, controlUrl: faultProxy.controlUrl, concurrency: 3, ...(process.env.SANDKIT_FAULT_SEED ? { seed: Number(process.env.SANDKIT_FAULT_SEED) } : {}) }
+const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary
 try {
   summary = await page.evaluate(

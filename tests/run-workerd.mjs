@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
+import { startFaultProxy } from './harness/faults.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
@@ -292,7 +293,11 @@ console.log(`# workerd on 127.0.0.1:${port}, sandkitd ${server.version} at ${ser
 
 // ── run ───────────────────────────────────────────────────────────────────────────────────
 const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl, otherTeamKey: server.otherTeamKey, redirectUrl: (await startRedirector(server.apiUrl)).url }
-const config = { limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+// A fault-injecting proxy in front of the main sandkitd (scenario-faults.mjs).
+const faultProxy = await startFaultProxy(server.apiUrl)
+// At most 6 connections to one host at once; one is left for the proxy's control calls.
+const faults = { url: faultProxy.url, controlUrl: faultProxy.controlUrl, concurrency: 5, ...(process.env.SANDKIT_FAULT_SEED ? { seed: Number(process.env.SANDKIT_FAULT_SEED) } : {}) }
+const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary = null
 let streamError = null
 const printed = new Set()

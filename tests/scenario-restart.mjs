@@ -1,12 +1,16 @@
 // Restarts of sandkitd, in every runtime: a sandkitd with a state directory (the runner's
 // second one, restartable through a control server on the host) is stopped cleanly and, in a
 // second step, killed with SIGKILL; started again on the same directory and port, it still has
-// the paused sandboxes, their metadata and files, and resuming one reboots it.
+// the paused sandboxes, their metadata and files, and resuming one reboots it. A third step
+// kills it while clients call it: during the gap the calls reject with SDK errors, then they
+// work again, and the listing holds the same sandboxes.
 //
 //   await runRestartScenario({ Sandbox, errors, conn, restartable, step, expectError })
 //
 // `restartable` is { apiUrl, sandboxUrl, apiKey, controlUrl } (startRestartableSandkitd).
-import { assert, assertEqual } from './checks.mjs'
+import { assert, assertEqual, describeError } from './checks.mjs'
+
+export const RESTART_UNDER_LOAD_STEP = 'restart: killed (SIGKILL) and started again while 4 clients call it: calls in the gap reject with SDK errors (a connection SandboxError, TimeoutError), then every client works again; the same sandboxes are listed before and after'
 
 export async function runRestartScenario({ Sandbox, errors, conn, restartable, step, expectError }) {
   const at = { ...conn, apiUrl: restartable.apiUrl, sandboxUrl: restartable.sandboxUrl, apiKey: restartable.apiKey }
@@ -50,5 +54,53 @@ export async function runRestartScenario({ Sandbox, errors, conn, restartable, s
     await s.connect()
     await rebooted(s, 'after the crash')
     await s.kill()
+  }, { timeoutMs: 60_000 })
+
+  await step(RESTART_UNDER_LOAD_STEP, async () => {
+    const tag = `load-${Math.random().toString(36).slice(2, 10)}`
+    const made = []
+    for (let i = 0; i < 3; i++) made.push(await Sandbox.create({ ...at, metadata: { load: tag }, lifecycle: { onTimeout: 'pause' } }))
+    const ids = () => Sandbox.list({ ...at, query: { metadata: { load: tag } } }).nextItems().then((items) => items.map((s) => s.sandboxId).sort())
+    const before = await ids()
+    assertEqual(before.length, 3, 'sandboxes before')
+    let stop = false
+    // No retries: each call meets the gap as it is.
+    const quick = { ...at, retries: 0, requestTimeoutMs: 5_000 }
+    const client = async (c) => {
+      const outcomes = []
+      for (let n = 0; !stop; n++) {
+        try {
+          const info = await Sandbox.getInfo(made[(c + n) % made.length].sandboxId, quick)
+          assertEqual(info.sandboxId, made[(c + n) % made.length].sandboxId, 'getInfo')
+          outcomes.push(null)
+        } catch (err) {
+          outcomes.push(err)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      return outcomes
+    }
+    const clients = [0, 1, 2, 3].map(client)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await restart('KILL')
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    stop = true
+    const all = await Promise.all(clients)
+    const names = {}
+    let calls = 0
+    for (const [c, outcomes] of all.entries()) {
+      calls += outcomes.length
+      for (const err of outcomes.filter(Boolean)) {
+        const typed = err instanceof errors.TimeoutError || (err instanceof errors.SandboxError && err.code === 'connection_error')
+        assert(typed, `client ${c}: ${describeError(err)} is not a connection SandboxError or a TimeoutError`)
+        names[err.code ?? err.name] = (names[err.code ?? err.name] ?? 0) + 1
+      }
+      assert(outcomes.length > 0 && outcomes.at(-1) === null, `client ${c}: its last call failed after the restart`)
+    }
+    assert(Object.keys(names).length > 0, 'no call met the gap: the restart was not under load')
+    const after = await ids()
+    assertEqual(JSON.stringify(after), JSON.stringify(before), 'sandboxes after the restart')
+    for (const s of made) await Sandbox.kill(s.sandboxId, at).catch(() => {})
+    return `${calls} calls; errors ${JSON.stringify(names)}`
   }, { timeoutMs: 60_000 })
 }

@@ -17,7 +17,8 @@
 // - config: optional { bulk: 260, batch: 26, expectedFailures: { [checkName]: reason },
 //   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs),
 //   restartable: a sandkitd with a state directory the runner restarts (scenario-restart.mjs),
-//   network: the test's outside world, or { unavailable: reason } (scenario-network.mjs) }.
+//   network: the test's outside world, or { unavailable: reason } (scenario-network.mjs),
+//   faults: a fault-injecting proxy in front of sandkitd (scenario-faults.mjs) }.
 //   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
 //   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
 //   if it passes it is an ordinary pass.
@@ -46,6 +47,7 @@ import { runRestartScenario } from './scenario-restart.mjs'
 import { runNetworkScenario } from './scenario-network.mjs'
 import { runInterpreterScenario } from './scenario-interpreter.mjs'
 import { runBadInputScenario } from './scenario-badinput.mjs'
+import { runFaultsScenario } from './scenario-faults.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -659,6 +661,10 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     // ── rate limits (a second sandkitd with small ones) ──────────────────────────────────
     if (config.limited) await runLimitsScenario({ Sandbox, errors, conn, limited: config.limited, run, step, expectError })
     else skip('rate limits: bursts over small limits', 'the runner started no sandkitd with small limits')
+
+    // ── faults (a fault-injecting proxy of the runner's in front of sandkitd) ─────────────
+    if (config.faults) await runFaultsScenario({ Sandbox, errors, conn, faults: config.faults, run, step, skip, track: (id) => createdA.add(id) })
+    else skip('faults: calls and creates through a fault-injecting proxy', 'the runner started no fault proxy')
 
     // ── the code interpreter (the official package's own Sandbox class in the e2b run) ───
     const Interpreter = config.interpreterSandbox ?? (typeof Sandbox.prototype?.runCode === 'function' ? Sandbox : null)

@@ -165,6 +165,10 @@ pub struct SandboxOpts {
     pub debug: Option<bool>,
     /// Time for one whole call, retries included; 0 disables it. Default 60 000.
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     /// Allow an API key in a browser, where any visitor can read it.
     pub dangerously_allow_browser: Option<bool>,
     /// Template id or alias; default `base`.
@@ -429,6 +433,10 @@ pub struct SandboxApiOpts {
     pub domain: Option<String>,
     pub debug: Option<bool>,
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     pub dangerously_allow_browser: Option<bool>,
 }
 
@@ -441,6 +449,10 @@ pub struct SandboxConnectOpts {
     pub domain: Option<String>,
     pub debug: Option<bool>,
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     pub dangerously_allow_browser: Option<bool>,
     /// Extend the sandbox's life to at least this; default 300 000.
     pub timeout_ms: Option<f64>,
@@ -459,6 +471,10 @@ pub struct SandboxMetricsOpts {
     pub domain: Option<String>,
     pub debug: Option<bool>,
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     pub dangerously_allow_browser: Option<bool>,
     /// Samples taken at or after this time (rounded to the second).
     pub start: Option<DateTime<Utc>>,
@@ -505,6 +521,10 @@ pub struct SandboxPauseOpts {
     pub domain: Option<String>,
     pub debug: Option<bool>,
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     pub dangerously_allow_browser: Option<bool>,
     /// `false`: end the processes and keep only the files; the resume is a reboot.
     pub keep_memory: Option<bool>,
@@ -533,6 +553,10 @@ pub struct SandboxListOpts {
     pub domain: Option<String>,
     pub debug: Option<bool>,
     pub request_timeout_ms: Option<f64>,
+    /// How many times a call that may be repeated (not a create the server may have acted on)
+    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+    /// `requestTimeoutMs` bounds them.
+    pub retries: Option<f64>,
     pub dangerously_allow_browser: Option<bool>,
     pub query: Option<SandboxQuery>,
     /// Page size, 1 to 100 (default 100).
@@ -613,6 +637,7 @@ macro_rules! connection_opts {
             domain: o.domain,
             debug: o.debug,
             request_timeout_ms: o.request_timeout_ms,
+            retries: o.retries,
             dangerously_allow_browser: o.dangerously_allow_browser,
         })
     }};

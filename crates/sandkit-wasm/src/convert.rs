@@ -275,6 +275,7 @@ pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
         domain: o.string("domain")?,
         debug: o.bool("debug")?,
         request_timeout_ms: o.number("requestTimeoutMs")?,
+        retries: o.number("retries")?,
         dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?,
     })
 }

@@ -17,6 +17,12 @@ export interface SandboxApiOpts {
   debug?: boolean;
   /** Time for one whole call, retries included; 0 disables it. Default 60 000. */
   requestTimeoutMs?: number;
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number;
   /** Allow an API key in a browser, where any visitor can read it. */
   dangerouslyAllowBrowser?: boolean;
 }

@@ -260,25 +260,33 @@ impl Files {
             .http_ok(
                 Method::Get,
                 &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
-                Vec::new(),
+                identity(),
                 None,
                 false,
             )
             .await?;
-        response.body.bytes().await.map_err(read_error)
+        let expected = expected_length(&response.headers);
+        let body = response.body.bytes().await.map_err(read_error)?;
+        match expected {
+            Some(n) if n != body.len() as u64 => Err(read_error(short(body.len() as u64, n))),
+            _ => Ok(body),
+        }
     }
 
     /// Opens a file for reading chunk by chunk. The request timeout bounds only the opening.
     pub fn read_stream(&self, path: &str, opts: &FsOpts) -> Op<FileStream> {
         Op::build(check_path(path).map(|()| {
             let query = file_query(Some(path), opts.user.as_deref());
-            let request = self.files_request(Method::Get, query, Vec::new(), None, true);
+            let request = self.files_request(Method::Get, query, identity(), None, true);
             Op::new(request, |answer| {
+                let response = Answer::http(answer)?;
+                let expected = expected_length(&response.headers);
+                let body = match response.body {
+                    Body::Stream(s) => s,
+                    Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
+                };
                 Ok(FileStream {
-                    body: match Answer::http(answer)?.body {
-                        Body::Stream(s) => s,
-                        Body::Full(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
-                    },
+                    body: checked_length(body, expected),
                     done: false,
                 })
             })
@@ -482,6 +490,63 @@ pub(crate) fn read_error(e: TransportError) -> Error {
     )
 }
 
+/// Downloads ask for the file as it is: then its `Content-Length` tells a whole answer from
+/// one cut short (Node's `fetch` ends a gzip body cut by a reset as if it were whole). Browsers
+/// choose the encoding themselves (see the fetch transport) and report a cut body as an error.
+fn identity() -> Vec<(String, String)> {
+    vec![("accept-encoding".to_string(), "identity".to_string())]
+}
+
+/// The length the answer announced for its body as it arrives: its `Content-Length`, unless a
+/// `Content-Encoding` means the transport decodes it into another length.
+fn expected_length(headers: &[(String, String)]) -> Option<u64> {
+    let encoded = crate::transport::header_value(headers, "content-encoding")
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    crate::transport::header_value(headers, "content-length")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn short(got: u64, expected: u64) -> TransportError {
+    TransportError::new(
+        crate::transport::TransportErrorKind::Reset,
+        format!("the file's answer brought {got} bytes where its Content-Length said {expected}"),
+    )
+}
+
+/// `body`, whose end is an error when it brought other than `expected` bytes: some runtimes'
+/// `fetch` end a body cut by a reset as if it were whole.
+fn checked_length(
+    body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
+    expected: Option<u64>,
+) -> BoxStream<'static, std::result::Result<Bytes, TransportError>> {
+    let Some(expected) = expected else {
+        return body;
+    };
+    Box::pin(futures_util::stream::unfold(
+        Some((body, 0u64)),
+        move |state| async move {
+            let (mut body, got) = state?;
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    let got = got + chunk.len() as u64;
+                    if got > expected {
+                        return Some((Err(short(got, expected)), None));
+                    }
+                    Some((Ok(chunk), Some((body, got))))
+                }
+                Some(Err(e)) => Some((Err(e), None)),
+                None if got != expected => Some((Err(short(got, expected)), None)),
+                None => None,
+            }
+        },
+    ))
+}
+
 /// A file being read: its contents chunk by chunk, as they arrive.
 pub struct FileStream {
     body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
@@ -567,6 +632,53 @@ impl futures_util::Stream for FileStream {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_body_of_another_length_than_announced_is_an_error() {
+        use futures_util::FutureExt;
+        let run = |chunks: &[&'static str], expected: Option<u64>| {
+            let body = futures_util::stream::iter(
+                chunks
+                    .iter()
+                    .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+                    .collect::<Vec<_>>(),
+            );
+            let stream = FileStream {
+                body: checked_length(Box::pin(body), expected),
+                done: false,
+            };
+            stream
+                .collect::<Vec<_>>()
+                .now_or_never()
+                .unwrap()
+                .into_iter()
+                .collect::<Result<Vec<_>>>()
+                .map(|c| c.concat())
+        };
+        assert_eq!(run(&["ab", "cd"], Some(4)).unwrap(), b"abcd");
+        assert_eq!(run(&["ab", "cd"], None).unwrap(), b"abcd");
+        for (chunks, n) in [(&["ab"][..], 4), (&["ab", "cde"][..], 4), (&[][..], 1)] {
+            let e = run(chunks, Some(n)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+            assert!(e.message().contains("Content-Length said"), "{e}");
+        }
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(expected_length(&h(&[("content-length", " 12 ")])), Some(12));
+        assert_eq!(
+            expected_length(&h(&[
+                ("content-length", "12"),
+                ("content-encoding", "gzip")
+            ])),
+            None
+        );
+        assert_eq!(expected_length(&h(&[("content-length", "x")])), None);
+    }
+
     use super::*;
 
     #[test]

@@ -608,11 +608,12 @@ pub mod from_js {
         pub domain: Option<String>,
         pub debug: Option<bool>,
         pub request_timeout_ms: Option<f64>,
+        pub retries: Option<f64>,
         pub dangerously_allow_browser: Option<bool>,
     }
 
-    /// The connection options: `requestTimeoutMs` checked, `dangerouslyAllowBrowser` off
-    /// unless given.
+    /// The connection options: `requestTimeoutMs` and `retries` checked,
+    /// `dangerouslyAllowBrowser` off unless given.
     pub fn connection(given: ConnectionGiven) -> Result<crate::ConnectionOpts> {
         Ok(crate::ConnectionOpts {
             api_key: given.api_key,
@@ -622,6 +623,7 @@ pub mod from_js {
             debug: given.debug,
             request_timeout_ms: millis("requestTimeoutMs", given.request_timeout_ms)?
                 .map(|d| d.as_millis() as u64),
+            retries: retries(given.retries)?,
             dangerously_allow_browser: given.dangerously_allow_browser.unwrap_or(false),
             ..Default::default()
         })
@@ -959,6 +961,21 @@ pub mod from_js {
         .transpose()
     }
 
+    /// `retries`: how many times a call that may be repeated is sent again; a whole number
+    /// from 0 to 100 (the request's deadline bounds them anyway).
+    pub fn retries(r: Option<f64>) -> Result<Option<u32>> {
+        r.map(|r| {
+            if r.fract() != 0.0 || !(0.0..=100.0).contains(&r) {
+                return Err(Error::invalid_argument(format!(
+                    "retries must be a whole number from 0 to 100, got {}",
+                    js_number_text(r)
+                )));
+            }
+            Ok(r as u32)
+        })
+        .transpose()
+    }
+
     /// A JavaScript millisecond count as an optional `Duration`.
     pub fn millis(name: &str, ms: Option<f64>) -> Result<Option<Duration>> {
         ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
@@ -984,6 +1001,17 @@ pub mod from_js {
         fn message(e: Error) -> String {
             assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{e}");
             e.message().to_string()
+        }
+
+        #[test]
+        fn retries_are_a_whole_number_up_to_a_hundred() {
+            assert_eq!(retries(None), Ok(None));
+            assert_eq!(retries(Some(0.0)), Ok(Some(0)));
+            assert_eq!(retries(Some(100.0)), Ok(Some(100)));
+            for bad in [-1.0, 1.5, 101.0, f64::NAN, f64::INFINITY] {
+                let m = message(retries(Some(bad)).unwrap_err());
+                assert!(m.starts_with("retries must be a whole number"), "{m}");
+            }
         }
 
         #[test]

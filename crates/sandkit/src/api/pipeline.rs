@@ -4,7 +4,7 @@
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
-use crate::retry::{Idempotency, Outcome, next_delay_ms};
+use crate::retry::{Budget, Idempotency, Outcome, next_delay_ms};
 use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
@@ -149,7 +149,7 @@ async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiRespon
     let url = format!("{}{}", cfg.api_url, req.path);
     let headers = header_pairs(cfg, api_key, req.body.is_some());
     let body = req.body.map(Bytes::from);
-    let mut attempt = 0;
+    let (mut attempt, mut backoffs) = (0, 0);
     loop {
         let http = HttpRequest {
             method: req.method,
@@ -168,15 +168,19 @@ async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiRespon
             },
             Err(e) => Outcome::Transport(e.kind),
         };
-        match next_delay_ms(
-            req.idempotency,
-            outcome,
+        let left = Budget {
             attempt,
-            cfg.retries,
-            remaining,
-            runtime.random(),
-        ) {
-            Some(delay) => runtime.sleep(delay).await,
+            backoffs,
+            max_retries: cfg.retries,
+            remaining_ms: remaining,
+            now_ms: runtime.now_ms(),
+            random: runtime.random(),
+        };
+        match next_delay_ms(req.idempotency, outcome, left) {
+            Some(delay) => {
+                backoffs += u32::from(delay.backoff);
+                runtime.sleep(delay.ms).await
+            }
             None => return result.map_err(transport_error),
         }
         attempt += 1;

@@ -6,6 +6,7 @@ pub mod connect;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
+use crate::retry::{Budget, Idempotency, Outcome, next_delay_ms};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
@@ -188,10 +189,72 @@ impl Envd {
 
     /// Sends a request made by [`Envd::request`]: the response once its head (and, unless it
     /// is streamed, its body) has arrived, within the request timeout.
+    ///
+    /// A call that only reads ([`may_repeat`]) is sent again, as the retry policy allows, when
+    /// the answer is a rate limit, a busy gateway or a broken connection. A 502 is not among
+    /// them: from E2B's proxy it means the sandbox is gone.
     pub(crate) async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let transport = self.config.client().transport();
-        crate::api::with_deadline(&self.config, async {
-            transport.send(request).await.map_err(transport_error)
+        let client = self.config.client();
+        let (transport, runtime) = (client.transport(), client.runtime());
+        let repeat = may_repeat(&self.base_url, &request);
+        crate::api::with_deadline(&self.config, async move {
+            if !repeat {
+                return transport.send(request).await.map_err(transport_error);
+            }
+            let HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                stream_response,
+            } = request;
+            // `may_repeat` let through whole bodies only.
+            let body = match body {
+                Some(RequestBody::Bytes(b)) => Some(b),
+                _ => None,
+            };
+            let budget_ms = match self.config.request_timeout_ms {
+                0 => crate::config::DEFAULT_REQUEST_TIMEOUT_MS,
+                ms => ms,
+            } as f64;
+            let start = runtime.now_ms();
+            let (mut attempt, mut backoffs) = (0, 0);
+            loop {
+                let result = transport
+                    .send(HttpRequest {
+                        method,
+                        url: url.clone(),
+                        headers: headers.clone(),
+                        body: body.clone().map(RequestBody::Bytes),
+                        stream_response,
+                    })
+                    .await;
+                let outcome = match &result {
+                    Ok(r) if matches!(r.status, 429 | 503 | 504) => Outcome::Status {
+                        status: r.status,
+                        headers: &r.headers,
+                    },
+                    Ok(_) => return result.map_err(transport_error),
+                    Err(e) => Outcome::Transport(e.kind),
+                };
+                let now_ms = runtime.now_ms();
+                let budget = Budget {
+                    attempt,
+                    backoffs,
+                    max_retries: self.config.retries,
+                    remaining_ms: budget_ms - (now_ms - start),
+                    now_ms,
+                    random: runtime.random(),
+                };
+                match next_delay_ms(Idempotency::Idempotent, outcome, budget) {
+                    Some(delay) => {
+                        backoffs += u32::from(delay.backoff);
+                        runtime.sleep(delay.ms).await
+                    }
+                    None => return result.map_err(transport_error),
+                }
+                attempt += 1;
+            }
         })
         .await
     }
@@ -262,6 +325,29 @@ impl Envd {
             .await?;
         rest_checked(response).await
     }
+}
+
+/// The daemon's calls that only read: repeating one has the effect of sending it once.
+const READ_ONLY_RPCS: [&str; 3] = [
+    "/filesystem.Filesystem/Stat",
+    "/filesystem.Filesystem/ListDir",
+    "/process.Process/List",
+];
+
+/// May this request to the daemon at `base_url` be sent again? GETs (`/files`, `/health`,
+/// the interpreter's `/contexts`) and the read-only RPCs, when their body can be sent twice.
+fn may_repeat(base_url: &str, request: &HttpRequest) -> bool {
+    let path = request
+        .url
+        .strip_prefix(base_url)
+        .and_then(|p| p.split('?').next())
+        .unwrap_or_default();
+    let reads = match request.method {
+        Method::Get => true,
+        Method::Post => READ_ONLY_RPCS.contains(&path),
+        _ => false,
+    };
+    reads && matches!(request.body, None | Some(RequestBody::Bytes(_)))
 }
 
 /// A response whose non-2xx status is an error (see [`rest_error`]).

@@ -235,6 +235,8 @@ impl Interpreter {
                 deadline: (timeout_ms > 0).then_some(started + timeout_ms as f64),
                 config: runtime_config,
                 ended: false,
+                finished: false,
+                truncated: false,
             })
         })
     }
@@ -361,6 +363,11 @@ pub struct CodeRun {
     deadline: Option<f64>,
     config: ConnectionConfig,
     ended: bool,
+    /// `end_of_execution`, which the interpreter always writes last, has arrived.
+    finished: bool,
+    /// The answer ended cleanly without `end_of_execution`: reported once the events that did
+    /// arrive have been handed out.
+    truncated: bool,
 }
 
 impl std::fmt::Debug for CodeRun {
@@ -416,6 +423,12 @@ impl CodeRun {
                 return Ok(Some(event));
             }
             if self.ended {
+                if std::mem::take(&mut self.truncated) {
+                    return Err(Error::new(
+                        ErrorKind::Connection,
+                        "The execution's output ended before the interpreter's end of execution: the connection was cut, and what ran after the cut is unknown.",
+                    ));
+                }
                 return Ok(None);
             }
             self.read_more().await?;
@@ -505,10 +518,19 @@ impl CodeRun {
             }
             None => {
                 self.end();
-                self.lines.finish().into_iter().collect()
+                let last: Vec<_> = self.lines.finish().into_iter().collect();
+                self.truncated = !self.finished && !last.iter().any(|l| stream::is_end(l));
+                if self.truncated {
+                    // A line cut in two is no event: the cut is the error to report.
+                    let events = last.iter().filter_map(|l| stream::parse_line(l).ok());
+                    self.ready.extend(events.flatten());
+                    return Ok(());
+                }
+                last
             }
         };
         for line in lines {
+            self.finished |= stream::is_end(&line);
             if let Some(event) = stream::parse_line(&line)? {
                 self.ready.push_back(event);
             }
@@ -578,5 +600,66 @@ fn event_size(event: &CodeEvent) -> usize {
         CodeEvent::Result(r) => r.raw_json.len(),
         CodeEvent::Error(e) => e.traceback.len(),
         CodeEvent::ExecutionCount(_) => 0,
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    /// An execution whose answer is `chunks`, then a clean end.
+    fn run_of(chunks: &[&'static str]) -> CodeRun {
+        let chunks: Vec<_> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        CodeRun {
+            failed: None,
+            cancel: CancelHandle::default(),
+            body: Box::pin(futures_util::stream::iter(chunks)),
+            lines: stream::LineSplitter::default(),
+            ready: Default::default(),
+            deadline: None,
+            config: ConnectionConfig::resolve(&crate::ConnectionOpts {
+                sandbox_url: Some("http://127.0.0.1:1".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+            ended: false,
+            finished: false,
+            truncated: false,
+        }
+    }
+
+    fn collect(run: CodeRun) -> Result<Execution> {
+        run.collect().now_or_never().expect("no waiting")
+    }
+
+    #[test]
+    fn an_answer_without_its_end_of_execution_is_an_error() {
+        let out = r#"{"type":"stdout","text":"a\n"}"#;
+        let end = r#"{"type":"end_of_execution"}"#;
+        // Whole, in any chunking; the last line may lack its newline.
+        for chunks in [
+            vec![out, "\n", end, "\n"],
+            vec![out, "\n{\"type\":\"end_of", "_execution\"}"],
+        ] {
+            assert_eq!(collect(run_of(&chunks)).unwrap().stdout, ["a\n"]);
+        }
+        // Cut: the events that came are handed out, then the error.
+        let mut run = run_of(&[out, "\n", r#"{"type":"stdout","te"#]);
+        let first = run.next_event().now_or_never().unwrap().unwrap();
+        assert_eq!(first, Some(CodeEvent::Stdout("a\n".into())));
+        let err = run.next_event().now_or_never().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+        // Cut at a line's end, the same.
+        let mut run = run_of(&[out, "\n"]);
+        assert!(run.next_event().now_or_never().unwrap().unwrap().is_some());
+        let err = run.next_event().now_or_never().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+        // A line that only mentions it is not the end.
+        let mention = r#"{"type":"stdout","text":"end_of_execution"}"#;
+        assert!(collect(run_of(&[mention, "\n"])).is_err());
     }
 }

@@ -62,6 +62,18 @@ impl LineSplitter {
     }
 }
 
+/// Is this the `end_of_execution` line, which the interpreter always writes last? Without it,
+/// an answer that ends was cut short.
+pub fn is_end(line: &[u8]) -> bool {
+    const TYPE: &[u8] = b"end_of_execution";
+    line.windows(TYPE.len()).any(|w| w == TYPE)
+        && json::parse(line).is_ok_and(|v| {
+            v.object()
+                .and_then(|o| o.str("type"))
+                .is_ok_and(|t| t == "end_of_execution")
+        })
+}
+
 /// The event on one line; `None` for lines that carry nothing for the caller (the end of
 /// the execution, keepalives, an empty line, a type this SDK does not know).
 pub fn parse_line(line: &[u8]) -> Result<Option<CodeEvent>> {

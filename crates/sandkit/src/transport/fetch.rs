@@ -46,6 +46,21 @@ fn js_message(v: &JsValue) -> String {
         .unwrap_or_else(|| "fetch failed".to_string())
 }
 
+/// fetch rejects when no response came, without saying whether the request was sent: a
+/// refused connection (which Node names in `cause.code`) certainly was not; anything else may
+/// have reached the server, so a create is not sent again after it.
+fn rejection_kind(v: &JsValue) -> TransportErrorKind {
+    let code = Reflect::get(v, &JsValue::from_str("cause"))
+        .ok()
+        .filter(|c| c.is_object())
+        .and_then(|c| Reflect::get(&c, &JsValue::from_str("code")).ok())
+        .and_then(|c| c.as_string());
+    match code.as_deref() {
+        Some("ECONNREFUSED") => TransportErrorKind::Connect,
+        _ => TransportErrorKind::Reset,
+    }
+}
+
 fn other(v: JsValue) -> TransportError {
     TransportError::new(TransportErrorKind::Other, js_message(&v))
 }
@@ -100,7 +115,8 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     init.set_method(request.method.as_str());
     let headers = web_sys::Headers::new().map_err(other)?;
     for (k, v) in &request.headers {
-        if is_browser && k == "user-agent" {
+        // Headers a browser sets itself (a page may not).
+        if is_browser && (k == "user-agent" || k == "accept-encoding") {
             continue;
         }
         headers.append(k, v).map_err(other)?;
@@ -116,20 +132,18 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
-    // A streamed answer dropped before its end aborts its request: cancelling the reader
-    // alone leaves some runtimes (workerd) reading it, and the server's work (a process, an
-    // execution) goes on for nobody.
-    let abort = if request.stream_response {
-        let controller = web_sys::AbortController::new().map_err(other)?;
-        init.set_signal(Some(&controller.signal()));
-        Some(controller)
-    } else {
-        None
-    };
+    // A request given up before its answer is whole (its deadline passed, its caller went
+    // away) is aborted: otherwise it keeps one of the six connections a browser or workerd
+    // opens to a host until the server answers, which a stalled server never does, and the
+    // next calls queue behind it. A streamed answer dropped before its end is aborted too:
+    // cancelling the reader alone leaves some runtimes (workerd) reading it, and the server's
+    // work (a process, an execution) goes on for nobody.
+    let controller = web_sys::AbortController::new().map_err(other)?;
+    init.set_signal(Some(&controller.signal()));
+    let mut abort = AbortOnDrop(Some(controller));
     let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
         .await
-        // fetch rejects only when no response came: the server was not reached or went away.
-        .map_err(|e| TransportError::new(TransportErrorKind::Connect, js_message(&e)))?
+        .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
     // `Array.from` rather than the iterator protocol step by step: one call into JavaScript,
@@ -146,11 +160,13 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         return Err(e);
     }
     let body = if request.stream_response {
-        Body::Stream(Box::pin(body_stream(resp.body(), abort)))
+        Body::Stream(Box::pin(body_stream(resp.body(), abort.0.take())))
     } else {
         let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
             .await
             .map_err(|e| TransportError::new(TransportErrorKind::Reset, js_message(&e)))?;
+        // Whole: nothing left to abort.
+        abort.0 = None;
         Body::Full(Bytes::from(Uint8Array::new(&buf).to_vec()))
     };
     Ok(HttpResponse {
@@ -158,6 +174,17 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         headers: out_headers,
         body,
     })
+}
+
+/// Aborts its request when dropped still holding it.
+struct AbortOnDrop(Option<web_sys::AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
+    }
 }
 
 /// A body's reader, cancelled when it is dropped before the end: otherwise the runtime keeps

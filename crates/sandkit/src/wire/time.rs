@@ -75,6 +75,86 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     Some(secs * 1000 + millis)
 }
 
+/// Parses an HTTP date (RFC 9110 §5.6.7) into unix milliseconds: the IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms a recipient must still
+/// accept, RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+/// `now_ms` places RFC 850's two-digit year: never more than 50 years ahead.
+pub fn parse_http_date_millis(s: &str, now_ms: f64) -> Option<i64> {
+    let s = s.trim();
+    let (day, month, year, clock) = if let Some((weekday, rest)) = s.split_once(',') {
+        if weekday.is_empty() || !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return None;
+        }
+        let mut t = rest.split_ascii_whitespace();
+        let first = t.next()?;
+        let parts = match first.split('-').collect::<Vec<_>>()[..] {
+            // RFC 850: `06-Nov-94 08:49:37 GMT`.
+            [d, m, y] if y.len() == 2 => {
+                let yy = number(y)?;
+                let this_year = now_ms.div_euclid(86_400_000.0) as i64;
+                let this_year = civil_from_days(this_year).0;
+                // The most recent year with these last two digits, unless it is at most
+                // 50 years ahead.
+                let mut year = this_year - this_year.rem_euclid(100) + yy;
+                if year > this_year + 50 {
+                    year -= 100;
+                }
+                (number(d)?, m, year, t.next()?)
+            }
+            // IMF-fixdate: `06 Nov 1994 08:49:37 GMT`.
+            [d] if d.len() == 2 => {
+                let m = t.next()?;
+                let y = t.next()?;
+                if y.len() != 4 {
+                    return None;
+                }
+                (number(d)?, m, number(y)?, t.next()?)
+            }
+            _ => return None,
+        };
+        if t.next() != Some("GMT") || t.next().is_some() {
+            return None;
+        }
+        parts
+    } else {
+        // asctime: `Sun Nov  6 08:49:37 1994`.
+        let mut t = s.split_ascii_whitespace();
+        let weekday = t.next()?;
+        if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return None;
+        }
+        let m = t.next()?;
+        let d = t.next()?;
+        let clock = t.next()?;
+        let y = t.next()?;
+        if t.next().is_some() || y.len() != 4 || d.len() > 2 {
+            return None;
+        }
+        (number(d)?, m, number(y)?, clock)
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let mut hms = clock.split(':');
+    let (h, m, sec) = (hms.next()?, hms.next()?, hms.next()?);
+    if hms.next().is_some() || h.len() != 2 || m.len() != 2 || sec.len() != 2 {
+        return None;
+    }
+    let (h, m, sec) = (number(h)?, number(m)?, number(sec)?);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + h * 3600 + m * 60 + sec) * 1000)
+}
+
+/// Decimal digits only (no sign, no spaces), at most four.
+fn number(s: &str) -> Option<i64> {
+    (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())?
+}
+
 // Howard Hinnant's civil-calendar algorithms (public domain), proleptic Gregorian.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -154,6 +234,53 @@ mod tests {
             "abcd-ef-ghTij:kl:mnZ",
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_the_three_http_date_forms() {
+        // 1994-11-06T08:49:37Z
+        let want = Some(784_111_777_000);
+        let now = 1_796_400_000_000.0; // late 2026
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            " Sun, 06 Nov 1994 08:49:37 GMT ",
+        ] {
+            assert_eq!(parse_http_date_millis(s, now), want, "{s}");
+        }
+        assert_eq!(
+            parse_http_date_millis("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(1_445_412_480_000)
+        );
+        // A two-digit year lands at most 50 years ahead of now.
+        assert_eq!(
+            parse_http_date_millis("Thursday, 01-Jan-70 00:00:00 GMT", now),
+            Some(days_from_civil(2070, 1, 1) * 86_400_000)
+        );
+        assert_eq!(
+            parse_http_date_millis("Friday, 01-Jan-77 00:00:00 GMT", now),
+            Some(days_from_civil(1977, 1, 1) * 86_400_000)
+        );
+        for bad in [
+            "",
+            "0",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 8:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, +6 Nov 1994 08:49:37 GMT",
+            "1, 06 Nov 1994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
+            "Sün, 06 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date_millis(bad, now), None, "{bad:?}");
         }
     }
 }

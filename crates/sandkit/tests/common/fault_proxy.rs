@@ -1,7 +1,14 @@
-//! A real HTTP proxy between client and server that follows a script: answer 429 or 503,
-//! drop the connection, stall, or forward. Each connection carries one request (it answers
-//! with `Connection: close`), which is how it counts what the client sent.
+//! A real HTTP proxy between client and server that decides, request by request, to answer
+//! 429 or 503 itself, reset the connection (before or after the server acted), stall, cut the
+//! answer after some bytes, or forward. Each connection carries one request (the server is
+//! asked to close it after its answer), which is how it counts what the client sent.
+//!
+//! The decision comes from a script ([`FaultProxy::start`]) or from rates and a seed
+//! ([`FaultProxy::chaos`]): the n-th request's fault is a function of the seed and n alone,
+//! so a failing run is replayed by its seed (under concurrency, which call is the n-th varies).
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -10,47 +17,228 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Fault {
     /// Answer with this status and these extra headers, without asking the server.
     Status(u16, Vec<(&'static str, String)>),
-    /// Close the connection without answering.
+    /// Reset the connection (RST) without asking the server.
     Reset,
+    /// Hand the request to the server, read its whole answer, then reset the connection:
+    /// the server acted, the client never hears of it.
+    ResetAfterForward,
     /// Hold the connection open and never answer.
     Stall,
     /// Pass the request to the server.
     Forward,
+    /// Pass the request on and relay the first `bytes` of the answer (head included), then
+    /// end the connection: with a reset if `reset`, else with a clean close.
+    CutAfter { bytes: usize, reset: bool },
+}
+
+impl Fault {
+    /// A name for the counts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Status(429, h) if h.iter().any(|(k, _)| *k == "ratelimit-reset") => {
+                "429 RateLimit-Reset"
+            }
+            Fault::Status(429, h) if h.iter().any(|(_, v)| v.ends_with("GMT")) => {
+                "429 Retry-After date"
+            }
+            Fault::Status(429, _) => "429 Retry-After seconds",
+            Fault::Status(503, _) => "503",
+            Fault::Status(..) => "other status",
+            Fault::Reset => "reset before the server",
+            Fault::ResetAfterForward => "reset after the server",
+            Fault::Stall => "stall",
+            Fault::Forward => "forwarded",
+            Fault::CutAfter { .. } => "cut",
+        }
+    }
+}
+
+/// What a decider sees of a request.
+pub struct Head<'a> {
+    /// `GET /sandboxes/x HTTP/1.1`.
+    pub line: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+type Decide = dyn Fn(u64, &Head<'_>) -> Fault + Send + Sync;
+
+/// Fault rates per request, each in [0, 1], their sum at most 1; the rest is forwarded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rates {
+    /// Answered 429: a third each with `Retry-After` seconds, `Retry-After` as an HTTP date,
+    /// and `RateLimit-Reset`, asking for 0 s (nine in ten) or 1 s.
+    pub rate_limited: f64,
+    /// Reset: half before the server saw the request, half after it answered.
+    pub reset: f64,
+    /// Answered 503.
+    pub busy: f64,
+    /// Never answered.
+    pub stall: f64,
 }
 
 pub struct FaultProxy {
     pub url: String,
     script: Arc<Mutex<Vec<Fault>>>,
-    seen: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<(String, &'static str)>>>,
+    counts: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 impl FaultProxy {
     /// Starts a proxy to `upstream` (`host:port`); once the script runs out it forwards.
     pub async fn start(upstream: String, script: Vec<Fault>) -> FaultProxy {
+        let script = Arc::new(Mutex::new(script.into_iter().rev().collect::<Vec<_>>()));
+        let s = script.clone();
+        let decide = move |_: u64, _: &Head<'_>| s.lock().unwrap().pop().unwrap_or(Fault::Forward);
+        FaultProxy::with(upstream, script, Arc::new(decide)).await
+    }
+
+    /// Starts a proxy to `upstream` that injects faults at `rates`, decided by `seed` and the
+    /// request's number. CORS preflights (`OPTIONS`) are always forwarded.
+    pub async fn chaos(upstream: String, rates: Rates, seed: u64) -> FaultProxy {
+        let decide = move |n: u64, head: &Head<'_>| {
+            if head.method == "OPTIONS" {
+                return Fault::Forward;
+            }
+            chaos_fault(rates, seed, n)
+        };
+        FaultProxy::with(upstream, Default::default(), Arc::new(decide)).await
+    }
+
+    /// Starts a proxy to `upstream` that asks `decide` for each request (numbered from 0).
+    pub async fn deciding(
+        upstream: String,
+        decide: impl Fn(u64, &Head<'_>) -> Fault + Send + Sync + 'static,
+    ) -> FaultProxy {
+        FaultProxy::with(upstream, Default::default(), Arc::new(decide)).await
+    }
+
+    async fn with(
+        upstream: String,
+        script: Arc<Mutex<Vec<Fault>>>,
+        decide: Arc<Decide>,
+    ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let script = Arc::new(Mutex::new(script.into_iter().rev().collect::<Vec<_>>()));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, n) = (script.clone(), seen.clone());
+        let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let (n, c) = (seen.clone(), counts.clone());
+        let number = Arc::new(AtomicU64::new(0));
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                let (s, n, upstream) = (s.clone(), n.clone(), upstream.clone());
+                let (n, c, d) = (n.clone(), c.clone(), decide.clone());
+                let (upstream, number) = (upstream.clone(), number.clone());
                 tokio::spawn(async move {
-                    let _ = serve(conn, &upstream, &s, &n).await;
+                    let _ = serve(conn, &upstream, &*d, &number, &n, &c).await;
                 });
             }
         });
-        FaultProxy { url, script, seen }
+        FaultProxy {
+            url,
+            script,
+            seen,
+            counts,
+        }
     }
 
     /// Request lines seen so far (`GET /sandboxes/x HTTP/1.1`).
     pub fn requests(&self) -> Vec<String> {
+        self.log().into_iter().map(|(line, _)| line).collect()
+    }
+
+    /// Each request line with what the proxy did ([`Fault::kind`]), in arrival order.
+    pub fn log(&self) -> Vec<(String, &'static str)> {
         self.seen.lock().unwrap().clone()
     }
 
     pub fn script_left(&self) -> usize {
         self.script.lock().unwrap().len()
     }
+
+    /// How many requests met each fault ([`Fault::kind`]), forwarded ones included.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        self.counts.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, kind: &str) -> u64 {
+        self.counts().get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// splitmix64: a well-mixed 64-bit value from the seed and the request's number.
+fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The fault of the `n`-th request under `rates` and `seed`.
+pub fn chaos_fault(rates: Rates, seed: u64, n: u64) -> Fault {
+    let r = mix(seed, n);
+    let u = (r >> 11) as f64 / (1u64 << 53) as f64;
+    // Low bits pick the variant, independent enough of `u` (the high bits).
+    let (variant, long) = (r % 3, (r >> 2).is_multiple_of(10));
+    let secs = if long { 1 } else { 0 };
+    let mut edge = rates.rate_limited;
+    if u < edge {
+        let header = match variant {
+            0 => ("retry-after", secs.to_string()),
+            1 => ("retry-after", http_date(secs)),
+            _ => ("ratelimit-reset", secs.to_string()),
+        };
+        return Fault::Status(429, vec![header]);
+    }
+    edge += rates.reset;
+    if u < edge {
+        return if variant == 0 || (variant == 2 && long) {
+            Fault::ResetAfterForward
+        } else {
+            Fault::Reset
+        };
+    }
+    edge += rates.busy;
+    if u < edge {
+        return Fault::Status(503, vec![]);
+    }
+    edge += rates.stall;
+    if u < edge {
+        return Fault::Stall;
+    }
+    Fault::Forward
+}
+
+/// `secs` from now as an IMF-fixdate. The date names a whole second (the current one
+/// rounded down), so the client waits at most `secs`.
+pub fn http_date(secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let t = now.as_secs() + secs;
+    let days = (t / 86_400) as i64;
+    let rem = t % 86_400;
+    // Civil date from days since the epoch (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 async fn read_request(conn: &mut TcpStream) -> std::io::Result<Vec<u8>> {
@@ -76,28 +264,56 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// SO_LINGER 0 makes the close a TCP reset rather than a clean end; with a zero timeout the
+/// drop never blocks, which is what the deprecation warns about.
+fn reset(conn: &TcpStream) -> std::io::Result<()> {
+    #[allow(deprecated)]
+    conn.set_linger(Some(std::time::Duration::ZERO))
+}
+
 async fn serve(
     mut conn: TcpStream,
     upstream: &str,
-    script: &Mutex<Vec<Fault>>,
-    seen: &Mutex<Vec<String>>,
+    decide: &Decide,
+    number: &AtomicU64,
+    seen: &Mutex<Vec<(String, &'static str)>>,
+    counts: &Mutex<BTreeMap<&'static str, u64>>,
 ) -> std::io::Result<()> {
     let request = read_request(&mut conn).await?;
     if request.is_empty() {
         return Ok(());
     }
-    let line = String::from_utf8_lossy(&request)
+    let text = String::from_utf8_lossy(&request);
+    let line = text.lines().next().unwrap_or_default().to_string();
+    let mut words = line.split(' ');
+    let (method, path) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
+    let origin = text
         .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    seen.lock().unwrap().push(line);
-    let fault = script.lock().unwrap().pop().unwrap_or(Fault::Forward);
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("origin")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "*".into());
+    let fault = decide(
+        number.fetch_add(1, Ordering::Relaxed),
+        &Head {
+            line: &line,
+            method,
+            path,
+        },
+    );
+    seen.lock().unwrap().push((line.clone(), fault.kind()));
+    *counts.lock().unwrap().entry(fault.kind()).or_default() += 1;
     match fault {
         Fault::Status(status, headers) => {
             let body = format!(r#"{{"code":{status},"message":"injected by the fault proxy"}}"#);
+            // Browsers read an answer of another origin, and its Retry-After, only when allowed.
             let mut head = format!(
-                "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\naccess-control-allow-origin: {origin}\r\naccess-control-expose-headers: retry-after, ratelimit-reset, ratelimit\r\n",
                 body.len()
             );
             for (k, v) in headers {
@@ -106,25 +322,55 @@ async fn serve(
             conn.write_all(format!("{head}\r\n{body}").as_bytes())
                 .await?;
         }
-        Fault::Reset => {
-            // SO_LINGER 0 makes the close a TCP reset rather than a clean end; with a zero
-            // timeout the drop never blocks, which is what the deprecation warns about.
-            #[allow(deprecated)]
-            conn.set_linger(Some(std::time::Duration::ZERO))?;
-        }
+        Fault::Reset => return reset(&conn),
         Fault::Stall => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
-        Fault::Forward => {
+        Fault::Forward | Fault::ResetAfterForward | Fault::CutAfter { .. } => {
             let mut up = TcpStream::connect(upstream).await?;
-            let text = request;
-            let first_line_end = text.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
-            up.write_all(&text[..first_line_end]).await?;
+            let first_line_end = request.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
+            up.write_all(&request[..first_line_end]).await?;
             up.write_all(b"connection: close\r\n").await?;
-            up.write_all(&text[first_line_end..]).await?;
-            let mut response = Vec::new();
-            up.read_to_end(&mut response).await?;
-            conn.write_all(&response).await?;
+            up.write_all(&request[first_line_end..]).await?;
+            let (limit, rst) = match fault {
+                Fault::ResetAfterForward => (0, true),
+                Fault::CutAfter { bytes, reset } => (bytes, reset),
+                _ => (usize::MAX, false),
+            };
+            let (mut cr, mut cw) = conn.split();
+            let (mut ur, mut uw) = up.split();
+            // The rest of a body sent in chunks goes on while the answer comes back.
+            let upload = async {
+                let _ = tokio::io::copy(&mut cr, &mut uw).await;
+                std::future::pending::<()>().await
+            };
+            let relay = async {
+                let mut sent = 0usize;
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = ur.read(&mut buf).await?;
+                    if n == 0 {
+                        return Ok::<bool, std::io::Error>(false);
+                    }
+                    let take = n.min(limit - sent);
+                    cw.write_all(&buf[..take]).await?;
+                    sent += take;
+                    if sent >= limit {
+                        // ResetAfterForward relays nothing but waits for the whole answer.
+                        if limit == 0 {
+                            while ur.read(&mut buf).await? > 0 {}
+                        }
+                        return Ok(true);
+                    }
+                }
+            };
+            let cut = tokio::select! {
+                r = relay => r?,
+                _ = upload => false,
+            };
+            if cut && rst {
+                return reset(&conn);
+            }
         }
     }
     conn.shutdown().await.ok();

@@ -22,6 +22,15 @@ pub async fn start_server() -> RunningServer {
 /// binary: `$SANDKITD_BIN`, else `debug/sandkitd` in `$CARGO_TARGET_DIR` or the workspace's
 /// `target` (built by `cargo test` of the workspace, or `cargo build -p sandkit-server`).
 pub async fn start_server_with_sandboxes() -> RunningServer {
+    let mut config = config();
+    config.sandboxes.agent_exe = Some(agent_exe());
+    sandkit_server::start(config)
+        .await
+        .expect("sandkitd starts")
+}
+
+/// The `sandkitd` binary each sandbox's agent runs (see [`start_server_with_sandboxes`]).
+pub fn agent_exe() -> std::path::PathBuf {
     let agent = std::env::var_os("SANDKITD_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
@@ -37,11 +46,7 @@ pub async fn start_server_with_sandboxes() -> RunningServer {
         "{} is missing: run `cargo build -p sandkit-server` first (or set SANDKITD_BIN)",
         agent.display()
     );
-    let mut config = config();
-    config.sandboxes.agent_exe = Some(agent);
-    sandkit_server::start(config)
-        .await
-        .expect("sandkitd starts")
+    agent
 }
 
 pub fn config() -> ServerConfig {
