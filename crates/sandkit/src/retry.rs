@@ -89,6 +89,60 @@ pub fn next_delay_ms(
     })
 }
 
+/// One call's retries so far, for the loops that send it (the control plane's and the
+/// daemon's): the attempts made, how many waits were backoff, and the call's time budget
+/// (its request timeout, or the default one when it has none).
+pub(crate) struct Retries<'a> {
+    config: &'a crate::config::ConnectionConfig,
+    attempt: u32,
+    backoffs: u32,
+    start_ms: f64,
+    budget_ms: f64,
+}
+
+impl<'a> Retries<'a> {
+    pub(crate) fn start(config: &'a crate::config::ConnectionConfig) -> Self {
+        let budget_ms = match config.request_timeout_ms {
+            0 => crate::config::DEFAULT_REQUEST_TIMEOUT_MS,
+            ms => ms,
+        } as f64;
+        Retries {
+            config,
+            attempt: 0,
+            backoffs: 0,
+            start_ms: config.client().runtime().now_ms(),
+            budget_ms,
+        }
+    }
+
+    /// When the call started, by the runtime's clock.
+    pub(crate) fn start_ms(&self) -> f64 {
+        self.start_ms
+    }
+
+    /// After an attempt that ended with `outcome`: waits as the policy says and returns
+    /// `true` to send again, or returns `false` to report the outcome.
+    pub(crate) async fn again(&mut self, idempotency: Idempotency, outcome: Outcome<'_>) -> bool {
+        let runtime = self.config.client().runtime();
+        let now_ms = runtime.now_ms();
+        let budget = Budget {
+            attempt: self.attempt,
+            backoffs: self.backoffs,
+            max_retries: self.config.retries,
+            remaining_ms: self.budget_ms - (now_ms - self.start_ms),
+            now_ms,
+            random: runtime.random(),
+        };
+        let Some(delay) = next_delay_ms(idempotency, outcome, budget) else {
+            return false;
+        };
+        self.backoffs += u32::from(delay.backoff);
+        self.attempt += 1;
+        runtime.sleep(delay.ms).await;
+        true
+    }
+}
+
 /// Full-range exponential backoff with jitter in [50%, 100%] of the step.
 fn backoff_ms(attempt: u32, random: f64) -> f64 {
     let step = (BASE_DELAY_MS * 2f64.powi(attempt.min(20) as i32)).min(MAX_DELAY_MS);

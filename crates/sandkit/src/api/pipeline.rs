@@ -4,7 +4,7 @@
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
-use crate::retry::{Budget, Idempotency, Outcome, next_delay_ms};
+use crate::retry::{Idempotency, Outcome, Retries};
 use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
@@ -138,18 +138,10 @@ pub(crate) fn send(
 
 async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiResponse> {
     let api_key = cfg.require_api_key()?;
-    let runtime = cfg.client().runtime();
-    let start = runtime.now_ms();
-    // With no request timeout, retries still stop after the default budget.
-    let budget = if cfg.request_timeout_ms == 0 {
-        crate::config::DEFAULT_REQUEST_TIMEOUT_MS
-    } else {
-        cfg.request_timeout_ms
-    };
     let url = format!("{}{}", cfg.api_url, req.path);
     let headers = header_pairs(cfg, api_key, req.body.is_some());
     let body = req.body.map(Bytes::from);
-    let (mut attempt, mut backoffs) = (0, 0);
+    let mut retries = Retries::start(cfg);
     loop {
         let http = HttpRequest {
             method: req.method,
@@ -158,8 +150,7 @@ async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiRespon
             body: body.clone().map(RequestBody::Bytes),
             stream_response: false,
         };
-        let result = attempt_once(cfg, http, start).await?;
-        let remaining = budget as f64 - (runtime.now_ms() - start);
+        let result = attempt_once(cfg, http, retries.start_ms()).await?;
         let outcome = match &result {
             Ok(resp) if resp.is_success() => return result.map_err(transport_error),
             Ok(resp) => Outcome::Status {
@@ -168,22 +159,9 @@ async fn send_inner(cfg: &ConnectionConfig, req: ApiRequest) -> Result<ApiRespon
             },
             Err(e) => Outcome::Transport(e.kind),
         };
-        let left = Budget {
-            attempt,
-            backoffs,
-            max_retries: cfg.retries,
-            remaining_ms: remaining,
-            now_ms: runtime.now_ms(),
-            random: runtime.random(),
-        };
-        match next_delay_ms(req.idempotency, outcome, left) {
-            Some(delay) => {
-                backoffs += u32::from(delay.backoff);
-                runtime.sleep(delay.ms).await
-            }
-            None => return result.map_err(transport_error),
+        if !retries.again(req.idempotency, outcome).await {
+            return result.map_err(transport_error);
         }
-        attempt += 1;
     }
 }
 

@@ -6,7 +6,7 @@ pub mod connect;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::BoxStream;
-use crate::retry::{Budget, Idempotency, Outcome, next_delay_ms};
+use crate::retry::{Idempotency, Outcome, Retries};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use bytes::Bytes;
 use connect::{ConnectError, Context, EnvelopeReader, Frame};
@@ -194,8 +194,7 @@ impl Envd {
     /// the answer is a rate limit, a busy gateway or a broken connection. A 502 is not among
     /// them: from E2B's proxy it means the sandbox is gone.
     pub(crate) async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let client = self.config.client();
-        let (transport, runtime) = (client.transport(), client.runtime());
+        let transport = self.config.client().transport();
         let repeat = may_repeat(&self.base_url, &request);
         crate::api::with_deadline(&self.config, async move {
             if !repeat {
@@ -213,12 +212,7 @@ impl Envd {
                 Some(RequestBody::Bytes(b)) => Some(b),
                 _ => None,
             };
-            let budget_ms = match self.config.request_timeout_ms {
-                0 => crate::config::DEFAULT_REQUEST_TIMEOUT_MS,
-                ms => ms,
-            } as f64;
-            let start = runtime.now_ms();
-            let (mut attempt, mut backoffs) = (0, 0);
+            let mut retries = Retries::start(&self.config);
             loop {
                 let result = transport
                     .send(HttpRequest {
@@ -237,23 +231,9 @@ impl Envd {
                     Ok(_) => return result.map_err(transport_error),
                     Err(e) => Outcome::Transport(e.kind),
                 };
-                let now_ms = runtime.now_ms();
-                let budget = Budget {
-                    attempt,
-                    backoffs,
-                    max_retries: self.config.retries,
-                    remaining_ms: budget_ms - (now_ms - start),
-                    now_ms,
-                    random: runtime.random(),
-                };
-                match next_delay_ms(Idempotency::Idempotent, outcome, budget) {
-                    Some(delay) => {
-                        backoffs += u32::from(delay.backoff);
-                        runtime.sleep(delay.ms).await
-                    }
-                    None => return result.map_err(transport_error),
+                if !retries.again(Idempotency::Idempotent, outcome).await {
+                    return result.map_err(transport_error);
                 }
-                attempt += 1;
             }
         })
         .await
