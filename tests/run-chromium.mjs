@@ -28,6 +28,7 @@ const { values } = parseArgs({
     bulk: { type: 'string' },
     headed: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '600' },
+    steps: { type: 'string' },
   },
 })
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -222,7 +223,7 @@ const faultProxy = await startFaultProxy(server.apiUrl)
 // At most 6 connections to one host at once, CORS preflights and the proxy's control calls
 // among them: a call queued behind stalled ones would miss its deadline.
 const faults = { url: faultProxy.url, controlUrl: faultProxy.controlUrl, concurrency: 3, ...(process.env.SANDKIT_FAULT_SEED ? { seed: Number(process.env.SANDKIT_FAULT_SEED) } : {}) }
-const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}), ...(values.steps ? { steps: values.steps } : {}) }
 let summary
 try {
   summary = await page.evaluate(
@@ -311,7 +312,7 @@ try {
       summary.failed += panic.failed
       return summary
     },
-    { opts, config, commandsConfig: { isolation: host.isolation(server.pid) } },
+    { opts, config, commandsConfig: { isolation: host.isolation(server.pid), ...(values.steps ? { steps: values.steps } : {}) } },
   )
 } catch (err) {
   printDiagnostics()

@@ -107,7 +107,18 @@ export async function runFaultsScenario({ Sandbox, errors, conn, faults, run, st
         }
       })
       const started = Date.now()
-      const outcomes = await pool(calls, concurrency)
+      // Each call's time, so that a TimeoutError that met no stall can be told apart.
+      const timed = calls.map((call) => async () => {
+        const t0 = Date.now()
+        try {
+          return await call()
+        } catch (error) {
+          error.callMs = Date.now() - t0
+          error.callT0 = t0
+          throw error
+        }
+      })
+      const outcomes = await pool(timed, concurrency)
       const took = Date.now() - started
       const seen = await counts(faults)
       await plan(faults, {})
@@ -117,7 +128,7 @@ export async function runFaultsScenario({ Sandbox, errors, conn, faults, run, st
       for (const o of wrong) byName[o.error?.name ?? typeof o.error] = (byName[o.error?.name ?? typeof o.error] ?? 0) + 1
       assert(wrong.length === 0, `${wrong.length} calls failed otherwise than with TimeoutError (${JSON.stringify(byName)}): ${wrong.slice(0, 3).map((o) => `call ${o.i}: ${describeError(o.error)}`).join('; ')}`)
       const stalls = seen.counts.stall ?? 0
-      assertEqual(failed.length, stalls, 'TimeoutErrors (one per stall)')
+      assertEqual(failed.length, stalls, `TimeoutErrors (one per stall; ${failed.map((o) => `call ${o.i} at ${o.error.callT0} after ${o.error.callMs} ms: ${o.error.message}`).join('; ')})`)
       const requests = Object.values(seen.counts).reduce((a, b) => a + b, 0)
       for (const kind of ['429 Retry-After seconds', '429 Retry-After date', '429 RateLimit-Reset', 'reset before the server', 'reset after the server', '503']) {
         assert((seen.counts[kind] ?? 0) > 0, `no request met "${kind}": ${JSON.stringify(seen.counts)}`)

@@ -129,6 +129,18 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         &JsValue::from_str("manual"),
     )
     .map_err(other)?;
+    // A browser's HTTP cache lets one request per URL be in flight: a second GET of the same
+    // URL (a retry, or another call listing the same page) waits up to 20 s for the first to
+    // finish, and behind a stalled one it missed its deadline. An API's answers are never
+    // to be reused anyway.
+    if is_browser {
+        Reflect::set(
+            &init,
+            &JsValue::from_str("cache"),
+            &JsValue::from_str("no-store"),
+        )
+        .map_err(other)?;
+    }
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
