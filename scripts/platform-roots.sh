@@ -28,6 +28,10 @@ PLATFORMS=(
   "linux-x64-musl    amd64 musllinux_1_2_x86_64   musl"
 )
 
+if ! command -v readelf >/dev/null; then
+  step "binutils (readelf: the tests read the addons' ELF headers and symbols)"
+  apt_install binutils
+fi
 if ! command -v qemu-aarch64-static >/dev/null || ! command -v qemu-x86_64-static >/dev/null; then
   step "qemu-user-static (runs the other platforms' Node and addons)"
   apt_install qemu-user-static

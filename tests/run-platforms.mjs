@@ -152,6 +152,17 @@ await check('every target has a platform package, listed in optionalDependencies
   return platforms.map((p) => p.name).join(', ')
 })
 
+await check(`a checkout's own entry loads its local build, js/native/sandkit.${HOST}.node`, async () => {
+  const entry = join(REPO_ROOT, 'js', 'node.mjs')
+  const probe = `await import(${JSON.stringify(entry)}); console.log(JSON.stringify(process.report.getReport().sharedObjects.filter((f) => f.endsWith('.node'))))`
+  const { code, stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', probe], { DEBUG: 'sandkit' })
+  expect(code === 0, `exit ${code}: ${stderr.slice(-2000)}`)
+  const want = join(REPO_ROOT, 'js', 'native', `sandkit.${HOST}.node`)
+  const loaded = JSON.parse(stdout.trim().split('\n').pop())
+  expect(same(loaded, [want]), `loaded ${JSON.stringify(loaded)}, not ${want}`)
+  expect(!stderr.trim(), `stderr: ${stderr.slice(-2000)}`)
+})
+
 for (const p of chosen) {
   const nodeFile = join(p.dir, p.file)
   await check(`${p.name}: npm/${p.name}/package.json says os linux, cpu ${p.cpu}, libc ${p.abi === 'gnu' ? 'glibc' : 'musl'}, main ${p.file}`, () => {
