@@ -63,6 +63,13 @@ if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   fi
 fi
 
+# The other platforms' addons (scripts/build-addons.sh) are run by tests/run-platforms.mjs on
+# each platform's Node and C library, under Debian's qemu-user-static.
+if [ "${SANDKIT_NO_CROSS:-}" != 1 ]; then
+  step "roots of the other platforms (their C library and Node) for tests/run-platforms.mjs"
+  bash scripts/platform-roots.sh
+fi
+
 # Public sandbox URLs are <port>-<id>.localhost names: Chromium resolves them to loopback by
 # itself; for Node, workerd, curl and Python, Debian's libnss-myhostname does (its package
 # adds `myhostname` to the hosts line of /etc/nsswitch.conf).

@@ -19,6 +19,11 @@ bash scripts/build.sh
 # The public .d.ts is generated from the napi binding and committed: it must be current.
 git diff --exit-code -- index.d.ts || { echo "index.d.ts is stale: run scripts/build.sh and commit it"; exit 1; }
 
+if [ "${SANDKIT_NO_CROSS:-}" != 1 ]; then
+  step "the addon for every other platform (cross-built, debug; npm/<platform>/)"
+  bash scripts/build-addons.sh
+fi
+
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p sandkit -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
@@ -32,5 +37,7 @@ cargo test
 step "fuzz: every decoder of untrusted bytes, ${FUZZ_SECONDS:-60} s per target from its committed corpus"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
-step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
-node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-wire,fallback,napi,wasm,workerd,chromium,e2b,python,examples,cli}"
+default_runtimes=wire,fallback,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli
+[ "${SANDKIT_NO_CROSS:-}" = 1 ] && default_runtimes=${default_runtimes/platforms,/}
+step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), every prebuilt addon (format, symbols, run under qemu-user), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
+node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-$default_runtimes}"

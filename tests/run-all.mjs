@@ -1,12 +1,14 @@
 // Runs the network wire-body conformance check (tests/run-wire.mjs: sandkit's and e2b's request
 // bodies against one recording server, no sandkitd), Node's fallback to the wasm build where
-// there is no native addon (tests/run-fallback.mjs), then the shared scenario in every runtime,
+// there is no native addon (tests/run-fallback.mjs), every prebuilt addon in its platform package
+// (tests/run-platforms.mjs: format, symbols, and a sandbox's command on that platform's Node,
+// under qemu-user where it is another machine), then the shared scenario in every runtime,
 // one runner after the other, each against its own sandkitd: Node napi, Node wasm, workerd,
 // Chromium, the official e2b package, and the official Python package (its own scenario,
 // tests/python/scenario.py), examples/browser in Chromium, and the official CLI
 // (tests/run-cli.mjs: exec, pause, resume, logs, kill).
 //
-//   node tests/run-all.mjs [--only wire,fallback,napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
+//   node tests/run-all.mjs [--only wire,fallback,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
 //
 // Every line a runner prints is shown prefixed with its name; the last line is the total,
 // `N passed, N failed`. A runner that ends without its totals line, or exits non-zero with no
@@ -19,6 +21,7 @@ import { TOTALS_RE, totalsLine } from './harness/report.mjs'
 const RUNNERS = [
   ['wire', 'run-wire.mjs', []],
   ['fallback', 'run-fallback.mjs', []],
+  ['platforms', 'run-platforms.mjs', []],
   ['napi', 'run-node.mjs', ['--impl', 'napi']],
   ['wasm', 'run-node.mjs', ['--impl', 'wasm']],
   ['workerd', 'run-workerd.mjs', []],

