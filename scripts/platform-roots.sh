@@ -48,11 +48,20 @@ apt_opts=(
   -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
   -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
 )
+# The Debian archive this machine's apt already uses (deb822 .sources or a sources.list line),
+# asked for another suite: no address of our own.
+debian_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { if ($i !~ /security/) { print $i; exit } } }' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$uri" ] || { echo "no Debian archive in this machine's apt sources" >&2; return 1; }
+  echo "$uri"
+}
 apt_ready=""
 apt_private() {
   if [ -z "$apt_ready" ]; then
     mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $DEBIAN_SUITE main" >"$dir/apt/sources.list"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) $DEBIAN_SUITE main" >"$dir/apt/sources.list"
     apt-get "${apt_opts[@]}" update -qq
     apt_ready=1
   fi
