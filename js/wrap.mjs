@@ -388,6 +388,53 @@ function guardStatics(Class, staticNames = {}, params = {}) {
 const textEncoder = new TextEncoder()
 const toBytes = (data) => (typeof data === 'string' ? textEncoder.encode(data) : data)
 
+// Whole UTF-8 to text: Node's Buffer where there is one (V8's decoder: one-byte strings for
+// ASCII, several times TextDecoder's speed, the same U+FFFD replacements), else TextDecoder.
+const NodeBuffer = globalThis.process?.versions?.node ? globalThis.Buffer : undefined
+const wholeDecoder = new TextDecoder()
+const decodeWhole = NodeBuffer
+  ? (bytes) => NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  : (bytes) => wholeDecoder.decode(bytes)
+
+/** Where a character that may go on in the next chunk starts (the length if none does). */
+function unfinishedFrom(bytes) {
+  const n = bytes.length
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = bytes[i]
+    if ((b & 0xc0) === 0x80) continue // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
+    return n - i < need ? i : n
+  }
+  return n
+}
+
+/**
+ * UTF-8 text from a stream of chunks, the same as TextDecoder's stream mode gives: the bytes
+ * of a character the chunk ends inside are kept for the next one. Cutting just before a
+ * byte that is not a continuation changes no decoder's output, so each piece is decoded whole.
+ */
+class Utf8Chunks {
+  #held = null
+  write(chunk) {
+    let bytes = chunk
+    if (this.#held) {
+      bytes = new Uint8Array(this.#held.length + chunk.length)
+      bytes.set(this.#held)
+      bytes.set(chunk, this.#held.length)
+      this.#held = null
+    }
+    const cut = unfinishedFrom(bytes)
+    if (cut < bytes.length) this.#held = bytes.slice(cut)
+    return cut === 0 ? '' : decodeWhole(cut < bytes.length ? bytes.subarray(0, cut) : bytes)
+  }
+  /** What is left: an unfinished character becomes U+FFFD, as a whole-buffer decode makes it. */
+  end() {
+    const rest = this.#held ? decodeWhole(this.#held) : ''
+    this.#held = null
+    return rest
+  }
+}
+
 /**
  * A started command, as the `e2b` package shapes it: `pid`, the output so far, `wait()`,
  * `kill()`, `sendStdin()`. It reads the process's output from the moment it exists (output
@@ -410,7 +457,7 @@ class CommandHandle {
   }
 
   async #pump(raw, onStdout, onStderr, onPty) {
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
+    const decoders = { stdout: new Utf8Chunks(), stderr: new Utf8Chunks() }
     for (;;) {
       const out = await raw.nextOutput()
       if (!out) break
@@ -418,7 +465,7 @@ class CommandHandle {
         if (onPty) await onPty(out.data)
         continue
       }
-      const text = decoders[out.stream].decode(out.data, { stream: true })
+      const text = decoders[out.stream].write(out.data)
       if (!text) continue
       this[out.stream] += text
       const callback = out.stream === 'stdout' ? onStdout : onStderr
@@ -426,7 +473,7 @@ class CommandHandle {
     }
     // A sequence cut off at the end becomes U+FFFD, as a whole-buffer decode would make it.
     for (const stream of ['stdout', 'stderr']) {
-      const rest = decoders[stream].decode()
+      const rest = decoders[stream].end()
       if (!rest) continue
       this[stream] += rest
       const callback = stream === 'stdout' ? onStdout : onStderr

@@ -97,6 +97,21 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       return `${(r.stdout.length / 1e6).toFixed(1)} MB`
     }, { timeoutMs: 120_000 })
 
+    await step('commands: output cut inside characters, and bytes that are not UTF-8, read as one TextDecoder reads them whole', async () => {
+      // 1 MB of 1- to 4-byte characters among broken sequences: the output arrives in pieces
+      // of up to 32 KiB, cut wherever they fall.
+      const unit = [...new TextEncoder().encode('aé€😀'), 0xe2, 0x82, 0x62, 0xf0, 0x9f, 0x0a, 0xc3, 0xff, 0x80, 0xed, 0xa0, 0x80]
+      const bytes = new Uint8Array(unit.length * 50_000)
+      for (let i = 0; i < bytes.length; i++) bytes[i] = unit[i % unit.length]
+      await a.files.write('/tmp/utf8-mix.bin', bytes)
+      const chunks = []
+      const r = await a.commands.run('cat /tmp/utf8-mix.bin', { onStdout: (d) => chunks.push(d), timeoutMs: 60_000 })
+      const expected = new TextDecoder().decode(bytes)
+      assert(r.stdout === expected, `stdout differs from TextDecoder's reading: ${r.stdout.length} vs ${expected.length} characters, first difference at ${[...expected].findIndex((c, i) => c !== r.stdout[i])}`)
+      assert(chunks.join('') === expected, 'the onStdout pieces joined differ from the whole')
+      return `${bytes.length} bytes in ${chunks.length} pieces`
+    }, { timeoutMs: 90_000 })
+
     await step('commands: stdin of a background command (sendStdin, closeStdin)', async () => {
       const h = await a.commands.run('cat', { background: true, stdin: true })
       await a.commands.sendStdin(h.pid, 'hello ')

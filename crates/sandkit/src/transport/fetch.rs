@@ -9,6 +9,7 @@ use crate::maybe_send::BoxFuture;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
 
@@ -129,11 +130,14 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         &JsValue::from_str("manual"),
     )
     .map_err(other)?;
-    // A browser's HTTP cache lets one request per URL be in flight: a second GET of the same
-    // URL (a retry, or another call listing the same page) waits up to 20 s for the first to
-    // finish, and behind a stalled one it missed its deadline. An API's answers are never
-    // to be reused anyway.
-    if is_browser {
+    // A browser's HTTP cache lets one GET per URL be in flight: a second GET of the same URL
+    // (another call reading the same page, or a retry) waits up to 20 s for the first, so
+    // one stalled request held up others past their deadlines. Such a GET bypasses the cache.
+    // Only then: a request that bypasses the cache bypasses the preflight cache too, and
+    // every call would pay a second round trip.
+    let (in_flight, another) =
+        InFlight::enter(is_browser && request.method.as_str() == "GET", &request.url);
+    if another {
         Reflect::set(
             &init,
             &JsValue::from_str("cache"),
@@ -172,13 +176,18 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         return Err(e);
     }
     let body = if request.stream_response {
-        Body::Stream(Box::pin(body_stream(resp.body(), abort.0.take())))
+        Body::Stream(Box::pin(body_stream(
+            resp.body(),
+            abort.0.take(),
+            in_flight,
+        )))
     } else {
         let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
             .await
             .map_err(|e| TransportError::new(TransportErrorKind::Reset, js_message(&e)))?;
-        // Whole: nothing left to abort.
+        // Whole: nothing left to abort, and the cache's turn is over.
         abort.0 = None;
+        drop(in_flight);
         Body::Full(Bytes::from(Uint8Array::new(&buf).to_vec()))
     };
     Ok(HttpResponse {
@@ -199,6 +208,41 @@ impl Drop for AbortOnDrop {
     }
 }
 
+thread_local! {
+    /// The URLs of the GETs this module has in flight in a browser.
+    static GETS_IN_FLIGHT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A GET counted in flight until dropped (nothing for other requests and runtimes).
+struct InFlight(Option<String>);
+
+impl InFlight {
+    /// Counts `url` in flight when `track`; also says whether it already was.
+    fn enter(track: bool, url: &str) -> (Self, bool) {
+        if !track {
+            return (InFlight(None), false);
+        }
+        let another = GETS_IN_FLIGHT.with_borrow_mut(|urls| {
+            let another = urls.iter().any(|u| u == url);
+            urls.push(url.to_string());
+            another
+        });
+        (InFlight(Some(url.to_string())), another)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(url) = self.0.take() {
+            GETS_IN_FLIGHT.with_borrow_mut(|urls| {
+                if let Some(i) = urls.iter().position(|u| *u == url) {
+                    urls.swap_remove(i);
+                }
+            });
+        }
+    }
+}
+
 /// A body's reader, cancelled when it is dropped before the end: otherwise the runtime keeps
 /// the response (a watch or a process stream that never ends) and its connection busy, and a
 /// browser has six per host.
@@ -206,6 +250,8 @@ struct BodyReader {
     reader: web_sys::ReadableStreamDefaultReader,
     abort: Option<web_sys::AbortController>,
     finished: bool,
+    /// Held to the end of the body: the browser's cache holds the URL's turn as long.
+    _in_flight: InFlight,
 }
 
 impl Drop for BodyReader {
@@ -227,6 +273,7 @@ impl Drop for BodyReader {
 fn body_stream(
     body: Option<web_sys::ReadableStream>,
     abort: Option<web_sys::AbortController>,
+    in_flight: InFlight,
 ) -> impl futures_util::Stream<Item = Result<Bytes, TransportError>> {
     // `getReader()` without a mode always gives a default reader.
     let reader = body.map(|b| BodyReader {
@@ -235,6 +282,7 @@ fn body_stream(
             .unchecked_into::<web_sys::ReadableStreamDefaultReader>(),
         abort,
         finished: false,
+        _in_flight: in_flight,
     });
     futures_util::stream::unfold(reader, |reader| async move {
         let mut reader = reader?;
