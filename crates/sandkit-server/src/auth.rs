@@ -42,12 +42,19 @@ impl ApiKeys {
     }
 }
 
-/// Compares secrets without leaking, through timing, how much of them matched.
+/// Compares secrets without leaking, through timing, how much of them matched: every byte
+/// is looked at whatever the earlier ones were. Only the length may differ in time, and the
+/// length of a key or token is no secret (sandkitd's tokens are all 64 hex digits).
+/// Every comparison of a secret in sandkitd goes through here: API keys ([`ApiKeys::team_of`]),
+/// daemon access tokens (envd, `/files`, the interpreter), traffic tokens (the proxy) and
+/// `/files` URL signatures.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Opaque to the optimiser, so the loop cannot be turned into one that stops early.
+    std::hint::black_box(diff) == 0
 }
 
 /// The authenticated team of a request: extracting it answers 401 without a known key.
@@ -80,6 +87,29 @@ impl FromRequestParts<Arc<AppState>> for Team {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"sk_test_team_a", b"sk_test_team_a"));
+        // A difference anywhere: first byte, last byte, a middle bit.
+        assert!(!constant_time_eq(b"sk_test_team_a", b"Xk_test_team_a"));
+        assert!(!constant_time_eq(b"sk_test_team_a", b"sk_test_team_b"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeF"));
+        // A prefix, a longer value, an empty one: never equal.
+        assert!(!constant_time_eq(b"sk_test", b"sk_test_team_a"));
+        assert!(!constant_time_eq(b"sk_test_team_a", b"sk_test_team_a "));
+        assert!(!constant_time_eq(b"", b"x"));
+        // Every single-bit difference of a token is seen.
+        let token = b"0123456789abcdef0123456789abcdef";
+        for i in 0..token.len() {
+            for bit in 0..8 {
+                let mut other = *token;
+                other[i] ^= 1 << bit;
+                assert!(!constant_time_eq(token, &other), "byte {i} bit {bit}");
+            }
+        }
+    }
 
     #[test]
     fn maps_keys_to_teams() {
