@@ -621,6 +621,7 @@ mod tests {
             .collect();
         CodeRun {
             failed: None,
+            secrets: Vec::new(),
             cancel: CancelHandle::default(),
             body: Box::pin(futures_util::stream::iter(chunks)),
             lines: stream::LineSplitter::default(),
