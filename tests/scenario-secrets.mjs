@@ -230,8 +230,20 @@ export async function runSecretsScenario({ Sandbox, errors, conn, secrets, run, 
     if (done.includes('public URL')) {
       assert(sbx.some((r) => r.port === '8000' && r.found.some((f) => f.label === 'trafficA' && f.where === 'e2b-traffic-access-token')), 'the public URL request did not carry the traffic token')
     }
+    // sandkitd's logs of each sandbox (what `e2b sandbox logs` shows), asked directly.
+    let logLines = 0
+    for (const s of [a, b]) {
+      const res = await fetch(`${conn.apiUrl}/v2/sandboxes/${s.sandboxId}/logs?limit=1000`, { headers: { 'X-API-Key': conn.apiKey } })
+      const text = await res.text()
+      assert(res.status === 200, `logs of ${s.sandboxId}: ${res.status} ${text}`)
+      assert(text.includes('secrets-ok') || text.includes('resumed') || text.includes('echo'), `the logs of ${s.sandboxId} show none of its commands: ${text.slice(0, 300)}`)
+      for (const [label, needle] of Object.entries(needles())) {
+        assert(!needle || !text.includes(needle), `the logs of ${s.sandboxId} show ${label}`)
+      }
+      logLines += (text.match(/"message"/g) ?? []).length
+    }
     const paths = new Set(sbx.map((r) => r.path.split('?')[0]))
-    return `${done.join(', ')}; ${calls.length} control-plane requests, ${sbx.length} to the sandboxes' host (${[...paths].length} paths)`
+    return `${done.join(', ')}; ${calls.length} control-plane requests, ${sbx.length} to the sandboxes' host (${[...paths].length} paths); ${logLines} sandbox log lines`
   }, { timeoutMs: 180_000 })
 
   await step(SECRETS_ERRORS_STEP, async () => {

@@ -187,6 +187,9 @@ export function checkServerOutput(server, { apiKeys, tokens }) {
     if (output.includes(token)) problems.push(`a token (${token.slice(0, 4)}…) in the output`)
   }
   if (tokens.size === 0) problems.push('no token was seen by the recorders: nothing to look for')
+  // sandkitd's tokens are 64 hex digits: none of any sandbox of the run may show either.
+  const hex = /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/.exec(rest)
+  if (hex) problems.push(`something shaped like a token (${hex[0].slice(0, 4)}…) after the banner`)
   if (problems.length) return { name, ok: false, error: problems.slice(0, 5).join('; ') }
   return { name, ok: true, detail: `${output.length} bytes of output after ${rest.length ? 'the banner' : 'nothing'}; ${apiKeys.length} keys, ${n} tokens looked for` }
 }

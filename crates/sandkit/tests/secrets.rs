@@ -417,6 +417,27 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
         "resumed\n"
     );
 
+    // sandkitd's logs of each sandbox (what `e2b sandbox logs` shows), asked directly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let direct = reqwest::Client::builder().no_proxy().build().unwrap();
+    for id in [a.sandbox_id(), b.sandbox_id()] {
+        let logs = direct
+            .get(format!("{}/v2/sandboxes/{id}/logs?limit=1000", daemon.url))
+            .header("x-api-key", TEAM_A_KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            logs.contains("started"),
+            "no process in the logs of {id}: {logs}"
+        );
+        let leaked = shown_in(&logs, &secrets);
+        assert!(leaked.is_empty(), "the logs of {id} show {leaked:?}");
+    }
+
     // ── what each host was sent ───────────────────────────────────────────────────────────
     let api_sent = api.records();
     let sbx_sent = sbx.records();
@@ -686,4 +707,13 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
     assert!(leaked.is_empty(), "sandkitd printed {leaked:?}: {after}");
     let anywhere = shown_in(&format!("{stdout}{stderr}"), &secrets[3..]);
     assert!(anywhere.is_empty(), "sandkitd printed {anywhere:?}");
+    // Its tokens are 64 hex digits: nothing of that shape, whichever sandbox it belonged to.
+    let hexes = after
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|w| w.len() == 64)
+        .count();
+    assert_eq!(
+        hexes, 0,
+        "something shaped like a token in sandkitd's output: {after}"
+    );
 }
