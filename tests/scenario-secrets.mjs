@@ -64,6 +64,8 @@ export async function runSecretsScenario({ Sandbox, errors, conn, secrets, run, 
   const tag = `secrets-${Math.random().toString(36).slice(2, 10)}`
   const through = { ...conn, apiUrl: secrets.api.url, sandboxUrl: secrets.sandboxes.url }
   const badKey = 'sk_wrong_key_for_the_secrets_steps'
+  // A key no HTTP header can carry: the error that says so must not repeat it.
+  const unsendableKey = 'sk_unsendable_key\nwith_a_line_break'
   const inspect = await nodeInspect()
   let a
   let b
@@ -88,7 +90,7 @@ export async function runSecretsScenario({ Sandbox, errors, conn, secrets, run, 
     assert(typeof token === 'string' && token.length >= 16, `sandkitd gave no access token for ${id}`)
     return token
   }
-  const needles = () => ({ apiKey: conn.apiKey, badKey, tokenA: tokens.a, tokenB: tokens.b, trafficA: tokens.trafficA })
+  const needles = () => ({ apiKey: conn.apiKey, badKey, unsendableKey, unsendableKeyStart: 'sk_unsendable_key', tokenA: tokens.a, tokenB: tokens.b, trafficA: tokens.trafficA })
 
   function checkRenderings(list) {
     const texts = []
@@ -267,6 +269,7 @@ export async function runSecretsScenario({ Sandbox, errors, conn, secrets, run, 
       await catching('setTimeout -5', () => Sandbox.setTimeout(c.sandboxId, -5, through))
       await catching('metadata a number', () => Sandbox.create({ ...through, metadata: { a: 1 } }))
       await catching('a read of a non-string path', () => c.files.read(5))
+      want('an API key with a line break', await catching('an API key with a line break', () => Sandbox.getInfo(c.sandboxId, { ...through, apiKey: unsendableKey })))
       // Refused connections, to either host.
       want('getInfo, refused', await catching('getInfo, refused', () => Sandbox.getInfo(c.sandboxId, { ...through, apiUrl: secrets.refusedUrl, retries: 0 })))
       const refused = await catching('connect with a refused sandboxUrl', () => Sandbox.connect(c.sandboxId, { ...through, sandboxUrl: secrets.refusedUrl, retries: 0 }))

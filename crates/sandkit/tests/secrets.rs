@@ -205,14 +205,26 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
         .expect("a's traffic token")
         .to_string();
     let bad_key = "sk_wrong_key_for_the_secrets_test".to_string();
-    let secrets = [
-        ("the API key", TEAM_A_KEY.to_string()),
-        ("the other team's key", TEAM_B_KEY.to_string()),
-        ("the wrong key", bad_key.clone()),
+    // A key no HTTP header can carry: the error that says so must not repeat it.
+    let unsendable_key = "sk_unsendable_key\nwith_a_line_break".to_string();
+    let tokens = [
         ("a's access token", token_a.clone()),
         ("b's access token", token_b.clone()),
         ("a's traffic token", traffic_a.clone()),
     ];
+    let secrets = [
+        ("the API key", TEAM_A_KEY.to_string()),
+        ("the other team's key", TEAM_B_KEY.to_string()),
+        ("the wrong key", bad_key.clone()),
+        ("the unsendable key", unsendable_key.clone()),
+        (
+            "the unsendable key's start",
+            "sk_unsendable_key".to_string(),
+        ),
+    ]
+    .into_iter()
+    .chain(tokens.clone())
+    .collect::<Vec<_>>();
     // Debug output of everything the calls return.
     let mut shown: Vec<(String, String)> = Vec::new();
     let mut keep = |what: &str, text: String| shown.push((what.to_string(), text));
@@ -443,7 +455,7 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
     let sbx_sent = sbx.records();
     let mut problems = Vec::new();
     for r in &api_sent {
-        for (label, s) in &secrets[3..] {
+        for (label, s) in &tokens {
             if r.carries(s) {
                 problems.push(format!("the control plane got {label} with {}", r.line));
             }
@@ -551,6 +563,18 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
         Sandbox::get_info_by_id(a.sandbox_id(), &wrong)
             .await
             .map(|v| show(&v)),
+    );
+    fail(
+        "an API key with a line break",
+        Sandbox::get_info_by_id(
+            a.sandbox_id(),
+            &ConnectionOpts {
+                api_key: Some(unsendable_key.clone()),
+                ..through.clone()
+            },
+        )
+        .await
+        .map(|v| show(&v)),
     );
     fail(
         "a missing file",
@@ -705,7 +729,7 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
     let after = format!("{rest}\n{stderr}");
     let leaked = shown_in(&after, &secrets);
     assert!(leaked.is_empty(), "sandkitd printed {leaked:?}: {after}");
-    let anywhere = shown_in(&format!("{stdout}{stderr}"), &secrets[3..]);
+    let anywhere = shown_in(&format!("{stdout}{stderr}"), &tokens);
     assert!(anywhere.is_empty(), "sandkitd printed {anywhere:?}");
     // Its tokens are 64 hex digits: nothing of that shape, whichever sandbox it belonged to.
     let hexes = after
