@@ -133,7 +133,7 @@ const E2B_EXPECTED_FAILURES = {
   'secrets: the API key and the access token show in no String, JSON.stringify or (Node) util.inspect of a sandbox, its parts, its info or an error':
     'e2b keeps its connection config (API key included) and the access token as plain fields of the Sandbox: JSON.stringify(sandbox) shows them',
   [SECRETS_ERRORS_STEP]:
-    'e2b keeps the API key and the access token as plain fields of the Sandbox (JSON.stringify and util.inspect show them), and its errors repeat what a server echoed: a 500 whose body echoes the request puts the API key or the access token in the error\'s message',
+    'e2b keeps the API key and the access token as plain fields of the Sandbox (JSON.stringify and util.inspect show them), and its errors repeat what a server echoed: a 500 whose body echoes the request puts the API key or the access token in the error\'s message, and an API key no header can carry comes back quoted in fetch\'s TypeError',
   [FAULT_CALLS_STEP]:
     'e2b retries a 429 only when its Retry-After is whole seconds, and nothing else: a Retry-After date, RateLimit-Reset, a 503 and a broken connection reach the caller (RateLimitError, ServiceBusyError, SandboxError, fetch\'s TypeError); in some runs the calls do not end within the step\'s 180 s at all',
   [FAULT_CREATES_STEP]:
