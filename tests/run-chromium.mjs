@@ -15,10 +15,11 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { extname, join, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { REPO_ROOT, TEAM_B_KEY, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { startFaultProxy } from './harness/faults.mjs'
+import { startSecretsRecorders } from './harness/recorder.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { finish, printCheck, runGuard } from './harness/report.mjs'
 
@@ -223,7 +224,10 @@ const faultProxy = await startFaultProxy(server.apiUrl)
 // At most 6 connections to one host at once, CORS preflights and the proxy's control calls
 // among them: a call queued behind stalled ones would miss its deadline.
 const faults = { url: faultProxy.url, controlUrl: faultProxy.controlUrl, concurrency: 3, ...(process.env.SANDKIT_FAULT_SEED ? { seed: Number(process.env.SANDKIT_FAULT_SEED) } : {}) }
-const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}), ...(values.steps ? { steps: values.steps } : {}) }
+// Recording proxies in front of the control plane and the sandboxes (scenario-secrets.mjs).
+const recorders = await startSecretsRecorders(server)
+cleanups.push(() => recorders.stop())
+const config = { faults, secrets: recorders.config, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}), ...(values.steps ? { steps: values.steps } : {}) }
 let summary
 try {
   summary = await page.evaluate(
@@ -322,6 +326,13 @@ try {
 for (const r of host.check()) {
   printCheck(r)
   r.ok ? summary.passed++ : summary.failed++
+}
+// sandkitd's whole output, once it has stopped: no key past its banner, no token.
+await server.stop()
+{
+  const r = recorders.checkServerOutput([server.apiKey, TEAM_B_KEY])
+  printCheck(r)
+  if (!r.skipped) r.ok ? summary.passed++ : summary.failed++
 }
 if (summary.failed) {
   console.log('# browser diagnostics (last 30):')

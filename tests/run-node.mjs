@@ -12,11 +12,13 @@ import { resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { TEAM_B_KEY, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { startFaultProxy } from './harness/faults.mjs'
+import { startSecretsRecorders } from './harness/recorder.mjs'
 import { FAULT_CALLS_STEP, FAULT_CREATES_STEP } from './scenario-faults.mjs'
+import { SECRETS_ERRORS_STEP, SECRETS_HOSTS_STEP } from './scenario-secrets.mjs'
 import { RESTART_UNDER_LOAD_STEP } from './scenario-restart.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { webSocketEcho } from './harness/websocket.mjs'
@@ -130,6 +132,8 @@ const E2B_EXPECTED_FAILURES = {
     'e2b sends an empty body for it, which clears the configuration (here the server answers for a sandbox that does not exist)',
   'secrets: the API key and the access token show in no String, JSON.stringify or (Node) util.inspect of a sandbox, its parts, its info or an error':
     'e2b keeps its connection config (API key included) and the access token as plain fields of the Sandbox: JSON.stringify(sandbox) shows them',
+  [SECRETS_ERRORS_STEP]:
+    'e2b keeps the API key and the access token as plain fields of the Sandbox (JSON.stringify and util.inspect show them), and its errors repeat what a server echoed: a 500 whose body echoes the request puts the API key or the access token in the error\'s message, and an API key no header can carry comes back quoted in fetch\'s TypeError',
   [FAULT_CALLS_STEP]:
     'e2b retries a 429 only when its Retry-After is whole seconds, and nothing else: a Retry-After date, RateLimit-Reset, a 503 and a broken connection reach the caller (RateLimitError, ServiceBusyError, SandboxError, fetch\'s TypeError); in some runs the calls do not end within the step\'s 180 s at all',
   [FAULT_CREATES_STEP]:
@@ -162,7 +166,10 @@ for (const r of packageChecks) printCheck(r)
 
 // A fault-injecting proxy in front of the main sandkitd (scenario-faults.mjs).
 const faultProxy = await startFaultProxy(server.apiUrl)
+// Recording proxies in front of the control plane and the sandboxes (scenario-secrets.mjs).
+const recorders = await startSecretsRecorders(server)
 const config = {
+  secrets: recorders.config,
   faults: {
     url: faultProxy.url,
     controlUrl: faultProxy.controlUrl,
@@ -291,10 +298,17 @@ if (!server.running) {
   failed++
 }
 await faultProxy.stop()
+await recorders.stop()
 await limited.stop()
 await restartable.stop()
 const status = await server.stop()
 await world.stop()
+// sandkitd's whole output, once it has stopped: no key past its banner, no token.
+{
+  const r = recorders.checkServerOutput([server.apiKey, TEAM_B_KEY])
+  printCheck(r)
+  if (!r.skipped) r.ok ? passed++ : failed++
+}
 if (status.signal === 'SIGKILL') {
   printCheck(runnerFailure('sandkitd stops on SIGTERM', new Error('it had to be killed')))
   failed++

@@ -15,10 +15,11 @@ import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_ROOT, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
+import { REPO_ROOT, TEAM_B_KEY, limitedOptions, startLimitedSandkitd, startRestartableSandkitd, startSandkitd } from './harness/sandkitd.mjs'
 import { plantHostFixtures } from './harness/hostile.mjs'
 import { startRedirector } from './harness/redirector.mjs'
 import { startFaultProxy } from './harness/faults.mjs'
+import { startSecretsRecorders } from './harness/recorder.mjs'
 import { startWorldForRunner } from './harness/outside.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
@@ -297,7 +298,10 @@ const opts = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.
 const faultProxy = await startFaultProxy(server.apiUrl)
 // At most 6 connections to one host at once; one is left for the proxy's control calls.
 const faults = { url: faultProxy.url, controlUrl: faultProxy.controlUrl, concurrency: 5, ...(process.env.SANDKIT_FAULT_SEED ? { seed: Number(process.env.SANDKIT_FAULT_SEED) } : {}) }
-const config = { faults, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
+// Recording proxies in front of the control plane and the sandboxes (scenario-secrets.mjs).
+const recorders = await startSecretsRecorders(server)
+cleanups.push(() => recorders.stop())
+const config = { faults, secrets: recorders.config, limited: limitedOptions(limited), restartable: restartable.options, network: world.config, ...(values.bulk ? { bulk: Number(values.bulk) } : {}) }
 let summary = null
 let streamError = null
 const printed = new Set()
@@ -370,6 +374,13 @@ if (!summary) {
 for (const r of host.check()) {
   printCheck(r)
   r.ok ? passed++ : failed++
+}
+// sandkitd's whole output, once it has stopped: no key past its banner, no token.
+await server.stop()
+{
+  const r = recorders.checkServerOutput([server.apiKey, TEAM_B_KEY])
+  printCheck(r)
+  if (!r.skipped) r.ok ? passed++ : failed++
 }
 if (failed && workerdOutput.trim()) console.log(`# workerd output (last lines):\n${workerdOutput.trim().split('\n').slice(-30).map((l) => `#   ${l}`).join('\n')}`)
 await cleanup()

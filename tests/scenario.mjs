@@ -18,7 +18,9 @@
 //   limited: a sandkitd with small limits for the rate-limit steps (see scenario-limits.mjs),
 //   restartable: a sandkitd with a state directory the runner restarts (scenario-restart.mjs),
 //   network: the test's outside world, or { unavailable: reason } (scenario-network.mjs),
-//   faults: a fault-injecting proxy in front of sandkitd (scenario-faults.mjs) }.
+//   faults: a fault-injecting proxy in front of sandkitd (scenario-faults.mjs),
+//   secrets: recording proxies in front of sandkitd's control plane and sandboxes
+//   (scenario-secrets.mjs) }.
 //   A check listed in expectedFailures that fails is reported as { ok: true, skipped: true,
 //   expectedFailure: true } (a known, documented difference, e.g. of the official e2b package);
 //   if it passes it is an ordinary pass.
@@ -48,6 +50,7 @@ import { runNetworkScenario } from './scenario-network.mjs'
 import { runInterpreterScenario } from './scenario-interpreter.mjs'
 import { runBadInputScenario } from './scenario-badinput.mjs'
 import { runFaultsScenario } from './scenario-faults.mjs'
+import { runSecretsScenario } from './scenario-secrets.mjs'
 
 export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, check = () => {}, config = {} }) {
   const BULK = config.bulk ?? 260
@@ -544,6 +547,9 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       }
       return `${texts.length} renderings${inspect ? ', util.inspect among them' : ''}`
     })
+
+    // Which host gets which secret, through recording proxies of the runner's.
+    await runSecretsScenario({ Sandbox, errors, conn, secrets: config.secrets, run, step, skip, track: (id) => createdA.add(id) })
 
     // ── kill ───────────────────────────────────────────────────────────────────────────────
     await step('kill: static → true, again → false', async () => {

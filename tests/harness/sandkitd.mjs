@@ -125,9 +125,13 @@ export async function startSandkitd(o = {}) {
   const remember = (chunk) => {
     output = (output + chunk).slice(-8192)
   }
+  // All of it too, each stream on its own, for the check that no secret is printed.
+  const whole = { stdout: '', stderr: '' }
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', remember)
+  child.stderr?.on('data', (chunk) => (whole.stderr += chunk))
   child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk) => (whole.stdout += chunk))
 
   const banner = {}
   let pending = ''
@@ -189,6 +193,8 @@ export async function startSandkitd(o = {}) {
     bin,
     /** The last output of the server (stdout and, unless inherited, stderr). */
     output: () => output,
+    /** Everything the server printed so far: { stdout, stderr } (stderr empty when inherited). */
+    fullOutput: () => ({ ...whole, stderrInherited: inheritStderr }),
     /** True while the process runs. */
     get running() {
       return exited === null

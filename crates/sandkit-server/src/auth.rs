@@ -42,12 +42,23 @@ impl ApiKeys {
     }
 }
 
-/// Compares secrets without leaking, through timing, how much of them matched.
+/// Compares secrets without leaking, through timing, how much of them matched: every byte of
+/// `a` is looked at whatever the earlier ones were, and a length that differs is one more
+/// difference, not an early return. The time depends on `a`'s length alone: callers pass as
+/// `a` what the client sent (or a key of sandkitd's own, whose length is fixed), so it tells
+/// nothing about the other value, not even its length.
+/// Every comparison of a secret in sandkitd goes through here: API keys ([`ApiKeys::team_of`]),
+/// daemon access tokens (envd, `/files`, the interpreter), traffic tokens (the proxy) and
+/// `/files` URL signatures.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        // Against `b` over and over when `a` is longer; against zeros when `b` is empty.
+        let y = b.get(i % b.len().max(1)).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    // Opaque to the optimiser, so the loop cannot be turned into one that stops early.
+    std::hint::black_box(diff) == 0
 }
 
 /// The authenticated team of a request: extracting it answers 401 without a known key.
@@ -80,6 +91,34 @@ impl FromRequestParts<Arc<AppState>> for Team {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"sk_test_team_a", b"sk_test_team_a"));
+        // A difference anywhere: first byte, last byte, a middle bit.
+        assert!(!constant_time_eq(b"sk_test_team_a", b"Xk_test_team_a"));
+        assert!(!constant_time_eq(b"sk_test_team_a", b"sk_test_team_b"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeF"));
+        // A prefix, a longer value, an empty one, a repetition: never equal.
+        assert!(!constant_time_eq(b"sk_test", b"sk_test_team_a"));
+        assert!(!constant_time_eq(b"sk_test_team_a", b"sk_test"));
+        assert!(!constant_time_eq(b"sk_test_team_a", b"sk_test_team_a "));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(!constant_time_eq(b"x", b""));
+        assert!(!constant_time_eq(b"\0\0", b""));
+        assert!(!constant_time_eq(b"abab", b"ab"));
+        assert!(!constant_time_eq(b"ab", b"abab"));
+        // Every single-bit difference of a token is seen.
+        let token = b"0123456789abcdef0123456789abcdef";
+        for i in 0..token.len() {
+            for bit in 0..8 {
+                let mut other = *token;
+                other[i] ^= 1 << bit;
+                assert!(!constant_time_eq(token, &other), "byte {i} bit {bit}");
+            }
+        }
+    }
 
     #[test]
     fn maps_keys_to_teams() {

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// One running sandbox, as the daemon protocol needs it.
-#[derive(Debug)]
 pub struct LiveSandbox {
     pub id: String,
     /// `X-Access-Token` every daemon call must carry.
@@ -32,6 +31,18 @@ pub struct LiveSandbox {
     pub contexts: crate::interpreter::Contexts,
     /// Its interface and rules, when sandboxes have a network here.
     pub egress: Mutex<Option<crate::net::Attachment>>,
+}
+
+// The access token is a secret: no debug output shows it (nor the traffic token, which
+// `Ingress` leaves out).
+impl std::fmt::Debug for LiveSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSandbox")
+            .field("id", &self.id)
+            .field("handle", &self.handle)
+            .field("ingress", &self.ingress)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LiveSandbox {

@@ -64,7 +64,7 @@ pub enum Traffic {
 }
 
 /// One sandbox as the server knows it (and, with a state directory, as it is kept on disk).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct SandboxRecord {
     /// `sandboxID`.
     pub id: String,
@@ -86,6 +86,21 @@ pub struct SandboxRecord {
     pub traffic_access_token: String,
     /// Everything the create request asked for.
     pub spec: SandboxSpec,
+}
+
+// The tokens are secrets: no debug output (a log line, a panic message) shows them.
+impl std::fmt::Debug for SandboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxRecord")
+            .field("id", &self.id)
+            .field("start_ns", &self.start_ns)
+            .field("end_ms", &self.end_ms)
+            .field("state", &self.state)
+            .field("paused_at_ms", &self.paused_at_ms)
+            .field("host_ids", &self.host_ids)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SandboxRecord {
@@ -812,6 +827,20 @@ mod tests {
             paused: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn debug_output_leaves_the_tokens_out() {
+        let r = Store::new().create(spec("t", &[]), T0);
+        let shown = format!("{r:?} {r:#?}");
+        assert!(shown.contains(&r.id), "{shown}");
+        assert!(!shown.contains(&r.envd_access_token), "{shown}");
+        assert!(!shown.contains(&r.traffic_access_token), "{shown}");
+        let ingress = crate::proxy::Ingress {
+            traffic_token: Some(r.traffic_access_token.clone()),
+            mask_host: None,
+        };
+        assert!(!format!("{ingress:?}").contains(&r.traffic_access_token));
     }
 
     #[test]

@@ -179,6 +179,40 @@ impl Error {
     pub fn status_code(&self) -> Option<u16> {
         self.0.status_code
     }
+
+    /// This error with each of `secrets` cut out of its message. A server, or a proxy in
+    /// front of it, may echo the request's headers in an error body, and the SDK puts that
+    /// body's message in its error: the API key or an access token sent with the request
+    /// would then travel on in the error (into logs, error reports, a page). Secrets shorter
+    /// than [`MIN_REDACTED_LEN`] are left alone, so that a stray short key cannot garble
+    /// every message.
+    pub fn redacted<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        for secret in secrets {
+            if secret.len() >= MIN_REDACTED_LEN && self.0.message.contains(secret) {
+                self.0.message = self.0.message.replace(secret, REDACTED);
+            }
+        }
+        self
+    }
+}
+
+/// What stands in an error message where a secret was ([`Error::redacted`]).
+pub const REDACTED: &str = "[redacted]";
+/// The shortest secret [`Error::redacted`] cuts out.
+pub const MIN_REDACTED_LEN: usize = 6;
+
+/// Headers whose values are secrets: the API key, a sandbox's access token, its traffic
+/// token. Their values are cut out of the errors of the request that carried them.
+pub(crate) const SECRET_HEADERS: [&str; 3] =
+    ["x-api-key", "x-access-token", "e2b-traffic-access-token"];
+
+/// The values of `headers` that are secrets ([`SECRET_HEADERS`]).
+pub(crate) fn secret_values(headers: &[(String, String)]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(k, _)| SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)))
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 /// The prefix of an error message that carries a typed error across a binding boundary.
@@ -238,5 +272,33 @@ mod tests {
             e.to_binding_message(),
             r#"SANDKIT_ERROR:{"name":"TimeoutError","code":"timeout","message":"slow","statusCode":504}"#
         );
+    }
+
+    #[test]
+    fn secrets_are_cut_out_of_messages() {
+        let e = Error::new(
+            ErrorKind::Sandbox,
+            "500: echo x-api-key: sk_key_1234 and tok_abcdef, sk_key_1234",
+        )
+        .with_status(500)
+        .redacted(["sk_key_1234", "tok_abcdef", "short"]);
+        assert_eq!(
+            e.message(),
+            "500: echo x-api-key: [redacted] and [redacted], [redacted]"
+        );
+        assert_eq!(e.status_code(), Some(500));
+        // Too short to cut out: the message stays readable.
+        let e = Error::new(ErrorKind::Sandbox, "a key k").redacted(["k"]);
+        assert_eq!(e.message(), "a key k");
+        let headers = vec![
+            ("X-API-Key".to_string(), "key".to_string()),
+            ("content-type".to_string(), "text/plain".to_string()),
+            ("x-access-token".to_string(), "tok".to_string()),
+            (
+                "e2b-traffic-access-token".to_string(),
+                "traffic".to_string(),
+            ),
+        ];
+        assert_eq!(secret_values(&headers), ["key", "tok", "traffic"]);
     }
 }

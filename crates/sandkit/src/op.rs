@@ -124,6 +124,20 @@ impl Request {
         Request::Envd(envd.clone(), request, Expect::Stream(context))
     }
 
+    /// What the request carries that no error may repeat: the API key, the access and
+    /// traffic tokens in its headers.
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Request::Api(config, _) => config.api_key.iter().map(|k| k.to_string()).collect(),
+            Request::Envd(envd, request, _) => {
+                let mut secrets = crate::error::secret_values(&request.headers);
+                secrets.extend(envd.access_token().map(str::to_string));
+                secrets.extend(envd.config().api_key.iter().map(|k| k.to_string()));
+                secrets
+            }
+        }
+    }
+
     /// Boxed and not generic: one copy of this state machine serves every `Op`.
     fn send(self) -> BoxFuture<'static, Result<Answer>> {
         Box::pin(async move {
@@ -260,13 +274,15 @@ impl<T: 'static> Op<T> {
         self.then(move |r| r.map(f))
     }
 
-    /// Sends the request and reads its answer.
+    /// Sends the request and reads its answer. An error never carries the secrets the
+    /// request carried ([`Error::redacted`]), whatever the server echoed.
     pub async fn run(self) -> Result<T> {
-        let answer = match self.request {
-            None => Ok(Answer::None),
-            Some(request) => request.send().await,
+        let Some(request) = self.request else {
+            return (self.finish)(Ok(Answer::None));
         };
-        (self.finish)(answer)
+        let secrets = request.secrets();
+        let answer = request.send().await;
+        (self.finish)(answer).map_err(|e| e.redacted(secrets.iter().map(String::as_str)))
     }
 }
 

@@ -600,7 +600,7 @@ pub mod from_js {
     }
 
     /// The connection fields every options object shares, as a binding read them.
-    #[derive(Debug, Clone, Default)]
+    #[derive(Clone, Default)]
     pub struct ConnectionGiven {
         pub api_key: Option<String>,
         pub api_url: Option<String>,
@@ -610,6 +610,22 @@ pub mod from_js {
         pub request_timeout_ms: Option<f64>,
         pub retries: Option<f64>,
         pub dangerously_allow_browser: Option<bool>,
+    }
+
+    impl std::fmt::Debug for ConnectionGiven {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // The API key is a secret: say whether there is one, never what it is.
+            f.debug_struct("ConnectionGiven")
+                .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+                .field("api_url", &self.api_url)
+                .field("sandbox_url", &self.sandbox_url)
+                .field("domain", &self.domain)
+                .field("debug", &self.debug)
+                .field("request_timeout_ms", &self.request_timeout_ms)
+                .field("retries", &self.retries)
+                .field("dangerously_allow_browser", &self.dangerously_allow_browser)
+                .finish()
+        }
     }
 
     /// The connection options: `requestTimeoutMs` and `retries` checked,

@@ -24,12 +24,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// How a sandbox's ports may be reached, from its create request.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Ingress {
     /// Set when public traffic is off: the token every request must carry.
     pub traffic_token: Option<String>,
     /// `maskRequestHost`, `${PORT}` still in it.
     pub mask_host: Option<String>,
+}
+
+impl std::fmt::Debug for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: whether there is one, never what it is.
+        f.debug_struct("Ingress")
+            .field(
+                "traffic_token",
+                &self.traffic_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("mask_host", &self.mask_host)
+            .finish()
+    }
 }
 
 /// Serves one request for `port` of the sandbox.

@@ -251,7 +251,14 @@ impl Envd {
         let response = self
             .exchange(self.connect_request(rpc, message, user, None))
             .await?;
-        unary_answer(response, context)
+        unary_answer(response, context).map_err(|e| self.redact(e))
+    }
+
+    /// `error` without this daemon's secrets (the access token, the API key), whatever the
+    /// server echoed ([`Error::redacted`]).
+    pub(crate) fn redact(&self, error: Error) -> Error {
+        let key = self.config.api_key.as_deref();
+        error.redacted(self.access_token.as_deref().into_iter().chain(key))
     }
 
     /// A server-streaming Connect call: the response's messages as they arrive. The request
@@ -266,7 +273,9 @@ impl Envd {
         context: Context,
     ) -> Result<MessageStream> {
         let request = self.connect_request(rpc, message, user, Some(timeout_ms));
-        MessageStream::open(self.exchange(request).await?, context, self.clone()).await
+        MessageStream::open(self.exchange(request).await?, context, self.clone())
+            .await
+            .map_err(|e| self.redact(e))
     }
 
     /// A plain HTTP call to the daemon (`/files`, `/health`) without the user header: the
@@ -303,7 +312,7 @@ impl Envd {
         let response = self
             .http(method, path_and_query, extra_headers, body, stream_response)
             .await?;
-        rest_checked(response).await
+        rest_checked(response).await.map_err(|e| self.redact(e))
     }
 }
 
@@ -445,7 +454,7 @@ impl MessageStream {
                 Some(Frame::End(json)) => {
                     self.done = true;
                     return match connect::end_stream_error(&json)? {
-                        Some(e) => Err(connect::map_error(&e, self.context)),
+                        Some(e) => Err(self.envd.redact(connect::map_error(&e, self.context))),
                         None => Ok(None),
                     };
                 }

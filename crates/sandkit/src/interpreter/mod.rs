@@ -216,6 +216,7 @@ impl Interpreter {
         w.field_opt_map("env_vars", opts.envs.as_ref());
         w.end_object();
         let request = self.request(Method::Post, "/execute", Some(w.finish()), true);
+        let secrets = crate::error::secret_values(&request.headers);
         let runtime_config = self.config.clone();
         let timeout_ms = opts.timeout_ms.unwrap_or(DEFAULT_EXECUTION_TIMEOUT_MS);
         self.op(request, opts.request_timeout_ms, move |response| {
@@ -225,6 +226,7 @@ impl Interpreter {
             let failed = (!(200..300).contains(&response.status)).then_some(response.status);
             Ok(CodeRun {
                 failed,
+                secrets,
                 cancel: CancelHandle::default(),
                 body: match response.body {
                     Body::Stream(s) => s,
@@ -354,6 +356,8 @@ fn reason(status: u16) -> &'static str {
 pub struct CodeRun {
     /// The status of an answer that refused the execution; its body is the message.
     failed: Option<u16>,
+    /// What the request carried that the refusal's message must not repeat.
+    secrets: Vec<String>,
     cancel: CancelHandle,
     body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
     lines: stream::LineSplitter,
@@ -416,7 +420,8 @@ impl CodeRun {
                 body.extend_from_slice(&chunk);
             }
             self.end();
-            return Err(status_error(status, &body));
+            let error = status_error(status, &body);
+            return Err(error.redacted(self.secrets.iter().map(String::as_str)));
         }
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -616,6 +621,7 @@ mod tests {
             .collect();
         CodeRun {
             failed: None,
+            secrets: Vec::new(),
             cancel: CancelHandle::default(),
             body: Box::pin(futures_util::stream::iter(chunks)),
             lines: stream::LineSplitter::default(),

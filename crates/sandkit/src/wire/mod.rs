@@ -14,6 +14,7 @@ pub mod time;
 use crate::json::{self, JsonError, Obj, Value, Writer, owned, read_all, to_strings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Default sandbox lifetime in seconds when a create or connect call names none.
 pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
@@ -247,7 +248,7 @@ pub struct SetTimeout {
 }
 
 /// The `Sandbox` response of create and connect.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxCreated {
     #[serde(rename = "sandboxID")]
@@ -392,7 +393,7 @@ pub struct SandboxDetail {
 }
 
 /// The fields of `SandboxDetail` that a listing does not carry.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxAccess {
     #[serde(default)]
@@ -659,6 +660,31 @@ impl SetTimeout {
         w.field_opt_i64("timeout", Some(self.timeout));
         w.end_object();
         w.finish()
+    }
+}
+
+// The tokens are secrets: the debug output of what carries them leaves them out.
+impl fmt::Debug for SandboxCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxCreated")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("template_id", &self.template_id)
+            .field("client_id", &self.client_id)
+            .field("envd_version", &self.envd_version)
+            .field("domain", &self.domain)
+            .field("alias", &self.alias)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SandboxAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxAccess")
+            .field("domain", &self.domain)
+            .field("allow_internet_access", &self.allow_internet_access)
+            .field("network", &self.network)
+            .field("lifecycle", &self.lifecycle)
+            .finish_non_exhaustive()
     }
 }
 
@@ -1061,6 +1087,32 @@ mod tests {
                 body
             );
         }
+    }
+
+    #[test]
+    fn debug_output_leaves_the_tokens_out() {
+        let created = SandboxCreated {
+            sandbox_id: "sbx1".into(),
+            template_id: "base".into(),
+            client_id: String::new(),
+            envd_version: "0.2.0".into(),
+            envd_access_token: Some("secret-envd-token".into()),
+            traffic_access_token: Some("secret-traffic-token".into()),
+            domain: Some("localhost:3000".into()),
+            alias: None,
+        };
+        let access = SandboxAccess {
+            envd_access_token: Some("secret-envd-token".into()),
+            ..Default::default()
+        };
+        for shown in [
+            format!("{created:?}"),
+            format!("{access:?}"),
+            format!("{created:#?}"),
+        ] {
+            assert!(!shown.contains("secret"), "{shown}");
+        }
+        assert!(format!("{created:?}").contains("sbx1"));
     }
 
     #[test]

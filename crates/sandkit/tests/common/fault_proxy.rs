@@ -6,6 +6,10 @@
 //! The decision comes from a script ([`FaultProxy::start`]) or from rates and a seed
 //! ([`FaultProxy::chaos`]): the n-th request's fault is a function of the seed and n alone,
 //! so a failing run is replayed by its seed (under concurrency, which call is the n-th varies).
+//!
+//! Every request is also recorded whole, as the client sent it (head, query and body, a body
+//! sent in pieces included): [`FaultProxy::records`]. The secrets tests read what each host
+//! was sent there.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +33,68 @@ pub enum Fault {
     /// Pass the request on and relay the first `bytes` of the answer (head included), then
     /// end the connection: with a reset if `reset`, else with a clean close.
     CutAfter { bytes: usize, reset: bool },
+    /// Answer with this status and a JSON body whose message echoes the request's head,
+    /// headers and all, as a careless gateway might.
+    Echo(u16),
+}
+
+/// One request as the client sent it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// `GET /sandboxes/x HTTP/1.1`.
+    pub line: String,
+    /// Every byte the client sent: the head, then the body.
+    pub raw: Vec<u8>,
+    /// The body of an [`Fault::Echo`] answer, when the proxy gave one.
+    pub echoed: Option<String>,
+}
+
+impl Recorded {
+    /// The value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.raw);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// Whether `secret` is anywhere in what was sent: as it is, base64-encoded or
+    /// percent-encoded.
+    pub fn carries(&self, secret: &str) -> bool {
+        forms(secret)
+            .iter()
+            .any(|f| contains(&self.raw, f.as_bytes()))
+    }
+}
+
+/// The forms a secret may take on the wire.
+pub fn forms(secret: &str) -> Vec<String> {
+    let b64 = sandkit::wire::base64::encode(secret.as_bytes());
+    let pct: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let mut out = vec![
+        secret.to_string(),
+        b64.trim_end_matches('=').to_string(),
+        pct,
+    ];
+    out.dedup();
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 impl Fault {
@@ -49,6 +115,7 @@ impl Fault {
             Fault::Stall => "stall",
             Fault::Forward => "forwarded",
             Fault::CutAfter { .. } => "cut",
+            Fault::Echo(_) => "echo",
         }
     }
 }
@@ -77,11 +144,14 @@ pub struct Rates {
     pub stall: f64,
 }
 
+type Records = Arc<Mutex<Vec<Recorded>>>;
+
 pub struct FaultProxy {
     pub url: String,
     script: Arc<Mutex<Vec<Fault>>>,
     seen: Arc<Mutex<Vec<(String, &'static str)>>>,
     counts: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+    records: Records,
 }
 
 impl FaultProxy {
@@ -122,14 +192,15 @@ impl FaultProxy {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
-        let (n, c) = (seen.clone(), counts.clone());
+        let records: Records = Default::default();
+        let (n, c, r) = (seen.clone(), counts.clone(), records.clone());
         let number = Arc::new(AtomicU64::new(0));
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                let (n, c, d) = (n.clone(), c.clone(), decide.clone());
+                let (n, c, d, r) = (n.clone(), c.clone(), decide.clone(), r.clone());
                 let (upstream, number) = (upstream.clone(), number.clone());
                 tokio::spawn(async move {
-                    let _ = serve(conn, &upstream, &*d, &number, &n, &c).await;
+                    let _ = serve(conn, &upstream, &*d, &number, &n, &c, &r).await;
                 });
             }
         });
@@ -138,7 +209,18 @@ impl FaultProxy {
             script,
             seen,
             counts,
+            records,
         }
+    }
+
+    /// Every request so far, whole, in arrival order.
+    pub fn records(&self) -> Vec<Recorded> {
+        self.records.lock().unwrap().clone()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_records(&self) {
+        self.records.lock().unwrap().clear();
     }
 
     /// Request lines seen so far (`GET /sandboxes/x HTTP/1.1`).
@@ -269,11 +351,25 @@ async fn serve(
     number: &AtomicU64,
     seen: &Mutex<Vec<(String, &'static str)>>,
     counts: &Mutex<BTreeMap<&'static str, u64>>,
+    records: &Records,
 ) -> std::io::Result<()> {
     let request = read_request(&mut conn).await?;
     if request.is_empty() {
         return Ok(());
     }
+    let record = {
+        let mut all = records.lock().unwrap();
+        all.push(Recorded {
+            line: String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            raw: request.clone(),
+            echoed: None,
+        });
+        all.len() - 1
+    };
     let text = String::from_utf8_lossy(&request);
     let line = text.lines().next().unwrap_or_default().to_string();
     let mut words = line.split(' ');
@@ -313,6 +409,25 @@ async fn serve(
             conn.write_all(format!("{head}\r\n{body}").as_bytes())
                 .await?;
         }
+        Fault::Echo(status) => {
+            let head = String::from_utf8_lossy(&request);
+            let head = head.split("\r\n\r\n").next().unwrap_or_default();
+            let message = format!("injected {status}; the request was: {head}");
+            let mut w = sandkit::json::Writer::new();
+            w.begin_object();
+            w.field_u64("code", status.into());
+            w.field_str("message", &message);
+            w.end_object();
+            let body = w.finish();
+            if let Some(r) = records.lock().unwrap().get_mut(record) {
+                r.echoed = Some(body.clone());
+            }
+            let head = format!(
+                "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\naccess-control-allow-origin: {origin}\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(format!("{head}{body}").as_bytes()).await?;
+        }
         Fault::Reset => return reset(&conn),
         Fault::Stall => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
@@ -332,7 +447,15 @@ async fn serve(
             let (mut ur, mut uw) = up.split();
             // The rest of a body sent in chunks goes on while the answer comes back.
             let upload = async {
-                let _ = tokio::io::copy(&mut cr, &mut uw).await;
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 || uw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    if let Some(r) = records.lock().unwrap().get_mut(record) {
+                        r.raw.extend_from_slice(&buf[..n]);
+                    }
+                }
                 std::future::pending::<()>().await
             };
             let relay = async {
