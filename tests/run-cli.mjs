@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, orFinish, printCheck, runnerFailure } from './harness/report.mjs'
+import { createChecks, orFinish } from './harness/report.mjs'
 
 const CLI = `${REPO_ROOT}.e2b-cli/node_modules/@e2b/cli/dist/index.js`
 await orFinish('cli: @e2b/cli', () => {
@@ -53,19 +53,7 @@ function expect(cond, message) {
   if (!cond) throw new Error(message)
 }
 
-let passed = 0
-let failed = 0
-async function check(name, fn) {
-  const started = Date.now()
-  try {
-    const detail = await fn()
-    printCheck({ name, ok: true, detail, ms: Date.now() - started })
-    passed++
-  } catch (err) {
-    printCheck({ ...runnerFailure(name, err), ms: Date.now() - started })
-    failed++
-  }
-}
+const { check, finish } = createChecks()
 
 let id
 await check('a sandbox to look at (created over the API)', async () => {
@@ -115,4 +103,4 @@ await check('e2b sandbox kill, then its logs end with the kill', async () => {
 })
 
 await server.stop()
-finish(passed, failed)
+finish()

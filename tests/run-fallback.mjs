@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
+import { createChecks, runGuard } from './harness/report.mjs'
 
 parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
 const { bail, cleanup, cleanups } = runGuard('fallback', 120)
@@ -62,18 +62,7 @@ function run(args, env) {
   })
 }
 
-let passed = 0
-let failed = 0
-const check = async (name, fn) => {
-  try {
-    const detail = await fn()
-    printCheck({ name, ok: true, detail })
-    passed++
-  } catch (err) {
-    printCheck(runnerFailure(name, err))
-    failed++
-  }
-}
+const { check, finish } = createChecks()
 
 await check('the copy has no native addon', () => {
   if (left.length) throw new Error(`left in the copy: ${left.join(', ')}`)
@@ -100,4 +89,4 @@ for (const [how, args] of Object.entries(programs)) {
 }
 
 await cleanup()
-finish(passed, failed)
+finish()

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
+import { createChecks, runGuard } from './harness/report.mjs'
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
 const { bail, cleanup, cleanups } = runGuard('platforms', 600)
@@ -43,19 +43,7 @@ const platforms = rootPkg.napi.targets.map((target) => {
 const only = values.only ? new Set(values.only.split(',')) : null
 const chosen = platforms.filter((p) => !only || only.has(p.name))
 
-let passed = 0
-let failed = 0
-const check = async (name, fn) => {
-  const started = Date.now()
-  try {
-    const detail = await fn()
-    printCheck({ name, ok: true, detail, ms: Date.now() - started })
-    passed++
-  } catch (err) {
-    printCheck({ ...runnerFailure(name, err), ms: Date.now() - started })
-    failed++
-  }
-}
+const { check, finish } = createChecks()
 const expect = (cond, message) => {
   if (!cond) throw new Error(message)
 }
@@ -245,4 +233,4 @@ function readdirGlibc(root) {
 }
 
 await cleanup()
-finish(passed, failed)
+finish()

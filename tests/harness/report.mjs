@@ -28,6 +28,27 @@ export function runnerFailure(name, err) {
   return { name, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }
 }
 
+/**
+ * A runner's checks, counted: `check(name, fn)` runs `fn` (awaited), prints its line with its
+ * result (what `fn` returned) or error and its time; `finish()` prints the totals and exits.
+ */
+export function createChecks() {
+  let passed = 0
+  let failed = 0
+  async function check(name, fn) {
+    const started = Date.now()
+    try {
+      const detail = await fn()
+      printCheck({ name, ok: true, detail, ms: Date.now() - started })
+      passed++
+    } catch (err) {
+      printCheck({ ...runnerFailure(name, err), ms: Date.now() - started })
+      failed++
+    }
+  }
+  return { check, finish: () => finish(passed, failed) }
+}
+
 /** Prints the final line and exits: status 1 if anything failed or nothing ran. */
 export function finish(passed, failed) {
   console.log(totalsLine(passed, failed))

@@ -47,22 +47,7 @@ async fn a_protected_port_is_reached_with_the_core_made_request_and_a_handle_wor
         req.headers
             .contains(&("e2b-traffic-access-token".into(), token.clone()))
     );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut body = String::new();
-    for _ in 0..100 {
-        let mut rb = http.get(&req.url);
-        for (k, v) in &req.headers {
-            rb = rb.header(k, v);
-        }
-        let res = rb.send().await.unwrap();
-        if res.status() == 200 {
-            body = res.text().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(body, "served\n");
+    assert_eq!(common::get_public_when_up(&req).await, "served\n");
 
     // A handle gives the daemon and the ports, not the control plane.
     let handle = sandbox.to_handle();

@@ -374,22 +374,7 @@ async fn each_secret_goes_only_to_its_host_and_shows_nowhere() {
         .unwrap();
     let req = a.public_request(8000, Some("/index.html")).unwrap();
     keep("public request", format!("{req:?}"));
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut body = String::new();
-    for _ in 0..100 {
-        let mut rb = http.get(&req.url);
-        for (k, v) in &req.headers {
-            rb = rb.header(k, v);
-        }
-        let res = rb.send().await.unwrap();
-        if res.status() == 200 {
-            body = res.text().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(body, "public-ok\n");
+    assert_eq!(common::get_public_when_up(&req).await, "public-ok\n");
 
     keep(
         "metrics",

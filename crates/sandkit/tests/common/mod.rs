@@ -82,3 +82,22 @@ pub fn unique_tag(name: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// GETs a public request (sandkit's `public_request`: the URL and the headers it needs) until
+/// the server in the sandbox answers 200, for up to 5 s while it starts; its body.
+pub async fn get_public_when_up(req: &sandkit::public::PublicRequest) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..100 {
+        let mut rb = http.get(&req.url);
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        let res = rb.send().await.unwrap();
+        if res.status() == 200 {
+            return res.text().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} never answered 200", req.url);
+}
