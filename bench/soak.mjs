@@ -64,7 +64,9 @@ if (values.worker) {
 async function startOne(Sandbox) {
   const sbx = await Sandbox.create({ timeoutMs: MS + 600_000 })
   await sbx.files.write('/tmp/web.cjs', WEB_SERVER)
-  await sbx.commands.run('node /tmp/web.cjs 8000 >/tmp/web.log 2>&1', { background: true })
+  // timeoutMs 0: a command's default limit (60 s, as in e2b) would end the server a minute
+  // into the load, and every public-URL request after that would get 502.
+  await sbx.commands.run('node /tmp/web.cjs 8000 >/tmp/web.log 2>&1', { background: true, timeoutMs: 0 })
   // Up to 30 s: a round starts `--sandboxes` Node servers on what may be two cores.
   for (let i = 0; i < 600; i++) {
     const res = await fetch(`http://${sbx.getHost(8000)}/echo`).catch(() => undefined)
