@@ -81,10 +81,13 @@ mod wasm {
     }
 
     /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
-    /// race must not keep Node's event loop (or a Worker's request) alive until it fires.
+    /// race must not keep Node's event loop (or a Worker's request) alive until it fires. It
+    /// also settles the promise: a `JsFuture` whose promise never settles keeps its two
+    /// callbacks (and the externref slots they hold) for ever, two leaked closures per call.
     struct Sleep {
         fired: JsFuture,
         timer: Option<JsValue>,
+        resolve: Option<Function>,
     }
 
     impl Future for Sleep {
@@ -105,6 +108,9 @@ mod wasm {
         fn drop(&mut self) {
             if let Some(timer) = self.timer.take() {
                 let _ = clear_timeout(&timer);
+                if let Some(resolve) = self.resolve.take() {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                }
             }
         }
     }
@@ -116,9 +122,13 @@ mod wasm {
 
         fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
             let mut timer = None;
+            let mut resolve_fn = None;
             let promise = Promise::new(&mut |resolve, _reject| {
                 match set_timeout(&resolve, ms as f64) {
-                    Ok(t) => timer = Some(t),
+                    Ok(t) => {
+                        timer = Some(t);
+                        resolve_fn = Some(resolve);
+                    }
                     // No timer at all: resolve at once rather than hang forever.
                     Err(_) => {
                         let _ = resolve.call0(&JsValue::UNDEFINED);
@@ -128,6 +138,7 @@ mod wasm {
             Box::pin(Sleep {
                 fired: JsFuture::from(promise),
                 timer,
+                resolve: resolve_fn,
             })
         }
 
