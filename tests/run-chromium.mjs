@@ -1,7 +1,10 @@
 // Runs the shared scenario in headless Chromium (playwright-core driving Debian's chromium),
 // with sandkit's `wasm/browser.mjs` entry, against a sandkitd started here in Node.
 //
-//   node tests/run-chromium.mjs [--entry wasm/browser.mjs] [--bulk N] [--headed]
+//   node tests/run-chromium.mjs [--entry wasm/browser.mjs] [--bulk N] [--headed] [--steps REGEX]
+//
+// --steps runs only the scenario steps whose names match (a developer's filter: steps that
+// need the fixtures of skipped ones then fail).
 //
 // The repository is served by a small static server (correct `application/wasm` and
 // `text/javascript` types) on its own port, so the page's origin differs from sandkitd's and
