@@ -238,17 +238,21 @@ if (impl !== 'e2b') {
 
 // Calls must leave nothing on the JavaScript heap. The wasm build once kept two closures per
 // call with a deadline: the deadline's timer, cleared, left its promise pending, and a
-// JsFuture of a promise that never settles keeps its callbacks. In a fresh process: 1,000
-// calls to warm up, then the heap's closures counted (a heap snapshot, after full GCs)
-// before and after 4,000 more. That leak added 8,000; heap bytes were too noisy to tell.
+// JsFuture of a promise that never settles keeps its callbacks. The napi build once kept a
+// reference (a global handle) per static call: napi-rs's static async methods hold one to the
+// class, for factories, and let go only when they built an instance. In a fresh process:
+// 1,000 calls to warm up, then the heap's closures and global handles counted (a heap
+// snapshot, after full GCs) before and after 4,000 more static getInfo calls and 500 each of
+// setTimeout, connect and kill by id. The leaks added 8,000 closures and 5,000 handles; heap
+// bytes were too noisy to tell.
 async function callsLeaveNothing() {
-  const name = 'memory: 4,000 getInfo calls leave no closure behind on the JavaScript heap'
+  const name = 'memory: 4,000 getInfo and 1,500 other static calls leave no closure and no global handle behind on the JavaScript heap'
   const script = `
     const { writeHeapSnapshot } = await import('node:v8')
     const { readFileSync, rmSync } = await import('node:fs')
     const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
     const o = ${JSON.stringify({ apiKey: opts.apiKey, apiUrl: opts.apiUrl, sandboxUrl: opts.sandboxUrl })}
-    const closures = async () => {
+    const count = async () => {
       // Node's fetch lets go of each request's abort listener through a FinalizationRegistry:
       // a few turns of GC and timers, and those are gone.
       for (let k = 0; k < 3; k++) {
@@ -259,17 +263,30 @@ async function callsLeaveNothing() {
       const file = writeHeapSnapshot()
       const snap = JSON.parse(readFileSync(file, 'utf8'))
       rmSync(file)
-      const fields = snap.snapshot.meta.node_fields.length
-      const closure = snap.snapshot.meta.node_types[0].indexOf('closure')
-      let n = 0
-      for (let i = 0; i < snap.nodes.length; i += fields) if (snap.nodes[i] === closure) n++
-      return n
+      const { node_fields: fields, node_types: types } = snap.snapshot.meta
+      const [TYPE, NAME, EDGES] = ['type', 'name', 'edge_count'].map((f) => fields.indexOf(f))
+      const closure = types[0].indexOf('closure')
+      let closures = 0
+      let handles = 0
+      for (let i = 0; i < snap.nodes.length; i += fields.length) {
+        if (snap.nodes[i + TYPE] === closure) closures++
+        if (snap.strings[snap.nodes[i + NAME]] === '(Global handles)') handles += snap.nodes[i + EDGES]
+      }
+      return { closures, handles }
     }
     const s = await Sandbox.create({ ...o, timeoutMs: 120_000 })
-    for (let i = 0; i < 1000; i++) await Sandbox.getInfo(s.sandboxId, o)
-    const before = await closures()
-    for (let i = 0; i < 4000; i++) await Sandbox.getInfo(s.sandboxId, o)
-    const after = await closures()
+    const round = async (n) => {
+      for (let i = 0; i < n; i++) await Sandbox.getInfo(s.sandboxId, o)
+      for (let i = 0; i < n / 8; i++) {
+        await Sandbox.setTimeout(s.sandboxId, 120_000, o)
+        await Sandbox.connect(s.sandboxId, o)
+        await Sandbox.kill('no-such-sandbox', o)
+      }
+    }
+    await round(1000)
+    const before = await count()
+    await round(4000)
+    const after = await count()
     await s.kill()
     console.log(JSON.stringify({ before, after }))`
   const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() })
@@ -279,8 +296,9 @@ async function callsLeaveNothing() {
   const code = await new Promise((done) => child.on('exit', done))
   if (code !== 0) return { name, ok: false, error: `exit ${code}: ${out.trim()}` }
   const { before, after } = JSON.parse(out.trim().split('\n').at(-1))
-  const detail = `closures ${before} → ${after}`
-  return after - before < 1000 ? { name, ok: true, detail } : { name, ok: false, error: `${after - before} more closures: ${detail}` }
+  const detail = `closures ${before.closures} → ${after.closures}, global handles ${before.handles} → ${after.handles}`
+  const grew = after.closures - before.closures >= 1000 || after.handles - before.handles >= 500
+  return grew ? { name, ok: false, error: `the heap kept what the calls made: ${detail}` } : { name, ok: true, detail }
 }
 if (impl !== 'e2b') {
   const r = await callsLeaveNothing().catch((err) => runnerFailure('memory: calls leave nothing on the heap', err))

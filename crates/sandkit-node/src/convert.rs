@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{Either, FromNapiValue, Object, ToNapiValue, TypeName, ValueType};
-use napi::{JsValue, Status, sys};
+use napi::bindgen_prelude::{
+    Either, FromNapiValue, Object, PromiseRaw, ToNapiValue, TypeName, ValueType,
+};
+use napi::{Env, JsValue, Status, sys};
 use napi_derive::napi;
 use sandkit::options::from_js;
 use sandkit::{
@@ -783,6 +785,18 @@ pub async fn guarded<T>(f: impl Future<Output = Result<T, Error>>) -> napi::Resu
         Ok(r) => r.map_err(js_error),
         Err(payload) => Err(js_error(Error::from_panic(payload.as_ref()))),
     }
+}
+
+/// A static call's promise. napi-rs (3.16) keeps a reference to the class for every call of
+/// a static `async fn` in a `#[napi]` impl, meant for factories, and deletes it only when the
+/// call builds an instance: every other call (`Sandbox.getInfo`, `Sandbox.kill`, …) leaked a
+/// reference and its global handle, about 80 bytes. A plain fn that spawns the future takes
+/// no reference.
+pub fn static_call<T: ToNapiValue + Send + 'static>(
+    env: &Env,
+    f: impl Future<Output = Result<T, Error>> + Send + 'static,
+) -> napi::Result<PromiseRaw<'_, T>> {
+    env.spawn_future(guarded(f))
 }
 
 /// The synchronous form of [`guarded`].

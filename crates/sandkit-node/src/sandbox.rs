@@ -4,11 +4,11 @@ use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
     JsAnyArg, SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
     SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
-    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts,
+    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts, static_call,
 };
 use crate::paginator::SandboxPaginator;
-use napi::Either;
-use napi::bindgen_prelude::Uint8Array;
+use napi::bindgen_prelude::{PromiseRaw, Uint8Array};
+use napi::{Either, Env};
 use napi_derive::napi;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -24,35 +24,35 @@ impl Sandbox {
         ts_args_type = "templateOrOpts?: string | SandboxOpts | undefined | null, opts?: SandboxOpts | undefined | null",
         ts_return_type = "Promise<Sandbox>"
     )]
-    pub async fn create(
+    pub fn create(
+        env: &Env,
         template_or_opts: Option<TemplateOrOpts>,
         opts: Option<SandboxOpts>,
-    ) -> napi::Result<Sandbox> {
+    ) -> napi::Result<PromiseRaw<'_, Sandbox>> {
         let (template, opts) = match template_or_opts {
             Some(TemplateOrOpts::Template(template)) => (Some(template), opts),
             Some(TemplateOrOpts::Opts(o)) => (None, Some(*o)),
             None => (None, opts),
         };
-        guarded(async move {
+        static_call(env, async move {
             Ok(Sandbox {
                 inner: sandkit::Sandbox::create(create_opts(template, opts)?).await?,
             })
         })
-        .await
     }
 
     /// Connects to a running sandbox or resumes a paused one, extending its life.
     #[napi(js_name = "connect", ts_return_type = "Promise<Sandbox>")]
-    pub async fn connect_by_id(
+    pub fn connect_by_id(
+        env: &Env,
         sandbox_id: String,
         opts: Option<SandboxConnectOpts>,
-    ) -> napi::Result<Sandbox> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, Sandbox>> {
+        static_call(env, async move {
             Ok(Sandbox {
                 inner: sandkit::Sandbox::connect(&sandbox_id, connect_opts(opts)?).await?,
             })
         })
-        .await
     }
 
     /// Connects to this sandbox again, extending its life.
@@ -81,13 +81,15 @@ impl Sandbox {
     }
 
     /// Kills a sandbox: `true` if it was killed, `false` if there was no such sandbox.
-    #[napi(js_name = "kill")]
-    pub async fn kill_by_id(
+    #[napi(js_name = "kill", ts_return_type = "Promise<boolean>")]
+    pub fn kill_by_id(
+        env: &Env,
         sandbox_id: String,
         opts: Option<SandboxApiOpts>,
-    ) -> napi::Result<bool> {
-        guarded(async move { sandkit::Sandbox::kill_by_id(&sandbox_id, &api_opts(opts)?).await })
-            .await
+    ) -> napi::Result<PromiseRaw<'_, bool>> {
+        static_call(env, async move {
+            sandkit::Sandbox::kill_by_id(&sandbox_id, &api_opts(opts)?).await
+        })
     }
 
     /// Kills this sandbox: `true` if it was killed, `false` if it was already gone.
@@ -100,16 +102,16 @@ impl Sandbox {
     /// Pauses a sandbox: its processes stop where they are and its time stands still until
     /// `Sandbox.connect` resumes it. `true` when this call paused it, `false` when it already
     /// was paused.
-    #[napi(js_name = "pause")]
-    pub async fn pause_by_id(
+    #[napi(js_name = "pause", ts_return_type = "Promise<boolean>")]
+    pub fn pause_by_id(
+        env: &Env,
         sandbox_id: String,
         opts: Option<SandboxPauseOpts>,
-    ) -> napi::Result<bool> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, bool>> {
+        static_call(env, async move {
             let (connection, keep_memory) = pause_opts(opts)?;
             sandkit::Sandbox::pause_by_id(&sandbox_id, keep_memory, &connection).await
         })
-        .await
     }
 
     /// Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused.
@@ -120,17 +122,20 @@ impl Sandbox {
     }
 
     /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.
-    #[napi(js_name = "getMetrics")]
-    pub async fn get_metrics_by_id(
+    #[napi(
+        js_name = "getMetrics",
+        ts_return_type = "Promise<Array<SandboxMetrics>>"
+    )]
+    pub fn get_metrics_by_id(
+        env: &Env,
         sandbox_id: String,
         opts: Option<SandboxMetricsOpts>,
-    ) -> napi::Result<Vec<SandboxMetrics>> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, Vec<SandboxMetrics>>> {
+        static_call(env, async move {
             let samples =
                 sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &metrics_opts(opts)?).await?;
             Ok(samples.into_iter().map(SandboxMetrics::from).collect())
         })
-        .await
     }
 
     /// This sandbox's CPU, memory and disk samples, oldest first.
@@ -148,17 +153,17 @@ impl Sandbox {
     }
 
     /// Makes a sandbox end `timeoutMs` from now.
-    #[napi(js_name = "setTimeout")]
-    pub async fn set_timeout_by_id(
+    #[napi(js_name = "setTimeout", ts_return_type = "Promise<void>")]
+    pub fn set_timeout_by_id(
+        env: &Env,
         sandbox_id: String,
         timeout_ms: f64,
         opts: Option<SandboxApiOpts>,
-    ) -> napi::Result<()> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, ()>> {
+        static_call(env, async move {
             let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
             sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout, &api_opts(opts)?).await
         })
-        .await
     }
 
     /// Makes this sandbox end `timeoutMs` from now.
@@ -176,18 +181,19 @@ impl Sandbox {
     /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
     #[napi(
         js_name = "updateNetwork",
-        ts_args_type = "sandboxId: string, network: SandboxNetworkUpdate, opts?: SandboxApiOpts | undefined | null"
+        ts_args_type = "sandboxId: string, network: SandboxNetworkUpdate, opts?: SandboxApiOpts | undefined | null",
+        ts_return_type = "Promise<void>"
     )]
-    pub async fn update_network_by_id(
+    pub fn update_network_by_id(
+        env: &Env,
         sandbox_id: String,
         network: JsAnyArg,
         opts: Option<SandboxApiOpts>,
-    ) -> napi::Result<()> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, ()>> {
+        static_call(env, async move {
             let network = sandkit::options::from_js::network_update_value(network.0)?;
             sandkit::Sandbox::update_network_by_id(&sandbox_id, &network, &api_opts(opts)?).await
         })
-        .await
     }
 
     /// Replaces this sandbox's egress configuration; what `network` leaves out is cleared.
@@ -209,19 +215,19 @@ impl Sandbox {
     }
 
     /// Looks a sandbox up by id.
-    #[napi(js_name = "getInfo")]
-    pub async fn get_info_by_id(
+    #[napi(js_name = "getInfo", ts_return_type = "Promise<SandboxInfo>")]
+    pub fn get_info_by_id(
+        env: &Env,
         sandbox_id: String,
         opts: Option<SandboxApiOpts>,
-    ) -> napi::Result<SandboxInfo> {
-        guarded(async move {
+    ) -> napi::Result<PromiseRaw<'_, SandboxInfo>> {
+        static_call(env, async move {
             Ok(
                 sandkit::Sandbox::get_info_by_id(&sandbox_id, &api_opts(opts)?)
                     .await?
                     .into(),
             )
         })
-        .await
     }
 
     /// Looks this sandbox up.
