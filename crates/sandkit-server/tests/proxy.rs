@@ -404,3 +404,66 @@ async fn sandboxes_do_not_reach_each_others_ports_and_ended_ones_answer_502() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// A server that answers the first request on each connection, keeps the connection open,
+/// and drops it without an answer when a second request comes on it: what a kept-alive
+/// connection looks like when the server closes it as idle just as the proxy reuses it.
+const ONE_PER_CONNECTION: &str = r#"
+const port = Number(process.argv[2])
+require('net').createServer((socket) => {
+  let seen = ''
+  let answered = false
+  socket.on('data', (chunk) => {
+    if (answered) return socket.destroy()
+    seen += chunk
+    if (!seen.includes('\r\n\r\n')) return
+    answered = true
+    const body = `first on its connection: ${seen.split(' ')[0]}`
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+  })
+}).listen(port)
+"#;
+
+#[tokio::test]
+async fn a_kept_connection_closed_as_it_is_reused_costs_a_get_nothing_and_a_post_its_answer() {
+    let server = start_with_sandboxes().await;
+    let t = Target::create(&server, json!({"templateID": "base"})).await;
+    t.envd
+        .upload("/tmp/one.cjs", ONE_PER_CONNECTION.as_bytes())
+        .await;
+    t.envd
+        .ok("setsid node /tmp/one.cjs 8002 >/tmp/one.log 2>&1 &")
+        .await;
+    let client = t.client();
+    let get = || async {
+        let res = client.get(t.url(8002, "/")).send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        if get().await.0 == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server never answered");
+    // Each of these goes on the connection the one before left, which the server drops.
+    for n in 0..3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (status, body) = get().await;
+        assert_eq!(status, 200, "GET {n}: {body}");
+        assert_eq!(body, "first on its connection: GET");
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let res = client
+        .post(t.url(8002, "/"))
+        .body("once")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502, "a POST is never sent twice");
+    let answer: Value = res.json().await.unwrap();
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("failed to answer"), "{message}");
+}

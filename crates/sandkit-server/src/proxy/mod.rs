@@ -175,7 +175,10 @@ enum Failure {
 
 /// Sends the request on a kept connection when one is ready, else on a new one. A request
 /// that a kept connection could not even start (the server had just closed it) is sent
-/// again on a new one; nothing of it has reached the server.
+/// again on a new one; nothing of it has reached the server. One that was sent but met the
+/// connection's end before any answer (the server closed it as idle, e.g. at Node's 5 s
+/// keep-alive timeout, just as it was reused) is sent again only when it is safe to repeat:
+/// a GET, HEAD or OPTIONS without a body.
 async fn send(
     live: &LiveSandbox,
     port: u16,
@@ -183,14 +186,16 @@ async fn send(
 ) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
     let mut req = req;
     if let Some(mut sender) = live.upstreams.take_ready(port) {
+        let again = repeatable(&req);
         match sender.try_send_request(req).await {
             Ok(res) => {
                 live.upstreams.put(port, sender);
                 return Ok(res);
             }
-            Err(mut e) => match e.take_message() {
-                Some(unsent) => req = unsent,
-                None => return Err(Failure::Broken(e.into_error().to_string())),
+            Err(mut e) => match (e.take_message(), again) {
+                (Some(unsent), _) => req = unsent,
+                (None, Some(copy)) => req = copy,
+                (None, None) => return Err(Failure::Broken(e.into_error().to_string())),
             },
         }
     }
@@ -207,6 +212,22 @@ async fn send(
         .map_err(|e| Failure::Broken(e.to_string()))?;
     live.upstreams.put(port, sender);
     Ok(res)
+}
+
+/// A copy of a request that may be sent twice without harm: a GET, HEAD or OPTIONS whose
+/// body is known to be empty.
+fn repeatable(req: &Request) -> Option<Request> {
+    use hyper::body::Body as _;
+    let safe = [Method::GET, Method::HEAD, Method::OPTIONS].contains(req.method());
+    if !safe || req.body().size_hint().exact() != Some(0) {
+        return None;
+    }
+    let mut copy = Request::new(Body::empty());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
 }
 
 /// Copies both ways between the client and the server once both have switched protocols.
