@@ -59,7 +59,8 @@ export function chaosFault(rates, seed, n) {
 }
 
 const CONTROL = '/__faults'
-const CORS = {
+/** What a harness proxy's control endpoint answers with, so that pages and Workers can use it. */
+export const CONTROL_CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers': '*',
@@ -90,7 +91,7 @@ export async function startFaultProxy(upstream) {
   }
 
   function control(client, method, path, body) {
-    const cors = Object.entries(CORS)
+    const cors = Object.entries(CONTROL_CORS)
     if (method === 'OPTIONS') return answer(client, 204, cors, '')
     if (method === 'POST' && path === `${CONTROL}/plan`) {
       try {

@@ -23,13 +23,9 @@
 // (tokensSeen()), for the runner's check of sandkitd's output.
 import http from 'node:http'
 import net from 'node:net'
+import { CONTROL_CORS as CORS } from './faults.mjs'
 
 const CONTROL = '/__record'
-const CORS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-allow-headers': '*',
-}
 
 /** The forms a secret may take on the wire: as it is, base64, percent-encoded. */
 function forms(value) {
