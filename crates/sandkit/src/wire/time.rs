@@ -32,7 +32,7 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
         let t = s.get(r)?;
         t.bytes()
             .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
+            .then(|| super::parse_u64(t).map(|n| n as i64))?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -153,7 +153,7 @@ pub fn parse_http_date_millis(s: &str, now_ms: f64) -> Option<i64> {
 /// Decimal digits only (no sign, no spaces), at most four.
 fn number(s: &str) -> Option<i64> {
     (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())?
+        .then(|| super::parse_u64(s).map(|n| n as i64))?
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain), proleptic Gregorian.
