@@ -3,7 +3,7 @@
 // On a platform without a matching addon, the wasm build (an ES module without top-level
 // await, which require() loads from Node 20.19 on).
 'use strict'
-const { fallbackNotice, wrapBinding } = require('./wrap.cjs')
+const { fallbackNotice, napiArgumentError, wrapBinding } = require('./wrap.cjs')
 
 let binding
 try {
@@ -11,5 +11,5 @@ try {
 } catch (err) {
   fallbackNotice(err)
 }
-const api = binding ? wrapBinding(binding) : require('../wasm/node.mjs')
+const api = binding ? wrapBinding(binding, { nativeError: napiArgumentError }) : require('../wasm/node.mjs')
 module.exports = { ...api, default: api.Sandbox }

@@ -2,7 +2,7 @@
 // matching addon, the wasm build, whose API is the same (one line on stderr says so when
 // DEBUG is set).
 import { createRequire } from 'node:module'
-import { fallbackNotice, wrapBinding } from './wrap.mjs'
+import { fallbackNotice, napiArgumentError, wrapBinding } from './wrap.mjs'
 
 let binding
 try {
@@ -10,7 +10,7 @@ try {
 } catch (err) {
   fallbackNotice(err)
 }
-const api = binding ? wrapBinding(binding) : await import('../wasm/node.mjs')
+const api = binding ? wrapBinding(binding, { nativeError: napiArgumentError }) : await import('../wasm/node.mjs')
 
 export const {
   Sandbox,

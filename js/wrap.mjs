@@ -102,6 +102,19 @@ function napiArgumentMessage(message) {
   return /^[.[]/.test(message) ? `${path}${message}` : `${path} ${message}`
 }
 
+/**
+ * A napi conversion failure as an InvalidArgumentError, else undefined. The napi entries hand
+ * it to `wrapBinding` (`opts.nativeError`), so a bundle of the wasm build leaves it out.
+ */
+function napiArgumentError(err, message) {
+  if (NAPI_ARGUMENT_CODES.has(err?.code)) {
+    return new InvalidArgumentError(napiArgumentMessage(message), { code: 'invalid_argument', cause: err })
+  }
+}
+
+/** The binding's own argument errors, as `wrapBinding`'s `opts.nativeError` says. */
+let nativeArgumentError
+
 const WASM_PANIC_KEY = Symbol.for('sandkit.wasmPanic')
 const WASM_ENDED = 'This wasm instance has ended and refuses every later call: load the module again (a new page, Worker or process) for a working one'
 /** The panic that ended the wasm instance, once one has. */
@@ -121,9 +134,8 @@ function toSandkitError(err) {
     const { name, message: text, ...fields } = payload
     return new Class(text, fields)
   }
-  if (NAPI_ARGUMENT_CODES.has(err?.code)) {
-    return new InvalidArgumentError(napiArgumentMessage(message), { code: 'invalid_argument', cause: err })
-  }
+  const native = nativeArgumentError?.(err, message)
+  if (native) return native
   if (err instanceof TypeError) {
     // wasm-bindgen and serde report wrong argument types as TypeErrors.
     return new InvalidArgumentError(message, { code: 'invalid_argument', cause: err })
@@ -1185,9 +1197,12 @@ function fallbackNotice(err) {
 /**
  * Wraps a binding's classes once: returns the public API. `opts.staticNames` maps a binding's
  * static method names to public ones (wasm-bindgen cannot give a static and an instance
- * method the same name).
+ * method the same name); `opts.nativeError(err, message)` turns the binding's own argument
+ * errors into InvalidArgumentErrors (napi's: `napiArgumentError`).
  */
 function wrapBinding(binding, opts = {}) {
+  // Set, never cleared: a process may wrap both bindings, and only napi errors carry its codes.
+  if (opts.nativeError) nativeArgumentError = opts.nativeError
   guardPrototype(binding.Sandbox.prototype, PARAMS)
   guardPrototype(binding.SandboxPaginator.prototype)
   guardPrototype(binding.ProcessHandle.prototype)
@@ -1282,4 +1297,4 @@ function wrapBinding(binding, opts = {}) {
   }
 }
 
-export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX, fallbackNotice }
+export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX, fallbackNotice, napiArgumentError }

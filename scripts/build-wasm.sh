@@ -21,8 +21,9 @@ echo '{ "type": "module" }' >"$OUT/package.json"
 # each other's shapes, which the compressor finds; merged into their callers they do not.
 "$WASM_OPT" -Oz --one-caller-inline-max-function-size=15 --converge --low-memory-unused \
   --strip-producers "$OUT/sandkit_wasm_bg.wasm" -o "$OUT/sandkit_wasm_bg.wasm"
-# One- or two-letter import and export names, in the module and in the glue.
-"$WASM_OPT" --minify-imports-and-exports-and-modules "$OUT/sandkit_wasm_bg.wasm" \
+# One- or two-letter import and export names, in the module and in the glue. The
+# target_features section was for wasm-bindgen and wasm-opt only: engines ignore it.
+"$WASM_OPT" --minify-imports-and-exports-and-modules --strip-target-features "$OUT/sandkit_wasm_bg.wasm" \
   -o "$OUT/sandkit_wasm_bg.wasm" >"$OUT/names.json"
 node scripts/minify-wasm-names.mjs "$OUT/names.json" "$OUT/sandkit_wasm_bg.wasm" \
   "$OUT/sandkit_wasm.js" "$OUT/sandkit_wasm.d.ts"

@@ -48,6 +48,16 @@ fn event(e: CodeEvent) -> JsValue {
     obj.into()
 }
 
+/// A JavaScript array of `f` of every item (pushed one by one: `collect::<Array>()` brings a
+/// kilobyte of iterator code).
+fn array<T>(items: Vec<T>, f: fn(T) -> JsValue) -> JsValue {
+    let out = Array::new();
+    for item in items {
+        out.push(&f(item));
+    }
+    out.into()
+}
+
 fn context(c: sandkit::interpreter::CodeContext) -> JsValue {
     let obj = Object::new();
     set(&obj, "id", &JsValue::from_str(&c.id));
@@ -106,7 +116,7 @@ impl CodeRun {
             *slot.try_borrow_mut().map_err(|_| gone())? = Some(run);
             Ok(match batch? {
                 None => JsValue::NULL,
-                Some(events) => events.into_iter().map(event).collect::<Array>().into(),
+                Some(events) => array(events, event),
             })
         }))
     }
@@ -155,7 +165,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = codeContextsList, unchecked_return_type = "Promise<CodeContext[]>")]
     pub fn code_contexts_list(&self) -> Promise {
         run_map(Ok(self.inner.interpreter().list_contexts()), |all| {
-            all.into_iter().map(context).collect::<Array>().into()
+            array(all, context)
         })
     }
 

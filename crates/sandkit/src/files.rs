@@ -505,10 +505,7 @@ fn expected_length(headers: &[(String, String)]) -> Option<u64> {
     if encoded {
         return None;
     }
-    crate::transport::header_value(headers, "content-length")?
-        .trim()
-        .parse()
-        .ok()
+    crate::wire::parse_u64(crate::transport::header_value(headers, "content-length")?.trim())
 }
 
 fn short(got: u64, expected: u64) -> TransportError {

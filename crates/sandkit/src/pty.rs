@@ -115,8 +115,9 @@ impl PtyOpts {
 }
 
 /// `StartRequest` of a terminal: `{process: {cmd, args, envs, cwd?}, pty: {size}}`.
-fn start_request(opts: &PtyOpts) -> String {
-    let mut envs = opts.envs.clone();
+/// The defaults go into the caller's map (no copy of it: a map's clone is 0.5 KB of wasm).
+fn start_request(opts: &mut PtyOpts) -> String {
+    let envs = &mut opts.envs;
     for (k, v) in DEFAULT_ENVS {
         envs.entry(k.into()).or_insert_with(|| v.into());
     }
@@ -128,7 +129,7 @@ fn start_request(opts: &PtyOpts) -> String {
     w.key("args");
     w.strings(&["-i".to_string(), "-l".to_string()]);
     w.key("envs");
-    w.string_map(&envs);
+    w.string_map(envs);
     w.field_opt_str("cwd", opts.cwd.as_deref());
     w.end_object();
     opts.size.write(&mut w);
@@ -152,11 +153,11 @@ impl Pty {
     /// Starts a login shell on a new terminal. Its output comes from the handle's
     /// `next_output` as [`crate::commands::Output::Pty`]; it ends when the shell exits, is
     /// killed, or its timeout passes.
-    pub fn create(&self, opts: PtyOpts) -> Op<CommandHandle> {
+    pub fn create(&self, mut opts: PtyOpts) -> Op<CommandHandle> {
         if let Err(e) = crate::options::check_envs(opts.envs.iter()) {
             return Op::ready(Err(e));
         }
-        let request = start_request(&opts);
+        let request = start_request(&mut opts);
         self.commands
             .attach_op("Start", request, opts.user, opts.timeout)
     }
@@ -226,7 +227,7 @@ mod tests {
         let mut opts = PtyOpts::new(PtySize::new(100, 30).unwrap());
         opts.envs.insert("TERM".into(), "dumb".into());
         opts.cwd = Some("/tmp".into());
-        let request = start_request(&opts);
+        let request = start_request(&mut opts);
         assert_eq!(
             request,
             r#"{"process":{"cmd":"/bin/bash","args":["-i","-l"],"envs":{"LANG":"C.UTF-8","LC_ALL":"C.UTF-8","TERM":"dumb"},"cwd":"/tmp"},"pty":{"size":{"cols":100,"rows":30}}}"#

@@ -102,9 +102,12 @@ fn checked_path(path: Option<&str>) -> Result<&str> {
         return Ok("/");
     }
     if !path.starts_with('/') || path.starts_with("//") {
-        return Err(Error::invalid_argument(format!(
-            "path must start with a single '/' (a path on the sandbox's port, never another host), got {path:?}"
-        )));
+        // JSON quoting, not `{:?}`: Debug for str brings Unicode tables into the wasm module.
+        return Err(Error::invalid_argument(
+            "path must start with a single '/' (a path on the sandbox's port, never another host), got "
+                .to_string()
+                + &crate::json::quote(path),
+        ));
     }
     if path.chars().any(|c| c.is_control() || c == ' ') {
         return Err(Error::invalid_argument(

@@ -156,7 +156,7 @@ fn server_delay_ms(headers: &[(String, String)], now_ms: f64) -> Option<f64> {
     let secs = |v: &str| -> Option<f64> {
         let v = v.trim();
         (!v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| v.parse::<u64>().ok().map(|s| s as f64))?
+            .then(|| crate::wire::parse_u64(v).map(|s| s as f64))?
     };
     if let Some(v) = header_value(headers, "retry-after") {
         if let Some(s) = secs(v) {

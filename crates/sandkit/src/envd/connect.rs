@@ -193,8 +193,9 @@ pub enum Context {
 /// Whether `e` is a Connect error with `code` that [`map_error`] left generic.
 pub fn has_code(e: &Error, code: &str) -> bool {
     e.kind() == ErrorKind::Sandbox
-        && e.message().split_once(": ").is_some_and(|(_, rest)| {
-            rest.strip_prefix('[')
+        && crate::error::find(e.message(), ": ").is_some_and(|at| {
+            e.message()[at + 2..]
+                .strip_prefix('[')
                 .and_then(|r| r.strip_prefix(code))
                 .is_some_and(|r| r.starts_with(']'))
         })

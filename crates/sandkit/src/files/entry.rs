@@ -73,8 +73,8 @@ fn lenient_u64(v: &Value<'_>) -> json::Result<u64> {
             .u64()
             .map_err(|_| v.invalid_type("an unsigned integer or a string holding one"));
     };
-    text.parse()
-        .map_err(|_| JsonError::custom(format!("\"{text}\" is not an unsigned integer")))
+    crate::wire::parse_u64(text)
+        .ok_or_else(|| JsonError::custom(format!("\"{text}\" is not an unsigned integer")))
 }
 
 fn file_type(o: Obj<'_, '_>) -> json::Result<Option<FileType>> {

@@ -27,6 +27,23 @@ pub const ENVD_VERSION: &str = "0.6.13";
 
 pub type StringMap = BTreeMap<String, String>;
 
+/// A decimal `u64` as `str::parse` reads it (an optional `+`, then digits, no overflow). Its
+/// own loop because `str::parse`'s generic one is 1 KB of wasm for each integer type.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
 /// `POST /v2/sandboxes` (and the older `POST /sandboxes`) request body, its fields in the
 /// order the official SDK writes them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -823,6 +840,28 @@ impl LooseErrorBody {
 mod tests {
     use super::*;
     use std::fmt::Debug;
+
+    #[test]
+    fn parse_u64_reads_as_str_parse_does() {
+        for s in [
+            "0",
+            "7",
+            "+7",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "",
+            "+",
+            "-1",
+            " 1",
+            "1 ",
+            "1a",
+            "++1",
+            "٣",
+        ] {
+            assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s}");
+        }
+    }
 
     /// The client's reader and the serde derive agree: the same value, or both an error.
     fn same<T>(doc: &str, ours: fn(&Value<'_>) -> Result<T, JsonError>)
