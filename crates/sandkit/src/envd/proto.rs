@@ -208,7 +208,7 @@ fn text(b: &[u8], what: &str) -> Result<String> {
 
 /// What one message of a process stream says.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Event {
+pub enum Event {
     Start(u32),
     /// Output, sliced out of the message (not copied).
     Data(Output),
@@ -222,7 +222,7 @@ pub(crate) enum Event {
 /// `start=1{pid=1}`, `data=2{stdout=1|stderr=2|pty=3}`, `end=3{exit_code=1 (sint32),
 /// exited=2, status=3, error=4}`, `keepalive=4{}`. Of members sent twice the last counts, as
 /// protobuf has it for a oneof.
-pub(crate) fn process_event(msg: &Bytes) -> Result<Event> {
+pub fn process_event(msg: &Bytes) -> Result<Event> {
     let mut event = Event::Nothing;
     fields(msg, |n, w| {
         if n == 1 {
