@@ -21,12 +21,16 @@
 //   <impl>-download       files.read(path, { format: 'stream' }) counting the bytes
 // for impl in napi, wasm, e2b; and the floors:
 //   curl-stdout           curl POSTs one Connect envelope to /process.Process/Start (JSON codec,
-//                         as the SDKs use) and discards the stream (-o /dev/null)
+//                         as e2b uses) and discards the stream (-o /dev/null)
+//   curl-stdout-proto     the same with the binary codec (application/connect+proto, as sandkit
+//                         uses: output as raw bytes, no base64)
 //   curl-upload           curl -T <file> -X POST, application/octet-stream, to /files?path=…
 //   curl-download         curl -o /dev/null GET /files?path=…
 //   fetch-*               the same requests with Node's fetch: the stream's Connect envelopes
 //                         are parsed and each message's base64 decoded (what an SDK must do at
 //                         least); uploads stream a ReadableStream body (duplex: 'half')
+//   fetch-stdout-proto    fetch-stdout with the binary codec: the envelopes parsed and each
+//                         protobuf message read down to its output bytes (a view, not a copy)
 // The floors get their sandbox and token from a raw POST /sandboxes (X-API-Key).
 //
 // Time is from the call to its end (the upload's response; the last byte of a download or of
@@ -35,7 +39,7 @@
 // reset just before) minus RSS before, after a full GC; likewise the peaks of
 // process.memoryUsage().heapUsed and .arrayBuffers. sandkitd's RSS growth (VmRSS sampled every
 // 50 ms by the parent) is reported beside it. Throughput is payload MiB per second (the JSON
-// codec carries output as base64, so the stdout stream on the wire is about 4/3 larger).
+// codec carries output as base64, so the JSON stdout stream on the wire is about 4/3 larger).
 //
 // The sandkit files rows say "n/a: no files API" until `sandbox.files.write`/`read` exist.
 // sandkitd: $SANDKITD_BIN, else target/release/sandkitd if it was built, else target/debug.
@@ -71,13 +75,16 @@ const IMPLS = ['napi', 'wasm', 'e2b']
 const SDK_OPS = ['stdout', 'upload-bytes', 'upload-stream', 'download']
 const ROWS = [
   ...SDK_OPS.flatMap((op) => [...IMPLS.map((i) => `${i}-${op}`), ...(op === 'upload-bytes' ? [] : [`fetch-${op}`])]),
+  'fetch-stdout-proto',
   'curl-stdout',
+  'curl-stdout-proto',
   'curl-upload',
   'curl-download',
 ]
 const OP_OF = (row) => row.slice(row.indexOf('-') + 1)
 const IMPL_OF = (row) => row.slice(0, row.indexOf('-'))
 const LABEL = { napi: 'sandkit napi', wasm: 'sandkit wasm', e2b: 'e2b@2.51.0', curl: 'curl floor', fetch: 'fetch floor' }
+const label = (row) => `${LABEL[IMPL_OF(row)]}${row.endsWith('-proto') ? ' (proto)' : ' '.repeat(8)}`
 
 const PAYLOAD_LINE = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ' // 63 bytes with \n
 const stdoutCmd = (n) => `yes ${PAYLOAD_LINE} | head -c ${n}`
@@ -187,6 +194,23 @@ async function child(row) {
           // base64 of N bytes alone is 4N/3; anything shorter means the stream was cut
           if (!(wire >= (4 * N) / 3)) throw new Error(`curl got only ${wire} bytes on the wire`)
         }
+      } else if (op === 'stdout-proto') {
+        const body = `${os.tmpdir()}/sandkit-transfer-start-${process.pid}.bin`
+        writeFileSync(body, protoEnvelope(stdoutCmd(N)))
+        let wire = 0
+        transfer = async () => {
+          const out = await curl([
+            '-o', '/dev/null', '-w', '%{size_download}', '-X', 'POST',
+            '-H', 'content-type: application/connect+proto', '-H', 'connect-protocol-version: 1',
+            '--data-binary', `@${body}`, startUrl,
+          ])
+          wire = Number(out)
+          return N
+        }
+        check = async () => {
+          rmSync(body, { force: true })
+          if (!(wire >= N)) throw new Error(`curl got only ${wire} bytes on the wire`)
+        }
       } else if (op === 'upload') {
         const file = values['upload-file']
         if (!file || statSync(file).size !== N) throw new Error('curl-upload needs --upload-file of N bytes')
@@ -212,6 +236,26 @@ async function child(row) {
             const ev = JSON.parse(msg).event
             if (ev?.data?.stdout) n += Buffer.from(ev.data.stdout, 'base64').length
             if (ev?.end) ended = true
+          }
+          if (!ended) throw new Error('no end event')
+          return n
+        }
+      } else if (op === 'stdout-proto') {
+        transfer = async () => {
+          const res = await fetch(startUrl, {
+            method: 'POST',
+            headers: { ...envd, 'content-type': 'application/connect+proto', 'connect-protocol-version': '1' },
+            body: protoEnvelope(stdoutCmd(N)),
+          })
+          if (!res.ok) throw new Error(`Start: HTTP ${res.status}`)
+          let n = 0
+          let ended = false
+          for await (const msg of connectFrames(res.body)) {
+            const ev = protoField(msg, 1) // StartResponse.event
+            const data = ev && protoField(ev, 2) // ProcessEvent.data
+            const stdout = data && protoField(data, 1) // DataEvent.stdout
+            if (stdout) n += stdout.length
+            if (ev && protoField(ev, 3)) ended = true // ProcessEvent.end
           }
           if (!ended) throw new Error('no end event')
           return n
@@ -318,6 +362,72 @@ function connectEnvelope(cmd) {
   env.writeUInt32BE(msg.length, 1)
   msg.copy(env, 5)
   return env
+}
+
+/** A StartRequest of `bash -l -c cmd` with stdin: false, in the binary codec, in an envelope. */
+function protoEnvelope(cmd) {
+  const varint = (n) => {
+    const out = []
+    for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80)
+    out.push(n)
+    return Buffer.from(out)
+  }
+  const field = (number, bytes) => Buffer.concat([varint((number << 3) | 2), varint(bytes.length), bytes])
+  const config = Buffer.concat([field(1, Buffer.from('/bin/bash')), ...['-l', '-c', cmd].map((a) => field(2, Buffer.from(a)))])
+  const msg = Buffer.concat([field(1, config), Buffer.from([4 << 3, 0])]) // process; stdin: false
+  const env = Buffer.alloc(5 + msg.length)
+  env.writeUInt32BE(msg.length, 1)
+  msg.copy(env, 5)
+  return env
+}
+
+/** The last value of length-delimited field `number` of a protobuf message (a view), or null. */
+function protoField(buf, number) {
+  let found = null
+  let i = 0
+  const varint = () => {
+    let v = 0
+    for (let mul = 1; ; mul *= 128) {
+      if (i >= buf.length) throw new Error('truncated protobuf')
+      const b = buf[i++]
+      v += (b & 0x7f) * mul
+      if (b < 0x80) return v
+    }
+  }
+  while (i < buf.length) {
+    const key = varint()
+    const wire = key & 7
+    if (wire === 0) varint()
+    else if (wire === 2) {
+      const len = varint()
+      if (i + len > buf.length) throw new Error('truncated protobuf')
+      if (key >>> 3 === number) found = buf.subarray(i, i + len)
+      i += len
+    } else if (wire === 1 || wire === 5) i += wire === 1 ? 8 : 4
+    else throw new Error(`protobuf wire type ${wire}`)
+  }
+  return found
+}
+
+/** The messages (as views of the body's bytes) of a Connect streaming response. */
+async function* connectFrames(body) {
+  let buf = Buffer.alloc(0)
+  for await (const chunk of body) {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    while (buf.length >= 5) {
+      const len = buf.readUInt32BE(1)
+      if (buf.length < 5 + len) break
+      const flags = buf[0]
+      const msg = buf.subarray(5, 5 + len)
+      buf = buf.subarray(5 + len)
+      if (flags & 2) {
+        const end = JSON.parse(msg.toString('utf8'))
+        if (end.error) throw new Error(`Connect error: ${JSON.stringify(end.error)}`)
+        return
+      }
+      yield msg
+    }
+  }
 }
 
 /** The messages (as strings) of a Connect streaming response; throws on an end-of-stream error. */
@@ -467,29 +577,39 @@ async function parent() {
   if (uploadFile) rmSync(uploadFile, { force: true })
 
   // ── report ──
+  // Output has floors in both codecs (JSON as e2b speaks it, binary as sandkit does); the
+  // sandkit rows are compared with each.
   const groups = [
-    ['stdout', 'stdout', 'curl-stdout', 'fetch-stdout'],
-    ['upload (ArrayBuffer)', 'upload-bytes', 'curl-upload', 'fetch-upload-stream'],
-    ['upload (ReadableStream)', 'upload-stream', 'curl-upload', 'fetch-upload-stream'],
-    ['download (stream)', 'download', 'curl-download', 'fetch-download'],
+    ['stdout', 'stdout', ['curl-stdout', 'fetch-stdout', 'curl-stdout-proto', 'fetch-stdout-proto']],
+    ['upload (ArrayBuffer)', 'upload-bytes', ['curl-upload', 'fetch-upload-stream']],
+    ['upload (ReadableStream)', 'upload-stream', ['curl-upload', 'fetch-upload-stream']],
+    ['download (stream)', 'download', ['curl-download', 'fetch-download']],
   ]
   const ratios = {}
-  const table = [['transfer', 'implementation', 'MiB/s', '× e2b', '× curl', 'RSS growth', 'heap / arrayBuffers growth', 'sandkitd RSS growth']]
-  for (const [title, op, curlRow, fetchRow] of groups) {
+  const table = [['transfer', 'implementation', 'MiB/s', '× e2b', '× curl', '× fetch', '× curl (proto)', '× fetch (proto)', 'RSS growth', 'heap / arrayBuffers growth', 'sandkitd RSS growth']]
+  for (const [title, op, floors] of groups) {
     const e2b = results[`e2b-${op}`]
-    const floor = results[curlRow]
-    for (const row of [...IMPLS.map((i) => `${i}-${op}`), fetchRow, curlRow]) {
+    const [curlRow, fetchRow] = floors
+    const columns = [curlRow, fetchRow, floors[2], floors[3]]
+    for (const row of [...IMPLS.map((i) => `${i}-${op}`), fetchRow, ...floors.slice(3), curlRow, ...floors.slice(2, 3)]) {
       const r = results[row]
       if (!r || (row === fetchRow && op === 'upload-bytes') || (row === curlRow && op === 'upload-stream')) continue
       const vsE2b = r.mbps && e2b?.mbps && IMPLS.includes(IMPL_OF(row)) && IMPL_OF(row) !== 'e2b' ? r.mbps / e2b.mbps : null
-      const vsFloor = r.mbps && floor?.mbps && row !== curlRow ? r.mbps / floor.mbps : null
-      if (IMPL_OF(row) === 'napi' || IMPL_OF(row) === 'wasm') ratios[row] = { vsE2b, vsFloor }
+      // Floors are compared with the SDKs only (and the fetch floors with the curl floors).
+      const vs = columns.map((c) => {
+        const fl = c && results[c]
+        const sameCodec = c && c.endsWith('-proto') === row.endsWith('-proto')
+        const comparable = IMPLS.includes(IMPL_OF(row)) || (IMPL_OF(row) === 'fetch' && IMPL_OF(c) === 'curl' && sameCodec)
+        return comparable && r.mbps && fl?.mbps ? r.mbps / fl.mbps : null
+      })
+      const vsFloor = vs[0]
+      if (IMPL_OF(row) === 'napi' || IMPL_OF(row) === 'wasm') ratios[row] = { vsE2b, vsFloor, vsCurl: vs[0], vsFetch: vs[1], vsCurlProto: vs[2], vsFetchProto: vs[3] }
       table.push([
         title,
-        LABEL[IMPL_OF(row)],
+        IMPLS.includes(IMPL_OF(row)) ? LABEL[IMPL_OF(row)] : label(row),
         r.mbps ? f(r.mbps, 1) : r.na ?? `error: ${String(r.error).slice(0, 50)}`,
         vsE2b ? `${f(vsE2b, 2)}×` : '',
-        vsFloor ? `${f(vsFloor, 2)}×` : '',
+        ...vs.map((x) => (x ? `${f(x, 2)}×` : '')),
         r.mem ? `${f(Math.max(r.mem.rssGrowthMB, r.mem.vmHwmGrowthMB ?? 0), 1)} MB` : '',
         r.mem ? `${f(r.mem.heapUsedGrowthMB, 1)} / ${f(r.mem.arrayBuffersGrowthMB, 1)} MB` : '',
         r.mbps ? `${f(r.serverRssGrowthMB, 1)} MB` : '',

@@ -1,10 +1,12 @@
 //! The Connect protocol's framing, both ends: the SDK's envelope reader over any chunking of
 //! any bytes (no panic; the frames it hands out are the ones a one-piece read finds), its
-//! end-stream and error-body decoders, and sandkitd's envelope and protobuf decoders.
+//! end-stream and error-body decoders, its reader of binary process events, and sandkitd's
+//! envelope and protobuf decoders.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sandkit::envd::connect::{self, EnvelopeReader, Frame};
+use sandkit::envd::proto;
 use sandkit_server::envd::{connect as server_connect, protobuf};
 
 fuzz_target!(|data: &[u8]| {
@@ -23,10 +25,12 @@ fuzz_target!(|data: &[u8]| {
             }
             Frame::Message(m) => {
                 let _ = connect::ConnectError::from_body(&m);
+                process_event(&m);
             }
         }
     }
     let _ = connect::ConnectError::from_body(body);
+    process_event(&bytes::Bytes::copy_from_slice(body));
     // sandkitd: a unary request's envelope, and every message of every method it serves in
     // the binary codec; what decodes encodes, and that decodes to the same value.
     let _ = server_connect::unwrap_envelope(body);
@@ -40,6 +44,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A binary process event: read without panicking; output it finds lies within the message.
+fn process_event(m: &bytes::Bytes) {
+    if let Ok(proto::Event::Data(out)) = proto::process_event(m) {
+        let (sandkit::commands::Output::Stdout(b)
+        | sandkit::commands::Output::Stderr(b)
+        | sandkit::commands::Output::Pty(b)) = out;
+        assert!(b.is_empty() || m.as_ptr_range().contains(&b.as_ptr()));
+    }
+}
 
 /// Every frame the reader finds in `body` fed in pieces of `sizes` (cycled), then whether
 /// it stopped at an error, and whether bytes were left over.

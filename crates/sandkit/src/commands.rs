@@ -10,7 +10,8 @@
 //! # Ok(()) }
 //! ```
 
-use crate::envd::connect::Context;
+use crate::envd::connect::{Codec, Context};
+use crate::envd::proto::{self, Event};
 use crate::envd::{Envd, MessageStream};
 use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
@@ -90,71 +91,17 @@ pub(crate) fn finish(mut w: Writer) -> String {
     w.finish()
 }
 
-/// `StartRequest`: `{process: {cmd, args, envs, cwd?}, tag?, stdin}`.
-fn start_request(cmd: &str, opts: &RunOpts) -> String {
-    let mut w = Writer::new();
-    w.begin_object();
-    w.key("process");
-    w.begin_object();
-    w.field_str("cmd", "/bin/bash");
-    w.key("args");
-    w.begin_array();
-    for a in ["-l", "-c", cmd] {
-        w.str(a);
-    }
-    w.end_array();
-    w.key("envs");
-    w.string_map(&opts.envs);
-    w.field_opt_str("cwd", opts.cwd.as_deref());
-    w.end_object();
-    w.field_opt_str("tag", opts.tag.as_deref());
-    w.field_bool("stdin", opts.stdin);
-    w.end_object();
-    w.finish()
-}
-
-/// What one message of a process stream says (`{event: {start|data|end}}`); every part is
-/// checked, as the message's schema has them.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct ProcessEvent<'v> {
-    /// The pid of a start event.
-    start: Option<u32>,
-    /// stdout, stderr, pty: base64.
-    data: Option<[Option<&'v str>; 3]>,
-    /// The exit code and error of an end event.
-    end: Option<(i32, Option<&'v str>)>,
-}
-
-/// A message of a process stream: `None` when it has no event (a keepalive).
-fn process_event<'v>(v: &'v Value<'_>) -> json::Result<Option<ProcessEvent<'v>>> {
-    let Some(event) = v.object()?.opt("event")? else {
-        return Ok(None);
-    };
-    let e = event.object()?;
-    let start = match e.opt("start")? {
-        Some(s) => Some(s.object()?.u32_or_zero("pid")?),
-        None => None,
-    };
-    let data = match e.opt("data")? {
-        Some(d) => {
-            let d = d.object()?;
-            Some([
-                d.opt_str("stdout")?,
-                d.opt_str("stderr")?,
-                d.opt_str("pty")?,
-            ])
-        }
-        None => None,
-    };
-    let end = match e.opt("end")? {
-        Some(end) => {
-            let end = end.object()?;
-            let code = end.get("exitCode")?.map_or(Ok(0), Value::i32)?;
-            Some((code, end.opt_str("error")?))
-        }
-        None => None,
-    };
-    Ok(Some(ProcessEvent { start, data, end }))
+/// `StartRequest` of a command (binary: see [`proto`]): `bash -l -c cmd`, its options, and
+/// `stdin` always said (false means `/dev/null`).
+fn start_request(cmd: &str, opts: &RunOpts) -> Vec<u8> {
+    proto::start_request(&proto::Start {
+        args: &["-l", "-c", cmd],
+        envs: &opts.envs,
+        cwd: opts.cwd.as_deref(),
+        pty: None,
+        tag: opts.tag.as_deref(),
+        stdin: Some(opts.stdin),
+    })
 }
 
 /// One entry of `{processes: [{config?: {cmd, args, envs, cwd?}, pid, tag?}]}`.
@@ -226,14 +173,16 @@ impl Commands {
 
     /// Attaches to a running process by pid, to follow its output and end.
     pub fn connect(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
-        self.attach_op("Connect", finish(select_request(pid)), None, timeout)
+        let request = proto::connect_request(pid);
+        self.attach_op("Connect", request, None, timeout)
     }
 
-    /// A process stream (`Start` or `Connect`) and the handle made from its first message.
+    /// A process stream (`Start` or `Connect`, its `request` in the binary codec, which
+    /// carries output as raw bytes) and the handle made from its first message.
     pub(crate) fn attach_op(
         &self,
         method: &str,
-        request: String,
+        request: Vec<u8>,
         user: Option<String>,
         timeout: Option<Duration>,
     ) -> Op<CommandHandle> {
@@ -244,6 +193,7 @@ impl Commands {
             &envd,
             &format!("process.Process/{method}"),
             request,
+            Codec::Proto,
             user.as_deref(),
             timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             Context::Process,
@@ -374,12 +324,12 @@ impl CommandHandle {
     /// this is, was `first`.
     fn attach(envd: Envd, stream: MessageStream, first: Option<Bytes>) -> Result<CommandHandle> {
         let start = match first {
-            Some(m) => json::parse(&m)
-                .and_then(|v| Ok(process_event(&v)?.and_then(|e| e.start)))
-                .map_err(unreadable)?,
-            None => None,
+            Some(m) => proto::process_event(&m)?,
+            None => Event::Nothing,
         };
-        let pid = start.ok_or_else(|| Error::new(ErrorKind::Sandbox, "Expected start event"))?;
+        let Event::Start(pid) = start else {
+            return Err(Error::new(ErrorKind::Sandbox, "Expected start event"));
+        };
         Ok(CommandHandle {
             pid,
             envd,
@@ -427,40 +377,19 @@ impl CommandHandle {
                     "Process exited without a result",
                 ));
             };
-            let parsed = json::parse(&msg).map_err(unreadable)?;
-            let Some(event) = process_event(&parsed).map_err(unreadable)? else {
-                continue;
-            };
-            if let Some(data) = event.data {
-                // The first of stdout, stderr and pty that is there.
-                let Some((i, text)) = data
-                    .into_iter()
-                    .enumerate()
-                    .find_map(|(i, s)| Some((i, s?)))
-                else {
-                    continue;
-                };
-                let bytes = Bytes::from(base64::decode(text.as_bytes()).map_err(|e| {
-                    Error::new(ErrorKind::Sandbox, format!("output is not base64: {e}"))
-                })?);
-                let keep = self.keep_output;
-                return Ok(Some(match i {
-                    0 => {
-                        if keep {
-                            self.stdout.extend_from_slice(&bytes);
+            match proto::process_event(&msg)? {
+                Event::Data(out) => {
+                    if self.keep_output {
+                        match &out {
+                            Output::Stdout(b) => self.stdout.extend_from_slice(b),
+                            Output::Stderr(b) => self.stderr.extend_from_slice(b),
+                            Output::Pty(_) => {}
                         }
-                        Output::Stdout(bytes)
                     }
-                    1 => {
-                        if keep {
-                            self.stderr.extend_from_slice(&bytes);
-                        }
-                        Output::Stderr(bytes)
-                    }
-                    _ => Output::Pty(bytes),
-                }));
-            } else if let Some((code, error)) = event.end {
-                self.end = Some((code, owned(error)));
+                    return Ok(Some(out));
+                }
+                Event::End(code, error) => self.end = Some((code, error)),
+                Event::Start(_) | Event::Nothing => {}
             }
         }
         Ok(None)

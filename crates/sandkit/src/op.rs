@@ -9,7 +9,7 @@
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::config::ConnectionConfig;
-use crate::envd::connect::Context;
+use crate::envd::connect::{Codec, Context};
 use crate::envd::{Envd, MessageStream, rest_checked, unary_answer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::{BoxFuture, MaybeSend};
@@ -107,20 +107,22 @@ impl Request {
         user: Option<&str>,
         context: Context,
     ) -> Self {
-        let request = envd.connect_request(rpc, message, user, None);
+        let request = envd.connect_request(rpc, message.into_bytes(), user, None);
         Request::Envd(envd.clone(), request, Expect::Message(context))
     }
 
-    /// A server-streaming Connect call, answered with its first message.
+    /// A server-streaming Connect call with its messages in `codec`, answered with its first
+    /// message.
     pub(crate) fn stream(
         envd: &Envd,
         rpc: &str,
-        message: String,
+        message: Vec<u8>,
+        codec: Codec,
         user: Option<&str>,
         timeout_ms: u64,
         context: Context,
     ) -> Self {
-        let request = envd.connect_request(rpc, message, user, Some(timeout_ms));
+        let request = envd.connect_request(rpc, message, user, Some((timeout_ms, codec)));
         Request::Envd(envd.clone(), request, Expect::Stream(context))
     }
 
@@ -358,7 +360,7 @@ mod tests {
         let header = |r: &HttpRequest, k: &str| {
             crate::transport::header_value(&r.headers, k).map(str::to_string)
         };
-        let unary = envd.connect_request("process.Process/List", "{}".into(), Some("root"), None);
+        let unary = envd.connect_request("process.Process/List", b"{}".into(), Some("root"), None);
         assert_eq!(unary.url, "http://127.0.0.1:1/process.Process/List");
         assert!(!unary.stream_response);
         assert_eq!(
@@ -375,7 +377,8 @@ mod tests {
             Some("Basic cm9vdDo=")
         );
         assert_eq!(header(&unary, "keepalive-ping-interval"), None);
-        let stream = envd.connect_request("process.Process/Start", "{}".into(), None, Some(0));
+        let watch = b"{}".to_vec();
+        let stream = envd.connect_request("fs/WatchDir", watch, None, Some((0, Codec::Json)));
         assert!(stream.stream_response);
         assert_eq!(
             header(&stream, "content-type").as_deref(),
@@ -387,14 +390,19 @@ mod tests {
         );
         assert_eq!(header(&stream, "connect-timeout-ms"), None);
         assert_eq!(header(&stream, "authorization"), None);
-        let timed = envd.connect_request("process.Process/Start", "{}".into(), None, Some(60_000));
+        let start = vec![0x0a, 0x00];
+        let timed = envd.connect_request("p/Start", start, None, Some((60_000, Codec::Proto)));
+        assert_eq!(
+            header(&timed, "content-type").as_deref(),
+            Some("application/connect+proto")
+        );
         assert_eq!(
             header(&timed, "connect-timeout-ms").as_deref(),
             Some("60000")
         );
-        // The message goes in one envelope: flags, big-endian length, JSON.
+        // The message goes in one envelope: flags, big-endian length, the message.
         match timed.body {
-            Some(RequestBody::Bytes(b)) => assert_eq!(&b[..], b"\0\0\0\0\x02{}"),
+            Some(RequestBody::Bytes(b)) => assert_eq!(&b[..], b"\0\0\0\0\x02\x0a\x00"),
             _ => panic!("an enveloped body"),
         }
     }

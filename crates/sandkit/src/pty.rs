@@ -16,7 +16,7 @@
 //! ```
 
 use crate::commands::{CommandHandle, Commands, finish, select_request};
-use crate::envd::Envd;
+use crate::envd::{Envd, proto};
 use crate::error::{Error, Result};
 use crate::json::Writer;
 use crate::op::Op;
@@ -114,27 +114,21 @@ impl PtyOpts {
     }
 }
 
-/// `StartRequest` of a terminal: `{process: {cmd, args, envs, cwd?}, pty: {size}}`.
-/// The defaults go into the caller's map (no copy of it: a map's clone is 0.5 KB of wasm).
-fn start_request(opts: &mut PtyOpts) -> String {
-    let envs = &mut opts.envs;
+/// `StartRequest` of a terminal (binary, as commands send it): `bash -i -l` with
+/// [`DEFAULT_ENVS`] under the caller's, and a size. The defaults go into the caller's map
+/// (no copy of it: a map's clone is 0.5 KB of wasm).
+fn start_request(opts: &mut PtyOpts) -> Vec<u8> {
     for (k, v) in DEFAULT_ENVS {
-        envs.entry(k.into()).or_insert_with(|| v.into());
+        opts.envs.entry(k.into()).or_insert_with(|| v.into());
     }
-    let mut w = Writer::new();
-    w.begin_object();
-    w.key("process");
-    w.begin_object();
-    w.field_str("cmd", "/bin/bash");
-    w.key("args");
-    w.strings(&["-i".to_string(), "-l".to_string()]);
-    w.key("envs");
-    w.string_map(envs);
-    w.field_opt_str("cwd", opts.cwd.as_deref());
-    w.end_object();
-    opts.size.write(&mut w);
-    w.end_object();
-    w.finish()
+    proto::start_request(&proto::Start {
+        args: &["-i", "-l"],
+        envs: &opts.envs,
+        cwd: opts.cwd.as_deref(),
+        pty: Some((opts.size.cols, opts.size.rows)),
+        tag: None,
+        stdin: None,
+    })
 }
 
 /// The terminals of one sandbox; from [`crate::Sandbox::pty`].
@@ -228,9 +222,18 @@ mod tests {
         opts.envs.insert("TERM".into(), "dumb".into());
         opts.cwd = Some("/tmp".into());
         let request = start_request(&mut opts);
-        assert_eq!(
-            request,
-            r#"{"process":{"cmd":"/bin/bash","args":["-i","-l"],"envs":{"LANG":"C.UTF-8","LC_ALL":"C.UTF-8","TERM":"dumb"},"cwd":"/tmp"},"pty":{"size":{"cols":100,"rows":30}}}"#
-        );
+        // `process{cmd, args, envs (sorted entries), cwd}`, then `pty{size{cols, rows}}`.
+        let mut want = vec![0x0a, 75, 0x0a, 9];
+        want.extend_from_slice(b"/bin/bash");
+        want.extend_from_slice(b"\x12\x02-i\x12\x02-l");
+        for (k, v) in [("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("TERM", "dumb")] {
+            want.extend_from_slice(&[0x1a, (k.len() + v.len() + 4) as u8, 0x0a, k.len() as u8]);
+            want.extend_from_slice(k.as_bytes());
+            want.extend_from_slice(&[0x12, v.len() as u8]);
+            want.extend_from_slice(v.as_bytes());
+        }
+        want.extend_from_slice(b"\x22\x04/tmp");
+        want.extend_from_slice(&[0x12, 0x06, 0x0a, 0x04, 0x08, 100, 0x10, 30]);
+        assert_eq!(request, want);
     }
 }

@@ -263,6 +263,20 @@ fn event_json(event: &ProcEvent) -> Value {
     json!({ "event": inner })
 }
 
+/// One event's envelope; output in the binary codec is written straight from its bytes.
+fn event_frame(encoder: &connect::Encoder, event: &ProcEvent) -> Bytes {
+    let (member, output) = match event {
+        ProcEvent::Stdout(b) => (1, b),
+        ProcEvent::Stderr(b) => (2, b),
+        ProcEvent::Pty(b) => (3, b),
+        ProcEvent::End(_) => return encoder.envelope(&event_json(event)),
+    };
+    match encoder.codec {
+        connect::Codec::Proto => super::protobuf::output_frame(member, output),
+        connect::Codec::Json => encoder.envelope(&event_json(event)),
+    }
+}
+
 /// Zero values are left out, as protobuf's JSON mapping does: a clean exit has no `exitCode`.
 fn end_json(end: &EndInfo) -> Value {
     let mut v = serde_json::Map::new();
@@ -313,7 +327,7 @@ fn stream(
                         } else {
                             Next::Events
                         };
-                        (encoder.envelope(&event_json(&event)), then)
+                        (event_frame(&encoder, &event), then)
                     }
                     // Let go without an end: the sandbox went away under the process.
                     Ok(None) => (

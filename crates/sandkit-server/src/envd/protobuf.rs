@@ -328,6 +328,32 @@ fn put_len(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// The enveloped `StartResponse{event{data{<member>: output}}}` (member 1 stdout, 2 stderr,
+/// 3 pty), written straight from the output: going through [`encode`] would base64 it into
+/// the JSON form only to decode it again, and output is most of what a process stream sends.
+pub fn output_frame(member: u32, output: &[u8]) -> bytes::Bytes {
+    fn varint_len(mut v: usize) -> usize {
+        let mut n = 1;
+        while v >= 0x80 {
+            v >>= 7;
+            n += 1;
+        }
+        n
+    }
+    let data = 1 + varint_len(output.len()) + output.len();
+    let event = 1 + varint_len(data) + data;
+    let response = 1 + varint_len(event) + event;
+    let mut out = Vec::with_capacity(5 + response);
+    out.push(0);
+    out.extend_from_slice(&(response as u32).to_be_bytes());
+    put_tag(&mut out, 1, LEN);
+    put_varint(&mut out, event as u64);
+    put_tag(&mut out, 2, LEN);
+    put_varint(&mut out, data as u64);
+    put_len(&mut out, member, output);
+    out.into()
+}
+
 /// A cursor over a message's bytes.
 struct Reader<'a> {
     buf: &'a [u8],
@@ -719,6 +745,23 @@ mod tests {
         );
         assert!(decode(&START_REQUEST, &[0x0a, 5, 1]).is_err());
         assert!(decode(&START_REQUEST, &[0x0b]).is_err());
+    }
+
+    #[test]
+    fn output_frames_are_what_encode_writes() {
+        for (member, name) in [(1, "stdout"), (2, "stderr"), (3, "pty")] {
+            for len in [0, 1, 127, 128, 16_383, 16_384, 40_000] {
+                let output: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let value = json!({ "event": { "data": { name: B64.encode(&output) } } });
+                let want = encode(&PROCESS_STREAM_RESPONSE, &value).unwrap();
+                let frame = output_frame(member, &output);
+                assert_eq!(
+                    &frame[..5],
+                    &[&[0u8][..], &(want.len() as u32).to_be_bytes()].concat()[..]
+                );
+                assert_eq!(&frame[5..], &want[..], "{name} of {len} bytes");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The client side of the Connect protocol with the JSON codec: request envelopes, an
-//! incremental reader of response envelopes, and the mapping of Connect errors to SDK errors
-//! (as the official SDK maps them).
+//! The client side of the Connect protocol: request envelopes, an incremental reader of
+//! response envelopes (whichever codec their messages are in), and the mapping of Connect
+//! errors (JSON in either codec) to SDK errors, as the official SDK maps them.
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{self, JsonError, Value};
@@ -11,12 +11,20 @@ const COMPRESSED: u8 = 0x01;
 /// The largest message accepted from a server (a PTY or output chunk is at most 32 KiB).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// How a streaming call's messages are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Json,
+    /// Protobuf's binary encoding ([`super::proto`]).
+    Proto,
+}
+
 /// One request message in an envelope.
-pub fn envelope(json: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(5 + json.len());
+pub fn envelope(message: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(5 + message.len());
     out.put_u8(0);
-    out.put_u32(json.len() as u32);
-    out.put_slice(json);
+    out.put_u32(message.len() as u32);
+    out.put_slice(message);
     out.freeze()
 }
 

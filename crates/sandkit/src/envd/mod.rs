@@ -1,7 +1,10 @@
 //! The data plane: the daemon in each sandbox (envd, port 49983), spoken to over the Connect
-//! protocol (JSON codec) for processes and files, and plain HTTP for `/files` and `/health`.
+//! protocol for processes and files (the JSON codec, but the binary one for the process
+//! streams, whose output then travels raw), and plain HTTP for `/files` and `/health`.
 
 pub mod connect;
+#[doc(hidden)]
+pub mod proto;
 
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -9,7 +12,7 @@ use crate::maybe_send::BoxStream;
 use crate::retry::{Idempotency, Outcome, Retries};
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, RequestBody, TransportError};
 use bytes::Bytes;
-use connect::{ConnectError, Context, EnvelopeReader, Frame};
+use connect::{Codec, ConnectError, Context, EnvelopeReader, Frame};
 use futures_util::StreamExt;
 
 /// The daemon's port.
@@ -156,35 +159,46 @@ impl Envd {
         }
     }
 
-    /// The request of a Connect call (`rpc` is `service/Method`): unary, or streaming with
-    /// `Some(timeout_ms)` (0 for none, sent as `Connect-Timeout-Ms`, which the daemon
-    /// applies to the process itself).
+    /// The request of a Connect call (`rpc` is `service/Method`): unary (always JSON), or
+    /// streaming with `Some((timeout_ms, codec))` (a timeout of 0 for none, sent as
+    /// `Connect-Timeout-Ms`, which the daemon applies to the process itself).
     pub(crate) fn connect_request(
         &self,
         rpc: &str,
-        message: String,
+        message: Vec<u8>,
         user: Option<&str>,
-        stream_timeout_ms: Option<u64>,
+        stream: Option<(u64, Codec)>,
     ) -> HttpRequest {
         let header = |k: &str, v: &str| (k.to_string(), v.to_string());
         let mut extra = vec![header("connect-protocol-version", "1")];
-        let body = match stream_timeout_ms {
+        let body = match stream {
             None => {
                 extra.push(header("content-type", "application/json"));
                 Bytes::from(message)
             }
-            Some(timeout_ms) => {
-                extra.push(header("content-type", "application/connect+json"));
+            Some((timeout_ms, codec)) => {
+                let content_type = match codec {
+                    Codec::Json => "application/connect+json",
+                    Codec::Proto => "application/connect+proto",
+                };
+                extra.push(header("content-type", content_type));
                 extra.push(header("keepalive-ping-interval", KEEPALIVE_SECS));
                 if timeout_ms > 0 {
                     extra.push(header("connect-timeout-ms", &timeout_ms.to_string()));
                 }
-                connect::envelope(message.as_bytes())
+                connect::envelope(&message)
             }
         };
         let path = format!("/{rpc}");
-        let stream = stream_timeout_ms.is_some();
-        self.request(Method::Post, &path, user, extra, Some(body.into()), stream)
+        let is_stream = stream.is_some();
+        self.request(
+            Method::Post,
+            &path,
+            user,
+            extra,
+            Some(body.into()),
+            is_stream,
+        )
     }
 
     /// Sends a request made by [`Envd::request`]: the response once its head (and, unless it
@@ -249,7 +263,7 @@ impl Envd {
         context: Context,
     ) -> Result<Bytes> {
         let response = self
-            .exchange(self.connect_request(rpc, message, user, None))
+            .exchange(self.connect_request(rpc, message.into_bytes(), user, None))
             .await?;
         unary_answer(response, context).map_err(|e| self.redact(e))
     }
@@ -261,18 +275,19 @@ impl Envd {
         error.redacted(self.access_token.as_deref().into_iter().chain(key))
     }
 
-    /// A server-streaming Connect call: the response's messages as they arrive. The request
-    /// timeout bounds only the handshake; `timeout_ms` (0 for none) is sent as
+    /// A server-streaming Connect call: the response's messages (in `codec`) as they arrive.
+    /// The request timeout bounds only the handshake; `timeout_ms` (0 for none) is sent as
     /// `Connect-Timeout-Ms`, which the daemon applies to the process itself.
     pub async fn stream(
         &self,
         rpc: &str,
-        message: String,
+        message: Vec<u8>,
+        codec: Codec,
         user: Option<&str>,
         timeout_ms: u64,
         context: Context,
     ) -> Result<MessageStream> {
-        let request = self.connect_request(rpc, message, user, Some(timeout_ms));
+        let request = self.connect_request(rpc, message, user, Some((timeout_ms, codec)));
         MessageStream::open(self.exchange(request).await?, context, self.clone())
             .await
             .map_err(|e| self.redact(e))
@@ -409,7 +424,8 @@ fn status_error(status: u16, body: &[u8], context: Context) -> Error {
     connect::map_error(&e, context).with_status(status)
 }
 
-/// The messages of a streaming response, each a JSON document.
+/// The messages of a streaming response, each in the call's codec (the end-stream frame is
+/// JSON whatever the codec, as Connect has it).
 pub struct MessageStream {
     body: BoxStream<'static, std::result::Result<Bytes, TransportError>>,
     reader: EnvelopeReader,

@@ -2,7 +2,7 @@
 
 use super::EntryInfo;
 use super::entry::{decode, entry_from_json};
-use crate::envd::connect::Context;
+use crate::envd::connect::{Codec, Context};
 use crate::envd::{Envd, MessageStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Value, Writer};
@@ -142,7 +142,8 @@ pub(super) fn start_op(envd: &Envd, path: &str, opts: &WatchOpts) -> Op<WatchHan
     let request = Request::stream(
         envd,
         "filesystem.Filesystem/WatchDir",
-        w.finish(),
+        w.finish().into_bytes(),
+        Codec::Json,
         opts.user.as_deref(),
         timeout.as_millis().min(u128::from(u64::MAX)) as u64,
         Context::Files,

@@ -138,7 +138,12 @@ impl Transport for NativeTransport {
                 })
                 .collect();
             let body = if request.stream_response {
-                Body::Stream(Box::pin(resp.bytes_stream().map(move |c| c.map_err(err))))
+                let connect = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/connect+"));
+                let stream = Box::pin(resp.bytes_stream().map(move |c| c.map_err(err)));
+                Body::Stream(if connect { read_ahead(stream) } else { stream })
             } else {
                 Body::Full(resp.bytes().await.map_err(err)?)
             };
@@ -149,4 +154,36 @@ impl Transport for NativeTransport {
             })
         })
     }
+}
+
+/// How many chunks of a Connect stream are read ahead of its consumer.
+const READ_AHEAD: usize = 16;
+
+type ChunkStream = crate::maybe_send::BoxStream<'static, Result<bytes::Bytes, TransportError>>;
+
+/// A Connect stream read ahead of its consumer, up to [`READ_AHEAD`] chunks. hyper takes the
+/// next chunk off the socket only once the last was taken, so a consumer that goes back to
+/// JavaScript between pieces (a command's output through the addon) would get them one at a
+/// time, each crossing paying its own cost; read ahead, what has arrived is taken as one batch.
+/// The reading ends when the consumer lets go, even while the stream is idle.
+fn read_ahead(mut stream: ChunkStream) -> ChunkStream {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return stream;
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    runtime.spawn(async move {
+        loop {
+            let closed = std::pin::pin!(tx.closed());
+            let next = match futures_util::future::select(closed, stream.next()).await {
+                futures_util::future::Either::Left(_) => return,
+                futures_util::future::Either::Right((next, _)) => next,
+            };
+            let Some(chunk) = next else { return };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
