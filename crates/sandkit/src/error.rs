@@ -208,10 +208,14 @@ impl Error {
     }
 }
 
-/// Where `needle` (not empty) first occurs in `haystack`. A plain scan instead of `str::find`
-/// with a `&str` pattern, whose two-way searcher is 2.4 KB of wasm for the few short
-/// messages searched. A match of a whole `str` starts and ends on char boundaries.
+/// Where `needle` first occurs in `haystack` (an empty one at 0, as `str::find` has it). A
+/// plain scan instead of `str::find` with a `&str` pattern, whose two-way searcher is 2.4 KB
+/// of wasm for the few short messages searched. A match of a whole `str` starts and ends on
+/// char boundaries.
 pub(crate) fn find(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     haystack
         .as_bytes()
         .windows(needle.len())
@@ -276,6 +280,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_agrees_with_str_find() {
+        for (h, n) in [
+            ("a: b", ": "),
+            ("", "x"),
+            ("abc", ""),
+            ("", ""),
+            ("ééx", "x"),
+            ("ab", "abc"),
+        ] {
+            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
+        }
+    }
 
     #[test]
     fn binding_messages_are_json() {
