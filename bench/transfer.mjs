@@ -176,14 +176,18 @@ async function child(row) {
         if (code !== 0) throw new Error(`curl exit ${code}: ${stderr.trim()}`)
         return stdout
       }
-      if (op === 'stdout') {
+      if (op === 'stdout' || op === 'stdout-proto') {
+        const proto = op === 'stdout-proto'
         const body = `${os.tmpdir()}/sandkit-transfer-start-${process.pid}.bin`
-        writeFileSync(body, connectEnvelope(stdoutCmd(N)))
+        writeFileSync(body, (proto ? protoEnvelope : connectEnvelope)(stdoutCmd(N)))
+        // The least a whole stream carries: N raw bytes in protobuf, their base64 (4N/3) in
+        // JSON; anything shorter means the stream was cut.
+        const least = proto ? N : (4 * N) / 3
         let wire = 0
         transfer = async () => {
           const out = await curl([
             '-o', '/dev/null', '-w', '%{size_download}', '-X', 'POST',
-            '-H', 'content-type: application/connect+json', '-H', 'connect-protocol-version: 1',
+            '-H', `content-type: application/connect+${proto ? 'proto' : 'json'}`, '-H', 'connect-protocol-version: 1',
             '--data-binary', `@${body}`, startUrl,
           ])
           wire = Number(out)
@@ -191,25 +195,7 @@ async function child(row) {
         }
         check = async () => {
           rmSync(body, { force: true })
-          // base64 of N bytes alone is 4N/3; anything shorter means the stream was cut
-          if (!(wire >= (4 * N) / 3)) throw new Error(`curl got only ${wire} bytes on the wire`)
-        }
-      } else if (op === 'stdout-proto') {
-        const body = `${os.tmpdir()}/sandkit-transfer-start-${process.pid}.bin`
-        writeFileSync(body, protoEnvelope(stdoutCmd(N)))
-        let wire = 0
-        transfer = async () => {
-          const out = await curl([
-            '-o', '/dev/null', '-w', '%{size_download}', '-X', 'POST',
-            '-H', 'content-type: application/connect+proto', '-H', 'connect-protocol-version: 1',
-            '--data-binary', `@${body}`, startUrl,
-          ])
-          wire = Number(out)
-          return N
-        }
-        check = async () => {
-          rmSync(body, { force: true })
-          if (!(wire >= N)) throw new Error(`curl got only ${wire} bytes on the wire`)
+          if (!(wire >= least)) throw new Error(`curl got only ${wire} bytes on the wire`)
         }
       } else if (op === 'upload') {
         const file = values['upload-file']
@@ -222,40 +208,33 @@ async function child(row) {
         transfer = async () => Number(await curl(['-o', '/dev/null', '-w', '%{size_download}', filesUrl(DOWN_PATH)]))
       } else throw new Error(`unknown row ${row}`)
     } else {
-      if (op === 'stdout') {
+      if (op === 'stdout' || op === 'stdout-proto') {
+        const proto = op === 'stdout-proto'
+        // Each message's stdout byte count and whether it is the end, in either codec.
+        const read = proto
+          ? (msg) => {
+              const ev = protoField(msg, 1) // StartResponse.event
+              const data = ev && protoField(ev, 2) // ProcessEvent.data
+              const stdout = data && protoField(data, 1) // DataEvent.stdout
+              return [stdout ? stdout.length : 0, Boolean(ev && protoField(ev, 3))] // ProcessEvent.end
+            }
+          : (msg) => {
+              const ev = JSON.parse(msg).event
+              return [ev?.data?.stdout ? Buffer.from(ev.data.stdout, 'base64').length : 0, Boolean(ev?.end)]
+            }
         transfer = async () => {
           const res = await fetch(startUrl, {
             method: 'POST',
-            headers: { ...envd, 'content-type': 'application/connect+json', 'connect-protocol-version': '1' },
-            body: connectEnvelope(stdoutCmd(N)),
+            headers: { ...envd, 'content-type': `application/connect+${proto ? 'proto' : 'json'}`, 'connect-protocol-version': '1' },
+            body: (proto ? protoEnvelope : connectEnvelope)(stdoutCmd(N)),
           })
           if (!res.ok) throw new Error(`Start: HTTP ${res.status}`)
           let n = 0
           let ended = false
-          for await (const msg of connectMessages(res.body)) {
-            const ev = JSON.parse(msg).event
-            if (ev?.data?.stdout) n += Buffer.from(ev.data.stdout, 'base64').length
-            if (ev?.end) ended = true
-          }
-          if (!ended) throw new Error('no end event')
-          return n
-        }
-      } else if (op === 'stdout-proto') {
-        transfer = async () => {
-          const res = await fetch(startUrl, {
-            method: 'POST',
-            headers: { ...envd, 'content-type': 'application/connect+proto', 'connect-protocol-version': '1' },
-            body: protoEnvelope(stdoutCmd(N)),
-          })
-          if (!res.ok) throw new Error(`Start: HTTP ${res.status}`)
-          let n = 0
-          let ended = false
-          for await (const msg of connectFrames(res.body)) {
-            const ev = protoField(msg, 1) // StartResponse.event
-            const data = ev && protoField(ev, 2) // ProcessEvent.data
-            const stdout = data && protoField(data, 1) // DataEvent.stdout
-            if (stdout) n += stdout.length
-            if (ev && protoField(ev, 3)) ended = true // ProcessEvent.end
+          for await (const msg of (proto ? connectFrames : connectMessages)(res.body)) {
+            const [bytes, end] = read(msg)
+            n += bytes
+            ended ||= end
           }
           if (!ended) throw new Error('no end event')
           return n
