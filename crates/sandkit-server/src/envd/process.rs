@@ -265,15 +265,15 @@ fn event_json(event: &ProcEvent) -> Value {
 
 /// One event's envelope; output in the binary codec is written straight from its bytes.
 fn event_frame(encoder: &connect::Encoder, event: &ProcEvent) -> Bytes {
-    let (member, output) = match event {
-        ProcEvent::Stdout(b) => (1, b),
-        ProcEvent::Stderr(b) => (2, b),
-        ProcEvent::Pty(b) => (3, b),
-        ProcEvent::End(_) => return encoder.envelope(&event_json(event)),
+    let output = match event {
+        ProcEvent::Stdout(b) => Some((1, b)),
+        ProcEvent::Stderr(b) => Some((2, b)),
+        ProcEvent::Pty(b) => Some((3, b)),
+        ProcEvent::End(_) => None,
     };
-    match encoder.codec {
-        connect::Codec::Proto => super::protobuf::output_frame(member, output),
-        connect::Codec::Json => encoder.envelope(&event_json(event)),
+    match (encoder.codec, output) {
+        (connect::Codec::Proto, Some((member, b))) => super::protobuf::output_frame(member, b),
+        _ => encoder.envelope(&event_json(event)),
     }
 }
 
