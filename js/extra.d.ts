@@ -42,6 +42,148 @@ export interface SandboxEgressProxyOpts {
   password?: string
 }
 
+// The options of the sandbox calls. The core reads them (sandkit::js_options), so they are
+// declared here once, each call's own fields on top of the connection fields they share.
+
+/** The connection fields of every call (and of `new ConnectionConfig(opts)`). */
+export interface SandboxApiOpts {
+  /** Defaults to `E2B_API_KEY`. */
+  apiKey?: string
+  /** Defaults to `E2B_API_URL`, else `https://api.<domain>`. */
+  apiUrl?: string
+  /** Defaults to `E2B_SANDBOX_URL`. */
+  sandboxUrl?: string
+  /** Defaults to `E2B_DOMAIN`, else `e2b.app`. */
+  domain?: string
+  debug?: boolean
+  /** Time for one whole call, retries included; 0 disables it. Default 60 000. */
+  requestTimeoutMs?: number
+  /**
+   * How many times a call that may be repeated (not a create the server may have acted on)
+   * is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
+   * `requestTimeoutMs` bounds them.
+   */
+  retries?: number
+  /** Allow an API key in a browser, where any visitor can read it. */
+  dangerouslyAllowBrowser?: boolean
+}
+
+/** Options of `Sandbox.create`. */
+export interface SandboxOpts extends SandboxApiOpts {
+  /** Template id or alias; default `base`. */
+  template?: string
+  /** Sandbox lifetime; default 300 000. */
+  timeoutMs?: number
+  metadata?: Record<string, string>
+  /** Environment variables every command in the sandbox sees. */
+  envs?: Record<string, string>
+  allowInternetAccess?: boolean
+  /** Who may reach the sandbox's ports, and what it may reach. */
+  network?: SandboxNetworkOpts
+  secure?: boolean
+  lifecycle?: SandboxLifecycle
+  /** `betaCreate`'s spelling of `lifecycle.onTimeout`: `true` is `'pause'`. */
+  autoPause?: boolean
+}
+
+/** What happens when the sandbox's time runs out. */
+export interface SandboxLifecycle {
+  /** `'kill'` (default) or `'pause'`, or `{ action, keepMemory }`. */
+  onTimeout?: 'pause' | 'kill' | SandboxOnTimeout
+  /** Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`). */
+  autoResume?: boolean
+}
+
+/** The object form of `lifecycle.onTimeout`. */
+export interface SandboxOnTimeout {
+  /** `'pause'` or `'kill'`. */
+  action?: 'pause' | 'kill'
+  /** With `'pause'`: keep the memory (the default) or only the filesystem. */
+  keepMemory?: boolean
+}
+
+/** `network` of `Sandbox.create`. */
+export interface SandboxNetworkOpts {
+  /**
+   * Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
+   * `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
+   */
+  allowOut?: SandboxNetworkSelector
+  /** Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback. */
+  denyOut?: SandboxNetworkSelector
+  /** Per-host transforms of outbound requests (headers set), as an object or a `Map`. */
+  rules?: SandboxNetworkRules
+  /** A SOCKS5 proxy the sandbox's outbound TCP goes through. */
+  egressProxy?: SandboxEgressProxyOpts
+  /** `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true. */
+  allowPublicTraffic?: boolean
+  /** The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`. */
+  maskRequestHost?: string
+  /** Ports whose servers speak HTTPS (the proxy connects to them with TLS). */
+  httpsPorts?: number[]
+}
+
+/**
+ * What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
+ * (a field left out is cleared).
+ */
+export interface SandboxNetworkUpdate {
+  allowOut?: SandboxNetworkSelector
+  denyOut?: SandboxNetworkSelector
+  rules?: SandboxNetworkRules
+  egressProxy?: SandboxEgressProxyOpts
+  /** `false` is the same as `denyOut: [ALL_TRAFFIC]`. */
+  allowInternetAccess?: boolean
+}
+
+/** Options of `Sandbox.connect` and `sandbox.connect`. */
+export interface SandboxConnectOpts extends SandboxApiOpts {
+  /** Extend the sandbox's life to at least this; default 300 000. */
+  timeoutMs?: number
+  /**
+   * How a paused sandbox comes back: where it stopped (`'restore'`, the default) or afresh
+   * on its files (`'reboot'`).
+   */
+  onResume?: 'restore' | 'reboot'
+}
+
+/** Options of `Sandbox.list`. */
+export interface SandboxListOpts extends SandboxApiOpts {
+  query?: SandboxQuery
+  /** Page size, 1 to 100 (default 100). */
+  limit?: number
+  /** Start from this page. */
+  nextToken?: string
+  /** `'asc'` or `'desc'` (default) by start time. */
+  order?: 'asc' | 'desc'
+}
+
+/** Filters of `Sandbox.list`. */
+export interface SandboxQuery {
+  /** `'running'`, `'paused'`, or both (the default). */
+  state?: Array<'running' | 'paused'>
+  /** Only sandboxes with all of these pairs (case-sensitive). */
+  metadata?: Record<string, string>
+  /** Only sandboxes started at or after this time. */
+  startedAfter?: Date
+  /** Only sandboxes of this template (id or name). */
+  template?: string
+}
+
+/** Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`. */
+export interface SandboxMetricsOpts extends SandboxApiOpts {
+  /** Samples taken at or after this time (rounded to the second). */
+  start?: Date
+  /** Samples taken at or before this time (rounded to the second). */
+  end?: Date
+}
+
+/** Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`. */
+export interface SandboxPauseOpts extends SandboxApiOpts {
+  /** `false`: end the processes and keep only the files; the resume is a reboot. */
+  keepMemory?: boolean
+}
+
 export interface SandboxPaginator {
   /** Every sandbox of every remaining page, fetched page by page. */
   [Symbol.asyncIterator](): AsyncGenerator<SandboxInfo, void, undefined>

@@ -1,7 +1,7 @@
 //! `ConnectionConfig`: the connection settings the core resolves (options, then `E2B_*`, then
 //! defaults), shaped as the `e2b` package's class.
 
-use crate::convert::{SandboxApiOpts, api_opts, guarded_sync, or_undefined};
+use crate::convert::{JsAnyArg, guarded_sync, or_undefined, read_opts};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 use sandkit::options::from_js;
@@ -29,9 +29,14 @@ fn port_of(o: &Option<SandboxUrlOpts>) -> sandkit::Result<u16> {
 #[napi]
 impl ConnectionConfig {
     #[napi(constructor)]
-    pub fn new(opts: Option<SandboxApiOpts>) -> napi::Result<Self> {
+    pub fn new(
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<Self> {
         guarded_sync(|| {
-            let inner = sandkit::ConnectionConfig::resolve(&api_opts(opts)?)?;
+            let inner = sandkit::ConnectionConfig::resolve(&read_opts(
+                opts,
+                sandkit::js_options::api_opts,
+            )?)?;
             Ok(ConnectionConfig { inner })
         })
     }

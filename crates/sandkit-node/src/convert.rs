@@ -2,15 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{
-    Either, FromNapiValue, Object, PromiseRaw, ToNapiValue, TypeName, ValueType,
-};
+use napi::bindgen_prelude::{FromNapiValue, Object, PromiseRaw, ToNapiValue, TypeName, ValueType};
 use napi::{Env, JsValue, Status, sys};
 use napi_derive::napi;
+use sandkit::Error;
 use sandkit::options::from_js;
-use sandkit::{
-    ConnectOpts, ConnectionOpts, Error, ListOpts, MetricsOpts, SandboxOpts as CoreSandboxOpts,
-};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -101,7 +97,7 @@ impl ToNapiValue for StringRecord {
 /// The first argument of `Sandbox.create`: a template name or the options.
 pub enum TemplateOrOpts {
     Template(String),
-    Opts(Box<SandboxOpts>),
+    Opts(from_js::JsAny),
 }
 
 impl TypeName for TemplateOrOpts {
@@ -122,116 +118,13 @@ impl FromNapiValue for TemplateOrOpts {
                 "string" => Ok(TemplateOrOpts::Template(String::from_napi_value(
                     env, value,
                 )?)),
-                "object" => Ok(TemplateOrOpts::Opts(Box::new(
-                    SandboxOpts::from_napi_value(env, value)?,
-                ))),
+                "object" => Ok(TemplateOrOpts::Opts(read_any(env, value, "", 0)?)),
                 t => Err(wrong_type(format!(
                     "templateOrOpts must be a template name or an options object, got {t}"
                 ))),
             }
         }
     }
-}
-
-/// What happens when the sandbox's time runs out.
-#[napi(object)]
-pub struct SandboxLifecycle {
-    /// `'kill'` (default) or `'pause'`, or `{ action, keepMemory }`.
-    #[napi(ts_type = "'pause' | 'kill' | SandboxOnTimeout")]
-    pub on_timeout: Option<Either<String, SandboxOnTimeout>>,
-    /// Resume a paused sandbox on incoming traffic (needs `onTimeout: 'pause'`).
-    pub auto_resume: Option<bool>,
-}
-
-/// The object form of `lifecycle.onTimeout`.
-#[napi(object)]
-pub struct SandboxOnTimeout {
-    /// `'pause'` or `'kill'`.
-    #[napi(ts_type = "'pause' | 'kill'")]
-    pub action: Option<String>,
-    /// With `'pause'`: keep the memory (the default) or only the filesystem.
-    pub keep_memory: Option<bool>,
-}
-
-/// Options of `Sandbox.create`; the connection fields also apply to every other call.
-#[napi(object)]
-pub struct SandboxOpts {
-    /// Defaults to `E2B_API_KEY`.
-    pub api_key: Option<String>,
-    /// Defaults to `E2B_API_URL`, else `https://api.<domain>`.
-    pub api_url: Option<String>,
-    /// Defaults to `E2B_SANDBOX_URL`.
-    pub sandbox_url: Option<String>,
-    /// Defaults to `E2B_DOMAIN`, else `e2b.app`.
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    /// Time for one whole call, retries included; 0 disables it. Default 60 000.
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    /// Allow an API key in a browser, where any visitor can read it.
-    pub dangerously_allow_browser: Option<bool>,
-    /// Template id or alias; default `base`.
-    pub template: Option<String>,
-    /// Sandbox lifetime; default 300 000.
-    pub timeout_ms: Option<f64>,
-    #[napi(ts_type = "Record<string, string>")]
-    pub metadata: Option<StringRecord>,
-    /// Environment variables every command in the sandbox sees.
-    #[napi(ts_type = "Record<string, string>")]
-    pub envs: Option<StringRecord>,
-    pub allow_internet_access: Option<bool>,
-    /// Who may reach the sandbox's ports, and what it may reach.
-    pub network: Option<SandboxNetworkOpts>,
-    pub secure: Option<bool>,
-    pub lifecycle: Option<SandboxLifecycle>,
-    /// `betaCreate`'s spelling of `lifecycle.onTimeout`: `true` is `'pause'`.
-    pub auto_pause: Option<bool>,
-}
-
-/// `network` of `Sandbox.create`.
-#[napi(object)]
-pub struct SandboxNetworkOpts {
-    /// Addresses, CIDRs or domains (`*.example.com`) the sandbox may reach; they win over
-    /// `denyOut`. Or a callback given `{ allTraffic, rules }` that returns them.
-    #[napi(ts_type = "SandboxNetworkSelector")]
-    pub allow_out: Option<JsAnyArg>,
-    /// Addresses or CIDRs the sandbox may not reach (`ALL_TRAFFIC` for all), or a callback.
-    #[napi(ts_type = "SandboxNetworkSelector")]
-    pub deny_out: Option<JsAnyArg>,
-    /// Per-host transforms of outbound requests (headers set), as an object or a `Map`.
-    #[napi(ts_type = "SandboxNetworkRules")]
-    pub rules: Option<JsAnyArg>,
-    /// A SOCKS5 proxy the sandbox's outbound TCP goes through.
-    #[napi(ts_type = "SandboxEgressProxyOpts")]
-    pub egress_proxy: Option<JsAnyArg>,
-    /// `false`: requests to the sandbox's ports need its `trafficAccessToken`. Default true.
-    pub allow_public_traffic: Option<bool>,
-    /// The `Host` the sandbox's servers see, e.g. `localhost:${PORT}`.
-    pub mask_request_host: Option<String>,
-    /// Ports whose servers speak HTTPS (the proxy connects to them with TLS).
-    pub https_ports: Option<Vec<f64>>,
-}
-
-// Declared for the generated types: the argument is read as it is (`JsAnyArg`) and checked by
-// the core (`from_js::network_update_value`).
-/// What `updateNetwork` takes: the whole egress configuration, which replaces the sandbox's
-/// (a field left out is cleared).
-#[napi(object)]
-#[allow(dead_code)]
-pub struct SandboxNetworkUpdate {
-    #[napi(ts_type = "SandboxNetworkSelector")]
-    pub allow_out: Option<JsAnyArg>,
-    #[napi(ts_type = "SandboxNetworkSelector")]
-    pub deny_out: Option<JsAnyArg>,
-    #[napi(ts_type = "SandboxNetworkRules")]
-    pub rules: Option<JsAnyArg>,
-    #[napi(ts_type = "SandboxEgressProxyOpts")]
-    pub egress_proxy: Option<JsAnyArg>,
-    /// `false` is the same as `denyOut: [ALL_TRAFFIC]`.
-    pub allow_internet_access: Option<bool>,
 }
 
 /// A JavaScript value read as it is, for the options whose shape the core checks.
@@ -250,23 +143,24 @@ impl TypeName for JsAnyArg {
 impl FromNapiValue for JsAnyArg {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         // SAFETY: as for every `from_napi_value`, the values are live for this call.
-        unsafe { read_any(env, value, 0).map(JsAnyArg) }
+        unsafe { read_any(env, value, "", 0).map(JsAnyArg) }
     }
 }
 
+/// A JavaScript value as it is; `path` names it in messages (`''` for an options argument,
+/// whose fields are named bare).
+///
 /// # Safety
 /// `env` and `value` come from napi for the duration of this conversion.
 unsafe fn read_any(
     env: sys::napi_env,
     value: sys::napi_value,
+    path: &str,
     depth: usize,
 ) -> napi::Result<from_js::JsAny> {
     use from_js::JsAny;
     if depth > from_js::JS_ANY_MAX_DEPTH {
-        return Err(wrong_type(format!(
-            "is nested too deeply (more than {} levels, or cyclic)",
-            from_js::JS_ANY_MAX_DEPTH
-        )));
+        return Err(js_error(from_js::too_deep(path)));
     }
     // SAFETY: the caller's contract.
     unsafe {
@@ -283,9 +177,14 @@ unsafe fn read_any(
                 for i in 0..len {
                     let mut item = std::ptr::null_mut();
                     napi::check_status!(sys::napi_get_element(env, value, i, &mut item))?;
-                    items.push(read_any(env, item, depth + 1)?);
+                    items.push(read_any(env, item, &format!("{path}[{i}]"), depth + 1)?);
                 }
                 JsAny::Array(items)
+            }
+            "object" if is_date(env, value)? => {
+                let mut ms = 0.0;
+                napi::check_status!(sys::napi_get_date_value(env, value, &mut ms))?;
+                JsAny::Date(ms)
             }
             "object" => {
                 let obj = Object::from_napi_value(env, value)?;
@@ -294,7 +193,10 @@ unsafe fn read_any(
                 for key in keys {
                     let v: Option<napi::Unknown> = obj.get(&key)?;
                     let item = match v {
-                        Some(v) => read_any(env, v.raw(), depth + 1)?,
+                        Some(v) => {
+                            let at = from_js::field_path(path, &key);
+                            read_any(env, v.raw(), &at, depth + 1)?
+                        }
                         None => JsAny::Undefined,
                     };
                     members.push((key, item));
@@ -304,6 +206,15 @@ unsafe fn read_any(
             t => JsAny::Other(t),
         })
     }
+}
+
+/// # Safety
+/// `env` and `value` come from napi for the duration of this conversion.
+unsafe fn is_date(env: sys::napi_env, value: sys::napi_value) -> napi::Result<bool> {
+    let mut date = false;
+    // SAFETY: the caller's contract.
+    unsafe { napi::check_status!(sys::napi_is_date(env, value, &mut date))? };
+    Ok(date)
 }
 
 impl ToNapiValue for JsAnyArg {
@@ -326,6 +237,11 @@ impl ToNapiValue for JsAnyArg {
                     env,
                     Ordered(members.into_iter().map(|(k, v)| (k, JsAnyArg(v))).collect()),
                 ),
+                JsAny::Date(ms) => {
+                    let mut date = std::ptr::null_mut();
+                    napi::check_status!(sys::napi_create_date(env, ms, &mut date))?;
+                    Ok(date)
+                }
             }
         }
     }
@@ -426,64 +342,6 @@ impl From<sandkit::NetworkConfig> for SandboxNetworkInfo {
     }
 }
 
-/// Connection options of the calls that act on one sandbox.
-#[napi(object)]
-pub struct SandboxApiOpts {
-    pub api_key: Option<String>,
-    pub api_url: Option<String>,
-    pub sandbox_url: Option<String>,
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    pub dangerously_allow_browser: Option<bool>,
-}
-
-/// Options of `Sandbox.connect` and `sandbox.connect`.
-#[napi(object)]
-pub struct SandboxConnectOpts {
-    pub api_key: Option<String>,
-    pub api_url: Option<String>,
-    pub sandbox_url: Option<String>,
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    pub dangerously_allow_browser: Option<bool>,
-    /// Extend the sandbox's life to at least this; default 300 000.
-    pub timeout_ms: Option<f64>,
-    /// How a paused sandbox comes back: where it stopped (`'restore'`, the default) or afresh
-    /// on its files (`'reboot'`).
-    #[napi(ts_type = "'restore' | 'reboot'")]
-    pub on_resume: Option<String>,
-}
-
-/// Options of `Sandbox.getMetrics(id, opts)` and `sandbox.getMetrics(opts)`.
-#[napi(object)]
-pub struct SandboxMetricsOpts {
-    pub api_key: Option<String>,
-    pub api_url: Option<String>,
-    pub sandbox_url: Option<String>,
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    pub dangerously_allow_browser: Option<bool>,
-    /// Samples taken at or after this time (rounded to the second).
-    pub start: Option<DateTime<Utc>>,
-    /// Samples taken at or before this time (rounded to the second).
-    pub end: Option<DateTime<Utc>>,
-}
-
 /// One sample of a sandbox's CPU, memory and disk use.
 #[napi(object)]
 pub struct SandboxMetrics {
@@ -512,61 +370,6 @@ impl From<sandkit::SandboxMetrics> for SandboxMetrics {
             disk_total: m.disk_total,
         }
     }
-}
-
-/// Options of `Sandbox.pause(id, opts)` and `sandbox.pause(opts)`.
-#[napi(object)]
-pub struct SandboxPauseOpts {
-    pub api_key: Option<String>,
-    pub api_url: Option<String>,
-    pub sandbox_url: Option<String>,
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    pub dangerously_allow_browser: Option<bool>,
-    /// `false`: end the processes and keep only the files; the resume is a reboot.
-    pub keep_memory: Option<bool>,
-}
-
-/// Filters of `Sandbox.list`.
-#[napi(object)]
-pub struct SandboxQuery {
-    /// `'running'`, `'paused'`, or both (the default).
-    pub state: Option<Vec<String>>,
-    /// Only sandboxes with all of these pairs (case-sensitive).
-    #[napi(ts_type = "Record<string, string>")]
-    pub metadata: Option<StringRecord>,
-    /// Only sandboxes started at or after this time.
-    pub started_after: Option<DateTime<Utc>>,
-    /// Only sandboxes of this template (id or name).
-    pub template: Option<String>,
-}
-
-/// Options of `Sandbox.list`.
-#[napi(object)]
-pub struct SandboxListOpts {
-    pub api_key: Option<String>,
-    pub api_url: Option<String>,
-    pub sandbox_url: Option<String>,
-    pub domain: Option<String>,
-    pub debug: Option<bool>,
-    pub request_timeout_ms: Option<f64>,
-    /// How many times a call that may be repeated (not a create the server may have acted on)
-    /// is sent again after a 429, a 502-504 or a broken connection; default 3, at most 100.
-    /// `requestTimeoutMs` bounds them.
-    pub retries: Option<f64>,
-    pub dangerously_allow_browser: Option<bool>,
-    pub query: Option<SandboxQuery>,
-    /// Page size, 1 to 100 (default 100).
-    pub limit: Option<f64>,
-    /// Start from this page.
-    pub next_token: Option<String>,
-    /// `'asc'` or `'desc'` (default) by start time.
-    pub order: Option<String>,
 }
 
 /// What happens when the sandbox's time runs out.
@@ -627,145 +430,13 @@ impl From<sandkit::SandboxInfo> for SandboxInfo {
     }
 }
 
-/// The connection fields every options object shares (a macro: each options struct has
-/// them as its own fields); the core checks and defaults them.
-macro_rules! connection_opts {
-    ($o:expr) => {{
-        let o = $o;
-        from_js::connection(from_js::ConnectionGiven {
-            api_key: o.api_key,
-            api_url: o.api_url,
-            sandbox_url: o.sandbox_url,
-            domain: o.domain,
-            debug: o.debug,
-            request_timeout_ms: o.request_timeout_ms,
-            retries: o.retries,
-            dangerously_allow_browser: o.dangerously_allow_browser,
-        })
-    }};
-}
-
-pub fn api_opts(o: Option<SandboxApiOpts>) -> Result<ConnectionOpts, Error> {
-    o.map_or_else(|| Ok(ConnectionOpts::default()), |o| connection_opts!(o))
-}
-
-pub fn create_opts(
-    template: Option<String>,
-    o: Option<SandboxOpts>,
-) -> Result<CoreSandboxOpts, Error> {
-    let Some(mut o) = o else {
-        return Ok(CoreSandboxOpts {
-            template,
-            ..Default::default()
-        });
-    };
-    let lifecycle = o.lifecycle.as_ref();
-    let (on_timeout, keep_memory) = from_js::lifecycle(
-        o.auto_pause,
-        lifecycle
-            .and_then(|l| l.on_timeout.as_ref())
-            .map(|t| match t {
-                Either::A(action) => from_js::OnTimeoutGiven::Action(action),
-                Either::B(o) => from_js::OnTimeoutGiven::Object {
-                    action: o.action.as_deref(),
-                    keep_memory: o.keep_memory.map(Some),
-                },
-            }),
-    )?;
-    Ok(CoreSandboxOpts {
-        template: template.or(o.template.clone()),
-        timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
-        metadata: o.metadata.take().map(|m| m.0.into_iter().collect()),
-        envs: o.envs.take().map(|m| m.0.into_iter().collect()),
-        allow_internet_access: o.allow_internet_access,
-        network: o
-            .network
-            .take()
-            .map(|n| {
-                from_js::network(from_js::NetworkGiven {
-                    allow_out: n
-                        .allow_out
-                        .map(|v| from_js::string_list("network.allowOut", v.0))
-                        .transpose()?
-                        .flatten(),
-                    deny_out: n
-                        .deny_out
-                        .map(|v| from_js::string_list("network.denyOut", v.0))
-                        .transpose()?
-                        .flatten(),
-                    allow_public_traffic: n.allow_public_traffic,
-                    mask_request_host: n.mask_request_host,
-                    https_ports: n.https_ports,
-                    rules: n.rules.map(|r| r.0),
-                    egress_proxy: n.egress_proxy.map(|p| p.0),
-                    allow_internet_access: None,
-                })
-            })
-            .transpose()?,
-        on_timeout,
-        keep_memory,
-        auto_resume: lifecycle.and_then(|l| l.auto_resume),
-        secure: o.secure,
-        connection: connection_opts!(o)?,
-    })
-}
-
-pub fn connect_opts(o: Option<SandboxConnectOpts>) -> Result<ConnectOpts, Error> {
-    let Some(o) = o else {
-        return Ok(ConnectOpts::default());
-    };
-    Ok(ConnectOpts {
-        timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
-        on_resume: from_js::on_resume(o.on_resume.as_deref())?,
-        connection: connection_opts!(o)?,
-    })
-}
-
-pub fn metrics_opts(o: Option<SandboxMetricsOpts>) -> Result<MetricsOpts, Error> {
-    let Some(o) = o else {
-        return Ok(MetricsOpts::default());
-    };
-    let stamp = |d: Option<DateTime<Utc>>| {
-        d.map(|d| sandkit::Timestamp::from_unix_millis(d.timestamp_millis()))
-    };
-    Ok(MetricsOpts {
-        start: stamp(o.start),
-        end: stamp(o.end),
-        connection: connection_opts!(o)?,
-    })
-}
-
-/// The connection and `keepMemory` of a pause.
-pub fn pause_opts(o: Option<SandboxPauseOpts>) -> Result<(ConnectionOpts, Option<bool>), Error> {
-    let Some(o) = o else {
-        return Ok((ConnectionOpts::default(), None));
-    };
-    let keep_memory = o.keep_memory;
-    Ok((connection_opts!(o)?, keep_memory))
-}
-
-pub fn list_opts(o: Option<SandboxListOpts>) -> Result<ListOpts, Error> {
-    let Some(o) = o else {
-        return Ok(ListOpts::default());
-    };
-    let query = o.query.as_ref();
-    Ok(ListOpts {
-        state: query
-            .and_then(|q| q.state.as_deref())
-            .map(from_js::states)
-            .transpose()?,
-        metadata: query
-            .and_then(|q| q.metadata.as_ref())
-            .map(|m| m.0.clone().into_iter().collect()),
-        limit: o.limit.map(from_js::list_limit).transpose()?,
-        next_token: o.next_token.clone(),
-        order: o.order.as_deref().map(from_js::order).transpose()?,
-        template: query.and_then(|q| q.template.clone()),
-        started_after_ms: query
-            .and_then(|q| q.started_after)
-            .map(|t| t.timestamp_millis()),
-        connection: connection_opts!(o)?,
-    })
+/// An options argument read as it is (`undefined` when not given) and handed to `read`, one of
+/// `sandkit::js_options`' readers, which knows its fields and checks them.
+pub fn read_opts<T>(
+    opts: Option<JsAnyArg>,
+    read: impl FnOnce(&from_js::JsAny) -> Result<T, Error>,
+) -> Result<T, Error> {
+    read(&opts.map_or(from_js::JsAny::Undefined, |o| o.0))
 }
 
 /// `undefined` rather than napi's `null` for an absent value, as the `e2b` package has it.

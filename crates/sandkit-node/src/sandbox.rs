@@ -2,14 +2,14 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
 use crate::convert::{
-    JsAnyArg, SandboxApiOpts, SandboxConnectOpts, SandboxInfo, SandboxListOpts, SandboxMetrics,
-    SandboxMetricsOpts, SandboxOpts, SandboxPauseOpts, TemplateOrOpts, api_opts, connect_opts,
-    create_opts, guarded, guarded_sync, list_opts, metrics_opts, pause_opts, static_call,
+    JsAnyArg, SandboxInfo, SandboxMetrics, TemplateOrOpts, guarded, guarded_sync, read_opts,
+    static_call,
 };
 use crate::paginator::SandboxPaginator;
 use napi::bindgen_prelude::{PromiseRaw, Uint8Array};
 use napi::{Either, Env};
 use napi_derive::napi;
+use sandkit::js_options;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
 #[napi]
@@ -27,16 +27,17 @@ impl Sandbox {
     pub fn create(
         env: &Env,
         template_or_opts: Option<TemplateOrOpts>,
-        opts: Option<SandboxOpts>,
+        opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, Sandbox>> {
-        let (template, opts) = match template_or_opts {
-            Some(TemplateOrOpts::Template(template)) => (Some(template), opts),
-            Some(TemplateOrOpts::Opts(o)) => (None, Some(*o)),
-            None => (None, opts),
+        let (template, opts, what) = match template_or_opts {
+            Some(TemplateOrOpts::Template(template)) => (Some(template), opts, "opts"),
+            Some(TemplateOrOpts::Opts(o)) => (None, Some(JsAnyArg(o)), "templateOrOpts"),
+            None => (None, opts, "opts"),
         };
         static_call(env, async move {
+            let opts = read_opts(opts, |o| js_options::create_opts(template, o, what))?;
             Ok(Sandbox {
-                inner: sandkit::Sandbox::create(create_opts(template, opts)?).await?,
+                inner: sandkit::Sandbox::create(opts).await?,
             })
         })
     }
@@ -46,23 +47,30 @@ impl Sandbox {
     pub fn connect_by_id(
         env: &Env,
         sandbox_id: String,
-        opts: Option<SandboxConnectOpts>,
+        #[napi(ts_arg_type = "SandboxConnectOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, Sandbox>> {
         static_call(env, async move {
             Ok(Sandbox {
-                inner: sandkit::Sandbox::connect(&sandbox_id, connect_opts(opts)?).await?,
+                inner: sandkit::Sandbox::connect(
+                    &sandbox_id,
+                    read_opts(opts, js_options::connect_opts)?,
+                )
+                .await?,
             })
         })
     }
 
     /// Connects to this sandbox again, extending its life.
     #[napi(ts_return_type = "Promise<Sandbox>")]
-    pub async fn connect(&self, opts: Option<SandboxConnectOpts>) -> napi::Result<Sandbox> {
+    pub async fn connect(
+        &self,
+        #[napi(ts_arg_type = "SandboxConnectOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<Sandbox> {
         let inner = self.inner.clone();
         guarded(async move {
             Ok(Sandbox {
                 inner: {
-                    let o = connect_opts(opts)?;
+                    let o = read_opts(opts, js_options::connect_opts)?;
                     inner.reconnect(o.timeout, o.on_resume).await?
                 },
             })
@@ -72,11 +80,12 @@ impl Sandbox {
 
     /// Lists sandboxes page by page.
     #[napi]
-    pub fn list(opts: Option<SandboxListOpts>) -> napi::Result<SandboxPaginator> {
+    pub fn list(
+        #[napi(ts_arg_type = "SandboxListOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<SandboxPaginator> {
         guarded_sync(|| {
-            Ok(SandboxPaginator::new(sandkit::Sandbox::list(list_opts(
-                opts,
-            )?)))
+            let opts = read_opts(opts, js_options::list_opts)?;
+            Ok(SandboxPaginator::new(sandkit::Sandbox::list(opts)))
         })
     }
 
@@ -85,10 +94,10 @@ impl Sandbox {
     pub fn kill_by_id(
         env: &Env,
         sandbox_id: String,
-        opts: Option<SandboxApiOpts>,
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, bool>> {
         static_call(env, async move {
-            sandkit::Sandbox::kill_by_id(&sandbox_id, &api_opts(opts)?).await
+            sandkit::Sandbox::kill_by_id(&sandbox_id, &read_opts(opts, js_options::api_opts)?).await
         })
     }
 
@@ -106,19 +115,27 @@ impl Sandbox {
     pub fn pause_by_id(
         env: &Env,
         sandbox_id: String,
-        opts: Option<SandboxPauseOpts>,
+        #[napi(ts_arg_type = "SandboxPauseOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, bool>> {
         static_call(env, async move {
-            let (connection, keep_memory) = pause_opts(opts)?;
+            let (connection, keep_memory) = read_opts(opts, js_options::pause_opts)?;
             sandkit::Sandbox::pause_by_id(&sandbox_id, keep_memory, &connection).await
         })
     }
 
     /// Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused.
     #[napi]
-    pub async fn pause(&self, opts: Option<SandboxPauseOpts>) -> napi::Result<bool> {
+    pub async fn pause(
+        &self,
+        #[napi(ts_arg_type = "SandboxPauseOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<bool> {
         let inner = self.inner.clone();
-        guarded(async move { inner.pause(pause_opts(opts)?.1).await }).await
+        guarded(async move {
+            inner
+                .pause(read_opts(opts, js_options::pause_opts)?.1)
+                .await
+        })
+        .await
     }
 
     /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.
@@ -129,11 +146,14 @@ impl Sandbox {
     pub fn get_metrics_by_id(
         env: &Env,
         sandbox_id: String,
-        opts: Option<SandboxMetricsOpts>,
+        #[napi(ts_arg_type = "SandboxMetricsOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, Vec<SandboxMetrics>>> {
         static_call(env, async move {
-            let samples =
-                sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &metrics_opts(opts)?).await?;
+            let samples = sandkit::Sandbox::get_metrics_by_id(
+                &sandbox_id,
+                &read_opts(opts, js_options::metrics_opts)?,
+            )
+            .await?;
             Ok(samples.into_iter().map(SandboxMetrics::from).collect())
         })
     }
@@ -142,11 +162,13 @@ impl Sandbox {
     #[napi]
     pub async fn get_metrics(
         &self,
-        opts: Option<SandboxMetricsOpts>,
+        #[napi(ts_arg_type = "SandboxMetricsOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Vec<SandboxMetrics>> {
         let inner = self.inner.clone();
         guarded(async move {
-            let samples = inner.get_metrics(&metrics_opts(opts)?).await?;
+            let samples = inner
+                .get_metrics(&read_opts(opts, js_options::metrics_opts)?)
+                .await?;
             Ok(samples.into_iter().map(SandboxMetrics::from).collect())
         })
         .await
@@ -158,11 +180,16 @@ impl Sandbox {
         env: &Env,
         sandbox_id: String,
         timeout_ms: f64,
-        opts: Option<SandboxApiOpts>,
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, ()>> {
         static_call(env, async move {
             let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
-            sandkit::Sandbox::set_timeout_by_id(&sandbox_id, timeout, &api_opts(opts)?).await
+            sandkit::Sandbox::set_timeout_by_id(
+                &sandbox_id,
+                timeout,
+                &read_opts(opts, js_options::api_opts)?,
+            )
+            .await
         })
     }
 
@@ -188,11 +215,16 @@ impl Sandbox {
         env: &Env,
         sandbox_id: String,
         network: JsAnyArg,
-        opts: Option<SandboxApiOpts>,
+        opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, ()>> {
         static_call(env, async move {
             let network = sandkit::options::from_js::network_update_value(network.0)?;
-            sandkit::Sandbox::update_network_by_id(&sandbox_id, &network, &api_opts(opts)?).await
+            sandkit::Sandbox::update_network_by_id(
+                &sandbox_id,
+                &network,
+                &read_opts(opts, js_options::api_opts)?,
+            )
+            .await
         })
     }
 
@@ -203,12 +235,12 @@ impl Sandbox {
     pub async fn update_network(
         &self,
         network: JsAnyArg,
-        opts: Option<SandboxApiOpts>,
+        opts: Option<JsAnyArg>,
     ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
             let network = sandkit::options::from_js::network_update_value(network.0)?;
-            let timeout = api_opts(opts)?.request_timeout_ms;
+            let timeout = read_opts(opts, js_options::api_opts)?.request_timeout_ms;
             inner.update_network(&network, timeout).await
         })
         .await
@@ -219,14 +251,15 @@ impl Sandbox {
     pub fn get_info_by_id(
         env: &Env,
         sandbox_id: String,
-        opts: Option<SandboxApiOpts>,
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, SandboxInfo>> {
         static_call(env, async move {
-            Ok(
-                sandkit::Sandbox::get_info_by_id(&sandbox_id, &api_opts(opts)?)
-                    .await?
-                    .into(),
+            Ok(sandkit::Sandbox::get_info_by_id(
+                &sandbox_id,
+                &read_opts(opts, js_options::api_opts)?,
             )
+            .await?
+            .into())
         })
     }
 
@@ -280,12 +313,15 @@ impl Sandbox {
     #[napi]
     pub fn from_handle(
         handle: crate::public::SandboxHandleObject,
-        opts: Option<SandboxApiOpts>,
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Sandbox> {
         guarded_sync(|| {
             let handle = crate::public::core_handle(handle)?;
             Ok(Sandbox {
-                inner: sandkit::Sandbox::from_handle(handle, &api_opts(opts)?)?,
+                inner: sandkit::Sandbox::from_handle(
+                    handle,
+                    &read_opts(opts, js_options::api_opts)?,
+                )?,
             })
         })
     }

@@ -1,7 +1,8 @@
 //! `ConnectionConfig`: the connection settings the core resolves (options, then defaults; no
 //! environment in wasm), shaped as the `e2b` package's class.
 
-use crate::convert::{Opts, api_opts, js_error};
+use crate::convert::{js_error, read_fields, read_opts};
+use sandkit::js_options;
 use sandkit::options::from_js;
 use wasm_bindgen::prelude::*;
 
@@ -19,7 +20,7 @@ impl JsConnectionConfig {
             JsValue,
         >,
     ) -> Result<JsConnectionConfig, JsError> {
-        let inner = api_opts(opts)
+        let inner = read_opts(opts, js_options::api_opts)
             .and_then(|o| sandkit::ConnectionConfig::resolve(&o))
             .map_err(js_error)?;
         Ok(JsConnectionConfig { inner })
@@ -96,12 +97,12 @@ impl JsConnectionConfig {
         opts: Option<JsValue>,
         shared_host: bool,
     ) -> Result<String, JsError> {
-        let o = Opts::new(opts, "opts").map_err(js_error)?;
-        let port = o
-            .number("envdPort")
-            .and_then(|p| p.map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port))
-            .map_err(js_error)?;
-        let domain = o.string("sandboxDomain").map_err(js_error)?;
+        let (port, domain) = read_fields(opts, "opts", |o| {
+            let port = o.number("envdPort")?;
+            let port = port.map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port)?;
+            Ok((port, o.string("sandboxDomain")?))
+        })
+        .map_err(js_error)?;
         Ok(self
             .inner
             .sandbox_daemon_url(sandbox_id, domain.as_deref(), port, shared_host))

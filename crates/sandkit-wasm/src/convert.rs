@@ -1,14 +1,12 @@
-//! JavaScript values to the core's options and back. Every check of a value lives in
-//! `sandkit::options::from_js`; here only the JavaScript types are checked, so that a value of
-//! the wrong type is an `InvalidArgumentError` naming the field.
+//! JavaScript values to the core's options and back. An options argument is read as it is
+//! (a `JsAny`); which fields it has, their types and every check of a value live in the core
+//! (`sandkit::js_options`, `sandkit::options::from_js`).
 
 use js_sys::{Array, Date, Object, Promise, Reflect};
+use sandkit::js_options::Fields;
 use sandkit::json::Writer;
 use sandkit::options::from_js;
-use sandkit::{
-    ConnectOpts, ConnectionOpts, Error, ErrorKind, ListOpts, MetricsOpts, Op, Result, SandboxInfo,
-    SandboxOpts, StringMap,
-};
+use sandkit::{Error, ErrorKind, Op, Result, SandboxInfo};
 use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
@@ -71,194 +69,6 @@ fn wrong_type(path: &str, expected: &str, got: &JsValue) -> Error {
     Error::invalid_argument(format!("{path} must be {expected}, got {}", type_name(got)))
 }
 
-/// A field path for messages: `metadata.user`, or `metadata["a b"]`.
-fn child_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}{}", from_js::key_suffix(key))
-    }
-}
-
-/// The JavaScript type a scalar field must have.
-#[derive(Clone, Copy)]
-enum Kind {
-    String,
-    Bool,
-    Number,
-}
-
-/// An options object (or nothing: `undefined` and `null` mean "all defaults").
-pub struct Opts {
-    obj: Option<Object>,
-    path: String,
-}
-
-impl Opts {
-    /// `what` names the argument in messages, e.g. `opts`.
-    pub fn new(v: Option<JsValue>, what: &str) -> Result<Opts> {
-        Opts::at(v, what.to_string(), "")
-    }
-
-    fn at(v: Option<JsValue>, describe: String, path: &str) -> Result<Opts> {
-        let v = v.filter(|v| !v.is_undefined() && !v.is_null());
-        match v {
-            None => Ok(Opts {
-                obj: None,
-                path: path.to_string(),
-            }),
-            Some(v) if v.is_object() && !Array::is_array(&v) => Ok(Opts {
-                obj: Some(v.unchecked_into()),
-                path: path.to_string(),
-            }),
-            Some(v) => Err(wrong_type(&describe, "an object", &v)),
-        }
-    }
-
-    /// Whether the object has the key (`key in obj`), whatever its value.
-    pub fn has(&self, key: &str) -> Result<bool> {
-        let Some(obj) = &self.obj else {
-            return Ok(false);
-        };
-        Reflect::has(obj, &JsValue::from_str(key)).map_err(|e| {
-            Error::invalid_argument(format!(
-                "reading {} threw: {}",
-                child_path(&self.path, key),
-                describe_thrown(&e)
-            ))
-        })
-    }
-
-    /// The field's value; `None` when absent, `undefined` or `null`.
-    pub fn get(&self, key: &str) -> Result<Option<JsValue>> {
-        let Some(obj) = &self.obj else {
-            return Ok(None);
-        };
-        // A getter may throw.
-        let v = Reflect::get(obj, &JsValue::from_str(key)).map_err(|e| {
-            Error::invalid_argument(format!(
-                "reading {} threw: {}",
-                child_path(&self.path, key),
-                describe_thrown(&e)
-            ))
-        })?;
-        Ok(Some(v).filter(|v| !v.is_undefined() && !v.is_null()))
-    }
-
-    /// The field's value if it is a `kind`; `undefined` when absent or `null`.
-    fn typed(&self, key: &str, kind: Kind) -> Result<JsValue> {
-        let Some(v) = self.get(key)? else {
-            return Ok(JsValue::UNDEFINED);
-        };
-        let (ok, expected) = match kind {
-            Kind::String => (v.is_string(), "a string"),
-            Kind::Bool => (v.as_bool().is_some(), "a boolean"),
-            Kind::Number => (v.as_f64().is_some(), "a number"),
-        };
-        if !ok {
-            return Err(wrong_type(&child_path(&self.path, key), expected, &v));
-        }
-        Ok(v)
-    }
-
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.typed(key, Kind::String)?.as_string())
-    }
-
-    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
-        Ok(self.typed(key, Kind::Bool)?.as_bool())
-    }
-
-    pub fn number(&self, key: &str) -> Result<Option<f64>> {
-        Ok(self.typed(key, Kind::Number)?.as_f64())
-    }
-
-    /// A `Date`, as unix milliseconds; an invalid date is refused.
-    pub fn date_millis(&self, key: &str) -> Result<Option<i64>> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        let path = child_path(&self.path, key);
-        if !v.is_instance_of::<Date>() {
-            return Err(wrong_type(&path, "a Date", &v));
-        }
-        let ms = v.unchecked_into::<Date>().get_time();
-        if !ms.is_finite() {
-            return Err(Error::invalid_argument(format!(
-                "{path} must be a valid Date"
-            )));
-        }
-        Ok(Some(ms as i64))
-    }
-
-    /// A nested options object.
-    pub fn object(&self, key: &str) -> Result<Opts> {
-        let path = child_path(&self.path, key);
-        Opts::at(self.get(key)?, path.clone(), &path)
-    }
-
-    /// A `Record<string, string>`.
-    pub fn string_map(&self, key: &str) -> Result<Option<StringMap>> {
-        let map = self.object(key)?;
-        let Some(obj) = &map.obj else {
-            return Ok(None);
-        };
-        let mut out = StringMap::new();
-        for entry in Object::entries(obj) {
-            let pair: Array = entry.unchecked_into();
-            let k = pair.get(0).as_string().unwrap_or_default();
-            let v = pair.get(1);
-            match v.as_string() {
-                Some(v) => {
-                    out.insert(k, v);
-                }
-                None => return Err(wrong_type(&child_path(&map.path, &k), "a string", &v)),
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// A `number[]`.
-    pub fn numbers(&self, key: &str) -> Result<Option<Vec<f64>>> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        let path = child_path(&self.path, key);
-        if !Array::is_array(&v) {
-            return Err(wrong_type(&path, "an array of numbers", &v));
-        }
-        let array: Array = v.unchecked_into();
-        let mut out = Vec::with_capacity(array.length() as usize);
-        for (i, item) in array.iter().enumerate() {
-            match item.as_f64() {
-                Some(n) => out.push(n),
-                None => return Err(wrong_type(&format!("{path}[{i}]"), "a number", &item)),
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// A `string[]`.
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        let path = child_path(&self.path, key);
-        if !Array::is_array(&v) {
-            return Err(wrong_type(&path, "an array of strings", &v));
-        }
-        let array: Array = v.unchecked_into();
-        let mut out = Vec::with_capacity(array.length() as usize);
-        for (i, item) in array.iter().enumerate() {
-            match item.as_string() {
-                Some(s) => out.push(s),
-                None => return Err(wrong_type(&format!("{path}[{i}]"), "a string", &item)),
-            }
-        }
-        Ok(Some(out))
-    }
-}
-
 fn describe_thrown(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
@@ -266,32 +76,28 @@ fn describe_thrown(e: &JsValue) -> String {
         .unwrap_or_else(|| type_name(e))
 }
 
-/// The connection fields every options object shares.
-pub fn connection(o: &Opts) -> Result<ConnectionOpts> {
-    from_js::connection(from_js::ConnectionGiven {
-        api_key: o.string("apiKey")?,
-        api_url: o.string("apiUrl")?,
-        sandbox_url: o.string("sandboxUrl")?,
-        domain: o.string("domain")?,
-        debug: o.bool("debug")?,
-        request_timeout_ms: o.number("requestTimeoutMs")?,
-        retries: o.number("retries")?,
-        dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?,
-    })
+/// An options argument read as it is (`undefined` when not given) and handed to `read`, one of
+/// `sandkit::js_options`' readers, which knows its fields and checks them.
+pub fn read_opts<T>(
+    v: Option<JsValue>,
+    read: impl FnOnce(&from_js::JsAny) -> Result<T>,
+) -> Result<T> {
+    match v {
+        Some(v) => read(&any(&v, "", 0)?),
+        None => read(&from_js::JsAny::Undefined),
+    }
 }
 
-/// `SandboxApiOpts`: connection fields only.
-/// The connection and `keepMemory` of a pause.
-pub fn pause_opts(v: Option<JsValue>) -> Result<(ConnectionOpts, Option<bool>)> {
-    let o = Opts::new(v, "opts")?;
-    Ok((connection(&o)?, o.bool("keepMemory")?))
+/// An options object (`what` names it: `opts`, `size`, …) read as it is and handed to `read`
+/// as the core's [`Fields`], which checks each field's type as it is taken.
+pub fn read_fields<T>(
+    v: Option<JsValue>,
+    what: &str,
+    read: impl FnOnce(&Fields<'_>) -> Result<T>,
+) -> Result<T> {
+    read_opts(v, |v| read(&Fields::of(v, what)?))
 }
 
-pub fn api_opts(v: Option<JsValue>) -> Result<ConnectionOpts> {
-    connection(&Opts::new(v, "opts")?)
-}
-
-/// `SandboxOpts`; `template` (given positionally) wins over `opts.template`.
 /// A JavaScript value as it is, for the options whose shape the core checks; `path` names it
 /// in messages.
 fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
@@ -318,6 +124,8 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
         JsAny::Array(items)
     } else if v.is_function() {
         JsAny::Other("function")
+    } else if let Some(date) = v.dyn_ref::<Date>() {
+        JsAny::Date(date.get_time())
     } else if v.is_object() {
         let keys = Object::keys(v.unchecked_ref::<Object>());
         let mut members = Vec::with_capacity(keys.length() as usize);
@@ -327,11 +135,11 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
             let item = Reflect::get(v, &JsValue::from_str(&key)).map_err(|e| {
                 Error::invalid_argument(format!(
                     "reading {} threw: {}",
-                    child_path(path, &key),
+                    from_js::field_path(path, &key),
                     describe_thrown(&e)
                 ))
             })?;
-            let at = child_path(path, &key);
+            let at = from_js::field_path(path, &key);
             members.push((key, any(&item, &at, depth + 1)?));
         }
         JsAny::Object(members)
@@ -342,104 +150,9 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
     })
 }
 
-impl Opts {
-    /// A field as it is (see [`any`]); `None` when absent, `undefined` or `null`.
-    fn any(&self, key: &str) -> Result<Option<from_js::JsAny>> {
-        self.get(key)?
-            .map(|v| any(&v, &child_path(&self.path, key), 0))
-            .transpose()
-    }
-}
-
-/// `network`, when given.
-fn network(o: &Opts) -> Result<Option<sandkit::NetworkConfig>> {
-    if o.get("network")?.is_none() {
-        return Ok(None);
-    }
-    let n = o.object("network")?;
-    from_js::network(from_js::NetworkGiven {
-        allow_public_traffic: n.bool("allowPublicTraffic")?,
-        mask_request_host: n.string("maskRequestHost")?,
-        https_ports: n.numbers("httpsPorts")?,
-        allow_out: n.strings("allowOut")?,
-        deny_out: n.strings("denyOut")?,
-        rules: n.any("rules")?,
-        egress_proxy: n.any("egressProxy")?,
-        allow_internet_access: None,
-    })
-    .map(Some)
-}
-
 /// `SandboxNetworkUpdate`, the argument of `updateNetwork`, checked by the core.
 pub fn network_update(v: JsValue) -> Result<sandkit::SandboxNetworkUpdateConfig> {
     from_js::network_update_value(any(&v, "network", 0)?)
-}
-
-pub fn create_opts(template: Option<String>, o: &Opts) -> Result<SandboxOpts> {
-    let lifecycle = o.object("lifecycle")?;
-    let given = lifecycle.get("onTimeout")?;
-    // `onTimeout`: an action, or `{ action, keepMemory }` (keepMemory: `Some` when the key is
-    // there, as `'keepMemory' in onTimeout`).
-    let (action, keep_memory, object_form) = match &given {
-        None => (None, None, false),
-        Some(v) if v.is_string() => (v.as_string(), None, false),
-        Some(_) => {
-            let t = lifecycle.object("onTimeout")?;
-            let keep = t
-                .has("keepMemory")?
-                .then(|| t.bool("keepMemory"))
-                .transpose()?;
-            (t.string("action")?, keep, true)
-        }
-    };
-    let on_timeout = match (given.is_some(), object_form) {
-        (false, _) => None,
-        (true, false) => Some(from_js::OnTimeoutGiven::Action(
-            action.as_deref().unwrap_or_default(),
-        )),
-        (true, true) => Some(from_js::OnTimeoutGiven::Object {
-            action: action.as_deref(),
-            keep_memory,
-        }),
-    };
-    let (on_timeout, keep_memory) = from_js::lifecycle(o.bool("autoPause")?, on_timeout)?;
-    Ok(SandboxOpts {
-        template: match template {
-            Some(t) => Some(t),
-            None => o.string("template")?,
-        },
-        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
-        metadata: o.string_map("metadata")?,
-        envs: o.string_map("envs")?,
-        allow_internet_access: o.bool("allowInternetAccess")?,
-        network: network(o)?,
-        on_timeout,
-        keep_memory,
-        auto_resume: lifecycle.bool("autoResume")?,
-        secure: o.bool("secure")?,
-        connection: connection(o)?,
-    })
-}
-
-/// `SandboxConnectOpts`.
-pub fn connect_opts(v: Option<JsValue>) -> Result<ConnectOpts> {
-    let o = Opts::new(v, "opts")?;
-    Ok(ConnectOpts {
-        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
-        on_resume: from_js::on_resume(o.string("onResume")?.as_deref())?,
-        connection: connection(&o)?,
-    })
-}
-
-/// `SandboxMetricsOpts`.
-pub fn metrics_opts(v: Option<JsValue>) -> Result<MetricsOpts> {
-    let o = Opts::new(v, "opts")?;
-    let stamp = |ms: Option<i64>| ms.map(sandkit::Timestamp::from_unix_millis);
-    Ok(MetricsOpts {
-        start: stamp(o.date_millis("start")?),
-        end: stamp(o.date_millis("end")?),
-        connection: connection(&o)?,
-    })
 }
 
 /// `SandboxMetrics` objects: plain objects with a `Date`, as the official SDK returns them.
@@ -468,30 +181,6 @@ pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
         out.push(&obj);
     }
     out.into()
-}
-
-/// `SandboxListOpts`.
-pub fn list_opts(v: Option<JsValue>) -> Result<ListOpts> {
-    let o = Opts::new(v, "opts")?;
-    let query = o.object("query")?;
-    Ok(ListOpts {
-        state: query
-            .strings("state")?
-            .as_deref()
-            .map(from_js::states)
-            .transpose()?,
-        metadata: query.string_map("metadata")?,
-        limit: o.number("limit")?.map(from_js::list_limit).transpose()?,
-        next_token: o.string("nextToken")?,
-        order: o
-            .string("order")?
-            .as_deref()
-            .map(from_js::order)
-            .transpose()?,
-        template: query.string("template")?,
-        started_after_ms: query.date_millis("startedAfter")?,
-        connection: connection(&o)?,
-    })
 }
 
 /// A `SandboxInfo` as JSON: everything but the two dates, which `JSON.parse` cannot make.

@@ -2,7 +2,7 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{Opts, promise, rejected, run, run_map, string_arg};
+use crate::convert::{promise, read_fields, rejected, run, run_map, string_arg};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
 use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
@@ -72,31 +72,34 @@ fn array_of<T>(items: &[T], f: fn(&T) -> JsValue) -> JsValue {
 }
 
 fn fs_opts(v: Option<JsValue>) -> Result<(FsOpts, Option<f64>)> {
-    let o = Opts::new(v, "opts")?;
-    Ok((
-        FsOpts {
-            user: o.string("user")?,
-        },
-        o.number("depth")?,
-    ))
+    read_fields(v, "opts", |o| {
+        Ok((
+            FsOpts {
+                user: o.string("user")?,
+            },
+            o.number("depth")?,
+        ))
+    })
 }
 
 fn write_opts(v: Option<JsValue>) -> Result<WriteOpts> {
-    let o = Opts::new(v, "opts")?;
-    Ok(WriteOpts {
-        user: o.string("user")?,
-        metadata: o.string_map("metadata")?.unwrap_or_default(),
+    read_fields(v, "opts", |o| {
+        Ok(WriteOpts {
+            user: o.string("user")?,
+            metadata: o.string_map("metadata")?.unwrap_or_default(),
+        })
     })
 }
 
 fn url_opts(v: Option<JsValue>) -> Result<UrlOpts> {
-    let o = Opts::new(v, "opts")?;
-    Ok(UrlOpts {
-        user: o.string("user")?,
-        signature_expiration: from_js::seconds(
-            "useSignatureExpiration",
-            o.number("useSignatureExpiration")?,
-        )?,
+    read_fields(v, "opts", |o| {
+        Ok(UrlOpts {
+            user: o.string("user")?,
+            signature_expiration: from_js::seconds(
+                "useSignatureExpiration",
+                o.number("useSignatureExpiration")?,
+            )?,
+        })
     })
 }
 
@@ -110,10 +113,10 @@ fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
     let array: &Array = v.unchecked_ref();
     let mut out = Vec::with_capacity(array.length() as usize);
     for (i, item) in array.iter().enumerate() {
-        let o = Opts::new(Some(item.clone()), &format!("files[{i}]"))?;
-        let path = o.string("path")?.ok_or_else(|| {
-            sandkit::Error::invalid_argument(format!("files[{i}].path is required"))
-        })?;
+        let path = read_fields(Some(item.clone()), &format!("files[{i}]"), |o| {
+            o.string("path")
+        })?
+        .ok_or_else(|| sandkit::Error::invalid_argument(format!("files[{i}].path is required")))?;
         let data = Reflect::get(&item, &JsValue::from_str("data")).unwrap_or_default();
         out.push(WriteEntry {
             path,
@@ -277,12 +280,13 @@ impl Sandbox {
         };
         let files = self.inner.files();
         let opts = (|| -> Result<sandkit::files::WatchOpts> {
-            let o = Opts::new(opts, "opts")?;
-            Ok(sandkit::files::WatchOpts {
-                user: o.string("user")?,
-                recursive: o.bool("recursive")?.unwrap_or(false),
-                include_entry: o.bool("includeEntry")?.unwrap_or(false),
-                timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+            read_fields(opts, "opts", |o| {
+                Ok(sandkit::files::WatchOpts {
+                    user: o.string("user")?,
+                    recursive: o.bool("recursive")?.unwrap_or(false),
+                    include_entry: o.bool("includeEntry")?.unwrap_or(false),
+                    timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+                })
             })
         })();
         let op = opts.map(|o| files.watch_dir(&path, &o));

@@ -1,7 +1,7 @@
 //! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
 //! code-context methods on (the same surface as the napi binding's `CodeRun` and `code*`).
 
-use crate::convert::{Opts, promise, rejected, run_map, string_arg};
+use crate::convert::{promise, read_fields, rejected, run_map, string_arg};
 use crate::sandbox::Sandbox;
 use js_sys::{Array, Object, Promise, Reflect};
 use sandkit::interpreter::{CodeEvent, ContextOpts, RunCodeOpts};
@@ -67,23 +67,25 @@ fn context(c: sandkit::interpreter::CodeContext) -> JsValue {
 }
 
 fn run_opts(v: Option<JsValue>) -> sandkit::Result<RunCodeOpts> {
-    let o = Opts::new(v, "opts")?;
-    RunCodeOpts::from_js(
-        o.string("language")?,
-        o.string("contextId")?,
-        o.string_map("envs")?,
-        o.number("timeoutMs")?,
-        o.number("requestTimeoutMs")?,
-    )
+    read_fields(v, "opts", |o| {
+        RunCodeOpts::from_js(
+            o.string("language")?,
+            o.string("contextId")?,
+            o.string_map("envs")?,
+            o.number("timeoutMs")?,
+            o.number("requestTimeoutMs")?,
+        )
+    })
 }
 
 fn context_opts(v: Option<JsValue>) -> sandkit::Result<ContextOpts> {
-    let o = Opts::new(v, "opts")?;
-    ContextOpts::from_js(
-        o.string("cwd")?,
-        o.string("language")?,
-        o.number("requestTimeoutMs")?,
-    )
+    read_fields(v, "opts", |o| {
+        ContextOpts::from_js(
+            o.string("cwd")?,
+            o.string("language")?,
+            o.number("requestTimeoutMs")?,
+        )
+    })
 }
 
 fn gone() -> sandkit::Error {

@@ -3,10 +3,11 @@
 //! `ProcessHandle` whose output is all `pty`.
 
 use crate::commands::ProcessHandle;
-use crate::convert::{Opts, run_map};
+use crate::convert::{read_fields, run_map};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::Promise;
 use sandkit::Result;
+use sandkit::js_options::Fields;
 use sandkit::options::from_js;
 use sandkit::pty::{PtyOpts, PtySize};
 use wasm_bindgen::prelude::*;
@@ -34,19 +35,20 @@ export interface PtySizeOpts {
 "#;
 
 /// `{ cols, rows }` → a size.
-fn size_of(o: &Opts) -> Result<PtySize> {
+fn size_of(o: &Fields<'_>) -> Result<PtySize> {
     PtySize::from_js(o.number("cols")?, o.number("rows")?)
 }
 
 /// `PtyStartOpts` → the core's options.
 fn start_opts(v: Option<JsValue>) -> Result<PtyOpts> {
-    let o = Opts::new(v, "opts")?;
-    let mut opts = PtyOpts::new(size_of(&o)?);
-    opts.envs = o.string_map("envs")?.unwrap_or_default();
-    opts.cwd = o.string("cwd")?;
-    opts.user = o.string("user")?;
-    opts.timeout = from_js::millis("timeoutMs", o.number("timeoutMs")?)?;
-    Ok(opts)
+    read_fields(v, "opts", |o| {
+        let mut opts = PtyOpts::new(size_of(o)?);
+        opts.envs = o.string_map("envs")?.unwrap_or_default();
+        opts.cwd = o.string("cwd")?;
+        opts.user = o.string("user")?;
+        opts.timeout = from_js::millis("timeoutMs", o.number("timeoutMs")?)?;
+        Ok(opts)
+    })
 }
 
 #[wasm_bindgen]
@@ -78,7 +80,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "PtySizeOpts | null")] size: Option<JsValue>,
     ) -> Promise {
         let op = from_js::pid(pid).and_then(|pid| {
-            let size = size_of(&Opts::new(size, "size")?)?;
+            let size = read_fields(size, "size", size_of)?;
             Ok(self.inner.pty().resize(pid, size))
         });
         run_map(op, undefined)

@@ -11,11 +11,12 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    Opts, api_opts, connect_opts, create_opts, info_object, js_error, list_opts, metrics_objects,
-    metrics_opts, network_update, pause_opts, rejected, run, run_map, string_arg,
+    info_object, js_error, metrics_objects, network_update, read_opts, rejected, run, run_map,
+    string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
+use sandkit::js_options;
 use wasm_bindgen::prelude::*;
 
 /// A sandbox: an isolated Linux environment with its own processes and files.
@@ -58,7 +59,7 @@ impl Sandbox {
             _ => (None, opts, "opts"),
         };
         // Options are read now, while the caller's object is as it was passed.
-        let opts = Opts::new(opts, what).and_then(|o| create_opts(template, &o));
+        let opts = read_opts(opts, |o| js_options::create_opts(template, o, what));
         run_map(opts.map(sandkit::Sandbox::create), wrap)
     }
 
@@ -70,7 +71,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = connect_opts(opts).map(|o| sandkit::Sandbox::connect(&sandbox_id, o));
+        let op = read_opts(opts, js_options::connect_opts)
+            .map(|o| sandkit::Sandbox::connect(&sandbox_id, o));
         run_map(op, wrap)
     }
 
@@ -82,7 +84,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = connect_opts(opts).map(|o| self.inner.reconnect(o.timeout, o.on_resume));
+        let op = read_opts(opts, js_options::connect_opts)
+            .map(|o| self.inner.reconnect(o.timeout, o.on_resume));
         run_map(op, wrap)
     }
 
@@ -92,7 +95,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Result<SandboxPaginator, JsError> {
-        let opts = list_opts(opts).map_err(js_error)?;
+        let opts = read_opts(opts, js_options::list_opts).map_err(js_error)?;
         Ok(SandboxPaginator::new(sandkit::Sandbox::list(opts)))
     }
 
@@ -104,7 +107,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = api_opts(opts).map(|o| sandkit::Sandbox::kill_by_id(&sandbox_id, &o));
+        let op = read_opts(opts, js_options::api_opts)
+            .map(|o| sandkit::Sandbox::kill_by_id(&sandbox_id, &o));
         run_map(op, JsValue::from)
     }
 
@@ -124,8 +128,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op =
-            pause_opts(opts).map(|(o, keep)| sandkit::Sandbox::pause_by_id(&sandbox_id, keep, &o));
+        let op = read_opts(opts, js_options::pause_opts)
+            .map(|(o, keep)| sandkit::Sandbox::pause_by_id(&sandbox_id, keep, &o));
         run_map(op, JsValue::from)
     }
 
@@ -138,7 +142,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         run_map(
-            pause_opts(opts).map(|(_, keep)| self.inner.pause(keep)),
+            read_opts(opts, js_options::pause_opts).map(|(_, keep)| self.inner.pause(keep)),
             JsValue::from,
         )
     }
@@ -151,7 +155,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = metrics_opts(opts).map(|o| sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &o));
+        let op = read_opts(opts, js_options::metrics_opts)
+            .map(|o| sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &o));
         run_map(op, metrics_objects)
     }
 
@@ -164,7 +169,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         run_map(
-            metrics_opts(opts).map(|o| self.inner.get_metrics(&o)),
+            read_opts(opts, js_options::metrics_opts).map(|o| self.inner.get_metrics(&o)),
             metrics_objects,
         )
     }
@@ -179,7 +184,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
-        let opts = api_opts(opts);
+        let opts = read_opts(opts, js_options::api_opts);
         let op = timeout.and_then(|t| {
             let o = opts?;
             Ok(sandkit::Sandbox::set_timeout_by_id(&sandbox_id, t, &o))
@@ -204,7 +209,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let op = network_update(network).and_then(|network| {
-            let o = api_opts(opts)?;
+            let o = read_opts(opts, js_options::api_opts)?;
             Ok(sandkit::Sandbox::update_network_by_id(
                 &sandbox_id,
                 &network,
@@ -225,7 +230,7 @@ impl Sandbox {
         opts: Option<JsValue>,
     ) -> Promise {
         let op = network_update(network).and_then(|network| {
-            let timeout = api_opts(opts)?.request_timeout_ms;
+            let timeout = read_opts(opts, js_options::api_opts)?.request_timeout_ms;
             Ok(self.inner.update_network(&network, timeout))
         });
         run_map(op, undefined)
@@ -239,7 +244,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = api_opts(opts).map(|o| sandkit::Sandbox::get_info_by_id(&sandbox_id, &o));
+        let op = read_opts(opts, js_options::api_opts)
+            .map(|o| sandkit::Sandbox::get_info_by_id(&sandbox_id, &o));
         match op {
             Ok(op) => run(op.then(|info| info_object(info?))),
             Err(e) => rejected(e),
@@ -308,8 +314,9 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Result<Sandbox, JsError> {
-        let made = crate::public::core_handle(handle)
-            .and_then(|h| sandkit::Sandbox::from_handle(h, &api_opts(opts)?));
+        let made = crate::public::core_handle(handle).and_then(|h| {
+            sandkit::Sandbox::from_handle(h, &read_opts(opts, js_options::api_opts)?)
+        });
         Ok(Sandbox {
             inner: made.map_err(js_error)?,
         })

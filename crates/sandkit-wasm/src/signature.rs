@@ -1,6 +1,6 @@
 //! `getSignature`: the signature of a `/files` URL, made by the core.
 
-use crate::convert::{Opts, js_error};
+use crate::convert::{js_error, read_fields};
 use sandkit::options::from_js;
 use wasm_bindgen::prelude::*;
 
@@ -8,21 +8,16 @@ use wasm_bindgen::prelude::*;
 /// `{ signature, expiration }`, as `e2b`'s makes them.
 #[wasm_bindgen(js_name = "getSignature", skip_typescript)]
 pub fn get_signature(opts: JsValue) -> Result<JsValue, JsError> {
-    let o = Opts::new(Some(opts), "opts").map_err(js_error)?;
-    let text = |key: &str| o.string(key).map_err(js_error);
-    let expiration = from_js::seconds(
-        "expirationInSeconds",
-        o.number("expirationInSeconds").map_err(js_error)?,
-    )
-    .map_err(js_error)?;
-    let (signature, expiration) = sandkit::files::signature_for(
-        &text("path")?.unwrap_or_default(),
-        &text("operation")?.unwrap_or_default(),
-        text("user")?.as_deref(),
-        text("envdAccessToken")?.as_deref(),
-        expiration,
-        js_sys::Date::now(),
-    )
+    let (signature, expiration) = read_fields(Some(opts), "opts", |o| {
+        sandkit::files::signature_for(
+            &o.string("path")?.unwrap_or_default(),
+            &o.string("operation")?.unwrap_or_default(),
+            o.string("user")?.as_deref(),
+            o.string("envdAccessToken")?.as_deref(),
+            from_js::seconds("expirationInSeconds", o.number("expirationInSeconds")?)?,
+            js_sys::Date::now(),
+        )
+    })
     .map_err(js_error)?;
     let out = js_sys::Object::new();
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), &v);

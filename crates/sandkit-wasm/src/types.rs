@@ -1,5 +1,6 @@
 //! The TypeScript shapes of the options and results, written out by hand (the options are read
-//! field by field in `convert.rs`): the same interfaces, names and docs as the napi binding's.
+//! by the core, `sandkit::js_options`, or field by field in `convert.rs`): the same interfaces
+//! and names as the public `index.d.ts`, which `tests/types/wasm-matches-node.ts` checks.
 
 use wasm_bindgen::prelude::*;
 
@@ -254,7 +255,7 @@ export interface SandboxMetrics {
 /** Filters of `Sandbox.list`. */
 export interface SandboxQuery {
   /** `'running'`, `'paused'`, or both (the default). */
-  state?: string[];
+  state?: Array<'running' | 'paused'>;
   /** Only sandboxes with all of these pairs (case-sensitive). */
   metadata?: Record<string, string>;
   /** Only sandboxes started at or after this time. */
@@ -271,7 +272,7 @@ export interface SandboxListOpts extends SandboxApiOpts {
   /** Start from this page. */
   nextToken?: string;
   /** `'asc'` or `'desc'` (default) by start time. */
-  order?: string;
+  order?: 'asc' | 'desc';
 }
 
 /** What happens when the sandbox's time runs out. */

@@ -28,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod info;
 pub mod interpreter;
+pub mod js_options;
 pub mod json;
 pub mod maybe_send;
 pub mod op;

@@ -501,6 +501,16 @@ pub mod from_js {
         }
     }
 
+    /// A field's path in messages: `timeoutMs` at the top (`parent` empty), else
+    /// `lifecycle.autoResume` or `metadata["a b"]`.
+    pub fn field_path(parent: &str, key: &str) -> String {
+        if parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{parent}{}", key_suffix(key))
+        }
+    }
+
     /// A page size given as a JavaScript number.
     pub fn list_limit(limit: f64) -> Result<u32> {
         if limit.fract() != 0.0 || !(1.0..=f64::from(MAX_LIST_LIMIT)).contains(&limit) {
@@ -659,9 +669,9 @@ pub mod from_js {
         ))
     }
 
-    /// A JavaScript value as a binding read it, for options whose shape the core checks
-    /// (`network.rules`, `network.egressProxy`): objects keep their own enumerable keys in
-    /// order (as `Object.entries` lists them).
+    /// A JavaScript value as a binding read it, for options the core reads and checks
+    /// (`crate::js_options`, `network.rules`, `network.egressProxy`): objects keep their own
+    /// enumerable keys in order (as `Object.entries` lists them).
     #[derive(Debug, Clone, PartialEq)]
     pub enum JsAny {
         Undefined,
@@ -671,6 +681,8 @@ pub mod from_js {
         String(String),
         Array(Vec<JsAny>),
         Object(Vec<(String, JsAny)>),
+        /// A `Date`, as its time value (unix milliseconds; NaN for an invalid date).
+        Date(f64),
         /// A function, symbol or bigint: its `typeof`.
         Other(&'static str),
     }
@@ -685,7 +697,7 @@ pub mod from_js {
                 JsAny::Number(_) => "number",
                 JsAny::String(_) => "string",
                 JsAny::Array(_) => "array",
-                JsAny::Object(_) => "object",
+                JsAny::Object(_) | JsAny::Date(_) => "object",
                 JsAny::Other(t) => t,
             }
         }
@@ -714,7 +726,8 @@ pub mod from_js {
         ))
     }
 
-    fn wrong(path: &str, expected: &str, got: &JsAny) -> Error {
+    /// The error of a value of the wrong JavaScript type at `path`.
+    pub fn wrong(path: &str, expected: &str, got: &JsAny) -> Error {
         Error::invalid_argument(format!(
             "{path} must be {expected}, got {}",
             got.type_name()

@@ -1,0 +1,493 @@
+//! The options objects of the sandbox calls (create, connect, list, getMetrics, pause and the
+//! calls that take only connection fields) as a binding hands them over: one [`JsAny`], read
+//! from the caller's object as it is. Which fields each object has, the JavaScript type each
+//! must be, the path a message names and every check live here, so the napi and wasm bindings
+//! only convert the value and refuse the same inputs in the same words.
+
+use crate::options::from_js::{self, JsAny};
+use crate::{ConnectOpts, ConnectionOpts, Error, ListOpts, MetricsOpts, Result, SandboxOpts};
+use crate::{StringMap, Timestamp};
+
+/// An options object being read: its members, and its path for messages (`''` at the top,
+/// whose fields messages name bare, as `timeoutMs`).
+pub struct Fields<'a> {
+    members: &'a [(String, JsAny)],
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    /// The options argument `what` (`opts`): an object, or `undefined`/`null` for defaults.
+    pub fn of(value: &'a JsAny, what: &str) -> Result<Fields<'a>> {
+        Fields::at(value, String::new(), what)
+    }
+
+    fn at(value: &'a JsAny, path: String, what: &str) -> Result<Fields<'a>> {
+        match value {
+            JsAny::Undefined | JsAny::Null => Ok(Fields { members: &[], path }),
+            JsAny::Object(members) => Ok(Fields { members, path }),
+            other => Err(from_js::wrong(what, "an object", other)),
+        }
+    }
+
+    /// The field's path in messages: `timeoutMs`, `lifecycle.autoResume`, `metadata["a b"]`.
+    fn path_of(&self, key: &str) -> String {
+        from_js::field_path(&self.path, key)
+    }
+
+    /// Whether the object has the key, whatever its value (`key in opts`).
+    pub fn has(&self, key: &str) -> bool {
+        self.members.iter().any(|(k, _)| k == key)
+    }
+
+    /// The field's value; `None` when absent, `undefined` or `null`. The last of a repeated
+    /// key wins, as it does in a JavaScript object literal.
+    fn get(&self, key: &str) -> Option<&'a JsAny> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .filter(|v| !matches!(v, JsAny::Undefined | JsAny::Null))
+    }
+
+    /// A field that must be of one JavaScript type: `pick` takes it out, `expected` names
+    /// the type in the message otherwise.
+    fn typed<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        pick: impl FnOnce(&'a JsAny) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match pick(v) {
+            Some(t) => Ok(Some(t)),
+            None => Err(from_js::wrong(&self.path_of(key), expected, v)),
+        }
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>> {
+        self.typed(key, "a string", |v| match v {
+            JsAny::String(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+        self.typed(key, "a boolean", |v| match v {
+            JsAny::Bool(b) => Some(*b),
+            _ => None,
+        })
+    }
+
+    pub fn number(&self, key: &str) -> Result<Option<f64>> {
+        self.typed(key, "a number", |v| match v {
+            JsAny::Number(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// A `Date`, as unix milliseconds; an invalid date is refused.
+    pub fn date_millis(&self, key: &str) -> Result<Option<i64>> {
+        let Some(ms) = self.typed(key, "a Date", |v| match v {
+            JsAny::Date(ms) => Some(*ms),
+            _ => None,
+        })?
+        else {
+            return Ok(None);
+        };
+        if !ms.is_finite() {
+            return Err(Error::invalid_argument(format!(
+                "{} must be a valid Date",
+                self.path_of(key)
+            )));
+        }
+        Ok(Some(ms as i64))
+    }
+
+    /// A nested options object; `None` when absent.
+    pub fn object(&self, key: &str) -> Result<Option<Fields<'a>>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let path = self.path_of(key);
+        Fields::at(v, path.clone(), &path).map(Some)
+    }
+
+    /// A `Record<string, string>`.
+    pub fn string_map(&self, key: &str) -> Result<Option<StringMap>> {
+        let Some(map) = self.object(key)? else {
+            return Ok(None);
+        };
+        let mut out = StringMap::new();
+        for (k, v) in map.members {
+            match v {
+                JsAny::String(s) => {
+                    out.insert(k.clone(), s.clone());
+                }
+                other => return Err(from_js::wrong(&map.path_of(k), "a string", other)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// An array whose items `pick` takes out, `expected` naming an item's type.
+    fn list<T>(
+        &self,
+        key: &str,
+        expected: (&str, &str),
+        pick: impl Fn(&JsAny) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let path = self.path_of(key);
+        let JsAny::Array(items) = v else {
+            return Err(from_js::wrong(&path, expected.0, v));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match pick(item) {
+                Some(t) => out.push(t),
+                None => return Err(from_js::wrong(&format!("{path}[{i}]"), expected.1, item)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// A `string[]`.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+        self.list(key, ("an array of strings", "a string"), |v| match v {
+            JsAny::String(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    /// A `number[]`.
+    pub fn numbers(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        self.list(key, ("an array of numbers", "a number"), |v| match v {
+            JsAny::Number(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// A field as it is, for the options whose shape `from_js` checks.
+    pub fn any(&self, key: &str) -> Option<JsAny> {
+        self.get(key).cloned()
+    }
+}
+
+/// The connection fields every options object shares.
+pub fn connection(o: &Fields<'_>) -> Result<ConnectionOpts> {
+    from_js::connection(from_js::ConnectionGiven {
+        api_key: o.string("apiKey")?,
+        api_url: o.string("apiUrl")?,
+        sandbox_url: o.string("sandboxUrl")?,
+        domain: o.string("domain")?,
+        debug: o.bool("debug")?,
+        request_timeout_ms: o.number("requestTimeoutMs")?,
+        retries: o.number("retries")?,
+        dangerously_allow_browser: o.bool("dangerouslyAllowBrowser")?,
+    })
+}
+
+/// `SandboxApiOpts` (kill, getInfo, setTimeout, updateNetwork, `ConnectionConfig`, …):
+/// connection fields only.
+pub fn api_opts(opts: &JsAny) -> Result<ConnectionOpts> {
+    connection(&Fields::of(opts, "opts")?)
+}
+
+/// `SandboxPauseOpts`: the connection and `keepMemory`.
+pub fn pause_opts(opts: &JsAny) -> Result<(ConnectionOpts, Option<bool>)> {
+    let o = Fields::of(opts, "opts")?;
+    Ok((connection(&o)?, o.bool("keepMemory")?))
+}
+
+/// `SandboxConnectOpts`.
+pub fn connect_opts(opts: &JsAny) -> Result<ConnectOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(ConnectOpts {
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        on_resume: from_js::on_resume(o.string("onResume")?.as_deref())?,
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxMetricsOpts`.
+pub fn metrics_opts(opts: &JsAny) -> Result<MetricsOpts> {
+    let o = Fields::of(opts, "opts")?;
+    let stamp = |ms: Option<i64>| ms.map(Timestamp::from_unix_millis);
+    Ok(MetricsOpts {
+        start: stamp(o.date_millis("start")?),
+        end: stamp(o.date_millis("end")?),
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxListOpts`.
+pub fn list_opts(opts: &JsAny) -> Result<ListOpts> {
+    let o = Fields::of(opts, "opts")?;
+    let query = o.object("query")?;
+    let query = query.as_ref();
+    Ok(ListOpts {
+        state: match query.map(|q| q.strings("state")).transpose()?.flatten() {
+            Some(states) => Some(from_js::states(&states)?),
+            None => None,
+        },
+        metadata: query
+            .map(|q| q.string_map("metadata"))
+            .transpose()?
+            .flatten(),
+        limit: o.number("limit")?.map(from_js::list_limit).transpose()?,
+        next_token: o.string("nextToken")?,
+        order: o
+            .string("order")?
+            .as_deref()
+            .map(from_js::order)
+            .transpose()?,
+        template: query.map(|q| q.string("template")).transpose()?.flatten(),
+        started_after_ms: query
+            .map(|q| q.date_millis("startedAfter"))
+            .transpose()?
+            .flatten(),
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxOpts`, the argument `what` (`opts`, or `templateOrOpts` when the options come
+/// first); `template` (given positionally) wins over `opts.template`.
+pub fn create_opts(template: Option<String>, opts: &JsAny, what: &str) -> Result<SandboxOpts> {
+    let o = Fields::of(opts, what)?;
+    let lifecycle = o.object("lifecycle")?;
+    let lifecycle = lifecycle.as_ref();
+    let given = lifecycle.map(read_on_timeout).transpose()?.flatten();
+    let (on_timeout, keep_memory) = from_js::lifecycle(
+        o.bool("autoPause")?,
+        given.as_ref().map(OnTimeoutRead::given),
+    )?;
+    Ok(SandboxOpts {
+        template: match template {
+            Some(t) => Some(t),
+            None => o.string("template")?,
+        },
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        metadata: o.string_map("metadata")?,
+        envs: o.string_map("envs")?,
+        allow_internet_access: o.bool("allowInternetAccess")?,
+        network: o.object("network")?.map(|n| network(&n)).transpose()?,
+        on_timeout,
+        keep_memory,
+        auto_resume: lifecycle
+            .map(|l| l.bool("autoResume"))
+            .transpose()?
+            .flatten(),
+        secure: o.bool("secure")?,
+        connection: connection(&o)?,
+    })
+}
+
+/// `lifecycle.onTimeout` as given: an action, or `{ action, keepMemory }`.
+enum OnTimeoutRead {
+    Action(String),
+    Object {
+        action: Option<String>,
+        /// `Some` when the key is there (`'keepMemory' in onTimeout`).
+        keep_memory: Option<Option<bool>>,
+    },
+}
+
+impl OnTimeoutRead {
+    fn given(&self) -> from_js::OnTimeoutGiven<'_> {
+        match self {
+            OnTimeoutRead::Action(a) => from_js::OnTimeoutGiven::Action(a),
+            OnTimeoutRead::Object {
+                action,
+                keep_memory,
+            } => from_js::OnTimeoutGiven::Object {
+                action: action.as_deref(),
+                keep_memory: *keep_memory,
+            },
+        }
+    }
+}
+
+fn read_on_timeout(lifecycle: &Fields<'_>) -> Result<Option<OnTimeoutRead>> {
+    if let Some(action) = lifecycle.get("onTimeout").and_then(|v| match v {
+        JsAny::String(s) => Some(s),
+        _ => None,
+    }) {
+        return Ok(Some(OnTimeoutRead::Action(action.clone())));
+    }
+    let Some(t) = lifecycle.object("onTimeout")? else {
+        return Ok(None);
+    };
+    let keep_memory = if t.has("keepMemory") {
+        Some(t.bool("keepMemory")?)
+    } else {
+        None
+    };
+    Ok(Some(OnTimeoutRead::Object {
+        action: t.string("action")?,
+        keep_memory,
+    }))
+}
+
+/// `network` of a create.
+fn network(n: &Fields<'_>) -> Result<crate::NetworkConfig> {
+    from_js::network(from_js::NetworkGiven {
+        allow_public_traffic: n.bool("allowPublicTraffic")?,
+        mask_request_host: n.string("maskRequestHost")?,
+        https_ports: n.numbers("httpsPorts")?,
+        allow_out: n.strings("allowOut")?,
+        deny_out: n.strings("denyOut")?,
+        rules: n.any("rules"),
+        egress_proxy: n.any("egressProxy"),
+        allow_internet_access: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(members: &[(&str, JsAny)]) -> JsAny {
+        JsAny::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn message(e: Error) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn absent_options_are_the_defaults() {
+        for v in [JsAny::Undefined, JsAny::Null, obj(&[])] {
+            let o = create_opts(None, &v, "opts").unwrap();
+            assert!(o.template.is_none() && o.metadata.is_none() && o.network.is_none());
+            assert!(list_opts(&v).unwrap().state.is_none());
+        }
+    }
+
+    #[test]
+    fn options_that_are_not_objects_are_refused_by_name() {
+        let e = create_opts(None, &JsAny::String("x".into()), "templateOrOpts").unwrap_err();
+        assert!(message(e).contains("templateOrOpts must be an object, got string"));
+        let e = api_opts(&JsAny::Array(vec![])).unwrap_err();
+        assert!(message(e).contains("opts must be an object, got array"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_and_both_types() {
+        let cases = [
+            (
+                obj(&[("secure", JsAny::String("yes".into()))]),
+                "secure must be a boolean, got string",
+            ),
+            (
+                obj(&[("debug", JsAny::Number(1.0))]),
+                "debug must be a boolean, got number",
+            ),
+            (
+                obj(&[("timeoutMs", JsAny::Bool(true))]),
+                "timeoutMs must be a number, got boolean",
+            ),
+            (
+                obj(&[("metadata", obj(&[("a b", JsAny::Number(1.0))]))]),
+                "metadata[\"a b\"] must be a string, got number",
+            ),
+            (
+                obj(&[(
+                    "lifecycle",
+                    obj(&[("autoResume", JsAny::String("no".into()))]),
+                )]),
+                "lifecycle.autoResume must be a boolean, got string",
+            ),
+            (
+                obj(&[("lifecycle", obj(&[("onTimeout", JsAny::Number(3.0))]))]),
+                "lifecycle.onTimeout must be an object, got number",
+            ),
+            (
+                obj(&[("network", obj(&[("httpsPorts", obj(&[]))]))]),
+                "network.httpsPorts must be an array of numbers, got object",
+            ),
+            (
+                obj(&[(
+                    "network",
+                    obj(&[("allowOut", JsAny::Array(vec![JsAny::Null]))]),
+                )]),
+                "network.allowOut[0] must be a string, got null",
+            ),
+        ];
+        for (v, want) in cases {
+            let got = message(create_opts(None, &v, "opts").unwrap_err());
+            assert!(got.contains(want), "{got:?} should say {want:?}");
+        }
+    }
+
+    #[test]
+    fn dates_and_queries_of_a_list() {
+        let v = obj(&[
+            ("limit", JsAny::Number(10.0)),
+            (
+                "query",
+                obj(&[
+                    ("state", JsAny::Array(vec![JsAny::String("paused".into())])),
+                    ("startedAfter", JsAny::Date(1_000.0)),
+                    ("metadata", obj(&[("k", JsAny::String("v".into()))])),
+                ]),
+            ),
+        ]);
+        let o = list_opts(&v).unwrap();
+        assert_eq!(o.limit, Some(10));
+        assert_eq!(o.started_after_ms, Some(1_000));
+        assert_eq!(o.metadata.unwrap().get("k").map(String::as_str), Some("v"));
+        let bad = obj(&[("query", obj(&[("startedAfter", JsAny::String("x".into()))]))]);
+        let got = message(list_opts(&bad).unwrap_err());
+        assert!(
+            got.contains("query.startedAfter must be a Date, got string"),
+            "{got}"
+        );
+        let nan = obj(&[("start", JsAny::Date(f64::NAN))]);
+        let got = message(metrics_opts(&nan).unwrap_err());
+        assert!(got.contains("start must be a valid Date"), "{got}");
+    }
+
+    #[test]
+    fn on_timeout_in_both_forms() {
+        let with = |on: JsAny| obj(&[("lifecycle", obj(&[("onTimeout", on)]))]);
+        let o = create_opts(None, &with(JsAny::String("pause".into())), "opts").unwrap();
+        assert_eq!(o.on_timeout, Some(crate::OnTimeout::Pause));
+        assert_eq!(o.keep_memory, None);
+        // The key present with `undefined` means the default, true.
+        let form = obj(&[
+            ("action", JsAny::String("pause".into())),
+            ("keepMemory", JsAny::Undefined),
+        ]);
+        let o = create_opts(None, &with(form), "opts").unwrap();
+        assert_eq!(o.keep_memory, Some(true));
+        let form = obj(&[
+            ("action", JsAny::String("pause".into())),
+            ("keepMemory", JsAny::Bool(false)),
+        ]);
+        assert_eq!(
+            create_opts(None, &with(form), "opts").unwrap().keep_memory,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn the_positional_template_wins() {
+        let v = obj(&[("template", JsAny::String("b".into()))]);
+        let o = create_opts(Some("a".into()), &v, "opts").unwrap();
+        assert_eq!(o.template.as_deref(), Some("a"));
+        assert_eq!(
+            create_opts(None, &v, "opts").unwrap().template.as_deref(),
+            Some("b")
+        );
+    }
+}
