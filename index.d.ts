@@ -175,13 +175,6 @@ export interface CodeContext {
   cwd: string
 }
 
-/** Options of `createCodeContext`. */
-export interface CodeContextOpts {
-  cwd?: string
-  language?: string
-  requestTimeoutMs?: number
-}
-
 /**
  * One event of an execution: `stdout`/`stderr` (`text`), `result` (`raw`, the JSON of its
  * formats, and `isMainResult`), `error` (`name`, `value`, `traceback`) or
@@ -196,15 +189,6 @@ export interface CodeEvent {
   value?: string
   traceback?: string
   executionCount?: number
-}
-
-/** Options of one execution, as `runCode` takes them. */
-export interface CodeRunOpts {
-  language?: string
-  contextId?: string
-  envs?: Record<string, string>
-  timeoutMs?: number
-  requestTimeoutMs?: number
 }
 
 /** A file, directory or symlink. */
@@ -224,32 +208,10 @@ export interface EntryInfo {
   metadata: Record<string, string> | undefined
 }
 
-/** Options of the filesystem calls. */
-export interface FilesOpts {
-  user?: string
-  /** `list` only: how many levels down (default 1). */
-  depth?: number
-}
-
-/** Options of `watchDir`. */
-export interface FilesWatchOpts {
-  user?: string
-  recursive?: boolean
-  includeEntry?: boolean
-  /** 0 for no limit; default 60 000. */
-  timeoutMs?: number
-}
-
 /** One file of a many-file write. */
 export interface FilesWriteEntry {
   path: string
   data: string | Uint8Array
-}
-
-/** Options of writes. */
-export interface FilesWriteOpts {
-  user?: string
-  metadata?: Record<string, string>
 }
 
 /** A change under a watched directory. */
@@ -258,13 +220,6 @@ export interface FilesystemEvent {
   /** `create`, `write`, `remove`, `rename` or `chmod`. */
   type: string
   entry?: EntryInfo
-}
-
-/** Options of `uploadUrl` / `downloadUrl`. */
-export interface FileUrlOpts {
-  user?: string
-  /** Seconds the signature stays valid. */
-  useSignatureExpiration?: number
 }
 
 /**
@@ -296,36 +251,6 @@ export interface ProcessResult {
   error?: string
   stdout: string
   stderr: string
-}
-
-/** Options of a process start. */
-export interface ProcessStartOpts {
-  envs?: Record<string, string>
-  cwd?: string
-  user?: string
-  /** 0 for no limit; default 60 000. */
-  timeoutMs?: number
-  stdin?: boolean
-  tag?: string
-}
-
-/** A terminal's size in character cells. */
-export interface PtySizeOpts {
-  cols?: number
-  rows?: number
-}
-
-/** Options of a terminal's start. */
-export interface PtyStartOpts {
-  /** Columns, 1 to 65535 (required). */
-  cols?: number
-  /** Rows, 1 to 65535 (required). */
-  rows?: number
-  envs?: Record<string, string>
-  cwd?: string
-  user?: string
-  /** 0 for no limit; default 60 000. */
-  timeoutMs?: number
 }
 
 /**
@@ -420,27 +345,10 @@ export interface SandboxNetworkTransform {
   headers?: Record<string, string>
 }
 
-/** Where a sandbox's daemon is: its domain and port. */
-export interface SandboxUrlOpts {
-  sandboxDomain?: string
-  /** Default 49983. */
-  envdPort?: number
-}
-
 /** A signature and when it expires (unix seconds; `null` for never). */
 export interface Signature {
   signature: string
   expiration: number | null
-}
-
-/** What `getSignature` signs. */
-export interface SignatureOpts {
-  path: string
-  operation: 'read' | 'write'
-  user?: string
-  /** Seconds from now; negative for an already-expired signature. */
-  expirationInSeconds?: number
-  envdAccessToken?: string
 }
 
 /** A written file. */
@@ -496,8 +404,8 @@ export interface SandboxEgressProxyOpts {
   password?: string
 }
 
-// The options of the sandbox calls. The core reads them (sandkit::js_options), so they are
-// declared here once, each call's own fields on top of the connection fields they share.
+// The options of the calls. The core reads them (sandkit::js_options), so they are declared
+// here once, the sandbox calls' own fields on top of the connection fields they share.
 
 /** The connection fields of every call (and of `new ConnectionConfig(opts)`). */
 export interface SandboxApiOpts {
@@ -636,6 +544,98 @@ export interface SandboxMetricsOpts extends SandboxApiOpts {
 export interface SandboxPauseOpts extends SandboxApiOpts {
   /** `false`: end the processes and keep only the files; the resume is a reboot. */
   keepMemory?: boolean
+}
+
+/** Options of a process start. */
+export interface ProcessStartOpts {
+  envs?: Record<string, string>
+  cwd?: string
+  user?: string
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+  stdin?: boolean
+  tag?: string
+}
+
+/** Options of the filesystem calls. */
+export interface FilesOpts {
+  user?: string
+  /** `list` only: how many levels down (default 1). */
+  depth?: number
+}
+
+/** Options of writes. */
+export interface FilesWriteOpts {
+  user?: string
+  metadata?: Record<string, string>
+}
+
+/** Options of `watchDir`. */
+export interface FilesWatchOpts {
+  user?: string
+  recursive?: boolean
+  includeEntry?: boolean
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+}
+
+/** Options of `uploadUrl` / `downloadUrl`. */
+export interface FileUrlOpts {
+  user?: string
+  /** Seconds the signature stays valid. */
+  useSignatureExpiration?: number
+}
+
+/** Options of a terminal's start. */
+export interface PtyStartOpts {
+  /** Columns, 1 to 65535 (required). */
+  cols?: number
+  /** Rows, 1 to 65535 (required). */
+  rows?: number
+  envs?: Record<string, string>
+  cwd?: string
+  user?: string
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+}
+
+/** A terminal's size in character cells. */
+export interface PtySizeOpts {
+  cols?: number
+  rows?: number
+}
+
+/** Options of one execution, as `runCode` takes them. */
+export interface CodeRunOpts {
+  language?: string
+  contextId?: string
+  envs?: Record<string, string>
+  timeoutMs?: number
+  requestTimeoutMs?: number
+}
+
+/** Options of `createCodeContext`. */
+export interface CodeContextOpts {
+  cwd?: string
+  language?: string
+  requestTimeoutMs?: number
+}
+
+/** Where a sandbox's daemon is: its domain and port. */
+export interface SandboxUrlOpts {
+  sandboxDomain?: string
+  /** Default 49983. */
+  envdPort?: number
+}
+
+/** What `getSignature` signs. */
+export interface SignatureOpts {
+  path: string
+  operation: 'read' | 'write'
+  user?: string
+  /** Seconds from now; negative for an already-expired signature. */
+  expirationInSeconds?: number
+  envdAccessToken?: string
 }
 
 export interface SandboxPaginator {

@@ -42,8 +42,8 @@ export interface SandboxEgressProxyOpts {
   password?: string
 }
 
-// The options of the sandbox calls. The core reads them (sandkit::js_options), so they are
-// declared here once, each call's own fields on top of the connection fields they share.
+// The options of the calls. The core reads them (sandkit::js_options), so they are declared
+// here once, the sandbox calls' own fields on top of the connection fields they share.
 
 /** The connection fields of every call (and of `new ConnectionConfig(opts)`). */
 export interface SandboxApiOpts {
@@ -182,6 +182,98 @@ export interface SandboxMetricsOpts extends SandboxApiOpts {
 export interface SandboxPauseOpts extends SandboxApiOpts {
   /** `false`: end the processes and keep only the files; the resume is a reboot. */
   keepMemory?: boolean
+}
+
+/** Options of a process start. */
+export interface ProcessStartOpts {
+  envs?: Record<string, string>
+  cwd?: string
+  user?: string
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+  stdin?: boolean
+  tag?: string
+}
+
+/** Options of the filesystem calls. */
+export interface FilesOpts {
+  user?: string
+  /** `list` only: how many levels down (default 1). */
+  depth?: number
+}
+
+/** Options of writes. */
+export interface FilesWriteOpts {
+  user?: string
+  metadata?: Record<string, string>
+}
+
+/** Options of `watchDir`. */
+export interface FilesWatchOpts {
+  user?: string
+  recursive?: boolean
+  includeEntry?: boolean
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+}
+
+/** Options of `uploadUrl` / `downloadUrl`. */
+export interface FileUrlOpts {
+  user?: string
+  /** Seconds the signature stays valid. */
+  useSignatureExpiration?: number
+}
+
+/** Options of a terminal's start. */
+export interface PtyStartOpts {
+  /** Columns, 1 to 65535 (required). */
+  cols?: number
+  /** Rows, 1 to 65535 (required). */
+  rows?: number
+  envs?: Record<string, string>
+  cwd?: string
+  user?: string
+  /** 0 for no limit; default 60 000. */
+  timeoutMs?: number
+}
+
+/** A terminal's size in character cells. */
+export interface PtySizeOpts {
+  cols?: number
+  rows?: number
+}
+
+/** Options of one execution, as `runCode` takes them. */
+export interface CodeRunOpts {
+  language?: string
+  contextId?: string
+  envs?: Record<string, string>
+  timeoutMs?: number
+  requestTimeoutMs?: number
+}
+
+/** Options of `createCodeContext`. */
+export interface CodeContextOpts {
+  cwd?: string
+  language?: string
+  requestTimeoutMs?: number
+}
+
+/** Where a sandbox's daemon is: its domain and port. */
+export interface SandboxUrlOpts {
+  sandboxDomain?: string
+  /** Default 49983. */
+  envdPort?: number
+}
+
+/** What `getSignature` signs. */
+export interface SignatureOpts {
+  path: string
+  operation: 'read' | 'write'
+  user?: string
+  /** Seconds from now; negative for an already-expired signature. */
+  expirationInSeconds?: number
+  envdAccessToken?: string
 }
 
 export interface SandboxPaginator {

@@ -11,19 +11,6 @@ use tokio::sync::Mutex;
 /// How much output `nextOutput()` hands across at most per call.
 const OUTPUT_BATCH: usize = 1 << 20;
 
-/// Options of a process start.
-#[napi(object)]
-pub struct ProcessStartOpts {
-    #[napi(ts_type = "Record<string, string>")]
-    pub envs: Option<crate::convert::StringRecord>,
-    pub cwd: Option<String>,
-    pub user: Option<String>,
-    /// 0 for no limit; default 60 000.
-    pub timeout_ms: Option<f64>,
-    pub stdin: Option<bool>,
-    pub tag: Option<String>,
-}
-
 /// One piece of output.
 #[napi(object)]
 pub struct ProcessOutput {
@@ -50,25 +37,6 @@ pub struct ProcessListing {
     pub args: Vec<String>,
     pub envs: HashMap<String, String>,
     pub cwd: Option<String>,
-}
-
-pub fn start_opts(o: Option<ProcessStartOpts>) -> sandkit::Result<sandkit::commands::RunOpts> {
-    let Some(o) = o else {
-        return Ok(Default::default());
-    };
-    Ok(sandkit::commands::RunOpts {
-        envs: o
-            .envs
-            .map(|m| m.0)
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cwd: o.cwd,
-        user: o.user,
-        timeout: sandkit::options::from_js::millis("timeoutMs", o.timeout_ms)?,
-        stdin: o.stdin.unwrap_or(false),
-        tag: o.tag,
-    })
 }
 
 pub fn listing(p: sandkit::commands::ProcessInfo) -> ProcessListing {

@@ -6,24 +6,10 @@ use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 use sandkit::options::from_js;
 
-/// Where a sandbox's daemon is: its domain and port.
-#[napi(object)]
-pub struct SandboxUrlOpts {
-    pub sandbox_domain: Option<String>,
-    /// Default 49983.
-    pub envd_port: Option<f64>,
-}
-
 /// The resolved connection settings.
 #[napi]
 pub struct ConnectionConfig {
     inner: sandkit::ConnectionConfig,
-}
-
-fn port_of(o: &Option<SandboxUrlOpts>) -> sandkit::Result<u16> {
-    o.as_ref()
-        .and_then(|o| o.envd_port)
-        .map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port)
 }
 
 #[napi]
@@ -87,7 +73,7 @@ impl ConnectionConfig {
     pub fn get_sandbox_url(
         &self,
         sandbox_id: String,
-        opts: Option<SandboxUrlOpts>,
+        #[napi(ts_arg_type = "SandboxUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         self.daemon_url(sandbox_id, opts, true)
     }
@@ -97,7 +83,7 @@ impl ConnectionConfig {
     pub fn get_sandbox_direct_url(
         &self,
         sandbox_id: String,
-        opts: Option<SandboxUrlOpts>,
+        #[napi(ts_arg_type = "SandboxUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         self.daemon_url(sandbox_id, opts, false)
     }
@@ -107,12 +93,12 @@ impl ConnectionConfig {
     fn daemon_url(
         &self,
         sandbox_id: String,
-        opts: Option<SandboxUrlOpts>,
+        opts: Option<JsAnyArg>,
         shared_host: bool,
     ) -> napi::Result<String> {
         guarded_sync(|| {
-            let port = port_of(&opts)?;
-            let domain = opts.as_ref().and_then(|o| o.sandbox_domain.as_deref());
+            let (port, domain) = read_opts(opts, sandkit::js_options::daemon_url_opts)?;
+            let domain = domain.as_deref();
             Ok(self
                 .inner
                 .sandbox_daemon_url(&sandbox_id, domain, port, shared_host))

@@ -41,59 +41,6 @@ fn wrong_type(what: String) -> napi::Error {
     napi::Error::new(Status::InvalidArg, what)
 }
 
-/// `Record<string, string>` (metadata, envs), checked: napi's own map conversion takes a
-/// string for an object, and does not say which key holds a value that is not a string.
-pub struct StringRecord(pub HashMap<String, String>);
-
-impl TypeName for StringRecord {
-    fn type_name() -> &'static str {
-        "Record<string, string>"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl FromNapiValue for StringRecord {
-    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        // SAFETY: as for every `from_napi_value`, the values are live for this call.
-        unsafe {
-            let t = js_type(env, value)?;
-            if t != "object" {
-                return Err(wrong_type(format!("must be an object, got {t}")));
-            }
-            let obj = Object::from_napi_value(env, value)?;
-            let keys = Object::keys(&obj)?;
-            let mut map = HashMap::with_capacity(keys.len());
-            for key in keys {
-                let v: Option<napi::Unknown> = obj.get(&key)?;
-                let t = match &v {
-                    Some(v) => js_type(env, v.raw())?,
-                    None => "undefined",
-                };
-                match v {
-                    Some(v) if t == "string" => {
-                        map.insert(key, String::from_napi_value(env, v.raw())?);
-                    }
-                    _ => {
-                        let at = from_js::key_suffix(&key);
-                        return Err(wrong_type(format!("{at} must be a string, got {t}")));
-                    }
-                }
-            }
-            Ok(StringRecord(map))
-        }
-    }
-}
-
-impl ToNapiValue for StringRecord {
-    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-        // SAFETY: delegated to napi's own map conversion, under the same contract.
-        unsafe { HashMap::to_napi_value(env, value.0) }
-    }
-}
-
 /// The first argument of `Sandbox.create`: a template name or the options.
 pub enum TemplateOrOpts {
     Template(String),
@@ -181,6 +128,7 @@ unsafe fn read_any(
                 }
                 JsAny::Array(items)
             }
+            "object" if is_binary(env, value)? => JsAny::Other(from_js::BINARY),
             "object" if is_date(env, value)? => {
                 let mut ms = 0.0;
                 napi::check_status!(sys::napi_get_date_value(env, value, &mut ms))?;
@@ -206,6 +154,21 @@ unsafe fn read_any(
             t => JsAny::Other(t),
         })
     }
+}
+
+/// Bytes (an `ArrayBuffer` or a view of one) are no options: their indices are not walked.
+///
+/// # Safety
+/// `env` and `value` come from napi for the duration of this conversion.
+unsafe fn is_binary(env: sys::napi_env, value: sys::napi_value) -> napi::Result<bool> {
+    let (mut buffer, mut typed, mut view) = (false, false, false);
+    // SAFETY: the caller's contract.
+    unsafe {
+        napi::check_status!(sys::napi_is_arraybuffer(env, value, &mut buffer))?;
+        napi::check_status!(sys::napi_is_typedarray(env, value, &mut typed))?;
+        napi::check_status!(sys::napi_is_dataview(env, value, &mut view))?;
+    }
+    Ok(buffer || typed || view)
 }
 
 /// # Safety

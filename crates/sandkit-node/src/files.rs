@@ -2,14 +2,14 @@
 //! contents cross in batches (reads) and chunks (streamed writes), never as one copy of a
 //! whole large file.
 
-use crate::convert::{date, guarded};
+use crate::convert::{JsAnyArg, date, guarded, read_opts};
 use crate::sandbox::Sandbox;
 use chrono::{DateTime, Utc};
 use napi::Either;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
-use sandkit::options::from_js;
+use sandkit::files::{FileData, WriteEntry};
+use sandkit::js_options;
 use sandkit::transport::{TransportError, TransportErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,39 +19,6 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 const READ_BATCH: usize = 256 << 10;
 /// Chunks a streamed write may have in flight before `write()` waits.
 const WRITE_QUEUE: usize = 4;
-
-/// Options of the filesystem calls.
-#[napi(object)]
-pub struct FilesOpts {
-    pub user: Option<String>,
-    /// `list` only: how many levels down (default 1).
-    pub depth: Option<f64>,
-}
-
-/// Options of writes.
-#[napi(object)]
-pub struct FilesWriteOpts {
-    pub user: Option<String>,
-    pub metadata: Option<HashMap<String, String>>,
-}
-
-/// Options of `watchDir`.
-#[napi(object)]
-pub struct FilesWatchOpts {
-    pub user: Option<String>,
-    pub recursive: Option<bool>,
-    pub include_entry: Option<bool>,
-    /// 0 for no limit; default 60 000.
-    pub timeout_ms: Option<f64>,
-}
-
-/// Options of `uploadUrl` / `downloadUrl`.
-#[napi(object)]
-pub struct FileUrlOpts {
-    pub user: Option<String>,
-    /// Seconds the signature stays valid.
-    pub use_signature_expiration: Option<f64>,
-}
 
 /// One file of a many-file write.
 #[napi(object)]
@@ -136,36 +103,6 @@ fn written(w: sandkit::files::WriteInfo) -> WriteInfo {
     }
 }
 
-fn fs_opts(o: &Option<FilesOpts>) -> FsOpts {
-    FsOpts {
-        user: o.as_ref().and_then(|o| o.user.clone()),
-    }
-}
-
-fn write_opts(o: Option<FilesWriteOpts>) -> WriteOpts {
-    let o = o.unwrap_or(FilesWriteOpts {
-        user: None,
-        metadata: None,
-    });
-    WriteOpts {
-        user: o.user,
-        metadata: o.metadata.unwrap_or_default().into_iter().collect(),
-    }
-}
-
-fn url_opts(o: Option<FileUrlOpts>) -> sandkit::Result<UrlOpts> {
-    let Some(o) = o else {
-        return Ok(UrlOpts::default());
-    };
-    Ok(UrlOpts {
-        user: o.user,
-        signature_expiration: from_js::seconds(
-            "useSignatureExpiration",
-            o.use_signature_expiration,
-        )?,
-    })
-}
-
 fn data(d: Either<String, Uint8Array>) -> FileData {
     match d {
         Either::A(s) => FileData::from(s),
@@ -179,11 +116,13 @@ impl Sandbox {
     pub async fn files_read_stream(
         &self,
         path: String,
-        opts: Option<FilesOpts>,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileReader> {
         let files = self.inner.files();
         guarded(async move {
-            let stream = files.read_stream(&path, &fs_opts(&opts)).await?;
+            let stream = files
+                .read_stream(&path, &read_opts(opts, js_options::files_opts)?.0)
+                .await?;
             Ok(FileReader {
                 inner: Arc::new(Mutex::new(Some(stream))),
             })
@@ -196,19 +135,25 @@ impl Sandbox {
         &self,
         path: String,
         data_in: Either<String, Uint8Array>,
-        opts: Option<FilesWriteOpts>,
+        #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<WriteInfo> {
         let files = self.inner.files();
         let body = data(data_in);
-        guarded(async move { Ok(written(files.write(&path, body, &write_opts(opts)).await?)) })
-            .await
+        guarded(async move {
+            Ok(written(
+                files
+                    .write(&path, body, &read_opts(opts, js_options::write_opts)?)
+                    .await?,
+            ))
+        })
+        .await
     }
 
     #[napi]
     pub async fn files_write_many(
         &self,
         entries: Vec<FilesWriteEntry>,
-        opts: Option<FilesWriteOpts>,
+        #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Vec<WriteInfo>> {
         let files = self.inner.files();
         let entries: Vec<_> = entries
@@ -219,7 +164,9 @@ impl Sandbox {
             })
             .collect();
         guarded(async move {
-            let infos = files.write_files(entries, &write_opts(opts)).await?;
+            let infos = files
+                .write_files(entries, &read_opts(opts, js_options::write_opts)?)
+                .await?;
             Ok(infos.into_iter().map(written).collect())
         })
         .await
@@ -230,9 +177,10 @@ impl Sandbox {
     pub async fn files_open_write(
         &self,
         path: String,
-        opts: Option<FilesWriteOpts>,
+        #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileWriter> {
         let files = self.inner.files();
+        let opts = read_opts(opts, js_options::write_opts).map_err(crate::convert::js_error)?;
         let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, TransportError>>(WRITE_QUEUE);
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -241,7 +189,7 @@ impl Sandbox {
         // Driven on its own while JavaScript feeds chunks through `write()`.
         napi::bindgen_prelude::spawn(async move {
             let result = files
-                .write(&path, FileData::Stream(Box::pin(stream)), &write_opts(opts))
+                .write(&path, FileData::Stream(Box::pin(stream)), &opts)
                 .await;
             let _ = done.send(result);
         });
@@ -255,40 +203,62 @@ impl Sandbox {
     pub async fn files_list(
         &self,
         path: String,
-        opts: Option<FilesOpts>,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Vec<EntryInfo>> {
         let files = self.inner.files();
         guarded(async move {
-            let depth = match opts.as_ref().and_then(|o| o.depth) {
-                Some(d) => from_js::depth(d)?,
-                None => 1,
-            };
-            let entries = files.list(&path, depth, &fs_opts(&opts)).await?;
+            let (opts, depth) = read_opts(opts, js_options::files_opts)?;
+            let entries = files.list(&path, depth, &opts).await?;
             Ok(entries.into_iter().map(entry).collect())
         })
         .await
     }
 
     #[napi]
-    pub async fn files_exists(&self, path: String, opts: Option<FilesOpts>) -> napi::Result<bool> {
+    pub async fn files_exists(
+        &self,
+        path: String,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<bool> {
         let files = self.inner.files();
-        guarded(async move { files.exists(&path, &fs_opts(&opts)).await }).await
+        guarded(async move {
+            files
+                .exists(&path, &read_opts(opts, js_options::files_opts)?.0)
+                .await
+        })
+        .await
     }
 
     #[napi]
     pub async fn files_get_info(
         &self,
         path: String,
-        opts: Option<FilesOpts>,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<EntryInfo> {
         let files = self.inner.files();
-        guarded(async move { Ok(entry(files.get_info(&path, &fs_opts(&opts)).await?)) }).await
+        guarded(async move {
+            Ok(entry(
+                files
+                    .get_info(&path, &read_opts(opts, js_options::files_opts)?.0)
+                    .await?,
+            ))
+        })
+        .await
     }
 
     #[napi]
-    pub async fn files_remove(&self, path: String, opts: Option<FilesOpts>) -> napi::Result<()> {
+    pub async fn files_remove(
+        &self,
+        path: String,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<()> {
         let files = self.inner.files();
-        guarded(async move { files.remove(&path, &fs_opts(&opts)).await }).await
+        guarded(async move {
+            files
+                .remove(&path, &read_opts(opts, js_options::files_opts)?.0)
+                .await
+        })
+        .await
     }
 
     #[napi]
@@ -296,12 +266,18 @@ impl Sandbox {
         &self,
         old_path: String,
         new_path: String,
-        opts: Option<FilesOpts>,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<EntryInfo> {
         let files = self.inner.files();
         guarded(async move {
             Ok(entry(
-                files.rename(&old_path, &new_path, &fs_opts(&opts)).await?,
+                files
+                    .rename(
+                        &old_path,
+                        &new_path,
+                        &read_opts(opts, js_options::files_opts)?.0,
+                    )
+                    .await?,
             ))
         })
         .await
@@ -311,30 +287,28 @@ impl Sandbox {
     pub async fn files_make_dir(
         &self,
         path: String,
-        opts: Option<FilesOpts>,
+        #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<bool> {
         let files = self.inner.files();
-        guarded(async move { files.make_dir(&path, &fs_opts(&opts)).await }).await
+        guarded(async move {
+            files
+                .make_dir(&path, &read_opts(opts, js_options::files_opts)?.0)
+                .await
+        })
+        .await
     }
 
     #[napi]
     pub async fn files_watch_dir(
         &self,
         path: String,
-        opts: Option<FilesWatchOpts>,
+        #[napi(ts_arg_type = "FilesWatchOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileWatcher> {
         let files = self.inner.files();
         guarded(async move {
-            let o = match opts {
-                Some(o) => sandkit::files::WatchOpts {
-                    user: o.user,
-                    recursive: o.recursive.unwrap_or(false),
-                    include_entry: o.include_entry.unwrap_or(false),
-                    timeout: from_js::millis("timeoutMs", o.timeout_ms)?,
-                },
-                None => Default::default(),
-            };
-            let handle = files.watch_dir(&path, &o).await?;
+            let handle = files
+                .watch_dir(&path, &read_opts(opts, js_options::watch_opts)?)
+                .await?;
             Ok(FileWatcher {
                 stopper: handle.stopper(),
                 inner: Arc::new(Mutex::new(Some(handle))),
@@ -348,10 +322,13 @@ impl Sandbox {
     pub async fn upload_url(
         &self,
         path: Option<String>,
-        opts: Option<FileUrlOpts>,
+        #[napi(ts_arg_type = "FileUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         let files = self.inner.files();
-        guarded(async move { files.upload_url(path.as_deref(), &url_opts(opts)?) }).await
+        guarded(async move {
+            files.upload_url(path.as_deref(), &read_opts(opts, js_options::url_opts)?)
+        })
+        .await
     }
 
     /// A URL that downloads a file with a plain GET.
@@ -359,10 +336,11 @@ impl Sandbox {
     pub async fn download_url(
         &self,
         path: String,
-        opts: Option<FileUrlOpts>,
+        #[napi(ts_arg_type = "FileUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         let files = self.inner.files();
-        guarded(async move { files.download_url(&path, &url_opts(opts)?) }).await
+        guarded(async move { files.download_url(&path, &read_opts(opts, js_options::url_opts)?) })
+            .await
     }
 }
 

@@ -1,34 +1,16 @@
 //! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
 //! code-context methods on (it makes the official package's `Execution` and `Result`).
 
-use crate::convert::guarded;
+use crate::convert::{JsAnyArg, guarded, read_opts};
 use crate::sandbox::Sandbox;
 use napi_derive::napi;
-use sandkit::interpreter::{CodeEvent as CoreEvent, ContextOpts, RunCodeOpts};
+use sandkit::interpreter::CodeEvent as CoreEvent;
+use sandkit::js_options;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// How much output one `nextEvents()` hands across at most.
 const EVENTS_BATCH: usize = 1 << 20;
-
-/// Options of one execution, as `runCode` takes them.
-#[napi(object)]
-pub struct CodeRunOpts {
-    pub language: Option<String>,
-    pub context_id: Option<String>,
-    #[napi(ts_type = "Record<string, string>")]
-    pub envs: Option<crate::convert::StringRecord>,
-    pub timeout_ms: Option<f64>,
-    pub request_timeout_ms: Option<f64>,
-}
-
-/// Options of `createCodeContext`.
-#[napi(object)]
-pub struct CodeContextOpts {
-    pub cwd: Option<String>,
-    pub language: Option<String>,
-    pub request_timeout_ms: Option<f64>,
-}
 
 /// A code context.
 #[napi(object)]
@@ -126,19 +108,14 @@ impl CodeRun {
 impl Sandbox {
     /// Starts an execution (`sandbox.runCode` reads it).
     #[napi]
-    pub async fn code_run(&self, code: String, opts: Option<CodeRunOpts>) -> napi::Result<CodeRun> {
+    pub async fn code_run(
+        &self,
+        code: String,
+        #[napi(ts_arg_type = "CodeRunOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<CodeRun> {
         let interpreter = self.inner.interpreter();
         guarded(async move {
-            let opts = match opts {
-                None => RunCodeOpts::default(),
-                Some(o) => RunCodeOpts::from_js(
-                    o.language,
-                    o.context_id,
-                    o.envs.map(|m| m.0.into_iter().collect()),
-                    o.timeout_ms,
-                    o.request_timeout_ms,
-                )?,
-            };
+            let opts = read_opts(opts, js_options::code_run_opts)?;
             let run = interpreter.run_code(&code, opts).await?;
             Ok(CodeRun {
                 cancel: run.cancel_handle(),
@@ -151,14 +128,11 @@ impl Sandbox {
     #[napi]
     pub async fn code_context_create(
         &self,
-        opts: Option<CodeContextOpts>,
+        #[napi(ts_arg_type = "CodeContextOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<CodeContext> {
         let interpreter = self.inner.interpreter();
         guarded(async move {
-            let opts = match opts {
-                None => ContextOpts::default(),
-                Some(o) => ContextOpts::from_js(o.cwd, o.language, o.request_timeout_ms)?,
-            };
+            let opts = read_opts(opts, js_options::code_context_opts)?;
             Ok(context(interpreter.create_context(opts).await?))
         })
         .await

@@ -3,65 +3,24 @@
 //! `commandsKill` and attached to again with `commandsConnect`.
 
 use crate::commands::ProcessHandle;
-use crate::convert::guarded;
+use crate::convert::{JsAnyArg, guarded, read_opts};
 use crate::sandbox::Sandbox;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
+use sandkit::js_options;
 use sandkit::options::from_js;
-use sandkit::pty::{PtyOpts, PtySize};
-
-/// Options of a terminal's start.
-#[napi(object)]
-pub struct PtyStartOpts {
-    /// Columns, 1 to 65535 (required).
-    pub cols: Option<f64>,
-    /// Rows, 1 to 65535 (required).
-    pub rows: Option<f64>,
-    #[napi(ts_type = "Record<string, string>")]
-    pub envs: Option<crate::convert::StringRecord>,
-    pub cwd: Option<String>,
-    pub user: Option<String>,
-    /// 0 for no limit; default 60 000.
-    pub timeout_ms: Option<f64>,
-}
-
-/// A terminal's size in character cells.
-#[napi(object)]
-pub struct PtySizeOpts {
-    pub cols: Option<f64>,
-    pub rows: Option<f64>,
-}
-
-fn start_opts(o: Option<PtyStartOpts>) -> sandkit::Result<PtyOpts> {
-    let o = o.unwrap_or(PtyStartOpts {
-        cols: None,
-        rows: None,
-        envs: None,
-        cwd: None,
-        user: None,
-        timeout_ms: None,
-    });
-    let mut opts = PtyOpts::new(PtySize::from_js(o.cols, o.rows)?);
-    opts.envs = o
-        .envs
-        .map(|m| m.0)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    opts.cwd = o.cwd;
-    opts.user = o.user;
-    opts.timeout = from_js::millis("timeoutMs", o.timeout_ms)?;
-    Ok(opts)
-}
 
 #[napi]
 impl Sandbox {
     /// Starts a login shell on a new terminal.
     #[napi]
-    pub async fn pty_create(&self, opts: Option<PtyStartOpts>) -> napi::Result<ProcessHandle> {
+    pub async fn pty_create(
+        &self,
+        #[napi(ts_arg_type = "PtyStartOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<ProcessHandle> {
         let inner = self.inner.clone();
         guarded(async move {
-            let opts = start_opts(opts)?;
+            let opts = read_opts(opts, js_options::pty_opts)?;
             Ok(ProcessHandle::new(inner.pty().create(opts).run().await?))
         })
         .await
@@ -84,11 +43,14 @@ impl Sandbox {
 
     /// Changes a terminal's size.
     #[napi]
-    pub async fn pty_resize(&self, pid: f64, size: Option<PtySizeOpts>) -> napi::Result<()> {
+    pub async fn pty_resize(
+        &self,
+        pid: f64,
+        #[napi(ts_arg_type = "PtySizeOpts | undefined | null")] size: Option<JsAnyArg>,
+    ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
-            let (cols, rows) = size.map_or((None, None), |s| (s.cols, s.rows));
-            let size = PtySize::from_js(cols, rows)?;
+            let size = read_opts(size, js_options::pty_size)?;
             inner.pty().resize(from_js::pid(pid)?, size).run().await
         })
         .await

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 /// What a browser needs to reach one sandbox without the API key (`sandbox.toHandle()`,
 /// `Sandbox.fromHandle(handle)`). A secret of that sandbox: whoever holds it controls the
 /// sandbox's processes and files.
-#[napi(object, js_name = "SandboxHandle")]
+#[napi(object, js_name = "SandboxHandle", object_from_js = false)]
 pub struct SandboxHandleObject {
     pub sandbox_id: Option<String>,
     pub domain: Option<String>,
@@ -32,16 +32,6 @@ pub fn handle_object(h: sandkit::SandboxHandle) -> SandboxHandleObject {
         envd_access_token: h.envd_access_token,
         traffic_access_token: h.traffic_access_token,
     }
-}
-
-pub fn core_handle(o: SandboxHandleObject) -> sandkit::Result<sandkit::SandboxHandle> {
-    sandkit::SandboxHandle::from_fields(
-        o.sandbox_id,
-        o.domain,
-        o.envd_version,
-        o.envd_access_token,
-        o.traffic_access_token,
-    )
 }
 
 pub fn request_object(r: sandkit::PublicRequest) -> PublicRequest {

@@ -1,6 +1,6 @@
 //! `Sandbox`: static calls by id and instance calls on a connected sandbox.
 
-use crate::commands::{self, ProcessHandle, ProcessListing, ProcessStartOpts};
+use crate::commands::{self, ProcessHandle, ProcessListing};
 use crate::convert::{
     JsAnyArg, SandboxInfo, SandboxMetrics, TemplateOrOpts, guarded, guarded_sync, read_opts,
     static_call,
@@ -312,11 +312,11 @@ impl Sandbox {
     /// control-plane calls need an `apiKey` in `opts`.
     #[napi]
     pub fn from_handle(
-        handle: crate::public::SandboxHandleObject,
+        #[napi(ts_arg_type = "SandboxHandle")] handle: JsAnyArg,
         #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Sandbox> {
         guarded_sync(|| {
-            let handle = crate::public::core_handle(handle)?;
+            let handle = js_options::handle(&handle.0)?;
             Ok(Sandbox {
                 inner: sandkit::Sandbox::from_handle(
                     handle,
@@ -337,11 +337,11 @@ impl Sandbox {
     pub async fn commands_spawn(
         &self,
         cmd: String,
-        opts: Option<ProcessStartOpts>,
+        #[napi(ts_arg_type = "ProcessStartOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<ProcessHandle> {
         let inner = self.inner.clone();
         guarded(async move {
-            let opts = commands::start_opts(opts)?;
+            let opts = read_opts(opts, js_options::run_opts)?;
             Ok(ProcessHandle::new(
                 inner.commands().spawn(&cmd, opts).await?,
             ))

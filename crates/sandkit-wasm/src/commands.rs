@@ -1,29 +1,14 @@
 //! Processes in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.commands` on
 //! (the same surface as the napi binding's `ProcessHandle` and `commands*` methods).
 
-use crate::convert::{promise, read_fields};
+use crate::convert::promise;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
-use sandkit::Result;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// How much output `nextOutput()` hands across at most per call.
 const OUTPUT_BATCH: usize = 1 << 20;
-
-/// `ProcessStartOpts` → the core's options.
-pub fn start_opts(v: Option<JsValue>) -> Result<sandkit::commands::RunOpts> {
-    read_fields(v, "opts", |o| {
-        Ok(sandkit::commands::RunOpts {
-            envs: o.string_map("envs")?.unwrap_or_default(),
-            cwd: o.string("cwd")?,
-            user: o.string("user")?,
-            timeout: sandkit::options::from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
-            stdin: o.bool("stdin")?.unwrap_or(false),
-            tag: o.string("tag")?,
-        })
-    })
-}
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);

@@ -1,7 +1,7 @@
 //! `ConnectionConfig`: the connection settings the core resolves (options, then defaults; no
 //! environment in wasm), shaped as the `e2b` package's class.
 
-use crate::convert::{js_error, read_fields, read_opts};
+use crate::convert::{js_error, read_opts};
 use sandkit::js_options;
 use sandkit::options::from_js;
 use wasm_bindgen::prelude::*;
@@ -97,12 +97,7 @@ impl JsConnectionConfig {
         opts: Option<JsValue>,
         shared_host: bool,
     ) -> Result<String, JsError> {
-        let (port, domain) = read_fields(opts, "opts", |o| {
-            let port = o.number("envdPort")?;
-            let port = port.map_or(Ok(sandkit::Sandbox::ENVD_PORT), from_js::port)?;
-            Ok((port, o.string("sandboxDomain")?))
-        })
-        .map_err(js_error)?;
+        let (port, domain) = read_opts(opts, js_options::daemon_url_opts).map_err(js_error)?;
         Ok(self
             .inner
             .sandbox_daemon_url(sandbox_id, domain.as_deref(), port, shared_host))

@@ -3,7 +3,6 @@
 //! (`sandkit::js_options`, `sandkit::options::from_js`).
 
 use js_sys::{Array, Date, Object, Promise, Reflect};
-use sandkit::js_options::Fields;
 use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{Error, ErrorKind, Op, Result, SandboxInfo};
@@ -88,16 +87,6 @@ pub fn read_opts<T>(
     }
 }
 
-/// An options object (`what` names it: `opts`, `size`, …) read as it is and handed to `read`
-/// as the core's [`Fields`], which checks each field's type as it is taken.
-pub fn read_fields<T>(
-    v: Option<JsValue>,
-    what: &str,
-    read: impl FnOnce(&Fields<'_>) -> Result<T>,
-) -> Result<T> {
-    read_opts(v, |v| read(&Fields::of(v, what)?))
-}
-
 /// A JavaScript value as it is, for the options whose shape the core checks; `path` names it
 /// in messages.
 fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
@@ -126,6 +115,9 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
         JsAny::Other("function")
     } else if let Some(date) = v.dyn_ref::<Date>() {
         JsAny::Date(date.get_time())
+    } else if js_sys::ArrayBuffer::is_view(v) || v.is_instance_of::<js_sys::ArrayBuffer>() {
+        // Bytes are no options: their indices are not walked as keys.
+        JsAny::Other(from_js::BINARY)
     } else if v.is_object() {
         let keys = Object::keys(v.unchecked_ref::<Object>());
         let mut members = Vec::with_capacity(keys.length() as usize);

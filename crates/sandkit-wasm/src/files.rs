@@ -2,11 +2,11 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{promise, read_fields, rejected, run, run_map, string_arg};
+use crate::convert::{promise, read_opts, rejected, run, run_map, string_arg};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
-use sandkit::files::{FileData, FsOpts, UrlOpts, WriteEntry, WriteOpts};
-use sandkit::options::from_js;
+use sandkit::files::{FileData, WriteEntry};
+use sandkit::js_options;
 use sandkit::{Op, Result};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,38 +71,6 @@ fn array_of<T>(items: &[T], f: fn(&T) -> JsValue) -> JsValue {
     out.into()
 }
 
-fn fs_opts(v: Option<JsValue>) -> Result<(FsOpts, Option<f64>)> {
-    read_fields(v, "opts", |o| {
-        Ok((
-            FsOpts {
-                user: o.string("user")?,
-            },
-            o.number("depth")?,
-        ))
-    })
-}
-
-fn write_opts(v: Option<JsValue>) -> Result<WriteOpts> {
-    read_fields(v, "opts", |o| {
-        Ok(WriteOpts {
-            user: o.string("user")?,
-            metadata: o.string_map("metadata")?.unwrap_or_default(),
-        })
-    })
-}
-
-fn url_opts(v: Option<JsValue>) -> Result<UrlOpts> {
-    read_fields(v, "opts", |o| {
-        Ok(UrlOpts {
-            user: o.string("user")?,
-            signature_expiration: from_js::seconds(
-                "useSignatureExpiration",
-                o.number("useSignatureExpiration")?,
-            )?,
-        })
-    })
-}
-
 /// `{path, data}[]`: the data stays a JavaScript value.
 fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
     if !Array::is_array(v) {
@@ -113,11 +81,12 @@ fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
     let array: &Array = v.unchecked_ref();
     let mut out = Vec::with_capacity(array.length() as usize);
     for (i, item) in array.iter().enumerate() {
-        let path = read_fields(Some(item.clone()), &format!("files[{i}]"), |o| {
-            o.string("path")
-        })?
-        .ok_or_else(|| sandkit::Error::invalid_argument(format!("files[{i}].path is required")))?;
-        let data = Reflect::get(&item, &JsValue::from_str("data")).unwrap_or_default();
+        // Read field by field: `data` may be a large buffer, never to be walked as options.
+        let field = |key: &str| Reflect::get(&item, &JsValue::from_str(key)).unwrap_or_default();
+        let path = field("path").as_string().ok_or_else(|| {
+            sandkit::Error::invalid_argument(format!("files[{i}].path must be a string"))
+        })?;
+        let data = field("data");
         out.push(WriteEntry {
             path,
             data: FileData::Host(data),
@@ -138,7 +107,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().read_stream(&path, &o.0));
+        let op = read_opts(opts, js_options::files_opts)
+            .map(|o| self.inner.files().read_stream(&path, &o.0));
         run_map(op, |stream| {
             JsValue::from(FileReader {
                 inner: Rc::new(RefCell::new(Some(Box::new(stream)))),
@@ -161,8 +131,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op =
-            write_opts(opts).map(|o| self.inner.files().write(&path, FileData::Host(data_in), &o));
+        let op = read_opts(opts, js_options::write_opts)
+            .map(|o| self.inner.files().write(&path, FileData::Host(data_in), &o));
         run_map(op, |info| written(&info))
     }
 
@@ -174,7 +144,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let opts = write_opts(opts);
+        let opts = read_opts(opts, js_options::write_opts);
         let op = write_entries(&entries).and_then(|entries| {
             let o = opts?;
             Ok(self.inner.files().write_files(entries, &o))
@@ -192,10 +162,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).and_then(|(opts, depth)| {
-            let depth = depth.map(from_js::depth).transpose()?.unwrap_or(1);
-            Ok(self.inner.files().list(&path, depth, &opts))
-        });
+        let op = read_opts(opts, js_options::files_opts)
+            .map(|(opts, depth)| self.inner.files().list(&path, depth, &opts));
         run_map(op, |entries| array_of(&entries, entry))
     }
 
@@ -209,7 +177,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().exists(&path, &o.0));
+        let op =
+            read_opts(opts, js_options::files_opts).map(|o| self.inner.files().exists(&path, &o.0));
         run_map(op, JsValue::from)
     }
 
@@ -223,7 +192,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().get_info(&path, &o.0));
+        let op = read_opts(opts, js_options::files_opts)
+            .map(|o| self.inner.files().get_info(&path, &o.0));
         run_map(op, |e| entry(&e))
     }
 
@@ -237,7 +207,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().remove(&path, &o.0));
+        let op =
+            read_opts(opts, js_options::files_opts).map(|o| self.inner.files().remove(&path, &o.0));
         run_map(op, undefined)
     }
 
@@ -248,7 +219,8 @@ impl Sandbox {
         #[wasm_bindgen(js_name = newPath)] new_path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let op = fs_opts(opts).map(|o| self.inner.files().rename(&old_path, &new_path, &o.0));
+        let op = read_opts(opts, js_options::files_opts)
+            .map(|o| self.inner.files().rename(&old_path, &new_path, &o.0));
         run_map(op, |e| entry(&e))
     }
 
@@ -262,7 +234,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = fs_opts(opts).map(|o| self.inner.files().make_dir(&path, &o.0));
+        let op = read_opts(opts, js_options::files_opts)
+            .map(|o| self.inner.files().make_dir(&path, &o.0));
         run_map(op, JsValue::from)
     }
 
@@ -279,17 +252,7 @@ impl Sandbox {
             Err(e) => return rejected(e),
         };
         let files = self.inner.files();
-        let opts = (|| -> Result<sandkit::files::WatchOpts> {
-            read_fields(opts, "opts", |o| {
-                Ok(sandkit::files::WatchOpts {
-                    user: o.string("user")?,
-                    recursive: o.bool("recursive")?.unwrap_or(false),
-                    include_entry: o.bool("includeEntry")?.unwrap_or(false),
-                    timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
-                })
-            })
-        })();
-        let op = opts.map(|o| files.watch_dir(&path, &o));
+        let op = read_opts(opts, js_options::watch_opts).map(|o| files.watch_dir(&path, &o));
         run_map(op, |handle| {
             JsValue::from(FileWatcher {
                 stopper: handle.stopper(),
@@ -305,7 +268,8 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<String>,
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let url = url_opts(opts).and_then(|o| self.inner.files().upload_url(path.as_deref(), &o));
+        let url = read_opts(opts, js_options::url_opts)
+            .and_then(|o| self.inner.files().upload_url(path.as_deref(), &o));
         run(Op::ready(url.map(|u| JsValue::from_str(&u))))
     }
 
@@ -320,7 +284,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let url = url_opts(opts).and_then(|o| self.inner.files().download_url(&path, &o));
+        let url = read_opts(opts, js_options::url_opts)
+            .and_then(|o| self.inner.files().download_url(&path, &o));
         run(Op::ready(url.map(|u| JsValue::from_str(&u))))
     }
 }

@@ -1,10 +1,11 @@
 //! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
 //! code-context methods on (the same surface as the napi binding's `CodeRun` and `code*`).
 
-use crate::convert::{promise, read_fields, rejected, run_map, string_arg};
+use crate::convert::{promise, read_opts, rejected, run_map, string_arg};
 use crate::sandbox::Sandbox;
 use js_sys::{Array, Object, Promise, Reflect};
-use sandkit::interpreter::{CodeEvent, ContextOpts, RunCodeOpts};
+use sandkit::interpreter::CodeEvent;
+use sandkit::js_options;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -66,28 +67,6 @@ fn context(c: sandkit::interpreter::CodeContext) -> JsValue {
     obj.into()
 }
 
-fn run_opts(v: Option<JsValue>) -> sandkit::Result<RunCodeOpts> {
-    read_fields(v, "opts", |o| {
-        RunCodeOpts::from_js(
-            o.string("language")?,
-            o.string("contextId")?,
-            o.string_map("envs")?,
-            o.number("timeoutMs")?,
-            o.number("requestTimeoutMs")?,
-        )
-    })
-}
-
-fn context_opts(v: Option<JsValue>) -> sandkit::Result<ContextOpts> {
-    read_fields(v, "opts", |o| {
-        ContextOpts::from_js(
-            o.string("cwd")?,
-            o.string("language")?,
-            o.number("requestTimeoutMs")?,
-        )
-    })
-}
-
 fn gone() -> sandkit::Error {
     sandkit::Error::new(
         sandkit::ErrorKind::Sandbox,
@@ -143,7 +122,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = run_opts(opts).map(|o| self.inner.interpreter().run_code(&code, o));
+        let op = read_opts(opts, js_options::code_run_opts)
+            .map(|o| self.inner.interpreter().run_code(&code, o));
         run_map(op, |run| {
             CodeRun {
                 cancel: run.cancel_handle(),
@@ -160,7 +140,8 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = context_opts(opts).map(|o| self.inner.interpreter().create_context(o));
+        let op = read_opts(opts, js_options::code_context_opts)
+            .map(|o| self.inner.interpreter().create_context(o));
         run_map(op, context)
     }
 

@@ -3,13 +3,11 @@
 //! `ProcessHandle` whose output is all `pty`.
 
 use crate::commands::ProcessHandle;
-use crate::convert::{read_fields, run_map};
+use crate::convert::{read_opts, run_map};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::Promise;
-use sandkit::Result;
-use sandkit::js_options::Fields;
+use sandkit::js_options;
 use sandkit::options::from_js;
-use sandkit::pty::{PtyOpts, PtySize};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -34,23 +32,6 @@ export interface PtySizeOpts {
 }
 "#;
 
-/// `{ cols, rows }` → a size.
-fn size_of(o: &Fields<'_>) -> Result<PtySize> {
-    PtySize::from_js(o.number("cols")?, o.number("rows")?)
-}
-
-/// `PtyStartOpts` → the core's options.
-fn start_opts(v: Option<JsValue>) -> Result<PtyOpts> {
-    read_fields(v, "opts", |o| {
-        let mut opts = PtyOpts::new(size_of(o)?);
-        opts.envs = o.string_map("envs")?.unwrap_or_default();
-        opts.cwd = o.string("cwd")?;
-        opts.user = o.string("user")?;
-        opts.timeout = from_js::millis("timeoutMs", o.number("timeoutMs")?)?;
-        Ok(opts)
-    })
-}
-
 #[wasm_bindgen]
 impl Sandbox {
     /// Starts a login shell on a new terminal.
@@ -61,7 +42,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let op = start_opts(opts).map(|o| self.inner.pty().create(o));
+        let op = read_opts(opts, js_options::pty_opts).map(|o| self.inner.pty().create(o));
         run_map(op, |h| JsValue::from(ProcessHandle::new(h)))
     }
 
@@ -80,7 +61,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_optional_param_type = "PtySizeOpts | null")] size: Option<JsValue>,
     ) -> Promise {
         let op = from_js::pid(pid).and_then(|pid| {
-            let size = read_fields(size, "size", size_of)?;
+            let size = read_opts(size, js_options::pty_size)?;
             Ok(self.inner.pty().resize(pid, size))
         });
         run_map(op, undefined)

@@ -1,7 +1,6 @@
 //! Public URLs, the request that reaches one, and sandbox handles: conversions only (the
 //! rules are the core's, `sandkit::public`).
 
-use crate::convert::read_fields;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -30,19 +29,6 @@ pub fn handle_object(h: sandkit::SandboxHandle) -> JsValue {
     set(&obj, "envdAccessToken", opt(h.envd_access_token));
     set(&obj, "trafficAccessToken", opt(h.traffic_access_token));
     obj.into()
-}
-
-/// The handle a page was given, read field by field (typed errors name the field).
-pub fn core_handle(v: JsValue) -> sandkit::Result<sandkit::SandboxHandle> {
-    read_fields(Some(v), "handle", |o| {
-        sandkit::SandboxHandle::from_fields(
-            o.string("sandboxId")?,
-            o.string("domain")?,
-            o.string("envdVersion")?,
-            o.string("envdAccessToken")?,
-            o.string("trafficAccessToken")?,
-        )
-    })
 }
 
 /// `{ url, headers }`, the headers as a plain object.

@@ -314,7 +314,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Result<Sandbox, JsError> {
-        let made = crate::public::core_handle(handle).and_then(|h| {
+        let made = read_opts(Some(handle), js_options::handle).and_then(|h| {
             sandkit::Sandbox::from_handle(h, &read_opts(opts, js_options::api_opts)?)
         });
         Ok(Sandbox {
@@ -340,7 +340,8 @@ impl Sandbox {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
-        let op = commands::start_opts(opts).map(|o| self.inner.commands().spawn(&cmd, o));
+        let op =
+            read_opts(opts, js_options::run_opts).map(|o| self.inner.commands().spawn(&cmd, o));
         run_map(op, process_handle)
     }
 

@@ -1,22 +1,14 @@
 //! `getSignature`: the signature of a `/files` URL, made by the core.
 
-use crate::convert::{js_error, read_fields};
-use sandkit::options::from_js;
+use crate::convert::{js_error, read_opts};
 use wasm_bindgen::prelude::*;
 
 /// `getSignature({ path, operation, user?, expirationInSeconds?, envdAccessToken? })`:
 /// `{ signature, expiration }`, as `e2b`'s makes them.
 #[wasm_bindgen(js_name = "getSignature", skip_typescript)]
 pub fn get_signature(opts: JsValue) -> Result<JsValue, JsError> {
-    let (signature, expiration) = read_fields(Some(opts), "opts", |o| {
-        sandkit::files::signature_for(
-            &o.string("path")?.unwrap_or_default(),
-            &o.string("operation")?.unwrap_or_default(),
-            o.string("user")?.as_deref(),
-            o.string("envdAccessToken")?.as_deref(),
-            from_js::seconds("expirationInSeconds", o.number("expirationInSeconds")?)?,
-            js_sys::Date::now(),
-        )
+    let (signature, expiration) = read_opts(Some(opts), |o| {
+        sandkit::js_options::signature(o, js_sys::Date::now())
     })
     .map_err(js_error)?;
     let out = js_sys::Object::new();

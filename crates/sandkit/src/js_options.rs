@@ -1,6 +1,6 @@
-//! The options objects of the sandbox calls (create, connect, list, getMetrics, pause and the
-//! calls that take only connection fields) as a binding hands them over: one [`JsAny`], read
-//! from the caller's object as it is. Which fields each object has, the JavaScript type each
+//! The options objects of the calls (create, connect, list, getMetrics, pause, the calls that
+//! take only connection fields, commands, files, terminals, runCode, handles and signatures)
+//! as a binding hands them over: one [`JsAny`], read from the caller's object as it is. Which fields each object has, the JavaScript type each
 //! must be, the path a message names and every check live here, so the napi and wasm bindings
 //! only convert the value and refuse the same inputs in the same words.
 
@@ -345,6 +345,147 @@ fn network(n: &Fields<'_>) -> Result<crate::NetworkConfig> {
         egress_proxy: n.any("egressProxy"),
         allow_internet_access: None,
     })
+}
+
+/// `ProcessStartOpts`, the options of a command's start.
+pub fn run_opts(opts: &JsAny) -> Result<crate::commands::RunOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::commands::RunOpts {
+        envs: o.string_map("envs")?.unwrap_or_default(),
+        cwd: o.string("cwd")?,
+        user: o.string("user")?,
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        stdin: o.bool("stdin")?.unwrap_or(false),
+        tag: o.string("tag")?,
+    })
+}
+
+/// `FilesOpts`: the user of a filesystem call, and the `depth` of a listing (1 when not
+/// given).
+pub fn files_opts(opts: &JsAny) -> Result<(crate::files::FsOpts, u32)> {
+    let o = Fields::of(opts, "opts")?;
+    let depth = o.number("depth")?.map(from_js::depth).transpose()?;
+    Ok((
+        crate::files::FsOpts {
+            user: o.string("user")?,
+        },
+        depth.unwrap_or(1),
+    ))
+}
+
+/// `FilesWriteOpts`.
+pub fn write_opts(opts: &JsAny) -> Result<crate::files::WriteOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::files::WriteOpts {
+        user: o.string("user")?,
+        metadata: o.string_map("metadata")?.unwrap_or_default(),
+    })
+}
+
+/// `FilesWatchOpts`.
+pub fn watch_opts(opts: &JsAny) -> Result<crate::files::WatchOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::files::WatchOpts {
+        user: o.string("user")?,
+        recursive: o.bool("recursive")?.unwrap_or(false),
+        include_entry: o.bool("includeEntry")?.unwrap_or(false),
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+    })
+}
+
+/// `FileUrlOpts`, of `uploadUrl` and `downloadUrl`.
+pub fn url_opts(opts: &JsAny) -> Result<crate::files::UrlOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::files::UrlOpts {
+        user: o.string("user")?,
+        signature_expiration: from_js::seconds(
+            "useSignatureExpiration",
+            o.number("useSignatureExpiration")?,
+        )?,
+    })
+}
+
+/// `{ cols, rows }` of a terminal.
+fn pty_size_of(o: &Fields<'_>) -> Result<crate::pty::PtySize> {
+    crate::pty::PtySize::from_js(o.number("cols")?, o.number("rows")?)
+}
+
+/// `PtySizeOpts`, the argument `size` of a resize.
+pub fn pty_size(size: &JsAny) -> Result<crate::pty::PtySize> {
+    pty_size_of(&Fields::of(size, "size")?)
+}
+
+/// `PtyStartOpts`.
+pub fn pty_opts(opts: &JsAny) -> Result<crate::pty::PtyOpts> {
+    let o = Fields::of(opts, "opts")?;
+    let mut pty = crate::pty::PtyOpts::new(pty_size_of(&o)?);
+    pty.envs = o.string_map("envs")?.unwrap_or_default();
+    pty.cwd = o.string("cwd")?;
+    pty.user = o.string("user")?;
+    pty.timeout = from_js::millis("timeoutMs", o.number("timeoutMs")?)?;
+    Ok(pty)
+}
+
+/// `CodeRunOpts`, of one execution of `runCode`.
+pub fn code_run_opts(opts: &JsAny) -> Result<crate::interpreter::RunCodeOpts> {
+    let o = Fields::of(opts, "opts")?;
+    crate::interpreter::RunCodeOpts::from_js(
+        o.string("language")?,
+        o.string("contextId")?,
+        o.string_map("envs")?,
+        o.number("timeoutMs")?,
+        o.number("requestTimeoutMs")?,
+    )
+}
+
+/// `CodeContextOpts`, of `createCodeContext`.
+pub fn code_context_opts(opts: &JsAny) -> Result<crate::interpreter::ContextOpts> {
+    let o = Fields::of(opts, "opts")?;
+    crate::interpreter::ContextOpts::from_js(
+        o.string("cwd")?,
+        o.string("language")?,
+        o.number("requestTimeoutMs")?,
+    )
+}
+
+/// `SandboxHandle`, the argument `handle` of `Sandbox.fromHandle`.
+pub fn handle(handle: &JsAny) -> Result<crate::SandboxHandle> {
+    let o = Fields::of(handle, "handle")?;
+    crate::SandboxHandle::from_fields(
+        o.string("sandboxId")?,
+        o.string("domain")?,
+        o.string("envdVersion")?,
+        o.string("envdAccessToken")?,
+        o.string("trafficAccessToken")?,
+    )
+}
+
+/// `SandboxUrlOpts`: the daemon's port (49983 when not given) and the sandbox's domain.
+pub fn daemon_url_opts(opts: &JsAny) -> Result<(u16, Option<String>)> {
+    let o = Fields::of(opts, "opts")?;
+    let port = o.number("envdPort")?.map(from_js::port).transpose()?;
+    Ok((
+        port.unwrap_or(crate::Sandbox::ENVD_PORT),
+        o.string("sandboxDomain")?,
+    ))
+}
+
+/// `getSignature(opts)`: the signature of a `/files` URL and when it expires (unix seconds),
+/// `now_ms` being the runtime's clock.
+pub fn signature(opts: &JsAny, now_ms: f64) -> Result<(String, Option<i64>)> {
+    let o = Fields::of(opts, "opts")?;
+    let required = |key: &str| {
+        o.string(key)?
+            .ok_or_else(|| Error::invalid_argument(format!("{key} is required")))
+    };
+    crate::files::signature_for(
+        &required("path")?,
+        &required("operation")?,
+        o.string("user")?.as_deref(),
+        o.string("envdAccessToken")?.as_deref(),
+        from_js::seconds("expirationInSeconds", o.number("expirationInSeconds")?)?,
+        now_ms,
+    )
 }
 
 #[cfg(test)]

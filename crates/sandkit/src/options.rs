@@ -716,6 +716,10 @@ pub mod from_js {
         }
     }
 
+    /// The type name of bytes (an `ArrayBuffer` or a view of one) read as a [`JsAny`]: they
+    /// are no options, so a binding does not walk their indices.
+    pub const BINARY: &str = "binary data";
+
     /// How deep a binding reads a [`JsAny`]; deeper (or cyclic) values are refused.
     pub const JS_ANY_MAX_DEPTH: usize = 16;
 
