@@ -1,4 +1,5 @@
-//! JavaScript shapes (generated into index.d.ts) and their conversion to the core's options.
+//! JavaScript values to the core and back: options arguments read as they are (`JsAnyArg`,
+//! which `sandkit::js_options` reads), results as the shapes generated into index.d.ts.
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;

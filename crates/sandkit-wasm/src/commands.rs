@@ -1,8 +1,8 @@
 //! Processes in a sandbox: the low-level calls `js/wrap.mjs` builds `sandbox.commands` on
 //! (the same surface as the napi binding's `ProcessHandle` and `commands*` methods).
 
-use crate::convert::promise;
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use crate::convert::{array_of, promise};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -28,22 +28,16 @@ fn string_map(map: &std::collections::BTreeMap<String, String>) -> Object {
 
 /// `ProcessListing[]`.
 pub fn listings(list: Vec<sandkit::commands::ProcessInfo>) -> JsValue {
-    let out = Array::new();
-    for p in list {
+    array_of(list, |p| {
         let obj = Object::new();
         set(&obj, "pid", &JsValue::from(p.pid));
         set(&obj, "tag", &opt_string(&p.tag));
         set(&obj, "cmd", &JsValue::from_str(&p.cmd));
-        let args = Array::new();
-        for a in &p.args {
-            args.push(&JsValue::from_str(a));
-        }
-        set(&obj, "args", &args);
+        set(&obj, "args", &array_of(&p.args, |a| JsValue::from_str(a)));
         set(&obj, "envs", &string_map(&p.envs));
         set(&obj, "cwd", &opt_string(&p.cwd));
-        out.push(&obj);
-    }
-    out.into()
+        obj.into()
+    })
 }
 
 fn gone() -> sandkit::Error {

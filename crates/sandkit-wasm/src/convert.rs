@@ -147,10 +147,19 @@ pub fn network_update(v: JsValue) -> Result<sandkit::SandboxNetworkUpdateConfig>
     from_js::network_update_value(any(&v, "network", 0)?)
 }
 
+/// A JavaScript array of `f` of every item (pushed one by one: `collect::<Array>()` brings a
+/// kilobyte of iterator code).
+pub fn array_of<I: IntoIterator>(items: I, f: impl Fn(I::Item) -> JsValue) -> JsValue {
+    let out = Array::new();
+    for item in items {
+        out.push(&f(item));
+    }
+    out.into()
+}
+
 /// `SandboxMetrics` objects: plain objects with a `Date`, as the official SDK returns them.
 pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
-    let out = Array::new();
-    for m in samples {
+    array_of(samples, |m| {
         let obj = Object::new();
         let set = |k: &str, v: JsValue| {
             Reflect::set(&obj, &JsValue::from_str(k), &v).ok();
@@ -170,9 +179,8 @@ pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
         ] {
             set(k, JsValue::from_f64(v as f64));
         }
-        out.push(&obj);
-    }
-    out.into()
+        obj.into()
+    })
 }
 
 /// A `SandboxInfo` as JSON: everything but the two dates, which `JSON.parse` cannot make.

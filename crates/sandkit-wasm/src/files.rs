@@ -2,7 +2,7 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{promise, read_opts, rejected, run, run_map, string_arg};
+use crate::convert::{array_of, promise, read_opts, rejected, run, run_map, string_arg};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
 use sandkit::files::{FileData, WriteEntry};
@@ -60,15 +60,6 @@ fn written(w: &sandkit::files::WriteInfo) -> JsValue {
     set(&obj, "path", &JsValue::from_str(&w.path));
     set(&obj, "metadata", &metadata(&w.metadata));
     obj.into()
-}
-
-/// A JavaScript array of `f` of every item.
-fn array_of<T>(items: &[T], f: fn(&T) -> JsValue) -> JsValue {
-    let out = Array::new();
-    for item in items {
-        out.push(&f(item));
-    }
-    out.into()
 }
 
 /// `{path, data}[]`: the data stays a JavaScript value.

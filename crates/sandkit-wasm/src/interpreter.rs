@@ -1,9 +1,9 @@
 //! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
 //! code-context methods on (the same surface as the napi binding's `CodeRun` and `code*`).
 
-use crate::convert::{promise, read_opts, rejected, run_map, string_arg};
+use crate::convert::{array_of, promise, read_opts, rejected, run_map, string_arg};
 use crate::sandbox::Sandbox;
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Object, Promise, Reflect};
 use sandkit::interpreter::CodeEvent;
 use sandkit::js_options;
 use std::cell::RefCell;
@@ -49,16 +49,6 @@ fn event(e: CodeEvent) -> JsValue {
     obj.into()
 }
 
-/// A JavaScript array of `f` of every item (pushed one by one: `collect::<Array>()` brings a
-/// kilobyte of iterator code).
-fn array<T>(items: Vec<T>, f: fn(T) -> JsValue) -> JsValue {
-    let out = Array::new();
-    for item in items {
-        out.push(&f(item));
-    }
-    out.into()
-}
-
 fn context(c: sandkit::interpreter::CodeContext) -> JsValue {
     let obj = Object::new();
     set(&obj, "id", &JsValue::from_str(&c.id));
@@ -97,7 +87,7 @@ impl CodeRun {
             *slot.try_borrow_mut().map_err(|_| gone())? = Some(run);
             Ok(match batch? {
                 None => JsValue::NULL,
-                Some(events) => array(events, event),
+                Some(events) => array_of(events, event),
             })
         }))
     }
@@ -148,7 +138,7 @@ impl Sandbox {
     #[wasm_bindgen(js_name = codeContextsList, unchecked_return_type = "Promise<CodeContext[]>")]
     pub fn code_contexts_list(&self) -> Promise {
         run_map(Ok(self.inner.interpreter().list_contexts()), |all| {
-            array(all, context)
+            array_of(all, context)
         })
     }
 

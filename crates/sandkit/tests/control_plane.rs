@@ -37,19 +37,12 @@ fn list_opts(url: &str, tag: &str, limit: Option<u32>) -> ListOpts {
     }
 }
 
-async fn collect_ids(mut pages: sandkit::SandboxPaginator) -> Vec<String> {
-    let mut ids = Vec::new();
-    while pages.has_next() {
-        ids.extend(
-            pages
-                .next_items()
-                .await
-                .expect("page")
-                .into_iter()
-                .map(|i| i.sandbox_id),
-        );
-    }
-    ids
+async fn collect_ids(opts: ListOpts) -> Vec<String> {
+    common::list_all(opts)
+        .await
+        .into_iter()
+        .map(|i| i.sandbox_id)
+        .collect()
 }
 
 #[tokio::test]
@@ -148,12 +141,7 @@ async fn filters_by_state_and_metadata() {
             connection: conn(&url, TEAM_A_KEY),
             ..Default::default()
         };
-        async move {
-            collect_ids(Sandbox::list(opts))
-                .await
-                .into_iter()
-                .collect::<HashSet<_>>()
-        }
+        async move { collect_ids(opts).await.into_iter().collect::<HashSet<_>>() }
     };
     let set = |s: &[&Sandbox]| {
         s.iter()
@@ -204,7 +192,7 @@ async fn pages_through_many_sandboxes_exactly_once_even_under_churn() {
     let all: HashSet<String> = created.iter().map(|s| s.sandbox_id().to_string()).collect();
 
     for limit in [100, 7] {
-        let ids = collect_ids(Sandbox::list(list_opts(&url, &tag, Some(limit)))).await;
+        let ids = collect_ids(list_opts(&url, &tag, Some(limit))).await;
         assert_eq!(ids.len(), all.len(), "limit {limit}: {} ids", ids.len());
         assert_eq!(
             ids.iter().cloned().collect::<HashSet<_>>(),
@@ -221,11 +209,11 @@ async fn pages_through_many_sandboxes_exactly_once_even_under_churn() {
     assert_eq!(streamed.len(), all.len());
 
     // Newest first by default, oldest first with asc.
-    let desc = collect_ids(Sandbox::list(list_opts(&url, &tag, Some(50)))).await;
-    let asc = collect_ids(Sandbox::list(ListOpts {
+    let desc = collect_ids(list_opts(&url, &tag, Some(50))).await;
+    let asc = collect_ids(ListOpts {
         order: Some(ListOrder::Asc),
         ..list_opts(&url, &tag, Some(50))
-    }))
+    })
     .await;
     assert_eq!(desc.iter().rev().cloned().collect::<Vec<_>>(), asc);
 
@@ -281,11 +269,11 @@ async fn teams_and_keys_are_enforced() {
             .await
             .unwrap()
     );
-    let theirs = collect_ids(Sandbox::list(ListOpts {
+    let theirs = collect_ids(ListOpts {
         metadata: Some(meta(&[("tag", &tag)])),
         connection: other,
         ..Default::default()
-    }))
+    })
     .await;
     assert!(theirs.is_empty());
 
@@ -338,11 +326,7 @@ async fn an_expired_sandbox_is_gone() {
         }
     }
     assert!(gone, "the sandbox outlived its timeout by seconds");
-    assert!(
-        collect_ids(Sandbox::list(list_opts(&url, &tag, None)))
-            .await
-            .is_empty()
-    );
+    assert!(collect_ids(list_opts(&url, &tag, None)).await.is_empty());
     assert!(!sbx.kill().await.unwrap());
     server.shutdown().await;
 }

@@ -233,18 +233,12 @@ async fn ten_thousand_idempotent_calls_through_faults() {
         .buffer_unordered(CREATES)
         .collect()
         .await;
-    let listed = {
-        let mut p = Sandbox::list(ListOpts {
-            metadata: Some([("tag".to_string(), create_tag.clone())].into()),
-            connection: direct.clone(),
-            ..Default::default()
-        });
-        let mut all = Vec::new();
-        while p.has_next() {
-            all.extend(p.next_items().await.unwrap());
-        }
-        all
-    };
+    let listed = common::list_all(ListOpts {
+        metadata: Some([("tag".to_string(), create_tag.clone())].into()),
+        connection: direct.clone(),
+        ..Default::default()
+    })
+    .await;
     let mut per_create: BTreeMap<String, usize> = BTreeMap::new();
     for s in &listed {
         *per_create.entry(s.metadata["i"].clone()).or_default() += 1;

@@ -37,18 +37,15 @@ async fn start(dir: &std::path::Path, port: u16) -> sandkit_server::RunningServe
 }
 
 async fn listed(opts: &ConnectionOpts, tag: &str) -> BTreeMap<String, String> {
-    let mut p = Sandbox::list(ListOpts {
+    common::list_all(ListOpts {
         metadata: Some([("tag".to_string(), tag.to_string())].into()),
         connection: opts.clone(),
         ..Default::default()
-    });
-    let mut out = BTreeMap::new();
-    while p.has_next() {
-        for s in p.next_items().await.unwrap() {
-            out.insert(s.sandbox_id, format!("{:?}", s.state));
-        }
-    }
-    out
+    })
+    .await
+    .into_iter()
+    .map(|s| (s.sandbox_id, format!("{:?}", s.state)))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,11 +3,21 @@
 
 pub mod fault_proxy;
 
-use sandkit::ConnectionOpts;
+use sandkit::{ConnectionOpts, ListOpts, Sandbox, SandboxInfo};
 use sandkit_server::{RunningServer, ServerConfig};
 
 pub const TEAM_A_KEY: &str = "sk_test_team_a";
 pub const TEAM_B_KEY: &str = "sk_test_team_b";
+
+/// Every sandbox `opts` lists, page after page.
+pub async fn list_all(opts: ListOpts) -> Vec<SandboxInfo> {
+    let mut pages = Sandbox::list(opts);
+    let mut all = Vec::new();
+    while pages.has_next() {
+        all.extend(pages.next_items().await.expect("a page"));
+    }
+    all
+}
 
 /// A control-plane sandkitd: sandboxes are records, no processes.
 pub async fn start_server() -> RunningServer {
