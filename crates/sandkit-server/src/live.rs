@@ -153,6 +153,9 @@ impl Live {
 
     /// Gives sandboxes `net` (or says why they have loopback only).
     pub fn with_network(mut self, net: Result<crate::net::Network, String>) -> Live {
+        if let (Ok(rt), Ok(net)) = (&self.runtime, &net) {
+            rt.set_network(net.clone());
+        }
         self.net = net;
         self
     }
@@ -204,6 +207,17 @@ impl Live {
             return Ok(None);
         };
         let policy = policy_of(&record.spec)?;
+        // From the warm pool: its interface is there, its rules go in before the create
+        // answers (before anything of the sandbox's user runs).
+        if let Some(attachment) = handle.take_link() {
+            return match net.apply(&attachment, policy).await {
+                Ok(()) => Ok(Some(attachment)),
+                Err(e) => {
+                    net.detach(attachment).await;
+                    Err(format!("could not give the sandbox its network rules: {e}"))
+                }
+            };
+        }
         net.attach(pid, netns, policy)
             .await
             .map(Some)

@@ -221,6 +221,48 @@ impl Network {
         Ok(attachment)
     }
 
+    /// Gives a sandbox of the warm pool its interface ahead of its create, with no rules
+    /// yet: it runs nothing but its agent until [`Network::apply`] has put its rules in place
+    /// (which a create does before it answers, so no process of the sandbox's user ever runs
+    /// without them). The count of connections of the address is reset here, once per slot
+    /// taken, so neither `apply` nor `detach` needs to.
+    pub async fn link_up(&self, pid: u32, netns: &OwnedFd) -> Result<Attachment, String> {
+        let slot = self.take_slot()?;
+        let address = Ipv4Addr::from(self.inner.block.0 + slot);
+        let attachment = Attachment {
+            slot,
+            address,
+            host_if: format!("{}{slot}", self.inner.table.iface_prefix),
+        };
+        {
+            let _one = self.inner.changes.lock().await;
+            if let Err(e) = nft::apply(&self.inner.table.reset_count_script(address)).await {
+                self.free_slot(slot);
+                return Err(e);
+            }
+        }
+        // A link of an earlier sandkitd of this block, whose sandbox lived on: not ours.
+        link::remove(&attachment.host_if).await;
+        if let Err(e) = link::create(&attachment.host_if, address, pid, netns).await {
+            self.detach(attachment).await;
+            return Err(e);
+        }
+        Ok(attachment)
+    }
+
+    /// Puts `policy` in place for a sandbox given its interface by [`Network::link_up`]. The
+    /// default policy has no elements: then nothing is written to the kernel.
+    pub async fn apply(&self, attachment: &Attachment, policy: Policy) -> Result<(), String> {
+        let _one = self.inner.changes.lock().await;
+        let address = attachment.address;
+        let script = self.inner.table.elements_script("add", address, &policy);
+        if !script.is_empty() {
+            nft::apply(&script).await?;
+        }
+        self.inner.policies.set(address, Some(Arc::new(policy)));
+        Ok(())
+    }
+
     /// Replaces the rules of the sandbox at `address`; connections already open stay, new
     /// ones follow `policy`. A sandbox no longer attached is left alone.
     pub async fn update(&self, address: Ipv4Addr, policy: Policy) -> Result<(), String> {
@@ -244,9 +286,10 @@ impl Network {
         let _one = self.inner.changes.lock().await;
         let address = attachment.address;
         let old = self.inner.policies.get(address).unwrap_or_default();
-        let script = self.inner.table.elements_script("delete", address, &old)
-            + &self.inner.table.reset_count_script(address);
-        if nft::apply(&script).await.is_err() {
+        // The count of connections is reset when the slot is taken again (`attach`,
+        // `link_up`): only the rules' elements go, and a sandbox without rules has none.
+        let script = self.inner.table.elements_script("delete", address, &old);
+        if !script.is_empty() && nft::apply(&script).await.is_err() {
             return;
         }
         self.inner.policies.set(address, None);
