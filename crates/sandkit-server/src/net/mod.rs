@@ -97,8 +97,13 @@ struct Inner {
     block: (u32, u32),
     free: Mutex<Slots>,
     policies: Arc<Policies>,
-    /// One nftables change at a time: an update's delete-then-add must not interleave.
+    /// One change of a sandbox's rules at a time (an update's delete-then-add against what
+    /// `policies` says is in the kernel); a fresh slot's changes need no turn.
     changes: tokio::sync::Mutex<()>,
+    /// Scripts waiting for `nft`, and the turn to run it: one `nft` run takes milliseconds
+    /// whatever its size, so what queued meanwhile goes in one transaction.
+    queued: Mutex<Vec<(String, tokio::sync::oneshot::Sender<Result<(), String>>)>>,
+    writer: tokio::sync::Mutex<()>,
     upstream: SocketAddr,
     tasks: Vec<tokio::task::AbortHandle>,
     _claim: std::fs::File,
@@ -169,6 +174,8 @@ impl Network {
                 free: Mutex::new(Slots::default()),
                 policies,
                 changes: tokio::sync::Mutex::new(()),
+                queued: Mutex::new(Vec::new()),
+                writer: tokio::sync::Mutex::new(()),
                 upstream,
                 tasks,
                 _claim: claim,
@@ -197,16 +204,13 @@ impl Network {
         let address = Ipv4Addr::from(self.inner.block.0 + slot);
         let host_if = format!("{}{slot}", self.inner.table.iface_prefix);
         let policy = Arc::new(policy);
-        {
-            let _one = self.inner.changes.lock().await;
-            let script = self.inner.table.reset_count_script(address)
-                + &self.inner.table.elements_script("add", address, &policy);
-            if let Err(e) = nft::apply(&script).await {
-                self.free_slot(slot);
-                return Err(e);
-            }
-            self.inner.policies.set(address, Some(policy.clone()));
+        let script = self.inner.table.reset_count_script(address)
+            + &self.inner.table.elements_script("add", address, &policy);
+        if let Err(e) = self.write(script).await {
+            self.free_slot(slot);
+            return Err(e);
         }
+        self.inner.policies.set(address, Some(policy.clone()));
         let attachment = Attachment {
             slot,
             address,
@@ -234,12 +238,12 @@ impl Network {
             address,
             host_if: format!("{}{slot}", self.inner.table.iface_prefix),
         };
+        if let Err(e) = self
+            .write(self.inner.table.reset_count_script(address))
+            .await
         {
-            let _one = self.inner.changes.lock().await;
-            if let Err(e) = nft::apply(&self.inner.table.reset_count_script(address)).await {
-                self.free_slot(slot);
-                return Err(e);
-            }
+            self.free_slot(slot);
+            return Err(e);
         }
         // A link of an earlier sandkitd of this block, whose sandbox lived on: not ours.
         link::remove(&attachment.host_if).await;
@@ -253,11 +257,10 @@ impl Network {
     /// Puts `policy` in place for a sandbox given its interface by [`Network::link_up`]. The
     /// default policy has no elements: then nothing is written to the kernel.
     pub async fn apply(&self, attachment: &Attachment, policy: Policy) -> Result<(), String> {
-        let _one = self.inner.changes.lock().await;
         let address = attachment.address;
         let script = self.inner.table.elements_script("add", address, &policy);
         if !script.is_empty() {
-            nft::apply(&script).await?;
+            self.write(script).await?;
         }
         self.inner.policies.set(address, Some(Arc::new(policy)));
         Ok(())
@@ -273,10 +276,51 @@ impl Network {
         let script = self.inner.table.elements_script("delete", address, &old)
             + &self.inner.table.elements_script("add", address, &policy);
         if !script.is_empty() {
-            nft::apply(&script).await?;
+            self.write(script).await?;
         }
         self.inner.policies.set(address, Some(Arc::new(policy)));
         Ok(())
+    }
+
+    /// Applies `script` to the table, in one transaction with whatever other scripts queued
+    /// while an earlier `nft` ran (concurrent creates would otherwise wait for one run each).
+    /// When a joint transaction fails, each script is tried alone, so one bad script fails
+    /// only its own change.
+    async fn write(&self, script: String) -> Result<(), String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .queued
+            .lock()
+            .map_err(|_| "nftables queue poisoned")?
+            .push((script, tx));
+        {
+            let _turn = self.inner.writer.lock().await;
+            // Empty when an earlier turn took this script along.
+            let batch: Vec<_> = self
+                .inner
+                .queued
+                .lock()
+                .map(|mut q| q.drain(..).collect())
+                .unwrap_or_default();
+            if batch.len() == 1 {
+                for (script, tx) in batch {
+                    let _ = tx.send(nft::apply(&script).await);
+                }
+            } else if !batch.is_empty() {
+                let joint: String = batch.iter().map(|(s, _)| s.as_str()).collect();
+                if nft::apply(&joint).await.is_ok() {
+                    for (_, tx) in batch {
+                        let _ = tx.send(Ok(()));
+                    }
+                } else {
+                    for (script, tx) in batch {
+                        let _ = tx.send(nft::apply(&script).await);
+                    }
+                }
+            }
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the nftables change was dropped".into()))
     }
 
     /// Takes a sandbox off the network: its rules and interface go, its slot is free again
@@ -289,7 +333,7 @@ impl Network {
         // The count of connections is reset when the slot is taken again (`attach`,
         // `link_up`): only the rules' elements go, and a sandbox without rules has none.
         let script = self.inner.table.elements_script("delete", address, &old);
-        if !script.is_empty() && nft::apply(&script).await.is_err() {
+        if !script.is_empty() && self.write(script).await.is_err() {
             return;
         }
         self.inner.policies.set(address, None);
