@@ -526,6 +526,10 @@ impl Live {
             self.detach(l).await;
         });
         futures_util::future::join_all(kills).await;
+        // Before the network closes: the pool's sandboxes have interfaces in it.
+        if let Ok(runtime) = &self.runtime {
+            runtime.close_pool().await;
+        }
         if let Ok(net) = &self.net {
             net.close().await;
         }
@@ -537,7 +541,6 @@ impl Live {
             futures_util::future::join_all(dormant.into_iter().map(Dormant::discard)).await;
         }
         if let Ok(runtime) = &self.runtime {
-            runtime.close_pool().await;
             // Only if empty: a directory the user named may hold other things.
             let _ = std::fs::remove_dir(runtime.state_dir());
         }

@@ -409,17 +409,37 @@ async fn a_killed_sandbox_and_a_stopped_server_leave_nothing_behind() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(links(), 1);
+    // Its own interface: the one its address is routed through (the warm pool's sandboxes
+    // have theirs too).
+    let route = Command::new("ip")
+        .args(["-o", "route", "show", &format!("{address}/32")])
+        .output()
+        .unwrap();
+    let route = String::from_utf8_lossy(&route.stdout).into_owned();
+    let own = route
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no route to {address}: {route:?}"))
+        .to_string();
+    assert!(own.starts_with(&format!("sk{index}x")), "{own}");
+    let exists = |name: &str| std::path::Path::new("/sys/class/net").join(name).exists();
+    assert!(exists(&own));
     assert_eq!(host_addresses(), 0);
     assert!(ruleset().contains(&address));
     sbx.api.delete(&format!("/sandboxes/{}", sbx.id)).await;
     assert!(
-        common::envd::eventually(std::time::Duration::from_secs(5), || links() == 0).await,
+        common::envd::eventually(std::time::Duration::from_secs(5), || !exists(&own)).await,
         "its interface stayed"
     );
     assert!(!ruleset().contains(&address), "its rules stayed");
     server.shutdown().await;
     assert_eq!(ruleset(), "", "the table stayed");
+    // Nor do the warm pool's sandboxes leave theirs.
+    assert!(
+        common::envd::eventually(std::time::Duration::from_secs(5), || links() == 0).await,
+        "the warm pool's interfaces stayed"
+    );
 }
 
 #[tokio::test]

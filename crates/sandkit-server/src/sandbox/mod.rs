@@ -636,10 +636,11 @@ impl Runtime {
                     self.discard_warm(&h).await;
                 }
             }
-            Err(_) => {
+            Err(_) if !pool.closed.load(Ordering::Acquire) => {
                 // Whatever stopped it (no free id range, a full disk) does not pass at once.
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
+            Err(_) => {}
         }
         pool.making.fetch_sub(1, Ordering::AcqRel);
         pool.refill.notify_one();
@@ -684,6 +685,14 @@ impl Runtime {
             .map(|mut r| r.drain(..).collect())
             .unwrap_or_default();
         futures_util::future::join_all(ready.iter().map(|h| self.discard_warm(h))).await;
+        // Those being made discard themselves (they see `closed`): wait for them, so that
+        // nothing of the pool (a process, a cgroup, an interface) outlives the shutdown.
+        for _ in 0..1000 {
+            if self.pool.making.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Starts the agent process (in new namespaces when isolated, in `cgroup` when given) and
