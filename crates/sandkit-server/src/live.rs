@@ -151,10 +151,10 @@ impl Live {
         }
     }
 
-    /// Gives sandboxes `net` (or says why they have loopback only).
+    /// Gives sandboxes `net` (or says why they have loopback only), and starts the warm pool.
     pub fn with_network(mut self, net: Result<crate::net::Network, String>) -> Live {
-        if let (Ok(rt), Ok(net)) = (&self.runtime, &net) {
-            rt.set_network(net.clone());
+        if let Ok(rt) = &self.runtime {
+            rt.start_pool(net.as_ref().ok().cloned());
         }
         self.net = net;
         self

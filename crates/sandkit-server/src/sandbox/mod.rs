@@ -80,6 +80,7 @@ struct WarmPool {
     making: std::sync::atomic::AtomicUsize,
     refill: tokio::sync::Notify,
     closed: std::sync::atomic::AtomicBool,
+    started: std::sync::atomic::AtomicBool,
     next: AtomicU64,
 }
 
@@ -192,9 +193,6 @@ impl Runtime {
         match runtime.start(&probe).await {
             Ok(handle) => {
                 handle.kill().await;
-                if runtime.pool.wanted > 0 {
-                    tokio::spawn(runtime.clone().keep_pool_filled());
-                }
                 Ok(runtime)
             }
             Err(e) if isolated => Err(std::io::Error::other(format!(
@@ -669,9 +667,15 @@ impl Runtime {
         }
     }
 
-    /// Lets the warm pool give its sandboxes their interfaces in `net` from now on.
-    pub fn set_network(&self, net: crate::net::Network) {
-        let _ = self.net.set(net);
+    /// Starts filling the warm pool (once; `--warm-pool 0` has none), its sandboxes with
+    /// their interfaces in `net` when sandboxes have a network.
+    pub fn start_pool(&self, net: Option<crate::net::Network>) {
+        if let Some(net) = net {
+            let _ = self.net.set(net);
+        }
+        if self.pool.wanted > 0 && !self.pool.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().keep_pool_filled());
+        }
     }
 
     /// Ends the warm pool and the sandboxes in it (server shutdown).
