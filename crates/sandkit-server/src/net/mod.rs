@@ -102,12 +102,15 @@ struct Inner {
     changes: tokio::sync::Mutex<()>,
     /// Scripts waiting for `nft`, and the turn to run it: one `nft` run takes milliseconds
     /// whatever its size, so what queued meanwhile goes in one transaction.
-    queued: Mutex<Vec<(String, tokio::sync::oneshot::Sender<Result<(), String>>)>>,
+    queued: Mutex<Vec<Queued>>,
     writer: tokio::sync::Mutex<()>,
     upstream: SocketAddr,
     tasks: Vec<tokio::task::AbortHandle>,
     _claim: std::fs::File,
 }
+
+/// A script waiting for `nft`, and who waits for its outcome.
+type Queued = (String, tokio::sync::oneshot::Sender<Result<(), String>>);
 
 #[derive(Debug, Default)]
 struct Slots {
