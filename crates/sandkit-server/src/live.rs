@@ -151,8 +151,11 @@ impl Live {
         }
     }
 
-    /// Gives sandboxes `net` (or says why they have loopback only).
+    /// Gives sandboxes `net` (or says why they have loopback only), and starts the warm pool.
     pub fn with_network(mut self, net: Result<crate::net::Network, String>) -> Live {
+        if let Ok(rt) = &self.runtime {
+            rt.start_pool(net.as_ref().ok().cloned());
+        }
         self.net = net;
         self
     }
@@ -204,6 +207,17 @@ impl Live {
             return Ok(None);
         };
         let policy = policy_of(&record.spec)?;
+        // From the warm pool: its interface is there, its rules go in before the create
+        // answers (before anything of the sandbox's user runs).
+        if let Some(attachment) = handle.take_link() {
+            return match net.apply(&attachment, policy).await {
+                Ok(()) => Ok(Some(attachment)),
+                Err(e) => {
+                    net.detach(attachment).await;
+                    Err(format!("could not give the sandbox its network rules: {e}"))
+                }
+            };
+        }
         net.attach(pid, netns, policy)
             .await
             .map(Some)
@@ -512,6 +526,10 @@ impl Live {
             self.detach(l).await;
         });
         futures_util::future::join_all(kills).await;
+        // Before the network closes: the pool's sandboxes have interfaces in it.
+        if let Ok(runtime) = &self.runtime {
+            runtime.close_pool().await;
+        }
         if let Ok(net) = &self.net {
             net.close().await;
         }
@@ -523,7 +541,6 @@ impl Live {
             futures_util::future::join_all(dormant.into_iter().map(Dormant::discard)).await;
         }
         if let Ok(runtime) = &self.runtime {
-            runtime.close_pool().await;
             // Only if empty: a directory the user named may hold other things.
             let _ = std::fs::remove_dir(runtime.state_dir());
         }

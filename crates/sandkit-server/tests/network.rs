@@ -167,6 +167,62 @@ async fn without_internet_access_nothing_outside_is_reached_but_loopback_works()
     server.shutdown().await;
 }
 
+/// The host-side interfaces of sandboxes of the server whose table is `table`.
+fn links_of(server: &RunningServer) -> Vec<String> {
+    let mode = server.network_mode();
+    let index = mode
+        .split("table inet sandkitd")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap()
+        .to_string();
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&format!("sk{index}x")))
+        .collect()
+}
+
+/// The host-side interface `address` is routed through.
+fn link_of(address: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-o", "route", "show", &format!("{address}/32")])
+        .output()
+        .unwrap();
+    let route = String::from_utf8_lossy(&out.stdout).into_owned();
+    route
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no route to {address}: {route:?}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_sandbox_whose_interface_the_warm_pool_made_ahead_gets_its_rules() {
+    let world = World::start();
+    let server = start(&world, 2500).await;
+    // The pool (two by default) has made its sandboxes' interfaces before any create.
+    assert!(
+        common::envd::eventually(std::time::Duration::from_secs(20), || {
+            links_of(&server).len() == 2
+        })
+        .await,
+        "the warm pool made no interfaces: {:?}",
+        links_of(&server)
+    );
+    let ahead = links_of(&server);
+    let closed = create(&server, json!({"allow_internet_access": false})).await;
+    let open = create(&server, json!({})).await;
+    for sbx in [&closed, &open] {
+        let own = link_of(&address_of(sbx).await);
+        assert!(ahead.contains(&own), "{own} was not made ahead: {ahead:?}");
+    }
+    assert!(!tcp_banner(&closed, world.web(), 7000).await);
+    assert!(tcp_banner(&open, world.web(), 7000).await);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn deny_all_with_an_allowed_address_reaches_that_address_only() {
     let world = World::start();
@@ -409,17 +465,27 @@ async fn a_killed_sandbox_and_a_stopped_server_leave_nothing_behind() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(links(), 1);
+    // Its own interface: the one its address is routed through (the warm pool's sandboxes
+    // have theirs too).
+    let own = link_of(&address);
+    assert!(own.starts_with(&format!("sk{index}x")), "{own}");
+    let exists = |name: &str| std::path::Path::new("/sys/class/net").join(name).exists();
+    assert!(exists(&own));
     assert_eq!(host_addresses(), 0);
     assert!(ruleset().contains(&address));
     sbx.api.delete(&format!("/sandboxes/{}", sbx.id)).await;
     assert!(
-        common::envd::eventually(std::time::Duration::from_secs(5), || links() == 0).await,
+        common::envd::eventually(std::time::Duration::from_secs(5), || !exists(&own)).await,
         "its interface stayed"
     );
     assert!(!ruleset().contains(&address), "its rules stayed");
     server.shutdown().await;
     assert_eq!(ruleset(), "", "the table stayed");
+    // Nor do the warm pool's sandboxes leave theirs.
+    assert!(
+        common::envd::eventually(std::time::Duration::from_secs(5), || links() == 0).await,
+        "the warm pool's interfaces stayed"
+    );
 }
 
 #[tokio::test]

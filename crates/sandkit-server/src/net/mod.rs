@@ -97,12 +97,20 @@ struct Inner {
     block: (u32, u32),
     free: Mutex<Slots>,
     policies: Arc<Policies>,
-    /// One nftables change at a time: an update's delete-then-add must not interleave.
+    /// One change of a sandbox's rules at a time (an update's delete-then-add against what
+    /// `policies` says is in the kernel); a fresh slot's changes need no turn.
     changes: tokio::sync::Mutex<()>,
+    /// Scripts waiting for `nft`, and the turn to run it: one `nft` run takes milliseconds
+    /// whatever its size, so what queued meanwhile goes in one transaction.
+    queued: Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
     upstream: SocketAddr,
     tasks: Vec<tokio::task::AbortHandle>,
     _claim: std::fs::File,
 }
+
+/// A script waiting for `nft`, and who waits for its outcome.
+type Queued = (String, tokio::sync::oneshot::Sender<Result<(), String>>);
 
 #[derive(Debug, Default)]
 struct Slots {
@@ -169,6 +177,8 @@ impl Network {
                 free: Mutex::new(Slots::default()),
                 policies,
                 changes: tokio::sync::Mutex::new(()),
+                queued: Mutex::new(Vec::new()),
+                writer: tokio::sync::Mutex::new(()),
                 upstream,
                 tasks,
                 _claim: claim,
@@ -197,16 +207,13 @@ impl Network {
         let address = Ipv4Addr::from(self.inner.block.0 + slot);
         let host_if = format!("{}{slot}", self.inner.table.iface_prefix);
         let policy = Arc::new(policy);
-        {
-            let _one = self.inner.changes.lock().await;
-            let script = self.inner.table.reset_count_script(address)
-                + &self.inner.table.elements_script("add", address, &policy);
-            if let Err(e) = nft::apply(&script).await {
-                self.free_slot(slot);
-                return Err(e);
-            }
-            self.inner.policies.set(address, Some(policy.clone()));
+        let script = self.inner.table.reset_count_script(address)
+            + &self.inner.table.elements_script("add", address, &policy);
+        if let Err(e) = self.write(script).await {
+            self.free_slot(slot);
+            return Err(e);
         }
+        self.inner.policies.set(address, Some(policy.clone()));
         let attachment = Attachment {
             slot,
             address,
@@ -221,6 +228,47 @@ impl Network {
         Ok(attachment)
     }
 
+    /// Gives a sandbox of the warm pool its interface ahead of its create, with no rules
+    /// yet: it runs nothing but its agent until [`Network::apply`] has put its rules in place
+    /// (which a create does before it answers, so no process of the sandbox's user ever runs
+    /// without them). The count of connections of the address is reset here, once per slot
+    /// taken, so neither `apply` nor `detach` needs to.
+    pub async fn link_up(&self, pid: u32, netns: &OwnedFd) -> Result<Attachment, String> {
+        let slot = self.take_slot()?;
+        let address = Ipv4Addr::from(self.inner.block.0 + slot);
+        let attachment = Attachment {
+            slot,
+            address,
+            host_if: format!("{}{slot}", self.inner.table.iface_prefix),
+        };
+        if let Err(e) = self
+            .write(self.inner.table.reset_count_script(address))
+            .await
+        {
+            self.free_slot(slot);
+            return Err(e);
+        }
+        // A link of an earlier sandkitd of this block, whose sandbox lived on: not ours.
+        link::remove(&attachment.host_if).await;
+        if let Err(e) = link::create(&attachment.host_if, address, pid, netns).await {
+            self.detach(attachment).await;
+            return Err(e);
+        }
+        Ok(attachment)
+    }
+
+    /// Puts `policy` in place for a sandbox given its interface by [`Network::link_up`]. The
+    /// default policy has no elements: then nothing is written to the kernel.
+    pub async fn apply(&self, attachment: &Attachment, policy: Policy) -> Result<(), String> {
+        let address = attachment.address;
+        let script = self.inner.table.elements_script("add", address, &policy);
+        if !script.is_empty() {
+            self.write(script).await?;
+        }
+        self.inner.policies.set(address, Some(Arc::new(policy)));
+        Ok(())
+    }
+
     /// Replaces the rules of the sandbox at `address`; connections already open stay, new
     /// ones follow `policy`. A sandbox no longer attached is left alone.
     pub async fn update(&self, address: Ipv4Addr, policy: Policy) -> Result<(), String> {
@@ -231,10 +279,51 @@ impl Network {
         let script = self.inner.table.elements_script("delete", address, &old)
             + &self.inner.table.elements_script("add", address, &policy);
         if !script.is_empty() {
-            nft::apply(&script).await?;
+            self.write(script).await?;
         }
         self.inner.policies.set(address, Some(Arc::new(policy)));
         Ok(())
+    }
+
+    /// Applies `script` to the table, in one transaction with whatever other scripts queued
+    /// while an earlier `nft` ran (concurrent creates would otherwise wait for one run each).
+    /// When a joint transaction fails, each script is tried alone, so one bad script fails
+    /// only its own change.
+    async fn write(&self, script: String) -> Result<(), String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .queued
+            .lock()
+            .map_err(|_| "nftables queue poisoned")?
+            .push((script, tx));
+        {
+            let _turn = self.inner.writer.lock().await;
+            // Empty when an earlier turn took this script along.
+            let batch: Vec<_> = self
+                .inner
+                .queued
+                .lock()
+                .map(|mut q| q.drain(..).collect())
+                .unwrap_or_default();
+            if batch.len() == 1 {
+                for (script, tx) in batch {
+                    let _ = tx.send(nft::apply(&script).await);
+                }
+            } else if !batch.is_empty() {
+                let joint: String = batch.iter().map(|(s, _)| s.as_str()).collect();
+                if nft::apply(&joint).await.is_ok() {
+                    for (_, tx) in batch {
+                        let _ = tx.send(Ok(()));
+                    }
+                } else {
+                    for (script, tx) in batch {
+                        let _ = tx.send(nft::apply(&script).await);
+                    }
+                }
+            }
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the nftables change was dropped".into()))
     }
 
     /// Takes a sandbox off the network: its rules and interface go, its slot is free again
@@ -244,9 +333,10 @@ impl Network {
         let _one = self.inner.changes.lock().await;
         let address = attachment.address;
         let old = self.inner.policies.get(address).unwrap_or_default();
-        let script = self.inner.table.elements_script("delete", address, &old)
-            + &self.inner.table.reset_count_script(address);
-        if nft::apply(&script).await.is_err() {
+        // The count of connections is reset when the slot is taken again (`attach`,
+        // `link_up`): only the rules' elements go, and a sandbox without rules has none.
+        let script = self.inner.table.elements_script("delete", address, &old);
+        if !script.is_empty() && self.write(script).await.is_err() {
             return;
         }
         self.inner.policies.set(address, None);

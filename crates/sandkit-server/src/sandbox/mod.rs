@@ -65,6 +65,9 @@ pub struct Runtime {
     pool: Arc<WarmPool>,
     /// Connects to ports inside sandboxes (the public-URL proxy).
     dialer: netns::Dialer,
+    /// Sandboxes' network, once started: the warm pool gives its sandboxes their interface
+    /// ahead of time (a veth pair takes longer to make than the rest of a create).
+    net: Arc<std::sync::OnceLock<crate::net::Network>>,
 }
 
 /// Sandboxes of the default template set up ahead of time, so that a create only has to name
@@ -73,8 +76,11 @@ pub struct Runtime {
 struct WarmPool {
     ready: Mutex<Vec<SandboxHandle>>,
     wanted: usize,
+    /// Being set up now: a refill makes each missing one at once, without waiting for others.
+    making: std::sync::atomic::AtomicUsize,
     refill: tokio::sync::Notify,
     closed: std::sync::atomic::AtomicBool,
+    started: std::sync::atomic::AtomicBool,
     next: AtomicU64,
 }
 
@@ -172,6 +178,7 @@ impl Runtime {
             },
             tmp_size_mb: config.tmp_size_mb,
             dialer: netns::Dialer::start()?,
+            net: Default::default(),
             pool: Arc::new(WarmPool {
                 // Without isolation a sandbox's directory is its home: nothing to prepare.
                 wanted: if isolated { config.warm_pool } else { 0 },
@@ -186,9 +193,6 @@ impl Runtime {
         match runtime.start(&probe).await {
             Ok(handle) => {
                 handle.kill().await;
-                if runtime.pool.wanted > 0 {
-                    tokio::spawn(runtime.clone().keep_pool_filled());
-                }
                 Ok(runtime)
             }
             Err(e) if isolated => Err(std::io::Error::other(format!(
@@ -349,7 +353,7 @@ impl Runtime {
             match self.name(&warm, identity).await {
                 Ok(()) => return Ok(warm),
                 // Gone bad while it waited (its agent killed): start a new one instead.
-                Err(_) => warm.kill().await,
+                Err(_) => self.discard_warm(&warm).await,
             }
         }
         let handle = self
@@ -522,6 +526,7 @@ impl Runtime {
                 dialer: self.dialer.clone(),
                 ids_claim: Mutex::new(claim),
                 cgroup: Mutex::new(cgroup),
+                link: Mutex::new(None),
                 // Without isolation a home is the sandbox's directory, named after it: such
                 // sandboxes are never prepared ahead, so `name` is its id.
                 users: ["root", "user"]
@@ -582,41 +587,94 @@ impl Runtime {
     }
 
     /// Keeps `pool.wanted` sandboxes of the default template set up, until the pool is closed.
-    /// All missing ones are made at once: joining a cgroup waits for the kernel (an RCU grace
-    /// period, milliseconds) and joins made together wait for one.
+    /// Each missing one is made by a task of its own as soon as it is missing, so that a
+    /// refill under a stream of creates never waits for a batch to finish; made together,
+    /// the agents' cgroup joins wait for one RCU grace period, not one each.
     async fn keep_pool_filled(self) {
         let pool = self.pool.clone();
         while !pool.closed.load(Ordering::Acquire) {
             let notified = pool.refill.notified();
-            let missing = pool
-                .wanted
-                .saturating_sub(pool.ready.lock().map_or(pool.wanted, |r| r.len()));
-            if missing == 0 {
-                notified.await;
-                continue;
+            let have = pool.ready.lock().map_or(pool.wanted, |r| r.len())
+                + pool.making.load(Ordering::Acquire);
+            let missing = pool.wanted.saturating_sub(have);
+            for _ in 0..missing {
+                pool.making.fetch_add(1, Ordering::AcqRel);
+                tokio::spawn(self.clone().make_warm());
             }
-            let made = futures_util::future::join_all((0..missing).map(|_| {
-                let name = format!("warm-{}", pool.next.fetch_add(1, Ordering::Relaxed));
-                let rt = self.clone();
-                async move { rt.prepare(template::DEFAULT_NAMES[0], &name).await }
-            }))
-            .await;
-            let mut failed = false;
-            for handle in made {
-                match handle {
-                    Ok(h) if !pool.closed.load(Ordering::Acquire) => {
-                        if let Ok(mut ready) = pool.ready.lock() {
-                            ready.push(h);
-                        }
+            notified.await;
+        }
+    }
+
+    /// Sets one sandbox of the pool up, its network interface included, and puts it in.
+    async fn make_warm(self) {
+        let pool = self.pool.clone();
+        let name = format!("warm-{}", pool.next.fetch_add(1, Ordering::Relaxed));
+        let made = match self.prepare(template::DEFAULT_NAMES[0], &name).await {
+            Ok(h) => match self.link_up(&h).await {
+                Ok(()) => Ok(h),
+                Err(e) => {
+                    h.kill().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match made {
+            Ok(h) => {
+                // Closed is checked under the lock `close_pool` drains under: a sandbox
+                // made meanwhile is either drained by it or discarded here.
+                let rest = match pool.ready.lock() {
+                    Ok(mut ready) if !pool.closed.load(Ordering::Acquire) => {
+                        ready.push(h);
+                        None
                     }
-                    Ok(h) => h.kill().await,
-                    Err(_) => failed = true,
+                    _ => Some(h),
+                };
+                if let Some(h) = rest {
+                    self.discard_warm(&h).await;
                 }
             }
-            if failed {
+            Err(_) if !pool.closed.load(Ordering::Acquire) => {
                 // Whatever stopped it (no free id range, a full disk) does not pass at once.
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
+            Err(_) => {}
+        }
+        pool.making.fetch_sub(1, Ordering::AcqRel);
+        pool.refill.notify_one();
+    }
+
+    /// Gives a sandbox of the pool its network interface, when sandboxes have a network.
+    async fn link_up(&self, handle: &SandboxHandle) -> Result<(), String> {
+        let Some(net) = self.net.get() else {
+            return Ok(());
+        };
+        let (Some(pid), Some(netns)) = (handle.pid(), handle.netns()) else {
+            return Ok(());
+        };
+        let attachment = net.link_up(pid, netns).await?;
+        if let Ok(mut link) = handle.inner.link.lock() {
+            *link = Some(attachment);
+        }
+        Ok(())
+    }
+
+    /// Ends a sandbox of the pool that no create took: its processes, files and interface.
+    async fn discard_warm(&self, handle: &SandboxHandle) {
+        handle.kill().await;
+        if let (Some(attachment), Some(net)) = (handle.take_link(), self.net.get()) {
+            net.detach(attachment).await;
+        }
+    }
+
+    /// Starts filling the warm pool (once; `--warm-pool 0` has none), its sandboxes with
+    /// their interfaces in `net` when sandboxes have a network.
+    pub fn start_pool(&self, net: Option<crate::net::Network>) {
+        if let Some(net) = net {
+            let _ = self.net.set(net);
+        }
+        if self.pool.wanted > 0 && !self.pool.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().keep_pool_filled());
         }
     }
 
@@ -630,7 +688,15 @@ impl Runtime {
             .lock()
             .map(|mut r| r.drain(..).collect())
             .unwrap_or_default();
-        futures_util::future::join_all(ready.iter().map(|h| h.kill())).await;
+        futures_util::future::join_all(ready.iter().map(|h| self.discard_warm(h))).await;
+        // Those being made discard themselves (they see `closed`): wait for them, so that
+        // nothing of the pool (a process, a cgroup, an interface) outlives the shutdown.
+        for _ in 0..1000 {
+            if self.pool.making.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Starts the agent process (in new namespaces when isolated, in `cgroup` when given) and
@@ -795,6 +861,8 @@ struct HandleInner {
     ids_claim: Mutex<Option<IdClaim>>,
     /// Its cgroup, until `kill` removes it.
     cgroup: Mutex<Option<SandboxCgroup>>,
+    /// Its network interface, made while it waited in the warm pool, until a create takes it.
+    link: Mutex<Option<crate::net::Attachment>>,
     /// The accounts a call may name.
     users: Vec<User>,
     child: Mutex<Option<std::process::Child>>,
@@ -1112,6 +1180,11 @@ impl SandboxHandle {
     /// The agent's process id (in sandkitd's PID namespace), while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.inner.child.lock().ok()?.as_ref().map(|c| c.id())
+    }
+
+    /// The network interface the warm pool gave the sandbox, taken (once) by its create.
+    pub fn take_link(&self) -> Option<crate::net::Attachment> {
+        self.inner.link.lock().ok()?.take()
     }
 
     /// The sandbox's network namespace (isolated sandboxes only).
