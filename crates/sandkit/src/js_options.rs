@@ -1,8 +1,9 @@
 //! The options objects of the calls (create, connect, list, getMetrics, pause, the calls that
 //! take only connection fields, commands, files, terminals, runCode, handles and signatures)
-//! as a binding hands them over: one [`JsAny`], read from the caller's object as it is. Which fields each object has, the JavaScript type each
-//! must be, the path a message names and every check live here, so the napi and wasm bindings
-//! only convert the value and refuse the same inputs in the same words.
+//! as a binding hands them over: one [`JsAny`], read from the caller's object as it is. Which
+//! fields each object has, the JavaScript type each must be, the path a message names and
+//! every check live here, so the napi and wasm bindings only convert the value and refuse the
+//! same inputs in the same words.
 
 use crate::options::from_js::{self, JsAny};
 use crate::{ConnectOpts, ConnectionOpts, Error, ListOpts, MetricsOpts, Result, SandboxOpts};
