@@ -2,7 +2,7 @@
 //! contents cross in batches (reads) and chunks (streamed writes), never as one copy of a
 //! whole large file.
 
-use crate::convert::{JsAnyArg, date, guarded, read_opts};
+use crate::convert::{JsAnyArg, date, guarded, guarded_sync, read_opts};
 use crate::sandbox::Sandbox;
 use chrono::{DateTime, Utc};
 use napi::Either;
@@ -180,7 +180,7 @@ impl Sandbox {
         #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileWriter> {
         let files = self.inner.files();
-        let opts = read_opts(opts, js_options::write_opts).map_err(crate::convert::js_error)?;
+        let opts = guarded_sync(|| read_opts(opts, js_options::write_opts))?;
         let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, TransportError>>(WRITE_QUEUE);
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
