@@ -242,7 +242,8 @@ export interface ProcessListing {
 export interface ProcessOutput {
   /** `stdout`, `stderr` or `pty`. */
   stream: string
-  data: Uint8Array
+  /** Text for `stdout` and `stderr` (decoded across pieces), bytes for `pty`. */
+  data: string | Uint8Array
 }
 
 /** How a process ended (a non-zero exit is thrown as `CommandExitError` instead). */

@@ -400,67 +400,45 @@ function guardStatics(Class, staticNames = {}, params = {}) {
 const textEncoder = new TextEncoder()
 const toBytes = (data) => (typeof data === 'string' ? textEncoder.encode(data) : data)
 
-// Whole UTF-8 to text: Node's Buffer where there is one (V8's decoder: one-byte strings for
-// ASCII, several times TextDecoder's speed, the same U+FFFD replacements), else TextDecoder.
-const NodeBuffer = globalThis.process?.versions?.node ? globalThis.Buffer : undefined
-const wholeDecoder = new TextDecoder()
-const decodeWhole = NodeBuffer
-  ? (bytes) => NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
-  : (bytes) => wholeDecoder.decode(bytes)
-
-/** Where a character that may go on in the next chunk starts (the length if none does). */
-function unfinishedFrom(bytes) {
-  const n = bytes.length
-  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
-    const b = bytes[i]
-    if ((b & 0xc0) === 0x80) continue // a continuation byte: look further back
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
-    return n - i < need ? i : n
-  }
-  return n
-}
-
 /**
- * UTF-8 text from a stream of chunks, the same as TextDecoder's stream mode gives: the bytes
- * of a character the chunk ends inside are kept for the next one. Cutting just before a
- * byte that is not a continuation changes no decoder's output, so each piece is decoded whole.
+ * Text that grows piece by piece, kept as few large strings. A JavaScript heap copies each
+ * small string that outlives a collection of its young generation, once or twice; output
+ * pieces (some 64 KB each) are kept to the end, so their copying cost more than the reading
+ * of them. Joined into one string per MiB, each piece dies young and the joined strings are
+ * large enough for the heap never to move.
  */
-class Utf8Chunks {
-  #held = null
-  write(chunk) {
-    let bytes = chunk
-    if (this.#held) {
-      bytes = new Uint8Array(this.#held.length + chunk.length)
-      bytes.set(this.#held)
-      bytes.set(chunk, this.#held.length)
-      this.#held = null
-    }
-    const cut = unfinishedFrom(bytes)
-    if (cut < bytes.length) this.#held = bytes.slice(cut)
-    return cut === 0 ? '' : decodeWhole(cut < bytes.length ? bytes.subarray(0, cut) : bytes)
+class TextSink {
+  #text = ''
+  #pieces = []
+  #length = 0
+  add(piece) {
+    this.#pieces.push(piece)
+    this.#length += piece.length
+    if (this.#length >= 1 << 20) this.#join()
   }
-  /** What is left: an unfinished character becomes U+FFFD, as a whole-buffer decode makes it. */
-  end() {
-    const rest = this.#held ? decodeWhole(this.#held) : ''
-    this.#held = null
-    return rest
+  #join() {
+    this.#text += this.#pieces.length === 1 ? this.#pieces[0] : this.#pieces.join('')
+    this.#pieces = []
+    this.#length = 0
+  }
+  get text() {
+    if (this.#length) this.#join()
+    return this.#text
   }
 }
 
 /**
  * A started command, as the `e2b` package shapes it: `pid`, the output so far, `wait()`,
  * `kill()`, `sendStdin()`. It reads the process's output from the moment it exists (output
- * nobody reads is lost), decoding UTF-8 across chunk boundaries and calling the callbacks in
- * order.
+ * nobody reads is lost) and calls the callbacks in order.
  */
 class CommandHandle {
   #sandbox
   #done
+  #out = { stdout: new TextSink(), stderr: new TextSink() }
   constructor(sandbox, raw, { onStdout, onStderr, onPty } = {}) {
     this.#sandbox = sandbox
     this.pid = raw.pid
-    this.stdout = ''
-    this.stderr = ''
     this.exitCode = undefined
     this.error = undefined
     this.#done = this.#pump(raw, onStdout, onStderr, onPty)
@@ -469,7 +447,6 @@ class CommandHandle {
   }
 
   async #pump(raw, onStdout, onStderr, onPty) {
-    const decoders = { stdout: new Utf8Chunks(), stderr: new Utf8Chunks() }
     for (;;) {
       const out = await raw.nextOutput()
       if (!out) break
@@ -477,19 +454,10 @@ class CommandHandle {
         if (onPty) await onPty(out.data)
         continue
       }
-      const text = decoders[out.stream].write(out.data)
-      if (!text) continue
-      this[out.stream] += text
+      // stdout and stderr come as text, decoded across pieces by the core.
+      this.#out[out.stream].add(out.data)
       const callback = out.stream === 'stdout' ? onStdout : onStderr
-      if (callback) await callback(text)
-    }
-    // A sequence cut off at the end becomes U+FFFD, as a whole-buffer decode would make it.
-    for (const stream of ['stdout', 'stderr']) {
-      const rest = decoders[stream].end()
-      if (!rest) continue
-      this[stream] += rest
-      const callback = stream === 'stdout' ? onStdout : onStderr
-      if (callback) await callback(rest)
+      if (callback) await callback(out.data)
     }
     // The result carries the strings built above: the output is held once, here.
     try {
@@ -506,6 +474,15 @@ class CommandHandle {
       }
       throw err
     }
+  }
+
+  /** The output so far. */
+  get stdout() {
+    return this.#out.stdout.text
+  }
+
+  get stderr() {
+    return this.#out.stderr.text
   }
 
   /** The result once the command has ended; a non-zero exit throws `CommandExitError`. */

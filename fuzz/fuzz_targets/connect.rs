@@ -1,12 +1,14 @@
 //! The Connect protocol's framing, both ends: the SDK's envelope reader over any chunking of
 //! any bytes (no panic; the frames it hands out are the ones a one-piece read finds), its
-//! end-stream and error-body decoders, its reader of binary process events, and sandkitd's
-//! envelope and protobuf decoders.
+//! end-stream and error-body decoders, its reader of binary process events, its UTF-8 decoder
+//! of command output over the same chunkings (the text a whole-buffer decode gives), and
+//! sandkitd's envelope and protobuf decoders.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sandkit::envd::connect::{self, EnvelopeReader, Frame};
 use sandkit::envd::proto;
+use sandkit::utf8_pieces::Utf8Pieces;
 use sandkit_server::envd::{connect as server_connect, protobuf};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let sizes: Vec<usize> = (0..8).map(|i| 1 + ((cut as usize >> i) & 7)).collect();
     let pieces = frames(body, &sizes);
     assert_eq!(whole, pieces);
+    assert_eq!(text(body, &sizes), String::from_utf8_lossy(body));
     for frame in whole.0 {
         match frame {
             Frame::End(json) => {
@@ -76,6 +79,22 @@ fn frames(body: &[u8], sizes: &[usize]) -> (Vec<Frame>, bool, bool) {
         }
     }
     (out, false, reader.has_partial())
+}
+
+/// `body` as command output text, decoded in pieces of `sizes` (cycled).
+fn text(body: &[u8], sizes: &[usize]) -> String {
+    let mut decoder = Utf8Pieces::default();
+    let mut out = String::new();
+    let mut rest = body;
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at((*size).min(rest.len()));
+        out.push_str(&decoder.push(bytes::Bytes::copy_from_slice(piece)));
+        rest = tail;
+    }
+    out + &decoder.finish()
 }
 
 const METHODS: [(&str, &str); 16] = [

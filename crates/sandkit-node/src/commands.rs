@@ -2,8 +2,10 @@
 //! Users call `sandbox.commands`, which the JS layer builds on these.
 
 use crate::convert::guarded;
+use napi::Either;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
+use sandkit::commands::OutputText;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -16,7 +18,8 @@ const OUTPUT_BATCH: usize = 1 << 20;
 pub struct ProcessOutput {
     /// `stdout`, `stderr` or `pty`.
     pub stream: String,
-    pub data: Uint8Array,
+    /// Text for `stdout` and `stderr` (decoded across pieces), bytes for `pty`.
+    pub data: Either<String, Uint8Array>,
 }
 
 /// How a process ended (a non-zero exit is thrown as `CommandExitError` instead).
@@ -88,15 +91,15 @@ impl ProcessHandle {
         guarded(async move {
             let mut slot = inner.lock().await;
             let h = slot.as_mut().ok_or_else(gone)?;
-            Ok(h.next_output_batch(OUTPUT_BATCH).await?.map(|o| {
+            Ok(h.next_output_text(OUTPUT_BATCH).await?.map(|o| {
                 let (stream, data) = match o {
-                    sandkit::commands::Output::Stdout(b) => ("stdout", b),
-                    sandkit::commands::Output::Stderr(b) => ("stderr", b),
-                    sandkit::commands::Output::Pty(b) => ("pty", b),
+                    OutputText::Stdout(s) => ("stdout", Either::A(s)),
+                    OutputText::Stderr(s) => ("stderr", Either::A(s)),
+                    OutputText::Pty(b) => ("pty", Either::B(Uint8Array::from(Vec::from(b)))),
                 };
                 ProcessOutput {
                     stream: stream.into(),
-                    data: Uint8Array::from(Vec::from(data)),
+                    data,
                 }
             }))
         })

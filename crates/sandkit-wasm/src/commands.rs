@@ -3,6 +3,7 @@
 
 use crate::convert::{array_of, promise};
 use js_sys::{Object, Promise, Reflect, Uint8Array};
+use sandkit::commands::OutputText;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -83,19 +84,19 @@ impl ProcessHandle {
                 .map_err(|_| gone())?
                 .take()
                 .ok_or_else(gone)?;
-            let out = h.next_output_batch(OUTPUT_BATCH).await;
+            let out = h.next_output_text(OUTPUT_BATCH).await;
             *slot.try_borrow_mut().map_err(|_| gone())? = Some(h);
             Ok(match out? {
                 None => JsValue::NULL,
                 Some(o) => {
                     let (stream, data) = match o {
-                        sandkit::commands::Output::Stdout(b) => ("stdout", b),
-                        sandkit::commands::Output::Stderr(b) => ("stderr", b),
-                        sandkit::commands::Output::Pty(b) => ("pty", b),
+                        OutputText::Stdout(s) => ("stdout", JsValue::from_str(&s)),
+                        OutputText::Stderr(s) => ("stderr", JsValue::from_str(&s)),
+                        OutputText::Pty(b) => ("pty", Uint8Array::from(b.as_ref()).into()),
                     };
                     let obj = Object::new();
                     set(&obj, "stream", &JsValue::from_str(stream));
-                    set(&obj, "data", &Uint8Array::from(data.as_ref()));
+                    set(&obj, "data", &data);
                     obj.into()
                 }
             })

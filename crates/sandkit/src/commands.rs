@@ -17,6 +17,7 @@ use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
 use crate::maybe_send::MaybeSend;
 use crate::op::{Answer, Op, Request};
+use crate::utf8_pieces::Utf8Pieces;
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -51,6 +52,15 @@ pub struct CommandResult {
     pub error: Option<String>,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// A piece of output as a binding hands it to JavaScript: stdout and stderr as text, decoded
+/// across pieces ([`crate::utf8_pieces`]), a terminal's bytes as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputText {
+    Stdout(String),
+    Stderr(String),
+    Pty(Bytes),
 }
 
 /// One piece of output.
@@ -309,6 +319,8 @@ pub struct CommandHandle {
     /// Read ahead by [`Self::next_output_batch`]: a piece of another stream, or the error
     /// that came after a batch.
     pending: Option<Result<Output>>,
+    /// [`Self::next_output_text`]'s decoders of stdout and stderr.
+    text: [Utf8Pieces; 2],
 }
 
 impl std::fmt::Debug for CommandHandle {
@@ -340,6 +352,7 @@ impl CommandHandle {
             deadline_ms: None,
             keep_output: true,
             pending: None,
+            text: Default::default(),
         })
     }
 
@@ -428,6 +441,29 @@ impl CommandHandle {
             }
         }
         Ok(Some(join_output(kind, joined.map_or(first, Bytes::from))))
+    }
+
+    /// [`Self::next_output_batch`] with stdout and stderr as text: a JavaScript string made
+    /// from the module's UTF-8 costs less than bytes handed over and decoded there. After
+    /// the last piece, a character either stream was cut off inside comes as U+FFFD (stdout's
+    /// first), then `None`.
+    pub async fn next_output_text(&mut self, max: usize) -> Result<Option<OutputText>> {
+        loop {
+            let text = match self.next_output_batch(max).await? {
+                Some(Output::Stdout(b)) => OutputText::Stdout(self.text[0].push(b)),
+                Some(Output::Stderr(b)) => OutputText::Stderr(self.text[1].push(b)),
+                Some(Output::Pty(b)) => return Ok(Some(OutputText::Pty(b))),
+                None if self.text[0].holds() => OutputText::Stdout(self.text[0].finish()),
+                None if self.text[1].holds() => OutputText::Stderr(self.text[1].finish()),
+                None => return Ok(None),
+            };
+            // A piece that is all the start of a character gives no text yet.
+            if let OutputText::Stdout(s) | OutputText::Stderr(s) = &text
+                && !s.is_empty()
+            {
+                return Ok(Some(text));
+            }
+        }
     }
 
     /// Stops keeping the output for [`Self::wait`], whose result then has empty `stdout` and

@@ -40,6 +40,7 @@ pub mod retry;
 pub mod runtime;
 pub mod sandbox;
 pub mod transport;
+pub mod utf8_pieces;
 pub mod wire;
 
 pub use api::ListOrder;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{TEAM_A_KEY, conn, start_server_with_sandboxes};
-use sandkit::commands::{Output, RunOpts};
+use sandkit::commands::{Output, OutputText, RunOpts};
 use sandkit::{ErrorKind, Sandbox, SandboxOpts};
 use std::time::Duration;
 
@@ -188,6 +188,39 @@ async fn batched_output_keeps_each_stream_whole_and_in_order() {
     let e = h.wait().await.unwrap_err();
     let outcome = e.command().unwrap();
     assert_eq!((outcome.exit_code, outcome.stdout.as_str()), (4, ""));
+    sandbox.kill().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn output_as_text_is_decoded_across_pieces() {
+    let server = start_server_with_sandboxes().await;
+    let sandbox = Sandbox::create(opts(&server.url())).await.unwrap();
+    // '€' and '😀' written in parts, a pause between, so that pieces end inside them; each
+    // stream then ends inside a character, which becomes U+FFFD.
+    let mut h = sandbox
+        .commands()
+        .spawn(
+            r"printf '\342\202'; sleep 0.2; printf '\254-\360\237'; sleep 0.2; printf '\230\200!\303'; printf 'e\342\202' >&2",
+            RunOpts::default(),
+        )
+        .await
+        .unwrap();
+    let (mut out, mut err, mut pieces) = (String::new(), String::new(), 0);
+    while let Some(piece) = h.next_output_text(1 << 20).await.unwrap() {
+        pieces += 1;
+        match piece {
+            OutputText::Stdout(s) => out.push_str(&s),
+            OutputText::Stderr(s) => err.push_str(&s),
+            OutputText::Pty(_) => panic!("no terminal was asked for"),
+        }
+    }
+    assert_eq!(out, "€-😀!\u{fffd}");
+    assert_eq!(err, "e\u{fffd}");
+    assert!(pieces >= 4, "{pieces} pieces");
+    // The end has been read: the next call says so again.
+    assert!(h.next_output_text(1 << 20).await.unwrap().is_none());
+    assert_eq!(h.wait().await.unwrap().exit_code, 0);
     sandbox.kill().await.unwrap();
     server.shutdown().await;
 }

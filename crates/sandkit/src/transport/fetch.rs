@@ -309,8 +309,12 @@ fn body_stream(
             return None;
         }
         let value = Reflect::get(obj, &JsValue::from_str("value")).ok()?;
-        let bytes = Bytes::from(Uint8Array::new(&value).to_vec());
-        Some((Ok(bytes), Some(reader)))
+        // A byte stream's chunks are `Uint8Array`s, which `Uint8Array::new` would copy first.
+        let bytes = match value.dyn_ref::<Uint8Array>() {
+            Some(chunk) => chunk.to_vec(),
+            None => Uint8Array::new(&value).to_vec(),
+        };
+        Some((Ok(Bytes::from(bytes)), Some(reader)))
     })
 }
 
