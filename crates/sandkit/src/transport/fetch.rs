@@ -309,11 +309,9 @@ fn body_stream(
             return None;
         }
         let value = Reflect::get(obj, &JsValue::from_str("value")).ok()?;
-        // A byte stream's chunks are `Uint8Array`s, which `Uint8Array::new` would copy first.
-        let bytes = match value.dyn_ref::<Uint8Array>() {
-            Some(chunk) => chunk.to_vec(),
-            None => Uint8Array::new(&value).to_vec(),
-        };
+        // A response body's chunks are `Uint8Array`s (the Fetch standard says so), which
+        // `Uint8Array::new` would copy before `to_vec` copies them again.
+        let bytes = value.unchecked_ref::<Uint8Array>().to_vec();
         Some((Ok(Bytes::from(bytes)), Some(reader)))
     })
 }
