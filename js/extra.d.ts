@@ -486,8 +486,8 @@ export interface CommandStartOpts {
 export declare class CommandHandle {
   readonly pid: number
   /** Output so far. */
-  stdout: string
-  stderr: string
+  readonly stdout: string
+  readonly stderr: string
   exitCode?: number
   error?: string
   /** The result once it has ended; a non-zero exit throws `CommandExitError`. */

@@ -400,21 +400,31 @@ function guardStatics(Class, staticNames = {}, params = {}) {
 const textEncoder = new TextEncoder()
 const toBytes = (data) => (typeof data === 'string' ? textEncoder.encode(data) : data)
 
+// V8 allocates a string over 128 KiB in its large-object space, which its collector never
+// moves; 256 Ki characters leave a margin.
+const LARGE_STRING = 256 << 10
+const JOINED_STRING = 1 << 20
+
 /**
  * Text that grows piece by piece, kept as few large strings. A JavaScript heap copies each
  * small string that outlives a collection of its young generation, once or twice; output
- * pieces (some 64 KB each) are kept to the end, so their copying cost more than the reading
- * of them. Joined into one string per MiB, each piece dies young and the joined strings are
- * large enough for the heap never to move.
+ * pieces (some 64 KB each from `fetch`) are kept to the end, so their copying cost more than
+ * the reading of them. Joined into one string per MiB, each piece dies young and the joined
+ * strings are large enough for the heap never to move them. A piece that large already (the
+ * addon's batches often are) is kept as it is.
  */
 class TextSink {
   #text = ''
   #pieces = []
   #length = 0
   add(piece) {
+    if (piece.length >= LARGE_STRING) {
+      this.#text = this.text + piece
+      return
+    }
     this.#pieces.push(piece)
     this.#length += piece.length
-    if (this.#length >= 1 << 20) this.#join()
+    if (this.#length >= JOINED_STRING) this.#join()
   }
   #join() {
     this.#text += this.#pieces.length === 1 ? this.#pieces[0] : this.#pieces.join('')

@@ -5,13 +5,10 @@ use crate::convert::guarded;
 use napi::Either;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use sandkit::commands::OutputText;
+use sandkit::commands::{OUTPUT_BATCH, OutputText};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-
-/// How much output `nextOutput()` hands across at most per call.
-const OUTPUT_BATCH: usize = 1 << 20;
 
 /// One piece of output.
 #[napi(object)]

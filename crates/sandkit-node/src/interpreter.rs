@@ -4,13 +4,10 @@
 use crate::convert::{JsAnyArg, guarded, read_opts};
 use crate::sandbox::Sandbox;
 use napi_derive::napi;
-use sandkit::interpreter::CodeEvent as CoreEvent;
+use sandkit::interpreter::{CodeEvent as CoreEvent, EVENTS_BATCH};
 use sandkit::js_options;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-
-/// How much output one `nextEvents()` hands across at most.
-const EVENTS_BATCH: usize = 1 << 20;
 
 /// A code context.
 #[napi(object)]

@@ -3,13 +3,10 @@
 
 use crate::convert::{array_of, promise};
 use js_sys::{Object, Promise, Reflect, Uint8Array};
-use sandkit::commands::OutputText;
+use sandkit::commands::{OUTPUT_BATCH, OutputText};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-
-/// How much output `nextOutput()` hands across at most per call.
-const OUTPUT_BATCH: usize = 1 << 20;
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);

@@ -4,14 +4,11 @@
 use crate::convert::{array_of, promise, read_opts, rejected, run_map, string_arg};
 use crate::sandbox::Sandbox;
 use js_sys::{Object, Promise, Reflect};
-use sandkit::interpreter::CodeEvent;
+use sandkit::interpreter::{CodeEvent, EVENTS_BATCH};
 use sandkit::js_options;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-
-/// How much output one `nextEvents()` hands across at most.
-const EVENTS_BATCH: usize = 1 << 20;
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);

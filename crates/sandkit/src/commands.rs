@@ -54,6 +54,10 @@ pub struct CommandResult {
     pub stderr: String,
 }
 
+/// How much output a binding hands JavaScript at most per call ([`CommandHandle::next_output_text`]):
+/// large enough that a fast stream crosses in few calls, small enough to bound each copy.
+pub const OUTPUT_BATCH: usize = 1 << 20;
+
 /// A piece of output as a binding hands it to JavaScript: stdout and stderr as text, decoded
 /// across pieces ([`crate::utf8_pieces`]), a terminal's bytes as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,10 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 pub use stream::{CodeEvent, CodeResult, ExecutionError};
 
+/// How many bytes of output events a binding hands JavaScript at most per call
+/// ([`CodeRun::next_events`]).
+pub const EVENTS_BATCH: usize = 1 << 20;
+
 /// The interpreter's port.
 pub const INTERPRETER_PORT: u16 = 49999;
 /// How long an execution may run unless `timeout_ms` says otherwise (the official client's).
