@@ -186,11 +186,15 @@ export interface SandboxPauseOpts extends SandboxApiOpts {
 
 /** Options of a process start. */
 export interface ProcessStartOpts {
+  /** Variables for this command only, over the sandbox's. */
   envs?: Record<string, string>
+  /** Working directory; default the user's home. */
   cwd?: string
+  /** `user` (default) or `root`. */
   user?: string
-  /** 0 for no limit; default 60 000. */
+  /** How long the command may run; default 60 000, 0 for no limit. */
   timeoutMs?: number
+  /** Keep stdin open for `sendStdin`. */
   stdin?: boolean
   tag?: string
 }
@@ -465,18 +469,7 @@ export interface CommandResult {
   stderr: string
 }
 
-export interface CommandStartOpts {
-  /** Variables for this command only, over the sandbox's. */
-  envs?: Record<string, string>
-  /** Working directory; default the user's home. */
-  cwd?: string
-  /** `user` (default) or `root`. */
-  user?: string
-  /** How long the command may run; default 60 000, 0 for no limit. */
-  timeoutMs?: number
-  /** Keep stdin open for `sendStdin`. */
-  stdin?: boolean
-  tag?: string
+export interface CommandStartOpts extends ProcessStartOpts {
   /** Called with each piece of stdout, UTF-8 decoded. */
   onStdout?: (data: string) => void | Promise<void>
   onStderr?: (data: string) => void | Promise<void>
