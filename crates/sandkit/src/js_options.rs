@@ -493,22 +493,13 @@ pub fn signature(opts: &JsAny, now_ms: f64) -> Result<(String, Option<i64>)> {
 mod tests {
     use super::*;
 
-    fn obj(members: &[(&str, JsAny)]) -> JsAny {
-        JsAny::Object(
-            members
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
-    }
-
     fn message(e: Error) -> String {
         e.to_string()
     }
 
     #[test]
     fn absent_options_are_the_defaults() {
-        for v in [JsAny::Undefined, JsAny::Null, obj(&[])] {
+        for v in [JsAny::Undefined, JsAny::Null, JsAny::object(&[])] {
             let o = create_opts(None, &v, "opts").unwrap();
             assert!(o.template.is_none() && o.metadata.is_none() && o.network.is_none());
             assert!(list_opts(&v).unwrap().state.is_none());
@@ -527,40 +518,46 @@ mod tests {
     fn a_wrong_type_names_the_field_and_both_types() {
         let cases = [
             (
-                obj(&[("secure", JsAny::String("yes".into()))]),
+                JsAny::object(&[("secure", JsAny::String("yes".into()))]),
                 "secure must be a boolean, got string",
             ),
             (
-                obj(&[("debug", JsAny::Number(1.0))]),
+                JsAny::object(&[("debug", JsAny::Number(1.0))]),
                 "debug must be a boolean, got number",
             ),
             (
-                obj(&[("timeoutMs", JsAny::Bool(true))]),
+                JsAny::object(&[("timeoutMs", JsAny::Bool(true))]),
                 "timeoutMs must be a number, got boolean",
             ),
             (
-                obj(&[("metadata", obj(&[("a b", JsAny::Number(1.0))]))]),
+                JsAny::object(&[("metadata", JsAny::object(&[("a b", JsAny::Number(1.0))]))]),
                 "metadata[\"a b\"] must be a string, got number",
             ),
             (
-                obj(&[(
+                JsAny::object(&[(
                     "lifecycle",
-                    obj(&[("autoResume", JsAny::String("no".into()))]),
+                    JsAny::object(&[("autoResume", JsAny::String("no".into()))]),
                 )]),
                 "lifecycle.autoResume must be a boolean, got string",
             ),
             (
-                obj(&[("lifecycle", obj(&[("onTimeout", JsAny::Number(3.0))]))]),
+                JsAny::object(&[(
+                    "lifecycle",
+                    JsAny::object(&[("onTimeout", JsAny::Number(3.0))]),
+                )]),
                 "lifecycle.onTimeout must be an object, got number",
             ),
             (
-                obj(&[("network", obj(&[("httpsPorts", obj(&[]))]))]),
+                JsAny::object(&[(
+                    "network",
+                    JsAny::object(&[("httpsPorts", JsAny::object(&[]))]),
+                )]),
                 "network.httpsPorts must be an array of numbers, got object",
             ),
             (
-                obj(&[(
+                JsAny::object(&[(
                     "network",
-                    obj(&[("allowOut", JsAny::Array(vec![JsAny::Null]))]),
+                    JsAny::object(&[("allowOut", JsAny::Array(vec![JsAny::Null]))]),
                 )]),
                 "network.allowOut[0] must be a string, got null",
             ),
@@ -573,14 +570,17 @@ mod tests {
 
     #[test]
     fn dates_and_queries_of_a_list() {
-        let v = obj(&[
+        let v = JsAny::object(&[
             ("limit", JsAny::Number(10.0)),
             (
                 "query",
-                obj(&[
+                JsAny::object(&[
                     ("state", JsAny::Array(vec![JsAny::String("paused".into())])),
                     ("startedAfter", JsAny::Date(1_000.0)),
-                    ("metadata", obj(&[("k", JsAny::String("v".into()))])),
+                    (
+                        "metadata",
+                        JsAny::object(&[("k", JsAny::String("v".into()))]),
+                    ),
                 ]),
             ),
         ]);
@@ -588,31 +588,34 @@ mod tests {
         assert_eq!(o.limit, Some(10));
         assert_eq!(o.started_after_ms, Some(1_000));
         assert_eq!(o.metadata.unwrap().get("k").map(String::as_str), Some("v"));
-        let bad = obj(&[("query", obj(&[("startedAfter", JsAny::String("x".into()))]))]);
+        let bad = JsAny::object(&[(
+            "query",
+            JsAny::object(&[("startedAfter", JsAny::String("x".into()))]),
+        )]);
         let got = message(list_opts(&bad).unwrap_err());
         assert!(
             got.contains("query.startedAfter must be a Date, got string"),
             "{got}"
         );
-        let nan = obj(&[("start", JsAny::Date(f64::NAN))]);
+        let nan = JsAny::object(&[("start", JsAny::Date(f64::NAN))]);
         let got = message(metrics_opts(&nan).unwrap_err());
         assert!(got.contains("start must be a valid Date"), "{got}");
     }
 
     #[test]
     fn on_timeout_in_both_forms() {
-        let with = |on: JsAny| obj(&[("lifecycle", obj(&[("onTimeout", on)]))]);
+        let with = |on: JsAny| JsAny::object(&[("lifecycle", JsAny::object(&[("onTimeout", on)]))]);
         let o = create_opts(None, &with(JsAny::String("pause".into())), "opts").unwrap();
         assert_eq!(o.on_timeout, Some(crate::OnTimeout::Pause));
         assert_eq!(o.keep_memory, None);
         // The key present with `undefined` means the default, true.
-        let form = obj(&[
+        let form = JsAny::object(&[
             ("action", JsAny::String("pause".into())),
             ("keepMemory", JsAny::Undefined),
         ]);
         let o = create_opts(None, &with(form), "opts").unwrap();
         assert_eq!(o.keep_memory, Some(true));
-        let form = obj(&[
+        let form = JsAny::object(&[
             ("action", JsAny::String("pause".into())),
             ("keepMemory", JsAny::Bool(false)),
         ]);
@@ -624,7 +627,7 @@ mod tests {
 
     #[test]
     fn the_positional_template_wins() {
-        let v = obj(&[("template", JsAny::String("b".into()))]);
+        let v = JsAny::object(&[("template", JsAny::String("b".into()))]);
         let o = create_opts(Some("a".into()), &v, "opts").unwrap();
         assert_eq!(o.template.as_deref(), Some("a"));
         assert_eq!(

@@ -706,6 +706,17 @@ pub mod from_js {
             matches!(self, JsAny::Undefined | JsAny::Null)
         }
 
+        /// An object of `members`, in order: the tests' way to write one.
+        #[cfg(test)]
+        pub(crate) fn object(members: &[(&str, JsAny)]) -> JsAny {
+            JsAny::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        }
+
         fn member(&self, key: &str) -> Option<&JsAny> {
             match self {
                 JsAny::Object(members) => {
@@ -1018,15 +1029,6 @@ pub mod from_js {
     mod tests {
         use super::*;
 
-        fn obj(members: &[(&str, JsAny)]) -> JsAny {
-            JsAny::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            )
-        }
-
         fn s(v: &str) -> JsAny {
             JsAny::String(v.into())
         }
@@ -1051,7 +1053,7 @@ pub mod from_js {
         fn egress_proxy_is_checked_as_the_official_sdk_checks_it() {
             assert_eq!(egress_proxy(JsAny::Null).unwrap(), None);
             assert_eq!(egress_proxy(JsAny::Undefined).unwrap(), None);
-            let p = egress_proxy(obj(&[
+            let p = egress_proxy(JsAny::object(&[
                 ("address", s("p:1080")),
                 ("username", s("u")),
                 ("password", s("hunter2")),
@@ -1071,8 +1073,8 @@ pub mod from_js {
             for bad in [
                 s("p:1080"),
                 JsAny::Array(vec![]),
-                obj(&[]),
-                obj(&[
+                JsAny::object(&[]),
+                JsAny::object(&[
                     ("address", JsAny::Number(1080.0)),
                     ("password", s("hunter2")),
                 ]),
@@ -1080,7 +1082,7 @@ pub mod from_js {
             ] {
                 assert_eq!(message(egress_proxy(bad).unwrap_err()), official);
             }
-            let e = egress_proxy(obj(&[
+            let e = egress_proxy(JsAny::object(&[
                 ("address", s("p:1080")),
                 ("password", JsAny::Number(7.0)),
             ]))
@@ -1093,19 +1095,26 @@ pub mod from_js {
 
         #[test]
         fn rules_keep_their_order_and_name_the_bad_field() {
-            let given = obj(&[
+            let given = JsAny::object(&[
                 (
                     "z.com",
                     JsAny::Array(vec![
-                        obj(&[(
+                        JsAny::object(&[(
                             "transform",
-                            obj(&[(
+                            JsAny::object(&[(
                                 "headers",
-                                obj(&[("B", s("1")), ("A", s("2")), ("C", JsAny::Undefined)]),
+                                JsAny::object(&[
+                                    ("B", s("1")),
+                                    ("A", s("2")),
+                                    ("C", JsAny::Undefined),
+                                ]),
                             )]),
                         )]),
-                        obj(&[("transform", JsAny::Null), ("other", s("dropped"))]),
-                        obj(&[("transform", obj(&[("headers", JsAny::Undefined)]))]),
+                        JsAny::object(&[("transform", JsAny::Null), ("other", s("dropped"))]),
+                        JsAny::object(&[(
+                            "transform",
+                            JsAny::object(&[("headers", JsAny::Undefined)]),
+                        )]),
                     ]),
                 ),
                 ("*.a.com", JsAny::Array(vec![])),
@@ -1127,34 +1136,40 @@ pub mod from_js {
                 "network.rules must be an object or a Map, got string"
             );
             assert_eq!(
-                bad(obj(&[("a.com", obj(&[]))])),
+                bad(JsAny::object(&[("a.com", JsAny::object(&[]))])),
                 r#"network.rules["a.com"] must be an array of rules, got object"#
             );
             assert_eq!(
-                bad(obj(&[("a", JsAny::Array(vec![JsAny::Null]))])),
+                bad(JsAny::object(&[("a", JsAny::Array(vec![JsAny::Null]))])),
                 "network.rules.a[0] must be an object, got null"
             );
             assert_eq!(
-                bad(obj(&[(
+                bad(JsAny::object(&[(
                     "a",
-                    JsAny::Array(vec![obj(&[("transform", s("x"))])])
+                    JsAny::Array(vec![JsAny::object(&[("transform", s("x"))])])
                 )])),
                 "network.rules.a[0].transform must be an object, got string"
             );
             assert_eq!(
-                bad(obj(&[(
+                bad(JsAny::object(&[(
                     "a",
-                    JsAny::Array(vec![obj(&[(
+                    JsAny::Array(vec![JsAny::object(&[(
                         "transform",
-                        obj(&[("headers", obj(&[("X-Key", JsAny::Number(1.0))]))])
+                        JsAny::object(&[(
+                            "headers",
+                            JsAny::object(&[("X-Key", JsAny::Number(1.0))])
+                        )])
                     )])])
                 )])),
                 r#"network.rules.a[0].transform.headers["X-Key"] must be a string, got number"#
             );
             assert!(
-                bad(obj(&[(
+                bad(JsAny::object(&[(
                     "a",
-                    JsAny::Array(vec![obj(&[("transform", obj(&[("body", s("x"))]))])])
+                    JsAny::Array(vec![JsAny::object(&[(
+                        "transform",
+                        JsAny::object(&[("body", s("x"))])
+                    )])])
                 )]))
                 .contains("network.rules.a[0].transform.body")
             );
