@@ -208,12 +208,6 @@ export interface EntryInfo {
   metadata: Record<string, string> | undefined
 }
 
-/** One file of a many-file write. */
-export interface FilesWriteEntry {
-  path: string
-  data: string | Uint8Array
-}
-
 /** A change under a watched directory. */
 export interface FilesystemEvent {
   name: string
@@ -573,6 +567,12 @@ export interface FilesOpts {
 export interface FilesWriteOpts {
   user?: string
   metadata?: Record<string, string>
+}
+
+/** One file of a many-file write. */
+export interface FilesWriteEntry {
+  path: string
+  data: string | Uint8Array
 }
 
 /** Options of `watchDir`. */

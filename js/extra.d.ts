@@ -212,6 +212,12 @@ export interface FilesWriteOpts {
   metadata?: Record<string, string>
 }
 
+/** One file of a many-file write. */
+export interface FilesWriteEntry {
+  path: string
+  data: string | Uint8Array
+}
+
 /** Options of `watchDir`. */
 export interface FilesWatchOpts {
   user?: string

@@ -253,9 +253,10 @@ function checkBoolean(value, name) {
 }
 
 /**
- * The positional parameters of the binding's methods, by name, so that a wrong type is
- * refused naming the parameter: `name` a string, `name?` a string or nothing, `name#` a
- * number, `name#?` a number or nothing, `name{}` options; `*` anything (checked elsewhere).
+ * The positional parameters of the binding's methods, for what only JavaScript can check:
+ * `name{}` options (read into plain data), `name` and `name?` strings (no lone surrogates).
+ * `name#` numbers and `*` go as they are. Types are the core's to check: a value of the
+ * wrong one is refused there, by the parameter's name.
  */
 const PARAMS = {
   filesReadStream: 'path opts{}',
@@ -311,7 +312,7 @@ function paramsOf(spec) {
   if (!params) {
     params = spec.split(' ').map((p) => {
       const m = /^(\*|[A-Za-z]+)(#|\{\})?(\?)?$/.exec(p)
-      return { name: m[1], kind: m[2] === '#' ? 'number' : m[2] === '{}' ? 'object' : m[1] === '*' ? 'any' : 'string', optional: Boolean(m[3]) }
+      return { name: m[1], kind: m[2] === '{}' ? 'object' : m[2] === '#' || m[1] === '*' ? 'any' : 'string' }
     })
     parsedParams.set(spec, params)
   }
@@ -324,16 +325,15 @@ function checkArgs(spec, args) {
   const params = paramsOf(spec)
   const out = args.slice()
   for (let i = 0; i < params.length && i < out.length; i++) {
-    const { name, kind, optional } = params[i]
+    const { name, kind } = params[i]
     const v = out[i]
     if (kind === 'any') continue
     if (kind === 'object') {
       out[i] = plainOptions(v, name)
       continue
     }
-    if ((v === undefined || v === null) && optional) continue
-    if (typeof v !== kind) throw badArgument(`${name} must be a ${kind}, got ${typeOf(v)}`)
-    if (kind === 'string') checkString(v, name)
+    // A value of the wrong type is the core's to refuse; a string, JavaScript's to check.
+    if (kind === 'string' && typeof v === 'string') checkString(v, name)
   }
   return out
 }

@@ -112,7 +112,7 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('create', 'network.allowOut a frozen array holding a number', 'network.allowOut', () => create({ network: { allowOut: Object.freeze([1]) } }))
 
   // ── connect ─────────────────────────────────────────────────────────────────────────────
-  add('connect', 'sandboxId a number', 'sandboxId', () => Sandbox.connect(42, conn))
+  add('connect', 'sandboxId a number', 'sandboxId must be a string, got number', () => Sandbox.connect(42, conn))
   add('connect', 'sandboxId with a lone surrogate', 'sandboxId', () => Sandbox.connect(LONE_SURROGATE, conn))
   add('connect', 'sandboxId with right-to-left override', 'sandboxId', () => Sandbox.connect('\u202Eabc', conn))
   add('connect', 'sandboxId of 10 MB', 'sandboxId', () => Sandbox.connect(TEN_MB, conn))
@@ -139,7 +139,7 @@ function buildCases({ Sandbox, conn, main, run, made }) {
 
   // ── commands.run ────────────────────────────────────────────────────────────────────────
   const cmd = (c, o) => main.commands.run(c, o)
-  add('commands.run', 'cmd a number', 'cmd', () => cmd(42))
+  add('commands.run', 'cmd a number', 'cmd must be a string, got number', () => cmd(42))
   add('commands.run', 'envs a string', 'envs', () => cmd('true', { envs: 'A=1' }))
   add('commands.run', 'envs value a number', 'envs.A', () => cmd('true', { envs: { A: 1 } }))
   add('commands.run', 'envs with an own __proto__ key holding a number', 'envs.__proto__', () => cmd('true', { envs: JSON.parse('{"__proto__": 1}') }))
@@ -151,11 +151,13 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('commands.run', 'background a string', 'background', () => cmd('true', { background: 'yes' }))
   add('commands.run', 'stdin a string', 'stdin must be a boolean, got string', () => cmd('true', { stdin: 'yes' }))
   add('commands.run', 'options with a getter that throws', 'cwd', () => cmd('true', throwingGetter('cwd')))
+  add('commands.kill', 'pid a string', 'pid must be a number, got string', () => main.commands.kill('1'))
+  add('commands.sendStdin', 'pid null', 'pid must be a number, got null', () => main.commands.sendStdin(null, 'x'))
 
   // ── files ───────────────────────────────────────────────────────────────────────────────
   const dir = `/tmp/bad-matrix-${run}`
   const f = () => main.files
-  add('files.read', 'path a number', 'path', () => f().read(42))
+  add('files.read', 'path a number', 'path must be a string, got number', () => f().read(42))
   add('files.read', "format 'hex'", 'format', () => f().read('/etc/hostname', { format: 'hex' }))
   add('files.read', 'path with NUL', 'path', () => f().read('/etc/host\0name'))
   add('files.read', 'user a number', 'user', () => f().read('/etc/hostname', { user: 0 }))
@@ -168,13 +170,13 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('files.list', 'depth 0', 'depth', () => f().list('/tmp', { depth: 0 }))
   add('files.list', 'depth a string', 'depth', () => f().list('/tmp', { depth: 'deep' }))
   add('files.list', 'depth 1e308', 'depth', () => f().list('/tmp', { depth: 1e308 }))
-  add('files.list', 'path an array', 'path', () => f().list(['/tmp']))
-  add('files.remove', 'path null', 'path', () => f().remove(null))
-  add('files.rename', 'newPath a number', 'newPath', () => f().rename('/tmp/a', 5))
-  add('files.rename', 'oldPath an object', 'oldPath', () => f().rename({}, '/tmp/b'))
-  add('files.makeDir', 'path an object', 'path', () => f().makeDir({}))
+  add('files.list', 'path an array', 'path must be a string, got array', () => f().list(['/tmp']))
+  add('files.remove', 'path null', 'path must be a string, got null', () => f().remove(null))
+  add('files.rename', 'newPath a number', 'newPath must be a string, got number', () => f().rename('/tmp/a', 5))
+  add('files.rename', 'oldPath an object', 'oldPath must be a string, got object', () => f().rename({}, '/tmp/b'))
+  add('files.makeDir', 'path an object', 'path must be a string, got object', () => f().makeDir({}))
   add('files.makeDir', 'path with NUL', 'path', () => f().makeDir(`${dir}/a\0b`))
-  add('files.exists', 'path a number', 'path', () => f().exists(5))
+  add('files.exists', 'path a number', 'path must be a string, got number', () => f().exists(5))
   add('files.watchDir', 'onEvent a string', 'onEvent', () => f().watchDir('/tmp', 'cb'))
   add('files.watchDir', 'recursive a string', 'recursive must be a boolean, got string', () => f().watchDir('/tmp', onData, { recursive: 'yes' }))
   add('files.watchDir', 'timeoutMs -1', 'timeoutMs', () => f().watchDir('/tmp', onData, { timeoutMs: -1 }))
@@ -185,11 +187,11 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('pty', 'rows 2**53+1', 'rows', () => main.pty.create({ cols: 80, rows: 2 ** 53 + 1, onData }))
   add('pty', 'envs value a number', 'envs.TERM', () => main.pty.create({ cols: 80, rows: 24, onData, envs: { TERM: 1 } }))
   add('pty', 'resize with cols -1', 'cols', () => main.pty.resize(1, { cols: -1, rows: 24 }))
-  add('pty', 'sendInput with a pid that is a string', 'pid', () => main.pty.sendInput('1', new Uint8Array([1])))
+  add('pty', 'sendInput with a pid that is a string', 'pid must be a number, got string', () => main.pty.sendInput('1', new Uint8Array([1])))
 
   // ── runCode ─────────────────────────────────────────────────────────────────────────────
   if (typeof main.runCode === 'function') {
-    add('runCode', 'code a number', 'code', () => main.runCode(42))
+    add('runCode', 'code a number', 'code must be a string, got number', () => main.runCode(42))
     add('runCode', 'language a number', 'language', () => main.runCode('1', { language: 5 }))
     add('runCode', 'envs value a number', 'envs.A', () => main.runCode('1', { envs: { A: 1 } }))
     add('runCode', 'timeoutMs a string', 'timeoutMs', () => main.runCode('1', { timeoutMs: 'x' }))
@@ -197,17 +199,19 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   }
 
   // ── setTimeout, updateNetwork, getMetrics ───────────────────────────────────────────────
-  add('setTimeout', 'timeoutMs a string', 'timeoutMs', () => main.setTimeout('1000'))
+  add('setTimeout', 'timeoutMs a string', 'timeoutMs must be a number, got string', () => main.setTimeout('1000'))
   add('setTimeout', 'timeoutMs -1', 'timeoutMs', () => main.setTimeout(-1))
   add('setTimeout', 'timeoutMs 2**53+1', 'timeoutMs', () => main.setTimeout(2 ** 53 + 1))
-  add('setTimeout', 'sandboxId a number (static)', 'sandboxId', () => Sandbox.setTimeout(42, 1000, conn))
+  add('setTimeout', 'sandboxId a number (static)', 'sandboxId must be a string, got number', () => Sandbox.setTimeout(42, 1000, conn))
   add('updateNetwork', 'allowOut holding a number', 'network.allowOut', () => main.updateNetwork({ allowOut: [5] }))
   add('updateNetwork', 'denyOut a string', 'network.denyOut', () => main.updateNetwork({ denyOut: 'all' }))
   add('updateNetwork', 'network null', 'network', () => main.updateNetwork(null))
   add('getMetrics', 'start a string', 'start must be a Date, got string', () => main.getMetrics({ start: 'yesterday' }))
   add('getMetrics', 'end an invalid Date', 'end', () => main.getMetrics({ end: new Date(NaN) }))
   add('getMetrics', 'start a number', 'start must be a Date, got number', () => main.getMetrics({ start: 5 }))
-  add('getMetrics', 'sandboxId a number (static)', 'sandboxId', () => Sandbox.getMetrics(5, conn))
+  add('getHost', 'port a string', 'port must be a number, got string', () => main.getHost('80'))
+  add('kill', 'sandboxId an object (static)', 'sandboxId must be a string, got object', () => Sandbox.kill({}, conn))
+  add('getMetrics', 'sandboxId a number (static)', 'sandboxId must be a string, got number', () => Sandbox.getMetrics(5, conn))
 
   return cases
 }
@@ -333,6 +337,8 @@ const E2B_DIFFERS = {
   'commands.run background a string': ACCEPTED + ' (a truthy string means background)',
   'commands.run stdin a string': ENCODER,
   'commands.run options with a getter that throws': THROWN,
+  'commands.kill pid a string': ENCODER,
+  'commands.sendStdin pid null': ENCODER,
   'files.read path a number': DAEMON,
   "files.read format 'hex'": "e2b calls response['hex'](): a TypeError, not an SDK error",
   'files.read path with NUL': DAEMON,
@@ -372,6 +378,8 @@ const E2B_DIFFERS = {
   'getMetrics start a string': "e2b calls start.getTime(): a TypeError, not an SDK error",
   'getMetrics end an invalid Date': SENT,
   'getMetrics start a number': "e2b calls start.getTime(): a TypeError, not an SDK error",
+  'getHost port a string': ACCEPTED + ' (the string becomes part of the host name)',
+  'kill sandboxId an object (static)': ID + " ('[object Object]': 404, and kill answers false)",
   'getMetrics sandboxId a number (static)': ID + ' (404: SandboxNotFoundError)',
 }
 

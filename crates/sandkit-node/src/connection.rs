@@ -1,10 +1,10 @@
 //! `ConnectionConfig`: the connection settings the core resolves (options, then `E2B_*`, then
 //! defaults), shaped as the `e2b` package's class.
 
-use crate::convert::{JsAnyArg, guarded_sync, or_undefined, read_opts};
+use crate::convert::{JsAnyArg, guarded_sync, opt_arg, or_undefined, read_opts};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
-use sandkit::options::from_js;
+use sandkit::js_options;
 
 /// The resolved connection settings.
 #[napi]
@@ -56,12 +56,15 @@ impl ConnectionConfig {
     #[napi]
     pub fn get_host(
         &self,
-        sandbox_id: String,
-        port: f64,
-        sandbox_domain: Option<String>,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
+        #[napi(ts_arg_type = "number")] port: JsAnyArg,
+        #[napi(ts_arg_type = "string | undefined | null")] sandbox_domain: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         guarded_sync(|| {
-            let port = from_js::port(port)?;
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
+            let port = js_options::port_arg(&port.0)?;
+            let sandbox_domain =
+                js_options::opt_string_arg(opt_arg(sandbox_domain), "sandboxDomain")?;
             Ok(self
                 .inner
                 .host(&sandbox_id, port, sandbox_domain.as_deref()))
@@ -72,7 +75,7 @@ impl ConnectionConfig {
     #[napi]
     pub fn get_sandbox_url(
         &self,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         self.daemon_url(sandbox_id, opts, true)
@@ -82,7 +85,7 @@ impl ConnectionConfig {
     #[napi]
     pub fn get_sandbox_direct_url(
         &self,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         self.daemon_url(sandbox_id, opts, false)
@@ -92,11 +95,12 @@ impl ConnectionConfig {
 impl ConnectionConfig {
     fn daemon_url(
         &self,
-        sandbox_id: String,
+        sandbox_id: JsAnyArg,
         opts: Option<JsAnyArg>,
         shared_host: bool,
     ) -> napi::Result<String> {
         guarded_sync(|| {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             let (port, domain) = read_opts(opts, sandkit::js_options::daemon_url_opts)?;
             let domain = domain.as_deref();
             Ok(self

@@ -3,11 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{FromNapiValue, Object, PromiseRaw, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{
+    FromNapiValue, Object, PromiseRaw, ToNapiValue, TypeName, Uint8Array, ValueType,
+};
 use napi::{Env, JsValue, Status, sys};
 use napi_derive::napi;
 use sandkit::Error;
-use sandkit::options::from_js;
+use sandkit::files::FileData;
+use sandkit::js_options;
+use sandkit::options::from_js::{self, JsAny};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -42,21 +46,29 @@ fn wrong_type(what: String) -> napi::Error {
     napi::Error::new(Status::InvalidArg, what)
 }
 
+/// `TypeName` of an argument napi cannot check by its type (the conversion reads any value):
+/// the TypeScript type for messages, and no expected `ValueType`.
+macro_rules! type_name {
+    ($type:ty, $ts:literal) => {
+        impl TypeName for $type {
+            fn type_name() -> &'static str {
+                $ts
+            }
+
+            fn value_type() -> ValueType {
+                ValueType::Unknown
+            }
+        }
+    };
+}
+
 /// The first argument of `Sandbox.create`: a template name or the options.
 pub enum TemplateOrOpts {
     Template(String),
     Opts(from_js::JsAny),
 }
 
-impl TypeName for TemplateOrOpts {
-    fn type_name() -> &'static str {
-        "string | SandboxOpts"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Unknown
-    }
-}
+type_name!(TemplateOrOpts, "string | SandboxOpts");
 
 impl FromNapiValue for TemplateOrOpts {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
@@ -78,15 +90,7 @@ impl FromNapiValue for TemplateOrOpts {
 /// A JavaScript value read as it is, for the options whose shape the core checks.
 pub struct JsAnyArg(pub from_js::JsAny);
 
-impl TypeName for JsAnyArg {
-    fn type_name() -> &'static str {
-        "unknown"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Unknown
-    }
-}
+type_name!(JsAnyArg, "unknown");
 
 impl FromNapiValue for JsAnyArg {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
@@ -119,15 +123,12 @@ unsafe fn read_any(
             "number" => JsAny::Number(f64::from_napi_value(env, value)?),
             "string" => JsAny::String(String::from_napi_value(env, value)?),
             "array" => {
-                let mut len = 0u32;
-                napi::check_status!(sys::napi_get_array_length(env, value, &mut len))?;
-                let mut items = Vec::with_capacity(len as usize);
-                for i in 0..len {
-                    let mut item = std::ptr::null_mut();
-                    napi::check_status!(sys::napi_get_element(env, value, i, &mut item))?;
-                    items.push(read_any(env, item, &format!("{path}[{i}]"), depth + 1)?);
+                let items = array_items(env, value)?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    out.push(read_any(env, item, &format!("{path}[{i}]"), depth + 1)?);
                 }
-                JsAny::Array(items)
+                JsAny::Array(out)
             }
             "object" if is_binary(env, value)? => JsAny::Other(from_js::BINARY),
             "object" if is_date(env, value)? => {
@@ -154,6 +155,78 @@ unsafe fn read_any(
             }
             t => JsAny::Other(t),
         })
+    }
+}
+
+/// The first argument of a many-file write, read for the core (`js_options::write_entries`,
+/// which checks it): each item's `path` as it is, its `data` as a string or bytes.
+pub struct WriteEntriesArg(pub js_options::EntriesGiven);
+
+type_name!(WriteEntriesArg, "FilesWriteEntry[]");
+
+impl FromNapiValue for WriteEntriesArg {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        use js_options::EntriesGiven;
+        // SAFETY: as for every `from_napi_value`, the values are live for this call.
+        unsafe {
+            if js_type(env, value)? != "array" {
+                return Ok(WriteEntriesArg(EntriesGiven::NotAnArray(read_any(
+                    env, value, "files", 0,
+                )?)));
+            }
+            let array = array_items(env, value)?;
+            let mut items = Vec::with_capacity(array.len());
+            for (i, item) in array.into_iter().enumerate() {
+                if js_type(env, item)? != "object" {
+                    // As `item.path` reads it: nothing there.
+                    items.push((JsAny::Undefined, Err(JsAny::Undefined)));
+                    continue;
+                }
+                let field = |key: &std::ffi::CStr| -> napi::Result<sys::napi_value> {
+                    let mut v = std::ptr::null_mut();
+                    napi::check_status!(sys::napi_get_named_property(
+                        env,
+                        item,
+                        key.as_ptr(),
+                        &mut v
+                    ))?;
+                    Ok(v)
+                };
+                let path = read_any(env, field(c"path")?, &format!("files[{i}].path"), 1)?;
+                let data = field(c"data")?;
+                let data = match js_type(env, data)? {
+                    "string" => Ok(FileData::from(String::from_napi_value(env, data)?)),
+                    _ => match Uint8Array::from_napi_value(env, data) {
+                        Ok(bytes) => Ok(FileData::from(bytes.to_vec())),
+                        Err(_) => Err(read_any(env, data, &format!("files[{i}].data"), 1)?),
+                    },
+                };
+                items.push((path, data));
+            }
+            Ok(WriteEntriesArg(EntriesGiven::Items(items)))
+        }
+    }
+}
+
+/// The items of an array, in order.
+///
+/// # Safety
+/// `env` and `value` (an array) come from napi for the duration of this conversion.
+unsafe fn array_items(
+    env: sys::napi_env,
+    value: sys::napi_value,
+) -> napi::Result<Vec<sys::napi_value>> {
+    let mut len = 0u32;
+    // SAFETY: the caller's contract.
+    unsafe {
+        napi::check_status!(sys::napi_get_array_length(env, value, &mut len))?;
+        let mut items = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            let mut item = std::ptr::null_mut();
+            napi::check_status!(sys::napi_get_element(env, value, i, &mut item))?;
+            items.push(item);
+        }
+        Ok(items)
     }
 }
 
@@ -401,6 +474,11 @@ pub fn read_opts<T>(
     read: impl FnOnce(&from_js::JsAny) -> Result<T, Error>,
 ) -> Result<T, Error> {
     read(&opts.map_or(from_js::JsAny::Undefined, |o| o.0))
+}
+
+/// An optional positional argument as the core reads it: `undefined` when not given.
+pub fn opt_arg(v: Option<JsAnyArg>) -> from_js::JsAny {
+    v.map_or(from_js::JsAny::Undefined, |v| v.0)
 }
 
 /// `undefined` rather than napi's `null` for an absent value, as the `e2b` package has it.

@@ -2,13 +2,13 @@
 //! contents cross in batches (reads) and chunks (streamed writes), never as one copy of a
 //! whole large file.
 
-use crate::convert::{JsAnyArg, date, guarded, guarded_sync, read_opts};
+use crate::convert::{JsAnyArg, WriteEntriesArg, date, guarded, guarded_sync, opt_arg, read_opts};
 use crate::sandbox::Sandbox;
 use chrono::{DateTime, Utc};
 use napi::Either;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use sandkit::files::{FileData, WriteEntry};
+use sandkit::files::FileData;
 use sandkit::js_options;
 use sandkit::transport::{TransportError, TransportErrorKind};
 use std::collections::HashMap;
@@ -19,13 +19,6 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 const READ_BATCH: usize = 256 << 10;
 /// Chunks a streamed write may have in flight before `write()` waits.
 const WRITE_QUEUE: usize = 4;
-
-/// One file of a many-file write.
-#[napi(object)]
-pub struct FilesWriteEntry {
-    pub path: String,
-    pub data: Either<String, Uint8Array>,
-}
 
 /// A file, directory or symlink.
 #[napi(object)]
@@ -115,11 +108,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_read_stream(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileReader> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             let stream = files
                 .read_stream(&path, &read_opts(opts, js_options::files_opts)?.0)
                 .await?;
@@ -133,13 +127,14 @@ impl Sandbox {
     #[napi]
     pub async fn files_write(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         data_in: Either<String, Uint8Array>,
         #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<WriteInfo> {
         let files = self.inner.files();
         let body = data(data_in);
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             Ok(written(
                 files
                     .write(&path, body, &read_opts(opts, js_options::write_opts)?)
@@ -152,18 +147,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_write_many(
         &self,
-        entries: Vec<FilesWriteEntry>,
+        #[napi(ts_arg_type = "Array<FilesWriteEntry>")] entries: WriteEntriesArg,
         #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Vec<WriteInfo>> {
         let files = self.inner.files();
-        let entries: Vec<_> = entries
-            .into_iter()
-            .map(|e| WriteEntry {
-                path: e.path,
-                data: data(e.data),
-            })
-            .collect();
         guarded(async move {
+            let entries = js_options::write_entries(entries.0)?;
             let infos = files
                 .write_files(entries, &read_opts(opts, js_options::write_opts)?)
                 .await?;
@@ -176,11 +165,14 @@ impl Sandbox {
     #[napi]
     pub async fn files_open_write(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesWriteOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileWriter> {
         let files = self.inner.files();
-        let opts = guarded_sync(|| read_opts(opts, js_options::write_opts))?;
+        let (path, opts) = guarded_sync(|| {
+            let path = js_options::string_arg(path.0, "path")?;
+            Ok((path, read_opts(opts, js_options::write_opts)?))
+        })?;
         let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, TransportError>>(WRITE_QUEUE);
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -202,11 +194,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_list(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<Vec<EntryInfo>> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             let (opts, depth) = read_opts(opts, js_options::files_opts)?;
             let entries = files.list(&path, depth, &opts).await?;
             Ok(entries.into_iter().map(entry).collect())
@@ -217,11 +210,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_exists(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<bool> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             files
                 .exists(&path, &read_opts(opts, js_options::files_opts)?.0)
                 .await
@@ -232,11 +226,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_get_info(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<EntryInfo> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             Ok(entry(
                 files
                     .get_info(&path, &read_opts(opts, js_options::files_opts)?.0)
@@ -249,11 +244,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_remove(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<()> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             files
                 .remove(&path, &read_opts(opts, js_options::files_opts)?.0)
                 .await
@@ -264,12 +260,14 @@ impl Sandbox {
     #[napi]
     pub async fn files_rename(
         &self,
-        old_path: String,
-        new_path: String,
+        #[napi(ts_arg_type = "string")] old_path: JsAnyArg,
+        #[napi(ts_arg_type = "string")] new_path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<EntryInfo> {
         let files = self.inner.files();
         guarded(async move {
+            let old_path = js_options::string_arg(old_path.0, "oldPath")?;
+            let new_path = js_options::string_arg(new_path.0, "newPath")?;
             Ok(entry(
                 files
                     .rename(
@@ -286,11 +284,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_make_dir(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<bool> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             files
                 .make_dir(&path, &read_opts(opts, js_options::files_opts)?.0)
                 .await
@@ -301,11 +300,12 @@ impl Sandbox {
     #[napi]
     pub async fn files_watch_dir(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FilesWatchOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<FileWatcher> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
             let handle = files
                 .watch_dir(&path, &read_opts(opts, js_options::watch_opts)?)
                 .await?;
@@ -321,11 +321,12 @@ impl Sandbox {
     #[napi]
     pub async fn upload_url(
         &self,
-        path: Option<String>,
+        #[napi(ts_arg_type = "string | undefined | null")] path: Option<JsAnyArg>,
         #[napi(ts_arg_type = "FileUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         let files = self.inner.files();
         guarded(async move {
+            let path = js_options::opt_string_arg(opt_arg(path), "path")?;
             files.upload_url(path.as_deref(), &read_opts(opts, js_options::url_opts)?)
         })
         .await
@@ -335,12 +336,15 @@ impl Sandbox {
     #[napi]
     pub async fn download_url(
         &self,
-        path: String,
+        #[napi(ts_arg_type = "string")] path: JsAnyArg,
         #[napi(ts_arg_type = "FileUrlOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<String> {
         let files = self.inner.files();
-        guarded(async move { files.download_url(&path, &read_opts(opts, js_options::url_opts)?) })
-            .await
+        guarded(async move {
+            let path = js_options::string_arg(path.0, "path")?;
+            files.download_url(&path, &read_opts(opts, js_options::url_opts)?)
+        })
+        .await
     }
 }
 

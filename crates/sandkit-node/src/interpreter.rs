@@ -107,11 +107,12 @@ impl Sandbox {
     #[napi]
     pub async fn code_run(
         &self,
-        code: String,
+        #[napi(ts_arg_type = "string")] code: JsAnyArg,
         #[napi(ts_arg_type = "CodeRunOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<CodeRun> {
         let interpreter = self.inner.interpreter();
         guarded(async move {
+            let code = js_options::string_arg(code.0, "code")?;
             let opts = read_opts(opts, js_options::code_run_opts)?;
             let run = interpreter.run_code(&code, opts).await?;
             Ok(CodeRun {
@@ -146,14 +147,28 @@ impl Sandbox {
     }
 
     #[napi]
-    pub async fn code_context_remove(&self, id: String) -> napi::Result<()> {
+    pub async fn code_context_remove(
+        &self,
+        #[napi(ts_arg_type = "string")] id: JsAnyArg,
+    ) -> napi::Result<()> {
         let interpreter = self.inner.interpreter();
-        guarded(async move { interpreter.remove_context(&id).await }).await
+        guarded(async move {
+            let id = js_options::string_arg(id.0, "id")?;
+            interpreter.remove_context(&id).await
+        })
+        .await
     }
 
     #[napi]
-    pub async fn code_context_restart(&self, id: String) -> napi::Result<()> {
+    pub async fn code_context_restart(
+        &self,
+        #[napi(ts_arg_type = "string")] id: JsAnyArg,
+    ) -> napi::Result<()> {
         let interpreter = self.inner.interpreter();
-        guarded(async move { interpreter.restart_context(&id).await }).await
+        guarded(async move {
+            let id = js_options::string_arg(id.0, "id")?;
+            interpreter.restart_context(&id).await
+        })
+        .await
     }
 }

@@ -8,7 +8,6 @@ use crate::sandbox::Sandbox;
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use sandkit::js_options;
-use sandkit::options::from_js;
 
 #[napi]
 impl Sandbox {
@@ -28,15 +27,16 @@ impl Sandbox {
 
     /// Types bytes into a terminal.
     #[napi]
-    pub async fn pty_send_input(&self, pid: f64, data: Uint8Array) -> napi::Result<()> {
+    pub async fn pty_send_input(
+        &self,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
+        data: Uint8Array,
+    ) -> napi::Result<()> {
         let inner = self.inner.clone();
         let data = data.to_vec();
         guarded(async move {
-            inner
-                .pty()
-                .send_input(from_js::pid(pid)?, &data)
-                .run()
-                .await
+            let pid = js_options::pid_arg(&pid.0)?;
+            inner.pty().send_input(pid, &data).run().await
         })
         .await
     }
@@ -45,13 +45,14 @@ impl Sandbox {
     #[napi]
     pub async fn pty_resize(
         &self,
-        pid: f64,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
         #[napi(ts_arg_type = "PtySizeOpts | undefined | null")] size: Option<JsAnyArg>,
     ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
+            let pid = js_options::pid_arg(&pid.0)?;
             let size = read_opts(size, js_options::pty_size)?;
-            inner.pty().resize(from_js::pid(pid)?, size).run().await
+            inner.pty().resize(pid, size).run().await
         })
         .await
     }

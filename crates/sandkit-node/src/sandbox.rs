@@ -2,8 +2,8 @@
 
 use crate::commands::{self, ProcessHandle, ProcessListing};
 use crate::convert::{
-    JsAnyArg, SandboxInfo, SandboxMetrics, TemplateOrOpts, guarded, guarded_sync, read_opts,
-    static_call,
+    JsAnyArg, SandboxInfo, SandboxMetrics, TemplateOrOpts, guarded, guarded_sync, opt_arg,
+    read_opts, static_call,
 };
 use crate::paginator::SandboxPaginator;
 use napi::bindgen_prelude::{PromiseRaw, Uint8Array};
@@ -46,10 +46,11 @@ impl Sandbox {
     #[napi(js_name = "connect", ts_return_type = "Promise<Sandbox>")]
     pub fn connect_by_id(
         env: &Env,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxConnectOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, Sandbox>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             Ok(Sandbox {
                 inner: sandkit::Sandbox::connect(
                     &sandbox_id,
@@ -93,10 +94,11 @@ impl Sandbox {
     #[napi(js_name = "kill", ts_return_type = "Promise<boolean>")]
     pub fn kill_by_id(
         env: &Env,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, bool>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             sandkit::Sandbox::kill_by_id(&sandbox_id, &read_opts(opts, js_options::api_opts)?).await
         })
     }
@@ -114,10 +116,11 @@ impl Sandbox {
     #[napi(js_name = "pause", ts_return_type = "Promise<boolean>")]
     pub fn pause_by_id(
         env: &Env,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxPauseOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, bool>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             let (connection, keep_memory) = read_opts(opts, js_options::pause_opts)?;
             sandkit::Sandbox::pause_by_id(&sandbox_id, keep_memory, &connection).await
         })
@@ -145,10 +148,11 @@ impl Sandbox {
     )]
     pub fn get_metrics_by_id(
         env: &Env,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxMetricsOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, Vec<SandboxMetrics>>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             let samples = sandkit::Sandbox::get_metrics_by_id(
                 &sandbox_id,
                 &read_opts(opts, js_options::metrics_opts)?,
@@ -178,11 +182,13 @@ impl Sandbox {
     #[napi(js_name = "setTimeout", ts_return_type = "Promise<void>")]
     pub fn set_timeout_by_id(
         env: &Env,
-        sandbox_id: String,
-        timeout_ms: f64,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
+        #[napi(ts_arg_type = "number")] timeout_ms: JsAnyArg,
         #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, ()>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
+            let timeout_ms = js_options::number_arg(&timeout_ms.0, "timeoutMs")?;
             let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
             sandkit::Sandbox::set_timeout_by_id(
                 &sandbox_id,
@@ -195,9 +201,13 @@ impl Sandbox {
 
     /// Makes this sandbox end `timeoutMs` from now.
     #[napi]
-    pub async fn set_timeout(&self, timeout_ms: f64) -> napi::Result<()> {
+    pub async fn set_timeout(
+        &self,
+        #[napi(ts_arg_type = "number")] timeout_ms: JsAnyArg,
+    ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
+            let timeout_ms = js_options::number_arg(&timeout_ms.0, "timeoutMs")?;
             inner
                 .set_timeout(sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?)
                 .await
@@ -213,11 +223,12 @@ impl Sandbox {
     )]
     pub fn update_network_by_id(
         env: &Env,
-        sandbox_id: String,
+        sandbox_id: JsAnyArg,
         network: JsAnyArg,
         opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, ()>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             let network = sandkit::options::from_js::network_update_value(network.0)?;
             sandkit::Sandbox::update_network_by_id(
                 &sandbox_id,
@@ -250,10 +261,11 @@ impl Sandbox {
     #[napi(js_name = "getInfo", ts_return_type = "Promise<SandboxInfo>")]
     pub fn get_info_by_id(
         env: &Env,
-        sandbox_id: String,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
         #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<PromiseRaw<'_, SandboxInfo>> {
         static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
             Ok(sandkit::Sandbox::get_info_by_id(
                 &sandbox_id,
                 &read_opts(opts, js_options::api_opts)?,
@@ -272,17 +284,22 @@ impl Sandbox {
 
     /// The host name under which `port` of the sandbox is reachable.
     #[napi]
-    pub fn get_host(&self, port: f64) -> napi::Result<String> {
-        guarded_sync(|| Ok(self.inner.get_host(sandkit::options::from_js::port(port)?)))
+    pub fn get_host(&self, #[napi(ts_arg_type = "number")] port: JsAnyArg) -> napi::Result<String> {
+        guarded_sync(|| Ok(self.inner.get_host(js_options::port_arg(&port.0)?)))
     }
 
     /// The URL of `path` (default `/`) on `port` of the sandbox: `http://` for a local
     /// sandkitd's loopback domain, else `https://`.
     #[napi]
-    pub fn get_url(&self, port: f64, path: Option<String>) -> napi::Result<String> {
+    pub fn get_url(
+        &self,
+        #[napi(ts_arg_type = "number")] port: JsAnyArg,
+        #[napi(ts_arg_type = "string | undefined | null")] path: Option<JsAnyArg>,
+    ) -> napi::Result<String> {
         guarded_sync(|| {
-            self.inner
-                .get_url(sandkit::options::from_js::port(port)?, path.as_deref())
+            let port = js_options::port_arg(&port.0)?;
+            let path = js_options::opt_string_arg(opt_arg(path), "path")?;
+            self.inner.get_url(port, path.as_deref())
         })
     }
 
@@ -290,11 +307,12 @@ impl Sandbox {
     #[napi]
     pub fn fetch_target(
         &self,
-        port: f64,
-        path: Option<String>,
+        #[napi(ts_arg_type = "number")] port: JsAnyArg,
+        #[napi(ts_arg_type = "string | undefined | null")] path: Option<JsAnyArg>,
     ) -> napi::Result<crate::public::PublicRequest> {
         guarded_sync(|| {
-            let port = sandkit::options::from_js::port(port)?;
+            let port = js_options::port_arg(&port.0)?;
+            let path = js_options::opt_string_arg(opt_arg(path), "path")?;
             Ok(crate::public::request_object(
                 self.inner.public_request(port, path.as_deref())?,
             ))
@@ -336,11 +354,12 @@ impl Sandbox {
     #[napi]
     pub async fn commands_spawn(
         &self,
-        cmd: String,
+        #[napi(ts_arg_type = "string")] cmd: JsAnyArg,
         #[napi(ts_arg_type = "ProcessStartOpts | undefined | null")] opts: Option<JsAnyArg>,
     ) -> napi::Result<ProcessHandle> {
         let inner = self.inner.clone();
         guarded(async move {
+            let cmd = js_options::string_arg(cmd.0, "cmd")?;
             let opts = read_opts(opts, js_options::run_opts)?;
             Ok(ProcessHandle::new(
                 inner.commands().spawn(&cmd, opts).await?,
@@ -352,13 +371,14 @@ impl Sandbox {
     #[napi]
     pub async fn commands_connect(
         &self,
-        pid: f64,
-        timeout_ms: Option<f64>,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
+        #[napi(ts_arg_type = "number | undefined | null")] timeout_ms: Option<JsAnyArg>,
     ) -> napi::Result<ProcessHandle> {
         let inner = self.inner.clone();
         guarded(async move {
+            let pid = js_options::pid_arg(&pid.0)?;
+            let timeout_ms = js_options::opt_number_arg(&opt_arg(timeout_ms), "timeoutMs")?;
             let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms)?;
-            let pid = sandkit::options::from_js::pid(pid)?;
             Ok(ProcessHandle::new(
                 inner.commands().connect(pid, timeout).await?,
             ))
@@ -382,38 +402,42 @@ impl Sandbox {
     }
 
     #[napi]
-    pub async fn commands_kill(&self, pid: f64) -> napi::Result<bool> {
+    pub async fn commands_kill(
+        &self,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
+    ) -> napi::Result<bool> {
         let inner = self.inner.clone();
         guarded(async move {
-            inner
-                .commands()
-                .kill(sandkit::options::from_js::pid(pid)?)
-                .await
+            let pid = js_options::pid_arg(&pid.0)?;
+            inner.commands().kill(pid).await
         })
         .await
     }
 
     #[napi]
-    pub async fn commands_send_stdin(&self, pid: f64, data: Uint8Array) -> napi::Result<()> {
+    pub async fn commands_send_stdin(
+        &self,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
+        data: Uint8Array,
+    ) -> napi::Result<()> {
         let inner = self.inner.clone();
         let data = data.to_vec();
         guarded(async move {
-            inner
-                .commands()
-                .send_stdin(sandkit::options::from_js::pid(pid)?, &data)
-                .await
+            let pid = js_options::pid_arg(&pid.0)?;
+            inner.commands().send_stdin(pid, &data).await
         })
         .await
     }
 
     #[napi]
-    pub async fn commands_close_stdin(&self, pid: f64) -> napi::Result<()> {
+    pub async fn commands_close_stdin(
+        &self,
+        #[napi(ts_arg_type = "number")] pid: JsAnyArg,
+    ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
-            inner
-                .commands()
-                .close_stdin(sandkit::options::from_js::pid(pid)?)
-                .await
+            let pid = js_options::pid_arg(&pid.0)?;
+            inner.commands().close_stdin(pid).await
         })
         .await
     }

@@ -1,9 +1,8 @@
 //! `ConnectionConfig`: the connection settings the core resolves (options, then defaults; no
 //! environment in wasm), shaped as the `e2b` package's class.
 
-use crate::convert::{js_error, read_opts};
+use crate::convert::{js_error, opt_string_arg, port_arg, read_opts, string_arg};
 use sandkit::js_options;
-use sandkit::options::from_js;
 use wasm_bindgen::prelude::*;
 
 /// The resolved connection settings.
@@ -55,21 +54,22 @@ impl JsConnectionConfig {
     #[wasm_bindgen(js_name = getHost)]
     pub fn get_host(
         &self,
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
-        port: f64,
-        #[wasm_bindgen(js_name = sandboxDomain)] sandbox_domain: Option<String>,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] port: JsValue,
+        #[wasm_bindgen(js_name = sandboxDomain, unchecked_optional_param_type = "string | null")]
+        sandbox_domain: Option<JsValue>,
     ) -> Result<String, JsError> {
-        let port = from_js::port(port).map_err(js_error)?;
-        Ok(self
-            .inner
-            .host(&sandbox_id, port, sandbox_domain.as_deref()))
+        let sandbox_id = string_arg(&sandbox_id, "sandboxId").map_err(js_error)?;
+        let port = port_arg(&port).map_err(js_error)?;
+        let domain = opt_string_arg(sandbox_domain, "sandboxDomain").map_err(js_error)?;
+        Ok(self.inner.host(&sandbox_id, port, domain.as_deref()))
     }
 
     /// The URL SDK calls reach a sandbox's daemon at.
     #[wasm_bindgen(js_name = getSandboxUrl)]
     pub fn get_sandbox_url(
         &self,
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxUrlOpts | null")] opts: Option<
             JsValue,
         >,
@@ -81,7 +81,7 @@ impl JsConnectionConfig {
     #[wasm_bindgen(js_name = getSandboxDirectUrl)]
     pub fn get_sandbox_direct_url(
         &self,
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxUrlOpts | null")] opts: Option<
             JsValue,
         >,
@@ -93,13 +93,14 @@ impl JsConnectionConfig {
 impl JsConnectionConfig {
     fn daemon_url(
         &self,
-        sandbox_id: &str,
+        sandbox_id: &JsValue,
         opts: Option<JsValue>,
         shared_host: bool,
     ) -> Result<String, JsError> {
+        let sandbox_id = string_arg(sandbox_id, "sandboxId").map_err(js_error)?;
         let (port, domain) = read_opts(opts, js_options::daemon_url_opts).map_err(js_error)?;
         Ok(self
             .inner
-            .sandbox_daemon_url(sandbox_id, domain.as_deref(), port, shared_host))
+            .sandbox_daemon_url(&sandbox_id, domain.as_deref(), port, shared_host))
     }
 }

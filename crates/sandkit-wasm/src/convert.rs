@@ -3,6 +3,7 @@
 //! (`sandkit::js_options`, `sandkit::options::from_js`).
 
 use js_sys::{Array, Date, Object, Promise, Reflect};
+use sandkit::js_options;
 use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{Error, ErrorKind, Op, Result, SandboxInfo};
@@ -33,13 +34,63 @@ pub fn run(op: Op<JsValue>) -> Promise {
     promise(Box::pin(op.run()))
 }
 
-/// A `Promise` rejected with the binding's error: a call refused before anything was sent.
-/// A string argument. wasm-bindgen's `String` parameters take any value (a number becomes
-/// text, or nothing) in its release glue, so strings that matter are checked here.
-pub fn string_arg(v: &JsValue, name: &str) -> Result<String> {
-    v.as_string().ok_or_else(|| wrong_type(name, "a string", v))
+// Positional arguments are taken as `JsValue`s and read by the core: wasm-bindgen's `String`
+// and `f64` parameters take any value in its release glue (a number becomes text, a string a
+// number), where the napi binding's would refuse it.
+
+/// A positional argument as it is, for the core to read; `name` names it in messages.
+pub fn arg_value(v: &JsValue, name: &str) -> Result<from_js::JsAny> {
+    any(v, name, 0)
 }
 
+/// A positional string argument (`path`, `sandboxId`, …).
+pub fn string_arg(v: &JsValue, name: &str) -> Result<String> {
+    js_options::string_arg(arg_value(v, name)?, name)
+}
+
+/// A positional string that may be left out.
+pub fn opt_string_arg(v: Option<JsValue>, name: &str) -> Result<Option<String>> {
+    js_options::opt_string_arg(
+        v.map_or(Ok(from_js::JsAny::Undefined), |v| arg_value(&v, name))?,
+        name,
+    )
+}
+
+/// A positional number argument (`pid`, `port`, `timeoutMs`).
+pub fn number_arg(v: &JsValue, name: &str) -> Result<f64> {
+    js_options::number_arg(&arg_value(v, name)?, name)
+}
+
+/// A positional number that may be left out.
+pub fn opt_number_arg(v: Option<JsValue>, name: &str) -> Result<Option<f64>> {
+    js_options::opt_number_arg(
+        &v.map_or(Ok(from_js::JsAny::Undefined), |v| arg_value(&v, name))?,
+        name,
+    )
+}
+
+/// A `pid` argument: a process id.
+pub fn pid_arg(v: &JsValue) -> Result<u32> {
+    js_options::pid_arg(&arg_value(v, "pid")?)
+}
+
+/// A `port` argument: a port number.
+pub fn port_arg(v: &JsValue) -> Result<u16> {
+    js_options::port_arg(&arg_value(v, "port")?)
+}
+
+/// The value of a `Result`, or, from a method that returns a `Promise`, a rejected one.
+macro_rules! or_reject {
+    ($result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(e) => return $crate::convert::rejected(e),
+        }
+    };
+}
+pub(crate) use or_reject;
+
+/// A `Promise` rejected with the binding's error: a call refused before anything was sent.
 pub fn rejected(e: Error) -> Promise {
     Promise::reject(&JsValue::from(js_error(e)))
 }
@@ -62,10 +113,6 @@ fn type_name(v: &JsValue) -> String {
     } else {
         v.js_typeof().as_string().unwrap_or_default()
     }
-}
-
-fn wrong_type(path: &str, expected: &str, got: &JsValue) -> Error {
-    Error::invalid_argument(format!("{path} must be {expected}, got {}", type_name(got)))
 }
 
 fn describe_thrown(e: &JsValue) -> String {

@@ -2,7 +2,9 @@
 //! surface as the napi binding's, less `filesOpenWrite`: here the data of a write, a stream
 //! included, goes to `fetch` as it is, without passing through wasm memory).
 
-use crate::convert::{array_of, promise, read_opts, rejected, run, run_map, string_arg};
+use crate::convert::{
+    arg_value, array_of, opt_string_arg, or_reject, promise, read_opts, run, run_map, string_arg,
+};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::{Array, Date, Object, Promise, Reflect, Uint8Array};
 use sandkit::files::{FileData, WriteEntry};
@@ -62,28 +64,24 @@ fn written(w: &sandkit::files::WriteInfo) -> JsValue {
     obj.into()
 }
 
-/// `{path, data}[]`: the data stays a JavaScript value.
+/// `{ path, data }[]` read for the core, which checks it: each `path` as it is, each `data`
+/// kept a JavaScript value (`fetch` sends it as it is).
 fn write_entries(v: &JsValue) -> Result<Vec<WriteEntry>> {
-    if !Array::is_array(v) {
-        return Err(sandkit::Error::invalid_argument(
-            "files must be an array of { path, data }",
-        ));
-    }
-    let array: &Array = v.unchecked_ref();
-    let mut out = Vec::with_capacity(array.length() as usize);
-    for (i, item) in array.iter().enumerate() {
-        // Read field by field: `data` may be a large buffer, never to be walked as options.
-        let field = |key: &str| Reflect::get(&item, &JsValue::from_str(key)).unwrap_or_default();
-        let path = field("path").as_string().ok_or_else(|| {
-            sandkit::Error::invalid_argument(format!("files[{i}].path must be a string"))
-        })?;
-        let data = field("data");
-        out.push(WriteEntry {
-            path,
-            data: FileData::Host(data),
-        });
-    }
-    Ok(out)
+    let given = if Array::is_array(v) {
+        let array: &Array = v.unchecked_ref();
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for (i, item) in array.iter().enumerate() {
+            // Field by field: `data` may be a large buffer, never to be walked as options.
+            let field =
+                |key: &str| Reflect::get(&item, &JsValue::from_str(key)).unwrap_or_default();
+            let path = arg_value(&field("path"), &format!("files[{i}].path"))?;
+            items.push((path, Ok(FileData::Host(field("data")))));
+        }
+        js_options::EntriesGiven::Items(items)
+    } else {
+        js_options::EntriesGiven::NotAnArray(arg_value(v, "files")?)
+    };
+    js_options::write_entries(given)
 }
 
 #[wasm_bindgen]
@@ -94,10 +92,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op = read_opts(opts, js_options::files_opts)
             .map(|o| self.inner.files().read_stream(&path, &o.0));
         run_map(op, |stream| {
@@ -118,10 +113,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op = read_opts(opts, js_options::write_opts)
             .map(|o| self.inner.files().write(&path, FileData::Host(data_in), &o));
         run_map(op, |info| written(&info))
@@ -149,10 +141,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op = read_opts(opts, js_options::files_opts)
             .map(|(opts, depth)| self.inner.files().list(&path, depth, &opts));
         run_map(op, |entries| array_of(&entries, entry))
@@ -164,10 +153,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op =
             read_opts(opts, js_options::files_opts).map(|o| self.inner.files().exists(&path, &o.0));
         run_map(op, JsValue::from)
@@ -179,10 +165,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op = read_opts(opts, js_options::files_opts)
             .map(|o| self.inner.files().get_info(&path, &o.0));
         run_map(op, |e| entry(&e))
@@ -194,10 +177,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op =
             read_opts(opts, js_options::files_opts).map(|o| self.inner.files().remove(&path, &o.0));
         run_map(op, undefined)
@@ -206,10 +186,12 @@ impl Sandbox {
     #[wasm_bindgen(js_name = filesRename, unchecked_return_type = "Promise<EntryInfo>")]
     pub fn files_rename(
         &self,
-        #[wasm_bindgen(js_name = oldPath)] old_path: String,
-        #[wasm_bindgen(js_name = newPath)] new_path: String,
+        #[wasm_bindgen(js_name = oldPath, unchecked_param_type = "string")] old_path: JsValue,
+        #[wasm_bindgen(js_name = newPath, unchecked_param_type = "string")] new_path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let old_path = or_reject!(string_arg(&old_path, "oldPath"));
+        let new_path = or_reject!(string_arg(&new_path, "newPath"));
         let op = read_opts(opts, js_options::files_opts)
             .map(|o| self.inner.files().rename(&old_path, &new_path, &o.0));
         run_map(op, |e| entry(&e))
@@ -221,10 +203,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FilesOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let op = read_opts(opts, js_options::files_opts)
             .map(|o| self.inner.files().make_dir(&path, &o.0));
         run_map(op, JsValue::from)
@@ -238,10 +217,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let files = self.inner.files();
         let op = read_opts(opts, js_options::watch_opts).map(|o| files.watch_dir(&path, &o));
         run_map(op, |handle| {
@@ -256,9 +232,10 @@ impl Sandbox {
     #[wasm_bindgen(js_name = uploadUrl, unchecked_return_type = "Promise<string>")]
     pub fn upload_url(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
+        let path = or_reject!(opt_string_arg(path, "path"));
         let url = read_opts(opts, js_options::url_opts)
             .and_then(|o| self.inner.files().upload_url(path.as_deref(), &o));
         run(Op::ready(url.map(|u| JsValue::from_str(&u))))
@@ -271,10 +248,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FileUrlOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let path = match string_arg(&path, "path") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let path = or_reject!(string_arg(&path, "path"));
         let url = read_opts(opts, js_options::url_opts)
             .and_then(|o| self.inner.files().download_url(&path, &o));
         run(Op::ready(url.map(|u| JsValue::from_str(&u))))

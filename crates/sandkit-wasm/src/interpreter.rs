@@ -1,7 +1,7 @@
 //! The code interpreter: the low-level calls `js/wrap.mjs` builds `sandbox.runCode` and the
 //! code-context methods on (the same surface as the napi binding's `CodeRun` and `code*`).
 
-use crate::convert::{array_of, promise, read_opts, rejected, run_map, string_arg};
+use crate::convert::{array_of, or_reject, promise, read_opts, run_map, string_arg};
 use crate::sandbox::Sandbox;
 use js_sys::{Object, Promise, Reflect};
 use sandkit::interpreter::{CodeEvent, EVENTS_BATCH};
@@ -105,10 +105,7 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "string")] code: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "CodeRunOpts | null")] opts: Option<JsValue>,
     ) -> Promise {
-        let code = match string_arg(&code, "code") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let code = or_reject!(string_arg(&code, "code"));
         let op = read_opts(opts, js_options::code_run_opts)
             .map(|o| self.inner.interpreter().run_code(&code, o));
         run_map(op, |run| {

@@ -3,11 +3,10 @@
 //! `ProcessHandle` whose output is all `pty`.
 
 use crate::commands::ProcessHandle;
-use crate::convert::{read_opts, run_map};
+use crate::convert::{pid_arg, read_opts, run_map};
 use crate::sandbox::{Sandbox, undefined};
 use js_sys::Promise;
 use sandkit::js_options;
-use sandkit::options::from_js;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -48,8 +47,12 @@ impl Sandbox {
 
     /// Types bytes into a terminal.
     #[wasm_bindgen(js_name = ptySendInput, unchecked_return_type = "Promise<void>")]
-    pub fn pty_send_input(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
-        let op = from_js::pid(pid).map(|pid| self.inner.pty().send_input(pid, &data.to_vec()));
+    pub fn pty_send_input(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
+        data: js_sys::Uint8Array,
+    ) -> Promise {
+        let op = pid_arg(&pid).map(|pid| self.inner.pty().send_input(pid, &data.to_vec()));
         run_map(op, undefined)
     }
 
@@ -57,10 +60,10 @@ impl Sandbox {
     #[wasm_bindgen(js_name = ptyResize, unchecked_return_type = "Promise<void>")]
     pub fn pty_resize(
         &self,
-        pid: f64,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PtySizeOpts | null")] size: Option<JsValue>,
     ) -> Promise {
-        let op = from_js::pid(pid).and_then(|pid| {
+        let op = pid_arg(&pid).and_then(|pid| {
             let size = read_opts(size, js_options::pty_size)?;
             Ok(self.inner.pty().resize(pid, size))
         });

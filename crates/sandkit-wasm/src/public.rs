@@ -12,14 +12,6 @@ fn opt(v: Option<String>) -> JsValue {
     v.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s))
 }
 
-/// An optional path argument: a string, or nothing.
-pub fn path_arg(v: Option<JsValue>) -> sandkit::Result<Option<String>> {
-    match v.filter(|v| !v.is_undefined() && !v.is_null()) {
-        Some(v) => crate::convert::string_arg(&v, "path").map(Some),
-        None => Ok(None),
-    }
-}
-
 /// `{ sandboxId, domain, envdVersion, envdAccessToken?, trafficAccessToken? }`.
 pub fn handle_object(h: sandkit::SandboxHandle) -> JsValue {
     let obj = Object::new();

@@ -11,8 +11,8 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    info_object, js_error, metrics_objects, network_update, read_opts, rejected, run, run_map,
-    string_arg,
+    info_object, js_error, metrics_objects, network_update, number_arg, opt_number_arg,
+    opt_string_arg, or_reject, pid_arg, port_arg, read_opts, rejected, run, run_map, string_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -66,11 +66,12 @@ impl Sandbox {
     /// Connects to a running sandbox or resumes a paused one, extending its life.
     #[wasm_bindgen(js_name = connectById, unchecked_return_type = "Promise<Sandbox>")]
     pub fn connect_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxConnectOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = read_opts(opts, js_options::connect_opts)
             .map(|o| sandkit::Sandbox::connect(&sandbox_id, o));
         run_map(op, wrap)
@@ -102,11 +103,12 @@ impl Sandbox {
     /// Kills a sandbox: `true` if it was killed, `false` if there was no such sandbox.
     #[wasm_bindgen(js_name = killById, unchecked_return_type = "Promise<boolean>")]
     pub fn kill_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = read_opts(opts, js_options::api_opts)
             .map(|o| sandkit::Sandbox::kill_by_id(&sandbox_id, &o));
         run_map(op, JsValue::from)
@@ -123,11 +125,12 @@ impl Sandbox {
     /// was paused.
     #[wasm_bindgen(js_name = pauseById, unchecked_return_type = "Promise<boolean>")]
     pub fn pause_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxPauseOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = read_opts(opts, js_options::pause_opts)
             .map(|(o, keep)| sandkit::Sandbox::pause_by_id(&sandbox_id, keep, &o));
         run_map(op, JsValue::from)
@@ -150,11 +153,12 @@ impl Sandbox {
     /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.
     #[wasm_bindgen(js_name = getMetricsById, unchecked_return_type = "Promise<SandboxMetrics[]>")]
     pub fn get_metrics_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxMetricsOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = read_opts(opts, js_options::metrics_opts)
             .map(|o| sandkit::Sandbox::get_metrics_by_id(&sandbox_id, &o));
         run_map(op, metrics_objects)
@@ -177,13 +181,15 @@ impl Sandbox {
     /// Makes a sandbox end `timeoutMs` from now.
     #[wasm_bindgen(js_name = setTimeoutById, unchecked_return_type = "Promise<void>")]
     pub fn set_timeout_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
-        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
+        #[wasm_bindgen(js_name = timeoutMs, unchecked_param_type = "number")] timeout_ms: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
-        let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
+        let timeout = number_arg(&timeout_ms, "timeoutMs")
+            .and_then(|ms| sandkit::duration_from_js_millis("timeoutMs", ms));
         let opts = read_opts(opts, js_options::api_opts);
         let op = timeout.and_then(|t| {
             let o = opts?;
@@ -194,20 +200,25 @@ impl Sandbox {
 
     /// Makes this sandbox end `timeoutMs` from now.
     #[wasm_bindgen(js_name = setTimeout, unchecked_return_type = "Promise<void>")]
-    pub fn set_timeout(&self, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64) -> Promise {
-        let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms);
+    pub fn set_timeout(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs, unchecked_param_type = "number")] timeout_ms: JsValue,
+    ) -> Promise {
+        let timeout = number_arg(&timeout_ms, "timeoutMs")
+            .and_then(|ms| sandkit::duration_from_js_millis("timeoutMs", ms));
         run_map(timeout.map(|t| self.inner.set_timeout(t)), undefined)
     }
 
     /// Replaces a sandbox's egress configuration; what `network` leaves out is cleared.
     #[wasm_bindgen(js_name = updateNetworkById, unchecked_return_type = "Promise<void>")]
     pub fn update_network_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SandboxNetworkUpdate")] network: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = network_update(network).and_then(|network| {
             let o = read_opts(opts, js_options::api_opts)?;
             Ok(sandkit::Sandbox::update_network_by_id(
@@ -239,11 +250,12 @@ impl Sandbox {
     /// Looks a sandbox up by id.
     #[wasm_bindgen(js_name = getInfoById, unchecked_return_type = "Promise<SandboxInfo>")]
     pub fn get_info_by_id(
-        #[wasm_bindgen(js_name = sandboxId)] sandbox_id: String,
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
             JsValue,
         >,
     ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
         let op = read_opts(opts, js_options::api_opts)
             .map(|o| sandkit::Sandbox::get_info_by_id(&sandbox_id, &o));
         match op {
@@ -260,8 +272,11 @@ impl Sandbox {
 
     /// The host name under which `port` of the sandbox is reachable.
     #[wasm_bindgen(js_name = getHost, unchecked_return_type = "string")]
-    pub fn get_host(&self, port: f64) -> Result<JsValue, JsError> {
-        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
+    pub fn get_host(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] port: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let port = port_arg(&port).map_err(js_error)?;
         Ok(JsValue::from_str(&self.inner.get_host(port)))
     }
 
@@ -270,11 +285,11 @@ impl Sandbox {
     #[wasm_bindgen(js_name = getUrl, unchecked_return_type = "string")]
     pub fn get_url(
         &self,
-        port: f64,
+        #[wasm_bindgen(unchecked_param_type = "number")] port: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
-        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
-        let path = crate::public::path_arg(path).map_err(js_error)?;
+        let port = port_arg(&port).map_err(js_error)?;
+        let path = opt_string_arg(path, "path").map_err(js_error)?;
         let url = self
             .inner
             .get_url(port, path.as_deref())
@@ -286,11 +301,11 @@ impl Sandbox {
     #[wasm_bindgen(js_name = fetchTarget, unchecked_return_type = "PublicRequest")]
     pub fn fetch_target(
         &self,
-        port: f64,
+        #[wasm_bindgen(unchecked_param_type = "number")] port: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string | null")] path: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
-        let port = sandkit::options::from_js::port(port).map_err(js_error)?;
-        let path = crate::public::path_arg(path).map_err(js_error)?;
+        let port = port_arg(&port).map_err(js_error)?;
+        let path = opt_string_arg(path, "path").map_err(js_error)?;
         let req = self
             .inner
             .public_request(port, path.as_deref())
@@ -336,10 +351,7 @@ impl Sandbox {
             JsValue,
         >,
     ) -> Promise {
-        let cmd = match string_arg(&cmd, "cmd") {
-            Ok(v) => v,
-            Err(e) => return rejected(e),
-        };
+        let cmd = or_reject!(string_arg(&cmd, "cmd"));
         let op =
             read_opts(opts, js_options::run_opts).map(|o| self.inner.commands().spawn(&cmd, o));
         run_map(op, process_handle)
@@ -348,12 +360,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = commandsConnect, unchecked_return_type = "Promise<ProcessHandle>")]
     pub fn commands_connect(
         &self,
-        pid: f64,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
         #[wasm_bindgen(js_name = timeoutMs, unchecked_optional_param_type = "number | null")]
-        timeout_ms: Option<f64>,
+        timeout_ms: Option<JsValue>,
     ) -> Promise {
-        let pid = sandkit::options::from_js::pid(pid);
-        let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms);
+        let pid = pid_arg(&pid);
+        let timeout = opt_number_arg(timeout_ms, "timeoutMs")
+            .and_then(|ms| sandkit::options::from_js::millis("timeoutMs", ms));
         let op = pid.and_then(|pid| Ok(self.inner.commands().connect(pid, timeout?)));
         run_map(op, process_handle)
     }
@@ -364,22 +377,30 @@ impl Sandbox {
     }
 
     #[wasm_bindgen(js_name = commandsKill, unchecked_return_type = "Promise<boolean>")]
-    pub fn commands_kill(&self, pid: f64) -> Promise {
-        let op = sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().kill(pid));
+    pub fn commands_kill(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
+    ) -> Promise {
+        let op = pid_arg(&pid).map(|pid| self.inner.commands().kill(pid));
         run_map(op, JsValue::from)
     }
 
     #[wasm_bindgen(js_name = commandsSendStdin, unchecked_return_type = "Promise<void>")]
-    pub fn commands_send_stdin(&self, pid: f64, data: js_sys::Uint8Array) -> Promise {
-        let op = sandkit::options::from_js::pid(pid)
-            .map(|pid| self.inner.commands().send_stdin(pid, &data.to_vec()));
+    pub fn commands_send_stdin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
+        data: js_sys::Uint8Array,
+    ) -> Promise {
+        let op = pid_arg(&pid).map(|pid| self.inner.commands().send_stdin(pid, &data.to_vec()));
         run_map(op, undefined)
     }
 
     #[wasm_bindgen(js_name = commandsCloseStdin, unchecked_return_type = "Promise<void>")]
-    pub fn commands_close_stdin(&self, pid: f64) -> Promise {
-        let op =
-            sandkit::options::from_js::pid(pid).map(|pid| self.inner.commands().close_stdin(pid));
+    pub fn commands_close_stdin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] pid: JsValue,
+    ) -> Promise {
+        let op = pid_arg(&pid).map(|pid| self.inner.commands().close_stdin(pid));
         run_map(op, undefined)
     }
 

@@ -361,6 +361,82 @@ pub fn run_opts(opts: &JsAny) -> Result<crate::commands::RunOpts> {
     })
 }
 
+/// A positional argument that must be a string (`path`, `cmd`, `sandboxId`, …), as the
+/// binding converted it; `name` names it in the message.
+pub fn string_arg(value: JsAny, name: &str) -> Result<String> {
+    match value {
+        JsAny::String(s) => Ok(s),
+        other => Err(from_js::wrong(name, "a string", &other)),
+    }
+}
+
+/// A positional string that may be left out (`undefined` or `null`).
+pub fn opt_string_arg(value: JsAny, name: &str) -> Result<Option<String>> {
+    match value {
+        JsAny::Undefined | JsAny::Null => Ok(None),
+        other => string_arg(other, name).map(Some),
+    }
+}
+
+/// A positional argument that must be a number (`pid`, `port`, `timeoutMs`); what range it
+/// must lie in, the call's own reader checks.
+pub fn number_arg(value: &JsAny, name: &str) -> Result<f64> {
+    match value {
+        JsAny::Number(n) => Ok(*n),
+        other => Err(from_js::wrong(name, "a number", other)),
+    }
+}
+
+/// A positional number that may be left out (`undefined` or `null`).
+pub fn opt_number_arg(value: &JsAny, name: &str) -> Result<Option<f64>> {
+    match value {
+        JsAny::Undefined | JsAny::Null => Ok(None),
+        other => number_arg(other, name).map(Some),
+    }
+}
+
+/// A `pid` argument: a process id.
+pub fn pid_arg(value: &JsAny) -> Result<u32> {
+    from_js::pid(number_arg(value, "pid")?)
+}
+
+/// A `port` argument: a port number.
+pub fn port_arg(value: &JsAny) -> Result<u16> {
+    from_js::port(number_arg(value, "port")?)
+}
+
+/// The first argument of a many-file write, as a binding read it.
+pub enum EntriesGiven {
+    /// An array: each item's `path` as it is, and its `data` converted, or as it is when it is
+    /// of no type a file can be written from.
+    Items(Vec<(JsAny, std::result::Result<crate::files::FileData, JsAny>)>),
+    /// Anything else, as it is.
+    NotAnArray(JsAny),
+}
+
+/// The `{ path, data }` entries of a many-file write (`files.write([...])`).
+pub fn write_entries(given: EntriesGiven) -> Result<Vec<crate::files::WriteEntry>> {
+    let items = match given {
+        EntriesGiven::Items(items) => items,
+        EntriesGiven::NotAnArray(other) => {
+            return Err(from_js::wrong(
+                "files",
+                "an array of { path, data }",
+                &other,
+            ));
+        }
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for (i, (path, data)) in items.into_iter().enumerate() {
+        let path = string_arg(path, &format!("files[{i}].path"))?;
+        let data = data.map_err(|other| {
+            from_js::wrong(&format!("files[{i}].data"), "a string or bytes", &other)
+        })?;
+        entries.push(crate::files::WriteEntry { path, data });
+    }
+    Ok(entries)
+}
+
 /// `FilesOpts`: the user of a filesystem call, and the `depth` of a listing (1 when not
 /// given).
 pub fn files_opts(opts: &JsAny) -> Result<(crate::files::FsOpts, u32)> {
@@ -495,6 +571,75 @@ mod tests {
 
     fn message(e: Error) -> String {
         e.to_string()
+    }
+
+    #[test]
+    fn positional_arguments_are_read_by_type_and_named() {
+        assert_eq!(
+            string_arg(JsAny::String("/a".into()), "path").unwrap(),
+            "/a"
+        );
+        assert_eq!(
+            message(string_arg(JsAny::Number(1.0), "path").unwrap_err()),
+            "path must be a string, got number"
+        );
+        assert_eq!(
+            message(string_arg(JsAny::Undefined, "cmd").unwrap_err()),
+            "cmd must be a string, got undefined"
+        );
+        assert_eq!(opt_string_arg(JsAny::Null, "path").unwrap(), None);
+        assert_eq!(
+            message(opt_string_arg(JsAny::Array(vec![]), "path").unwrap_err()),
+            "path must be a string, got array"
+        );
+        assert_eq!(number_arg(&JsAny::Number(8.0), "port").unwrap(), 8.0);
+        assert_eq!(
+            message(number_arg(&JsAny::String("8".into()), "port").unwrap_err()),
+            "port must be a number, got string"
+        );
+        assert_eq!(
+            opt_number_arg(&JsAny::Undefined, "timeoutMs").unwrap(),
+            None
+        );
+        assert_eq!(
+            message(opt_number_arg(&JsAny::Bool(true), "timeoutMs").unwrap_err()),
+            "timeoutMs must be a number, got boolean"
+        );
+    }
+
+    #[test]
+    fn many_file_entries_name_the_bad_item() {
+        use crate::files::FileData;
+        let ok = write_entries(EntriesGiven::Items(vec![
+            (JsAny::String("/a".into()), Ok(FileData::from("x"))),
+            (JsAny::String("/b".into()), Ok(FileData::from(vec![1u8]))),
+        ]))
+        .unwrap();
+        assert_eq!(
+            ok.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            ["/a", "/b"]
+        );
+        let bad_path = write_entries(EntriesGiven::Items(vec![
+            (JsAny::String("/a".into()), Ok(FileData::from("x"))),
+            (JsAny::Number(2.0), Ok(FileData::from("y"))),
+        ]));
+        assert_eq!(
+            message(bad_path.unwrap_err()),
+            "files[1].path must be a string, got number"
+        );
+        let bad_data = write_entries(EntriesGiven::Items(vec![(
+            JsAny::String("/a".into()),
+            Err(JsAny::Object(vec![])),
+        )]));
+        assert_eq!(
+            message(bad_data.unwrap_err()),
+            "files[0].data must be a string or bytes, got object"
+        );
+        let not_array = write_entries(EntriesGiven::NotAnArray(JsAny::String("/a".into())));
+        assert_eq!(
+            message(not_array.unwrap_err()),
+            "files must be an array of { path, data }, got string"
+        );
     }
 
     #[test]
