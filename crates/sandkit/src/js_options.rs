@@ -3,7 +3,8 @@
 //! as a binding hands them over: one [`JsAny`], read from the caller's object as it is. Which
 //! fields each object has, the JavaScript type each must be, the path a message names and
 //! every check live here, so the napi and wasm bindings only convert the value and refuse the
-//! same inputs in the same words.
+//! same inputs in the same words. The calls' positional arguments (`path`, `sandboxId`, `pid`,
+//! a many-file write's entries) are read here the same way.
 
 use crate::options::from_js::{self, JsAny};
 use crate::{ConnectOpts, ConnectionOpts, Error, ListOpts, MetricsOpts, Result, SandboxOpts};
