@@ -473,7 +473,7 @@ pub fn read_opts<T>(
     opts: Option<JsAnyArg>,
     read: impl FnOnce(&from_js::JsAny) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    read(&opts.map_or(from_js::JsAny::Undefined, |o| o.0))
+    read(&opt_arg(opts))
 }
 
 /// An optional positional argument as the core reads it: `undefined` when not given.

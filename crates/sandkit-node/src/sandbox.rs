@@ -188,8 +188,7 @@ impl Sandbox {
     ) -> napi::Result<PromiseRaw<'_, ()>> {
         static_call(env, async move {
             let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
-            let timeout_ms = js_options::number_arg(&timeout_ms.0, "timeoutMs")?;
-            let timeout = sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?;
+            let timeout = js_options::timeout_arg(&timeout_ms.0)?;
             sandkit::Sandbox::set_timeout_by_id(
                 &sandbox_id,
                 timeout,
@@ -207,9 +206,8 @@ impl Sandbox {
     ) -> napi::Result<()> {
         let inner = self.inner.clone();
         guarded(async move {
-            let timeout_ms = js_options::number_arg(&timeout_ms.0, "timeoutMs")?;
             inner
-                .set_timeout(sandkit::duration_from_js_millis("timeoutMs", timeout_ms)?)
+                .set_timeout(js_options::timeout_arg(&timeout_ms.0)?)
                 .await
         })
         .await
@@ -377,8 +375,7 @@ impl Sandbox {
         let inner = self.inner.clone();
         guarded(async move {
             let pid = js_options::pid_arg(&pid.0)?;
-            let timeout_ms = js_options::opt_number_arg(&opt_arg(timeout_ms), "timeoutMs")?;
-            let timeout = sandkit::options::from_js::millis("timeoutMs", timeout_ms)?;
+            let timeout = js_options::opt_timeout_arg(&opt_arg(timeout_ms))?;
             Ok(ProcessHandle::new(
                 inner.commands().connect(pid, timeout).await?,
             ))

@@ -56,17 +56,16 @@ pub fn opt_string_arg(v: Option<JsValue>, name: &str) -> Result<Option<String>> 
     )
 }
 
-/// A positional number argument (`pid`, `port`, `timeoutMs`).
-pub fn number_arg(v: &JsValue, name: &str) -> Result<f64> {
-    js_options::number_arg(&arg_value(v, name)?, name)
+/// A `timeoutMs` argument.
+pub fn timeout_arg(v: &JsValue) -> Result<std::time::Duration> {
+    js_options::timeout_arg(&arg_value(v, "timeoutMs")?)
 }
 
-/// A positional number that may be left out.
-pub fn opt_number_arg(v: Option<JsValue>, name: &str) -> Result<Option<f64>> {
-    js_options::opt_number_arg(
-        &v.map_or(Ok(from_js::JsAny::Undefined), |v| arg_value(&v, name))?,
-        name,
-    )
+/// A `timeoutMs` argument that may be left out.
+pub fn opt_timeout_arg(v: Option<JsValue>) -> Result<Option<std::time::Duration>> {
+    js_options::opt_timeout_arg(&v.map_or(Ok(from_js::JsAny::Undefined), |v| {
+        arg_value(&v, "timeoutMs")
+    })?)
 }
 
 /// A `pid` argument: a process id.

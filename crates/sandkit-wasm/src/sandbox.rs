@@ -11,8 +11,8 @@
 
 use crate::commands::{self, ProcessHandle};
 use crate::convert::{
-    info_object, js_error, metrics_objects, network_update, number_arg, opt_number_arg,
-    opt_string_arg, or_reject, pid_arg, port_arg, read_opts, rejected, run, run_map, string_arg,
+    info_object, js_error, metrics_objects, network_update, opt_string_arg, opt_timeout_arg,
+    or_reject, pid_arg, port_arg, read_opts, rejected, run, run_map, string_arg, timeout_arg,
 };
 use crate::paginator::SandboxPaginator;
 use js_sys::Promise;
@@ -188,8 +188,7 @@ impl Sandbox {
         >,
     ) -> Promise {
         let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
-        let timeout = number_arg(&timeout_ms, "timeoutMs")
-            .and_then(|ms| sandkit::duration_from_js_millis("timeoutMs", ms));
+        let timeout = timeout_arg(&timeout_ms);
         let opts = read_opts(opts, js_options::api_opts);
         let op = timeout.and_then(|t| {
             let o = opts?;
@@ -204,8 +203,7 @@ impl Sandbox {
         &self,
         #[wasm_bindgen(js_name = timeoutMs, unchecked_param_type = "number")] timeout_ms: JsValue,
     ) -> Promise {
-        let timeout = number_arg(&timeout_ms, "timeoutMs")
-            .and_then(|ms| sandkit::duration_from_js_millis("timeoutMs", ms));
+        let timeout = timeout_arg(&timeout_ms);
         run_map(timeout.map(|t| self.inner.set_timeout(t)), undefined)
     }
 
@@ -365,8 +363,7 @@ impl Sandbox {
         timeout_ms: Option<JsValue>,
     ) -> Promise {
         let pid = pid_arg(&pid);
-        let timeout = opt_number_arg(timeout_ms, "timeoutMs")
-            .and_then(|ms| sandkit::options::from_js::millis("timeoutMs", ms));
+        let timeout = opt_timeout_arg(timeout_ms);
         let op = pid.and_then(|pid| Ok(self.inner.commands().connect(pid, timeout?)));
         run_map(op, process_handle)
     }

@@ -406,6 +406,16 @@ pub fn port_arg(value: &JsAny) -> Result<u16> {
     from_js::port(number_arg(value, "port")?)
 }
 
+/// A `timeoutMs` argument: a non-negative number of milliseconds.
+pub fn timeout_arg(value: &JsAny) -> Result<std::time::Duration> {
+    crate::duration_from_js_millis("timeoutMs", number_arg(value, "timeoutMs")?)
+}
+
+/// A `timeoutMs` argument that may be left out.
+pub fn opt_timeout_arg(value: &JsAny) -> Result<Option<std::time::Duration>> {
+    from_js::millis("timeoutMs", opt_number_arg(value, "timeoutMs")?)
+}
+
 /// The first argument of a many-file write, as a binding read it.
 pub enum EntriesGiven {
     /// An array: each item's `path` as it is, and its `data` converted, or as it is when it is
@@ -606,6 +616,16 @@ mod tests {
             message(opt_number_arg(&JsAny::Bool(true), "timeoutMs").unwrap_err()),
             "timeoutMs must be a number, got boolean"
         );
+        assert_eq!(
+            timeout_arg(&JsAny::Number(1500.0)).unwrap(),
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            message(timeout_arg(&JsAny::String("1s".into())).unwrap_err()),
+            "timeoutMs must be a number, got string"
+        );
+        assert!(timeout_arg(&JsAny::Number(-1.0)).is_err());
+        assert_eq!(opt_timeout_arg(&JsAny::Null).unwrap(), None);
     }
 
     #[test]
