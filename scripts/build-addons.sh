@@ -96,7 +96,8 @@ if [ ${#windows[@]} -gt 0 ]; then
   mkdir -p "$libnode"
   : >"$libnode/libnode.dll"
   printf '!<arch>\n' >"$libnode/libnode.dll.a"
-  export LIBNODE_PATH=$PWD/$libnode
+  LIBNODE_PATH=$(cd "$libnode" && pwd)
+  export LIBNODE_PATH
 fi
 
 release=(); [ "$PROFILE" = release ] && release=(--release)
