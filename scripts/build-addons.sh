@@ -34,10 +34,12 @@ platform_of() {
   case "$1" in
     x86_64-*) arch=x64 ;;
     aarch64-*) arch=arm64 ;;
+    armv7-*) arch=arm ;;
     *) echo "no platform name for $1" >&2; return 1 ;;
   esac
   case "$1" in
     *-linux-gnu) abi=gnu ;;
+    *-linux-gnueabihf) abi=gnueabihf ;;
     *-linux-musl) abi=musl ;;
     *-pc-windows-msvc) echo "win32-$arch-msvc"; return ;;
     *) echo "no platform name for $1" >&2; return 1 ;;

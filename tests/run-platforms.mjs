@@ -2,7 +2,7 @@
 // its platform package npm/<platform>/ (scripts/build-addons.sh fills it) is checked
 // - as a package: name, version, os/cpu/libc and main as napi lays them out, and listed in the
 //   main package's optionalDependencies at its version;
-// - as an ELF file (readelf): 64-bit shared object of the platform's machine, no interpreter,
+// - as an ELF file (readelf): shared object of the platform's machine and word size, no interpreter,
 //   linked against the platform's C library only (glibc: libc.so.6 and its symbol versions;
 //   musl: libc.so, no GLIBC_ version anywhere), napi_register_module_v1 exported, and every
 //   napi function it imports exported by the Node that runs it;
@@ -33,13 +33,14 @@ const HOST = `${process.platform}-${process.arch}-${process.report.getReport().h
 const ROOTS = join(REPO_ROOT, '.platforms')
 // What each Rust target means to napi, npm and the ELF header.
 const ARCHES = {
-  x86_64: { cpu: 'x64', machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static' },
-  aarch64: { cpu: 'arm64', machine: 'AArch64', qemu: 'qemu-aarch64-static' },
+  x86_64: { cpu: 'x64', bits: 64, machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static' },
+  aarch64: { cpu: 'arm64', bits: 64, machine: 'AArch64', qemu: 'qemu-aarch64-static' },
+  armv7: { cpu: 'arm', bits: 32, machine: 'ARM', qemu: 'qemu-arm-static' },
 }
 const rootPkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'))
 const platforms = rootPkg.napi.targets.map((target) => {
   const [arch, , os, abi] = target.split('-')
-  const known = ARCHES[arch] && ((os === 'linux' && ['gnu', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
+  const known = ARCHES[arch] && ((os === 'linux' && ['gnu', 'gnueabihf', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
   if (!known) throw new Error(`run-platforms knows no ${target}`)
   const npmOs = os === 'windows' ? 'win32' : os
   const name = `${npmOs}-${ARCHES[arch].cpu}-${abi}`
@@ -204,7 +205,7 @@ await check(`a checkout's own entry loads its local build, js/native/sandkit.${H
 
 for (const p of chosen) {
   const nodeFile = join(p.dir, p.file)
-  const libc = { gnu: 'glibc', musl: 'musl' }[p.abi]
+  const libc = { gnu: 'glibc', gnueabihf: 'glibc', musl: 'musl' }[p.abi]
   await check(`${p.name}: npm/${p.name}/package.json says os ${p.os}, cpu ${p.cpu}, ${libc ? `libc ${libc}` : 'no libc'}, main ${p.file}`, () => {
     const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'))
     expect(pkg.name === `sandkit-${p.name}`, `name ${pkg.name}`)
@@ -220,10 +221,10 @@ for (const p of chosen) {
     continue
   }
   let symbols = null
-  await check(`${p.name}: ${p.file} is a 64-bit ${p.cpu} shared object linked to ${p.abi === 'gnu' ? 'glibc' : 'musl'} only, exporting napi_register_module_v1`, () => {
+  await check(`${p.name}: ${p.file} is a ${p.bits}-bit ${p.cpu} shared object linked to ${libc} only, exporting napi_register_module_v1`, () => {
     expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
     const header = readelf(['-h'], nodeFile)
-    expect(/Class:\s+ELF64/.test(header), 'not ELF64')
+    expect(new RegExp(`Class:\\s+ELF${p.bits}\\b`).test(header), `not ELF${p.bits}`)
     expect(/Type:\s+DYN/.test(header), 'not a shared object')
     expect(header.match(/Machine:\s+(.*)/)[1].trim() === p.machine, `machine ${header.match(/Machine:\s+(.*)/)[1].trim()}`)
     expect(!/INTERP/.test(readelf(['-l'], nodeFile)), 'has a program interpreter')
@@ -231,7 +232,7 @@ for (const p of chosen) {
     symbols = dynSyms(nodeFile)
     expect(symbols.defined.has('napi_register_module_v1'), 'napi_register_module_v1 not exported')
     const glibcLibs = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libgcc_s\.so\.1|ld-linux-[\w-]+\.so\.\d)$/
-    if (p.abi === 'gnu') {
+    if (libc === 'glibc') {
       expect(needed.includes('libc.so.6'), `not linked to libc.so.6: ${needed.join(' ')}`)
       const other = needed.filter((n) => !glibcLibs.test(n))
       expect(!other.length, `needs more than glibc: ${other.join(' ')}`)
@@ -253,7 +254,7 @@ for (const p of chosen) {
     expect(napiImports.length > 20, `only ${napiImports.length} napi imports`)
     const missing = napiImports.filter((s) => !node.defined.has(s))
     expect(!missing.length, `not in ${rt.node}: ${missing.join(' ')}`)
-    if (p.abi === 'gnu' && rt.root) {
+    if (libc === 'glibc' && rt.root) {
       const libc = readdirGlibc(rt.root)
       expect(newest([...symbols.versions, libc]) === libc, `needs ${newest(symbols.versions)}, the root has ${libc}`)
     }
