@@ -301,6 +301,10 @@ async function guardian(n) {
     mkdirSync(dir, { recursive: true, mode: 0o755 })
     sh('ip', ['netns', 'add', ns])
     sh('ip', ['link', 'add', hostIf(n), 'type', 'veth', 'peer', 'name', nsIf(n), 'netns', ns])
+    // No IPv6 link-local address on the host side: the kernel adds one when the link comes up
+    // and changes it again seconds later (duplicate address detection), and Chromium fails
+    // every request in flight when the host's addresses change (ERR_NETWORK_CHANGED).
+    sh('ip', ['link', 'set', hostIf(n), 'addrgenmode', 'none'])
     sh('ip', ['addr', 'add', `${addr.host}/24`, 'dev', hostIf(n)])
     sh('ip', ['link', 'set', hostIf(n), 'up'])
     const inNs = (...args) => sh('ip', ['-n', ns, ...args])
