@@ -37,7 +37,7 @@ cargo test
 step "fuzz: every decoder of untrusted bytes, ${FUZZ_SECONDS:-60} s per target from its committed corpus"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
-default_runtimes=wire,fallback,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli
+default_runtimes=wire,fallback,tls,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli
 [ "${SANDKIT_NO_CROSS:-}" = 1 ] && default_runtimes=${default_runtimes/platforms,/}
-step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), every prebuilt addon (format, symbols, run under qemu-user), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
+step "JS: network wire bodies against e2b 2.51.0, Node without an addon (the wasm fallback), both Node bindings over HTTPS, every prebuilt addon (format, symbols, run under qemu-user), then the scenario (Node napi, Node wasm, workerd, Chromium, the official e2b package, Python, examples, the official CLI)"
 node tests/run-all.mjs --only "${SANDKIT_RUNTIMES:-$default_runtimes}"

@@ -1,6 +1,7 @@
 // Runs the network wire-body conformance check (tests/run-wire.mjs: sandkit's and e2b's request
 // bodies against one recording server, no sandkitd), Node's fallback to the wasm build where
-// there is no native addon (tests/run-fallback.mjs), every prebuilt addon in its platform package
+// there is no native addon (tests/run-fallback.mjs), both Node bindings over HTTPS through a TLS
+// proxy of ours (tests/run-tls.mjs), every prebuilt addon in its platform package
 // (tests/run-platforms.mjs: format, symbols, and a sandbox's command on that platform's Node,
 // under qemu-user where it is another machine), then the shared scenario in every runtime,
 // one runner after the other, each against its own sandkitd: Node napi, Node wasm, workerd,
@@ -8,7 +9,7 @@
 // tests/python/scenario.py), examples/browser in Chromium, and the official CLI
 // (tests/run-cli.mjs: exec, pause, resume, logs, kill).
 //
-//   node tests/run-all.mjs [--only wire,fallback,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
+//   node tests/run-all.mjs [--only wire,fallback,tls,platforms,napi,wasm,workerd,chromium,e2b,python,examples,cli] [--bulk N]
 //
 // Every line a runner prints is shown prefixed with its name; the last line is the total,
 // `N passed, N failed`. A runner that ends without its totals line, or exits non-zero with no
@@ -21,6 +22,7 @@ import { TOTALS_RE, totalsLine } from './harness/report.mjs'
 const RUNNERS = [
   ['wire', 'run-wire.mjs', []],
   ['fallback', 'run-fallback.mjs', []],
+  ['tls', 'run-tls.mjs', []],
   ['platforms', 'run-platforms.mjs', []],
   ['napi', 'run-node.mjs', ['--impl', 'napi']],
   ['wasm', 'run-node.mjs', ['--impl', 'wasm']],
