@@ -3,9 +3,9 @@
 // sandbox, with `logs` showing its events in order (`GET /sandboxes/{id}/logs`).
 //
 //   node tests/run-cli.mjs
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { runCollected } from './harness/child.mjs'
 import { createChecks, orFinish } from './harness/report.mjs'
 
 const CLI = `${REPO_ROOT}.e2b-cli/node_modules/@e2b/cli/dist/index.js`
@@ -18,25 +18,7 @@ console.log(`# @e2b/cli 2.19.0, sandkitd ${server.version} at ${server.apiUrl}`)
 /** Runs `e2b args…` against the server: { code, stdout, stderr }. Stdin is closed: `exec`
  * would otherwise wait to forward it to the command. */
 function e2b(...args) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        ...server.env,
-        NO_COLOR: '1',
-      },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? signal, stdout, stderr })
-    })
-  })
+  return runCollected(process.execPath, [CLI, ...args], { env: { ...process.env, ...server.env, NO_COLOR: '1' }, timeoutMs: 60_000 })
 }
 
 /** `e2b sandbox logs --format json` as parsed entries. */

@@ -5,12 +5,13 @@
 // unknown sandbox; with DEBUG set, exactly one line on stderr says so, and without it none.
 //
 //   node tests/run-fallback.mjs
-import { spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { startSandkitd } from './harness/sandkitd.mjs'
+import { runCollected } from './harness/child.mjs'
+import { copyPackage } from './harness/package.mjs'
 import { createChecks, runGuard } from './harness/report.mjs'
 
 parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
@@ -19,10 +20,7 @@ const { bail, cleanup, cleanups } = runGuard('fallback', 120)
 // The package as npm would lay it out, without any .node file.
 const dir = mkdtempSync(join(tmpdir(), 'sandkit-fallback-'))
 cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-const pkg = join(dir, 'node_modules', 'sandkit')
-for (const path of ['package.json', 'index.d.ts', 'js', 'wasm']) {
-  cpSync(join(REPO_ROOT, path), join(pkg, path), { recursive: true, filter: (src) => !src.endsWith('.node') })
-}
+const pkg = copyPackage(dir)
 const left = readdirSync(join(pkg, 'js', 'native')).filter((f) => f.endsWith('.node'))
 
 let server
@@ -47,20 +45,8 @@ const programs = {
   require: ['-e', `const sandkit = require('sandkit'); const { Sandbox } = sandkit; (async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1) })`],
 }
 
-function run(args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
-      cwd: dir,
-      env: { PATH: process.env.PATH, KEY: server.apiKey, API: server.apiUrl, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const run = (args, env) =>
+  runCollected(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH, KEY: server.apiKey, API: server.apiUrl, ...env } })
 
 const { check, finish } = createChecks()
 

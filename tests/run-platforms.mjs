@@ -18,12 +18,14 @@
 // program run by Node for Windows under Wine.
 //
 //   node tests/run-platforms.mjs [--only linux-arm64-gnu,…]
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
+import { runCollected } from './harness/child.mjs'
+import { copyPackage } from './harness/package.mjs'
 import { createChecks, runGuard } from './harness/report.mjs'
 import { WIN_NODE, WIN_PREFIX, runWine, stopWine, windowsPath } from './harness/wine.mjs'
 
@@ -111,9 +113,7 @@ function runtimeOf(p) {
 // The package as npm would install it, with every platform package beside it.
 const app = mkdtempSync(join(tmpdir(), 'sandkit-platforms-'))
 cleanups.push(() => rmSync(app, { recursive: true, force: true }))
-for (const path of ['package.json', 'index.d.ts', 'js', 'wasm']) {
-  cpSync(join(REPO_ROOT, path), join(app, 'node_modules', 'sandkit', path), { recursive: true, filter: (src) => !src.endsWith('.node') })
-}
+copyPackage(app)
 for (const p of platforms) {
   if (existsSync(p.dir)) cpSync(p.dir, join(app, 'node_modules', `sandkit-${p.name}`), { recursive: true })
 }
@@ -144,15 +144,7 @@ console.log(JSON.stringify({ out: r.stdout, id: s.sandboxId, viaRequire, typed, 
 
 function run(cmd, args, env) {
   if (cmd === 'wine') return runWine(args, { cwd: app, env })
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', (err) => resolve({ code: -1, stdout, stderr: String(err) }))
-    child.on('close', (code, signal) => resolve({ code: code ?? signal, stdout, stderr }))
-  })
+  return runCollected(cmd, args, { cwd: app, env: { PATH: process.env.PATH, ...env } })
 }
 
 await check('every target has a platform package, listed in optionalDependencies at the package version', () => {

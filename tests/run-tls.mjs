@@ -13,7 +13,7 @@
 // this runner serves, as Windows' check asks for revocation data.
 //
 //   node tests/run-tls.mjs
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash, X509Certificate } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -24,6 +24,9 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { createChecks, printCheck, runGuard } from './harness/report.mjs'
+import { makeCertificates } from './harness/certs.mjs'
+import { runCollected } from './harness/child.mjs'
+import { copyPackage } from './harness/package.mjs'
 import { WIN_NODE, WIN_PREFIX, runWine, stopWine, wine, windowsPath } from './harness/wine.mjs'
 
 parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
@@ -42,13 +45,9 @@ const crlServer = http.createServer((req, res) => {
 await new Promise((resolve) => crlServer.listen(0, '127.0.0.1', resolve))
 cleanups.push(() => new Promise((resolve) => crlServer.close(resolve)))
 try {
-  const ossl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' })
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'),
-    '-days', '2', '-subj', '/CN=sandkit TLS test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=localhost')
   const crlUrl = `http://127.0.0.1:${crlServer.address().port}/ca.crl`
-  writeFileSync(at('ext.cnf'), `subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\ncrlDistributionPoints=URI:${crlUrl}\n`)
-  ossl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.pem'), '-days', '2', '-extfile', at('ext.cnf'))
+  makeCertificates(dir, { caName: 'sandkit TLS test CA', names: ['localhost'], ips: ['127.0.0.1'], extensions: [`crlDistributionPoints=URI:${crlUrl}`] })
+  const ossl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' })
   mkdirSync(at('crl'))
   writeFileSync(at('crl/index.txt'), '')
   writeFileSync(at('crl/crlnumber'), '1000\n')
@@ -101,21 +100,9 @@ const untrusted = `
 const entries = { napi: join(REPO_ROOT, 'js', 'node.mjs'), wasm: join(REPO_ROOT, 'wasm', 'node.mjs') }
 const program = (entry, body) => ['--input-type=module', '-e', `import * as sandkit from ${JSON.stringify(entry)}; const { Sandbox } = sandkit;\n${body}`]
 
-function run(args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
-      cwd: dir,
-      // No SSL_CERT_* or NODE_EXTRA_CA_CERTS from outside: each case sets what it trusts.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', KEY: server.apiKey, API: httpsUrl, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+// No SSL_CERT_* or NODE_EXTRA_CA_CERTS from outside: each case sets what it trusts.
+const run = (args, env) =>
+  runCollected(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', KEY: server.apiKey, API: httpsUrl, ...env } })
 
 const { check, finish } = createChecks()
 const trust = { napi: { SSL_CERT_FILE: at('ca.pem') }, wasm: { NODE_EXTRA_CA_CERTS: at('ca.pem') } }
@@ -160,9 +147,7 @@ if (process.env.SANDKIT_NO_CROSS === '1') {
   printCheck({ name: 'win32-x64-msvc: over https:// under Wine', skipped: true, detail: 'SANDKIT_NO_CROSS=1: no other platform built' })
 } else {
   const app = join(dir, 'win')
-  for (const path of ['package.json', 'index.d.ts', 'js', 'wasm']) {
-    cpSync(join(REPO_ROOT, path), join(app, 'node_modules', 'sandkit', path), { recursive: true, filter: (src) => !src.endsWith('.node') })
-  }
+  copyPackage(app)
   if (existsSync(winAddon)) cpSync(join(REPO_ROOT, 'npm', 'win32-x64-msvc'), join(app, 'node_modules', 'sandkit-win32-x64-msvc'), { recursive: true })
   // Wine's check matches a name, not an IP address, against the certificate: `localhost`.
   const winApi = httpsUrl.replace('127.0.0.1', 'localhost')

@@ -53,11 +53,12 @@
 // removes.
 import { spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createTcpServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { makeCertificates } from './certs.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const LOCK_DIR = '/run/sandkit-world'
@@ -237,17 +238,6 @@ function sh(cmd, args, { check = true } = {}) {
   return r
 }
 
-function makeCertificates(dir, names, ips) {
-  const ossl = (...args) => sh('openssl', args)
-  const p = (f) => `${dir}/${f}`
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'),
-    '-days', '2', '-subj', '/CN=sandkit outside world test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', `/CN=${names[0]}`)
-  const san = [...names.map((n) => `DNS:${n}`), ...ips.map((i) => `IP:${i}`)].join(',')
-  writeFileSync(p('ext.cnf'), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`)
-  ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext.cnf'))
-}
-
 async function guardian(n) {
   const log = (m) => process.stderr.write(`[outside world ${n}] ${m}\n`)
   const ns = nsName(n)
@@ -313,7 +303,7 @@ async function guardian(n) {
     inNs('link', 'set', nsIf(n), 'up')
 
     const names = Object.fromEntries(Object.entries(NAMES).map(([name, role]) => [name, addr[role]]))
-    makeCertificates(dir, Object.keys(names), [addr.web, addr.second])
+    makeCertificates(dir, { caName: 'sandkit outside world test CA', names: Object.keys(names), ips: [addr.web, addr.second] })
     const caPem = readFileSync(`${dir}/ca.pem`, 'utf8')
     const serveConfig = { names, dir, ports: PORTS, dnsAddress: addr.dns }
 
