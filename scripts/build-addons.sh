@@ -13,6 +13,11 @@
 # interface, and the addon finds its functions in the node.exe that loads it (napi's
 # `dyn-symbols`, crates/sandkit-node/Cargo.toml), so nothing of Microsoft's SDK is needed.
 #
+# macOS (x64 and arm64) is cross-built the same way, by zig. Its linker needs the two Apple
+# frameworks the TLS stack calls (Security and CoreFoundation) only as lists of names:
+# scripts/macos-sdk/ holds text stubs of them (.tbd), and SDKROOT points there. The addon
+# links to the frameworks on the Mac that loads it, as one built with Xcode does.
+#
 #   bash scripts/build-addons.sh [target…]     # default: every target but this machine's
 #
 # PROFILE=release gives optimised addons; the default is debug (quick; what the tests need).
@@ -42,6 +47,7 @@ platform_of() {
     *-linux-gnueabihf) abi=gnueabihf ;;
     *-linux-musl) abi=musl ;;
     *-pc-windows-msvc) echo "win32-$arch-msvc"; return ;;
+    *-apple-darwin) echo "darwin-$arch"; return ;;
     *) echo "no platform name for $1" >&2; return 1 ;;
   esac
   echo "linux-$arch-$abi"
@@ -130,7 +136,11 @@ for t in "${targets[@]}"; do
   rm -rf "$stage"
   # -x: cargo-zigbuild; napi adds -C target-feature=-crt-static for musl (an addon is a
   # shared library loaded by a dynamically linked Node).
-  node_modules/.bin/napi build --platform -x --target "$t" "${release[@]}" \
+  # The oldest macOS each Node 20 build runs on (zig would otherwise ask for its newest).
+  sdk=()
+  [ "$t" = x86_64-apple-darwin ] && sdk=(SDKROOT="$PWD/scripts/macos-sdk" MACOSX_DEPLOYMENT_TARGET=10.15)
+  [ "$t" = aarch64-apple-darwin ] && sdk=(SDKROOT="$PWD/scripts/macos-sdk" MACOSX_DEPLOYMENT_TARGET=11.0)
+  env "${sdk[@]}" node_modules/.bin/napi build --platform -x --target "$t" "${release[@]}" \
     --manifest-path crates/sandkit-node/Cargo.toml --package-json-path crates/sandkit-node/package.json \
     --output-dir "$stage" --no-js --dts ignored.d.ts
   mv "$stage/$file" "npm/$platform/$file"

