@@ -405,11 +405,26 @@ impl CommandHandle {
                     }
                     return Ok(Some(out));
                 }
-                Event::End(code, error) => self.end = Some((code, error)),
+                Event::End(code, error) => {
+                    if self.killed_for_timeout(error.as_deref()) {
+                        return Err(deadline_error());
+                    }
+                    self.end = Some((code, error))
+                }
                 Event::Start(_) | Event::Nothing => {}
             }
         }
         Ok(None)
+    }
+
+    /// The daemon kills a command when the same timeout runs out on its clock, which starts a
+    /// little after ours; a kill that reaches us once our deadline has passed is that timeout,
+    /// even when it came before our (late) timer.
+    fn killed_for_timeout(&self, error: Option<&str>) -> bool {
+        error == Some("signal: killed")
+            && self
+                .deadline_ms
+                .is_some_and(|d| self.envd.config().client().runtime().now_ms() >= d)
     }
 
     /// The next piece of output together with the pieces of the same stream that have

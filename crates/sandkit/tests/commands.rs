@@ -4,7 +4,11 @@ mod common;
 
 use common::{TEAM_A_KEY, conn, start_server_with_sandboxes};
 use sandkit::commands::{Output, OutputText, RunOpts};
-use sandkit::{ErrorKind, Sandbox, SandboxOpts};
+use sandkit::config::ProcessEnv;
+use sandkit::maybe_send::BoxFuture;
+use sandkit::runtime::{Runtime, TokioRuntime};
+use sandkit::transport::NativeTransport;
+use sandkit::{Client, ErrorKind, Platform, Sandbox, SandboxOpts};
 use std::time::Duration;
 
 fn opts(url: &str) -> SandboxOpts {
@@ -145,6 +149,58 @@ async fn runs_commands_end_to_end() {
     assert!(sandbox.kill().await.unwrap());
     assert!(!sandbox.is_running().await.unwrap());
     server.shutdown().await;
+}
+
+/// Tokio's clock with timers that fire late, as under a busy event loop.
+struct LateTimers(TokioRuntime, u64);
+
+impl Runtime for LateTimers {
+    fn now_ms(&self) -> f64 {
+        self.0.now_ms()
+    }
+    fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
+        self.0.sleep(ms + self.1)
+    }
+    fn random(&self) -> f64 {
+        self.0.random()
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_seen_late_is_still_a_timeout() {
+    // The daemon kills a command when its timeout runs out on its own clock, which starts a
+    // little after the client's; a client whose timer is late sees that kill first. It is
+    // still the timeout, not an exit by a signal.
+    let server = start_server_with_sandboxes().await;
+    let url = server.url();
+    let mut o = opts(&url);
+    o.connection.client = Some(Client::new(
+        NativeTransport::new(),
+        LateTimers(TokioRuntime::default(), 3_000),
+        ProcessEnv,
+        Platform::new("test", false),
+    ));
+    let sandbox = Sandbox::create(o).await.unwrap();
+    let commands = sandbox.commands();
+    let run = |cmd: &'static str| {
+        commands.run(
+            cmd,
+            RunOpts {
+                timeout: Some(Duration::from_millis(300)),
+                ..Default::default()
+            },
+        )
+    };
+    let e = run("sleep 30").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
+    // Killed by a signal before the timeout is that exit, as before.
+    let e = run("kill -9 $$").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CommandExit, "{e:?}");
+    assert_eq!(
+        e.command().unwrap().error.as_deref(),
+        Some("signal: killed")
+    );
+    sandbox.kill().await.unwrap();
 }
 
 #[tokio::test]
