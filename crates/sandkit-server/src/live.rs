@@ -424,6 +424,11 @@ impl Live {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether sandbox `id` is one this sandkitd could pause (false: no cgroup freezer here).
+    pub fn can_pause(&self, id: &str) -> bool {
+        self.get(id).is_none_or(|live| live.handle.can_pause())
+    }
+
     /// Pauses a sandbox the store has just marked paused: freezes it (`keep_memory`), or ends
     /// its processes and keeps its files. A resume may come in between; it resumes what is
     /// not paused yet, so afterwards a sandbox the store no longer has as paused is resumed

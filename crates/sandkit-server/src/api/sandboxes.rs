@@ -166,10 +166,17 @@ pub async fn pause(
     if let Err(why) = app.live.pause(&app.store, &id, keep_memory).await {
         app.live.log_error(&id, "pause the sandbox", &why);
         app.store.unpause(&id);
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("this sandkitd cannot pause sandboxes: {why}"),
-        ));
+        return Err(if app.live.can_pause(&id) {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("pausing sandbox \"{id}\" failed, it goes on running: {why}"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("this sandkitd cannot pause sandboxes: {why}"),
+            )
+        });
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -35,6 +35,8 @@ const CPUACCT: &str = "cpuacct";
 const CPU_PERIOD_US: u64 = 100_000;
 /// How long a freeze may take to settle before it is reported as failed.
 const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
+/// How long a v1 freeze may stay FREEZING before FROZEN is written again.
+const FREEZE_REWRITE: Duration = Duration::from_millis(10);
 /// How many times `remove` kills what is listed before it only waits.
 const KILL_ROUNDS: usize = 50;
 /// How long `remove` waits for killed processes to leave before giving up on `rmdir`.
@@ -380,6 +382,8 @@ impl SandboxCgroup {
         let path = dir.join(file);
         write_file(&path, value).map_err(|e| describe_err("write", &path, e))?;
         let deadline = Instant::now() + FREEZE_PATIENCE;
+        let mut written = Instant::now();
+        let mut rewrites = 0u32;
         loop {
             let settled = match version {
                 // FREEZING while tasks are still being stopped.
@@ -391,7 +395,28 @@ impl SandboxCgroup {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("{} did not settle at {value}", path.display()));
+                // Half frozen is neither: a pause that fails leaves the sandbox running.
+                if frozen {
+                    let (_, thawed) = freeze_control(*version, false);
+                    let _ = write_file(&path, thawed);
+                }
+                return Err(format!(
+                    "{} did not settle at {value} in {} s",
+                    path.display(),
+                    FREEZE_PATIENCE.as_secs()
+                ));
+            }
+            // A v1 freezer stops the tasks it finds when FROZEN is written; a task forked in
+            // the meantime can escape it and keep the cgroup FREEZING until the state is
+            // written again. Write it again every 10 ms, and now and then thaw first, so that
+            // whatever was caught half-way starts over.
+            if frozen && *version == Version::V1 && written.elapsed() >= FREEZE_REWRITE {
+                rewrites += 1;
+                if rewrites.is_multiple_of(20) {
+                    let _ = write_file(&path, "THAWED");
+                }
+                write_file(&path, value).map_err(|e| describe_err("write", &path, e))?;
+                written = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(1));
         }
