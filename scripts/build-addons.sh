@@ -12,6 +12,8 @@
 # the MinGW-w64 toolchain from Debian's packages as x86_64-pc-windows-gnu: Node-API is a C
 # interface, and the addon finds its functions in the node.exe that loads it (napi's
 # `dyn-symbols`, crates/sandkit-node/Cargo.toml), so nothing of Microsoft's SDK is needed.
+# Windows arm64 (aarch64-pc-windows-msvc) the same way as aarch64-pc-windows-gnullvm, with zig
+# (Debian's MinGW-w64 has no arm64 compiler).
 #
 # macOS (x64 and arm64) is cross-built the same way, by zig. Its linker needs the two Apple
 # frameworks the TLS stack calls (Security and CoreFoundation) only as lists of names:
@@ -56,25 +58,32 @@ platform_of() {
 # What builds a target's addon: the Rust target cargo is given.
 rust_target_of() {
   case "$1" in
-    *-pc-windows-msvc) echo "${1%-msvc}-gnu" ;;
+    x86_64-pc-windows-msvc) echo x86_64-pc-windows-gnu ;;
+    aarch64-pc-windows-msvc) echo aarch64-pc-windows-gnullvm ;;
     *) echo "$1" ;;
   esac
 }
 
-cross=()
+# What builds each target: zig (cargo-zigbuild) or Debian's MinGW-w64.
+zig=()
+mingw=()
 windows=()
 for t in "${targets[@]}"; do
   case "$t" in
     "$HOST_TARGET") ;;
-    *-pc-windows-*) windows+=("$t") ;;
-    *) cross+=("$t") ;;
+    x86_64-pc-windows-*) windows+=("$t"); mingw+=("$t") ;;
+    *-pc-windows-*) windows+=("$t"); zig+=("$t") ;;
+    *) zig+=("$t") ;;
   esac
 done
 
-if [ ${#cross[@]} -gt 0 ]; then
+if [ ${#zig[@]} -gt 0 ]; then
   step "cross toolchain: rustup targets, zig $ZIG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION (PyPI, in .platforms/zig)"
   installed=$(rustup target list --installed)
-  for t in "${cross[@]}"; do grep -qx "$t" <<<"$installed" || rustup target add "$t"; done
+  for t in "${zig[@]}"; do
+    r=$(rust_target_of "$t")
+    grep -qx "$r" <<<"$installed" || rustup target add "$r"
+  done
   venv=.platforms/zig
   if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('ziglang') == '$ZIG_VERSION'; assert m.version('cargo-zigbuild') == '$CARGO_ZIGBUILD_VERSION'" 2>/dev/null; then
     python3 -m venv "$venv"
@@ -85,25 +94,28 @@ if [ ${#cross[@]} -gt 0 ]; then
   export PATH="$PWD/$venv/bin:$PATH"
 fi
 
-if [ ${#windows[@]} -gt 0 ]; then
-  step "Windows toolchain: MinGW-w64 (Debian's packages) and rustup's windows-gnu targets"
+if [ ${#mingw[@]} -gt 0 ]; then
+  step "Windows x64 toolchain: MinGW-w64 (Debian's packages) and rustup's windows-gnu target"
   if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null
   fi
   installed=$(rustup target list --installed)
-  for t in "${windows[@]}"; do
+  for t in "${mingw[@]}"; do
     r=$(rust_target_of "$t")
     grep -qx "$r" <<<"$installed" || rustup target add "$r"
   done
+fi
+if [ ${#windows[@]} -gt 0 ]; then
   # napi's own build script links MinGW builds against a libnode.dll (MSYS2's Node, built as a
   # DLL) and stops when it finds none. This addon takes nothing from it (see above), so an
-  # empty import library stands in: the link stays the same, and the DLL imports only
-  # Windows' own libraries (tests/run-platforms.mjs checks).
+  # empty import library stands in (under the names GNU ld and lld look for): the link stays
+  # the same, and the DLL imports only Windows' own libraries (tests/run-platforms.mjs checks).
   libnode=${CARGO_TARGET_DIR:-target}/libnode-stub
   mkdir -p "$libnode"
   : >"$libnode/libnode.dll"
   printf '!<arch>\n' >"$libnode/libnode.dll.a"
+  printf '!<arch>\n' >"$libnode/libnode.a"
   LIBNODE_PATH=$(cd "$libnode" && pwd)
   export LIBNODE_PATH
 fi
@@ -127,7 +139,8 @@ for t in "${targets[@]}"; do
   started=$(date +%s)
   if [[ "$t" == *-pc-windows-* ]]; then
     r=$(rust_target_of "$t")
-    cargo build -p sandkit-node --target "$r" "${release[@]}"
+    build=(cargo build); [[ "$r" == *-gnullvm ]] && build=(cargo-zigbuild build)
+    "${build[@]}" -p sandkit-node --target "$r" "${release[@]}"
     out=debug; [ "$PROFILE" = release ] && out=release
     cp "${CARGO_TARGET_DIR:-target}/$r/$out/sandkit_node.dll" "npm/$platform/$file"
     echo "$platform: built as $r in $(($(date +%s) - started)) s, $(stat -c %s "npm/$platform/$file") bytes"

