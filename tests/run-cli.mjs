@@ -6,13 +6,14 @@
 import { existsSync } from 'node:fs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { runCollected } from './harness/child.mjs'
-import { createChecks, orFinish } from './harness/report.mjs'
+import { createChecks, runGuard } from './harness/report.mjs'
 
 const CLI = `${REPO_ROOT}.e2b-cli/node_modules/@e2b/cli/dist/index.js`
-await orFinish('cli: @e2b/cli', () => {
+const { cleanup, setUp } = runGuard('cli', 600)
+await setUp('cli: @e2b/cli', () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run scripts/setup.sh`)
 })
-const server = await orFinish('start sandkitd', () => startSandkitd())
+const server = await setUp('cli: start sandkitd', () => startSandkitd(), (s) => s.stop())
 console.log(`# @e2b/cli 2.19.0, sandkitd ${server.version} at ${server.apiUrl}`)
 
 /** Runs `e2b args…` against the server: { code, stdout, stderr }. Stdin is closed: `exec`
@@ -84,5 +85,5 @@ await check('e2b sandbox kill, then its logs end with the kill', async () => {
   expect(events.at(-1) === 'killed', `events: ${events.join(', ')}`)
 })
 
-await server.stop()
+await cleanup()
 finish()

@@ -13,15 +13,9 @@ import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const { cleanups, cleanup, bail } = runGuard('examples', 300)
+const { cleanups, cleanup, bail, setUp } = runGuard('examples', 300)
 
-let server
-try {
-  server = await startSandkitd()
-  cleanups.push(() => server.stop())
-} catch (err) {
-  await bail('examples: start sandkitd', err)
-}
+const server = await setUp('examples: start sandkitd', () => startSandkitd(), (s) => s.stop())
 
 // The example's server: its own calls may use E2B_SANDBOX_URL; the page gets only a handle.
 const example = spawn(process.execPath, [join(REPO_ROOT, 'examples/browser/server.mjs'), '0'], {

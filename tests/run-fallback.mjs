@@ -15,7 +15,7 @@ import { copyPackage } from './harness/package.mjs'
 import { createChecks, runGuard } from './harness/report.mjs'
 
 parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
-const { bail, cleanup, cleanups } = runGuard('fallback', 120)
+const { cleanup, cleanups, setUp } = runGuard('fallback', 120)
 
 // The package as npm would lay it out, without any .node file.
 const dir = mkdtempSync(join(tmpdir(), 'sandkit-fallback-'))
@@ -23,13 +23,7 @@ cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
 const pkg = copyPackage(dir)
 const left = readdirSync(join(pkg, 'js', 'native')).filter((f) => f.endsWith('.node'))
 
-let server
-try {
-  server = await startSandkitd()
-  cleanups.push(() => server.stop())
-} catch (err) {
-  await bail('fallback: start sandkitd', err)
-}
+const server = await setUp('fallback: start sandkitd', () => startSandkitd(), (s) => s.stop())
 
 // One program, in both module systems: what a user's code would do.
 const body = `

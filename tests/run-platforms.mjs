@@ -37,7 +37,7 @@ import { CPU, readMachO, verifyCodeSignature } from './harness/macho.mjs'
 import { MACHINE, readPE } from './harness/pe.mjs'
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, bulk: { type: 'string' } } })
-const { bail, cleanup, cleanups } = runGuard('platforms', 600)
+const { cleanup, cleanups, setUp } = runGuard('platforms', 600)
 
 const HOST = `${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
 const ROOTS = join(REPO_ROOT, '.platforms')
@@ -112,13 +112,7 @@ for (const p of platforms) {
   if (existsSync(p.dir)) cpSync(p.dir, join(app, 'node_modules', `sandkit-${p.name}`), { recursive: true })
 }
 
-let server
-try {
-  server = await startSandkitd()
-  cleanups.push(() => server.stop())
-} catch (err) {
-  await bail('platforms: start sandkitd', err)
-}
+const server = await setUp('platforms: start sandkitd', () => startSandkitd(), (s) => s.stop())
 
 // What a user's program does, in both module systems, and what the process loaded.
 const program = `

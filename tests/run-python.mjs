@@ -7,15 +7,16 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { startOutsideWorld } from './harness/outside.mjs'
 import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
-import { finish, orFinish, printCheck, runnerFailure } from './harness/report.mjs'
+import { finish, printCheck, runGuard, runnerFailure } from './harness/report.mjs'
 
 const python = `${REPO_ROOT}.venv-e2b/bin/python`
-await orFinish('python: the e2b package', () => {
+const { cleanup, setUp } = runGuard('python', 1800)
+await setUp('python: the e2b package', () => {
   if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/setup.sh`)
 })
 // The test internet the network step reaches (the sandboxes' DNS goes to its server).
-const world = await orFinish('python: the outside world', () => startOutsideWorld())
-const server = await orFinish('start sandkitd', () => startSandkitd({ args: ['--dns', world.dns] }))
+const world = await setUp('python: the outside world', () => startOutsideWorld(), (w) => w.stop())
+const server = await setUp('python: start sandkitd', () => startSandkitd({ args: ['--dns', world.dns] }), (s) => s.stop())
 console.log(`# python e2b 2.63.0, sandkitd ${server.version} at ${server.apiUrl}`)
 
 const child = spawn(python, [`${REPO_ROOT}tests/python/scenario.py`], {
@@ -43,8 +44,7 @@ child.stdout.on('data', (chunk) => {
 // Tracebacks of failed checks, for whoever reads the log.
 child.stderr.on('data', (chunk) => process.stderr.write(chunk))
 const code = await new Promise((done) => child.on('close', done))
-await server.stop()
-await world.stop()
+await cleanup()
 if (!totals) {
   printCheck(runnerFailure('python: scenario', new Error(`ended with code ${code} and no totals`)))
   finish(0, 1)

@@ -30,7 +30,7 @@ import { copyPackage } from './harness/package.mjs'
 import { WIN_NODE, WIN_PREFIX, runWine, stopWine, wine, windowsPath } from './harness/wine.mjs'
 
 parseArgs({ options: { bulk: { type: 'string' } } }) // run-all passes --bulk to every runner
-const { bail, cleanup, cleanups } = runGuard('tls', 180)
+const { bail, cleanup, cleanups, setUp } = runGuard('tls', 180)
 
 const dir = mkdtempSync(join(tmpdir(), 'sandkit-tls-'))
 cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
@@ -58,13 +58,7 @@ try {
   await bail('tls: a test CA and certificate (openssl)', err)
 }
 
-let server
-try {
-  server = await startSandkitd()
-  cleanups.push(() => server.stop())
-} catch (err) {
-  await bail('tls: start sandkitd', err)
-}
+const server = await setUp('tls: start sandkitd', () => startSandkitd(), (s) => s.stop())
 
 // TLS in front of sandkitd's one port (API and sandboxes alike): counts what it terminated.
 const seen = { handshakes: 0, refused: 0 }

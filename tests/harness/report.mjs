@@ -56,21 +56,11 @@ export function finish(passed, failed) {
 }
 
 /**
- * What `step` gives (awaited); if it throws, the run ends at once as one runner failure
- * named `name` (a missing tool, a sandkitd that would not start).
- */
-export async function orFinish(name, step) {
-  try {
-    return await step()
-  } catch (err) {
-    printCheck(runnerFailure(name, err))
-    finish(0, 1)
-  }
-}
-
-/**
  * A runner's way out: `cleanups` run in reverse order (newest first) before `bail` reports
  * a runner failure and exits; the whole run is bailed out of after `timeoutS` seconds.
+ * `setUp(name, make, undo)` gives what `make` gives (awaited) and queues `undo(it)` among the
+ * cleanups; if `make` throws, the run bails out as `name` (a missing tool, a sandkitd that
+ * would not start), undoing what was set up before.
  */
 export function runGuard(runner, timeoutS) {
   const cleanups = []
@@ -86,7 +76,16 @@ export function runGuard(runner, timeoutS) {
     await cleanup()
     finish(0, 1)
   }
+  async function setUp(name, make, undo) {
+    try {
+      const made = await make()
+      if (undo) cleanups.push(() => undo(made))
+      return made
+    } catch (err) {
+      await bail(name, err)
+    }
+  }
   const overall = setTimeout(() => bail(`${runner}: whole run`, new Error(`did not finish within ${timeoutS} s`)), timeoutS * 1000)
   overall.unref()
-  return { cleanups, cleanup, bail }
+  return { cleanups, cleanup, bail, setUp }
 }
