@@ -1,15 +1,10 @@
 // Node entry (ES module): the napi addon behind the public API; on a platform without a
-// matching addon, the wasm build, whose API is the same (one line on stderr says so when
-// DEBUG is set).
+// matching addon, or with SANDKIT_WASM=1, the wasm build, whose API is the same (one line on
+// stderr says so when DEBUG is set).
 import { createRequire } from 'node:module'
-import { fallbackNotice, napiArgumentError, wrapBinding } from './wrap.mjs'
+import { nativeBinding, napiArgumentError, wrapBinding } from './wrap.mjs'
 
-let binding
-try {
-  binding = createRequire(import.meta.url)('./native/binding.cjs')
-} catch (err) {
-  fallbackNotice(err)
-}
+const binding = nativeBinding(() => createRequire(import.meta.url)('./native/binding.cjs'))
 const api = binding ? wrapBinding(binding, { nativeError: napiArgumentError }) : await import('../wasm/node.mjs')
 
 export const {

@@ -1171,14 +1171,21 @@ function preparing(fn, prepare) {
 }
 
 /**
- * Says, in one line on stderr when `DEBUG` is set, that Node has no native addon for this
- * platform (`err`: why loading it failed) and the wasm build stands in.
+ * The napi binding that `load` gives, or undefined, and then Node's entry uses the wasm build:
+ * when `load` throws (no addon for this platform), or when `SANDKIT_WASM=1` asks for the wasm
+ * build where an addon would load (one that misbehaves, or a comparison). With `DEBUG` set,
+ * one line on stderr says which and why.
  */
-function fallbackNotice(err) {
+function nativeBinding(load) {
   const env = globalThis.process?.env
-  if (!env?.DEBUG) return
-  const why = String(err?.message ?? err).split(/\.\s|\n/)[0]
-  globalThis.process.stderr.write(`sandkit: no native addon for ${globalThis.process.platform}-${globalThis.process.arch} (${why}); using the wasm build\n`)
+  const say = (why) => env?.DEBUG && globalThis.process.stderr.write(`sandkit: ${why}; using the wasm build\n`)
+  if (env?.SANDKIT_WASM === '1') return void say('SANDKIT_WASM=1')
+  try {
+    return load()
+  } catch (err) {
+    const why = String(err?.message ?? err).split(/\.\s|\n/)[0]
+    say(`no native addon for ${globalThis.process.platform}-${globalThis.process.arch} (${why})`)
+  }
 }
 
 /**
@@ -1284,4 +1291,4 @@ function wrapBinding(binding, opts = {}) {
   }
 }
 
-export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX, fallbackNotice, napiArgumentError }
+export { wrapBinding, toSandkitError, errorClasses, BINDING_ERROR_PREFIX, nativeBinding, napiArgumentError }

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startSandkitd } from './harness/sandkitd.mjs'
+import { REPO_ROOT, startSandkitd } from './harness/sandkitd.mjs'
 import { runCollected } from './harness/child.mjs'
 import { copyPackage } from './harness/package.mjs'
 import { createChecks, runGuard } from './harness/report.mjs'
@@ -67,6 +67,35 @@ for (const [how, args] of Object.entries(programs)) {
     })
   }
 }
+
+// SANDKIT_WASM=1 where the addon would load: the checkout's own entries, with its build in
+// js/native/, must load no .node file and run on the wasm build.
+const entries = {
+  import: ['--input-type=module', '-e', `import * as sandkit from ${JSON.stringify(join(REPO_ROOT, 'js', 'node.mjs'))}; const { Sandbox } = sandkit;\n${body}`],
+  require: ['-e', `const sandkit = require(${JSON.stringify(join(REPO_ROOT, 'js', 'node.cjs'))}); const { Sandbox } = sandkit; (async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1) })`],
+}
+const loadedAddons = `;process.on('exit', () => console.log(JSON.stringify(process.report.getReport().sharedObjects.filter((f) => f.endsWith('.node')))))`
+for (const [how, args] of Object.entries(entries)) {
+  await check(`${how} the checkout's entry with SANDKIT_WASM=1 and DEBUG: no addon loaded, the wasm build runs a sandbox's command, and one line says why`, async () => {
+    const withProbe = [...args.slice(0, -1), args.at(-1) + loadedAddons]
+    const { code, stdout, stderr } = await run(withProbe, { SANDKIT_WASM: '1', DEBUG: 'sandkit' })
+    if (code !== 0) throw new Error(`exit ${code}: ${stderr}`)
+    const [result, loaded] = stdout.trim().split('\n').slice(-2).map((l) => JSON.parse(l))
+    if (result.out !== `hi from ${result.id}\n`) throw new Error(`stdout ${JSON.stringify(result.out)}`)
+    if (result.typed !== 'SandboxNotFoundError true') throw new Error(`getInfo of an unknown sandbox: ${result.typed}`)
+    if (loaded.length) throw new Error(`loaded ${loaded.join(', ')}`)
+    const lines = stderr.split('\n').filter(Boolean)
+    if (lines.length !== 1 || lines[0] !== 'sandkit: SANDKIT_WASM=1; using the wasm build') throw new Error(`stderr: ${JSON.stringify(stderr)}`)
+    return lines[0]
+  })
+}
+await check("the checkout's entry without SANDKIT_WASM loads its addon (the check above can tell)", async () => {
+  const { code, stdout, stderr } = await run(['--input-type=module', '-e', `await import(${JSON.stringify(join(REPO_ROOT, 'js', 'node.mjs'))})${loadedAddons}`], { SANDKIT_WASM: '0' })
+  if (code !== 0) throw new Error(`exit ${code}: ${stderr}`)
+  const loaded = JSON.parse(stdout.trim().split('\n').pop())
+  if (loaded.length !== 1) throw new Error(`loaded ${JSON.stringify(loaded)}`)
+  return loaded[0].split('/').pop()
+})
 
 await cleanup()
 finish()
