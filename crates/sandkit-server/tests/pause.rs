@@ -8,9 +8,13 @@ use common::envd::{Envd, isolated, start_with_sandboxes};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// The counter a background loop writes every 50 ms.
+/// The counter a background loop writes every 50 ms (0 before its first write).
 async fn counter(envd: &Envd) -> u64 {
-    envd.ok("cat /tmp/count").await.trim().parse().unwrap_or(0)
+    envd.ok("cat /tmp/count 2>/dev/null || echo 0")
+        .await
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Waits (10 s at most) until sandbox `id` is reported paused, as it is at its timeout.
@@ -303,34 +307,4 @@ async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
         api.delete(&format!("/sandboxes/{}", envd.id)).await.status,
         204
     );
-}
-
-#[tokio::test]
-async fn a_sandbox_that_forks_without_pause_freezes_every_time() {
-    // Processes forked while the freezer works can leave a v1 cgroup in FREEZING; the pause
-    // must still settle, each of many times.
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: sandboxes without isolation have no cgroup to freeze");
-        return;
-    }
-    let envd = Envd::create(&server).await;
-    let api = envd.api.clone();
-    let id = envd.id.clone();
-    envd.ok(
-        "for j in 1 2 3 4; do (setsid sh -c 'while :; do /bin/true; done' >/dev/null 2>&1 &); done",
-    )
-    .await;
-    for round in 0..200 {
-        let paused = api.post(&format!("/sandboxes/{id}/pause"), json!({})).await;
-        assert_eq!(paused.status, 204, "pause {round}: {}", paused.text);
-        let resumed = api
-            .post(
-                &format!("/v2/sandboxes/{id}/connect"),
-                json!({"timeout": 60}),
-            )
-            .await;
-        assert_eq!(resumed.status, 201, "resume {round}: {}", resumed.text);
-    }
-    assert_eq!(api.delete(&format!("/sandboxes/{id}")).await.status, 204);
 }
