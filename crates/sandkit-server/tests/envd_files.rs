@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::envd::{Envd, isolated, start_with_sandboxes};
+use common::envd::{Envd, start_isolated};
 use serde_json::json;
 use std::io::{Read, Write};
 
@@ -85,11 +85,9 @@ fn json(got: &Got) -> serde_json::Value {
 
 #[tokio::test]
 async fn gzip_both_ways_and_byte_ranges() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: sandboxes are not isolated here");
+    let Some(server) = start_isolated("sandboxes are not isolated here").await else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
     let data = content(700_000);
 
@@ -274,11 +272,10 @@ async fn gzip_both_ways_and_byte_ranges() {
 
 #[tokio::test]
 async fn make_dir_move_and_remove_obey_the_users_permissions() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: without isolation both accounts are sandkitd's own");
+    let Some(server) = start_isolated("without isolation both accounts are sandkitd's own").await
+    else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
     envd.ok("mkdir -p /srv/r && echo x > /srv/r/f").await;
     // No Authorization header: the calls run as `user`.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::envd::{Envd, Frames, isolated, start_with_sandboxes};
+use common::envd::{Envd, Frames, start_isolated};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -142,11 +142,9 @@ fn start_request(script: &str, cwd: Option<&str>) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_proto_codec_serves_unary_and_streaming_calls() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: sandboxes are not isolated here");
+    let Some(server) = start_isolated("sandboxes are not isolated here").await else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
 
     // Start (server stream): start{pid}, data{stdout}, end{exited, status}, then a JSON end.

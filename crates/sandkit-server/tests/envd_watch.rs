@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::envd::{Envd, Frames, eventually, inotify_fds, isolated, start_with_sandboxes};
+use common::envd::{Envd, Frames, eventually, inotify_fds, start_isolated};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -68,12 +68,10 @@ async fn watch(envd: &Envd, body: Value, headers: &[(&str, &str)]) -> Frames {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_dir_streams_changes_and_ends_cleanly() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        // The paths below are the sandbox's own (`/home/user`), which only isolation gives.
-        eprintln!("skipped: sandboxes are not isolated here");
+    // The paths below are the sandbox's own (`/home/user`), which only isolation gives.
+    let Some(server) = start_isolated("sandboxes are not isolated here").await else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
     let other = Envd::create(&server).await;
     let before = inotify_fds();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::envd::{Envd, eventually, inotify_fds, isolated, start_with_sandboxes};
+use common::envd::{Envd, eventually, inotify_fds, start_isolated};
 use sandkit_server::envd::watchers::MAX_WATCHERS;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -21,11 +21,9 @@ async fn poll(envd: &Envd, id: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_queue_events_between_polls_and_are_bounded() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: sandboxes are not isolated here");
+    let Some(server) = start_isolated("sandboxes are not isolated here").await else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
     let before = inotify_fds();
     envd.ok("mkdir -p /home/user/pw").await;

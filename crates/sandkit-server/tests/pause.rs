@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::envd::{Envd, isolated, start_with_sandboxes};
+use common::envd::{Envd, isolated, start_isolated, start_with_sandboxes};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,10 @@ async fn paused_at_its_timeout(api: &common::Api, id: &str) {
 
 #[tokio::test]
 async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
-        eprintln!("skipped: sandboxes without isolation have no cgroup to freeze");
+    let Some(server) = start_isolated("sandboxes without isolation have no cgroup to freeze").await
+    else {
         return;
-    }
+    };
     let envd = Envd::create(&server).await;
     let api = envd.api.clone();
     let id = envd.id.clone();
@@ -120,10 +119,10 @@ async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
 
 #[tokio::test]
 async fn a_paused_sandbox_does_not_expire_and_refuses_what_it_cannot_do() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
+    let Some(server) = start_isolated("sandboxes without isolation have no cgroup to freeze").await
+    else {
         return;
-    }
+    };
     let api = common::Api::new(&server.url(), common::KEY_A);
     let created = api
         .post("/v2/sandboxes", json!({"templateID": "base", "timeout": 1}))
@@ -166,10 +165,10 @@ async fn a_paused_sandbox_does_not_expire_and_refuses_what_it_cannot_do() {
 
 #[tokio::test]
 async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
-    let server = start_with_sandboxes().await;
-    if !isolated(&server) {
+    let Some(server) = start_isolated("sandboxes without isolation have no cgroup to freeze").await
+    else {
         return;
-    }
+    };
     let api = common::Api::new(&server.url(), common::KEY_A);
     let make = |auto_resume: bool| {
         json!({

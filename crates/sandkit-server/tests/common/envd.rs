@@ -23,6 +23,17 @@ pub fn isolated(server: &RunningServer) -> bool {
     server.sandbox_mode().starts_with("isolated")
 }
 
+/// [`start_with_sandboxes`] for a test that needs isolation; `None`, after a line saying the
+/// test is skipped and why (`without`: what is missing then), when sandboxes are not isolated.
+pub async fn start_isolated(without: &str) -> Option<RunningServer> {
+    let server = start_with_sandboxes().await;
+    if isolated(&server) {
+        return Some(server);
+    }
+    eprintln!("skipped: {without}");
+    None
+}
+
 /// One sandbox's daemon.
 #[derive(Clone)]
 pub struct Envd {
