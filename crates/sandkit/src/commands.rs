@@ -17,6 +17,7 @@ use crate::error::{CommandOutcome, Error, ErrorKind, Result};
 use crate::json::{self, Obj, Value, Writer, owned, to_strings};
 use crate::maybe_send::MaybeSend;
 use crate::op::{Answer, Op, Request};
+use crate::runtime::Deadline;
 use crate::utf8_pieces::Utf8Pieces;
 use crate::wire::base64;
 use bytes::Bytes;
@@ -215,7 +216,7 @@ impl Commands {
         Op::new(request, move |answer| {
             let (stream, first) = Answer::stream(answer)?;
             let mut handle = CommandHandle::attach(envd, stream, first)?;
-            handle.deadline_ms = deadline(started, timeout);
+            handle.deadline = deadline(started, timeout);
             Ok(handle)
         })
     }
@@ -270,8 +271,8 @@ impl Commands {
 }
 
 /// When a command with `timeout` started at `started_ms` must be over; none for zero.
-fn deadline(started_ms: f64, timeout: Duration) -> Option<f64> {
-    (!timeout.is_zero()).then_some(started_ms + timeout.as_secs_f64() * 1000.0)
+fn deadline(started_ms: f64, timeout: Duration) -> Option<Deadline> {
+    (!timeout.is_zero()).then(|| Deadline::at(started_ms + timeout.as_secs_f64() * 1000.0))
 }
 
 fn deadline_error() -> Error {
@@ -317,7 +318,7 @@ pub struct CommandHandle {
     end: Option<(i32, Option<String>)>,
     /// `timeoutMs` as a wall-clock instant: waiting past it is a `TimeoutError` (the daemon
     /// also kills the process then).
-    deadline_ms: Option<f64>,
+    deadline: Option<Deadline>,
     /// Whether the output is kept for [`Self::wait`]'s result.
     keep_output: bool,
     /// Read ahead by [`Self::next_output_batch`]: a piece of another stream, or the error
@@ -353,7 +354,7 @@ impl CommandHandle {
             stdout: Vec::new(),
             stderr: Vec::new(),
             end: None,
-            deadline_ms: None,
+            deadline: None,
             keep_output: true,
             pending: None,
             text: Default::default(),
@@ -362,19 +363,14 @@ impl CommandHandle {
 
     /// The next message, or a timeout error once the deadline has passed.
     async fn next_message(&mut self) -> Result<Option<Bytes>> {
-        let Some(deadline) = self.deadline_ms else {
+        let Some(deadline) = &mut self.deadline else {
             return self.stream.next_message().await;
         };
         let runtime = self.envd.config().client().runtime();
-        let left = deadline - runtime.now_ms();
-        if left <= 0.0 {
-            return Err(deadline_error());
-        }
-        let sleep = runtime.sleep(left.ceil() as u64);
-        match futures_util::future::select(Box::pin(self.stream.next_message()), sleep).await {
-            futures_util::future::Either::Left((r, _)) => r,
-            futures_util::future::Either::Right(_) => Err(deadline_error()),
-        }
+        deadline
+            .race(runtime, self.stream.next_message())
+            .await
+            .unwrap_or_else(|| Err(deadline_error()))
     }
 
     pub fn pid(&self) -> u32 {
@@ -423,8 +419,9 @@ impl CommandHandle {
     fn killed_for_timeout(&self, error: Option<&str>) -> bool {
         error == Some("signal: killed")
             && self
-                .deadline_ms
-                .is_some_and(|d| self.envd.config().client().runtime().now_ms() >= d)
+                .deadline
+                .as_ref()
+                .is_some_and(|d| self.envd.config().client().runtime().now_ms() >= d.at_ms())
     }
 
     /// The next piece of output together with the pieces of the same stream that have

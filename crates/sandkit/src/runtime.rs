@@ -12,6 +12,58 @@ pub trait Runtime: MaybeSend + Sync {
     fn random(&self) -> f64;
 }
 
+/// An instant that a run of waits shares (a stream read message by message until a timeout):
+/// one timer serves them all. A timer per wait cost, on wasm, a `setTimeout`, a
+/// `clearTimeout`, a promise and two closures for every message of a fast stream.
+pub struct Deadline {
+    at_ms: f64,
+    /// Started by the first wait, for the time left then; kept while it has not fired.
+    timer: Option<BoxFuture<'static, ()>>,
+    passed: bool,
+}
+
+impl Deadline {
+    /// A deadline at `at_ms` on the runtime's clock (`now_ms`).
+    pub fn at(at_ms: f64) -> Self {
+        Deadline {
+            at_ms,
+            timer: None,
+            passed: false,
+        }
+    }
+
+    pub fn at_ms(&self) -> f64 {
+        self.at_ms
+    }
+
+    /// `work`'s output, or `None` once the deadline has passed: at once (without polling
+    /// `work`) when it has already, else when the timer fires first.
+    pub async fn race<T>(
+        &mut self,
+        runtime: &dyn Runtime,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let left = self.at_ms - runtime.now_ms();
+        if self.passed || left <= 0.0 {
+            self.passed = true;
+            return None;
+        }
+        let timer = self
+            .timer
+            .get_or_insert_with(|| runtime.sleep(left.ceil() as u64));
+        let work = std::pin::pin!(work);
+        match futures_util::future::select(work, timer).await {
+            futures_util::future::Either::Left((out, _)) => Some(out),
+            futures_util::future::Either::Right(_) => {
+                // A fired timer is never polled again.
+                self.timer = None;
+                self.passed = true;
+                None
+            }
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::TokioRuntime;
 
@@ -145,5 +197,63 @@ mod wasm {
         fn random(&self) -> f64 {
             js_sys::Math::random()
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A clock the test sets, and timers that fire only when the test says so.
+    #[derive(Default)]
+    struct Manual {
+        now: Mutex<f64>,
+        timers: AtomicUsize,
+        fire: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    }
+
+    impl Runtime for Manual {
+        fn now_ms(&self) -> f64 {
+            *self.now.lock().unwrap()
+        }
+        fn sleep(&self, _ms: u64) -> BoxFuture<'static, ()> {
+            self.timers.fetch_add(1, Ordering::SeqCst);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            *self.fire.lock().unwrap() = Some(tx);
+            Box::pin(async move {
+                let _ = rx.await;
+            })
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+    }
+
+    #[tokio::test]
+    async fn one_timer_serves_every_wait_until_it_fires() {
+        let rt = Manual::default();
+        let mut deadline = Deadline::at(1_000.0);
+        for i in 0..100 {
+            assert_eq!(deadline.race(&rt, async { i }).await, Some(i));
+        }
+        assert_eq!(rt.timers.load(Ordering::SeqCst), 1);
+        // The timer fires while a wait is pending: that wait ends, and so does every later one.
+        rt.fire.lock().unwrap().take().unwrap().send(()).unwrap();
+        let pending = std::future::pending::<()>();
+        assert_eq!(deadline.race(&rt, pending).await, None);
+        assert_eq!(deadline.race(&rt, async { 1 }).await, None);
+        assert_eq!(rt.timers.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_ends_the_wait_without_polling_the_work() {
+        let rt = Manual::default();
+        *rt.now.lock().unwrap() = 1_000.0;
+        let mut deadline = Deadline::at(1_000.0);
+        let work = async { panic!("polled after the deadline") };
+        assert_eq!(deadline.race(&rt, work).await, None::<()>);
+        assert_eq!(rt.timers.load(Ordering::SeqCst), 0);
     }
 }

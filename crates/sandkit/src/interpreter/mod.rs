@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Writer};
 use crate::maybe_send::BoxStream;
 use crate::op::{Op, Request};
+use crate::runtime::Deadline;
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 use crate::wire::StringMap;
 use bytes::Bytes;
@@ -238,7 +239,7 @@ impl Interpreter {
                 },
                 lines: stream::LineSplitter::default(),
                 ready: std::collections::VecDeque::new(),
-                deadline: (timeout_ms > 0).then_some(started + timeout_ms as f64),
+                deadline: (timeout_ms > 0).then(|| Deadline::at(started + timeout_ms as f64)),
                 config: runtime_config,
                 ended: false,
                 finished: false,
@@ -368,7 +369,7 @@ pub struct CodeRun {
     /// Events read but not handed out yet.
     ready: std::collections::VecDeque<CodeEvent>,
     /// When the execution timeout passes, in the runtime's milliseconds.
-    deadline: Option<f64>,
+    deadline: Option<Deadline>,
     config: ConnectionConfig,
     ended: bool,
     /// `end_of_execution`, which the interpreter always writes last, has arrived.
@@ -486,20 +487,14 @@ impl CodeRun {
         let config = self.config.clone();
         let read = {
             let next = select(self.body.next(), cancel.cancelled());
-            match self.deadline {
-                None => match next.await {
-                    Either::Left((chunk, _)) => Read::Chunk(chunk),
-                    Either::Right(_) => Read::Cancelled,
-                },
-                Some(deadline) => {
-                    let runtime = config.client().runtime();
-                    let left = (deadline - runtime.now_ms()).max(0.0) as u64;
-                    match select(next, runtime.sleep(left)).await {
-                        Either::Left((Either::Left((chunk, _)), _)) => Read::Chunk(chunk),
-                        Either::Left((Either::Right(_), _)) => Read::Cancelled,
-                        Either::Right(_) => Read::TimedOut,
-                    }
-                }
+            let next = match &mut self.deadline {
+                None => Some(next.await),
+                Some(deadline) => deadline.race(config.client().runtime(), next).await,
+            };
+            match next {
+                Some(Either::Left((chunk, _))) => Read::Chunk(chunk),
+                Some(Either::Right(_)) => Read::Cancelled,
+                None => Read::TimedOut,
             }
         };
         let chunk = match read {
