@@ -197,11 +197,15 @@ export interface ProcessStartOpts {
   /** Keep stdin open for `sendStdin`. */
   stdin?: boolean
   tag?: string
+  /** The limit on starting it (until its first event), as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
 }
 
 /** Options of the filesystem calls. */
 export interface FilesOpts {
   user?: string
+  /** This call's limit on its request, as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
   /** `list` only: how many levels down (default 1). */
   depth?: number
 }
@@ -209,6 +213,8 @@ export interface FilesOpts {
 /** Options of writes. */
 export interface FilesWriteOpts {
   user?: string
+  /** This call's limit on its request, as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
   metadata?: Record<string, string>
 }
 
@@ -225,6 +231,8 @@ export interface FilesWatchOpts {
   includeEntry?: boolean
   /** 0 for no limit; default 60 000. */
   timeoutMs?: number
+  /** The limit on starting it (until its first event), as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
 }
 
 /** Options of `uploadUrl` / `downloadUrl`. */
@@ -245,6 +253,8 @@ export interface PtyStartOpts {
   user?: string
   /** 0 for no limit; default 60 000. */
   timeoutMs?: number
+  /** The limit on starting it (until its first event), as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
 }
 
 /** A terminal's size in character cells. */
@@ -533,6 +543,8 @@ export interface WriteEntry {
 export interface FilesystemOpts {
   /** Whose home relative paths resolve against and who owns what is created; default `user`. */
   user?: string
+  /** This call's limit on its request (for `watchDir`, on its start), as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
 }
 
 export interface FilesystemWriteOpts extends FilesystemOpts {
@@ -606,6 +618,8 @@ export interface PtyCreateOpts {
   envs?: Record<string, string>
   /** Working directory; default the user's home. */
   cwd?: string
+  /** The limit on starting it (until its first event), as the connection's `requestTimeoutMs` (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number
 }
 
 export interface PtyConnectOpts {

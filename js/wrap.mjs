@@ -230,6 +230,9 @@ function plain(value, path, depth = 0) {
   return out
 }
 
+/** The options every filesystem call takes (of the official SDK's `FilesystemRequestOpts`). */
+const callOptions = (opts) => ({ user: opts?.user, requestTimeoutMs: opts?.requestTimeoutMs })
+
 /** An options argument: `undefined`, `null` or an object, read into plain data. */
 function plainOptions(opts, name = 'opts') {
   if (opts === undefined || opts === null) return opts
@@ -523,11 +526,11 @@ class Commands {
 
   /** Runs `cmd` with `bash -l -c`; waits for it unless `background` is set. */
   async run(cmd, opts = {}) {
-    const { background, onStdout, onStderr, envs, cwd, user, timeoutMs, stdin, tag } = plainOptions(opts) ?? {}
+    const { background, onStdout, onStderr, envs, cwd, user, timeoutMs, stdin, tag, requestTimeoutMs } = plainOptions(opts) ?? {}
     checkCallback(onStdout, 'onStdout')
     checkCallback(onStderr, 'onStderr')
     checkBoolean(background, 'background')
-    const raw = await this.#sandbox.commandsSpawn(cmd, { envs, cwd, user, timeoutMs, stdin: stdin ?? false, tag })
+    const raw = await this.#sandbox.commandsSpawn(cmd, { envs, cwd, user, timeoutMs, stdin: stdin ?? false, tag, requestTimeoutMs })
     const handle = new CommandHandle(this.#sandbox, raw, { onStdout, onStderr })
     return background ? handle : handle.wait()
   }
@@ -586,9 +589,9 @@ class Pty {
 
   /** Starts `bash -i -l` on a `cols` × `rows` terminal; its output goes to `onData`. */
   async create(opts) {
-    const { cols, rows, onData, envs, cwd, user, timeoutMs } = plainOptions(opts) ?? {}
+    const { cols, rows, onData, envs, cwd, user, timeoutMs, requestTimeoutMs } = plainOptions(opts) ?? {}
     const onPty = checkOnData(onData)
-    const raw = await this.#sandbox.ptyCreate({ cols, rows, envs, cwd, user, timeoutMs })
+    const raw = await this.#sandbox.ptyCreate({ cols, rows, envs, cwd, user, timeoutMs, requestTimeoutMs })
     return new PtyHandle(this.#sandbox, raw, { onPty })
   }
 
@@ -748,11 +751,11 @@ class Filesystem {
 
   /** Reads a file as `text` (default), `bytes`, `blob` or a `stream`. */
   async read(path, opts = {}) {
-    const { format = 'text', user } = plainOptions(opts) ?? {}
+    const { format = 'text', user, requestTimeoutMs } = plainOptions(opts) ?? {}
     if (!['text', 'bytes', 'blob', 'stream'].includes(format)) {
       throw new InvalidArgumentError(`format must be 'text', 'bytes', 'blob' or 'stream', got ${JSON.stringify(format)}`, { code: 'invalid_argument' })
     }
-    const reader = await this.#sandbox.filesReadStream(path, { user })
+    const reader = await this.#sandbox.filesReadStream(path, { user, requestTimeoutMs })
     if (format === 'stream') return readableFrom(reader)
     const chunks = []
     let size = 0
@@ -793,7 +796,7 @@ class Filesystem {
       if (typeof f.path !== 'string') throw badArgument(`files[${i}].path must be a string, got ${typeOf(f.path)}`)
       checkString(f.path, `files[${i}].path`)
     })
-    const { user, metadata } = opts ?? {}
+    const { user, metadata, requestTimeoutMs } = opts ?? {}
     if (files.length === 0) return []
     const streamed = files.some((f) => wholeData(f.data) === undefined)
     if (streamed && this.#sandbox.filesOpenWrite) {
@@ -806,31 +809,31 @@ class Filesystem {
         data: wholeData(f.data) ?? (isReadableStream(f.data) ? await new Response(f.data).blob() : f.data),
       })),
     )
-    return this.#sandbox.filesWriteMany(entries, { user, metadata })
+    return this.#sandbox.filesWriteMany(entries, { user, metadata, requestTimeoutMs })
   }
 
   async #writeOne(path, data, opts) {
     checkData(data, 'data')
-    const { user, metadata } = opts ?? {}
+    const { user, metadata, requestTimeoutMs } = opts ?? {}
     const whole = wholeData(data)
     if (whole instanceof Uint8Array && whole.length > STREAM_BYTES_ABOVE) {
       // Large bytes go in slices of the caller's buffer, so no second whole copy exists.
       if (this.#sandbox.filesOpenWrite) return this.#writeChunks(path, slicesOf(whole), opts)
-      if (canStreamUploads) return this.#sandbox.filesWrite(path, streamOfSlices(whole), { user, metadata })
+      if (canStreamUploads) return this.#sandbox.filesWrite(path, streamOfSlices(whole), { user, metadata, requestTimeoutMs })
     }
-    if (whole !== undefined) return this.#sandbox.filesWrite(path, whole, { user, metadata })
+    if (whole !== undefined) return this.#sandbox.filesWrite(path, whole, { user, metadata, requestTimeoutMs })
     if (!this.#sandbox.filesOpenWrite) {
       // wasm: fetch sends a Blob or stream as it is.
       const body = isReadableStream(data) && !canStreamUploads ? await new Response(data).blob() : data
-      return this.#sandbox.filesWrite(path, body, { user, metadata })
+      return this.#sandbox.filesWrite(path, body, { user, metadata, requestTimeoutMs })
     }
     return this.#writeChunks(path, chunksOf(data), opts)
   }
 
   /** A streamed write through the addon's FileWriter. */
   async #writeChunks(path, chunks, opts) {
-    const { user, metadata } = opts ?? {}
-    const writer = await this.#sandbox.filesOpenWrite(path, { user, metadata })
+    const { user, metadata, requestTimeoutMs } = opts ?? {}
+    const writer = await this.#sandbox.filesOpenWrite(path, { user, metadata, requestTimeoutMs })
     try {
       for await (const chunk of chunks) await writer.write(chunk)
     } catch (err) {
@@ -843,41 +846,41 @@ class Filesystem {
   /** The entries of a directory (`depth` levels down, default 1). */
   async list(path, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesList(path, { user: opts?.user, depth: opts?.depth })
+    return this.#sandbox.filesList(path, { ...callOptions(opts), depth: opts?.depth })
   }
 
   async exists(path, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesExists(path, { user: opts?.user })
+    return this.#sandbox.filesExists(path, callOptions(opts))
   }
 
   async getInfo(path, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesGetInfo(path, { user: opts?.user })
+    return this.#sandbox.filesGetInfo(path, callOptions(opts))
   }
 
   async remove(path, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesRemove(path, { user: opts?.user })
+    return this.#sandbox.filesRemove(path, callOptions(opts))
   }
 
   async rename(oldPath, newPath, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesRename(oldPath, newPath, { user: opts?.user })
+    return this.#sandbox.filesRename(oldPath, newPath, callOptions(opts))
   }
 
   /** Creates a directory and its parents: `false` if it already existed. */
   async makeDir(path, opts) {
     opts = plainOptions(opts)
-    return this.#sandbox.filesMakeDir(path, { user: opts?.user })
+    return this.#sandbox.filesMakeDir(path, callOptions(opts))
   }
 
   /** Watches a directory: `onEvent` gets each change until the handle's `stop()`. */
   async watchDir(path, onEvent, opts = {}) {
-    const { user, recursive, includeEntry, timeoutMs, onExit } = plainOptions(opts) ?? {}
+    const { user, recursive, includeEntry, timeoutMs, onExit, requestTimeoutMs } = plainOptions(opts) ?? {}
     if (typeof onEvent !== 'function') throw badArgument(`onEvent must be a function, got ${typeOf(onEvent)}`)
     checkCallback(onExit, 'onExit')
-    const watcher = await this.#sandbox.filesWatchDir(path, { user, recursive, includeEntry, timeoutMs })
+    const watcher = await this.#sandbox.filesWatchDir(path, { user, recursive, includeEntry, timeoutMs, requestTimeoutMs })
     return new WatchHandle(watcher, onEvent, onExit)
   }
 }

@@ -99,6 +99,10 @@ try {
 // Where the official package knowingly differs from what the scenario asks of sandkit. Each is
 // reported as `xfail`, not as a failure; sandkit runs get no such allowance.
 const E2B_EXPECTED_FAILURES = {
+  "commands and files: a call's own requestTimeoutMs bounds its request, and a start only":
+    "e2b aborts the write with AbortSignal.timeout, and the DOMException named TimeoutError comes out as it is, not e2b's TimeoutError class",
+  'commands: a timeoutMs or requestTimeoutMs past 24.8 days is waited out, not a timeout at once':
+    "e2b hands the timeout to setTimeout, which holds at most 2^31 - 1 ms: a longer one fires at once, and the command is a TimeoutError at its start",
   'pty: a size that is not a whole number from 1 to 65535 rejects with InvalidArgumentError':
     'e2b checks no terminal sizes: it sends cols 0 as it is, and the daemon makes a terminal anyway',
   'bad input: list metadata filter value that is not a string → an SDK error naming query.metadata.n':

@@ -147,6 +147,7 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('commands.run', 'user an object', 'user', () => cmd('true', { user: {} }))
   add('commands.run', 'timeoutMs -1', 'timeoutMs', () => cmd('true', { timeoutMs: -1 }))
   add('commands.run', 'timeoutMs a string', 'timeoutMs', () => cmd('true', { timeoutMs: '1s' }))
+  add('commands.run', 'requestTimeoutMs -1', 'requestTimeoutMs', () => cmd('true', { requestTimeoutMs: -1 }))
   add('commands.run', 'onStdout a string', 'onStdout', () => cmd('true', { onStdout: 'print' }))
   add('commands.run', 'background a string', 'background', () => cmd('true', { background: 'yes' }))
   add('commands.run', 'stdin a string', 'stdin must be a boolean, got string', () => cmd('true', { stdin: 'yes' }))
@@ -161,6 +162,8 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('files.read', "format 'hex'", 'format', () => f().read('/etc/hostname', { format: 'hex' }))
   add('files.read', 'path with NUL', 'path', () => f().read('/etc/host\0name'))
   add('files.read', 'user a number', 'user', () => f().read('/etc/hostname', { user: 0 }))
+  add('files.read', 'requestTimeoutMs a string', 'requestTimeoutMs', () => f().read('/etc/hostname', { requestTimeoutMs: '5s' }))
+  add('files.list', 'requestTimeoutMs NaN', 'requestTimeoutMs', () => f().list('/tmp', { requestTimeoutMs: NaN }))
   add('files.write', 'data a number', 'data', () => f().write(`${dir}/n`, 42))
   add('files.write', 'data an object', 'data', () => f().write(`${dir}/o`, { a: 1 }))
   add('files.write', 'user a number', 'user', () => f().write(`${dir}/u`, 'x', { user: 5 }))
@@ -270,6 +273,9 @@ const E2B_DIFFERS = {
   'create timeoutMs true': ACCEPTED + ' (true / 1000 is a number)',
   'create requestTimeoutMs -1': TIMER,
   'create requestTimeoutMs a string': TIMER,
+  'commands.run requestTimeoutMs -1': "e2b hands it to the daemon protocol's client as the call's timeout, which has passed already: a TimeoutError, not InvalidArgumentError",
+  'files.read requestTimeoutMs a string': TIMER,
+  'files.list requestTimeoutMs NaN': ACCEPTED + ' (NaN leaves the call without a timeout)',
   'create metadata an array': SENT,
   'create metadata a frozen array': SENT,
   'create metadata a number': SENT,

@@ -139,6 +139,37 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assertEqual(await a.commands.kill(h.pid), false, 'kill again')
     })
 
+    // setTimeout holds at most 2^31 - 1 ms (24.8 days); a longer delay fires at once in every
+    // runtime, and once made such a command (or request) a TimeoutError at its start.
+    await step('commands: a timeoutMs or requestTimeoutMs past 24.8 days is waited out, not a timeout at once', async () => {
+      const month = 30 * 24 * 3600 * 1000
+      const r = await a.commands.run('sleep 0.3; echo done', { timeoutMs: month })
+      assertEqual(r.stdout.trim(), 'done', 'stdout')
+      // A request that takes a while: 8 MiB up.
+      await a.files.write('/tmp/month.txt', 'x'.repeat(8 << 20), { requestTimeoutMs: month })
+      assertEqual((await a.commands.run('stat -c %s /tmp/month.txt')).stdout.trim(), String(8 << 20), 'size')
+      return 'a 0.3 s command and an 8 MiB upload, each with 30 days to go'
+    })
+
+    // The official SDK takes `requestTimeoutMs` in the options of each filesystem and command
+    // call too, over the connection's (60 s by default here).
+    await step('commands and files: a call\'s own requestTimeoutMs bounds its request, and a start only', async () => {
+      // 8 MiB take some milliseconds to cross and be written, in every runtime.
+      const big = 'y'.repeat(8 << 20)
+      await expectError(() => a.files.write('/tmp/call-timeout.txt', big, { requestTimeoutMs: 1 }), {
+        Class: errors.TimeoutError,
+        className: 'TimeoutError',
+        what: 'an 8 MiB write given 1 ms',
+      })
+      await a.files.write('/tmp/call-timeout.txt', big, { requestTimeoutMs: 0 })
+      assertEqual((await a.files.getInfo('/tmp/call-timeout.txt', { requestTimeoutMs: 30_000 })).size, 8 << 20, 'size')
+      await a.files.remove('/tmp/call-timeout.txt', { requestTimeoutMs: 30_000 })
+      // A command's requestTimeoutMs ends at its start: the command itself may run longer.
+      const r = await a.commands.run('sleep 0.5; echo done', { requestTimeoutMs: 200 })
+      assertEqual(r.stdout.trim(), 'done', 'stdout')
+      return 'a write given 1 ms timed out, with 0 it was written; a 0.5 s command with 200 ms ran'
+    })
+
     await step('commands: handle.kill() of a background command', async () => {
       const h = await a.commands.run('sleep 100', { background: true })
       assertEqual(await h.kill(), true, 'kill')

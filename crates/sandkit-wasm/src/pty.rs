@@ -22,6 +22,8 @@ export interface PtyStartOpts {
   user?: string;
   /** 0 for no limit; default 60 000. */
   timeoutMs?: number;
+  /** This call's request timeout (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number;
 }
 
 /** A terminal's size in character cells. */

@@ -290,6 +290,8 @@ export interface ProcessStartOpts {
   timeoutMs?: number;
   stdin?: boolean;
   tag?: string;
+  /** This call's request timeout (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number;
 }
 
 /** One piece of output. */
@@ -321,6 +323,8 @@ export interface ProcessListing {
 /** Options of the filesystem calls. */
 export interface FilesOpts {
   user?: string;
+  /** This call's request timeout (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number;
   /** `list` only: how many levels down (default 1). */
   depth?: number;
 }
@@ -328,6 +332,8 @@ export interface FilesOpts {
 /** Options of writes. */
 export interface FilesWriteOpts {
   user?: string;
+  /** This call's request timeout (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number;
   metadata?: Record<string, string>;
 }
 
@@ -338,6 +344,8 @@ export interface FilesWatchOpts {
   includeEntry?: boolean;
   /** 0 for no limit; default 60 000. */
   timeoutMs?: number;
+  /** This call's request timeout (0 for none); default the sandbox's. */
+  requestTimeoutMs?: number;
 }
 
 /** Options of `uploadUrl` / `downloadUrl`. */

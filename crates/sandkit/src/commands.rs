@@ -43,6 +43,9 @@ pub struct RunOpts {
     pub stdin: bool,
     /// A tag to find the process by.
     pub tag: Option<String>,
+    /// This call's `requestTimeoutMs` (0 for none), which bounds the start only; the
+    /// sandbox's when unset.
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// How a command ended.
@@ -183,13 +186,19 @@ impl Commands {
             return Op::ready(Err(e));
         }
         let request = start_request(cmd, &opts);
-        self.attach_op("Start", request, opts.user, opts.timeout)
+        self.attach_op(
+            "Start",
+            request,
+            opts.user,
+            opts.timeout,
+            opts.request_timeout_ms,
+        )
     }
 
     /// Attaches to a running process by pid, to follow its output and end.
     pub fn connect(&self, pid: u32, timeout: Option<Duration>) -> Op<CommandHandle> {
         let request = proto::connect_request(pid);
-        self.attach_op("Connect", request, None, timeout)
+        self.attach_op("Connect", request, None, timeout, None)
     }
 
     /// A process stream (`Start` or `Connect`, its `request` in the binary codec, which
@@ -200,12 +209,14 @@ impl Commands {
         request: Vec<u8>,
         user: Option<String>,
         timeout: Option<Duration>,
+        request_timeout_ms: Option<u64>,
     ) -> Op<CommandHandle> {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let started = self.envd.config().client().runtime().now_ms();
+        // The handle's later calls (kill, stdin) use the sandbox's own timeout.
         let envd = self.envd.clone();
         let request = Request::stream(
-            &envd,
+            &self.envd.for_call(request_timeout_ms),
             &format!("process.Process/{method}"),
             request,
             Codec::Proto,

@@ -41,12 +41,16 @@ pub struct FsOpts {
     /// Whose home relative paths resolve against, and who owns what is created; the
     /// sandbox's default user (`user`) when unset.
     pub user: Option<String>,
+    /// This call's `requestTimeoutMs` (0 for none); the sandbox's when unset.
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// Options of [`Files::write`] and [`Files::write_files`].
 #[derive(Debug, Clone, Default)]
 pub struct WriteOpts {
     pub user: Option<String>,
+    /// This call's `requestTimeoutMs` (0 for none); the sandbox's when unset.
+    pub request_timeout_ms: Option<u64>,
     /// Stored with the file (as `user.e2b.<key>` extended attributes by E2B's daemon); keys
     /// are HTTP tokens, values printable ASCII.
     pub metadata: BTreeMap<String, String>,
@@ -224,16 +228,16 @@ impl Files {
         &self,
         method: &str,
         mut request: Writer,
-        user: Option<&str>,
+        opts: &FsOpts,
         finish: impl FnOnce(Result<Bytes>) -> Result<T> + MaybeSend + 'static,
     ) -> Op<T> {
         request.end_object();
         let rpc = format!("filesystem.Filesystem/{method}");
         Op::rpc(
-            &self.envd,
+            &self.envd.for_call(opts.request_timeout_ms),
             &rpc,
             request.finish(),
-            user,
+            opts.user.as_deref(),
             Context::Files,
             finish,
         )
@@ -247,9 +251,11 @@ impl Files {
         headers: Vec<(String, String)>,
         body: Option<RequestBody>,
         stream: bool,
+        request_timeout_ms: Option<u64>,
     ) -> Request {
         let path = format!("/files{query}");
-        crate::op::http(&self.envd, method, path, headers, body, true, stream)
+        let envd = self.envd.for_call(request_timeout_ms);
+        crate::op::http(&envd, method, path, headers, body, true, stream)
     }
 
     /// Reads a whole file.
@@ -257,6 +263,7 @@ impl Files {
         check_path(path)?;
         let response = self
             .envd
+            .for_call(opts.request_timeout_ms)
             .http_ok(
                 Method::Get,
                 &format!("/files{}", file_query(Some(path), opts.user.as_deref())),
@@ -277,7 +284,8 @@ impl Files {
     pub fn read_stream(&self, path: &str, opts: &FsOpts) -> Op<FileStream> {
         Op::build(check_path(path).map(|()| {
             let query = file_query(Some(path), opts.user.as_deref());
-            let request = self.files_request(Method::Get, query, identity(), None, true);
+            let timeout = opts.request_timeout_ms;
+            let request = self.files_request(Method::Get, query, identity(), None, true, timeout);
             Op::new(request, |answer| {
                 let response = Answer::http(answer)?;
                 let expected = expected_length(&response.headers);
@@ -300,7 +308,14 @@ impl Files {
             headers.push(("content-type".into(), "application/octet-stream".into()));
             let query = file_query(Some(path), opts.user.as_deref());
             let body = Some(RequestBody::Parts(vec![data.into_part()]));
-            let request = self.files_request(Method::Post, query, headers, body, false);
+            let request = self.files_request(
+                Method::Post,
+                query,
+                headers,
+                body,
+                false,
+                opts.request_timeout_ms,
+            );
             Op::new(request, |answer| {
                 entry::write_infos(&Answer::body(answer)?)?
                     .into_iter()
@@ -318,7 +333,14 @@ impl Files {
         Op::build(self.multipart(files, opts).map(|(headers, parts)| {
             let query = file_query(None, opts.user.as_deref());
             let body = Some(RequestBody::Parts(parts));
-            let request = self.files_request(Method::Post, query, headers, body, false);
+            let request = self.files_request(
+                Method::Post,
+                query,
+                headers,
+                body,
+                false,
+                opts.request_timeout_ms,
+            );
             Op::new(request, |answer| {
                 let infos = entry::write_infos(&Answer::body(answer)?)?;
                 if infos.is_empty() {
@@ -365,7 +387,7 @@ impl Files {
         }
         let mut request = path_request("path", path);
         request.field_u64("depth", depth.into());
-        self.rpc("ListDir", request, opts.user.as_deref(), |body| {
+        self.rpc("ListDir", request, opts, |body| {
             entry::list_response(&body?)
         })
     }
@@ -383,7 +405,7 @@ impl Files {
     pub fn get_info(&self, path: &str, opts: &FsOpts) -> Op<EntryInfo> {
         checked!(check_path(path));
         let request = path_request("path", path);
-        self.rpc("Stat", request, opts.user.as_deref(), |body| {
+        self.rpc("Stat", request, opts, |body| {
             entry::entry_response(
                 &body?,
                 "Expected to receive information about the file or directory",
@@ -395,9 +417,7 @@ impl Files {
     pub fn remove(&self, path: &str, opts: &FsOpts) -> Op<()> {
         checked!(check_path(path));
         let request = path_request("path", path);
-        self.rpc("Remove", request, opts.user.as_deref(), |body| {
-            body.map(drop)
-        })
+        self.rpc("Remove", request, opts, |body| body.map(drop))
     }
 
     /// Moves a file or directory; returns what is at the new path.
@@ -406,7 +426,7 @@ impl Files {
         checked!(check_named_path("newPath", new_path));
         let mut request = path_request("source", old_path);
         request.field_str("destination", new_path);
-        self.rpc("Move", request, opts.user.as_deref(), |body| {
+        self.rpc("Move", request, opts, |body| {
             entry::entry_response(&body?, "Expected to receive information about moved object")
         })
     }
@@ -415,16 +435,11 @@ impl Files {
     pub fn make_dir(&self, path: &str, opts: &FsOpts) -> Op<bool> {
         checked!(check_path(path));
         let request = path_request("path", path);
-        self.rpc(
-            "MakeDir",
-            request,
-            opts.user.as_deref(),
-            |body| match body {
-                Ok(_) => Ok(true),
-                Err(e) if crate::envd::connect::has_code(&e, "already_exists") => Ok(false),
-                Err(e) => Err(e),
-            },
-        )
+        self.rpc("MakeDir", request, opts, |body| match body {
+            Ok(_) => Ok(true),
+            Err(e) if crate::envd::connect::has_code(&e, "already_exists") => Ok(false),
+            Err(e) => Err(e),
+        })
     }
 
     /// Watches a directory; events arrive through [`WatchHandle::next_event`].

@@ -349,6 +349,12 @@ fn network(n: &Fields<'_>) -> Result<crate::NetworkConfig> {
     })
 }
 
+/// A call's own `requestTimeoutMs`, in the options of filesystem, command and terminal
+/// calls (as the official SDK takes it there).
+fn call_timeout(o: &Fields<'_>) -> Result<Option<u64>> {
+    from_js::request_timeout(o.number("requestTimeoutMs")?)
+}
+
 /// `ProcessStartOpts`, the options of a command's start.
 pub fn run_opts(opts: &JsAny) -> Result<crate::commands::RunOpts> {
     let o = Fields::of(opts, "opts")?;
@@ -359,6 +365,7 @@ pub fn run_opts(opts: &JsAny) -> Result<crate::commands::RunOpts> {
         timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
         stdin: o.bool("stdin")?.unwrap_or(false),
         tag: o.string("tag")?,
+        request_timeout_ms: call_timeout(&o)?,
     })
 }
 
@@ -456,6 +463,7 @@ pub fn files_opts(opts: &JsAny) -> Result<(crate::files::FsOpts, u32)> {
     Ok((
         crate::files::FsOpts {
             user: o.string("user")?,
+            request_timeout_ms: call_timeout(&o)?,
         },
         depth.unwrap_or(1),
     ))
@@ -466,6 +474,7 @@ pub fn write_opts(opts: &JsAny) -> Result<crate::files::WriteOpts> {
     let o = Fields::of(opts, "opts")?;
     Ok(crate::files::WriteOpts {
         user: o.string("user")?,
+        request_timeout_ms: call_timeout(&o)?,
         metadata: o.string_map("metadata")?.unwrap_or_default(),
     })
 }
@@ -478,6 +487,7 @@ pub fn watch_opts(opts: &JsAny) -> Result<crate::files::WatchOpts> {
         recursive: o.bool("recursive")?.unwrap_or(false),
         include_entry: o.bool("includeEntry")?.unwrap_or(false),
         timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        request_timeout_ms: call_timeout(&o)?,
     })
 }
 
@@ -511,6 +521,7 @@ pub fn pty_opts(opts: &JsAny) -> Result<crate::pty::PtyOpts> {
     pty.cwd = o.string("cwd")?;
     pty.user = o.string("user")?;
     pty.timeout = from_js::millis("timeoutMs", o.number("timeoutMs")?)?;
+    pty.request_timeout_ms = call_timeout(&o)?;
     Ok(pty)
 }
 

@@ -647,8 +647,7 @@ pub mod from_js {
             sandbox_url: given.sandbox_url,
             domain: given.domain,
             debug: given.debug,
-            request_timeout_ms: millis("requestTimeoutMs", given.request_timeout_ms)?
-                .map(|d| d.as_millis() as u64),
+            request_timeout_ms: request_timeout(given.request_timeout_ms)?,
             retries: retries(given.retries)?,
             dangerously_allow_browser: given.dangerously_allow_browser.unwrap_or(false),
             ..Default::default()
@@ -1023,6 +1022,11 @@ pub mod from_js {
     /// A JavaScript millisecond count as an optional `Duration`.
     pub fn millis(name: &str, ms: Option<f64>) -> Result<Option<Duration>> {
         ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
+    }
+
+    /// `requestTimeoutMs`, of a connection or of one call, in whole milliseconds.
+    pub fn request_timeout(ms: Option<f64>) -> Result<Option<u64>> {
+        Ok(millis("requestTimeoutMs", ms)?.map(|d| d.as_millis() as u64))
     }
 
     #[cfg(test)]

@@ -100,6 +100,9 @@ pub struct PtyOpts {
     pub user: Option<String>,
     /// How long the terminal may live; 60 s when unset, no limit when zero.
     pub timeout: Option<Duration>,
+    /// This call's `requestTimeoutMs` (0 for none), which bounds the start only; the
+    /// sandbox's when unset.
+    pub request_timeout_ms: Option<u64>,
 }
 
 impl PtyOpts {
@@ -110,6 +113,7 @@ impl PtyOpts {
             cwd: None,
             user: None,
             timeout: None,
+            request_timeout_ms: None,
         }
     }
 }
@@ -152,8 +156,13 @@ impl Pty {
             return Op::ready(Err(e));
         }
         let request = start_request(&mut opts);
-        self.commands
-            .attach_op("Start", request, opts.user, opts.timeout)
+        self.commands.attach_op(
+            "Start",
+            request,
+            opts.user,
+            opts.timeout,
+            opts.request_timeout_ms,
+        )
     }
 
     /// Attaches to a running terminal by pid (another handle may be attached too; each gets

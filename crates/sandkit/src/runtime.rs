@@ -132,27 +132,62 @@ mod wasm {
         fn clear_timeout(timer: &JsValue) -> Result<(), JsValue>;
     }
 
+    /// The longest delay `setTimeout` keeps: a longer one (over 24.8 days) overflows, and
+    /// browsers, Node and workerd all fire it at once.
+    const MAX_TIMER_MS: u64 = i32::MAX as u64;
+
     /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
     /// race must not keep Node's event loop (or a Worker's request) alive until it fires. It
     /// also settles the promise: a `JsFuture` whose promise never settles keeps its two
     /// callbacks (and the externref slots they hold) for ever, two leaked closures per call.
+    /// A sleep longer than one timer takes is a chain of timers (`rest_ms`).
     struct Sleep {
         fired: JsFuture,
         timer: Option<JsValue>,
         resolve: Option<Function>,
+        rest_ms: u64,
+    }
+
+    impl Sleep {
+        fn new(ms: u64) -> Sleep {
+            let now = ms.min(MAX_TIMER_MS);
+            let mut timer = None;
+            let mut resolve_fn = None;
+            let promise = Promise::new(&mut |resolve, _reject| {
+                match set_timeout(&resolve, now as f64) {
+                    Ok(t) => {
+                        timer = Some(t);
+                        resolve_fn = Some(resolve);
+                    }
+                    // No timer at all: resolve at once rather than hang forever.
+                    Err(_) => {
+                        let _ = resolve.call0(&JsValue::UNDEFINED);
+                    }
+                }
+            });
+            Sleep {
+                fired: JsFuture::from(promise),
+                timer,
+                resolve: resolve_fn,
+                rest_ms: ms - now,
+            }
+        }
     }
 
     impl Future for Sleep {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            match Pin::new(&mut self.fired).poll(cx) {
-                Poll::Ready(_) => {
-                    self.timer = None;
-                    Poll::Ready(())
+            while Pin::new(&mut self.fired).poll(cx).is_ready() {
+                self.timer = None;
+                if self.rest_ms == 0 {
+                    return Poll::Ready(());
                 }
-                Poll::Pending => Poll::Pending,
+                // The fired timer's state goes (nothing to clear); the next one is polled at
+                // once, so that it holds this task's waker.
+                *self = Sleep::new(self.rest_ms);
             }
+            Poll::Pending
         }
     }
 
@@ -173,25 +208,7 @@ mod wasm {
         }
 
         fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
-            let mut timer = None;
-            let mut resolve_fn = None;
-            let promise = Promise::new(&mut |resolve, _reject| {
-                match set_timeout(&resolve, ms as f64) {
-                    Ok(t) => {
-                        timer = Some(t);
-                        resolve_fn = Some(resolve);
-                    }
-                    // No timer at all: resolve at once rather than hang forever.
-                    Err(_) => {
-                        let _ = resolve.call0(&JsValue::UNDEFINED);
-                    }
-                }
-            });
-            Box::pin(Sleep {
-                fired: JsFuture::from(promise),
-                timer,
-                resolve: resolve_fn,
-            })
+            Box::pin(Sleep::new(ms))
         }
 
         fn random(&self) -> f64 {

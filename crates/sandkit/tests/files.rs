@@ -145,7 +145,8 @@ async fn files_round_trip_and_report_errors() {
             .read(
                 "a.txt",
                 &FsOpts {
-                    user: Some("nobody-here".into())
+                    user: Some("nobody-here".into()),
+                    ..Default::default()
                 }
             )
             .await
@@ -286,5 +287,35 @@ async fn a_failing_upload_stream_loses_nothing() {
         &files.read("keep.txt", &FsOpts::default()).await.unwrap()[..],
         b"original"
     );
+    sandbox.kill().await.unwrap();
+}
+
+/// A call's own `request_timeout_ms` bounds that call, over the sandbox's (60 s here), and
+/// 0 lifts it.
+#[tokio::test]
+async fn a_calls_own_request_timeout_bounds_it() {
+    let server = start_server_with_sandboxes().await;
+    let sandbox = Sandbox::create(opts(&server.url())).await.unwrap();
+    let files = sandbox.files();
+    // 8 MiB take some milliseconds to cross and be written.
+    let data = Bytes::from(pattern(8 * 1024 * 1024));
+    let write = |ms| WriteOpts {
+        request_timeout_ms: Some(ms),
+        ..Default::default()
+    };
+    let err = files
+        .write("t.bin", FileData::Bytes(data.clone()), &write(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    files
+        .write("t.bin", FileData::Bytes(data.clone()), &write(0))
+        .await
+        .unwrap();
+    let read = FsOpts {
+        request_timeout_ms: Some(30_000),
+        ..Default::default()
+    };
+    assert_eq!(files.read("t.bin", &read).await.unwrap(), data);
     sandbox.kill().await.unwrap();
 }

@@ -104,6 +104,19 @@ impl Envd {
         &self.base_url
     }
 
+    /// This daemon for one call whose options give their own `requestTimeoutMs` (as the
+    /// official SDK's filesystem and command calls take it); `None` keeps the sandbox's.
+    pub(crate) fn for_call(&self, request_timeout_ms: Option<u64>) -> std::borrow::Cow<'_, Envd> {
+        match request_timeout_ms {
+            Some(ms) if ms != self.config.request_timeout_ms => {
+                let mut envd = self.clone();
+                envd.config.request_timeout_ms = ms;
+                std::borrow::Cow::Owned(envd)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     pub fn access_token(&self) -> Option<&str> {
         self.access_token.as_deref()
     }

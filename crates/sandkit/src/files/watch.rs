@@ -27,6 +27,9 @@ pub struct WatchOpts {
     pub include_entry: bool,
     /// How long the watch lasts; [`DEFAULT_WATCH_TIMEOUT`] when unset, no limit when zero.
     pub timeout: Option<Duration>,
+    /// This call's `requestTimeoutMs` (0 for none), which bounds the start only; the
+    /// sandbox's when unset.
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// What happened to a path.
@@ -140,7 +143,7 @@ pub(super) fn start_op(envd: &Envd, path: &str, opts: &WatchOpts) -> Op<WatchHan
     w.end_object();
     let timeout = opts.timeout.unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let request = Request::stream(
-        envd,
+        &envd.for_call(opts.request_timeout_ms),
         "filesystem.Filesystem/WatchDir",
         w.finish().into_bytes(),
         Codec::Json,
