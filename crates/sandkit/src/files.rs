@@ -258,6 +258,20 @@ impl Files {
         crate::op::http(&envd, method, path, headers, body, true, stream)
     }
 
+    /// A `POST /files` of `parts`: one file at `path`, or a multipart body (`None`).
+    fn upload(
+        &self,
+        path: Option<&str>,
+        headers: Headers,
+        parts: Vec<BodyPart>,
+        opts: &WriteOpts,
+    ) -> Request {
+        let query = file_query(path, opts.user.as_deref());
+        let body = Some(RequestBody::Parts(parts));
+        let timeout = opts.request_timeout_ms;
+        self.files_request(Method::Post, query, headers, body, false, timeout)
+    }
+
     /// Reads a whole file.
     pub async fn read(&self, path: &str, opts: &FsOpts) -> Result<Bytes> {
         check_path(path)?;
@@ -306,16 +320,7 @@ impl Files {
         let headers = check_path(path).and_then(|()| metadata_headers(&opts.metadata));
         Op::build(headers.map(|mut headers| {
             headers.push(("content-type".into(), "application/octet-stream".into()));
-            let query = file_query(Some(path), opts.user.as_deref());
-            let body = Some(RequestBody::Parts(vec![data.into_part()]));
-            let request = self.files_request(
-                Method::Post,
-                query,
-                headers,
-                body,
-                false,
-                opts.request_timeout_ms,
-            );
+            let request = self.upload(Some(path), headers, vec![data.into_part()], opts);
             Op::new(request, |answer| {
                 entry::write_infos(&Answer::body(answer)?)?
                     .into_iter()
@@ -331,16 +336,7 @@ impl Files {
             return Op::ready(Ok(Vec::new()));
         }
         Op::build(self.multipart(files, opts).map(|(headers, parts)| {
-            let query = file_query(None, opts.user.as_deref());
-            let body = Some(RequestBody::Parts(parts));
-            let request = self.files_request(
-                Method::Post,
-                query,
-                headers,
-                body,
-                false,
-                opts.request_timeout_ms,
-            );
+            let request = self.upload(None, headers, parts, opts);
             Op::new(request, |answer| {
                 let infos = entry::write_infos(&Answer::body(answer)?)?;
                 if infos.is_empty() {
