@@ -352,7 +352,7 @@ fn network(n: &Fields<'_>) -> Result<crate::NetworkConfig> {
 /// A call's own `requestTimeoutMs`, in the options of filesystem, command and terminal
 /// calls (as the official SDK takes it there).
 fn call_timeout(o: &Fields<'_>) -> Result<Option<u64>> {
-    from_js::request_timeout(o.number("requestTimeoutMs")?)
+    from_js::whole_millis("requestTimeoutMs", o.number("requestTimeoutMs")?)
 }
 
 /// `ProcessStartOpts`, the options of a command's start.

@@ -647,7 +647,7 @@ pub mod from_js {
             sandbox_url: given.sandbox_url,
             domain: given.domain,
             debug: given.debug,
-            request_timeout_ms: request_timeout(given.request_timeout_ms)?,
+            request_timeout_ms: whole_millis("requestTimeoutMs", given.request_timeout_ms)?,
             retries: retries(given.retries)?,
             dangerously_allow_browser: given.dangerously_allow_browser.unwrap_or(false),
             ..Default::default()
@@ -1024,9 +1024,10 @@ pub mod from_js {
         ms.map(|ms| duration_from_js_millis(name, ms)).transpose()
     }
 
-    /// `requestTimeoutMs`, of a connection or of one call, in whole milliseconds.
-    pub fn request_timeout(ms: Option<f64>) -> Result<Option<u64>> {
-        Ok(millis("requestTimeoutMs", ms)?.map(|d| d.as_millis() as u64))
+    /// [`millis`] in whole milliseconds (`requestTimeoutMs` of a connection or of one call,
+    /// the interpreter's `timeoutMs`).
+    pub fn whole_millis(name: &str, ms: Option<f64>) -> Result<Option<u64>> {
+        Ok(millis(name, ms)?.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
     }
 
     #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Writer};
 use crate::maybe_send::BoxStream;
 use crate::op::{Op, Request};
+use crate::options::from_js::whole_millis;
 use crate::runtime::Deadline;
 use crate::transport::{Body, HttpRequest, HttpResponse, Method, TransportError};
 use crate::wire::StringMap;
@@ -77,15 +78,10 @@ impl RunCodeOpts {
             language,
             context_id,
             envs,
-            timeout_ms: js_millis("timeoutMs", timeout_ms)?,
-            request_timeout_ms: js_millis("requestTimeoutMs", request_timeout_ms)?,
+            timeout_ms: whole_millis("timeoutMs", timeout_ms)?,
+            request_timeout_ms: whole_millis("requestTimeoutMs", request_timeout_ms)?,
         })
     }
-}
-
-fn js_millis(name: &str, ms: Option<f64>) -> Result<Option<u64>> {
-    Ok(crate::options::from_js::millis(name, ms)?
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
 }
 
 /// Options of [`Interpreter::create_context`].
@@ -108,7 +104,7 @@ impl ContextOpts {
         Ok(ContextOpts {
             cwd,
             language,
-            request_timeout_ms: js_millis("requestTimeoutMs", request_timeout_ms)?,
+            request_timeout_ms: whole_millis("requestTimeoutMs", request_timeout_ms)?,
         })
     }
 }
@@ -484,12 +480,11 @@ impl CodeRun {
     /// Reads the next chunk of the answer (within the execution timeout) into `ready`.
     async fn read_more(&mut self) -> Result<()> {
         let cancel = self.cancel.clone();
-        let config = self.config.clone();
         let read = {
             let next = select(self.body.next(), cancel.cancelled());
             let next = match &mut self.deadline {
                 None => Some(next.await),
-                Some(deadline) => deadline.race(config.client().runtime(), next).await,
+                Some(deadline) => deadline.race(self.config.client().runtime(), next).await,
             };
             match next {
                 Some(Either::Left((chunk, _))) => Read::Chunk(chunk),
