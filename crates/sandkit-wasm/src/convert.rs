@@ -154,7 +154,12 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
         let array: &Array = v.unchecked_ref();
         let mut items = Vec::with_capacity(array.length() as usize);
         for (i, item) in array.iter().enumerate() {
-            items.push(any(&item, &format!("{path}[{i}]"), depth + 1)?);
+            let at = if item.is_object() || depth >= from_js::JS_ANY_MAX_DEPTH {
+                format!("{path}[{i}]")
+            } else {
+                String::new()
+            };
+            items.push(any(&item, &at, depth + 1)?);
         }
         JsAny::Array(items)
     } else if v.is_function() {
@@ -167,17 +172,22 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
     } else if v.is_object() {
         let keys = Object::keys(v.unchecked_ref::<Object>());
         let mut members = Vec::with_capacity(keys.length() as usize);
-        for key in keys.iter() {
-            let key = key.as_string().unwrap_or_default();
+        for js_key in keys.iter() {
+            let key = js_key.as_string().unwrap_or_default();
             // A getter may throw.
-            let item = Reflect::get(v, &JsValue::from_str(&key)).map_err(|e| {
+            let item = Reflect::get(v, &js_key).map_err(|e| {
                 Error::invalid_argument(format!(
                     "reading {} threw: {}",
                     from_js::field_path(path, &key),
                     describe_thrown(&e)
                 ))
             })?;
-            let at = from_js::field_path(path, &key);
+            // The path is for messages, which only an object or array within can give.
+            let at = if item.is_object() || depth >= from_js::JS_ANY_MAX_DEPTH {
+                from_js::field_path(path, &key)
+            } else {
+                String::new()
+            };
             members.push((key, any(&item, &at, depth + 1)?));
         }
         JsAny::Object(members)

@@ -358,7 +358,8 @@ mod tests {
     fn connect_requests_carry_the_protocol_headers() {
         let envd = Envd::new(&config(), "sbx", "e2b.app", Some("tok"));
         let header = |r: &HttpRequest, k: &str| {
-            crate::transport::header_value(&r.headers, k).map(str::to_string)
+            let found = r.headers.iter().find(|(name, _)| name == k);
+            found.map(|(_, v)| v.clone())
         };
         let unary = envd.connect_request("process.Process/List", b"{}".into(), Some("root"), None);
         assert_eq!(unary.url, "http://127.0.0.1:1/process.Process/List");

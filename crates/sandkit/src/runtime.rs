@@ -110,13 +110,14 @@ pub use wasm::JsRuntime;
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use super::*;
-    use js_sys::{Function, Promise};
+    use js_sys::Function;
+    use std::cell::{Cell, RefCell};
     use std::future::Future;
     use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use wasm_bindgen::JsValue;
-    use wasm_bindgen::prelude::wasm_bindgen;
-    use wasm_bindgen_futures::JsFuture;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+    use wasm_bindgen::prelude::{Closure, wasm_bindgen};
+    use wasm_bindgen::{JsCast, JsValue};
 
     /// `Date.now`, the global `setTimeout` and `Math.random`.
     #[derive(Default, Clone, Copy)]
@@ -137,38 +138,42 @@ mod wasm {
     const MAX_TIMER_MS: u64 = i32::MAX as u64;
 
     /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
-    /// race must not keep Node's event loop (or a Worker's request) alive until it fires. It
-    /// also settles the promise: a `JsFuture` whose promise never settles keeps its two
-    /// callbacks (and the externref slots they hold) for ever, two leaked closures per call.
+    /// race must not keep Node's event loop (or a Worker's request) alive until it fires.
+    /// The timer calls one closure of ours, which wakes the task: a `Promise` and a `JsFuture`
+    /// would be two more callbacks, a `then` and a microtask for every request's deadline.
     /// A sleep longer than one timer takes is a chain of timers (`rest_ms`).
     struct Sleep {
-        fired: JsFuture,
+        shared: Rc<Fired>,
+        /// Called by the timer; kept until the timer is cleared or has fired.
+        _callback: Option<Closure<dyn FnMut()>>,
         timer: Option<JsValue>,
-        resolve: Option<Function>,
         rest_ms: u64,
+    }
+
+    #[derive(Default)]
+    struct Fired {
+        fired: Cell<bool>,
+        waker: RefCell<Option<Waker>>,
     }
 
     impl Sleep {
         fn new(ms: u64) -> Sleep {
             let now = ms.min(MAX_TIMER_MS);
-            let mut timer = None;
-            let mut resolve_fn = None;
-            let promise = Promise::new(&mut |resolve, _reject| {
-                match set_timeout(&resolve, now as f64) {
-                    Ok(t) => {
-                        timer = Some(t);
-                        resolve_fn = Some(resolve);
-                    }
-                    // No timer at all: resolve at once rather than hang forever.
-                    Err(_) => {
-                        let _ = resolve.call0(&JsValue::UNDEFINED);
-                    }
+            let shared = Rc::new(Fired::default());
+            let on_fire = Rc::clone(&shared);
+            let callback = Closure::<dyn FnMut()>::new(move || {
+                on_fire.fired.set(true);
+                if let Some(waker) = on_fire.waker.borrow_mut().take() {
+                    waker.wake();
                 }
             });
+            let timer = set_timeout(callback.as_ref().unchecked_ref(), now as f64).ok();
+            // No timer at all: fire at once rather than hang forever.
+            shared.fired.set(timer.is_none());
             Sleep {
-                fired: JsFuture::from(promise),
+                shared,
+                _callback: Some(callback),
                 timer,
-                resolve: resolve_fn,
                 rest_ms: ms - now,
             }
         }
@@ -178,26 +183,25 @@ mod wasm {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            while Pin::new(&mut self.fired).poll(cx).is_ready() {
+            while self.shared.fired.get() {
                 self.timer = None;
                 if self.rest_ms == 0 {
                     return Poll::Ready(());
                 }
-                // The fired timer's state goes (nothing to clear); the next one is polled at
-                // once, so that it holds this task's waker.
+                // The fired timer's state goes (nothing to clear); the next one is checked
+                // at once.
                 *self = Sleep::new(self.rest_ms);
             }
+            *self.shared.waker.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
         }
     }
 
     impl Drop for Sleep {
         fn drop(&mut self) {
+            // Cleared before the callback goes: a timer must never call a dropped closure.
             if let Some(timer) = self.timer.take() {
                 let _ = clear_timeout(&timer);
-                if let Some(resolve) = self.resolve.take() {
-                    let _ = resolve.call0(&JsValue::UNDEFINED);
-                }
             }
         }
     }

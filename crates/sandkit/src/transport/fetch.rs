@@ -162,14 +162,11 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
-    // `Array.from` rather than the iterator protocol step by step: one call into JavaScript,
-    // and none of the iterator glue in the module.
-    let pairs = js_sys::Array::from(&resp.headers());
-    let mut out_headers = Vec::with_capacity(pairs.length() as usize);
-    for entry in pairs.iter() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            out_headers.push((k.to_ascii_lowercase(), v));
+    let headers = resp.headers();
+    let mut out_headers = Vec::new();
+    for name in super::READ_HEADERS {
+        if let Ok(Some(value)) = headers.get(name) {
+            out_headers.push((name.to_string(), value));
         }
     }
     if let Some(e) = refuse_redirect(status, super::header_value(&out_headers, "location")) {

@@ -105,18 +105,41 @@ impl Body {
 
 pub struct HttpResponse {
     pub status: u16,
-    /// Header names lower-case.
+    /// Header names lower-case. The `fetch` transport hands over only [`READ_HEADERS`].
     pub headers: Vec<(String, String)>,
     pub body: Body,
 }
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        header_value(&self.headers, name)
+        find_header(&self.headers, name)
     }
 }
 
+/// The response headers the SDK reads, lower-case. The `fetch` transport asks for each by
+/// name rather than listing them all: a list is a string conversion per header and pair, and
+/// undici sorts it, which cost more than the rest of reading a small answer.
+pub const READ_HEADERS: [&str; 7] = [
+    "location",
+    "x-next-token",
+    "content-length",
+    "content-encoding",
+    "retry-after",
+    "ratelimit-reset",
+    "ratelimit",
+];
+
+/// A response header's value. Only the names in [`READ_HEADERS`] may be read: the `fetch`
+/// transport hands over no others.
 pub(crate) fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    debug_assert!(
+        READ_HEADERS.contains(&name),
+        "{name} is not in READ_HEADERS"
+    );
+    find_header(headers, name)
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))

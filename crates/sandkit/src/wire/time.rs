@@ -28,12 +28,7 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| super::parse_u64(t).map(|n| n as i64))?
-    };
+    let num = |r: std::ops::Range<usize>| digits(b.get(r)?);
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&month)
@@ -152,8 +147,18 @@ pub fn parse_http_date_millis(s: &str, now_ms: f64) -> Option<i64> {
 
 /// Decimal digits only (no sign, no spaces), at most four.
 fn number(s: &str) -> Option<i64> {
-    (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| super::parse_u64(s).map(|n| n as i64))?
+    digits(s.as_bytes())
+}
+
+/// One to four decimal digits, folded directly: a listing reads two timestamps per sandbox,
+/// and the general `parse_u64` (prefixes, overflow checks) was a tenth of reading a page.
+fn digits(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 4 {
+        return None;
+    }
+    b.iter().try_fold(0, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+    })
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain), proleptic Gregorian.
