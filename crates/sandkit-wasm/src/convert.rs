@@ -140,16 +140,17 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
     if depth > from_js::JS_ANY_MAX_DEPTH {
         return Err(from_js::too_deep(path));
     }
-    Ok(if v.is_undefined() {
+    // Each test is a call into JavaScript: the most common kinds of option value first.
+    Ok(if let Some(s) = v.as_string() {
+        JsAny::String(s)
+    } else if let Some(n) = v.as_f64() {
+        JsAny::Number(n)
+    } else if v.is_undefined() {
         JsAny::Undefined
     } else if v.is_null() {
         JsAny::Null
     } else if let Some(b) = v.as_bool() {
         JsAny::Bool(b)
-    } else if let Some(n) = v.as_f64() {
-        JsAny::Number(n)
-    } else if let Some(s) = v.as_string() {
-        JsAny::String(s)
     } else if Array::is_array(v) {
         let array: &Array = v.unchecked_ref();
         let mut items = Vec::with_capacity(array.length() as usize);

@@ -145,7 +145,7 @@ mod wasm {
     struct Sleep {
         shared: Rc<Fired>,
         /// Called by the timer; kept until the timer is cleared or has fired.
-        _callback: Option<Closure<dyn FnMut()>>,
+        _callback: Closure<dyn FnMut()>,
         timer: Option<JsValue>,
         rest_ms: u64,
     }
@@ -172,7 +172,7 @@ mod wasm {
             shared.fired.set(timer.is_none());
             Sleep {
                 shared,
-                _callback: Some(callback),
+                _callback: callback,
                 timer,
                 rest_ms: ms - now,
             }

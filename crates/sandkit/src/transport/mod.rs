@@ -133,7 +133,7 @@ pub const READ_HEADERS: [&str; 7] = [
 /// transport hands over no others.
 pub(crate) fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     debug_assert!(
-        READ_HEADERS.contains(&name),
+        READ_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
         "{name} is not in READ_HEADERS"
     );
     find_header(headers, name)
@@ -233,6 +233,15 @@ pub trait Transport: crate::maybe_send::MaybeSend + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_headers_are_read_by_listed_names_only() {
+        let headers = vec![("x-next-token".to_string(), "abc".to_string())];
+        assert_eq!(header_value(&headers, "X-Next-Token"), Some("abc"));
+        // A header the `fetch` transport does not hand over must not be read.
+        let unlisted = std::panic::catch_unwind(|| header_value(&headers, "x-unlisted"));
+        assert_eq!(unlisted.is_err(), cfg!(debug_assertions));
+    }
 
     #[test]
     fn only_redirects_are_refused_and_their_query_is_not_shown() {

@@ -239,6 +239,12 @@ mod tests {
             "2024-10-15T21:13:07",
             "2024-10-15T21:13:07.Z",
             "abcd-ef-ghTij:kl:mnZ",
+            // Each field is digits only: no sign, no space, no other byte.
+            "+024-10-15T21:13:07Z",
+            "2024-1 -15T21:13:07Z",
+            "2024-10-15T2x:13:07Z",
+            "2024-10-15T21:13:0/Z",
+            "2024-10-15T21:13:07+0a:00",
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
