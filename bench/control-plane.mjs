@@ -9,7 +9,7 @@
 //    implementation, the implementations interleaved (the order rotates every repetition);
 //    reports the median time of a whole listing.
 // 3. getInfo: `--info-calls` sequential getInfo calls per implementation after `--warmup` calls,
-//    in 10 interleaved rounds (rotating order); reports the median time per call.
+//    interleaved call by call (rotating order); reports the median time per call.
 // 4. import cost: for each package, a fresh `node` imports it; time and RSS growth of the import,
 //    next to a fresh `node` importing an empty module (the ESM loader's own setup); median of
 //    `--import-reps`.
@@ -28,6 +28,8 @@ import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { REPO_ROOT, sandkitdPath, startSandkitd } from '../tests/harness/sandkitd.mjs'
 
 const { values } = parseArgs({
@@ -46,7 +48,6 @@ const LIST_REPS = Number(values['list-reps'])
 const INFO_CALLS = Number(values['info-calls'])
 const WARMUP = Number(values.warmup)
 const IMPORT_REPS = Number(values['import-reps'])
-const INFO_ROUNDS = 10
 const only = values.only ? new Set(values.only.split(',')) : null
 
 const median = (xs) => {
@@ -64,7 +65,9 @@ const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length])
 // ── sandkitd ──────────────────────────────────────────────────────────────────────────────
 const releaseBin = sandkitdPath('release')
 const bin = process.env.SANDKITD_BIN ?? (existsSync(releaseBin) ? releaseBin : sandkitdPath('debug'))
-const server = await startSandkitd({ bin })
+// Metrics sampled at sandkitd's own interval, as a user's would be: the tests' harness samples
+// every 250 ms, which with 2,000 sandboxes kept most of a core busy and made every figure noisy.
+const server = await startSandkitd({ bin, args: ['--metrics-interval', '5s'] })
 const serverProfile = bin.includes('/release/') ? 'release' : bin.includes('/debug/') ? 'debug' : 'custom'
 console.log(`sandkitd ${server.version} (${serverProfile}: ${bin}) at ${server.apiUrl}`)
 if (serverProfile === 'debug') console.log('note: a debug sandkitd; `cargo build --release -p sandkit-server` gives server times closer to real')
@@ -167,9 +170,15 @@ for (const impl of impls) {
 }
 
 // ── list ──────────────────────────────────────────────────────────────────────────────────
+// Each timed listing starts on a collected heap: a listing leaves megabytes of garbage, and
+// without this the next implementation in the rotation paid for collecting it (with e2b in
+// the rotation, wasm's ratio to the floor went from about 1.3x to 1.8x).
+v8.setFlagsFromString('--expose-gc')
+const collectGarbage = vm.runInNewContext('gc')
 const listTimes = Object.fromEntries(impls.map((i) => [i.name, []]))
 for (let rep = 0; rep < LIST_REPS; rep++) {
   for (const impl of rotate(impls, rep)) {
+    collectGarbage()
     const t0 = performance.now()
     const n = await impl.listAll()
     listTimes[impl.name].push(performance.now() - t0)
@@ -181,18 +190,19 @@ console.log(`list: ${LIST_REPS} interleaved listings of ${N} per implementation 
 // ── getInfo ───────────────────────────────────────────────────────────────────────────────
 const infoTimes = Object.fromEntries(impls.map((i) => [i.name, []]))
 for (const impl of impls) for (let k = 0; k < WARMUP; k++) await impl.getInfo(sandboxIds[k % sandboxIds.length])
-const perRound = Math.ceil(INFO_CALLS / INFO_ROUNDS)
-for (let round = 0; round < INFO_ROUNDS; round++) {
-  for (const impl of rotate(impls, round)) {
-    for (let k = 0; k < perRound; k++) {
-      const id = sandboxIds[(round * perRound + k) % sandboxIds.length]
-      const t0 = performance.now()
-      await impl.getInfo(id)
-      infoTimes[impl.name].push(performance.now() - t0)
-    }
+// One call of each implementation in turn (the order rotating), each on the same sandbox: the
+// machine's slower moments (2 shared cores, sandkitd's own work) then fall on all of them
+// alike, where blocks of calls per implementation gave ratios that varied by a fifth between
+// runs of the same build.
+for (let k = 0; k < INFO_CALLS; k++) {
+  const id = sandboxIds[k % sandboxIds.length]
+  for (const impl of rotate(impls, k)) {
+    const t0 = performance.now()
+    await impl.getInfo(id)
+    infoTimes[impl.name].push(performance.now() - t0)
   }
 }
-console.log(`getInfo: ${perRound * INFO_ROUNDS} sequential calls per implementation done`)
+console.log(`getInfo: ${INFO_CALLS} sequential calls per implementation, interleaved one by one, done`)
 
 await server.stop()
 
@@ -285,7 +295,7 @@ const report = {
   when: new Date().toISOString(),
   machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpu: os.cpus()[0]?.model },
   sandkitd: { version: server.version, profile: serverProfile, bin },
-  params: { sandboxes: N, listReps: LIST_REPS, listLimit: 100, infoCalls: perRound * INFO_ROUNDS, warmup: WARMUP, importReps: IMPORT_REPS },
+  params: { sandboxes: N, listReps: LIST_REPS, listLimit: 100, infoCalls: INFO_CALLS, warmup: WARMUP, importReps: IMPORT_REPS },
   results,
   baselineImport: imports.baseline,
   ratios,
