@@ -170,9 +170,9 @@ for (const impl of impls) {
 }
 
 // ── list ──────────────────────────────────────────────────────────────────────────────────
-// Each timed listing starts on a collected heap: a listing leaves megabytes of garbage, and
-// without this the next implementation in the rotation paid for collecting it (with e2b in
-// the rotation, wasm's ratio to the floor went from about 1.3x to 1.8x).
+// Each timed listing starts on a collected heap, so that no client pays for collecting the
+// garbage another's listing left (megabytes of it), which otherwise fell on whichever came next
+// in the rotation.
 v8.setFlagsFromString('--expose-gc')
 const collectGarbage = vm.runInNewContext('gc')
 const listTimes = Object.fromEntries(impls.map((i) => [i.name, []]))

@@ -30,7 +30,7 @@ const quantile = (xs, q) => {
 const releaseBin = sandkitdPath('release')
 const bin = process.env.SANDKITD_BIN ?? (existsSync(releaseBin) ? releaseBin : sandkitdPath('debug'))
 // Metrics sampled at sandkitd's own interval, as a user's would be: the tests' harness samples
-// every 250 ms, which with 2,000 sandboxes kept most of a core busy and made every figure noisy.
+// every 250 ms, which keeps a core busy once there are a few thousand sandboxes.
 const server = await startSandkitd({ bin, args: ['--metrics-interval', '5s'] })
 console.log(`sandkitd ${server.version} (${bin}) at ${server.apiUrl}`)
 console.log(server.output().split('\n').find((l) => l.startsWith('sandboxes:')) ?? '')
