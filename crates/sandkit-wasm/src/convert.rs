@@ -155,11 +155,7 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
         let array: &Array = v.unchecked_ref();
         let mut items = Vec::with_capacity(array.length() as usize);
         for (i, item) in array.iter().enumerate() {
-            let at = if item.is_object() || depth >= from_js::JS_ANY_MAX_DEPTH {
-                format!("{path}[{i}]")
-            } else {
-                String::new()
-            };
+            let at = member_path(&item, depth, || format!("{path}[{i}]"));
             items.push(any(&item, &at, depth + 1)?);
         }
         JsAny::Array(items)
@@ -183,12 +179,7 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
                     describe_thrown(&e)
                 ))
             })?;
-            // The path is for messages, which only an object or array within can give.
-            let at = if item.is_object() || depth >= from_js::JS_ANY_MAX_DEPTH {
-                from_js::field_path(path, &key)
-            } else {
-                String::new()
-            };
+            let at = member_path(&item, depth, || from_js::field_path(path, &key));
             members.push((key, any(&item, &at, depth + 1)?));
         }
         JsAny::Object(members)
@@ -197,6 +188,16 @@ fn any(v: &JsValue, path: &str, depth: usize) -> Result<from_js::JsAny> {
     } else {
         JsAny::Other("bigint")
     })
+}
+
+/// The path of `item`, a member of a value at `depth`, made only when a message can name it:
+/// when `item` is an object or array (whose own members may be wrong) or is one level too deep.
+fn member_path(item: &JsValue, depth: usize, path: impl FnOnce() -> String) -> String {
+    if item.is_object() || depth >= from_js::JS_ANY_MAX_DEPTH {
+        path()
+    } else {
+        String::new()
+    }
 }
 
 /// `SandboxNetworkUpdate`, the argument of `updateNetwork`, checked by the core.

@@ -28,7 +28,7 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| digits(b.get(r)?);
+    let num = |r: std::ops::Range<usize>| number(s.get(r)?);
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&month)
@@ -145,18 +145,14 @@ pub fn parse_http_date_millis(s: &str, now_ms: f64) -> Option<i64> {
     Some((days * 86_400 + h * 3600 + m * 60 + sec) * 1000)
 }
 
-/// Decimal digits only (no sign, no spaces), at most four.
+/// One to four decimal digits (no sign, no spaces), folded directly: a listing reads two
+/// timestamps per sandbox, and the general `parse_u64` (prefixes, overflow checks) was a tenth
+/// of reading a page.
 fn number(s: &str) -> Option<i64> {
-    digits(s.as_bytes())
-}
-
-/// One to four decimal digits, folded directly: a listing reads two timestamps per sandbox,
-/// and the general `parse_u64` (prefixes, overflow checks) was a tenth of reading a page.
-fn digits(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 4 {
+    if s.is_empty() || s.len() > 4 {
         return None;
     }
-    b.iter().try_fold(0, |n, &c| {
+    s.bytes().try_fold(0, |n, c| {
         c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
     })
 }
