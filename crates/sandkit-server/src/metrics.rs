@@ -215,9 +215,9 @@ fn read(sandbox: &LiveSandbox, disk: &mut DiskUse) -> Reading {
     }
 }
 
-/// Directories of one sandbox whose entries are remembered at most: a sandbox with more is
-/// still measured, its other directories read at every sample.
-const LISTINGS_KEPT: usize = 4_096;
+/// Directory entries of one sandbox remembered at most (a path each, about 100 bytes): a
+/// sandbox with more is still measured, its other directories read at every sample.
+const ENTRIES_KEPT: usize = 20_000;
 
 /// The disk use of one sandbox's writable layers, measured again at every sample. What each
 /// directory holds is remembered while the directory's ctime stays the same (an entry added,
@@ -226,6 +226,8 @@ const LISTINGS_KEPT: usize = 4_096;
 #[derive(Debug, Default)]
 pub struct DiskUse {
     listings: HashMap<PathBuf, Listing>,
+    /// The entries in `listings`.
+    kept: usize,
 }
 
 #[derive(Debug)]
@@ -242,6 +244,7 @@ impl DiskUse {
         // Listings are carried over from the last walk as their directories are visited again:
         // those of directories gone are dropped with `last`.
         let mut last = std::mem::take(&mut self.listings);
+        self.kept = 0;
         let Ok(meta) = std::fs::symlink_metadata(dir) else {
             return 0;
         };
@@ -300,7 +303,8 @@ impl DiskUse {
             }
         };
         out.extend(listing.entries.iter().cloned());
-        if self.listings.len() < LISTINGS_KEPT {
+        if self.kept + listing.entries.len() <= ENTRIES_KEPT {
+            self.kept += listing.entries.len();
             self.listings.insert(dir.to_path_buf(), listing);
         }
     }
