@@ -356,7 +356,9 @@ function infoDates(info) {
   }
   return info
 }
+// What a method's answer becomes; no prototype, so that no method name finds an Object method.
 const RESULTS = {
+  __proto__: null,
   getInfo: infoDates,
   nextItems: (infos) => {
     for (const info of infos) infoDates(info)
