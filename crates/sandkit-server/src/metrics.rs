@@ -224,7 +224,7 @@ const ENTRIES_KEPT: usize = 20_000;
 /// removed or renamed changes it, and no process can set it back), so an idle sandbox costs
 /// one `stat` per file and directory instead of reading every directory again.
 #[derive(Debug, Default)]
-pub struct DiskUse {
+struct DiskUse {
     listings: HashMap<PathBuf, Listing>,
     /// The entries in `listings`.
     kept: usize,
@@ -240,7 +240,7 @@ struct Listing {
 impl DiskUse {
     /// The bytes on disk under a sandbox's directory that are its own: the overlays' upper
     /// directories (`u<n>`) when isolated, its home otherwise. Each file is counted once.
-    pub fn writable_layers_size(&mut self, dir: &Path) -> u64 {
+    fn writable_layers_size(&mut self, dir: &Path) -> u64 {
         // Listings are carried over from the last walk as their directories are visited again:
         // those of directories gone are dropped with `last`.
         let mut last = std::mem::take(&mut self.listings);
