@@ -27,6 +27,38 @@ pub const SOCKET_FD: RawFd = 3;
 /// The descriptor of the sandbox's cgroup's `cgroup.procs`, when it has one.
 pub const CGROUP_FD: RawFd = 4;
 
+/// Puts the socket on [`SOCKET_FD`] and the cgroup's `cgroup.procs` (if any) on
+/// [`CGROUP_FD`], in the child between fork and exec: async-signal-safe calls only.
+///
+/// Both sources are copied above both targets before either target is written: a source may
+/// sit on the other's target (the cgroup's file on 3, or the socket on 4, when sandkitd had
+/// those numbers free), and a `dup2` onto it first would lose it. Done in the other order,
+/// the agent once wrote PID 1's pid meant for `cgroup.procs` into its socket. The agent
+/// closes the copies (everything above [`CGROUP_FD`]).
+pub fn place_descriptors(socket: RawFd, cgroup_procs: Option<RawFd>) -> std::io::Result<()> {
+    let above = CGROUP_FD + 1;
+    // SAFETY: fcntl and dup2 on descriptors this process holds; nothing else owns the targets.
+    unsafe {
+        let socket = libc::fcntl(socket, libc::F_DUPFD, above);
+        let procs = match cgroup_procs {
+            Some(fd) => Some(libc::fcntl(fd, libc::F_DUPFD, above)),
+            None => None,
+        };
+        if socket < 0 || procs.is_some_and(|p| p < 0) {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::dup2(socket, SOCKET_FD) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if let Some(procs) = procs
+            && libc::dup2(procs, CGROUP_FD) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Everything the agent needs to know: the first message sandkitd sends (never the command
 /// line, which processes in the sandbox could read in `/proc/1/cmdline`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -545,5 +577,56 @@ fn child_exec(s: ChildSetup<'_>) -> (&'static str, Errno) {
     match nix::unistd::execvpe(s.cmd, s.argv, s.envp) {
         Err(e) => ("exec", e),
         Ok(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    /// Each descriptor where the agent looks for it, from the layouts where one source sits
+    /// on the other's target: the cgroup's file on 3 and the socket on 4 (the order that had
+    /// put the socket on both), and the other way round.
+    #[test]
+    fn descriptors_land_on_their_places_whatever_numbers_they_had() {
+        let dir = std::env::temp_dir().join(format!("sandkit-fds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file_path = dir.join("cgroup.procs");
+        let file = std::fs::File::create(&file_path).unwrap();
+        let (sock, _peer) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        for (file_at, sock_at) in [(3, 4), (4, 3), (3, 9), (9, 4), (8, 9)] {
+            let (file_raw, sock_raw) = (file.as_raw_fd(), sock.as_raw_fd());
+            let mut command = std::process::Command::new("sh");
+            command.args(["-c", "readlink /proc/self/fd/3 /proc/self/fd/4"]);
+            // SAFETY: dup2 and fcntl only, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    // The layout under test: each source on its number (copied out of the way
+                    // first, so that setting one up does not lose the other).
+                    let file_copy = libc::fcntl(file_raw, libc::F_DUPFD, 20);
+                    let sock_copy = libc::fcntl(sock_raw, libc::F_DUPFD, 20);
+                    libc::dup2(file_copy, file_at);
+                    libc::dup2(sock_copy, sock_at);
+                    place_descriptors(sock_at, Some(file_at))
+                });
+            }
+            let out = command.output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{file_at}/{sock_at}: {text}");
+            assert!(
+                lines[0].starts_with("socket:"),
+                "{file_at}/{sock_at}: {text}"
+            );
+            assert_eq!(lines[1], file_path.to_str().unwrap(), "{file_at}/{sock_at}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -725,22 +725,9 @@ impl Runtime {
         // SAFETY: only async-signal-safe system calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
-                // Each source is first copied above both targets: a source may itself sit on
-                // the other's target (the cgroup's file on 3, the socket on 4), and one dup2
-                // would then overwrite it. The agent closes the copies (everything above 4).
-                let above = agent::CGROUP_FD + 1;
-                let socket = libc::fcntl(theirs_raw, libc::F_DUPFD, above);
-                if socket < 0 || libc::dup2(socket, agent::SOCKET_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 // The agent moves the sandbox's PID 1 into its cgroup (see the agent).
-                if let Some(fd) = cgroup_procs {
-                    let procs = libc::fcntl(fd, libc::F_DUPFD, above);
-                    if procs < 0 || libc::dup2(procs, agent::CGROUP_FD) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
+                agent::place_descriptors(theirs_raw, cgroup_procs)?;
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 if isolated {
                     // The user and PID namespaces are the agent's to make, and UTS comes
                     // later, owned by the sandbox's user namespace (see the agent).
