@@ -40,10 +40,7 @@ pub fn place_descriptors(socket: RawFd, cgroup_procs: Option<RawFd>) -> std::io:
     // SAFETY: fcntl and dup2 on descriptors this process holds; nothing else owns the targets.
     unsafe {
         let socket = libc::fcntl(socket, libc::F_DUPFD, above);
-        let procs = match cgroup_procs {
-            Some(fd) => Some(libc::fcntl(fd, libc::F_DUPFD, above)),
-            None => None,
-        };
+        let procs = cgroup_procs.map(|fd| libc::fcntl(fd, libc::F_DUPFD, above));
         if socket < 0 || procs.is_some_and(|p| p < 0) {
             return Err(std::io::Error::last_os_error());
         }
