@@ -4,7 +4,6 @@
 
 use js_sys::{Array, Date, Object, Promise, Reflect};
 use sandkit::js_options;
-use sandkit::json::Writer;
 use sandkit::options::from_js;
 use sandkit::{Error, ErrorKind, Op, Result, SandboxInfo};
 use std::future::Future;
@@ -241,56 +240,22 @@ pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
     })
 }
 
-/// A `SandboxInfo` as JSON, its two dates as Unix milliseconds: the JS layer makes them
-/// `Date`s (`js/wrap.mjs`, `infoDates`), where a `Date` made and set from here cost four
-/// calls across the boundary per sandbox, a tenth of a listing's time.
-fn write_info(w: &mut Writer, i: &SandboxInfo) {
-    w.begin_object();
-    w.field_str("sandboxId", &i.sandbox_id);
-    w.field_str("templateId", &i.template_id);
-    w.field_opt_str("name", i.name.as_deref());
-    w.key("metadata");
-    w.string_map(&i.metadata);
-    w.field_str("state", i.state.as_str());
-    w.field_u64("cpuCount", i.cpu_count.into());
-    w.field_u64("memoryMB", i.memory_mb.into());
-    w.field_str("envdVersion", &i.envd_version);
-    w.field_opt_str("sandboxDomain", i.sandbox_domain.as_deref());
-    w.field_opt_bool("allowInternetAccess", i.allow_internet_access);
-    if let Some(n) = &i.network {
-        w.key("network");
-        n.write_json(w);
-    }
-    if let Some(l) = &i.lifecycle {
-        w.key("lifecycle");
-        w.begin_object();
-        w.field_str("onTimeout", &l.on_timeout);
-        w.field_bool("autoResume", l.auto_resume);
-        w.end_object();
-    }
-    w.field_opt_i64("startedAt", Some(i.started_at.unix_millis()));
-    w.field_opt_i64("endAt", Some(i.end_at.unix_millis()));
-    w.end_object();
-}
-
-/// `SandboxInfo`s as plain objects, made by one `JSON.parse`: building them field by field
-/// through the boundary costs a string conversion per key and value, which made listing
-/// slower than the official SDK. (`JSON.parse` also defines a metadata key such as
-/// `__proto__` as an own property, where an assignment would not.)
+/// `SandboxInfo`s as plain objects, made by one `JSON.parse` of the core's JSON of them
+/// (`sandkit::info_json`): building them field by field through the boundary costs a string
+/// conversion per key and value, which made listing slower than the official SDK.
+/// (`JSON.parse` also defines a metadata key such as `__proto__` as an own property, where an
+/// assignment would not.) Their dates are Unix milliseconds, which `js/wrap.mjs` makes `Date`s.
 pub fn info_objects(items: &[SandboxInfo]) -> Result<Array> {
-    let mut w = Writer::new();
-    w.begin_array();
-    for info in items {
-        write_info(&mut w, info);
-    }
-    w.end_array();
-    let text = w.finish();
-    Ok(js_sys::JSON::parse(&text)
-        .map_err(|_| Error::new(ErrorKind::Sandbox, "internal error in sandkit: JSON.parse"))?
-        .unchecked_into())
+    Ok(parse_json(&sandkit::info_json::infos_json(items))?.unchecked_into())
 }
 
 /// One `SandboxInfo` as a plain object.
 pub fn info_object(info: SandboxInfo) -> Result<JsValue> {
     Ok(info_objects(std::slice::from_ref(&info))?.get(0))
+}
+
+/// JSON that the core wrote, as JavaScript values.
+pub fn parse_json(text: &str) -> Result<JsValue> {
+    js_sys::JSON::parse(text)
+        .map_err(|_| Error::new(ErrorKind::Sandbox, "internal error in sandkit: JSON.parse"))
 }

@@ -1,6 +1,6 @@
 //! `SandboxPaginator`: one page per `nextItems()`.
 
-use crate::convert::{info_objects, rejected, run};
+use crate::convert::{parse_json, rejected, run};
 use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -47,7 +47,7 @@ impl SandboxPaginator {
     pub fn next_items(&self) -> Promise {
         // No borrow is held while the page is on its way, so these never fail; `try_` keeps
         // even the impossible case from trapping.
-        let op = self.inner.try_borrow().map(|p| p.next_items_op());
+        let op = self.inner.try_borrow().map(|p| p.next_items_json_op());
         let slot = Rc::clone(&self.inner);
         let Ok(op) = op else {
             return rejected(busy());
@@ -55,7 +55,7 @@ impl SandboxPaginator {
         run(op.then(move |page| {
             let (p, items) = page?;
             *slot.try_borrow_mut().map_err(|_| busy())? = p;
-            Ok(info_objects(&items)?.into())
+            parse_json(&items)
         }))
     }
 }

@@ -344,6 +344,86 @@ impl<'a> Parser<'a> {
     }
 }
 
+// ── reading tokens ───────────────────────────────────────────────────────────────────────
+
+/// A forward reader over one document, for a fast path that builds no tree: it gives up
+/// (`None`) at anything it does not handle, and the caller then reads the same bytes with
+/// [`parse`], which decides. The document has been checked as UTF-8 as a whole, so a string
+/// is a slice of it, not a check of its own.
+pub(crate) struct Tokens<'a> {
+    text: &'a str,
+    parser: Parser<'a>,
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Tokens {
+            text,
+            parser: Parser {
+                input: text.as_bytes(),
+                pos: 0,
+            },
+        }
+    }
+
+    /// Consumes `byte` if it is the next significant one.
+    pub fn eat(&mut self, byte: u8) -> Option<bool> {
+        self.parser.eat(byte).ok()
+    }
+
+    /// Consumes `null` if it comes next.
+    pub fn null(&mut self) -> Option<bool> {
+        if self.parser.peek().ok()? != b'n' {
+            return Some(false);
+        }
+        self.parser.literal(b"null").ok().map(|_| true)
+    }
+
+    /// The next value, which must be a string without escapes.
+    pub fn plain_string(&mut self) -> Option<&'a str> {
+        if self.parser.peek().ok()? != b'"' {
+            return None;
+        }
+        let input = self.parser.input;
+        let start = self.parser.pos + 1;
+        let mut pos = start;
+        loop {
+            match *input.get(pos)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => pos += 1 + plain_run(&input[pos + 1..]),
+            }
+        }
+        self.parser.pos = pos + 1;
+        self.text.get(start..pos)
+    }
+
+    /// The next value, which must be a whole number that fits a `u32`, written as digits.
+    pub fn u32(&mut self) -> Option<u32> {
+        if !self.parser.peek().ok()?.is_ascii_digit() {
+            return None;
+        }
+        let digits = self.parser.number().ok()?;
+        digits.iter().try_fold(0u32, |acc, &d| {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+    }
+
+    /// Reads past the next value, whatever it is, checking it as [`parse`] would at `depth`.
+    pub fn skip_value(&mut self, depth: u32) -> Option<()> {
+        self.parser.value(depth).ok().map(|_| ())
+    }
+
+    /// Whether only whitespace is left.
+    pub fn at_end(&mut self) -> bool {
+        self.parser.skip_whitespace();
+        self.parser.pos == self.parser.input.len()
+    }
+}
+
 // ── reading values ───────────────────────────────────────────────────────────────────────
 
 /// The members of an object, looked up by name.
@@ -748,7 +828,14 @@ pub fn owned(s: Option<&str>) -> Option<String> {
 // ── writing ──────────────────────────────────────────────────────────────────────────────
 
 /// `n` in decimal, without `core::fmt`.
-pub fn decimal(mut n: u64) -> String {
+pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    decimal_into(&mut out, n);
+    out
+}
+
+/// Appends `n` in decimal.
+fn decimal_into(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -759,9 +846,7 @@ pub fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    std::str::from_utf8(&digits[i..])
-        .unwrap_or_default()
-        .to_string()
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
@@ -867,7 +952,8 @@ impl Writer {
     }
 
     pub fn u64(&mut self, n: u64) {
-        self.raw(&decimal(n));
+        self.separate();
+        decimal_into(&mut self.out, n);
     }
 
     pub fn i64(&mut self, n: i64) {
@@ -875,7 +961,7 @@ impl Writer {
         if n < 0 {
             self.out.push('-');
         }
-        self.out.push_str(&decimal(n.unsigned_abs()));
+        decimal_into(&mut self.out, n.unsigned_abs());
     }
 
     pub fn strings(&mut self, items: &[String]) {

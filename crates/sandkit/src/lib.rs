@@ -27,6 +27,7 @@ pub mod envd;
 pub mod error;
 pub mod files;
 pub mod info;
+pub mod info_json;
 pub mod interpreter;
 pub mod js_options;
 pub mod json;

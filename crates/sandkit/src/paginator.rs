@@ -66,6 +66,12 @@ impl SandboxPaginator {
     }
 
     fn fetch_op(&self) -> Result<Op<(Vec<ListedSandbox>, Option<String>)>> {
+        let (config, query) = self.setup_for_next()?;
+        Ok(api::list_page_op(config, query, self.next_token.as_deref()))
+    }
+
+    /// The connection and query, once there is a next page.
+    fn setup_for_next(&self) -> Result<(&ConnectionConfig, &ListQuery)> {
         if !self.has_next {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -73,7 +79,7 @@ impl SandboxPaginator {
             ));
         }
         let (config, query) = self.setup.as_ref().as_ref().map_err(Error::clone)?;
-        Ok(api::list_page_op(config, query, self.next_token.as_deref()))
+        Ok((config, query))
     }
 
     fn fetch(&self) -> Result<BoxFuture<'static, Page>> {
@@ -86,9 +92,13 @@ impl SandboxPaginator {
         for item in items {
             infos.push(SandboxInfo::try_from(item)?);
         }
+        self.move_to(next);
+        Ok(infos)
+    }
+
+    fn move_to(&mut self, next: Option<String>) {
         self.has_next = next.is_some();
         self.next_token = next;
-        Ok(infos)
     }
 
     /// Fetches the next page. Errors with "No more items to fetch" once `has_next` is false.
@@ -106,6 +116,23 @@ impl SandboxPaginator {
                 let items = next.advance(page)?;
                 Ok((next, items))
             })
+        }))
+    }
+
+    /// [`SandboxPaginator::next_items_op`] with the page's sandboxes as one JSON array in the
+    /// SDK's shape ([`crate::info_json::infos_json`]), read straight from the page's bytes
+    /// where it can be: for a binding that makes objects with one `JSON.parse`.
+    pub fn next_items_json_op(&self) -> Op<(SandboxPaginator, String)> {
+        let mut next = self.clone();
+        Op::build(self.setup_for_next().map(|(config, query)| {
+            api::list_page_response_op(config, query, self.next_token.as_deref()).then(
+                move |page| {
+                    let (resp, token) = page?;
+                    let json = crate::info_json::listed_page_json(&resp)?;
+                    next.move_to(token);
+                    Ok((next, json))
+                },
+            )
         }))
     }
 }

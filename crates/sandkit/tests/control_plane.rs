@@ -174,6 +174,43 @@ async fn filters_by_state_and_metadata() {
     server.shutdown().await;
 }
 
+/// The wasm binding's pages (the SDK's JSON, written straight from the page where the fast
+/// path can) are the typed pages written as JSON, page for page, tokens included: also for a
+/// page that the fast path leaves to the usual reading (a metadata value with escapes).
+#[tokio::test]
+async fn json_pages_are_the_typed_pages() {
+    let server = start_server().await;
+    let url = server.url();
+    let tag = unique_tag("json-pages");
+    for extra in [
+        ("a", "1"),
+        ("quote", "say \"hi\"\n"),
+        ("é", "ü"),
+        ("b", "2"),
+        ("z", ""),
+    ] {
+        create(&url, &[("tag", &tag), extra]).await;
+    }
+    let mut typed = Sandbox::list(list_opts(&url, &tag, Some(2)));
+    let mut json = typed.clone();
+    let mut pages = 0;
+    while typed.has_next() {
+        let (next_typed, items) = typed.next_items_op().await.unwrap();
+        let (next_json, text) = json.next_items_json_op().await.unwrap();
+        assert_eq!(text, sandkit::info_json::infos_json(&items));
+        assert_eq!(next_typed.next_token(), next_json.next_token());
+        assert_eq!(next_typed.has_next(), next_json.has_next());
+        (typed, json) = (next_typed, next_json);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    let Err(err) = json.next_items_json_op().await else {
+        panic!("a page past the last")
+    };
+    assert_eq!(err.message(), "No more items to fetch");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn pages_through_many_sandboxes_exactly_once_even_under_churn() {
     let server = start_server().await;

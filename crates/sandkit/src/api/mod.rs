@@ -331,6 +331,18 @@ pub(crate) fn list_page_op(
     query: &ListQuery,
     next_token: Option<&str>,
 ) -> Op<(Vec<ListedSandbox>, Option<String>)> {
+    list_page_response_op(cfg, query, next_token).then(|page| {
+        page.and_then(|(resp, next)| Ok((resp.json(ListedSandbox::list_from_json)?, next)))
+    })
+}
+
+/// The page `next_token` of `GET /v2/sandboxes` as it came (a success), with the token of
+/// the next one; the caller reads the sandboxes.
+pub(crate) fn list_page_response_op(
+    cfg: &ConnectionConfig,
+    query: &ListQuery,
+    next_token: Option<&str>,
+) -> Op<(ApiResponse, Option<String>)> {
     let path = format!("/v2/sandboxes{}", query.query_string(next_token));
     let req = request(Method::Get, path, None, Idempotency::Idempotent);
     Op::api(cfg, req, |resp| {
@@ -341,7 +353,7 @@ pub(crate) fn list_page_op(
             .header("x-next-token")
             .filter(|t| !t.is_empty())
             .map(str::to_string);
-        Ok((resp.json(ListedSandbox::list_from_json)?, next))
+        Ok((resp, next))
     })
 }
 
