@@ -131,21 +131,11 @@ pub fn fast_page_json(body: &[u8]) -> Option<String> {
     let mut w = Writer::new();
     // Reused for every sandbox's metadata.
     let mut pairs = Vec::new();
-    if !t.eat(b'[')? {
-        return None;
-    }
     w.begin_array();
-    if !t.eat(b']')? {
-        loop {
-            fast_listed(&mut t, &mut pairs)?.write(&mut w);
-            if t.eat(b']')? {
-                break;
-            }
-            if !t.eat(b',')? {
-                return None;
-            }
-        }
-    }
+    t.array(|t| {
+        fast_listed(t, &mut pairs)?.write(&mut w);
+        Some(())
+    })?;
     w.end_array();
     t.at_end().then(|| w.finish())
 }
@@ -180,44 +170,29 @@ fn fast_listed<'a: 'p, 'p>(
     let mut strings = [None; STRING_FIELDS.len()];
     let mut numbers = [None; U32_FIELDS.len()];
     let (mut alias, mut metadata) = (None, None);
-    if !t.eat(b'{')? {
-        return None;
-    }
-    if !t.eat(b'}')? {
-        loop {
-            let key = t.plain_string()?;
-            if !t.eat(b':')? {
-                return None;
-            }
-            if let Some(i) = STRING_FIELDS.iter().position(|f| *f == key) {
-                once(&mut strings[i], t.plain_string())?;
-            } else if let Some(i) = U32_FIELDS.iter().position(|f| *f == key) {
-                once(&mut numbers[i], t.u32())?;
-            } else if key == "alias" {
-                let value = if t.null()? {
-                    Some(None)
-                } else {
-                    t.plain_string().map(Some)
-                };
-                once(&mut alias, value)?;
-            } else if key == "metadata" {
-                let value = if t.null()? {
-                    Some(false)
-                } else {
-                    fast_string_object(t, pairs).map(|_| true)
-                };
-                once(&mut metadata, value)?;
+    t.object(|t, key| {
+        if let Some(i) = STRING_FIELDS.iter().position(|f| *f == key) {
+            once(&mut strings[i], t.plain_string())
+        } else if let Some(i) = U32_FIELDS.iter().position(|f| *f == key) {
+            once(&mut numbers[i], t.u32())
+        } else if key == "alias" {
+            let value = if t.null()? {
+                Some(None)
             } else {
-                t.skip_value(MEMBER_DEPTH)?;
-            }
-            if t.eat(b'}')? {
-                break;
-            }
-            if !t.eat(b',')? {
-                return None;
-            }
+                t.plain_string().map(Some)
+            };
+            once(&mut alias, value)
+        } else if key == "metadata" {
+            let value = if t.null()? {
+                Some(false)
+            } else {
+                fast_string_object(t, pairs).map(|_| true)
+            };
+            once(&mut metadata, value)
+        } else {
+            t.skip_value(MEMBER_DEPTH)
         }
-    }
+    })?;
     if metadata != Some(true) {
         pairs.clear();
     }
@@ -244,24 +219,10 @@ fn fast_listed<'a: 'p, 'p>(
 /// An object of strings into `pairs`, sorted by key, of a key given twice the last kept.
 fn fast_string_object<'a>(t: &mut Tokens<'a>, pairs: &mut Vec<(&'a str, &'a str)>) -> Option<()> {
     pairs.clear();
-    if !t.eat(b'{')? {
-        return None;
-    }
-    if !t.eat(b'}')? {
-        loop {
-            let key = t.plain_string()?;
-            if !t.eat(b':')? {
-                return None;
-            }
-            pairs.push((key, t.plain_string()?));
-            if t.eat(b'}')? {
-                break;
-            }
-            if !t.eat(b',')? {
-                return None;
-            }
-        }
-    }
+    t.object(|t, key| {
+        pairs.push((key, t.plain_string()?));
+        Some(())
+    })?;
     // An insertion sort: metadata has a few keys, and the library's sorts are kilobytes of
     // wasm. Stable: of equal keys the last stays last, and is the one kept.
     for i in 1..pairs.len() {

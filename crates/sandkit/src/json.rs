@@ -412,6 +412,43 @@ impl<'a> Tokens<'a> {
         })
     }
 
+    /// The next value, which must be an object: `member` reads each member's value, given
+    /// its key (a string without escapes).
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        self.list(b'{', b'}', |t| {
+            let key = t.plain_string()?;
+            t.eat(b':')?.then_some(())?;
+            member(t, key)
+        })
+    }
+
+    /// The next value, which must be an array: `item` reads each item.
+    pub fn array(&mut self, item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.list(b'[', b']', item)
+    }
+
+    fn list(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut each: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?.then_some(())?;
+        if self.eat(close)? {
+            return Some(());
+        }
+        loop {
+            each(self)?;
+            if self.eat(close)? {
+                return Some(());
+            }
+            self.eat(b',')?.then_some(())?;
+        }
+    }
+
     /// Reads past the next value, whatever it is, checking it as [`parse`] would at `depth`.
     pub fn skip_value(&mut self, depth: u32) -> Option<()> {
         self.parser.value(depth).ok().map(|_| ())
