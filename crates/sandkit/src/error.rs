@@ -191,16 +191,19 @@ impl Error {
             if secret.len() < MIN_REDACTED_LEN {
                 continue;
             }
-            let message = &self.0.message;
+            // `get`, not `[]`: a match starts and ends on char boundaries, and slicing with
+            // `[]` would bring its panic (and `char`'s Debug formatting) into wasm.
             let mut out = String::new();
-            let mut rest = 0;
-            while let Some(at) = find(&message[rest..], secret) {
-                out.push_str(&message[rest..rest + at]);
+            let mut rest = self.0.message.as_str();
+            let mut found = false;
+            while let Some(at) = find(rest, secret) {
+                out.push_str(rest.get(..at).unwrap_or_default());
                 out.push_str(REDACTED);
-                rest += at + secret.len();
+                rest = rest.get(at + secret.len()..).unwrap_or_default();
+                found = true;
             }
-            if rest > 0 {
-                out.push_str(&message[rest..]);
+            if found {
+                out.push_str(rest);
                 self.0.message = out;
             }
         }

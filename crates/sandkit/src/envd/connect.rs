@@ -202,8 +202,9 @@ pub enum Context {
 pub fn has_code(e: &Error, code: &str) -> bool {
     e.kind() == ErrorKind::Sandbox
         && crate::error::find(e.message(), ": ").is_some_and(|at| {
-            e.message()[at + 2..]
-                .strip_prefix('[')
+            e.message()
+                .get(at + 2..)
+                .and_then(|r| r.strip_prefix('['))
                 .and_then(|r| r.strip_prefix(code))
                 .is_some_and(|r| r.starts_with(']'))
         })
