@@ -99,6 +99,7 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('create', 'lifecycle a string', 'lifecycle', () => create({ lifecycle: 'pause' }))
   add('create', "lifecycle.onTimeout 'explode'", 'onTimeout', () => create({ lifecycle: { onTimeout: 'explode' } }))
   add('create', 'apiKey a number', 'apiKey', () => create({ apiKey: 42 }))
+  add('create', 'apiKey with a line break', 'apiKey', () => create({ apiKey: `${conn.apiKey}\r\nX-Injected: 1` }))
   add('create', 'domain an object', 'domain', () => create({ domain: {} }))
   add('create', 'debug a string', 'debug must be a boolean, got string', () => create({ debug: 'on' }))
   add('create', 'options a string', 'opts', () => Sandbox.create('base', 'fast'))
@@ -308,6 +309,7 @@ const E2B_DIFFERS = {
   'create lifecycle a string': ACCEPTED + ' (a string has no onTimeout)',
   "create lifecycle.onTimeout 'explode'": undefined,
   'create apiKey a number': 'e2b sends the number as the key: the server answers 401 (AuthenticationError)',
+  'create apiKey with a line break': "e2b's fetch refuses the header with a TypeError, not an SDK error, whose message shows the whole API key",
   'create domain an object': ACCEPTED + ' (apiUrl wins over the domain)',
   'create debug a string': ACCEPTED + ' (a truthy string turns debug mode on)',
   'create options a string': ACCEPTED + ' (the second argument is ignored when it is not an object)',

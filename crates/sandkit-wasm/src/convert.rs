@@ -21,9 +21,9 @@ pub type Job = Pin<Box<dyn Future<Output = Result<JsValue>>>>;
 
 /// Runs `job` as a JavaScript `Promise` that rejects with the binding's error.
 pub fn promise(job: Job) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
+    sandkit::js_task::spawn_promise(Box::pin(async move {
         job.await.map_err(|e| JsValue::from(js_error(e)))
-    })
+    }))
 }
 
 /// Runs a call of one request as a `Promise`. Every such call of the binding is an
@@ -240,18 +240,14 @@ pub fn metrics_objects(samples: Vec<sandkit::SandboxMetrics>) -> JsValue {
     })
 }
 
-/// `SandboxInfo`s as plain objects, made by one `JSON.parse` of the core's JSON of them
-/// (`sandkit::info_json`): building them field by field through the boundary costs a string
-/// conversion per key and value, which made listing slower than the official SDK.
-/// (`JSON.parse` also defines a metadata key such as `__proto__` as an own property, where an
-/// assignment would not.) Their dates are Unix milliseconds, which `js/wrap.mjs` makes `Date`s.
-pub fn info_objects(items: &[SandboxInfo]) -> Result<Array> {
-    Ok(parse_json(&sandkit::info_json::infos_json(items))?.unchecked_into())
-}
-
-/// One `SandboxInfo` as a plain object.
+/// One `SandboxInfo` as a plain object, made by one `JSON.parse` of the core's JSON of it
+/// (`sandkit::info_json`; a listing's pages are made the same way): building it field by field
+/// through the boundary costs a string conversion per key and value, which made listing slower
+/// than the official SDK. (`JSON.parse` also defines a metadata key such as `__proto__` as an
+/// own property, where an assignment would not.) Its dates are Unix milliseconds, which
+/// `js/wrap.mjs` makes `Date`s.
 pub fn info_object(info: SandboxInfo) -> Result<JsValue> {
-    Ok(info_objects(std::slice::from_ref(&info))?.get(0))
+    parse_json(&sandkit::info_json::info_json(&info))
 }
 
 /// JSON that the core wrote, as JavaScript values.

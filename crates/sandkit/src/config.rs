@@ -167,6 +167,25 @@ impl ConnectionConfig {
                  pass `dangerouslyAllowBrowser: true` if you accept the risk.",
             ));
         }
+        if api_key
+            .as_deref()
+            .is_some_and(|k| !crate::transport::header_value_allowed(k))
+        {
+            return Err(Error::invalid_argument(format!(
+                "apiKey has a character an HTTP header cannot carry ({})",
+                crate::transport::NOT_IN_A_HEADER
+            )));
+        }
+        for (name, value) in &opts.headers {
+            if !crate::transport::header_name_allowed(name)
+                || !crate::transport::header_value_allowed(value)
+            {
+                return Err(Error::invalid_argument(format!(
+                    "headers: `{name}` is not a header name HTTP allows, or its value has {}",
+                    crate::transport::NOT_IN_A_HEADER
+                )));
+            }
+        }
         for url in std::iter::once(&api_url).chain(sandbox_url.as_ref()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(Error::invalid_argument(format!(
@@ -203,5 +222,34 @@ impl ConnectionConfig {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_headers_no_header_can_carry_are_refused_without_showing_them() {
+        let resolve = |api_key: &str, headers: Vec<(String, String)>| {
+            ConnectionConfig::resolve(&ConnectionOpts {
+                api_key: Some(api_key.to_string()),
+                api_url: Some("http://127.0.0.1:1".to_string()),
+                headers,
+                ..Default::default()
+            })
+        };
+        assert!(resolve("sk_e2b_ok", vec![("x-team".into(), "a b".into())]).is_ok());
+        for key in ["sk\r\nX-Evil: 1", "sk\0", "sk_ключ"] {
+            let e = resolve(key, vec![]).expect_err(key);
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().starts_with("apiKey "), "{}", e.message());
+            assert!(!e.message().contains(key), "{}", e.message());
+        }
+        for (name, value) in [("x team", "v"), ("x-team", "a\nb")] {
+            let e = resolve("sk", vec![(name.into(), value.into())]).expect_err(name);
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().starts_with("headers: "), "{}", e.message());
+        }
     }
 }

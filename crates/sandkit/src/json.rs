@@ -74,7 +74,8 @@ enum Kind<'a> {
 
 /// How many bytes at the start of `rest` need no look in a string: none is a quote, a
 /// backslash or a control character. Eight at a time (a long string, such as base64 command
-/// output, is read at memory speed instead of a branch per byte); the byte loop does the rest.
+/// output, is read at memory speed instead of a branch per byte), and exact: the first byte
+/// past the run is one of those, or the end.
 fn plain_run(rest: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -88,9 +89,17 @@ fn plain_run(rest: &[u8]) -> usize {
             | zero_byte(w ^ (ONES * u64::from(b'\\')))
             | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
         if special != 0 {
-            break;
+            // The lowest flag marks the first special byte: a flag can be wrong only above a
+            // byte that really is special, where the subtraction borrowed.
+            return n + (special.trailing_zeros() / 8) as usize;
         }
         n += 8;
+    }
+    while let Some(&b) = rest.get(n) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        n += 1;
     }
     n
 }
@@ -241,7 +250,7 @@ impl<'a> Parser<'a> {
                     run_start = self.pos;
                 }
                 0..=0x1f => return Err(self.error("control character in string")),
-                _ => self.pos += 1 + plain_run(&self.input[self.pos + 1..]),
+                _ => self.pos += plain_run(&self.input[self.pos..]),
             }
         }
         let tail = &self.input[run_start..self.pos];
@@ -366,14 +375,28 @@ impl<'a> Tokens<'a> {
         }
     }
 
+    /// The next significant byte, not consumed. The parser's `peek` would make an error
+    /// (its message, its offset) only for this reader to drop it.
+    fn peek(&mut self) -> Option<u8> {
+        loop {
+            let b = *self.parser.input.get(self.parser.pos)?;
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+            self.parser.pos += 1;
+        }
+    }
+
     /// Consumes `byte` if it is the next significant one.
     pub fn eat(&mut self, byte: u8) -> Option<bool> {
-        self.parser.eat(byte).ok()
+        let found = self.peek()? == byte;
+        self.parser.pos += usize::from(found);
+        Some(found)
     }
 
     /// Consumes `null` if it comes next.
     pub fn null(&mut self) -> Option<bool> {
-        if self.parser.peek().ok()? != b'n' {
+        if self.peek()? != b'n' {
             return Some(false);
         }
         self.parser.literal(b"null").ok().map(|_| true)
@@ -381,18 +404,15 @@ impl<'a> Tokens<'a> {
 
     /// The next value, which must be a string without escapes.
     pub fn plain_string(&mut self) -> Option<&'a str> {
-        if self.parser.peek().ok()? != b'"' {
+        if self.peek()? != b'"' {
             return None;
         }
         let input = self.parser.input;
         let start = self.parser.pos + 1;
-        let mut pos = start;
-        loop {
-            match *input.get(pos)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => pos += 1 + plain_run(&input[pos + 1..]),
-            }
+        let pos = start + plain_run(input.get(start..)?);
+        // A backslash, a control character or the end: the full reader decides.
+        if *input.get(pos)? != b'"' {
+            return None;
         }
         self.parser.pos = pos + 1;
         self.text.get(start..pos)
@@ -400,7 +420,7 @@ impl<'a> Tokens<'a> {
 
     /// The next value, which must be a whole number that fits a `u32`, written as digits.
     pub fn u32(&mut self) -> Option<u32> {
-        if !self.parser.peek().ok()?.is_ascii_digit() {
+        if !self.peek()?.is_ascii_digit() {
             return None;
         }
         let digits = self.parser.number().ok()?;
@@ -886,37 +906,51 @@ fn decimal_into(out: &mut String, mut n: u64) {
     out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
+/// Appends the ASCII byte `b`: `String::push` encodes a `char` first, which in the
+/// size-optimised wasm build is a call and a branch for every comma and quote written.
+#[inline(always)]
+fn push_ascii(out: &mut String, b: u8) {
+    debug_assert!(b.is_ascii());
+    // SAFETY: an ASCII byte is a whole UTF-8 character.
+    unsafe { out.as_mut_vec() }.push(b);
+}
+
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
 pub fn quote_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut run = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    push_ascii(out, b'"');
+    // Written up to `run`; looked at up to `i`. Past each plain run comes a byte to escape.
+    let (mut run, mut i) = (0, 0);
+    while i < bytes.len() {
+        i += plain_run(bytes.get(i..).unwrap_or_default());
+        let Some(&b) = bytes.get(i) else { break };
         let short = match b {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'\n' => 'n',
-            b'\r' => 'r',
-            b'\t' => 't',
-            0x08 => 'b',
-            0x0c => 'f',
-            0..=0x1f => 'u',
-            _ => continue,
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            _ => b'u',
         };
         // `get`: slicing with `[]` would bring the panic message of a bad char boundary (and
         // with it `char`'s Debug formatting) into wasm; these are ASCII positions anyway.
         out.push_str(s.get(run..i).unwrap_or_default());
-        out.push('\\');
-        out.push(short);
-        if short == 'u' {
+        push_ascii(out, b'\\');
+        push_ascii(out, short);
+        if short == b'u' {
             out.push_str("00");
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
+            push_ascii(out, HEX[usize::from(b >> 4)]);
+            push_ascii(out, HEX[usize::from(b & 15)]);
         }
-        run = i + 1;
+        i += 1;
+        run = i;
     }
     out.push_str(s.get(run..).unwrap_or_default());
-    out.push('"');
+    push_ascii(out, b'"');
 }
 
 /// `s` as a JSON string.
@@ -939,9 +973,17 @@ impl Writer {
         Writer::default()
     }
 
+    /// A writer whose output will be about `bytes` long: it grows once, not as it goes.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Writer {
+            out: String::with_capacity(bytes),
+            comma: false,
+        }
+    }
+
     fn separate(&mut self) {
         if self.comma {
-            self.out.push(',');
+            push_ascii(&mut self.out, b',');
         }
         self.comma = true;
     }
@@ -957,7 +999,7 @@ impl Writer {
     }
 
     pub fn end_object(&mut self) {
-        self.out.push('}');
+        push_ascii(&mut self.out, b'}');
         self.comma = true;
     }
 
@@ -967,7 +1009,7 @@ impl Writer {
     }
 
     pub fn end_array(&mut self) {
-        self.out.push(']');
+        push_ascii(&mut self.out, b']');
         self.comma = true;
     }
 
@@ -975,7 +1017,7 @@ impl Writer {
     pub fn key(&mut self, key: &str) {
         self.separate();
         quote_into(&mut self.out, key);
-        self.out.push(':');
+        push_ascii(&mut self.out, b':');
         self.comma = false;
     }
 
@@ -996,7 +1038,7 @@ impl Writer {
     pub fn i64(&mut self, n: i64) {
         self.separate();
         if n < 0 {
-            self.out.push('-');
+            push_ascii(&mut self.out, b'-');
         }
         decimal_into(&mut self.out, n.unsigned_abs());
     }
@@ -1077,6 +1119,23 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_plain_run_ends_exactly_at_the_first_byte_to_look_at() {
+        // Every special byte at every offset, after plain bytes of every kind (high bytes
+        // included: the word tricks must not take them for special), with more after it.
+        let plain = "aé~ \u{7f}\u{ff}Z9".repeat(4);
+        for special in [b'"', b'\\', 0, 0x1f, b'\n'] {
+            for at in 0..plain.len() {
+                let mut bytes = plain.as_bytes()[..at].to_vec();
+                bytes.push(special);
+                bytes.extend_from_slice(b"\"\\\x01 tail");
+                assert_eq!(super::plain_run(&bytes), at, "{special} at {at}");
+            }
+        }
+        assert_eq!(super::plain_run(plain.as_bytes()), plain.len());
+        assert_eq!(super::plain_run(b""), 0);
+    }
 
     #[test]
     fn a_quote_backslash_or_control_character_is_seen_at_every_offset() {

@@ -30,6 +30,10 @@ pub mod info;
 pub mod info_json;
 pub mod interpreter;
 pub mod js_options;
+#[cfg(target_arch = "wasm32")]
+pub mod js_task;
+#[cfg(target_arch = "wasm32")]
+mod js_wait;
 pub mod json;
 pub mod maybe_send;
 pub mod op;

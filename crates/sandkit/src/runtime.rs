@@ -110,70 +110,32 @@ pub use wasm::JsRuntime;
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use super::*;
-    use js_sys::Function;
-    use std::cell::{Cell, RefCell};
+    use crate::js_wait::Timer;
     use std::future::Future;
     use std::pin::Pin;
-    use std::rc::Rc;
-    use std::task::{Context, Poll, Waker};
-    use wasm_bindgen::prelude::{Closure, wasm_bindgen};
-    use wasm_bindgen::{JsCast, JsValue};
+    use std::task::{Context, Poll};
 
     /// `Date.now`, the global `setTimeout` and `Math.random`.
     #[derive(Default, Clone, Copy)]
     pub struct JsRuntime;
 
-    // The global functions, looked up when called (every runtime the SDK supports has them;
-    // `catch` turns their absence into an error instead of a trap).
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(catch, js_name = setTimeout)]
-        fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
-        #[wasm_bindgen(catch, js_name = clearTimeout)]
-        fn clear_timeout(timer: &JsValue) -> Result<(), JsValue>;
-    }
-
     /// The longest delay `setTimeout` keeps: a longer one (over 24.8 days) overflows, and
     /// browsers, Node and workerd all fire it at once.
     const MAX_TIMER_MS: u64 = i32::MAX as u64;
 
-    /// A pending `setTimeout`. Dropping it clears the timer: a request deadline that lost the
-    /// race must not keep Node's event loop (or a Worker's request) alive until it fires.
-    /// The timer calls one closure of ours, which wakes the task: a `Promise` and a `JsFuture`
-    /// would be two more callbacks, a `then` and a microtask for every request's deadline.
-    /// A sleep longer than one timer takes is a chain of timers (`rest_ms`).
+    /// A sleep: a chain of timers when it is longer than one timer takes. Dropping it clears
+    /// the pending timer.
     struct Sleep {
-        shared: Rc<Fired>,
-        /// Called by the timer; kept until the timer is cleared or has fired.
-        _callback: Closure<dyn FnMut()>,
-        timer: Option<JsValue>,
+        /// `None` when the runtime has no timers: then it ends at once rather than never.
+        timer: Option<Timer>,
         rest_ms: u64,
-    }
-
-    #[derive(Default)]
-    struct Fired {
-        fired: Cell<bool>,
-        waker: RefCell<Option<Waker>>,
     }
 
     impl Sleep {
         fn new(ms: u64) -> Sleep {
             let now = ms.min(MAX_TIMER_MS);
-            let shared = Rc::new(Fired::default());
-            let on_fire = Rc::clone(&shared);
-            let callback = Closure::<dyn FnMut()>::new(move || {
-                on_fire.fired.set(true);
-                if let Some(waker) = on_fire.waker.borrow_mut().take() {
-                    waker.wake();
-                }
-            });
-            let timer = set_timeout(callback.as_ref().unchecked_ref(), now as f64).ok();
-            // No timer at all: fire at once rather than hang forever.
-            shared.fired.set(timer.is_none());
             Sleep {
-                shared,
-                _callback: callback,
-                timer,
+                timer: Timer::start(now as f64),
                 rest_ms: ms - now,
             }
         }
@@ -183,25 +145,14 @@ mod wasm {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            while self.shared.fired.get() {
-                self.timer = None;
+            loop {
+                if let Some(timer) = self.timer.as_mut() {
+                    std::task::ready!(Pin::new(timer).poll(cx));
+                }
                 if self.rest_ms == 0 {
                     return Poll::Ready(());
                 }
-                // The fired timer's state goes (nothing to clear); the next one is checked
-                // at once.
                 *self = Sleep::new(self.rest_ms);
-            }
-            *self.shared.waker.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    }
-
-    impl Drop for Sleep {
-        fn drop(&mut self) {
-            // Cleared before the callback goes: a timer must never call a dropped closure.
-            if let Some(timer) = self.timer.take() {
-                let _ = clear_timeout(&timer);
             }
         }
     }

@@ -3,15 +3,15 @@
 
 use super::{
     Body, BodyPart, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
-    TransportErrorKind, refuse_redirect,
+    TransportErrorKind, refuse_header, refuse_redirect,
 };
+use crate::js_wait::settled;
 use crate::maybe_send::BoxFuture;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -19,6 +19,21 @@ extern "C" {
     // URL and init rather than a `Request`: fetch would copy a `Request` into a new one.
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(url: &str, init: &web_sys::RequestInit) -> Promise;
+    // Without `catch` (whose wrapper makes a function per call): none of these throws. A
+    // header name of ours is valid, an `AbortController` is made from nothing, and a body
+    // already read makes `arrayBuffer()` reject, not throw.
+    #[wasm_bindgen(js_name = Headers)]
+    type ResponseHeaders;
+    #[wasm_bindgen(method)]
+    fn get(this: &ResponseHeaders, name: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = AbortController)]
+    type Controller;
+    #[wasm_bindgen(constructor, js_class = "AbortController")]
+    fn new() -> Controller;
+    #[wasm_bindgen(js_name = Response)]
+    type WholeResponse;
+    #[wasm_bindgen(method, js_name = arrayBuffer)]
+    fn array_buffer(this: &WholeResponse) -> Promise;
 }
 
 /// Sends requests with the runtime's `fetch`.
@@ -111,25 +126,42 @@ async fn set_body(init: &web_sys::RequestInit, body: RequestBody) -> Result<(), 
     Ok(())
 }
 
-async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(request.method.as_str());
-    let headers = web_sys::Headers::new().map_err(other)?;
-    for (k, v) in &request.headers {
-        // Headers a browser sets itself (a page may not).
-        if is_browser && (k == "user-agent" || k == "accept-encoding") {
-            continue;
-        }
-        headers.append(k, v).map_err(other)?;
+/// The request's `RequestInit` as JSON, for one `JSON.parse`: set property by property and
+/// header by header, it took a call across the boundary for each. Never followed: see
+/// `refuse_redirect` (browsers then answer an opaque redirect, status 0).
+fn init_json(request: &HttpRequest, is_browser: bool, no_store: bool) -> String {
+    let mut out = String::with_capacity(64 + 48 * request.headers.len());
+    out.push_str("{\"method\":\"");
+    out.push_str(request.method.as_str());
+    out.push_str("\",\"redirect\":\"manual\",");
+    if no_store {
+        out.push_str("\"cache\":\"no-store\",");
     }
-    init.set_headers(&headers);
-    // Never followed: see `refuse_redirect`. Browsers then answer an opaque redirect (status 0).
-    Reflect::set(
-        &init,
-        &JsValue::from_str("redirect"),
-        &JsValue::from_str("manual"),
-    )
-    .map_err(other)?;
+    out.push_str("\"headers\":[");
+    // Headers a browser sets itself (a page may not).
+    let sent = request
+        .headers
+        .iter()
+        .filter(|(k, _)| !(is_browser && (k == "user-agent" || k == "accept-encoding")));
+    for (i, (k, v)) in sent.enumerate() {
+        out.push_str(if i == 0 { "[" } else { ",[" });
+        crate::json::quote_into(&mut out, k);
+        out.push(',');
+        crate::json::quote_into(&mut out, v);
+        out.push(']');
+    }
+    out.push_str("]}");
+    out
+}
+
+async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    if let Some(e) = request
+        .headers
+        .iter()
+        .find_map(|(k, v)| refuse_header(k, v))
+    {
+        return Err(e);
+    }
     // A browser's HTTP cache lets one GET per URL be in flight: a second GET of the same URL
     // (another call reading the same page, or a retry) waits up to 20 s for the first, so
     // one stalled request held up others past their deadlines. Such a GET bypasses the cache.
@@ -137,14 +169,9 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     // every call would pay a second round trip.
     let (in_flight, another) =
         InFlight::enter(is_browser && request.method.as_str() == "GET", &request.url);
-    if another {
-        Reflect::set(
-            &init,
-            &JsValue::from_str("cache"),
-            &JsValue::from_str("no-store"),
-        )
-        .map_err(other)?;
-    }
+    let init: web_sys::RequestInit = js_sys::JSON::parse(&init_json(&request, is_browser, another))
+        .map_err(other)?
+        .unchecked_into();
     if let Some(body) = request.body {
         set_body(&init, body).await?;
     }
@@ -154,18 +181,18 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     // next calls queue behind it. A streamed answer dropped before its end is aborted too:
     // cancelling the reader alone leaves some runtimes (workerd) reading it, and the server's
     // work (a process, an execution) goes on for nobody.
-    let controller = web_sys::AbortController::new().map_err(other)?;
+    let controller: web_sys::AbortController = Controller::new().unchecked_into();
     init.set_signal(Some(&controller.signal()));
     let mut abort = AbortOnDrop(Some(controller));
-    let resp: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
+    let resp: web_sys::Response = settled(&global_fetch(&request.url, &init))
         .await
         .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
-    let headers = resp.headers();
+    let headers: ResponseHeaders = resp.headers().unchecked_into();
     let mut out_headers = Vec::new();
-    for name in super::READ_HEADERS {
-        if let Ok(Some(value)) = headers.get(name) {
+    for name in super::headers_for_status(status) {
+        if let Some(value) = headers.get(name) {
             out_headers.push((name.to_string(), value));
         }
     }
@@ -179,7 +206,7 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
             in_flight,
         )))
     } else {
-        let buf = JsFuture::from(resp.array_buffer().map_err(other)?)
+        let buf = settled(&resp.unchecked_ref::<WholeResponse>().array_buffer())
             .await
             .map_err(|e| TransportError::new(TransportErrorKind::Reset, js_message(&e)))?;
         // Whole: nothing left to abort, and the cache's turn is over.
@@ -257,12 +284,9 @@ impl Drop for BodyReader {
             if let Some(abort) = &self.abort {
                 abort.abort();
             }
-            // Awaited (and so handled) in a task of its own: on a stream that errored in the
-            // meantime the promise rejects, and an unhandled rejection ends a Node process.
-            let cancelled = JsFuture::from(self.reader.cancel());
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = cancelled.await;
-            });
+            // Handled, though nobody waits for it: on a stream that errored in the meantime
+            // the promise rejects, and an unhandled rejection ends a Node process.
+            drop(settled(&self.reader.cancel()));
         }
     }
 }
@@ -283,7 +307,7 @@ fn body_stream(
     });
     futures_util::stream::unfold(reader, |reader| async move {
         let mut reader = reader?;
-        let chunk = match JsFuture::from(reader.reader.read()).await {
+        let chunk = match settled(&reader.reader.read()).await {
             Ok(c) => c,
             Err(e) => {
                 reader.finished = true;

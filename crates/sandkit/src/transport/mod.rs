@@ -129,6 +129,51 @@ pub const READ_HEADERS: [&str; 7] = [
     "ratelimit",
 ];
 
+/// The response headers worth reading for `status`; the `fetch` transport reads only these,
+/// as each read is a call across the wasm boundary: listing pages and downloads read theirs
+/// on success, a redirect its target, the retry policy a 429's delays.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn headers_for_status(status: u16) -> &'static [&'static str] {
+    match status {
+        200..=299 => &["x-next-token", "content-length", "content-encoding"],
+        300..=399 => &["location"],
+        429 => &["retry-after", "ratelimit-reset", "ratelimit"],
+        _ => &[],
+    }
+}
+
+/// Whether `name` is an HTTP token, as a header name must be.
+pub(crate) fn header_name_allowed(name: &str) -> bool {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty() && name.bytes().all(token)
+}
+
+/// Whether `fetch` takes `value` for a header: no line break, no NUL, nothing beyond Latin-1.
+pub(crate) fn header_value_allowed(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c <= '\u{ff}' && !matches!(c, '\0' | '\r' | '\n'))
+}
+
+/// What an HTTP header cannot carry, for messages.
+pub(crate) const NOT_IN_A_HEADER: &str = "a line break, a NUL or a character beyond Latin-1";
+
+/// A header that `fetch` would refuse, named (never its value: it may be a secret). Refused
+/// here rather than as `fetch`'s rejection, whose message quotes the value and which the retry
+/// policy could take for a broken connection.
+pub(crate) fn refuse_header(name: &str, value: &str) -> Option<TransportError> {
+    let message = if !header_name_allowed(name) {
+        "a request header has a name that HTTP does not allow".to_string()
+    } else if !header_value_allowed(value) {
+        format!(
+            "the request's {name} header has a value that HTTP does not allow ({NOT_IN_A_HEADER})"
+        )
+    } else {
+        return None;
+    };
+    Some(TransportError::new(TransportErrorKind::Other, message))
+}
+
 /// A response header's value. Only the names in [`READ_HEADERS`] may be read: the `fetch`
 /// transport hands over no others.
 pub(crate) fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -233,6 +278,40 @@ pub trait Transport: crate::maybe_send::MaybeSend + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_header_is_read_for_some_status_and_only_listed_ones() {
+        let mut read: Vec<&str> = (0..=599).flat_map(headers_for_status).copied().collect();
+        read.sort_unstable();
+        read.dedup();
+        let mut listed = READ_HEADERS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(read, listed);
+        assert!(headers_for_status(200).contains(&"x-next-token"));
+        assert!(headers_for_status(206).contains(&"content-length"));
+        assert_eq!(headers_for_status(307), ["location"]);
+        assert!(headers_for_status(429).contains(&"retry-after"));
+        assert!(headers_for_status(500).is_empty());
+    }
+
+    #[test]
+    fn headers_fetch_would_refuse_are_named_without_their_values() {
+        assert!(refuse_header("x-api-key", "sk_e2b_0123 ÿ\t").is_none());
+        for bad in ["a\r\nb", "a\nb", "a\0b", "ключ"] {
+            let e = refuse_header("x-api-key", bad).expect(bad);
+            assert_eq!(e.kind, TransportErrorKind::Other);
+            assert!(e.message.contains("x-api-key"), "{}", e.message);
+            assert!(!e.message.contains(bad), "{}", e.message);
+        }
+        for bad in ["", "a b", "a:b", "ключ"] {
+            let e = refuse_header(bad, "v").expect(bad);
+            assert!(
+                e.message.starts_with("a request header has a name"),
+                "{}",
+                e.message
+            );
+        }
+    }
 
     #[test]
     fn response_headers_are_read_by_listed_names_only() {

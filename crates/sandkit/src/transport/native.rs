@@ -2,7 +2,7 @@
 
 use super::{
     Body, BodyPart, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError,
-    TransportErrorKind, refuse_redirect,
+    TransportErrorKind, refuse_header, refuse_redirect,
 };
 use crate::maybe_send::BoxFuture;
 use futures_util::StreamExt;
@@ -113,6 +113,14 @@ impl Transport for NativeTransport {
                 Method::Put => reqwest::Method::PUT,
                 Method::Delete => reqwest::Method::DELETE,
             };
+            // What `fetch` refuses is refused here too: both bindings give the same error.
+            if let Some(e) = request
+                .headers
+                .iter()
+                .find_map(|(k, v)| refuse_header(k, v))
+            {
+                return Err(e);
+            }
             let mut builder = self.client(&request.url)?.request(method, &request.url);
             for (k, v) in &request.headers {
                 builder = builder.header(k, v);
