@@ -9,7 +9,7 @@ use crate::js_wait::settled;
 use crate::maybe_send::BoxFuture;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 
@@ -34,6 +34,14 @@ extern "C" {
     type WholeResponse;
     #[wasm_bindgen(method, js_name = arrayBuffer)]
     fn array_buffer(this: &WholeResponse) -> Promise;
+    /// What a reader's `read()` gives: `{ done, value }`. Read through getters, not
+    /// `Reflect.get` with a key made anew for every chunk.
+    #[wasm_bindgen(js_name = Object)]
+    type ReadResult;
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &ReadResult) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn value(this: &ReadResult) -> JsValue;
 }
 
 /// Sends requests with the runtime's `fetch`.
@@ -320,16 +328,12 @@ fn body_stream(
                 ));
             }
         };
-        let obj: &Object = chunk.unchecked_ref();
-        let done = Reflect::get(obj, &JsValue::from_str("done"))
-            .ok()?
-            .as_bool()
-            .unwrap_or(true);
-        if done {
+        let chunk: &ReadResult = chunk.unchecked_ref();
+        if chunk.done() {
             reader.finished = true;
             return None;
         }
-        let value = Reflect::get(obj, &JsValue::from_str("value")).ok()?;
+        let value = chunk.value();
         // A response body's chunks are `Uint8Array`s (the Fetch standard says so), which
         // `Uint8Array::new` would copy before `to_vec` copies them again.
         let bytes = value.unchecked_ref::<Uint8Array>().to_vec();
