@@ -378,13 +378,8 @@ impl<'a> Tokens<'a> {
     /// The next significant byte, not consumed. The parser's `peek` would make an error
     /// (its message, its offset) only for this reader to drop it.
     fn peek(&mut self) -> Option<u8> {
-        loop {
-            let b = *self.parser.input.get(self.parser.pos)?;
-            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                return Some(b);
-            }
-            self.parser.pos += 1;
-        }
+        self.parser.skip_whitespace();
+        self.parser.input.get(self.parser.pos).copied()
     }
 
     /// Consumes `byte` if it is the next significant one.

@@ -138,28 +138,29 @@ async fn set_body(init: &web_sys::RequestInit, body: RequestBody) -> Result<(), 
 /// header by header, it took a call across the boundary for each. Never followed: see
 /// `refuse_redirect` (browsers then answer an opaque redirect, status 0).
 fn init_json(request: &HttpRequest, is_browser: bool, no_store: bool) -> String {
-    let mut out = String::with_capacity(64 + 48 * request.headers.len());
-    out.push_str("{\"method\":\"");
-    out.push_str(request.method.as_str());
-    out.push_str("\",\"redirect\":\"manual\",");
+    let mut out = crate::json::Writer::with_capacity(64 + 48 * request.headers.len());
+    out.begin_object();
+    out.field_str("method", request.method.as_str());
+    out.field_str("redirect", "manual");
     if no_store {
-        out.push_str("\"cache\":\"no-store\",");
+        out.field_str("cache", "no-store");
     }
-    out.push_str("\"headers\":[");
+    out.key("headers");
+    out.begin_array();
     // Headers a browser sets itself (a page may not).
     let sent = request
         .headers
         .iter()
         .filter(|(k, _)| !(is_browser && (k == "user-agent" || k == "accept-encoding")));
-    for (i, (k, v)) in sent.enumerate() {
-        out.push_str(if i == 0 { "[" } else { ",[" });
-        crate::json::quote_into(&mut out, k);
-        out.push(',');
-        crate::json::quote_into(&mut out, v);
-        out.push(']');
+    for (k, v) in sent {
+        out.begin_array();
+        out.str(k);
+        out.str(v);
+        out.end_array();
     }
-    out.push_str("]}");
-    out
+    out.end_array();
+    out.end_object();
+    out.finish()
 }
 
 async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, TransportError> {
