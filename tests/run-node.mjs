@@ -240,6 +240,54 @@ if (impl !== 'e2b') {
   packageChecks.push(r)
 }
 
+// The other side of it: while a call waits (here a retry's backoff after a 429, when no
+// socket is open), its timer must hold the event loop open, or Node ends the script with the
+// call unsettled (exit 13). The wasm build's timers share one `setTimeout`, let go of only
+// while nothing waits. The child's server is unref'd: it holds nothing.
+async function waitsHoldTheProcess() {
+  const name = 'lifecycle: a call waiting out a 429 backoff (no socket open) keeps the script running until it ends'
+  const script = `
+    const { createServer } = await import('node:http')
+    const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
+    let calls = 0
+    const server = createServer((req, res) => {
+      calls++
+      const busy = calls === 1
+      res.writeHead(busy ? 429 : 404, { 'content-type': 'application/json', connection: 'close', ...(busy ? { 'retry-after': '1' } : {}) })
+      res.end(JSON.stringify({ code: busy ? 429 : 404, message: busy ? 'slow down' : 'no such sandbox' }))
+    })
+    await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
+    server.unref()
+    const o = { apiKey: 'e2b_0123456789abcdef', apiUrl: 'http://127.0.0.1:' + server.address().port }
+    const started = Date.now()
+    const err = await Sandbox.getInfo('nosuchsandbox', o).then(() => null, (e) => e)
+    console.log('done', calls, err && err.name, Date.now() - started)`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const code = await new Promise((done) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL')
+      done('hung')
+    }, 30_000)
+    child.on('exit', (c) => {
+      clearTimeout(t)
+      done(c)
+    })
+  })
+  const m = /done (\d+) (\w+) (\d+)/.exec(out)
+  if (code === 0 && m && m[1] === '2' && m[2] === 'SandboxNotFoundError' && Number(m[3]) >= 900) {
+    return { name, ok: true, detail: `2 requests, the second after ${m[3]} ms, then ${m[2]}` }
+  }
+  return { name, ok: false, error: `exit ${code}; output: ${out.trim() || '(none)'}` }
+}
+if (impl !== 'e2b') {
+  const r = await waitsHoldTheProcess().catch((err) => runnerFailure('lifecycle: waits hold the process', err))
+  printCheck(r)
+  packageChecks.push(r)
+}
+
 // Calls must leave nothing on the JavaScript heap. The wasm build once kept two closures per
 // call with a deadline: the deadline's timer, cleared, left its promise pending, and a
 // JsFuture of a promise that never settles keeps its callbacks. The napi build once kept a

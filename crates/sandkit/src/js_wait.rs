@@ -6,6 +6,11 @@
 //! call, an entry in a `FinalizationRegistry`, and calls across the boundary to drop it. A
 //! `getInfo` awaited two promises and a timer. A bound function costs the engine none of
 //! that.
+//!
+//! Where a timer can be let go of without clearing it (Node's `unref`), every timer of the
+//! module is one `setTimeout`, set for the earliest of them ([`Alarms`]). Node keeps a list
+//! of timers per delay, and a request deadline's timer, alone in its list, made a list and
+//! dropped it at every call: about 3% of a `getInfo`.
 
 use js_sys::Promise;
 use std::cell::RefCell;
@@ -31,6 +36,18 @@ extern "C" {
     fn set_timeout(handler: &Callback, ms: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(timer: &JsValue);
+    /// What `setTimeout` returns: in Node an object that can stop (`unref`) and resume
+    /// (`ref`) holding the event loop open, elsewhere a number.
+    type TimerHandle;
+    #[wasm_bindgen(method, getter, js_name = unref)]
+    fn unref_member(this: &TimerHandle) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn unref(this: &TimerHandle);
+    #[wasm_bindgen(method, js_name = ref)]
+    fn hold(this: &TimerHandle);
+    /// A clock that the wall clock's steps do not move.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn monotonic_now() -> f64;
 }
 
 enum Slot {
@@ -112,6 +129,16 @@ thread_local! {
     /// `resolved(id, value)` and `rejected(id, reason)`, made once for the module's life.
     static RESOLVED: Callback = callback(|id, value| settle(id, Ok(value)));
     static REJECTED: Callback = callback(|id, reason| settle(id, Err(reason)));
+    static ALARMS: RefCell<Alarms> = const {
+        RefCell::new(Alarms {
+            mode: Mode::Unknown,
+            pending: Vec::new(),
+            timer: None,
+            held: false,
+        })
+    };
+    /// The shared timer's callback (of the others' type: one kind of closure in the glue).
+    static ALARM: Callback = callback(|_, _| ring());
 }
 
 fn bound(f: &'static std::thread::LocalKey<Callback>, id: u32) -> Callback {
@@ -184,23 +211,155 @@ impl Drop for Settled {
     }
 }
 
-/// A `setTimeout`, cleared when dropped before it fired: a deadline that lost its race must
-/// not keep Node's event loop (or a Worker's request) alive until it fires. `None` where the
+/// How this runtime's timers are made, found out at the first one.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Unknown,
+    /// A `setTimeout` for each timer (browsers, workerd: a Worker's timers belong to the
+    /// request that set them, so one could not serve the next request's calls).
+    Own,
+    /// One `setTimeout` for them all (Node).
+    Shared,
+}
+
+/// The timers of [`Mode::Shared`].
+struct Alarms {
+    mode: Mode,
+    /// Each pending timer: when it ends (on [`monotonic_now`]'s clock) and its wait's slot.
+    pending: Vec<(f64, u32)>,
+    /// The `setTimeout` while it has not fired, and when it fires: never after the earliest
+    /// pending timer ends.
+    timer: Option<(TimerHandle, f64)>,
+    /// Whether it holds Node's event loop open: exactly while a timer is pending, as a
+    /// `setTimeout` per timer would.
+    held: bool,
+}
+
+impl Alarms {
+    /// Starts a timer of `ms` for the wait `id`; `None` where the runtime has no timers.
+    fn start(&mut self, id: u32, ms: f64) -> Option<Source> {
+        if self.mode == Mode::Unknown {
+            self.mode = probe();
+        }
+        if self.mode == Mode::Own {
+            return set_timeout(&bound(&RESOLVED, id), ms).ok().map(Source::Own);
+        }
+        let now = monotonic_now();
+        self.pending.push((now + ms, id));
+        self.arm(now);
+        Some(Source::Shared)
+    }
+
+    /// Sets the timer for the earliest pending one, unless it fires before that already.
+    fn arm(&mut self, now: f64) {
+        let Some(first) = self.pending.iter().map(|p| p.0).reduce(f64::min) else {
+            self.let_go();
+            return;
+        };
+        if let Some((handle, at)) = &self.timer {
+            if *at <= first {
+                if !self.held {
+                    handle.hold();
+                    self.held = true;
+                }
+                return;
+            }
+            clear_timeout(handle);
+        }
+        let delay = (first - now).max(0.0).ceil();
+        self.timer = ALARM
+            .with(|f| set_timeout(f, delay))
+            .ok()
+            .map(|h| (h.unchecked_into(), now + delay));
+        self.held = true;
+    }
+
+    /// Nothing is pending: the timer, left to fire in vain, must not keep Node running.
+    fn let_go(&mut self) {
+        if let (Some((handle, _)), true) = (&self.timer, self.held) {
+            handle.unref();
+        }
+        self.held = false;
+    }
+
+    /// Forgets the timer of `id`, if it has not ended.
+    fn cancel(&mut self, id: u32) {
+        if let Some(i) = self.pending.iter().position(|p| p.1 == id) {
+            self.pending.swap_remove(i);
+            if self.pending.is_empty() {
+                self.let_go();
+            }
+        }
+    }
+}
+
+/// Whether timer handles can be let go of ([`Mode::Shared`]); the probe's timer is cleared.
+fn probe() -> Mode {
+    let has_clock = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
+        .is_ok_and(|p| p.is_object());
+    match ALARM.with(|f| set_timeout(f, 1000.0)) {
+        Ok(handle) => {
+            let can_let_go = handle
+                .unchecked_ref::<TimerHandle>()
+                .unref_member()
+                .is_function();
+            clear_timeout(&handle);
+            if has_clock && can_let_go {
+                Mode::Shared
+            } else {
+                Mode::Own
+            }
+        }
+        Err(_) => Mode::Own,
+    }
+}
+
+/// The shared timer fired: ends the timers that are due, one at a time (each may start
+/// others as it ends), then sets it for the rest. Early (Node's loop clock counts whole
+/// milliseconds) it ends none and is set again.
+fn ring() {
+    let now = monotonic_now();
+    ALARMS.with_borrow_mut(|a| {
+        a.timer = None;
+        a.held = false;
+    });
+    while let Some(id) = ALARMS.with_borrow_mut(|a| {
+        let i = a.pending.iter().position(|p| p.0 <= now)?;
+        Some(a.pending.swap_remove(i).1)
+    }) {
+        settle(id, Ok(JsValue::UNDEFINED));
+    }
+    // Those woken may have taken a while, and started timers of their own.
+    let now = monotonic_now();
+    ALARMS.with_borrow_mut(|a| a.arm(now));
+}
+
+enum Source {
+    Own(JsValue),
+    Shared,
+    Fired,
+}
+
+/// A timer, cleared (or forgotten) when dropped before it fired: a deadline that lost its
+/// race must not
+/// keep Node's event loop (or a Worker's request) alive until it fires. `None` where the
 /// runtime has no timers.
 pub struct Timer {
     wait: Wait,
-    handle: Option<JsValue>,
+    source: Source,
 }
 
 impl Timer {
+    /// A timer of `ms`, at most `i32::MAX` (a longer one fires at once).
     pub fn start(ms: f64) -> Option<Timer> {
         let wait = Wait::new();
-        let handle = set_timeout(&bound(&RESOLVED, wait.0), ms).ok();
-        if handle.is_none() {
-            SLOTS.with_borrow_mut(|s| s.release(wait.0));
-            return None;
+        match ALARMS.with_borrow_mut(|a| a.start(wait.0, ms)) {
+            Some(source) => Some(Timer { wait, source }),
+            None => {
+                SLOTS.with_borrow_mut(|s| s.release(wait.0));
+                None
+            }
         }
-        Some(Timer { wait, handle })
     }
 }
 
@@ -208,12 +367,12 @@ impl Future for Timer {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.handle.is_none() {
+        if matches!(self.source, Source::Fired) {
             return Poll::Ready(());
         }
         let out = self.wait.poll_outcome(cx).map(|_| ());
         if out.is_ready() {
-            self.handle = None;
+            self.source = Source::Fired;
         }
         out
     }
@@ -221,9 +380,12 @@ impl Future for Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        // Cleared, its callback never comes; fired, it came. Either way the slot is free.
-        if let Some(handle) = self.handle.take() {
-            clear_timeout(&handle);
+        // Cleared or forgotten, its callback never comes; fired, it came. Either way the
+        // slot is free.
+        match std::mem::replace(&mut self.source, Source::Fired) {
+            Source::Own(handle) => clear_timeout(&handle),
+            Source::Shared => ALARMS.with_borrow_mut(|a| a.cancel(self.wait.0)),
+            Source::Fired => {}
         }
         SLOTS.with_borrow_mut(|s| s.release(self.wait.0));
     }
