@@ -341,9 +341,8 @@ enum Source {
 }
 
 /// A timer, cleared (or forgotten) when dropped before it fired: a deadline that lost its
-/// race must not
-/// keep Node's event loop (or a Worker's request) alive until it fires. `None` where the
-/// runtime has no timers.
+/// race must not keep Node's event loop (or a Worker's request) alive until it fires. `None`
+/// where the runtime has no timers.
 pub struct Timer {
     wait: Wait,
     source: Source,
