@@ -26,7 +26,7 @@ fi
 
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
-cargo clippy -p sandkit -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p sandkit -p sandkit-json -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "TypeScript type check (public .d.ts, examples)"
 node_modules/.bin/tsc -p tsconfig.json

@@ -205,7 +205,7 @@ fn fast_listed<'a: 'p, 'p>(
                 };
                 once(&mut metadata, value)
             }
-            _ => t.skip_value(MEMBER_DEPTH),
+            _ => t.skip_value(|text, at| crate::json::value_end(text, at, MEMBER_DEPTH)),
         }
     })?;
     if metadata != Some(true) {
