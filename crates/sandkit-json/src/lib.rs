@@ -18,7 +18,7 @@ pub fn plain_run(rest: &[u8]) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let mut n = 0;
-    // Plain indexing: in the size-optimised wasm build, iterator adaptors stay calls.
+    // Plain indexing: compiled for size, iterator adaptors stay calls.
     while n + 8 <= rest.len() {
         let b = &rest[n..n + 8];
         let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);

@@ -1,5 +1,6 @@
 //! JSON for the client: a strict reader that builds a tree borrowing from the input, typed
-//! accessors to pick fields out of it, and a small writer for request bodies.
+//! accessors to pick fields out of it, and (from `sandkit-json`, whose lexing the reader
+//! shares) a small writer for request bodies and the listing fast path's reader.
 //!
 //! Why not serde: every `derive(Deserialize)` struct is a separate copy of a generic visitor
 //! (2–4 KB of wasm each), and serde_json's writer brings I/O errors and float formatting along.
