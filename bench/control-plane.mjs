@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { REPO_ROOT, sandkitdPath, startSandkitd } from '../tests/harness/sandkitd.mjs'
+import { assertNapi } from './napi.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -154,6 +155,7 @@ const unavailable = {}
 for (const [key, label, spec] of CANDIDATES) {
   if (only && !only.has(key)) continue
   try {
+    if (key === 'napi') assertNapi(spec)
     const mod = await import(spec)
     impls.push({ ...sdkImpl(key, mod.Sandbox), label, spec })
   } catch (err) {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, sandkitdPath, startSandkitd } from '../tests/harness/sandkitd.mjs'
+import { napiSandbox } from './napi.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +31,7 @@ const release = existsSync(sandkitdPath('release'))
 const server = await startSandkitd(release ? { profile: 'release' } : {})
 const conn = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl }
 const clients = {
-  'sandkit-napi': (await import('../js/node.mjs')).Sandbox,
+  'sandkit-napi': await napiSandbox(),
   'sandkit-wasm': (await import('../wasm/node.mjs')).Sandbox,
   'e2b-code-interpreter': (await import('@e2b/code-interpreter')).Sandbox,
 }

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT, sandkitdPath, startSandkitd } from '../tests/harness/sandkitd.mjs'
+import { napiSandbox } from './napi.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ const release = existsSync(sandkitdPath('release'))
 // Sampled at E2B's interval, as a user's sandkitd would be (the tests' harness samples faster).
 const server = await startSandkitd({ ...(release ? { profile: 'release' } : {}), args: ['--metrics-interval', '5s'] })
 const conn = { apiKey: server.apiKey, apiUrl: server.apiUrl, sandboxUrl: server.sandboxUrl }
-const sandkit = (await import('../js/node.mjs')).Sandbox
+const sandkit = await napiSandbox()
 const e2b = (await import('e2b')).Sandbox
 
 try {

@@ -50,6 +50,7 @@ import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { assertNapi } from './napi.mjs'
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
 const { values } = parseArgs({
@@ -111,6 +112,7 @@ async function child(row) {
 
   if (impl === 'napi' || impl === 'wasm' || impl === 'e2b') {
     const spec = impl === 'e2b' ? 'e2b' : pathToFileURL(values[`${impl}-entry`]).href
+    if (impl === 'napi') assertNapi(spec)
     const { Sandbox } = await import(spec)
     const sbx = await Sandbox.create({ ...conn, timeoutMs: LONG_MS })
     cleanup = () => sbx.kill()
