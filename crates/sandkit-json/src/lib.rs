@@ -366,9 +366,27 @@ impl Writer {
         self.comma = false;
     }
 
+    /// A member's name known to hold nothing to escape (see [`Writer::plain_str`]).
+    pub fn plain_key(&mut self, key: &str) {
+        self.plain_str(key);
+        push_ascii(&mut self.out, b':');
+        self.comma = false;
+    }
+
     pub fn str(&mut self, s: &str) {
         self.separate();
         quote_into(&mut self.out, s);
+    }
+
+    /// `s`, known to hold nothing to escape (no quote, backslash or control character), as a
+    /// JSON string: copied without a look. What [`Tokens::plain_string`] gives qualifies.
+    pub fn plain_str(&mut self, s: &str) {
+        debug_assert_eq!(plain_run(s.as_bytes()), s.len(), "{s:?} needs escapes");
+        self.separate();
+        self.out.reserve(s.len() + 2);
+        push_ascii(&mut self.out, b'"');
+        self.out.push_str(s);
+        push_ascii(&mut self.out, b'"');
     }
 
     pub fn bool(&mut self, b: bool) {
@@ -405,10 +423,11 @@ impl Writer {
         self.end_object();
     }
 
-    // Members, as `key` then the value.
+    // Members, their names known to hold nothing to escape (the SDK's own names): written
+    // with `plain_key`. A name from elsewhere goes through `key`, then the value.
 
     pub fn field_str(&mut self, key: &str, value: &str) {
-        self.key(key);
+        self.plain_key(key);
         self.str(value);
     }
 
@@ -420,7 +439,7 @@ impl Writer {
     }
 
     pub fn field_bool(&mut self, key: &str, value: bool) {
-        self.key(key);
+        self.plain_key(key);
         self.bool(value);
     }
 
@@ -431,27 +450,27 @@ impl Writer {
     }
 
     pub fn field_u64(&mut self, key: &str, value: u64) {
-        self.key(key);
+        self.plain_key(key);
         self.u64(value);
     }
 
     pub fn field_opt_i64(&mut self, key: &str, value: Option<i64>) {
         if let Some(v) = value {
-            self.key(key);
+            self.plain_key(key);
             self.i64(v);
         }
     }
 
     pub fn field_opt_strings(&mut self, key: &str, value: Option<&[String]>) {
         if let Some(v) = value {
-            self.key(key);
+            self.plain_key(key);
             self.strings(v);
         }
     }
 
     pub fn field_opt_map(&mut self, key: &str, value: Option<&BTreeMap<String, String>>) {
         if let Some(v) = value {
-            self.key(key);
+            self.plain_key(key);
             self.string_map(v);
         }
     }
@@ -479,5 +498,19 @@ mod tests {
         }
         assert_eq!(super::plain_run(plain.as_bytes()), plain.len());
         assert_eq!(super::plain_run(b""), 0);
+    }
+
+    #[test]
+    fn plain_strings_and_keys_are_written_as_quoting_writes_them() {
+        for s in ["", "sandboxId", "aé~ \u{7f}\u{ff}Z9", "2026-12-06T13:05:01.123Z"] {
+            let (mut plain, mut quoted) = (super::Writer::new(), super::Writer::new());
+            plain.begin_object();
+            plain.plain_key(s);
+            plain.plain_str(s);
+            quoted.begin_object();
+            quoted.key(s);
+            quoted.str(s);
+            assert_eq!(plain.finish(), quoted.finish(), "{s:?}");
+        }
     }
 }

@@ -32,12 +32,16 @@ struct InfoView<'a> {
     lifecycle: Option<&'a LifecycleInfo>,
     started_at: i64,
     end_at: i64,
+    /// How its strings are written: quoted (a `SandboxInfo`'s may hold anything), or copied
+    /// as they are (a page's, which the fast path takes only where nothing needs escaping).
+    put: fn(&mut Writer, &str),
 }
 
 /// Metadata in key order, each key once.
 enum Metadata<'a> {
     Map(&'a StringMap),
-    /// Sorted by key, duplicates already dropped (the last one kept, as a map would).
+    /// Sorted by key, duplicates already dropped (the last one kept, as a map would); from a
+    /// page, nothing to escape.
     Pairs(&'a [(&'a str, &'a str)]),
 }
 
@@ -58,30 +62,41 @@ impl<'a> InfoView<'a> {
             lifecycle: i.lifecycle.as_ref(),
             started_at: i.started_at.unix_millis(),
             end_at: i.end_at.unix_millis(),
+            put: Writer::str,
         }
     }
 
     fn write(&self, w: &mut Writer) {
+        let field = |w: &mut Writer, key: &str, value: &str| {
+            w.plain_key(key);
+            (self.put)(w, value);
+        };
         w.begin_object();
-        w.field_str("sandboxId", self.sandbox_id);
-        w.field_str("templateId", self.template_id);
-        w.field_opt_str("name", self.name);
-        w.key("metadata");
+        field(w, "sandboxId", self.sandbox_id);
+        field(w, "templateId", self.template_id);
+        if let Some(name) = self.name {
+            field(w, "name", name);
+        }
+        w.plain_key("metadata");
         match self.metadata {
             Metadata::Map(map) => w.string_map(map),
             Metadata::Pairs(pairs) => {
                 w.begin_object();
                 for (k, v) in pairs {
-                    w.field_str(k, v);
+                    w.plain_key(k);
+                    w.plain_str(v);
                 }
                 w.end_object();
             }
         }
-        w.field_str("state", self.state.as_str());
+        w.plain_key("state");
+        w.plain_str(self.state.as_str());
         w.field_u64("cpuCount", self.cpu_count.into());
         w.field_u64("memoryMB", self.memory_mb.into());
-        w.field_str("envdVersion", self.envd_version);
-        w.field_opt_str("sandboxDomain", self.sandbox_domain);
+        field(w, "envdVersion", self.envd_version);
+        if let Some(domain) = self.sandbox_domain {
+            field(w, "sandboxDomain", domain);
+        }
         w.field_opt_bool("allowInternetAccess", self.allow_internet_access);
         if let Some(n) = self.network {
             w.key("network");
@@ -228,6 +243,7 @@ fn fast_listed<'a: 'p, 'p>(
         lifecycle: None,
         started_at: wire::time::parse_rfc3339_millis(started?)?,
         end_at: wire::time::parse_rfc3339_millis(end?)?,
+        put: Writer::plain_str,
     })
 }
 

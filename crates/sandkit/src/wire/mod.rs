@@ -504,7 +504,8 @@ fn write_egress(
                         w.key("headers");
                         w.begin_object();
                         for (name, value) in headers.iter() {
-                            w.field_str(name, value);
+                            w.key(name);
+                            w.str(value);
                         }
                         w.end_object();
                     }
