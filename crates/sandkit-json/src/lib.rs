@@ -502,7 +502,12 @@ mod tests {
 
     #[test]
     fn plain_strings_and_keys_are_written_as_quoting_writes_them() {
-        for s in ["", "sandboxId", "aé~ \u{7f}\u{ff}Z9", "2026-12-06T13:05:01.123Z"] {
+        for s in [
+            "",
+            "sandboxId",
+            "aé~ \u{7f}\u{ff}Z9",
+            "2026-12-06T13:05:01.123Z",
+        ] {
             let (mut plain, mut quoted) = (super::Writer::new(), super::Writer::new());
             plain.begin_object();
             plain.plain_key(s);
