@@ -28,6 +28,9 @@ step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p sandkit -p sandkit-json -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
+step "the Rust crates' documentation (broken or private links)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p sandkit -p sandkit-json --no-deps
+
 step "TypeScript type check (public .d.ts, examples)"
 node_modules/.bin/tsc -p tsconfig.json
 

@@ -47,7 +47,7 @@ impl SandboxPaginator {
     pub fn next_items(&self) -> Promise {
         // No borrow is held while the page is on its way, so these never fail; `try_` keeps
         // even the impossible case from trapping.
-        let op = self.inner.try_borrow().map(|p| p.next_items_json_op());
+        let op = self.inner.try_borrow().map(|p| p.next_items_json());
         let slot = Rc::clone(&self.inner);
         let Ok(op) = op else {
             return rejected(busy());

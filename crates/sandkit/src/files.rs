@@ -20,7 +20,9 @@ mod watch;
 
 pub use entry::{EntryInfo, FileType, WriteInfo};
 pub use signature::{sign, signature_for};
-pub use watch::{EventType, FilesystemEvent, WatchHandle, WatchOpts, WatchStopper};
+pub use watch::{
+    DEFAULT_WATCH_TIMEOUT, EventType, FilesystemEvent, WatchHandle, WatchOpts, WatchStopper,
+};
 
 use crate::envd::Envd;
 use crate::envd::connect::Context;

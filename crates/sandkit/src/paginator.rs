@@ -19,7 +19,7 @@ type Page = Result<(Vec<ListedSandbox>, Option<String>)>;
 /// if the server sent a next-page token.
 pub struct SandboxPaginator {
     // Options are checked on the first fetch, so a bad option surfaces as a typed error there.
-    // Shared by the copies (`next_items_op` works on one), never changed.
+    // Shared by the copies (`next_items_json` works on one), never changed.
     setup: Shared<Result<(ConnectionConfig, ListQuery)>>,
     has_next: bool,
     next_token: Option<String>,
@@ -67,7 +67,7 @@ impl SandboxPaginator {
 
     fn fetch_op(&self) -> Result<Op<(Vec<ListedSandbox>, Option<String>)>> {
         let (config, query) = self.setup_for_next()?;
-        Ok(api::list_page_op(config, query, self.next_token.as_deref()))
+        Ok(api::list_page(config, query, self.next_token.as_deref()))
     }
 
     /// The connection and query, once there is a next page.
@@ -107,32 +107,19 @@ impl SandboxPaginator {
         self.advance(page)
     }
 
-    /// [`SandboxPaginator::next_items`] as an [`Op`], on a copy of the paginator: it yields
-    /// the copy, advanced, with the page's items (and leaves this one as it is).
-    pub fn next_items_op(&self) -> Op<(SandboxPaginator, Vec<SandboxInfo>)> {
-        let mut next = self.clone();
-        Op::build(self.fetch_op().map(|op| {
-            op.then(move |page| {
-                let items = next.advance(page)?;
-                Ok((next, items))
-            })
-        }))
-    }
-
-    /// [`SandboxPaginator::next_items_op`] with the page's sandboxes as one JSON array in the
-    /// SDK's shape ([`crate::info_json::infos_json`]), read straight from the page's bytes
-    /// where it can be: for a binding that makes objects with one `JSON.parse`.
-    pub fn next_items_json_op(&self) -> Op<(SandboxPaginator, String)> {
+    /// The next page's sandboxes as one JSON array in the SDK's shape
+    /// ([`crate::info_json::infos_json`]), read straight from the page's bytes where it can be:
+    /// for a binding that makes objects with one `JSON.parse`. An [`Op`], so it works on a copy
+    /// of the paginator: it yields the copy, advanced, and leaves this one as it is.
+    pub fn next_items_json(&self) -> Op<(SandboxPaginator, String)> {
         let mut next = self.clone();
         Op::build(self.setup_for_next().map(|(config, query)| {
-            api::list_page_response_op(config, query, self.next_token.as_deref()).then(
-                move |page| {
-                    let (resp, token) = page?;
-                    let json = crate::info_json::listed_page_json(&resp)?;
-                    next.move_to(token);
-                    Ok((next, json))
-                },
-            )
+            api::list_page_response(config, query, self.next_token.as_deref()).then(move |page| {
+                let (resp, token) = page?;
+                let json = crate::info_json::listed_page_json(&resp)?;
+                next.move_to(token);
+                Ok((next, json))
+            })
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! `sandbox.pty`: interactive terminals. A terminal is a login shell (`bash -i -l`) on a
-//! pseudo-terminal; its output comes as raw bytes ([`Output::Pty`]) through the same
-//! [`CommandHandle`] commands use, its input goes in with [`Pty::send_input`].
+//! pseudo-terminal; its output comes as raw bytes ([`crate::commands::Output::Pty`]) through
+//! the same [`CommandHandle`] commands use, its input goes in with [`Pty::send_input`].
 //!
 //! ```no_run
 //! use sandkit::{Sandbox, SandboxOpts, commands::Output, pty::{PtyOpts, PtySize}};

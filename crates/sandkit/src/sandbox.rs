@@ -111,7 +111,7 @@ impl Sandbox {
             if config.debug {
                 return Op::ready(Ok(Sandbox::debug_sandbox(config)));
             }
-            api::create_sandbox_op(&config, &body).map(move |created| {
+            api::create_sandbox(&config, &body).map(move |created| {
                 let id = created.sandbox_id.clone();
                 Sandbox::from_wire(created, id, config)
             })
@@ -137,7 +137,7 @@ impl Sandbox {
                 memory: reboot_memory(opts.on_resume),
             };
             let id = sandbox_id.to_string();
-            api::connect_sandbox_op(&config, sandbox_id, &body)
+            api::connect_sandbox(&config, sandbox_id, &body)
                 .map(move |created| Sandbox::from_wire(created, id, config))
         }))
     }
@@ -157,7 +157,7 @@ impl Sandbox {
                 memory: reboot_memory(on_resume),
             };
             let (id, config) = (self.sandbox_id.clone(), self.config.clone());
-            api::connect_sandbox_op(&self.config, &self.sandbox_id, &body)
+            api::connect_sandbox(&self.config, &self.sandbox_id, &body)
                 .map(move |created| Sandbox::from_wire(created, id, config))
         }))
     }
@@ -187,7 +187,7 @@ impl Sandbox {
             if config.debug {
                 return Op::ready(Ok(true));
             }
-            api::kill_sandbox_op(&config, sandbox_id)
+            api::kill_sandbox(&config, sandbox_id)
         }))
     }
 
@@ -199,7 +199,7 @@ impl Sandbox {
         if self.config.debug {
             return Op::ready(Ok(true));
         }
-        api::kill_sandbox_op(&self.config, &self.sandbox_id)
+        api::kill_sandbox(&self.config, &self.sandbox_id)
     }
 
     /// Pauses a sandbox by id: its processes stop where they are, memory kept, and its time
@@ -213,7 +213,7 @@ impl Sandbox {
     ) -> Op<bool> {
         Op::build(
             ConnectionConfig::resolve(opts)
-                .map(|config| api::pause_sandbox_op(&config, sandbox_id, keep_memory)),
+                .map(|config| api::pause_sandbox(&config, sandbox_id, keep_memory)),
         )
     }
 
@@ -222,7 +222,7 @@ impl Sandbox {
         if let Err(e) = self.control_plane() {
             return Op::ready(Err(e));
         }
-        api::pause_sandbox_op(&self.config, &self.sandbox_id, keep_memory)
+        api::pause_sandbox(&self.config, &self.sandbox_id, keep_memory)
     }
 
     /// Makes a sandbox end `timeout` from now (rounded up to whole seconds).
@@ -233,7 +233,7 @@ impl Sandbox {
             if config.debug {
                 return Op::ready(Ok(()));
             }
-            api::set_sandbox_timeout_op(&config, sandbox_id, secs)
+            api::set_sandbox_timeout(&config, sandbox_id, secs)
         }))
     }
 
@@ -244,7 +244,7 @@ impl Sandbox {
             if self.config.debug {
                 return Op::ready(Ok(()));
             }
-            api::set_sandbox_timeout_op(&self.config, &self.sandbox_id, secs)
+            api::set_sandbox_timeout(&self.config, &self.sandbox_id, secs)
         }))
     }
 
@@ -257,7 +257,7 @@ impl Sandbox {
     ) -> Op<()> {
         Op::build(
             ConnectionConfig::resolve(opts)
-                .map(|config| api::update_network_op(&config, sandbox_id, network)),
+                .map(|config| api::update_network(&config, sandbox_id, network)),
         )
     }
 
@@ -275,7 +275,7 @@ impl Sandbox {
         if let Some(ms) = request_timeout_ms {
             config.request_timeout_ms = ms;
         }
-        api::update_network_op(&config, &self.sandbox_id, network)
+        api::update_network(&config, &self.sandbox_id, network)
     }
 
     /// A sandbox's CPU, memory and disk samples from `opts.start` to `opts.end` (the whole
@@ -300,7 +300,7 @@ impl Sandbox {
     pub fn get_info_by_id(sandbox_id: &str, opts: &ConnectionOpts) -> Op<SandboxInfo> {
         Op::build(
             ConnectionConfig::resolve(opts)
-                .map(|config| api::get_sandbox_op(&config, sandbox_id).then(|d| d?.try_into())),
+                .map(|config| api::get_sandbox(&config, sandbox_id).then(|d| d?.try_into())),
         )
     }
 
@@ -309,7 +309,7 @@ impl Sandbox {
         if let Err(e) = self.control_plane() {
             return Op::ready(Err(e));
         }
-        api::get_sandbox_op(&self.config, &self.sandbox_id).then(|d| d?.try_into())
+        api::get_sandbox(&self.config, &self.sandbox_id).then(|d| d?.try_into())
     }
 
     pub fn sandbox_id(&self) -> &str {
@@ -422,6 +422,6 @@ fn metrics_op(
     }
     // `Math.round(ms / 1000)`: halves go up.
     let secs = |t: Option<crate::Timestamp>| t.map(|t| (t.unix_millis() + 500).div_euclid(1000));
-    api::get_metrics_op(config, sandbox_id, secs(opts.start), secs(opts.end))
+    api::get_metrics(config, sandbox_id, secs(opts.start), secs(opts.end))
         .map(|samples| samples.into_iter().map(SandboxMetrics::from).collect())
 }

@@ -195,16 +195,16 @@ async fn json_pages_are_the_typed_pages() {
     let mut json = typed.clone();
     let mut pages = 0;
     while typed.has_next() {
-        let (next_typed, items) = typed.next_items_op().await.unwrap();
-        let (next_json, text) = json.next_items_json_op().await.unwrap();
+        let items = typed.next_items().await.unwrap();
+        let (next_json, text) = json.next_items_json().await.unwrap();
         assert_eq!(text, sandkit::info_json::infos_json(&items));
-        assert_eq!(next_typed.next_token(), next_json.next_token());
-        assert_eq!(next_typed.has_next(), next_json.has_next());
-        (typed, json) = (next_typed, next_json);
+        assert_eq!(typed.next_token(), next_json.next_token());
+        assert_eq!(typed.has_next(), next_json.has_next());
+        json = next_json;
         pages += 1;
     }
     assert_eq!(pages, 3);
-    let Err(err) = json.next_items_json_op().await else {
+    let Err(err) = json.next_items_json().await else {
         panic!("a page past the last")
     };
     assert_eq!(err.message(), "No more items to fetch");

@@ -63,7 +63,7 @@ fn request(
 }
 
 /// `POST /v2/sandboxes`.
-pub fn create_sandbox_op(cfg: &ConnectionConfig, body: &NewSandbox) -> Op<SandboxCreated> {
+pub fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Op<SandboxCreated> {
     let req = request(
         Method::Post,
         "/v2/sandboxes".into(),
@@ -78,12 +78,8 @@ pub fn create_sandbox_op(cfg: &ConnectionConfig, body: &NewSandbox) -> Op<Sandbo
     })
 }
 
-pub async fn create_sandbox(cfg: &ConnectionConfig, body: &NewSandbox) -> Result<SandboxCreated> {
-    create_sandbox_op(cfg, body).run().await
-}
-
 /// `POST /v2/sandboxes/{id}/connect`: resumes a paused sandbox, extends a running one.
-pub fn connect_sandbox_op(
+pub fn connect_sandbox(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     body: &ConnectSandbox,
@@ -103,16 +99,8 @@ pub fn connect_sandbox_op(
     }))
 }
 
-pub async fn connect_sandbox(
-    cfg: &ConnectionConfig,
-    sandbox_id: &str,
-    body: &ConnectSandbox,
-) -> Result<SandboxCreated> {
-    connect_sandbox_op(cfg, sandbox_id, body).run().await
-}
-
 /// `GET /sandboxes/{id}`.
-pub fn get_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<SandboxDetail> {
+pub fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<SandboxDetail> {
     Op::build(id_path(sandbox_id).map(|id| {
         let req = request(
             Method::Get,
@@ -127,12 +115,8 @@ pub fn get_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<SandboxDet
     }))
 }
 
-pub async fn get_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<SandboxDetail> {
-    get_sandbox_op(cfg, sandbox_id).run().await
-}
-
 /// `GET /sandboxes/{id}/metrics?start=&end=` (Unix seconds; each omitted when unset).
-pub fn get_metrics_op(
+pub fn get_metrics(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     start: Option<i64>,
@@ -154,7 +138,7 @@ pub fn get_metrics_op(
 }
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.
-pub fn kill_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<bool> {
+pub fn kill_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<bool> {
     Op::build(id_path(sandbox_id).map(|id| {
         let path = format!("/sandboxes/{id}");
         let req = request(Method::Delete, path, None, Idempotency::Idempotent);
@@ -170,13 +154,9 @@ pub fn kill_sandbox_op(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<bool> {
     }))
 }
 
-pub async fn kill_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Result<bool> {
-    kill_sandbox_op(cfg, sandbox_id).run().await
-}
-
 /// `POST /sandboxes/{id}/pause` `{memory?}`: `true` when this call paused it, `false` when it
 /// already was paused (409).
-pub fn pause_sandbox_op(
+pub fn pause_sandbox(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     keep_memory: Option<bool>,
@@ -200,11 +180,7 @@ pub fn pause_sandbox_op(
 }
 
 /// `POST /sandboxes/{id}/timeout`: the sandbox now ends `timeout_secs` from now.
-pub fn set_sandbox_timeout_op(
-    cfg: &ConnectionConfig,
-    sandbox_id: &str,
-    timeout_secs: i64,
-) -> Op<()> {
+pub fn set_sandbox_timeout(cfg: &ConnectionConfig, sandbox_id: &str, timeout_secs: i64) -> Op<()> {
     Op::build(id_path(sandbox_id).map(|id| {
         let path = format!("/sandboxes/{id}/timeout");
         let body = SetTimeout {
@@ -217,18 +193,8 @@ pub fn set_sandbox_timeout_op(
     }))
 }
 
-pub async fn set_sandbox_timeout(
-    cfg: &ConnectionConfig,
-    sandbox_id: &str,
-    timeout_secs: i64,
-) -> Result<()> {
-    set_sandbox_timeout_op(cfg, sandbox_id, timeout_secs)
-        .run()
-        .await
-}
-
 /// `PUT /sandboxes/{id}/network`: the sandbox's egress configuration, replaced as a whole.
-pub fn update_network_op(
+pub fn update_network(
     cfg: &ConnectionConfig,
     sandbox_id: &str,
     body: &SandboxNetworkUpdateConfig,
@@ -318,27 +284,27 @@ fn query_string(parts: &[String]) -> String {
 }
 
 /// One page of `GET /v2/sandboxes` and the token of the next one (absent or empty: no more).
-pub fn list_sandboxes_op(
+pub fn list_sandboxes(
     cfg: &ConnectionConfig,
     query: &ListQuery,
 ) -> Op<(Vec<ListedSandbox>, Option<String>)> {
-    list_page_op(cfg, query, query.next_token.as_deref())
+    list_page(cfg, query, query.next_token.as_deref())
 }
 
-/// [`list_sandboxes_op`] for the page `next_token` (the first when `None`).
-pub(crate) fn list_page_op(
+/// [`list_sandboxes`] for the page `next_token` (the first when `None`).
+pub(crate) fn list_page(
     cfg: &ConnectionConfig,
     query: &ListQuery,
     next_token: Option<&str>,
 ) -> Op<(Vec<ListedSandbox>, Option<String>)> {
-    list_page_response_op(cfg, query, next_token).then(|page| {
+    list_page_response(cfg, query, next_token).then(|page| {
         page.and_then(|(resp, next)| Ok((resp.json(ListedSandbox::list_from_json)?, next)))
     })
 }
 
 /// The page `next_token` of `GET /v2/sandboxes` as it came (a success), with the token of
 /// the next one; the caller reads the sandboxes.
-pub(crate) fn list_page_response_op(
+pub(crate) fn list_page_response(
     cfg: &ConnectionConfig,
     query: &ListQuery,
     next_token: Option<&str>,
@@ -355,13 +321,6 @@ pub(crate) fn list_page_response_op(
             .map(str::to_string);
         Ok((resp, next))
     })
-}
-
-pub async fn list_sandboxes(
-    cfg: &ConnectionConfig,
-    query: &ListQuery,
-) -> Result<(Vec<ListedSandbox>, Option<String>)> {
-    list_sandboxes_op(cfg, query).run().await
 }
 
 #[cfg(test)]

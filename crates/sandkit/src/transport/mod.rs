@@ -198,7 +198,7 @@ pub enum TransportErrorKind {
     Connect,
     /// The connection broke after the request may have been sent.
     Reset,
-    /// The server answered with a redirect, which is never followed (see [`refuse_redirect`]).
+    /// The server answered with a redirect, which is never followed (see `refuse_redirect`).
     Redirect,
     /// Anything else (a malformed URL, a body that failed to read).
     Other,
