@@ -512,13 +512,14 @@ fn identity() -> Vec<(String, String)> {
 
 /// The length the answer announced for its body as it arrives: its `Content-Length`, unless a
 /// `Content-Encoding` means the transport decodes it into another length.
-fn expected_length(headers: &[(String, String)]) -> Option<u64> {
-    let encoded = crate::transport::header_value(headers, "content-encoding")
+fn expected_length(headers: &crate::transport::ResponseHeaders) -> Option<u64> {
+    let encoded = headers
+        .get("content-encoding")
         .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
     if encoded {
         return None;
     }
-    crate::wire::parse_u64(crate::transport::header_value(headers, "content-length")?.trim())
+    crate::wire::parse_u64(headers.get("content-length")?.trim())
 }
 
 fn short(got: u64, expected: u64) -> TransportError {
@@ -672,11 +673,13 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
             assert!(e.message().contains("Content-Length said"), "{e}");
         }
-        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
+        let h = |pairs: &[(&str, &str)]| {
+            crate::transport::ResponseHeaders::from_pairs(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
         };
         assert_eq!(expected_length(&h(&[("content-length", " 12 ")])), Some(12));
         assert_eq!(

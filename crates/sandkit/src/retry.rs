@@ -2,7 +2,7 @@
 //! seconds or as an HTTP date, and the `RateLimit-*` headers), 502/503/504 and broken
 //! connections, with jittered exponential backoff, never past the request's deadline.
 
-use crate::transport::{TransportErrorKind, header_value};
+use crate::transport::{ResponseHeaders, TransportErrorKind};
 
 const BASE_DELAY_MS: f64 = 100.0;
 const MAX_DELAY_MS: f64 = 10_000.0;
@@ -21,7 +21,7 @@ pub enum Idempotency {
 pub enum Outcome<'a> {
     Status {
         status: u16,
-        headers: &'a [(String, String)],
+        headers: &'a ResponseHeaders,
     },
     Transport(TransportErrorKind),
 }
@@ -152,24 +152,24 @@ fn backoff_ms(attempt: u32, random: f64) -> f64 {
 /// What the server asked for: `Retry-After` seconds or date, else `RateLimit-Reset` seconds,
 /// else the `t=` (or `reset=`) parameter of the structured `RateLimit` header. A date in the
 /// past means at once.
-fn server_delay_ms(headers: &[(String, String)], now_ms: f64) -> Option<f64> {
+fn server_delay_ms(headers: &ResponseHeaders, now_ms: f64) -> Option<f64> {
     let secs = |v: &str| -> Option<f64> {
         let v = v.trim();
         (!v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
             .then(|| crate::wire::parse_u64(v).map(|s| s as f64))?
     };
-    if let Some(v) = header_value(headers, "retry-after") {
-        if let Some(s) = secs(v) {
+    if let Some(v) = headers.get("retry-after") {
+        if let Some(s) = secs(&v) {
             return Some(s * 1000.0);
         }
-        if let Some(at) = crate::wire::time::parse_http_date_millis(v, now_ms) {
+        if let Some(at) = crate::wire::time::parse_http_date_millis(&v, now_ms) {
             return Some((at as f64 - now_ms).max(0.0));
         }
     }
-    if let Some(s) = header_value(headers, "ratelimit-reset").and_then(secs) {
+    if let Some(s) = headers.get("ratelimit-reset").as_deref().and_then(secs) {
         return Some(s * 1000.0);
     }
-    let structured = header_value(headers, "ratelimit")?;
+    let structured = headers.get("ratelimit")?;
     structured
         .split([';', ','])
         .filter_map(|p| p.trim().split_once('='))
@@ -183,11 +183,13 @@ mod tests {
     use super::*;
     use Idempotency::*;
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn h(pairs: &[(&str, &str)]) -> ResponseHeaders {
+        ResponseHeaders::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     /// A fixed wall clock: 2015-10-21T07:28:00Z.
@@ -226,11 +228,11 @@ mod tests {
         let d = next_delay_ms(Idempotent, status(429, &paced), budget).unwrap();
         assert_eq!((d.ms, d.backoff), (1000, false));
         // After six attempts of which one backed off: the second step, not the seventh.
-        let d = next_delay_ms(Idempotent, status(503, &[]), budget).unwrap();
+        let d = next_delay_ms(Idempotent, status(503, &h(&[])), budget).unwrap();
         assert_eq!((d.ms, d.backoff), (200, true));
     }
 
-    fn status(status: u16, headers: &[(String, String)]) -> Outcome<'_> {
+    fn status(status: u16, headers: &ResponseHeaders) -> Outcome<'_> {
         Outcome::Status { status, headers }
     }
 
@@ -338,12 +340,12 @@ mod tests {
             next(Idempotent, status(429, &wait), 0, 3, 29_000.0, 0.5),
             None
         );
-        assert_eq!(next(Idempotent, status(503, &[]), 3, 3, 1e9, 0.5), None);
+        assert_eq!(next(Idempotent, status(503, &h(&[])), 3, 3, 1e9, 0.5), None);
     }
 
     #[test]
     fn create_is_not_repeated_blindly() {
-        assert_eq!(next(Once, status(503, &[]), 0, 3, 1e9, 1.0), None);
+        assert_eq!(next(Once, status(503, &h(&[])), 0, 3, 1e9, 1.0), None);
         assert_eq!(
             next(
                 Once,
@@ -384,7 +386,7 @@ mod tests {
     fn other_statuses_are_final() {
         for s in [400, 401, 403, 404, 409, 500] {
             assert_eq!(
-                next(Idempotent, status(s, &[]), 0, 3, 1e9, 1.0),
+                next(Idempotent, status(s, &h(&[])), 0, 3, 1e9, 1.0),
                 None,
                 "{s}"
             );

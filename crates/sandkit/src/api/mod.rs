@@ -315,10 +315,7 @@ pub(crate) fn list_page_response(
         if !resp.is_success() {
             return Err(resp.into_error());
         }
-        let next = resp
-            .header("x-next-token")
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        let next = resp.header("x-next-token").filter(|t| !t.is_empty());
         Ok((resp, next))
     })
 }

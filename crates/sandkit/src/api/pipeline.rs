@@ -5,7 +5,9 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{JsonError, Value};
 use crate::retry::{Idempotency, Outcome, Retries};
-use crate::transport::{HttpRequest, HttpResponse, Method, RequestBody, TransportError};
+use crate::transport::{
+    HttpRequest, HttpResponse, Method, RequestBody, ResponseHeaders, TransportError,
+};
 use crate::wire::LooseErrorBody;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
@@ -20,13 +22,13 @@ pub(crate) struct ApiRequest {
 
 pub(crate) struct ApiResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: ResponseHeaders,
     pub body: Bytes,
 }
 
 impl ApiResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        crate::transport::header_value(&self.headers, name)
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name)
     }
 
     /// The body read by `read`; a body that does not parse is a `SandboxError`.
@@ -222,7 +224,7 @@ mod tests {
     fn resp(status: u16, body: &str) -> ApiResponse {
         ApiResponse {
             status,
-            headers: vec![],
+            headers: ResponseHeaders::from_pairs(vec![]),
             body: Bytes::from(body.to_string()),
         }
     }

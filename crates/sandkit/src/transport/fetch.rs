@@ -2,8 +2,8 @@
 //! web-sys (far smaller than a general HTTP client compiled to wasm).
 
 use super::{
-    Body, BodyPart, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
-    TransportErrorKind, refuse_header, refuse_redirect,
+    Body, BodyPart, HttpRequest, HttpResponse, RequestBody, ResponseHeaders, Transport,
+    TransportError, TransportErrorKind, refuse_header, refuse_redirect,
 };
 use crate::js_wait::settled;
 use crate::maybe_send::BoxFuture;
@@ -23,9 +23,9 @@ extern "C" {
     // header name of ours is valid, an `AbortController` is made from nothing, and a body
     // already read makes `arrayBuffer()` reject, not throw.
     #[wasm_bindgen(js_name = Headers)]
-    type ResponseHeaders;
+    type JsHeaders;
     #[wasm_bindgen(method)]
-    fn get(this: &ResponseHeaders, name: &str) -> Option<String>;
+    fn get(this: &JsHeaders, name: &str) -> Option<String>;
     #[wasm_bindgen(js_name = AbortController)]
     type Controller;
     #[wasm_bindgen(constructor, js_class = "AbortController")]
@@ -198,14 +198,13 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
         .map_err(|e| TransportError::new(rejection_kind(&e), js_message(&e)))?
         .unchecked_into();
     let status = resp.status();
-    let headers: ResponseHeaders = resp.headers().unchecked_into();
-    let mut out_headers = Vec::new();
-    for name in super::headers_for_status(status) {
-        if let Some(value) = headers.get(name) {
-            out_headers.push((name.to_string(), value));
-        }
-    }
-    if let Some(e) = refuse_redirect(status, super::header_value(&out_headers, "location")) {
+    // `Clone::clone`: `Response::clone` is the JavaScript method, which copies the body.
+    let headers = ResponseHeaders::fetch(HeadersOf(Clone::clone(&resp)));
+    // The target only for a status that `refuse_redirect` refuses with it.
+    let location = (300..400)
+        .contains(&status)
+        .then(|| headers.get("location"));
+    if let Some(e) = refuse_redirect(status, location.flatten().as_deref()) {
         return Err(e);
     }
     let body = if request.stream_response {
@@ -225,9 +224,19 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     };
     Ok(HttpResponse {
         status,
-        headers: out_headers,
+        headers,
         body,
     })
+}
+
+/// The headers of a response, asked for one by one (not even `response.headers` is read
+/// until one is).
+pub(crate) struct HeadersOf(web_sys::Response);
+
+impl HeadersOf {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.0.headers().unchecked_into::<JsHeaders>().get(name)
+    }
 }
 
 /// Aborts its request when dropped still holding it.

@@ -105,40 +105,77 @@ impl Body {
 
 pub struct HttpResponse {
     pub status: u16,
-    /// Header names lower-case. The `fetch` transport hands over only [`READ_HEADERS`].
-    pub headers: Vec<(String, String)>,
+    pub headers: ResponseHeaders,
     pub body: Body,
 }
 
 impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name)
     }
 }
 
-/// The response headers the SDK reads, lower-case. The `fetch` transport asks for each by
-/// name rather than listing them all: a list is a string conversion per header and pair, and
-/// undici sorts it, which cost more than the rest of reading a small answer.
-pub const READ_HEADERS: [&str; 7] = [
-    "location",
-    "x-next-token",
-    "content-length",
-    "content-encoding",
-    "retry-after",
-    "ratelimit-reset",
-    "ratelimit",
-];
+/// A response's headers, read by name when a caller asks for one. The `fetch` transport keeps
+/// the runtime's `Headers` and asks it for each name asked: each is a call across the wasm
+/// boundary, and most answers are read without asking for any (where a list of the SDK's
+/// names was read on every success, three calls that a `getInfo` never used). The native
+/// transport keeps the response's header map.
+pub struct ResponseHeaders(HeaderSource);
 
-/// The response headers worth reading for `status`; the `fetch` transport reads only these,
-/// as each read is a call across the wasm boundary: listing pages and downloads read theirs
-/// on success, a redirect its target, the retry policy a 429's delays.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) fn headers_for_status(status: u16) -> &'static [&'static str] {
-    match status {
-        200..=299 => &["x-next-token", "content-length", "content-encoding"],
-        300..=399 => &["location"],
-        429 => &["retry-after", "ratelimit-reset", "ratelimit"],
-        _ => &[],
+enum HeaderSource {
+    Pairs(Vec<(String, String)>),
+    #[cfg(target_arch = "wasm32")]
+    Fetch(fetch::HeadersOf),
+    #[cfg(not(target_arch = "wasm32"))]
+    Native(reqwest::header::HeaderMap),
+}
+
+impl ResponseHeaders {
+    /// Headers as name and value pairs, names in any case.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        ResponseHeaders(HeaderSource::Pairs(pairs))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn fetch(headers: fetch::HeadersOf) -> Self {
+        ResponseHeaders(HeaderSource::Fetch(headers))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn native(headers: reqwest::header::HeaderMap) -> Self {
+        ResponseHeaders(HeaderSource::Native(headers))
+    }
+
+    /// The value of the header `name` (any case), if the response has it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        match &self.0 {
+            HeaderSource::Pairs(pairs) => pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone()),
+            #[cfg(target_arch = "wasm32")]
+            HeaderSource::Fetch(headers) => headers.get(name),
+            #[cfg(not(target_arch = "wasm32"))]
+            HeaderSource::Native(headers) => headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        }
+    }
+}
+
+impl fmt::Debug for ResponseHeaders {
+    // Names only: a value may be a token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            HeaderSource::Pairs(pairs) => f
+                .debug_list()
+                .entries(pairs.iter().map(|(k, _)| k))
+                .finish(),
+            #[cfg(target_arch = "wasm32")]
+            HeaderSource::Fetch(_) => f.write_str("Headers"),
+            #[cfg(not(target_arch = "wasm32"))]
+            HeaderSource::Native(headers) => f.debug_list().entries(headers.keys()).finish(),
+        }
     }
 }
 
@@ -172,23 +209,6 @@ pub(crate) fn refuse_header(name: &str, value: &str) -> Option<TransportError> {
         return None;
     };
     Some(TransportError::new(TransportErrorKind::Other, message))
-}
-
-/// A response header's value. Only the names in [`READ_HEADERS`] may be read: the `fetch`
-/// transport hands over no others.
-pub(crate) fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    debug_assert!(
-        READ_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
-        "{name} is not in READ_HEADERS"
-    );
-    find_header(headers, name)
-}
-
-fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Why a request got no response.
@@ -280,21 +300,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_listed_header_is_read_for_some_status_and_only_listed_ones() {
-        let mut read: Vec<&str> = (0..=599).flat_map(headers_for_status).copied().collect();
-        read.sort_unstable();
-        read.dedup();
-        let mut listed = READ_HEADERS.to_vec();
-        listed.sort_unstable();
-        assert_eq!(read, listed);
-        assert!(headers_for_status(200).contains(&"x-next-token"));
-        assert!(headers_for_status(206).contains(&"content-length"));
-        assert_eq!(headers_for_status(307), ["location"]);
-        assert!(headers_for_status(429).contains(&"retry-after"));
-        assert!(headers_for_status(500).is_empty());
-    }
-
-    #[test]
     fn headers_fetch_would_refuse_are_named_without_their_values() {
         assert!(refuse_header("x-api-key", "sk_e2b_0123 ÿ\t").is_none());
         for bad in ["a\r\nb", "a\nb", "a\0b", "ключ"] {
@@ -314,12 +319,19 @@ mod tests {
     }
 
     #[test]
-    fn response_headers_are_read_by_listed_names_only() {
-        let headers = vec![("x-next-token".to_string(), "abc".to_string())];
-        assert_eq!(header_value(&headers, "X-Next-Token"), Some("abc"));
-        // A header the `fetch` transport does not hand over must not be read.
-        let unlisted = std::panic::catch_unwind(|| header_value(&headers, "x-unlisted"));
-        assert_eq!(unlisted.is_err(), cfg!(debug_assertions));
+    fn response_headers_are_found_by_name_in_any_case_and_debug_shows_no_value() {
+        let headers = ResponseHeaders::from_pairs(vec![
+            ("X-Next-Token".to_string(), "abc".to_string()),
+            ("x-access-token".to_string(), "secret".to_string()),
+        ]);
+        assert_eq!(headers.get("x-next-token").as_deref(), Some("abc"));
+        assert_eq!(headers.get("X-NEXT-TOKEN").as_deref(), Some("abc"));
+        assert_eq!(headers.get("location"), None);
+        let shown = format!("{headers:?}");
+        assert!(
+            shown.contains("x-access-token") && !shown.contains("secret"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Native transport: reqwest on tokio, with rustls (ring) for HTTPS.
 
 use super::{
-    Body, BodyPart, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError,
-    TransportErrorKind, refuse_header, refuse_redirect,
+    Body, BodyPart, HttpRequest, HttpResponse, Method, RequestBody, ResponseHeaders, Transport,
+    TransportError, TransportErrorKind, refuse_header, refuse_redirect,
 };
 use crate::maybe_send::BoxFuture;
 use futures_util::StreamExt;
@@ -135,16 +135,7 @@ impl Transport for NativeTransport {
             if let Some(e) = refuse_redirect(status, location.and_then(|v| v.to_str().ok())) {
                 return Err(e);
             }
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = ResponseHeaders::native(resp.headers().clone());
             let body = if request.stream_response {
                 let connect = resp
                     .headers()
