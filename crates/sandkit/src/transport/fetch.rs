@@ -200,11 +200,7 @@ async fn send(is_browser: bool, request: HttpRequest) -> Result<HttpResponse, Tr
     let status = resp.status();
     // `Clone::clone`: `Response::clone` is the JavaScript method, which copies the body.
     let headers = ResponseHeaders::fetch(HeadersOf(Clone::clone(&resp)));
-    // The target only for a status that `refuse_redirect` refuses with it.
-    let location = (300..400)
-        .contains(&status)
-        .then(|| headers.get("location"));
-    if let Some(e) = refuse_redirect(status, location.flatten().as_deref()) {
+    if let Some(e) = refuse_redirect(status, &headers) {
         return Err(e);
     }
     let body = if request.stream_response {

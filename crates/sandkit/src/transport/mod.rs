@@ -266,12 +266,13 @@ impl fmt::Display for TransportError {
 /// A redirect as an error. Credentials travel in custom headers (`X-API-Key`,
 /// `X-Access-Token`) that HTTP clients keep when they follow a redirect to another host, so
 /// the transports follow none. `status` 0 is a browser's opaque redirect, whose target is
-/// hidden. The target is named without its query, which may carry a signature.
-pub(crate) fn refuse_redirect(status: u16, location: Option<&str>) -> Option<TransportError> {
+/// hidden. The target (`Location`, read only then) is named without its query, which may
+/// carry a signature.
+pub(crate) fn refuse_redirect(status: u16, headers: &ResponseHeaders) -> Option<TransportError> {
     let what = match status {
         0 => "a redirect (its target hidden by the browser)".to_string(),
         301 | 302 | 303 | 307 | 308 => {
-            let target = location.unwrap_or("");
+            let target = headers.get("location").unwrap_or_default();
             let end = target
                 .bytes()
                 .position(|b| b == b'?' || b == b'#')
@@ -336,13 +337,16 @@ mod tests {
 
     #[test]
     fn only_redirects_are_refused_and_their_query_is_not_shown() {
+        let location = |target: &str| {
+            ResponseHeaders::from_pairs(vec![("Location".to_string(), target.to_string())])
+        };
         for status in [200, 204, 304, 400, 404, 502] {
             assert!(
-                refuse_redirect(status, Some("http://x/")).is_none(),
+                refuse_redirect(status, &location("http://x/")).is_none(),
                 "{status}"
             );
         }
-        let e = refuse_redirect(308, Some("https://other.example/p?token=secret#f")).unwrap();
+        let e = refuse_redirect(308, &location("https://other.example/p?token=secret#f")).unwrap();
         assert_eq!(e.kind, TransportErrorKind::Redirect);
         assert!(
             e.message.contains("to https://other.example/p (HTTP 308)"),
@@ -350,10 +354,10 @@ mod tests {
         );
         assert!(!e.message.contains("secret"), "{e}");
         // A browser's opaque redirect: status 0, no headers.
-        let e = refuse_redirect(0, None).unwrap();
+        let e = refuse_redirect(0, &ResponseHeaders::from_pairs(vec![])).unwrap();
         assert!(e.message.contains("hidden by the browser"), "{e}");
         // A multi-byte target cut at a `?` still gives valid text.
-        let e = refuse_redirect(302, Some("http://é/ü?x")).unwrap();
+        let e = refuse_redirect(302, &location("http://é/ü?x")).unwrap();
         assert!(e.message.contains("http://é/ü (HTTP 302)"), "{e}");
     }
 }

@@ -131,11 +131,10 @@ impl Transport for NativeTransport {
             let err = |e: reqwest::Error| TransportError::new(classify(&e), describe(&e));
             let resp = builder.send().await.map_err(err)?;
             let status = resp.status().as_u16();
-            let location = resp.headers().get(reqwest::header::LOCATION);
-            if let Some(e) = refuse_redirect(status, location.and_then(|v| v.to_str().ok())) {
+            let headers = ResponseHeaders::native(resp.headers().clone());
+            if let Some(e) = refuse_redirect(status, &headers) {
                 return Err(e);
             }
-            let headers = ResponseHeaders::native(resp.headers().clone());
             let body = if request.stream_response {
                 let connect = resp
                     .headers()
