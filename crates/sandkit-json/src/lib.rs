@@ -1,13 +1,16 @@
 //! The byte-level half of sandkit's JSON: the lexing (where a run of plain string bytes ends,
 //! numbers, literals), the fast path's forward reader ([`Tokens`]), strings quoted as JSON,
-//! numbers in decimal, and the writer of whole documents. The tree reader is
-//! `sandkit::json`, which re-exports what its users need of this.
+//! numbers in decimal, and the writer of whole documents; and, with them, the fast path's
+//! reading of a listing's page ([`listing`]). The tree reader is `sandkit::json`, which
+//! re-exports what its users need of this.
 //!
 //! A crate of its own so that the wasm build can compile it for speed (see the workspace's
 //! `Cargo.toml`) while the rest of the module is compiled for size: these are the loops a
 //! listing's pages run through, byte by byte, on the way in and out.
 
 use std::collections::BTreeMap;
+
+pub mod listing;
 
 /// How many bytes at the start of `rest` need no look in a string: none is a quote, a
 /// backslash or a control character. Eight at a time (a long string, such as base64 command

@@ -2,8 +2,9 @@
 //! binding hands to one `JSON.parse` (building objects field by field through the boundary
 //! costs a string conversion per key and value), and the JS layer makes the dates `Date`s.
 //!
-//! A page of a listing has a fast path: its JSON is written straight from the page's bytes,
-//! with no tree, no owned strings and no map in between. That reading, the tree's and the
+//! A page of a listing has a fast path: its JSON is written straight from the page's bytes
+//! (read by `sandkit_json::listing`, compiled for speed), with no tree, no owned strings and
+//! no map in between. That reading, the tree's and the
 //! typed fields', was most of a wasm listing's time. The fast path handles the pages sandkitd
 //! and E2B send (strings without escapes, integers as digits, each field once) and gives up on
 //! anything else; the page is then read the usual way, which decides what it means or why it
@@ -13,8 +14,9 @@
 use crate::api::ApiResponse;
 use crate::error::Result;
 use crate::info::{LifecycleInfo, SandboxInfo};
-use crate::json::{Tokens, Writer};
+use crate::json::Writer;
 use crate::wire::{self, ListedSandbox, NetworkConfig, SandboxState, StringMap};
+use sandkit_json::listing::{self, Listed};
 
 /// A sandbox's fields as the JSON holds them, borrowed from a [`SandboxInfo`] or from a page.
 struct InfoView<'a> {
@@ -142,137 +144,40 @@ pub(crate) fn listed_page_json(resp: &ApiResponse) -> Result<String> {
     typed_infos_json(resp.json(ListedSandbox::list_from_json)?)
 }
 
-/// Array and object nesting of a page's sandbox's members, as [`crate::json::parse`] counts.
-const MEMBER_DEPTH: u32 = 2;
-
 /// The fast path of reading a page of `GET /v2/sandboxes` as [`infos_json`]; `None` where it
 /// gives up. Wherever it gives an answer, [`typed_page_json`] gives the same.
 pub fn fast_page_json(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let mut t = Tokens::new(text);
     // The SDK's JSON of a sandbox is about as long as the page's.
     let mut w = Writer::with_capacity(body.len() + body.len() / 8);
-    // Reused for every sandbox's metadata.
-    let mut pairs = Vec::new();
     w.begin_array();
-    t.array(|t| {
-        fast_listed(t, &mut pairs)?.write(&mut w);
+    listing::read_page(text, crate::json::value_end, &mut |l| {
+        fast_view(l)?.write(&mut w);
         Some(())
     })?;
     w.end_array();
-    t.at_end().then(|| w.finish())
+    Some(w.finish())
 }
 
-/// Sets a field not seen before; a field given twice is left to the full reader.
-fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(value?);
-    Some(())
-}
-
-/// How many string fields and integer fields [`fast_listed`] reads.
-const STRING_FIELDS: usize = 7;
-const U32_FIELDS: usize = 3;
-
-/// One sandbox of a page, as `ListedSandbox::from_json` and `SandboxInfo::try_from` read it.
-fn fast_listed<'a: 'p, 'p>(
-    t: &mut Tokens<'a>,
-    pairs: &'p mut Vec<(&'a str, &'a str)>,
-) -> Option<InfoView<'p>> {
-    let mut strings = [None; STRING_FIELDS];
-    let mut numbers = [None; U32_FIELDS];
-    let (mut alias, mut metadata) = (None, None);
-    t.object(|t, key| {
-        // A `match`: the compiler tells names apart by length first, where a search of the
-        // name lists compared each name in turn.
-        let string = |i: usize, t: &mut Tokens<'a>, strings: &mut [Option<&'a str>]| {
-            once(&mut strings[i], t.plain_string())
-        };
-        let number = |i: usize, t: &mut Tokens<'a>, numbers: &mut [Option<u32>]| {
-            once(&mut numbers[i], t.u32())
-        };
-        match key {
-            "sandboxID" => string(0, t, &mut strings),
-            "templateID" => string(1, t, &mut strings),
-            "startedAt" => string(2, t, &mut strings),
-            "endAt" => string(3, t, &mut strings),
-            "state" => string(4, t, &mut strings),
-            "envdVersion" => string(5, t, &mut strings),
-            "clientID" => string(6, t, &mut strings),
-            "cpuCount" => number(0, t, &mut numbers),
-            "memoryMB" => number(1, t, &mut numbers),
-            "diskSizeMB" => number(2, t, &mut numbers),
-            "alias" => {
-                let value = if t.null()? {
-                    Some(None)
-                } else {
-                    t.plain_string().map(Some)
-                };
-                once(&mut alias, value)
-            }
-            "metadata" => {
-                let value = if t.null()? {
-                    Some(false)
-                } else {
-                    fast_string_object(t, pairs).map(|_| true)
-                };
-                once(&mut metadata, value)
-            }
-            _ => t.skip_value(|text, at| crate::json::value_end(text, at, MEMBER_DEPTH)),
-        }
-    })?;
-    if metadata != Some(true) {
-        pairs.clear();
-    }
-    // `clientID` and `diskSizeMB` are read (each must be well formed) but not kept.
-    let [id, template, started, end, state, envd, _client] = strings;
+/// One sandbox of a page, as `SandboxInfo::try_from` makes it of a `ListedSandbox`.
+fn fast_view<'p>(l: &'p Listed<'_, '_>) -> Option<InfoView<'p>> {
     Some(InfoView {
-        sandbox_id: id?,
-        template_id: template?,
-        name: alias.flatten(),
-        metadata: Metadata::Pairs(&*pairs),
-        state: SandboxState::parse(state?)?,
-        cpu_count: numbers[0]?,
-        memory_mb: numbers[1]?,
-        envd_version: envd?,
+        sandbox_id: l.sandbox_id,
+        template_id: l.template_id,
+        name: l.alias,
+        metadata: Metadata::Pairs(l.metadata),
+        state: SandboxState::parse(l.state)?,
+        cpu_count: l.cpu_count,
+        memory_mb: l.memory_mb,
+        envd_version: l.envd_version,
         sandbox_domain: None,
         allow_internet_access: None,
         network: None,
         lifecycle: None,
-        started_at: wire::time::parse_rfc3339_millis(started?)?,
-        end_at: wire::time::parse_rfc3339_millis(end?)?,
+        started_at: wire::time::parse_rfc3339_millis(l.started_at)?,
+        end_at: wire::time::parse_rfc3339_millis(l.end_at)?,
         put: Writer::plain_str,
     })
-}
-
-/// An object of strings into `pairs`, sorted by key, of a key given twice the last kept.
-fn fast_string_object<'a>(t: &mut Tokens<'a>, pairs: &mut Vec<(&'a str, &'a str)>) -> Option<()> {
-    pairs.clear();
-    t.object(|t, key| {
-        pairs.push((key, t.plain_string()?));
-        Some(())
-    })?;
-    // An insertion sort: metadata has a few keys, and the library's sorts are kilobytes of
-    // wasm. Stable: of equal keys the last stays last, and is the one kept.
-    for i in 1..pairs.len() {
-        let mut j = i;
-        while j > 0 && pairs[j - 1].0 > pairs[j].0 {
-            pairs.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    let mut kept = 0;
-    for i in 0..pairs.len() {
-        if i + 1 < pairs.len() && pairs[i].0 == pairs[i + 1].0 {
-            continue;
-        }
-        pairs[kept] = pairs[i];
-        kept += 1;
-    }
-    pairs.truncate(kept);
-    Some(())
 }
 
 /// A page of `GET /v2/sandboxes` as [`infos_json`], read the usual way: the tree, then

@@ -18,8 +18,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub(crate) use sandkit_json::Cursor;
 use sandkit_json::plain_run;
-pub(crate) use sandkit_json::{Cursor, Tokens};
 pub use sandkit_json::{Writer, decimal, quote, quote_into};
 
 /// How deep arrays and objects may nest: a hostile body must not exhaust the stack.
@@ -292,7 +292,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Where the value at `pos` in `input` ends, read and checked as [`parse`] reads it at
-/// `depth`: how the fast path's [`Tokens`] skip what they do not read.
+/// `depth`: how the listing's fast path (`sandkit_json::listing`) skips what it does not read.
 pub(crate) fn value_end(input: &[u8], pos: usize, depth: u32) -> Option<usize> {
     let mut parser = Parser {
         c: Cursor { input, pos },
