@@ -201,28 +201,16 @@ const summary = await runScenario({
   check: (r) => printCheck(r),
 })
 
-// A program that made its calls must be able to end: nothing the SDK leaves behind (a request
-// deadline's timer, a pooled connection) may hold Node's event loop open. Without this, a
-// script using the wasm build would hang for `requestTimeoutMs` (60 s) after its last call.
-async function exitsAfterLastCall() {
-  const name = 'lifecycle: a script ends on its own after its last call (no timer or socket keeps it alive)'
-  const script = `
-    const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
-    const o = ${JSON.stringify({ apiKey: opts.apiKey, apiUrl: opts.apiUrl, sandboxUrl: opts.sandboxUrl })}
-    const s = await Sandbox.create({ ...o, timeoutMs: 60_000 })
-    await Sandbox.getInfo(s.sandboxId, o)
-    await Sandbox.list({ ...o, limit: 1 }).nextItems()
-    await s.kill()
-    console.log('done')`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+// The entry as a child script imports it, and such a script run in a fresh `node`: its exit
+// code ('hung' when it was still running after `limitMs`) and its output, both streams.
+const entryHref = JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)
+async function runScript(script, { nodeFlags = [], cwd, limitMs = 30_000 } = {}) {
+  const child = spawn(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
-  const started = Date.now()
-  // A hang detector, not a speed check: the bug it guards against holds the process 60 s.
-  const limitMs = 30_000
   const code = await new Promise((done) => {
-    const t = setTimeout(() => {
+    const t = limitMs && setTimeout(() => {
       child.kill('SIGKILL')
       done('hung')
     }, limitMs)
@@ -231,6 +219,26 @@ async function exitsAfterLastCall() {
       done(c)
     })
   })
+  return { code, out }
+}
+
+// A program that made its calls must be able to end: nothing the SDK leaves behind (a request
+// deadline's timer, a pooled connection) may hold Node's event loop open. Without this, a
+// script using the wasm build would hang for `requestTimeoutMs` (60 s) after its last call.
+async function exitsAfterLastCall() {
+  const name = 'lifecycle: a script ends on its own after its last call (no timer or socket keeps it alive)'
+  const script = `
+    const { Sandbox } = await import(${entryHref})
+    const o = ${JSON.stringify({ apiKey: opts.apiKey, apiUrl: opts.apiUrl, sandboxUrl: opts.sandboxUrl })}
+    const s = await Sandbox.create({ ...o, timeoutMs: 60_000 })
+    await Sandbox.getInfo(s.sandboxId, o)
+    await Sandbox.list({ ...o, limit: 1 }).nextItems()
+    await s.kill()
+    console.log('done')`
+  const started = Date.now()
+  // A hang detector, not a speed check: the bug it guards against holds the process 60 s.
+  const limitMs = 30_000
+  const { code, out } = await runScript(script, { limitMs })
   if (code === 0 && out.includes('done')) return { name, ok: true, detail: `exited ${Date.now() - started} ms after start` }
   return { name, ok: false, error: code === 'hung' ? `still running after ${limitMs / 1000} s; output: ${out.trim()}` : `exit ${code}: ${out.trim()}` }
 }
@@ -248,7 +256,7 @@ async function waitsHoldTheProcess() {
   const name = 'lifecycle: a call waiting out a 429 backoff (no socket open) keeps the script running until it ends'
   const script = `
     const { createServer } = await import('node:http')
-    const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
+    const { Sandbox } = await import(${entryHref})
     let calls = 0
     const server = createServer((req, res) => {
       calls++
@@ -262,20 +270,7 @@ async function waitsHoldTheProcess() {
     const started = Date.now()
     const err = await Sandbox.getInfo('nosuchsandbox', o).then(() => null, (e) => e)
     console.log('done', calls, err && err.name, Date.now() - started)`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  const code = await new Promise((done) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL')
-      done('hung')
-    }, 30_000)
-    child.on('exit', (c) => {
-      clearTimeout(t)
-      done(c)
-    })
-  })
+  const { code, out } = await runScript(script)
   const m = /done (\d+) (\w+) (\d+)/.exec(out)
   if (code === 0 && m && m[1] === '2' && m[2] === 'SandboxNotFoundError' && Number(m[3]) >= 900) {
     return { name, ok: true, detail: `2 requests, the second after ${m[3]} ms, then ${m[2]}` }
@@ -284,6 +279,49 @@ async function waitsHoldTheProcess() {
 }
 if (impl !== 'e2b') {
   const r = await waitsHoldTheProcess().catch((err) => runnerFailure('lifecycle: waits hold the process', err))
+  printCheck(r)
+  packageChecks.push(r)
+}
+
+// A request's deadline holds nothing open: the request's socket keeps Node running while it
+// is on its way, so a timer that held the event loop too would only cost each call a `ref`
+// and an `unref`. In a child process: while a server holds a request unanswered, no timer of
+// the SDK is among Node's active resources; a deadline that passes still ends the call.
+async function deadlinesHoldNothing() {
+  const name = 'lifecycle: a request deadline holds no timer in Node\'s event loop, and still ends a call the server never answers'
+  const script = `
+    const { createServer } = await import('node:http')
+    const { Sandbox } = await import(${entryHref})
+    let arrived
+    const server = createServer((req, res) => arrived(res))
+    await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
+    server.unref()
+    const o = { apiKey: 'e2b_0123456789abcdef', apiUrl: 'http://127.0.0.1:' + server.address().port }
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const held = []
+    for (let i = 0; i < 3; i++) {
+      const res = new Promise((r) => (arrived = r))
+      const call = Sandbox.getInfo('nosuchsandbox', { ...o, requestTimeoutMs: 60_000 }).then(() => null, (e) => e.name)
+      const r = await res
+      held.push(timers())
+      r.writeHead(404, { 'content-type': 'application/json' })
+      r.end(JSON.stringify({ code: 404, message: 'no such sandbox' }))
+      await call
+    }
+    arrived = () => {}
+    const started = Date.now()
+    const err = await Sandbox.getInfo('nosuchsandbox', { ...o, requestTimeoutMs: 300 }).then(() => null, (e) => e.name)
+    console.log('done', held.join(','), err, Date.now() - started)
+    process.exit(0)`
+  const { code, out } = await runScript(script)
+  const m = /done ([\d,]+) (\w+) (\d+)/.exec(out)
+  if (code === 0 && m && m[1] === '0,0,0' && m[2] === 'TimeoutError' && Number(m[3]) >= 250) {
+    return { name, ok: true, detail: `no timer active during 3 held requests; the 300 ms deadline ended the last call after ${m[3]} ms` }
+  }
+  return { name, ok: false, error: `exit ${code}; output: ${out.trim() || '(none)'}` }
+}
+if (impl !== 'e2b') {
+  const r = await deadlinesHoldNothing().catch((err) => runnerFailure('lifecycle: deadlines hold nothing', err))
   printCheck(r)
   packageChecks.push(r)
 }
@@ -302,7 +340,7 @@ async function callsLeaveNothing() {
   const script = `
     const { writeHeapSnapshot } = await import('node:v8')
     const { readFileSync, rmSync } = await import('node:fs')
-    const { Sandbox } = await import(${JSON.stringify(entry.startsWith('.') ? new URL(entry, import.meta.url).href : entry)})
+    const { Sandbox } = await import(${entryHref})
     const o = ${JSON.stringify({ apiKey: opts.apiKey, apiUrl: opts.apiUrl, sandboxUrl: opts.sandboxUrl })}
     const count = async () => {
       // Node's fetch lets go of each request's abort listener through a FinalizationRegistry:
@@ -341,11 +379,7 @@ async function callsLeaveNothing() {
     const after = await count()
     await s.kill()
     console.log(JSON.stringify({ before, after }))`
-  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  const code = await new Promise((done) => child.on('exit', done))
+  const { code, out } = await runScript(script, { nodeFlags: ['--expose-gc'], cwd: tmpdir(), limitMs: 0 })
   if (code !== 0) return { name, ok: false, error: `exit ${code}: ${out.trim()}` }
   const { before, after } = JSON.parse(out.trim().split('\n').at(-1))
   const detail = `closures ${before.closures} → ${after.closures}, global handles ${before.handles} → ${after.handles}`

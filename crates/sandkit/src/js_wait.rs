@@ -10,7 +10,9 @@
 //! Where a timer can be let go of without clearing it (Node's `unref`), every timer of the
 //! module is one `setTimeout`, set for the earliest of them ([`Alarms`]). Node keeps a list
 //! of timers per delay, and a request deadline's timer, alone in its list, made a list and
-//! dropped it at every call: about 3% of a `getInfo`.
+//! dropped it at every call: about 3% of a `getInfo`. Only a sleep holds Node's event loop
+//! open; a deadline bounds work that holds it itself (a request, a stream), so letting it go
+//! would only cost a `ref` and an `unref` per request.
 
 use js_sys::Promise;
 use std::cell::RefCell;
@@ -222,22 +224,31 @@ enum Mode {
     Shared,
 }
 
+/// A timer of [`Alarms`].
+struct Pending {
+    /// When it ends, on [`monotonic_now`]'s clock.
+    at: f64,
+    /// Its wait's slot.
+    id: u32,
+    /// Whether it holds Node's event loop open while pending (a sleep, not a deadline).
+    holds: bool,
+}
+
 /// The timers of [`Mode::Shared`].
 struct Alarms {
     mode: Mode,
-    /// Each pending timer: when it ends (on [`monotonic_now`]'s clock) and its wait's slot.
-    pending: Vec<(f64, u32)>,
+    pending: Vec<Pending>,
     /// The `setTimeout` while it has not fired, and when it fires: never after the earliest
     /// pending timer ends.
     timer: Option<(TimerHandle, f64)>,
-    /// Whether it holds Node's event loop open: exactly while a timer is pending, as a
-    /// `setTimeout` per timer would.
+    /// Whether it holds Node's event loop open: exactly while a sleep is pending, as a
+    /// `setTimeout` per sleep would.
     held: bool,
 }
 
 impl Alarms {
     /// Starts a timer of `ms` for the wait `id`; `None` where the runtime has no timers.
-    fn start(&mut self, id: u32, ms: f64) -> Option<Source> {
+    fn start(&mut self, id: u32, ms: f64, holds: bool) -> Option<Source> {
         if self.mode == Mode::Unknown {
             self.mode = probe();
         }
@@ -245,23 +256,24 @@ impl Alarms {
             return set_timeout(&bound(&RESOLVED, id), ms).ok().map(Source::Own);
         }
         let now = monotonic_now();
-        self.pending.push((now + ms, id));
+        self.pending.push(Pending {
+            at: now + ms,
+            id,
+            holds,
+        });
         self.arm(now);
         Some(Source::Shared)
     }
 
     /// Sets the timer for the earliest pending one, unless it fires before that already.
     fn arm(&mut self, now: f64) {
-        let Some(first) = self.pending.iter().map(|p| p.0).reduce(f64::min) else {
-            self.let_go();
+        let Some(first) = self.pending.iter().map(|p| p.at).reduce(f64::min) else {
+            self.hold_while_sleeping();
             return;
         };
         if let Some((handle, at)) = &self.timer {
             if *at <= first {
-                if !self.held {
-                    handle.hold();
-                    self.held = true;
-                }
+                self.hold_while_sleeping();
                 return;
             }
             clear_timeout(handle);
@@ -271,23 +283,32 @@ impl Alarms {
             .with(|f| set_timeout(f, delay))
             .ok()
             .map(|h| (h.unchecked_into(), now + delay));
+        // A new `setTimeout` holds the loop.
         self.held = true;
+        self.hold_while_sleeping();
     }
 
-    /// Nothing is pending: the timer, left to fire in vain, must not keep Node running.
-    fn let_go(&mut self) {
-        if let (Some((handle, _)), true) = (&self.timer, self.held) {
-            handle.unref();
+    /// Holds Node's event loop open with the timer exactly while a sleep is pending: left
+    /// to fire in vain, or bounding work that holds the loop itself, it must not keep Node
+    /// running.
+    fn hold_while_sleeping(&mut self) {
+        let hold = self.pending.iter().any(|p| p.holds);
+        if let (Some((handle, _)), true) = (&self.timer, hold != self.held) {
+            if hold {
+                handle.hold();
+            } else {
+                handle.unref();
+            }
         }
-        self.held = false;
+        self.held = hold && self.timer.is_some();
     }
 
     /// Forgets the timer of `id`, if it has not ended.
     fn cancel(&mut self, id: u32) {
-        if let Some(i) = self.pending.iter().position(|p| p.1 == id) {
-            self.pending.swap_remove(i);
-            if self.pending.is_empty() {
-                self.let_go();
+        if let Some(i) = self.pending.iter().position(|p| p.id == id) {
+            let was = self.pending.swap_remove(i);
+            if was.holds {
+                self.hold_while_sleeping();
             }
         }
     }
@@ -324,8 +345,8 @@ fn ring() {
         a.held = false;
     });
     while let Some(id) = ALARMS.with_borrow_mut(|a| {
-        let i = a.pending.iter().position(|p| p.0 <= now)?;
-        Some(a.pending.swap_remove(i).1)
+        let i = a.pending.iter().position(|p| p.at <= now)?;
+        Some(a.pending.swap_remove(i).id)
     }) {
         settle(id, Ok(JsValue::UNDEFINED));
     }
@@ -349,10 +370,12 @@ pub struct Timer {
 }
 
 impl Timer {
-    /// A timer of `ms`, at most `i32::MAX` (a longer one fires at once).
-    pub fn start(ms: f64) -> Option<Timer> {
+    /// A timer of `ms`, at most `i32::MAX` (a longer one fires at once). `holds`: whether it
+    /// holds Node's event loop open while pending, as a sleep must; a deadline on work that
+    /// holds the loop itself need not.
+    pub fn start(ms: f64, holds: bool) -> Option<Timer> {
         let wait = Wait::new();
-        match ALARMS.with_borrow_mut(|a| a.start(wait.0, ms)) {
+        match ALARMS.with_borrow_mut(|a| a.start(wait.0, ms, holds)) {
             Some(source) => Some(Timer { wait, source }),
             None => {
                 SLOTS.with_borrow_mut(|s| s.release(wait.0));

@@ -8,6 +8,13 @@ pub trait Runtime: MaybeSend + Sync {
     fn now_ms(&self) -> f64;
     /// Resolves after `ms` milliseconds.
     fn sleep(&self, ms: u64) -> BoxFuture<'static, ()>;
+    /// Resolves after `ms` milliseconds, as the bound of work that keeps the process alive
+    /// itself (a request, a stream). Where a timer can (Node's), this one does not keep the
+    /// process running on its own, as a sleep does: that would cost each request a `ref`
+    /// and an `unref` and hold nothing the work does not.
+    fn deadline_timer(&self, ms: u64) -> BoxFuture<'static, ()> {
+        self.sleep(ms)
+    }
     /// A number in [0, 1), for jitter. Not for secrets.
     fn random(&self) -> f64;
 }
@@ -50,7 +57,7 @@ impl Deadline {
         }
         let timer = self
             .timer
-            .get_or_insert_with(|| runtime.sleep(left.ceil() as u64));
+            .get_or_insert_with(|| runtime.deadline_timer(left.ceil() as u64));
         let work = std::pin::pin!(work);
         match futures_util::future::select(work, timer).await {
             futures_util::future::Either::Left((out, _)) => Some(out),
@@ -129,14 +136,17 @@ mod wasm {
         /// `None` when the runtime has no timers: then it ends at once rather than never.
         timer: Option<Timer>,
         rest_ms: u64,
+        /// Whether it holds Node's event loop open (`js_wait::Timer::start`).
+        holds: bool,
     }
 
     impl Sleep {
-        fn new(ms: u64) -> Sleep {
+        fn new(ms: u64, holds: bool) -> Sleep {
             let now = ms.min(MAX_TIMER_MS);
             Sleep {
-                timer: Timer::start(now as f64),
+                timer: Timer::start(now as f64, holds),
                 rest_ms: ms - now,
+                holds,
             }
         }
     }
@@ -152,7 +162,7 @@ mod wasm {
                 if self.rest_ms == 0 {
                     return Poll::Ready(());
                 }
-                *self = Sleep::new(self.rest_ms);
+                *self = Sleep::new(self.rest_ms, self.holds);
             }
         }
     }
@@ -163,7 +173,11 @@ mod wasm {
         }
 
         fn sleep(&self, ms: u64) -> BoxFuture<'static, ()> {
-            Box::pin(Sleep::new(ms))
+            Box::pin(Sleep::new(ms, true))
+        }
+
+        fn deadline_timer(&self, ms: u64) -> BoxFuture<'static, ()> {
+            Box::pin(Sleep::new(ms, false))
         }
 
         fn random(&self) -> f64 {

@@ -176,7 +176,8 @@ pub(crate) async fn with_deadline<T>(
         return work.await;
     }
     let runtime = cfg.client().runtime();
-    match select(Box::pin(work), runtime.sleep(cfg.request_timeout_ms)).await {
+    let timer = runtime.deadline_timer(cfg.request_timeout_ms);
+    match select(Box::pin(work), timer).await {
         Either::Left((r, _)) => r,
         Either::Right(_) => Err(timeout_error(cfg.request_timeout_ms)),
     }
@@ -211,7 +212,8 @@ async fn attempt_once(
     if left <= 0.0 {
         return Err(timeout_error(cfg.request_timeout_ms));
     }
-    match select(Box::pin(exchange), runtime.sleep(left.ceil() as u64)).await {
+    let timer = runtime.deadline_timer(left.ceil() as u64);
+    match select(Box::pin(exchange), timer).await {
         Either::Left((r, _)) => Ok(r),
         Either::Right(_) => Err(timeout_error(cfg.request_timeout_ms)),
     }
