@@ -29,7 +29,8 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy -p sandkit -p sandkit-json -p sandkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "the Rust crates' documentation (broken or private links)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p sandkit -p sandkit-json --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p sandkit -p sandkit-json -p sandkit-server -p sandkit-node --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p sandkit-wasm --target wasm32-unknown-unknown --no-deps
 
 step "TypeScript type check (public .d.ts, examples)"
 node_modules/.bin/tsc -p tsconfig.json

@@ -4,7 +4,7 @@
 //! `Range`.
 //!
 //! Auth, as envd does it: an `X-Access-Token` header, which must match; without one, a URL
-//! signature (`v1_` + base64(sha256("<path>:<read|write>:<username>:<token>[:<expiry>]"))),
+//! signature (`v1_` + `base64(sha256("<path>:<read|write>:<username>:<token>[:<expiry>]"))`),
 //! computed over the query values as given and checked for expiry after it matches.
 
 use super::filesystem::sandbox_fs;

@@ -342,7 +342,7 @@ impl SandboxFs {
         }
     }
 
-    /// `Stat`: the entry itself (a symlink as envd reports one, see [`Self::entry_at`]).
+    /// `Stat`: the entry itself (a symlink as envd reports one, see `entry_at`).
     pub fn stat(&self, path: &str) -> FsResult<Entry> {
         let norm = normalize(path);
         let missing = |e: Errno| match e {

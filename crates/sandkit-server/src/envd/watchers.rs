@@ -2,7 +2,7 @@
 //! watches that the client polls instead of streaming (the official Python SDK's
 //! `files.watch_dir` uses them).
 //!
-//! A watcher is the same inotify watch as `WatchDir`'s ([`super::watch::start`]): same path
+//! A watcher is the same inotify watch as `WatchDir`'s (`watch::start`): same path
 //! resolution inside the sandbox, same errors, same events. Instead of a response stream, a
 //! task per watcher moves its events into a queue that `GetWatcherEvents` empties.
 //!

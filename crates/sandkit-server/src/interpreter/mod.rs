@@ -2,7 +2,7 @@
 //! for every sandbox: `/execute` streams one JSON object per line as code runs in a context,
 //! `/contexts` creates, lists, restarts and deletes contexts, `/health` answers "OK".
 //!
-//! A context is a kernel process inside the sandbox (see [`context`]); the default context
+//! A context is a kernel process inside the sandbox (see the `context` module); the default context
 //! of each language is created on its first use.
 
 mod context;
