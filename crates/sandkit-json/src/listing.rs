@@ -12,7 +12,7 @@
 use crate::Tokens;
 
 /// One sandbox of a page, its fields as the page writes them.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Listed<'a, 'p> {
     pub sandbox_id: &'a str,
     pub template_id: &'a str,
@@ -75,6 +75,8 @@ fn listed<'a, 'p>(
     ] = [None; 7];
     let [mut cpu, mut memory, mut disk] = [None; 3];
     let (mut alias, mut metadata) = (None, None);
+    // A `match`: the compiler tells names apart by length first, where a search of a list of
+    // names compared each in turn.
     t.object(|t, key| match key {
         "sandboxID" => once(&mut id, t.plain_string()),
         "templateID" => once(&mut template, t.plain_string()),

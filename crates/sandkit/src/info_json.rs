@@ -3,13 +3,12 @@
 //! costs a string conversion per key and value), and the JS layer makes the dates `Date`s.
 //!
 //! A page of a listing has a fast path: its JSON is written straight from the page's bytes
-//! (read by `sandkit_json::listing`, compiled for speed), with no tree, no owned strings and
-//! no map in between. That reading, the tree's and the
-//! typed fields', was most of a wasm listing's time. The fast path handles the pages sandkitd
-//! and E2B send (strings without escapes, integers as digits, each field once) and gives up on
-//! anything else; the page is then read the usual way, which decides what it means or why it
-//! is wrong. So both ways give one answer: `tests` and the `listing_json` fuzz target hold the
-//! fast path to it.
+//! (read by `sandkit_json::listing`, compiled for speed), with no tree, no owned strings and no
+//! map in between. That reading, the tree's and the typed fields', was most of a wasm listing's
+//! time. The fast path handles the pages sandkitd and E2B send (strings without escapes,
+//! integers as digits, each field once) and gives up on anything else; the page is then read
+//! the usual way, which decides what it means or why it is wrong. So both ways give one answer:
+//! `tests` and the `listing_json` fuzz target hold the fast path to it.
 
 use crate::api::ApiResponse;
 use crate::error::Result;
