@@ -129,17 +129,17 @@ impl Transport for NativeTransport {
                 builder = builder.body(request_body(body));
             }
             let err = |e: reqwest::Error| TransportError::new(classify(&e), describe(&e));
-            let resp = builder.send().await.map_err(err)?;
+            let mut resp = builder.send().await.map_err(err)?;
             let status = resp.status().as_u16();
-            let headers = ResponseHeaders::native(resp.headers().clone());
+            // Taken, not copied: the body is read without them.
+            let headers = ResponseHeaders::native(std::mem::take(resp.headers_mut()));
             if let Some(e) = refuse_redirect(status, &headers) {
                 return Err(e);
             }
             let body = if request.stream_response {
-                let connect = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .is_some_and(|v| v.as_bytes().starts_with(b"application/connect+"));
+                let connect = headers
+                    .get("content-type")
+                    .is_some_and(|v| v.starts_with("application/connect+"));
                 let stream = Box::pin(resp.bytes_stream().map(move |c| c.map_err(err)));
                 Body::Stream(if connect { read_ahead(stream) } else { stream })
             } else {
