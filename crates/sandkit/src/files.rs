@@ -674,12 +674,7 @@ mod tests {
             assert!(e.message().contains("Content-Length said"), "{e}");
         }
         let h = |pairs: &[(&str, &str)]| {
-            crate::transport::ResponseHeaders::from_pairs(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
+            crate::transport::ResponseHeaders::from_pairs(pairs.iter().copied())
         };
         assert_eq!(expected_length(&h(&[("content-length", " 12 ")])), Some(12));
         assert_eq!(

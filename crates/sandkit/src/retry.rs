@@ -184,12 +184,7 @@ mod tests {
     use Idempotency::*;
 
     fn h(pairs: &[(&str, &str)]) -> ResponseHeaders {
-        ResponseHeaders::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        ResponseHeaders::from_pairs(pairs.iter().copied())
     }
 
     /// A fixed wall clock: 2015-10-21T07:28:00Z.

@@ -226,7 +226,7 @@ mod tests {
     fn resp(status: u16, body: &str) -> ApiResponse {
         ApiResponse {
             status,
-            headers: ResponseHeaders::from_pairs(vec![]),
+            headers: ResponseHeaders::default(),
             body: Bytes::from(body.to_string()),
         }
     }

@@ -122,6 +122,13 @@ impl HttpResponse {
 /// transport keeps the response's header map.
 pub struct ResponseHeaders(HeaderSource);
 
+/// No headers.
+impl Default for ResponseHeaders {
+    fn default() -> Self {
+        ResponseHeaders(HeaderSource::Pairs(Vec::new()))
+    }
+}
+
 enum HeaderSource {
     Pairs(Vec<(String, String)>),
     #[cfg(target_arch = "wasm32")]
@@ -132,8 +139,11 @@ enum HeaderSource {
 
 impl ResponseHeaders {
     /// Headers as name and value pairs, names in any case.
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        ResponseHeaders(HeaderSource::Pairs(pairs))
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let pairs = pairs.into_iter().map(|(k, v)| (k.into(), v.into()));
+        ResponseHeaders(HeaderSource::Pairs(pairs.collect()))
     }
 
     #[cfg(target_arch = "wasm32")]
@@ -321,10 +331,8 @@ mod tests {
 
     #[test]
     fn response_headers_are_found_by_name_in_any_case_and_debug_shows_no_value() {
-        let headers = ResponseHeaders::from_pairs(vec![
-            ("X-Next-Token".to_string(), "abc".to_string()),
-            ("x-access-token".to_string(), "secret".to_string()),
-        ]);
+        let headers =
+            ResponseHeaders::from_pairs([("X-Next-Token", "abc"), ("x-access-token", "secret")]);
         assert_eq!(headers.get("x-next-token").as_deref(), Some("abc"));
         assert_eq!(headers.get("X-NEXT-TOKEN").as_deref(), Some("abc"));
         assert_eq!(headers.get("location"), None);
@@ -337,9 +345,7 @@ mod tests {
 
     #[test]
     fn only_redirects_are_refused_and_their_query_is_not_shown() {
-        let location = |target: &str| {
-            ResponseHeaders::from_pairs(vec![("Location".to_string(), target.to_string())])
-        };
+        let location = |target: &str| ResponseHeaders::from_pairs([("Location", target)]);
         for status in [200, 204, 304, 400, 404, 502] {
             assert!(
                 refuse_redirect(status, &location("http://x/")).is_none(),
@@ -354,7 +360,7 @@ mod tests {
         );
         assert!(!e.message.contains("secret"), "{e}");
         // A browser's opaque redirect: status 0, no headers.
-        let e = refuse_redirect(0, &ResponseHeaders::from_pairs(vec![])).unwrap();
+        let e = refuse_redirect(0, &ResponseHeaders::default()).unwrap();
         assert!(e.message.contains("hidden by the browser"), "{e}");
         // A multi-byte target cut at a `?` still gives valid text.
         let e = refuse_redirect(302, &location("http://é/ü?x")).unwrap();
