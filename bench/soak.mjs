@@ -6,7 +6,7 @@
 // starts a web server (tests/fixtures/web-server.mjs) and then, until `--minutes` have passed,
 // loops over a command, a file written and read back, and a request to its public URL through
 // sandkitd's proxy, all sandboxes at once. Then every sandbox is killed, and the host is counted
-// once things settle: processes, sandkitd's open descriptors and RSS, mounts, network devices,
+// once things settle: processes, sandkitd's open descriptors and RSS, mounts, loop devices, network devices,
 // sandkitd's cgroups, its nftables rules and its state directory. Counted before the first
 // round and after each: a leak is what round 2 leaves beyond round 1 (the first round warms
 // allocator arenas and pools up), or any count above the starting one but memory.
@@ -185,6 +185,10 @@ function census() {
     processes: descendants(),
     sandkitdFds: count(() => readdirSync(`/proc/${server.pid}/fd`).length),
     mounts: count(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`sandkitd-${server.pid}-`)).length),
+    // Each sandbox's disk image is on a loop device while it runs.
+    loopDevices: count(() => readdirSync('/sys/block').filter((d) => {
+      try { return readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8').includes(`/sandkitd-${server.pid}-`) } catch { return false }
+    }).length),
     netDevices: prefix ? count(() => readdirSync('/sys/class/net').filter((d) => d.startsWith(prefix)).length) : 0,
     cgroups: cgroups(),
     nftLines: table ? count(() => execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }).split('\n').length) : 0,

@@ -114,6 +114,34 @@ export async function runDaemonConformance({ Sandbox, errors, conn, config, a, c
     for (const key of ['metadata', 'symlinkTarget']) assert(key in listed, `list entry has no ${key} key: ${Object.keys(listed)}`)
   })
 
+  await step('files: an upload to a full disk is NotEnoughSpaceError (507), and deleting lets writes in again', async () => {
+    const full = await create()
+    try {
+      // The sandbox's own disk (sandkitd's --disk-size-mb, 1 GiB), not the host's: filling
+      // that instead would take the machine's disk.
+      const df = await full.commands.run("df -k --output=size / | tail -1")
+      const kib = Number(df.stdout.trim())
+      assert(kib > 0 && kib <= 1 << 20, `the sandbox's / is not a disk of its own: ${kib} KiB`)
+      // Filled by allocation, not by writing: quick, and the host's image of it stays sparse.
+      const filled = await full.commands.run(
+        'i=0; while fallocate -l 16M fill$i 2>/dev/null; do i=$((i+1)); done; ' +
+          'j=0; while fallocate -l 64K rest$j 2>/dev/null; do j=$((j+1)); done; df -k --output=avail / | tail -1',
+        { cwd: '/home/user' },
+      )
+      const err = await expectError(() => full.files.write('/home/user/more.bin', new Uint8Array(1 << 20)), {
+        Class: errors.NotEnoughSpaceError,
+        className: 'NotEnoughSpaceError',
+        what: 'an upload to a full disk',
+      })
+      await full.commands.run('rm -f fill* rest*', { cwd: '/home/user' })
+      await full.files.write('/home/user/more.bin', new Uint8Array(1 << 20))
+      assertEqual((await full.files.getInfo('/home/user/more.bin')).size, 1 << 20, 'the size written once there was space')
+      return `${kib} KiB disk, ${filled.stdout.trim()} KiB left when full: ${err.message}`
+    } finally {
+      await full.kill().catch(() => {})
+    }
+  })
+
   await step('files: error texts are envd\'s', async () => {
     const texts = [
       [() => a.files.read('/home/user/nope.txt'), "path '/home/user/nope.txt' does not exist"],

@@ -128,8 +128,12 @@ for (let i = 0; i < 60 && (busiest?.cpuUsedPct ?? 0) <= 20; i++) {
 }
 if (busiest) {
   const mib = (/** @type {number} */ n) => `${(n / 2 ** 20).toFixed(1)} MiB`
-  say(`  ${busiest.timestamp.toISOString()}: CPU ${busiest.cpuUsedPct}% of ${busiest.cpuCount}, memory ${mib(busiest.memUsed)} of ${mib(busiest.memTotal)}, disk ${mib(busiest.diskUsed)}`)
+  say(`  ${busiest.timestamp.toISOString()}: CPU ${busiest.cpuUsedPct}% of ${busiest.cpuCount}, memory ${mib(busiest.memUsed)} of ${mib(busiest.memTotal)}, disk ${mib(busiest.diskUsed)} of ${mib(busiest.diskTotal)}`)
 }
+
+say('its own disk: a sandbox that fills it gets ENOSPC, and the host keeps its space')
+const filled = await rebooted.commands.run('fallocate -l 2G /home/user/huge 2>&1; df -h --output=size,avail / | tail -1', { cwd: '/home/user' }).catch((e) => e)
+say(`  fallocate -l 2G: ${filled.stdout.trim().replace(/\s+/g, ' ')} (size, available)`)
 
 say('the code interpreter: runCode keeps state, streams output, returns rich results')
 await rebooted.runCode('import math\nradius = 2')

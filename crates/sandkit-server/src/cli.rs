@@ -46,6 +46,8 @@ Options:
       --cpu-count <N>         CPUs' worth of time per sandbox, a cgroup quota [default: 2]
       --memory-mb <MIB>       Memory per sandbox, a cgroup limit; beyond it a process of that
                               sandbox is killed, nothing else [default: 512]
+      --disk-size-mb <MIB>    Disk per sandbox: its writable layers' own filesystem, a loop-
+                              mounted image; a full one is that sandbox's ENOSPC [default: 1024]
       --metrics-interval <T>  How often each sandbox's CPU, memory and disk use is sampled,
                               in seconds, or with ms [default: 5]
       --warm-pool <N>         Sandboxes of the default template kept set up ahead of time, so
@@ -199,6 +201,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             "--memory-mb" => {
                 config.sandboxes.memory_mb =
                     number(&flag, &value()?, 16..=1 << 22, "a size in MiB (16-4194304)")?;
+            }
+            "--disk-size-mb" => {
+                config.sandboxes.disk_size_mb = number(
+                    &flag,
+                    &value()?,
+                    16..=1 << 24,
+                    "a size in MiB (16-16777216)",
+                )?;
             }
             "--metrics-interval" => {
                 config.sandboxes.metrics_interval = interval(&flag, &value()?)?;
@@ -466,6 +476,8 @@ mod tests {
             "--cpu-count",
             "1",
             "--memory-mb=256",
+            "--disk-size-mb",
+            "64",
             "--metrics-interval",
             "250ms",
             "--insecure-no-userns",
@@ -481,7 +493,7 @@ mod tests {
             ]
         );
         assert_eq!((s.max_pids, s.tmp_size_mb, s.warm_pool), (256, 64, 0));
-        assert_eq!((s.cpu_count, s.memory_mb), (1, 256));
+        assert_eq!((s.cpu_count, s.memory_mb, s.disk_size_mb), (1, 256, 64));
         assert_eq!(s.metrics_interval, std::time::Duration::from_millis(250));
         assert_eq!(run(&[]).unwrap().sandboxes.python, "python3");
         let venv = run(&["--python", "/opt/venv/bin/python"]).unwrap();
@@ -571,6 +583,7 @@ mod tests {
             &["--warm-pool", "100"],
             &["--cpu-count", "0"],
             &["--memory-mb", "8"],
+            &["--disk-size-mb", "15"],
             &["--metrics-interval", "1ms"],
             &["--metrics-interval", "soon"],
             &["--max-paused-age", "0d"],
@@ -606,6 +619,7 @@ mod tests {
             "--warm-pool",
             "--cpu-count",
             "--memory-mb",
+            "--disk-size-mb",
             "--metrics-interval",
             "--max-paused-age",
             "--insecure-no-userns",

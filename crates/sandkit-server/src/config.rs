@@ -112,6 +112,9 @@ pub struct SandboxesConfig {
     pub cpu_count: u32,
     /// Memory each sandbox may use, in MiB (a cgroup limit), reported as `memoryMB`.
     pub memory_mb: u32,
+    /// The size of each sandbox's disk (its writable layers' own filesystem), in MiB,
+    /// reported as `diskSizeMB`.
+    pub disk_size_mb: u32,
     /// How often each running sandbox's CPU, memory and disk use is sampled.
     pub metrics_interval: std::time::Duration,
     /// The size of each sandbox's `/tmp` (memory-backed), in MiB.
@@ -129,6 +132,8 @@ pub const DEFAULT_MAX_PIDS: u32 = 1024;
 pub const DEFAULT_CPU_COUNT: u32 = 2;
 /// Memory per sandbox, in MiB, unless `--memory-mb` says otherwise (E2B's base sandbox).
 pub const DEFAULT_MEMORY_MB: u32 = 512;
+/// Disk per sandbox, in MiB, unless `--disk-size-mb` says otherwise.
+pub const DEFAULT_DISK_SIZE_MB: u32 = 1024;
 /// How often sandboxes are measured unless `--metrics-interval` says otherwise (E2B's).
 pub const DEFAULT_METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// A sandbox's `/tmp`, in MiB, unless `--tmp-size` says otherwise.
@@ -149,6 +154,7 @@ impl Default for SandboxesConfig {
             max_pids: DEFAULT_MAX_PIDS,
             cpu_count: DEFAULT_CPU_COUNT,
             memory_mb: DEFAULT_MEMORY_MB,
+            disk_size_mb: DEFAULT_DISK_SIZE_MB,
             metrics_interval: DEFAULT_METRICS_INTERVAL,
             tmp_size_mb: DEFAULT_TMP_SIZE_MB,
             warm_pool: DEFAULT_WARM_POOL,

@@ -211,6 +211,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         size: api::SandboxSize {
             cpu_count: config.sandboxes.cpu_count,
             memory_mb: config.sandboxes.memory_mb,
+            disk_size_mb: config.sandboxes.disk_size_mb,
         },
         limits: limits::Limits::new(config.limits),
         interpreter: interpreter::Settings {

@@ -203,7 +203,8 @@ async fn sample_all(
     metrics.retain(&ids);
 }
 
-/// Measures one sandbox. Blocking: cgroup files and a walk of its writable layers.
+/// Measures one sandbox. Blocking: cgroup files, and its disk's `statvfs` (or, for a sandbox
+/// whose files are on the host's disk, a walk of its writable layers).
 fn read(sandbox: &LiveSandbox, disk: &mut DiskUse) -> Reading {
     let usage = sandbox.handle.usage();
     Reading {
@@ -211,7 +212,10 @@ fn read(sandbox: &LiveSandbox, disk: &mut DiskUse) -> Reading {
         cpu_ns: usage.cpu_ns,
         memory: usage.memory,
         cache: usage.cache,
-        disk: disk.writable_layers_size(&sandbox.handle.dir()),
+        disk: sandbox
+            .handle
+            .disk_used()
+            .unwrap_or_else(|| disk.writable_layers_size(&sandbox.handle.dir())),
     }
 }
 

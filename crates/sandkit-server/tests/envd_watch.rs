@@ -247,8 +247,9 @@ async fn watch_dir_streams_changes_and_ends_cleanly() {
             std::process::id(),
             server.local_addr().port()
         ));
-        // Its writable root layer: where what it writes (its home too) is on the host.
-        let target = format!("{}/{}/u0", state_dir.display(), other.id);
+        // Its directory: where what it writes (its home too) is on the host, in its disk image
+        // or (where disks are not limited) its writable layers.
+        let target = format!("{}/{}", state_dir.display(), other.id);
         assert!(std::path::Path::new(&target).is_dir(), "{target}");
         let mut frames = watch(&envd, json!({ "path": target }), &[]).await;
         assert_eq!(end_code(&mut frames).await, "not_found");

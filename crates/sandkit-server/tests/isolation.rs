@@ -269,14 +269,27 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
             server.local_addr().port()
         ))
         .join(&a.id);
-    let written: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('u'))
-        .map(|upper| upper.join(format!("sandkit-{tag}")))
-        .filter(|p| p.exists())
-        .collect();
-    assert_eq!(written.len(), 1, "/etc/sandkit-{tag} in one upper layer");
+    let written: Vec<PathBuf> = if dir.join("disk").exists() {
+        // On its disk image, mounted in its own mount namespace only: seen through the root
+        // of its agent (a child of this process, which runs sandkitd).
+        agent_roots()
+            .map(|root| root.join(format!("etc/sandkit-{tag}")))
+            .filter(|p| p.exists())
+            .collect()
+    } else {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('u'))
+            .map(|upper| upper.join(format!("sandkit-{tag}")))
+            .filter(|p| p.exists())
+            .collect()
+    };
+    assert_eq!(
+        written.len(),
+        1,
+        "/etc/sandkit-{tag} in one sandbox: {written:?}"
+    );
     let owner = std::fs::metadata(&written[0]).unwrap().uid();
     assert!(
         owner >= sandkit_server::sandbox::ids::FIRST,
@@ -295,6 +308,21 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
     api.delete(&format!("/sandboxes/{}", a.id)).await;
     assert!(!dir.exists(), "{} is left", dir.display());
     server.shutdown().await;
+}
+
+/// The roots of the sandboxes' agents: this process's children.
+fn agent_roots() -> impl Iterator<Item = PathBuf> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(move |p| {
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`: the fields after the command's closing parenthesis.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1) == Some(me.as_str())
+        })
+        .map(|p| p.path().join("root"))
 }
 
 /// The descriptors of this process (the in-process sandkitd's) that point at `target`.

@@ -46,11 +46,12 @@ pub struct AppState {
     pub interpreter: crate::interpreter::Settings,
 }
 
-/// The CPUs and memory each sandbox gets (its cgroup's limits).
+/// The CPUs and memory each sandbox gets (its cgroup's limits), and its disk's size.
 #[derive(Debug, Clone, Copy)]
 pub struct SandboxSize {
     pub cpu_count: u32,
     pub memory_mb: u32,
+    pub disk_size_mb: u32,
 }
 
 /// The control-plane router, CORS included.

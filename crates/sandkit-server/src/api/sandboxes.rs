@@ -18,9 +18,6 @@ use std::sync::Arc;
 /// Deprecated in the API but still required in responses.
 const CLIENT_ID: &str = "sandkitd";
 
-/// The disk size every sandbox reports (not a limit: its files share the host's disk).
-const DISK_SIZE_MB: u32 = 1024;
-
 /// `POST /v2/sandboxes` and `POST /sandboxes`: 201 with the new sandbox.
 pub async fn create(
     State(app): State<Arc<AppState>>,
@@ -37,7 +34,7 @@ pub async fn create(
         .map_err(ApiError::bad_request)?;
     spec.cpu_count = app.size.cpu_count;
     spec.memory_mb = app.size.memory_mb;
-    spec.disk_size_mb = DISK_SIZE_MB;
+    spec.disk_size_mb = app.size.disk_size_mb;
     // Paused at its timeout where sandboxes cannot be frozen, it would go on running (a pause
     // without memory needs no freezer).
     if spec.auto_pause

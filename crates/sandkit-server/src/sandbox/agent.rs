@@ -77,6 +77,8 @@ pub struct AgentConfig {
     pub seccomp: bool,
     /// The size of `/tmp`, in MiB.
     pub tmp_size_mb: u64,
+    /// The writable layers are on the disk image in `dir` (see [`super::disk`]).
+    pub disk: bool,
     /// The sandbox has a cgroup: its `cgroup.procs` is on [`CGROUP_FD`].
     pub cgroup: bool,
 }

@@ -8,6 +8,7 @@
 mod accounts;
 pub mod agent;
 pub mod cgroup;
+pub mod disk;
 mod identity;
 pub mod ids;
 pub mod lockdown;
@@ -62,6 +63,8 @@ pub struct Runtime {
     seccomp: bool,
     limits: Limits,
     tmp_size_mb: u64,
+    /// The sandboxes' disks; `Err` says why their size is not enforced.
+    disks: Result<Arc<disk::Disks>, String>,
     pool: Arc<WarmPool>,
     /// Connects to ports inside sandboxes (the public-URL proxy).
     dialer: netns::Dialer,
@@ -162,7 +165,12 @@ impl Runtime {
         } else {
             Err("sandboxes are not isolated".into())
         };
-        let runtime = Runtime {
+        let disks = if isolated {
+            disk::Disks::prepare(&state_dir, config.disk_size_mb).map(Arc::new)
+        } else {
+            Err("sandboxes are not isolated".into())
+        };
+        let mut runtime = Runtime {
             isolated,
             state_dir,
             exe,
@@ -177,6 +185,7 @@ impl Runtime {
                 memory_mb: config.memory_mb,
             },
             tmp_size_mb: config.tmp_size_mb,
+            disks,
             dialer: netns::Dialer::start()?,
             net: Default::default(),
             pool: Arc::new(WarmPool {
@@ -190,7 +199,14 @@ impl Runtime {
             template_id: template::DEFAULT_NAMES[0].into(),
             ..Default::default()
         };
-        match runtime.start(&probe).await {
+        let mut started = runtime.start(&probe).await;
+        // A disk image that cannot be mounted here (a kernel without ext4, say) leaves the
+        // disks unlimited, as the banner then says, rather than the sandboxes unstartable.
+        if let (Err(e), Ok(_)) = (&started, &runtime.disks) {
+            runtime.disks = Err(format!("a sandbox's disk image did not mount: {e}"));
+            started = runtime.start(&probe).await;
+        }
+        match started {
             Ok(handle) => {
                 handle.kill().await;
                 Ok(runtime)
@@ -258,6 +274,10 @@ impl Runtime {
             }
             Err(why) => format!("NO process, memory or CPU limits ({why})"),
         });
+        parts.push(match &self.disks {
+            Ok(d) => format!("a {} MiB disk each (ext4 on a loop device)", d.size_mb),
+            Err(why) => format!("disk size NOT limited ({why})"),
+        });
         let secure = self.ids.is_some() && self.seccomp;
         format!(
             "{}: {}",
@@ -294,6 +314,12 @@ impl Runtime {
                 Ok(claim) => Some(claim),
                 Err(_) => {
                     let claim = ranges.claim()?;
+                    let image = dir.join(disk::IMAGE);
+                    if image.exists() {
+                        disk::with_image_mounted(&image, |files| {
+                            IdMap { base }.move_tree(files, claim.map)
+                        })?;
+                    }
                     IdMap { base }.move_tree(&dir, claim.map)?;
                     Some(claim)
                 }
@@ -453,6 +479,17 @@ impl Runtime {
     ) -> std::io::Result<SandboxHandle> {
         // Isolated: the mount point of its root (the rest the agent makes). Not: its home.
         std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
+        // A sandbox whose files are on the host's disk (an earlier sandkitd's, paused) keeps
+        // them there; one with an image keeps it whatever this sandkitd can do (its agent
+        // then fails to mount it rather than start on empty layers).
+        let disk = dir.join(disk::IMAGE).exists()
+            || match &self.disks {
+                Ok(disks) if self.isolated && !dir.join("u0").exists() => {
+                    disks.provide(dir)?;
+                    true
+                }
+                _ => false,
+            };
         let template = if self.isolated {
             let t = self.templates.get(template_id).ok_or_else(|| {
                 std::io::Error::other(format!("template '{template_id}' not found"))
@@ -480,6 +517,7 @@ impl Runtime {
             ids: claim.as_ref().map(|c| c.map),
             seccomp: self.seccomp,
             tmp_size_mb: self.tmp_size_mb,
+            disk,
             cgroup: cgroup.is_some(),
         };
         let ids = claim.as_ref().map_or(IdMap::IDENTITY, |c| c.map);
@@ -1204,6 +1242,14 @@ impl SandboxHandle {
     /// The sandbox's directory on the host.
     pub fn dir(&self) -> PathBuf {
         self.inner.dir.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// What a sandbox with a disk image has in use on it, as its own `df /` says.
+    pub fn disk_used(&self) -> Option<u64> {
+        if !self.dir().join(disk::IMAGE).exists() {
+            return None;
+        }
+        disk::used_bytes(self.root())
     }
 }
 

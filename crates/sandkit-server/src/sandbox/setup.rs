@@ -3,7 +3,8 @@
 //!
 //! - `/` and the template's other layers: overlays whose read-only layers are id-mapped to the
 //!   sandbox's user namespace, with the sandbox's own files (see [`super::identity`]) on top,
-//!   and whose upper directories are the sandbox's own (`u<n>` in its directory);
+//!   and whose upper directories are the sandbox's own (`u<n>` in its directory, or on its
+//!   disk image mounted at `fs/` there: see [`super::disk`]);
 //! - private `/tmp`, `/run`, `/dev/shm` (size-limited tmpfs), a minimal `/dev`, a fresh `/proc`
 //!   and a read-only `/sys`, with the kernel interfaces container runtimes hide masked;
 //! - then `pivot_root` into it: nothing else of the host stays reachable.
@@ -12,6 +13,7 @@
 //! nothing inside can mount, unmount or remount anything.
 
 use super::agent::AgentConfig;
+use super::disk;
 use super::identity;
 use super::ids::IdMap;
 use super::mounts::{self, err};
@@ -103,7 +105,15 @@ pub fn isolate(
         .ok_or("the sandbox directory has no name")?;
     let root = dir.join("root");
     let layers = attach_lowers(template, &own_files, userns)?;
-    mount_overlays(template, &layers, &dir, &root, ids)?;
+    let writable = if config.disk {
+        let fs = dir.join(disk::MOUNT);
+        mkdir_or_kept(&fs)?;
+        disk::mount_image(&dir.join(disk::IMAGE), &fs)?;
+        fs
+    } else {
+        dir.clone()
+    };
+    mount_overlays(template, &layers, &writable, &root, ids)?;
 
     // Mount points every template has: the sandbox's own files add any it lacks.
     let tmp = at(&root, "/tmp");
