@@ -90,6 +90,17 @@ if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
   fi
 fi
 
+# Each sandbox's disk is an ext4 image made with mkfs.ext4 (Debian's e2fsprogs); without it
+# sandkitd runs sandboxes with their disk unlimited, and says so.
+if ! command -v mkfs.ext4 >/dev/null && ! [ -x /usr/sbin/mkfs.ext4 ] && ! [ -x /sbin/mkfs.ext4 ]; then
+  if command -v apt-get >/dev/null; then
+    step "e2fsprogs (sandbox disks)"
+    apt_install e2fsprogs
+  else
+    echo "note: no mkfs.ext4: sandboxes' disks will not be limited (install e2fsprogs)"
+  fi
+fi
+
 if [ "${SANDKIT_NO_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
   step "chromium (browser tests)"
   apt_install chromium

@@ -132,8 +132,10 @@ if (busiest) {
 }
 
 say('its own disk: a sandbox that fills it gets ENOSPC, and the host keeps its space')
-const filled = await rebooted.commands.run('fallocate -l 2G /home/user/huge 2>&1; df -h --output=size,avail / | tail -1', { cwd: '/home/user' }).catch((e) => e)
-say(`  fallocate -l 2G: ${filled.stdout.trim().replace(/\s+/g, ' ')} (size, available)`)
+const avail = `df -h --output=avail / | tail -1`
+const filled = await rebooted.commands.run(`fallocate -l 2G huge 2>&1; ${avail}; rm huge; ${avail}`, { cwd: '/home/user' })
+const [error, full, freed] = filled.stdout.split('\n').map((l) => l.trim())
+say(`  fallocate -l 2G → ${error}; ${full} left on its disk, ${freed} once the file is deleted`)
 
 say('the code interpreter: runCode keeps state, streams output, returns rich results')
 await rebooted.runCode('import math\nradius = 2')
