@@ -1,6 +1,6 @@
 """The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
 files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
-RemoveWatcher), network egress rules (against the test internet of tests/harness/outside.mjs).
+RemoveWatcher), a full disk, network egress rules (against the test internet of tests/harness/outside.mjs).
 One line per check, as the JS runners print them; the last line is the totals.
 
 Run by tests/run-python.mjs, which starts the test internet and sandkitd and sets
@@ -12,7 +12,15 @@ import time
 import traceback
 import uuid
 
-from e2b import ALL_TRAFFIC, CommandExitException, FilesystemEventType, Sandbox, SandboxQuery, SandboxState
+from e2b import (
+    ALL_TRAFFIC,
+    CommandExitException,
+    FilesystemEventType,
+    NotEnoughSpaceException,
+    Sandbox,
+    SandboxQuery,
+    SandboxState,
+)
 
 
 passed = 0
@@ -275,6 +283,29 @@ def _():
     equal(resumed.files.read("/home/user/kept"), "kept", "files after the reboot")
     left = [p for p in resumed.commands.list() if "600" in " ".join(p.args or [])]
     equal(left, [], "processes after the reboot")
+
+
+@check("files: an upload to a full disk raises NotEnoughSpaceException (507); deleting lets writes in again")
+def _():
+    sbx = create()
+    # The sandbox's own disk (sandkitd's --disk-size-mb), not the host's, which filling would take.
+    size = int(sbx.commands.run("df -k --output=size / | tail -1").stdout.strip())
+    if not 0 < size <= 2**20:
+        raise AssertionError(f"the sandbox's / is not a disk of its own: {size} KiB")
+    # Filled by allocation, not by writing: quick, and the host's image of it stays sparse.
+    fill = "i=0; while fallocate -l 16M fill$i 2>/dev/null; do i=$((i+1)); done; "
+    fill += "j=0; while fallocate -l 64K rest$j 2>/dev/null; do j=$((j+1)); done"
+    sbx.commands.run(fill, cwd="/home/user")
+    try:
+        sbx.files.write("/home/user/more.bin", b"x" * (1 << 20))
+    except NotEnoughSpaceException as err:
+        reason = str(err)
+    else:
+        raise AssertionError("an upload to a full disk succeeded")
+    sbx.commands.run("rm -f fill* rest*", cwd="/home/user")
+    sbx.files.write("/home/user/more.bin", b"x" * (1 << 20))
+    equal(sbx.files.get_info("/home/user/more.bin").size, 1 << 20, "the size written once there was space")
+    return f"{size} KiB disk: {reason}"
 
 
 @check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors")

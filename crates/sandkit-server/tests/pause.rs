@@ -173,7 +173,7 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
     let make = |auto_resume: bool| {
         json!({
             "templateID": "base",
-            "timeout": 1,
+            "timeout": 60,
             "autoPause": true,
             "autoResume": {"enabled": auto_resume},
         })
@@ -183,6 +183,14 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
         let envd = Envd::create_with(&api, make(auto_resume)).await;
         envd.ok("echo kept > /tmp/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
             .await;
+        // Its timeout shortened only now: a busy machine could take a second to run the command.
+        let shortened = api
+            .post(
+                &format!("/sandboxes/{}/timeout", envd.id),
+                json!({"timeout": 1}),
+            )
+            .await;
+        assert_eq!(shortened.status, 204);
         sandboxes.push(envd);
     }
     // Past the timeout, both are paused, not gone.
@@ -292,10 +300,18 @@ async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
     let api = common::Api::new(&server.url(), common::KEY_A);
     let envd = Envd::create_with(
         &api,
-        json!({"templateID": "base", "timeout": 1, "autoPause": true, "autoPauseMemory": false}),
+        json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
     )
     .await;
     writes_a_file_and_starts_a_sleeper(&envd).await;
+    // Its timeout shortened only now: a busy machine could take a second to run the command.
+    let shortened = api
+        .post(
+            &format!("/sandboxes/{}/timeout", envd.id),
+            json!({"timeout": 1}),
+        )
+        .await;
+    assert_eq!(shortened.status, 204);
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
