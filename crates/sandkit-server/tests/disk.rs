@@ -161,12 +161,30 @@ async fn a_paused_sandbox_keeps_its_disk_and_its_limit() {
         "a paused sandbox without memory holds a loop device: {:?}",
         loop_files_below(&dir)
     );
-    let resumed = api
-        .post(
-            &format!("/v2/sandboxes/{}/connect", sbx.id),
-            serde_json::json!({"timeout": 60}),
-        )
-        .await;
+    let connect = format!("/v2/sandboxes/{}/connect", sbx.id);
+    let resume = || api.post(&connect, serde_json::json!({"timeout": 60}));
+    // While something else has its image attached (as a file of its last run's filesystem
+    // held open would keep it), the resume waits for it, then fails rather than mount the
+    // image a second time; the files stay for a later resume.
+    let losetup = |args: &[&str]| {
+        let out = std::process::Command::new("losetup")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "losetup {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let image = dir.join("disk").display().to_string();
+    let holder = losetup(&["--find", "--show", &image]);
+    let refused = resume().await;
+    losetup(&["--detach", &holder]);
+    assert_eq!(
+        refused.status, 500,
+        "resume with its disk in use: {}",
+        refused.text
+    );
+    assert!(refused.text.contains("still mounted"), "{}", refused.text);
+    let resumed = resume().await;
     assert_eq!(resumed.status, 201, "resume: {}", resumed.text);
     assert_eq!(sbx.ok("md5sum -c /root/kept.md5").await, "/root/kept: OK\n");
     let (out, _) = sbx

@@ -218,6 +218,37 @@ pub fn mount_image(image: &Path, at: &Path) -> Result<(), String> {
     ))
 }
 
+/// Waits, `limit` at most, until no loop device has `image` attached. A sandbox's last mount
+/// of its disk goes with its last process, and the loop device a moment later; but a file of
+/// it that someone still holds open keeps that filesystem mounted, and mounting the image again
+/// meanwhile would make two filesystems write one file.
+pub fn wait_detached(image: &Path, limit: std::time::Duration) -> io::Result<()> {
+    let image = image.canonicalize()?;
+    let until = std::time::Instant::now() + limit;
+    while attached(&image) {
+        if std::time::Instant::now() >= until {
+            return Err(io::Error::other(format!(
+                "its disk {} is still mounted from its last run (a file on it held open)",
+                image.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// Whether a loop device has the file `image` (an absolute path) attached.
+fn attached(image: &Path) -> bool {
+    let Ok(devices) = std::fs::read_dir("/sys/block") else {
+        return false;
+    };
+    devices.flatten().any(|device| {
+        std::fs::read(device.path().join("loop/backing_file")).is_ok_and(|name| {
+            name.strip_suffix(b"\n").unwrap_or(&name) == image.as_os_str().as_encoded_bytes()
+        })
+    })
+}
+
 /// Runs `work` on the files of `image`, mounted in a mount namespace of a thread of its own
 /// (the host and the sandboxes never see it).
 pub fn with_image_mounted<T: Send>(

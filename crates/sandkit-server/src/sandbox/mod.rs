@@ -34,6 +34,9 @@ use template::Templates;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 
+/// How long a reboot waits for the last run's mount of the sandbox's disk to go.
+const DISK_RELEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The uid and gid of the `user` account inside an isolated sandbox.
 pub const USER_ID: u32 = 1000;
 
@@ -481,15 +484,23 @@ impl Runtime {
         std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
         // A sandbox whose files are on the host's disk (an earlier sandkitd's, paused) keeps
         // them there; one with an image keeps it whatever this sandkitd can do (its agent
-        // then fails to mount it rather than start on empty layers).
-        let disk = dir.join(disk::IMAGE).exists()
-            || match &self.disks {
+        // then fails to mount it rather than start on empty layers), once its last run has
+        // let go of it.
+        let image = dir.join(disk::IMAGE);
+        let disk = if image.exists() {
+            tokio::task::spawn_blocking(move || disk::wait_detached(&image, DISK_RELEASE))
+                .await
+                .map_err(std::io::Error::other)??;
+            true
+        } else {
+            match &self.disks {
                 Ok(disks) if self.isolated && !dir.join("u0").exists() => {
                     disks.provide(dir)?;
                     true
                 }
                 _ => false,
-            };
+            }
+        };
         let template = if self.isolated {
             let t = self.templates.get(template_id).ok_or_else(|| {
                 std::io::Error::other(format!("template '{template_id}' not found"))
