@@ -6,6 +6,7 @@ mod common;
 
 use common::envd::Envd;
 use common::{Api, KEY_A, start_with};
+use sandkit_server::sandbox::disk::is_attached;
 use sandkit_server::{RunningServer, ServerConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,10 @@ async fn a_sandbox_fills_its_own_disk_and_gets_the_space_back() {
         loop_files_below(&dir),
         [dir.join("disk").display().to_string()]
     );
+    assert!(
+        is_attached(&dir.join("disk")).unwrap(),
+        "not attached while it runs"
+    );
 
     // Twice the disk's size: the write stops at the disk's end.
     let (out, end) = sbx
@@ -161,6 +166,7 @@ async fn a_paused_sandbox_keeps_its_disk_and_its_limit() {
         "a paused sandbox without memory holds a loop device: {:?}",
         loop_files_below(&dir)
     );
+    assert!(!is_attached(&dir.join("disk")).unwrap());
     let connect = format!("/v2/sandboxes/{}/connect", sbx.id);
     let resume = || api.post(&connect, serde_json::json!({"timeout": 60}));
     // While something else has its image attached (as a file of its last run's filesystem

@@ -22,6 +22,7 @@ pub const MOUNT: &str = "fs";
 
 /// The ioctls and flags of `linux/loop.h`.
 const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+const LOOP_GET_STATUS64: libc::c_ulong = 0x4C05;
 const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
 const LO_FLAGS_AUTOCLEAR: u32 = 4;
 
@@ -223,9 +224,8 @@ pub fn mount_image(image: &Path, at: &Path) -> Result<(), String> {
 /// it that someone still holds open keeps that filesystem mounted, and mounting the image again
 /// meanwhile would make two filesystems write one file.
 pub fn wait_detached(image: &Path, limit: std::time::Duration) -> io::Result<()> {
-    let image = image.canonicalize()?;
     let until = std::time::Instant::now() + limit;
-    while attached(&image) {
+    while is_attached(image)? {
         if std::time::Instant::now() >= until {
             return Err(io::Error::other(format!(
                 "its disk {} is still mounted from its last run (a file on it held open)",
@@ -237,16 +237,30 @@ pub fn wait_detached(image: &Path, limit: std::time::Duration) -> io::Result<()>
     Ok(())
 }
 
-/// Whether a loop device has the file `image` (an absolute path) attached.
-fn attached(image: &Path) -> bool {
+/// Whether a loop device has the file `image` attached. Each attached device is asked for its
+/// file's device and inode, not its name: that name is the path in the mount namespace that
+/// attached it, which a sandbox's agent has left by `pivot_root`.
+pub fn is_attached(image: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(image)?;
+    let (dev, ino) = (meta.dev(), meta.ino());
     let Ok(devices) = std::fs::read_dir("/sys/block") else {
-        return false;
+        return Ok(false);
     };
-    devices.flatten().any(|device| {
-        std::fs::read(device.path().join("loop/backing_file")).is_ok_and(|name| {
-            name.strip_suffix(b"\n").unwrap_or(&name) == image.as_os_str().as_encoded_bytes()
-        })
-    })
+    Ok(devices.flatten().any(|device| {
+        // Only an attached device has a backing file.
+        if !device.path().join("loop/backing_file").exists() {
+            return false;
+        }
+        let Ok(loop_device) = File::open(Path::new("/dev").join(device.file_name())) else {
+            return false;
+        };
+        // SAFETY: all-zero is a valid `loop_info64`, which the ioctl fills.
+        let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a `struct loop_info64` that outlives the call.
+        let r = unsafe { libc::ioctl(loop_device.as_raw_fd(), LOOP_GET_STATUS64 as _, &mut info) };
+        r == 0 && info.device == dev && info.inode == ino
+    }))
 }
 
 /// Runs `work` on the files of `image`, mounted in a mount namespace of a thread of its own
@@ -255,6 +269,8 @@ pub fn with_image_mounted<T: Send>(
     image: &Path,
     work: impl FnOnce(&Path) -> io::Result<T> + Send,
 ) -> io::Result<T> {
+    // Not while its last run's filesystem is still mounted.
+    wait_detached(image, std::time::Duration::from_secs(5))?;
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
