@@ -17,6 +17,16 @@ async fn counter(envd: &Envd) -> u64 {
         .unwrap_or(0)
 }
 
+/// Sets sandbox `id`'s timeout to one second. The auto-pause tests create their sandboxes with
+/// a long one and shorten it after their commands ran: made with one second, a sandbox on a busy
+/// machine could be paused in the middle of its first command.
+async fn ends_in_a_second(api: &common::Api, id: &str) {
+    let shortened = api
+        .post(&format!("/sandboxes/{id}/timeout"), json!({"timeout": 1}))
+        .await;
+    assert_eq!(shortened.status, 204);
+}
+
 /// Waits (10 s at most) until sandbox `id` is reported paused, as it is at its timeout.
 async fn paused_at_its_timeout(api: &common::Api, id: &str) {
     let until = Instant::now() + Duration::from_secs(10);
@@ -183,14 +193,7 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
         let envd = Envd::create_with(&api, make(auto_resume)).await;
         envd.ok("echo kept > /tmp/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
             .await;
-        // Its timeout shortened only now: a busy machine could take a second to run the command.
-        let shortened = api
-            .post(
-                &format!("/sandboxes/{}/timeout", envd.id),
-                json!({"timeout": 1}),
-            )
-            .await;
-        assert_eq!(shortened.status, 204);
+        ends_in_a_second(&api, &envd.id).await;
         sandboxes.push(envd);
     }
     // Past the timeout, both are paused, not gone.
@@ -304,14 +307,7 @@ async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
     )
     .await;
     writes_a_file_and_starts_a_sleeper(&envd).await;
-    // Its timeout shortened only now: a busy machine could take a second to run the command.
-    let shortened = api
-        .post(
-            &format!("/sandboxes/{}/timeout", envd.id),
-            json!({"timeout": 1}),
-        )
-        .await;
-    assert_eq!(shortened.status, 204);
+    ends_in_a_second(&api, &envd.id).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
