@@ -25,14 +25,6 @@ async fn start() -> RunningServer {
     start_with(config).await
 }
 
-fn state_dir(server: &RunningServer) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "sandkitd-{}-{}",
-        std::process::id(),
-        server.local_addr().port()
-    ))
-}
-
 /// The files the kernel's loop devices are attached to, below `dir`.
 fn loop_files_below(dir: &Path) -> Vec<String> {
     let Ok(devices) = std::fs::read_dir("/sys/block") else {
@@ -87,7 +79,7 @@ async fn a_sandbox_fills_its_own_disk_and_gets_the_space_back() {
     );
     let api = Api::new(&server.url(), KEY_A);
     let sbx = Envd::create(&server).await;
-    let dir = state_dir(&server).join(&sbx.id);
+    let dir = common::state_dir(&server).join(&sbx.id);
     assert!(dir.join("disk").is_file(), "no image in {}", dir.display());
     assert_eq!(
         loop_files_below(&dir),
@@ -149,7 +141,7 @@ async fn a_paused_sandbox_keeps_its_disk_and_its_limit() {
     let server = start().await;
     let api = Api::new(&server.url(), KEY_A);
     let sbx = Envd::create(&server).await;
-    let dir = state_dir(&server).join(&sbx.id);
+    let dir = common::state_dir(&server).join(&sbx.id);
     sbx.ok("head -c 5000000 /dev/urandom > /root/kept && md5sum /root/kept > /root/kept.md5")
         .await;
     // Without its memory: its processes end, its files stay in the image.

@@ -242,11 +242,7 @@ async fn watch_dir_streams_changes_and_ends_cleanly() {
         }
         drop(frames);
         // Another sandbox's home, by absolute host path, by symlink, by relative symlink.
-        let state_dir = std::env::temp_dir().join(format!(
-            "sandkitd-{}-{}",
-            std::process::id(),
-            server.local_addr().port()
-        ));
+        let state_dir = common::state_dir(&server);
         // Its directory: where what it writes (its home too) is on the host, in its disk image
         // or (where disks are not limited) its writable layers.
         let target = format!("{}/{}", state_dir.display(), other.id);

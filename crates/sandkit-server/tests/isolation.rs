@@ -160,11 +160,7 @@ async fn hostile_root_and_user_cannot_escape() {
     let envd = Envd::create(&server).await;
     envd.upload("/tmp/escape-attempts.sh", ESCAPE_ATTEMPTS.as_bytes())
         .await;
-    let state_dir = std::env::temp_dir().join(format!(
-        "sandkitd-{}-{}",
-        std::process::id(),
-        server.local_addr().port()
-    ));
+    let state_dir = common::state_dir(&server);
     let host_only = [
         state_dir.display().to_string(),
         env!("CARGO_MANIFEST_DIR").to_string(),
@@ -262,13 +258,7 @@ async fn root_writes_stay_in_its_sandbox_and_go_with_it() {
         assert!(!Path::new(&p).exists(), "{p} reached the host");
     }
     // ...but in the sandbox's writable layers, owned by its own range of host ids.
-    let dir = std::env::temp_dir()
-        .join(format!(
-            "sandkitd-{}-{}",
-            std::process::id(),
-            server.local_addr().port()
-        ))
-        .join(&a.id);
+    let dir = common::state_dir(&server).join(&a.id);
     let written: Vec<PathBuf> = if dir.join("disk").exists() {
         // On its disk image, mounted in its own mount namespace only: seen through the root
         // of its agent (a child of this process, which runs sandkitd).

@@ -22,6 +22,15 @@ pub async fn start_server() -> RunningServer {
     start_with(config).await
 }
 
+/// The state directory of an in-process `server` started without one (its fresh directory).
+pub fn state_dir(server: &RunningServer) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "sandkitd-{}-{}",
+        std::process::id(),
+        server.local_addr().port()
+    ))
+}
+
 pub async fn start_with(config: ServerConfig) -> RunningServer {
     sandkit_server::start(ServerConfig {
         api_keys: vec![
