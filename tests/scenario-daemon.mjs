@@ -1,6 +1,7 @@
 // Part of the sandbox scenario (called from scenario-commands.mjs with its runner and a running
 // sandbox `a`): sandkitd's daemon behaves as E2B's envd: watch events, uploads, removal,
-// symlinks, file metadata, error texts, and the keys of result objects.
+// symlinks, file metadata, error texts, the keys of result objects, and accounts made in the
+// sandbox itself.
 import { assert, assertDeepEqual, assertEqual, describeError, fail, show, sleep } from './checks.mjs'
 
 /** Waits (at most `ms`) until `done()` holds. */
@@ -154,6 +155,36 @@ export async function runDaemonConformance({ Sandbox, errors, conn, config, a, c
     for (const [call, text] of texts) {
       const err = await expectError(call, { Class: errors.SandboxError, className: 'SandboxError', what: text })
       assert(err.message.includes(text), `expected ${show(text)} in ${show(err.message)}`)
+    }
+  })
+
+  await step('accounts: one made in the sandbox (useradd, a group) runs commands and owns files at once, as envd looks it up', async () => {
+    const s = await create()
+    try {
+      // The name is refused until the sandbox has the account.
+      await expectError(() => s.commands.run('id', { user: 'ada' }), {
+        Class: errors.AuthenticationError,
+        className: 'AuthenticationError',
+        what: 'a command as an account the sandbox does not have',
+      })
+      await s.commands.run('groupadd -g 2100 crew && useradd -m -u 1600 -G crew ada && install -d -g crew -m 2770 /srv/crew', {
+        user: 'root',
+      })
+      const id = await s.commands.run('id', { user: 'ada' })
+      assertEqual(id.stdout.trim(), 'uid=1600(ada) gid=1600(ada) groups=1600(ada),2100(crew)', 'id as ada')
+      await s.files.write('/srv/crew/plan.txt', 'go', { user: 'ada' })
+      const entry = await s.files.getInfo('/srv/crew/plan.txt', { user: 'ada' })
+      assertEqual(`${entry.owner}:${entry.group}`, 'ada:ada', "the upload's owner and group")
+      assertEqual((await s.files.getInfo('/srv/crew')).group, 'crew', "a group's name, from the sandbox's /etc/group")
+      await s.files.write('notes.txt', 'hi', { user: 'ada' })
+      assertEqual((await s.commands.run('cat /home/ada/notes.txt')).stdout, 'hi', 'a relative path is in the account’s own home')
+      // `user` is not in the group until it joins, and then is at once.
+      await expectError(() => s.files.makeDir('/srv/crew/by-user'), { Class: errors.SandboxError, className: 'SandboxError', what: 'makeDir outside the group' })
+      await s.commands.run('usermod -aG crew user', { user: 'root' })
+      assertEqual(await s.files.makeDir('/srv/crew/by-user'), true, 'makeDir once in the group')
+      return (await s.commands.run("stat -c '%n %U:%G' /srv/crew/*")).stdout.trim().replace(/\n/g, ', ')
+    } finally {
+      await s.kill().catch(() => {})
     }
   })
 

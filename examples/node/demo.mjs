@@ -1,6 +1,7 @@
 // The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands,
-// files and a terminal in a real sandbox, pause and resume, metrics, the code interpreter,
-// network egress rules, root confined to its own sandbox, and kill, against whatever
+// files and a terminal in a real sandbox, an account made in it, pause and resume, metrics,
+// the code interpreter, network egress rules, root confined to its own sandbox, and kill,
+// against whatever
 // E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd, and a small test
 // internet that answers api.example.test and other.test, since this demo must not need the
 // real one). Only the import differs from a program written for the `e2b` package.
@@ -87,6 +88,13 @@ await again.pty.sendInput(term.pid, keys.encode('stty size; echo "term is $TERM"
 const big = await shown(/^40 120(?=\r?$)/m)
 const ended = await term.wait()
 say(`  pid ${term.pid}: rows/cols ${small} then ${big}, ${await shown(/term is [a-z][\w-]*/)}, exit ${ended.exitCode}`)
+
+say('accounts: one made in the sandbox (as root) runs commands and owns files at once')
+await again.commands.run('groupadd crew && useradd -m -G crew ada', { user: 'root' })
+say(`  ${(await again.commands.run('id', { user: 'ada' })).stdout.trim()}`)
+await again.files.write('plan.txt', 'ada was here', { user: 'ada' })
+const plan = await again.files.getInfo('plan.txt', { user: 'ada' })
+say(`  ${plan.path} (${plan.owner}:${plan.group} ${plan.permissions})`)
 
 say('a public URL: a web server in the sandbox, reached with its traffic token')
 const web = await Sandbox.create({ network: { allowPublicTraffic: false } })

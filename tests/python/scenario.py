@@ -1,5 +1,5 @@
 """The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
-files and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
+files, accounts made in the sandbox, and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
 RemoveWatcher), a full disk, network egress rules (against the test internet of tests/harness/outside.mjs).
 One line per check, as the JS runners print them; the last line is the totals.
 
@@ -154,6 +154,17 @@ def _():
     f.remove("py/sub")
     equal(f.exists("py/sub"), False, "after remove")
     f.remove("py/never-was")
+
+
+@check("accounts: one made in the sandbox (useradd, a group) runs commands and writes files at once")
+def _():
+    a = state["a"]
+    a.commands.run("groupadd -g 2200 pycrew && useradd -m -u 1700 -G pycrew pyada", user="root")
+    r = a.commands.run("id", user="pyada")
+    equal(r.stdout.strip(), "uid=1700(pyada) gid=1700(pyada) groups=1700(pyada),2200(pycrew)", "id")
+    a.files.write("hello.txt", "hi", user="pyada")
+    info = a.files.get_info("/home/pyada/hello.txt")
+    equal((info.owner, info.group), ("pyada", "pyada"), "owner and group of the upload")
 
 
 @check("files: watch_dir (polling watchers) sees a write, then stops")

@@ -1,10 +1,11 @@
 //! `/files` extras against a real sandbox: gzipped uploads (raw and multipart), gzipped
 //! downloads, and single byte ranges; and the filesystem RPCs that change names (MakeDir, Move,
-//! Remove) checked against the calling user's permissions.
+//! Remove) checked against the calling user's permissions; accounts and groups made in the
+//! sandbox itself, for commands, uploads, the filesystem RPCs and file entries.
 
 mod common;
 
-use common::envd::{Envd, start_isolated};
+use common::envd::{Envd, basic_auth, start_isolated};
 use serde_json::json;
 use std::io::{Read, Write};
 
@@ -321,4 +322,147 @@ async fn make_dir_move_and_remove_obey_the_users_permissions() {
         .await);
     envd.ok("test ! -e /home/user/f && test ! -e /home/user/d")
         .await;
+}
+
+#[tokio::test]
+async fn accounts_and_groups_made_in_the_sandbox_count_at_once() {
+    let Some(server) = start_isolated("without isolation every account is sandkitd's own").await
+    else {
+        return;
+    };
+    let envd = Envd::create(&server).await;
+    let make_dir = |user: &'static str, path: &'static str| {
+        let envd = &envd;
+        async move {
+            envd.request(reqwest::Method::POST, "/filesystem.Filesystem/MakeDir")
+                .header("Content-Type", "application/json")
+                .header("Authorization", basic_auth(user))
+                .body(json!({ "path": path }).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let id = |user: &'static str| {
+        let envd = &envd;
+        async move {
+            let (out, end) = envd
+                .run_as(
+                    user,
+                    "id",
+                    &[],
+                    json!({}),
+                    std::time::Duration::from_secs(30),
+                )
+                .await;
+            assert_eq!(end["exitCode"], serde_json::Value::Null, "{out}");
+            out.trim().to_string()
+        }
+    };
+    // An account that does not exist yet is refused, as envd refuses it.
+    assert_eq!(make_dir("alice", "/tmp/early").await, 401);
+    envd.ok("groupadd -g 2000 devs && useradd -m -u 1500 -G devs alice \
+         && mkdir /srv/team && chgrp devs /srv/team && chmod 2770 /srv/team")
+        .await;
+    assert_eq!(
+        id("alice").await,
+        "uid=1500(alice) gid=1500(alice) groups=1500(alice),2000(devs)"
+    );
+    // `user` is not in the group yet: refused by commands, uploads and MakeDir alike.
+    let (out, end) = envd
+        .run_as(
+            "user",
+            "/bin/sh",
+            &["-c", "touch /srv/team/u"],
+            json!({}),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    assert_ne!(end["exitCode"], serde_json::Value::Null, "{out}");
+    let upload = |user: &'static str, path: &'static str| {
+        let envd = &envd;
+        async move {
+            let res = envd
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/files?path={path}&username={user}"),
+                )
+                .header("Content-Type", "application/octet-stream")
+                .body("hello")
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.text().await.unwrap())
+        }
+    };
+    // envd's status for an upload it may not write (500), with the reason.
+    let (status, text) = upload("user", "/srv/team/by-user").await;
+    assert_eq!(status, 500, "{text}");
+    assert!(text.contains("permission denied"), "{text}");
+    assert_eq!(make_dir("user", "/srv/team/user-dir").await, 403);
+    // alice's group lets her in, by every way in.
+    assert_eq!(upload("alice", "/srv/team/by-alice").await.0, 200);
+    assert_eq!(make_dir("alice", "/srv/team/alice-dir").await, 200);
+    // Joining the group counts from the next call on.
+    envd.ok("usermod -aG devs user").await;
+    assert_eq!(
+        id("user").await,
+        "uid=1000(user) gid=1000(user) groups=1000(user),2000(devs)"
+    );
+    assert_eq!(upload("user", "/srv/team/by-user").await.0, 200);
+    assert_eq!(make_dir("user", "/srv/team/user-dir").await, 200);
+    // Entries name the sandbox's own accounts and groups. What envd makes it gives to the
+    // user and the user's own group (a chown after the fact, which the directory's setgid
+    // bit does not outlive); a process of the user's keeps the bit's `devs`.
+    envd.run_as(
+        "user",
+        "/bin/sh",
+        &["-c", "touch /srv/team/touched"],
+        json!({}),
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    let (status, listed) = envd
+        .unary(
+            "filesystem.Filesystem/ListDir",
+            json!({"path": "/srv/team", "depth": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    let mut owners: Vec<String> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}:{}",
+                e["name"].as_str().unwrap(),
+                e["owner"],
+                e["group"]
+            )
+        })
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        [
+            r#"alice-dir "alice":"alice""#,
+            r#"by-alice "alice":"alice""#,
+            r#"by-user "user":"user""#,
+            r#"touched "user":"devs""#,
+            r#"user-dir "user":"user""#,
+        ]
+    );
+    envd.ok("test \"$(stat -c %U:%G /srv/team/touched)\" = user:devs")
+        .await;
+    // The account's home is its own: a relative path lands there.
+    assert_eq!(upload("alice", "notes.txt").await.0, 200);
+    envd.ok("test \"$(cat /home/alice/notes.txt)\" = hello && stat -c %U /home/alice/notes.txt | grep -qx alice")
+        .await;
+    // An account removed is refused again.
+    envd.ok("userdel alice").await;
+    assert_eq!(upload("alice", "/tmp/x").await.0, 401);
 }

@@ -53,8 +53,7 @@ pub fn sandbox_fs(live: &LiveSandbox, user: &User) -> Result<SandboxFs, FsError>
     SandboxFs::open(
         live.handle.root(),
         live.handle.ids(),
-        user.uid,
-        user.gid,
+        user,
         live.handle.account_names(),
     )
 }

@@ -8,7 +8,9 @@
 //!
 //! These calls block; callers run them on tokio's blocking pool.
 
+use crate::sandbox::User;
 use crate::sandbox::ids::IdMap;
+use crate::sandbox::lookup::AccountNames;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
@@ -101,8 +103,10 @@ pub struct SandboxFs {
     /// The owner of what is created, as host ids.
     uid: u32,
     gid: u32,
+    /// Every group of the user's, as host ids, for permission checks.
+    groups: Vec<u32>,
     /// Inside id → name, for `owner` and `group`.
-    names: Vec<(u32, String)>,
+    names: AccountNames,
 }
 
 /// `path` made absolute and normalised lexically, `..` stopping at `/` (as the kernel does
@@ -174,15 +178,9 @@ fn file_type(st: &FileStat) -> FileType {
 }
 
 impl SandboxFs {
-    /// Opens the sandbox rooted at `root` (a directory path on the host) whose ids are `ids`;
-    /// what it creates belongs to `uid`/`gid` (the sandbox's ids).
-    pub fn open(
-        root: &Path,
-        ids: IdMap,
-        uid: u32,
-        gid: u32,
-        names: Vec<(u32, String)>,
-    ) -> FsResult<SandboxFs> {
+    /// Opens the sandbox rooted at `root` (a directory path on the host) whose ids are `ids`,
+    /// for `user`: what it creates is the user's, and permissions are checked as the user's.
+    pub fn open(root: &Path, ids: IdMap, user: &User, names: AccountNames) -> FsResult<SandboxFs> {
         let root = nix::fcntl::open(
             root,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -192,19 +190,18 @@ impl SandboxFs {
         Ok(SandboxFs {
             root,
             ids,
-            uid: ids.to_host(uid),
-            gid: ids.to_host(gid),
+            uid: ids.to_host(user.uid),
+            gid: ids.to_host(user.gid),
+            groups: user.groups.iter().map(|g| ids.to_host(*g)).collect(),
             names,
         })
     }
 
-    /// The name a process in the sandbox sees for host id `host` (an unmapped id is the
-    /// kernel's overflow id, `nobody`).
-    fn name_of(&self, host: u32) -> String {
-        let Some(id) = self.ids.to_inside(host) else {
-            return "nobody".into();
-        };
-        self.names
+    /// The name a process in the sandbox sees for host id `host` in `table` (an unmapped id is
+    /// the kernel's overflow id, 65534); the number when it has none.
+    fn name_of(&self, table: &[(u32, String)], host: u32) -> String {
+        let id = self.ids.to_inside(host).unwrap_or(OVERFLOW_ID);
+        table
             .iter()
             .find(|(i, _)| *i == id)
             .map_or_else(|| id.to_string(), |(_, n)| n.clone())
@@ -261,8 +258,8 @@ impl SandboxFs {
             size: st.st_size,
             mode,
             permissions: permissions(&st),
-            owner: self.name_of(st.st_uid),
-            group: self.name_of(st.st_gid),
+            owner: self.name_of(&self.names.users, st.st_uid),
+            group: self.name_of(&self.names.groups, st.st_gid),
             modified_unix_ms: st.st_mtime * 1000 + st.st_mtime_nsec / 1_000_000,
             symlink_target,
             metadata,
@@ -363,8 +360,8 @@ impl SandboxFs {
                 size: st.st_size,
                 mode: st.st_mode & 0o777,
                 permissions: permissions(&st),
-                owner: self.name_of(st.st_uid),
-                group: self.name_of(st.st_gid),
+                owner: self.name_of(&self.names.users, st.st_uid),
+                group: self.name_of(&self.names.groups, st.st_gid),
                 modified_unix_ms: st.st_mtime * 1000 + st.st_mtime_nsec / 1_000_000,
                 symlink_target: None,
                 metadata: self.metadata_of("/"),
@@ -648,7 +645,8 @@ impl SandboxFs {
     /// the user (not root's), as the user's own calls in the sandbox would be. A sandbox's
     /// root keeps full access to its own files.
     fn act_as_user(&self) -> FsIdentity {
-        FsIdentity::switch(self.ids.to_inside(self.uid) != Some(0), self.uid, self.gid)
+        let switch = self.ids.to_inside(self.uid) != Some(0);
+        FsIdentity::switch(switch, self.uid, self.gid, &self.groups)
     }
 
     /// Opens a file to be written in place, as envd writes it (parents created, owned by the
@@ -844,37 +842,69 @@ pub mod xattr {
     }
 }
 
-/// This thread's filesystem ids switched to a user's (`setfsuid`/`setfsgid` act on the calling
-/// thread only, and a non-zero fsuid drops the capabilities that bypass permission checks);
-/// back to root's when dropped.
+/// This thread's filesystem ids and groups switched to a user's (`setfsuid`/`setfsgid` act
+/// on the calling thread only, and a non-zero fsuid drops the capabilities that bypass
+/// permission checks); back to root's when dropped.
 struct FsIdentity {
-    switched: bool,
+    /// The thread's own groups, to put back; `None` when nothing was switched.
+    saved_groups: Option<Vec<libc::gid_t>>,
+}
+
+/// `setgroups` for the calling thread only. libc's wrapper applies it to every thread of the
+/// process (POSIX asks that of it), which would change the groups of calls running as root.
+fn set_thread_groups(groups: &[libc::gid_t]) -> bool {
+    // SAFETY: the kernel reads `len` ids from the pointer.
+    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0 }
+}
+
+fn thread_groups() -> Vec<libc::gid_t> {
+    // SAFETY: with size 0 getgroups only counts; then it fills at most `n` ids.
+    unsafe {
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        let mut out = vec![0; n.max(0) as usize];
+        let got = libc::getgroups(n.max(0), out.as_mut_ptr());
+        out.truncate(got.max(0) as usize);
+        out
+    }
 }
 
 impl FsIdentity {
-    fn switch(switch: bool, uid: u32, gid: u32) -> FsIdentity {
-        if switch {
-            // SAFETY: plain syscalls on this thread's credentials.
-            unsafe {
-                libc::setfsgid(gid);
-                libc::setfsuid(uid);
-            }
+    fn switch(switch: bool, uid: u32, gid: u32, groups: &[u32]) -> FsIdentity {
+        if !switch {
+            return FsIdentity { saved_groups: None };
         }
-        FsIdentity { switched: switch }
+        let saved = thread_groups();
+        // Should the kernel refuse the list (more ids than it takes), the user has no
+        // supplementary groups rather than keep sandkitd's.
+        if !set_thread_groups(groups) {
+            set_thread_groups(&[]);
+        }
+        // SAFETY: plain syscalls on this thread's credentials.
+        unsafe {
+            libc::setfsgid(gid);
+            libc::setfsuid(uid);
+        }
+        FsIdentity {
+            saved_groups: Some(saved),
+        }
     }
 }
 
 impl Drop for FsIdentity {
     fn drop(&mut self) {
-        if self.switched {
+        if let Some(saved) = &self.saved_groups {
             // SAFETY: as in `switch`.
             unsafe {
                 libc::setfsuid(0);
                 libc::setfsgid(0);
             }
+            set_thread_groups(saved);
         }
     }
 }
+
+/// The id the kernel shows for one outside the sandbox's range (`nobody`, `nogroup`).
+const OVERFLOW_ID: u32 = 65534;
 
 /// A path, or a prefix of it, that does not resolve: where, and why.
 #[derive(Debug)]

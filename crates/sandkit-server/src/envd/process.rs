@@ -196,7 +196,7 @@ async fn start(
         cwd: cwd.clone(),
         uid: user.uid,
         gid: user.gid,
-        groups: vec![user.gid],
+        groups: user.groups.clone(),
         stdin: pty.is_none() && req.stdin.unwrap_or(true),
         pty,
     };

@@ -12,6 +12,7 @@ pub mod disk;
 mod identity;
 pub mod ids;
 pub mod lockdown;
+pub mod lookup;
 mod mounts;
 pub mod netns;
 pub mod proto;
@@ -47,6 +48,8 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub home: String,
+    /// Every group it is in (inside ids): its own first, then its supplementary groups.
+    pub groups: Vec<u32>,
 }
 
 /// How sandboxes are run on this machine.
@@ -356,6 +359,7 @@ impl Runtime {
                 uid: nix::unistd::getuid().as_raw(),
                 gid: nix::unistd::getgid().as_raw(),
                 home: home.to_string_lossy().into_owned(),
+                groups: vec![nix::unistd::getgid().as_raw()],
             });
         }
         match name {
@@ -364,12 +368,14 @@ impl Runtime {
                 uid: 0,
                 gid: 0,
                 home: "/root".into(),
+                groups: vec![0],
             }),
             "user" => Some(User {
                 name: "user".into(),
                 uid: USER_ID,
                 gid: USER_ID,
                 home: "/home/user".into(),
+                groups: vec![USER_ID],
             }),
             _ => None,
         }
@@ -582,6 +588,7 @@ impl Runtime {
                     .iter()
                     .filter_map(|user| self.user(name, user))
                     .collect(),
+                own_accounts: self.isolated,
                 child: Mutex::new(Some(child)),
                 dir: Mutex::new(dir.to_path_buf()),
                 pending: Mutex::new(HashMap::new()),
@@ -899,8 +906,11 @@ struct HandleInner {
     cgroup: Mutex<Option<SandboxCgroup>>,
     /// Its network interface, made while it waited in the warm pool, until a create takes it.
     link: Mutex<Option<crate::net::Attachment>>,
-    /// The accounts a call may name.
+    /// The accounts a call may name where the sandbox's own files do not say (without
+    /// isolation, where there are no files of its own, or when they are unreadable).
     users: Vec<User>,
+    /// Whether accounts are looked up in the sandbox's own `/etc/passwd` and `/etc/group`.
+    own_accounts: bool,
     child: Mutex<Option<std::process::Child>>,
     /// Its directory: `warm-<n>` while it waits in the pool, its id once named.
     dir: Mutex<PathBuf>,
@@ -1208,9 +1218,20 @@ impl SandboxHandle {
         }
     }
 
-    /// The sandbox's account called `name`.
+    /// The sandbox's account called `name`, as its `/etc/passwd` and `/etc/group` say now.
     pub fn user(&self, name: &str) -> Option<User> {
-        self.inner.users.iter().find(|u| u.name == name).cloned()
+        match self.account_files() {
+            Some(files) => files.user(name),
+            None => self.inner.users.iter().find(|u| u.name == name).cloned(),
+        }
+    }
+
+    /// The sandbox's own account files, where it has them and they can be read.
+    fn account_files(&self) -> Option<lookup::AccountFiles> {
+        if !self.inner.own_accounts {
+            return None;
+        }
+        lookup::AccountFiles::read(&self.inner.root)
     }
 
     /// The agent's process id (in sandkitd's PID namespace), while it runs.
@@ -1238,16 +1259,22 @@ impl SandboxHandle {
         self.inner.ids
     }
 
-    /// Every account of the sandbox: uid (inside) and name.
-    pub fn account_names(&self) -> Vec<(u32, String)> {
-        let mut names: Vec<(u32, String)> = self
+    /// The names of the sandbox's accounts and groups by (inside) id.
+    pub fn account_names(&self) -> lookup::AccountNames {
+        if let Some(files) = self.account_files() {
+            return files.names();
+        }
+        let mut users: Vec<(u32, String)> = self
             .inner
             .users
             .iter()
             .map(|u| (u.uid, u.name.clone()))
             .collect();
-        names.push((65534, "nobody".into()));
-        names
+        users.push((65534, "nobody".into()));
+        lookup::AccountNames {
+            groups: users.clone(),
+            users,
+        }
     }
 
     /// The sandbox's directory on the host.

@@ -228,8 +228,7 @@ impl Envd {
         quiet: Duration,
     ) -> (String, Value) {
         use base64::Engine;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let auth = format!("Basic {}", b64(&format!("{user}:")));
+        let auth = basic_auth(user);
         let mut frames = self
             .stream(
                 "process.Process/Start",
@@ -295,6 +294,13 @@ impl Envd {
             out
         }
     }
+}
+
+/// The `Authorization` header of a call made as `user` (Basic, with an empty password).
+pub fn basic_auth(user: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
+    format!("Basic {encoded}")
 }
 
 /// How many inotify instances this process holds open.
