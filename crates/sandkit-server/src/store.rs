@@ -538,12 +538,36 @@ impl Store {
         timeout_secs: u32,
         now_ns: i64,
     ) -> Result<SandboxRecord, bool> {
+        self.retime(team, id, now_ns, |_| end_ms(now_ns, timeout_secs))
+    }
+
+    /// Makes the running sandbox live at least `timeout_secs` from now, never shorter than it
+    /// would have; errors as [`Store::set_timeout`]'s.
+    pub fn keep_alive(
+        &self,
+        team: &str,
+        id: &str,
+        timeout_secs: u32,
+        now_ns: i64,
+    ) -> Result<SandboxRecord, bool> {
+        self.retime(team, id, now_ns, |end| {
+            end.max(end_ms(now_ns, timeout_secs))
+        })
+    }
+
+    fn retime(
+        &self,
+        team: &str,
+        id: &str,
+        now_ns: i64,
+        new_end: impl FnOnce(i64) -> i64,
+    ) -> Result<SandboxRecord, bool> {
         let mut inner = self.lock();
         let record = inner.live_mut(team, id, ms(now_ns)).ok_or(false)?;
         if record.state == SandboxState::Paused {
             return Err(true);
         }
-        record.end_ms = end_ms(now_ns, timeout_secs);
+        record.end_ms = new_end(record.end_ms);
         let record = record.clone();
         inner.changed(id);
         Ok(record)

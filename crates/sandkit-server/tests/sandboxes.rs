@@ -182,11 +182,6 @@ async fn endpoints_not_served_yet_answer_501() {
     for (method, path, feature) in [
         (
             Method::POST,
-            format!("/sandboxes/{id}/refreshes"),
-            "refreshing",
-        ),
-        (
-            Method::POST,
             format!("/sandboxes/{id}/snapshots"),
             "snapshots",
         ),
@@ -295,6 +290,55 @@ async fn set_timeout_resets_the_end() {
     }
     let empty = api.send(api.request(Method::POST, &path)).await;
     empty.expect_error(400);
+    server.shutdown().await;
+}
+
+/// The keep-alive of older clients: at least `duration` (15 s at least and by default, an hour
+/// at most), never shorter than before; 404 for a paused or missing sandbox.
+#[tokio::test]
+async fn refreshes_keep_a_sandbox_alive_and_never_shorten_it() {
+    let server = start_server().await;
+    let api = Api::new(&server.url(), KEY_A);
+    let created = api
+        .post("/v2/sandboxes", json!({"templateID": "base", "timeout": 5}))
+        .await
+        .expect_json(201);
+    let id = created["sandboxID"].as_str().unwrap().to_string();
+    let path = format!("/sandboxes/{id}/refreshes");
+    let end = || async { millis(&info(&api, &id).await["endAt"]) };
+
+    // A duration under the shortest is 15 s (the sandbox had 5 left), and so is none.
+    let in_15s = |end: i64| (now_ms() + 10_000..=now_ms() + 15_000).contains(&end);
+    assert_eq!(api.post(&path, json!({"duration": 1})).await.status, 204);
+    let first = end().await;
+    assert!(in_15s(first), "{first}");
+    assert_eq!(api.send(api.request(Method::POST, &path)).await.status, 204);
+    let second = end().await;
+    assert!(in_15s(second) && second >= first, "{first} → {second}");
+    // Longer moves the end; shorter leaves it.
+    assert_eq!(api.post(&path, json!({"duration": 600})).await.status, 204);
+    let longer = end().await;
+    assert!(
+        (now_ms() + 595_000..=now_ms() + 600_000).contains(&longer),
+        "{longer}"
+    );
+    assert_eq!(api.post(&path, json!({"duration": 60})).await.status, 204);
+    assert_eq!(end().await, longer);
+
+    for bad in [
+        json!({"duration": -1}),
+        json!({"duration": 3601}),
+        json!({"duration": "60"}),
+    ] {
+        api.post(&path, bad).await.expect_error(400);
+    }
+    api.post("/sandboxes/nope/refreshes", json!({"duration": 60}))
+        .await
+        .expect_error(404);
+    api.with_key(None)
+        .call(Method::POST, &path, None)
+        .await
+        .expect_error(401);
     server.shutdown().await;
 }
 

@@ -64,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(sandboxes::get_info).delete(sandboxes::kill),
         )
         .route("/sandboxes/{id}/timeout", post(sandboxes::set_timeout))
+        .route("/sandboxes/{id}/refreshes", post(sandboxes::refresh))
         .route(
             "/sandboxes/{id}/network",
             axum::routing::put(network::update),

@@ -101,15 +101,52 @@ pub async fn set_timeout(
     JsonBody(body): JsonBody<SetTimeout>,
 ) -> Result<Response, ApiError> {
     let secs = app.limits.timeout_secs(Some(body.timeout))?;
-    match app.store.set_timeout(&team, &id, secs, now_ns()) {
+    retimed(app.store.set_timeout(&team, &id, secs, now_ns()), &id)
+}
+
+/// The answer to a change of a running sandbox's end: 204, or 404 for a paused or missing one
+/// (as E2B: a paused sandbox is not among the running ones a timeout applies to).
+fn retimed(outcome: Result<SandboxRecord, bool>, id: &str) -> Result<Response, ApiError> {
+    match outcome {
         Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        // As E2B: a paused sandbox is not among the running ones a timeout applies to.
         Err(true) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("Sandbox \"{id}\" is paused: resume it with connect, which sets its timeout"),
         )),
-        Err(false) => Err(ApiError::sandbox_not_found(&id)),
+        Err(false) => Err(ApiError::sandbox_not_found(id)),
     }
+}
+
+/// `POST /sandboxes/{id}/refreshes`'s body.
+#[derive(serde::Deserialize, Default)]
+pub struct Refresh {
+    duration: Option<i64>,
+}
+
+/// E2B's shortest refresh (and its default): 15 s.
+const SHORTEST_REFRESH_SECS: i64 = 15;
+/// The API's schema takes at most an hour.
+const LONGEST_REFRESH_SECS: i64 = 3600;
+
+/// `POST /sandboxes/{id}/refreshes` `{duration?}`, the keep-alive of older clients (no SDK of
+/// today calls it): 204, and the running sandbox lives at least `duration` seconds (15 at
+/// least and by default, an hour at most) from now, never shorter than it would have.
+pub async fn refresh(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    SandboxId(id): SandboxId,
+    OptionalJsonBody(body): OptionalJsonBody<Refresh>,
+) -> Result<Response, ApiError> {
+    let duration = body.duration.unwrap_or(SHORTEST_REFRESH_SECS);
+    if !(0..=LONGEST_REFRESH_SECS).contains(&duration) {
+        return Err(ApiError::bad_request(format!(
+            "duration must be between 0 and {LONGEST_REFRESH_SECS} seconds (got {duration})"
+        )));
+    }
+    let secs = app
+        .limits
+        .timeout_secs(Some(duration.max(SHORTEST_REFRESH_SECS)))?;
+    retimed(app.store.keep_alive(&team, &id, secs, now_ns()), &id)
 }
 
 /// `POST /v2/sandboxes/{id}/connect` and `POST /sandboxes/{id}/connect` `{timeout?}`: 200 with

@@ -12,11 +12,6 @@ use std::sync::Arc;
 
 /// (method, route, the feature as a user would name it).
 const NOT_YET: &[(Method, &str, &str)] = &[
-    (
-        Method::POST,
-        "/sandboxes/{id}/refreshes",
-        "refreshing a sandbox",
-    ),
     (Method::POST, "/sandboxes/{id}/fork", "forking a sandbox"),
     (Method::POST, "/sandboxes/{id}/snapshots", "snapshots"),
     (Method::GET, "/snapshots", "snapshots"),
