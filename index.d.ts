@@ -826,6 +826,8 @@ export interface Execution {
 export declare namespace Sandbox {
   /** `Sandbox.pause`, under the seeds' name (a deprecated alias in the `e2b` package). */
   function betaPause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /** @deprecated `Sandbox.getInfo` under its old name, as in the `e2b` package. */
+  function getFullInfo(sandboxId: string, opts?: SandboxApiOpts | undefined | null): Promise<SandboxInfo>
   /**
    * `Sandbox.create`, under the seeds' name: `autoPause: true` pauses the sandbox at its
    * timeout instead of killing it (`lifecycle: { onTimeout: 'pause' }`).

@@ -1295,6 +1295,8 @@ function wrapBinding(binding, opts = {}) {
     if (typeof binding[name] === 'function') Object.defineProperty(Sandbox, name, { value: guard(binding[name], name), enumerable: false, writable: true, configurable: true })
   }
   Object.defineProperty(Sandbox, 'betaPause', { value: (sandboxId, opts) => Sandbox.pause(sandboxId, opts), writable: true, configurable: true })
+  // `getFullInfo`: `getInfo` under its old name (deprecated in the `e2b` package, still there).
+  Object.defineProperty(Sandbox, 'getFullInfo', { value: (sandboxId, opts) => Sandbox.getInfo(sandboxId, opts), writable: true, configurable: true })
   // `betaCreate`: the seeds' create with `autoPause` (which `create` understands as well).
   Object.defineProperty(Sandbox, 'betaCreate', { value: (templateOrOpts, opts) => Sandbox.create(templateOrOpts, opts), writable: true, configurable: true })
   const getSignature = guard(binding.getSignature, 'getSignature')

@@ -178,6 +178,12 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
       assertEqual(info.sandboxId, main.sandboxId, 'sandboxId')
       assertDeepEqual(info.metadata, { run, ...mainMeta }, 'metadata')
     })
+    await step('getInfo: the deprecated Sandbox.getFullInfo is the same call', async () => {
+      needMain()
+      const [info, full] = await Promise.all([Sandbox.getInfo(main.sandboxId, conn), Sandbox.getFullInfo(main.sandboxId, conn)])
+      assertDeepEqual(full, info, 'getFullInfo against getInfo')
+      await expectError(() => Sandbox.getFullInfo(`nonexistent${run}`, conn), { ...notFound, what: 'getFullInfo' })
+    })
     await step('getInfo: unknown id → SandboxNotFoundError', async () => {
       const err = await expectError(() => Sandbox.getInfo(`nonexistent${run}`, conn), { ...notFound, what: 'getInfo' })
       assertEqual(err.name, 'SandboxNotFoundError', 'error.name')

@@ -31,9 +31,8 @@ type Swap<T> = T extends Wasm.Sandbox
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
-// `commands`, `files`, `pty`, `fetch`, `betaPause`, `betaCreate` and the code interpreter's
-// methods are added to both by js/wrap.mjs
-// (declared in js/extra.d.ts);
+// `commands`, `files`, `pty`, `fetch`, `betaPause`, `betaCreate`, `getFullInfo` and the code
+// interpreter's methods are added to both by js/wrap.mjs (declared in js/extra.d.ts);
 // `filesOpenWrite` is the addon's way to stream a write (the wasm binding hands streams to
 // `fetch` as they are instead).
 type Hidden =
@@ -45,6 +44,7 @@ type Hidden =
   | 'fetch'
   | 'betaPause'
   | 'betaCreate'
+  | 'getFullInfo'
   | 'runCode'
   | 'createCodeContext'
   | 'listCodeContexts'
