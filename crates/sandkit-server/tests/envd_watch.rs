@@ -197,7 +197,8 @@ async fn watch_dir_streams_changes_and_ends_cleanly() {
     let mut frames = watch(
         &envd,
         json!({"path": "/home/user/w"}),
-        &[("Authorization", "Basic bm9ib2R5Og==")],
+        // "no-such-user:" (`nobody` is an account of the sandbox's, as it is of envd's).
+        &[("Authorization", "Basic bm8tc3VjaC11c2VyOg==")],
     )
     .await;
     assert_eq!(end_code(&mut frames).await, "unauthenticated");
