@@ -50,12 +50,7 @@ impl From<FsError> for RpcError {
 
 /// The sandbox's filesystem as `user` sees it (what it creates is the user's).
 pub fn sandbox_fs(live: &LiveSandbox, user: &User) -> Result<SandboxFs, FsError> {
-    SandboxFs::open(
-        live.handle.root(),
-        live.handle.ids(),
-        user,
-        live.handle.account_names(),
-    )
+    SandboxFs::open(live.handle.root(), live.handle.ids(), user)
 }
 
 /// `EntryInfo` in protobuf's JSON mapping (zero values left out, `size` as a string).

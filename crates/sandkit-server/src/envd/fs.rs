@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Why a filesystem operation failed, in the terms the protocol reports.
 #[derive(Debug)]
@@ -106,7 +107,7 @@ pub struct SandboxFs {
     /// Every group of the user's, as host ids, for permission checks.
     groups: Vec<u32>,
     /// Inside id → name, for `owner` and `group`.
-    names: AccountNames,
+    names: Arc<AccountNames>,
 }
 
 /// `path` made absolute and normalised lexically, `..` stopping at `/` (as the kernel does
@@ -180,7 +181,7 @@ fn file_type(st: &FileStat) -> FileType {
 impl SandboxFs {
     /// Opens the sandbox rooted at `root` (a directory path on the host) whose ids are `ids`,
     /// for `user`: what it creates is the user's, and permissions are checked as the user's.
-    pub fn open(root: &Path, ids: IdMap, user: &User, names: AccountNames) -> FsResult<SandboxFs> {
+    pub fn open(root: &Path, ids: IdMap, user: &User) -> FsResult<SandboxFs> {
         let root = nix::fcntl::open(
             root,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -193,7 +194,7 @@ impl SandboxFs {
             uid: ids.to_host(user.uid),
             gid: ids.to_host(user.gid),
             groups: user.groups.iter().map(|g| ids.to_host(*g)).collect(),
-            names,
+            names: user.names.clone(),
         })
     }
 

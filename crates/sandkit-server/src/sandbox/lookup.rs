@@ -10,102 +10,170 @@ use nix::sys::stat::{Mode, SFlag, fstat};
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// A larger account file is not read (envd would; a sandbox gains nothing from it but a way
 /// to make every call slow).
 const MAX_FILE: usize = 1 << 20;
 
-/// The sandbox's `/etc/passwd` and `/etc/group`, as text.
+/// What the sandbox's `/etc/passwd` and `/etc/group` say: its accounts (by name; `None` for a
+/// line whose ids are unusable) and the names they give ids.
 pub struct AccountFiles {
-    passwd: String,
-    group: String,
+    users: Vec<(String, Option<User>)>,
+    names: Arc<AccountNames>,
 }
 
 /// Inside id → name, for the `owner` and `group` of file entries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountNames {
     pub users: Vec<(u32, String)>,
     pub groups: Vec<(u32, String)>,
 }
 
-impl AccountFiles {
-    /// Reads both files under `root` (the sandbox's `/` on the host), resolved inside it so
-    /// that no symlink of the sandbox's leads out; `None` when `/etc/passwd` is unreadable, not
-    /// a regular file or too large. A missing `/etc/group` is an empty one.
-    pub fn read(root: &Path) -> Option<AccountFiles> {
+/// What identifies a version of both files (device, inode, size, modification and change
+/// times): `useradd` and `usermod` write a new file and rename it over the old one.
+type Stamp = [Option<[i64; 7]>; 2];
+
+/// The files as last read and their [`Stamp`] then: a call checks the stamp (two `openat2`
+/// and `fstat`, a fifth of a read's cost) and reads again only when either file changed.
+#[derive(Default)]
+pub struct AccountCache(Mutex<Option<(Stamp, Arc<AccountFiles>)>>);
+
+const FILES: [&str; 2] = ["etc/passwd", "etc/group"];
+
+impl AccountCache {
+    /// Both files under `root` (the sandbox's `/` on the host), resolved inside it so that no
+    /// symlink of the sandbox's leads out; `None` when `/etc/passwd` is unreadable, not a
+    /// regular file or too large. A missing `/etc/group` is an empty one.
+    pub fn get(&self, root: &Path) -> Option<Arc<AccountFiles>> {
         let root = nix::fcntl::open(
             root,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ok()?;
-        Some(AccountFiles {
-            passwd: read_small(&root, "etc/passwd")?,
-            group: read_small(&root, "etc/group").unwrap_or_default(),
-        })
-    }
-
-    #[cfg(test)]
-    fn from_text(passwd: &str, group: &str) -> AccountFiles {
-        AccountFiles {
-            passwd: passwd.into(),
-            group: group.into(),
+        let stamp = FILES.map(|f| stamp_of(&root, f));
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, files)) = cached.as_ref()
+            && *at == stamp
+        {
+            return Some(files.clone());
         }
+        // Read after the stamp was taken: a change in between is seen by the next call.
+        let files = Arc::new(AccountFiles::from_text(
+            read_small(&root, FILES[0])?,
+            read_small(&root, FILES[1]).unwrap_or_default(),
+        ));
+        *cached = Some((stamp, files.clone()));
+        Some(files)
+    }
+}
+
+impl AccountFiles {
+    /// Every account of the files, read once per version of them: a call then only finds its
+    /// name. A name given twice is its first line's, as `getpwnam` finds it.
+    fn from_text(passwd: String, group: String) -> AccountFiles {
+        let names = Arc::new(AccountNames {
+            users: names_by_id(&passwd),
+            groups: names_by_id(&group),
+        });
+        // (member, group id) of every membership `/etc/group` lists.
+        let mut memberships: Vec<(&str, u32)> = Vec::new();
+        for g in records(&group) {
+            if let (Some(gid), Some(members)) = (id(g.get(2)), g.get(3)) {
+                memberships.extend(
+                    members
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| (m, gid)),
+                );
+            }
+        }
+        let mut users: Vec<(String, Option<User>)> = Vec::new();
+        for f in records(&passwd) {
+            let Some(name) = f.first().filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            if users.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let user = (|| {
+                let (uid, gid) = (id(f.get(2))?, id(f.get(3))?);
+                let mut groups = vec![gid];
+                for (_, g) in memberships.iter().filter(|(m, _)| m == name) {
+                    if !groups.contains(g) {
+                        groups.push(*g);
+                    }
+                }
+                let home = f.get(5).copied().unwrap_or_default();
+                Some(User {
+                    name: (*name).to_string(),
+                    uid,
+                    gid,
+                    // envd's default for an account without one.
+                    home: if home.is_empty() { "/" } else { home }.to_string(),
+                    groups,
+                    names: names.clone(),
+                })
+            })();
+            users.push(((*name).to_string(), user));
+        }
+        AccountFiles { users, names }
     }
 
     /// The account called `name`: its ids, its home, and every group it is in (its own
     /// first, then those of `/etc/group` that list it as a member). `None` when there is no
     /// such account, or its ids are outside the sandbox's range (no process could take them).
     pub fn user(&self, name: &str) -> Option<User> {
-        if name.is_empty() {
-            return None;
-        }
-        let fields = records(&self.passwd).find(|f| f.first() == Some(&name))?;
-        let uid = id(fields.get(2))?;
-        let gid = id(fields.get(3))?;
-        let home = fields.get(5).copied().unwrap_or_default();
-        let mut groups = vec![gid];
-        for g in records(&self.group) {
-            let Some(gid) = id(g.get(2)) else {
-                continue;
-            };
-            let member = g
-                .get(3)
-                .is_some_and(|m| m.split(',').any(|m| m.trim() == name));
-            if member && !groups.contains(&gid) {
-                groups.push(gid);
-            }
-        }
-        Some(User {
-            name: name.into(),
-            uid,
-            gid,
-            // envd's default for an account without one.
-            home: if home.is_empty() {
-                "/".into()
-            } else {
-                home.into()
-            },
-            groups,
-        })
+        self.users.iter().find(|(n, _)| n == name)?.1.clone()
     }
 
-    /// Every account's and group's name by id (the first of an id wins, as `getpwuid` finds).
-    pub fn names(&self) -> AccountNames {
-        let table = |text: &str| {
-            let mut out: Vec<(u32, String)> = Vec::new();
-            for f in records(text) {
-                if let (Some(name), Some(id)) = (f.first(), id(f.get(2)))
-                    && !out.iter().any(|(i, _)| *i == id)
-                {
-                    out.push((id, (*name).to_string()));
-                }
-            }
-            out
-        };
-        AccountNames {
-            users: table(&self.passwd),
-            groups: table(&self.group),
+    /// Every account's and group's name by id.
+    pub fn names(&self) -> Arc<AccountNames> {
+        self.names.clone()
+    }
+}
+
+/// The name of each id in a passwd- or group-like file (the first of an id wins, as
+/// `getpwuid` finds).
+fn names_by_id(text: &str) -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    for f in records(text) {
+        if let (Some(name), Some(id)) = (f.first(), id(f.get(2)))
+            && !out.iter().any(|(i, _)| *i == id)
+        {
+            out.push((id, (*name).to_string()));
+        }
+    }
+    out
+}
+
+/// The file's [`Stamp`] half, resolved as [`read_small`] resolves it; `None` when it is not
+/// there.
+fn stamp_of(root: &OwnedFd, path: &str) -> Option<[i64; 7]> {
+    let fd = open_in(root, path, OFlag::O_PATH)?;
+    let st = fstat(&fd).ok()?;
+    Some([
+        st.st_dev as i64,
+        st.st_ino as i64,
+        st.st_size,
+        st.st_mtime,
+        st.st_mtime_nsec,
+        st.st_ctime,
+        st.st_ctime_nsec,
+    ])
+}
+
+/// `path` under `root`, opened with `flags`, resolved inside it.
+fn open_in(root: &OwnedFd, path: &str, flags: OFlag) -> Option<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    loop {
+        match openat2(root.as_fd(), path, how) {
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => continue,
+            other => return other.ok(),
         }
     }
 }
@@ -125,15 +193,11 @@ fn id(field: Option<&&str>) -> Option<u32> {
 /// A regular file of at most [`MAX_FILE`] bytes at `path` under `root`, as UTF-8 (lossily).
 /// Opened without blocking, so a FIFO put in its place cannot hold the call.
 fn read_small(root: &OwnedFd, path: &str) -> Option<String> {
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = loop {
-        match openat2(root.as_fd(), path, how) {
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => continue,
-            other => break other.ok()?,
-        }
-    };
+    let fd = open_in(
+        root,
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+    )?;
     let st = fstat(&fd).ok()?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
         || st.st_size as u64 > MAX_FILE as u64
@@ -148,7 +212,10 @@ fn read_small(root: &OwnedFd, path: &str) -> Option<String> {
     if bytes.len() > MAX_FILE {
         return None;
     }
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    Some(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 #[cfg(test)]
@@ -167,7 +234,7 @@ mod tests {
 
     #[test]
     fn an_account_has_its_ids_home_and_every_group_it_is_in() {
-        let files = AccountFiles::from_text(PASSWD, GROUP);
+        let files = AccountFiles::from_text(PASSWD.into(), GROUP.into());
         let alice = files.user("alice").unwrap();
         assert_eq!((alice.uid, alice.gid), (1500, 1500));
         assert_eq!(alice.home, "/home/alice");
@@ -180,7 +247,7 @@ mod tests {
 
     #[test]
     fn unknown_broken_or_out_of_range_accounts_are_none() {
-        let files = AccountFiles::from_text(PASSWD, GROUP);
+        let files = AccountFiles::from_text(PASSWD.into(), GROUP.into());
         for name in ["bob", "", "far", "broken", "# a comment", "x"] {
             assert!(files.user(name).is_none(), "{name}");
         }
@@ -188,7 +255,7 @@ mod tests {
 
     #[test]
     fn names_by_id_take_the_first_of_each() {
-        let files = AccountFiles::from_text(&format!("{PASSWD}again:x:1500:1:::\n"), GROUP);
+        let files = AccountFiles::from_text(format!("{PASSWD}again:x:1500:1:::\n"), GROUP.into());
         let names = files.names();
         assert!(names.users.contains(&(1500, "alice".into())));
         assert!(!names.users.iter().any(|(_, n)| n == "again"));
@@ -197,19 +264,36 @@ mod tests {
     }
 
     #[test]
-    fn files_are_read_inside_the_root_and_only_when_regular() {
+    fn files_are_read_inside_the_root_only_when_regular_and_again_when_changed() {
         let dir = std::env::temp_dir().join(format!("sandkit-lookup-{}", std::process::id()));
         let etc = dir.join("etc");
         std::fs::create_dir_all(&etc).unwrap();
         std::fs::write(etc.join("passwd"), PASSWD).unwrap();
         // An absolute symlink resolves inside the root: to its own /etc/passwd.
         std::os::unix::fs::symlink("/etc/passwd", etc.join("group")).unwrap();
-        let files = AccountFiles::read(&dir).unwrap();
+        let cache = AccountCache::default();
+        let files = cache.get(&dir).unwrap();
         assert!(files.user("alice").is_some());
         assert_eq!(files.names().groups.len(), files.names().users.len());
+        // Unchanged: the same reading. Replaced (as useradd does) or edited: read again.
+        assert!(Arc::ptr_eq(&files, &cache.get(&dir).unwrap()));
+        std::fs::write(
+            etc.join("new"),
+            format!("{PASSWD}zed:x:1800:1800::/z:/bin/sh\n"),
+        )
+        .unwrap();
+        std::fs::rename(etc.join("new"), etc.join("passwd")).unwrap();
+        assert_eq!(cache.get(&dir).unwrap().user("zed").unwrap().uid, 1800);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(etc.join("passwd"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"amy:x:1900:1900::/a:/bin/sh\n").unwrap();
+        drop(f);
+        assert_eq!(cache.get(&dir).unwrap().user("amy").unwrap().uid, 1900);
         std::fs::remove_file(etc.join("passwd")).unwrap();
         nix::unistd::mkfifo(&etc.join("passwd"), Mode::from_bits_truncate(0o644)).unwrap();
-        assert!(AccountFiles::read(&dir).is_none());
+        assert!(cache.get(&dir).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -50,6 +50,9 @@ pub struct User {
     pub home: String,
     /// Every group it is in (inside ids): its own first, then its supplementary groups.
     pub groups: Vec<u32>,
+    /// The names of the sandbox's accounts and groups by id, as the files it was looked up in
+    /// give them (for the owners and groups of file entries).
+    pub names: Arc<lookup::AccountNames>,
 }
 
 /// How sandboxes are run on this machine.
@@ -360,6 +363,7 @@ impl Runtime {
                 gid: nix::unistd::getgid().as_raw(),
                 home: home.to_string_lossy().into_owned(),
                 groups: vec![nix::unistd::getgid().as_raw()],
+                names: Arc::default(),
             });
         }
         match name {
@@ -369,6 +373,7 @@ impl Runtime {
                 gid: 0,
                 home: "/root".into(),
                 groups: vec![0],
+                names: Arc::default(),
             }),
             "user" => Some(User {
                 name: "user".into(),
@@ -376,6 +381,7 @@ impl Runtime {
                 gid: USER_ID,
                 home: "/home/user".into(),
                 groups: vec![USER_ID],
+                names: Arc::default(),
             }),
             _ => None,
         }
@@ -589,6 +595,7 @@ impl Runtime {
                     .filter_map(|user| self.user(name, user))
                     .collect(),
                 own_accounts: self.isolated,
+                accounts: lookup::AccountCache::default(),
                 child: Mutex::new(Some(child)),
                 dir: Mutex::new(dir.to_path_buf()),
                 pending: Mutex::new(HashMap::new()),
@@ -911,6 +918,8 @@ struct HandleInner {
     users: Vec<User>,
     /// Whether accounts are looked up in the sandbox's own `/etc/passwd` and `/etc/group`.
     own_accounts: bool,
+    /// Those files as last read.
+    accounts: lookup::AccountCache,
     child: Mutex<Option<std::process::Child>>,
     /// Its directory: `warm-<n>` while it waits in the pool, its id once named.
     dir: Mutex<PathBuf>,
@@ -1220,18 +1229,22 @@ impl SandboxHandle {
 
     /// The sandbox's account called `name`, as its `/etc/passwd` and `/etc/group` say now.
     pub fn user(&self, name: &str) -> Option<User> {
-        match self.account_files() {
-            Some(files) => files.user(name),
-            None => self.inner.users.iter().find(|u| u.name == name).cloned(),
+        if let Some(files) = self.account_files() {
+            return files.user(name);
         }
+        let user = self.inner.users.iter().find(|u| u.name == name)?;
+        Some(User {
+            names: self.fallback_names(),
+            ..user.clone()
+        })
     }
 
     /// The sandbox's own account files, where it has them and they can be read.
-    fn account_files(&self) -> Option<lookup::AccountFiles> {
+    fn account_files(&self) -> Option<Arc<lookup::AccountFiles>> {
         if !self.inner.own_accounts {
             return None;
         }
-        lookup::AccountFiles::read(&self.inner.root)
+        self.inner.accounts.get(&self.inner.root)
     }
 
     /// The agent's process id (in sandkitd's PID namespace), while it runs.
@@ -1259,11 +1272,8 @@ impl SandboxHandle {
         self.inner.ids
     }
 
-    /// The names of the sandbox's accounts and groups by (inside) id.
-    pub fn account_names(&self) -> lookup::AccountNames {
-        if let Some(files) = self.account_files() {
-            return files.names();
-        }
+    /// The names of the accounts a call may name where the sandbox's own files do not say.
+    fn fallback_names(&self) -> Arc<lookup::AccountNames> {
         let mut users: Vec<(u32, String)> = self
             .inner
             .users
@@ -1271,10 +1281,10 @@ impl SandboxHandle {
             .map(|u| (u.uid, u.name.clone()))
             .collect();
         users.push((65534, "nobody".into()));
-        lookup::AccountNames {
+        Arc::new(lookup::AccountNames {
             groups: users.clone(),
             users,
-        }
+        })
     }
 
     /// The sandbox's directory on the host.
