@@ -35,7 +35,8 @@ pub struct AccountNames {
 type Stamp = [Option<[i64; 7]>; 2];
 
 /// The files as last read and their [`Stamp`] then: a call checks the stamp (two `openat2`
-/// and `fstat`, a fifth of a read's cost) and reads again only when either file changed.
+/// and `fstat`; 13 µs a lookup, where reading and parsing both took 50) and reads again only
+/// when either file changed.
 #[derive(Default)]
 pub struct AccountCache(Mutex<Option<(Stamp, Arc<AccountFiles>)>>);
 
