@@ -34,7 +34,7 @@ pub struct AccountNames {
 /// times): `useradd` and `usermod` write a new file and rename it over the old one.
 type Stamp = [Option<[i64; 7]>; 2];
 
-/// The files as last read and their [`Stamp`] then: a call checks the stamp (two `openat2`
+/// The files as last read and their `Stamp` then: a call checks the stamp (two `openat2`
 /// and `fstat`; 13 µs a lookup, where reading and parsing both took 50) and reads again only
 /// when either file changed.
 #[derive(Default)]
