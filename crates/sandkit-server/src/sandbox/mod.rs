@@ -55,6 +55,24 @@ pub struct User {
     pub names: Arc<lookup::AccountNames>,
 }
 
+/// `users`, each given the names of them all (and `nobody`) for the owners and groups of file
+/// entries: what a sandbox without account files of its own goes by.
+fn with_names(users: Vec<User>) -> Vec<User> {
+    let mut table: Vec<(u32, String)> = users.iter().map(|u| (u.uid, u.name.clone())).collect();
+    table.push((65534, "nobody".into()));
+    let names = Arc::new(lookup::AccountNames {
+        groups: table.clone(),
+        users: table,
+    });
+    users
+        .into_iter()
+        .map(|u| User {
+            names: names.clone(),
+            ..u
+        })
+        .collect()
+}
+
 /// How sandboxes are run on this machine.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -590,10 +608,12 @@ impl Runtime {
                 link: Mutex::new(None),
                 // Without isolation a home is the sandbox's directory, named after it: such
                 // sandboxes are never prepared ahead, so `name` is its id.
-                users: ["root", "user"]
-                    .iter()
-                    .filter_map(|user| self.user(name, user))
-                    .collect(),
+                users: with_names(
+                    ["root", "user"]
+                        .iter()
+                        .filter_map(|user| self.user(name, user))
+                        .collect(),
+                ),
                 own_accounts: self.isolated,
                 accounts: lookup::AccountCache::default(),
                 child: Mutex::new(Some(child)),
@@ -1232,11 +1252,7 @@ impl SandboxHandle {
         if let Some(files) = self.account_files() {
             return files.user(name);
         }
-        let user = self.inner.users.iter().find(|u| u.name == name)?;
-        Some(User {
-            names: self.fallback_names(),
-            ..user.clone()
-        })
+        self.inner.users.iter().find(|u| u.name == name).cloned()
     }
 
     /// The sandbox's own account files, where it has them and they can be read.
@@ -1270,21 +1286,6 @@ impl SandboxHandle {
     /// How the sandbox's ids are the host's.
     pub fn ids(&self) -> IdMap {
         self.inner.ids
-    }
-
-    /// The names of the accounts a call may name where the sandbox's own files do not say.
-    fn fallback_names(&self) -> Arc<lookup::AccountNames> {
-        let mut users: Vec<(u32, String)> = self
-            .inner
-            .users
-            .iter()
-            .map(|u| (u.uid, u.name.clone()))
-            .collect();
-        users.push((65534, "nobody".into()));
-        Arc::new(lookup::AccountNames {
-            groups: users.clone(),
-            users,
-        })
     }
 
     /// The sandbox's directory on the host.
