@@ -110,6 +110,26 @@ export declare class Sandbox {
   static pause(sandboxId: string, opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
   /** Pauses this sandbox; `sandbox.connect()` resumes it. `false` when it already was paused. */
   pause(opts?: SandboxPauseOpts | undefined | null): Promise<boolean>
+  /**
+   * Snapshots a sandbox's files: new sandboxes are created from the snapshot's id as from a
+   * template. The sandbox goes on running.
+   */
+  static createSnapshot(sandboxId: string, opts?: CreateSnapshotOpts | undefined | null): Promise<SnapshotInfo>
+  /** Snapshots this sandbox's files. */
+  createSnapshot(opts?: CreateSnapshotOpts | undefined | null): Promise<SnapshotInfo>
+  /** Lists the team's snapshots page by page, newest first. */
+  static listSnapshots(opts?: SnapshotListOpts | undefined | null): SnapshotPaginator
+  /** Lists this sandbox's snapshots page by page, newest first. */
+  listSnapshots(opts?: SnapshotListOpts | undefined | null): SnapshotPaginator
+  /** Deletes a snapshot: `true` if it was deleted, `false` if there was none. */
+  static deleteSnapshot(snapshotId: string, opts?: SandboxApiOpts | undefined | null): Promise<boolean>
+  /**
+   * Forks a sandbox: new sandboxes on a copy of its files. One entry per fork: the
+   * sandbox, or (a string the JS layer makes an error of) why it did not start.
+   */
+  static fork(sandboxId: string, opts?: SandboxForkOpts | undefined | null): Promise<Array<Sandbox | Error>>
+  /** Forks this sandbox (see the static `fork`). */
+  fork(opts?: SandboxForkOpts | undefined | null): Promise<Array<Sandbox | Error>>
   /** A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first. */
   static getMetrics(sandboxId: string, opts?: SandboxMetricsOpts | undefined | null): Promise<Array<SandboxMetrics>>
   /** This sandbox's CPU, memory and disk samples, oldest first. */
@@ -166,6 +186,17 @@ export declare class SandboxPaginator {
   get nextToken(): string | undefined
   /** Fetches the next page; throws once there are no more. */
   nextItems(): Promise<Array<SandboxInfo>>
+}
+
+/**
+ * Pages through snapshots, newest first. `hasNext` is true until a page comes without a
+ * next token.
+ */
+export declare class SnapshotPaginator {
+  get hasNext(): boolean
+  get nextToken(): string | undefined
+  /** Fetches the next page; throws once there are no more. */
+  nextItems(): Promise<Array<SnapshotInfo>>
 }
 
 /** A code context. */
@@ -344,6 +375,12 @@ export interface SandboxNetworkTransform {
 export interface Signature {
   signature: string
   expiration: number | null
+}
+
+/** A snapshot: its id (what sandboxes are created from) and its names. */
+export interface SnapshotInfo {
+  snapshotId: string
+  names: Array<string>
 }
 
 /** A written file. */
@@ -541,6 +578,32 @@ export interface SandboxPauseOpts extends SandboxApiOpts {
   keepMemory?: boolean
 }
 
+/** Options of `Sandbox.createSnapshot(id, opts)` and `sandbox.createSnapshot(opts)`. */
+export interface CreateSnapshotOpts extends SandboxApiOpts {
+  /** A name to create sandboxes from (`name` or `name:default`); it moves to this snapshot from an older one of the same name. */
+  name?: string
+}
+
+/** Options of `Sandbox.listSnapshots(opts)` and `sandbox.listSnapshots(opts)`. */
+export interface SnapshotListOpts extends SandboxApiOpts {
+  /** Only the snapshots of this sandbox (the instance form lists its own). */
+  sandboxId?: string
+  /** Only the snapshot this name or id names. */
+  name?: string
+  /** Page size, 1 to 100 (default 100). */
+  limit?: number
+  /** Start from this page. */
+  nextToken?: string
+}
+
+/** Options of `Sandbox.fork(id, opts)` and `sandbox.fork(opts)`. */
+export interface SandboxForkOpts extends SandboxApiOpts {
+  /** How many sandboxes to make from the one copy of the files (default 1). */
+  count?: number
+  /** How long each fork lives (default 15 s, as E2B's API). */
+  timeoutMs?: number
+}
+
 /** Options of a process start. */
 export interface ProcessStartOpts {
   /** Variables for this command only, over the sandbox's. */
@@ -656,6 +719,11 @@ export interface SignatureOpts {
 export interface SandboxPaginator {
   /** Every sandbox of every remaining page, fetched page by page. */
   [Symbol.asyncIterator](): AsyncGenerator<SandboxInfo, void, undefined>
+}
+
+export interface SnapshotPaginator {
+  /** Every snapshot of every remaining page, fetched page by page. */
+  [Symbol.asyncIterator](): AsyncGenerator<SnapshotInfo, void, undefined>
 }
 
 export interface SandboxErrorOptions {

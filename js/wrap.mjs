@@ -284,6 +284,9 @@ const PARAMS = {
   ptyResize: 'pid# size{}',
   connect: 'opts{}',
   pause: 'opts{}',
+  createSnapshot: 'opts{}',
+  listSnapshots: 'opts{}',
+  fork: 'opts{}',
   getMetrics: 'opts{}',
   setTimeout: 'timeoutMs#',
   updateNetwork: '* opts{}',
@@ -302,6 +305,10 @@ const STATIC_PARAMS = {
   list: 'opts{}',
   kill: 'sandboxId opts{}',
   pause: 'sandboxId opts{}',
+  createSnapshot: 'sandboxId opts{}',
+  listSnapshots: 'opts{}',
+  deleteSnapshot: 'snapshotId opts{}',
+  fork: 'sandboxId opts{}',
   getMetrics: 'sandboxId opts{}',
   setTimeout: 'sandboxId timeoutMs# opts{}',
   updateNetwork: 'sandboxId * opts{}',
@@ -344,7 +351,7 @@ function checkArgs(spec, args) {
 // The binding methods that are synchronous in the `e2b` package too. Every other method is
 // async there, so a bad argument must become a rejected promise, never a synchronous throw
 // that `.catch()` and `expect(...).rejects` would miss.
-const SYNC_METHODS = new Set(['list', 'getHost', 'getSandboxUrl', 'getSandboxDirectUrl', 'getUrl', 'fetchTarget', 'toHandle', 'fromHandle'])
+const SYNC_METHODS = new Set(['list', 'listSnapshots', 'getHost', 'getSandboxUrl', 'getSandboxDirectUrl', 'getUrl', 'fetchTarget', 'toHandle', 'fromHandle'])
 
 // The wasm binding hands a SandboxInfo's two dates over as Unix milliseconds: making a `Date`
 // and setting it from inside the module cost four calls across its boundary per sandbox, a
@@ -360,6 +367,8 @@ function infoDates(info) {
 const RESULTS = {
   __proto__: null,
   getInfo: infoDates,
+  // A fork that did not start comes as its error's message.
+  fork: (forks) => forks.map((f) => (typeof f === 'string' ? toSandkitError(new Error(f)) : f)),
   nextItems: (infos) => {
     for (const info of infos) infoDates(info)
     return infos
@@ -1223,6 +1232,7 @@ function wrapBinding(binding, opts = {}) {
   if (opts.nativeError) nativeArgumentError = opts.nativeError
   guardPrototype(binding.Sandbox.prototype, PARAMS)
   guardPrototype(binding.SandboxPaginator.prototype)
+  guardPrototype(binding.SnapshotPaginator.prototype)
   guardPrototype(binding.ProcessHandle.prototype)
   for (const name of ['FileReader', 'FileWriter', 'FileWatcher']) {
     if (binding[name]) guardPrototype(binding[name].prototype)
@@ -1252,12 +1262,14 @@ function wrapBinding(binding, opts = {}) {
     },
   })
   Object.defineProperty(binding.Sandbox.prototype, 'fetch', { configurable: true, writable: true, value: fetchFromSandbox })
-  Object.defineProperty(binding.SandboxPaginator.prototype, Symbol.asyncIterator, {
-    configurable: true,
-    value: async function* items() {
-      while (this.hasNext) yield* await this.nextItems()
-    },
-  })
+  for (const Paginator of [binding.SandboxPaginator, binding.SnapshotPaginator]) {
+    Object.defineProperty(Paginator.prototype, Symbol.asyncIterator, {
+      configurable: true,
+      value: async function* items() {
+        while (this.hasNext) yield* await this.nextItems()
+      },
+    })
+  }
   for (const [name, value] of Object.entries(codeInterpreterMethods)) {
     // The binding calls they make are guarded already; a callback's own error passes as it is.
     Object.defineProperty(binding.Sandbox.prototype, name, { configurable: true, writable: true, value })

@@ -48,6 +48,7 @@ import { runLimitsScenario } from './scenario-limits.mjs'
 import { runRestartScenario } from './scenario-restart.mjs'
 import { runNetworkScenario } from './scenario-network.mjs'
 import { runInterpreterScenario } from './scenario-interpreter.mjs'
+import { runSnapshotsScenario } from './scenario-snapshots.mjs'
 import { runBadInputScenario } from './scenario-badinput.mjs'
 import { runFaultsScenario } from './scenario-faults.mjs'
 import { runSecretsScenario } from './scenario-secrets.mjs'
@@ -684,6 +685,11 @@ export async function runScenario({ Sandbox, errors = {}, opts, log = () => {}, 
     const Interpreter = config.interpreterSandbox ?? (typeof Sandbox.prototype?.runCode === 'function' ? Sandbox : null)
     if (Interpreter) await runInterpreterScenario({ Sandbox: Interpreter, errors, conn, step, expectError })
     else skip('runCode: the code interpreter', 'this Sandbox has no runCode')
+
+    // ── snapshots and forks (the official package's methods; sandkit's SDK lacks them yet) ──
+    if (typeof Sandbox.createSnapshot === 'function' && typeof Sandbox.fork === 'function') {
+      await runSnapshotsScenario({ Sandbox, errors, conn, step, expectError, track: (id) => createdA.add(id) })
+    } else skip('snapshots and forks', 'this Sandbox has no createSnapshot or fork')
 
     // ── network egress, against the outside world the runner built (sandkitd --dns at it) ───
     if (config.network) {

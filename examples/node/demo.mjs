@@ -127,6 +127,20 @@ const rebooted = await Sandbox.connect(back.sandboxId)
 const counting = (await rebooted.commands.list()).some((p) => (p.args ?? []).join(' ').includes('/tmp/count'))
 say(`  ${await rebooted.files.read('/home/user/notes.txt')}; the counter still running: ${counting}`)
 
+say('snapshots and forks: its files copied at one moment, new sandboxes started on them')
+const snapshot = await rebooted.createSnapshot({ name: 'demo-notes' })
+const fromSnapshot = await Sandbox.create(snapshot.snapshotId)
+say(`  ${snapshot.snapshotId} → ${fromSnapshot.sandboxId}: ${await fromSnapshot.files.read('/home/user/notes.txt')}`)
+const [fork] = await rebooted.fork({ count: 1, timeoutMs: 60_000 })
+if (fork instanceof Error) throw fork
+await fork.files.write('/home/user/notes.txt', 'changed in the fork')
+say(`  fork ${fork.sandboxId}: "${await fork.files.read('/home/user/notes.txt')}"; the source still "${await rebooted.files.read('/home/user/notes.txt')}"`)
+const listed = []
+for await (const s of Sandbox.listSnapshots({ sandboxId: rebooted.sandboxId })) listed.push(s.snapshotId)
+say(`  snapshots of ${rebooted.sandboxId}: ${listed.join(', ')}; deleted: ${await Sandbox.deleteSnapshot(snapshot.snapshotId)}`)
+await fromSnapshot.kill()
+await fork.kill()
+
 say('metrics: what a busy sandbox uses, sampled by sandkitd (every 5 s by default)')
 await rebooted.commands.run(`timeout 3 sh -c 'while :; do :; done'`, { background: true })
 let busiest

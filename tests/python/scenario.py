@@ -18,6 +18,7 @@ from e2b import (
     FilesystemEventType,
     NotEnoughSpaceException,
     Sandbox,
+    SandboxException,
     SandboxQuery,
     SandboxState,
 )
@@ -294,6 +295,32 @@ def _():
     equal(resumed.files.read("/home/user/kept"), "kept", "files after the reboot")
     left = [p for p in resumed.commands.list() if "600" in " ".join(p.args or [])]
     equal(left, [], "processes after the reboot")
+
+
+@check("snapshots and forks: create_snapshot(mode='filesystem') starts new sandboxes on the files; list, fork and delete; mode='full' is refused")
+def _():
+    sbx = create()
+    sbx.files.write("/home/user/kept", "kept")
+    snap = sbx.create_snapshot(name=run, mode="filesystem")
+    equal(snap.names, [f"{run}:default"], "names")
+    copy = create(template=snap.snapshot_id, metadata={"run": run})
+    equal(copy.files.read("/home/user/kept"), "kept", "a file in the sandbox made from the snapshot")
+    listed = [s.snapshot_id for s in sbx.list_snapshots().next_items()]
+    equal(listed, [snap.snapshot_id], "the sandbox's snapshots")
+    forks = sbx.fork(count=1, timeout=60)
+    equal(len(forks), 1, "one fork")
+    if isinstance(forks[0], Exception):
+        raise forks[0]
+    created.append(forks[0])
+    equal(forks[0].files.read("/home/user/kept"), "kept", "a file in the fork")
+    try:
+        sbx.create_snapshot(mode="full")
+        raise AssertionError("a snapshot with memory was made")
+    except SandboxException as e:
+        if "memory" not in str(e):
+            raise
+    equal(Sandbox.delete_snapshot(snap.snapshot_id), True, "deleted")
+    equal(Sandbox.delete_snapshot(snap.snapshot_id), False, "deleted again")
 
 
 @check("files: an upload to a full disk raises NotEnoughSpaceException (507); deleting lets writes in again")

@@ -8,18 +8,13 @@ import type * as Sandkit from '../../index.js'
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
 type Assert<T extends true> = T
 
-// Forks and snapshots: sandkitd answers their endpoints 501 (it pauses a sandbox's processes
-// in place and cannot copy them into another).
-type SnapshotsAndForks = 'fork' | 'createSnapshot' | 'listSnapshots' | 'deleteSnapshot'
-
 type StaticAbsent = Exclude<keyof typeof E2B.Sandbox, keyof typeof Sandkit.Sandbox>
-export type StaticMethodsMatchE2B = Assert<Equal<StaticAbsent, SnapshotsAndForks>>
+export type StaticMethodsMatchE2B = Assert<Equal<StaticAbsent, never>>
 
 type InstanceAbsent = Exclude<keyof E2B.Sandbox, keyof Sandkit.Sandbox>
 export type InstanceMethodsMatchE2B = Assert<
   Equal<
     InstanceAbsent,
-    | Exclude<SnapshotsAndForks, 'deleteSnapshot'>
     // The MCP gateway (the `mcp` create option, refused by sandkitd, is not an option of
     // sandkit's either).
     | 'getMcpUrl'

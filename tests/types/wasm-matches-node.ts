@@ -27,7 +27,11 @@ type Swap<T> = T extends Wasm.Sandbox
           ? Node.FileWatcher
           : T extends Wasm.CodeRun
             ? Node.CodeRun
-            : T
+            : T extends Wasm.SnapshotPaginator
+              ? Node.SnapshotPaginator
+              : T extends Array<Wasm.Sandbox | Error>
+                ? Array<Node.Sandbox | Error>
+                : T
 type Method<F> = F extends (...args: infer A) => infer R
   ? (...args: A) => R extends Promise<infer U> ? Promise<Swap<U>> : Swap<R>
   : F
@@ -61,6 +65,8 @@ export type Checks = [
   Assert<Equal<Surface<typeof Wasm.Sandbox>, Surface<typeof Node.Sandbox>>>,
   Assert<Equal<Surface<Wasm.Sandbox>, Surface<Node.Sandbox>>>,
   Assert<Equal<Surface<Wasm.SandboxPaginator>, Surface<Node.SandboxPaginator>>>,
+  Assert<Equal<Surface<Wasm.SnapshotPaginator>, Surface<Node.SnapshotPaginator>>>,
+  Assert<Equal<Wasm.SnapshotInfo, Node.SnapshotInfo>>,
   Assert<Equal<Surface<Wasm.ProcessHandle>, Surface<Node.ProcessHandle>>>,
   Assert<Equal<Surface<Wasm.FileReader>, Surface<Node.FileReader>>>,
   Assert<Equal<Surface<Wasm.FileWatcher>, Surface<Node.FileWatcher>>>,

@@ -1,4 +1,4 @@
-//! `SandboxPaginator`: one page per `nextItems()`.
+//! `SandboxPaginator` and `SnapshotPaginator`: one page per `nextItems()`.
 
 use crate::convert::{SandboxInfo, guarded};
 use napi::Either;
@@ -56,6 +56,76 @@ impl SandboxPaginator {
                 *t = p.next_token().map(str::to_string);
             }
             Ok(items?.into_iter().map(SandboxInfo::from).collect())
+        })
+        .await
+    }
+}
+
+/// A snapshot: its id (what sandboxes are created from) and its names.
+#[napi(object)]
+pub struct SnapshotInfo {
+    pub snapshot_id: String,
+    pub names: Vec<String>,
+}
+
+impl From<sandkit::SnapshotInfo> for SnapshotInfo {
+    fn from(s: sandkit::SnapshotInfo) -> Self {
+        SnapshotInfo {
+            snapshot_id: s.snapshot_id,
+            names: s.names,
+        }
+    }
+}
+
+/// Pages through snapshots, newest first. `hasNext` is true until a page comes without a
+/// next token.
+#[napi]
+pub struct SnapshotPaginator {
+    // Replaced by the advanced copy when a page has come; the getters read it at once.
+    inner: Arc<std::sync::Mutex<sandkit::SnapshotPaginator>>,
+}
+
+impl SnapshotPaginator {
+    pub fn new(inner: sandkit::SnapshotPaginator) -> Self {
+        SnapshotPaginator {
+            inner: Arc::new(std::sync::Mutex::new(inner)),
+        }
+    }
+}
+
+#[napi]
+impl SnapshotPaginator {
+    #[napi(getter)]
+    pub fn has_next(&self) -> bool {
+        self.inner.lock().is_ok_and(|p| p.has_next())
+    }
+
+    #[napi(getter)]
+    pub fn next_token(&self) -> Either<String, ()> {
+        let token = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|p| p.next_token().map(str::to_string));
+        crate::convert::or_undefined(token)
+    }
+
+    /// Fetches the next page; throws once there are no more.
+    #[napi]
+    pub async fn next_items(&self) -> napi::Result<Vec<SnapshotInfo>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let page = inner.lock().map(|p| p.next_page()).map_err(|_| {
+                sandkit::Error::new(
+                    sandkit::ErrorKind::Sandbox,
+                    "internal error in sandkit (a bug): the paginator's lock is poisoned",
+                )
+            })?;
+            let (next, items) = page.await?;
+            if let Ok(mut p) = inner.lock() {
+                *p = next;
+            }
+            Ok(items.into_iter().map(SnapshotInfo::from).collect())
         })
         .await
     }

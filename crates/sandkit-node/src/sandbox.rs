@@ -5,7 +5,7 @@ use crate::convert::{
     JsAnyArg, SandboxInfo, SandboxMetrics, TemplateOrOpts, guarded, guarded_sync, opt_arg,
     read_opts, static_call,
 };
-use crate::paginator::SandboxPaginator;
+use crate::paginator::{SandboxPaginator, SnapshotInfo, SnapshotPaginator};
 use napi::bindgen_prelude::{PromiseRaw, Uint8Array};
 use napi::{Either, Env};
 use napi_derive::napi;
@@ -137,6 +137,110 @@ impl Sandbox {
             inner
                 .pause(read_opts(opts, js_options::pause_opts)?.1)
                 .await
+        })
+        .await
+    }
+
+    /// Snapshots a sandbox's files: new sandboxes are created from the snapshot's id as from a
+    /// template. The sandbox goes on running.
+    #[napi(js_name = "createSnapshot", ts_return_type = "Promise<SnapshotInfo>")]
+    pub fn create_snapshot_by_id(
+        env: &Env,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
+        #[napi(ts_arg_type = "CreateSnapshotOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<PromiseRaw<'_, SnapshotInfo>> {
+        static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
+            let (connection, name) = read_opts(opts, js_options::snapshot_opts)?;
+            let info =
+                sandkit::Sandbox::create_snapshot_by_id(&sandbox_id, name.as_deref(), &connection)
+                    .await?;
+            Ok(SnapshotInfo::from(info))
+        })
+    }
+
+    /// Snapshots this sandbox's files.
+    #[napi(ts_return_type = "Promise<SnapshotInfo>")]
+    pub async fn create_snapshot(
+        &self,
+        #[napi(ts_arg_type = "CreateSnapshotOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<SnapshotInfo> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let (_, name) = read_opts(opts, js_options::snapshot_opts)?;
+            Ok(SnapshotInfo::from(
+                inner.create_snapshot(name.as_deref()).await?,
+            ))
+        })
+        .await
+    }
+
+    /// Lists the team's snapshots page by page, newest first.
+    #[napi(js_name = "listSnapshots")]
+    pub fn list_snapshots_of_team(
+        #[napi(ts_arg_type = "SnapshotListOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<SnapshotPaginator> {
+        guarded_sync(|| {
+            let opts = read_opts(opts, js_options::snapshot_list_opts)?;
+            Ok(SnapshotPaginator::new(sandkit::Sandbox::list_snapshots(
+                opts,
+            )))
+        })
+    }
+
+    /// Lists this sandbox's snapshots page by page, newest first.
+    #[napi]
+    pub fn list_snapshots(
+        &self,
+        #[napi(ts_arg_type = "SnapshotListOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<SnapshotPaginator> {
+        guarded_sync(|| {
+            let opts = read_opts(opts, js_options::snapshot_list_opts)?;
+            Ok(SnapshotPaginator::new(self.inner.list_own_snapshots(opts)))
+        })
+    }
+
+    /// Deletes a snapshot: `true` if it was deleted, `false` if there was none.
+    #[napi(js_name = "deleteSnapshot", ts_return_type = "Promise<boolean>")]
+    pub fn delete_snapshot(
+        env: &Env,
+        #[napi(ts_arg_type = "string")] snapshot_id: JsAnyArg,
+        #[napi(ts_arg_type = "SandboxApiOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<PromiseRaw<'_, bool>> {
+        static_call(env, async move {
+            let snapshot_id = js_options::string_arg(snapshot_id.0, "snapshotId")?;
+            sandkit::Sandbox::delete_snapshot(&snapshot_id, &read_opts(opts, js_options::api_opts)?)
+                .await
+        })
+    }
+
+    /// Forks a sandbox: new sandboxes on a copy of its files. One entry per fork: the
+    /// sandbox, or (a string the JS layer makes an error of) why it did not start.
+    #[napi(js_name = "fork", ts_return_type = "Promise<Array<Sandbox | Error>>")]
+    pub fn fork_by_id(
+        env: &Env,
+        #[napi(ts_arg_type = "string")] sandbox_id: JsAnyArg,
+        #[napi(ts_arg_type = "SandboxForkOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<PromiseRaw<'_, Vec<Either<Sandbox, String>>>> {
+        static_call(env, async move {
+            let sandbox_id = js_options::string_arg(sandbox_id.0, "sandboxId")?;
+            let opts = read_opts(opts, js_options::fork_opts)?;
+            Ok(forks(
+                sandkit::Sandbox::fork_by_id(&sandbox_id, opts).await?,
+            ))
+        })
+    }
+
+    /// Forks this sandbox (see the static `fork`).
+    #[napi(ts_return_type = "Promise<Array<Sandbox | Error>>")]
+    pub async fn fork(
+        &self,
+        #[napi(ts_arg_type = "SandboxForkOpts | undefined | null")] opts: Option<JsAnyArg>,
+    ) -> napi::Result<Vec<Either<Sandbox, String>>> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            let opts = read_opts(opts, js_options::fork_opts)?;
+            Ok(forks(inner.fork(opts.count, opts.timeout).await?))
         })
         .await
     }
@@ -455,4 +559,15 @@ impl Sandbox {
     pub fn traffic_access_token(&self) -> Either<String, ()> {
         crate::convert::or_undefined(self.inner.traffic_access_token().map(str::to_string))
     }
+}
+
+/// A fork's outcomes: each sandbox, or its error as the message the JS layer reads.
+fn forks(outcomes: Vec<sandkit::Result<sandkit::Sandbox>>) -> Vec<Either<Sandbox, String>> {
+    outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(inner) => Either::A(Sandbox { inner }),
+            Err(e) => Either::B(e.to_binding_message()),
+        })
+        .collect()
 }

@@ -35,6 +35,7 @@ pub mod proxy;
 pub mod random;
 pub mod reaper;
 pub mod sandbox;
+pub mod snapshots;
 pub mod store;
 
 pub use config::ServerConfig;
@@ -200,6 +201,13 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             }
         }
     }
+    // Where sandboxes cannot be snapshotted, the endpoints say why (`snapshot_support`).
+    let snapshots = live.snapshot_support().and_then(|()| match &live.runtime {
+        Ok(rt) => snapshots::Snapshots::open(rt.state_dir().join("snapshots"))
+            .map(Arc::new)
+            .map_err(|e| format!("its directory: {e}")),
+        Err(why) => Err(why.clone()),
+    });
     let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -218,6 +226,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             python: config.sandboxes.python.clone(),
             ..Default::default()
         },
+        snapshots,
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

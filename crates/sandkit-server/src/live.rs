@@ -135,6 +135,7 @@ fn identity_of(record: &SandboxRecord) -> SandboxIdentity {
         sandbox_id: record.id.clone(),
         template_id: record.spec.template_id.clone(),
         team_id: record.spec.team.clone(),
+        base_template: record.spec.base_template.clone(),
     }
 }
 
@@ -263,13 +264,18 @@ impl Live {
             .record(id, &crate::logs::Event::DaemonError { action, error });
     }
 
-    /// Starts the processes of a sandbox the store just created.
-    pub async fn start(&self, record: &SandboxRecord) -> std::io::Result<()> {
+    /// Starts the processes of a sandbox the store just created; with a `seed`, on a copy of
+    /// the seed's files.
+    pub async fn start(
+        &self,
+        record: &SandboxRecord,
+        seed: Option<&crate::sandbox::Seed>,
+    ) -> std::io::Result<()> {
         let Ok(runtime) = &self.runtime else {
             return Ok(());
         };
         let identity = identity_of(record);
-        let handle = runtime.start(&identity).await?;
+        let handle = runtime.start(&identity, seed).await?;
         match self.attach(&handle, record).await {
             Ok(egress) => {
                 self.add(record, &identity, handle, egress);
@@ -422,6 +428,49 @@ impl Live {
             .set_paused(paused)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Whether snapshots and forks can be made here, or why not.
+    pub fn snapshot_support(&self) -> Result<(), String> {
+        match &self.runtime {
+            Ok(rt) => rt.snapshot_support(),
+            Err(why) => Err(format!("no sandbox processes ({why})")),
+        }
+    }
+
+    /// Copies sandbox `id`'s disk image to the new file `to`, its files as they are at one
+    /// moment: a running sandbox is frozen meanwhile (and thawed after, unless the store has
+    /// it paused by then), a paused one is copied as it is. Returns the first host id of the
+    /// range that owns the copied files.
+    pub async fn copy_disk(
+        &self,
+        store: &crate::store::Store,
+        id: &str,
+        to: std::path::PathBuf,
+    ) -> Result<Option<u32>, String> {
+        // No pause, resume or other copy of it in between.
+        let _one = self.transition(id).await;
+        if let Some(live) = self.get(id) {
+            self.set_paused(id, true).await?;
+            let copied = live.handle.copy_disk(to).await;
+            if !store.is_paused(id) {
+                self.set_paused(id, false).await?;
+            }
+            copied.map_err(|e| format!("copying its disk: {e}"))?;
+            return Ok(Some(live.handle.ids().base).filter(|b| *b != 0));
+        }
+        let copied = {
+            let dormant = self.dormant.lock().map_err(|e| e.to_string())?;
+            let Some(dormant) = dormant.get(id) else {
+                return Err("it has no files here".into());
+            };
+            (dormant.copier(to), dormant.host_ids())
+        };
+        copied
+            .0
+            .await
+            .map_err(|e| format!("copying its disk: {e}"))?;
+        Ok(copied.1)
     }
 
     /// Whether sandbox `id` is one this sandkitd could pause (false: no cgroup freezer here).

@@ -28,6 +28,10 @@ pub struct SandboxSpec {
     pub team: String,
     /// Template id or alias, as given.
     pub template_id: String,
+    /// The template whose layers it runs on, where that is not `template_id` (made from a
+    /// snapshot, or forked from a sandbox that was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_template: Option<String>,
     /// Lifetime from now, in seconds.
     pub timeout_secs: u32,
     /// Caller's labels, matched case-sensitively by list filters.

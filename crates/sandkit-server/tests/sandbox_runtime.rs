@@ -48,6 +48,7 @@ fn identity(id: &str) -> SandboxIdentity {
         sandbox_id: id.into(),
         template_id: "base".into(),
         team_id: "team".into(),
+        base_template: None,
     }
 }
 
@@ -94,8 +95,8 @@ async fn output(s: Spawned) -> (String, String, Option<i32>) {
 #[tokio::test]
 async fn runs_processes_with_identity_and_isolation() {
     let (rt, _dir) = runtime().await;
-    let a = rt.start(&identity("sbx-a")).await.unwrap();
-    let b = rt.start(&identity("sbx-b")).await.unwrap();
+    let a = rt.start(&identity("sbx-a"), None).await.unwrap();
+    let b = rt.start(&identity("sbx-b"), None).await.unwrap();
 
     let s = a
         .spawn(shell(

@@ -179,29 +179,37 @@ async fn endpoints_not_served_yet_answer_501() {
         .as_str()
         .unwrap()
         .to_string();
-    for (method, path, feature) in [
+    // Snapshots and forks need sandboxes with disks: a records-only server says so.
+    let cannot = "this sandkitd cannot make snapshots or forks: no sandbox processes";
+    for (method, path, says) in [
+        (Method::POST, format!("/sandboxes/{id}/snapshots"), cannot),
+        (Method::POST, format!("/sandboxes/{id}/fork"), cannot),
         (
-            Method::POST,
-            format!("/sandboxes/{id}/snapshots"),
-            "snapshots",
+            Method::GET,
+            "/templates/t".to_string(),
+            "templates is not implemented",
         ),
-        (Method::GET, "/templates/t".to_string(), "templates"),
-        (Method::DELETE, "/templates/t".to_string(), "templates"),
+        (
+            Method::DELETE,
+            "/templates/base".to_string(),
+            "deleting templates is not implemented",
+        ),
     ] {
         let reply = api.call(method.clone(), &path, Some(json!({}))).await;
         let error = reply.expect_json(501);
         assert_eq!(error["code"], 501);
         let message = error["message"].as_str().unwrap();
-        assert!(
-            message.contains(feature) && message.contains("not implemented"),
-            "{method} {path}: {message}"
-        );
+        assert!(message.contains(says), "{method} {path}: {message}");
         // The key is checked first.
         api.with_key(None)
             .call(method, &path, None)
             .await
             .expect_error(401);
     }
+    // No snapshot has that name (the official `deleteSnapshot` reads the 404 as `false`), and
+    // where none can be made none are listed.
+    api.delete("/templates/t").await.expect_error(404);
+    assert_eq!(api.get("/snapshots").await.expect_json(200), json!([]));
     server.shutdown().await;
 }
 

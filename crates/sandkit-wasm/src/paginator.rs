@@ -1,4 +1,4 @@
-//! `SandboxPaginator`: one page per `nextItems()`.
+//! `SandboxPaginator` and `SnapshotPaginator`: one page per `nextItems()`.
 
 use crate::convert::{parse_json, rejected, run};
 use js_sys::Promise;
@@ -56,6 +56,60 @@ impl SandboxPaginator {
             let (p, items) = page?;
             *slot.try_borrow_mut().map_err(|_| busy())? = p;
             parse_json(&items)
+        }))
+    }
+}
+
+/// A `SnapshotInfo` object: `{ snapshotId, names }`.
+pub fn snapshot_object(info: sandkit::SnapshotInfo) -> JsValue {
+    let obj = js_sys::Object::new();
+    let names = crate::convert::array_of(info.names, |n| JsValue::from_str(&n));
+    js_sys::Reflect::set(&obj, &"snapshotId".into(), &info.snapshot_id.into()).ok();
+    js_sys::Reflect::set(&obj, &"names".into(), &names).ok();
+    obj.into()
+}
+
+/// Pages through snapshots, newest first. `hasNext` is true until a page comes without a
+/// next token.
+#[wasm_bindgen]
+pub struct SnapshotPaginator {
+    // Replaced by the advanced copy when a page has come; never borrowed across an `.await`.
+    inner: Rc<RefCell<sandkit::SnapshotPaginator>>,
+}
+
+impl SnapshotPaginator {
+    pub fn new(inner: sandkit::SnapshotPaginator) -> Self {
+        SnapshotPaginator {
+            inner: Rc::new(RefCell::new(inner)),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl SnapshotPaginator {
+    #[wasm_bindgen(getter = hasNext)]
+    pub fn has_next(&self) -> bool {
+        self.inner.try_borrow().is_ok_and(|p| p.has_next())
+    }
+
+    #[wasm_bindgen(getter = nextToken, unchecked_return_type = "string | undefined")]
+    pub fn next_token(&self) -> JsValue {
+        let p = self.inner.try_borrow();
+        crate::sandbox::opt_str(p.as_ref().ok().and_then(|p| p.next_token()))
+    }
+
+    /// Fetches the next page; throws once there are no more.
+    #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "Promise<SnapshotInfo[]>")]
+    pub fn next_items(&self) -> Promise {
+        let op = self.inner.try_borrow().map(|p| p.next_page());
+        let slot = Rc::clone(&self.inner);
+        let Ok(op) = op else {
+            return rejected(busy());
+        };
+        run(op.then(move |page| {
+            let (p, items) = page?;
+            *slot.try_borrow_mut().map_err(|_| busy())? = p;
+            Ok(crate::convert::array_of(items, snapshot_object))
         }))
     }
 }

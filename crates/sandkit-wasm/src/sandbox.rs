@@ -14,7 +14,7 @@ use crate::convert::{
     info_object, js_error, metrics_objects, network_update, opt_string_arg, opt_timeout_arg,
     or_reject, pid_arg, port_arg, read_opts, rejected, run, run_map, string_arg, timeout_arg,
 };
-use crate::paginator::SandboxPaginator;
+use crate::paginator::{SandboxPaginator, SnapshotPaginator, snapshot_object};
 use js_sys::Promise;
 use sandkit::js_options;
 use wasm_bindgen::prelude::*;
@@ -36,6 +36,14 @@ fn process_handle(h: sandkit::commands::CommandHandle) -> JsValue {
 /// A string, or `undefined`.
 pub(crate) fn opt_str(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+/// A fork's outcomes: each sandbox, or its error as the message the JS layer reads.
+fn forks(outcomes: Vec<sandkit::Result<sandkit::Sandbox>>) -> JsValue {
+    crate::convert::array_of(outcomes, |o| match o {
+        Ok(inner) => wrap(inner),
+        Err(e) => JsValue::from_str(&e.to_binding_message()),
+    })
 }
 
 /// What a call that yields nothing resolves to.
@@ -148,6 +156,102 @@ impl Sandbox {
             read_opts(opts, js_options::pause_opts).map(|(_, keep)| self.inner.pause(keep)),
             JsValue::from,
         )
+    }
+
+    /// Snapshots a sandbox's files: new sandboxes are created from the snapshot's id as from a
+    /// template. The sandbox goes on running.
+    #[wasm_bindgen(js_name = createSnapshotById, unchecked_return_type = "Promise<SnapshotInfo>")]
+    pub fn create_snapshot_by_id(
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateSnapshotOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
+        let op = read_opts(opts, js_options::snapshot_opts).map(|(o, name)| {
+            sandkit::Sandbox::create_snapshot_by_id(&sandbox_id, name.as_deref(), &o)
+        });
+        run_map(op, snapshot_object)
+    }
+
+    /// Snapshots this sandbox's files.
+    #[wasm_bindgen(js_name = createSnapshot, unchecked_return_type = "Promise<SnapshotInfo>")]
+    pub fn create_snapshot(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateSnapshotOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let op = read_opts(opts, js_options::snapshot_opts)
+            .map(|(_, name)| self.inner.create_snapshot(name.as_deref()));
+        run_map(op, snapshot_object)
+    }
+
+    /// Lists the team's snapshots page by page, newest first.
+    #[wasm_bindgen(js_name = listSnapshotsById)]
+    pub fn list_snapshots_of_team(
+        #[wasm_bindgen(unchecked_optional_param_type = "SnapshotListOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<SnapshotPaginator, JsError> {
+        let opts = read_opts(opts, js_options::snapshot_list_opts).map_err(js_error)?;
+        Ok(SnapshotPaginator::new(sandkit::Sandbox::list_snapshots(
+            opts,
+        )))
+    }
+
+    /// Lists this sandbox's snapshots page by page, newest first.
+    #[wasm_bindgen(js_name = listSnapshots)]
+    pub fn list_snapshots(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SnapshotListOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<SnapshotPaginator, JsError> {
+        let opts = read_opts(opts, js_options::snapshot_list_opts).map_err(js_error)?;
+        Ok(SnapshotPaginator::new(self.inner.list_own_snapshots(opts)))
+    }
+
+    /// Deletes a snapshot: `true` if it was deleted, `false` if there was none.
+    #[wasm_bindgen(js_name = deleteSnapshot, unchecked_return_type = "Promise<boolean>")]
+    pub fn delete_snapshot(
+        #[wasm_bindgen(js_name = snapshotId, unchecked_param_type = "string")] snapshot_id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxApiOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let snapshot_id = or_reject!(string_arg(&snapshot_id, "snapshotId"));
+        let op = read_opts(opts, js_options::api_opts)
+            .map(|o| sandkit::Sandbox::delete_snapshot(&snapshot_id, &o));
+        run_map(op, JsValue::from)
+    }
+
+    /// Forks a sandbox: new sandboxes on a copy of its files. One entry per fork: the
+    /// sandbox, or (a string the JS layer makes an error of) why it did not start.
+    #[wasm_bindgen(js_name = forkById, unchecked_return_type = "Promise<Array<Sandbox | Error>>")]
+    pub fn fork_by_id(
+        #[wasm_bindgen(js_name = sandboxId, unchecked_param_type = "string")] sandbox_id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxForkOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let sandbox_id = or_reject!(string_arg(&sandbox_id, "sandboxId"));
+        let op = read_opts(opts, js_options::fork_opts)
+            .map(|o| sandkit::Sandbox::fork_by_id(&sandbox_id, o));
+        run_map(op, forks)
+    }
+
+    /// Forks this sandbox (see the static `fork`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Array<Sandbox | Error>>")]
+    pub fn fork(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SandboxForkOpts | null")] opts: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let op =
+            read_opts(opts, js_options::fork_opts).map(|o| self.inner.fork(o.count, o.timeout));
+        run_map(op, forks)
     }
 
     /// A sandbox's CPU, memory and disk samples (every 5 s on E2B), oldest first.

@@ -180,6 +180,38 @@ export interface SandboxPauseOpts extends SandboxApiOpts {
   keepMemory?: boolean;
 }
 
+/** Options of `Sandbox.createSnapshot(id, opts)` and `sandbox.createSnapshot(opts)`. */
+export interface CreateSnapshotOpts extends SandboxApiOpts {
+  /** A name to create sandboxes from (`name` or `name:default`); it moves to this snapshot from an older one of the same name. */
+  name?: string;
+}
+
+/** Options of `Sandbox.listSnapshots(opts)` and `sandbox.listSnapshots(opts)`. */
+export interface SnapshotListOpts extends SandboxApiOpts {
+  /** Only the snapshots of this sandbox (the instance form lists its own). */
+  sandboxId?: string;
+  /** Only the snapshot this name or id names. */
+  name?: string;
+  /** Page size, 1 to 100 (default 100). */
+  limit?: number;
+  /** Start from this page. */
+  nextToken?: string;
+}
+
+/** Options of `Sandbox.fork(id, opts)` and `sandbox.fork(opts)`. */
+export interface SandboxForkOpts extends SandboxApiOpts {
+  /** How many sandboxes to make from the one copy of the files (default 1). */
+  count?: number;
+  /** How long each fork lives (default 15 s, as E2B's API). */
+  timeoutMs?: number;
+}
+
+/** A snapshot: its id (what sandboxes are created from) and its names. */
+export interface SnapshotInfo {
+  snapshotId: string;
+  names: Array<string>;
+}
+
 /** Options of `Sandbox.connect` and `sandbox.connect`. */
 export interface SandboxConnectOpts extends SandboxApiOpts {
   /** Extend the sandbox's life to at least this; default 300 000. */

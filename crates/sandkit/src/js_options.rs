@@ -206,6 +206,34 @@ pub fn pause_opts(opts: &JsAny) -> Result<(ConnectionOpts, Option<bool>)> {
     Ok((connection(&o)?, o.bool("keepMemory")?))
 }
 
+/// `CreateSnapshotOpts`: the connection and `name`.
+pub fn snapshot_opts(opts: &JsAny) -> Result<(ConnectionOpts, Option<String>)> {
+    let o = Fields::of(opts, "opts")?;
+    Ok((connection(&o)?, o.string("name")?))
+}
+
+/// `SnapshotListOpts`.
+pub fn snapshot_list_opts(opts: &JsAny) -> Result<crate::snapshots::SnapshotListOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::snapshots::SnapshotListOpts {
+        sandbox_id: o.string("sandboxId")?,
+        name: o.string("name")?,
+        limit: o.number("limit")?.map(from_js::list_limit).transpose()?,
+        next_token: o.string("nextToken")?,
+        connection: connection(&o)?,
+    })
+}
+
+/// `SandboxForkOpts`: `count` and `timeoutMs`, and the connection.
+pub fn fork_opts(opts: &JsAny) -> Result<crate::snapshots::ForkOpts> {
+    let o = Fields::of(opts, "opts")?;
+    Ok(crate::snapshots::ForkOpts {
+        count: o.number("count")?.map(from_js::fork_count).transpose()?,
+        timeout: from_js::millis("timeoutMs", o.number("timeoutMs")?)?,
+        connection: connection(&o)?,
+    })
+}
+
 /// `SandboxConnectOpts`.
 pub fn connect_opts(opts: &JsAny) -> Result<ConnectOpts> {
     let o = Fields::of(opts, "opts")?;

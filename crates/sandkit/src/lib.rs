@@ -44,6 +44,7 @@ pub mod public;
 pub mod retry;
 pub mod runtime;
 pub mod sandbox;
+pub mod snapshots;
 pub mod transport;
 pub mod utf8_pieces;
 pub mod wire;
@@ -61,6 +62,7 @@ pub use options::{
 pub use paginator::SandboxPaginator;
 pub use public::{PublicRequest, SandboxHandle};
 pub use sandbox::Sandbox;
+pub use snapshots::{ForkOpts, SnapshotInfo, SnapshotListOpts, SnapshotPaginator};
 pub use wire::{
     EgressProxy, NetworkConfig, NetworkRule, NetworkRules, NetworkTransform, OrderedMap,
     SandboxNetworkUpdateConfig, SandboxState, StringMap,

@@ -522,6 +522,17 @@ pub mod from_js {
         Ok(limit as u32)
     }
 
+    /// A fork's `count`: a whole number of sandboxes, at least one.
+    pub fn fork_count(count: f64) -> Result<u32> {
+        if count.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&count) {
+            return Err(Error::invalid_argument(format!(
+                "count must be a whole number of sandboxes, at least 1, got {}",
+                js_number_text(count)
+            )));
+        }
+        Ok(count as u32)
+    }
+
     pub fn states(states: &[String]) -> Result<Vec<SandboxState>> {
         let mut out = Vec::with_capacity(states.len());
         for s in states {

@@ -7,6 +7,7 @@ use crate::info::{SandboxInfo, SandboxMetrics};
 use crate::op::{Answer, Op};
 use crate::options::{ConnectOpts, ListOpts, MetricsOpts, OnResume, SandboxOpts, timeout_secs};
 use crate::paginator::SandboxPaginator;
+use crate::snapshots::{ForkOpts, SnapshotInfo, SnapshotListOpts, SnapshotPaginator};
 use crate::wire::{ConnectSandbox, ENVD_PORT, SandboxCreated, SandboxNetworkUpdateConfig};
 use std::time::Duration;
 
@@ -223,6 +224,86 @@ impl Sandbox {
             return Op::ready(Err(e));
         }
         api::pause_sandbox(&self.config, &self.sandbox_id, keep_memory)
+    }
+
+    /// Snapshots a sandbox's files (`POST /sandboxes/{id}/snapshots`): new sandboxes can be
+    /// created from the snapshot's id as from a template. `name` names it (then its id is
+    /// `name:default`). The sandbox goes on running.
+    pub fn create_snapshot_by_id(
+        sandbox_id: &str,
+        name: Option<&str>,
+        opts: &ConnectionOpts,
+    ) -> Op<SnapshotInfo> {
+        Op::build(
+            ConnectionConfig::resolve(opts)
+                .map(|config| api::create_snapshot(&config, sandbox_id, name)),
+        )
+    }
+
+    /// Snapshots this sandbox's files (see [`Sandbox::create_snapshot_by_id`]).
+    pub fn create_snapshot(&self, name: Option<&str>) -> Op<SnapshotInfo> {
+        if let Err(e) = self.control_plane() {
+            return Op::ready(Err(e));
+        }
+        api::create_snapshot(&self.config, &self.sandbox_id, name)
+    }
+
+    /// Lists the team's snapshots page by page, newest first.
+    pub fn list_snapshots(opts: SnapshotListOpts) -> SnapshotPaginator {
+        SnapshotPaginator::new(opts)
+    }
+
+    /// Lists this sandbox's snapshots (its own connection; `opts.sandbox_id` is ignored).
+    pub fn list_own_snapshots(&self, opts: SnapshotListOpts) -> SnapshotPaginator {
+        SnapshotPaginator::of_sandbox(self.config.clone(), &self.sandbox_id, opts)
+    }
+
+    /// Deletes a snapshot by its id or name: `true` if it was deleted, `false` if there was
+    /// none. Sandboxes made from it are not affected.
+    pub fn delete_snapshot(snapshot_id: &str, opts: &ConnectionOpts) -> Op<bool> {
+        Op::build(
+            ConnectionConfig::resolve(opts)
+                .map(|config| api::delete_snapshot(&config, snapshot_id)),
+        )
+    }
+
+    /// Forks a sandbox (`POST /sandboxes/{id}/fork`): `opts.count` new sandboxes (1 by
+    /// default) on a copy of its files, each with its template, metadata and environment. One
+    /// outcome per fork: the sandbox, or the error that kept it from starting.
+    pub fn fork_by_id(sandbox_id: &str, opts: ForkOpts) -> Op<Vec<Result<Sandbox>>> {
+        let prepared = ConnectionConfig::resolve(&opts.connection)
+            .and_then(|config| Ok((config, opts.timeout.map(timeout_secs).transpose()?)));
+        Op::build(prepared.map(|(config, timeout)| {
+            api::fork_sandbox(&config, sandbox_id, timeout, opts.count)
+                .map(move |forks| Sandbox::forks(forks, &config))
+        }))
+    }
+
+    /// Forks this sandbox (see [`Sandbox::fork_by_id`]), on its own connection.
+    pub fn fork(&self, count: Option<u32>, timeout: Option<Duration>) -> Op<Vec<Result<Sandbox>>> {
+        let checked = self
+            .control_plane()
+            .and_then(|()| timeout.map(timeout_secs).transpose());
+        Op::build(checked.map(|timeout| {
+            let config = self.config.clone();
+            api::fork_sandbox(&self.config, &self.sandbox_id, timeout, count)
+                .map(move |forks| Sandbox::forks(forks, &config))
+        }))
+    }
+
+    fn forks(
+        forks: Vec<Result<SandboxCreated>>,
+        config: &ConnectionConfig,
+    ) -> Vec<Result<Sandbox>> {
+        forks
+            .into_iter()
+            .map(|fork| {
+                fork.map(|created| {
+                    let id = created.sandbox_id.clone();
+                    Sandbox::from_wire(created, id, config.clone())
+                })
+            })
+            .collect()
     }
 
     /// Makes a sandbox end `timeout` from now (rounded up to whole seconds).

@@ -205,7 +205,7 @@ pub fn fuzz_metadata_filter(query: &str) -> Option<StringMap> {
     parse_query(query).ok().map(|p| p.metadata)
 }
 
-fn parse_limit(value: &str) -> Result<usize, ApiError> {
+pub(super) fn parse_limit(value: &str) -> Result<usize, ApiError> {
     let max = MAX_LIST_LIMIT as usize;
     let ok = !value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<usize>() {

@@ -9,6 +9,7 @@ mod logs;
 mod metrics;
 mod network;
 mod sandboxes;
+mod snapshots;
 mod unimplemented;
 
 pub use extract::MAX_BODY_BYTES;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub limits: crate::limits::Limits,
     /// The programs the code interpreter's kernels run on.
     pub interpreter: crate::interpreter::Settings,
+    /// Snapshots of sandboxes, or why this server cannot make them.
+    pub snapshots: Result<Arc<crate::snapshots::Snapshots>, String>,
 }
 
 /// The CPUs and memory each sandbox gets (its cgroup's limits), and its disk's size.
@@ -75,6 +78,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sandboxes/{id}/pause", post(sandboxes::pause))
         .route("/sandboxes/{id}/resume", post(sandboxes::resume))
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
+        .route("/sandboxes/{id}/snapshots", post(snapshots::create))
+        .route("/snapshots", get(snapshots::list))
+        .route(
+            "/templates/{id}",
+            axum::routing::delete(snapshots::delete_template),
+        )
+        .route("/sandboxes/{id}/fork", post(snapshots::fork))
         .route("/sandboxes/{id}/logs", get(logs::logs_v1))
         .route("/v2/sandboxes/{id}/logs", get(logs::logs_v2))
         .fallback(not_found)

@@ -28,7 +28,23 @@ pub async fn create(
     if let Some(n) = &body.network {
         super::network::refuse_unenforced(n.egress_proxy.as_ref(), n.rules.as_ref())?;
     }
-    let mut spec = validate_new(team.clone(), body, &app.templates, &app.limits)?;
+    // A template id that is no template of the server's may name one of the team's snapshots.
+    let snapshot = if app.templates.iter().any(|t| t == body.template_id.trim()) {
+        None
+    } else {
+        super::snapshots::find(&app, &team, body.template_id.trim())
+    };
+    let mut spec = validate_new(
+        team.clone(),
+        body,
+        &app.templates,
+        snapshot.is_some(),
+        &app.limits,
+    )?;
+    let seed = snapshot.map(|(snapshot, seed)| {
+        spec.base_template = Some(snapshot.template_id);
+        seed
+    });
     app.live
         .check_egress(&spec)
         .map_err(ApiError::bad_request)?;
@@ -46,14 +62,29 @@ pub async fn create(
             "`autoPause` (lifecycle.onTimeout: 'pause') cannot be honoured here: {why}"
         )));
     }
-    app.limits.admit_create(&team)?;
+    let record = launch(&app, &team, spec, seed.as_ref()).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &created(&record, &app.domain),
+    ))
+}
+
+/// Creates the record of a sandbox of the team's and starts its processes (on a copy of
+/// `seed`'s files, when given), within the team's rate and quota.
+pub(super) async fn launch(
+    app: &AppState,
+    team: &str,
+    spec: SandboxSpec,
+    seed: Option<&crate::sandbox::Seed>,
+) -> Result<SandboxRecord, ApiError> {
+    app.limits.admit_create(team)?;
     let record = app
         .limits
-        .within_max_sandboxes(&app.store, &team, || app.store.create(spec, now_ns()))?;
-    if let Err(e) = app.live.start(&record).await {
+        .within_max_sandboxes(&app.store, team, || app.store.create(spec, now_ns()))?;
+    if let Err(e) = app.live.start(&record, seed).await {
         app.live
             .log_error(&record.id, "start the sandbox", &e.to_string());
-        app.store.kill(&team, &record.id, now_ns());
+        app.store.kill(team, &record.id, now_ns());
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("could not start the sandbox: {e}"),
@@ -61,10 +92,7 @@ pub async fn create(
     }
     app.store
         .set_host_ids(&record.id, app.live.host_ids(&record.id));
-    Ok(json_response(
-        StatusCode::CREATED,
-        &created(&record, &app.domain),
-    ))
+    Ok(record)
 }
 
 /// `GET /sandboxes/{id}`: the sandbox's details, access token and domain included.
@@ -309,17 +337,19 @@ fn refuse_unserved(body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `snapshot`: `templateID` names one of the team's snapshots.
 fn validate_new(
     team: String,
     body: NewSandbox,
     templates: &[String],
+    snapshot: bool,
     limits: &crate::limits::Limits,
 ) -> Result<SandboxSpec, ApiError> {
     let template_id = body.template_id.trim();
     if template_id.is_empty() {
         return Err(ApiError::bad_request("templateID must not be empty"));
     }
-    if !templates.iter().any(|t| t == template_id) {
+    if !snapshot && !templates.iter().any(|t| t == template_id) {
         return Err(ApiError::template_not_found(template_id));
     }
     if let Some(ports) = body.network.as_ref().and_then(|n| n.https_ports.as_ref())

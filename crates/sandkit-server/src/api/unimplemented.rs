@@ -12,19 +12,11 @@ use std::sync::Arc;
 
 /// (method, route, the feature as a user would name it).
 const NOT_YET: &[(Method, &str, &str)] = &[
-    (Method::POST, "/sandboxes/{id}/fork", "forking a sandbox"),
-    (Method::POST, "/sandboxes/{id}/snapshots", "snapshots"),
-    (Method::GET, "/snapshots", "snapshots"),
     (Method::GET, "/templates", "templates"),
     (Method::POST, "/templates", "template builds"),
     (Method::POST, "/v2/templates", "template builds"),
     (Method::POST, "/v3/templates", "template builds"),
     (Method::GET, "/templates/{id}", "templates"),
-    (
-        Method::DELETE,
-        "/templates/{id}",
-        "deleting templates and snapshots",
-    ),
 ];
 
 /// `router` with a 501 answer for every row of [`NOT_YET`]; the API key is still checked

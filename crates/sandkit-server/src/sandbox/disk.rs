@@ -126,7 +126,7 @@ impl Disks {
 
 /// Copies `from` to the new file `to`, its holes left holes (`std::fs::copy` would write a
 /// 1 GiB image's zeros out).
-fn sparse_copy(from: &Path, to: &Path) -> io::Result<()> {
+pub fn sparse_copy(from: &Path, to: &Path) -> io::Result<()> {
     use nix::unistd::{Whence, lseek};
     let src = File::open(from)?;
     let len = src.metadata()?.len();

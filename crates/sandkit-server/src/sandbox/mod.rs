@@ -140,9 +140,26 @@ pub struct SandboxIdentity {
     pub sandbox_id: String,
     pub template_id: String,
     pub team_id: String,
+    /// The template whose layers it runs on, where that is not `template_id`: a sandbox made
+    /// from a snapshot runs on the layers of the template its source ran on.
+    pub base_template: Option<String>,
+}
+
+/// The files a new sandbox starts from instead of its template's alone: a copy of another
+/// sandbox's disk image (a snapshot, a fork), whose writable layers are owned by the host id
+/// range that starts at `host_ids`.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub image: PathBuf,
+    pub host_ids: Option<u32>,
 }
 
 impl SandboxIdentity {
+    /// The template whose layers it runs on.
+    pub fn layers(&self) -> &str {
+        self.base_template.as_deref().unwrap_or(&self.template_id)
+    }
+
     /// `E2B_SANDBOX`, `E2B_SANDBOX_ID`, `E2B_TEAM_ID`, `E2B_TEMPLATE_ID`.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
@@ -226,12 +243,12 @@ impl Runtime {
             template_id: template::DEFAULT_NAMES[0].into(),
             ..Default::default()
         };
-        let mut started = runtime.start(&probe).await;
+        let mut started = runtime.start(&probe, None).await;
         // A disk image that cannot be mounted here (a kernel without ext4, say) leaves the
         // disks unlimited, as the banner then says, rather than the sandboxes unstartable.
         if let (Err(e), Ok(_)) = (&started, &runtime.disks) {
             runtime.disks = Err(format!("a sandbox's disk image did not mount: {e}"));
-            started = runtime.start(&probe).await;
+            started = runtime.start(&probe, None).await;
         }
         match started {
             Ok(handle) => {
@@ -407,8 +424,16 @@ impl Runtime {
 
     /// Starts a sandbox: one set up ahead of time when its template has a warm pool, else a
     /// new one (its directory, its agent, its namespaces); then gives it its identity.
-    pub async fn start(&self, identity: &SandboxIdentity) -> std::io::Result<SandboxHandle> {
-        if let Some(warm) = self.take_warm(&identity.template_id) {
+    ///
+    /// With a `seed`, its writable layers start as a copy of the seed's (never a warm one).
+    pub async fn start(
+        &self,
+        identity: &SandboxIdentity,
+        seed: Option<&Seed>,
+    ) -> std::io::Result<SandboxHandle> {
+        if seed.is_none()
+            && let Some(warm) = self.take_warm(identity.layers())
+        {
             match self.name(&warm, identity).await {
                 Ok(()) => return Ok(warm),
                 // Gone bad while it waited (its agent killed): start a new one instead.
@@ -416,7 +441,7 @@ impl Runtime {
             }
         }
         let handle = self
-            .prepare(&identity.template_id, &identity.sandbox_id)
+            .prepare(identity.layers(), &identity.sandbox_id, seed)
             .await?;
         match self.name(&handle, identity).await {
             Ok(()) => Ok(handle),
@@ -467,9 +492,23 @@ impl Runtime {
     }
 
     /// Sets a sandbox of `template_id` up in `<state>/<name>`: all but its identity.
-    async fn prepare(&self, template_id: &str, name: &str) -> std::io::Result<SandboxHandle> {
+    async fn prepare(
+        &self,
+        template_id: &str,
+        name: &str,
+        seed: Option<&Seed>,
+    ) -> std::io::Result<SandboxHandle> {
         let dir = self.sandbox_dir(name);
-        let result = self.prepare_in(&dir, template_id, name, None).await;
+        let result = match seed {
+            Some(seed) => match self.plant(&dir, seed).await {
+                Ok(()) => {
+                    self.prepare_in(&dir, template_id, name, None, seed.host_ids)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            None => self.prepare_in(&dir, template_id, name, None, None).await,
+        };
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -487,9 +526,10 @@ impl Runtime {
         let handle = self
             .prepare_in(
                 &dormant.dir,
-                &identity.template_id,
+                identity.layers(),
                 &identity.sandbox_id,
                 Some(claim),
+                None,
             )
             .await?;
         match self.name(&handle, identity).await {
@@ -501,14 +541,39 @@ impl Runtime {
         }
     }
 
+    /// Whether sandboxes here can be snapshotted and forked: their writable layers must be on
+    /// disk images of their own (what a snapshot copies), and a running one is frozen while
+    /// its image is copied.
+    pub fn snapshot_support(&self) -> Result<(), String> {
+        if !self.isolated {
+            return Err("sandboxes run without isolation, so without disk images".into());
+        }
+        if let Err(why) = &self.disks {
+            return Err(format!("sandboxes have no disk images: {why}"));
+        }
+        self.pause_support()
+    }
+
+    /// Gives the new sandbox directory `dir` a copy of the seed's disk image.
+    async fn plant(&self, dir: &Path, seed: &Seed) -> std::io::Result<()> {
+        self.snapshot_support().map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(dir)?;
+        let (from, to) = (seed.image.clone(), dir.join(disk::IMAGE));
+        tokio::task::spawn_blocking(move || disk::sparse_copy(&from, &to))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// `claim`: the host id range to use (`Some(None)`: none, not isolated by user namespace);
-    /// `None` claims a free one.
+    /// `None` claims a free one. `seeded_ids`: the range that owns the files of a planted disk
+    /// image, moved to the claimed one before the sandbox mounts it.
     async fn prepare_in(
         &self,
         dir: &Path,
         template_id: &str,
         name: &str,
         claim: Option<Option<IdClaim>>,
+        seeded_ids: Option<u32>,
     ) -> std::io::Result<SandboxHandle> {
         // Isolated: the mount point of its root (the rest the agent makes). Not: its home.
         std::fs::create_dir_all(dir.join(if self.isolated { "root" } else { "home" }))?;
@@ -543,6 +608,16 @@ impl Runtime {
             Some(claim) => claim,
             None => self.ids.as_ref().map(|r| r.claim()).transpose()?,
         };
+        if let (Some(from), Some(to)) = (seeded_ids, claim.as_ref().map(|c| c.map))
+            && from != to.base
+        {
+            let image = dir.join(disk::IMAGE);
+            tokio::task::spawn_blocking(move || {
+                disk::with_image_mounted(&image, |files| IdMap { base: from }.move_tree(files, to))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+        }
         let cgroup = match &self.cgroups {
             Ok(c) => Some(
                 c.create(name, &self.limits)
@@ -692,7 +767,7 @@ impl Runtime {
     async fn make_warm(self) {
         let pool = self.pool.clone();
         let name = format!("warm-{}", pool.next.fetch_add(1, Ordering::Relaxed));
-        let made = match self.prepare(template::DEFAULT_NAMES[0], &name).await {
+        let made = match self.prepare(template::DEFAULT_NAMES[0], &name, None).await {
             Ok(h) => match self.link_up(&h).await {
                 Ok(()) => Ok(h),
                 Err(e) => {
@@ -965,6 +1040,20 @@ impl Dormant {
     /// namespace).
     pub fn host_ids(&self) -> Option<u32> {
         self.claim.as_ref().map(|c| c.map.base)
+    }
+
+    /// Copies its disk image to the new file `to` (once its last run has let go of it). The
+    /// copy holds no borrow of `self`, so it can run after a lock on it is released.
+    pub fn copier(
+        &self,
+        to: PathBuf,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'static {
+        let image = self.dir.join(disk::IMAGE);
+        let copy = tokio::task::spawn_blocking(move || {
+            disk::wait_detached(&image, DISK_RELEASE)?;
+            disk::sparse_copy(&image, &to)
+        });
+        async move { copy.await.map_err(std::io::Error::other)? }
     }
 
     /// Removes the files for good (the sandbox is killed).
@@ -1291,6 +1380,25 @@ impl SandboxHandle {
     /// The sandbox's directory on the host.
     pub fn dir(&self) -> PathBuf {
         self.inner.dir.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Copies its disk image to the new file `to`, after writing out what its filesystem
+    /// holds in memory. Its processes must be frozen, or the copy mixes two moments.
+    pub async fn copy_disk(&self, to: PathBuf) -> std::io::Result<()> {
+        let image = self.dir().join(disk::IMAGE);
+        let root = self.root().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            // The root is an overlay: syncing it syncs the filesystem its writable layers are
+            // on, the image's, whose writes then reach the image file through the loop device.
+            let root = std::fs::File::open(&root)?;
+            // SAFETY: `syncfs` on a descriptor this function owns.
+            if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&root)) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            disk::sparse_copy(&image, &to)
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// What a sandbox with a disk image has in use on it, as its own `df /` says.

@@ -11,9 +11,9 @@ use crate::transport::Method;
 use crate::wire::metadata::{encode_query_value, encode_uri_component};
 use crate::wire::{
     ConnectSandbox, ListedSandbox, NewSandbox, SandboxCreated, SandboxDetail, SandboxMetric,
-    SandboxNetworkUpdateConfig, SandboxState, SetTimeout, StringMap,
+    SandboxNetworkUpdateConfig, SandboxState, SetTimeout, SnapshotInfo, StringMap,
 };
-pub(crate) use pipeline::{ApiRequest, ApiResponse, send, with_deadline};
+pub(crate) use pipeline::{ApiRequest, ApiResponse, send, status_error, with_deadline};
 
 /// Sandbox ids go into paths: refuse the empty one, encode the rest.
 fn id_path(sandbox_id: &str) -> Result<String> {
@@ -320,8 +320,207 @@ pub(crate) fn list_page_response(
     })
 }
 
+/// `POST /sandboxes/{id}/snapshots` `{name?}`: a snapshot of the sandbox's files, which new
+/// sandboxes can be created from. Not retried: a second try would make a second snapshot.
+pub fn create_snapshot(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    name: Option<&str>,
+) -> Op<SnapshotInfo> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}/snapshots");
+        let body = match name {
+            Some(name) => {
+                let mut body = String::from("{\"name\":");
+                crate::json::quote_into(&mut body, name);
+                body.push('}');
+                body
+            }
+            None => "{}".to_string(),
+        };
+        let req = request(Method::Post, path, Some(body), Idempotency::Once);
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            expect(resp, &not_found)?.json(SnapshotInfo::from_json)
+        })
+    }))
+}
+
+/// A `GET /snapshots` query (see [`crate::snapshots::SnapshotListOpts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotQuery {
+    pub sandbox_id: Option<String>,
+    pub name: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// One page of `GET /snapshots` from `next_token` (the first when `None`), and the token of
+/// the next one.
+pub fn list_snapshots_page(
+    cfg: &ConnectionConfig,
+    query: &SnapshotQuery,
+    next_token: Option<&str>,
+) -> Op<(Vec<SnapshotInfo>, Option<String>)> {
+    let mut parts = Vec::new();
+    if let Some(id) = &query.sandbox_id {
+        parts.push(format!("sandboxID={}", encode_uri_component(id)));
+    }
+    if let Some(name) = &query.name {
+        parts.push(format!("name={}", encode_uri_component(name)));
+    }
+    if let Some(limit) = query.limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if let Some(token) = next_token {
+        parts.push(format!("nextToken={}", encode_uri_component(token)));
+    }
+    let path = format!("/snapshots{}", query_string(&parts));
+    let req = request(Method::Get, path, None, Idempotency::Idempotent);
+    Op::api(cfg, req, |resp| {
+        if !resp.is_success() {
+            return Err(resp.into_error());
+        }
+        let next = resp.header("x-next-token").filter(|t| !t.is_empty());
+        let items = resp.json(|v| crate::json::read_all(v.array()?, SnapshotInfo::from_json))?;
+        Ok((items, next))
+    })
+}
+
+/// `DELETE /templates/{id}` of a snapshot: `false` when there was no such snapshot.
+pub fn delete_snapshot(cfg: &ConnectionConfig, snapshot_id: &str) -> Op<bool> {
+    let checked = if snapshot_id.trim().is_empty() {
+        Err(Error::invalid_argument(
+            "snapshotId must be a non-empty string",
+        ))
+    } else {
+        Ok(encode_uri_component(snapshot_id))
+    };
+    Op::build(checked.map(|id| {
+        let req = request(
+            Method::Delete,
+            format!("/templates/{id}"),
+            None,
+            Idempotency::Idempotent,
+        );
+        Op::api(cfg, req, |resp| {
+            if resp.is_success() {
+                Ok(true)
+            } else if resp.error_code() == 404 {
+                Ok(false)
+            } else {
+                Err(resp.into_error())
+            }
+        })
+    }))
+}
+
+/// `POST /sandboxes/{id}/fork` `{timeout?, count?}`: one outcome per fork, each the new
+/// sandbox or the error that kept it from starting. Not retried: a second try would fork again.
+pub fn fork_sandbox(
+    cfg: &ConnectionConfig,
+    sandbox_id: &str,
+    timeout_secs: Option<i64>,
+    count: Option<u32>,
+) -> Op<Vec<std::result::Result<SandboxCreated, Error>>> {
+    Op::build(id_path(sandbox_id).map(|id| {
+        let path = format!("/sandboxes/{id}/fork");
+        let mut body = String::from("{");
+        if let Some(t) = timeout_secs {
+            body.push_str(&format!("\"timeout\":{t}"));
+        }
+        if let Some(c) = count {
+            if body.len() > 1 {
+                body.push(',');
+            }
+            body.push_str(&format!("\"count\":{c}"));
+        }
+        body.push('}');
+        let req = request(Method::Post, path, Some(body), Idempotency::Once);
+        let not_found = format!("Sandbox {sandbox_id} not found");
+        Op::api(cfg, req, move |resp| {
+            // The official SDK goes by the status here, not the body's code.
+            if resp.status() == 404 {
+                let message = resp.message().unwrap_or(not_found);
+                return Err(Error::new(ErrorKind::SandboxNotFound, message).with_status(404));
+            }
+            if !resp.is_success() {
+                return Err(resp.into_error());
+            }
+            resp.json(|v| crate::json::read_all(v.array()?, read_fork_result))
+        })
+    }))
+}
+
+/// One `SandboxForkResult`: `{sandbox}` or `{error: {code, message}}`.
+fn read_fork_result(
+    v: &crate::json::Value<'_>,
+) -> std::result::Result<std::result::Result<SandboxCreated, Error>, crate::json::JsonError> {
+    let o = v.object()?;
+    if let Some(sandbox) = o.opt("sandbox")?
+        && o.opt("error")?.is_none()
+    {
+        return Ok(Ok(SandboxCreated::from_json(sandbox)?));
+    }
+    let Some(error) = o.opt("error")? else {
+        return Ok(Err(Error::new(
+            ErrorKind::Sandbox,
+            "Failed to start forked sandbox",
+        )));
+    };
+    let e = error.object()?;
+    let code = match e.opt("code")? {
+        Some(c) => u16::try_from(c.i64()?).unwrap_or(500),
+        None => 500,
+    };
+    let message = e.opt_str("message")?.map(str::to_string);
+    // As the official SDK: a fork's 404 is a NotFoundError, the rest as any failed call.
+    if code == 404 {
+        let message = format!("404: {}", message.unwrap_or_default());
+        return Ok(Err(
+            Error::new(ErrorKind::NotFound, message).with_status(404)
+        ));
+    }
+    Ok(Err(status_error(code, message)))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn reads_each_fork_outcome_as_the_official_sdk_does() {
+        let page = br#"[
+            {"sandbox": {"sandboxID": "a", "templateID": "base", "clientID": "c", "envdVersion": "0.2.0"}},
+            {"error": {"code": 429, "message": "quota"}},
+            {"error": {"code": 404, "message": "gone"}},
+            {"error": {"code": 500, "message": "broke"}},
+            {}
+        ]"#;
+        let v = crate::json::parse(page).unwrap();
+        let forks = crate::json::read_all(v.array().unwrap(), read_fork_result).unwrap();
+        assert_eq!(forks[0].as_ref().unwrap().sandbox_id, "a");
+        let errors: Vec<(ErrorKind, String)> = forks[1..]
+            .iter()
+            .map(|f| {
+                let e = f.as_ref().unwrap_err();
+                (e.kind(), e.message().to_string())
+            })
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (
+                    ErrorKind::RateLimit,
+                    "Rate limit exceeded, please try again later - quota".to_string()
+                ),
+                (ErrorKind::NotFound, "404: gone".to_string()),
+                (ErrorKind::Sandbox, "500: broke".to_string()),
+                (
+                    ErrorKind::Sandbox,
+                    "Failed to start forked sandbox".to_string()
+                ),
+            ]
+        );
+    }
     use super::*;
 
     #[test]

@@ -70,31 +70,46 @@ impl ApiResponse {
 
     /// The generic mapping of a failed response to a typed error.
     pub fn into_error(self) -> Error {
-        let msg = self.error_message();
-        let with = |prefix: &str| match &msg {
-            Some(m) => format!("{prefix} - {m}"),
-            None => prefix.to_string(),
-        };
-        let (kind, message) = match self.status {
-            401 => (
-                ErrorKind::Authentication,
-                with("Unauthorized, please check your credentials."),
-            ),
-            429 => (
-                ErrorKind::RateLimit,
-                with("Rate limit exceeded, please try again later"),
-            ),
-            503 => (
-                ErrorKind::ServiceBusy,
-                with("Service temporarily unavailable, please retry"),
-            ),
-            s => (
-                ErrorKind::Sandbox,
-                format!("{s}: {}", msg.unwrap_or_else(|| "no message".into())),
-            ),
-        };
-        Error::new(kind, message).with_status(self.status)
+        status_error(self.status, self.error_message())
     }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The message of an error body, if it has one.
+    pub fn message(&self) -> Option<String> {
+        self.error_message()
+    }
+}
+
+/// The typed error of a failure the API reported with `status` and `msg`, mapped as the
+/// official SDK maps them.
+pub(crate) fn status_error(status: u16, msg: Option<String>) -> Error {
+    let with = |prefix: &str| match &msg {
+        Some(m) => format!("{prefix} - {m}"),
+        None => prefix.to_string(),
+    };
+    let (kind, message) = match status {
+        401 => (
+            ErrorKind::Authentication,
+            with("Unauthorized, please check your credentials."),
+        ),
+        429 => (
+            ErrorKind::RateLimit,
+            with("Rate limit exceeded, please try again later"),
+        ),
+        503 => (
+            ErrorKind::ServiceBusy,
+            with("Service temporarily unavailable, please retry"),
+        ),
+        s => (
+            ErrorKind::Sandbox,
+            format!("{s}: {}", msg.unwrap_or_else(|| "no message".into())),
+        ),
+    };
+    Error::new(kind, message).with_status(status)
 }
 
 fn header_pairs(cfg: &ConnectionConfig, api_key: &str, has_body: bool) -> Vec<(String, String)> {

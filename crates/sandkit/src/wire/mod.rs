@@ -425,6 +425,30 @@ pub struct SandboxAccess {
     pub lifecycle: Option<Lifecycle>,
 }
 
+/// A snapshot (`SnapshotInfo`) of `POST /sandboxes/{id}/snapshots` and `GET /snapshots`: its
+/// id, which new sandboxes are created from (`name:tag` when it was named), and its names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    #[serde(rename = "snapshotID")]
+    pub snapshot_id: String,
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+impl SnapshotInfo {
+    pub fn from_json(v: &Value<'_>) -> Result<Self, JsonError> {
+        let o = v.object()?;
+        Ok(SnapshotInfo {
+            snapshot_id: o.str("snapshotID")?.into(),
+            names: o
+                .opt("names")?
+                .map(Value::strings)
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Every control-plane error body: `{code, message}`. The official SDK reads `code` from it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiErrorBody {
