@@ -613,7 +613,12 @@ impl Runtime {
         {
             let image = dir.join(disk::IMAGE);
             tokio::task::spawn_blocking(move || {
-                disk::with_image_mounted(&image, |files| IdMap { base: from }.move_tree(files, to))
+                disk::with_image_mounted(&image, |files| {
+                    IdMap { base: from }.move_tree(files, to)
+                })?;
+                // Its mount goes with that thread's namespace, its loop device a moment later:
+                // the agent must not mount the image while the device still writes to it.
+                disk::wait_detached(&image, DISK_RELEASE)
             })
             .await
             .map_err(std::io::Error::other)??;
