@@ -150,7 +150,9 @@ impl Snapshots {
         let mut matching: Vec<Snapshot> = self
             .all
             .lock()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?
+            .map_err(|e| {
+                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            })?
             .iter()
             .filter(|s| s.team == team)
             .filter(|s| sandbox_id.is_none_or(|id| s.sandbox_id == id))

@@ -79,6 +79,10 @@ pub struct AgentConfig {
     pub tmp_size_mb: u64,
     /// The writable layers are on the disk image in `dir` (see [`super::disk`]).
     pub disk: bool,
+    /// The first host id of the range that owns the image's files when that is not `ids`' (a
+    /// copy of another sandbox's disk: a snapshot, a fork): they move to `ids` once mounted.
+    #[serde(default)]
+    pub moved_from: Option<u32>,
     /// The sandbox has a cgroup: its `cgroup.procs` is on [`CGROUP_FD`].
     pub cgroup: bool,
 }

@@ -566,7 +566,7 @@ impl Runtime {
 
     /// `claim`: the host id range to use (`Some(None)`: none, not isolated by user namespace);
     /// `None` claims a free one. `seeded_ids`: the range that owns the files of a planted disk
-    /// image, moved to the claimed one before the sandbox mounts it.
+    /// image, moved to the claimed one by the agent when it mounts it.
     async fn prepare_in(
         &self,
         dir: &Path,
@@ -608,21 +608,9 @@ impl Runtime {
             Some(claim) => claim,
             None => self.ids.as_ref().map(|r| r.claim()).transpose()?,
         };
-        if let (Some(from), Some(to)) = (seeded_ids, claim.as_ref().map(|c| c.map))
-            && from != to.base
-        {
-            let image = dir.join(disk::IMAGE);
-            tokio::task::spawn_blocking(move || {
-                disk::with_image_mounted(&image, |files| {
-                    IdMap { base: from }.move_tree(files, to)
-                })?;
-                // Its mount goes with that thread's namespace, its loop device a moment later:
-                // the agent must not mount the image while the device still writes to it.
-                disk::wait_detached(&image, DISK_RELEASE)
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-        }
+        // The agent moves a planted image's files to this range, once it has mounted it.
+        let moved_from =
+            seeded_ids.filter(|from| claim.as_ref().is_some_and(|c| c.map.base != *from));
         let cgroup = match &self.cgroups {
             Ok(c) => Some(
                 c.create(name, &self.limits)
@@ -640,6 +628,7 @@ impl Runtime {
             tmp_size_mb: self.tmp_size_mb,
             disk,
             cgroup: cgroup.is_some(),
+            moved_from,
         };
         let ids = claim.as_ref().map_or(IdMap::IDENTITY, |c| c.map);
         let spawned = self.spawn_agent(cgroup.as_ref()).await;

@@ -109,6 +109,11 @@ pub fn isolate(
         let fs = dir.join(disk::MOUNT);
         mkdir_or_kept(&fs)?;
         disk::mount_image(&dir.join(disk::IMAGE), &fs)?;
+        if let Some(from) = config.moved_from {
+            IdMap { base: from }
+                .move_tree(&fs, *ids)
+                .map_err(|e| err("moving the copied files' owners in", &fs, e))?;
+        }
         fs
     } else {
         dir.clone()
