@@ -10,7 +10,7 @@ use crate::auth::Team;
 use crate::error::{ApiError, json_response, shorten};
 use crate::sandbox::Seed;
 use crate::snapshots::{Snapshot, Snapshots};
-use crate::store::now_ns;
+use crate::store::{SandboxRecord, now_ns};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -64,6 +64,21 @@ fn snapshots(app: &AppState) -> Result<&Arc<Snapshots>, ApiError> {
     })
 }
 
+/// The server's snapshots and the team's sandbox `id` a snapshot or fork is made of: 501 where
+/// none can be made, 404 for a sandbox that is not the team's.
+fn source(
+    app: &AppState,
+    team: &str,
+    id: &str,
+) -> Result<(Arc<Snapshots>, SandboxRecord), ApiError> {
+    let snapshots = snapshots(app)?.clone();
+    let record = app
+        .store
+        .get(team, id, now_ns())
+        .ok_or_else(|| ApiError::sandbox_not_found(id))?;
+    Ok((snapshots, record))
+}
+
 /// The team's snapshot that `reference` names, with the seed a sandbox made from it starts on.
 pub(super) fn find(app: &AppState, team: &str, reference: &str) -> Option<(Snapshot, Seed)> {
     let snapshots = app.snapshots.as_ref().ok()?;
@@ -82,11 +97,7 @@ pub async fn create(
     SandboxId(id): SandboxId,
     OptionalJsonBody(body): OptionalJsonBody<SnapshotBody>,
 ) -> Result<Response, ApiError> {
-    let snapshots = snapshots(&app)?;
-    let record = app
-        .store
-        .get(&team, &id, now_ns())
-        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    let (snapshots, record) = source(&app, &team, &id)?;
     if body.memory == Some(true) {
         return Err(ApiError::bad_request(
             "`memory: true` is not supported: sandkitd snapshots a sandbox's files only (memory: false, mode 'filesystem')",
@@ -105,7 +116,7 @@ pub async fn create(
             )));
         }
     }
-    let (snapshot_id, dir) = reserve(snapshots)?;
+    let (snapshot_id, dir) = reserve(&snapshots)?;
     let image = Snapshots::image_in(&dir);
     let host_ids = match app.live.copy_disk(&app.store, &id, image).await {
         Ok(host_ids) => host_ids,
@@ -224,11 +235,7 @@ pub async fn fork(
     SandboxId(id): SandboxId,
     OptionalJsonBody(body): OptionalJsonBody<ForkBody>,
 ) -> Result<Response, ApiError> {
-    let snapshots = snapshots(&app)?;
-    let record = app
-        .store
-        .get(&team, &id, now_ns())
-        .ok_or_else(|| ApiError::sandbox_not_found(&id))?;
+    let (snapshots, record) = source(&app, &team, &id)?;
     if record.state == SandboxState::Paused {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -242,7 +249,7 @@ pub async fn fork(
         )));
     }
     let secs = app.limits.timeout_secs(Some(body.timeout.unwrap_or(15)))?;
-    let (_, dir) = reserve(snapshots)?;
+    let (_, dir) = reserve(&snapshots)?;
     let image = Snapshots::image_in(&dir);
     let host_ids = match app.live.copy_disk(&app.store, &id, image.clone()).await {
         Ok(host_ids) => host_ids,

@@ -139,19 +139,22 @@ pub fn get_metrics(
 
 /// `DELETE /sandboxes/{id}`: `false` when there was no such sandbox.
 pub fn kill_sandbox(cfg: &ConnectionConfig, sandbox_id: &str) -> Op<bool> {
-    Op::build(id_path(sandbox_id).map(|id| {
-        let path = format!("/sandboxes/{id}");
-        let req = request(Method::Delete, path, None, Idempotency::Idempotent);
-        Op::api(cfg, req, |resp| {
-            if resp.is_success() {
-                Ok(true)
-            } else if resp.error_code() == 404 {
-                Ok(false)
-            } else {
-                Err(resp.into_error())
-            }
-        })
-    }))
+    Op::build(id_path(sandbox_id).map(|id| delete(cfg, format!("/sandboxes/{id}"))))
+}
+
+/// `DELETE path`: `true`, or `false` for a 404 (by the body's `code`), as the official SDK's
+/// `kill` and `deleteSnapshot` answer.
+fn delete(cfg: &ConnectionConfig, path: String) -> Op<bool> {
+    let req = request(Method::Delete, path, None, Idempotency::Idempotent);
+    Op::api(cfg, req, |resp| {
+        if resp.is_success() {
+            Ok(true)
+        } else if resp.error_code() == 404 {
+            Ok(false)
+        } else {
+            Err(resp.into_error())
+        }
+    })
 }
 
 /// `POST /sandboxes/{id}/pause` `{memory?}`: `true` when this call paused it, `false` when it
@@ -395,23 +398,7 @@ pub fn delete_snapshot(cfg: &ConnectionConfig, snapshot_id: &str) -> Op<bool> {
     } else {
         Ok(encode_uri_component(snapshot_id))
     };
-    Op::build(checked.map(|id| {
-        let req = request(
-            Method::Delete,
-            format!("/templates/{id}"),
-            None,
-            Idempotency::Idempotent,
-        );
-        Op::api(cfg, req, |resp| {
-            if resp.is_success() {
-                Ok(true)
-            } else if resp.error_code() == 404 {
-                Ok(false)
-            } else {
-                Err(resp.into_error())
-            }
-        })
-    }))
+    Op::build(checked.map(|id| delete(cfg, format!("/templates/{id}"))))
 }
 
 /// `POST /sandboxes/{id}/fork` `{timeout?, count?}`: one outcome per fork, each the new
