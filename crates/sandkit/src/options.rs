@@ -258,13 +258,19 @@ pub struct ListOpts {
     pub connection: ConnectionOpts,
 }
 
+/// A listing's page size (sandboxes or snapshots), refused outside 1 to [`MAX_LIST_LIMIT`].
+pub(crate) fn check_list_limit(limit: Option<u32>) -> Result<Option<u32>> {
+    match limit {
+        Some(limit) if !(1..=MAX_LIST_LIMIT).contains(&limit) => Err(Error::invalid_argument(
+            format!("limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"),
+        )),
+        _ => Ok(limit),
+    }
+}
+
 impl ListOpts {
     pub(crate) fn into_query(self) -> Result<ListQuery> {
-        if let Some(limit) = self.limit.filter(|l| !(1..=MAX_LIST_LIMIT).contains(l)) {
-            return Err(Error::invalid_argument(format!(
-                "limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
-            )));
-        }
+        check_list_limit(self.limit)?;
         Ok(ListQuery {
             state: self.state,
             metadata: self.metadata,

@@ -6,7 +6,7 @@ use crate::config::{ConnectionConfig, ConnectionOpts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::maybe_send::Shared;
 use crate::op::Op;
-use crate::wire::MAX_LIST_LIMIT;
+use crate::options::check_list_limit;
 pub use crate::wire::SnapshotInfo;
 use std::time::Duration;
 
@@ -25,18 +25,12 @@ pub struct SnapshotListOpts {
 }
 
 impl SnapshotListOpts {
-    fn into_query(self) -> Result<(SnapshotQuery, Option<String>)> {
-        if let Some(limit) = self.limit.filter(|l| !(1..=MAX_LIST_LIMIT).contains(l)) {
-            return Err(Error::invalid_argument(format!(
-                "limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
-            )));
-        }
-        let query = SnapshotQuery {
+    fn into_query(self) -> Result<SnapshotQuery> {
+        Ok(SnapshotQuery {
+            limit: check_list_limit(self.limit)?,
             sandbox_id: self.sandbox_id,
             name: self.name,
-            limit: self.limit,
-        };
-        Ok((query, self.next_token))
+        })
     }
 }
 
@@ -63,14 +57,7 @@ pub struct SnapshotPaginator {
 impl SnapshotPaginator {
     pub(crate) fn new(opts: SnapshotListOpts) -> Self {
         let config = ConnectionConfig::resolve(&opts.connection);
-        let query = opts.into_query();
-        let next_token = query.as_ref().ok().and_then(|(_, t)| t.clone());
-        let setup = config.and_then(|c| query.map(|(q, _)| (c, q)));
-        SnapshotPaginator {
-            setup: Shared::new(setup),
-            has_next: true,
-            next_token,
-        }
+        Self::starting(config, opts)
     }
 
     /// The paginator of a sandbox's own snapshots, on its connection.
@@ -79,15 +66,18 @@ impl SnapshotPaginator {
         sandbox_id: &str,
         opts: SnapshotListOpts,
     ) -> Self {
-        let next_token = opts.next_token.clone();
-        let setup = SnapshotListOpts {
+        let opts = SnapshotListOpts {
             sandbox_id: Some(sandbox_id.to_string()),
             ..opts
-        }
-        .into_query()
-        .map(|(q, _)| (config, q));
+        };
+        Self::starting(Ok(config), opts)
+    }
+
+    /// At `opts.next_token` (the first page when unset), on `config`.
+    fn starting(config: Result<ConnectionConfig>, opts: SnapshotListOpts) -> Self {
+        let next_token = opts.next_token.clone();
         SnapshotPaginator {
-            setup: Shared::new(setup),
+            setup: Shared::new(config.and_then(|c| Ok((c, opts.into_query()?)))),
             has_next: true,
             next_token,
         }
