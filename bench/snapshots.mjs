@@ -1,7 +1,9 @@
 // Snapshots and forks: how long a snapshot of a running sandbox takes (frozen, synced, its
-// disk image copied, thawed), a create from it to its first command (the image copied again,
-// its files moved to the new sandbox's ids, a boot), and a fork of one and of four, against a
-// plain create to first command, in one run, by three clients against one sandkitd:
+// disk image copied, thawed), a create from it to its first command right after the snapshot
+// (the image copied again, its files moved to the new sandbox's ids, a boot) and once more
+// after that one is killed (`createAgain`: the snapshot's spare copy, made meanwhile), and a
+// fork of one and of four, against a plain create to first command, in one run, by three
+// clients against one sandkitd:
 //
 //   node bench/snapshots.mjs [--rounds 30] [--megabytes 64] [--out bench/results/snapshots.json]
 //
@@ -101,7 +103,7 @@ const sdk = (Sandbox) => ({
 })
 const clients = { floor, sandkit: sdk(sandkit), e2b: sdk(e2b) }
 
-const ops = ['create', 'snapshot', 'createFromSnapshot', 'fork1', 'fork4']
+const ops = ['create', 'snapshot', 'createFromSnapshot', 'createAgain', 'fork1', 'fork4']
 const times = Object.fromEntries(Object.keys(clients).map((c) => [c, Object.fromEntries(ops.map((o) => [o, []]))]))
 const timed = async (into, fn) => {
   const t = performance.now()
@@ -119,6 +121,7 @@ try {
       await c.kill(await timed(t.create, () => c.create('base')))
       const snap = await timed(t.snapshot, () => c.snapshot(source.sandboxId))
       await c.kill(await timed(t.createFromSnapshot, () => c.create(snap)))
+      await c.kill(await timed(t.createAgain, () => c.create(snap)))
       await c.deleteSnapshot(snap)
       for (const id of await timed(t.fork1, () => c.fork(source.sandboxId, 1))) await c.kill(id)
       for (const id of await timed(t.fork4, () => c.fork(source.sandboxId, 4))) await c.kill(id)

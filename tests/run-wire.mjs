@@ -2,7 +2,8 @@
 // official `e2b` package (pinned, 2.51.0) make the same creates and updateNetwork calls
 // against one small recording HTTP server on loopback; the recorded requests (method, path,
 // body bytes) must be identical. Also: bad input is refused by both before anything is sent,
-// updateNetwork's 404 and other errors, and getInfo().network as the official SDK maps it.
+// updateNetwork's 404 and other errors, getInfo().network as the official SDK maps it, and a
+// fork's entries (a sandbox, or the error each refusal becomes).
 // No sandkitd: quick, and independent of what the server enforces.
 //
 //   node tests/run-wire.mjs
@@ -48,6 +49,16 @@ const INFO = {
   info2: { ...DETAIL, sandboxID: 'info2', allowInternetAccess: null, network: { egressProxy: null } },
   info3: { ...DETAIL, sandboxID: 'info3', allowInternetAccess: true, network: undefined },
 }
+// A fork whose entries each went their own way: one started, the others refused for reasons a
+// server may give (sandkitd gives 429 for its quota; the rest are E2B's).
+const FORKS = [
+  { sandbox: { sandboxID: 'fork1', templateID: 'base', clientID: 'c', envdVersion: '0.6.13', envdAccessToken: 't', domain: null } },
+  { error: { code: 429, message: 'team "t" has 3 sandboxes running, the most --max-sandboxes allows' } },
+  { error: { code: 404, message: 'template gone' } },
+  { error: { code: 500, message: 'could not start the sandbox: boom' } },
+  { error: { code: 503, message: 'busy' } },
+  {},
+]
 const server = http.createServer((req, res) => {
   const chunks = []
   req.on('data', (c) => chunks.push(c))
@@ -64,6 +75,7 @@ const server = http.createServer((req, res) => {
     if (req.method === 'POST' && path === '/v2/sandboxes') {
       return json(201, { sandboxID: 'sbx1', templateID: 'base', clientID: 'c', envdVersion: '0.6.13', envdAccessToken: 't', domain: null })
     }
+    if (req.method === 'POST' && path === '/sandboxes/src1/fork') return json(201, FORKS)
     if (req.method === 'PUT' && path === '/sandboxes/missing/network') return json(404, { code: 404, message: 'sandbox "missing" not found' })
     if (req.method === 'PUT' && path === '/sandboxes/broken/network') return json(500, { code: 500, message: 'boom' })
     if (req.method === 'PUT' && path === '/sandboxes/unserved/network') return json(501, { code: 501, message: 'network rules are not implemented' })
@@ -206,7 +218,7 @@ const errorCases = [
 ]
 
 const errorName = (sdk, err) =>
-  ['SandboxNotFoundError', 'NotFoundError', 'InvalidArgumentError', 'TimeoutError', 'SandboxError', 'AuthenticationError'].find((n) => typeof sdk[n] === 'function' && err instanceof sdk[n]) ??
+  ['SandboxNotFoundError', 'NotFoundError', 'InvalidArgumentError', 'TimeoutError', 'RateLimitError', 'ServiceBusyError', 'AuthenticationError', 'SandboxError'].find((n) => typeof sdk[n] === 'function' && err instanceof sdk[n]) ??
   `${err?.name ?? typeof err} (not an SDK class)`
 
 let passed = 0
@@ -307,6 +319,26 @@ for (const id of Object.keys(INFO)) {
     return official.slice(0, 160)
   })
 }
+
+await report('fork: each entry is a Sandbox or the Error e2b makes of it (class, message, statusCode); the same request', async () => {
+  const seen = {}
+  for (const impl of ['e2b', ...SANDKIT]) {
+    const sdk = impls[impl]
+    const { sent, error } = await recorded(sdk, async (s) => {
+      seen[impl] = (await s.Sandbox.fork('src1', { ...conn, count: FORKS.length, timeoutMs: 30_000 })).map((f) =>
+        f instanceof Error ? { text: `${errorName(sdk, f)}: ${f.message}`, status: f.statusCode } : { text: `${f.constructor.name} ${f.sandboxId}` },
+      )
+    })
+    if (error) throw new Error(`${impl} failed: ${errorName(sdk, error)}: ${error.message}`)
+    seen[impl].push({ text: sent.join() })
+  }
+  // As above: sandkit gives a NotFoundError its statusCode too, which e2b leaves out.
+  const same = (ours, theirs) => ours.text === theirs.text && (theirs.status === undefined || ours.status === theirs.status)
+  for (const i of SANDKIT) {
+    if (seen[i].length !== seen.e2b.length || seen[i].some((entry, k) => !same(entry, seen.e2b[k]))) throw new Error(`${i}: ${show(seen[i])}; e2b: ${show(seen.e2b)}`)
+  }
+  return seen.napi.map((e) => `${e.text}${e.status ? ` [${e.status}]` : ''}`).join('; ')
+})
 
 await report('exports: ALL_TRAFFIC is 0.0.0.0/0 in every entry', () => {
   for (const impl of ['e2b', ...SANDKIT]) if (impls[impl].ALL_TRAFFIC !== '0.0.0.0/0') throw new Error(`${impl}: ${show(impls[impl].ALL_TRAFFIC)}`)

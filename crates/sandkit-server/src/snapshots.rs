@@ -3,6 +3,11 @@
 //! (`disk.img`, sparse) and its record (`snapshot.json`, written last, so a directory without
 //! one is an unfinished copy, removed when the server starts). Memory is not kept: a sandbox
 //! made from a snapshot starts its processes afresh on the snapshot's files.
+//!
+//! Each snapshot also keeps a spare copy of its image (`spare.img`), written out to the disk
+//! ahead of time, which the next sandbox made from it takes. A fresh copy's pages are still
+//! in memory, and attaching it to a loop device writes them out first: for 64 MiB of files,
+//! 40 of a create's 110 ms, and the copy itself 25 more.
 
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
@@ -13,6 +18,9 @@ use std::sync::Mutex;
 pub const TAG: &str = "default";
 const IMAGE: &str = "disk.img";
 const RECORD: &str = "snapshot.json";
+const SPARE: &str = "spare.img";
+/// A spare being written; removed at start, where it is an unfinished one.
+const SPARE_NEW: &str = "spare.img.new";
 
 /// One snapshot as the server keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +81,10 @@ impl Snapshots {
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Snapshot>(&bytes).ok());
             match kept {
-                Some(snapshot) if entry.file_name() == snapshot.id.as_str() => all.push(snapshot),
+                Some(snapshot) if entry.file_name() == snapshot.id.as_str() => {
+                    let _ = std::fs::remove_file(entry.path().join(SPARE_NEW));
+                    all.push(snapshot)
+                }
                 _ => remove(&entry.path()),
             }
         }
@@ -100,6 +111,39 @@ impl Snapshots {
     /// The image of snapshot `id`.
     pub fn image(&self, id: &str) -> PathBuf {
         Self::image_in(&self.dir.join(id))
+    }
+
+    /// Where the spare copy of snapshot `id`'s image is, when it has one.
+    pub fn spare(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join(SPARE)
+    }
+
+    /// Gives snapshot `id` a spare copy of its image, written out to the disk, unless it has
+    /// one or one is being made. Blocking. A snapshot removed meanwhile loses it too.
+    pub fn refill(&self, id: &str) -> std::io::Result<()> {
+        let dir = self.dir.join(id);
+        if dir.join(SPARE).exists() {
+            return Ok(());
+        }
+        let new = dir.join(SPARE_NEW);
+        match crate::sandbox::disk::sparse_copy(&dir.join(IMAGE), &new) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&new);
+                return Err(e);
+            }
+            Ok(()) => {}
+        }
+        let written = std::fs::File::open(&new)
+            .and_then(|f| f.sync_data())
+            .and_then(|()| std::fs::rename(&new, dir.join(SPARE)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&new);
+        }
+        if !dir.join(RECORD).exists() {
+            remove(&dir);
+        }
+        written
     }
 
     /// Removes a reserved directory that did not become a snapshot.
@@ -272,11 +316,38 @@ mod tests {
                 .0
                 .is_empty()
         );
-        // Kept across a restart; a directory without a record is an unfinished copy.
+        // Kept across a restart; a directory without a record is an unfinished copy, and so
+        // is a spare being written.
         std::fs::create_dir(dir.join("unfinished")).unwrap();
+        std::fs::write(dir.join("a").join(SPARE_NEW), "half").unwrap();
         let reopened = Snapshots::open(dir.clone()).unwrap();
         assert_eq!(reopened.page("t", None, None, None, 10).unwrap().0.len(), 4);
         assert!(!dir.join("unfinished").exists());
+        assert!(!dir.join("a").join(SPARE_NEW).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_spare_copy_is_made_once_and_not_for_a_removed_snapshot() {
+        let dir = std::env::temp_dir().join(format!("snapshots-spare-{}", std::process::id()));
+        let snaps = Snapshots::open(dir.clone()).unwrap();
+        for (i, id) in ["a", "b"].iter().enumerate() {
+            std::fs::create_dir(dir.join(id)).unwrap();
+            std::fs::write(snaps.image(id), format!("image {id}")).unwrap();
+            snaps.add(snapshot(id, None, i as i64)).unwrap();
+        }
+        snaps.refill("a").unwrap();
+        assert_eq!(std::fs::read(snaps.spare("a")).unwrap(), b"image a");
+        // One is enough: a second refill leaves it as it is.
+        std::fs::write(snaps.spare("a"), "kept").unwrap();
+        snaps.refill("a").unwrap();
+        assert_eq!(std::fs::read(snaps.spare("a")).unwrap(), b"kept");
+        // Removed while its copy was made (its record gone): the copy goes with it.
+        std::fs::remove_file(dir.join("b").join(RECORD)).unwrap();
+        snaps.refill("b").unwrap();
+        assert!(!dir.join("b").exists());
+        snaps.remove("t", "a").unwrap();
+        assert!(snaps.refill("a").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

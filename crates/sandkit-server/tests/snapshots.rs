@@ -42,6 +42,23 @@ async fn has_the_files(envd: &Envd, removed: bool) {
     assert_eq!(id, format!("{0}\n{0}\n", envd.id));
 }
 
+/// The inode of the one snapshot's spare copy under `dir`, once the server has written it
+/// (within 20 s).
+async fn spare_inode(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..200 {
+        let spare = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .find_map(|e| std::fs::metadata(e.path().join("spare.img")).ok());
+        if let Some(meta) = spare {
+            return meta.ino();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no spare copy appeared in {}", dir.display())
+}
+
 fn ids(page: &Value) -> Vec<String> {
     page.as_array()
         .unwrap()
@@ -77,7 +94,17 @@ async fn a_snapshot_starts_new_sandboxes_on_its_files() {
     );
     src.ok("pgrep -x sleep && echo later > /home/ada/g").await;
 
+    // The next sandbox made from it takes the copy made ahead of time, and another is made.
+    let snapshots_dir = common::state_dir(&server).join("snapshots");
+    let spare = spare_inode(&snapshots_dir).await;
     let copy = Envd::create_with(&api, json!({"templateID": "ada-box:default"})).await;
+    let disk = common::state_dir(&server).join(&copy.id).join("disk");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&disk).unwrap()),
+        spare,
+        "the sandbox's disk is the spare copy"
+    );
+    assert_ne!(spare_inode(&snapshots_dir).await, spare);
     has_the_files(&copy, removed).await;
     copy.ok("test ! -e /home/ada/g").await;
     let info = api.get(&format!("/sandboxes/{}", copy.id)).await.json();
@@ -186,12 +213,11 @@ async fn a_snapshot_starts_new_sandboxes_on_its_files() {
     assert_eq!(copy.ok("cat /home/ada/f").await, "mine\n");
     api.delete("/templates/base").await.expect_error(501);
     assert_eq!(api.delete(&format!("/templates/{raw}")).await.status, 204);
-    let dir = common::state_dir(&server).join("snapshots");
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
+        std::fs::read_dir(&snapshots_dir).unwrap().count(),
         0,
         "files left in {}",
-        dir.display()
+        snapshots_dir.display()
     );
 }
 

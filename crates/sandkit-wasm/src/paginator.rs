@@ -45,19 +45,32 @@ impl SandboxPaginator {
     /// Fetches the next page; throws once there are no more.
     #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "Promise<SandboxInfo[]>")]
     pub fn next_items(&self) -> Promise {
-        // No borrow is held while the page is on its way, so these never fail; `try_` keeps
-        // even the impossible case from trapping.
-        let op = self.inner.try_borrow().map(|p| p.next_items_json());
-        let slot = Rc::clone(&self.inner);
-        let Ok(op) = op else {
-            return rejected(busy());
-        };
-        run(op.then(move |page| {
-            let (p, items) = page?;
-            *slot.try_borrow_mut().map_err(|_| busy())? = p;
-            parse_json(&items)
-        }))
+        next_page(
+            &self.inner,
+            |p| p.next_items_json(),
+            |items| parse_json(&items),
+        )
     }
+}
+
+/// The next page of the paginator in `slot`: asked for by `request`, which gives the advanced
+/// paginator (put back in `slot`) and the page's items (made JavaScript by `items`).
+fn next_page<P: 'static, T: 'static>(
+    slot: &Rc<RefCell<P>>,
+    request: impl FnOnce(&P) -> sandkit::Op<(P, T)>,
+    items: impl FnOnce(T) -> sandkit::Result<JsValue> + 'static,
+) -> Promise {
+    // No borrow is held while the page is on its way, so these never fail; `try_` keeps even
+    // the impossible case from trapping.
+    let Ok(op) = slot.try_borrow().map(|p| request(&p)) else {
+        return rejected(busy());
+    };
+    let slot = Rc::clone(slot);
+    run(op.then(move |page| {
+        let (p, page) = page?;
+        *slot.try_borrow_mut().map_err(|_| busy())? = p;
+        items(page)
+    }))
 }
 
 /// A `SnapshotInfo` object: `{ snapshotId, names }`.
@@ -101,15 +114,10 @@ impl SnapshotPaginator {
     /// Fetches the next page; throws once there are no more.
     #[wasm_bindgen(js_name = nextItems, unchecked_return_type = "Promise<SnapshotInfo[]>")]
     pub fn next_items(&self) -> Promise {
-        let op = self.inner.try_borrow().map(|p| p.next_page());
-        let slot = Rc::clone(&self.inner);
-        let Ok(op) = op else {
-            return rejected(busy());
-        };
-        run(op.then(move |page| {
-            let (p, items) = page?;
-            *slot.try_borrow_mut().map_err(|_| busy())? = p;
-            Ok(crate::convert::array_of(items, snapshot_object))
-        }))
+        next_page(
+            &self.inner,
+            |p| p.next_page(),
+            |items| Ok(crate::convert::array_of(items, snapshot_object)),
+        )
     }
 }

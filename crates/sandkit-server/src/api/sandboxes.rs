@@ -43,7 +43,7 @@ pub async fn create(
     )?;
     let seed = snapshot.map(|(snapshot, seed)| {
         spec.base_template = Some(snapshot.template_id);
-        seed
+        (snapshot.id, seed)
     });
     app.live
         .check_egress(&spec)
@@ -62,7 +62,12 @@ pub async fn create(
             "`autoPause` (lifecycle.onTimeout: 'pause') cannot be honoured here: {why}"
         )));
     }
-    let record = launch(&app, &team, spec, seed.as_ref()).await?;
+    let launched = launch(&app, &team, spec, seed.as_ref().map(|(_, seed)| seed)).await;
+    // Its spare taken (or never made), the snapshot gets another for the next create.
+    if let (Some((snapshot_id, _)), Ok(snapshots)) = (seed, &app.snapshots) {
+        super::snapshots::refill(snapshots.clone(), snapshot_id);
+    }
+    let record = launched?;
     Ok(json_response(
         StatusCode::CREATED,
         &created(&record, &app.domain),

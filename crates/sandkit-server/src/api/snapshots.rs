@@ -86,6 +86,7 @@ pub(super) fn find(app: &AppState, team: &str, reference: &str) -> Option<(Snaps
     let seed = Seed {
         image: snapshots.image(&snapshot.id),
         host_ids: snapshot.host_ids,
+        spare: Some(snapshots.spare(&snapshot.id)),
     };
     Some((snapshot, seed))
 }
@@ -139,6 +140,7 @@ pub async fn create(
         created_ns: now_ns(),
     };
     let answer = info(&snapshot);
+    let snapshot_dir = snapshot.id.clone();
     snapshots.add(snapshot).map_err(|e| {
         Snapshots::discard(&dir);
         ApiError::new(
@@ -146,7 +148,17 @@ pub async fn create(
             format!("could not record the snapshot: {e}"),
         )
     })?;
+    refill(snapshots, snapshot_dir);
     Ok(json_response(StatusCode::CREATED, &answer))
+}
+
+/// Makes the snapshot's spare copy in the background, for the next sandbox made from it.
+pub(super) fn refill(snapshots: Arc<Snapshots>, id: String) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = snapshots.refill(&id) {
+            eprintln!("sandkitd: could not copy snapshot {id} ahead of time: {e}");
+        }
+    });
 }
 
 fn reserve(snapshots: &Snapshots) -> Result<(String, std::path::PathBuf), ApiError> {
@@ -262,7 +274,12 @@ pub async fn fork(
             ));
         }
     };
-    let seed = Seed { image, host_ids };
+    // A single fork takes the copy itself; more copy it, each to a disk of its own.
+    let seed = Seed {
+        spare: (count == 1).then(|| image.clone()),
+        image,
+        host_ids,
+    };
     let mut spec = record.spec.clone();
     spec.timeout_secs = secs;
     let forks =

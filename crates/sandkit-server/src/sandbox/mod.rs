@@ -152,6 +152,8 @@ pub struct SandboxIdentity {
 pub struct Seed {
     pub image: PathBuf,
     pub host_ids: Option<u32>,
+    /// A copy of `image` made ahead of time, which the sandbox takes (moves) if it is there.
+    pub spare: Option<PathBuf>,
 }
 
 impl SandboxIdentity {
@@ -554,11 +556,18 @@ impl Runtime {
         self.pause_support()
     }
 
-    /// Gives the new sandbox directory `dir` a copy of the seed's disk image.
+    /// Gives the new sandbox directory `dir` a copy of the seed's disk image: its spare if
+    /// another sandbox has not taken it, else a new copy.
     async fn plant(&self, dir: &Path, seed: &Seed) -> std::io::Result<()> {
         self.snapshot_support().map_err(std::io::Error::other)?;
         std::fs::create_dir_all(dir)?;
-        let (from, to) = (seed.image.clone(), dir.join(disk::IMAGE));
+        let to = dir.join(disk::IMAGE);
+        if let Some(spare) = &seed.spare
+            && std::fs::rename(spare, &to).is_ok()
+        {
+            return Ok(());
+        }
+        let from = seed.image.clone();
         tokio::task::spawn_blocking(move || disk::sparse_copy(&from, &to))
             .await
             .map_err(std::io::Error::other)?

@@ -17,23 +17,28 @@ pub(crate) use pipeline::{ApiRequest, ApiResponse, send, status_error, with_dead
 
 /// Sandbox ids go into paths: refuse the empty one, encode the rest.
 fn id_path(sandbox_id: &str) -> Result<String> {
-    if sandbox_id.trim().is_empty() {
-        return Err(Error::invalid_argument(
-            "sandboxId must be a non-empty string",
-        ));
-    }
-    // Ids are short and printable; anything else cannot name a sandbox (and would only make
-    // a huge or unreadable URL).
-    if sandbox_id.len() > crate::options::MAX_NAME_BYTES
-        || sandbox_id.contains(|c: char| c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-    {
+    path_segment("sandboxId", "a sandbox id", sandbox_id)
+}
+
+/// `value`, the id `field` names, encoded for a path: refused when empty, and when it cannot
+/// be an id (`what`) at all: ids are short and printable, and anything else would only make
+/// a huge or unreadable URL.
+fn path_segment(field: &str, what: &str, value: &str) -> Result<String> {
+    if value.trim().is_empty() {
         return Err(Error::invalid_argument(format!(
-            "sandboxId must be a sandbox id (at most {} bytes, no control or direction characters), got {} bytes",
-            crate::options::MAX_NAME_BYTES,
-            sandbox_id.len()
+            "{field} must be a non-empty string"
         )));
     }
-    Ok(encode_uri_component(sandbox_id))
+    if value.len() > crate::options::MAX_NAME_BYTES
+        || value.contains(|c: char| c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(Error::invalid_argument(format!(
+            "{field} must be {what} (at most {} bytes, no control or direction characters), got {} bytes",
+            crate::options::MAX_NAME_BYTES,
+            value.len()
+        )));
+    }
+    Ok(encode_uri_component(value))
 }
 
 /// The response if it is a success; a 404 (by the body's `code`) is a `SandboxNotFound`
@@ -312,7 +317,15 @@ pub(crate) fn list_page_response(
     query: &ListQuery,
     next_token: Option<&str>,
 ) -> Op<(ApiResponse, Option<String>)> {
-    let path = format!("/v2/sandboxes{}", query.query_string(next_token));
+    get_page(
+        cfg,
+        format!("/v2/sandboxes{}", query.query_string(next_token)),
+    )
+}
+
+/// A page of a listing, `GET path`, as it came (a success), with the token of the next page
+/// (`X-Next-Token`).
+fn get_page(cfg: &ConnectionConfig, path: String) -> Op<(ApiResponse, Option<String>)> {
     let req = request(Method::Get, path, None, Idempotency::Idempotent);
     Op::api(cfg, req, |resp| {
         if !resp.is_success() {
@@ -377,27 +390,18 @@ pub fn list_snapshots_page(
     if let Some(token) = next_token {
         parts.push(format!("nextToken={}", encode_uri_component(token)));
     }
-    let path = format!("/snapshots{}", query_string(&parts));
-    let req = request(Method::Get, path, None, Idempotency::Idempotent);
-    Op::api(cfg, req, |resp| {
-        if !resp.is_success() {
-            return Err(resp.into_error());
-        }
-        let next = resp.header("x-next-token").filter(|t| !t.is_empty());
-        let items = resp.json(|v| crate::json::read_all(v.array()?, SnapshotInfo::from_json))?;
-        Ok((items, next))
+    get_page(cfg, format!("/snapshots{}", query_string(&parts))).then(|page| {
+        page.and_then(|(resp, next)| {
+            let items =
+                resp.json(|v| crate::json::read_all(v.array()?, SnapshotInfo::from_json))?;
+            Ok((items, next))
+        })
     })
 }
 
 /// `DELETE /templates/{id}` of a snapshot: `false` when there was no such snapshot.
 pub fn delete_snapshot(cfg: &ConnectionConfig, snapshot_id: &str) -> Op<bool> {
-    let checked = if snapshot_id.trim().is_empty() {
-        Err(Error::invalid_argument(
-            "snapshotId must be a non-empty string",
-        ))
-    } else {
-        Ok(encode_uri_component(snapshot_id))
-    };
+    let checked = path_segment("snapshotId", "a snapshot id", snapshot_id);
     Op::build(checked.map(|id| delete(cfg, format!("/templates/{id}"))))
 }
 
