@@ -208,8 +208,8 @@ impl Live {
             return Ok(None);
         };
         let policy = policy_of(&record.spec)?;
-        // From the warm pool: its interface is there, its rules go in before the create
-        // answers (before anything of the sandbox's user runs).
+        // Given its interface while it was set up: its rules go in before the create answers
+        // (before anything of the sandbox's user runs).
         if let Some(attachment) = handle.take_link() {
             return match net.apply(&attachment, policy).await {
                 Ok(()) => Ok(Some(attachment)),

@@ -224,6 +224,51 @@ async fn a_sandbox_whose_interface_the_warm_pool_made_ahead_gets_its_rules() {
 }
 
 #[tokio::test]
+async fn a_sandbox_set_up_at_its_create_gets_its_interface_and_rules_and_leaves_neither() {
+    // No warm pool: each sandbox is set up at its create, its interface made meanwhile.
+    let world = World::start();
+    let mut config = with_processes();
+    config.network.upstream_dns = Some(format!("{}:53", world.dns()).parse().unwrap());
+    config.sandboxes.warm_pool = 0;
+    let server = start_with(config).await;
+    assert!(server.network_mode().starts_with("egress on"));
+    assert_eq!(links_of(&server), Vec::<String>::new());
+    let closed = create(&server, json!({"allow_internet_access": false})).await;
+    let open = create(&server, json!({})).await;
+    assert!(!tcp_banner(&closed, world.web(), 7000).await);
+    assert!(tcp_banner(&open, world.web(), 7000).await);
+    // A sandbox made from a snapshot of the closed one is set up at its create too, and the
+    // rules are its own (open), not its source's.
+    let api = Api::new(&server.url(), KEY_A);
+    let snapshot = api
+        .post(&format!("/sandboxes/{}/snapshots", closed.id), json!({}))
+        .await
+        .expect_json(201);
+    let copy = Envd::create_with(
+        &api,
+        json!({"templateID": snapshot["snapshotID"], "allow_internet_access": true}),
+    )
+    .await;
+    assert!(tcp_banner(&copy, world.web(), 7000).await);
+    assert_eq!(links_of(&server).len(), 3, "{:?}", links_of(&server));
+    for sbx in [&closed, &open, &copy] {
+        assert_eq!(
+            api.delete(&format!("/sandboxes/{}", sbx.id)).await.status,
+            204
+        );
+    }
+    assert!(
+        common::envd::eventually(std::time::Duration::from_secs(5), || {
+            links_of(&server).is_empty()
+        })
+        .await,
+        "interfaces stayed: {:?}",
+        links_of(&server)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn deny_all_with_an_allowed_address_reaches_that_address_only() {
     let world = World::start();
     let server = start(&world, 2500).await;

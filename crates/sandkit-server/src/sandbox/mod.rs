@@ -439,7 +439,7 @@ impl Runtime {
             match self.name(&warm, identity).await {
                 Ok(()) => return Ok(warm),
                 // Gone bad while it waited (its agent killed): start a new one instead.
-                Err(_) => self.discard_warm(&warm).await,
+                Err(_) => self.discard(&warm).await,
             }
         }
         let handle = self
@@ -448,7 +448,7 @@ impl Runtime {
         match self.name(&handle, identity).await {
             Ok(()) => Ok(handle),
             Err(e) => {
-                handle.kill().await;
+                self.discard(&handle).await;
                 Err(e)
             }
         }
@@ -537,6 +537,7 @@ impl Runtime {
         match self.name(&handle, identity).await {
             Ok(()) => Ok(handle),
             Err(e) => {
+                self.unlink(&handle).await;
                 handle.stop_keeping_files().await;
                 Err(e)
             }
@@ -655,21 +656,19 @@ impl Runtime {
         } else {
             PathBuf::from("/")
         };
-        // Its other hierarchies (the v1 freezer) before it starts anything: what it forks
-        // from then on is in them too.
-        if let Some(cg) = &cgroup
-            && let Err(e) = cg.join_others(child.id())
-        {
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = tokio::task::spawn_blocking(move || cg_remove(cgroup)).await;
-            return Err(std::io::Error::other(e));
-        }
         // The agent entered the sandbox's network namespace before exec.
         let netns = if self.isolated {
             let path = format!("/proc/{}/ns/net", child.id());
-            Some(Arc::new(OwnedFd::from(std::fs::File::open(path)?)))
+            match std::fs::File::open(path) {
+                Ok(file) => Some(Arc::new(OwnedFd::from(file))),
+                Err(e) => {
+                    let mut child = child;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = tokio::task::spawn_blocking(move || cg_remove(cgroup)).await;
+                    return Err(e);
+                }
+            }
         } else {
             None
         };
@@ -702,35 +701,16 @@ impl Runtime {
                 ended: tokio::sync::watch::Sender::new(false),
             }),
         };
-        let configured = handle
-            .inner
-            .conn
-            .send(&ToAgent::Configure(Box::new(config)))
-            .await;
-        let answer = match configured {
-            Ok(()) => handle.inner.conn.recv().await,
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(Received::Message(FromAgent::Ready, _)) => {}
-            Ok(Received::Message(FromAgent::SetupFailed { message }, _)) => {
-                handle.kill().await;
-                return Err(std::io::Error::other(format!(
-                    "setting the sandbox up failed: {message}"
-                )));
-            }
-            other => {
-                let got = match other {
-                    Ok(Received::Closed) => "its socket closed".to_string(),
-                    Ok(Received::Message(m, _)) => format!("it sent {m:?}"),
-                    Err(e) => format!("reading its socket: {e}"),
-                };
-                let end = handle.reap_agent().await;
-                handle.kill().await;
-                return Err(std::io::Error::other(format!(
-                    "the sandbox agent exited while starting ({got}; {end})"
-                )));
-            }
+        // Its network interface is made while the agent sets the sandbox up: both mostly wait
+        // on the kernel (the cgroup joins for an RCU grace period, `ip` and `nft` for their
+        // runs), so they overlap. No rules yet: nothing of the sandbox's user runs before
+        // its create has put them in (`Live::attach`), as with the warm pool's sandboxes.
+        let (set_up, linked) = tokio::join!(handle.set_up(config), self.link_up(&handle));
+        if let Err(e) = set_up.and(linked.map_err(std::io::Error::other)) {
+            self.unlink(&handle).await;
+            // Its files stay: a new sandbox's go with `prepare`, a rebooted one's are kept.
+            handle.end_processes().await;
+            return Err(e);
         }
         let reader = Arc::downgrade(&handle.inner);
         tokio::spawn(async move { read_loop(reader).await });
@@ -766,20 +746,11 @@ impl Runtime {
         }
     }
 
-    /// Sets one sandbox of the pool up, its network interface included, and puts it in.
+    /// Sets one sandbox of the pool up (its network interface too) and puts it in.
     async fn make_warm(self) {
         let pool = self.pool.clone();
         let name = format!("warm-{}", pool.next.fetch_add(1, Ordering::Relaxed));
-        let made = match self.prepare(template::DEFAULT_NAMES[0], &name, None).await {
-            Ok(h) => match self.link_up(&h).await {
-                Ok(()) => Ok(h),
-                Err(e) => {
-                    h.kill().await;
-                    Err(e)
-                }
-            },
-            Err(e) => Err(e.to_string()),
-        };
+        let made = self.prepare(template::DEFAULT_NAMES[0], &name, None).await;
         match made {
             Ok(h) => {
                 // Closed is checked under the lock `close_pool` drains under: a sandbox
@@ -792,7 +763,7 @@ impl Runtime {
                     _ => Some(h),
                 };
                 if let Some(h) = rest {
-                    self.discard_warm(&h).await;
+                    self.discard(&h).await;
                 }
             }
             Err(_) if !pool.closed.load(Ordering::Acquire) => {
@@ -805,7 +776,7 @@ impl Runtime {
         pool.refill.notify_one();
     }
 
-    /// Gives a sandbox of the pool its network interface, when sandboxes have a network.
+    /// Gives a sandbox its network interface, when sandboxes have a network.
     async fn link_up(&self, handle: &SandboxHandle) -> Result<(), String> {
         let Some(net) = self.net.get() else {
             return Ok(());
@@ -820,16 +791,22 @@ impl Runtime {
         Ok(())
     }
 
-    /// Ends a sandbox of the pool that no create took: its processes, files and interface.
-    async fn discard_warm(&self, handle: &SandboxHandle) {
+    /// Ends a sandbox no create took (of the pool, or one whose naming failed): its
+    /// processes, files and interface.
+    async fn discard(&self, handle: &SandboxHandle) {
         handle.kill().await;
+        self.unlink(handle).await;
+    }
+
+    /// Takes the interface a sandbox was given while it was set up, if no create took it.
+    async fn unlink(&self, handle: &SandboxHandle) {
         if let (Some(attachment), Some(net)) = (handle.take_link(), self.net.get()) {
             net.detach(attachment).await;
         }
     }
 
-    /// Starts filling the warm pool (once; `--warm-pool 0` has none), its sandboxes with
-    /// their interfaces in `net` when sandboxes have a network.
+    /// Starts filling the warm pool (once; `--warm-pool 0` has none); sandboxes set up from
+    /// then on get their interfaces in `net` when sandboxes have a network.
     pub fn start_pool(&self, net: Option<crate::net::Network>) {
         if let Some(net) = net {
             let _ = self.net.set(net);
@@ -849,7 +826,7 @@ impl Runtime {
             .lock()
             .map(|mut r| r.drain(..).collect())
             .unwrap_or_default();
-        futures_util::future::join_all(ready.iter().map(|h| self.discard_warm(h))).await;
+        futures_util::future::join_all(ready.iter().map(|h| self.discard(h))).await;
         // Those being made discard themselves (they see `closed`): wait for them, so that
         // nothing of the pool (a process, a cgroup, an interface) outlives the shutdown.
         for _ in 0..1000 {
@@ -1009,7 +986,7 @@ struct HandleInner {
     ids_claim: Mutex<Option<IdClaim>>,
     /// Its cgroup, until `kill` removes it.
     cgroup: Mutex<Option<SandboxCgroup>>,
-    /// Its network interface, made while it waited in the warm pool, until a create takes it.
+    /// Its network interface, made while it was set up, until its create (or resume) takes it.
     link: Mutex<Option<crate::net::Attachment>>,
     /// The accounts a call may name where the sandbox's own files do not say (without
     /// isolation, where there are no files of its own, or when they are unreadable).
@@ -1261,6 +1238,44 @@ impl SandboxHandle {
         }
     }
 
+    /// Puts the new agent in the cgroup hierarchies other than the one it started in (the
+    /// v1 freezer's and the others), before it forks anything: what it forks from then on is
+    /// in them too. Then hands it its configuration and waits until it is set up.
+    async fn set_up(&self, config: agent::AgentConfig) -> std::io::Result<()> {
+        let inner = self.inner.clone();
+        let pid = self.pid();
+        // Blocking: the first join waits for an RCU grace period (5-20 ms here).
+        tokio::task::spawn_blocking(move || {
+            let cgroup = inner.cgroup.lock().map_err(|e| e.to_string())?;
+            match (&*cgroup, pid) {
+                (Some(cgroup), Some(pid)) => cgroup.join_others(pid),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+        self.inner
+            .conn
+            .send(&ToAgent::Configure(Box::new(config)))
+            .await?;
+        let got = match self.inner.conn.recv().await {
+            Ok(Received::Message(FromAgent::Ready, _)) => return Ok(()),
+            Ok(Received::Message(FromAgent::SetupFailed { message }, _)) => {
+                return Err(std::io::Error::other(format!(
+                    "setting the sandbox up failed: {message}"
+                )));
+            }
+            Ok(Received::Closed) => "its socket closed".to_string(),
+            Ok(Received::Message(m, _)) => format!("it sent {m:?}"),
+            Err(e) => format!("reading its socket: {e}"),
+        };
+        let end = self.reap_agent().await;
+        Err(std::io::Error::other(format!(
+            "the sandbox agent exited while starting ({got}; {end})"
+        )))
+    }
+
     async fn end_processes(&self) {
         self.inner.ended.send_replace(true);
         // A paused sandbox's processes die only once they run again.
@@ -1360,7 +1375,8 @@ impl SandboxHandle {
         self.inner.child.lock().ok()?.as_ref().map(|c| c.id())
     }
 
-    /// The network interface the warm pool gave the sandbox, taken (once) by its create.
+    /// The network interface the sandbox was given while it was set up, taken (once) by its
+    /// create or resume, which puts its rules in.
     pub fn take_link(&self) -> Option<crate::net::Attachment> {
         self.inner.link.lock().ok()?.take()
     }
