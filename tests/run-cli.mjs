@@ -1,6 +1,7 @@
 // The official CLI (`@e2b/cli` 2.19.0, in .e2b-cli, installed by scripts/setup.sh; test-only)
-// against a real sandkitd: `e2b sandbox exec`, `pause`, `resume`, `logs` and `kill` of a
-// sandbox, with `logs` showing its events in order (`GET /sandboxes/{id}/logs`).
+// against a real sandkitd: `e2b sandbox list`, `info`, `metrics`, `exec`, `pause`, `resume`,
+// `logs` and `kill` of a sandbox, with `logs` showing its events in order
+// (`GET /sandboxes/{id}/logs`).
 //
 //   node tests/run-cli.mjs
 import { existsSync } from 'node:fs'
@@ -43,11 +44,31 @@ await check('a sandbox to look at (created over the API)', async () => {
   const res = await fetch(`${server.apiUrl}/v2/sandboxes`, {
     method: 'POST',
     headers: { 'X-API-Key': server.apiKey, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ templateID: 'base' }),
+    body: JSON.stringify({ templateID: 'base', metadata: { app: 'cli-test' } }),
   })
   expect(res.status === 201, `create answered ${res.status}`)
   id = (await res.json()).sandboxID
   return id
+})
+
+await check('e2b sandbox list --format json, filtered by state and metadata, shows it with its metadata', async () => {
+  const r = await e2b('sandbox', 'list', '--format', 'json', '--state', 'running', '--metadata', 'app=cli-test')
+  expect(r.code === 0, `list exited ${r.code}: ${r.stderr || r.stdout}`)
+  const listed = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))
+  expect(listed.length === 1 && listed[0].sandboxId === id, `listed: ${r.stdout}`)
+  expect(listed[0].metadata?.app === 'cli-test' && listed[0].state === 'running' && listed[0].templateId === 'base', `listed: ${r.stdout}`)
+  const other = await e2b('sandbox', 'list', '--format', 'json', '--metadata', 'app=none')
+  expect(other.code === 0 && JSON.parse(other.stdout.slice(other.stdout.indexOf('['))).length === 0, `another app's: ${other.stdout} ${other.stderr}`)
+  return `${listed[0].sandboxId} ${listed[0].state}`
+})
+
+await check('e2b sandbox info and metrics describe it', async () => {
+  const info = await e2b('sandbox', 'info', id)
+  expect(info.code === 0 && info.stdout.includes(`Sandbox ID: ${id}`) && /State: running/.test(info.stdout), `info: ${info.stdout} ${info.stderr}`)
+  const metrics = await e2b('sandbox', 'metrics', id)
+  const line = metrics.stdout.split('\n').find((l) => /CPU: .*Cores \| Memory: .*MiB \| Disk: .*MiB/.test(l))
+  expect(metrics.code === 0 && line, `metrics: ${metrics.stdout} ${metrics.stderr}`)
+  return line.trim()
 })
 
 await check('e2b sandbox exec runs a command that exits with 3', async () => {
