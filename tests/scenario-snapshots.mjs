@@ -9,7 +9,7 @@
 // `track(id)` hands every sandbox made here to the scenario, which kills it at the end.
 import { assert, assertEqual } from './checks.mjs'
 
-export const SNAPSHOT_BAD_INPUT_STEP = 'snapshots: bad options (a fork count of 0, 1.5 or a string, a name that is a number, limit 101, empty ids) are InvalidArgumentErrors naming the field, and nothing is made'
+export const SNAPSHOT_BAD_INPUT_STEP = 'snapshots: bad options (a fork count of 0, 1.5 or a string, a name that is a number, limit 101, empty ids, a snapshot id with a newline or of 300 bytes) are InvalidArgumentErrors naming the field, and nothing is made'
 
 export async function runSnapshotsScenario({ Sandbox, errors, conn, step, expectError, track }) {
   const tag = `snap-${Math.random().toString(36).slice(2, 10)}`
@@ -87,6 +87,8 @@ export async function runSnapshotsScenario({ Sandbox, errors, conn, step, expect
     await refused('createSnapshot with a name that is a number', () => source.createSnapshot({ name: 5 }), 'name')
     await refused('listSnapshots with limit 101', () => Sandbox.listSnapshots({ ...conn, limit: 101 }).nextItems(), 'limit')
     await refused('deleteSnapshot of an empty id', () => Sandbox.deleteSnapshot('', conn), 'snapshotId')
+    await refused('deleteSnapshot of an id with a newline', () => Sandbox.deleteSnapshot('a\nb', conn), 'snapshotId')
+    await refused('deleteSnapshot of a 300-byte id', () => Sandbox.deleteSnapshot('x'.repeat(300), conn), 'snapshotId')
     await refused('createSnapshot of an empty sandbox id', () => Sandbox.createSnapshot('', conn), 'sandboxId')
     // Nothing was made by the refused calls.
     const left = await Sandbox.listSnapshots({ ...conn, sandboxId: source.sandboxId }).nextItems()

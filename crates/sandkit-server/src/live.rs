@@ -296,6 +296,12 @@ impl Live {
         record: &SandboxRecord,
     ) -> Result<(), String> {
         let _one = self.transition(&record.id).await;
+        // Marked paused at its timeout, and resumed before the reaper paused it: what that
+        // pause would have done first (without memory, its processes end, so this resume
+        // reboots it; with memory, freezing and thawing it would change nothing).
+        if store.take_auto_paused(&record.id) && record.spec.auto_pause_memory == Some(false) {
+            self.stop_keeping_files(&record.id).await;
+        }
         // Its rules as they are now: a network update may have come while this waited.
         let latest = store.get_any(&record.id);
         let record = latest.as_ref().unwrap_or(record);
@@ -479,17 +485,27 @@ impl Live {
     }
 
     /// Pauses a sandbox the store has just marked paused: freezes it (`keep_memory`), or ends
-    /// its processes and keeps its files. A resume may come in between; it resumes what is
-    /// not paused yet, so afterwards a sandbox the store no longer has as paused is resumed
-    /// again: either order ends with it running.
+    /// its processes and keeps its files. `at_timeout`: the store marked it at its timeout
+    /// (`autoPause`), and the pause is still due unless a resume has done it meanwhile.
+    ///
+    /// A resume may come before this pause has its turn: it finds the sandbox running and it
+    /// goes on running, so this pause does nothing (stopping it now would end what the resumer
+    /// runs); a resume of a sandbox paused at its timeout does the pending pause first (see
+    /// [`Live::resume`]). A resume that comes in between resumes what is not paused yet, so
+    /// afterwards a sandbox the store no longer has as paused is resumed again: either order
+    /// ends with it running.
     pub async fn pause(
         &self,
         store: &crate::store::Store,
         id: &str,
         keep_memory: bool,
+        at_timeout: bool,
     ) -> Result<(), String> {
         {
             let _one = self.transition(id).await;
+            if !store.is_paused(id) || (at_timeout && !store.take_auto_paused(id)) {
+                return Ok(());
+            }
             if keep_memory {
                 self.set_paused(id, true).await?;
             } else {

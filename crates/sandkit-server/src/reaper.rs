@@ -36,14 +36,14 @@ pub async fn run(
                 for record in store.forget_paused_before(cutoff) {
                     live.end(&record.id).await;
                 }
-                for id in store.take_auto_paused() {
+                for id in store.auto_paused() {
                     let keep_memory = store
                         .get_any(&id)
                         .is_none_or(|r| r.spec.auto_pause_memory != Some(false));
                     // A sandbox that cannot be frozen would go on running while reported
                     // paused: it ends instead (the create was accepted only where pausing is
                     // possible, so this is a failure of the freezer itself).
-                    if let Err(why) = live.pause(&store, &id, keep_memory).await {
+                    if let Err(why) = live.pause(&store, &id, keep_memory, true).await {
                         live.log_error(&id, "pause the sandbox at its timeout", &why);
                         store.end(&id);
                         live.end(&id).await;

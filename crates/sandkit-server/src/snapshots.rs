@@ -119,7 +119,7 @@ impl Snapshots {
     }
 
     /// Gives snapshot `id` a spare copy of its image, written out to the disk, unless it has
-    /// one or one is being made. Blocking. A snapshot removed meanwhile loses it too.
+    /// one or one is being made. Blocking. A snapshot removed before or meanwhile gets none.
     pub fn refill(&self, id: &str) -> std::io::Result<()> {
         let dir = self.dir.join(id);
         if dir.join(SPARE).exists() {
@@ -127,7 +127,15 @@ impl Snapshots {
         }
         let new = dir.join(SPARE_NEW);
         match crate::sandbox::disk::sparse_copy(&dir.join(IMAGE), &new) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            // Being made, or the snapshot is gone.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound
+                ) =>
+            {
+                return Ok(());
+            }
             Err(e) => {
                 let _ = std::fs::remove_file(&new);
                 return Err(e);
@@ -346,8 +354,10 @@ mod tests {
         std::fs::remove_file(dir.join("b").join(RECORD)).unwrap();
         snaps.refill("b").unwrap();
         assert!(!dir.join("b").exists());
+        // Removed before: nothing to copy, and no error to report.
         snaps.remove("t", "a").unwrap();
-        assert!(snaps.refill("a").is_err());
+        snaps.refill("a").unwrap();
+        assert!(!dir.join("a").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -198,7 +198,8 @@ struct Inner {
     ordered: BTreeMap<StartKey, SandboxRecord>,
     index: HashMap<String, StartKey>,
     last_start_ns: i64,
-    /// Sandboxes marked paused at their timeout, not frozen yet (see [`Store::take_auto_paused`]).
+    /// Sandboxes marked paused at their timeout, not paused in fact yet (see
+    /// [`Store::auto_paused`]).
     auto_paused: Vec<String>,
     /// Changes not written yet, when the store is persisted; written as the lock is released.
     changes: Option<Vec<Change>>,
@@ -257,6 +258,7 @@ impl Inner {
     /// The one place a sandbox ends (its processes will be stopped from here).
     fn remove(&mut self, key: &StartKey) -> Option<SandboxRecord> {
         self.index.remove(&key.id);
+        self.auto_paused.retain(|pending| pending != &key.id);
         let removed = self.ordered.remove(key);
         if removed.is_some() && self.changes.is_some() {
             self.change_seq += 1;
@@ -446,9 +448,18 @@ impl Store {
         }
     }
 
-    /// The sandboxes paused at their timeout since the last call, to be frozen.
-    pub fn take_auto_paused(&self) -> Vec<String> {
-        std::mem::take(&mut self.lock().auto_paused)
+    /// The sandboxes marked paused at their timeout whose processes are not paused yet.
+    pub fn auto_paused(&self) -> Vec<String> {
+        self.lock().auto_paused.clone()
+    }
+
+    /// Takes sandbox `id` off the list of [`Store::auto_paused`] ones: `true` if it was on it
+    /// (its pause is then the caller's to do).
+    pub fn take_auto_paused(&self, id: &str) -> bool {
+        let mut inner = self.lock();
+        let before = inner.auto_paused.len();
+        inner.auto_paused.retain(|pending| pending != id);
+        inner.auto_paused.len() != before
     }
 
     /// The ids of every sandbox, whatever its team or state.

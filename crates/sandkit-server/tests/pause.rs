@@ -237,6 +237,56 @@ async fn assert_rebooted(envd: &Envd) {
 }
 
 #[tokio::test]
+async fn a_connect_before_the_reaper_has_paused_it_does_that_pause_first() {
+    // The store marks a sandbox paused the moment its time is up (a read finds it so); the
+    // reaper pauses its processes at its next sweep, here 30 s later. A connect in between
+    // gets the sandbox as that pause would have left it: rebooted, its processes gone, and
+    // the reaper's sweep later leaves it alone.
+    let mut config = sandkit_server::ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
+    config.sandboxes.agent_exe = Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    // Not `common::start_with`, which sweeps every 20 ms.
+    config.api_keys = vec![(common::KEY_A.into(), "team-a".into())];
+    config.reap_interval = Duration::from_secs(30);
+    let server = sandkit_server::start(config).await.unwrap();
+    if !isolated(&server) {
+        eprintln!("skipped: a pause without memory needs isolated sandboxes");
+        return;
+    }
+    let api = common::Api::new(&server.url(), common::KEY_A);
+    let envd = Envd::create_with(
+        &api,
+        json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
+    )
+    .await;
+    writes_a_file_and_starts_a_sleeper(&envd).await;
+    ends_in_a_second(&api, &envd.id).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    paused_at_its_timeout(&api, &envd.id).await;
+    let resumed = api
+        .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
+        .await;
+    assert_eq!(resumed.status, 201, "{}", resumed.json());
+    eprintln!(
+        "DEBUG {}",
+        envd.run("pgrep -a sleep; cat $HOME/kept").await.0
+    );
+    eprintln!(
+        "DEBUG {}",
+        api.get(&format!("/sandboxes/{}/logs", envd.id))
+            .await
+            .json()
+    );
+    assert_rebooted(&envd).await;
+    // Running, and its commands run to their end.
+    assert_eq!(
+        api.get(&format!("/sandboxes/{}", envd.id)).await.json()["state"],
+        "running"
+    );
+    assert_eq!(envd.ok("echo on").await, "on\n");
+}
+
+#[tokio::test]
 async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
     let server = start_with_sandboxes().await;
     let envd = Envd::create(&server).await;

@@ -230,7 +230,7 @@ pub async fn pause(
         }
         Err(false) => return Err(ApiError::sandbox_not_found(&id)),
     }
-    if let Err(why) = app.live.pause(&app.store, &id, keep_memory).await {
+    if let Err(why) = app.live.pause(&app.store, &id, keep_memory, false).await {
         app.live.log_error(&id, "pause the sandbox", &why);
         app.store.unpause(&id);
         return Err(if app.live.can_pause(&id) {
