@@ -229,6 +229,19 @@ async fn writes_a_file_and_starts_a_sleeper(envd: &Envd) {
         .await;
 }
 
+/// A sandbox with `autoPause` without memory, a file written and a process started, whose
+/// time is up a second from now.
+async fn pausing_without_memory_in_a_second(api: &common::Api) -> Envd {
+    let envd = Envd::create_with(
+        api,
+        json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
+    )
+    .await;
+    writes_a_file_and_starts_a_sleeper(&envd).await;
+    ends_in_a_second(api, &envd.id).await;
+    envd
+}
+
 async fn assert_rebooted(envd: &Envd) {
     let out = envd
         .ok("cat $HOME/kept; pgrep -x sleep >/dev/null && echo sleeping || echo fresh")
@@ -254,13 +267,7 @@ async fn a_connect_before_the_reaper_has_paused_it_does_that_pause_first() {
         return;
     }
     let api = common::Api::new(&server.url(), common::KEY_A);
-    let envd = Envd::create_with(
-        &api,
-        json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
-    )
-    .await;
-    writes_a_file_and_starts_a_sleeper(&envd).await;
-    ends_in_a_second(&api, &envd.id).await;
+    let envd = pausing_without_memory_in_a_second(&api).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
@@ -351,13 +358,7 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
 async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
     let server = start_with_sandboxes().await;
     let api = common::Api::new(&server.url(), common::KEY_A);
-    let envd = Envd::create_with(
-        &api,
-        json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
-    )
-    .await;
-    writes_a_file_and_starts_a_sleeper(&envd).await;
-    ends_in_a_second(&api, &envd.id).await;
+    let envd = pausing_without_memory_in_a_second(&api).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
