@@ -279,6 +279,20 @@ mod tests {
         }
     }
 
+    /// A store in a fresh directory `<temp>/snapshots-<test>-<pid>`, with one snapshot per
+    /// `(id, name)`, each with its directory and an image holding `image <id>`, made in that
+    /// order (the last is the newest).
+    fn store_with(test: &str, snapshots: &[(&str, Option<&str>)]) -> (PathBuf, Snapshots) {
+        let dir = std::env::temp_dir().join(format!("snapshots-{test}-{}", std::process::id()));
+        let snaps = Snapshots::open(dir.clone()).unwrap();
+        for (i, (id, name)) in snapshots.iter().enumerate() {
+            std::fs::create_dir(dir.join(id)).unwrap();
+            std::fs::write(snaps.image(id), format!("image {id}")).unwrap();
+            snaps.add(snapshot(id, *name, i as i64)).unwrap();
+        }
+        (dir, snaps)
+    }
+
     #[test]
     fn answers_to_its_id_and_name_bare_or_tagged() {
         let s = snapshot("abc", Some("mine"), 1);
@@ -295,12 +309,16 @@ mod tests {
 
     #[test]
     fn pages_newest_first_and_survive_a_removal() {
-        let dir = std::env::temp_dir().join(format!("snapshots-test-{}", std::process::id()));
-        let snaps = Snapshots::open(dir.clone()).unwrap();
-        for (i, id) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-            std::fs::create_dir(dir.join(id)).unwrap();
-            snaps.add(snapshot(id, None, i as i64)).unwrap();
-        }
+        let (dir, snaps) = store_with(
+            "test",
+            &[
+                ("a", None),
+                ("b", None),
+                ("c", None),
+                ("d", None),
+                ("e", None),
+            ],
+        );
         let (first, token) = snaps.page("t", None, None, None, 2).unwrap();
         assert_eq!(
             first.iter().map(|s| &s.id[..]).collect::<Vec<_>>(),
@@ -337,13 +355,7 @@ mod tests {
 
     #[test]
     fn a_spare_copy_is_made_once_and_not_for_a_removed_snapshot() {
-        let dir = std::env::temp_dir().join(format!("snapshots-spare-{}", std::process::id()));
-        let snaps = Snapshots::open(dir.clone()).unwrap();
-        for (i, id) in ["a", "b"].iter().enumerate() {
-            std::fs::create_dir(dir.join(id)).unwrap();
-            std::fs::write(snaps.image(id), format!("image {id}")).unwrap();
-            snaps.add(snapshot(id, None, i as i64)).unwrap();
-        }
+        let (dir, snaps) = store_with("spare", &[("a", None), ("b", None)]);
         snaps.refill("a").unwrap();
         assert_eq!(std::fs::read(snaps.spare("a")).unwrap(), b"image a");
         // One is enough: a second refill leaves it as it is.
@@ -363,12 +375,7 @@ mod tests {
 
     #[test]
     fn a_name_moves_to_the_newer_snapshot() {
-        let dir = std::env::temp_dir().join(format!("snapshots-name-{}", std::process::id()));
-        let snaps = Snapshots::open(dir.clone()).unwrap();
-        for (i, id) in ["a", "b"].iter().enumerate() {
-            std::fs::create_dir(dir.join(id)).unwrap();
-            snaps.add(snapshot(id, Some("n"), i as i64)).unwrap();
-        }
+        let (dir, snaps) = store_with("name", &[("a", Some("n")), ("b", Some("n"))]);
         assert_eq!(snaps.find("t", "n:default").unwrap().id, "b");
         assert_eq!(snaps.find("t", "a").unwrap().name, None);
         let reopened = Snapshots::open(dir.clone()).unwrap();

@@ -131,7 +131,7 @@ pub async fn create(
         }
     };
     let snapshot = Snapshot {
-        id: snapshot_id,
+        id: snapshot_id.clone(),
         team,
         name: body.name,
         sandbox_id: id,
@@ -140,7 +140,6 @@ pub async fn create(
         created_ns: now_ns(),
     };
     let answer = info(&snapshot);
-    let snapshot_dir = snapshot.id.clone();
     snapshots.add(snapshot).map_err(|e| {
         Snapshots::discard(&dir);
         ApiError::new(
@@ -148,7 +147,7 @@ pub async fn create(
             format!("could not record the snapshot: {e}"),
         )
     })?;
-    refill(snapshots, snapshot_dir);
+    refill(snapshots, snapshot_id);
     Ok(json_response(StatusCode::CREATED, &answer))
 }
 
