@@ -1,7 +1,7 @@
 // The official CLI (`@e2b/cli` 2.19.0, in .e2b-cli, installed by scripts/setup.sh; test-only)
 // against a real sandkitd: `e2b sandbox list`, `info`, `metrics`, `exec`, `pause`, `resume`,
 // `logs` and `kill` of a sandbox, with `logs` showing its events in order
-// (`GET /sandboxes/{id}/logs`).
+// (`GET /sandboxes/{id}/logs`), and `e2b template list` (`GET /templates`) in JSON and as a table.
 //
 //   node tests/run-cli.mjs
 import { existsSync } from 'node:fs'
@@ -104,6 +104,18 @@ await check('e2b sandbox kill, then its logs end with the kill', async () => {
   expect(killed.code === 0, `kill: ${killed.stdout} ${killed.stderr}`)
   const events = (await logs(id)).map((e) => e.event)
   expect(events.at(-1) === 'killed', `events: ${events.join(', ')}`)
+})
+
+await check('e2b template list --format json shows base, public and ready', async () => {
+  const r = await e2b('template', 'list', '--format', 'json')
+  expect(r.code === 0, `template list exited ${r.code}: ${r.stderr || r.stdout}`)
+  const listed = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))
+  const base = listed.find((t) => t.templateID === 'base')
+  expect(base?.aliases?.includes('base') && base.public === true && base.buildStatus === 'ready', `listed: ${r.stdout}`)
+  // The default output is a table of the same.
+  const table = await e2b('template', 'list')
+  expect(table.code === 0 && /Public\s.*\bbase\b/.test(table.stdout), `table: ${table.stdout} ${table.stderr}`)
+  return listed.map((t) => t.templateID).join(', ')
 })
 
 await cleanup()

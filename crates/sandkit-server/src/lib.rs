@@ -227,6 +227,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             ..Default::default()
         },
         snapshots,
+        started_ms: store::now_ns() / 1_000_000,
     });
     let (stop, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper::run(

@@ -10,6 +10,7 @@ mod metrics;
 mod network;
 mod sandboxes;
 mod snapshots;
+mod templates;
 mod unimplemented;
 
 pub use extract::MAX_BODY_BYTES;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub interpreter: crate::interpreter::Settings,
     /// Snapshots of sandboxes, or why this server cannot make them.
     pub snapshots: Result<Arc<crate::snapshots::Snapshots>, String>,
+    /// When this server started (Unix ms): when its templates were made, as `GET /templates`
+    /// reports them.
+    pub started_ms: i64,
 }
 
 /// The CPUs and memory each sandbox gets (its cgroup's limits), and its disk's size.
@@ -80,6 +84,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/sandboxes/{id}/connect", post(sandboxes::connect))
         .route("/sandboxes/{id}/snapshots", post(snapshots::create))
         .route("/snapshots", get(snapshots::list))
+        .route("/templates", get(templates::list))
         .route(
             "/templates/{id}",
             axum::routing::delete(snapshots::delete_template),

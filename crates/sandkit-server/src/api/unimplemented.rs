@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 /// (method, route, the feature as a user would name it).
 const NOT_YET: &[(Method, &str, &str)] = &[
-    (Method::GET, "/templates", "templates"),
     (Method::POST, "/templates", "template builds"),
     (Method::POST, "/v2/templates", "template builds"),
     (Method::POST, "/v3/templates", "template builds"),
