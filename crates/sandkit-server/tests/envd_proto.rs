@@ -318,3 +318,79 @@ async fn the_proto_codec_serves_unary_and_streaming_calls() {
 
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn stream_input_takes_binary_messages_of_each_kind() {
+    let Some(server) = start_isolated("sandboxes are not isolated here").await else {
+        return;
+    };
+    let envd = Envd::create(&server).await;
+    let mut start = start_request("cat", None);
+    start.truncate(start.len() - 2);
+    put_int(&mut start, 4, 1); // stdin: true
+    let mut events = stream(&envd, "process.Process/Start", start).await;
+    let first = events.next_within(WAIT).await;
+    let pid = int(&sub(&sub(&fields(&first.payload), 1), 1), 1);
+
+    // start{process{pid}}, data{input{stdin}} twice, keepalive{}: one body of envelopes.
+    let envelope = |msg: Vec<u8>| {
+        let mut out = vec![0u8];
+        out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        out.extend(msg);
+        out
+    };
+    let data = |text: &[u8]| {
+        let mut input = Vec::new();
+        put_str(&mut input, 1, text);
+        let mut event = Vec::new();
+        put_str(&mut event, 2, &input);
+        let mut msg = Vec::new();
+        put_str(&mut msg, 2, &event);
+        msg
+    };
+    let mut selector = Vec::new();
+    put_int(&mut selector, 1, pid);
+    let mut started = Vec::new();
+    put_str(&mut started, 1, &selector);
+    let mut msg = Vec::new();
+    put_str(&mut msg, 1, &started);
+    let mut body = envelope(msg);
+    body.extend(envelope(data(b"a")));
+    let mut keepalive = Vec::new();
+    put_str(&mut keepalive, 3, b"");
+    body.extend(envelope(keepalive));
+    body.extend(envelope(data(b"b")));
+    let res = envd
+        .request(reqwest::Method::POST, "/process.Process/StreamInput")
+        .header("Content-Type", "application/connect+proto")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/connect+proto");
+    let mut answer = common::envd::frames(res);
+    let reply = answer.next_within(WAIT).await;
+    assert_eq!(
+        (reply.flags, reply.payload.len()),
+        (0, 0),
+        "an empty response"
+    );
+    assert_eq!(answer.next_within(WAIT).await.json(), serde_json::json!({}));
+
+    let (status, _, _) = unary(&envd, "process.Process/CloseStdin", started).await;
+    assert_eq!(status, 200);
+    let mut stdout = Vec::new();
+    loop {
+        let frame = events.next_within(WAIT).await;
+        let event = sub(&fields(&frame.payload), 1);
+        if let Some(V::Len(data)) = get(&event, 2)
+            && let Some(V::Len(b)) = get(&fields(&data), 1)
+        {
+            stdout.extend(b);
+        }
+        if get(&event, 3).is_some() {
+            break;
+        }
+    }
+    assert_eq!(stdout, b"ab");
+}

@@ -237,10 +237,11 @@ async fn signed_urls_work_without_headers_and_forgeries_do_not() {
     );
 
     // A signature for reading does not allow writing, and a forged one allows nothing: with
-    // no sandbox named, no sandbox is found by them; naming the sandbox, they are refused.
-    assert_eq!(multipart_post(&http, &down, "s.txt", "x").await, 404);
+    // no sandbox named, no sandbox is found by them (401, as envd answers a wrong signature);
+    // naming the sandbox, they are refused by it.
+    assert_eq!(multipart_post(&http, &down, "s.txt", "x").await, 401);
     let forged = down.replace("signature=v1_", "signature=v1_x");
-    assert_eq!(http.get(&forged).send().await.unwrap().status(), 404);
+    assert_eq!(http.get(&forged).send().await.unwrap().status(), 401);
     let named = http
         .get(&forged)
         .header("e2b-sandbox-id", sandbox.sandbox_id())

@@ -42,7 +42,7 @@ fn reply(r: Reject) -> Response {
 }
 
 /// The raw (still percent-encoded) value of a query parameter, and its decoded form.
-fn query_param<'a>(query: &'a str, name: &str) -> Option<(&'a str, String)> {
+pub(super) fn query_param<'a>(query: &'a str, name: &str) -> Option<(&'a str, String)> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then(|| (v, percent_decode(v)))

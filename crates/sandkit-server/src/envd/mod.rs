@@ -6,6 +6,7 @@
 //! plane.
 
 pub mod connect;
+mod envelopes;
 pub mod files;
 pub mod filesystem;
 pub mod fs;
@@ -59,11 +60,18 @@ pub async fn route(State(app): State<Arc<AppState>>, req: Request, next: Next) -
     // A signed `/files` URL made with `E2B_SANDBOX_URL` names no sandbox: its signature does.
     if req.uri().path() == "/files" {
         let query = req.uri().query().unwrap_or("");
-        if let Some(op) = files::operation(req.method())
-            && let Some(live) = app.live.find(|l| files::signed_by(l, query, op))
-        {
-            let id = live.id.clone();
-            return handle(app, id, ENVD_PORT, req).await;
+        if let Some(op) = files::operation(req.method()) {
+            if let Some(live) = app.live.find(|l| files::signed_by(l, query, op)) {
+                let id = live.id.clone();
+                return handle(app, id, ENVD_PORT, req).await;
+            }
+            // What envd answers a wrong signature, rather than "no such endpoint".
+            if files::query_param(query, "signature").is_some() {
+                return rest_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid signature: no running sandbox signed this URL (a wrong signature, or its sandbox is gone)",
+                );
+            }
         }
     }
     next.run(req).await
@@ -182,6 +190,22 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
             "Connect calls are POST requests",
         );
     }
+    let codec = connect::codec_of(
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    // A client stream's messages are taken as they arrive, not once its body has ended.
+    if service == "process.Process" && method == "StreamInput" {
+        let call = Call {
+            headers: parts.headers,
+            body: Bytes::new(),
+            codec,
+            schema: protobuf::schema(service, method),
+        };
+        return process::stream_input(live, call, body).await;
+    }
     let body = match axum::body::to_bytes(body, MAX_RPC_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -191,12 +215,6 @@ async fn handle(app: Arc<AppState>, id: String, port: u16, req: Request) -> Resp
             ));
         }
     };
-    let codec = connect::codec_of(
-        parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    );
     let call = Call {
         headers: parts.headers,
         body,

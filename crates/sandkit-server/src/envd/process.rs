@@ -1,4 +1,5 @@
-//! `process.Process`: Start, Connect, List, SendInput, SendSignal, CloseStdin, Update.
+//! `process.Process`: Start, Connect, List, SendInput, StreamInput, SendSignal, CloseStdin,
+//! Update.
 
 use super::connect::{self, RpcError};
 use super::procs::{EndInfo, ProcConfig, ProcEntry, ProcEvent};
@@ -72,6 +73,18 @@ struct SendInputRequest {
     input: Option<InputMsg>,
 }
 
+/// One message of a `StreamInput` stream: `start`, `data` or `keepalive`.
+#[derive(Deserialize)]
+struct StreamInputRequest {
+    start: Option<SelectRequest>,
+    data: Option<InputEvent>,
+}
+
+#[derive(Deserialize)]
+struct InputEvent {
+    input: Option<InputMsg>,
+}
+
 #[derive(Deserialize)]
 struct SendSignalRequest {
     process: Option<Selector>,
@@ -119,10 +132,6 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
                 Err(e) => connect::unary_error(&e),
             }
         }
-        "StreamInput" => connect::unary_error(&RpcError::new(
-            "unimplemented",
-            "StreamInput (client streaming) is not supported over HTTP/1.1; use SendInput",
-        )),
         _ => connect::unary_error(&RpcError::new(
             "unimplemented",
             format!("process.Process/{method} is not a method"),
@@ -376,20 +385,76 @@ async fn send_input(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> 
     let input = req
         .input
         .ok_or_else(|| RpcError::invalid("input is missing"))?;
+    write_input(&entry, input).await?;
+    Ok(json!({}))
+}
+
+/// `StreamInput`: a client stream of a `start` naming the process, then `data` (and
+/// `keepalive`) messages, each written to it as it arrives, in order; `{}` once the stream
+/// ends. Bounded by `Connect-Timeout-Ms`, as the call's other messages are.
+pub async fn stream_input(live: Arc<LiveSandbox>, call: Call, body: Body) -> Response {
+    let encoder = call.encoder();
+    let fed = match call.timeout() {
+        Some(limit) => tokio::time::timeout(limit, feed_input(&live, &call, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(RpcError::new(
+                    "deadline_exceeded",
+                    "the input stream outlived its Connect-Timeout-Ms",
+                ))
+            }),
+        None => feed_input(&live, &call, body).await,
+    };
+    match fed {
+        Ok(()) => {
+            let mut answer = encoder.envelope(&json!({})).to_vec();
+            answer.extend_from_slice(&connect::end_stream(None));
+            encoder.stream_response(Body::from(answer))
+        }
+        Err(e) => encoder.stream_error(&e),
+    }
+}
+
+async fn feed_input(live: &LiveSandbox, call: &Call, body: Body) -> Result<(), RpcError> {
+    if let (connect::Framing::Unary, _) = connect::framing(call.content_type())? {
+        return Err(RpcError::invalid(
+            "this is a client-streaming call: send application/connect+json or application/connect+proto",
+        ));
+    }
+    let mut messages =
+        super::envelopes::Envelopes::new(body.into_data_stream(), super::MAX_RPC_BODY);
+    let mut entry = None;
+    while let Some(message) = messages.next().await {
+        let message = call.json_message(call.codec, &message?)?;
+        let req: StreamInputRequest = connect::decode(&message)?;
+        if let Some(start) = req.start {
+            entry = Some(select(live, start.process)?);
+        } else if let Some(data) = req.data {
+            let entry = entry.as_ref().ok_or_else(|| {
+                RpcError::invalid("input came before the start message naming the process")
+            })?;
+            let input = data
+                .input
+                .ok_or_else(|| RpcError::invalid("input is missing"))?;
+            write_input(entry, input).await?;
+        }
+        // Anything else is a keepalive.
+    }
+    Ok(())
+}
+
+/// Writes `input` to its process: to its terminal or its stdin, as the input says.
+async fn write_input(entry: &ProcEntry, input: InputMsg) -> Result<(), RpcError> {
     let (data, to_pty) = match (input.stdin, input.pty) {
         (Some(d), _) => (d, false),
         (None, Some(d)) => (d, true),
         (None, None) => (String::new(), entry.is_pty()),
     };
-    check_input_target(&entry, to_pty)?;
+    check_input_target(entry, to_pty)?;
     let bytes = B64
         .decode(data.as_bytes())
         .map_err(|e| RpcError::invalid(format!("input is not base64: {e}")))?;
-    entry
-        .write_input(&bytes, to_pty)
-        .await
-        .map_err(RpcError::invalid)?;
-    Ok(json!({}))
+    entry.write_input(&bytes, to_pty).await
 }
 
 /// Input for a terminal goes to its terminal, other input to stdin: the other way round is

@@ -6,6 +6,7 @@
 //! output with no stream attached is dropped, and an ended process stays visible (for a late
 //! `Connect`) for [`KEEP_ENDED`].
 
+use super::connect::RpcError;
 use crate::sandbox::{ExitStatus, ProcessIo, SandboxHandle};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -131,20 +132,38 @@ impl ProcEntry {
         rx
     }
 
-    /// Writes to stdin (or the terminal).
-    pub async fn write_input(&self, data: &[u8], to_pty: bool) -> Result<(), String> {
-        let fd = if to_pty {
-            self.pty.clone().ok_or("the process has no terminal")?
+    /// Writes to stdin (or the terminal), refused with current envd's codes and words: a stdin
+    /// never opened (`stdin: false`) or already closed, and a process no longer reading (a
+    /// broken pipe), are `failed_precondition`; any other failure to write is `internal`.
+    pub async fn write_input(&self, data: &[u8], to_pty: bool) -> Result<(), RpcError> {
+        let (pipe, fd) = if to_pty {
+            let fd = self.pty.clone().ok_or_else(|| {
+                RpcError::new(
+                    "failed_precondition",
+                    "error writing to tty: tty not assigned to process — input should be written to the stdin, not the tty",
+                )
+            })?;
+            ("tty", fd)
         } else {
-            self.stdin
-                .lock()
-                .await
-                .clone()
-                .ok_or("the process's stdin is closed or was never open")?
+            let fd = self.stdin.lock().await.clone().ok_or_else(|| {
+                RpcError::new(
+                    "failed_precondition",
+                    "error writing to stdin: stdin not enabled or closed",
+                )
+            })?;
+            ("stdin", fd)
         };
-        write_all(&fd, data)
-            .await
-            .map_err(|e| format!("writing input: {e}"))
+        write_all(&fd, data).await.map_err(|e| {
+            let code = match e.raw_os_error() {
+                Some(libc::EPIPE) | Some(libc::EBADF) => "failed_precondition",
+                _ => "internal",
+            };
+            let pid = self.pid;
+            RpcError::new(
+                code,
+                format!("error writing to {pipe}: error writing to {pipe} of process '{pid}': {e}"),
+            )
+        })
     }
 
     /// Closes stdin, so the process reads end-of-file.

@@ -128,6 +128,23 @@ pub static SEND_INPUT_REQUEST: Message = Message {
         f(2, "input", Msg(&PROCESS_INPUT)),
     ],
 };
+static STREAM_INPUT_START: Message = Message {
+    name: "StreamInputRequest.StartEvent",
+    fields: &[f(1, "process", Msg(&PROCESS_SELECTOR))],
+};
+static STREAM_INPUT_DATA: Message = Message {
+    name: "StreamInputRequest.DataEvent",
+    fields: &[f(2, "input", Msg(&PROCESS_INPUT))],
+};
+/// One message of a `StreamInput` stream: a oneof of the three.
+pub static STREAM_INPUT_REQUEST: Message = Message {
+    name: "StreamInputRequest",
+    fields: &[
+        f(1, "start", Msg(&STREAM_INPUT_START)),
+        f(2, "data", Msg(&STREAM_INPUT_DATA)),
+        f(3, "keepalive", Msg(&EMPTY)),
+    ],
+};
 pub static SEND_SIGNAL_REQUEST: Message = Message {
     name: "SendSignalRequest",
     fields: &[
@@ -280,6 +297,7 @@ pub fn schema(service: &str, method: &str) -> Option<(&'static Message, &'static
         ("process.Process", "Connect") => (&SELECT_REQUEST, &PROCESS_STREAM_RESPONSE),
         ("process.Process", "Update") => (&UPDATE_REQUEST, &EMPTY),
         ("process.Process", "SendInput") => (&SEND_INPUT_REQUEST, &EMPTY),
+        ("process.Process", "StreamInput") => (&STREAM_INPUT_REQUEST, &EMPTY),
         ("process.Process", "SendSignal") => (&SEND_SIGNAL_REQUEST, &EMPTY),
         ("process.Process", "CloseStdin") => (&SELECT_REQUEST, &EMPTY),
         ("filesystem.Filesystem", "Stat" | "MakeDir" | "Remove") => (

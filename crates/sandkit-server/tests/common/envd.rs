@@ -79,6 +79,24 @@ pub struct Frames {
 }
 
 impl Frames {
+    /// The stdout of a process's events until it holds `want` (each event within `limit`):
+    /// everything read.
+    pub async fn stdout_until(&mut self, want: &str, limit: Duration) -> String {
+        use base64::Engine;
+        let mut out = String::new();
+        while !out.contains(want) {
+            let frame = self.next_within(limit).await;
+            assert!(!frame.is_end(), "the stream ended with {out:?}");
+            if let Some(data) = frame.json()["event"]["data"]["stdout"].as_str() {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap();
+                out.push_str(&String::from_utf8(bytes).unwrap());
+            }
+        }
+        out
+    }
+
     /// Whether the stream breaks off (the connection dropped mid-body, with no end-stream
     /// frame) within `limit`, as a dead VM's stream does; frames before the break are skipped.
     pub async fn is_cut_within(&mut self, limit: Duration) -> bool {
@@ -203,6 +221,24 @@ impl Envd {
         let res = rb.send().await.unwrap();
         assert_eq!(res.status(), 200);
         frames(res)
+    }
+
+    /// Starts `script` with `sh -c` as `root`, with a stdin pipe or without: its pid and its
+    /// events (the start event read).
+    pub async fn start_sh(&self, script: &str, stdin: bool) -> (u64, Frames) {
+        let auth = basic_auth("root");
+        let mut events = self
+            .stream(
+                "process.Process/Start",
+                json!({"process": {"cmd": "/bin/sh", "args": ["-c", script]}, "stdin": stdin}),
+                &[("Authorization", auth.as_str())],
+            )
+            .await;
+        let start = events.next_within(Duration::from_secs(10)).await.json();
+        let pid = start["event"]["start"]["pid"]
+            .as_u64()
+            .expect("a start event");
+        (pid, events)
     }
 
     /// Runs a shell script as `root` to its end: stdout, and the end event.
