@@ -1,7 +1,9 @@
-"""The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands,
-files, accounts made in the sandbox, and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
-RemoveWatcher), a full disk, network egress rules (against the test internet of tests/harness/outside.mjs).
-One line per check, as the JS runners print them; the last line is the totals.
+"""The official Python package (`e2b` 2.63.0) against sandkitd: lifecycle, listing, commands
+(stdin sent and streamed), terminals, files (several at once, signed URLs), accounts made in
+the sandbox, and `files.watch_dir` (which polls through CreateWatcher / GetWatcherEvents /
+RemoveWatcher), a full disk, network egress rules (against the test internet of
+tests/harness/outside.mjs). One line per check, as the JS runners print them; the last line is
+the totals.
 
 Run by tests/run-python.mjs, which starts the test internet and sandkitd and sets
 E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY and SANDKIT_WORLD."""
@@ -9,7 +11,6 @@ E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY and SANDKIT_WORLD."""
 import json
 import os
 import time
-import traceback
 import uuid
 
 from e2b import (
@@ -22,37 +23,9 @@ from e2b import (
     SandboxQuery,
     SandboxState,
 )
+from harness import check, equal, finish
 
-
-passed = 0
-failed = 0
 created = []
-
-
-def check(name):
-    def run(fn):
-        global passed, failed
-        started = time.monotonic()
-        try:
-            detail = fn()
-            took = time.monotonic() - started
-            extra = f" — {detail}" if detail else ""
-            timing = f" ({took:.1f} s)" if took >= 1 else ""
-            print(f"ok    python: {name}{extra}{timing}", flush=True)
-            passed += 1
-        except Exception as err:  # every failure is reported, none stops the run
-            reason = f"{type(err).__name__}: {err}".replace("\n", " ⏎ ")
-            print(f"FAIL  python: {name} — {reason}", flush=True)
-            traceback.print_exc()
-            failed += 1
-        return fn
-
-    return run
-
-
-def equal(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
 
 
 def create(**kwargs):
@@ -138,6 +111,110 @@ def _():
         raise AssertionError("a killed command ended normally")
     except CommandExitException:
         pass
+
+
+@check("commands: stdin=True takes send_stdin, stream_input (each chunk delivered as it is sent) and close_stdin; commands.connect follows a running command")
+def _():
+    a = state["a"]
+    h = a.commands.run("while read line; do echo \"got $line\" | tee -a /tmp/py-stdin.log; done", background=True, stdin=True)
+    a.commands.send_stdin(h.pid, "one\n")
+
+    def logged():
+        try:
+            return a.files.read("/tmp/py-stdin.log")
+        except Exception:
+            return ""
+
+    def chunks():
+        yield "two\n"
+        # The first chunk is in the process before the stream has ended.
+        for _attempt in range(100):
+            if "got two" in logged():
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the first streamed chunk did not arrive while the stream was open: {logged()!r}")
+        yield b"three\n"
+
+    a.commands.stream_input(h.pid, chunks())
+    # Connected once the streamed lines are answered: it sees only what comes after.
+    for _attempt in range(100):
+        if "got three" in logged():
+            break
+        time.sleep(0.05)
+    follower = a.commands.connect(h.pid)
+    a.commands.send_stdin(h.pid, "four\n")
+    a.commands.close_stdin(h.pid)
+    result = h.wait()
+    equal(result.stdout, "got one\ngot two\ngot three\ngot four\n", "what the command read, in order")
+    equal(follower.wait().stdout, "got four\n", "what the connected handle saw after it connected")
+    try:
+        a.commands.stream_input(99999, ["x"])
+        raise AssertionError("input to no process was taken")
+    except SandboxException as e:
+        if "not found" not in str(e).lower():
+            raise
+
+
+@check("pty: a terminal of a given size, resized, typed into (send_stdin and stream_input), shows the new size and the answer")
+def _():
+    from e2b import PtySize
+
+    a = state["a"]
+    term = a.pty.create(PtySize(rows=24, cols=80))
+    a.pty.resize(term.pid, PtySize(rows=30, cols=101))
+    a.pty.send_stdin(term.pid, b"stty size; echo $((6 * 7))\n")
+    a.pty.stream_input(term.pid, [b"echo $TERM\n", b"exit\n"])
+    out = []
+    term.wait(on_pty=lambda data: out.append(bytes(data)))
+    text = b"".join(out).decode(errors="replace")
+    for want in ("30 101", "42", "xterm-256color"):
+        if want not in text:
+            raise AssertionError(f"{want!r} not in the terminal's output: {text[-400:]!r}")
+    other = a.pty.create(PtySize(rows=24, cols=80))
+    equal(a.pty.kill(other.pid), True, "kill of a second terminal")
+
+
+@check("files: write_files (multipart, octet-stream, gzip, metadata), read as a stream, a missing file raises FileNotFoundException")
+def _():
+    from e2b import FileNotFoundException
+    from e2b.sandbox.filesystem.filesystem import WriteEntry
+
+    f = state["a"].files
+    infos = f.write_files([WriteEntry(path="py-many/a.txt", data="A"), WriteEntry(path="py-many/b.bin", data=b"\x01\x02")])
+    equal(sorted(i.name for i in infos), ["a.txt", "b.bin"], "the entries written (multipart)")
+    f.write_files([WriteEntry(path="py-many/c.txt", data="C" * 5000)], use_octet_stream=True, gzip=True, metadata={"Owner": "py"})
+    equal(f.read("py-many/c.txt"), "C" * 5000, "a gzip octet-stream upload")
+    equal(f.get_info("py-many/c.txt").metadata, {"owner": "py"}, "the upload's metadata (keys lowercased)")
+    streamed = b"".join(f.read("py-many/b.bin", format="stream"))
+    equal(streamed, b"\x01\x02", "a file read as a stream")
+    try:
+        f.read("py-many/none.txt")
+        raise AssertionError("reading a missing file did not raise")
+    except FileNotFoundException:
+        pass
+
+
+@check("files: signed upload_url and download_url work with plain HTTP; a wrong signature is refused")
+def _():
+    import urllib.error
+    import urllib.request
+
+    a = state["a"]
+    path = "/home/user/py-signed.txt"
+    boundary = "sandkit-py-boundary"
+    body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nsigned\r\n--{boundary}--\r\n".encode()
+    up = urllib.request.Request(a.upload_url(path, use_signature_expiration=60), data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(up) as res:
+        equal(res.status, 200, "the upload's status")
+    with urllib.request.urlopen(a.download_url(path)) as res:
+        equal(res.read(), b"signed", "the download")
+    bad = a.download_url(path).replace("signature=v1_", "signature=v1_x")
+    try:
+        urllib.request.urlopen(bad)
+        raise AssertionError("a wrong signature was taken")
+    except urllib.error.HTTPError as e:
+        equal(e.code, 401, "the status of a wrong signature")
 
 
 @check("files: write, read, list, exists, get_info, rename, make_dir, remove")
@@ -399,5 +476,4 @@ def _():
     equal(left, [], "listed after the kills")
 
 
-print(f"{passed} passed, {failed} failed", flush=True)
-raise SystemExit(1 if failed or not passed else 0)
+finish()
