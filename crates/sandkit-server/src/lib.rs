@@ -28,6 +28,7 @@ pub mod interpreter;
 pub mod limits;
 pub mod live;
 pub mod logs;
+pub mod memfd;
 pub mod metrics;
 pub mod net;
 pub mod persist;

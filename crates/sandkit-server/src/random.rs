@@ -31,6 +31,20 @@ pub fn hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A random UUID (version 4), as the kernel writes a boot id.
+pub fn uuid_v4() -> String {
+    let h = hex(16);
+    let variant = ["8", "9", "a", "b"][usize::from(h.as_bytes()[16] % 4)];
+    format!(
+        "{}-{}-4{}-{variant}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
 /// An API key for the server to hand out when none was configured: `sk_sandkit_<32 hex>`.
 pub fn api_key() -> String {
     format!("sk_sandkit_{}", hex(16))
@@ -54,5 +68,16 @@ mod tests {
         assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
         let key = api_key();
         assert!(key.starts_with("sk_sandkit_") && key.len() == 11 + 32);
+        for _ in 0..64 {
+            let uuid = uuid_v4();
+            let groups: Vec<&str> = uuid.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12]
+            );
+            assert!(groups.concat().bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(groups[2].starts_with('4'), "{uuid}");
+            assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"), "{uuid}");
+        }
     }
 }

@@ -466,3 +466,46 @@ async fn accounts_and_groups_made_in_the_sandbox_count_at_once() {
     envd.ok("userdel alice").await;
     assert_eq!(upload("alice", "/tmp/x").await.0, 401);
 }
+
+#[tokio::test]
+async fn files_of_virtual_filesystems_download_whole_and_each_sandbox_has_its_own_boot_id() {
+    let Some(server) = start_isolated("sandboxes without isolation see the host's /proc").await
+    else {
+        return;
+    };
+    let (a, b) = (Envd::create(&server).await, Envd::create(&server).await);
+    // `/proc` files tell a size of 0, `/sys` files one of 4096, whatever they hold.
+    for path in [
+        "/proc/sys/kernel/random/boot_id",
+        "/proc/meminfo",
+        "/sys/class/net/lo/mtu",
+    ] {
+        let shown = a.ok(&format!("cat {path}")).await;
+        assert!(!shown.is_empty(), "{path}");
+        let plain = get(&a, path, &[("Accept-Encoding", "identity")]).await;
+        assert_eq!(plain.status, 200, "{path}");
+        let length = plain.header("content-length").map(str::to_string);
+        let body = String::from_utf8(plain.body).unwrap();
+        // meminfo changes from one read to the next: its first line does not.
+        assert_eq!(body.lines().next(), shown.lines().next(), "{path}");
+        assert_eq!(length, Some(body.len().to_string()), "{path}");
+        let zipped = get(&a, path, &[("Accept-Encoding", "gzip")]).await;
+        let unzipped = String::from_utf8(gunzip(&zipped.body)).unwrap();
+        assert_eq!(unzipped.lines().next(), shown.lines().next(), "{path}");
+    }
+    let part = get(&a, "/sys/class/net/lo/mtu", &[("Range", "bytes=0-1")]).await;
+    assert_eq!((part.status, part.body), (206, b"65".to_vec()));
+
+    let boot = |envd: Envd| async move { envd.ok("cat /proc/sys/kernel/random/boot_id").await };
+    let (id_a, id_b) = (boot(a.clone()).await, boot(b).await);
+    let host = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(id_a.len(), 37, "{id_a:?}");
+    assert!(
+        id_a != id_b && id_a != host && id_b != host,
+        "{id_a} {id_b} {host}"
+    );
+    // It is the sandbox's, not to be changed from inside.
+    let (_, end) = a.run("echo x > /proc/sys/kernel/random/boot_id").await;
+    assert_ne!(end["exitCode"], serde_json::Value::Null, "{end}");
+    assert_eq!(boot(a).await, id_a);
+}

@@ -60,6 +60,7 @@ async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
     }
 
     let before = counter(&envd).await;
+    let booted = boot_id(&envd).await;
     assert_eq!(
         api.post(&format!("/sandboxes/{id}/pause"), json!({}))
             .await
@@ -109,6 +110,7 @@ async fn a_paused_sandbox_stops_where_it_is_and_goes_on_after_a_connect() {
             "the counter did not go on after the resume"
         );
     }
+    assert_eq!(boot_id(&envd).await, booted, "no reboot: the same boot id");
     let running = api
         .post(&format!("/v2/sandboxes/{id}/connect"), json!({}))
         .await;
@@ -222,31 +224,44 @@ async fn auto_pause_at_the_timeout_and_auto_resume_on_traffic() {
     }
 }
 
+/// The sandbox's boot id: its own where it is isolated (a new one at each boot), else the
+/// host's.
+async fn boot_id(envd: &Envd) -> String {
+    envd.ok("cat /proc/sys/kernel/random/boot_id").await
+}
+
 /// What a reboot must keep (a file in the home directory, on the sandbox's disk) and what it
-/// must not (a background process).
-async fn writes_a_file_and_starts_a_sleeper(envd: &Envd) {
+/// must not (a background process, the boot id); the boot id.
+async fn writes_a_file_and_starts_a_sleeper(envd: &Envd) -> String {
     envd.ok("echo kept > $HOME/kept && (setsid sleep 600 >/dev/null 2>&1 &)")
         .await;
+    boot_id(envd).await
 }
 
 /// A sandbox with `autoPause` without memory, a file written and a process started, whose
-/// time is up a second from now.
-async fn pausing_without_memory_in_a_second(api: &common::Api) -> Envd {
+/// time is up a second from now; its boot id.
+async fn pausing_without_memory_in_a_second(api: &common::Api) -> (Envd, String) {
     let envd = Envd::create_with(
         api,
         json!({"templateID": "base", "timeout": 60, "autoPause": true, "autoPauseMemory": false}),
     )
     .await;
-    writes_a_file_and_starts_a_sleeper(&envd).await;
+    let booted = writes_a_file_and_starts_a_sleeper(&envd).await;
     ends_in_a_second(api, &envd.id).await;
-    envd
+    (envd, booted)
 }
 
-async fn assert_rebooted(envd: &Envd) {
+/// Files kept, processes gone and, where the sandbox has a boot id of its own, another one
+/// than `booted` (what it had before).
+async fn assert_rebooted(envd: &Envd, booted: &str) {
     let out = envd
         .ok("cat $HOME/kept; pgrep -x sleep >/dev/null && echo sleeping || echo fresh")
         .await;
     assert_eq!(out, "kept\nfresh\n", "files kept, processes gone");
+    let host = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    if booted != host {
+        assert_ne!(boot_id(envd).await, booted, "a reboot gets a new boot id");
+    }
 }
 
 #[tokio::test]
@@ -267,24 +282,14 @@ async fn a_connect_before_the_reaper_has_paused_it_does_that_pause_first() {
         return;
     }
     let api = common::Api::new(&server.url(), common::KEY_A);
-    let envd = pausing_without_memory_in_a_second(&api).await;
+    let (envd, booted) = pausing_without_memory_in_a_second(&api).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
         .await;
     assert_eq!(resumed.status, 201, "{}", resumed.json());
-    eprintln!(
-        "DEBUG {}",
-        envd.run("pgrep -a sleep; cat $HOME/kept").await.0
-    );
-    eprintln!(
-        "DEBUG {}",
-        api.get(&format!("/sandboxes/{}/logs", envd.id))
-            .await
-            .json()
-    );
-    assert_rebooted(&envd).await;
+    assert_rebooted(&envd, &booted).await;
     // Running, and its commands run to their end.
     assert_eq!(
         api.get(&format!("/sandboxes/{}", envd.id)).await.json()["state"],
@@ -301,7 +306,7 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
     let id = envd.id.clone();
 
     // Paused without memory: its processes end, its files stay.
-    writes_a_file_and_starts_a_sleeper(&envd).await;
+    let booted = writes_a_file_and_starts_a_sleeper(&envd).await;
     let paused = api
         .post(&format!("/sandboxes/{id}/pause"), json!({"memory": false}))
         .await;
@@ -319,14 +324,14 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
         .post(&format!("/v2/sandboxes/{id}/connect"), json!({}))
         .await;
     assert_eq!(resumed.status, 201, "{}", resumed.json());
-    assert_rebooted(&envd).await;
+    assert_rebooted(&envd, &booted).await;
     // And it works as any sandbox: a command, a file written again.
     let whoami = envd.ok("echo again >> $HOME/kept && whoami").await;
     assert_eq!(whoami, "root\n");
 
     // Paused with memory, resumed without: a reboot too.
     if isolated(&server) {
-        writes_a_file_and_starts_a_sleeper(&envd).await;
+        let booted = writes_a_file_and_starts_a_sleeper(&envd).await;
         assert_eq!(
             api.post(&format!("/sandboxes/{id}/pause"), json!({}))
                 .await
@@ -340,7 +345,7 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
             )
             .await;
         assert_eq!(resumed.status, 201, "{}", resumed.json());
-        assert_rebooted(&envd).await;
+        assert_rebooted(&envd, &booted).await;
     }
 
     // A sandbox paused without memory is killed with its files.
@@ -358,13 +363,13 @@ async fn a_pause_without_memory_keeps_the_files_and_the_resume_reboots() {
 async fn auto_pause_without_memory_at_the_timeout_then_a_reboot_on_connect() {
     let server = start_with_sandboxes().await;
     let api = common::Api::new(&server.url(), common::KEY_A);
-    let envd = pausing_without_memory_in_a_second(&api).await;
+    let (envd, booted) = pausing_without_memory_in_a_second(&api).await;
     paused_at_its_timeout(&api, &envd.id).await;
     let resumed = api
         .post(&format!("/v2/sandboxes/{}/connect", envd.id), json!({}))
         .await;
     assert_eq!(resumed.status, 201, "{}", resumed.json());
-    assert_rebooted(&envd).await;
+    assert_rebooted(&envd, &booted).await;
     assert_eq!(
         api.delete(&format!("/sandboxes/{}", envd.id)).await.status,
         204

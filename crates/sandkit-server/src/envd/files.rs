@@ -225,8 +225,7 @@ async fn download(
     let opened = tokio::task::spawn_blocking(move || {
         let fs = sandbox_fs(&live2, &user2)?;
         let file = fs.open_read(&path2)?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok::<_, FsError>((file, len))
+        with_true_size(file).map_err(|e| FsError::Other(format!("reading {path2}: {e}")))
     })
     .await;
     let (file, len) = match opened {
@@ -297,6 +296,49 @@ async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     res
+}
+
+/// The most of a virtual file (see [`with_true_size`]) that a download takes.
+const MAX_VIRTUAL_FILE: u64 = 64 << 20;
+
+/// `file` and its size. The files of the kernel's virtual filesystems (`/proc`, `/sys`,
+/// cgroups) tell no true size (0, or 4096 whatever they hold): such a file is read whole, once,
+/// into an anonymous file, which is sent instead, so that a download holds what `cat` shows.
+fn with_true_size(file: std::fs::File) -> std::io::Result<(std::fs::File, u64)> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `statfs` is plain data, filled in by the call.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and a `statfs` to fill.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let virtual_fs = [
+        libc::PROC_SUPER_MAGIC,
+        libc::SYSFS_MAGIC,
+        libc::CGROUP_SUPER_MAGIC,
+        libc::CGROUP2_SUPER_MAGIC,
+        libc::DEBUGFS_MAGIC,
+        libc::TRACEFS_MAGIC,
+        libc::SECURITYFS_MAGIC,
+    ];
+    #[allow(clippy::unnecessary_cast)] // `f_type`'s type differs between C libraries.
+    let kind = fs.f_type as u64;
+    if !virtual_fs.iter().any(|&magic| magic as u64 == kind) {
+        let len = file.metadata()?.len();
+        return Ok((file, len));
+    }
+    let mut content = Vec::new();
+    (&file)
+        .take(MAX_VIRTUAL_FILE + 1)
+        .read_to_end(&mut content)?;
+    if content.len() as u64 > MAX_VIRTUAL_FILE {
+        return Err(std::io::Error::other(format!(
+            "a file of a virtual filesystem larger than {MAX_VIRTUAL_FILE} bytes"
+        )));
+    }
+    let copy = crate::memfd::holding(c"sandkit-download", &content)?;
+    Ok((copy, content.len() as u64))
 }
 
 /// `count` bytes of `file` from `start`, read as they are sent.

@@ -353,7 +353,26 @@ fn setup_proc(root: &Path) -> Result<(), String> {
             mounts::read_only(&path)?;
         }
     }
-    Ok(())
+    // After `sys` is made read-only: that bind of it onto itself would hide a mount below.
+    own_boot_id(root)
+}
+
+/// A boot id of the sandbox's own, as a VM has one: new at each boot (a resume that reboots
+/// gets another), kept while it is paused with its memory. Programs tell reboots apart by it.
+/// Written to the sandbox's `/dev` (a tmpfs of its own; an anonymous file cannot be a bind
+/// mount's source), mounted over the kernel's, then unlinked: the mount holds the file.
+fn own_boot_id(root: &Path) -> Result<(), String> {
+    let target = at(root, "/proc/sys/kernel/random/boot_id");
+    if !target.exists() {
+        return Ok(());
+    }
+    let source = at(root, "/dev/.boot_id");
+    let id = format!("{}\n", crate::random::uuid_v4());
+    std::fs::write(&source, id).map_err(|e| err("write", &source, e))?;
+    let mounted = mounts::bind(&source, &target)
+        .and_then(|()| mounts::remount_read_only(&target, MsFlags::MS_NOSUID | MsFlags::MS_NODEV));
+    let _ = std::fs::remove_file(&source);
+    mounted
 }
 
 /// A read-only `/sys` (the sandbox's network devices only), firmware and power caps masked.
