@@ -101,6 +101,8 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
     let encoder = call.encoder();
     match method {
         "Start" | "Connect" => {
+            // The call's deadline runs from its arrival, as the process's does.
+            let deadline = call.timeout().map(|t| tokio::time::Instant::now() + t);
             let body = match call.stream_message() {
                 Ok(b) => b,
                 Err(e) => return encoder.stream_error(&e),
@@ -111,7 +113,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
                 attach(&live, &body)
             };
             match result {
-                Ok((pid, events)) => stream(encoder, pid, events, call.keepalive(), live),
+                Ok((pid, events)) => stream(encoder, pid, events, call.keepalive(), deadline, live),
                 Err(e) => encoder.stream_error(&e),
             }
         }
@@ -304,11 +306,16 @@ fn end_json(end: &EndInfo) -> Value {
 
 /// The event stream of a Start or Connect: `start`, output, keepalives when idle, `end`, and
 /// the end-stream frame. If the sandbox ends first, the stream breaks off mid-way.
+/// The events of process `pid` as a Connect stream: start, output, keepalives while idle, and
+/// its end. A call with a deadline (`Connect-Timeout-Ms`) that passes first ends as envd's
+/// does, with `deadline_exceeded` and no end event (a `Start`'s process is killed then; a
+/// `Connect`'s goes on).
 fn stream(
     encoder: connect::Encoder,
     pid: i32,
     events: mpsc::Receiver<ProcEvent>,
     keepalive: Duration,
+    deadline: Option<tokio::time::Instant>,
     live: Arc<LiveSandbox>,
 ) -> Response {
     enum Next {
@@ -325,8 +332,15 @@ fn stream(
                     encoder.envelope(&json!({ "event": { "start": { "pid": pid } } })),
                     Next::Events,
                 ),
-                Next::Events => match tokio::time::timeout(keepalive, events.recv()).await {
-                    Err(_idle) => (
+                Next::Events => match next_event(&mut events, keepalive, deadline).await {
+                    Err(Waited::DeadlinePassed) => (
+                        connect::end_stream(Some(&RpcError::new(
+                            "deadline_exceeded",
+                            "the call's Connect-Timeout-Ms passed",
+                        ))),
+                        Next::Closed,
+                    ),
+                    Err(Waited::Idle) => (
                         encoder.envelope(&json!({ "event": { "keepalive": {} } })),
                         Next::Events,
                     ),
@@ -353,6 +367,33 @@ fn stream(
         },
     );
     encoder.stream_response(Body::from_stream(super::cut_when_ended(body, live)))
+}
+
+enum Waited {
+    Idle,
+    DeadlinePassed,
+}
+
+/// The process's next event, unless `keepalive` passes first (idle) or `deadline` does; an
+/// end that comes at or after the deadline is the deadline's doing (its kill).
+async fn next_event(
+    events: &mut mpsc::Receiver<ProcEvent>,
+    keepalive: Duration,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Option<ProcEvent>, Waited> {
+    let idle_or_event = tokio::time::timeout(keepalive, events.recv());
+    let event = match deadline {
+        Some(at) => tokio::time::timeout_at(at, idle_or_event)
+            .await
+            .map_err(|_| Waited::DeadlinePassed)?,
+        None => idle_or_event.await,
+    }
+    .map_err(|_| Waited::Idle)?;
+    let late = deadline.is_some_and(|at| tokio::time::Instant::now() >= at);
+    if late && matches!(event, Some(ProcEvent::End(_))) {
+        return Err(Waited::DeadlinePassed);
+    }
+    Ok(event)
 }
 
 fn list(live: &LiveSandbox) -> Value {
