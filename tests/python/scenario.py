@@ -423,7 +423,7 @@ def _():
     return f"{size} KiB disk: {reason}"
 
 
-@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors")
+@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs")
 def _():
     from e2b_code_interpreter import Sandbox as CodeSandbox
 
@@ -435,9 +435,16 @@ def _():
     equal("".join(printed.logs.stdout), "hi\n", "stdout")
     failed = sbx.run_code("1 / 0")
     equal(failed.error.name if failed.error else None, "ZeroDivisionError", "error name")
-    ctx = sbx.create_code_context()
+    ctx = sbx.create_code_context(cwd="/root")
     sbx.run_code("y = 5", context=ctx)
     equal(sbx.run_code("y * 2", context=ctx).text, "10", "a context's state")
+    # As E2B's template: code runs as root, a DataFrame comes as `data`, a Pillow image shown
+    # as a PNG.
+    equal(sbx.run_code("import getpass, os\n(getpass.getuser(), os.getcwd())", context=ctx).text, "('root', '/root')", "user and cwd")
+    table = sbx.run_code("import pandas as pd\npd.DataFrame({'a': [1, 2]})")
+    equal(table.results[0].data, {"a": [1, 2]}, "a DataFrame's data")
+    shown = sbx.run_code("from PIL import Image\nImage.new('RGB', (4, 4)).show()")
+    equal([bool(r.png) for r in shown.results], [True], "an image shown")
 
 
 @check("network: deny-all plus a domain reaches that name only; update_network (instance and static) changes it live; get_info shows the rules")

@@ -253,8 +253,14 @@ async fn contexts_are_isolated_restartable_and_interruptible() {
         .in_context(b, "import os\n(os.getcwd(), globals().get('v'))")
         .await;
     assert_eq!(main_text(&in_b).as_deref(), Some("('/tmp', None)"));
-    let user = s.in_context(a, "import getpass\ngetpass.getuser()").await;
-    assert_eq!(main_text(&user).as_deref(), Some("user"));
+    // As E2B's kernels, started by a Jupyter server that runs as root.
+    let user = s
+        .in_context(
+            a,
+            "import getpass, os\n(getpass.getuser(), os.environ['HOME'])",
+        )
+        .await;
+    assert_eq!(main_text(&user).as_deref(), Some("('root', '/root')"));
     // The sandbox's log shows the kernels started, without the driver's source.
     let logs = s
         .envd
@@ -526,6 +532,27 @@ async fn matplotlib_and_ipython_venv() {
         assert_eq!(of_type(&html, "result")[0]["html"], "<i>h</i>");
         let syntax = s.python("1 +").await;
         assert_eq!(of_type(&syntax, "error")[0]["name"], "SyntaxError");
+        // As E2B's template: a DataFrame's columns come as `data` (dates in ISO 8601, gaps as
+        // null), and a Pillow image shown or saved to a file name comes as a PNG result.
+        let table = s
+            .python("import pandas as pd\npd.DataFrame({'a': [1, 2], 't': pd.to_datetime(['2024-01-02', None])})")
+            .await;
+        no_error(&table);
+        assert_eq!(
+            of_type(&table, "result")[0]["data"],
+            json!({"a": [1, 2], "t": ["2024-01-02T00:00:00", null]}),
+            "{table:?}"
+        );
+        let image = s
+            .python("from PIL import Image\nimage = Image.new('RGB', (4, 4))\nimage.show()\nimage.save('/tmp/i.png')\nprint('done')")
+            .await;
+        no_error(&image);
+        let pngs = of_type(&image, "result");
+        assert_eq!(pngs.len(), 2, "shown and saved: {image:?}");
+        assert!(
+            pngs.iter()
+                .all(|r| r["png"].is_string() && r["is_main_result"] == false)
+        );
         // An abandoned runaway is interrupted; the state stays.
         s.python("kept = 41").await;
         let runaway = s

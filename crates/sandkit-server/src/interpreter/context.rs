@@ -307,7 +307,8 @@ enum Outcome {
     Killed,
 }
 
-/// Starts a kernel process as `user`, with the sandbox's environment.
+/// Starts a kernel process as `root` (as E2B's template runs its Jupyter server, and with it
+/// every kernel), with the sandbox's environment.
 async fn spawn(
     live: &LiveSandbox,
     kernel: Kernel,
@@ -316,9 +317,8 @@ async fn spawn(
 ) -> Result<Session, String> {
     let user = live
         .handle
-        .user("user")
-        .or_else(|| live.handle.user("root"))
-        .ok_or("the sandbox has no user to run the context as")?;
+        .user("root")
+        .ok_or("the sandbox has no root account to run the context as")?;
     let mut env = crate::envd::process::base_env(live, &user);
     // What the sandbox's log shows instead of the driver's source.
     let label = match kernel {

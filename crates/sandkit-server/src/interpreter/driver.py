@@ -32,7 +32,8 @@ def _write_fd(fd, data):
 
 
 def _emit(msg):
-    _write_fd(1, (MARK + json.dumps(msg) + "\n").encode("utf-8", "replace"))
+    # A value JSON has no form for (a result's exotic object) is sent as its str().
+    _write_fd(1, (MARK + json.dumps(msg, default=str) + "\n").encode("utf-8", "replace"))
 
 
 def send(msg):
@@ -149,10 +150,39 @@ def _figure_png(fig):
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def e2b_data(obj):
+    """A pandas DataFrame's columns as lists (timestamps in ISO 8601, NaN as null): the `data`
+    result E2B's template gives a DataFrame. None for anything else."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(obj, pandas.DataFrame):
+        return None
+    try:
+        columns = obj.to_dict(orient="list")
+    except Exception:
+        return None
+
+    def plain(v):
+        try:
+            if pandas.isna(v):  # NaN, NaT, None
+                return None
+        except (TypeError, ValueError):  # a list or an array in a cell
+            pass
+        if isinstance(v, pandas.Timestamp):
+            return v.isoformat()
+        item = getattr(v, "item", None)
+        v = item() if callable(item) else v
+        return None if isinstance(v, float) and v in (float("inf"), float("-inf")) else v
+
+    return {str(k): [plain(v) for v in vs] for k, vs in columns.items()}
+
+
 def mime_bundle(obj):
     data = {}
     if _is_figure(obj):
         data["image/png"] = _figure_png(obj)
+    table = e2b_data(obj)
+    if table is not None:
+        data["e2b/data"] = table
     for method, mime in REPR_METHODS:
         f = getattr(obj, method, None)
         if not callable(f) or isinstance(obj, type):
@@ -308,12 +338,67 @@ def ipython_runner():
 
     png = shell.display_formatter.formatters["image/png"]
     png.for_type_by_name("matplotlib.figure", "Figure", figure_png)
+    ipython_format = shell.display_formatter.format
+
+    def format_with_data(obj, include=None, exclude=None):
+        data, metadata = ipython_format(obj, include=include, exclude=exclude)
+        table = e2b_data(obj)
+        if table is not None:
+            data["e2b/data"] = table
+        return data, metadata
+
+    shell.display_formatter.format = format_with_data
 
     def run_cell(code):
         shell.run_cell(code, store_history=True)
         show_figures()
 
     return run_cell
+
+
+class AfterImport:
+    """Runs `then(module)` once the module `name` has been imported (by the user's code)."""
+
+    def __init__(self, name, then):
+        self.name, self.then, self.finding = name, then, False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name or self.finding:
+            return None
+        self.finding = True
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.finding = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        load, then = spec.loader.exec_module, self.then
+
+        def exec_module(module):
+            load(module)
+            try:
+                then(module)
+            except Exception:
+                pass
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def pillow_displays(image_module):
+    """As E2B's template has Pillow: an image shown, or saved to a file name, is also a PNG
+    result; showing opens no viewer (there is no screen)."""
+    save = image_module.Image.save
+
+    def save_and_display(image, fp, format=None, **params):
+        if isinstance(fp, str):
+            display(image)
+        return save(image, fp, format, **params)
+
+    image_module.Image.save = save_and_display
+    image_module.Image.show = lambda image, title=None: display(image)
 
 
 def with_env(env, body):
@@ -345,6 +430,7 @@ def main():
     sys.stdout = Stream("stdout", 1)
     sys.stderr = Stream("stderr", 2)
     threading.Thread(target=_flusher, daemon=True).start()
+    sys.meta_path.insert(0, AfterImport("PIL.Image", pillow_displays))
     runner = None if os.environ.get("SANDKIT_PLAIN_PYTHON") else ipython_runner()
     runner = runner or run
     while True:
