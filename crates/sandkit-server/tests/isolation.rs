@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::envd::{Envd, start_with_sandboxes};
+use common::envd::{Envd, isolated, start_with_sandboxes};
 use common::{Api, KEY_A, start_with};
 use sandkit_server::ServerConfig;
 use serde_json::{Value, json};
@@ -390,24 +390,31 @@ async fn downloads_of_pipes_and_terminals_are_refused_at_once() {
 async fn pip_and_npm_install_local_packages() {
     let server = start_with_sandboxes().await;
     let envd = Envd::create(&server).await;
+    // An isolated sandbox has `python` for the host's `python3`, as E2B's base image has.
+    let python = if isolated(&server) {
+        "python"
+    } else {
+        "python3"
+    };
     let script = r#"set -e
 cd ~
 mkdir -p pkg/sandkit_demo js-lib app
 printf 'GREETING = "hi from pip"\n' > pkg/sandkit_demo/__init__.py
 printf 'from setuptools import setup\nsetup(name="sandkit-demo", version="1.0", packages=["sandkit_demo"])\n' > pkg/setup.py
 pip3 install --quiet --user --no-index --no-build-isolation ./pkg 2>&1 | grep -v WARNING || true
-python3 -c 'import sandkit_demo; print(sandkit_demo.GREETING)'
+PYTHON -c 'import sandkit_demo; print(sandkit_demo.GREETING)'
 printf '{"name":"js-lib","version":"1.0.0","main":"index.js"}' > js-lib/package.json
 printf 'module.exports = "hi from npm"\n' > js-lib/index.js
 cd app && printf '{"name":"app","version":"1.0.0"}' > package.json
 npm install --offline --no-audit --no-fund --loglevel=error ../js-lib > /dev/null
 node -e 'console.log(require("js-lib"))'
-"#;
+"#
+    .replace("PYTHON", python);
     let (out, end) = envd
         .run_as(
             "user",
             "/bin/bash",
-            &["-c", script],
+            &["-c", &script],
             json!({}),
             Duration::from_secs(120),
         )

@@ -170,6 +170,10 @@ fn build_default(dir: &Path, host: &Path) -> std::io::Result<Template> {
         if hidden > 0 {
             lowers.push(mask);
         }
+        let additions = dir.join("additions").join(tree);
+        if *tree == "usr" && add_python_command(&source, &additions)? {
+            lowers.push(additions);
+        }
         lowers.push(source);
         layers.push(Layer {
             target: format!("/{tree}"),
@@ -180,6 +184,27 @@ fn build_default(dir: &Path, host: &Path) -> std::io::Result<Template> {
         layers,
         host_accounts: true,
     })
+}
+
+/// `python` for `python3` where the host has only the latter, as E2B's base image has it (code
+/// written for E2B calls `python`): a link in `local/bin` of an extra layer over `usr`.
+/// Whether one was made.
+fn add_python_command(usr: &Path, additions: &Path) -> std::io::Result<bool> {
+    let exists = |p: &str| std::fs::symlink_metadata(usr.join(p)).is_ok();
+    if !exists("bin/python3") || exists("bin/python") || exists("local/bin/python") {
+        return Ok(false);
+    }
+    let bin = additions.join("local/bin");
+    std::fs::create_dir_all(&bin)?;
+    for dir in [
+        additions.to_path_buf(),
+        additions.join("local"),
+        bin.clone(),
+    ] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python"))?;
+    Ok(true)
 }
 
 /// The directories of a fresh root. Owners are inside ids (the layer is id-mapped per
@@ -399,6 +424,7 @@ mod tests {
         .unwrap();
         file(&host.join("etc/ssl/certs/ca.pem"), 0o644);
         file(&host.join("usr/bin/tool"), 0o711);
+        file(&host.join("usr/bin/python3"), 0o755);
         file(&host.join("usr/lib/python3.11/EXTERNALLY-MANAGED"), 0o644);
         file(&host.join("var/lib/dpkg/status"), 0o644);
         file(&host.join("var/lib/postgresql/data"), 0o644);
@@ -449,6 +475,20 @@ mod tests {
             !usr.lowers[0].join("bin/tool").exists(),
             "runnable files stay"
         );
+        // `python` for the host's `python3`, in a layer between the mask and the host's /usr.
+        assert_eq!(usr.lowers.len(), 3, "{:?}", usr.lowers);
+        assert_eq!(
+            std::fs::read_link(usr.lowers[1].join("local/bin/python")).unwrap(),
+            Path::new("/usr/bin/python3")
+        );
+        let with_python = temp("with-python");
+        file(&with_python.join("bin/python3"), 0o755);
+        file(&with_python.join("bin/python"), 0o755);
+        let none = temp("no-additions");
+        assert!(!add_python_command(&with_python, &none).unwrap());
+        assert!(!none.join("local").exists());
+        std::fs::remove_dir_all(&with_python).unwrap();
+        std::fs::remove_dir_all(&none).unwrap();
 
         // Building again replaces the old one.
         assert_eq!(build_default(&out, &host).unwrap(), t);
