@@ -96,6 +96,9 @@ function buildCases({ Sandbox, conn, main, run, made }) {
   add('create', 'secure a string', 'secure must be a boolean, got string', () => create({ secure: 'yes' }))
   add('create', 'allowInternetAccess a number', 'allowInternetAccess must be a boolean, got number', () => create({ allowInternetAccess: 1 }))
   add('create', 'autoPause a string', 'autoPause must be a boolean, got string', () => create({ autoPause: 'true' }))
+  // What sandkit does not do: refused before a sandbox is made without it.
+  add('create', 'mcp servers (no MCP gateway)', 'mcp is not supported', () => create({ mcp: { github: {} } }))
+  add('create', 'volumeMounts (no volumes)', 'volumeMounts is not supported', () => create({ volumeMounts: [{ name: 'v', path: '/data' }] }))
   add('create', 'lifecycle a string', 'lifecycle', () => create({ lifecycle: 'pause' }))
   add('create', "lifecycle.onTimeout 'explode'", 'onTimeout', () => create({ lifecycle: { onTimeout: 'explode' } }))
   add('create', 'apiKey a number', 'apiKey', () => create({ apiKey: 42 }))
@@ -277,6 +280,8 @@ const E2B_DIFFERS = {
   'commands.run requestTimeoutMs -1': "e2b hands it to the daemon protocol's client as the call's timeout, which has passed already: a TimeoutError, not InvalidArgumentError",
   'files.read requestTimeoutMs a string': TIMER,
   'files.list requestTimeoutMs NaN': ACCEPTED + ' (NaN leaves the call without a timeout)',
+  'create mcp servers (no MCP gateway)': 'e2b sends it: sandkitd refuses it (SandboxError 400); against E2B it would start an MCP gateway',
+  'create volumeMounts (no volumes)': 'e2b sends it: sandkitd refuses it (SandboxError 400); against E2B it would mount the volume',
   'create metadata an array': SENT,
   'create metadata a frozen array': SENT,
   'create metadata a number': SENT,

@@ -382,6 +382,15 @@ impl CommandHandle {
             .race(runtime, self.stream.next_message())
             .await
             .unwrap_or_else(|| Err(deadline_error()))
+            // The daemon ends the call with `deadline_exceeded` when the same timeout runs out
+            // on its clock, which started a little after ours: the same error, whoever is first.
+            .map_err(|e| {
+                if e.message().starts_with("[deadline_exceeded]") {
+                    deadline_error()
+                } else {
+                    e
+                }
+            })
     }
 
     pub fn pid(&self) -> u32 {

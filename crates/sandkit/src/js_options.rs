@@ -287,8 +287,23 @@ pub fn list_opts(opts: &JsAny) -> Result<ListOpts> {
 
 /// `SandboxOpts`, the argument `what` (`opts`, or `templateOrOpts` when the options come
 /// first); `template` (given positionally) wins over `opts.template`.
+/// Options of the official SDK's create that sandkit does not carry out, and why: refused, so
+/// that no sandbox is made without what was asked of it.
+const UNSERVED_CREATE_OPTIONS: &[(&str, &str)] = &[
+    ("mcp", "sandkit has no MCP gateway"),
+    ("volumeMounts", "sandkit has no volumes"),
+];
+
 pub fn create_opts(template: Option<String>, opts: &JsAny, what: &str) -> Result<SandboxOpts> {
     let o = Fields::of(opts, what)?;
+    for (key, why) in UNSERVED_CREATE_OPTIONS {
+        let empty = matches!(o.get(key), Some(JsAny::Array(items)) if items.is_empty());
+        if o.get(key).is_some() && !empty {
+            return Err(Error::invalid_argument(format!(
+                "{key} is not supported: {why}"
+            )));
+        }
+    }
     let lifecycle = o.object("lifecycle")?;
     let lifecycle = lifecycle.as_ref();
     let given = lifecycle.map(read_on_timeout).transpose()?.flatten();
@@ -621,6 +636,33 @@ mod tests {
 
     fn message(e: Error) -> String {
         e.to_string()
+    }
+
+    #[test]
+    fn create_refuses_what_sandkit_cannot_do_and_names_it() {
+        let opts = |key: &str, value: JsAny| JsAny::Object(vec![(key.into(), value)]);
+        let mcp = opts(
+            "mcp",
+            JsAny::Object(vec![("github".into(), JsAny::Object(vec![]))]),
+        );
+        assert_eq!(
+            message(create_opts(None, &mcp, "opts").unwrap_err()),
+            "mcp is not supported: sandkit has no MCP gateway"
+        );
+        let mounts = opts("volumeMounts", JsAny::Array(vec![JsAny::Null]));
+        assert!(
+            message(create_opts(None, &mounts, "opts").unwrap_err()).starts_with("volumeMounts")
+        );
+        // Nothing asked for: nothing refused.
+        for (key, value) in [
+            ("mcp", JsAny::Undefined),
+            ("volumeMounts", JsAny::Array(vec![])),
+        ] {
+            assert!(
+                create_opts(None, &opts(key, value), "opts").is_ok(),
+                "{key}"
+            );
+        }
     }
 
     #[test]
