@@ -68,6 +68,21 @@ for (const [how, args] of Object.entries(programs)) {
   }
 }
 
+// Configured by the environment only, as the addon and the `e2b` package read it.
+await check("import 'sandkit' without an addon, with only E2B_API_KEY, E2B_API_URL and E2B_SANDBOX_URL set: the wasm build reads them", async () => {
+  const program = `import { Sandbox } from 'sandkit'
+    const s = await Sandbox.create()
+    console.log(JSON.stringify({ out: (await s.commands.run('echo from env')).stdout, killed: await s.kill() }))`
+  const { code, stdout, stderr } = await run(['--input-type=module', '-e', program], {
+    E2B_API_KEY: server.apiKey,
+    E2B_API_URL: server.apiUrl,
+    E2B_SANDBOX_URL: server.sandboxUrl,
+  })
+  if (code !== 0) throw new Error(`exit ${code}: ${stderr}`)
+  const got = JSON.parse(stdout.trim().split('\n').pop())
+  if (got.out !== 'from env\n' || got.killed !== true) throw new Error(`got ${stdout}`)
+})
+
 // SANDKIT_WASM=1 where the addon would load: the checkout's own entries, with its build in
 // js/native/, must load no .node file and run on the wasm build.
 const entries = {

@@ -26,7 +26,7 @@ pub use paginator::SandboxPaginator;
 pub use sandbox::Sandbox;
 
 use js_sys::Reflect;
-use sandkit::config::NoEnv;
+use sandkit::config::{Env, NoEnv};
 use sandkit::runtime::JsRuntime;
 use sandkit::transport::FetchTransport;
 use sandkit::{Client, Platform};
@@ -46,8 +46,29 @@ fn member(obj: &JsValue, key: &str) -> JsValue {
     }
 }
 
+/// The runtime's `process.env` (Node, Bun, Deno's Node globals, Workers with `nodejs_compat`),
+/// its variables read when asked for: the wasm build in Node (where no addon fits) takes
+/// `E2B_API_KEY` and the rest as the addon does.
+struct ProcessEnvOfJs;
+
+// It holds no JavaScript object (that is a thread-local, and the module has one thread).
+unsafe impl Sync for ProcessEnvOfJs {}
+unsafe impl Send for ProcessEnvOfJs {}
+
+thread_local! {
+    /// `process.env`, found once: the object stays the same, its variables are read live.
+    static PROCESS_ENV: JsValue = member(&global("process"), "env");
+}
+
+impl Env for ProcessEnvOfJs {
+    fn var(&self, name: &str) -> Option<String> {
+        PROCESS_ENV.with(|env| member(env, name).as_string())
+    }
+}
+
 /// Runs once, when the module is instantiated (`initSync` or `init`): installs the client
-/// every call uses, with the runtime's `fetch` and no environment variables.
+/// every call uses, with the runtime's `fetch`, and `process.env` where there is one outside a
+/// browser (a page has no environment of its own; a bundler's stand-in is not one).
 #[wasm_bindgen(start, private)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
@@ -69,12 +90,17 @@ fn start() {
         // every runtime without a window that is not Node.
         "wasm-worker"
     };
-    Client::set_shared(Client::new(
-        FetchTransport { is_browser },
-        JsRuntime,
-        NoEnv,
-        Platform::new(label, is_browser),
-    ));
+    let platform = Platform::new(label, is_browser);
+    Client::set_shared(if is_browser {
+        Client::new(FetchTransport { is_browser }, JsRuntime, NoEnv, platform)
+    } else {
+        Client::new(
+            FetchTransport { is_browser },
+            JsRuntime,
+            ProcessEnvOfJs,
+            platform,
+        )
+    });
 }
 
 /// `Symbol.for(PANIC_KEY)` on the global object holds the last panic's message.

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 const TYPES: &str = r#"
 /** Connection options of the calls that act on one sandbox. */
 export interface SandboxApiOpts {
-  /** Required: there is no environment to read `E2B_API_KEY` from. */
+  /** Default `E2B_API_KEY` where the runtime has a `process.env` (not in browsers). */
   apiKey?: string;
   /** Default `https://api.<domain>`. */
   apiUrl?: string;
