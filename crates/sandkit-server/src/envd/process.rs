@@ -305,11 +305,10 @@ fn end_json(end: &EndInfo) -> Value {
 }
 
 /// The event stream of a Start or Connect: `start`, output, keepalives when idle, `end`, and
-/// the end-stream frame. If the sandbox ends first, the stream breaks off mid-way.
-/// The events of process `pid` as a Connect stream: start, output, keepalives while idle, and
-/// its end. A call with a deadline (`Connect-Timeout-Ms`) that passes first ends as envd's
-/// does, with `deadline_exceeded` and no end event (a `Start`'s process is killed then; a
-/// `Connect`'s goes on).
+/// the end-stream frame. If the sandbox ends first, the stream breaks off mid-way. A call
+/// whose deadline (`Connect-Timeout-Ms`) passes first ends as envd's does, with
+/// `deadline_exceeded` and no end event (a `Start`'s process is killed then; a `Connect`'s
+/// goes on).
 fn stream(
     encoder: connect::Encoder,
     pid: i32,
