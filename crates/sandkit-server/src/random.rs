@@ -31,17 +31,24 @@ pub fn hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A random UUID (version 4), as the kernel writes a boot id.
+/// A random UUID (version 4): a boot id, a context id.
 pub fn uuid_v4() -> String {
-    let h = hex(16);
-    let variant = ["8", "9", "a", "b"][usize::from(h.as_bytes()[16] % 4)];
+    let mut h = hex(16).into_bytes();
+    h[12] = b'4';
+    h[16] = b"89ab"[usize::from(h[16] % 4)];
+    hyphenated(&String::from_utf8(h).unwrap_or_default())
+}
+
+/// 32 hex digits in a UUID's `8-4-4-4-12` groups.
+pub fn hyphenated(h: &str) -> String {
+    let group = |r: std::ops::Range<usize>| h.get(r).unwrap_or_default();
     format!(
-        "{}-{}-4{}-{variant}{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
+        "{}-{}-{}-{}-{}",
+        group(0..8),
+        group(8..12),
+        group(12..16),
+        group(16..20),
+        group(20..32)
     )
 }
 

@@ -102,15 +102,7 @@ fn build_id(name: &str) -> String {
         .fold(OFFSET, |h, b| (h ^ u128::from(b)).wrapping_mul(PRIME));
     // Version 8 in bits 76..80, variant 0b10 in bits 62..64.
     let uuid = (hash & !(0xf << 76) & !(0b11 << 62)) | (0x8 << 76) | (0b10 << 62);
-    let h = format!("{uuid:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::random::hyphenated(&format!("{uuid:032x}"))
 }
 
 #[cfg(test)]

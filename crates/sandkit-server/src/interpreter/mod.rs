@@ -263,7 +263,8 @@ async fn create_locked(
     }
     let cwd = crate::envd::process::resolve_path(&cwd, "/home/user");
     let ctx = Arc::new(Context::new(
-        uuid_like(),
+        // A UUID, as Jupyter's kernel ids are.
+        crate::random::uuid_v4(),
         language,
         cwd,
         kernel,
@@ -284,19 +285,6 @@ async fn create_locked(
 
 fn describe(ctx: &Context) -> serde_json::Value {
     serde_json::json!({ "id": ctx.id, "language": ctx.language, "cwd": ctx.cwd })
-}
-
-/// A random id in the form of a UUID, as Jupyter's kernel ids are.
-fn uuid_like() -> String {
-    let h = crate::random::hex(16);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 async fn json_body<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, Response> {
