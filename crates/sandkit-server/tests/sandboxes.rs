@@ -2,18 +2,11 @@
 
 mod common;
 
-use common::{Api, KEY_A, millis, start_server, start_with};
+use common::{Api, KEY_A, millis, now_ms, start_server, start_with};
 use reqwest::Method;
 use sandkit_server::ServerConfig;
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use std::time::Duration;
 
 fn is_id(v: &Value) -> bool {
     let s = v.as_str().unwrap_or("");

@@ -2,17 +2,9 @@
 
 mod common;
 
-use common::{Api, KEY_A, KEY_B, millis, start_with};
+use common::{Api, KEY_A, KEY_B, millis, now_ms, start_with};
 use sandkit_server::ServerConfig;
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// `8-4-4-4-12` lowercase hex digits.
 fn is_uuid(s: &str) -> bool {

@@ -211,6 +211,14 @@ pub fn metadata_query(pairs: &[(&str, &str)]) -> String {
 }
 
 /// RFC 3339 → Unix milliseconds.
+/// The wall clock now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 pub fn millis(v: &Value) -> i64 {
     sandkit::wire::time::parse_rfc3339_millis(v.as_str().expect("a timestamp")).expect("RFC 3339")
 }
