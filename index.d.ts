@@ -56,6 +56,11 @@ export declare class FileWriter {
 /** A started process. Output is pulled with `nextOutput()` until it returns `null`. */
 export declare class ProcessHandle {
   get pid(): number
+  /**
+   * Lets the connection go; the process goes on. A pending or later read fails unless
+   * the process had already ended.
+   */
+  disconnect(): void
   nextOutput(): Promise<ProcessOutput | null>
   wait(): Promise<ProcessResult>
 }
@@ -930,6 +935,9 @@ export declare class CommandHandle {
   wait(): Promise<CommandResult>
   /** SIGKILL: `false` if it had already ended. */
   kill(): Promise<boolean>
+  /** Stops following it; it goes on running (`connect(pid)` follows it again). No callback
+   * fires after this returns, and `wait()` fails unless it had already ended. */
+  disconnect(): Promise<void>
   sendStdin(data: string | Uint8Array): Promise<void>
   closeStdin(): Promise<void>
 }

@@ -536,6 +536,9 @@ export declare class CommandHandle {
   wait(): Promise<CommandResult>
   /** SIGKILL: `false` if it had already ended. */
   kill(): Promise<boolean>
+  /** Stops following it; it goes on running (`connect(pid)` follows it again). No callback
+   * fires after this returns, and `wait()` fails unless it had already ended. */
+  disconnect(): Promise<void>
   sendStdin(data: string | Uint8Array): Promise<void>
   closeStdin(): Promise<void>
 }

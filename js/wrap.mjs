@@ -477,10 +477,13 @@ class TextSink {
  */
 class CommandHandle {
   #sandbox
+  #raw
   #done
+  #disconnected = false
   #out = { stdout: new TextSink(), stderr: new TextSink() }
   constructor(sandbox, raw, { onStdout, onStderr, onPty } = {}) {
     this.#sandbox = sandbox
+    this.#raw = raw
     this.pid = raw.pid
     this.exitCode = undefined
     this.error = undefined
@@ -492,7 +495,8 @@ class CommandHandle {
   async #pump(raw, onStdout, onStderr, onPty) {
     for (;;) {
       const out = await raw.nextOutput()
-      if (!out) break
+      // Checked after every wait, so that nothing reaches a callback once disconnect() returned.
+      if (!out || this.#disconnected) break
       if (out.stream === 'pty') {
         if (onPty) await onPty(out.data)
         continue
@@ -536,6 +540,13 @@ class CommandHandle {
   /** Kills the command (SIGKILL): `false` if it had already ended. */
   kill() {
     return this.#sandbox.commandsKill(this.pid)
+  }
+
+  /** Stops following the command, which goes on running (`connect(pid)` follows it again):
+   * no callback fires after this returns, and `wait()` fails unless the command had ended. */
+  async disconnect() {
+    this.#disconnected = true
+    this.#raw.disconnect()
   }
 
   sendStdin(data) {

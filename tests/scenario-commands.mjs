@@ -203,6 +203,36 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assertEqual(out.join(''), 'later\n', 'onStdout')
     })
 
+    await step('commands: disconnect() stops the callbacks at once and fails wait(); the command goes on and connect() follows it', async () => {
+      const seen = []
+      const h = await a.commands.run('echo first; read line; echo "got $line"; sleep 0.2; echo last', {
+        background: true,
+        stdin: true,
+        onStdout: (d) => seen.push(d),
+      })
+      for (let i = 0; i < 200 && !seen.join('').includes('first'); i++) await sleep(25)
+      assertEqual(seen.join(''), 'first\n', 'output before disconnect')
+      // The command is idle (it reads stdin): disconnect() must not wait for an event.
+      await h.disconnect()
+      await expectError(() => h.wait(), { Class: errors.SandboxError, className: 'SandboxError', what: 'wait after disconnect' })
+      const listed = (await a.commands.list()).some((p) => p.pid === h.pid)
+      assertEqual(listed, true, 'the command is still listed after disconnect')
+      const again = []
+      const h2 = await a.commands.connect(h.pid, { onStdout: (d) => again.push(d) })
+      await a.commands.sendStdin(h.pid, 'x\n')
+      const r = await h2.wait()
+      assertEqual(r.exitCode, 0, 'exitCode through the new handle')
+      assertEqual(again.join(''), 'got x\nlast\n', 'output through the new handle')
+      assertEqual(seen.join(''), 'first\n', 'what the disconnected handle\'s callback got')
+    })
+
+    await step('commands: disconnect() after the end keeps the result', async () => {
+      const h = await a.commands.run('echo over', { background: true })
+      const r = await h.wait()
+      await h.disconnect()
+      assertEqual((await h.wait()).stdout, r.stdout, 'wait after the end and a disconnect')
+    })
+
     await step('isolation: sandbox B cannot read A\'s files or see or signal A\'s processes', async () => {
       const b = await create()
       await a.commands.run('echo secret > ~/a-secret.txt && echo t > /tmp/a-tmp')

@@ -103,6 +103,21 @@ export async function runPtyScenario({ errors, a, step, expectError, exitError }
     assertEqual(await a.pty.kill(h.pid), false, 'kill again')
   })
 
+  await step('pty: disconnect() leaves the terminal running; connect() follows it again', async () => {
+    const first = terminalOutput()
+    const h = await a.pty.create({ cols: 80, rows: 24, onData: first.onData, envs: { PTY_FOO: 'bar' } })
+    await a.pty.sendInput(h.pid, keys('echo "A=$PTY_FOO"\n'))
+    await first.waitFor('A=bar')
+    await h.disconnect()
+    const before = first.text
+    const second = terminalOutput()
+    const h2 = await a.pty.connect(h.pid, { onData: second.onData })
+    await a.pty.sendInput(h.pid, keys('echo "B=$PTY_FOO"; exit\n'))
+    await second.waitFor('B=bar')
+    assertEqual((await h2.wait()).exitCode, 0, 'exitCode through the new handle')
+    assertEqual(first.text, before, 'what the disconnected handle got after disconnect')
+  })
+
   await step('pty: the daemon refuses stdin calls for a terminal and terminal calls for a plain command, with envd\'s words', async () => {
     const sandboxError = { Class: errors.SandboxError, className: 'SandboxError' }
     const h = await a.pty.create({ cols: 80, rows: 24, onData: () => {} })

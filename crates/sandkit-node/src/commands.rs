@@ -55,6 +55,8 @@ pub fn listing(p: sandkit::commands::ProcessInfo) -> ProcessListing {
 pub struct ProcessHandle {
     pid: u32,
     inner: Arc<Mutex<Option<sandkit::commands::CommandHandle>>>,
+    // Kept outside the lock, which a pending read holds.
+    disconnect: sandkit::CancelHandle,
 }
 
 impl ProcessHandle {
@@ -63,6 +65,7 @@ impl ProcessHandle {
         h.discard_output();
         ProcessHandle {
             pid: h.pid(),
+            disconnect: h.disconnector(),
             inner: Arc::new(Mutex::new(Some(h))),
         }
     }
@@ -80,6 +83,13 @@ impl ProcessHandle {
     #[napi(getter)]
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Lets the connection go; the process goes on. A pending or later read fails unless
+    /// the process had already ended.
+    #[napi]
+    pub fn disconnect(&self) {
+        self.disconnect.cancel()
     }
 
     #[napi]

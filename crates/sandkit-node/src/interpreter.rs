@@ -78,7 +78,7 @@ fn context(c: sandkit::interpreter::CodeContext) -> CodeContext {
 #[napi]
 pub struct CodeRun {
     inner: Arc<Mutex<sandkit::interpreter::CodeRun>>,
-    cancel: sandkit::interpreter::CancelHandle,
+    cancel: sandkit::CancelHandle,
 }
 
 #[napi]

@@ -51,6 +51,8 @@ pub struct ProcessHandle {
     pid: u32,
     // Taken out while a call is in flight and put back after: never borrowed across an await.
     inner: Rc<RefCell<Option<Box<sandkit::commands::CommandHandle>>>>,
+    // Kept outside `inner`, which a pending read has taken out.
+    disconnect: sandkit::CancelHandle,
 }
 
 impl ProcessHandle {
@@ -59,6 +61,7 @@ impl ProcessHandle {
         h.discard_output();
         ProcessHandle {
             pid: h.pid(),
+            disconnect: h.disconnector(),
             inner: Rc::new(RefCell::new(Some(Box::new(h)))),
         }
     }
@@ -69,6 +72,12 @@ impl ProcessHandle {
     #[wasm_bindgen(getter)]
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Lets the connection go; the process goes on. A pending or later read fails unless
+    /// the process had already ended.
+    pub fn disconnect(&self) {
+        self.disconnect.cancel()
     }
 
     /// The next piece of output; `null` once the process has ended.

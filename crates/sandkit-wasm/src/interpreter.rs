@@ -66,7 +66,7 @@ fn gone() -> sandkit::Error {
 pub struct CodeRun {
     // Taken out while a call is in flight and put back after: never borrowed across an await.
     inner: Rc<RefCell<Option<Box<sandkit::interpreter::CodeRun>>>>,
-    cancel: sandkit::interpreter::CancelHandle,
+    cancel: sandkit::CancelHandle,
 }
 
 #[wasm_bindgen]

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::cancel::CancelHandle;
 use crate::envd::connect::{Codec, Context};
 use crate::envd::proto::{self, Event};
 use crate::envd::{Envd, MessageStream};
@@ -22,7 +23,9 @@ use crate::utf8_pieces::Utf8Pieces;
 use crate::wire::base64;
 use bytes::Bytes;
 use futures_util::FutureExt;
+use futures_util::future::{Either, select};
 use std::collections::BTreeMap;
+use std::pin::pin;
 use std::time::Duration;
 
 /// What the official SDK waits for a command by default.
@@ -337,6 +340,8 @@ pub struct CommandHandle {
     pending: Option<Result<Output>>,
     /// [`Self::next_output_text`]'s decoders of stdout and stderr.
     text: [Utf8Pieces; 2],
+    /// Stops the reading from elsewhere ([`Self::disconnector`]); the process goes on.
+    disconnect: CancelHandle,
 }
 
 impl std::fmt::Debug for CommandHandle {
@@ -369,11 +374,41 @@ impl CommandHandle {
             keep_output: true,
             pending: None,
             text: Default::default(),
+            disconnect: CancelHandle::default(),
         })
     }
 
-    /// The next message, or a timeout error once the deadline has passed.
+    /// The next message; an error once the deadline has passed or the handle was
+    /// disconnected.
     async fn next_message(&mut self) -> Result<Option<Bytes>> {
+        let disconnect = self.disconnect.clone();
+        let read = if disconnect.is_cancelled() {
+            None
+        } else {
+            match select(pin!(self.next_message_in_time()), disconnect.cancelled()).await {
+                Either::Left((read, _)) => Some(read),
+                Either::Right(_) => None,
+            }
+        };
+        match read {
+            Some(read) => read,
+            None => {
+                // Let the connection go now: the daemon then stops sending, and the process
+                // goes on.
+                self.stream.close();
+                Err(Error::new(
+                    ErrorKind::Sandbox,
+                    format!(
+                        "disconnected from process {} before it ended; it is still running (connect to it again to follow it)",
+                        self.pid
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The next message, or a timeout error once the deadline has passed.
+    async fn next_message_in_time(&mut self) -> Result<Option<Bytes>> {
         let Some(deadline) = &mut self.deadline else {
             return self.stream.next_message().await;
         };
@@ -395,6 +430,14 @@ impl CommandHandle {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// What disconnects this handle from elsewhere (another task, or a binding's caller
+    /// while a read is pending): the connection is let go, the process goes on, and the
+    /// read under way or the next fails unless the end had already come. The official
+    /// package's `CommandHandle.disconnect()`.
+    pub fn disconnector(&self) -> CancelHandle {
+        self.disconnect.clone()
     }
 
     /// The next piece of output; `None` once the process has ended (then [`Self::wait`]

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod api;
+pub mod cancel;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -50,6 +51,7 @@ pub mod utf8_pieces;
 pub mod wire;
 
 pub use api::ListOrder;
+pub use cancel::CancelHandle;
 pub use client::{Client, Platform};
 pub use config::{ConnectionConfig, ConnectionOpts};
 pub use error::{CommandOutcome, Error, ErrorKind, Result};

@@ -281,6 +281,42 @@ async fn output_as_text_is_decoded_across_pieces() {
     server.shutdown().await;
 }
 
+/// A disconnect from another task ends the read pending on an idle command at once; the
+/// process goes on, and a new connection follows it to its end.
+#[tokio::test]
+async fn a_disconnect_ends_the_pending_read_and_leaves_the_process_running() {
+    let server = start_server_with_sandboxes().await;
+    let sandbox = Sandbox::create(opts(&server.url())).await.unwrap();
+    let mut h = sandbox
+        .commands()
+        .spawn("echo first; sleep 1; echo last", RunOpts::default())
+        .await
+        .unwrap();
+    let pid = h.pid();
+    let first = h.next_output().await.unwrap();
+    assert!(matches!(first, Some(Output::Stdout(b)) if &b[..] == b"first\n"));
+    let disconnect = h.disconnector();
+    let reading = tokio::spawn(async move {
+        let read = h.next_output().await;
+        (read, h)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    disconnect.cancel();
+    let (read, h) = tokio::time::timeout(Duration::from_millis(500), reading)
+        .await
+        .expect("the pending read outlived the disconnect")
+        .unwrap();
+    let e = read.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Sandbox, "{e}");
+    assert!(e.message().contains("still running"), "{e}");
+    assert_eq!(h.wait().await.unwrap_err().kind(), ErrorKind::Sandbox);
+    let again = sandbox.commands().connect(pid, None).await.unwrap();
+    let r = again.wait().await.unwrap();
+    assert_eq!((r.exit_code, r.stdout.as_str()), (0, "last\n"));
+    sandbox.kill().await.unwrap();
+    server.shutdown().await;
+}
+
 /// A sandbox killed under a running command: its stream is cut and `/health` answers 502, so
 /// the command fails as the official SDK reports it, with a `TimeoutError`.
 #[tokio::test]

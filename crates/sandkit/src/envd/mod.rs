@@ -472,6 +472,12 @@ impl MessageStream {
         })
     }
 
+    /// Lets the connection go: no more messages are read.
+    pub(crate) fn close(&mut self) {
+        self.done = true;
+        self.body = Box::pin(futures_util::stream::empty());
+    }
+
     /// The next message; `None` after a clean end of stream.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>> {
         loop {

@@ -5,6 +5,7 @@
 
 pub mod stream;
 
+use crate::cancel::CancelHandle;
 use crate::config::ConnectionConfig;
 use crate::envd::{Envd, daemon_url_on};
 use crate::error::{Error, ErrorKind, Result};
@@ -543,44 +544,6 @@ enum Read {
     Chunk(Option<std::result::Result<Bytes, TransportError>>),
     Cancelled,
     TimedOut,
-}
-
-/// Cancels a [`CodeRun`] from another task or thread.
-#[derive(Debug, Clone, Default)]
-pub struct CancelHandle {
-    state: std::sync::Arc<CancelState>,
-}
-
-#[derive(Debug, Default)]
-struct CancelState {
-    cancelled: std::sync::atomic::AtomicBool,
-    waker: futures_util::task::AtomicWaker,
-}
-
-impl CancelHandle {
-    /// Ends the execution's reading: the read under way (or the next) fails.
-    pub fn cancel(&self) {
-        self.state
-            .cancelled
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.state.waker.wake();
-    }
-
-    /// Resolves once [`CancelHandle::cancel`] was called.
-    fn cancelled(&self) -> impl std::future::Future<Output = ()> + Unpin + '_ {
-        futures_util::future::poll_fn(move |cx| {
-            self.state.waker.register(cx.waker());
-            if self
-                .state
-                .cancelled
-                .load(std::sync::atomic::Ordering::Acquire)
-            {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-    }
 }
 
 impl CodeRun {
