@@ -44,7 +44,7 @@ export async function runDaemonConformance({ Sandbox, errors, conn, config, a, c
       const results = []
       for (let i = 0; i < 10; i++) {
         try {
-          await a.files.write('/root/not-yours.bin', data)
+          await a.files.write('/home/user', data)
           results.push('written')
         } catch (err) {
           const typed = err instanceof errors.SandboxError && !/fetch failed|EPIPE|ECONNRESET|terminated|network/i.test(err.message)
@@ -58,10 +58,26 @@ export async function runDaemonConformance({ Sandbox, errors, conn, config, a, c
   }
 
   await step('files: a failed upload leaves the file it would have replaced untouched', async () => {
-    await a.files.write('/home/user/keep.txt', 'kept')
-    await a.commands.run('chmod 444 /home/user/keep.txt')
-    await expectError(() => a.files.write('/home/user/keep.txt', 'replaced'), { Class: errors.SandboxError, className: 'SandboxError', what: 'write to a read-only file' })
-    assertEqual(await a.files.read('/home/user/keep.txt'), 'kept', 'content')
+    // A running program cannot be written to (ETXTBSY), not even by root.
+    const busy = await a.commands.run('cp /bin/sleep /home/user/busy && exec /home/user/busy 60', { background: true })
+    try {
+      await a.commands.run('for i in $(seq 50); do pgrep -x busy && exit; sleep 0.1; done; exit 1')
+      await expectError(() => a.files.write('/home/user/busy', 'replaced'), { Class: errors.SandboxError, className: 'SandboxError', what: 'write to a running program' })
+      await a.commands.run('cmp /bin/sleep /home/user/busy')
+    } finally {
+      await busy.kill()
+    }
+  })
+
+  await step('files: calls act with root\'s rights, as envd\'s, and what they write or make is the user\'s', async () => {
+    await a.commands.run('echo old > /etc/ro.conf && chmod 444 /etc/ro.conf', { user: 'root' })
+    await a.files.write('/etc/ro.conf', 'new')
+    await a.files.write('/app/src/main.py', 'print(1)')
+    assertEqual(await a.files.makeDir('/root/made'), true, 'makeDir in /root')
+    const r = await a.commands.run('cat /etc/ro.conf; stat -c "%n %U %a" /etc/ro.conf /app /app/src/main.py /root/made', { user: 'root' })
+    assertEqual(r.stdout, 'new/etc/ro.conf user 444\n/app user 755\n/app/src/main.py user 644\n/root/made user 755\n', 'contents and owners')
+    await a.files.remove('/app')
+    assertEqual(await a.files.exists('/app'), false, '/app after remove')
   })
 
   await step('files: removing a path that does not exist succeeds, as envd\'s does', async () => {
@@ -178,10 +194,11 @@ export async function runDaemonConformance({ Sandbox, errors, conn, config, a, c
       assertEqual((await s.files.getInfo('/srv/crew')).group, 'crew', "a group's name, from the sandbox's /etc/group")
       await s.files.write('notes.txt', 'hi', { user: 'ada' })
       assertEqual((await s.commands.run('cat /home/ada/notes.txt')).stdout, 'hi', 'a relative path is in the account’s own home')
-      // `user` is not in the group until it joins, and then is at once.
-      await expectError(() => s.files.makeDir('/srv/crew/by-user'), { Class: errors.SandboxError, className: 'SandboxError', what: 'makeDir outside the group' })
+      // `user` is not in the group until it joins, and then is at once (for its commands: the
+      // file calls act with root's rights, as envd's).
+      await expectError(() => s.commands.run('mkdir /srv/crew/by-user'), { Class: errors.CommandExitError, className: 'CommandExitError', what: 'mkdir outside the group' })
       await s.commands.run('usermod -aG crew user', { user: 'root' })
-      assertEqual(await s.files.makeDir('/srv/crew/by-user'), true, 'makeDir once in the group')
+      await s.commands.run('mkdir /srv/crew/by-user')
       return (await s.commands.run("stat -c '%n %U:%G' /srv/crew/*")).stdout.trim().replace(/\n/g, ', ')
     } finally {
       await s.kill().catch(() => {})

@@ -1,7 +1,8 @@
 //! `/files` extras against a real sandbox: gzipped uploads (raw and multipart), gzipped
-//! downloads, and single byte ranges; and the filesystem RPCs that change names (MakeDir, Move,
-//! Remove) checked against the calling user's permissions; accounts and groups made in the
-//! sandbox itself, for commands, uploads, the filesystem RPCs and file entries.
+//! downloads, and single byte ranges; the filesystem RPCs that change names (MakeDir, Move,
+//! Remove) and uploads acting with root's rights, as envd's, and giving the user what they
+//! make; accounts and groups made in the sandbox itself, for commands, uploads, the
+//! filesystem RPCs and file entries.
 
 mod common;
 
@@ -271,19 +272,24 @@ async fn gzip_both_ways_and_byte_ranges() {
     server.shutdown().await;
 }
 
+/// As envd's, the file calls act with root's rights whoever the caller names: the user only
+/// decides where relative paths resolve and who owns what is made or written.
 #[tokio::test]
-async fn make_dir_move_and_remove_obey_the_users_permissions() {
+async fn file_calls_act_as_root_and_give_the_user_what_they_make() {
     let Some(server) = start_isolated("without isolation both accounts are sandkitd's own").await
     else {
         return;
     };
     let envd = Envd::create(&server).await;
-    envd.ok("mkdir -p /srv/r && echo x > /srv/r/f").await;
-    // No Authorization header: the calls run as `user`.
+    envd.ok(
+        "mkdir -p /srv/r && echo x > /srv/r/f && echo old > /etc/ro.conf && chmod 444 /etc/ro.conf",
+    )
+    .await;
+    // No Authorization header: the calls name `user`, who could do none of this itself.
     for (rpc, body) in [
         (
             "filesystem.Filesystem/MakeDir",
-            json!({"path": "/root/made"}),
+            json!({"path": "/root/made/deeper"}),
         ),
         (
             "filesystem.Filesystem/Remove",
@@ -291,37 +297,39 @@ async fn make_dir_move_and_remove_obey_the_users_permissions() {
         ),
         (
             "filesystem.Filesystem/Move",
-            json!({"source": "/srv/r/f", "destination": "/home/user/f"}),
+            json!({"source": "/srv/r/f", "destination": "/srv/new/f"}),
         ),
     ] {
         let (status, answer) = envd.unary(rpc, body).await;
-        assert_eq!(status, 403, "{rpc}: {answer}");
-        assert_eq!(answer["code"], "permission_denied", "{rpc}: {answer}");
+        assert_eq!(status, 200, "{rpc}: {answer}");
     }
-    envd.ok("test -e /etc/hostname && test -e /srv/r/f && test ! -e /root/made")
+    let res = envd
+        .request(reqwest::Method::POST, "/files?path=/etc/ro.conf")
+        .header("Content-Type", "application/octet-stream")
+        .body("new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap());
+    // Made: the user's, parents included; moved: kept as it was (root's); written: the file
+    // becomes the user's, its mode kept, as envd's chown leaves it.
+    let owners = envd
+        .ok("test ! -e /etc/hostname && test ! -e /srv/r/f && \
+             stat -c '%n %U:%G %a' /root/made /root/made/deeper /srv/new /srv/new/f /etc/ro.conf && cat /etc/ro.conf")
         .await;
-    // The user's own files: as before.
-    let ok = |(status, answer): (u16, serde_json::Value)| assert_eq!(status, 200, "{answer}");
-    ok(envd
+    assert_eq!(
+        owners,
+        "/root/made user:user 755\n/root/made/deeper user:user 755\n/srv/new user:user 755\n\
+         /srv/new/f root:root 644\n/etc/ro.conf user:user 444\nnew"
+    );
+    // Still refused: what is not a file or directory where one is needed.
+    let (status, answer) = envd
         .unary(
             "filesystem.Filesystem/MakeDir",
-            json!({"path": "/home/user/d/e"}),
+            json!({"path": "/etc/ro.conf/sub"}),
         )
-        .await);
-    ok(envd
-        .unary(
-            "filesystem.Filesystem/Move",
-            json!({"source": "/home/user/d", "destination": "/home/user/f"}),
-        )
-        .await);
-    ok(envd
-        .unary(
-            "filesystem.Filesystem/Remove",
-            json!({"path": "/home/user/f"}),
-        )
-        .await);
-    envd.ok("test ! -e /home/user/f && test ! -e /home/user/d")
         .await;
+    assert_ne!(status, 200, "{answer}");
 }
 
 #[tokio::test]
@@ -370,7 +378,8 @@ async fn accounts_and_groups_made_in_the_sandbox_count_at_once() {
         id("alice").await,
         "uid=1500(alice) gid=1500(alice) groups=1500(alice),2000(devs)"
     );
-    // `user` is not in the group yet: refused by commands, uploads and MakeDir alike.
+    // `user` is not in the group yet: its commands are refused; the file calls act as root
+    // (as envd's) and give what they make to whoever they name.
     let (out, end) = envd
         .run_as(
             "user",
@@ -398,22 +407,16 @@ async fn accounts_and_groups_made_in_the_sandbox_count_at_once() {
             (status, res.text().await.unwrap())
         }
     };
-    // envd's status for an upload it may not write (500), with the reason.
-    let (status, text) = upload("user", "/srv/team/by-user").await;
-    assert_eq!(status, 500, "{text}");
-    assert!(text.contains("permission denied"), "{text}");
-    assert_eq!(make_dir("user", "/srv/team/user-dir").await, 403);
-    // alice's group lets her in, by every way in.
+    assert_eq!(upload("user", "/srv/team/by-user").await.0, 200);
+    assert_eq!(make_dir("user", "/srv/team/user-dir").await, 200);
     assert_eq!(upload("alice", "/srv/team/by-alice").await.0, 200);
     assert_eq!(make_dir("alice", "/srv/team/alice-dir").await, 200);
-    // Joining the group counts from the next call on.
+    // Joining the group counts for commands from the next call on.
     envd.ok("usermod -aG devs user").await;
     assert_eq!(
         id("user").await,
         "uid=1000(user) gid=1000(user) groups=1000(user),2000(devs)"
     );
-    assert_eq!(upload("user", "/srv/team/by-user").await.0, 200);
-    assert_eq!(make_dir("user", "/srv/team/user-dir").await, 200);
     // Entries name the sandbox's own accounts and groups. What envd makes it gives to the
     // user and the user's own group (a chown after the fact, which the directory's setgid
     // bit does not outlive); a process of the user's keeps the bit's `devs`.

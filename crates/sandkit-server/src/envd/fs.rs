@@ -104,8 +104,6 @@ pub struct SandboxFs {
     /// The owner of what is created, as host ids.
     uid: u32,
     gid: u32,
-    /// Every group of the user's, as host ids, for permission checks.
-    groups: Vec<u32>,
     /// Inside id → name, for `owner` and `group`.
     names: Arc<AccountNames>,
 }
@@ -180,7 +178,9 @@ fn file_type(st: &FileStat) -> FileType {
 
 impl SandboxFs {
     /// Opens the sandbox rooted at `root` (a directory path on the host) whose ids are `ids`,
-    /// for `user`: what it creates is the user's, and permissions are checked as the user's.
+    /// for `user`: what it creates or writes becomes the user's. As envd's, the calls act with
+    /// the sandbox root's rights whoever the user is; the user drives only path resolution
+    /// and ownership.
     pub fn open(root: &Path, ids: IdMap, user: &User) -> FsResult<SandboxFs> {
         let root = nix::fcntl::open(
             root,
@@ -193,7 +193,6 @@ impl SandboxFs {
             ids,
             uid: ids.to_host(user.uid),
             gid: ids.to_host(user.gid),
-            groups: user.groups.iter().map(|g| ids.to_host(*g)).collect(),
             names: user.names.clone(),
         })
     }
@@ -468,7 +467,6 @@ impl SandboxFs {
     /// was already there.
     pub fn make_dir(&self, path: &str) -> FsResult<Entry> {
         let norm = normalize(path);
-        let _as_user = self.act_as_user();
         let (parent, name) = split(&norm)?;
         let dir = self.make_parents(&parent)?;
         match nix::sys::stat::mkdirat(&dir, name.as_str(), Mode::from_bits_truncate(0o755)) {
@@ -508,7 +506,6 @@ impl SandboxFs {
     /// `Move`.
     pub fn rename(&self, from: &str, to: &str) -> FsResult<Entry> {
         let (from, to) = (normalize(from), normalize(to));
-        let _as_user = self.act_as_user();
         let (from_parent, from_name) = split(&from)?;
         let (to_parent, to_name) = split(&to)?;
         let dst = self.make_parents(&to_parent)?;
@@ -533,7 +530,6 @@ impl SandboxFs {
     /// A path that is not there is already removed (envd's `os.RemoveAll`).
     pub fn remove(&self, path: &str) -> FsResult<()> {
         let norm = normalize(path);
-        let _as_user = self.act_as_user();
         let (parent, name) = split(&norm)?;
         let failed = |e: Errno| {
             FsError::from_errno(
@@ -611,7 +607,6 @@ impl SandboxFs {
     pub fn check_write(&self, path: &str) -> FsResult<()> {
         let norm = normalize(path);
         let (parent, _) = split(&norm)?;
-        let _as_user = self.act_as_user();
         let dir = self.make_parents(&parent).map_err(|e| match e {
             FsError::Invalid(m) => FsError::Other(format!("error ensuring directories: {m}")),
             other => other,
@@ -642,21 +637,12 @@ impl SandboxFs {
         }
     }
 
-    /// Until dropped, this thread's filesystem calls are checked against the permissions of
-    /// the user (not root's), as the user's own calls in the sandbox would be. A sandbox's
-    /// root keeps full access to its own files.
-    fn act_as_user(&self) -> FsIdentity {
-        let switch = self.ids.to_inside(self.uid) != Some(0);
-        FsIdentity::switch(switch, self.uid, self.gid, &self.groups)
-    }
-
     /// Opens a file to be written in place, as envd writes it (parents created, owned by the
     /// user, truncated): a watcher sees `create` (for a new file) and `write`s of the file
     /// itself, never a temporary name. A symlink is written through, inside the sandbox.
     /// Callers serialise writers of one path (see `files.rs`).
     pub fn open_write(&self, path: &str) -> FsResult<FileWrite> {
         let norm = normalize(path);
-        let _as_user = self.act_as_user();
         let (parent, name) = split(&norm)?;
         let dir = self.make_parents(&parent).map_err(|e| match e {
             FsError::Invalid(m) => FsError::Other(format!("error ensuring directories: {m}")),
@@ -840,67 +826,6 @@ pub mod xattr {
             }
         }
         Ok(())
-    }
-}
-
-/// This thread's filesystem ids and groups switched to a user's (`setfsuid`/`setfsgid` act
-/// on the calling thread only, and a non-zero fsuid drops the capabilities that bypass
-/// permission checks); back to root's when dropped.
-struct FsIdentity {
-    /// The thread's own groups, to put back; `None` when nothing was switched.
-    saved_groups: Option<Vec<libc::gid_t>>,
-}
-
-/// `setgroups` for the calling thread only. libc's wrapper applies it to every thread of the
-/// process (POSIX asks that of it), which would change the groups of calls running as root.
-fn set_thread_groups(groups: &[libc::gid_t]) -> bool {
-    // SAFETY: the kernel reads `len` ids from the pointer.
-    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0 }
-}
-
-fn thread_groups() -> Vec<libc::gid_t> {
-    // SAFETY: with size 0 getgroups only counts; then it fills at most `n` ids.
-    unsafe {
-        let n = libc::getgroups(0, std::ptr::null_mut());
-        let mut out = vec![0; n.max(0) as usize];
-        let got = libc::getgroups(n.max(0), out.as_mut_ptr());
-        out.truncate(got.max(0) as usize);
-        out
-    }
-}
-
-impl FsIdentity {
-    fn switch(switch: bool, uid: u32, gid: u32, groups: &[u32]) -> FsIdentity {
-        if !switch {
-            return FsIdentity { saved_groups: None };
-        }
-        let saved = thread_groups();
-        // Should the kernel refuse the list (more ids than it takes), the user has no
-        // supplementary groups rather than keep sandkitd's.
-        if !set_thread_groups(groups) {
-            set_thread_groups(&[]);
-        }
-        // SAFETY: plain syscalls on this thread's credentials.
-        unsafe {
-            libc::setfsgid(gid);
-            libc::setfsuid(uid);
-        }
-        FsIdentity {
-            saved_groups: Some(saved),
-        }
-    }
-}
-
-impl Drop for FsIdentity {
-    fn drop(&mut self) {
-        if let Some(saved) = &self.saved_groups {
-            // SAFETY: as in `switch`.
-            unsafe {
-                libc::setfsuid(0);
-                libc::setfsgid(0);
-            }
-            set_thread_groups(saved);
-        }
     }
 }
 
