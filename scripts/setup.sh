@@ -41,15 +41,16 @@ fi
 
 if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
   # Under /opt, which sandboxes see: sandkitd's code-interpreter tests run their Python
-  # contexts on it (--python) for matplotlib, pandas and IPython.
-  step "the code interpreter's Python (matplotlib, pandas, ipython) in /opt/sandkit-interpreter-venv"
-  if ! /opt/sandkit-interpreter-venv/bin/python -c 'import importlib.metadata as m; assert (m.version("matplotlib"), m.version("pandas"), m.version("ipython")) == ("3.11.2", "3.1.1", "9.18.1")' 2>/dev/null; then
+  # contexts on it (--python) for matplotlib, pandas and IPython, and E2B's own chart
+  # extractor (e2b-charts, MIT), which gives a shown figure its `chart` result.
+  step "the code interpreter's Python (matplotlib, pandas, ipython, e2b-charts) in /opt/sandkit-interpreter-venv"
+  if ! /opt/sandkit-interpreter-venv/bin/python -c 'import importlib.metadata as m; assert (m.version("matplotlib"), m.version("pandas"), m.version("ipython"), m.version("e2b-charts")) == ("3.11.2", "3.1.1", "9.18.1", "1.0.0")' 2>/dev/null; then
     if [ -w /opt ]; then
       /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
-      /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 pandas==3.1.1 ipython==9.18.1
+      /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 pandas==3.1.1 ipython==9.18.1 e2b-charts==1.0.0 pydantic==2.14.4
     else
       sudo /usr/bin/python3 -m venv /opt/sandkit-interpreter-venv
-      sudo /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 pandas==3.1.1 ipython==9.18.1
+      sudo /opt/sandkit-interpreter-venv/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2 pandas==3.1.1 ipython==9.18.1 e2b-charts==1.0.0 pydantic==2.14.4
     fi
   fi
 fi

@@ -203,6 +203,14 @@ export async function runCommandsScenario({ Sandbox, errors = {}, opts, log = ()
       assertEqual(out.join(''), 'later\n', 'onStdout')
     })
 
+    await step('commands: sudo runs a command as root without a password, as E2B\'s user has it', async () => {
+      assertEqual((await a.commands.run('sudo whoami')).stdout, 'root\n', 'sudo whoami')
+      assertEqual((await a.commands.run('sudo -u user sh -c "whoami; echo $HOME"')).stdout, 'user\n/home/user\n', 'sudo -u user')
+      const r = await a.commands.run('sudo sh -c "echo mine > /root/by-sudo.txt" && sudo cat /root/by-sudo.txt && ls /root 2>&1 | head -1')
+      assertEqual(r.stdout, 'mine\nls: cannot open directory \'/root\': Permission denied\n', 'root\'s file, then user\'s own rights again')
+      await expectError(() => a.commands.run('sudo sh -c "exit 3"'), { Class: errors.CommandExitError, className: 'CommandExitError', what: 'the exit code through sudo' })
+    })
+
     await step('commands: disconnect() stops the callbacks at once and fails wait(); the command goes on and connect() follows it', async () => {
       const seen = []
       const h = await a.commands.run('echo first; read line; echo "got $line"; sleep 0.2; echo last', {

@@ -63,17 +63,25 @@ export async function runInterpreterScenario({ Sandbox, errors, conn, step, expe
     assertEqual(execution.text, undefined, 'no main result')
   })
 
-  await step('runCode: rich results: an object with _repr_html_, and a matplotlib chart as a base64 PNG', async () => {
+  await step('runCode: rich results: an object with _repr_html_, and a matplotlib chart as a base64 PNG with its chart data', async () => {
     const html = await sbx.runCode("class Card:\n    def _repr_html_(self):\n        return '<b>card</b>'\nCard()")
     const card = html.results.find((r) => r.isMainResult)
     assertEqual(card?.html, '<b>card</b>', 'html')
     assert(card.formats().includes('html'), `formats ${show(card.formats())}`)
-    const chart = await sbx.runCode('import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()')
+    const chart = await sbx.runCode(
+      "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9], label='squares')\nplt.title('Squares')\nplt.xlabel('Count (n)')\nplt.show()",
+    )
     assertEqual(chart.error, undefined, `error ${show(chart.error)}`)
     const png = chart.results.find((r) => r.png)
     assert(png, `no PNG among ${chart.results.length} results`)
     assert(png.png.startsWith('iVBORw0KGgo'), 'a base64 PNG')
     assert(png.formats().includes('png'), 'formats has png')
+    // The `chart` E2B's template gives a shown figure (its extractor, e2b-charts).
+    const { type, title, x_label, x_unit, elements } = png.chart ?? {}
+    assertEqual(show({ type, title, x_label, x_unit }), show({ type: 'line', title: 'Squares', x_label: 'Count (n)', x_unit: 'n' }), 'chart')
+    assertEqual(show(elements), show([{ label: 'squares', points: [[1, 1], [2, 4], [3, 9]] }]), 'chart elements')
+    const bars = await sbx.runCode("plt.bar(['a', 'b'], [3, 5])\nplt.title('Bars')\nplt.show()")
+    assertEqual(bars.results.find((r) => r.png)?.chart?.type, 'bar', 'a bar chart')
   }, { timeoutMs: 60_000 })
 
   // A string's text is its repr without the quotes, as the official server makes it.

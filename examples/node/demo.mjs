@@ -1,5 +1,5 @@
 // The sandkit demo: sandboxes with metadata, filtered listing, pagination, connect, commands,
-// files and a terminal in a real sandbox, an account made in it, pause and resume, metrics,
+// files and a terminal in a real sandbox, sudo, an account made in it, pause and resume, metrics,
 // the code interpreter, network egress rules, root confined to its own sandbox, and kill,
 // against whatever
 // E2B_API_URL / E2B_API_KEY point at (scripts/demo.sh starts a sandkitd, and a small test
@@ -88,6 +88,9 @@ await again.pty.sendInput(term.pid, keys.encode('stty size; echo "term is $TERM"
 const big = await shown(/^40 120(?=\r?$)/m)
 const ended = await term.wait()
 say(`  pid ${term.pid}: rows/cols ${small} then ${big}, ${await shown(/term is [a-z][\w-]*/)}, exit ${ended.exitCode}`)
+
+say('sudo: user becomes root without a password, as in E2B\'s sandboxes')
+say(`  ${(await again.commands.run('sudo id -un && sudo -u user sh -c \'echo "back to $USER"\'')).stdout.trim().replace('\n', ', ')}`)
 
 say('accounts: one made in the sandbox (as root) runs commands and owns files at once')
 await again.commands.run('groupadd crew && useradd -m -G crew ada', { user: 'root' })

@@ -423,7 +423,17 @@ def _():
     return f"{size} KiB disk: {reason}"
 
 
-@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs")
+@check("commands: sudo as E2B's user has it; a command's envs do not reach the next (E2B's own test)")
+def _():
+    sbx = Sandbox.create()
+    created.append(sbx)
+    equal(sbx.commands.run("sudo id -u").stdout, "0\n", "sudo id -u")
+    equal(sbx.commands.run("echo $FOO", envs={"FOO": "bar"}).stdout.strip(), "bar", "scoped envs")
+    second = sbx.commands.run('sudo echo "$FOO"')
+    equal((second.exit_code, second.stdout.strip()), (0, ""), "the next command, through sudo")
+
+
+@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs, figures with their chart")
 def _():
     from e2b_code_interpreter import Sandbox as CodeSandbox
 
@@ -445,6 +455,14 @@ def _():
     equal(table.results[0].data, {"a": [1, 2]}, "a DataFrame's data")
     shown = sbx.run_code("from PIL import Image\nImage.new('RGB', (4, 4)).show()")
     equal([bool(r.png) for r in shown.results], [True], "an image shown")
+    # A matplotlib figure shown: a PNG and the chart E2B's extractor reads from it, which the
+    # official package turns into its chart classes.
+    from e2b_code_interpreter.charts import LineChart
+
+    plotted = sbx.run_code("import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4], label='up')\nplt.title('Up')\nplt.show()")
+    chart = plotted.results[0].chart
+    equal(type(chart).__name__, LineChart.__name__, "the chart's class")
+    equal((chart.title, [(e.label, e.points) for e in chart.elements]), ("Up", [("up", [(1.0, 3.0), (2.0, 4.0)])]), "the chart")
 
 
 @check("network: deny-all plus a domain reaches that name only; update_network (instance and static) changes it live; get_info shows the rules")

@@ -9,6 +9,11 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(sandkit_server::sandbox::AGENT_ARG) {
         sandkit_server::sandbox::agent::main();
     }
+    // So is `sudo` in a sandbox (bound onto /usr/bin/sudo there).
+    let invoked_as = std::env::args_os().next().map(std::path::PathBuf::from);
+    if invoked_as.as_deref().and_then(std::path::Path::file_name) == Some("sudo".as_ref()) {
+        sandkit_server::sandbox::sudo_client::main();
+    }
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
             print!("{}", cli::USAGE);

@@ -176,13 +176,35 @@ def e2b_data(obj):
     return {str(k): [plain(v) for v in vs] for k, vs in columns.items()}
 
 
+def e2b_chart(obj):
+    """A matplotlib figure's chart (its type, title, labels, ticks and elements) as E2B's own
+    extractor reads it, when it is installed (`e2b-charts`, as in E2B's template): the
+    `chart` result. None for anything else, or when the figure cannot be read."""
+    if not _is_figure(obj):
+        return None
+    try:
+        from e2b_charts import chart_figure_to_dict
+
+        return chart_figure_to_dict(obj)
+    except Exception:
+        return None
+
+
+def add_e2b_formats(obj, data):
+    """The formats E2B's template adds to a result: `e2b/data` and `e2b/chart`."""
+    table = e2b_data(obj)
+    if table is not None:
+        data["e2b/data"] = table
+    chart = e2b_chart(obj)
+    if chart is not None:
+        data["e2b/chart"] = chart
+
+
 def mime_bundle(obj):
     data = {}
     if _is_figure(obj):
         data["image/png"] = _figure_png(obj)
-    table = e2b_data(obj)
-    if table is not None:
-        data["e2b/data"] = table
+    add_e2b_formats(obj, data)
     for method, mime in REPR_METHODS:
         f = getattr(obj, method, None)
         if not callable(f) or isinstance(obj, type):
@@ -342,9 +364,7 @@ def ipython_runner():
 
     def format_with_data(obj, include=None, exclude=None):
         data, metadata = ipython_format(obj, include=include, exclude=exclude)
-        table = e2b_data(obj)
-        if table is not None:
-            data["e2b/data"] = table
+        add_e2b_formats(obj, data)
         return data, metadata
 
     shell.display_formatter.format = format_with_data

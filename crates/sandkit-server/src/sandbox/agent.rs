@@ -9,7 +9,7 @@
 use super::ids::IdMap;
 use super::proto::{self, FromAgent, Received, SpawnRequest, ToAgent};
 use super::template::Template;
-use super::{identity, lockdown, setup, userns};
+use super::{identity, lockdown, setup, sudo, userns};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -131,8 +131,17 @@ pub fn main() -> ! {
             fail(&sock, message);
         }
     }
+    // Listening before the sandbox is ready: its first command may call sudo.
+    let sudo = if config.isolated && config.template.as_ref().is_some_and(|t| t.sudo) {
+        match sudo::Server::listen() {
+            Ok(server) => Some(server),
+            Err(message) => fail(&sock, format!("sudo: {message}")),
+        }
+    } else {
+        None
+    };
     let _ = proto::send(sock.as_fd(), &FromAgent::Ready, &[]);
-    serve(sock, config.isolated)
+    serve(sock, config.isolated, sudo)
 }
 
 /// Builds the sandbox's view with the host's privileges, then gives them up for good: into
@@ -246,9 +255,11 @@ struct Agent {
     children: HashSet<i32>,
     isolated: bool,
     named: bool,
+    /// `sudo`'s socket and the commands it runs (sandkitd does not know them).
+    sudo: Option<sudo::Server>,
 }
 
-fn serve(sock: OwnedFd, isolated: bool) -> ! {
+fn serve(sock: OwnedFd, isolated: bool, sudo: Option<sudo::Server>) -> ! {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
@@ -262,22 +273,34 @@ fn serve(sock: OwnedFd, isolated: bool) -> ! {
         children: HashSet::new(),
         isolated,
         named: false,
+        sudo,
     };
     let mut buf = vec![0u8; proto::MAX_MESSAGE];
     loop {
-        let (sock_ready, child_ready) = {
-            let mut fds = [
+        let (sock_ready, child_ready, sudo_ready) = {
+            let mut fds = vec![
                 PollFd::new(agent.sock.as_fd(), PollFlags::POLLIN),
                 PollFd::new(sigchld.as_fd(), PollFlags::POLLIN),
             ];
+            if let Some(server) = &agent.sudo {
+                let theirs = server.fds().into_iter();
+                fds.extend(theirs.map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            }
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(_) => agent.shutdown(),
             }
             let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), ready(&fds[1]))
+            let sudo_ready: Vec<bool> = fds[2..].iter().map(ready).collect();
+            (ready(&fds[0]), ready(&fds[1]), sudo_ready)
         };
+        // Before the reaping: the readiness is of the clients as they were at the poll.
+        if let Some(server) = &mut agent.sudo
+            && sudo_ready.contains(&true)
+        {
+            server.serve(&sudo_ready, &mut buf);
+        }
         if child_ready {
             while let Ok(Some(_)) = sigchld.read_signal() {}
             agent.reap();
@@ -302,7 +325,7 @@ impl Agent {
         match msg {
             ToAgent::Spawn(req) => {
                 let id = req.req;
-                match spawn(&req) {
+                match spawn(&req, None) {
                     Ok((pid, fds)) => {
                         self.children.insert(pid);
                         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
@@ -361,6 +384,11 @@ impl Agent {
     }
 
     fn ended(&mut self, pid: i32, code: Option<i32>, signal: Option<i32>) {
+        if let Some(server) = &mut self.sudo
+            && server.ended(pid, code, signal)
+        {
+            return;
+        }
         if self.children.remove(&pid) {
             self.send(&FromAgent::Exited { pid, code, signal }, &[]);
         }
@@ -403,8 +431,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
 }
 
 /// Starts one process. Returns its pid and the descriptors sandkitd gets: stdin's write end
-/// (when asked for), stdout's and stderr's read ends; or the PTY master.
-fn spawn(req: &SpawnRequest) -> Result<(i32, Vec<OwnedFd>), String> {
+/// (when asked for), stdout's and stderr's read ends; or the PTY master. With `given`, the
+/// process gets those as its stdin, stdout and stderr instead, and sandkitd gets nothing.
+pub(super) fn spawn(
+    req: &SpawnRequest,
+    given: Option<[OwnedFd; 3]>,
+) -> Result<(i32, Vec<OwnedFd>), String> {
     let cmd = cstring("the command", &req.cmd)?;
     let mut argv = vec![cmd.clone()];
     for a in &req.args {
@@ -427,7 +459,11 @@ fn spawn(req: &SpawnRequest) -> Result<(i32, Vec<OwnedFd>), String> {
     // The child's ends, then ours.
     let (child_fds, ours): ([RawFd; 3], Vec<OwnedFd>);
     let mut keep_alive: Vec<OwnedFd> = Vec::new();
-    if let Some((cols, rows)) = req.pty {
+    if let Some(given) = given {
+        child_fds = given.each_ref().map(|fd| fd.as_raw_fd());
+        keep_alive.extend(given);
+        ours = Vec::new();
+    } else if let Some((cols, rows)) = req.pty {
         let size = nix::pty::Winsize {
             ws_row: rows,
             ws_col: cols,

@@ -233,6 +233,7 @@ mod tests {
                 })
                 .collect(),
             host_accounts: false,
+            sudo: false,
         }
     }
 

@@ -21,6 +21,8 @@ const MAX_FILE: usize = 1 << 20;
 pub struct AccountFiles {
     users: Vec<(String, Option<User>)>,
     names: Arc<AccountNames>,
+    /// Each account's login shell, where it names one.
+    shells: Vec<(String, String)>,
 }
 
 /// Inside id → name, for the `owner` and `group` of file entries.
@@ -92,12 +94,16 @@ impl AccountFiles {
             }
         }
         let mut users: Vec<(String, Option<User>)> = Vec::new();
+        let mut shells = Vec::new();
         for f in records(&passwd) {
             let Some(name) = f.first().filter(|n| !n.is_empty()) else {
                 continue;
             };
             if users.iter().any(|(n, _)| n == name) {
                 continue;
+            }
+            if let Some(shell) = f.get(6).filter(|s| !s.is_empty()) {
+                shells.push(((*name).to_string(), (*shell).to_string()));
             }
             let user = (|| {
                 let (uid, gid) = (id(f.get(2))?, id(f.get(3))?);
@@ -120,7 +126,11 @@ impl AccountFiles {
             })();
             users.push(((*name).to_string(), user));
         }
-        AccountFiles { users, names }
+        AccountFiles {
+            users,
+            names,
+            shells,
+        }
     }
 
     /// The account called `name`: its ids, its home, and every group it is in (its own
@@ -128,6 +138,18 @@ impl AccountFiles {
     /// such account, or its ids are outside the sandbox's range (no process could take them).
     pub fn user(&self, name: &str) -> Option<User> {
         self.users.iter().find(|(n, _)| n == name)?.1.clone()
+    }
+
+    /// The account whose id is `uid` (the first line with it, as `getpwuid` finds).
+    pub fn by_uid(&self, uid: u32) -> Option<User> {
+        let (_, name) = self.names.users.iter().find(|(id, _)| *id == uid)?;
+        self.user(name)
+    }
+
+    /// The login shell of the account called `name`, where its line names one.
+    pub fn shell(&self, name: &str) -> Option<&str> {
+        let (_, shell) = self.shells.iter().find(|(n, _)| n == name)?;
+        Some(shell)
     }
 
     /// Every account's and group's name by id.

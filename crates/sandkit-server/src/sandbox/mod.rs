@@ -17,6 +17,8 @@ mod mounts;
 pub mod netns;
 pub mod proto;
 mod setup;
+pub mod sudo;
+pub mod sudo_client;
 pub mod template;
 mod userns;
 

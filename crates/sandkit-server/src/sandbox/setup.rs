@@ -142,6 +142,12 @@ pub fn isolate(
     setup_dev(&root, ids, &owner)?;
     setup_proc(&root)?;
     setup_sys(&root)?;
+    if template.sudo {
+        // sudo's client is this very executable (see `sudo.rs`), read-only in the sandbox.
+        let sudo = at(&root, super::sudo::COMMAND);
+        mounts::bind(Path::new("/proc/self/exe"), &sudo)?;
+        mounts::remount_read_only(&sudo, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
+    }
 
     // Into the new root; the old one is detached, and with it the host's.
     nix::unistd::chdir(&root).map_err(|e| err("chdir", &root, e))?;

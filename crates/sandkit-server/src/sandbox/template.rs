@@ -51,6 +51,11 @@ pub struct Template {
     pub layers: Vec<Layer>,
     /// Its `/etc` accounts are the host's: sandboxes keep only the system accounts.
     pub host_accounts: bool,
+    /// It has a place for `sudo` (`/usr/bin/sudo`, an empty file in an extra layer over
+    /// `usr`) that each sandbox binds its client onto: sandkitd's own executable, which runs
+    /// on the host's libraries the template has (see `sudo.rs`).
+    #[serde(default)]
+    pub sudo: bool,
 }
 
 /// The templates of one server.
@@ -122,6 +127,7 @@ fn check_named(name: &str, root: &Path) -> std::io::Result<Template> {
             lowers: vec![root],
         }],
         host_accounts: false,
+        sudo: false,
     })
 }
 
@@ -170,8 +176,9 @@ fn build_default(dir: &Path, host: &Path) -> std::io::Result<Template> {
         if hidden > 0 {
             lowers.push(mask);
         }
-        let additions = dir.join("additions").join(tree);
-        if *tree == "usr" && add_python_command(&source, &additions)? {
+        if *tree == "usr" {
+            let additions = dir.join("additions").join(tree);
+            add_usr_commands(&source, &additions)?;
             lowers.push(additions);
         }
         lowers.push(source);
@@ -183,28 +190,31 @@ fn build_default(dir: &Path, host: &Path) -> std::io::Result<Template> {
     Ok(Template {
         layers,
         host_accounts: true,
+        sudo: true,
     })
 }
 
-/// `python` for `python3` where the host has only the latter, as E2B's base image has it (code
-/// written for E2B calls `python`): a link in `local/bin` of an extra layer over `usr`.
-/// Whether one was made.
-fn add_python_command(usr: &Path, additions: &Path) -> std::io::Result<bool> {
+/// The commands E2B's base image has that the host may lack, in an extra layer over `usr`:
+/// `bin/sudo`, an empty file each sandbox binds its client onto (over the host's, which could
+/// not raise a sandbox's privileges); and `python` for `python3` where the host has only the
+/// latter (code written for E2B calls `python`), a link in `local/bin`.
+fn add_usr_commands(usr: &Path, additions: &Path) -> std::io::Result<()> {
+    let dir = |path: &Path| -> std::io::Result<()> {
+        std::fs::create_dir_all(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+    };
+    dir(additions)?;
+    dir(&additions.join("bin"))?;
+    let sudo = additions.join("bin/sudo");
+    std::fs::File::create(&sudo)?;
+    std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
     let exists = |p: &str| std::fs::symlink_metadata(usr.join(p)).is_ok();
-    if !exists("bin/python3") || exists("bin/python") || exists("local/bin/python") {
-        return Ok(false);
+    if exists("bin/python3") && !exists("bin/python") && !exists("local/bin/python") {
+        dir(&additions.join("local"))?;
+        dir(&additions.join("local/bin"))?;
+        std::os::unix::fs::symlink("/usr/bin/python3", additions.join("local/bin/python"))?;
     }
-    let bin = additions.join("local/bin");
-    std::fs::create_dir_all(&bin)?;
-    for dir in [
-        additions.to_path_buf(),
-        additions.join("local"),
-        bin.clone(),
-    ] {
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-    }
-    std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python"))?;
-    Ok(true)
+    Ok(())
 }
 
 /// The directories of a fresh root. Owners are inside ids (the layer is id-mapped per
@@ -475,20 +485,29 @@ mod tests {
             !usr.lowers[0].join("bin/tool").exists(),
             "runnable files stay"
         );
-        // `python` for the host's `python3`, in a layer between the mask and the host's /usr.
+        // `python` for the host's `python3` and a place for `sudo`, in a layer between the
+        // mask and the host's /usr.
         assert_eq!(usr.lowers.len(), 3, "{:?}", usr.lowers);
         assert_eq!(
             std::fs::read_link(usr.lowers[1].join("local/bin/python")).unwrap(),
             Path::new("/usr/bin/python3")
         );
+        assert_eq!(
+            std::fs::metadata(usr.lowers[1].join("bin/sudo"))
+                .unwrap()
+                .len(),
+            0
+        );
+        assert!(t.sudo);
         let with_python = temp("with-python");
         file(&with_python.join("bin/python3"), 0o755);
         file(&with_python.join("bin/python"), 0o755);
-        let none = temp("no-additions");
-        assert!(!add_python_command(&with_python, &none).unwrap());
-        assert!(!none.join("local").exists());
+        let only_sudo = temp("only-sudo");
+        add_usr_commands(&with_python, &only_sudo).unwrap();
+        assert!(!only_sudo.join("local").exists());
+        assert!(only_sudo.join("bin/sudo").exists());
         std::fs::remove_dir_all(&with_python).unwrap();
-        std::fs::remove_dir_all(&none).unwrap();
+        std::fs::remove_dir_all(&only_sudo).unwrap();
 
         // Building again replaces the old one.
         assert_eq!(build_default(&out, &host).unwrap(), t);
