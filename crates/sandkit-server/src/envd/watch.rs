@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -102,26 +103,41 @@ async fn open(
     call: &Call,
 ) -> Result<(mpsc::Receiver<Item>, OwnedFd), RpcError> {
     let body = call.stream_message()?;
-    start(live, user_of(live, call)?, &body).await
+    let (items, stop, _) = start(live, user_of(live, call)?, &body, false).await?;
+    Ok((items, stop))
 }
 
 /// Opens a watch of the directory a `WatchDirRequest` (or `CreateWatcherRequest`, the same
-/// fields) in JSON names, as `user`, and starts its thread: the events, and the pipe end whose
-/// closing stops the thread. Shared with the polling watchers of [`super::watchers`].
+/// fields) in JSON names, as `user`, and starts its thread: the events, the pipe end whose
+/// closing stops the thread, and with `backlog` what is on its way (see [`Backlog`]; whoever
+/// takes the events then calls [`Backlog::taken`] for each). Shared with the polling watchers
+/// of [`super::watchers`].
 pub(super) async fn start(
     live: &Arc<LiveSandbox>,
     user: crate::sandbox::User,
     body: &[u8],
-) -> Result<(mpsc::Receiver<Item>, OwnedFd), RpcError> {
+    backlog: bool,
+) -> Result<(mpsc::Receiver<Item>, OwnedFd, Option<Arc<Backlog>>), RpcError> {
     let req: WatchRequest = connect::decode(body)?;
     let path = resolve_path(&req.path, &user.home);
     let live2 = live.clone();
-    let watcher = tokio::task::spawn_blocking(move || -> Result<Watcher, RpcError> {
+    let mut watcher = tokio::task::spawn_blocking(move || -> Result<Watcher, RpcError> {
         let fs = sandbox_fs(&live2, &user)?;
         Watcher::new(fs, &path, &req)
     })
     .await
     .map_err(|e| RpcError::internal(format!("watch task: {e}")))??;
+    if backlog {
+        let inotify = watcher
+            .inotify
+            .try_clone()
+            .map_err(|e| RpcError::internal(format!("creating the watch: {e}")))?;
+        watcher.backlog = Some(Arc::new(Backlog {
+            inotify,
+            in_flight: AtomicUsize::new(0),
+        }));
+    }
+    let backlog = watcher.backlog.clone();
     let (stop_rx, stop_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| RpcError::internal(format!("creating the watch: {e}")))?;
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -129,7 +145,7 @@ pub(super) async fn start(
         .name("sandkitd-watch".into())
         .spawn(move || watcher.run(stop_rx, tx))
         .map_err(|e| RpcError::internal(format!("starting the watch: {e}")))?;
-    Ok((rx, stop_tx))
+    Ok((rx, stop_tx, backlog))
 }
 
 /// The response: `start`, then events, keepalives when idle, and an end-stream frame when
@@ -222,8 +238,54 @@ fn stream(
 }
 
 /// One watch: the inotify descriptor and what its watch descriptors stand for.
+/// What a watch has not handed on yet: the events still in its inotify queue, and those its
+/// thread has read that nobody has taken yet. A polling watcher waits (briefly) for it to
+/// empty before it answers, so that a poll sees the events of whatever ended before it began
+/// (a write the client made, then polls for), as they race through the thread otherwise.
+#[derive(Debug)]
+pub(super) struct Backlog {
+    /// A duplicate of the watch's descriptor, to ask how much its queue holds.
+    inotify: OwnedFd,
+    /// Events read and not yet taken, plus one while the thread reads.
+    in_flight: AtomicUsize,
+}
+
+impl Backlog {
+    pub(super) fn is_empty(&self) -> bool {
+        // The queue first: an event the thread reads after this looks is counted in flight
+        // before it leaves the queue.
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int, the bytes the inotify queue holds.
+        let asked = unsafe { libc::ioctl(self.inotify.as_raw_fd(), libc::FIONREAD, &mut queued) };
+        (asked < 0 || queued == 0) && self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// One event was taken from the watch's channel.
+    pub(super) fn taken(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a read in flight while it lasts.
+struct Reading<'a>(&'a Backlog);
+
+impl<'a> Reading<'a> {
+    fn start(backlog: &'a Backlog) -> Reading<'a> {
+        backlog.in_flight.fetch_add(1, Ordering::SeqCst);
+        Reading(backlog)
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 struct Watcher {
     inotify: OwnedFd,
+    /// Kept for a polling watcher; see [`Backlog`].
+    backlog: Option<Arc<Backlog>>,
     /// The watched directory (`O_PATH`), which subdirectories are opened from.
     base: OwnedFd,
     /// For `includeEntry`.
@@ -269,6 +331,7 @@ impl Watcher {
         let inotify = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut w = Watcher {
             inotify,
+            backlog: None,
             base,
             fs,
             path,
@@ -282,7 +345,7 @@ impl Watcher {
             .map_err(|e| internal(&format!("watching {}", w.path), e))?;
         w.dirs.insert(w.root_wd, String::new());
         if w.recursive {
-            w.add_subdirs("");
+            w.add_subdirs("", None);
         }
         Ok(w)
     }
@@ -315,8 +378,9 @@ impl Watcher {
     }
 
     /// Watches directory `rel` and, for a recursive watch, everything below it. Best effort:
-    /// a directory gone meanwhile, or one past [`MAX_WATCHES`], is left out.
-    fn add_tree(&mut self, rel: &str) {
+    /// a directory gone meanwhile, or one past [`MAX_WATCHES`], is left out. With `found`,
+    /// what is below it is listed there (see [`Watcher::add_subdirs`]).
+    fn add_tree(&mut self, rel: &str, found: Option<&mut Vec<(String, bool)>>) {
         let Ok(dir) = self.open_below(rel, OFlag::O_PATH) else {
             return;
         };
@@ -327,12 +391,15 @@ impl Watcher {
             self.dirs.insert(wd, rel.to_string());
         }
         if self.recursive {
-            self.add_subdirs(rel);
+            self.add_subdirs(rel, found);
         }
     }
 
-    /// Watches every directory below `rel` (`""`: the watched one).
-    fn add_subdirs(&mut self, rel: &str) {
+    /// Watches every directory below `rel` (`""`: the watched one). With `found`, every entry
+    /// below it goes there too, with whether it is a file that holds something: for a
+    /// directory just made, what was made in it before its watch began (`mkdir -p a/b &&
+    /// echo x > a/b/f` is faster than the watch), which no event will report.
+    fn add_subdirs(&mut self, rel: &str, mut found: Option<&mut Vec<(String, bool)>>) {
         let mut pending = vec![rel.to_string()];
         while let Some(rel) = pending.pop() {
             let opened = if rel.is_empty() {
@@ -344,18 +411,35 @@ impl Watcher {
             let Ok(mut listing) = nix::dir::Dir::from_fd(fd) else {
                 continue;
             };
+            let items: Vec<_> = listing
+                .iter()
+                .flatten()
+                .map(|item| {
+                    (
+                        item.file_name().to_string_lossy().into_owned(),
+                        item.file_type(),
+                    )
+                })
+                .filter(|(name, _)| name != "." && name != "..")
+                .collect();
             let mut subdirs = Vec::new();
-            for item in listing.iter().flatten() {
-                let name = item.file_name().to_string_lossy().into_owned();
-                if name == "." || name == ".." {
-                    continue;
-                }
+            for (name, file_type) in items {
                 let child = join(&rel, &name);
-                let is_dir = match item.file_type() {
+                let is_dir = match file_type {
                     Some(nix::dir::Type::Directory) => true,
                     Some(_) => false,
                     None => self.open_below(&child, OFlag::O_PATH).is_ok(),
                 };
+                if let Some(found) = found.as_deref_mut() {
+                    let written = !is_dir
+                        && nix::sys::stat::fstatat(
+                            &listing,
+                            name.as_str(),
+                            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                        )
+                        .is_ok_and(|st| st.st_size > 0);
+                    found.push((child.clone(), written));
+                }
                 if is_dir {
                     subdirs.push(child);
                 }
@@ -416,6 +500,8 @@ impl Watcher {
             if !ready {
                 continue;
             }
+            let backlog = self.backlog.clone();
+            let reading = backlog.as_deref().map(Reading::start);
             let n = match nix::unistd::read(&self.inotify, &mut buf) {
                 Ok(n) => n,
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
@@ -424,7 +510,12 @@ impl Watcher {
                     return;
                 }
             };
-            for item in self.process(&buf[..n]) {
+            let items = self.process(&buf[..n]);
+            if let Some(backlog) = &backlog {
+                backlog.in_flight.fetch_add(items.len(), Ordering::SeqCst);
+            }
+            drop(reading);
+            for item in items {
                 let failed = item.is_err();
                 if tx.blocking_send(item).is_err() || failed {
                     return;
@@ -478,9 +569,14 @@ impl Watcher {
         } else {
             join(&dir, name)
         };
+        // What a directory just made already holds (moved-in trees are reported as one
+        // entry, as their contents are not new).
+        let mut found = Vec::new();
         if self.recursive && rel != "." && mask & libc::IN_ISDIR != 0 {
-            if mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
-                self.add_tree(&rel);
+            if mask & libc::IN_CREATE != 0 {
+                self.add_tree(&rel, Some(&mut found));
+            } else if mask & libc::IN_MOVED_TO != 0 {
+                self.add_tree(&rel, None);
             } else if mask & libc::IN_MOVED_FROM != 0 {
                 self.remove_tree(&rel);
             }
@@ -501,10 +597,23 @@ impl Watcher {
         if mask & (libc::IN_DELETE | libc::IN_DELETE_SELF) != 0 {
             types.push("EVENT_TYPE_REMOVE");
         }
+        self.emit(&rel, &types, out);
+        for (child, written) in found {
+            let types: &[&str] = if written {
+                &["EVENT_TYPE_CREATE", "EVENT_TYPE_WRITE"]
+            } else {
+                &["EVENT_TYPE_CREATE"]
+            };
+            self.emit(&child, types, out);
+        }
+    }
+
+    /// The events of `types` about `rel`, each with its entry when asked for.
+    fn emit(&self, rel: &str, types: &[&str], out: &mut Vec<Item>) {
         if types.is_empty() {
             return;
         }
-        let entry = self.include_entry.then(|| self.entry(&rel)).flatten();
+        let entry = self.include_entry.then(|| self.entry(rel)).flatten();
         for t in types {
             let mut event = json!({ "name": rel, "type": t });
             if let Some(entry) = &entry {

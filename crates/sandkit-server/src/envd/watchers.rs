@@ -39,6 +39,8 @@ pub const MAX_WATCHERS: usize = 64;
 pub const IDLE: Duration = Duration::from_secs(5 * 60);
 /// Events one watcher keeps between two polls.
 pub const MAX_EVENTS: usize = 10_000;
+/// How long a poll waits at most for the events already on their way (see `watch::Backlog`).
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// A sandbox's polling watchers, by id.
 #[derive(Debug, Default)]
@@ -59,6 +61,8 @@ struct State {
     /// Set once the watch failed; every poll answers it from then on.
     error: Option<RpcError>,
     last_poll: Instant,
+    /// What the watch has not handed on yet; `None` once it failed.
+    backlog: Option<Arc<watch::Backlog>>,
 }
 
 impl Watchers {
@@ -114,7 +118,7 @@ pub async fn dispatch(live: Arc<LiveSandbox>, method: &str, call: Call) -> Respo
     let encoder = call.encoder();
     let result = match method {
         "CreateWatcher" => create(&live, &call).await,
-        "GetWatcherEvents" => poll(&live, &call),
+        "GetWatcherEvents" => poll(&live, &call).await,
         _ => remove(&live, &call),
     };
     match result {
@@ -130,13 +134,14 @@ async fn create(live: &Arc<LiveSandbox>, call: &Call) -> Result<Value, RpcError>
     if live.watchers.len() >= MAX_WATCHERS {
         return Err(too_many());
     }
-    let (items, stop) = watch::start(live, user, &body).await?;
+    let (items, stop, backlog) = watch::start(live, user, &body, true).await?;
     let id = new_id()?;
     let slot = Arc::new(Slot {
         state: Mutex::new(State {
             events: Vec::new(),
             error: None,
             last_poll: Instant::now(),
+            backlog,
         }),
         removed: Notify::new(),
     });
@@ -162,9 +167,18 @@ async fn create(live: &Arc<LiveSandbox>, call: &Call) -> Result<Value, RpcError>
     Ok(json!({ "watcherId": id }))
 }
 
-fn poll(live: &LiveSandbox, call: &Call) -> Result<Value, RpcError> {
+async fn poll(live: &LiveSandbox, call: &Call) -> Result<Value, RpcError> {
     let req: WatcherRequest = connect::decode(&call.unary_message()?)?;
     let slot = live.watchers.get(&req.watcher_id)?;
+    // The events of what ended before this call may still be on their way from the kernel:
+    // they are waited for, up to SETTLE (a directory that never rests gets what came so far).
+    let backlog = slot.state.lock().ok().and_then(|s| s.backlog.clone());
+    if let Some(backlog) = backlog {
+        let until = Instant::now() + SETTLE;
+        while !backlog.is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
     let mut state = slot
         .state
         .lock()
@@ -229,6 +243,9 @@ async fn pump(
         let Ok(mut state) = slot.state.lock() else {
             break;
         };
+        if let (Next::Item(Some(_)), Some(backlog)) = (&next, &state.backlog) {
+            backlog.taken();
+        }
         let failed = match next {
             Next::Stop => break,
             Next::Deadline if state.last_poll + IDLE <= Instant::now() => break,
@@ -249,6 +266,7 @@ async fn pump(
         if let Some(e) = failed {
             state.error = Some(e);
             state.events.clear();
+            state.backlog = None;
             watch = None;
         }
     }
