@@ -423,6 +423,15 @@ def _():
     return f"{size} KiB disk: {reason}"
 
 
+@check("templates: Template.exists finds the server's templates, not a name it does not have")
+def _():
+    from e2b import Template
+
+    equal(Template.exists("base"), True, "base")
+    equal(Template.exists("code-interpreter-v1"), True, "code-interpreter-v1")
+    equal(Template.exists(f"nonexistent-{uuid.uuid4()}"), False, "an unknown name")
+
+
 @check("commands: sudo as E2B's user has it; a command's envs do not reach the next (E2B's own test)")
 def _():
     sbx = Sandbox.create()

@@ -87,6 +87,13 @@ async fn a_snapshot_starts_new_sandboxes_on_its_files() {
         made,
         json!({"snapshotID": "ada-box:default", "names": ["ada-box:default"]})
     );
+    // `Template.exists`: the team's own snapshot, by name; not another team's.
+    assert_eq!(
+        api.get("/templates/aliases/ada-box").await.expect_json(200),
+        json!({"templateID": "ada-box:default", "public": false})
+    );
+    let other = Api::new(&server.url(), KEY_B);
+    assert_eq!(other.get("/templates/aliases/ada-box").await.status, 404);
     // The source goes on running, its process too; what it writes now is not in the snapshot.
     assert_eq!(
         api.get(&format!("/sandboxes/{}", src.id)).await.json()["state"],

@@ -129,3 +129,27 @@ async fn the_key_is_checked_and_team_id_must_be_the_keys_team() {
     assert!(message.contains("team-b"), "{message}");
     server.shutdown().await;
 }
+
+/// `Template.exists` in the SDKs: `GET /templates/aliases/{alias}`.
+#[tokio::test]
+async fn aliases_answer_for_the_servers_templates_only() {
+    let server = server().await;
+    let api = Api::new(&server.url(), KEY_A);
+    for name in ["base", "code-interpreter-v1", "tiny"] {
+        assert_eq!(
+            api.get(&format!("/templates/aliases/{name}"))
+                .await
+                .expect_json(200),
+            json!({"templateID": name, "public": true})
+        );
+    }
+    let missing = api.get("/templates/aliases/nope").await.expect_json(404);
+    assert_eq!(missing["message"], "template alias 'nope' not found");
+    assert_eq!(
+        Api::new(&server.url(), "sk_wrong")
+            .get("/templates/aliases/base")
+            .await
+            .status,
+        401
+    );
+}

@@ -85,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sandboxes/{id}/snapshots", post(snapshots::create))
         .route("/snapshots", get(snapshots::list))
         .route("/templates", get(templates::list))
+        .route("/templates/aliases/{alias}", get(templates::alias))
         .route(
             "/templates/{id}",
             axum::routing::delete(snapshots::delete_template),

@@ -1,5 +1,6 @@
 //! `GET /templates`: the server's own templates in E2B's `Template` form, which the official
-//! CLI's `e2b template list` shows (deprecated in E2B's API, but what the CLI still calls).
+//! CLI's `e2b template list` shows (deprecated in E2B's API, but what the CLI still calls);
+//! and `GET /templates/aliases/{alias}`, which the SDKs' `Template.exists` asks.
 //!
 //! Snapshots are not listed: E2B's listing keeps them out too (only templates that were
 //! built), and the SDKs and the CLI list them through `GET /snapshots`.
@@ -8,7 +9,7 @@ use super::AppState;
 use super::list::{decode_param, pairs};
 use crate::auth::Team;
 use crate::error::{ApiError, json_response, shorten};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use sandkit::wire::ENVD_VERSION;
@@ -89,6 +90,37 @@ pub async fn list(
         })
         .collect();
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /templates/aliases/{alias}`: `{templateID, public}` for one of the server's templates
+/// (public) or for the team's snapshot the name names, bare or tagged (the team's own); 404
+/// for anything else, another team's snapshot included.
+pub async fn alias(
+    State(app): State<Arc<AppState>>,
+    Team(team): Team,
+    Path(alias): Path<String>,
+) -> Result<Response, ApiError> {
+    if app.templates.contains(&alias) {
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "templateID": alias, "public": true }),
+        ));
+    }
+    let snapshot = app
+        .snapshots
+        .as_ref()
+        .ok()
+        .and_then(|s| s.find(&team, &alias));
+    match snapshot {
+        Some(s) => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "templateID": s.snapshot_id(), "public": false }),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("template alias '{}' not found", shorten(&alias)),
+        )),
+    }
 }
 
 /// A build id in E2B's UUID form that stays the same for a name across restarts and builds:
