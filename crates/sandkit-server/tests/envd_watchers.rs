@@ -11,14 +11,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn poll(envd: &Envd, id: &str) -> (u16, Value) {
-    envd.unary(
-        "filesystem.Filesystem/GetWatcherEvents",
-        json!({ "watcherId": id }),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_queue_events_between_polls_and_are_bounded() {
     let Some(server) = start_isolated("sandboxes are not isolated here").await else {
@@ -56,7 +48,7 @@ async fn watchers_queue_events_between_polls_and_are_bounded() {
             .any(|e| e["name"] == "a.txt" && e["type"] == "EVENT_TYPE_WRITE")
     };
     while !wrote(&events) && std::time::Instant::now() < until {
-        let (status, got) = poll(&envd, &id).await;
+        let (status, got) = envd.poll_watcher(&id).await;
         assert_eq!(status, 200, "{got}");
         events.extend(got["events"].as_array().cloned().unwrap_or_default());
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -68,7 +60,7 @@ async fn watchers_queue_events_between_polls_and_are_bounded() {
             .any(|e| e["name"] == "a.txt" && e["type"] == "EVENT_TYPE_CREATE")
     );
     // A poll takes what is there: the next one starts empty.
-    let (_, next) = poll(&envd, &id).await;
+    let (_, next) = envd.poll_watcher(&id).await;
     assert_eq!(next["events"].as_array().map_or(0, Vec::len), 0, "{next}");
 
     // Removed and unknown ids are not found.
@@ -80,7 +72,7 @@ async fn watchers_queue_events_between_polls_and_are_bounded() {
         .await;
     assert_eq!(status, 200);
     for unknown in [id.as_str(), "w0000"] {
-        let (status, e) = poll(&envd, unknown).await;
+        let (status, e) = envd.poll_watcher(unknown).await;
         assert_eq!(
             (status, e["code"].as_str()),
             (404, Some("not_found")),

@@ -5,15 +5,7 @@
 mod common;
 
 use common::envd::{Envd, start_isolated};
-use serde_json::{Value, json};
-
-async fn poll(envd: &Envd, id: &str) -> (u16, Value) {
-    envd.unary(
-        "filesystem.Filesystem/GetWatcherEvents",
-        json!({ "watcherId": id }),
-    )
-    .await
-}
+use serde_json::json;
 
 /// A poll right after a change has ended sees its events, those in directories made by the
 /// same change included (`mkdir -p` and a write inside, faster than the watch of the new
@@ -38,7 +30,7 @@ async fn a_poll_sees_every_event_of_what_ended_before_it() {
         "cd /home/user/deep && for r in $(seq 40); do mkdir -p r$r/a/b/c && echo x > r$r/a/b/c/f; done",
     )
     .await;
-    let (status, got) = poll(&envd, &id).await;
+    let (status, got) = envd.poll_watcher(&id).await;
     assert_eq!(status, 200, "{got}");
     let seen: Vec<(String, String)> = got["events"]
         .as_array()
@@ -76,7 +68,7 @@ async fn a_poll_sees_every_event_of_what_ended_before_it() {
     for n in 0..20 {
         envd.upload(&format!("/home/user/deep/up{n}.txt"), b"x")
             .await;
-        let (_, got) = poll(&envd, &id).await;
+        let (_, got) = envd.poll_watcher(&id).await;
         let names: Vec<&str> = got["events"]
             .as_array()
             .unwrap()

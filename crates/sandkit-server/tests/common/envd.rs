@@ -204,6 +204,15 @@ impl Envd {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `GetWatcherEvents` of polling watcher `id`: the status and the answer.
+    pub async fn poll_watcher(&self, id: &str) -> (u16, Value) {
+        self.unary(
+            "filesystem.Filesystem/GetWatcherEvents",
+            json!({ "watcherId": id }),
+        )
+        .await
+    }
+
     /// A server-stream JSON call, with extra headers.
     pub async fn stream(&self, rpc: &str, body: Value, headers: &[(&str, &str)]) -> Frames {
         let payload = body.to_string().into_bytes();
