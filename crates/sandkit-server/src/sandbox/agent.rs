@@ -338,9 +338,7 @@ impl Agent {
             ToAgent::Signal { req, pid, signal } => {
                 let found = self.children.contains(&pid);
                 if found && let Ok(sig) = Signal::try_from(signal) {
-                    // The whole process group: a shell's children go too.
-                    let _ = kill(Pid::from_raw(-pid), sig);
-                    let _ = kill(Pid::from_raw(pid), sig);
+                    kill_group(pid, sig);
                 }
                 self.send(&FromAgent::Signalled { req, found }, &[]);
             }
@@ -396,8 +394,7 @@ impl Agent {
 
     fn shutdown(&self) -> ! {
         for pid in &self.children {
-            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+            kill_group(*pid, Signal::SIGKILL);
         }
         std::process::exit(0)
     }
@@ -420,6 +417,13 @@ fn become_sandbox(hostname: &str, dot_files: &[(String, String)]) -> Result<(), 
         write(&format!("/run/e2b/{name}"), content)?;
     }
     lockdown::give_up_own()
+}
+
+/// Signals a process the agent started and its whole process group (it leads one: a
+/// shell's children go too).
+pub(super) fn kill_group(pid: i32, sig: Signal) {
+    let _ = kill(Pid::from_raw(-pid), sig);
+    let _ = kill(Pid::from_raw(pid), sig);
 }
 
 fn cstring(what: &str, s: &str) -> Result<CString, String> {

@@ -14,12 +14,11 @@
 use super::agent;
 use super::lookup::AccountCache;
 use super::proto::{self, Received, SpawnRequest};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, UnixAddr, accept4, bind, getsockopt, listen,
     socket, sockopt,
 };
-use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -165,7 +164,7 @@ impl Server {
             if ready.get(i + 1) == Some(&true) && !self.read(i, buf) {
                 let client = self.clients.remove(i);
                 if let Some(pid) = client.pid {
-                    kill_group(pid, Signal::SIGKILL);
+                    agent::kill_group(pid, Signal::SIGKILL);
                 }
             }
         }
@@ -215,7 +214,7 @@ impl Server {
                 if let (Some(pid), Ok(sig)) = (client.pid, Signal::try_from(signal))
                     && FORWARDED.contains(&sig)
                 {
-                    kill_group(pid, sig);
+                    agent::kill_group(pid, sig);
                 }
                 true
             }
@@ -239,11 +238,6 @@ impl Server {
 /// client cannot take is dropped with it).
 fn answer(sock: &OwnedFd, msg: &SudoAnswer) {
     let _ = proto::send(sock.as_fd(), msg, &[]);
-}
-
-fn kill_group(pid: i32, sig: Signal) {
-    let _ = kill(Pid::from_raw(-pid), sig);
-    let _ = kill(Pid::from_raw(pid), sig);
 }
 
 /// Checks the caller and starts its command on the descriptors it sent.
