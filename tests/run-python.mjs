@@ -46,12 +46,16 @@ async function runScenario(file) {
   })
   // Tracebacks of failed checks, for whoever reads the log.
   child.stderr.on('data', (chunk) => process.stderr.write(chunk))
-  const code = await new Promise((done) => child.on('close', done))
+  const code = await new Promise((done) => child.on('close', (status, signal) => done(signal ?? status)))
   if (!totals) {
     printCheck(runnerFailure(`python: ${file}`, new Error(`ended with code ${code} and no totals`)))
     return [0, 1]
   }
-  return [totals[0], totals[1] + (code !== 0 && totals[1] === 0 ? 1 : 0)]
+  if (code !== 0 && totals[1] === 0) {
+    printCheck(runnerFailure(`python: ${file}`, new Error(`every check passed, but it ended with ${code}`)))
+    return [totals[0], 1]
+  }
+  return totals
 }
 
 // The blocking API, then the asyncio one.
