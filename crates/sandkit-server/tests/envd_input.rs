@@ -151,3 +151,29 @@ async fn stream_input_refuses_input_before_its_start_and_an_unknown_process() {
     let text = res.text().await.unwrap();
     assert!(text.contains("invalid_argument"), "{text}");
 }
+
+#[tokio::test]
+async fn a_refused_stream_is_answered_after_the_rest_of_its_body() {
+    let server = start_with_sandboxes().await;
+    let envd = Envd::create(&server).await;
+    let (tx, call) = stream_input(&envd, "application/connect+json");
+    tx.send(envelope(&json!({"start": {"process": {"pid": 999999}}})))
+        .await
+        .unwrap();
+    // The refusal is known now, but the client is still sending: an answer (and a close) now
+    // would meet the rest of its body as a broken pipe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !call.is_finished(),
+        "answered while the client was still sending"
+    );
+    for _ in 0..64 {
+        tx.send(envelope(&stdin(&"x".repeat(1000)))).await.unwrap();
+    }
+    drop(tx);
+    let frames = answer(call.await.unwrap()).await;
+    assert_eq!(frames[0]["error"]["code"], "not_found", "{frames:?}");
+    // The connection was kept, and takes the next call.
+    let (status, _) = envd.unary("process.Process/List", json!({})).await;
+    assert_eq!(status, 200);
+}

@@ -59,6 +59,19 @@ where
         }
     }
 
+    /// Reads and drops what is left of the body, up to `limit` bytes: a client still sending
+    /// the rest of a refused stream then reads the answer instead of a broken pipe.
+    pub async fn discard_rest(&mut self, limit: usize) {
+        let mut read = 0;
+        while read < limit {
+            match self.body.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+        self.buffered.clear();
+    }
+
     /// A whole envelope's message from what has arrived, if there is one.
     fn take(&mut self) -> Result<Option<Bytes>, RpcError> {
         let Some(header) = self.buffered.get(..5) else {
@@ -131,6 +144,21 @@ mod tests {
             );
         }
         assert_eq!(read(&[], 1, 10).await, (vec![], None));
+    }
+
+    #[tokio::test]
+    async fn discard_rest_reads_to_the_end_or_the_limit() {
+        let pieces = |n: usize| {
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                (0..n).map(|_| Ok(Bytes::from_static(&[0u8; 10]))).collect();
+            futures_util::stream::iter(chunks)
+        };
+        let mut all = Envelopes::new(pieces(5), 1024);
+        all.discard_rest(1000).await;
+        assert!(all.body.next().await.is_none(), "the whole body was read");
+        let mut some = Envelopes::new(pieces(5), 1024);
+        some.discard_rest(25).await;
+        assert_eq!(some.body.count().await, 2, "reading stopped at the limit");
     }
 
     #[tokio::test]

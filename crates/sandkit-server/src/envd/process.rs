@@ -434,8 +434,10 @@ async fn send_input(live: &LiveSandbox, body: &[u8]) -> Result<Value, RpcError> 
 /// ends. Bounded by `Connect-Timeout-Ms`, as the call's other messages are.
 pub async fn stream_input(live: Arc<LiveSandbox>, call: Call, body: Body) -> Response {
     let encoder = call.encoder();
+    let mut messages =
+        super::envelopes::Envelopes::new(body.into_data_stream(), super::MAX_RPC_BODY);
     let fed = match call.timeout() {
-        Some(limit) => tokio::time::timeout(limit, feed_input(&live, &call, body))
+        Some(limit) => tokio::time::timeout(limit, feed_input(&live, &call, &mut messages))
             .await
             .unwrap_or_else(|_| {
                 Err(RpcError::new(
@@ -443,7 +445,7 @@ pub async fn stream_input(live: Arc<LiveSandbox>, call: Call, body: Body) -> Res
                     "the input stream outlived its Connect-Timeout-Ms",
                 ))
             }),
-        None => feed_input(&live, &call, body).await,
+        None => feed_input(&live, &call, &mut messages).await,
     };
     match fed {
         Ok(()) => {
@@ -451,18 +453,37 @@ pub async fn stream_input(live: Arc<LiveSandbox>, call: Call, body: Body) -> Res
             answer.extend_from_slice(&connect::end_stream(None));
             encoder.stream_response(Body::from(answer))
         }
-        Err(e) => encoder.stream_error(&e),
+        Err(e) => {
+            // A client sends its whole stream before it reads the answer; the rest is read
+            // (within bounds) so that the refusal reaches it rather than a reset.
+            let _ = tokio::time::timeout(
+                REFUSED_INPUT_WAIT,
+                messages.discard_rest(REFUSED_INPUT_LIMIT),
+            )
+            .await;
+            encoder.stream_error(&e)
+        }
     }
 }
 
-async fn feed_input(live: &LiveSandbox, call: &Call, body: Body) -> Result<(), RpcError> {
+/// How much of a refused input stream is read before its answer, and for how long at most.
+const REFUSED_INPUT_LIMIT: usize = 1 << 20;
+const REFUSED_INPUT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn feed_input<S, E>(
+    live: &LiveSandbox,
+    call: &Call,
+    messages: &mut super::envelopes::Envelopes<S>,
+) -> Result<(), RpcError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     if let (connect::Framing::Unary, _) = connect::framing(call.content_type())? {
         return Err(RpcError::invalid(
             "this is a client-streaming call: send application/connect+json or application/connect+proto",
         ));
     }
-    let mut messages =
-        super::envelopes::Envelopes::new(body.into_data_stream(), super::MAX_RPC_BODY);
     let mut entry = None;
     while let Some(message) = messages.next().await {
         let message = call.json_message(call.codec, &message?)?;
