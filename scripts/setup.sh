@@ -55,6 +55,17 @@ if [ "${SANDKIT_NO_PYTHON:-}" != 1 ]; then
   fi
 fi
 
+# The TypeScript compiler that TypeScript code contexts strip types with (--typescript), under
+# /opt too (the demo runs a TypeScript cell); Node 22.13 and later strip types themselves.
+step "the code interpreter's TypeScript compiler in /opt/sandkit-interpreter-node"
+if [ "$(node -p 'require("/opt/sandkit-interpreter-node/node_modules/typescript/package.json").version' 2>/dev/null)" != 5.9.3 ]; then
+  if [ -w /opt ]; then
+    npm install --prefix /opt/sandkit-interpreter-node --no-audit --no-fund --no-save typescript@5.9.3
+  else
+    sudo npm install --prefix /opt/sandkit-interpreter-node --no-audit --no-fund --no-save typescript@5.9.3
+  fi
+fi
+
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   step "wasm toolchain"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

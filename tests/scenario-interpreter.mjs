@@ -92,10 +92,13 @@ export async function runInterpreterScenario({ Sandbox, errors, conn, step, expe
     assertEqual(await env('E2B_SANDBOX'), 'true', 'E2B_SANDBOX')
   })
 
-  await step('contexts: two are isolated; listed; restart clears one; a removed one is gone (NotFoundError)', async () => {
+  await step('contexts: python and javascript defaults listed first; two made are isolated, listed last in order; restart clears one; a removed one is gone (NotFoundError)', async () => {
+    const defaults = (await sbx.listCodeContexts()).slice(0, 2).map((c) => `${c.language} ${c.cwd}`)
+    assertEqual(show(defaults), show(['python /home/user', 'javascript /home/user']), 'the default contexts')
     const a = await sbx.createCodeContext()
     const b = await sbx.createCodeContext({ cwd: '/tmp' })
     assertEqual(show([a.language, a.cwd, b.cwd]), show(['python', '/home/user', '/tmp']), 'context fields')
+    assertEqual(show((await sbx.listCodeContexts()).slice(-2).map((c) => c.id)), show([a.id, b.id]), 'the last two listed')
     await sbx.runCode('v = "a"', { context: a })
     await sbx.runCode('v = "b"', { context: b })
     assertEqual((await sbx.runCode('v', { context: a })).text, 'a', 'v in a')
@@ -154,6 +157,21 @@ export async function runInterpreterScenario({ Sandbox, errors, conn, step, expe
     const sh = await sbx.runCode('X=5\necho $X', { language: 'bash' })
     assertEqual(sh.logs.stdout.join(''), '5\n', 'bash')
     assertEqual((await sbx.runCode('echo $((X + 1))', { language: 'bash' })).logs.stdout.join(''), '6\n', 'bash state')
+  }, { timeoutMs: 60_000 })
+
+  await step('runCode: JavaScript imports and awaits at top level, TypeScript loses its types (E2B\'s own kernel tests)', async () => {
+    const imported = await sbx.runCode("\nimport { readFileSync } from 'fs'\nconsole.log(typeof readFileSync)\n", { language: 'js' })
+    assertEqual(imported.error, undefined, 'error of a static import')
+    assertEqual(imported.logs.stdout.join(''), 'function\n', 'stdout of a static import')
+    const awaited = await sbx.runCode("\nawait Promise.resolve('Hello World!')\n", { language: 'js' })
+    assertEqual(awaited.text, 'Hello World!', 'a top-level await')
+    await sbx.runCode('const late = await new Promise((r) => setTimeout(() => r(6), 10))', { language: 'js' })
+    assertEqual((await sbx.runCode('late * 7', { language: 'js' })).text, '42', 'what an awaiting cell declared')
+    const typed = await sbx.runCode('const message: string = "Hello World!"; console.log(message)', { language: 'ts' })
+    assertEqual(typed.error, undefined, 'error of a typed cell')
+    assertEqual(typed.logs.stdout.join(''), 'Hello World!\n', 'stdout of a typed cell')
+    const bad = await sbx.runCode('let x: = 1', { language: 'typescript' })
+    assertEqual(bad.error?.name, 'SyntaxError', 'a TypeScript syntax error')
   }, { timeoutMs: 60_000 })
 
   await step('runCode: 1 MB of output in one execution arrives whole', async () => {

@@ -172,6 +172,11 @@ const failed = await rebooted.runCode('1 / 0')
 say(`  1 / 0 → ${failed.error?.name}: ${failed.error?.value}`)
 const js = await rebooted.runCode('[1, 2, 3].map((n) => n * 2)', { language: 'javascript' })
 say(`  javascript [1, 2, 3].map(n => n * 2) → ${js.text}`)
+const ts = await rebooted.runCode(
+  "import { platform } from 'node:os'\nconst where: string = await Promise.resolve(platform());\n`typed, imported and awaited on ${where}`",
+  { language: 'ts' },
+)
+say(`  typescript with an import and a top-level await → ${ts.text ?? `${ts.error?.name}: ${ts.error?.value}`}`)
 
 say('network egress: rules enforced by sandkitd, outside the sandbox, changed live')
 /** An HTTP request from inside a sandbox, by a process that knows nothing of the rules. */

@@ -20,6 +20,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** The code interpreter's Python, under /opt (which sandboxes see), made by scripts/setup.sh. */
 export const INTERPRETER_PYTHON = '/opt/sandkit-interpreter-venv/bin/python'
+/** The TypeScript compiler of TypeScript code contexts (scripts/setup.sh installs it). */
+export const INTERPRETER_TYPESCRIPT = '/opt/sandkit-interpreter-node/node_modules/typescript'
 export const TEAM_A_KEY = 'sk_test_team_a'
 export const TEAM_B_KEY = 'sk_test_team_b'
 
@@ -99,6 +101,7 @@ export async function startSandkitd(o = {}) {
     '--metrics-interval', '250ms',
     // The code interpreter's Python with matplotlib and IPython (scripts/setup.sh makes it).
     ...(existsSync(INTERPRETER_PYTHON) ? ['--python', INTERPRETER_PYTHON] : []),
+    ...(existsSync(INTERPRETER_TYPESCRIPT) ? ['--typescript', INTERPRETER_TYPESCRIPT] : []),
     ...LIFTED_LIMITS,
     ...(o.args ?? []),
   ]

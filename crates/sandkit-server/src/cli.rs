@@ -41,6 +41,10 @@ Options:
       --python <PATH>         The Python interpreter of code contexts (port 49999), a name
                               on the sandbox's PATH or a path the sandbox sees, such as a
                               virtual environment under /opt [default: python3]
+      --typescript <DIR>      The TypeScript compiler package (the directory of npm's
+                              'typescript', one the sandbox sees) that TypeScript contexts
+                              strip types with where Node has no stripper of its own
+                              [default: 'typescript' wherever Node finds it]
       --max-pids <N>          Processes and threads per sandbox [default: 1024]
       --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
       --cpu-count <N>         CPUs' worth of time per sandbox, a cgroup quota [default: 2]
@@ -221,6 +225,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                     ));
                 }
                 config.sandboxes.python = v;
+            }
+            "--typescript" => {
+                let v = value()?;
+                if v.trim().is_empty() {
+                    return Err(CliError(
+                        "--typescript: give the directory of a TypeScript compiler package".into(),
+                    ));
+                }
+                config.sandboxes.typescript = Some(v);
             }
             "--no-processes" => config.sandboxes.enabled = false,
             "--no-egress" => config.network.enabled = false,
@@ -499,6 +512,13 @@ mod tests {
         let venv = run(&["--python", "/opt/venv/bin/python"]).unwrap();
         assert_eq!(venv.sandboxes.python, "/opt/venv/bin/python");
         assert!(run(&["--python", ""]).is_err());
+        assert_eq!(run(&[]).unwrap().sandboxes.typescript, None);
+        let ts = run(&["--typescript", "/opt/ts/node_modules/typescript"]).unwrap();
+        assert_eq!(
+            ts.sandboxes.typescript.as_deref(),
+            Some("/opt/ts/node_modules/typescript")
+        );
+        assert!(run(&["--typescript", " "]).is_err());
         let aged = run(&["--max-paused-age", "12h"]).unwrap();
         assert_eq!(aged.max_paused_age.as_secs(), 12 * 3600);
         assert_eq!(

@@ -124,6 +124,9 @@ pub struct SandboxesConfig {
     /// The Python interpreter code contexts run on (a name looked up on the sandbox's PATH,
     /// or a path inside the sandbox).
     pub python: String,
+    /// The TypeScript compiler package (a directory the sandbox sees) that TypeScript contexts
+    /// strip types with, where Node has no stripper of its own; `None` looks on Node's paths.
+    pub typescript: Option<String>,
 }
 
 /// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
@@ -159,6 +162,7 @@ impl Default for SandboxesConfig {
             tmp_size_mb: DEFAULT_TMP_SIZE_MB,
             warm_pool: DEFAULT_WARM_POOL,
             python: "python3".into(),
+            typescript: None,
         }
     }
 }

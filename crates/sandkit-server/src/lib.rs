@@ -225,6 +225,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         limits: limits::Limits::new(config.limits),
         interpreter: interpreter::Settings {
             python: config.sandboxes.python.clone(),
+            typescript: config.sandboxes.typescript.clone(),
             ..Default::default()
         },
         snapshots,

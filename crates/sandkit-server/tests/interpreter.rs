@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 /// The virtual environment `scripts/setup.sh` makes with matplotlib and IPython (under /opt,
 /// which sandboxes see).
 const VENV_PYTHON: &str = "/opt/sandkit-interpreter-venv/bin/python";
+/// The TypeScript compiler `scripts/setup.sh` installs for TypeScript contexts.
+const TYPESCRIPT: &str = "/opt/sandkit-interpreter-node/node_modules/typescript";
 
 async fn server(python: Option<&str>) -> RunningServer {
     let mut config = ServerConfig::default();
@@ -410,6 +412,201 @@ async fn bash_and_javascript_contexts() {
     }
     let usable = s.in_context(sh, "echo again").await;
     assert_eq!(stream(&usable, "stdout"), "again\n", "{usable:?}");
+}
+
+/// The first error of an execution, as `name: value`.
+fn error_of(lines: &[Value]) -> Option<String> {
+    of_type(lines, "error").first().map(|e| {
+        format!(
+            "{}: {}",
+            e["name"].as_str().unwrap(),
+            e["value"].as_str().unwrap()
+        )
+    })
+}
+
+#[tokio::test]
+async fn javascript_cells_import_and_await_at_top_level() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let js = |code: &str| json!({ "code": code, "language": "js" });
+
+    // E2B's own kernel tests: a static import, and a top-level await whose value is the result.
+    let imported = s
+        .run(js(
+            "\nimport { readFileSync } from 'fs'\nconsole.log(typeof readFileSync)\n",
+        ))
+        .await;
+    no_error(&imported);
+    assert_eq!(stream(&imported, "stdout"), "function\n");
+    let awaited = s.run(js("\nawait Promise.resolve('Hello World!')\n")).await;
+    no_error(&awaited);
+    assert_eq!(main_text(&awaited).as_deref(), Some("Hello World!"));
+
+    // What an awaiting cell declares stays for the next cells, as in a notebook.
+    let declared = s
+        .run(js("const n = await new Promise((r) => setTimeout(() => r(20), 10));\nfunction twice(v) { return 2 * v }\ntwice(n) + 1"))
+        .await;
+    no_error(&declared);
+    assert_eq!(main_text(&declared).as_deref(), Some("41"));
+    let kept = s.run(js("twice(n)")).await;
+    assert_eq!(main_text(&kept).as_deref(), Some("40"), "{kept:?}");
+
+    // Every form of import, a module of the sandbox's own beside the context's directory, and
+    // a cell that imports again when run again; `export` declares.
+    s.run(js("require('fs').writeFileSync('greet.mjs', 'export const hi = \"hey\"; export default (who) => `${hi} ${who}`')"))
+        .await;
+    let forms = "import greet, { hi as word } from './greet.mjs'\nimport * as path from 'path'\nimport 'os'\ngreet(word) + path.sep";
+    for _ in 0..2 {
+        let out = s.run(js(forms)).await;
+        no_error(&out);
+        assert_eq!(main_text(&out).as_deref(), Some("hey hey/"), "{out:?}");
+    }
+    let exported = s
+        .run(js("export const sep = path.sep\nexport default function shout(v) { return v.toUpperCase() }"))
+        .await;
+    no_error(&exported);
+    let declared = s.run(js("shout(sep + typeof greet)")).await;
+    assert_eq!(main_text(&declared).as_deref(), Some("/FUNCTION"));
+
+    // Errors: a rejection, a syntax error in an awaiting cell, an import of nothing.
+    let rejected = s
+        .run(js(
+            "await new Promise((_, no) => setTimeout(() => no(new RangeError('late')), 10))",
+        ))
+        .await;
+    assert_eq!(error_of(&rejected).as_deref(), Some("RangeError: late"));
+    let bad = s.run(js("await 1; syntax error (")).await;
+    assert_eq!(of_type(&bad, "error")[0]["name"], "SyntaxError", "{bad:?}");
+    let missing = s.run(js("import nothing from 'no-such-module'")).await;
+    let e = error_of(&missing).unwrap_or_default();
+    assert!(e.contains("no-such-module"), "{missing:?}");
+    // The context lives on, no warning of Node's own in the user's output.
+    let alive = s.run(js("n")).await;
+    assert_eq!(main_text(&alive).as_deref(), Some("20"));
+    assert_eq!(stream(&alive, "stderr"), "", "{alive:?}");
+}
+
+#[tokio::test]
+async fn typescript_cells_lose_their_types() {
+    let mut config = ServerConfig::default();
+    config.limits = sandkit_server::config::LimitsConfig::lifted();
+    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
+    config.sandboxes.warm_pool = 0;
+    let compiler = std::path::Path::new(TYPESCRIPT).exists();
+    if compiler {
+        config.sandboxes.typescript = Some(TYPESCRIPT.into());
+    } else {
+        eprintln!(
+            "{TYPESCRIPT} is missing (scripts/setup.sh installs it): only Node's own stripper, if any"
+        );
+    }
+    let server = start_with(config).await;
+    let s = Interp::new(&server).await;
+    let ts = |code: &str| json!({ "code": code, "language": "ts" });
+
+    // E2B's own kernel test.
+    let out = s
+        .run(ts(
+            "const message: string = \"Hello World!\"; console.log(message)",
+        ))
+        .await;
+    if !compiler && error_of(&out).is_some() {
+        // No stripper at all: the annotation's SyntaxError says why.
+        let e = error_of(&out).unwrap();
+        assert!(
+            e.starts_with("SyntaxError: ") && e.contains("--typescript"),
+            "{e}"
+        );
+        return;
+    }
+    no_error(&out);
+    assert_eq!(stream(&out, "stdout"), "Hello World!\n");
+    let typed = s
+        .run(ts("enum Level { Low = 1, High }\ninterface P { n: number }\nconst p: P = { n: await Promise.resolve<number>(Level.High) };\np.n as number"))
+        .await;
+    no_error(&typed);
+    assert_eq!(main_text(&typed).as_deref(), Some("2"), "{typed:?}");
+    let kept = s.run(ts("(p.n + Level.Low) satisfies number")).await;
+    assert_eq!(main_text(&kept).as_deref(), Some("3"), "{kept:?}");
+    let bad = s.run(ts("let x: = 1")).await;
+    assert_eq!(of_type(&bad, "error")[0]["name"], "SyntaxError", "{bad:?}");
+    // TypeScript's context is not JavaScript's.
+    let js = s.run(json!({ "code": "typeof p", "language": "js" })).await;
+    assert_eq!(main_text(&js).as_deref(), Some("undefined"));
+}
+
+impl Interp {
+    async fn list_contexts(&self) -> Vec<Value> {
+        let res = self
+            .request(reqwest::Method::GET, "/contexts")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Vec<Value>>().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn default_contexts_are_listed_from_the_start_and_made_ones_after_them() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+
+    // As the official server: python and javascript from the start, in /home/user.
+    let listed = s.list_contexts().await;
+    let described: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|c| (c["language"].as_str().unwrap(), c["cwd"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        described,
+        vec![("python", "/home/user"), ("javascript", "/home/user")]
+    );
+    // Listed, not started: no kernel process until one runs code.
+    let (ps, _) = s.envd.run("ps -eo comm").await;
+    assert!(
+        ps.contains("ps") && !ps.contains("node") && !ps.contains("python"),
+        "{ps}"
+    );
+    let python = listed[0]["id"].as_str().unwrap().to_string();
+    let javascript = listed[1]["id"].as_str().unwrap().to_string();
+
+    // The language's default is the listed context.
+    no_error(&s.python("kept = 5").await);
+    let by_id = s.in_context(&python, "kept * 2").await;
+    assert_eq!(main_text(&by_id).as_deref(), Some("10"), "{by_id:?}");
+    s.run(json!({ "code": "var k = 3", "language": "js" }))
+        .await;
+    let by_id = s.in_context(&javascript, "k + 1").await;
+    assert_eq!(main_text(&by_id).as_deref(), Some("4"), "{by_id:?}");
+
+    // Each made context is listed last when made.
+    for language in ["bash", "python"] {
+        let made = s.create_context(json!({ "language": language })).await;
+        let listed = s.list_contexts().await;
+        assert_eq!(listed.last().unwrap()["id"], made["id"], "{listed:?}");
+        assert_eq!(listed.len(), 3 + usize::from(language == "python"));
+    }
+
+    // A deleted default stays deleted until its language is asked for again.
+    let deleted = s
+        .request(reqwest::Method::DELETE, &format!("/contexts/{javascript}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let listed = s.list_contexts().await;
+    assert!(
+        listed.iter().all(|c| c["language"] != "javascript"),
+        "{listed:?}"
+    );
+    let fresh = s.run(json!({ "code": "typeof k", "language": "js" })).await;
+    assert_eq!(main_text(&fresh).as_deref(), Some("undefined"));
+    let listed = s.list_contexts().await;
+    let again = listed.last().unwrap();
+    assert_eq!(again["language"], "javascript");
+    assert_ne!(again["id"].as_str().unwrap(), javascript);
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ pub struct Settings {
     /// The Python interpreter (`--python`).
     pub python: String,
     pub node: String,
+    /// The TypeScript compiler package (`--typescript`).
+    pub typescript: Option<String>,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
         Settings {
             python: "python3".into(),
             node: "node".into(),
+            typescript: None,
         }
     }
 }
@@ -107,7 +110,14 @@ impl Context {
             return Ok(());
         }
         let live = self.live.upgrade().ok_or("the sandbox is not running")?;
-        let started = spawn(&live, self.kernel, &self.settings, &self.cwd).await?;
+        let started = spawn(
+            &live,
+            self.kernel,
+            &self.language,
+            &self.settings,
+            &self.cwd,
+        )
+        .await?;
         self.set_pid(Some(started.pid));
         *session = Some(started);
         Ok(())
@@ -312,6 +322,7 @@ enum Outcome {
 async fn spawn(
     live: &LiveSandbox,
     kernel: Kernel,
+    language: &str,
     settings: &Settings,
     cwd: &str,
 ) -> Result<Session, String> {
@@ -335,10 +346,21 @@ async fn spawn(
                 vec!["-c".to_string(), PYTHON_DRIVER.to_string()],
             )
         }
-        Kernel::JavaScript => (
-            settings.node.clone(),
-            vec!["-e".to_string(), JS_DRIVER.to_string()],
-        ),
+        Kernel::JavaScript => {
+            if let Some(ts) = &settings.typescript {
+                env.push(("SANDKIT_TYPESCRIPT".into(), ts.clone()));
+            }
+            // Node's internals give the driver its REPL's acorn and top-level await.
+            (
+                settings.node.clone(),
+                vec![
+                    "--expose-internals".to_string(),
+                    "-e".to_string(),
+                    JS_DRIVER.to_string(),
+                    language.to_string(),
+                ],
+            )
+        }
         Kernel::Bash => (
             "bash".to_string(),
             vec!["--norc".into(), "--noprofile".into()],

@@ -1,12 +1,60 @@
-// sandkitd's JavaScript context driver: one JSON request per line on stdin ({"code", "env"}),
-// run in a vm context kept between requests. Protocol lines on fd 1 are a 0x1E byte, one JSON
-// object and a newline; anything else on fd 1 or 2 is plain output. Each request ends with
-// {"type":"done"} on fd 1 and fd 2 (so sandkitd knows both are drained).
+// sandkitd's JavaScript and TypeScript context driver: one JSON request per line on stdin
+// ({"code", "env"}), run in a vm context kept between requests. Protocol lines on fd 1 are a
+// 0x1E byte, one JSON object and a newline; anything else on fd 1 or 2 is plain output. Each
+// request ends with {"type":"done"} on fd 1 and fd 2 (so sandkitd knows both are drained).
+// Its argument is the language; SANDKIT_TYPESCRIPT may name the TypeScript compiler package.
 'use strict';
 const fs = require('fs');
 const util = require('util');
 const vm = require('vm');
 const readline = require('readline');
+
+const typescript = process.argv[1] === 'typescript';
+
+// Node's own pieces of its REPL (node runs this with --expose-internals): acorn, to find a
+// cell's import and export declarations, and the rewriting that gives a cell top-level await
+// with its declarations kept. Without them (another Node), code runs as it is.
+function internal(name) {
+  try {
+    return require(name);
+  } catch {
+    return null;
+  }
+}
+const acorn = internal('internal/deps/acorn/acorn/dist/acorn');
+const topLevelAwait = internal('internal/repl/await');
+
+// What strips a TypeScript cell's types: Node's own stripper where it has one, else the
+// TypeScript compiler (SANDKIT_TYPESCRIPT or one on the usual paths). Neither: the cell runs as
+// JavaScript and an annotation is a SyntaxError that says why.
+function typeStripper() {
+  if (!typescript) return null;
+  const builtin = require('module').stripTypeScriptTypes;
+  if (typeof builtin === 'function') {
+    return (code) => builtin(code, { mode: 'transform' });
+  }
+  const ts = internal(process.env.SANDKIT_TYPESCRIPT || 'typescript');
+  if (!ts || typeof ts.transpileModule !== 'function') return null;
+  const compilerOptions = {
+    target: ts.ScriptTarget.ESNext,
+    module: ts.ModuleKind.ESNext,
+    // Imports stay as written (a later cell may use what one imports).
+    verbatimModuleSyntax: true,
+    isolatedModules: true,
+  };
+  return (code) => {
+    const out = ts.transpileModule(code, { compilerOptions, reportDiagnostics: true });
+    const first = out.diagnostics && out.diagnostics[0];
+    if (first) {
+      const text = ts.flattenDiagnosticMessageText(first.messageText, '\n');
+      const at = first.file && first.start !== undefined && first.file.getLineAndCharacterOfPosition(first.start);
+      throw new SyntaxError(at ? `${text} (line ${at.line + 1}, column ${at.character + 1})` : text);
+    }
+    return out.outputText;
+  };
+}
+const stripTypes = typeStripper();
+delete process.env.SANDKIT_TYPESCRIPT;
 
 const MARK = '\x1e';
 const CHUNK = 64 * 1024;
@@ -91,19 +139,110 @@ function withEnv(env) {
   };
 }
 
+// `import … from 'm'` as the dynamic import a script can run: `var` (not `const`), so that a
+// cell run again may import again.
+function importStatement(code, node) {
+  const from = code.slice(node.source.start, node.source.end);
+  const attributes = (node.attributes || []).map((a) => code.slice(a.start, a.end));
+  const load = `await import(${from}${attributes.length ? `, { with: { ${attributes.join(', ')} } }` : ''})`;
+  const names = [];
+  let namespace = null;
+  for (const s of node.specifiers) {
+    if (s.type === 'ImportNamespaceSpecifier') namespace = s.local.name;
+    else if (s.type === 'ImportDefaultSpecifier') names.push(`default: ${s.local.name}`);
+    else {
+      const imported = code.slice(s.imported.start, s.imported.end);
+      names.push(imported === s.local.name ? imported : `${imported}: ${s.local.name}`);
+    }
+  }
+  if (namespace) {
+    const rest = names.length ? ` var { ${names.join(', ')} } = ${namespace};` : '';
+    return `var ${namespace} = ${load};${rest}`;
+  }
+  return names.length ? `var { ${names.join(', ')} } = ${load};` : `${load};`;
+}
+
+// A cell's module syntax made script syntax: imports become dynamic imports, and `export` is
+// dropped from what it declares (a cell is no module; what it declares stays in the context).
+function withoutModuleSyntax(code) {
+  if (!acorn || !/\b(import|export)\b/.test(code)) return code;
+  let program;
+  try {
+    program = acorn.parse(code, {
+      ecmaVersion: 'latest',
+      sourceType: 'module',
+      allowAwaitOutsideFunction: true,
+      allowReturnOutsideFunction: true,
+      allowHashBang: true,
+    });
+  } catch {
+    return code; // not module syntax: the script compiler gives the error, if any
+  }
+  let out = '';
+  let at = 0;
+  for (const node of program.body) {
+    let replacement = null;
+    if (node.type === 'ImportDeclaration') {
+      replacement = importStatement(code, node);
+    } else if (node.type === 'ExportNamedDeclaration' || node.type === 'ExportDefaultDeclaration') {
+      const inner = node.declaration;
+      replacement = inner ? code.slice(inner.start, inner.end) : '';
+      if (node.type === 'ExportDefaultDeclaration' && !/Declaration$/.test(inner.type)) replacement += ';';
+    } else if (node.type === 'ExportAllDeclaration') {
+      replacement = '';
+    }
+    if (replacement === null) continue;
+    out += code.slice(at, node.start) + replacement;
+    at = node.end;
+  }
+  return out + code.slice(at);
+}
+
+// The script a cell runs as, and whether its value comes wrapped ({ value }) in a promise, as
+// it does when the cell awaits at top level.
+function prepare(code) {
+  if (stripTypes) code = stripTypes(code);
+  code = withoutModuleSyntax(code);
+  if (topLevelAwait && /\bawait\b/.test(code)) {
+    let wrapped = null;
+    try {
+      // The newline keeps a last line's comment from swallowing the wrapper's end.
+      wrapped = topLevelAwait.processTopLevelAwait(code + '\n');
+    } catch {
+      // Not parsable: run as it is, for the script compiler's own error.
+    }
+    if (wrapped !== null) return { script: wrapped, wrapped: true };
+  }
+  return { script: code, wrapped: false };
+}
+
+// A cell's `import()` goes to Node's own loader (relative to the working directory). Node
+// calls that loader experimental once per process, which is no output of the user's.
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  if (String((warning && warning.message) || warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
+  return emitWarning.call(this, warning, ...rest);
+};
+
 let cells = 0;
 async function run(req) {
   const restore = withEnv(req.env);
   try {
     cells += 1;
-    let value = vm.runInContext(req.code || '', context, {
+    const { script, wrapped } = prepare(req.code || '');
+    let value = vm.runInContext(script, context, {
       filename: `<cell-${cells}>`,
       breakOnSigint: true,
+      importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
+    if (wrapped) value = (await value)?.value;
     // A promise (an async function's result) is waited for, as a notebook does.
     if (value && typeof value.then === 'function') value = await value;
     if (value !== undefined) publish(value);
   } catch (err) {
+    if (typescript && !stripTypes && err && err.name === 'SyntaxError') {
+      err.message += ' (TypeScript runs as JavaScript here: sandkitd has no TypeScript compiler to strip types with; see --typescript)';
+    }
     report(err);
   } finally {
     restore();

@@ -31,14 +31,24 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// writing is also how a client that went away is noticed.
 const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The languages whose default contexts a sandbox's interpreter has from the start, as the
+/// official server makes them when it starts (their processes start on first use here).
+const DEFAULT_LANGUAGES: [&str; 2] = ["python", "javascript"];
+
 /// A sandbox's contexts.
 #[derive(Default)]
 pub struct Contexts {
-    by_id: Mutex<HashMap<String, Arc<Context>>>,
+    /// Each context with the order it was made in, which listing keeps (as the official
+    /// server's does: a context just made is the last listed).
+    by_id: Mutex<HashMap<String, (u64, Arc<Context>)>>,
+    made: std::sync::atomic::AtomicU64,
     /// The default context of each language, by language.
     defaults: Mutex<HashMap<String, String>>,
     /// One creation at a time, so that the cap and the defaults hold.
     creating: tokio::sync::Mutex<()>,
+    /// Whether the default contexts were made (once: one deleted stays deleted until its
+    /// language is asked for again).
+    defaults_made: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Contexts {
@@ -49,7 +59,7 @@ impl std::fmt::Debug for Contexts {
 
 impl Contexts {
     fn get(&self, id: &str) -> Option<Arc<Context>> {
-        self.by_id.lock().ok()?.get(id).cloned()
+        self.by_id.lock().ok()?.get(id).map(|(_, c)| c.clone())
     }
 
     fn all(&self) -> Vec<Arc<Context>> {
@@ -58,15 +68,22 @@ impl Contexts {
             .lock()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
-        all.sort_by(|a, b| a.id.cmp(&b.id));
-        all
+        all.sort_by_key(|(made, _)| *made);
+        all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    fn insert(&self, ctx: Arc<Context>) {
+        let made = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut m) = self.by_id.lock() {
+            m.insert(ctx.id.clone(), (made, ctx));
+        }
     }
 
     fn remove(&self, id: &str) -> Option<Arc<Context>> {
         if let Ok(mut d) = self.defaults.lock() {
             d.retain(|_, v| v != id);
         }
-        self.by_id.lock().ok()?.remove(id)
+        self.by_id.lock().ok()?.remove(id).map(|(_, c)| c)
     }
 }
 
@@ -110,6 +127,9 @@ async fn route(settings: &Settings, live: Arc<LiveSandbox>, req: Request) -> Res
         return crate::proxy::preflight(req.headers());
     }
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if let Err(res) = ensure_defaults(settings, &live).await {
+        return res;
+    }
     match (&method, segments.as_slice()) {
         (&Method::GET, ["health"]) => json(&"OK"),
         (&Method::POST, ["execute"]) => execute(settings, live, req).await,
@@ -210,7 +230,24 @@ async fn execute(settings: &Settings, live: Arc<LiveSandbox>, req: Request) -> R
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// The language's default context, created on first use.
+/// The default contexts, made (not started) when the interpreter is first reached, so that
+/// they come first in a listing and each is there before anything asks for it.
+async fn ensure_defaults(settings: &Settings, live: &Arc<LiveSandbox>) -> Result<(), Response> {
+    use std::sync::atomic::Ordering;
+    if live.contexts.defaults_made.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _one = live.contexts.creating.lock().await;
+    if !live.contexts.defaults_made.load(Ordering::Acquire) {
+        for language in DEFAULT_LANGUAGES {
+            register_default(settings, live, language.to_string(), false).await?;
+        }
+        live.contexts.defaults_made.store(true, Ordering::Release);
+    }
+    Ok(())
+}
+
+/// The language's default context, made on first use (or again after it was deleted).
 async fn default_context(
     settings: &Settings,
     live: &Arc<LiveSandbox>,
@@ -227,7 +264,17 @@ async fn default_context(
     if let Some(ctx) = known {
         return Ok(ctx);
     }
-    let ctx = create_locked(settings, live, language.clone(), "/home/user".into()).await?;
+    register_default(settings, live, language, true).await
+}
+
+/// A new default context of `language`; `creating` is held by the caller.
+async fn register_default(
+    settings: &Settings,
+    live: &Arc<LiveSandbox>,
+    language: String,
+    start: bool,
+) -> Result<Arc<Context>, Response> {
+    let ctx = create_locked(settings, live, language.clone(), "/home/user".into(), start).await?;
     if let Ok(mut d) = live.contexts.defaults.lock() {
         d.insert(language, ctx.id.clone());
     }
@@ -241,15 +288,17 @@ async fn create(
     cwd: String,
 ) -> Result<Arc<Context>, Response> {
     let _one = live.contexts.creating.lock().await;
-    create_locked(settings, live, language, cwd).await
+    create_locked(settings, live, language, cwd, true).await
 }
 
-/// A new context with its process started; `creating` is held by the caller.
+/// A new context, its process started unless `start` is false (then its first execution
+/// starts it); `creating` is held by the caller.
 async fn create_locked(
     settings: &Settings,
     live: &Arc<LiveSandbox>,
     language: String,
     cwd: String,
+    start: bool,
 ) -> Result<Arc<Context>, Response> {
     let kernel = language::kernel_of(&language).map_err(|m| text(StatusCode::BAD_REQUEST, m))?;
     let count = live.contexts.by_id.lock().map_or(0, |m| m.len());
@@ -271,15 +320,15 @@ async fn create_locked(
         settings.clone(),
         live,
     ));
-    ctx.start().await.map_err(|why| {
-        text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Failed to create context: {why}"),
-        )
-    })?;
-    if let Ok(mut m) = live.contexts.by_id.lock() {
-        m.insert(ctx.id.clone(), ctx.clone());
+    if start {
+        ctx.start().await.map_err(|why| {
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Failed to create context: {why}"),
+            )
+        })?;
     }
+    live.contexts.insert(ctx.clone());
     Ok(ctx)
 }
 
