@@ -187,7 +187,11 @@ function withoutModuleSyntax(code) {
     } else if (node.type === 'ExportNamedDeclaration' || node.type === 'ExportDefaultDeclaration') {
       const inner = node.declaration;
       replacement = inner ? code.slice(inner.start, inner.end) : '';
-      if (node.type === 'ExportDefaultDeclaration' && !/Declaration$/.test(inner.type)) replacement += ';';
+      // A default export of a value, or of a function or class without a name, is an
+      // expression once `export default` is gone.
+      if (node.type === 'ExportDefaultDeclaration' && (!/Declaration$/.test(inner.type) || !inner.id)) {
+        replacement = `(${replacement});`;
+      }
     } else if (node.type === 'ExportAllDeclaration') {
       replacement = '';
     }
