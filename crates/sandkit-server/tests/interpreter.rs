@@ -481,6 +481,16 @@ async fn javascript_cells_import_and_await_at_top_level() {
     let missing = s.run(js("import nothing from 'no-such-module'")).await;
     let e = error_of(&missing).unwrap_or_default();
     assert!(e.contains("no-such-module"), "{missing:?}");
+    // A client that gives up on a cell still waiting interrupts the wait: the kernel is not
+    // killed (which would lose `n`).
+    let waiting = s
+        .execute(js("await new Promise((r) => setTimeout(r, 600_000))"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    if let Ok(res) = waiting {
+        assert!(res.text().await.is_err(), "the wait ended by itself");
+    }
     // The context lives on, no warning of Node's own in the user's output.
     let alive = s.run(js("n")).await;
     assert_eq!(main_text(&alive).as_deref(), Some("20"));

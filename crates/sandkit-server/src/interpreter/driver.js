@@ -228,6 +228,23 @@ process.emitWarning = function (warning, ...rest) {
   return emitWarning.call(this, warning, ...rest);
 };
 
+// An interrupt while a cell waits (on a promise, not in its own code, which `breakOnSigint`
+// stops) ends the wait with the error `breakOnSigint` gives; what the cell started goes on,
+// and the context keeps its state.
+let interrupt = null;
+function interruptible(promise) {
+  const interrupted = new Promise((_, reject) => {
+    interrupt = () => {
+      const err = new Error('Script execution was interrupted by `SIGINT`');
+      err.code = 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+      reject(err);
+    };
+  });
+  return Promise.race([promise, interrupted]).finally(() => {
+    interrupt = null;
+  });
+}
+
 let cells = 0;
 async function run(req) {
   const restore = withEnv(req.env);
@@ -239,9 +256,9 @@ async function run(req) {
       breakOnSigint: true,
       importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
-    if (wrapped) value = (await value)?.value;
+    if (wrapped) value = (await interruptible(value))?.value;
     // A promise (an async function's result) is waited for, as a notebook does.
-    if (value && typeof value.then === 'function') value = await value;
+    if (value && typeof value.then === 'function') value = await interruptible(value);
     if (value !== undefined) publish(value);
   } catch (err) {
     if (typescript && !stripTypes && err && err.name === 'SyntaxError') {
@@ -255,8 +272,10 @@ async function run(req) {
   }
 }
 
-// Outside an execution an interrupt means nothing.
-process.on('SIGINT', () => {});
+// An interrupt ends a cell's wait (see `interruptible`); outside one it means nothing.
+process.on('SIGINT', () => {
+  if (interrupt) interrupt();
+});
 // A callback or promise of user code failing later must not end the context: it is told on
 // stderr (shown with the next execution's output).
 const later = (err) => writeAll(2, `Uncaught ${err && err.stack ? err.stack : String(err)}\n`);
