@@ -442,12 +442,13 @@ def _():
     equal((second.exit_code, second.stdout.strip()), (0, ""), "the next command, through sudo")
 
 
-@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs, figures with their chart")
+@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs, figures with their chart; python and javascript contexts listed from the start; JavaScript imports and awaits, TypeScript loses its types")
 def _():
     from e2b_code_interpreter import Sandbox as CodeSandbox
 
     sbx = CodeSandbox.create(timeout=120)
     created.append(sbx)
+    equal([c.language for c in sbx.list_code_contexts()], ["python", "javascript"], "the default contexts")
     sbx.run_code("x = 1")
     equal(sbx.run_code("x + 1").text, "2", "x + 1")
     printed = sbx.run_code("print('hi')")
@@ -472,6 +473,13 @@ def _():
     chart = plotted.results[0].chart
     equal(type(chart).__name__, LineChart.__name__, "the chart's class")
     equal((chart.title, [(e.label, e.points) for e in chart.elements]), ("Up", [("up", [(1.0, 3.0), (2.0, 4.0)])]), "the chart")
+    # E2B's own kernel tests, and a declaration kept from an awaiting cell.
+    imported = sbx.run_code("import { readFileSync } from 'fs'\nconsole.log(typeof readFileSync)", language="js")
+    equal(imported.logs.stdout, ["function\n"], "a static import")
+    equal(sbx.run_code("const got = await Promise.resolve('Hello World!')\ngot", language="js").text, "Hello World!", "a top-level await")
+    equal(sbx.run_code("got.length", language="javascript").text, "12", "what the awaiting cell declared")
+    typed = sbx.run_code("const message: string = 'Hello, World!'; console.log(message)", language="ts")
+    equal(typed.logs.stdout, ["Hello, World!\n"], "a typed cell")
 
 
 @check("network: deny-all plus a domain reaches that name only; update_network (instance and static) changes it live; get_info shows the rules")
