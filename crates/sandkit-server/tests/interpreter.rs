@@ -17,11 +17,17 @@ const VENV_PYTHON: &str = "/opt/sandkit-interpreter-venv/bin/python";
 /// The TypeScript compiler `scripts/setup.sh` installs for TypeScript contexts.
 const TYPESCRIPT: &str = "/opt/sandkit-interpreter-node/node_modules/typescript";
 
-async fn server(python: Option<&str>) -> RunningServer {
+/// A configuration for these tests: limits lifted, no warm pool.
+fn test_config() -> ServerConfig {
     let mut config = ServerConfig::default();
     config.limits = sandkit_server::config::LimitsConfig::lifted();
     config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
     config.sandboxes.warm_pool = 0;
+    config
+}
+
+async fn server(python: Option<&str>) -> RunningServer {
+    let mut config = test_config();
     if let Some(p) = python {
         config.sandboxes.python = p.into();
     }
@@ -499,10 +505,7 @@ async fn javascript_cells_import_and_await_at_top_level() {
 
 #[tokio::test]
 async fn typescript_cells_lose_their_types() {
-    let mut config = ServerConfig::default();
-    config.limits = sandkit_server::config::LimitsConfig::lifted();
-    config.sandboxes.agent_exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_sandkitd")));
-    config.sandboxes.warm_pool = 0;
+    let mut config = test_config();
     let compiler = std::path::Path::new(TYPESCRIPT).exists();
     if compiler {
         config.sandboxes.typescript = Some(TYPESCRIPT.into());
