@@ -220,11 +220,13 @@ function prepare(code) {
   return { script: code, wrapped: false };
 }
 
-// A cell's `import()` goes to Node's own loader (relative to the working directory). Node
-// calls that loader experimental once per process, which is no output of the user's.
+// A cell's `import()` goes to Node's own loader (relative to the working directory), and
+// TypeScript to Node's own stripper where there is one. Node calls both experimental once per
+// process, which is no output of the user's.
+const OWN_EXPERIMENTS = /USE_MAIN_CONTEXT_DEFAULT_LOADER|stripTypeScriptTypes/;
 const emitWarning = process.emitWarning;
 process.emitWarning = function (warning, ...rest) {
-  if (String((warning && warning.message) || warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
+  if (OWN_EXPERIMENTS.test(String((warning && warning.message) || warning))) return;
   return emitWarning.call(this, warning, ...rest);
 };
 
