@@ -53,6 +53,6 @@ def finish():
     # Leaves without the interpreter's teardown. The official client's HTTP layer (pyqwest) reads
     # each stream chunk on a Rust thread, which stays parked after a watch is stopped or a handle
     # disconnected; when the last kill ends those streams during Python's teardown, that thread
-    # takes the GIL of a finalizing interpreter and aborts the process (SIGABRT or SIGSEGV, seen
+    # takes the GIL of a finalizing interpreter and aborts the process (SIGABRT or SIGBUS, seen
     # about once in four runs) after every check has passed.
     os._exit(1 if failed or not passed else 0)
