@@ -61,14 +61,8 @@ where
 
     /// Reads and drops what is left of the body, up to `limit` bytes: a client still sending
     /// the rest of a refused stream then reads the answer instead of a broken pipe.
-    pub async fn discard_rest(&mut self, limit: usize) {
-        let mut read = 0;
-        while read < limit {
-            match self.body.next().await {
-                Some(Ok(chunk)) => read += chunk.len(),
-                _ => break,
-            }
-        }
+    pub async fn discard_rest(&mut self, limit: u64) {
+        super::drain(&mut self.body, limit).await;
         self.buffered.clear();
     }
 

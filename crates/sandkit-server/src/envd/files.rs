@@ -173,24 +173,11 @@ pub async fn handle(live: Arc<LiveSandbox>, req: Request) -> Response {
 /// Answers `r` once the rest of `body` has been read (up to [`DRAIN_LIMIT`]): a client
 /// still sending an upload then reads the answer rather than a broken pipe.
 async fn refuse(body: Body, r: Reject) -> Response {
-    drain(body.into_data_stream()).await;
+    super::drain(&mut body.into_data_stream(), DRAIN_LIMIT).await;
     reply(r)
 }
 
-async fn drain<S, E>(mut body: S)
-where
-    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    let mut read = 0u64;
-    while read < DRAIN_LIMIT {
-        match body.next().await {
-            Some(Ok(chunk)) => read += chunk.len() as u64,
-            _ => return,
-        }
-    }
-}
-
-/// The rest of a multipart upload, read and thrown away as [`drain`] does.
+/// The rest of a multipart upload, read and thrown away as [`super::drain`] does.
 async fn drain_multipart(multipart: &mut Multipart) {
     let mut read = 0u64;
     while read < DRAIN_LIMIT {
@@ -856,7 +843,7 @@ async fn upload(
         let mut body = req.into_body().into_data_stream();
         let written = raw_upload(live, user, path, &mut body, &metadata).await;
         if written.is_err() {
-            drain(body).await;
+            super::drain(&mut body, DRAIN_LIMIT).await;
         }
         written.map(|w| vec![w])
     } else if media_type.starts_with("multipart/") {

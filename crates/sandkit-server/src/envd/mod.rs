@@ -90,6 +90,22 @@ fn sandbox_gone(id: &str) -> Response {
     )
 }
 
+/// Reads and throws away what is left of a request body, up to `limit` bytes: a client still
+/// sending a refused request then reads the answer instead of a broken pipe.
+pub(crate) async fn drain<S, E>(body: &mut S, limit: u64)
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut read = 0u64;
+    while read < limit {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
 pub(crate) fn rest_error(status: StatusCode, message: &str) -> Response {
     json_response(
         status,

@@ -467,7 +467,7 @@ pub async fn stream_input(live: Arc<LiveSandbox>, call: Call, body: Body) -> Res
 }
 
 /// How much of a refused input stream is read before its answer, and for how long at most.
-const REFUSED_INPUT_LIMIT: usize = 1 << 20;
+const REFUSED_INPUT_LIMIT: u64 = 1 << 20;
 const REFUSED_INPUT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn feed_input<S, E>(
