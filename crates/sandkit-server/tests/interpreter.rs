@@ -81,6 +81,16 @@ impl Interp {
         self.run(json!({ "code": code, "context_id": id })).await
     }
 
+    async fn list_contexts(&self) -> Vec<Value> {
+        let res = self
+            .request(reqwest::Method::GET, "/contexts")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Vec<Value>>().await.unwrap()
+    }
+
     async fn create_context(&self, body: Value) -> Value {
         let res = self
             .request(reqwest::Method::POST, "/contexts")
@@ -286,21 +296,9 @@ async fn contexts_are_isolated_restartable_and_interruptible() {
     assert_eq!(started.len(), 2, "{logs}");
     assert!(started.iter().all(|m| m.len() < 200), "{started:?}");
 
-    let listed: Value = s
-        .request(reqwest::Method::GET, "/contexts")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&a) && ids.contains(&b), "{listed}");
+    let listed = s.list_contexts().await;
+    let ids: Vec<&str> = listed.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&a) && ids.contains(&b), "{listed:?}");
 
     // Restart clears state.
     let restarted = s
@@ -547,18 +545,6 @@ async fn typescript_cells_lose_their_types() {
     // TypeScript's context is not JavaScript's.
     let js = s.run(json!({ "code": "typeof p", "language": "js" })).await;
     assert_eq!(main_text(&js).as_deref(), Some("undefined"));
-}
-
-impl Interp {
-    async fn list_contexts(&self) -> Vec<Value> {
-        let res = self
-            .request(reqwest::Method::GET, "/contexts")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        res.json::<Vec<Value>>().await.unwrap()
-    }
 }
 
 #[tokio::test]
