@@ -15,7 +15,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::{ForkResult, Pid, fork, getpgid};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -420,10 +420,14 @@ fn become_sandbox(hostname: &str, dot_files: &[(String, String)]) -> Result<(), 
 }
 
 /// Signals a process the agent started and its whole process group (it leads one: a
-/// shell's children go too).
+/// shell's children go too). The process itself gets the signal once: a second, direct
+/// signal only if it has left its group (a trap would otherwise run twice).
 pub(super) fn kill_group(pid: i32, sig: Signal) {
+    let leader = Pid::from_raw(pid);
     let _ = kill(Pid::from_raw(-pid), sig);
-    let _ = kill(Pid::from_raw(pid), sig);
+    if getpgid(Some(leader)) != Ok(leader) {
+        let _ = kill(leader, sig);
+    }
 }
 
 fn cstring(what: &str, s: &str) -> Result<CString, String> {
