@@ -66,6 +66,17 @@ if [ "$(node -p 'require("/opt/sandkit-interpreter-node/node_modules/typescript/
   fi
 fi
 
+# R and a JDK under /usr, which sandboxes see: R and Java code contexts run on them (the
+# demo runs a cell of each). Without them sandkitd refuses those contexts and says why.
+if ! command -v R >/dev/null || ! command -v jshell >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    step "R and a JDK (the code interpreter's R and Java contexts)"
+    apt_install --no-install-recommends r-base-core default-jdk-headless
+  else
+    echo "note: no R or no JDK: R and Java code contexts will be refused (install R and a JDK, 11 or later)"
+  fi
+fi
+
 if [ "${SANDKIT_NO_WASM:-}" != 1 ]; then
   step "wasm toolchain"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

@@ -174,6 +174,30 @@ export async function runInterpreterScenario({ Sandbox, errors, conn, step, expe
     assertEqual(bad.error?.name, 'SyntaxError', 'a TypeScript syntax error')
   }, { timeoutMs: 60_000 })
 
+  await step('runCode: R and Java contexts as E2B\'s R and Java kernels give them: output, values, state, plots, envs (E2B\'s own kernel tests)', async () => {
+    const hello = await sbx.runCode('print("Hello, World!")', { language: 'r' })
+    assertEqual(show(hello.logs.stdout), show(['[1] "Hello, World!"\n']), 'R stdout')
+    const env = await sbx.runCode("Sys.getenv('FOO')", { language: 'r', envs: { FOO: 'bar' } })
+    assertEqual(env.results[0]?.text, '[1] "bar"', 'R value with an execution variable')
+    assertEqual(env.results[0]?.isMainResult, false, 'an R value is not the main result (IRkernel)')
+    await sbx.runCode('kept <- 20', { language: 'r' })
+    const plotted = await sbx.runCode('plot(1:3)\nkept * 2 + 2', { language: 'r' })
+    assertEqual(plotted.results.map((r) => r.text).join(' | '), '[1] 42 | plot without title', 'R state, a value, then the plot')
+    assert(plotted.results[1]?.png?.startsWith('iVBORw0KGgo'), 'the plot is a base64 PNG')
+    const failed = await sbx.runCode("stop('no')", { language: 'r' })
+    assertEqual(show([failed.error?.name, failed.error?.value]), show(['ERROR', 'Error: no\n']), 'an R error')
+
+    const println = await sbx.runCode('System.out.println("Hello, World!")', { language: 'java' })
+    assertEqual(println.logs.stdout[0], 'Hello, World!', 'Java stdout[0]')
+    const property = await sbx.runCode('System.getProperty("FOO")', { language: 'java', envs: { FOO: 'bar' } })
+    assertEqual(property.results[0]?.text, 'bar', 'a Java execution variable, as a system property')
+    await sbx.runCode('int kept = 20;', { language: 'java' })
+    const value = await sbx.runCode('kept * 2 + 2', { language: 'java' })
+    assertEqual(show([value.text, value.results[0]?.isMainResult]), show(['42', true]), 'Java state and main result')
+    const thrown = await sbx.runCode('Integer.parseInt("x")', { language: 'java' })
+    assertEqual(thrown.error?.name, 'java.lang.NumberFormatException', 'a Java exception')
+  }, { timeoutMs: 90_000 })
+
   await step('runCode: 1 MB of output in one execution arrives whole', async () => {
     const big = await sbx.runCode("print('x' * 1_000_000)")
     const out = big.logs.stdout.join('')

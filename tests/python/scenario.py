@@ -442,7 +442,7 @@ def _():
     equal((second.exit_code, second.stdout.strip()), (0, ""), "the next command, through sudo")
 
 
-@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs, figures with their chart; python and javascript contexts listed from the start; JavaScript imports and awaits, TypeScript loses its types")
+@check("code interpreter: the official e2b-code-interpreter package runs code with kept state, output and errors, as root; DataFrames as data, images shown as PNGs, figures with their chart; python and javascript contexts listed from the start; JavaScript imports and awaits, TypeScript loses its types; R and Java as E2B's kernels")
 def _():
     from e2b_code_interpreter import Sandbox as CodeSandbox
 
@@ -480,6 +480,14 @@ def _():
     equal(sbx.run_code("got.length", language="javascript").text, "12", "what the awaiting cell declared")
     typed = sbx.run_code("const message: string = 'Hello, World!'; console.log(message)", language="ts")
     equal(typed.logs.stdout, ["Hello, World!\n"], "a typed cell")
+    # E2B's own R and Java kernel and variable tests.
+    equal(sbx.run_code('print("Hello, World!")', language="r").logs.stdout, ['[1] "Hello, World!"\n'], "R's print")
+    r_env = sbx.run_code("Sys.getenv('FOO')", envs={"FOO": "bar"}, language="r")
+    equal(r_env.results[0].text.strip(), '[1] "bar"', "an R value with an execution variable")
+    equal(sbx.run_code('System.out.println("Hello, World!")', language="java").logs.stdout[0], "Hello, World!", "Java's println")
+    java_env = sbx.run_code('System.getProperty("FOO")', envs={"FOO": "bar"}, language="java")
+    equal(java_env.results[0].text.strip(), "bar", "a Java execution variable")
+    equal(sbx.run_code('System.getProperty("FOO", "default")', language="java").results[0].text.strip(), "default", "and after it")
 
 
 @check("network: deny-all plus a domain reaches that name only; update_network (instance and static) changes it live; get_info shows the rules")

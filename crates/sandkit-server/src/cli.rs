@@ -45,6 +45,10 @@ Options:
                               'typescript', one the sandbox sees) that TypeScript contexts
                               strip types with where Node has no stripper of its own
                               [default: 'typescript' wherever Node finds it]
+      --r <PATH>              R's front end for R code contexts, a name on the sandbox's PATH
+                              or a path the sandbox sees [default: R]
+      --java <PATH>           A JDK's java (11 or later: JShell is not in a JRE) for Java code
+                              contexts, likewise [default: java]
       --max-pids <N>          Processes and threads per sandbox [default: 1024]
       --tmp-size <MIB>        Size of each sandbox's /tmp, in memory [default: 1024]
       --cpu-count <N>         CPUs' worth of time per sandbox, a cgroup quota [default: 2]
@@ -234,6 +238,17 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                     ));
                 }
                 config.sandboxes.typescript = Some(v);
+            }
+            "--r" | "--java" => {
+                let v = value()?;
+                if v.trim().is_empty() {
+                    return Err(CliError(format!("{flag}: give a program name or path")));
+                }
+                if flag == "--r" {
+                    config.sandboxes.r = v;
+                } else {
+                    config.sandboxes.java = v;
+                }
             }
             "--no-processes" => config.sandboxes.enabled = false,
             "--no-egress" => config.network.enabled = false,
@@ -519,6 +534,16 @@ mod tests {
             Some("/opt/ts/node_modules/typescript")
         );
         assert!(run(&["--typescript", " "]).is_err());
+        let kernels = run(&["--r", "/opt/R/bin/R", "--java", "/opt/jdk/bin/java"]).unwrap();
+        assert_eq!(
+            (
+                kernels.sandboxes.r.as_str(),
+                kernels.sandboxes.java.as_str()
+            ),
+            ("/opt/R/bin/R", "/opt/jdk/bin/java")
+        );
+        assert_eq!(run(&[]).unwrap().sandboxes.r, "R");
+        assert!(run(&["--java", ""]).is_err());
         let aged = run(&["--max-paused-age", "12h"]).unwrap();
         assert_eq!(aged.max_paused_age.as_secs(), 12 * 3600);
         assert_eq!(

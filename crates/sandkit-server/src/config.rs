@@ -127,6 +127,10 @@ pub struct SandboxesConfig {
     /// The TypeScript compiler package (a directory the sandbox sees) that TypeScript contexts
     /// strip types with, where Node has no stripper of its own; `None` looks on Node's paths.
     pub typescript: Option<String>,
+    /// R's front end for R contexts (a name on the sandbox's PATH or a path inside it).
+    pub r: String,
+    /// The `java` of a JDK (11 or later) for Java contexts, likewise.
+    pub java: String,
 }
 
 /// Processes and threads one sandbox may have unless `--max-pids` says otherwise.
@@ -163,6 +167,8 @@ impl Default for SandboxesConfig {
             warm_pool: DEFAULT_WARM_POOL,
             python: "python3".into(),
             typescript: None,
+            r: "R".into(),
+            java: "java".into(),
         }
     }
 }

@@ -226,6 +226,8 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         interpreter: interpreter::Settings {
             python: config.sandboxes.python.clone(),
             typescript: config.sandboxes.typescript.clone(),
+            r: config.sandboxes.r.clone(),
+            java: config.sandboxes.java.clone(),
             ..Default::default()
         },
         snapshots,

@@ -1,6 +1,6 @@
 //! The code interpreter on port 49999 against real kernels in real sandboxes: kept state,
-//! results, streams, errors, rich output, environment scoping, contexts, interrupts, Bash and
-//! JavaScript, and the protocol's errors.
+//! results, streams, errors, rich output, environment scoping, contexts, interrupts, Bash,
+//! JavaScript, TypeScript, R and Java, and the protocol's errors.
 
 mod common;
 
@@ -45,6 +45,15 @@ impl Interp {
         }
     }
 
+    /// In a sandbox made with these `envVars`.
+    async fn with_env(server: &RunningServer, env: Value) -> Interp {
+        let api = common::Api::new(&server.url(), KEY_A);
+        let body = json!({ "templateID": "base", "envVars": env });
+        Interp {
+            envd: Envd::create_with(&api, body).await,
+        }
+    }
+
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.envd
             .api
@@ -61,6 +70,18 @@ impl Interp {
             .header("X-Access-Token", &self.envd.token)
             .timeout(Duration::from_secs(60))
             .json(&body)
+    }
+
+    /// An execution whose client gives up after 2 s, before it ends by itself.
+    async fn give_up_on(&self, body: Value) {
+        let res = self
+            .execute(body)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if let Ok(res) = res {
+            assert!(res.text().await.is_err(), "the execution ended by itself");
+        }
     }
 
     /// Every line of an execution.
@@ -112,6 +133,14 @@ fn main_text(lines: &[Value]) -> Option<String> {
         .into_iter()
         .find(|r| r["is_main_result"] == true)
         .and_then(|r| r["text"].as_str().map(str::to_string))
+}
+
+/// The `text` of each line of type `t`, in order.
+fn texts<'a>(lines: &'a [Value], t: &str) -> Vec<&'a str> {
+    of_type(lines, t)
+        .into_iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect()
 }
 
 fn stream(lines: &[Value], t: &str) -> String {
@@ -312,14 +341,8 @@ async fn contexts_are_isolated_restartable_and_interruptible() {
 
     // A runaway execution whose client gives up is interrupted; the context stays usable.
     s.in_context(b, "kept = 41").await;
-    let runaway = s
-        .execute(json!({ "code": "while True:\n    pass", "context_id": b }))
-        .timeout(Duration::from_secs(2))
-        .send()
+    s.give_up_on(json!({ "code": "while True:\n    pass", "context_id": b }))
         .await;
-    if let Ok(res) = runaway {
-        assert!(res.text().await.is_err(), "the runaway ended by itself");
-    }
     let after = s.in_context(b, "kept + 1").await;
     assert_eq!(main_text(&after).as_deref(), Some("42"), "{after:?}");
 
@@ -394,26 +417,14 @@ async fn bash_and_javascript_contexts() {
 
     // Runaways whose client gives up: JavaScript is interrupted and keeps its state; bash is
     // replaced by a new shell, usable again.
-    let runaway = s
-        .execute(json!({ "code": "while (true) {}", "language": "javascript" }))
-        .timeout(Duration::from_secs(2))
-        .send()
+    s.give_up_on(json!({ "code": "while (true) {}", "language": "javascript" }))
         .await;
-    if let Ok(res) = runaway {
-        assert!(res.text().await.is_err(), "the runaway ended by itself");
-    }
     let kept = s
         .run(json!({ "code": "n + 1", "language": "javascript" }))
         .await;
     assert_eq!(main_text(&kept).as_deref(), Some("21"), "{kept:?}");
-    let runaway = s
-        .execute(json!({ "code": "while :; do :; done", "context_id": sh }))
-        .timeout(Duration::from_secs(2))
-        .send()
+    s.give_up_on(json!({ "code": "while :; do :; done", "context_id": sh }))
         .await;
-    if let Ok(res) = runaway {
-        assert!(res.text().await.is_err(), "the runaway ended by itself");
-    }
     let usable = s.in_context(sh, "echo again").await;
     assert_eq!(stream(&usable, "stdout"), "again\n", "{usable:?}");
 }
@@ -487,14 +498,8 @@ async fn javascript_cells_import_and_await_at_top_level() {
     assert!(e.contains("no-such-module"), "{missing:?}");
     // A client that gives up on a cell still waiting interrupts the wait: the kernel is not
     // killed (which would lose `n`).
-    let waiting = s
-        .execute(js("await new Promise((r) => setTimeout(r, 600_000))"))
-        .timeout(Duration::from_secs(2))
-        .send()
+    s.give_up_on(js("await new Promise((r) => setTimeout(r, 600_000))"))
         .await;
-    if let Ok(res) = waiting {
-        assert!(res.text().await.is_err(), "the wait ended by itself");
-    }
     // The context lives on, no warning of Node's own in the user's output.
     let alive = s.run(js("n")).await;
     assert_eq!(main_text(&alive).as_deref(), Some("20"));
@@ -545,6 +550,166 @@ async fn typescript_cells_lose_their_types() {
     // TypeScript's context is not JavaScript's.
     let js = s.run(json!({ "code": "typeof p", "language": "js" })).await;
     assert_eq!(main_text(&js).as_deref(), Some("undefined"));
+}
+
+/// R runs as IRkernel (E2B's R kernel) shows it: what R prints is output, each visible value a
+/// result that is not the main one, each plot a PNG, an error named `ERROR`.
+#[tokio::test]
+async fn r_cells_print_values_plots_and_errors_as_irkernel() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let r = |code: &str| json!({ "code": code, "language": "r" });
+
+    // E2B's own kernel test, and its environment test.
+    let hello = s.run(r("print(\"Hello, World!\")")).await;
+    no_error(&hello);
+    assert_eq!(
+        texts(&hello, "stdout"),
+        ["[1] \"Hello, World!\"\n"],
+        "{hello:?}"
+    );
+    let env = s
+        .run(json!({ "code": "Sys.getenv('FOO')", "language": "r", "env_vars": { "FOO": "bar" } }))
+        .await;
+    let results = of_type(&env, "result");
+    assert_eq!(results.len(), 1, "{env:?}");
+    assert_eq!(results[0]["text"], "[1] \"bar\"");
+    assert_eq!(results[0]["is_main_result"], false);
+    let unset = s.run(r("Sys.getenv('FOO', unset = 'default')")).await;
+    assert_eq!(of_type(&unset, "result")[0]["text"], "[1] \"default\"");
+
+    // State is kept; every visible value of the cell is shown, an assignment's is not; a
+    // warning and a message are stderr; unicode survives both ways.
+    let cell = s
+        .run(r("x <- c(2, 3)\nx * 2\ninvisible(7)\ny <- 'é ü'\ny\nwarning('careful')\nmessage('note')\ncat('no newline')"))
+        .await;
+    no_error(&cell);
+    assert_eq!(
+        texts(&cell, "result"),
+        ["[1] 4 6", "[1] \"é ü\""],
+        "{cell:?}"
+    );
+    assert_eq!(stream(&cell, "stdout"), "no newline");
+    assert_eq!(stream(&cell, "stderr"), "Warning message:\ncareful\nnote\n");
+    let kept = s.run(r("sum(x)")).await;
+    assert_eq!(of_type(&kept, "result")[0]["text"], "[1] 5");
+
+    // An error stops the cell there, named as IRkernel names it, with the user's calls.
+    let failed = s
+        .run(r(
+            "f <- function() stop('boom')\nbefore <- 1\nf()\nafter <- 1",
+        ))
+        .await;
+    let e = of_type(&failed, "error");
+    assert_eq!(e.len(), 1, "{failed:?}");
+    assert_eq!(e[0]["name"], "ERROR");
+    assert_eq!(e[0]["value"], "Error in f(): boom\n");
+    assert!(
+        e[0]["traceback"].as_str().unwrap().contains("1. f()"),
+        "{failed:?}"
+    );
+    let exists = s.run(r("c(exists('before'), exists('after'))")).await;
+    assert_eq!(of_type(&exists, "result")[0]["text"], "[1]  TRUE FALSE");
+    let syntax = s.run(r("1 +")).await;
+    assert!(
+        error_of(&syntax)
+            .unwrap()
+            .contains("unexpected end of input"),
+        "{syntax:?}"
+    );
+
+    // Each plot a PNG result.
+    let plotted = s.run(r("plot(1:10)\nhist(c(1, 2, 2, 3))")).await;
+    no_error(&plotted);
+    let pngs: Vec<&str> = of_type(&plotted, "result")
+        .iter()
+        .filter_map(|r| r["png"].as_str())
+        .collect();
+    assert_eq!(pngs.len(), 2, "{plotted:?}");
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(pngs[0])
+        .unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // A runaway cell whose client gives up is interrupted; its context keeps its state.
+    s.give_up_on(r("repeat { z <- 1 }")).await;
+    let after = s.run(r("sum(x) + 1")).await;
+    assert_eq!(of_type(&after, "result")[0]["text"], "[1] 6", "{after:?}");
+}
+
+/// Java runs on JShell as IJava (E2B's Java kernel) runs it: the last snippet's value is the
+/// main result, each write to System.out is its own chunk, and execution variables are system
+/// properties.
+#[tokio::test]
+async fn java_cells_run_on_jshell_as_ijava() {
+    let server = server(None).await;
+    let s = Interp::with_env(&server, json!({ "TEST_ENV_VAR": "supertest" })).await;
+    let java = |code: &str| json!({ "code": code, "language": "java" });
+
+    // E2B's own kernel test: println's line and its end come as two chunks, as there.
+    let hello = s.run(java("System.out.println(\"Hello, World!\")")).await;
+    no_error(&hello);
+    assert_eq!(
+        texts(&hello, "stdout"),
+        ["Hello, World!", "\n"],
+        "{hello:?}"
+    );
+    // E2B's environment tests: variables are system properties, the sandbox's too.
+    let env = s
+        .run(json!({ "code": "System.getProperty(\"FOO\")", "language": "java", "env_vars": { "FOO": "bar" } }))
+        .await;
+    assert_eq!(main_text(&env).as_deref(), Some("bar"), "{env:?}");
+    let unset = s
+        .run(java("System.getProperty(\"FOO\", \"default\")"))
+        .await;
+    assert_eq!(main_text(&unset).as_deref(), Some("default"));
+    let sandbox = s
+        .run(json!({ "code": "System.getProperty(\"TEST_ENV_VAR\")", "language": "java", "env_vars": { "TEST_ENV_VAR": "overwrite" } }))
+        .await;
+    assert_eq!(main_text(&sandbox).as_deref(), Some("overwrite"));
+    let restored = s.run(java("System.getProperty(\"TEST_ENV_VAR\")")).await;
+    assert_eq!(main_text(&restored).as_deref(), Some("supertest"));
+
+    // Declarations are kept; the last snippet's value is the result, a string without quotes.
+    let declared = s
+        .run(java("int x = 20;\nString twice(String s) { return s + s; }\nclass P { public String toString() { return \"P!\"; } }"))
+        .await;
+    no_error(&declared);
+    let value = s.run(java("x * 2 + 2")).await;
+    assert_eq!(main_text(&value).as_deref(), Some("42"));
+    let text = s.run(java("twice(\"é\")")).await;
+    assert_eq!(main_text(&text).as_deref(), Some("éé"));
+    let object = s.run(java("new P()")).await;
+    assert_eq!(main_text(&object).as_deref(), Some("P!"));
+    let statement = s.run(java("System.err.print(\"to stderr\");")).await;
+    assert_eq!(stream(&statement, "stderr"), "to stderr");
+    assert!(of_type(&statement, "result").is_empty(), "{statement:?}");
+
+    // Errors: an exception (the rest of the cell skipped), a compile error, an incomplete cell.
+    let thrown = s
+        .run(java("int before = 1;\nint y = x / 0;\nint after = 1;"))
+        .await;
+    let e = of_type(&thrown, "error");
+    assert_eq!(e.len(), 1, "{thrown:?}");
+    assert_eq!(e[0]["name"], "java.lang.ArithmeticException");
+    assert_eq!(e[0]["value"], "/ by zero");
+    let skipped = s.run(java("after")).await;
+    assert_eq!(
+        of_type(&skipped, "error")[0]["name"],
+        "CompilationException"
+    );
+    let incomplete = s.run(java("foo(")).await;
+    assert_eq!(
+        of_type(&incomplete, "error")[0]["name"],
+        "IncompleteSourceException"
+    );
+
+    // A runaway cell whose client gives up is stopped; its context keeps its state.
+    s.give_up_on(java("long n = 0; while (true) { n++; }"))
+        .await;
+    let after = s.run(java("n > 0 && x == 20")).await;
+    assert_eq!(main_text(&after).as_deref(), Some("true"), "{after:?}");
 }
 
 #[tokio::test]
@@ -817,18 +982,16 @@ async fn traffic_token_guards_the_interpreter() {
 #[tokio::test]
 async fn execution_env_vars_shadow_the_sandbox_env_for_one_execution() {
     let server = server(None).await;
-    let api = common::Api::new(&server.url(), KEY_A);
-    let s = Interp {
-        envd: Envd::create_with(
-            &api,
-            json!({ "templateID": "base", "envVars": { "SCOPED": "global" } }),
-        )
-        .await,
-    };
+    let s = Interp::with_env(&server, json!({ "SCOPED": "global" })).await;
     let cases = [
         ("python", "import os\nprint(os.environ['SCOPED'])"),
         ("javascript", "console.log(process.env.SCOPED)"),
         ("bash", "echo \"$SCOPED\""),
+        ("r", "cat(Sys.getenv('SCOPED'), '\\n', sep = '')"),
+        (
+            "java",
+            "System.out.print(System.getProperty(\"SCOPED\") + \"\\n\");",
+        ),
     ];
     for (language, code) in cases {
         let before = s.run(json!({ "code": code, "language": language })).await;
@@ -905,4 +1068,30 @@ async fn contexts_sleep_through_a_pause() {
     assert_eq!(resumed.status, 201);
     let after = s.python("kept").await;
     assert_eq!(main_text(&after).as_deref(), Some("still here"));
+}
+
+/// A context whose program the sandbox lacks is refused when it is made, saying which.
+#[tokio::test]
+async fn contexts_without_their_program_are_refused_with_the_reason() {
+    let mut config = test_config();
+    config.sandboxes.r = "/nonexistent/R".into();
+    config.sandboxes.java = "/nonexistent/java".into();
+    let server = start_with(config).await;
+    let s = Interp::new(&server).await;
+    for (language, says) in [
+        ("r", "could not start /nonexistent/R"),
+        ("java", "no /nonexistent/java in this sandbox"),
+    ] {
+        let res = s
+            .execute(json!({ "code": "1", "language": language }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 500, "{language}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(says), "{language}: {body}");
+    }
+    // The others are not affected.
+    let python = s.python("6 * 7").await;
+    assert_eq!(main_text(&python).as_deref(), Some("42"));
 }

@@ -18,6 +18,20 @@ use tokio::sync::{mpsc, oneshot};
 
 const PYTHON_DRIVER: &str = include_str!("driver.py");
 const JS_DRIVER: &str = include_str!("driver.js");
+const R_DRIVER: &str = include_str!("driver.R");
+const JAVA_DRIVER: &str = include_str!("driver.java");
+/// Java's source launcher runs a file: the wrapper writes the driver to a directory of its own
+/// under the sandbox's /tmp, which the driver removes once it has been compiled. `$1` is the
+/// `java` to run.
+const JAVA_WRAPPER: &str = r#"if ! command -v "$1" >/dev/null; then
+  printf '\036{"type":"unavailable","value":"no %s in this sandbox: Java contexts need a JDK, 11 or later (sandkitd --java names one)"}\n' "$1"
+  exit 127
+fi
+d=$(mktemp -d) && printf '%s' "$SANDKIT_JAVA_DRIVER" >"$d/SandkitDriver.java" || exit 1
+unset SANDKIT_JAVA_DRIVER
+exec "$1" -XX:+UseSerialGC "$d/SandkitDriver.java" "$d""#;
+/// How long a Java context's JVM may take to start.
+const JAVA_START: Duration = Duration::from_secs(60);
 /// How long an interrupted execution may take to stop before its process is killed.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// Lines of a stream held for a slow client before the kernel waits for it.
@@ -31,6 +45,10 @@ pub struct Settings {
     pub node: String,
     /// The TypeScript compiler package (`--typescript`).
     pub typescript: Option<String>,
+    /// R's front end, for R contexts.
+    pub r: String,
+    /// A JDK's `java` (JShell is in the JDK, not a JRE), for Java contexts.
+    pub java: String,
 }
 
 impl Default for Settings {
@@ -39,6 +57,8 @@ impl Default for Settings {
             python: "python3".into(),
             node: "node".into(),
             typescript: None,
+            r: "R".into(),
+            java: "java".into(),
         }
     }
 }
@@ -182,7 +202,8 @@ impl Context {
             .is_ok();
         let job = match self.kernel {
             Kernel::Bash => bash_job(&code, &env),
-            _ => {
+            Kernel::R | Kernel::Java => framed_job(&code, &env),
+            Kernel::Python | Kernel::JavaScript => {
                 let mut l =
                     serde_json::to_vec(&json!({ "code": code, "env": env })).unwrap_or_default();
                 l.push(b'\n');
@@ -331,11 +352,19 @@ async fn spawn(
         .user("root")
         .ok_or("the sandbox has no root account to run the context as")?;
     let mut env = crate::envd::process::base_env(live, &user);
+    // R prints, and Java decodes, by the locale's character set: UTF-8 unless the sandbox says.
+    if matches!(kernel, Kernel::R | Kernel::Java)
+        && !env.iter().any(|(k, _)| k == "LANG" || k == "LC_ALL")
+    {
+        env.push(("LANG".into(), "C.UTF-8".into()));
+    }
     // What the sandbox's log shows instead of the driver's source.
     let label = match kernel {
         Kernel::Python => "<code interpreter: sandkitd's Python driver>",
         Kernel::JavaScript => "<code interpreter: sandkitd's JavaScript driver>",
         Kernel::Bash => "<code interpreter: bash context>",
+        Kernel::R => "<code interpreter: sandkitd's R driver>",
+        Kernel::Java => "<code interpreter: sandkitd's Java driver>",
     };
     let (cmd, args) = match kernel {
         Kernel::Python => {
@@ -365,6 +394,38 @@ async fn spawn(
             "bash".to_string(),
             vec!["--norc".into(), "--noprofile".into()],
         ),
+        Kernel::R => {
+            // In the environment rather than on the command line, which R's front end mangles.
+            env.push(("SANDKIT_R_DRIVER".into(), R_DRIVER.into()));
+            (
+                settings.r.clone(),
+                [
+                    "--no-echo",
+                    "--no-save",
+                    "--no-restore",
+                    "-e",
+                    "eval(parse(text = Sys.getenv('SANDKIT_R_DRIVER')))",
+                ]
+                .map(String::from)
+                .to_vec(),
+            )
+        }
+        Kernel::Java => {
+            env.push(("SANDKIT_JAVA_DRIVER".into(), JAVA_DRIVER.into()));
+            // E2B's server gives a Java context the sandbox's own variables as system
+            // properties; the driver reads which ones they are here.
+            let names: Vec<&str> = live.env.iter().map(|(k, _)| k.as_str()).collect();
+            env.push(("SANDKIT_PROPERTIES_FROM_ENV".into(), names.join("\n")));
+            (
+                "bash".to_string(),
+                vec![
+                    "-c".into(),
+                    JAVA_WRAPPER.into(),
+                    "sandkit-java".into(),
+                    settings.java.clone(),
+                ],
+            )
+        }
     };
     let spawned = live
         .handle
@@ -412,7 +473,13 @@ async fn spawn(
             pipe::Receiver::from_owned_fd(stderr)?,
         ))
     };
-    let (stdin, stdout, stderr) = pipes().map_err(|e| format!("the context's pipes: {e}"))?;
+    let (stdin, mut stdout, stderr) = pipes().map_err(|e| format!("the context's pipes: {e}"))?;
+    if kernel == Kernel::Java
+        && let Err(why) = ready(&mut stdout).await
+    {
+        live.handle.signal(spawned.pid, libc::SIGKILL).await;
+        return Err(why);
+    }
     Ok(Session {
         pid: spawned.pid,
         stdin,
@@ -421,6 +488,36 @@ async fn spawn(
         exit: spawned.exit,
         count: 0,
     })
+}
+
+/// Waits for the Java driver to say it is ready, or its wrapper that there is no `java`: a
+/// context that cannot start is refused when it is made, as a missing program is for the
+/// others.
+async fn ready(stdout: &mut pipe::Receiver) -> Result<(), String> {
+    let mut split = Splitter::default();
+    let mut buf = vec![0u8; 4096];
+    let wait = async {
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                return Err("java ended before it was ready (Java contexts need a JDK, 11 or later, not a JRE)".to_string());
+            }
+            for piece in split.push(&buf[..n]) {
+                let Piece::Message(raw) = piece else { continue };
+                let msg: Value = serde_json::from_slice(&raw).unwrap_or_default();
+                match msg["type"].as_str() {
+                    Some("ready") => return Ok(()),
+                    Some("unavailable") => {
+                        return Err(msg["value"].as_str().unwrap_or_default().to_string());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    tokio::time::timeout(JAVA_START, wait)
+        .await
+        .unwrap_or_else(|_| Err("java did not start within a minute".into()))
 }
 
 /// What bash reads for one execution: the code (base64, so no quoting can break out) run by
@@ -450,6 +547,24 @@ fn bash_job(code: &str, env: &BTreeMap<String, String>) -> Vec<u8> {
         "printf '\\036{\"type\":\"done\",\"status\":%d}\\n' \"$__sk_status\"; printf '\\036{\"type\":\"done\"}\\n' >&2\n",
     );
     script.into_bytes()
+}
+
+/// What the R and Java drivers read for one execution: a line of decimal byte lengths (the
+/// code's, then each variable's name's and value's), then those bytes. Neither language reads
+/// JSON without a library.
+fn framed_job(code: &str, env: &BTreeMap<String, String>) -> Vec<u8> {
+    let mut parts = vec![code];
+    for (k, v) in env {
+        parts.push(k);
+        parts.push(v);
+    }
+    let sizes: Vec<String> = parts.iter().map(|p| p.len().to_string()).collect();
+    let mut job = sizes.join(" ").into_bytes();
+    job.push(b'\n');
+    for p in parts {
+        job.extend_from_slice(p.as_bytes());
+    }
+    job
 }
 
 fn is_shell_name(name: &str) -> bool {
@@ -484,6 +599,16 @@ fn error_line(name: &str, value: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framed_jobs_give_byte_lengths_first() {
+        let env = BTreeMap::from([("K".to_string(), "vé".to_string())]);
+        assert_eq!(
+            framed_job("1 +\n1", &env),
+            b"5 1 3\n1 +\n1Kv\xc3\xa9".to_vec()
+        );
+        assert_eq!(framed_job("", &BTreeMap::new()), b"0\n".to_vec());
+    }
 
     #[test]
     fn shell_names() {

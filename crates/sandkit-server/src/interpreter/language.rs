@@ -6,6 +6,8 @@ pub enum Kernel {
     Python,
     JavaScript,
     Bash,
+    R,
+    Java,
 }
 
 /// Trimmed and lowercased, `js` and `ts` spelled out, `python` when missing: what the
@@ -20,15 +22,17 @@ pub fn normalize(language: Option<&str>) -> String {
     }
 }
 
-/// The kernel of a normalized language; TypeScript runs on the JavaScript kernel (as plain
-/// JavaScript: types are not stripped).
+/// The kernel of a normalized language; TypeScript runs on the JavaScript kernel, which strips
+/// its types.
 pub fn kernel_of(language: &str) -> Result<Kernel, String> {
     match language {
         "python" => Ok(Kernel::Python),
         "javascript" | "typescript" => Ok(Kernel::JavaScript),
         "bash" => Ok(Kernel::Bash),
+        "r" => Ok(Kernel::R),
+        "java" => Ok(Kernel::Java),
         other => Err(format!(
-            "unsupported language {other:?}: sandkitd runs python, javascript (js), typescript (ts) and bash"
+            "unsupported language {other:?}: sandkitd runs python, javascript (js), typescript (ts), bash, r and java"
         )),
     }
 }
@@ -44,6 +48,9 @@ mod tests {
         assert_eq!(normalize(Some("ts")), "typescript");
         assert_eq!(normalize(Some("Bash")), "bash");
         assert_eq!(kernel_of("typescript"), Ok(Kernel::JavaScript));
+        assert_eq!(normalize(Some("R")), "r");
+        assert_eq!(kernel_of("r"), Ok(Kernel::R));
+        assert_eq!(kernel_of("java"), Ok(Kernel::Java));
         assert!(kernel_of("cobol").unwrap_err().contains("cobol"));
     }
 }
