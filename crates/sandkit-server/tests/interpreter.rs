@@ -593,6 +593,20 @@ async fn r_cells_print_values_plots_and_errors_as_irkernel() {
     assert_eq!(stream(&cell, "stderr"), "Warning message:\ncareful\nnote\n");
     let kept = s.run(r("sum(x)")).await;
     assert_eq!(of_type(&kept, "result")[0]["text"], "[1] 5");
+    // A user's sink() takes what is printed until it is closed, in a later cell too; bytes
+    // that are not UTF-8 arrive as U+FFFD.
+    s.run(r("sink('/tmp/mine.txt')\nprint('into mine')")).await;
+    let sunk = s
+        .run(r(
+            "sink()\ncat(rawToChar(as.raw(c(0x61, 0xff))), '\\n')\nreadLines('/tmp/mine.txt')",
+        ))
+        .await;
+    assert_eq!(stream(&sunk, "stdout"), "a\u{fffd} \n", "{sunk:?}");
+    assert_eq!(
+        texts(&sunk, "result"),
+        ["[1] \"[1] \\\"into mine\\\"\""],
+        "{sunk:?}"
+    );
 
     // An error stops the cell there, named as IRkernel names it, with the user's calls.
     let failed = s

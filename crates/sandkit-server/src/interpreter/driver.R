@@ -17,6 +17,8 @@ local({
 
   json_str <- function(s) {
     s <- enc2utf8(paste(as.character(s), collapse = ""))
+    # Bytes that are not UTF-8 (a raw vector printed as text) become U+FFFD.
+    if (!validUTF8(s)) s <- iconv(s, "UTF-8", "UTF-8", sub = "\uFFFD")
     s <- gsub("\\", "\\\\", s, fixed = TRUE)
     s <- gsub("\"", "\\\"", s, fixed = TRUE)
     s <- gsub("\n", "\\n", s, fixed = TRUE)
@@ -99,21 +101,35 @@ local({
 
   # What an expression prints is sent when it ends, as one piece, as IRkernel sends it (R
   # writes a vector's index and its values separately). A program it starts writes to fd 1
-  # itself, as it goes.
+  # itself, as it goes. A sink() of the user's that outlives the expression is left on top of
+  # ours (sinks are a stack): ours is held until the user's is closed.
+  held <- new.env()
+  held$sink <- NULL
+  finish <- function(h) {
+    close(h$con)
+    printed <- if (file.exists(h$path)) readChar(h$path, file.size(h$path), useBytes = TRUE) else ""
+    unlink(h$path)
+    if (length(printed) && nzchar(printed)) {
+      Encoding(printed) <- "UTF-8"
+      emit(list(type = json_str("stdout"), text = json_str(printed)))
+    }
+  }
+  release <- function() {
+    h <- held$sink
+    if (is.null(h) || sink.number() > h$depth) return(invisible())
+    if (sink.number() == h$depth) sink()
+    held$sink <- NULL
+    finish(h)
+  }
   capture <- function(body) {
+    if (!is.null(held$sink)) return(body())
     path <- tempfile("sandkit-out-")
     con <- file(path, open = "w+")
-    depth <- sink.number()
     sink(con)
+    h <- list(con = con, path = path, depth = sink.number())
     on.exit({
-      while (sink.number() > depth) sink()
-      close(con)
-      printed <- if (file.exists(path)) readChar(path, file.size(path), useBytes = TRUE) else ""
-      unlink(path)
-      if (length(printed) && nzchar(printed)) {
-        Encoding(printed) <- "UTF-8"
-        emit(list(type = json_str("stdout"), text = json_str(printed)))
-      }
+      held$sink <- h
+      release()
     })
     body()
   }
@@ -163,7 +179,9 @@ local({
       return(invisible())
     }
     for (expr in exprs) {
-      if (!run_one(expr)) break
+      ok <- run_one(expr)
+      release()
+      if (!ok) break
     }
   }
 
