@@ -608,6 +608,32 @@ async fn r_cells_print_values_plots_and_errors_as_irkernel() {
         "{sunk:?}"
     );
 
+    // A data frame is also an HTML table (its first 60 rows, then how many more).
+    let frame = s
+        .run(r(
+            "data.frame(n = 1:61, tag = ifelse(1:61 > 1, 'b', '<a>'))",
+        ))
+        .await;
+    let html = of_type(&frame, "result")[0]["html"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(html.starts_with("<table class=\"dataframe\">"), "{html}");
+    assert!(
+        html.contains("<thead><tr><th></th><th>n</th><th>tag</th></tr></thead>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<tr><th>1</th><td>1</td><td>&lt;a&gt;</td></tr>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<tr><th>60</th>") && !html.contains("<tr><th>61</th>"),
+        "{html}"
+    );
+    assert!(html.contains("… 1 more row</td>"), "{html}");
+    assert!(of_type(&kept, "result")[0].get("html").is_none());
+
     // An error stops the cell there, named as IRkernel names it, with the user's calls.
     let failed = s
         .run(r(

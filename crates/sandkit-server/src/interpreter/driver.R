@@ -54,10 +54,37 @@ local({
     paste(chars, collapse = "")
   }
 
-  result <- function(text, png = NULL) {
+  result <- function(text, png = NULL, html = NULL) {
     fields <- list(type = json_str("result"), is_main_result = "false", text = json_str(text))
     if (!is.null(png)) fields$png <- json_str(png)
+    if (!is.null(html)) fields$html <- json_str(html)
     emit(fields)
+  }
+
+  # A data frame or a matrix is also an HTML table, as IRkernel's repr gives one: its first
+  # rows (60 at most), then a row that says how many more there are.
+  MAX_ROWS <- 60
+  html_table <- function(x) {
+    if (!is.data.frame(x) && !is.matrix(x)) return(NULL)
+    esc <- function(v) {
+      v <- gsub("&", "&amp;", v, fixed = TRUE)
+      v <- gsub("<", "&lt;", v, fixed = TRUE)
+      gsub(">", "&gt;", v, fixed = TRUE)
+    }
+    if (nrow(x) == 0 || ncol(x) == 0) return(NULL)
+    shown <- utils::head(x, MAX_ROWS)
+    cells <- as.matrix(format(as.data.frame(shown, stringsAsFactors = FALSE)))
+    # A matrix without names is labelled as print labels it.
+    names <- if (is.null(colnames(x))) sprintf("[,%d]", seq_len(ncol(cells))) else colnames(x)
+    row_names <- if (is.null(rownames(shown))) sprintf("[%d,]", seq_len(nrow(cells))) else rownames(shown)
+    head <- paste0("<tr><th></th>", paste0("<th>", esc(names), "</th>", collapse = ""), "</tr>")
+    rows <- vapply(seq_len(nrow(cells)), function(i) {
+      paste0("<tr><th>", esc(row_names[[i]]), "</th>", paste0("<td>", esc(trimws(cells[i, ])), "</td>", collapse = ""), "</tr>")
+    }, "")
+    more <- nrow(x) - nrow(cells)
+    if (more > 0) rows <- c(rows, sprintf("<tr><td colspan=\"%d\">… %d more row%s</td></tr>", ncol(cells) + 1, more, if (more == 1) "" else "s"))
+    paste0("<table class=\"dataframe\">\n<thead>", head, "</thead>\n<tbody>\n",
+           paste(rows, collapse = "\n"), "\n</tbody>\n</table>")
   }
 
   # Plots: the device R opens for a plot is a PNG file in this execution's directory, one file
@@ -71,7 +98,7 @@ local({
       dir.create(plots$dir)
     }
     name <- sprintf("d%03d-%%03d.png", length(plots$devices) + 1)
-    grDevices::png(file.path(plots$dir, name), width = 7, height = 7, units = "in", res = 96,
+    grDevices::png(file.path(plots$dir, name), width = 7, height = 7, units = "in", res = 120,
                    type = "cairo")
     plots$devices <- c(plots$devices, grDevices::dev.cur())
   })
@@ -143,7 +170,7 @@ local({
           shown <- capture(function() withVisible(eval(expr, .GlobalEnv)))
           if (shown$visible) {
             text <- paste(utils::capture.output(print(shown$value)), collapse = "\n")
-            result(text)
+            result(text, html = tryCatch(html_table(shown$value), error = function(e) NULL))
           }
         },
         error = function(e) {
