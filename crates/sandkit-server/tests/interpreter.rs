@@ -284,6 +284,55 @@ async fn output_streams_as_it_happens() {
     );
 }
 
+/// A burst of output (a loop's lines) is sent in a few chunks, whole and in order; what a
+/// busy cell writes after a burst still streams while it runs.
+#[tokio::test]
+async fn bursts_of_output_are_batched_whole_and_in_order() {
+    let server = server(None).await;
+    let s = Interp::new(&server).await;
+    let lines = 20_000;
+    let want: String = (0..lines).map(|i| format!("{i}\n")).collect();
+    for (language, code) in [
+        ("python", format!("for i in range({lines}): print(i)")),
+        (
+            "javascript",
+            format!("for (let i = 0; i < {lines}; i++) console.log(i)"),
+        ),
+        (
+            "java",
+            format!("for (int i = 0; i < {lines}; i++) System.out.println(i);"),
+        ),
+    ] {
+        let out = s.run(json!({ "code": code, "language": language })).await;
+        no_error(&out);
+        assert_eq!(stream(&out, "stdout"), want, "{language}");
+        let chunks = of_type(&out, "stdout").len();
+        assert!(chunks < lines / 4, "{language}: {chunks} chunks");
+    }
+
+    // After a burst, a line written before a long synchronous computation is not held to its end.
+    let started = Instant::now();
+    let mut res = s
+        .execute(json!({ "language": "javascript", "code": "for (let i = 0; i < 100; i++) console.log(i)\nlet t = Date.now(); while (Date.now() - t < 200) {}\nconsole.log('late')\nt = Date.now(); while (Date.now() - t < 4000) {}" }))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let late_at = loop {
+        let chunk = res.chunk().await.unwrap().expect("a chunk before the end");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen.contains("late") {
+            break started.elapsed();
+        }
+    };
+    while res.chunk().await.unwrap().is_some() {}
+    let total = started.elapsed();
+    assert!(
+        late_at + Duration::from_secs(2) < total,
+        "{late_at:?} of {total:?}"
+    );
+}
+
 #[tokio::test]
 async fn contexts_are_isolated_restartable_and_interruptible() {
     let server = server(None).await;

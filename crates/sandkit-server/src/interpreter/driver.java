@@ -45,8 +45,13 @@ public class SandkitDriver {
         return b.append('"').toString();
     }
 
-    /** Writes one protocol line; fields alternate names and values already in JSON. */
+    /** Writes one protocol line, after any output held; fields alternate names and values already in JSON. */
     static synchronized void emit(OutputStream to, String... fields) {
+        flushHeld();
+        write(to, fields);
+    }
+
+    static void write(OutputStream to, String... fields) {
         StringBuilder b = new StringBuilder("\u001e{");
         for (int i = 0; i < fields.length; i += 2) {
             if (i > 0) b.append(',');
@@ -61,8 +66,59 @@ public class SandkitDriver {
     }
 
     /**
-     * What System.out and System.err write: each write a stdout or stderr message. A subclass of
-     * PrintStream, so println's line and its end are two writes, as in E2B's kernel.
+     * Output is sent a write at a time, so that println's line and its end are two chunks, as in
+     * E2B's kernel, unless it comes in a burst: past BURST chunks within WAIT_NS, what follows is
+     * held and sent together (a loop's thousands of lines as a few chunks), in order, once
+     * WAIT_NS old, once HELD_MAX has gathered, or before any other message.
+     */
+    static final long WAIT_NS = 50_000_000L;
+    static final int BURST = 16;
+    static final int HELD_MAX = 64 * 1024;
+    static final List<String[]> held = new ArrayList<>();
+    static final List<StringBuilder> heldText = new ArrayList<>();
+    static int heldSize;
+    static long heldSince;
+    static long windowStart = System.nanoTime() - WAIT_NS;
+    static int windowSent;
+
+    static synchronized void output(String kind, String text) {
+        long now = System.nanoTime();
+        if (now - windowStart >= WAIT_NS) {
+            windowStart = now;
+            windowSent = 0;
+        }
+        if (held.isEmpty() && ++windowSent <= BURST) {
+            write(FD1, "type", json(kind), "text", json(text));
+            return;
+        }
+        if (held.isEmpty()) heldSince = now;
+        int last = held.size() - 1;
+        if (last >= 0 && held.get(last)[0].equals(kind)) {
+            heldText.get(last).append(text);
+        } else {
+            held.add(new String[] {kind});
+            heldText.add(new StringBuilder(text));
+        }
+        heldSize += text.length();
+        if (heldSize >= HELD_MAX) flushHeld();
+    }
+
+    static synchronized void flushHeld() {
+        for (int i = 0; i < held.size(); i++) {
+            write(FD1, "type", json(held.get(i)[0]), "text", json(heldText.get(i).toString()));
+        }
+        held.clear();
+        heldText.clear();
+        heldSize = 0;
+    }
+
+    static synchronized void flushIfDue() {
+        if (!held.isEmpty() && System.nanoTime() - heldSince >= WAIT_NS) flushHeld();
+    }
+
+    /**
+     * What System.out and System.err write: stdout and stderr output. A subclass of PrintStream,
+     * so println's line and its end are two writes, as in E2B's kernel.
      */
     static final class UserStream extends PrintStream {
         UserStream(String kind) {
@@ -88,7 +144,7 @@ public class SandkitDriver {
             decoder.decode(in, out, false);
             pending = in.slice(); // a character cut between writes
             out.flip();
-            if (out.hasRemaining()) emit(FD1, "type", json(kind), "text", json(out.toString()));
+            if (out.hasRemaining()) output(kind, out.toString());
         }
     }
 
@@ -271,6 +327,18 @@ public class SandkitDriver {
                 .err(System.err)
                 .in(System.in)
                 .build();
+        Thread flusher = new Thread(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(WAIT_NS / 1_000_000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                flushIfDue();
+            }
+        }, "sandkit-output");
+        flusher.setDaemon(true);
+        flusher.start();
         emit(FD1, "type", json("ready"));
         // An interrupt stops the running snippet; the context and its state stay.
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> {

@@ -71,13 +71,51 @@ function writeAll(fd, text) {
   }
 }
 
-function send(msg) {
+function emit(msg) {
   writeAll(1, MARK + JSON.stringify(msg) + '\n');
 }
 
+// Output is sent as it is written, a console.log at a time, unless it comes in a burst: past
+// BURST chunks within WAIT_MS, what follows is held and sent together once WAIT_MS old, when
+// CHUNK of it has gathered, or before any other message. A loop's thousands of lines are then a
+// few chunks (as ipykernel batches them), while a few lines keep their order with what a child
+// process writes to fd 1 itself.
+const WAIT_MS = 50;
+const BURST = 16;
+const held = { kind: 'stdout', text: '', since: 0 };
+const window = { start: -WAIT_MS, sent: 0 };
+let heldTimer = null;
+
+function maySend(now) {
+  if (now - window.start >= WAIT_MS) {
+    window.start = now;
+    window.sent = 0;
+  }
+  return ++window.sent <= BURST;
+}
+
+function sendHeld() {
+  if (heldTimer) clearTimeout(heldTimer);
+  heldTimer = null;
+  const text = held.text;
+  held.text = '';
+  for (let i = 0; i < text.length; i += CHUNK) emit({ type: held.kind, text: text.slice(i, i + CHUNK) });
+}
+
+function send(msg) {
+  sendHeld();
+  emit(msg);
+}
+
 const printer = (kind) => (...args) => {
-  const text = util.format(...args) + '\n';
-  for (let i = 0; i < text.length; i += CHUNK) send({ type: kind, text: text.slice(i, i + CHUNK) });
+  if (held.text && held.kind !== kind) sendHeld();
+  const now = performance.now();
+  if (!held.text) held.since = now;
+  held.kind = kind;
+  held.text += util.format(...args) + '\n';
+  // A loop that keeps the event loop busy never lets the timer run: its writes send what is due.
+  if (held.text.length >= CHUNK || now - held.since >= WAIT_MS || (!heldTimer && maySend(now))) sendHeld();
+  else heldTimer ??= setTimeout(sendHeld, WAIT_MS);
 };
 
 const sandboxConsole = {

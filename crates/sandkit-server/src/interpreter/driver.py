@@ -38,31 +38,46 @@ def _emit(msg):
 
 def send(msg):
     with _lock:
-        _flush_partial()
+        _send_held()
         _emit(msg)
 
 
-# Output not ending in a newline yet, per stream: sent with the line's end, before any other
-# message, or when it is PARTIAL_WAIT old, so that a print() is one chunk and a prompt
-# without a newline still shows promptly.
-_partial = {"stdout": "", "stderr": ""}
-_partial_since = [0.0]
-PARTIAL_WAIT = 0.05
+# Output is sent as it is written, whole lines at a time (so a print() is one chunk), unless it
+# comes in a burst: past BURST chunks within WAIT, what follows is held and sent together once
+# WAIT old, when CHUNK of it has gathered, or before any other message. A loop's thousands of
+# lines are then a few chunks (as ipykernel batches them), while a few lines keep their order
+# with what a subprocess writes to fd 1 itself. A line not ended yet (a prompt) waits for its
+# end, WAIT at most.
+_held = {"kind": "stdout", "text": "", "since": 0.0}
+_window = {"start": 0.0, "sent": 0}
+WAIT = 0.05
+BURST = 16
 
 
-def _flush_partial():
-    for kind, text in _partial.items():
-        if text:
-            _partial[kind] = ""
-            _emit({"type": kind, "text": text})
+def _may_send(now):
+    if now - _window["start"] >= WAIT:
+        _window["start"] = now
+        _window["sent"] = 0
+    _window["sent"] += 1
+    return _window["sent"] <= BURST
+
+
+def _send_held(upto=None):
+    text = _held["text"]
+    n = len(text) if upto is None else upto
+    for i in range(0, n, CHUNK):
+        _emit({"type": _held["kind"], "text": text[i : min(i + CHUNK, n)]})
+    if n:
+        _held["text"] = text[n:]
+        _held["since"] = time.monotonic()
 
 
 def _flusher():
     while True:
-        time.sleep(PARTIAL_WAIT)
+        time.sleep(WAIT)
         with _lock:
-            if time.monotonic() - _partial_since[0] >= PARTIAL_WAIT:
-                _flush_partial()
+            if _held["text"] and time.monotonic() - _held["since"] >= WAIT:
+                _send_held()
 
 
 class Stream(io.TextIOBase):
@@ -81,23 +96,24 @@ class Stream(io.TextIOBase):
         if not s:
             return 0
         with _lock:
-            other = "stderr" if self._kind == "stdout" else "stdout"
-            if _partial[other]:
-                _flush_partial()
-            text = _partial[self._kind] + s
+            if _held["text"] and _held["kind"] != self._kind:
+                _send_held()
+            now = time.monotonic()
+            if not _held["text"]:
+                _held["kind"] = self._kind
+                _held["since"] = now
+            _held["text"] += s
+            text = _held["text"]
             cut = text.rfind("\n") + 1
-            if len(text) - cut > CHUNK:
-                cut = len(text)
-            for i in range(0, cut, CHUNK):
-                _emit({"type": self._kind, "text": text[i : min(i + CHUNK, cut)]})
-            if not _partial[self._kind] and cut < len(text):
-                _partial_since[0] = time.monotonic()
-            _partial[self._kind] = text[cut:]
+            if len(text) >= CHUNK:
+                _send_held(cut or len(text))
+            elif cut and _may_send(now):
+                _send_held(cut)
         return len(s)
 
     def flush(self):
         with _lock:
-            _flush_partial()
+            _send_held()
 
     def isatty(self):
         return False
