@@ -48,7 +48,7 @@ def send(msg):
 # lines are then a few chunks (as ipykernel batches them), while a few lines keep their order
 # with what a subprocess writes to fd 1 itself. A line not ended yet (a prompt) waits for its
 # end, WAIT at most.
-_held = {"kind": "stdout", "text": "", "since": 0.0}
+_held = {"kind": "stdout", "parts": [], "size": 0, "since": 0.0}
 _window = {"start": 0.0, "sent": 0}
 WAIT = 0.05
 BURST = 16
@@ -62,21 +62,25 @@ def _may_send(now):
     return _window["sent"] <= BURST
 
 
-def _send_held(upto=None):
-    text = _held["text"]
-    n = len(text) if upto is None else upto
+def _send_held(whole_lines=False):
+    """Sends what is held (only up to its last line's end, if whole_lines)."""
+    if not _held["parts"]:
+        return
+    text = "".join(_held["parts"])
+    n = text.rfind("\n") + 1 if whole_lines else len(text)
     for i in range(0, n, CHUNK):
         _emit({"type": _held["kind"], "text": text[i : min(i + CHUNK, n)]})
-    if n:
-        _held["text"] = text[n:]
-        _held["since"] = time.monotonic()
+    rest = text[n:]
+    _held["parts"] = [rest] if rest else []
+    _held["size"] = len(rest)
+    _held["since"] = time.monotonic()
 
 
 def _flusher():
     while True:
         time.sleep(WAIT)
         with _lock:
-            if _held["text"] and time.monotonic() - _held["since"] >= WAIT:
+            if _held["parts"] and time.monotonic() - _held["since"] >= WAIT:
                 _send_held()
 
 
@@ -96,19 +100,19 @@ class Stream(io.TextIOBase):
         if not s:
             return 0
         with _lock:
-            if _held["text"] and _held["kind"] != self._kind:
+            if _held["parts"] and _held["kind"] != self._kind:
                 _send_held()
             now = time.monotonic()
-            if not _held["text"]:
+            if not _held["parts"]:
                 _held["kind"] = self._kind
                 _held["since"] = now
-            _held["text"] += s
-            text = _held["text"]
-            cut = text.rfind("\n") + 1
-            if len(text) >= CHUNK:
-                _send_held(cut or len(text))
-            elif cut and _may_send(now):
-                _send_held(cut)
+            # Pieces, joined when sent: a burst's thousands of writes are not copied each time.
+            _held["parts"].append(s)
+            _held["size"] += len(s)
+            if _held["size"] >= CHUNK:
+                _send_held(whole_lines="\n" in s)
+            elif "\n" in s and _may_send(now):
+                _send_held(whole_lines=True)
         return len(s)
 
     def flush(self):
