@@ -14,6 +14,10 @@ local({
   out <- file("/dev/fd/1", open = "wb", raw = TRUE)
   err <- file("/dev/fd/2", open = "wb", raw = TRUE)
   Sys.unsetenv("SANDKIT_R_DRIVER")
+  # install.packages() without a mirror chosen would ask for one, which nobody can answer here.
+  if (identical(unname(getOption("repos")["CRAN"]), "@CRAN@")) {
+    options(repos = c(CRAN = "https://cloud.r-project.org"))
+  }
 
   json_str <- function(s) {
     s <- enc2utf8(paste(as.character(s), collapse = ""))
