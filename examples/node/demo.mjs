@@ -177,11 +177,21 @@ const ts = await rebooted.runCode(
   { language: 'ts' },
 )
 say(`  typescript with an import and a top-level await → ${ts.text ?? `${ts.error?.name}: ${ts.error?.value}`}`)
-const r = await rebooted.runCode('squares <- (1:5)^2\nplot(squares)\nmean(squares)', { language: 'r' })
-const rPlot = r.results.find((res) => res.png)
-say(`  r mean of squares, plotted → ${r.error ? `${r.error.name}: ${r.error.value.trim()}` : `${r.results[0]?.text}, and the plot as a ${rPlot?.png?.length ?? 0}-character base64 PNG`}`)
-const java = await rebooted.runCode('record Point(int x, int y) {}\nnew Point(3, 4)', { language: 'java' })
-say(`  java record Point(int x, int y) → ${java.text ?? `${java.error?.name}: ${java.error?.value}`}`)
+// R and Java need their programs in the sandbox (scripts/setup.sh installs them); without
+// them sandkitd refuses the context and says why, which is what the demo then shows.
+try {
+  const r = await rebooted.runCode('squares <- (1:5)^2\nplot(squares)\nmean(squares)', { language: 'r' })
+  const rPlot = r.results.find((res) => res.png)
+  say(`  r mean of squares, plotted → ${r.error ? `${r.error.name}: ${r.error.value.trim()}` : `${r.results[0]?.text}, and the plot as a ${rPlot?.png?.length ?? 0}-character base64 PNG`}`)
+} catch (err) {
+  say(`  r → refused: ${/** @type {Error} */ (err).message}`)
+}
+try {
+  const java = await rebooted.runCode('record Point(int x, int y) {}\nnew Point(3, 4)', { language: 'java' })
+  say(`  java record Point(int x, int y) → ${java.text ?? `${java.error?.name}: ${java.error?.value}`}`)
+} catch (err) {
+  say(`  java → refused: ${/** @type {Error} */ (err).message}`)
+}
 
 say('network egress: rules enforced by sandkitd, outside the sandbox, changed live')
 /** An HTTP request from inside a sandbox, by a process that knows nothing of the rules. */

@@ -94,6 +94,21 @@ async fn code_runs_with_kept_state_and_streamed_events() {
     let e = interpreter.run_code("1", both).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 
+    // A language the server refuses: the status, and the server's reason after it.
+    let unknown = RunCodeOpts {
+        language: Some("cobol-from-mars".into()),
+        ..Default::default()
+    };
+    let e = match interpreter.run_code("1", unknown).await {
+        Ok(run) => run.collect().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(e.kind(), ErrorKind::Sandbox, "{e}");
+    assert!(
+        e.message().starts_with("400 Bad Request: ") && e.message().contains("cobol-from-mars"),
+        "{e}"
+    );
+
     // A runaway execution ends at its timeout.
     let runaway = RunCodeOpts {
         timeout_ms: Some(1_000),

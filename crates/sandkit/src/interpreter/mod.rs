@@ -330,10 +330,28 @@ fn status_error(status: u16, body: &[u8]) -> Error {
             ),
         ),
         404 => Error::new(ErrorKind::NotFound, body),
-        _ => Error::new(ErrorKind::Sandbox, format!("{status} {}", reason(status))),
+        // The official client shows the status alone; the server's own words say why (a
+        // context refused: "no java in this sandbox: …"), the first 500 characters of them.
+        _ => {
+            let said = body.trim();
+            let said = said
+                .char_indices()
+                .nth(MAX_SAID)
+                .and_then(|(at, _)| said.get(..at))
+                .unwrap_or(said);
+            let message = if said.is_empty() {
+                format!("{status} {}", reason(status))
+            } else {
+                format!("{status} {}: {said}", reason(status))
+            };
+            Error::new(ErrorKind::Sandbox, message)
+        }
     }
     .with_status(status)
 }
+
+/// The most of a refusal's body an error message repeats.
+const MAX_SAID: usize = 500;
 
 /// The reason phrase the official client shows with a status (its `statusText`).
 fn reason(status: u16) -> &'static str {
@@ -569,6 +587,23 @@ fn event_size(event: &CodeEvent) -> usize {
 mod tests {
     use super::*;
     use futures_util::FutureExt;
+
+    #[test]
+    fn a_refusal_says_the_servers_reason_within_bounds() {
+        let e = status_error(500, b"Failed to create context: no java in this sandbox\n");
+        assert_eq!(
+            e.message(),
+            "500 Internal Server Error: Failed to create context: no java in this sandbox"
+        );
+        assert_eq!(e.kind(), ErrorKind::Sandbox);
+        assert_eq!(status_error(400, b"").message(), "400 Bad Request");
+        let long = "é".repeat(MAX_SAID + 10);
+        let clipped = status_error(500, long.as_bytes());
+        assert_eq!(
+            clipped.message().chars().count(),
+            "500 Internal Server Error: ".len() + MAX_SAID
+        );
+    }
 
     /// An execution whose answer is `chunks`, then a clean end.
     fn run_of(chunks: &[&'static str]) -> CodeRun {
