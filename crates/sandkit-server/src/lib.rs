@@ -228,6 +228,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             typescript: config.sandboxes.typescript.clone(),
             r: config.sandboxes.r.clone(),
             java: config.sandboxes.java.clone(),
+            memory_mb: config.sandboxes.memory_mb,
             ..Default::default()
         },
         snapshots,

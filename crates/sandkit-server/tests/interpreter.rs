@@ -760,6 +760,13 @@ async fn java_cells_run_on_jshell_as_ijava() {
     let restored = s.run(java("System.getProperty(\"TEST_ENV_VAR\")")).await;
     assert_eq!(main_text(&restored).as_deref(), Some("supertest"));
 
+    // The JVM sizes its heap by the sandbox's memory (512 MiB here), not the machine's.
+    let heap = s
+        .run(java("Runtime.getRuntime().maxMemory() / (1024 * 1024)"))
+        .await;
+    let heap_mb: u64 = main_text(&heap).unwrap().parse().unwrap();
+    assert!(heap_mb <= 256, "a {heap_mb} MiB heap in a 512 MiB sandbox");
+
     // Declarations are kept; the last snippet's value is the result, a string without quotes.
     let declared = s
         .run(java("int x = 20;\nString twice(String s) { return s + s; }\nclass P { public String toString() { return \"P!\"; } }"))

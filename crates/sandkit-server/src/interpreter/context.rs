@@ -22,14 +22,16 @@ const R_DRIVER: &str = include_str!("driver.R");
 const JAVA_DRIVER: &str = include_str!("driver.java");
 /// Java's source launcher runs a file: the wrapper writes the driver to a directory of its own
 /// under the sandbox's /tmp, which the driver removes once it has been compiled. `$1` is the
-/// `java` to run.
+/// `java` to run, the rest its options.
 const JAVA_WRAPPER: &str = r#"if ! command -v "$1" >/dev/null; then
   printf '\036{"type":"unavailable","value":"no %s in this sandbox: Java contexts need a JDK, 11 or later (sandkitd --java names one)"}\n' "$1"
   exit 127
 fi
 d=$(mktemp -d) && printf '%s' "$SANDKIT_JAVA_DRIVER" >"$d/SandkitDriver.java" || exit 1
 unset SANDKIT_JAVA_DRIVER
-exec "$1" -XX:+UseSerialGC "$d/SandkitDriver.java" "$d""#;
+java=$1
+shift
+exec "$java" "$@" "$d/SandkitDriver.java" "$d""#;
 /// How long a Java context's JVM may take to start.
 const JAVA_START: Duration = Duration::from_secs(60);
 /// How long an interrupted execution may take to stop before its process is killed.
@@ -49,6 +51,8 @@ pub struct Settings {
     pub r: String,
     /// A JDK's `java` (JShell is in the JDK, not a JRE), for Java contexts.
     pub java: String,
+    /// Each sandbox's memory, in MiB (0: not limited), which a JVM sizes its heap by.
+    pub memory_mb: u32,
 }
 
 impl Default for Settings {
@@ -59,6 +63,7 @@ impl Default for Settings {
             typescript: None,
             r: "R".into(),
             java: "java".into(),
+            memory_mb: 0,
         }
     }
 }
@@ -416,15 +421,19 @@ async fn spawn(
             // properties; the driver reads which ones they are here.
             let names: Vec<&str> = live.env.iter().map(|(k, _)| k.as_str()).collect();
             env.push(("SANDKIT_PROPERTIES_FROM_ENV".into(), names.join("\n")));
-            (
-                "bash".to_string(),
-                vec![
-                    "-c".into(),
-                    JAVA_WRAPPER.into(),
-                    "sandkit-java".into(),
-                    settings.java.clone(),
-                ],
-            )
+            let mut args = vec![
+                "-c".into(),
+                JAVA_WRAPPER.into(),
+                "sandkit-java".into(),
+                settings.java.clone(),
+                "-XX:+UseSerialGC".into(),
+            ];
+            // The JVM sizes its heap by the machine's memory unless told the sandbox's: with
+            // 24 GiB seen it began with a 384 MiB heap in a 512 MiB sandbox.
+            if settings.memory_mb > 0 {
+                args.push(format!("-XX:MaxRAM={}m", settings.memory_mb));
+            }
+            ("bash".to_string(), args)
         }
     };
     let spawned = live
