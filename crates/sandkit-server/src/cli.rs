@@ -222,33 +222,19 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 config.sandboxes.metrics_interval = interval(&flag, &value()?)?;
             }
             "--python" => {
-                let v = value()?;
-                if v.trim().is_empty() {
-                    return Err(CliError(
-                        "--python: give an interpreter name or path".into(),
-                    ));
-                }
-                config.sandboxes.python = v;
+                config.sandboxes.python =
+                    named(&flag, value()?, "give an interpreter name or path")?;
             }
             "--typescript" => {
-                let v = value()?;
-                if v.trim().is_empty() {
-                    return Err(CliError(
-                        "--typescript: give the directory of a TypeScript compiler package".into(),
-                    ));
-                }
-                config.sandboxes.typescript = Some(v);
+                config.sandboxes.typescript = Some(named(
+                    &flag,
+                    value()?,
+                    "give the directory of a TypeScript compiler package",
+                )?);
             }
-            "--r" | "--java" => {
-                let v = value()?;
-                if v.trim().is_empty() {
-                    return Err(CliError(format!("{flag}: give a program name or path")));
-                }
-                if flag == "--r" {
-                    config.sandboxes.r = v;
-                } else {
-                    config.sandboxes.java = v;
-                }
+            "--r" => config.sandboxes.r = named(&flag, value()?, "give a program name or path")?,
+            "--java" => {
+                config.sandboxes.java = named(&flag, value()?, "give a program name or path")?;
             }
             "--no-processes" => config.sandboxes.enabled = false,
             "--no-egress" => config.network.enabled = false,
@@ -386,6 +372,14 @@ fn age(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
 }
 
 /// `5`, `5s` or `500ms`: at least 10 ms, at most an hour.
+/// A program or directory a flag names: anything but blank, which `ask` asks for instead.
+fn named(flag: &str, v: String, ask: &str) -> Result<String, CliError> {
+    if v.trim().is_empty() {
+        return Err(CliError(format!("{flag}: {ask}")));
+    }
+    Ok(v)
+}
+
 fn interval(flag: &str, v: &str) -> Result<std::time::Duration, CliError> {
     let ms = match v.strip_suffix("ms") {
         Some(ms) => ms.parse::<u64>().ok(),

@@ -84,6 +84,25 @@ impl Interp {
         }
     }
 
+    /// How long after sending an execution `needle` was first read in its answer, how long
+    /// the whole answer took, and the answer.
+    async fn first_sight(&self, body: Value, needle: &str) -> (Duration, Duration, String) {
+        let started = Instant::now();
+        let mut res = self.execute(body).send().await.unwrap();
+        let mut seen = String::new();
+        let first = loop {
+            let chunk = res.chunk().await.unwrap().expect("a chunk before the end");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(needle) {
+                break started.elapsed();
+            }
+        };
+        while let Some(chunk) = res.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        (first, started.elapsed(), seen)
+    }
+
     /// Every line of an execution.
     async fn run(&self, body: Value) -> Vec<Value> {
         let res = self.execute(body).send().await.unwrap();
@@ -256,26 +275,12 @@ async fn python_state_results_streams_and_errors() {
 async fn output_streams_as_it_happens() {
     let server = server(None).await;
     let s = Interp::new(&server).await;
-    let started = Instant::now();
-    let mut res = s
-        .execute(
+    let (first_at, total, seen) = s
+        .first_sight(
             json!({ "code": "import time\nfor i in range(6):\n    print(i)\n    time.sleep(1)" }),
+            "\"stdout\"",
         )
-        .send()
-        .await
-        .unwrap();
-    let mut seen = String::new();
-    let first_at = loop {
-        let chunk = res.chunk().await.unwrap().expect("a chunk before the end");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        if seen.contains("\"stdout\"") {
-            break started.elapsed();
-        }
-    };
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let total = started.elapsed();
+        .await;
     assert!(seen.contains("end_of_execution"));
     // The first line came while the loop still ran (it lasts 6 s).
     assert!(
@@ -311,22 +316,12 @@ async fn bursts_of_output_are_batched_whole_and_in_order() {
     }
 
     // After a burst, a line written before a long synchronous computation is not held to its end.
-    let started = Instant::now();
-    let mut res = s
-        .execute(json!({ "language": "javascript", "code": "for (let i = 0; i < 100; i++) console.log(i)\nlet t = Date.now(); while (Date.now() - t < 200) {}\nconsole.log('late')\nt = Date.now(); while (Date.now() - t < 4000) {}" }))
-        .send()
-        .await
-        .unwrap();
-    let mut seen = String::new();
-    let late_at = loop {
-        let chunk = res.chunk().await.unwrap().expect("a chunk before the end");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        if seen.contains("late") {
-            break started.elapsed();
-        }
-    };
-    while res.chunk().await.unwrap().is_some() {}
-    let total = started.elapsed();
+    let (late_at, total, _) = s
+        .first_sight(
+            json!({ "language": "javascript", "code": "for (let i = 0; i < 100; i++) console.log(i)\nlet t = Date.now(); while (Date.now() - t < 200) {}\nconsole.log('late')\nt = Date.now(); while (Date.now() - t < 4000) {}" }),
+            "late",
+        )
+        .await;
     assert!(
         late_at + Duration::from_secs(2) < total,
         "{late_at:?} of {total:?}"

@@ -74,8 +74,15 @@ public class SandkitDriver {
     static final long WAIT_NS = 50_000_000L;
     static final int BURST = 16;
     static final int HELD_MAX = 64 * 1024;
-    static final List<String[]> held = new ArrayList<>();
-    static final List<StringBuilder> heldText = new ArrayList<>();
+    /** Output held, in order: a run of one stream's text. */
+    static final class Held {
+        final String kind;
+        final StringBuilder text = new StringBuilder();
+
+        Held(String kind) { this.kind = kind; }
+    }
+
+    static final List<Held> held = new ArrayList<>();
     static int heldSize;
     static long heldSince;
     static long windowStart = System.nanoTime() - WAIT_NS;
@@ -92,23 +99,15 @@ public class SandkitDriver {
             return;
         }
         if (held.isEmpty()) heldSince = now;
-        int last = held.size() - 1;
-        if (last >= 0 && held.get(last)[0].equals(kind)) {
-            heldText.get(last).append(text);
-        } else {
-            held.add(new String[] {kind});
-            heldText.add(new StringBuilder(text));
-        }
+        if (held.isEmpty() || !held.get(held.size() - 1).kind.equals(kind)) held.add(new Held(kind));
+        held.get(held.size() - 1).text.append(text);
         heldSize += text.length();
         if (heldSize >= HELD_MAX) flushHeld();
     }
 
     static synchronized void flushHeld() {
-        for (int i = 0; i < held.size(); i++) {
-            write(FD1, "type", json(held.get(i)[0]), "text", json(heldText.get(i).toString()));
-        }
+        for (Held h : held) write(FD1, "type", json(h.kind), "text", json(h.text.toString()));
         held.clear();
-        heldText.clear();
         heldSize = 0;
     }
 
